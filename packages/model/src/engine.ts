@@ -1,0 +1,115 @@
+/**
+ * The contract between the model's API layer (lifecycle, mappings, register files) and its guest
+ * interpreters. The API layer owns state; an engine executes guest machine code on that state until
+ * an exit, a budget of instructions runs out (so async runs can yield and notice cancellation), or an
+ * instruction outside its subset.
+ * @module
+ */
+
+/** The kind of a guest memory access. */
+export type AccessKind = 'read' | 'write' | 'fetch';
+
+/** A stage-2 (EPT / IPA) fault: the access was to an unmapped address or not allowed by the mapping. */
+export interface MemFault {
+  /** Guest-physical address of the first byte that faulted. */
+  readonly gpa: bigint;
+  readonly access: AccessKind;
+  /** Access size in bytes. */
+  readonly size: number;
+  /** Whether any mapping covers `gpa`. */
+  readonly mapped: boolean;
+  /** The mapping's `hv_memory_flags_t` (0 when unmapped). */
+  readonly perms: number;
+}
+
+/** Guest-physical memory as the guest sees it, with the framework's permission checks. */
+export interface GuestMemory {
+  /** Reads `size` bytes; an access crossing into a page it may not touch faults at that page. */
+  read(gpa: bigint, size: number, access: 'read' | 'fetch'): Uint8Array | MemFault;
+  /** Writes `bytes`; on a fault nothing is written. */
+  write(gpa: bigint, bytes: Uint8Array): MemFault | undefined;
+}
+
+/** True when a read/write result is a fault. */
+export function isFault(r: Uint8Array | MemFault | undefined): r is MemFault {
+  return r !== undefined && !(r instanceof Uint8Array);
+}
+
+/** x86 architectural state the engine reads and writes (values as the VMCS / hv_x86_reg_t hold them). */
+export interface X86Cpu {
+  /** General-purpose registers in Intel encoding order: RAX RCX RDX RBX RSP RBP RSI RDI R8..R15. */
+  readonly gpr: bigint[];
+  rip: bigint;
+  rflags: bigint;
+  cr0: bigint;
+  cr3: bigint;
+  cr4: bigint;
+  efer: bigint;
+  /** Segment bases/limits/access rights by name (cs, ds, es, fs, gs, ss). */
+  readonly seg: Record<'cs' | 'ds' | 'es' | 'fs' | 'gs' | 'ss', { selector: number; base: bigint; limit: number; ar: number }>;
+}
+
+/** Why an x86 run stopped. RIP is left at the instruction that exited (HVF semantics). */
+export type X86Stop =
+  | {
+      readonly kind: 'io';
+      readonly port: number;
+      readonly size: 1 | 2 | 4;
+      readonly in: boolean;
+      readonly string: boolean;
+      readonly rep: boolean;
+      /** Port given as an immediate (E4–E7) rather than in DX. */
+      readonly imm: boolean;
+      /** Instruction length, for VMCS_RO_VMEXIT_INSTR_LEN. */
+      readonly len: number;
+    }
+  | { readonly kind: 'hlt'; readonly len: number }
+  | { readonly kind: 'ept'; readonly fault: MemFault; /** guest-linear address of the access */ readonly gla: bigint }
+  | { readonly kind: 'triple-fault' }
+  | { readonly kind: 'unsupported'; readonly bytes: Uint8Array; readonly reason: string }
+  | { readonly kind: 'budget' };
+
+/** The x86 engine: runs at most `budget` instructions. */
+export type X86Engine = (cpu: X86Cpu, mem: GuestMemory, budget: number) => X86Stop;
+
+/** arm64 architectural state the engine reads and writes. */
+export interface Arm64Cpu {
+  /** X0..X30. */
+  readonly x: bigint[];
+  pc: bigint;
+  cpsr: bigint;
+  fpcr: bigint;
+  fpsr: bigint;
+  /** Q0..Q31 as 128-bit values. */
+  readonly q: bigint[];
+  /** System registers by `hv_sys_reg_t` encoding (SP_EL0, SP_EL1, CNTV_CTL_EL0, …). */
+  readonly sys: Map<number, bigint>;
+}
+
+/** Per-run context the arm64 engine needs beyond the registers. */
+export interface Arm64RunContext {
+  readonly cpu: Arm64Cpu;
+  readonly mem: GuestMemory;
+  /** The VM's virtual counter (CNTVCT = counter − vtimer offset); engines advance it per instruction. */
+  readonly clock: { count: bigint };
+  readonly vtimerOffset: bigint;
+  /** While true no VTIMER_ACTIVATED exit is produced. */
+  readonly vtimerMasked: boolean;
+  readonly trapDebugExceptions: boolean;
+  readonly trapDebugRegAccesses: boolean;
+}
+
+/** Why an arm64 run stopped. PC follows the Arm ARM preferred return address (after HVC, else at it). */
+export type Arm64Stop =
+  | {
+      readonly kind: 'exception';
+      readonly syndrome: bigint;
+      readonly virtual_address: bigint;
+      readonly physical_address: bigint;
+    }
+  | { readonly kind: 'vtimer' }
+  | { readonly kind: 'unsupported'; readonly bytes: Uint8Array; readonly reason: string }
+  | { readonly kind: 'budget' };
+
+/** The arm64 engine: runs at most `budget` instructions. */
+export type Arm64Engine = (ctx: Arm64RunContext, budget: number) => Arm64Stop;

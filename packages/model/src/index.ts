@@ -1,0 +1,5 @@
+/**
+ * `@hvspec/model` — a pure TypeScript backend of the hv_* API.
+ * @packageDocumentation
+ */
+export * from './engine.js';

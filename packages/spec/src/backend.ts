@@ -1,0 +1,215 @@
+/**
+ * The backend interface: one interface per architecture whose methods are the `hv_*` functions, with
+ * their C names and parameter order. Every method takes the logical thread that makes the call as its
+ * first argument (thread 0 is the caller's own) and returns a {@link Result}: the numeric `hv_return_t`
+ * plus any out-parameters. Nothing here throws for an API-level error; a wrong JS type is a
+ * programmer error and throws `TypeError` naming the parameter.
+ *
+ * Backends: `@hvspec/model` (pure TypeScript) and `@hvspec/native` (Hypervisor.framework or the KVM
+ * provider). The spec's conformance harness drives either through this interface.
+ * @module
+ */
+
+/** The two API flavours of Hypervisor.framework. */
+export type Arch = 'x86_64' | 'arm64';
+
+/** A logical thread: 0 is the caller's own; others are created by the backend on first use. */
+export type ThreadId = number;
+
+declare const vcpuBrand: unique symbol;
+/**
+ * A vCPU handle (`hv_vcpuid_t` on x86, `hv_vcpu_t` on arm64). Only `hv_vcpu_create` makes one; tests
+ * that need a stale or forged handle use {@link forgeVcpu}.
+ */
+export type Vcpu = number & { readonly [vcpuBrand]: 'hv_vcpu' };
+
+declare const spaceBrand: unique symbol;
+/** An x86 guest-physical address-space id (`hv_vm_space_t`); 0 is `HV_VM_SPACE_DEFAULT`. */
+export type AddressSpace = number & { readonly [spaceBrand]: 'hv_vm_space' };
+
+declare const configBrand: unique symbol;
+/** An arm64 `hv_vm_config_t` object; made only by `hv_vm_config_create`. */
+export type VmConfig = number & { readonly [configBrand]: 'hv_vm_config' };
+
+/** Turns a number into a handle without a parent: for traces, probes and misuse tests only. */
+export function forgeVcpu(id: number): Vcpu {
+  return id as Vcpu;
+}
+/** Turns a number into an address-space id without a parent: for traces, probes and misuse tests only. */
+export function forgeSpace(id: number): AddressSpace {
+  return id as AddressSpace;
+}
+
+/** A host memory buffer allocated by the backend (page aligned; lives while mapped). */
+export interface HostMemory {
+  /** Backend-unique id of the buffer. */
+  readonly id: number;
+  /** Size in bytes (a multiple of the host page size). */
+  readonly size: number;
+}
+
+/** A host user virtual address: a buffer and a byte offset into it, in place of a raw `uva` pointer. */
+export interface Uva {
+  readonly mem: HostMemory;
+  readonly offset: number;
+}
+
+/** What every call returns: the `hv_return_t` (unsigned 32-bit) and the out-parameter, if any. */
+export interface Result<T = undefined> {
+  readonly ret: number;
+  /** The out-parameter. Present only when `ret` is HV_SUCCESS, except where a rule says otherwise. */
+  readonly value?: T;
+}
+
+/** The arm64 `hv_vcpu_exit_t` record, as `hv_vcpu_run` leaves it. */
+export interface Arm64Exit {
+  readonly reason: number;
+  readonly exception: {
+    readonly syndrome: bigint;
+    readonly virtual_address: bigint;
+    readonly physical_address: bigint;
+  };
+}
+
+/**
+ * A documented way in which a backend does not do what the spec says, declared up front so that a
+ * conformance run can tell "deviation" from "failure".
+ */
+export interface Deviation {
+  /** Stable id, e.g. `kvm.exec-only`. */
+  readonly id: string;
+  /** What differs and why. */
+  readonly description: string;
+  /** The memory-permission sets the backend cannot enforce faithfully, when that is the deviation. */
+  readonly permissions?: readonly number[];
+}
+
+/** What a backend is and can do. The spec reads its environment (page size, limits) from here. */
+export interface Capabilities {
+  /** A short name, e.g. `model`, `native-kvm`, `native-hvf`. */
+  readonly backend: string;
+  readonly arch: Arch;
+  /** Host page size in bytes: 4096 on x86, 16384 on Apple Silicon. */
+  readonly pageSize: number;
+  /** Maximum number of vCPUs per VM (`HV_CAP_VCPUMAX` / `hv_vm_get_max_vcpu_count`). */
+  readonly maxVcpus: number;
+  /** Whether `hv_vcpu_run` executes guest code. */
+  readonly guestExecution: boolean;
+  /** The flag sets (0..7) whose permissions guest accesses see exactly as specified. */
+  readonly enforcedPermissions: readonly number[];
+  /** Documented deviations from the spec. */
+  readonly deviations: readonly Deviation[];
+  /** arm64: the largest IPA size `hv_vm_config_set_ipa_size` accepts (host dependent). */
+  readonly maxIpaSize?: number;
+  /** arm64: the default IPA size (36 bits on current hosts). */
+  readonly defaultIpaSize?: number;
+  /** arm64: whether the 4 KiB IPA granule (macOS 26+) is available. */
+  readonly ipaGranule4k?: boolean;
+  /** x86: `hv_vmx_read_capability` values by capability id, as this host reports them. */
+  readonly vmxCapabilities?: Readonly<Record<number, bigint>>;
+  /** x86: `HV_CAP_ADDRSPACEMAX`. */
+  readonly maxAddressSpaces?: number;
+}
+
+/** Calls shared by both flavours, plus host-memory management (not `hv_*` calls). */
+export interface BackendBase {
+  readonly capabilities: Capabilities;
+  /** Allocates a page-aligned, zeroed host buffer of `size` bytes (rounded up to the page size). */
+  host_alloc(size: number): HostMemory;
+  /** Copies bytes into a host buffer. Throws RangeError outside the buffer. */
+  host_write(mem: HostMemory, offset: number, bytes: Uint8Array): void;
+  /** Copies bytes out of a host buffer. Throws RangeError outside the buffer. */
+  host_read(mem: HostMemory, offset: number, size: number): Uint8Array;
+  /**
+   * Releases every VM, vCPU, thread and buffer the backend holds, as process exit would. The backend
+   * is usable again afterwards, in the "no VM" state.
+   */
+  reset(): Promise<void>;
+  /** Releases everything for good. */
+  close(): Promise<void>;
+}
+
+/** The x86_64 flavour (Intel Macs; the KVM provider on Linux). */
+export interface X86Backend extends BackendBase {
+  readonly arch: 'x86_64';
+  hv_capability(t: ThreadId, capability: number): Result<bigint>;
+  hv_vm_create(t: ThreadId, flags: bigint): Result;
+  hv_vm_destroy(t: ThreadId): Result;
+  hv_vm_space_create(t: ThreadId): Result<AddressSpace>;
+  hv_vm_space_destroy(t: ThreadId, asid: AddressSpace): Result;
+  hv_vm_map(t: ThreadId, uva: Uva, gpa: bigint, size: bigint, flags: number): Result;
+  hv_vm_unmap(t: ThreadId, gpa: bigint, size: bigint): Result;
+  hv_vm_protect(t: ThreadId, gpa: bigint, size: bigint, flags: number): Result;
+  hv_vm_map_space(t: ThreadId, asid: AddressSpace, uva: Uva, gpa: bigint, size: bigint, flags: number): Result;
+  hv_vm_unmap_space(t: ThreadId, asid: AddressSpace, gpa: bigint, size: bigint): Result;
+  hv_vm_protect_space(t: ThreadId, asid: AddressSpace, gpa: bigint, size: bigint, flags: number): Result;
+  hv_vcpu_create(t: ThreadId, flags: bigint): Result<Vcpu>;
+  hv_vcpu_destroy(t: ThreadId, vcpu: Vcpu): Result;
+  hv_vcpu_set_space(t: ThreadId, vcpu: Vcpu, asid: AddressSpace): Result;
+  hv_vcpu_read_register(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint>;
+  hv_vcpu_write_register(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result;
+  hv_vmx_read_capability(t: ThreadId, field: number): Result<bigint>;
+  hv_vmx_vcpu_read_vmcs(t: ThreadId, vcpu: Vcpu, field: number): Result<bigint>;
+  hv_vmx_vcpu_write_vmcs(t: ThreadId, vcpu: Vcpu, field: number, value: bigint): Result;
+  /** Runs the vCPU until the next exit (including spurious ones). Blocks the calling logical thread. */
+  hv_vcpu_run(t: ThreadId, vcpu: Vcpu): Result;
+  /** Runs until an exit the framework did not handle, or until `deadline` (mach absolute time). */
+  hv_vcpu_run_until(t: ThreadId, vcpu: Vcpu, deadline: bigint): Result;
+  /** `hv_vcpu_run` started on logical thread `t` without blocking the caller; for cancellation. */
+  hv_vcpu_run_async(t: ThreadId, vcpu: Vcpu): Promise<Result>;
+  /** Forces the listed vCPUs to exit (any thread). Sticky when a vCPU is not running. */
+  hv_vcpu_interrupt(t: ThreadId, vcpus: readonly Vcpu[], vcpu_count: number): Result;
+}
+
+/** The arm64 flavour (Apple Silicon). */
+export interface Arm64Backend extends BackendBase {
+  readonly arch: 'arm64';
+  /** `hv_vm_get_max_vcpu_count`. */
+  hv_vm_get_max_vcpu_count(t: ThreadId): Result<number>;
+  /** `hv_vm_config_get_max_ipa_size`. */
+  hv_vm_config_get_max_ipa_size(t: ThreadId): Result<number>;
+  /** `hv_vm_config_get_default_ipa_size`. */
+  hv_vm_config_get_default_ipa_size(t: ThreadId): Result<number>;
+  /** `hv_vm_config_create`: a fresh configuration object with default values. */
+  hv_vm_config_create(t: ThreadId): Result<VmConfig>;
+  hv_vm_config_set_ipa_size(t: ThreadId, config: VmConfig, ipa_bit_length: number): Result;
+  hv_vm_config_get_ipa_size(t: ThreadId, config: VmConfig): Result<number>;
+  /** `hv_ipa_granule_t` (macOS 26+): 0 = 4 KiB, 1 = 16 KiB. */
+  hv_vm_config_set_ipa_granule(t: ThreadId, config: VmConfig, granule: number): Result;
+  hv_vm_config_get_ipa_granule(t: ThreadId, config: VmConfig): Result<number>;
+  /** `hv_vm_create`; `null` = default configuration. */
+  hv_vm_create(t: ThreadId, config: VmConfig | null): Result;
+  hv_vm_destroy(t: ThreadId): Result;
+  hv_vm_map(t: ThreadId, uva: Uva, ipa: bigint, size: bigint, flags: number): Result;
+  hv_vm_unmap(t: ThreadId, ipa: bigint, size: bigint): Result;
+  hv_vm_protect(t: ThreadId, ipa: bigint, size: bigint, flags: number): Result;
+  /** Creates a vCPU owned by thread `t`. The exit record is returned with every `hv_vcpu_run`. */
+  hv_vcpu_create(t: ThreadId, config: null): Result<Vcpu>;
+  hv_vcpu_destroy(t: ThreadId, vcpu: Vcpu): Result;
+  hv_vcpu_get_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint>;
+  hv_vcpu_set_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result;
+  hv_vcpu_get_simd_fp_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint>;
+  hv_vcpu_set_simd_fp_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result;
+  hv_vcpu_get_sys_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint>;
+  hv_vcpu_set_sys_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result;
+  hv_vcpu_get_pending_interrupt(t: ThreadId, vcpu: Vcpu, type: number): Result<boolean>;
+  hv_vcpu_set_pending_interrupt(t: ThreadId, vcpu: Vcpu, type: number, pending: boolean): Result;
+  hv_vcpu_get_vtimer_mask(t: ThreadId, vcpu: Vcpu): Result<boolean>;
+  hv_vcpu_set_vtimer_mask(t: ThreadId, vcpu: Vcpu, vtimer_is_masked: boolean): Result;
+  hv_vcpu_get_vtimer_offset(t: ThreadId, vcpu: Vcpu): Result<bigint>;
+  hv_vcpu_set_vtimer_offset(t: ThreadId, vcpu: Vcpu, vtimer_offset: bigint): Result;
+  hv_vcpu_get_trap_debug_exceptions(t: ThreadId, vcpu: Vcpu): Result<boolean>;
+  hv_vcpu_set_trap_debug_exceptions(t: ThreadId, vcpu: Vcpu, value: boolean): Result;
+  hv_vcpu_get_trap_debug_reg_accesses(t: ThreadId, vcpu: Vcpu): Result<boolean>;
+  hv_vcpu_set_trap_debug_reg_accesses(t: ThreadId, vcpu: Vcpu, value: boolean): Result;
+  /** Runs the vCPU until the next exit. The exit record is the out-value. */
+  hv_vcpu_run(t: ThreadId, vcpu: Vcpu): Result<Arm64Exit>;
+  /** `hv_vcpu_run` started on logical thread `t` without blocking the caller; for cancellation. */
+  hv_vcpu_run_async(t: ThreadId, vcpu: Vcpu): Promise<Result<Arm64Exit>>;
+  /** Forces the listed vCPUs to exit (any thread). Sticky when a vCPU is not running. */
+  hv_vcpus_exit(t: ThreadId, vcpus: readonly Vcpu[], vcpu_count: number): Result;
+}
+
+
+/** Either flavour. */
+export type Backend = X86Backend | Arm64Backend;

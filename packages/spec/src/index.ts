@@ -1,0 +1,10 @@
+/**
+ * `@hvspec/spec` — the executable specification of Apple's Hypervisor.framework `hv_*` API.
+ * @packageDocumentation
+ */
+export * from './vocabulary/returns.js';
+export * from './vocabulary/memory.js';
+export * from './vocabulary/x86.js';
+export * from './vocabulary/arm64.js';
+export * from './backend.js';
+export * from './validate.js';

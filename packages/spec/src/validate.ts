@@ -1,0 +1,46 @@
+/**
+ * Argument checks shared by every backend: a wrong JS type is a programmer error and throws a
+ * `TypeError` that names the parameter; a well-typed but illegal value is left to the spec's rules.
+ * @module
+ */
+
+/** Throws unless `value` is an integer in [0, 2^32). */
+export function checkU32(name: string, value: unknown): asserts value is number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0xffff_ffff) {
+    throw new TypeError(`${name} must be an integer in [0, 2^32), got ${describe(value)}`);
+  }
+}
+
+/** Throws unless `value` is a bigint in [0, 2^64). */
+export function checkU64(name: string, value: unknown): asserts value is bigint {
+  if (typeof value !== 'bigint' || value < 0n || value > 0xffff_ffff_ffff_ffffn) {
+    throw new TypeError(`${name} must be a bigint in [0, 2^64), got ${describe(value)}`);
+  }
+}
+
+/** Throws unless `value` is a boolean. */
+export function checkBool(name: string, value: unknown): asserts value is boolean {
+  if (typeof value !== 'boolean') throw new TypeError(`${name} must be a boolean, got ${describe(value)}`);
+}
+
+/** Throws unless `value` is a logical thread id (a non-negative safe integer). */
+export function checkThread(value: unknown): asserts value is number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new TypeError(`t (logical thread) must be a non-negative integer, got ${describe(value)}`);
+  }
+}
+
+/** Throws unless `value` is an array of u32 handles and `count` a u32. */
+export function checkVcpuList(name: string, value: unknown, countName: string, count: unknown): void {
+  if (!Array.isArray(value)) throw new TypeError(`${name} must be an array of vCPU handles, got ${describe(value)}`);
+  value.forEach((v, i) => checkU32(`${name}[${i}]`, v));
+  checkU32(countName, count);
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;
+}
