@@ -8,3 +8,7 @@ export * from './vocabulary/x86.js';
 export * from './vocabulary/arm64.js';
 export * from './backend.js';
 export * from './validate.js';
+export * from './state.js';
+export * from './rules/index.js';
+export { fullyMapped, mappingAt, mappingsIn, overlaps, protectRange, unmapRange } from './rules/ranges.js';
+export * from './harness/index.js';

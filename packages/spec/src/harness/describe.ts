@@ -1,0 +1,27 @@
+/**
+ * Prints calls the way a VMM author reads them: `t1: hv_vm_map(uva=mem0+0x0, ipa=0x10000, …)`.
+ * @module
+ */
+import type { HostMemory, Uva } from '../backend.js';
+import type { SpecCall } from '../rules/types.js';
+
+function isUva(v: unknown): v is Uva {
+  return typeof v === 'object' && v !== null && 'mem' in v && 'offset' in v;
+}
+
+/** A value in the spec's spelling. */
+export function describeValue(v: unknown): string {
+  if (typeof v === 'bigint') return `0x${v.toString(16)}`;
+  if (typeof v === 'number') return v >= 256 ? `0x${v.toString(16)}` : String(v);
+  if (isUva(v)) return `mem${(v.mem as HostMemory).id}+0x${v.offset.toString(16)}`;
+  if (Array.isArray(v)) return `[${v.map(describeValue).join(', ')}]`;
+  return String(v);
+}
+
+/** One call on one line. */
+export function describeCall(c: SpecCall): string {
+  const args = Object.entries(c.args)
+    .map(([k, v]) => `${k}=${describeValue(v)}`)
+    .join(', ');
+  return `t${c.t}: ${c.name}(${args})`;
+}

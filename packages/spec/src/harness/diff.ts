@@ -1,0 +1,204 @@
+/**
+ * Differential mode: a backend that makes every call on two backends and compares their answers. The
+ * harness checks the first against the spec as usual; whatever the second answers differently is a
+ * *difference*. Differences where the spec leaves the outcome open (a loose return code, a value the
+ * spec does not predict) are reported; any other difference fails the run.
+ * @module
+ */
+import type { Arm64Exit, Backend, Capabilities, HostMemory, Result, ThreadId } from '../backend.js';
+import { callSpec } from '../rules/index.js';
+import { hvReturnName } from '../vocabulary/returns.js';
+import { describeValue } from './describe.js';
+
+/** One call on which the two backends answered differently. */
+export interface Difference {
+  readonly call: string;
+  readonly args: readonly unknown[];
+  readonly a: Result<unknown>;
+  readonly b: Result<unknown>;
+  readonly what: string;
+}
+
+const HANDLE_OUT = new Set(['hv_vcpu_create', 'hv_vm_config_create', 'hv_vm_space_create']);
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null) {
+    const x = a as Arm64Exit;
+    const y = b as Arm64Exit;
+    return (
+      x.reason === y.reason &&
+      x.exception.syndrome === y.exception.syndrome &&
+      x.exception.virtual_address === y.exception.virtual_address &&
+      x.exception.physical_address === y.exception.physical_address
+    );
+  }
+  return a === b;
+}
+
+/** A backend that runs every call on `a` and `b`; it answers with `a`'s results. */
+export class DiffBackend {
+  /** The difference of the most recent call, cleared at each call. */
+  last: Difference | undefined;
+  readonly differences: Difference[] = [];
+  private readonly memB = new Map<number, HostMemory>();
+  private readonly handleB = new Map<string, number>();
+
+  constructor(
+    readonly a: Backend,
+    readonly b: Backend,
+  ) {
+    if (a.arch !== b.arch)
+      throw new Error(`diff: backends of different architectures (${a.arch}, ${b.arch})`);
+  }
+
+  get arch(): Backend['arch'] {
+    return this.a.arch;
+  }
+
+  get capabilities(): Capabilities {
+    const ca = this.a.capabilities;
+    const cb = this.b.capabilities;
+    return {
+      ...ca,
+      backend: `${ca.backend}+${cb.backend}`,
+      enforcedPermissions: ca.enforcedPermissions.filter((p) => cb.enforcedPermissions.includes(p)),
+      deviations: [...ca.deviations, ...cb.deviations],
+    };
+  }
+
+  host_alloc(size: number): HostMemory {
+    const ma = this.a.host_alloc(size);
+    this.memB.set(ma.id, this.b.host_alloc(size));
+    return ma;
+  }
+  host_write(mem: HostMemory, offset: number, bytes: Uint8Array): void {
+    this.a.host_write(mem, offset, bytes);
+    this.b.host_write(this.toB(mem), offset, bytes);
+  }
+  host_read(mem: HostMemory, offset: number, size: number): Uint8Array {
+    const x = this.a.host_read(mem, offset, size);
+    const y = this.b.host_read(this.toB(mem), offset, size);
+    if (Buffer.compare(Buffer.from(x), Buffer.from(y)) !== 0) {
+      this.record(
+        'host_read',
+        [mem, offset, size],
+        { ret: 0, value: x },
+        { ret: 0, value: y },
+        'memory contents differ',
+      );
+    }
+    return x;
+  }
+  async reset(): Promise<void> {
+    await Promise.all([this.a.reset(), this.b.reset()]);
+    this.memB.clear();
+    this.handleB.clear();
+  }
+  async close(): Promise<void> {
+    await Promise.all([this.a.close(), this.b.close()]);
+  }
+
+  private toB(mem: HostMemory): HostMemory {
+    const m = this.memB.get(mem.id);
+    if (!m) throw new RangeError(`diff: unknown host buffer ${mem.id}`);
+    return m;
+  }
+
+  private mapArg(v: unknown, name: string): unknown {
+    if (typeof v === 'object' && v !== null && 'mem' in v && 'offset' in v) {
+      const u = v as { mem: HostMemory; offset: number };
+      return { mem: this.toB(u.mem), offset: u.offset };
+    }
+    if (Array.isArray(v)) return v.map((x) => this.mapArg(x, 'vcpu'));
+    if (typeof v === 'number' && (name === 'vcpu' || name === 'config' || name === 'asid')) {
+      return this.handleB.get(`${name}:${v}`) ?? v;
+    }
+    return v;
+  }
+
+  private record(
+    call: string,
+    args: readonly unknown[],
+    a: Result<unknown>,
+    b: Result<unknown>,
+    what: string,
+  ): void {
+    this.last = { call, args, a, b, what };
+    this.differences.push(this.last);
+  }
+
+  /** Calls `name` on both backends; `argNames` names the positional arguments for handle mapping. */
+  async call(
+    name: string,
+    t: ThreadId,
+    argNames: readonly string[],
+    args: readonly unknown[],
+  ): Promise<Result<unknown>> {
+    this.last = undefined;
+    const fa = (
+      this.a as unknown as Record<string, (...x: unknown[]) => Result<unknown> | Promise<Result<unknown>>>
+    )[name];
+    const fb = (
+      this.b as unknown as Record<string, (...x: unknown[]) => Result<unknown> | Promise<Result<unknown>>>
+    )[name];
+    if (!fa || !fb) throw new Error(`diff: ${name} missing on a backend`);
+    const ra = await fa.call(this.a, t, ...args);
+    const rb = await fb.call(this.b, t, ...args.map((v, i) => this.mapArg(v, argNames[i] ?? '')));
+    if (HANDLE_OUT.has(name)) {
+      const kind = name === 'hv_vcpu_create' ? 'vcpu' : name === 'hv_vm_config_create' ? 'config' : 'asid';
+      if (ra.ret === 0 && rb.ret === 0) this.handleB.set(`${kind}:${String(ra.value)}`, Number(rb.value));
+      if (ra.ret >>> 0 !== rb.ret >>> 0)
+        this.record(
+          name,
+          args,
+          ra,
+          rb,
+          `return codes differ: ${hvReturnName(ra.ret)} vs ${hvReturnName(rb.ret)}`,
+        );
+      return ra;
+    }
+    if (ra.ret >>> 0 !== rb.ret >>> 0) {
+      this.record(
+        name,
+        args,
+        ra,
+        rb,
+        `return codes differ: ${hvReturnName(ra.ret)} vs ${hvReturnName(rb.ret)}`,
+      );
+    } else if (ra.ret === 0 && !sameValue(ra.value, rb.value)) {
+      this.record(
+        name,
+        args,
+        ra,
+        rb,
+        `values differ: ${describeValue(ra.value)} vs ${describeValue(rb.value)}`,
+      );
+    }
+    return ra;
+  }
+}
+
+/** Describes a difference on one line. */
+export function describeDifference(d: Difference): string {
+  return `${d.call}(${d.args.map(describeValue).join(', ')}): ${d.what}`;
+}
+
+/** A backend (for the harness) whose every `hv_*` call runs on both; `diff` holds the differences. */
+export type DiffingBackend = Backend & { readonly diff: DiffBackend };
+
+/** Wraps two backends of one architecture into one the harness can drive. */
+export function diffBackends(a: Backend, b: Backend): DiffingBackend {
+  const diff = new DiffBackend(a, b);
+  return new Proxy(diff, {
+    get(target, prop, receiver) {
+      if (prop === 'diff') return target;
+      if (typeof prop === 'string' && prop.startsWith('hv_')) {
+        const spec = callSpec(target.arch, prop.replace(/_async$/, ''));
+        const names = spec ? spec.params.filter((p) => p.dir === 'in').map((p) => p.name) : [];
+        return (t: ThreadId, ...args: unknown[]) => target.call(prop, t, names, args);
+      }
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  }) as unknown as DiffingBackend;
+}

@@ -1,0 +1,30 @@
+/**
+ * The conformance harness: fast-check model-based testing of any backend against the spec.
+ * @module
+ */
+export {
+  CallCommand,
+  HostAllocCommand,
+  type HvCommand,
+  lifecycleCommands,
+  type Weighted,
+} from './commands.js';
+export { THREADS, resolveVcpu, type VcpuChoice, vcpuChoice } from './choices.js';
+export type { LogEntry, Model, Real } from './context.js';
+export { describeCall, describeValue } from './describe.js';
+export {
+  DiffBackend,
+  type Difference,
+  type DiffingBackend,
+  describeDifference,
+  diffBackends,
+} from './diff.js';
+export { ConformanceError, execute } from './execute.js';
+export { invoke, positionalArgs } from './invoke.js';
+export {
+  type CommandSource,
+  type ConformanceOptions,
+  type ConformanceReport,
+  runConformance,
+} from './run.js';
+export { isModelledCall, logToTrace, type TraceJson, type TraceStepJson } from './to-trace.js';

@@ -1,0 +1,94 @@
+/**
+ * Small helpers that keep the rule tables readable as tables.
+ * @module
+ */
+import type { ThreadId } from '../backend.js';
+import { HV, hvReturnName } from '../vocabulary/returns.js';
+import type { SpecState, SpecVcpu } from '../state.js';
+import type { Evidence, RetRule, Row, SpecCall } from './types.js';
+
+export const code = (c: number): RetRule => ({ kind: 'code', code: c });
+export const SUCCESS: RetRule = code(HV.HV_SUCCESS);
+export const NOT_SUCCESS: RetRule = { kind: 'not-success' };
+export const ANY: RetRule = { kind: 'any' };
+
+export const H: Evidence = 'header';
+export const T: Evidence = 'tested';
+export const R: Evidence = 'reported';
+export const U: Evidence = 'unverified';
+
+/** Reads an argument, typed by the caller (the call was type-checked by the backend's validator). */
+export function arg<V>(c: SpecCall, name: string): V {
+  return c.args[name] as V;
+}
+
+/** The live vCPU named by the `vcpu` argument. */
+export function vcpuOf(s: SpecState, c: SpecCall): SpecVcpu | undefined {
+  return s.vcpus.get(Number(c.args.vcpu));
+}
+
+/** Same as {@link vcpuOf} for rows that run only after the prelude established the vCPU is live. */
+export function liveVcpu(s: SpecState, c: SpecCall): SpecVcpu {
+  const v = vcpuOf(s, c);
+  if (!v) throw new Error(`spec: ${c.name} row reached without a live vCPU`);
+  return v;
+}
+
+/** A row that always applies: the last row of a table. */
+export const always = (): boolean => true;
+
+/**
+ * The rows every per-vCPU call starts with: the handle must name a live vCPU and the caller must own
+ * it (hvf-facts §1.2 "must be called by the owning thread" [H], §2.4 [H]; codes undocumented, §3 [U]).
+ */
+export function vcpuPrelude(callName: string, opts: { dangerousCrossThread?: string } = {}): Row[] {
+  return [
+    {
+      id: 'bad-handle',
+      when: 'the vcpu argument is not a live vCPU (never created, or destroyed)',
+      applies: (s, c) => !vcpuOf(s, c),
+      ret: NOT_SUCCESS,
+      evidence: U,
+      source: 'hvf-facts §3: stale/destroyed handles are undocumented',
+    },
+    {
+      id: 'wrong-thread',
+      when: 'the calling thread does not own the vCPU',
+      applies: (s, c) => vcpuOf(s, c)?.owner !== c.t,
+      ret: NOT_SUCCESS,
+      evidence: H,
+      source: `hvf-facts §1.2/§2.4: ${callName} "must be called by the owning thread" [H]; the code is undocumented [U]`,
+      ...(opts.dangerousCrossThread ? { dangerous: opts.dangerousCrossThread } : {}),
+    },
+  ];
+}
+
+/** A mismatch message for an out-value, or undefined when equal. */
+export function expectEqual(what: string, expected: unknown, got: unknown): string | undefined {
+  if (expected === got) return undefined;
+  return `${what}: expected ${show(expected)}, got ${show(got)}`;
+}
+
+/** Spells a value the way the spec's messages do. */
+export function show(v: unknown): string {
+  if (typeof v === 'bigint') return `0x${v.toString(16)}`;
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0x1000) return `0x${v.toString(16)}`;
+  return String(v);
+}
+
+/** Spells a return code by name. */
+export function showRet(r: RetRule): string {
+  switch (r.kind) {
+    case 'code':
+      return hvReturnName(r.code);
+    case 'not-success':
+      return 'not HV_SUCCESS (state unchanged)';
+    case 'any':
+      return 'any code';
+  }
+}
+
+/** The thread argument as a number (for rows that compare owners). */
+export function threadOf(c: SpecCall): ThreadId {
+  return c.t;
+}

@@ -1,0 +1,81 @@
+/**
+ * The spec as an oracle: look a call up in its rule table, find the row that applies in the current
+ * state, and judge a backend's answer against it.
+ * @module
+ */
+import type { Arch } from '../backend.js';
+import { HV, hvReturnName } from '../vocabulary/returns.js';
+import type { SpecEnv, SpecState } from '../state.js';
+import { ARM64_CALLS } from './arm64.js';
+import { show, showRet } from './dsl.js';
+import type { CallSpec, Judgement, Outcome, Row, SpecCall } from './types.js';
+import { X86_CALLS } from './x86.js';
+
+const TABLES: Record<Arch, ReadonlyMap<string, CallSpec>> = {
+  x86_64: new Map(X86_CALLS.map((c) => [c.name, c])),
+  arm64: new Map(ARM64_CALLS.map((c) => [c.name, c])),
+};
+
+/** Every rule table of an architecture. */
+export function callSpecs(arch: Arch): readonly CallSpec[] {
+  return [...TABLES[arch].values()];
+}
+
+/** The rule table of one function, if the spec models it. */
+export function callSpec(arch: Arch, name: string): CallSpec | undefined {
+  return TABLES[arch].get(name);
+}
+
+/**
+ * Every rule id of an architecture (`hv_vm_create.vm-exists`, …), in table order; with `env`, only the
+ * rows that can apply in that host environment.
+ */
+export function allRuleIds(arch: Arch, env?: SpecEnv): string[] {
+  return callSpecs(arch).flatMap((c) =>
+    c.rows.filter((r) => !env || !r.requires || r.requires(env)).map((r) => `${c.name}.${r.id}`),
+  );
+}
+
+/** The row that decides a call in a state. Throws for a function the spec does not model. */
+export function predict(s: SpecState, c: SpecCall): { spec: CallSpec; row: Row; ruleId: string } {
+  const spec = callSpec(s.env.arch, c.name);
+  if (!spec) throw new Error(`spec: ${c.name} is not a modelled ${s.env.arch} function`);
+  const row = spec.rows.find((r) => r.applies(s, c));
+  if (!row) throw new Error(`spec: no row of ${c.name} applies (the table's last row must always apply)`);
+  return { spec, row, ruleId: `${c.name}.${row.id}` };
+}
+
+/**
+ * Judges a backend's outcome against the spec and, when it conforms, applies the row's state change to
+ * `s`. On a mismatch `s` is left as it was.
+ */
+export function judge(s: SpecState, c: SpecCall, o: Outcome): Judgement {
+  const { row, ruleId } = predict(s, c);
+  const ret = o.ret >>> 0;
+  let mismatch: string | undefined;
+  switch (row.ret.kind) {
+    case 'code':
+      if (ret !== row.ret.code) mismatch = `expected ${showRet(row.ret)}, got ${hvReturnName(ret)}`;
+      break;
+    case 'not-success':
+      if (ret === HV.HV_SUCCESS) mismatch = `expected ${showRet(row.ret)}, got HV_SUCCESS`;
+      break;
+    case 'any':
+      break;
+  }
+  if (!mismatch && ret === HV.HV_SUCCESS && row.expect) {
+    const want = row.expect(s, c);
+    if (want !== undefined && want !== o.value) mismatch = `value: expected ${show(want)}, got ${show(o.value)}`;
+  }
+  if (!mismatch && ret === HV.HV_SUCCESS && row.value) {
+    const m = row.value(s, c, o.value);
+    if (m) mismatch = m;
+  }
+  if (mismatch) return { call: c, row, ruleId, ok: false, mismatch: `${ruleId}: ${mismatch}` };
+  if (row.effect && (row.ret.kind === 'any' || ret === HV.HV_SUCCESS)) row.effect(s, c, o);
+  return { call: c, row, ruleId, ok: true };
+}
+
+export type { CallSpec, Evidence, Judgement, Outcome, Param, RetRule, Row, SpecCall } from './types.js';
+export { EVIDENCE_TAG } from './types.js';
+export { showRet } from './dsl.js';

@@ -1,0 +1,130 @@
+/**
+ * The specification's state: what the framework holds for one process, as far as the spec can know it.
+ * Values the spec cannot know (registers never written, host-chosen handles) are absent until observed.
+ * The conformance harness uses this as its fast-check model; the rules read and update it.
+ * @module
+ */
+import type { Arch, Capabilities, ThreadId } from './backend.js';
+
+/** A guest-physical range with its permissions. Ranges in one address space are disjoint. */
+export interface Mapping {
+  /** First guest-physical (x86) / intermediate-physical (arm64) address. */
+  readonly addr: bigint;
+  readonly size: bigint;
+  readonly flags: number;
+  /** Host buffer id and byte offset of the first page. */
+  readonly mem: number;
+  readonly offset: number;
+}
+
+/** What the spec knows about the host environment, read from the backend's capabilities. */
+export interface SpecEnv {
+  readonly arch: Arch;
+  readonly pageSize: number;
+  readonly maxVcpus: number;
+  readonly maxIpaSize: number;
+  readonly defaultIpaSize: number;
+  readonly ipaGranule4k: boolean;
+  readonly maxAddressSpaces: number;
+  readonly vmxCapabilities: Readonly<Record<number, bigint>>;
+}
+
+/** One vCPU as the spec tracks it. */
+export interface SpecVcpu {
+  readonly handle: number;
+  readonly owner: ThreadId;
+  /** Register values the spec knows (written by the VMM or observed), by register number. */
+  readonly regs: Map<number, bigint>;
+  /** x86: VMCS fields known; arm64: system registers known. */
+  readonly fields: Map<number, bigint>;
+  /** arm64 SIMD/FP registers known. */
+  readonly simd: Map<number, bigint>;
+  /** A pending `hv_vcpus_exit` / `hv_vcpu_interrupt`. */
+  cancel: boolean;
+  /** arm64 pending interrupt lines: [IRQ, FIQ]. */
+  readonly pending: [boolean, boolean];
+  vtimerMask: boolean;
+  vtimerOffset: bigint;
+  trapDebugExceptions: boolean;
+  trapDebugRegAccesses: boolean;
+  /** x86 address space the vCPU uses. */
+  space: number;
+  /** Whether the vCPU has ever returned from a run (the exit fields are defined). */
+  ran: boolean;
+}
+
+/** An arm64 `hv_vm_config_t` as the spec tracks it. */
+export interface SpecVmConfig {
+  /** undefined = never set (the VM then uses the default IPA size). */
+  ipaSize: number | undefined;
+  /** undefined = not set (default granule: 16 KiB). */
+  granule: number | undefined;
+}
+
+/** The VM, when one exists. */
+export interface SpecVm {
+  /** Stage-2 granule in bytes: 4096 on x86; 16384 or 4096 on arm64. */
+  readonly granule: number;
+  /** Addresses must be below this (arm64: 2^ipa_size; x86: 2^64). */
+  readonly addrLimit: bigint;
+  /** Mappings by address space (x86: 0 = default plus created spaces; arm64: only 0). */
+  readonly spaces: Map<number, Mapping[]>;
+}
+
+/** The whole process, as the spec sees it. */
+export interface SpecState {
+  readonly env: SpecEnv;
+  vm: SpecVm | null;
+  /** Live vCPUs by the handle the backend returned. */
+  readonly vcpus: Map<number, SpecVcpu>;
+  /** Handles of destroyed vCPUs (stale handles the harness may pass). */
+  readonly stale: Set<number>;
+  /** arm64 config objects by handle. */
+  readonly configs: Map<number, SpecVmConfig>;
+  /** Host buffers by id: size in bytes. */
+  readonly buffers: Map<number, number>;
+}
+
+/** The spec's environment from a backend's declared capabilities. */
+export function envFromCapabilities(caps: Capabilities): SpecEnv {
+  return {
+    arch: caps.arch,
+    pageSize: caps.pageSize,
+    maxVcpus: caps.maxVcpus,
+    maxIpaSize: caps.maxIpaSize ?? 40,
+    defaultIpaSize: caps.defaultIpaSize ?? 36,
+    ipaGranule4k: caps.ipaGranule4k ?? false,
+    maxAddressSpaces: caps.maxAddressSpaces ?? 1,
+    vmxCapabilities: caps.vmxCapabilities ?? {},
+  };
+}
+
+/** A process with no VM. */
+export function initialState(env: SpecEnv): SpecState {
+  return { env, vm: null, vcpus: new Map(), stale: new Set(), configs: new Map(), buffers: new Map() };
+}
+
+/** A fresh vCPU record. */
+export function newVcpu(handle: number, owner: ThreadId): SpecVcpu {
+  return {
+    handle,
+    owner,
+    regs: new Map(),
+    fields: new Map(),
+    simd: new Map(),
+    cancel: false,
+    pending: [false, false],
+    vtimerMask: false,
+    vtimerOffset: 0n,
+    trapDebugExceptions: false,
+    trapDebugRegAccesses: false,
+    space: 0,
+    ran: false,
+  };
+}
+
+/** The vCPU a thread owns, if any. */
+export function vcpuOwnedBy(state: SpecState, t: ThreadId): SpecVcpu | undefined {
+  for (const v of state.vcpus.values()) if (v.owner === t) return v;
+  return undefined;
+}
