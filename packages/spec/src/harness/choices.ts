@@ -73,7 +73,7 @@ export function sizeArb(unit: number, granule: number): fc.Arbitrary<bigint> {
   return fc.oneof(
     { weight: 10, arbitrary: fc.integer({ min: 1, max: 4 }).map((n) => BigInt(n * granule)) },
     { weight: 2, arbitrary: fc.integer({ min: 1, max: 8 }).map((n) => BigInt(n * unit)) },
-    { weight: 1, arbitrary: fc.constantFrom(0n, BigInt(unit / 2), 1n << 40n) },
+    { weight: 2, arbitrary: fc.constantFrom(0n, BigInt(unit / 2), 1n << 40n) },
   );
 }
 

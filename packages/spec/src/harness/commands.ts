@@ -362,6 +362,7 @@ function x86Commands(): (fc.Arbitrary<HvCommand> | Weighted)[] {
 }
 
 const SYS_REGS = Object.values(HV_SYS_REG);
+const simdRegArb = fc.oneof({ weight: 4, arbitrary: fc.nat(31) }, { weight: 1, arbitrary: fc.integer({ min: 32, max: 40 }) });
 
 function arm64Commands(): (fc.Arbitrary<HvCommand> | Weighted)[] {
   const configChoice = fc.oneof(
@@ -459,10 +460,10 @@ function arm64Commands(): (fc.Arbitrary<HvCommand> | Weighted)[] {
       ),
       ([reg, value]) => ({ reg, value }),
     ),
-    perVcpu('hv_vcpu_get_simd_fp_reg', fc.integer({ min: 0, max: 33 }), (reg) => ({ reg })),
+    perVcpu('hv_vcpu_get_simd_fp_reg', simdRegArb, (reg) => ({ reg })),
     perVcpu(
       'hv_vcpu_set_simd_fp_reg',
-      fc.tuple(fc.integer({ min: 0, max: 33 }), fc.bigInt({ min: 0n, max: (1n << 128n) - 1n })),
+      fc.tuple(simdRegArb, fc.bigInt({ min: 0n, max: (1n << 128n) - 1n })),
       ([reg, value]) => ({ reg, value }),
     ),
     perVcpu(

@@ -1,0 +1,144 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { A64, assembleAction, assembleArm64, movSequence } from '../src/guest/arm64/assemble.js';
+import type { Arm64Action } from '../src/guest/arm64/actions.js';
+import { formatArm64Action } from '../src/guest/arm64/actions.js';
+
+const hex = (w: number): string => w.toString(16).padStart(8, '0');
+const words = (a: Arm64Action): string[] => assembleAction(a).words.map(hex);
+
+// Pinned encodings: each checked against llvm-mc 14 (`llvm-mc -triple=aarch64 -show-encoding`).
+const PINNED: [string, number][] = [
+  ['ldrb w1, [x2]', A64.ldstUimm(0, 1, 1, 2, 0)],
+  ['ldrh w1, [x2]', A64.ldstUimm(1, 1, 1, 2, 0)],
+  ['ldr w1, [x2]', A64.ldstUimm(2, 1, 1, 2, 0)],
+  ['ldr x1, [x2]', A64.ldstUimm(3, 1, 1, 2, 0)],
+  ['ldrsb x3, [x1]', A64.ldstUimm(0, 2, 3, 1, 0)],
+  ['ldrsb w1, [x2]', A64.ldstUimm(0, 3, 1, 2, 0)],
+  ['ldrsh x1, [x2]', A64.ldstUimm(1, 2, 1, 2, 0)],
+  ['ldrsh w1, [x2]', A64.ldstUimm(1, 3, 1, 2, 0)],
+  ['ldrsw x1, [x2, #8]', A64.ldstUimm(2, 2, 1, 2, 2)],
+  ['strb wzr, [x2]', A64.ldstUimm(0, 0, 31, 2, 0)],
+  ['strh w1, [x2]', A64.ldstUimm(1, 0, 1, 2, 0)],
+  ['str w1, [x0]', A64.ldstUimm(2, 0, 1, 0, 0)],
+  ['str x1, [x2, #16]', A64.ldstUimm(3, 0, 1, 2, 2)],
+  ['ldarb w1, [x2]', A64.ldar(0, 1, 2)],
+  ['ldar x1, [x2]', A64.ldar(3, 1, 2)],
+  ['stlrh w1, [x2]', A64.stlr(1, 1, 2)],
+  ['stlr w1, [x2]', A64.stlr(2, 1, 2)],
+  ['mrs x1, PMCR_EL0', A64.mrs(1, 0xdce0)],
+  ['msr PMCR_EL0, x1', A64.msr(0xdce0, 1)],
+  ['mrs x16, CNTVCT_EL0', A64.mrs(16, 0xdf02)],
+  ['msr CNTV_CVAL_EL0, x16', A64.msr(0xdf1a, 16)],
+  ['msr CNTV_CTL_EL0, x17', A64.msr(0xdf19, 17)],
+  ['mrs x16, CNTV_CTL_EL0', A64.mrs(16, 0xdf19)],
+  ['add x16, x16, #5', A64.addImm(16, 16, 5)],
+  ['br x3', A64.br(3)],
+  ['hvc #0xffff', A64.hvc(0xffff)],
+  ['brk #0x1234', A64.brk(0x1234)],
+  ['wfi', A64.wfi()],
+  ['movz x1, #0x1234, lsl #16', A64.movz(1, 0x1234, 1)],
+  ['movk x1, #0x1234, lsl #48', A64.movk(1, 0x1234, 3)],
+];
+
+const PINNED_HEX: Record<string, string> = {
+  'ldrb w1, [x2]': '39400041',
+  'ldrh w1, [x2]': '79400041',
+  'ldr w1, [x2]': 'b9400041',
+  'ldr x1, [x2]': 'f9400041',
+  'ldrsb x3, [x1]': '39800023',
+  'ldrsb w1, [x2]': '39c00041',
+  'ldrsh x1, [x2]': '79800041',
+  'ldrsh w1, [x2]': '79c00041',
+  'ldrsw x1, [x2, #8]': 'b9800841',
+  'strb wzr, [x2]': '3900005f',
+  'strh w1, [x2]': '79000041',
+  'str w1, [x0]': 'b9000001',
+  'str x1, [x2, #16]': 'f9000841',
+  'ldarb w1, [x2]': '08dffc41',
+  'ldar x1, [x2]': 'c8dffc41',
+  'stlrh w1, [x2]': '489ffc41',
+  'stlr w1, [x2]': '889ffc41',
+  'mrs x1, PMCR_EL0': 'd53b9c01',
+  'msr PMCR_EL0, x1': 'd51b9c01',
+  'mrs x16, CNTVCT_EL0': 'd53be050',
+  'msr CNTV_CVAL_EL0, x16': 'd51be350',
+  'msr CNTV_CTL_EL0, x17': 'd51be331',
+  'mrs x16, CNTV_CTL_EL0': 'd53be330',
+  'add x16, x16, #5': '91001610',
+  'br x3': 'd61f0060',
+  'hvc #0xffff': 'd41fffe2',
+  'brk #0x1234': 'd4224680',
+  wfi: 'd503207f',
+  'movz x1, #0x1234, lsl #16': 'd2a24681',
+  'movk x1, #0x1234, lsl #48': 'f2e24681',
+};
+
+test('instruction encoders match the pinned words', () => {
+  for (const [text, word] of PINNED) assert.equal(hex(word), PINNED_HEX[text], text);
+  // tbz x16, #2, -4 (the vtimer wait loop's back edge).
+  assert.equal(hex(A64.tbz(16, 2, -4)), '3617fff0');
+});
+
+test('llvm-mc agrees with the pinned words', { skip: spawnSync('which', ['llvm-mc']).status !== 0 ? 'llvm-mc is not installed' : false }, () => {
+  const src = PINNED.map(([t]) => t).join('\n') + '\n1: tbz x16, #2, 1b\n';
+  const r = spawnSync('llvm-mc', ['-triple=aarch64', '-show-encoding'], { input: src, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const encodings = [...r.stdout.matchAll(/encoding: \[([^\]]+)\]/g)].map((m) => m[1]!);
+  PINNED.forEach(([text, word], i) => {
+    const bytes = encodings[i]!.split(',').map((b) => parseInt(b, 16));
+    const got = (bytes[0]! | (bytes[1]! << 8) | (bytes[2]! << 16) | (bytes[3]! << 24)) >>> 0;
+    assert.equal(hex(got), hex(word), text);
+  });
+});
+
+test('movSequence: MOVZ for chunk 0, MOVK for each other nonzero chunk', () => {
+  assert.deepEqual(movSequence(0, 0n).map(hex), ['d2800000']);
+  assert.deepEqual(movSequence(1, 0x12340000n).map(hex), ['d2800001', 'f2a24681']);
+  assert.deepEqual(movSequence(1, 0x1234_0000_0000_0000n).map(hex), ['d2800001', 'f2e24681']);
+  assert.equal(movSequence(2, -1n).length, 4);
+  assert.throws(() => movSequence(31, 1n), TypeError);
+});
+
+test('actions assemble to the expected words', () => {
+  assert.deepEqual(words({ op: 'str', size: 4, ipa: 0x40000n, base: 0, rt: 1 }), ['d2800000', 'f2a00080', 'b9000001']);
+  assert.deepEqual(words({ op: 'ldr', size: 1, ipa: 0x40001n, base: 2, rt: 3, signed: 'x' }), ['d2800022', 'f2a00082', '39800043']);
+  assert.deepEqual(words({ op: 'ldr', size: 8, ipa: 0x40010n, base: 2, rt: 31, offset: 16 }), ['d2800002', 'f2a00082', 'f940085f']);
+  assert.deepEqual(words({ op: 'str', size: 2, ipa: 0x8000n, base: 4, rt: 5, value: 0xbeefn }), ['d2900004', 'd297dde5', '79000085']);
+  assert.deepEqual(words({ op: 'str', size: 8, ipa: 0x8000n, base: 4, rt: 6, acquire: true }), ['d2900004', 'c89ffc86']);
+  assert.deepEqual(words({ op: 'hvc', imm: 7 }), ['d40000e2']);
+  assert.deepEqual(words({ op: 'sysreg', read: false, rt: 31 }), ['d51b9c1f']);
+  assert.deepEqual(words({ op: 'branch', ipa: 0x4000n, reg: 9 }), ['d2880009', 'd61f0120']);
+  assert.deepEqual(words({ op: 'vtimer', delta: 3 }), ['d53be050', '91000e10', 'd51be350', 'd2800031', 'd51be331', 'd53be330', '3617fff0']);
+});
+
+test('assembleArm64 lays out actions and ends with hvc #0xffff', () => {
+  const p = assembleArm64([{ op: 'wfi' }, { op: 'str', size: 4, ipa: 0x40000n, base: 0, rt: 1 }, { op: 'vtimer', delta: 0 }], 0x10000n);
+  assert.equal(p.words.length, 1 + 3 + 7 + 1);
+  assert.deepEqual(
+    p.layout.map((l) => [l.start, l.at, l.end]),
+    [
+      [0x10000n, 0x10000n, 0x10004n],
+      [0x10004n, 0x1000cn, 0x10010n],
+      [0x10010n, 0x10024n, 0x1002cn],
+      [0x1002cn, 0x1002cn, 0x10030n],
+    ],
+  );
+  assert.equal(p.endMarker, 0x1002cn);
+  assert.deepEqual([...p.bytes.slice(-4)], [0xe2, 0xff, 0x1f, 0xd4]);
+});
+
+test('the assembler rejects what it cannot encode', () => {
+  assert.throws(() => assembleAction({ op: 'ldr', size: 8, ipa: 0n, base: 0, rt: 1, signed: 'x' }), TypeError);
+  assert.throws(() => assembleAction({ op: 'ldr', size: 4, ipa: 0n, base: 0, rt: 1, signed: 'w' }), TypeError);
+  assert.throws(() => assembleAction({ op: 'ldr', size: 4, ipa: 0n, base: 31, rt: 1 }), TypeError);
+  assert.throws(() => assembleAction({ op: 'str', size: 4, ipa: 0n, base: 1, rt: 1, value: 3n }), TypeError);
+  assert.throws(() => assembleAction({ op: 'hvc', imm: 0xffff }), TypeError);
+  assert.throws(() => assembleAction({ op: 'ldr', size: 4, ipa: 8n, base: 0, rt: 1, offset: 6 }), TypeError);
+});
+
+test('formatArm64Action reads like assembly', () => {
+  assert.equal(formatArm64Action({ op: 'ldr', size: 2, ipa: 0x40000n, base: 0, rt: 31, signed: 'w' }), 'ldrsh wzr, [x0] @ 0x40000');
+  assert.equal(formatArm64Action({ op: 'sysreg', read: true, rt: 3 }), 'mrs x3, PMCR_EL0');
+});

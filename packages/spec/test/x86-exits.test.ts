@@ -1,0 +1,117 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  EPT_QUALIFICATION_MASK,
+  basicExitReason,
+  decodeEptQualification,
+  decodeIoQualification,
+  eptQualification,
+  exitReasonName,
+  ioQualification,
+  isEntryFailure,
+  isSpuriousExitReason,
+} from '../src/guest/x86/exits.js';
+import { x86SetupSteps } from '../src/guest/x86/setup.js';
+import { VMCS } from '../src/vocabulary/x86.js';
+
+const io = (size: 1 | 2 | 4, isIn: boolean, imm: boolean, port: number, string = false, rep = false) =>
+  ioQualification({ size, in: isIn, string, rep, imm, port });
+
+test('I/O qualification: size field, direction bit 3 (1 = IN), imm8 bit 6, port in 31:16', () => {
+  // out 0x80, al: size 0, OUT, imm → 0x0080_0040
+  assert.equal(io(1, false, true, 0x80), 0x0080_0040n);
+  // in al, 0x60: 0x0060_0048
+  assert.equal(io(1, true, true, 0x60), 0x0060_0048n);
+  // out dx, ax with DX = 0x3f8: size field 1, OUT, DX form → 0x03f8_0001
+  assert.equal(io(2, false, false, 0x3f8), 0x03f8_0001n);
+  // in eax, dx with DX = 0xcfc: size field 3, IN → 0x0cfc_000b
+  assert.equal(io(4, true, false, 0xcfc), 0x0cfc_000bn);
+  // rep outsb, port 0xffff: 0xffff_0030
+  assert.equal(io(1, false, false, 0xffff, true, true), 0xffff_0030n);
+});
+
+test('I/O qualification decodes back, and an undefined size field decodes to undefined', () => {
+  for (const size of [1, 2, 4] as const)
+    for (const isIn of [false, true])
+      for (const imm of [false, true])
+        for (const port of [0, 0x80, 0xe0, 0xffff]) {
+          const q = io(size, isIn, imm, port);
+          assert.deepEqual(decodeIoQualification(q), { size, in: isIn, string: false, rep: false, imm, port });
+        }
+  assert.equal(decodeIoQualification(2n), undefined);
+  assert.throws(() => io(3 as 1, false, true, 1), TypeError);
+  assert.throws(() => io(1, false, true, 0x10000), TypeError);
+});
+
+test('EPT qualification: hand-computed values, including the XNU test masks', () => {
+  // write to a READ-only page, GLA valid + translated: 0x2 | 0x8 | 0x80 | 0x100 = 0x18a
+  const w = eptQualification({ access: 'write', perms: 1, glaValid: true, glaTranslated: true });
+  assert.equal(w, 0x18an);
+  assert.equal(w & 0x86n, 0x82n); // XNU: (qual & 0x86) == 0x82 is a write fault with GLA valid
+  // fetch from a READ|WRITE page: 0x4 | 0x8 | 0x10 | 0x180 = 0x19c
+  const x = eptQualification({ access: 'fetch', perms: 3, glaValid: true, glaTranslated: true });
+  assert.equal(x, 0x19cn);
+  assert.equal(x & 0x86n, 0x84n);
+  // read of an unmapped GPA: 0x181
+  assert.equal(eptQualification({ access: 'read', perms: 0, glaValid: true, glaTranslated: true }), 0x181n);
+  // read of an EXEC-only page: 0x1 | 0x20 | 0x180 = 0x1a1
+  assert.equal(eptQualification({ access: 'read', perms: 4, glaValid: true, glaTranslated: true }), 0x1a1n);
+  // bit 8 is only set together with bit 7
+  assert.equal(eptQualification({ access: 'read', perms: 0, glaValid: false, glaTranslated: true }), 0x1n);
+  assert.deepEqual(decodeEptQualification(0x19cn), { access: 'fetch', perms: 3, glaValid: true, glaTranslated: true, nmiUnblocking: false });
+});
+
+test('EPT qualification mask leaves out bits 6 and 9-11 only', () => {
+  for (let b = 0n; b < 64n; b++) {
+    const pinned = (EPT_QUALIFICATION_MASK >> b) & 1n;
+    assert.equal(pinned, b === 6n || (b >= 9n && b <= 11n) ? 0n : 1n, `bit ${b}`);
+  }
+});
+
+test('exit reason helpers', () => {
+  assert.equal(basicExitReason(0x8000_0021n), 33);
+  assert.equal(isEntryFailure(0x8000_0021n), true);
+  assert.equal(exitReasonName(0x8000_0021n), 'VMX_REASON_VMENTRY_GUEST|ENTRY_FAILURE');
+  assert.equal(exitReasonName(30), 'VMX_REASON_IO');
+  assert.equal(exitReasonName(48n), 'VMX_REASON_EPT_VIOLATION');
+  assert.equal(exitReasonName(35), '35');
+  assert.equal(isSpuriousExitReason(1n), true);
+  assert.equal(isSpuriousExitReason(12n), false);
+});
+
+test('x86SetupSteps: Apple setup_protected_mode order and values, controls canonicalised', () => {
+  // A capability where bit 1 is must-be-1 and only bits 0..7 and 19,20 may be 1 (HLT allowed).
+  const caps: Record<number, bigint> = {
+    0: (0x0000_0016n << 32n) | 0x16n, // pin: must 0x16
+    1: (0x0018_00ffn << 32n) | 0x2n, // proc: may HLT|CR8 | low bits, must bit 1
+    2: 0n,
+    3: (0xffffn << 32n) | 0x11ffn, // entry: must ∩ may
+    4: (0xffff_ffffn << 32n) | 0x36dffn,
+  };
+  const steps = x86SetupSteps((id) => caps[id] ?? 0n, 'prot32', 0x1000n);
+  const get = (f: number) => steps.filter((s) => s.field === f).map((s) => s.value);
+  assert.deepEqual(get(VMCS.VMCS_CTRL_PIN_BASED), [0x16n]);
+  // want HLT|CR8_LOAD|CR8_STORE = 0x180080, | must 0x2, & may 0x1800ff
+  assert.deepEqual(get(VMCS.VMCS_CTRL_CPU_BASED), [0x180082n]);
+  assert.deepEqual(get(VMCS.VMCS_CTRL_CPU_BASED2), [0n]);
+  assert.deepEqual(get(VMCS.VMCS_CTRL_VMENTRY_CONTROLS), [0x11ffn & 0xffffn]);
+  assert.deepEqual(get(VMCS.VMCS_CTRL_VMEXIT_CONTROLS), [0x36dffn]);
+  assert.deepEqual(get(VMCS.VMCS_GUEST_CR0), [0x21n]);
+  assert.deepEqual(get(VMCS.VMCS_CTRL_CR0_MASK), [0xffff_ffffn]);
+  assert.deepEqual(get(VMCS.VMCS_CTRL_CR0_SHADOW), [0x21n]);
+  assert.deepEqual(get(VMCS.VMCS_GUEST_CR4), [0x2000n]);
+  assert.deepEqual(get(VMCS.VMCS_CTRL_CR4_SHADOW), [0n]);
+  assert.deepEqual(get(VMCS.VMCS_GUEST_CS), [0x10n]);
+  assert.deepEqual(get(VMCS.VMCS_GUEST_CS_AR), [0xc09bn]);
+  assert.deepEqual(get(VMCS.VMCS_GUEST_SS_AR), [0xc093n]);
+  assert.deepEqual(get(VMCS.VMCS_GUEST_DS_LIMIT), [0xffff_ffffn]);
+  assert.deepEqual(get(VMCS.VMCS_GUEST_TR_AR), [0x8bn]);
+  assert.deepEqual(get(VMCS.VMCS_GUEST_LDTR_AR), [0x10000n]);
+  assert.deepEqual(get(VMCS.VMCS_GUEST_RFLAGS), [0x2n]);
+  assert.deepEqual(get(VMCS.VMCS_CTRL_EXC_BITMAP), [0xffff_ffffn]);
+  assert.equal(steps[0]!.field, VMCS.VMCS_CTRL_PIN_BASED);
+  assert.deepEqual(steps[steps.length - 1], { field: VMCS.VMCS_GUEST_RIP, value: 0x1000n });
+  assert.equal(steps.length, 5 + 7 + 4 + 24 + 4 + 3);
+  assert.equal(new Set(steps.map((s) => s.field)).size, steps.length, 'each field written once');
+  assert.throws(() => x86SetupSteps(() => 0n, 'real' as 'prot32', 0n), TypeError);
+});

@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// The main job (`npm run check`): the conformance check on every backend available on this machine.
+//   - the model, both architectures (always);
+//   - the native backend where this machine has one: x86_64 over /dev/kvm on Linux, the host's flavour
+//     of Hypervisor.framework on macOS. Where /dev/kvm exists the native check must run: a native backend
+//     that cannot load there is a failure, not a skip;
+//   - differential mode model vs native on the native architecture.
+// Prints one summary line per check and a closing table; exits 1 if any check failed, 2 on an
+// environment error.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { arch, platform } from 'node:process';
+
+const cli = new URL('../packages/cli/dist/main.js', import.meta.url).pathname;
+const runs = process.env.HVSPEC_RUNS ?? '500';
+const nativeRuns = process.env.HVSPEC_NATIVE_RUNS ?? '200';
+
+const jobs = [
+  { name: 'model x86_64', args: ['--backend', 'model', '--arch', 'x86_64', '--runs', runs] },
+  { name: 'model arm64', args: ['--backend', 'model', '--arch', 'arm64', '--runs', runs] },
+];
+let nativeArch;
+if (platform === 'linux' && existsSync('/dev/kvm')) nativeArch = 'x86_64';
+if (platform === 'darwin') nativeArch = arch === 'arm64' ? 'arm64' : 'x86_64';
+if (nativeArch) {
+  jobs.push({ name: `native ${nativeArch}`, args: ['--backend', 'native', '--arch', nativeArch, '--runs', nativeRuns] });
+  jobs.push({ name: `diff model,native ${nativeArch}`, args: ['--diff', 'model,native', '--arch', nativeArch, '--runs', nativeRuns] });
+} else {
+  process.stdout.write('native backend: not available on this machine (no /dev/kvm, not macOS); checking the model only\n');
+}
+
+const results = [];
+for (const job of jobs) {
+  process.stdout.write(`\n== hvspec check ${job.args.join(' ')}\n`);
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, [cli, 'check', '--no-progress', ...job.args], { stdio: 'inherit' });
+  results.push({ ...job, code: r.status ?? 1, seconds: ((Date.now() - t0) / 1000).toFixed(1) });
+}
+process.stdout.write('\nsummary\n');
+for (const r of results) {
+  const verdict = r.code === 0 ? 'PASS' : r.code === 2 ? 'ERROR (environment)' : 'FAIL';
+  process.stdout.write(`  ${verdict.padEnd(20)} ${r.name.padEnd(28)} ${r.seconds}s\n`);
+}
+const worst = Math.max(...results.map((r) => (r.code === 0 ? 0 : r.code === 2 ? 2 : 1)));
+process.exit(worst);
