@@ -362,7 +362,10 @@ function x86Commands(): (fc.Arbitrary<HvCommand> | Weighted)[] {
 }
 
 const SYS_REGS = Object.values(HV_SYS_REG);
-const simdRegArb = fc.oneof({ weight: 4, arbitrary: fc.nat(31) }, { weight: 1, arbitrary: fc.integer({ min: 32, max: 40 }) });
+const simdRegArb = fc.oneof(
+  { weight: 4, arbitrary: fc.nat(31) },
+  { weight: 1, arbitrary: fc.integer({ min: 32, max: 40 }) },
+);
 
 function arm64Commands(): (fc.Arbitrary<HvCommand> | Weighted)[] {
   const configChoice = fc.oneof(

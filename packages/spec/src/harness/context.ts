@@ -25,8 +25,8 @@ export type LogEntry =
       readonly bytes: Uint8Array;
     }
   | { readonly kind: 'skipped'; readonly call: SpecCall; readonly why: string }
-  /** Steps a guest-program command emits for the trace (already in trace form). */
-  | { readonly kind: 'steps'; readonly steps: readonly unknown[] };
+  /** Steps a guest command emits for the trace, given the trace's name of a vCPU handle. */
+  | { readonly kind: 'guest'; readonly render: (vcpuName: (handle: number) => string) => readonly unknown[] };
 
 /** The fast-check model. */
 export interface Model {

@@ -20,6 +20,7 @@ export {
   diffBackends,
 } from './diff.js';
 export { ConformanceError, execute } from './execute.js';
+export { GuestCommand, SpinCancelCommand, guestCommands } from './guest.js';
 export { invoke, positionalArgs } from './invoke.js';
 export {
   type CommandSource,

@@ -8,6 +8,7 @@ import type { Arch, Backend } from '../backend.js';
 import { allRuleIds } from '../rules/index.js';
 import { envFromCapabilities, initialState } from '../state.js';
 import { lifecycleCommands, type Weighted } from './commands.js';
+import { guestCommands } from './guest.js';
 import type { LogEntry, Model, Real } from './context.js';
 import { logToTrace, type TraceJson } from './to-trace.js';
 
@@ -27,7 +28,7 @@ export interface ConformanceOptions {
   readonly maxCommands?: number;
   /** Allow calls the spec marks dangerous. Only the model should. Default: backend is the model. */
   readonly allowDangerous?: boolean;
-  /** More commands, e.g. guest programs. */
+  /** More command sources. Default: the guest programs (when the backend executes guest code). */
   readonly extraCommands?: readonly CommandSource[];
   /** Called after each run with the number done. */
   readonly onRun?: (done: number) => void;
@@ -100,10 +101,8 @@ export async function runConformance(
   const exits = new Set<string>();
   const differences: { ruleId: string; what: string }[] = [];
   let skipped = 0;
-  const arbs = [
-    ...lifecycleCommands(arch),
-    ...(opts.extraCommands ?? []).flatMap((src) => src(arch, backend)),
-  ];
+  const sources = opts.extraCommands ?? [guestCommands];
+  const arbs = [...lifecycleCommands(arch), ...sources.flatMap((src) => src(arch, backend))];
   let done = 0;
   const property = fc.asyncProperty(
     fc.commands([fc.oneof(...arbs)], {

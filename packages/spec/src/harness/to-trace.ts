@@ -70,8 +70,8 @@ export function logToTrace(
       });
       continue;
     }
-    if (e.kind === 'steps') {
-      steps.push(...e.steps);
+    if (e.kind === 'guest') {
+      steps.push(...e.render((h) => refs.get(`cpu:${h}`)?.slice(1) ?? String(h)));
       continue;
     }
     if (e.kind === 'skipped') continue;

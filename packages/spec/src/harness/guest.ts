@@ -1,0 +1,383 @@
+/**
+ * Guest-program commands: run a generated program on a vCPU and check every exit against the spec's
+ * prediction, doing what a VMM does in between (emulate the access, write the result register,
+ * advance the instruction pointer). Also the cancellation command: a spinning guest run asynchronously
+ * on its owner thread and kicked from another thread.
+ * @module
+ */
+import fc from 'fast-check';
+import type { Arch, Arm64Backend, Backend, HostMemory, Uva, X86Backend } from '../backend.js';
+import { forgeVcpu } from '../backend.js';
+import {
+  type Arm64Layout,
+  type Arm64Scenario,
+  arm64ScenarioArb,
+  arm64ScenarioTraceSteps,
+  runArm64Scenario,
+} from '../guest/arm64/scenario.js';
+import {
+  runX86Scenario,
+  type X86Layout,
+  type X86Scenario,
+  x86ScenarioArb,
+  x86ScenarioTraceSteps,
+} from '../guest/x86/scenario.js';
+import { x86SetupSteps } from '../guest/x86/setup.js';
+import { HV_EXIT_REASON, HV_REG } from '../vocabulary/arm64.js';
+import { HV_MEMORY } from '../vocabulary/memory.js';
+import { HV, hvReturnName } from '../vocabulary/returns.js';
+import { HV_DEADLINE_FOREVER, VMCS } from '../vocabulary/x86.js';
+import type { SpecVcpu } from '../state.js';
+import type { HvCommand, Weighted } from './commands.js';
+import type { Model, Real } from './context.js';
+import { ConformanceError, execute } from './execute.js';
+
+/** Where guest code lives: above the window the mapping commands use, below a 32-bit IPA space. */
+const CODE_ADDR: Record<Arch, bigint> = { x86_64: 0x20_0000n, arm64: 0x100_0000n };
+
+/** What a guest command needs from the model: a live vCPU its owner can run, and a code page. */
+interface GuestSetup {
+  readonly vcpu: SpecVcpu;
+  readonly code: { readonly addr: bigint; readonly size: number; readonly uva: Uva };
+}
+
+/**
+ * Finds a runnable vCPU and makes sure a code page is mapped READ|EXEC at the code address, making
+ * the host buffer and the mapping through checked calls when they are missing. Returns undefined
+ * when the state does not allow a guest run (no VM, no vCPU, a pending kick, or the code address is
+ * taken by something else).
+ */
+async function prepare(m: Model, r: Real, index: number): Promise<GuestSetup | undefined> {
+  const s = m.state;
+  if (!s.vm) return undefined;
+  const live = [...s.vcpus.values()].filter((v) => !v.cancel);
+  const vcpu = live[index % Math.max(live.length, 1)];
+  if (!vcpu) return undefined;
+  const arch = s.env.arch;
+  const page = s.vm.granule;
+  const addr = CODE_ADDR[arch];
+  const maps = s.vm.spaces.get(vcpu.space) ?? [];
+  const existing = maps.find((x) => addr >= x.addr && addr < x.addr + x.size);
+  if (existing) {
+    const mem = m.mems.get(existing.mem);
+    const rx = HV_MEMORY.READ | HV_MEMORY.EXEC;
+    if (!mem || existing.addr !== addr || (existing.flags & rx) !== rx || existing.flags & HV_MEMORY.WRITE)
+      return undefined;
+    return { vcpu, code: { addr, size: page, uva: { mem, offset: existing.offset } } };
+  }
+  if (m.mems.size >= 6) return undefined;
+  const mem = r.backend.host_alloc(page);
+  m.mems.set(mem.id, mem);
+  s.buffers.set(mem.id, mem.size);
+  r.log.push({ kind: 'host_alloc', mem });
+  const a = arch === 'x86_64' ? 'gpa' : 'ipa';
+  const mapCall = vcpu.space === 0 ? 'hv_vm_map' : 'hv_vm_map_space';
+  await execute(m, r, {
+    name: mapCall,
+    t: 0,
+    args: {
+      ...(vcpu.space === 0 ? {} : { asid: vcpu.space }),
+      uva: { mem, offset: 0 },
+      [a]: addr,
+      size: BigInt(page),
+      flags: HV_MEMORY.READ | HV_MEMORY.EXEC,
+    },
+  });
+  return { vcpu, code: { addr, size: page, uva: { mem, offset: 0 } } };
+}
+
+/** The mappings of the vCPU's address space, with their host buffers, as the scenarios want them. */
+function layoutMappings(m: Model, v: SpecVcpu): { addr: bigint; size: bigint; flags: number; uva?: Uva }[] {
+  return (m.state.vm?.spaces.get(v.space) ?? []).map((x) => {
+    const mem = m.mems.get(x.mem);
+    return { addr: x.addr, size: x.size, flags: x.flags, ...(mem ? { uva: { mem, offset: x.offset } } : {}) };
+  });
+}
+
+/** Whether every mapping's permissions are ones the backend enforces exactly (else the prediction cannot hold). */
+function enforceable(backend: Backend, maps: readonly { flags: number }[]): boolean {
+  return maps.every((x) => backend.capabilities.enforcedPermissions.includes(x.flags & 7));
+}
+
+/** What a guest run does to the spec's knowledge of the vCPU. */
+function afterRun(v: SpecVcpu): void {
+  v.regs.clear();
+  v.fields.clear();
+  v.simd.clear();
+  v.pending[0] = false;
+  v.pending[1] = false;
+  v.ran = true;
+}
+
+/** Runs one generated program. */
+export class GuestCommand implements HvCommand {
+  readonly label = 'guest';
+  private summary = 'guest(—)';
+  constructor(
+    private readonly index: number,
+    private readonly seed: number,
+  ) {}
+  check(): boolean {
+    return true;
+  }
+  async run(m: Model, r: Real): Promise<void> {
+    const setup = await prepare(m, r, this.index);
+    if (!setup) return;
+    const { vcpu, code } = setup;
+    const maps = layoutMappings(m, vcpu);
+    if (!enforceable(r.backend, maps)) {
+      r.log.push({
+        kind: 'skipped',
+        call: { name: 'guest', t: vcpu.owner, args: {} },
+        why: 'a mapping has permissions this backend cannot enforce',
+      });
+      return;
+    }
+    const handle = forgeVcpu(vcpu.handle);
+    const memName = (mem: HostMemory): string => `mem${mem.id}`;
+    let report: {
+      ok: boolean;
+      mismatches: readonly { exitIndex: number; field: string; expected: string; got: string }[];
+      exitsCovered: readonly string[];
+      unsupported?: string;
+    };
+    if (m.state.env.arch === 'x86_64') {
+      const layout: X86Layout = {
+        mappings: maps.map((x) => ({ ...x, gpa: x.addr })),
+        code: { gpa: code.addr, size: code.size, uva: code.uva },
+      };
+      const scenario = sample(x86ScenarioArb(layout), this.seed) as X86Scenario;
+      this.summary = `t${vcpu.owner}: guest x86 program of ${scenario.program.actions.length} actions on vcpu ${vcpu.handle}`;
+      r.log.push({
+        kind: 'guest',
+        render: (name) =>
+          x86ScenarioTraceSteps(scenario, { vcpu: name(vcpu.handle), thread: vcpu.owner, memName }),
+      });
+      // Half the programs run through hv_vcpu_run_until(HV_DEADLINE_FOREVER), the call QEMU uses since
+      // macOS 11 (hvf-facts §1.7, §5.1); the spec predicts the same exits for both.
+      const x = r.backend as X86Backend;
+      const viaUntil = (this.seed & 1) === 1;
+      const runner = viaUntil ? runUntilForever(x) : x;
+      report = runX86Scenario(runner, vcpu.owner, handle, scenario);
+      m.coverage.add(viaUntil ? 'hv_vcpu_run_until.guest' : 'hv_vcpu_run.guest');
+    } else {
+      const layout: Arm64Layout = {
+        mappings: maps.map((x) => ({ ...x, ipa: x.addr })),
+        code: { ipa: code.addr, size: code.size, uva: code.uva },
+        ipaBits: Number(m.state.vm?.addrLimit.toString(2).length ?? 37) - 1,
+      };
+      const scenario = sample(arm64ScenarioArb(layout), this.seed) as Arm64Scenario;
+      this.summary = `t${vcpu.owner}: guest arm64 program of ${scenario.actions.length} actions on vcpu ${vcpu.handle}`;
+      r.log.push({
+        kind: 'guest',
+        render: (name) =>
+          arm64ScenarioTraceSteps(scenario, {
+            vcpu: name(vcpu.handle),
+            thread: vcpu.owner,
+            memName,
+            masked: r.backend.capabilities.backend !== 'model',
+          }),
+      });
+      report = runArm64Scenario(r.backend as Arm64Backend, vcpu.owner, handle, scenario);
+      vcpu.trapDebugExceptions = true;
+      vcpu.vtimerMask = false;
+    }
+    afterRun(vcpu);
+    if (m.state.env.arch === 'arm64') m.coverage.add('hv_vcpu_run.guest');
+    if (report.unsupported) {
+      r.log.push({
+        kind: 'skipped',
+        call: { name: 'guest', t: vcpu.owner, args: {} },
+        why: report.unsupported,
+      });
+      return;
+    }
+    for (const k of report.exitsCovered) m.exits.add(k);
+    if (!report.ok) {
+      const first = report.mismatches[0];
+      throw new ConformanceError(
+        `${this.summary}: exit ${first?.exitIndex}: ${first?.field}: expected ${first?.expected}, got ${first?.got}` +
+          (report.mismatches.length > 1 ? ` (and ${report.mismatches.length - 1} more)` : ''),
+      );
+    }
+  }
+  toString(): string {
+    return this.summary;
+  }
+}
+
+/** The backend with `hv_vcpu_run` answered by `hv_vcpu_run_until(vcpu, HV_DEADLINE_FOREVER)`. */
+function runUntilForever(b: X86Backend): X86Backend {
+  return new Proxy(b, {
+    get(target, prop, receiver) {
+      if (prop === 'hv_vcpu_run') return (t: number, v: never) => target.hv_vcpu_run_until(t, v, HV_DEADLINE_FOREVER);
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+function sample<T>(arb: fc.Arbitrary<T>, seed: number): T {
+  const [v] = fc.sample(arb, { seed, numRuns: 1 });
+  if (v === undefined) throw new Error('harness: could not generate a guest program');
+  return v;
+}
+
+/** The spin instruction: x86 `jmp $` (EB FE), arm64 `b .` (0x14000000). */
+const SPIN: Record<Arch, Uint8Array> = {
+  x86_64: Uint8Array.of(0xeb, 0xfe),
+  arm64: Uint8Array.of(0x00, 0x00, 0x00, 0x14),
+};
+
+/**
+ * Cancellation: a guest spinning in a one-instruction loop runs asynchronously on its owner thread;
+ * another thread kicks it (`hv_vcpus_exit` / `hv_vcpu_interrupt`); the run must return HV_SUCCESS with
+ * the guest still at the loop (arm64: reason CANCELED, hvf-facts §2.4 [H]; x86: an exit, reason
+ * unspecified [U], RIP at the jmp since the framework never advances it §1.7 [T]).
+ */
+export class SpinCancelCommand implements HvCommand {
+  readonly label = 'spin-cancel';
+  private summary = 'spin-cancel(—)';
+  constructor(
+    private readonly index: number,
+    private readonly kicker: number,
+    private readonly delayMs: number,
+  ) {}
+  check(): boolean {
+    return true;
+  }
+  async run(m: Model, r: Real): Promise<void> {
+    const setup = await prepare(m, r, this.index);
+    if (!setup) return;
+    const { vcpu, code } = setup;
+    const arch = m.state.env.arch;
+    const t = vcpu.owner;
+    const handle = forgeVcpu(vcpu.handle);
+    const kicker = this.kicker === t ? (t + 1) % 5 : this.kicker;
+    this.summary = `t${t}: spin on vcpu ${vcpu.handle}, kicked from t${kicker} after ${this.delayMs} ms`;
+    const b = r.backend;
+    b.host_write(code.uva.mem, code.uva.offset, SPIN[arch]);
+    r.log.push({ kind: 'host_write', mem: code.uva.mem, offset: code.uva.offset, bytes: SPIN[arch] });
+    const fail = (what: string): never => {
+      throw new ConformanceError(`${this.summary}: ${what}`);
+    };
+    let running: Promise<{ ret: number; value?: unknown }>;
+    if (arch === 'x86_64') {
+      const x = b as X86Backend;
+      for (const { field, value } of x86SetupSteps(
+        (id) => x.hv_vmx_read_capability(0, id).value ?? 0n,
+        'prot32',
+        code.addr,
+      )) {
+        const ret = x.hv_vmx_vcpu_write_vmcs(t, handle, field, value).ret;
+        if (ret !== HV.HV_SUCCESS)
+          fail(`setup: hv_vmx_vcpu_write_vmcs(0x${field.toString(16)}) returned ${hvReturnName(ret)}`);
+      }
+      running = x.hv_vcpu_run_async(t, handle);
+    } else {
+      const a = b as Arm64Backend;
+      for (const [reg, value] of [
+        [HV_REG.HV_REG_PC, code.addr],
+        [HV_REG.HV_REG_CPSR, 0x3c5n],
+      ] as const) {
+        const ret = a.hv_vcpu_set_reg(t, handle, reg, value).ret;
+        if (ret !== HV.HV_SUCCESS) fail(`setup: hv_vcpu_set_reg(${reg}) returned ${hvReturnName(ret)}`);
+      }
+      running = a.hv_vcpu_run_async(t, handle);
+    }
+    r.log.push({ kind: 'guest', render: (name) => spinSteps(arch, name(vcpu.handle), t, kicker, code.addr) });
+    await new Promise((res) => setTimeout(res, this.delayMs));
+    await execute(m, r, {
+      name: arch === 'x86_64' ? 'hv_vcpu_interrupt' : 'hv_vcpus_exit',
+      t: kicker,
+      args: { vcpus: [handle], vcpu_count: 1 },
+    });
+    const result = await running;
+    // The kick is consumed by this run, whether it arrived during the run or just before it.
+    vcpu.cancel = false;
+    afterRun(vcpu);
+    m.coverage.add('hv_vcpu_run.guest');
+    if (result.ret !== HV.HV_SUCCESS)
+      fail(`hv_vcpu_run returned ${hvReturnName(result.ret)}, expected HV_SUCCESS`);
+    if (arch === 'arm64') {
+      const exit = result.value as { reason: number } | undefined;
+      if (exit?.reason !== HV_EXIT_REASON.HV_EXIT_REASON_CANCELED)
+        fail(`exit reason ${exit?.reason}, expected HV_EXIT_REASON_CANCELED`);
+      const pc = (b as Arm64Backend).hv_vcpu_get_reg(t, handle, HV_REG.HV_REG_PC);
+      if (pc.value !== code.addr)
+        fail(`PC 0x${pc.value?.toString(16)}, expected 0x${code.addr.toString(16)} (the spin loop)`);
+      m.exits.add('arm64.canceled');
+    } else {
+      const rip = (b as X86Backend).hv_vmx_vcpu_read_vmcs(t, handle, VMCS.VMCS_GUEST_RIP);
+      if (rip.value !== code.addr)
+        fail(`RIP 0x${rip.value?.toString(16)}, expected 0x${code.addr.toString(16)} (the spin loop)`);
+      m.exits.add('x86.kick');
+    }
+  }
+  toString(): string {
+    return this.summary;
+  }
+}
+
+function spinSteps(arch: Arch, vcpu: string, t: number, kicker: number, addr: bigint): unknown[] {
+  const on = (s: Record<string, unknown>) => (t ? { thread: t, ...s } : s);
+  const hex = `0x${addr.toString(16)}`;
+  const setup =
+    arch === 'x86_64'
+      ? [on({ call: 'x86_setup', args: { vcpu: `$${vcpu}`, mode: 'prot32', rip: hex } })]
+      : [
+          on({
+            call: 'hv_vcpu_set_reg',
+            args: { vcpu: `$${vcpu}`, reg: 'HV_REG_PC', value: hex },
+            expect: { ret: 'HV_SUCCESS' },
+          }),
+          on({
+            call: 'hv_vcpu_set_reg',
+            args: { vcpu: `$${vcpu}`, reg: 'HV_REG_CPSR', value: '0x3c5' },
+            expect: { ret: 'HV_SUCCESS' },
+          }),
+        ];
+  const kick = arch === 'x86_64' ? 'hv_vcpu_interrupt' : 'hv_vcpus_exit';
+  const awaitExpect =
+    arch === 'x86_64'
+      ? { ret: 'HV_SUCCESS' }
+      : { ret: 'HV_SUCCESS', exit: { reason: 'HV_EXIT_REASON_CANCELED' } };
+  const check =
+    arch === 'x86_64'
+      ? on({
+          call: 'hv_vmx_vcpu_read_vmcs',
+          args: { vcpu: `$${vcpu}`, field: 'VMCS_GUEST_RIP' },
+          expect: { ret: 'HV_SUCCESS', value: hex },
+        })
+      : on({
+          call: 'hv_vcpu_get_reg',
+          args: { vcpu: `$${vcpu}`, reg: 'HV_REG_PC' },
+          expect: { ret: 'HV_SUCCESS', value: hex },
+        });
+  return [
+    ...setup,
+    on({ call: 'hv_vcpu_run', args: { vcpu: `$${vcpu}` }, async: true, label: 'spin' }),
+    {
+      ...(kicker ? { thread: kicker } : {}),
+      call: kick,
+      args: { vcpus: [`$${vcpu}`], vcpu_count: 1 },
+      expect: { ret: 'HV_SUCCESS' },
+    },
+    on({ call: 'await', args: { label: 'spin' }, expect: awaitExpect }),
+    check,
+  ];
+}
+
+/** The guest commands for a backend that executes guest code (none otherwise). */
+export function guestCommands(_arch: Arch, backend: Backend): Weighted[] {
+  if (!backend.capabilities.guestExecution) return [];
+  return [
+    { weight: 8, arbitrary: fc.tuple(fc.nat(7), fc.integer()).map(([i, seed]) => new GuestCommand(i, seed)) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(fc.nat(7), fc.nat(4), fc.integer({ min: 0, max: 3 }))
+        .map(([i, kicker, delay]) => new SpinCancelCommand(i, kicker, delay)),
+    },
+  ];
+}
