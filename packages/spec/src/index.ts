@@ -12,3 +12,4 @@ export * from './state.js';
 export * from './rules/index.js';
 export { fullyMapped, mappingAt, mappingsIn, overlaps, protectRange, unmapRange } from './rules/ranges.js';
 export * from './harness/index.js';
+export * from './trace/index.js';

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Arm64Backend, Arm64Exit, Capabilities, HostMemory, Result, Vcpu, X86Backend } from '../src/backend.js';
+import type {
+  Arm64Backend,
+  Arm64Exit,
+  Capabilities,
+  HostMemory,
+  Result,
+  Vcpu,
+  X86Backend,
+} from '../src/backend.js';
 import { x86SetupSteps } from '../src/guest/x86/setup.js';
 import { parseTrace } from '../src/trace/parse.js';
 import { expandTrace, replayTrace, type X86SetupFn } from '../src/trace/replay.js';
@@ -118,7 +126,10 @@ class FakeArm64 extends FakeBase {
       ret: HV.HV_SUCCESS,
       value: canceled
         ? { reason: 0, exception: { syndrome: 0n, virtual_address: 0n, physical_address: 0n } }
-        : { reason: 1, exception: { syndrome: 0x93810046n, virtual_address: 0x40000n, physical_address: 0x40000n } },
+        : {
+            reason: 1,
+            exception: { syndrome: 0x93810046n, virtual_address: 0x40000n, physical_address: 0x40000n },
+          },
     };
   }
   /** A guest that spins until hv_vcpus_exit names it. */
@@ -128,7 +139,10 @@ class FakeArm64 extends FakeBase {
     return new Promise((resolve) => this.wakers.set(vcpu, () => resolve(this.hv_vcpu_run_canceled())));
   }
   private hv_vcpu_run_canceled(): Result<Arm64Exit> {
-    return { ret: HV.HV_SUCCESS, value: { reason: 0, exception: { syndrome: 0n, virtual_address: 0n, physical_address: 0n } } };
+    return {
+      ret: HV.HV_SUCCESS,
+      value: { reason: 0, exception: { syndrome: 0n, virtual_address: 0n, physical_address: 0n } },
+    };
   }
   hv_vcpus_exit(t: number, vcpus: readonly Vcpu[], _count: number): Result {
     this.calls.push(`${t}:hv_vcpus_exit`);
@@ -207,23 +221,39 @@ describe('replayTrace', () => {
   it('passes a trace whose every step matches, resetting the backend first', async () => {
     const b = arm();
     const report = await replayTrace(
-      trace('arm64', vmCreate, { call: 'hv_vm_create', args: { config: null }, expect: { ret: 'HV_BUSY' } }, { call: 'hv_vm_destroy', args: {}, expect: { ret: { not: 'HV_BUSY' } } }),
+      trace(
+        'arm64',
+        vmCreate,
+        { call: 'hv_vm_create', args: { config: null }, expect: { ret: 'HV_BUSY' } },
+        { call: 'hv_vm_destroy', args: {}, expect: { ret: { not: 'HV_BUSY' } } },
+      ),
       asArm(b),
     );
     assert.equal(report.status, 'pass');
     assert.equal(report.backend, 'fake');
     assert.equal(b.resets, 1);
-    assert.deepEqual(report.steps.map((s) => s.status), ['pass', 'pass', 'pass']);
+    assert.deepEqual(
+      report.steps.map((s) => s.status),
+      ['pass', 'pass', 'pass'],
+    );
     assert.equal(report.firstProblem, undefined);
   });
 
   it('reports a failure in the spec names and skips the rest', async () => {
     const report = await replayTrace(
-      trace('arm64', vmCreate, { call: 'hv_vm_create', args: { config: null }, expect: { ret: 'HV_SUCCESS' } }, { call: 'hv_vm_destroy', args: {} }),
+      trace(
+        'arm64',
+        vmCreate,
+        { call: 'hv_vm_create', args: { config: null }, expect: { ret: 'HV_SUCCESS' } },
+        { call: 'hv_vm_destroy', args: {} },
+      ),
       asArm(arm()),
     );
     assert.equal(report.status, 'fail');
-    assert.deepEqual(report.steps.map((s) => s.status), ['pass', 'fail', 'skipped']);
+    assert.deepEqual(
+      report.steps.map((s) => s.status),
+      ['pass', 'fail', 'skipped'],
+    );
     assert.equal(report.firstProblem?.index, 1);
     assert.equal(report.firstProblem?.message, 'ret: expected HV_SUCCESS, got HV_BUSY');
     assert.equal(report.firstProblem?.ret, HV.HV_BUSY);
@@ -231,9 +261,23 @@ describe('replayTrace', () => {
   });
 
   it('words not and oneOf failures', async () => {
-    const r1 = await replayTrace(trace('arm64', { call: 'hv_vm_create', args: { config: null }, expect: { ret: { not: 'HV_SUCCESS' } } }), asArm(arm()));
+    const r1 = await replayTrace(
+      trace('arm64', {
+        call: 'hv_vm_create',
+        args: { config: null },
+        expect: { ret: { not: 'HV_SUCCESS' } },
+      }),
+      asArm(arm()),
+    );
     assert.equal(r1.firstProblem?.message, 'ret: expected not HV_SUCCESS, got HV_SUCCESS');
-    const r2 = await replayTrace(trace('arm64', { call: 'hv_vm_destroy', args: {}, expect: { ret: { oneOf: ['HV_BUSY', 'HV_ERROR'] } } }), asArm(arm()));
+    const r2 = await replayTrace(
+      trace('arm64', {
+        call: 'hv_vm_destroy',
+        args: {},
+        expect: { ret: { oneOf: ['HV_BUSY', 'HV_ERROR'] } },
+      }),
+      asArm(arm()),
+    );
     assert.equal(r2.firstProblem?.message, 'ret: expected one of HV_BUSY, HV_ERROR, got HV_NO_DEVICE');
   });
 
@@ -243,12 +287,44 @@ describe('replayTrace', () => {
       trace(
         'arm64',
         vmCreate,
-        { thread: 1, call: 'hv_vcpu_create', args: { config: null }, bind: 'cpu', expect: { ret: 'HV_SUCCESS' } },
-        { thread: 1, call: 'hv_vcpu_set_reg', args: { vcpu: '$cpu', reg: 'HV_REG_X1', value: '0xfeedfacecafebeef' }, expect: { ret: 'HV_SUCCESS' } },
-        { thread: 1, call: 'hv_vcpu_get_reg', args: { vcpu: '$cpu', reg: 'HV_REG_X1' }, bind: 'x1', expect: { value: '0xfeedfacecafebeef' } },
-        { thread: 1, call: 'hv_vcpu_set_reg', args: { vcpu: '$cpu', reg: 'HV_REG_X2', value: '$x1' }, expect: { ret: 'HV_SUCCESS' } },
-        { thread: 1, call: 'hv_vcpu_get_reg', args: { vcpu: '$cpu', reg: 'HV_REG_X2' }, expect: { value: { value: '$x1', mask: '0xffff' } } },
-        { thread: 0, call: 'hv_vcpu_get_reg', args: { vcpu: '$cpu', reg: 'HV_REG_X2' }, expect: { ret: { not: 'HV_SUCCESS' } } },
+        {
+          thread: 1,
+          call: 'hv_vcpu_create',
+          args: { config: null },
+          bind: 'cpu',
+          expect: { ret: 'HV_SUCCESS' },
+        },
+        {
+          thread: 1,
+          call: 'hv_vcpu_set_reg',
+          args: { vcpu: '$cpu', reg: 'HV_REG_X1', value: '0xfeedfacecafebeef' },
+          expect: { ret: 'HV_SUCCESS' },
+        },
+        {
+          thread: 1,
+          call: 'hv_vcpu_get_reg',
+          args: { vcpu: '$cpu', reg: 'HV_REG_X1' },
+          bind: 'x1',
+          expect: { value: '0xfeedfacecafebeef' },
+        },
+        {
+          thread: 1,
+          call: 'hv_vcpu_set_reg',
+          args: { vcpu: '$cpu', reg: 'HV_REG_X2', value: '$x1' },
+          expect: { ret: 'HV_SUCCESS' },
+        },
+        {
+          thread: 1,
+          call: 'hv_vcpu_get_reg',
+          args: { vcpu: '$cpu', reg: 'HV_REG_X2' },
+          expect: { value: { value: '$x1', mask: '0xffff' } },
+        },
+        {
+          thread: 0,
+          call: 'hv_vcpu_get_reg',
+          args: { vcpu: '$cpu', reg: 'HV_REG_X2' },
+          expect: { ret: { not: 'HV_SUCCESS' } },
+        },
         { thread: 1, call: 'hv_vcpu_get_vtimer_mask', args: { vcpu: '$cpu' }, expect: { value: false } },
       ),
       asArm(b),
@@ -264,7 +340,18 @@ describe('replayTrace', () => {
         'arm64',
         vmCreate,
         { call: 'hv_vcpu_create', args: { config: null }, bind: 'cpu' },
-        { call: 'hv_vcpu_run', args: { vcpu: '$cpu' }, expect: { ret: 'HV_SUCCESS', exit: { reason: 'HV_EXIT_REASON_CANCELED', syndrome: { value: '0x93810040', mask: '0xffffffc0' }, physical_address: '0x50000' } } },
+        {
+          call: 'hv_vcpu_run',
+          args: { vcpu: '$cpu' },
+          expect: {
+            ret: 'HV_SUCCESS',
+            exit: {
+              reason: 'HV_EXIT_REASON_CANCELED',
+              syndrome: { value: '0x93810040', mask: '0xffffffc0' },
+              physical_address: '0x50000',
+            },
+          },
+        },
       ),
       asArm(arm()),
     );
@@ -273,25 +360,55 @@ describe('replayTrace', () => {
       'exit.reason: expected HV_EXIT_REASON_CANCELED (0x0), got HV_EXIT_REASON_EXCEPTION (0x1); exit.physical_address: expected 0x50000, got 0x40000',
     );
     const r2 = await replayTrace(
-      trace('arm64', vmCreate, { call: 'hv_vcpu_create', args: { config: null }, bind: 'cpu' }, { call: 'hv_vcpu_get_vtimer_mask', args: { vcpu: '$cpu' }, expect: { value: true } }),
+      trace(
+        'arm64',
+        vmCreate,
+        { call: 'hv_vcpu_create', args: { config: null }, bind: 'cpu' },
+        { call: 'hv_vcpu_get_vtimer_mask', args: { vcpu: '$cpu' }, expect: { value: true } },
+      ),
       asArm(arm()),
     );
     assert.equal(r2.firstProblem?.message, 'value: expected true, got false');
     const r3 = await replayTrace(
-      trace('arm64', vmCreate, { call: 'hv_vcpu_create', args: { config: null }, bind: 'cpu' }, { thread: 3, call: 'hv_vcpu_get_reg', args: { vcpu: '$cpu', reg: 0 }, expect: { value: { value: '0x10', mask: '0xf0' } } }),
+      trace(
+        'arm64',
+        vmCreate,
+        { call: 'hv_vcpu_create', args: { config: null }, bind: 'cpu' },
+        {
+          thread: 3,
+          call: 'hv_vcpu_get_reg',
+          args: { vcpu: '$cpu', reg: 0 },
+          expect: { value: { value: '0x10', mask: '0xf0' } },
+        },
+      ),
       asArm(arm()),
     );
-    assert.equal(r3.firstProblem?.message, 'value: expected 0x10 under mask 0xf0, got no value (ret HV_BAD_ARGUMENT)');
+    assert.equal(
+      r3.firstProblem?.message,
+      'value: expected 0x10 under mask 0xf0, got no value (ret HV_BAD_ARGUMENT)',
+    );
   });
 
   it('fails a step whose $ref has no value because its binding call failed', async () => {
     const report = await replayTrace(
-      trace('arm64', { call: 'hv_vcpu_create', args: { config: null }, bind: 'cpu', expect: { ret: { not: 'HV_SUCCESS' } } }, { call: 'hv_vcpu_destroy', args: { vcpu: '$cpu' } }),
+      trace(
+        'arm64',
+        {
+          call: 'hv_vcpu_create',
+          args: { config: null },
+          bind: 'cpu',
+          expect: { ret: { not: 'HV_SUCCESS' } },
+        },
+        { call: 'hv_vcpu_destroy', args: { vcpu: '$cpu' } },
+      ),
       asArm(arm()),
     );
     assert.equal(report.status, 'fail');
     assert.equal(report.firstProblem?.index, 1);
-    assert.equal(report.firstProblem?.message, 'args.vcpu: $cpu has no value: step 0 (hv_vcpu_create) returned HV_NO_DEVICE');
+    assert.equal(
+      report.firstProblem?.message,
+      'args.vcpu: $cpu has no value: step 0 (hv_vcpu_create) returned HV_NO_DEVICE',
+    );
   });
 
   it('writes and reads host memory, comparing bytes', async () => {
@@ -301,7 +418,14 @@ describe('replayTrace', () => {
       { call: 'host_read', args: { mem: 'ram', offset: 3, size: 6 }, expect: { bytes: '00010000b900' } },
     ];
     assert.equal((await replayTrace(trace('arm64', ...steps), asArm(arm()))).status, 'pass');
-    const bad = await replayTrace(trace('arm64', ...steps.slice(0, 2), { call: 'host_read', args: { mem: 'ram', offset: 4, size: 2 }, expect: { bytes: 'ffff' } }), asArm(arm()));
+    const bad = await replayTrace(
+      trace('arm64', ...steps.slice(0, 2), {
+        call: 'host_read',
+        args: { mem: 'ram', offset: 4, size: 2 },
+        expect: { bytes: 'ffff' },
+      }),
+      asArm(arm()),
+    );
     assert.equal(bad.firstProblem?.message, 'bytes: expected ffff, got 0100');
   });
 
@@ -314,7 +438,11 @@ describe('replayTrace', () => {
         { thread: 1, call: 'hv_vcpu_create', args: { config: null }, bind: 'cpu' },
         { thread: 1, call: 'hv_vcpu_run', args: { vcpu: '$cpu' }, async: true, label: 'spin' },
         { thread: 0, call: 'hv_vcpus_exit', args: { vcpus: ['$cpu'] }, expect: { ret: 'HV_SUCCESS' } },
-        { call: 'await', args: { label: 'spin' }, expect: { ret: 'HV_SUCCESS', exit: { reason: 'HV_EXIT_REASON_CANCELED' } } },
+        {
+          call: 'await',
+          args: { label: 'spin' },
+          expect: { ret: 'HV_SUCCESS', exit: { reason: 'HV_EXIT_REASON_CANCELED' } },
+        },
       ),
       asArm(b),
     );
@@ -336,7 +464,10 @@ describe('replayTrace', () => {
       asArm(b),
     );
     assert.equal(report.status, 'fail');
-    assert.deepEqual(report.steps.map((s) => s.status), ['pass', 'pass', 'pass', 'fail', 'skipped']);
+    assert.deepEqual(
+      report.steps.map((s) => s.status),
+      ['pass', 'pass', 'pass', 'fail', 'skipped'],
+    );
     assert.equal(b.wakers.size, 0, 'the spinning run was cancelled');
   });
 
@@ -344,11 +475,20 @@ describe('replayTrace', () => {
     const b = arm();
     b.caps = { guestExecution: false };
     const report = await replayTrace(
-      trace('arm64', vmCreate, { call: 'hv_vcpu_create', args: { config: null }, bind: 'cpu' }, { call: 'hv_vcpu_run', args: { vcpu: '$cpu' } }, { call: 'hv_vm_destroy', args: {} }),
+      trace(
+        'arm64',
+        vmCreate,
+        { call: 'hv_vcpu_create', args: { config: null }, bind: 'cpu' },
+        { call: 'hv_vcpu_run', args: { vcpu: '$cpu' } },
+        { call: 'hv_vm_destroy', args: {} },
+      ),
       asArm(b),
     );
     assert.equal(report.status, 'unsupported');
-    assert.deepEqual(report.steps.map((s) => s.status), ['pass', 'pass', 'unsupported', 'unsupported']);
+    assert.deepEqual(
+      report.steps.map((s) => s.status),
+      ['pass', 'pass', 'unsupported', 'unsupported'],
+    );
     assert.match(report.firstProblem?.message ?? '', /does not execute guest code/);
     assert.ok(!b.calls.includes('0:hv_vcpu_run'), 'the run was not attempted');
   });
@@ -359,7 +499,11 @@ describe('replayTrace', () => {
     const steps = (flags: string[], expectRet: unknown = 'HV_SUCCESS') => [
       vmCreate,
       { call: 'host_alloc', args: { name: 'ram', size: 4096 } },
-      { call: 'hv_vm_map', args: { uva: { mem: 'ram', offset: 0 }, ipa: 0, size: 4096, flags }, expect: { ret: expectRet } },
+      {
+        call: 'hv_vm_map',
+        args: { uva: { mem: 'ram', offset: 0 }, ipa: 0, size: 4096, flags },
+        expect: { ret: expectRet },
+      },
       { call: 'hv_vcpu_create', args: { config: null }, bind: 'cpu' },
       { call: 'hv_vcpu_run', args: { vcpu: '$cpu' } },
     ];
@@ -367,11 +511,21 @@ describe('replayTrace', () => {
     assert.equal(execOnly.status, 'unsupported');
     assert.equal(execOnly.firstProblem?.index, 2);
     assert.match(execOnly.firstProblem?.message ?? '', /does not enforce EXEC permissions/);
-    assert.deepEqual(execOnly.steps.map((s) => s.status), ['pass', 'pass', 'unsupported', 'unsupported', 'unsupported']);
+    assert.deepEqual(
+      execOnly.steps.map((s) => s.status),
+      ['pass', 'pass', 'unsupported', 'unsupported', 'unsupported'],
+    );
     // Enforced flags, a map expected to fail, or no later guest run: nothing depends on enforcement.
     assert.equal((await replayTrace(trace('arm64', ...steps(['READ', 'EXEC'])), asArm(b))).status, 'pass');
-    assert.equal((await replayTrace(trace('arm64', ...steps(['EXEC'], 'HV_BAD_ARGUMENT')), asArm(b))).firstProblem?.status, 'fail');
-    assert.equal((await replayTrace(trace('arm64', ...steps(['EXEC']).slice(0, 3)), asArm(b))).status, 'pass');
+    assert.equal(
+      (await replayTrace(trace('arm64', ...steps(['EXEC'], 'HV_BAD_ARGUMENT')), asArm(b))).firstProblem
+        ?.status,
+      'fail',
+    );
+    assert.equal(
+      (await replayTrace(trace('arm64', ...steps(['EXEC']).slice(0, 3)), asArm(b))).status,
+      'pass',
+    );
   });
 
   it('turns a backend exception into a failure naming it', async () => {
@@ -380,7 +534,11 @@ describe('replayTrace', () => {
       throw new RangeError('offset outside the buffer');
     };
     const report = await replayTrace(
-      trace('arm64', { call: 'host_alloc', args: { name: 'ram', size: 4096 } }, { call: 'host_write', args: { mem: 'ram', offset: 8192, bytes: '00' } }),
+      trace(
+        'arm64',
+        { call: 'host_alloc', args: { name: 'ram', size: 4096 } },
+        { call: 'host_write', args: { mem: 'ram', offset: 8192, bytes: '00' } },
+      ),
       asArm(b),
     );
     assert.equal(report.firstProblem?.message, 'threw RangeError: offset outside the buffer');
@@ -407,7 +565,12 @@ describe('replayTrace on x86', () => {
     const b = new FakeX86();
     b.spurious = 3;
     const report = await replayTrace(
-      trace('x86_64', ...prologue, { thread: 1, call: 'hv_vcpu_run', args: { vcpu: '$cpu' }, expect: { ret: 'HV_SUCCESS' } }, readReason('VMX_REASON_HLT')),
+      trace(
+        'x86_64',
+        ...prologue,
+        { thread: 1, call: 'hv_vcpu_run', args: { vcpu: '$cpu' }, expect: { ret: 'HV_SUCCESS' } },
+        readReason('VMX_REASON_HLT'),
+      ),
       asX86(b),
     );
     assert.equal(report.status, 'pass', JSON.stringify(report.firstProblem));
@@ -422,7 +585,11 @@ describe('replayTrace on x86', () => {
       trace(
         'x86_64',
         ...prologue,
-        { call: 'hv_vcpu_interrupt', args: { vcpus: ['$cpu'], vcpu_count: 1 }, expect: { ret: 'HV_SUCCESS' } },
+        {
+          call: 'hv_vcpu_interrupt',
+          args: { vcpus: ['$cpu'], vcpu_count: 1 },
+          expect: { ret: 'HV_SUCCESS' },
+        },
         { thread: 1, call: 'hv_vcpu_run', args: { vcpu: '$cpu' }, expect: { ret: 'HV_SUCCESS' } },
         readReason('VMX_REASON_IRQ'),
         // The kick is used up: a later host interrupt is spurious again.
@@ -438,10 +605,18 @@ describe('replayTrace on x86', () => {
   it('names VMX reasons in a failed exit-reason check', async () => {
     const b = new FakeX86();
     const report = await replayTrace(
-      trace('x86_64', ...prologue, { thread: 1, call: 'hv_vcpu_run', args: { vcpu: '$cpu' } }, readReason('VMX_REASON_IO')),
+      trace(
+        'x86_64',
+        ...prologue,
+        { thread: 1, call: 'hv_vcpu_run', args: { vcpu: '$cpu' } },
+        readReason('VMX_REASON_IO'),
+      ),
       asX86(b),
     );
-    assert.equal(report.firstProblem?.message, 'value: expected VMX_REASON_IO (0x1e) under mask 0xffff, got VMX_REASON_HLT (0xc)');
+    assert.equal(
+      report.firstProblem?.message,
+      'value: expected VMX_REASON_IO (0x1e) under mask 0xffff, got VMX_REASON_HLT (0xc)',
+    );
   });
 
   it('expands x86_setup into VMCS writes on the owning thread', async () => {
@@ -453,7 +628,10 @@ describe('replayTrace on x86', () => {
         { field: VMCS.VMCS_GUEST_RIP, value: rip },
       ];
     };
-    const t = trace('x86_64', ...prologue, { call: 'x86_setup', args: { vcpu: '$cpu', mode: 'prot32', rip: '0x1000' } });
+    const t = trace('x86_64', ...prologue, {
+      call: 'x86_setup',
+      args: { vcpu: '$cpu', mode: 'prot32', rip: '0x1000' },
+    });
     const report = await replayTrace(t, asX86(b), { x86Setup: standIn });
     assert.equal(report.status, 'pass', JSON.stringify(report.firstProblem));
     assert.equal(report.steps[2]?.thread, 1);
@@ -464,8 +642,18 @@ describe('replayTrace on x86', () => {
 
     const expanded = expandTrace(t, () => 0xffff_ffff_0000_0000n, standIn);
     assert.deepEqual(expanded.steps.slice(2), [
-      { thread: 1, call: 'hv_vmx_vcpu_write_vmcs', args: { vcpu: '$cpu', field: 'VMCS_CTRL_PIN_BASED', value: '0xffffffff' }, expect: { ret: 'HV_SUCCESS' } },
-      { thread: 1, call: 'hv_vmx_vcpu_write_vmcs', args: { vcpu: '$cpu', field: 'VMCS_GUEST_RIP', value: '0x1000' }, expect: { ret: 'HV_SUCCESS' } },
+      {
+        thread: 1,
+        call: 'hv_vmx_vcpu_write_vmcs',
+        args: { vcpu: '$cpu', field: 'VMCS_CTRL_PIN_BASED', value: '0xffffffff' },
+        expect: { ret: 'HV_SUCCESS' },
+      },
+      {
+        thread: 1,
+        call: 'hv_vmx_vcpu_write_vmcs',
+        args: { vcpu: '$cpu', field: 'VMCS_GUEST_RIP', value: '0x1000' },
+        expect: { ret: 'HV_SUCCESS' },
+      },
     ]);
     // The expansion is itself a valid trace that replays the same writes.
     const again = new FakeX86();
@@ -476,18 +664,31 @@ describe('replayTrace on x86', () => {
 
   it('uses the spec x86SetupSteps by default', async () => {
     const b = new FakeX86();
-    const t = trace('x86_64', ...prologue, { call: 'x86_setup', args: { vcpu: '$cpu', mode: 'prot32', rip: '0x1000' } });
+    const t = trace('x86_64', ...prologue, {
+      call: 'x86_setup',
+      args: { vcpu: '$cpu', mode: 'prot32', rip: '0x1000' },
+    });
     const report = await replayTrace(t, asX86(b));
     assert.equal(report.status, 'pass', JSON.stringify(report.firstProblem));
     const expected = x86SetupSteps(() => 0xffff_ffff_0000_0000n, 'prot32', 0x1000n);
-    assert.deepEqual(b.writes.map((w) => ({ field: w.field, value: w.value })), expected);
+    assert.deepEqual(
+      b.writes.map((w) => ({ field: w.field, value: w.value })),
+      expected,
+    );
   });
 
   it('fails x86_setup naming the VMCS write that failed', async () => {
     const b = new FakeX86();
     const standIn: X86SetupFn = () => [{ field: VMCS.VMCS_GUEST_RIP, value: 1n }];
     // Forged handle 7 has no owner: the write fails.
-    const report = await replayTrace(trace('x86_64', x86VmCreate, { call: 'x86_setup', args: { vcpu: 7, mode: 'prot32', rip: 0 } }), asX86(b), { x86Setup: standIn });
-    assert.equal(report.firstProblem?.message, 'x86_setup: hv_vmx_vcpu_write_vmcs(VMCS_GUEST_RIP, 0x1): expected HV_SUCCESS, got HV_BAD_ARGUMENT');
+    const report = await replayTrace(
+      trace('x86_64', x86VmCreate, { call: 'x86_setup', args: { vcpu: 7, mode: 'prot32', rip: 0 } }),
+      asX86(b),
+      { x86Setup: standIn },
+    );
+    assert.equal(
+      report.firstProblem?.message,
+      'x86_setup: hv_vmx_vcpu_write_vmcs(VMCS_GUEST_RIP, 0x1): expected HV_SUCCESS, got HV_BAD_ARGUMENT',
+    );
   });
 });

@@ -1,0 +1,87 @@
+/**
+ * Opening a backend by name. Both are loaded lazily, so that `hvspec replay --backend model` works
+ * where the native addon was never built, and a missing or unusable native backend becomes an
+ * environment error (exit code 2) that says why instead of a stack trace.
+ * @module
+ */
+import type { Arch, Backend } from '@hvspec/spec';
+
+/** The backends the CLI knows. */
+export type BackendName = 'model' | 'native';
+export const BACKEND_NAMES: readonly BackendName[] = ['model', 'native'];
+
+/** No backend of that name can run here; the message says why and how to fix it. */
+export class BackendUnavailable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BackendUnavailable';
+  }
+}
+
+interface ModelModule {
+  createModel?: (arch: Arch, options?: Record<string, unknown>) => Backend | Promise<Backend>;
+}
+
+/** Options for opening a backend. */
+export interface OpenOptions {
+  /** Options for the model (e.g. small limits so that the limit rules are reachable in a check). */
+  readonly model?: Record<string, unknown>;
+}
+interface NativeModule {
+  createNativeBackend?: (arch: Arch) => Backend | Promise<Backend>;
+}
+
+// Specifiers held in variables: the packages are optional at build time (the native addon may not be
+// built at all), and TypeScript must not try to resolve them.
+const MODEL_PACKAGE: string = '@hvspec/model';
+const NATIVE_PACKAGE: string = '@hvspec/native';
+
+function why(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+async function load<T>(specifier: string, what: string): Promise<T> {
+  try {
+    return (await import(specifier)) as T;
+  } catch (e) {
+    throw new BackendUnavailable(
+      `${what}: cannot load ${specifier} (${why(e)}); build it with \`npm run build\``,
+    );
+  }
+}
+
+/** Opens the named backend for `arch`, or throws {@link BackendUnavailable}. */
+export async function openBackend(name: BackendName, arch: Arch, options: OpenOptions = {}): Promise<Backend> {
+  let backend: Backend;
+  if (name === 'model') {
+    const mod = await load<ModelModule>(MODEL_PACKAGE, 'the model backend is not available');
+    if (typeof mod.createModel !== 'function') {
+      throw new BackendUnavailable(
+        `the model backend is not available: ${MODEL_PACKAGE} does not export createModel`,
+      );
+    }
+    backend = await mod.createModel(arch, options.model);
+  } else if (name === 'native') {
+    const mod = await load<NativeModule>(NATIVE_PACKAGE, 'the native backend is not available');
+    if (typeof mod.createNativeBackend !== 'function') {
+      throw new BackendUnavailable(
+        `the native backend is not available: ${NATIVE_PACKAGE} does not export createNativeBackend`,
+      );
+    }
+    try {
+      backend = await mod.createNativeBackend(arch);
+    } catch (e) {
+      throw new BackendUnavailable(`the native ${arch} backend is not available here: ${why(e)}`);
+    }
+  } else {
+    throw new BackendUnavailable(
+      `unknown backend ${JSON.stringify(name)} (expected ${BACKEND_NAMES.join(' or ')})`,
+    );
+  }
+  if (backend.capabilities.arch !== arch) {
+    throw new BackendUnavailable(
+      `the ${name} backend opened for ${arch} reports ${backend.capabilities.arch}`,
+    );
+  }
+  return backend;
+}

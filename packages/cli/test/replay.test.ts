@@ -1,0 +1,317 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { type Arch, type Backend, type Capabilities, type HostMemory, HV, type Result } from '@hvspec/spec';
+import { type BackendName, BackendUnavailable, openBackend } from '../src/backends.js';
+import { type ReplayIo, runReplay } from '../src/replay.js';
+
+const CLI = join(import.meta.dirname, '..');
+const MAIN = join(CLI, 'src/main.ts');
+const TRACES = join(CLI, '../../traces');
+const scratch = mkdtempSync(join(tmpdir(), 'hvspec-cli-test-'));
+
+/** Runs the real `hvspec` entry point (TypeScript source through tsx) as a child process. */
+function hvspec(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: CLI, encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function file(name: string, content: unknown): string {
+  const path = join(scratch, name);
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+  return path;
+}
+
+const goodTrace = {
+  format: 'hvspec-trace/1',
+  arch: 'arm64',
+  title: 'create twice',
+  steps: [
+    { call: 'hv_vm_create', args: { config: null }, expect: { ret: 'HV_SUCCESS' } },
+    { call: 'hv_vm_create', args: { config: null }, expect: { ret: 'HV_BUSY' } },
+  ],
+};
+
+describe('hvspec (process): usage and malformed traces exit 2', () => {
+  it('prints the TraceError of a malformed trace', () => {
+    const bad = file('bad.json', {
+      ...goodTrace,
+      steps: [{ call: 'hv_vm_map', args: { ipa: 0, size: true } }],
+    });
+    const r = hvspec('replay', bad);
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `${bad.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: step 0 \\(hv_vm_map\\): args\\.uva: missing`,
+      ),
+    );
+  });
+
+  it('reports an unreadable file', () => {
+    const r = hvspec('replay', join(scratch, 'no-such-trace.json'));
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /no-such-trace\.json: cannot read/);
+  });
+
+  it('reports invalid JSON', () => {
+    const r = hvspec('replay', file('broken.json', '{"format": '));
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /broken\.json: not valid JSON/);
+  });
+
+  it('rejects an unknown backend, a missing file argument and an unknown option', () => {
+    assert.equal(hvspec('replay', '--backend', 'qemu', file('ok.json', goodTrace)).status, 2);
+    assert.equal(hvspec('replay').status, 2);
+    assert.equal(hvspec('replay', '--frobnicate', file('ok2.json', goodTrace)).status, 2);
+    assert.equal(hvspec('no-such-command').status, 2);
+  });
+
+  it('exits 0 for --help', () => {
+    const r = hvspec('replay', '--help');
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /--backend <name>/);
+    assert.match(r.stdout, /--allow-unsupported/);
+  });
+});
+
+/** A tiny arm64 backend: enough for VM create/destroy traces. */
+function fakeArm64(caps: Partial<Capabilities> = {}): Backend {
+  let vm = false;
+  let closed = 0;
+  const backend = {
+    arch: 'arm64',
+    capabilities: {
+      backend: 'fake',
+      arch: 'arm64',
+      pageSize: 16384,
+      maxVcpus: 1,
+      guestExecution: false,
+      enforcedPermissions: [0, 1, 2, 3, 4, 5, 6, 7],
+      deviations: [],
+      ...caps,
+    },
+    async reset() {
+      vm = false;
+    },
+    async close() {
+      closed++;
+    },
+    host_alloc: (size: number): HostMemory => ({ id: 1, size }),
+    hv_vm_create(): Result {
+      if (vm) return { ret: HV.HV_BUSY };
+      vm = true;
+      return { ret: HV.HV_SUCCESS };
+    },
+    hv_vcpu_create: (): Result => ({ ret: HV.HV_SUCCESS, value: 0 as never }),
+    get closed() {
+      return closed;
+    },
+  };
+  return backend as unknown as Backend;
+}
+
+function io(open: (name: BackendName, arch: Arch) => Promise<Backend>) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const value: ReplayIo = { out: (l) => out.push(l), err: (l) => err.push(l), open };
+  return { io: value, out, err };
+}
+
+describe('runReplay (in process, fake backend)', () => {
+  it('prints PASS and exits 0, closing the backend', async () => {
+    const backend = fakeArm64();
+    const t = io(async () => backend);
+    assert.equal(await runReplay([file('pass.json', goodTrace)], { backend: 'model' }, t.io), 0);
+    assert.deepEqual(t.out, ['PASS create twice']);
+    assert.equal((backend as unknown as { closed: number }).closed, 1);
+  });
+
+  it('prints FAIL with the step, call and expected/got, and exits 1', async () => {
+    const failing = {
+      ...goodTrace,
+      title: 'wrong code',
+      steps: [goodTrace.steps[0], { ...goodTrace.steps[1], expect: { ret: 'HV_ERROR' } }],
+    };
+    const t = io(async () => fakeArm64());
+    const code = await runReplay(
+      [file('pass2.json', goodTrace), file('fail.json', failing)],
+      { backend: 'model' },
+      t.io,
+    );
+    assert.equal(code, 1);
+    assert.deepEqual(t.out, [
+      'PASS create twice',
+      'FAIL wrong code: step 1 (hv_vm_create): ret: expected HV_ERROR, got HV_BUSY',
+    ]);
+  });
+
+  it('prints UNSUPPORTED and exits 1 unless --allow-unsupported', async () => {
+    const running = {
+      ...goodTrace,
+      title: 'needs a guest',
+      steps: [
+        goodTrace.steps[0],
+        { call: 'hv_vcpu_create', args: { config: null }, bind: 'cpu' },
+        { call: 'hv_vcpu_run', args: { vcpu: '$cpu' } },
+      ],
+    };
+    const path = file('unsupported.json', running);
+    const t1 = io(async () => fakeArm64());
+    assert.equal(await runReplay([path], { backend: 'model' }, t1.io), 1);
+    assert.deepEqual(t1.out, [
+      'UNSUPPORTED needs a guest: step 2: fake does not execute guest code (capabilities.guestExecution is false)',
+    ]);
+    const t2 = io(async () => fakeArm64());
+    assert.equal(await runReplay([path], { backend: 'model', allowUnsupported: true }, t2.io), 0);
+  });
+
+  it('prints the reports as JSON with --json', async () => {
+    const t = io(async () => fakeArm64());
+    assert.equal(await runReplay([file('json.json', goodTrace)], { backend: 'model', json: true }, t.io), 0);
+    const reports = JSON.parse(t.out.join('\n'));
+    assert.equal(reports[0].status, 'pass');
+    assert.equal(reports[0].steps.length, 2);
+  });
+
+  it('replays nothing when one file is malformed', async () => {
+    let opened = 0;
+    const t = io(async () => {
+      opened++;
+      return fakeArm64();
+    });
+    const code = await runReplay(
+      [file('ok3.json', goodTrace), file('bad2.json', { ...goodTrace, arch: 'sparc' })],
+      { backend: 'model' },
+      t.io,
+    );
+    assert.equal(code, 2);
+    assert.equal(opened, 0);
+    assert.match(t.err[0] ?? '', /bad2\.json: arch: expected "x86_64" or "arm64", got "sparc"/);
+  });
+
+  it('turns an unavailable backend into exit 2 with the reason', async () => {
+    const t = io(async () => {
+      throw new BackendUnavailable('no /dev/kvm');
+    });
+    assert.equal(await runReplay([file('ok4.json', goodTrace)], { backend: 'native' }, t.io), 2);
+    assert.deepEqual(t.err, ['hvspec replay: no /dev/kvm (1 arm64 trace not replayed)']);
+  });
+
+  it('replays the traces of an architecture the backend can open, and exits 2 for the other', async () => {
+    const x86 = {
+      ...goodTrace,
+      arch: 'x86_64',
+      title: 'x86 create twice',
+      steps: [{ call: 'hv_vm_create', args: { flags: 0 } }],
+    };
+    const t = io(async (_name, arch) => {
+      if (arch === 'arm64') throw new BackendUnavailable('this host provides the x86_64 hv_* API, not arm64');
+      return {
+        ...fakeArm64(),
+        arch: 'x86_64',
+        capabilities: { ...fakeArm64().capabilities, arch: 'x86_64' },
+      } as Backend;
+    });
+    const files = [file('a1.json', goodTrace), file('x1.json', x86), file('a2.json', goodTrace)];
+    assert.equal(await runReplay(files, { backend: 'native' }, t.io), 2);
+    assert.deepEqual(t.out, ['PASS x86 create twice']);
+    assert.deepEqual(t.err, [
+      'hvspec replay: this host provides the x86_64 hv_* API, not arm64 (2 arm64 traces not replayed)',
+    ]);
+  });
+
+  it('turns a backend that breaks outside any step into exit 2', async () => {
+    const broken = fakeArm64();
+    (broken as unknown as { reset: () => Promise<void> }).reset = async () => {
+      throw new Error('reset failed: addon thread pool is gone');
+    };
+    const t = io(async () => broken);
+    assert.equal(await runReplay([file('ok5.json', goodTrace)], { backend: 'native' }, t.io), 2);
+    assert.deepEqual(t.err, ['hvspec replay: create twice: reset failed: addon thread pool is gone']);
+  });
+
+  it('--expand prints x86_setup as VMCS writes and leaves arm64 traces alone', async () => {
+    const x86 = {
+      format: 'hvspec-trace/1',
+      arch: 'x86_64',
+      title: 'setup',
+      steps: [
+        { call: 'hv_vm_create', args: { flags: 0 } },
+        { thread: 1, call: 'hv_vcpu_create', args: { flags: 0 }, bind: 'cpu' },
+        { call: 'x86_setup', args: { vcpu: '$cpu', mode: 'prot32', rip: '0x1000' } },
+      ],
+    };
+    const backend = {
+      arch: 'x86_64',
+      capabilities: { arch: 'x86_64' },
+      hv_vmx_read_capability: (): Result<bigint> => ({ ret: HV.HV_SUCCESS, value: 0xffff_ffff_0000_0000n }),
+      async close() {},
+    } as unknown as Backend;
+    const t = io(async () => backend);
+    assert.equal(
+      await runReplay(
+        [file('x86.json', x86), file('arm.json', goodTrace)],
+        { backend: 'model', expand: true },
+        t.io,
+      ),
+      0,
+    );
+    const expanded = JSON.parse(t.out[0] ?? '');
+    // One step per line, as DESIGN.md writes traces.
+    assert.equal(
+      (t.out[0] ?? '').split('\n').filter((l) => l.includes('"call"')).length,
+      expanded.steps.length,
+    );
+    assert.ok(expanded.steps.length > 10);
+    assert.ok(
+      expanded.steps
+        .slice(2)
+        .every(
+          (s: { call: string; thread: number }) => s.call === 'hv_vmx_vcpu_write_vmcs' && s.thread === 1,
+        ),
+    );
+    assert.deepEqual(expanded.steps.at(-1).args, { vcpu: '$cpu', field: 'VMCS_GUEST_RIP', value: '0x1000' });
+    assert.deepEqual(JSON.parse(t.out[1] ?? ''), goodTrace);
+  });
+});
+
+describe('openBackend', () => {
+  it('reports a native backend that cannot be loaded or opened as BackendUnavailable', async () => {
+    // Either @hvspec/native is not built here (cannot load), or it is and the arm64 flavour cannot run
+    // on this x86_64 Linux host; both are environment errors with a reason, never a crash.
+    await assert.rejects(openBackend('native', 'arm64'), (e: unknown) => {
+      assert.ok(e instanceof BackendUnavailable);
+      assert.match(e.message, /native/);
+      return true;
+    });
+  });
+});
+
+describe('hvspec replay on the model (example traces)', async () => {
+  let available = true;
+  try {
+    await (await openBackend('model', 'arm64')).close();
+  } catch (e) {
+    if (!(e instanceof BackendUnavailable)) throw e;
+    available = false;
+  }
+  const skip = available
+    ? false
+    : 'the model backend is not wired into @hvspec/model yet (no createModel export)';
+  for (const arch of ['arm64', 'x86_64']) {
+    it(`every ${arch} example trace passes, or is unsupported only for lack of guest execution`, {
+      skip,
+    }, async () => {
+      const files = readdirSync(join(TRACES, arch)).map((f) => join(TRACES, arch, f));
+      const t = io(openBackend);
+      const code = await runReplay(files, { backend: 'model', allowUnsupported: true }, t.io);
+      for (const line of t.out) assert.match(line, /^(PASS|UNSUPPORTED .*does not execute guest code)/, line);
+      assert.equal(code, 0, t.out.join('\n'));
+    });
+  }
+});

@@ -1,0 +1,21 @@
+/**
+ * Traces: the language-neutral test vectors of hvspec (`hvspec-trace/1`), their parser, replayer and
+ * `x86_setup` expansion. The spec's `index.ts` re-exports this module.
+ * @module
+ */
+
+export {
+  type BindKind,
+  type OutKind,
+  TRACE_CALLS,
+  type TraceArgSpec,
+  type TraceArgType,
+  type TraceCallSpec,
+  traceCallSpec,
+  VOCABS,
+  type Vocab,
+} from './calls.js';
+export { FieldError } from './convert.js';
+export { parseTrace, TraceError } from './parse.js';
+export { expandTrace, type ReplayOptions, replayTrace, type X86SetupFn } from './replay.js';
+export * from './types.js';
