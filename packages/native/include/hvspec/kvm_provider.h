@@ -1,0 +1,60 @@
+/*
+ * kvm_provider.h — extensions of hvspec's Linux KVM provider, which implements the x86 hv_* API of
+ * hv_x86.h on /dev/kvm. Everything here is prefixed hvkvm_ and does not exist on macOS.
+ *
+ * Deviations from Hypervisor.framework that a caller must know (also listed by hvkvm_deviations):
+ *  - hv_vm_space_create returns HV_UNSUPPORTED: KVM has one memslot set per VM, so only
+ *    HV_VM_SPACE_DEFAULT (0) exists (HV_CAP_ADDRSPACEMAX = 1).
+ *  - Memory permissions: see hvkvm_enforced_permissions_mask. KVM x86 cannot make memory
+ *    execute-only (X) or write+execute-only (WX); R, RW and W are enforced by trapping every access
+ *    (about one exit per access, completed inside the provider; hv_vcpu_run does not return for them).
+ *  - VM-execution controls, exception bitmap, CR masks/shadows and most other control fields are
+ *    stored and read back but do not change what the guest does: KVM handles CPUID, MSRs, CR
+ *    accesses and exceptions in the kernel, and always gives HLT and I/O exits to user space.
+ *  - hv_vcpu_run_until with a finite deadline returns HV_UNSUPPORTED (no preemption timer).
+ *  - hv_vcpu_run returns HV_ERROR for a KVM exit with no VMX equivalent (e.g. an instruction KVM's
+ *    emulator cannot execute); set HVKVM_DEBUG=1 to have it printed.
+ *  - Threads: hv_vcpu_create blocks a real-time signal (SIGRTMIN+5) on the calling thread;
+ *    hv_vcpu_interrupt sends it to interrupt KVM_RUN. Do not use that signal elsewhere.
+ */
+#ifndef HVSPEC_KVM_PROVIDER_H
+#define HVSPEC_KVM_PROVIDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hv_x86.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * 0 when /dev/kvm can be opened and is usable (API version 12, the capabilities the provider needs).
+ * Otherwise non-zero, and `why` (if not NULL, `len` bytes) receives what is missing and how to fix
+ * it, e.g. "/dev/kvm: permission denied; add your user to the 'kvm' group (sudo usermod -aG kvm $USER)
+ * and log in again".
+ */
+int hvkvm_available(char *why, size_t len);
+
+/*
+ * The permission sets (hv_memory_flags_t values 0..7) that guest accesses see exactly as specified:
+ * bit i set = flag set i is enforced. The others are declared deviations.
+ */
+uint32_t hvkvm_enforced_permissions_mask(void);
+
+/* A documented deviation of this provider from the spec (ids are stable, e.g. "kvm.exec-only"). */
+typedef struct {
+  const char *id;
+  const char *description;
+  uint32_t permissions_mask; /* the flag sets concerned (bit i = set i), 0 when not about memory */
+} hvkvm_deviation_t;
+
+/* Writes a pointer to a static array of deviations to *list and returns its length. */
+size_t hvkvm_deviations(const hvkvm_deviation_t **list);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HVSPEC_KVM_PROVIDER_H */

@@ -1,0 +1,170 @@
+// internal.h — shared state of hvspec's KVM provider (the hv_* x86 API on /dev/kvm).
+//
+// Facts this code relies on are in /work/shared/kvm-provider-notes.md ("notes §N") and
+// /work/shared/hvf-facts.md ("facts §N", with their evidence tags). Only provider files call ioctl.
+#ifndef HVSPEC_PROVIDER_INTERNAL_H
+#define HVSPEC_PROVIDER_INTERNAL_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "hvspec/kvm_provider.h"
+
+namespace hvkvm {
+
+// The uapi headers declare flexible arrays with __DECLARE_FLEX_ARRAY, whose empty struct has size 1
+// in C++: there sizeof(kvm_cpuid2), sizeof(kvm_signal_mask), their member offsets and therefore the
+// ioctl numbers differ from the kernel's (the kernel answers EINVAL/ENOTTY). The provider builds
+// these buffers by hand with the C layout and uses the C ioctl numbers.
+constexpr unsigned long kKvmGetSupportedCpuid = _IOC(_IOC_READ | _IOC_WRITE, KVMIO, 0x05, 8);
+constexpr unsigned long kKvmSetCpuid2 = _IOC(_IOC_WRITE, KVMIO, 0x90, 8);
+constexpr unsigned long kKvmSetSignalMask = _IOC(_IOC_WRITE, KVMIO, 0x8b, 4);
+constexpr size_t kCpuid2Header = 8;       // u32 nent, u32 padding, then kvm_cpuid_entry2[nent]
+constexpr size_t kSignalMaskHeader = 4;   // u32 len, then the sigset bytes
+
+constexpr uint64_t kPage = 4096;
+constexpr uint32_t kRWX = HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC;
+constexpr unsigned kMaxVcpus = 64;  // HV_CAP_VCPUMAX: KVM_CAP_MAX_VCPUS capped at a sane number.
+
+// How a range with given HVF permissions is presented to KVM (notes §3).
+enum class SlotKind {
+  kNone,      // no memslot: every data access is an MMIO exit the provider checks (trap mode)
+  kNormal,    // RWX memslot
+  kReadOnly,  // KVM_MEM_READONLY memslot: reads and fetches native, writes are MMIO exits
+};
+SlotKind slot_kind_for(uint32_t flags);
+
+// One disjoint guest-physical range as the VMM mapped it.
+struct Region {
+  uint64_t gpa;
+  uint64_t size;
+  uint8_t *hva;  // host address of gpa
+  uint32_t flags;
+};
+
+// A live KVM memslot (a merge of adjacent regions with the same SlotKind and contiguous host memory).
+struct Slot {
+  uint32_t id;
+  uint64_t gpa;
+  uint64_t size;
+  uint8_t *hva;
+  bool readonly;
+  bool operator==(const Slot &o) const {
+    return gpa == o.gpa && size == o.size && hva == o.hva && readonly == o.readonly;
+  }
+};
+
+// The last exit as the VMM reads it through hv_vmx_vcpu_read_vmcs (notes §5).
+struct ExitInfo {
+  uint64_t reason = 0;
+  uint64_t qualification = 0;
+  uint64_t gpa = 0;
+  uint64_t gla = 0;
+  uint64_t instr_len = 0;
+  uint64_t instr_info = 0;
+  uint64_t io_rcx = 0, io_rsi = 0, io_rdi = 0, io_rip = 0;
+};
+
+// A KVM completion still owed when hv_vcpu_run returned (notes §5 point 2).
+enum class Pending { kNone, kIoIn, kMmioRead };
+
+struct Vcpu {
+  hv_vcpuid_t id;
+  int fd = -1;
+  kvm_run *run = nullptr;
+  size_t run_size = 0;
+  pthread_t owner;
+  pid_t owner_tid;
+  std::atomic<bool> kick{false};  // the cancel flag of hv_vcpu_interrupt (sticky, facts §1.7 [R])
+
+  // Virtual register file: what the VMM sees. Written back to KVM before the next KVM_RUN.
+  kvm_regs regs{};
+  kvm_sregs sregs{};
+  bool regs_dirty = false;
+  bool sregs_dirty = false;
+  kvm_debugregs dregs{};
+  bool dregs_valid = false, dregs_dirty = false;
+  kvm_xcrs xcrs{};
+  bool xcrs_valid = false, xcrs_dirty = false;
+  uint64_t cr1 = 0, dr4 = 0, dr5 = 0;  // no KVM counterpart: kept so that writes round-trip
+  bool cr4_vmxe = false;              // CR4.VMXE: VMX requires it, KVM refuses it (no nested VMX)
+
+  std::unordered_map<uint32_t, uint64_t> vmcs;  // stored fields with no KVM counterpart
+  ExitInfo exit;
+  Pending pending = Pending::kNone;
+  // A pending MMIO read by MOVS also writes guest RAM when KVM completes it: these bytes are saved
+  // before the flush and put back after it, so that the VMM's own emulation of the store stands.
+  uint64_t pending_store_gpa = 0;
+  uint32_t pending_store_len = 0;
+  uint64_t exec_time_ns = 0;
+  uint64_t fetch_retry_generation = ~0ull;  // see handle_emulation_failure
+};
+
+struct Vm {
+  int sys_fd = -1;
+  int vm_fd = -1;
+  size_t run_size = 0;
+  uint8_t *cpuid = nullptr;  // C-layout kvm_cpuid2 (see kKvmGetSupportedCpuid)
+  std::map<uint64_t, Region> regions;  // by gpa; guarded by mem_mu
+  std::vector<Slot> slots;             // guarded by mem_mu
+  std::vector<uint32_t> free_slot_ids;
+  uint64_t mem_generation = 0;         // bumped by every memslot change; guarded by mem_mu
+  uint32_t next_slot_id = 0;
+  std::mutex mem_mu;
+  std::map<hv_vcpuid_t, Vcpu *> vcpus;  // live vCPUs; guarded by g_mu
+  hv_vcpuid_t next_vcpu_id = 0;
+  unsigned max_vcpus = kMaxVcpus;
+};
+
+// Global lock for the VM's existence and the vCPU table.
+extern std::mutex g_mu;
+extern Vm *g_vm;
+
+// The signal hv_vcpu_interrupt sends to a vCPU thread: blocked outside KVM_RUN, unblocked inside it
+// through KVM_SET_SIGNAL_MASK (notes §6 method B).
+int kick_signal();
+void install_kick_handler();
+
+// Looks up a live vCPU; with owner_only, only from its owning thread. Takes g_mu.
+Vcpu *find_vcpu(hv_vcpuid_t id, bool owner_only);
+
+// Memory (memory.cc). All take vm.mem_mu themselves.
+// Copies guest-physical memory regardless of permissions (for the decoder); false if unmapped.
+bool read_guest_phys(Vm &vm, uint64_t gpa, void *out, size_t len);
+// For an MMIO exit: whether the provider may complete it itself, and does so if yes.
+// Returns the region flags of gpa in *flags (0 when unmapped) and *mapped.
+bool try_complete_access(Vm &vm, uint64_t gpa, uint8_t *data, size_t len, bool is_write, uint32_t *flags,
+                         bool *mapped);
+// Copies into guest-physical memory regardless of permissions; false if unmapped.
+bool write_guest_phys(Vm &vm, uint64_t gpa, const void *in, size_t len);
+uint32_t region_flags(Vm &vm, uint64_t gpa, bool *mapped, uint64_t *generation);
+void release_memory(Vm &vm);
+
+// vCPU helpers (vcpu.cc).
+void free_vcpu(Vcpu *v);
+
+// VMCS view (vmcs.cc).
+bool vmcs_field_known(uint32_t field);
+hv_return_t vmcs_read(Vcpu &v, uint32_t field, uint64_t *value);
+hv_return_t vmcs_write(Vcpu &v, uint32_t field, uint64_t value);
+
+// Segments: VMX access-rights format (type 3:0, S 4, DPL 6:5, P 7, AVL 12, L 13, D/B 14, G 15,
+// unusable 16) <-> kvm_segment. Index order is the VMCS order ES CS SS DS FS GS LDTR TR.
+uint64_t ar_of(const kvm_segment &s);
+void set_ar(kvm_segment &s, uint64_t ar);
+kvm_segment *seg_by_index(kvm_sregs &s, int index);
+
+// Register file (vcpu.cc): make sure lazily loaded parts are present.
+bool load_dregs(Vcpu &v);
+bool load_xcrs(Vcpu &v);
+
+}  // namespace hvkvm
+
+#endif  // HVSPEC_PROVIDER_INTERNAL_H

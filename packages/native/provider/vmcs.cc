@@ -1,0 +1,255 @@
+// vmcs.cc — the VMCS view of a KVM vCPU and the synthesised VMX capabilities.
+//
+// Guest-state fields map onto the register file (kvm_regs / kvm_sregs / debug registers); read-only
+// exit fields come from the last exit as vcpu.cc translated it; controls and every other field a VMM
+// may write are stored and read back, without effect on KVM (deviation kvm.controls). Framework-owned
+// fields (VMCS_CTRL_EPTP [T], the host-state area) and unknown encodings are HV_BAD_ARGUMENT.
+#include <algorithm>
+#include <iterator>
+#include <vector>
+
+#include "internal.h"
+
+namespace hvkvm {
+
+namespace {
+
+// Every field encoding of hv_arch_vmx.h (the spec's VMCS table).
+const uint32_t kKnownFields[] = {
+    VMCS_VPID, VMCS_CTRL_POSTED_INT_N_VECTOR, VMCS_CTRL_EPTP_INDEX, VMCS_GUEST_ES, VMCS_GUEST_CS,
+    VMCS_GUEST_SS, VMCS_GUEST_DS, VMCS_GUEST_FS, VMCS_GUEST_GS, VMCS_GUEST_LDTR, VMCS_GUEST_TR,
+    VMCS_HOST_ES, VMCS_HOST_CS, VMCS_HOST_SS, VMCS_HOST_DS, VMCS_HOST_FS, VMCS_HOST_GS, VMCS_HOST_TR,
+    VMCS_CTRL_IO_BITMAP_A, VMCS_CTRL_IO_BITMAP_B, VMCS_CTRL_MSR_BITMAPS, VMCS_CTRL_VMEXIT_MSR_STORE_ADDR,
+    VMCS_CTRL_VMEXIT_MSR_LOAD_ADDR, VMCS_CTRL_VMENTRY_MSR_LOAD_ADDR, VMCS_CTRL_EXECUTIVE_VMCS_PTR,
+    VMCS_CTRL_TSC_OFFSET, VMCS_CTRL_VIRTUAL_APIC, VMCS_CTRL_APIC_ACCESS, VMCS_CTRL_EPTP,
+    VMCS_GUEST_PHYSICAL_ADDRESS, VMCS_GUEST_LINK_POINTER, VMCS_GUEST_IA32_DEBUGCTL, VMCS_GUEST_IA32_PAT,
+    VMCS_GUEST_IA32_EFER, VMCS_GUEST_IA32_PERF_GLOBAL_CTRL, VMCS_GUEST_PDPTE0, VMCS_GUEST_PDPTE1,
+    VMCS_GUEST_PDPTE2, VMCS_GUEST_PDPTE3, VMCS_HOST_IA32_PAT, VMCS_HOST_IA32_EFER,
+    VMCS_HOST_IA32_PERF_GLOBAL_CTRL, VMCS_CTRL_PIN_BASED, VMCS_CTRL_CPU_BASED, VMCS_CTRL_EXC_BITMAP,
+    VMCS_CTRL_PF_ERROR_MASK, VMCS_CTRL_PF_ERROR_MATCH, VMCS_CTRL_CR3_COUNT, VMCS_CTRL_VMEXIT_CONTROLS,
+    VMCS_CTRL_VMEXIT_MSR_STORE_COUNT, VMCS_CTRL_VMEXIT_MSR_LOAD_COUNT, VMCS_CTRL_VMENTRY_CONTROLS,
+    VMCS_CTRL_VMENTRY_MSR_LOAD_COUNT, VMCS_CTRL_VMENTRY_IRQ_INFO, VMCS_CTRL_VMENTRY_EXC_ERROR,
+    VMCS_CTRL_VMENTRY_INSTR_LEN, VMCS_CTRL_TPR_THRESHOLD, VMCS_CTRL_CPU_BASED2, VMCS_CTRL_PLE_GAP,
+    VMCS_CTRL_PLE_WINDOW, VMCS_RO_INSTR_ERROR, VMCS_RO_EXIT_REASON, VMCS_RO_VMEXIT_IRQ_INFO,
+    VMCS_RO_VMEXIT_IRQ_ERROR, VMCS_RO_IDT_VECTOR_INFO, VMCS_RO_IDT_VECTOR_ERROR, VMCS_RO_VMEXIT_INSTR_LEN,
+    VMCS_RO_VMX_INSTR_INFO, VMCS_GUEST_ES_LIMIT, VMCS_GUEST_CS_LIMIT, VMCS_GUEST_SS_LIMIT,
+    VMCS_GUEST_DS_LIMIT, VMCS_GUEST_FS_LIMIT, VMCS_GUEST_GS_LIMIT, VMCS_GUEST_LDTR_LIMIT,
+    VMCS_GUEST_TR_LIMIT, VMCS_GUEST_GDTR_LIMIT, VMCS_GUEST_IDTR_LIMIT, VMCS_GUEST_ES_AR, VMCS_GUEST_CS_AR,
+    VMCS_GUEST_SS_AR, VMCS_GUEST_DS_AR, VMCS_GUEST_FS_AR, VMCS_GUEST_GS_AR, VMCS_GUEST_LDTR_AR,
+    VMCS_GUEST_TR_AR, VMCS_GUEST_IGNORE_IRQ, VMCS_GUEST_ACTIVITY_STATE, VMCS_GUEST_SMBASE,
+    VMCS_GUEST_IA32_SYSENTER_CS, VMCS_GUEST_VMX_TIMER_VALUE, VMCS_HOST_IA32_SYSENTER_CS,
+    VMCS_CTRL_CR0_MASK, VMCS_CTRL_CR4_MASK, VMCS_CTRL_CR0_SHADOW, VMCS_CTRL_CR4_SHADOW,
+    VMCS_CTRL_CR3_VALUE0, VMCS_CTRL_CR3_VALUE1, VMCS_CTRL_CR3_VALUE2, VMCS_CTRL_CR3_VALUE3,
+    VMCS_RO_EXIT_QUALIFIC, VMCS_RO_IO_RCX, VMCS_RO_IO_RSI, VMCS_RO_IO_RDI, VMCS_RO_IO_RIP,
+    VMCS_RO_GUEST_LIN_ADDR, VMCS_GUEST_CR0, VMCS_GUEST_CR3, VMCS_GUEST_CR4, VMCS_GUEST_ES_BASE,
+    VMCS_GUEST_CS_BASE, VMCS_GUEST_SS_BASE, VMCS_GUEST_DS_BASE, VMCS_GUEST_FS_BASE, VMCS_GUEST_GS_BASE,
+    VMCS_GUEST_LDTR_BASE, VMCS_GUEST_TR_BASE, VMCS_GUEST_GDTR_BASE, VMCS_GUEST_IDTR_BASE, VMCS_GUEST_DR7,
+    VMCS_GUEST_RSP, VMCS_GUEST_RIP, VMCS_GUEST_RFLAGS, VMCS_GUEST_DEBUG_EXC, VMCS_GUEST_SYSENTER_ESP,
+    VMCS_GUEST_SYSENTER_EIP, VMCS_HOST_CR0, VMCS_HOST_CR3, VMCS_HOST_CR4, VMCS_HOST_FS_BASE,
+    VMCS_HOST_GS_BASE, VMCS_HOST_TR_BASE, VMCS_HOST_GDTR_BASE, VMCS_HOST_IDTR_BASE,
+    VMCS_HOST_IA32_SYSENTER_ESP, VMCS_HOST_IA32_SYSENTER_EIP, VMCS_HOST_RSP, VMCS_HOST_RIP,
+};
+
+bool is_read_only(uint32_t f) { return ((f >> 10) & 3) == 1; }
+bool is_host_state(uint32_t f) { return ((f >> 10) & 3) == 3; }
+
+// Intel: bits 14:13 width (0 = 16, 1 = 64, 2 = 32, 3 = natural); bit 0 of a 64-bit field = high half.
+uint64_t truncate_to_width(uint32_t f, uint64_t v) {
+  switch ((f >> 13) & 3) {
+    case 0: return v & 0xffff;
+    case 2: return v & 0xffffffffull;
+    case 1: return (f & 1) ? (v & 0xffffffffull) : v;
+    default: return v;
+  }
+}
+
+// Synthesised capabilities (low 32 bits: must be 1; high 32: may be 1). Must-be-1 holds the Intel
+// "default1" reserved bits plus what KVM always does: exit on HLT and on every I/O instruction
+// (facts §1.8: with Apple's canonicalisation I/O still exits). May-be-1 adds only controls that are
+// harmless to store; exits KVM cannot deliver (CR8, MOV DR, RDTSC, ...) cannot be requested.
+constexpr uint32_t kPinMust = 0x16;
+constexpr uint32_t kPinMay = kPinMust | PIN_BASED_INTR | PIN_BASED_NMI | PIN_BASED_VIRTUAL_NMI;
+constexpr uint32_t kProcMust = 0x04006172u | CPU_BASED_HLT | CPU_BASED_UNCOND_IO;  // default1 minus CR3 exits
+constexpr uint32_t kProcMay = kProcMust | CPU_BASED_MSR_BITMAPS | CPU_BASED_SECONDARY_CTLS;
+constexpr uint32_t kProc2Must = CPU_BASED2_EPT | CPU_BASED2_UNRESTRICTED;  // memory is always EPT-like
+constexpr uint32_t kProc2May = kProc2Must | CPU_BASED2_VPID;
+constexpr uint32_t kEntryMust = 0x11ff;
+constexpr uint32_t kEntryMay = kEntryMust | VMENTRY_GUEST_IA32E | VMENTRY_LOAD_IA32_PAT | VMENTRY_LOAD_EFER;
+constexpr uint32_t kExitMust = 0x36dff;
+constexpr uint32_t kExitMay = kExitMust | VMEXIT_HOST_IA32E | VMEXIT_ACK_INTR | VMEXIT_SAVE_IA32_PAT |
+                              VMEXIT_LOAD_IA32_PAT | VMEXIT_SAVE_EFER | VMEXIT_LOAD_EFER;
+
+constexpr uint64_t cap(uint32_t must, uint32_t may) { return (static_cast<uint64_t>(may) << 32) | must; }
+
+bool control_ok(uint32_t field, uint64_t value) {
+  uint64_t c;
+  switch (field) {
+    case VMCS_CTRL_PIN_BASED: c = cap(kPinMust, kPinMay); break;
+    case VMCS_CTRL_CPU_BASED: c = cap(kProcMust, kProcMay); break;
+    case VMCS_CTRL_CPU_BASED2: c = cap(kProc2Must, kProc2May); break;
+    case VMCS_CTRL_VMENTRY_CONTROLS: c = cap(kEntryMust, kEntryMay); break;
+    case VMCS_CTRL_VMEXIT_CONTROLS: c = cap(kExitMust, kExitMay); break;
+    default: return true;
+  }
+  uint32_t must = static_cast<uint32_t>(c), may = static_cast<uint32_t>(c >> 32);
+  return (value & must) == must && (value & ~static_cast<uint64_t>(may)) == 0;
+}
+
+constexpr uint64_t kCr4Vmxe = 1u << 13;
+
+}  // namespace
+
+bool vmcs_field_known(uint32_t field) {
+  static const std::vector<uint32_t> sorted = [] {
+    std::vector<uint32_t> v(std::begin(kKnownFields), std::end(kKnownFields));
+    std::sort(v.begin(), v.end());
+    return v;
+  }();
+  return std::binary_search(sorted.begin(), sorted.end(), field);
+}
+
+hv_return_t vmcs_read(Vcpu &v, uint32_t f, uint64_t *out) {
+  if (!vmcs_field_known(f) || f == VMCS_CTRL_EPTP || is_host_state(f)) return HV_BAD_ARGUMENT;
+  kvm_sregs &s = v.sregs;
+  uint64_t val;
+  if (f >= VMCS_GUEST_ES && f <= VMCS_GUEST_TR) {
+    val = seg_by_index(s, (f - VMCS_GUEST_ES) / 2)->selector;
+  } else if (f >= VMCS_GUEST_ES_LIMIT && f <= VMCS_GUEST_TR_LIMIT) {
+    val = seg_by_index(s, (f - VMCS_GUEST_ES_LIMIT) / 2)->limit;
+  } else if (f >= VMCS_GUEST_ES_AR && f <= VMCS_GUEST_TR_AR) {
+    val = ar_of(*seg_by_index(s, (f - VMCS_GUEST_ES_AR) / 2));
+  } else if (f >= VMCS_GUEST_ES_BASE && f <= VMCS_GUEST_TR_BASE) {
+    val = seg_by_index(s, (f - VMCS_GUEST_ES_BASE) / 2)->base;
+  } else {
+    switch (f) {
+      case VMCS_GUEST_GDTR_LIMIT: val = s.gdt.limit; break;
+      case VMCS_GUEST_IDTR_LIMIT: val = s.idt.limit; break;
+      case VMCS_GUEST_GDTR_BASE: val = s.gdt.base; break;
+      case VMCS_GUEST_IDTR_BASE: val = s.idt.base; break;
+      case VMCS_GUEST_CR0: val = s.cr0; break;
+      case VMCS_GUEST_CR3: val = s.cr3; break;
+      case VMCS_GUEST_CR4: val = s.cr4 | (v.cr4_vmxe ? kCr4Vmxe : 0); break;
+      case VMCS_GUEST_IA32_EFER: val = s.efer; break;
+      case VMCS_GUEST_RSP: val = v.regs.rsp; break;
+      case VMCS_GUEST_RIP: val = v.regs.rip; break;
+      case VMCS_GUEST_RFLAGS: val = v.regs.rflags; break;
+      case VMCS_GUEST_DR7:
+        if (!load_dregs(v)) return HV_ERROR;
+        val = v.dregs.dr7;
+        break;
+      case VMCS_RO_EXIT_REASON: val = v.exit.reason; break;
+      case VMCS_RO_EXIT_QUALIFIC: val = v.exit.qualification; break;
+      case VMCS_GUEST_PHYSICAL_ADDRESS: val = v.exit.gpa; break;
+      case VMCS_RO_GUEST_LIN_ADDR: val = v.exit.gla; break;
+      case VMCS_RO_VMEXIT_INSTR_LEN: val = v.exit.instr_len; break;
+      case VMCS_RO_VMX_INSTR_INFO: val = v.exit.instr_info; break;
+      case VMCS_RO_IO_RCX: val = v.exit.io_rcx; break;
+      case VMCS_RO_IO_RSI: val = v.exit.io_rsi; break;
+      case VMCS_RO_IO_RDI: val = v.exit.io_rdi; break;
+      case VMCS_RO_IO_RIP: val = v.exit.io_rip; break;
+      default: {
+        auto it = v.vmcs.find(f);
+        val = it == v.vmcs.end() ? 0 : it->second;  // never written: 0 (decisions.md)
+      }
+    }
+  }
+  *out = truncate_to_width(f, val);
+  return HV_SUCCESS;
+}
+
+hv_return_t vmcs_write(Vcpu &v, uint32_t f, uint64_t value) {
+  if (!vmcs_field_known(f) || f == VMCS_CTRL_EPTP || is_host_state(f) || is_read_only(f) ||
+      f == VMCS_GUEST_PHYSICAL_ADDRESS)
+    return HV_BAD_ARGUMENT;
+  value = truncate_to_width(f, value);
+  if (!control_ok(f, value)) return HV_BAD_ARGUMENT;  // "may fail" [H]; the model's code
+  kvm_sregs &s = v.sregs;
+  if (f >= VMCS_GUEST_ES && f <= VMCS_GUEST_TR) {
+    seg_by_index(s, (f - VMCS_GUEST_ES) / 2)->selector = static_cast<uint16_t>(value);
+  } else if (f >= VMCS_GUEST_ES_LIMIT && f <= VMCS_GUEST_TR_LIMIT) {
+    seg_by_index(s, (f - VMCS_GUEST_ES_LIMIT) / 2)->limit = static_cast<uint32_t>(value);
+  } else if (f >= VMCS_GUEST_ES_AR && f <= VMCS_GUEST_TR_AR) {
+    set_ar(*seg_by_index(s, (f - VMCS_GUEST_ES_AR) / 2), value);
+  } else if (f >= VMCS_GUEST_ES_BASE && f <= VMCS_GUEST_TR_BASE) {
+    seg_by_index(s, (f - VMCS_GUEST_ES_BASE) / 2)->base = value;
+  } else {
+    switch (f) {
+      case VMCS_GUEST_GDTR_LIMIT: s.gdt.limit = static_cast<uint16_t>(value); break;
+      case VMCS_GUEST_IDTR_LIMIT: s.idt.limit = static_cast<uint16_t>(value); break;
+      case VMCS_GUEST_GDTR_BASE: s.gdt.base = value; break;
+      case VMCS_GUEST_IDTR_BASE: s.idt.base = value; break;
+      case VMCS_GUEST_CR0: s.cr0 = value; break;
+      case VMCS_GUEST_CR3: s.cr3 = value; break;
+      case VMCS_GUEST_CR4:
+        v.cr4_vmxe = value & kCr4Vmxe;  // VMX needs it set; KVM refuses it without nested VMX
+        s.cr4 = value & ~kCr4Vmxe;
+        break;
+      case VMCS_GUEST_IA32_EFER: s.efer = value; break;
+      case VMCS_GUEST_RSP:
+        v.regs.rsp = value;
+        v.regs_dirty = true;
+        return HV_SUCCESS;
+      case VMCS_GUEST_RIP:
+        v.regs.rip = value;
+        v.regs_dirty = true;
+        return HV_SUCCESS;
+      case VMCS_GUEST_RFLAGS:
+        v.regs.rflags = value;
+        v.regs_dirty = true;
+        return HV_SUCCESS;
+      case VMCS_GUEST_DR7:
+        if (!load_dregs(v)) return HV_ERROR;
+        v.dregs.dr7 = value;
+        v.dregs_dirty = true;
+        return HV_SUCCESS;
+      default:
+        v.vmcs[f] = value;  // stored, no effect on KVM (deviation kvm.controls)
+        return HV_SUCCESS;
+    }
+  }
+  v.sregs_dirty = true;
+  return HV_SUCCESS;
+}
+
+}  // namespace hvkvm
+
+using namespace hvkvm;
+
+extern "C" {
+
+hv_return_t hv_vmx_vcpu_read_vmcs(hv_vcpuid_t vcpu, uint32_t field, uint64_t *value) {
+  Vcpu *v = find_vcpu(vcpu, true);
+  if (!v || !value) return HV_BAD_ARGUMENT;
+  return vmcs_read(*v, field, value);
+}
+
+hv_return_t hv_vmx_vcpu_write_vmcs(hv_vcpuid_t vcpu, uint32_t field, uint64_t value) {
+  Vcpu *v = find_vcpu(vcpu, true);
+  if (!v) return HV_BAD_ARGUMENT;
+  return vmcs_write(*v, field, value);
+}
+
+hv_return_t hv_vmx_read_capability(hv_vmx_capability_t field, uint64_t *value) {
+  if (!value) return HV_BAD_ARGUMENT;
+  switch (field) {
+    case HV_VMX_CAP_PINBASED: case HV_VMX_CAP_TRUE_PINBASED: *value = cap(kPinMust, kPinMay); break;
+    case HV_VMX_CAP_PROCBASED: case HV_VMX_CAP_TRUE_PROCBASED: *value = cap(kProcMust, kProcMay); break;
+    case HV_VMX_CAP_PROCBASED2: *value = cap(kProc2Must, kProc2May); break;
+    case HV_VMX_CAP_ENTRY: case HV_VMX_CAP_TRUE_ENTRY: *value = cap(kEntryMust, kEntryMay); break;
+    case HV_VMX_CAP_EXIT: case HV_VMX_CAP_TRUE_EXIT: *value = cap(kExitMust, kExitMay); break;
+    // Revision 1, 4 KiB region, write-back, INS/OUTS info (bit 54), TRUE controls (bit 55).
+    case HV_VMX_CAP_BASIC: *value = (1ull << 55) | (1ull << 54) | (6ull << 50) | (0x1000ull << 32) | 1; break;
+    case HV_VMX_CAP_MISC: *value = 0; break;  // no preemption timer, no activity states
+    case HV_VMX_CAP_CR0_FIXED0: *value = 0x20; break;          // NE; PE/PG free (unrestricted guest)
+    case HV_VMX_CAP_CR0_FIXED1: *value = 0xffffffffull; break;
+    case HV_VMX_CAP_CR4_FIXED0: *value = kCr4Vmxe; break;
+    case HV_VMX_CAP_CR4_FIXED1: *value = 0x3727ffull; break;
+    case HV_VMX_CAP_VMCS_ENUM: *value = 0x2e; break;
+    case HV_VMX_CAP_EPT_VPID_CAP: *value = 0x00000f0106334141ull; break;
+    case HV_VMX_CAP_PREEMPTION_TIMER: *value = 0; break;  // none (hv_vcpu_run_until: HV_UNSUPPORTED)
+    default: return HV_BAD_ARGUMENT;
+  }
+  return HV_SUCCESS;
+}
+
+}  // extern "C"
