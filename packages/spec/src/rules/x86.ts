@@ -562,13 +562,15 @@ const hv_vmx_read_capability: CallSpec = {
       when: 'field is an hv_vmx_capability_t value',
       applies: (_s, c) => VMX_CAP_IDS.has(arg<number>(c, 'field')),
       ret: SUCCESS,
-      then: 'value = the host\'s capability; for the control capabilities (0–4) the must-be-1 bits (low 32) are a subset of the may-be-1 bits (high 32)',
+      then: 'value = the host\'s capability; for the control capabilities (0–4, 6–9) the must-be-1 bits (low 32) are a subset of the may-be-1 bits (high 32)',
       evidence: H,
       source: 'hvf-facts §1.2: hv_vmx_read_capability and its encoding [H]; canonicalisation in the XNU test [T]',
       value: (s, c, v) => {
         const field = arg<number>(c, 'field');
         if (typeof v !== 'bigint') return `value: expected a bigint, got ${String(v)}`;
-        if (field <= 4) {
+        // Only the control capabilities (PINBASED..EXIT and their TRUE_ forms) have the allowed-0 /
+        // allowed-1 layout; BASIC, MISC, the CR fixed bits, VMCS_ENUM and EPT_VPID_CAP are other formats.
+        if (field <= 4 || (field >= 6 && field <= 9)) {
           const must = v & 0xffff_ffffn;
           const may = v >> 32n;
           if ((must & ~may) !== 0n) return `capability ${field}: must-be-1 bits 0x${must.toString(16)} not within may-be-1 0x${may.toString(16)}`;

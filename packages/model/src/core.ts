@@ -1,0 +1,173 @@
+/**
+ * What both model flavours share: options, host buffers, logical threads, the async-run machinery and
+ * the order in which every call checks its arguments.
+ *
+ * Order of checks (the spec uses the same order, so the model's choice among several applicable codes
+ * is predictable):
+ *  0. JS types — a wrong type is a programmer error: `TypeError` naming the parameter. So is a call from
+ *     a logical thread that is blocked in an async `hv_vcpu_run` (a real thread cannot make a call while
+ *     it is inside `hv_vcpu_run`): `Error`.
+ *  1. no VM                 → HV_NO_DEVICE
+ *  2. handle validity       → HV_BAD_ARGUMENT (vCPU not live, unknown address space / config)
+ *  3. owner thread          → HV_BAD_ARGUMENT
+ *  4. argument values       → HV_BAD_ARGUMENT / HV_UNSUPPORTED (flags, alignment, ranges, enums)
+ *  5. state conflicts       → HV_BUSY / HV_ERROR / HV_NO_RESOURCES (VM exists, overlap, limits)
+ * Codes per situation: /work/main/.notes/decisions.md (the "model returns" column).
+ * @module
+ */
+
+import type { HostMemory, Result } from '@hvspec/spec';
+import { checkThread, HV } from '@hvspec/spec';
+import type { Arm64Engine, X86Engine } from './engine.js';
+import { HostMemoryPool } from './host-memory.js';
+
+/** How a model is built. Every field is optional. */
+export interface ModelOptions {
+  /** The guest interpreters. Without one, `hv_vcpu_run` returns HV_UNSUPPORTED (no guest execution). */
+  engines?: { x86?: X86Engine; arm64?: Arm64Engine };
+  /** `HV_CAP_VCPUMAX` / `hv_vm_get_max_vcpu_count`: live vCPUs per VM. Default 64. */
+  maxVcpus?: number;
+  /** arm64: `hv_vm_config_get_max_ipa_size`. Default 40 (macOS 15+ hosts, hvf-facts.md §2.3 [R]). */
+  maxIpaSize?: number;
+  /** arm64: whether `HV_IPA_GRANULE_4KB` is available (macOS 26+). Default true. */
+  ipaGranule4k?: boolean;
+  /** x86: `HV_CAP_ADDRSPACEMAX`, the default space included. Default 8. */
+  maxAddressSpaces?: number;
+  /** Instructions per slice of an async run; between slices the run yields and checks its cancel flag. Default 10000. */
+  budget?: number;
+  /**
+   * Instructions after which a synchronous `hv_vcpu_run` gives up and returns a spurious exit (x86:
+   * VMX_REASON_IRQ, as a host interrupt would; arm64: HV_EXIT_REASON_CANCELED), so that a spinning guest
+   * cannot hang a single-threaded test. Default: unlimited (a sync run of a spinning guest never returns,
+   * as on hardware).
+   */
+  maxSyncInstructions?: number;
+}
+
+export const SUCCESS: Result = Object.freeze({ ret: HV.HV_SUCCESS });
+export function fail(ret: number): Result<never> {
+  return { ret };
+}
+export function ok<T>(value: T): Result<T> {
+  return { ret: HV.HV_SUCCESS, value };
+}
+
+/** Every enforced permission set: the model checks all 8 combinations of READ/WRITE/EXEC exactly. */
+export const ALL_PERMISSION_SETS: readonly number[] = Object.freeze([0, 1, 2, 3, 4, 5, 6, 7]);
+
+/** Throws unless `value` is a bigint in [0, 2^128) (a Q register). */
+export function checkU128(name: string, value: unknown): asserts value is bigint {
+  if (typeof value !== 'bigint' || value < 0n || value >= 1n << 128n) {
+    throw new TypeError(
+      `${name} must be a bigint in [0, 2^128), got ${typeof value === 'bigint' ? `${value}n` : String(value)}`,
+    );
+  }
+}
+
+function positiveInt(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new TypeError(`options.${name} must be a positive integer`);
+  return value;
+}
+
+/** An instruction that the engine does not implement, as the last `hv_vcpu_run` met it. */
+export interface UnsupportedInstruction {
+  readonly bytes: Uint8Array;
+  readonly reason: string;
+}
+
+/** State shared by both flavours: buffers, busy threads, async runs in flight. */
+export abstract class ModelCore {
+  protected readonly host: HostMemoryPool;
+  protected readonly maxVcpus: number;
+  protected readonly budget: number;
+  protected readonly maxSyncInstructions: number;
+  /** Logical threads blocked in an async run. */
+  protected readonly busy = new Set<number>();
+  /** Bumped by reset(): an async run that sees a different generation ends without touching new state. */
+  protected generation = 0;
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private closed = false;
+
+  protected constructor(pageSize: number, options: ModelOptions) {
+    this.host = new HostMemoryPool(pageSize);
+    this.maxVcpus = positiveInt('maxVcpus', options.maxVcpus, 64);
+    this.budget = positiveInt('budget', options.budget, 10_000);
+    this.maxSyncInstructions =
+      options.maxSyncInstructions === undefined
+        ? Number.POSITIVE_INFINITY
+        : positiveInt('maxSyncInstructions', options.maxSyncInstructions, 1);
+  }
+
+  host_alloc(size: number): HostMemory {
+    this.ensureOpen();
+    return this.host.alloc(size);
+  }
+
+  host_write(mem: HostMemory, offset: number, bytes: Uint8Array): void {
+    this.ensureOpen();
+    this.host.write(mem, offset, bytes);
+  }
+
+  host_read(mem: HostMemory, offset: number, size: number): Uint8Array {
+    this.ensureOpen();
+    return this.host.read(mem, offset, size);
+  }
+
+  /**
+   * Back to "no VM", as process exit would leave things. Async runs in flight end with HV_NO_DEVICE (their
+   * VM is gone) and reset() waits for them.
+   */
+  async reset(): Promise<void> {
+    this.generation++;
+    this.busy.clear();
+    this.dropState();
+    this.host.clear();
+    await Promise.all([...this.inFlight]);
+  }
+
+  async close(): Promise<void> {
+    await this.reset();
+    this.closed = true;
+  }
+
+  /** Drops VM, vCPUs and flavour-specific objects. */
+  protected abstract dropState(): void;
+
+  private ensureOpen(): void {
+    if (this.closed) throw new Error('this model backend was closed');
+  }
+
+  /** Step 0 for every call: the thread id's type, and the thread being free to make a call. */
+  protected enter(t: number): void {
+    this.ensureOpen();
+    checkThread(t);
+    if (this.busy.has(t)) {
+      throw new Error(
+        `logical thread ${t} is inside an async hv_vcpu_run and cannot make another call until it returns`,
+      );
+    }
+  }
+
+  /**
+   * Runs `body` as an async run on thread `t`: the thread is busy until it settles, and reset() waits
+   * for it. `body` receives a function telling whether the model was reset meanwhile.
+   */
+  protected track<T>(t: number, body: (stale: () => boolean) => Promise<T>): Promise<T> {
+    const gen = this.generation;
+    const stale = (): boolean => this.generation !== gen;
+    this.busy.add(t);
+    const run = body(stale).finally(() => {
+      if (!stale()) this.busy.delete(t);
+      this.inFlight.delete(run);
+    });
+    this.inFlight.add(run);
+    return run;
+  }
+}
+
+/** Lets the event loop run (other logical threads' calls, timers) between two slices of an async run. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

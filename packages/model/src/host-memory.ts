@@ -1,0 +1,84 @@
+/**
+ * Host memory of the model: page-aligned, zeroed buffers that stand in for the `mmap`ed regions a VMM
+ * hands to `hv_vm_map` (hvf-facts.md §1.2: "host memory must be a single VM region" [H]). A buffer is
+ * never freed while the backend lives (there is no `host_free`), so a mapping can never outlive its
+ * memory; `reset()` drops every buffer at once, as process exit would.
+ * @module
+ */
+import type { HostMemory } from '@hvspec/spec';
+
+/** One buffer: the handle given out plus its bytes. */
+interface HostBuffer {
+  readonly handle: HostMemory;
+  readonly bytes: Uint8Array;
+}
+
+function checkOffset(name: string, value: unknown): asserts value is number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new TypeError(
+      `${name} must be a non-negative integer, got ${typeof value === 'bigint' ? `${value}n` : String(value)}`,
+    );
+  }
+}
+
+/** The backend's host buffers, by id. Ids are never reused, so a buffer kept across `reset()` is detected. */
+export class HostMemoryPool {
+  private readonly buffers = new Map<number, HostBuffer>();
+  private nextId = 1;
+
+  constructor(private readonly pageSize: number) {}
+
+  /** Allocates `size` bytes rounded up to the page size. Size 0 has no page-aligned region: RangeError. */
+  alloc(size: number): HostMemory {
+    checkOffset('size', size);
+    if (size === 0)
+      throw new RangeError('size must be at least 1 byte (a host region has at least one page)');
+    const rounded = Math.ceil(size / this.pageSize) * this.pageSize;
+    if (rounded > 0x1_0000_0000) throw new RangeError(`size ${size} exceeds the model's 4 GiB buffer limit`);
+    const handle: HostMemory = Object.freeze({ id: this.nextId++, size: rounded });
+    this.buffers.set(handle.id, { handle, bytes: new Uint8Array(rounded) });
+    return handle;
+  }
+
+  /** The bytes behind a handle; TypeError when the handle is not a live buffer of this backend. */
+  bytes(mem: HostMemory, name = 'mem'): Uint8Array {
+    if (typeof mem !== 'object' || mem === null || typeof (mem as { id?: unknown }).id !== 'number') {
+      throw new TypeError(`${name} must be a HostMemory returned by host_alloc`);
+    }
+    const buffer = this.buffers.get(mem.id);
+    if (buffer === undefined || buffer.handle !== mem) {
+      throw new TypeError(
+        `${name} is not a live buffer of this backend (allocated by another backend, or before reset())`,
+      );
+    }
+    return buffer.bytes;
+  }
+
+  write(mem: HostMemory, offset: number, bytes: Uint8Array): void {
+    const target = this.bytes(mem);
+    checkOffset('offset', offset);
+    if (!(bytes instanceof Uint8Array)) throw new TypeError('bytes must be a Uint8Array');
+    if (offset + bytes.length > target.length) {
+      throw new RangeError(
+        `host_write of ${bytes.length} bytes at offset ${offset} is outside the ${target.length}-byte buffer`,
+      );
+    }
+    target.set(bytes, offset);
+  }
+
+  read(mem: HostMemory, offset: number, size: number): Uint8Array {
+    const source = this.bytes(mem);
+    checkOffset('offset', offset);
+    checkOffset('size', size);
+    if (offset + size > source.length) {
+      throw new RangeError(
+        `host_read of ${size} bytes at offset ${offset} is outside the ${source.length}-byte buffer`,
+      );
+    }
+    return source.slice(offset, offset + size);
+  }
+
+  clear(): void {
+    this.buffers.clear();
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * Guest-physical mappings of one address space (the arm64 VM's stage 2, or one x86 EPT space) and the
+ * {@link GuestMemory} view the guest interpreters use.
+ *
+ * A mapping table is a sorted list of disjoint ranges, each backed by a slice of a host buffer and
+ * carrying `hv_memory_flags_t`. `unmap` and `protect` act on exactly the range they are given, splitting
+ * mappings at its ends (hvf-facts.md §2.3: "protect may apply to a whole region or a subregion" [H]).
+ * Alignment and argument checks belong to the API layer; this file assumes page-aligned, non-empty ranges.
+ * @module
+ */
+import { HV_MEMORY } from '@hvspec/spec';
+import type { AccessKind, GuestMemory, MemFault } from './engine.js';
+
+/** One contiguous mapping: guest range [start, end) → `bytes[offset …]`. */
+export interface Mapping {
+  readonly start: bigint;
+  readonly end: bigint;
+  readonly bytes: Uint8Array;
+  /** Byte offset of `start` inside `bytes`. */
+  readonly offset: number;
+  readonly flags: number;
+}
+
+/** A sorted, disjoint set of mappings. */
+export class MappingTable {
+  private list: Mapping[] = [];
+  /** The mapping the last lookup hit: guest code mostly touches the same region twice in a row. */
+  private last: Mapping | undefined;
+
+  /** Every mapping, in address order (a copy). */
+  mappings(): readonly Mapping[] {
+    return this.list.slice();
+  }
+
+  /** True when some mapping intersects [start, end). */
+  overlaps(start: bigint, end: bigint): boolean {
+    return this.list.some((m) => m.start < end && start < m.end);
+  }
+
+  /** True when every byte of [start, end) is mapped (possibly by several mappings). */
+  covers(start: bigint, end: bigint): boolean {
+    let cursor = start;
+    for (const m of this.list) {
+      if (m.end <= cursor) continue;
+      if (m.start > cursor) return false;
+      cursor = m.end;
+      if (cursor >= end) return true;
+    }
+    return cursor >= end;
+  }
+
+  /** Adds a mapping; the caller has checked that it overlaps nothing. */
+  add(start: bigint, end: bigint, bytes: Uint8Array, offset: number, flags: number): void {
+    this.list.push({ start, end, bytes, offset, flags });
+    this.list.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    this.last = undefined;
+  }
+
+  /** Removes every mapped byte of [start, end), keeping the parts of mappings outside it. */
+  remove(start: bigint, end: bigint): void {
+    this.rebuild(start, end, () => undefined);
+  }
+
+  /** Replaces the flags of exactly [start, end); the caller has checked that the range is covered. */
+  protect(start: bigint, end: bigint, flags: number): void {
+    this.rebuild(start, end, (inside) => ({ ...inside, flags }));
+  }
+
+  /** Drops everything. */
+  clear(): void {
+    this.list = [];
+    this.last = undefined;
+  }
+
+  /** The mapping containing `gpa`, if any. */
+  find(gpa: bigint): Mapping | undefined {
+    const last = this.last;
+    if (last !== undefined && gpa >= last.start && gpa < last.end) return last;
+    let lo = 0;
+    let hi = this.list.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const m = this.list[mid] as Mapping;
+      if (gpa < m.start) hi = mid - 1;
+      else if (gpa >= m.end) lo = mid + 1;
+      else {
+        this.last = m;
+        return m;
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Splits every mapping that intersects [start, end) into the part before, the part inside and the
+   * part after; `inside` decides what becomes of the middle part (kept changed, or dropped).
+   */
+  private rebuild(start: bigint, end: bigint, inside: (part: Mapping) => Mapping | undefined): void {
+    const next: Mapping[] = [];
+    for (const m of this.list) {
+      if (m.end <= start || m.start >= end) {
+        next.push(m);
+        continue;
+      }
+      if (m.start < start) next.push({ ...m, end: start });
+      const lo = m.start > start ? m.start : start;
+      const hi = m.end < end ? m.end : end;
+      const middle = inside({ ...m, start: lo, end: hi, offset: m.offset + Number(lo - m.start) });
+      if (middle !== undefined) next.push(middle);
+      if (m.end > end) next.push({ ...m, start: end, offset: m.offset + Number(end - m.start) });
+    }
+    this.list = next;
+    this.last = undefined;
+  }
+}
+
+const NEED: Record<AccessKind, number> = {
+  read: HV_MEMORY.READ,
+  write: HV_MEMORY.WRITE,
+  fetch: HV_MEMORY.EXEC,
+};
+const ADDRESS_MASK = 0xffff_ffff_ffff_ffffn;
+
+/**
+ * Guest-physical memory as a vCPU sees it: every access is checked against the mapping's permissions
+ * (READ for loads, WRITE for stores, EXEC for instruction fetches), as stage 2 / EPT would. The view is
+ * live: `hv_vm_protect` or `hv_vm_unmap` between runs is seen by the next access.
+ */
+export class GuestMemoryView implements GuestMemory {
+  constructor(private readonly table: MappingTable) {}
+
+  read(gpa: bigint, size: number, access: 'read' | 'fetch'): Uint8Array | MemFault {
+    const need = NEED[access];
+    const m = this.table.find(gpa);
+    // Fast path: the whole access lies in one mapping that allows it.
+    if (m !== undefined && (m.flags & need) !== 0 && gpa + BigInt(size) <= m.end) {
+      const at = m.offset + Number(gpa - m.start);
+      return m.bytes.slice(at, at + size);
+    }
+    const out = new Uint8Array(size);
+    const fault = this.walk(gpa, size, access, (part, at, done, n) =>
+      out.set(part.bytes.subarray(at, at + n), done),
+    );
+    return fault ?? out;
+  }
+
+  write(gpa: bigint, bytes: Uint8Array): MemFault | undefined {
+    // Check the whole access first: on a fault nothing is written (engine.ts contract).
+    const fault = this.walk(gpa, bytes.length, 'write', () => undefined);
+    if (fault !== undefined) return fault;
+    this.walk(gpa, bytes.length, 'write', (part, at, done, n) =>
+      part.bytes.set(bytes.subarray(done, done + n), at),
+    );
+    return undefined;
+  }
+
+  /** Visits the mapped pieces of [gpa, gpa+size) in order; returns the first fault instead of visiting it. */
+  private walk(
+    gpa: bigint,
+    size: number,
+    access: AccessKind,
+    visit: (m: Mapping, at: number, done: number, n: number) => void,
+  ): MemFault | undefined {
+    const need = NEED[access];
+    let done = 0;
+    while (done < size) {
+      const addr = (gpa + BigInt(done)) & ADDRESS_MASK;
+      const m = this.table.find(addr);
+      if (m === undefined) return { gpa: addr, access, size, mapped: false, perms: 0 };
+      if ((m.flags & need) === 0) return { gpa: addr, access, size, mapped: true, perms: m.flags };
+      const avail = Number(m.end - addr);
+      const n = Math.min(size - done, avail);
+      visit(m, m.offset + Number(addr - m.start), done, n);
+      done += n;
+    }
+    return undefined;
+  }
+}

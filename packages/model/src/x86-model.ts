@@ -1,0 +1,554 @@
+/**
+ * The x86_64 flavour of the model: `hv_*` calls over real state (buffers, EPT address spaces, vCPUs with
+ * register files and VMCS), with guest code run by an injected {@link X86Engine}.
+ *
+ * Check order and codes: see core.ts and /work/main/.notes/decisions.md.
+ * @module
+ */
+
+import type { AddressSpace, Capabilities, Result, ThreadId, Uva, Vcpu, X86Backend } from '@hvspec/spec';
+import {
+  checkU32,
+  checkU64,
+  checkVcpuList,
+  EPT_QUAL,
+  HV,
+  HV_CAP,
+  HV_MEMORY,
+  HV_MEMORY_RWX,
+  HV_VCPU_OPTIONS,
+  HV_VM_OPTIONS,
+  HV_VM_SPACE_DEFAULT,
+  HV_VMX_CAP,
+  HV_X86_REG,
+  IO_QUAL,
+  isKnownVmcsField,
+  isVmcsHostState,
+  isVmcsReadOnly,
+  VMCS,
+  VMCS_FRAMEWORK_OWNED,
+  VMX_REASON,
+} from '@hvspec/spec';
+import type { ModelOptions, UnsupportedInstruction } from './core.js';
+import { ALL_PERMISSION_SETS, fail, ModelCore, ok, SUCCESS, yieldToEventLoop } from './core.js';
+import type { X86Engine, X86Stop } from './engine.js';
+import { GuestMemoryView, MappingTable } from './mappings.js';
+import { controlAllowed, MODEL_VMX_CAPABILITIES } from './vmx-capabilities.js';
+import { X86RegisterFile } from './x86-state.js';
+
+const PAGE = 4096n;
+const U64_LIMIT = 1n << 64n;
+const KNOWN_VM_OPTIONS = BigInt(Object.values(HV_VM_OPTIONS).reduce((a, b) => a | b, 0));
+const KNOWN_VCPU_OPTIONS = BigInt(Object.values(HV_VCPU_OPTIONS).reduce((a, b) => a | b, 0));
+
+/** Control fields whose writes are checked against `hv_vmx_read_capability` (hvf-facts.md §1.2 [H]: "may fail"). */
+const CONTROL_CAPABILITY = new Map<number, number>([
+  [VMCS.VMCS_CTRL_PIN_BASED, HV_VMX_CAP.HV_VMX_CAP_PINBASED],
+  [VMCS.VMCS_CTRL_CPU_BASED, HV_VMX_CAP.HV_VMX_CAP_PROCBASED],
+  [VMCS.VMCS_CTRL_CPU_BASED2, HV_VMX_CAP.HV_VMX_CAP_PROCBASED2],
+  [VMCS.VMCS_CTRL_VMENTRY_CONTROLS, HV_VMX_CAP.HV_VMX_CAP_ENTRY],
+  [VMCS.VMCS_CTRL_VMEXIT_CONTROLS, HV_VMX_CAP.HV_VMX_CAP_EXIT],
+]);
+
+interface X86Space {
+  readonly table: MappingTable;
+  readonly view: GuestMemoryView;
+}
+
+interface X86VcpuRecord {
+  readonly id: number;
+  readonly owner: number;
+  readonly regs: X86RegisterFile;
+  space: number;
+  /** Set by hv_vcpu_interrupt; sticky until a run consumes it (hvf-facts.md §1.7 [R]). */
+  cancel: boolean;
+  lastUnsupported: UnsupportedInstruction | undefined;
+}
+
+interface X86Vm {
+  readonly spaces: Map<number, X86Space>;
+  nextSpace: number;
+  /** Live vCPUs only: a destroyed handle is simply absent. */
+  readonly vcpus: Map<number, X86VcpuRecord>;
+  nextVcpu: number;
+}
+
+function newSpace(): X86Space {
+  const table = new MappingTable();
+  return { table, view: new GuestMemoryView(table) };
+}
+
+/** How a run ended, before it is written into the VMCS. */
+type RunEnd =
+  | { readonly kind: 'stop'; readonly stop: X86Stop }
+  | { readonly kind: 'cancel' }
+  | { readonly kind: 'reset' };
+
+/** The x86 model backend. */
+export class X86Model extends ModelCore implements X86Backend {
+  readonly arch = 'x86_64' as const;
+  readonly capabilities: Capabilities;
+  private readonly engine: X86Engine | undefined;
+  private readonly maxAddressSpaces: number;
+  private vm: X86Vm | undefined;
+
+  constructor(options: ModelOptions = {}) {
+    super(4096, options);
+    this.engine = options.engines?.x86;
+    this.maxAddressSpaces = options.maxAddressSpaces ?? 8;
+    if (!Number.isSafeInteger(this.maxAddressSpaces) || this.maxAddressSpaces < 1) {
+      throw new TypeError('options.maxAddressSpaces must be a positive integer');
+    }
+    this.capabilities = Object.freeze({
+      backend: 'model',
+      arch: 'x86_64',
+      pageSize: 4096,
+      maxVcpus: this.maxVcpus,
+      guestExecution: this.engine !== undefined,
+      enforcedPermissions: ALL_PERMISSION_SETS,
+      deviations: [],
+      vmxCapabilities: MODEL_VMX_CAPABILITIES,
+      maxAddressSpaces: this.maxAddressSpaces,
+    });
+  }
+
+  protected dropState(): void {
+    this.vm = undefined;
+  }
+
+  // ---- capabilities (no VM needed: they describe the host) -------------------------------------------
+
+  hv_capability(t: ThreadId, capability: number): Result<bigint> {
+    this.enter(t);
+    checkU32('capability', capability);
+    if (capability === HV_CAP.HV_CAP_VCPUMAX) return ok(BigInt(this.maxVcpus));
+    if (capability === HV_CAP.HV_CAP_ADDRSPACEMAX) return ok(BigInt(this.maxAddressSpaces));
+    return fail(HV.HV_BAD_ARGUMENT);
+  }
+
+  hv_vmx_read_capability(t: ThreadId, field: number): Result<bigint> {
+    this.enter(t);
+    checkU32('field', field);
+    const value = MODEL_VMX_CAPABILITIES[field];
+    return value === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(value);
+  }
+
+  // ---- VM ----------------------------------------------------------------------------------------------
+
+  hv_vm_create(t: ThreadId, flags: bigint): Result {
+    this.enter(t);
+    checkU64('flags', flags);
+    if ((flags & ~KNOWN_VM_OPTIONS) !== 0n) return fail(HV.HV_BAD_ARGUMENT);
+    if (this.vm !== undefined) return fail(HV.HV_BUSY); // one VM per process (hvf-facts.md §0.3 [H])
+    this.vm = {
+      spaces: new Map([[HV_VM_SPACE_DEFAULT, newSpace()]]),
+      nextSpace: 1,
+      vcpus: new Map(),
+      nextVcpu: 0,
+    };
+    return SUCCESS;
+  }
+
+  hv_vm_destroy(t: ThreadId): Result {
+    this.enter(t);
+    if (this.vm === undefined) return fail(HV.HV_NO_DEVICE);
+    if (this.vm.vcpus.size > 0) return fail(HV.HV_BUSY);
+    this.vm = undefined;
+    return SUCCESS;
+  }
+
+  hv_vm_space_create(t: ThreadId): Result<AddressSpace> {
+    this.enter(t);
+    const vm = this.vm;
+    if (vm === undefined) return fail(HV.HV_NO_DEVICE);
+    if (vm.spaces.size >= this.maxAddressSpaces) return fail(HV.HV_NO_RESOURCES);
+    const asid = vm.nextSpace++;
+    vm.spaces.set(asid, newSpace());
+    return ok(asid as AddressSpace);
+  }
+
+  hv_vm_space_destroy(t: ThreadId, asid: AddressSpace): Result {
+    this.enter(t);
+    checkU32('asid', asid);
+    const vm = this.vm;
+    if (vm === undefined) return fail(HV.HV_NO_DEVICE);
+    if (asid === HV_VM_SPACE_DEFAULT || !vm.spaces.has(asid)) return fail(HV.HV_BAD_ARGUMENT);
+    for (const v of vm.vcpus.values()) if (v.space === asid) return fail(HV.HV_BUSY);
+    vm.spaces.delete(asid);
+    return SUCCESS;
+  }
+
+  // ---- mappings ----------------------------------------------------------------------------------------
+
+  hv_vm_map(t: ThreadId, uva: Uva, gpa: bigint, size: bigint, flags: number): Result {
+    return this.hv_vm_map_space(t, HV_VM_SPACE_DEFAULT as AddressSpace, uva, gpa, size, flags);
+  }
+
+  hv_vm_unmap(t: ThreadId, gpa: bigint, size: bigint): Result {
+    return this.hv_vm_unmap_space(t, HV_VM_SPACE_DEFAULT as AddressSpace, gpa, size);
+  }
+
+  hv_vm_protect(t: ThreadId, gpa: bigint, size: bigint, flags: number): Result {
+    return this.hv_vm_protect_space(t, HV_VM_SPACE_DEFAULT as AddressSpace, gpa, size, flags);
+  }
+
+  hv_vm_map_space(
+    t: ThreadId,
+    asid: AddressSpace,
+    uva: Uva,
+    gpa: bigint,
+    size: bigint,
+    flags: number,
+  ): Result {
+    this.enter(t);
+    checkU32('asid', asid);
+    const bytes = this.uvaBytes(uva);
+    checkU64('gpa', gpa);
+    checkU64('size', size);
+    checkU32('flags', flags);
+    const space = this.space(asid);
+    if (typeof space === 'number') return fail(space);
+    if ((flags & ~HV_MEMORY_RWX) !== 0) return fail(HV.HV_BAD_ARGUMENT);
+    const bad = this.rangeError(gpa, size);
+    if (bad !== undefined) return fail(bad);
+    if (BigInt(uva.offset) % PAGE !== 0n) return fail(HV.HV_BAD_ARGUMENT);
+    if (BigInt(uva.offset) + size > BigInt(bytes.length)) return fail(HV.HV_BAD_ARGUMENT);
+    if (space.table.overlaps(gpa, gpa + size)) return fail(HV.HV_ERROR);
+    space.table.add(gpa, gpa + size, bytes, uva.offset, flags);
+    return SUCCESS;
+  }
+
+  hv_vm_unmap_space(t: ThreadId, asid: AddressSpace, gpa: bigint, size: bigint): Result {
+    this.enter(t);
+    checkU32('asid', asid);
+    checkU64('gpa', gpa);
+    checkU64('size', size);
+    const space = this.space(asid);
+    if (typeof space === 'number') return fail(space);
+    const bad = this.rangeError(gpa, size);
+    if (bad !== undefined) return fail(bad);
+    // Every mapped page in the range goes; unmapped pages in it are not an error (decisions.md).
+    space.table.remove(gpa, gpa + size);
+    return SUCCESS;
+  }
+
+  hv_vm_protect_space(t: ThreadId, asid: AddressSpace, gpa: bigint, size: bigint, flags: number): Result {
+    this.enter(t);
+    checkU32('asid', asid);
+    checkU64('gpa', gpa);
+    checkU64('size', size);
+    checkU32('flags', flags);
+    const space = this.space(asid);
+    if (typeof space === 'number') return fail(space);
+    if ((flags & ~HV_MEMORY_RWX) !== 0) return fail(HV.HV_BAD_ARGUMENT);
+    const bad = this.rangeError(gpa, size);
+    if (bad !== undefined) return fail(bad);
+    if (!space.table.covers(gpa, gpa + size)) return fail(HV.HV_BAD_ARGUMENT);
+    space.table.protect(gpa, gpa + size, flags);
+    return SUCCESS;
+  }
+
+  /** The bytes behind a uva (TypeError when it is not a {mem, offset} into a live buffer). */
+  private uvaBytes(uva: Uva): Uint8Array {
+    if (typeof uva !== 'object' || uva === null) throw new TypeError('uva must be {mem, offset}');
+    const bytes = this.host.bytes(uva.mem, 'uva.mem');
+    checkU32('uva.offset', uva.offset);
+    return bytes;
+  }
+
+  /** Steps 1–2 for space calls: the VM, then the asid. */
+  private space(asid: number): X86Space | number {
+    if (this.vm === undefined) return HV.HV_NO_DEVICE;
+    return this.vm.spaces.get(asid) ?? HV.HV_BAD_ARGUMENT;
+  }
+
+  /** Size 0, 4 KiB alignment of gpa and size, and wrap-around past 2^64 (decisions.md). */
+  private rangeError(gpa: bigint, size: bigint): number | undefined {
+    if (size === 0n || gpa % PAGE !== 0n || size % PAGE !== 0n) return HV.HV_BAD_ARGUMENT;
+    if (gpa + size > U64_LIMIT) return HV.HV_BAD_ARGUMENT;
+    return undefined;
+  }
+
+  // ---- vCPUs -------------------------------------------------------------------------------------------
+
+  hv_vcpu_create(t: ThreadId, flags: bigint): Result<Vcpu> {
+    this.enter(t);
+    checkU64('flags', flags);
+    const vm = this.vm;
+    if (vm === undefined) return fail(HV.HV_NO_DEVICE);
+    if ((flags & ~KNOWN_VCPU_OPTIONS) !== 0n) return fail(HV.HV_BAD_ARGUMENT);
+    // x86 lets one thread own several vCPUs (decisions.md: the header only binds a vCPU to its thread).
+    if (vm.vcpus.size >= this.maxVcpus) return fail(HV.HV_NO_RESOURCES);
+    const id = vm.nextVcpu++;
+    vm.vcpus.set(id, {
+      id,
+      owner: t,
+      regs: new X86RegisterFile(),
+      space: HV_VM_SPACE_DEFAULT,
+      cancel: false,
+      lastUnsupported: undefined,
+    });
+    return ok(id as Vcpu);
+  }
+
+  hv_vcpu_destroy(t: ThreadId, vcpu: Vcpu): Result {
+    this.enter(t);
+    checkU32('vcpu', vcpu);
+    const v = this.owned(t, vcpu);
+    if (typeof v === 'number') return fail(v);
+    this.vm?.vcpus.delete(v.id);
+    return SUCCESS;
+  }
+
+  hv_vcpu_set_space(t: ThreadId, vcpu: Vcpu, asid: AddressSpace): Result {
+    this.enter(t);
+    checkU32('vcpu', vcpu);
+    checkU32('asid', asid);
+    const v = this.owned(t, vcpu);
+    if (typeof v === 'number') return fail(v);
+    if (!this.vm?.spaces.has(asid)) return fail(HV.HV_BAD_ARGUMENT);
+    v.space = asid;
+    return SUCCESS;
+  }
+
+  hv_vcpu_read_register(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
+    this.enter(t);
+    checkU32('vcpu', vcpu);
+    checkU32('reg', reg);
+    const v = this.owned(t, vcpu);
+    if (typeof v === 'number') return fail(v);
+    if (reg >= HV_X86_REG.HV_X86_REGISTERS_MAX) return fail(HV.HV_BAD_ARGUMENT);
+    return ok(v.regs.readRegister(reg));
+  }
+
+  hv_vcpu_write_register(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
+    this.enter(t);
+    checkU32('vcpu', vcpu);
+    checkU32('reg', reg);
+    checkU64('value', value);
+    const v = this.owned(t, vcpu);
+    if (typeof v === 'number') return fail(v);
+    if (reg >= HV_X86_REG.HV_X86_REGISTERS_MAX) return fail(HV.HV_BAD_ARGUMENT);
+    v.regs.writeRegister(reg, value);
+    return SUCCESS;
+  }
+
+  hv_vmx_vcpu_read_vmcs(t: ThreadId, vcpu: Vcpu, field: number): Result<bigint> {
+    this.enter(t);
+    checkU32('vcpu', vcpu);
+    checkU32('field', field);
+    const v = this.owned(t, vcpu);
+    if (typeof v === 'number') return fail(v);
+    if (!accessibleField(field)) return fail(HV.HV_BAD_ARGUMENT);
+    return ok(v.regs.readField(field));
+  }
+
+  hv_vmx_vcpu_write_vmcs(t: ThreadId, vcpu: Vcpu, field: number, value: bigint): Result {
+    this.enter(t);
+    checkU32('vcpu', vcpu);
+    checkU32('field', field);
+    checkU64('value', value);
+    const v = this.owned(t, vcpu);
+    if (typeof v === 'number') return fail(v);
+    if (!accessibleField(field) || isVmcsReadOnly(field)) return fail(HV.HV_BAD_ARGUMENT);
+    const cap = CONTROL_CAPABILITY.get(field);
+    if (
+      cap !== undefined &&
+      !controlAllowed(MODEL_VMX_CAPABILITIES[cap] as bigint, Number(value & 0xffff_ffffn))
+    ) {
+      return fail(HV.HV_BAD_ARGUMENT);
+    }
+    v.regs.writeField(field, value);
+    return SUCCESS;
+  }
+
+  /** Steps 1–3 for per-vCPU calls: VM, live handle, owner thread. */
+  private owned(t: number, vcpu: number): X86VcpuRecord | number {
+    if (this.vm === undefined) return HV.HV_NO_DEVICE;
+    const v = this.vm.vcpus.get(vcpu);
+    if (v === undefined || v.owner !== t) return HV.HV_BAD_ARGUMENT;
+    return v;
+  }
+
+  // ---- running -----------------------------------------------------------------------------------------
+
+  /**
+   * Runs until the next exit. Results:
+   *  - a pending hv_vcpu_interrupt: HV_SUCCESS with VMX_REASON_IRQ, the guest not entered, the flag cleared;
+   *  - no engine configured: HV_UNSUPPORTED (guest execution not available in this model configuration);
+   *  - an instruction the engine does not implement: HV_ERROR — the model's explicit "unsupported
+   *    instruction" result, with the bytes and reason in {@link model_last_unsupported}; RIP stays at it;
+   *  - otherwise HV_SUCCESS with the exit in the VMCS exit-information fields.
+   */
+  hv_vcpu_run(t: ThreadId, vcpu: Vcpu): Result {
+    this.enter(t);
+    checkU32('vcpu', vcpu);
+    const v = this.owned(t, vcpu);
+    if (typeof v === 'number') return fail(v);
+    const early = this.runStart(v);
+    if (early !== undefined) return early;
+    const engine = this.engine as X86Engine;
+    const mem = this.spaceOf(v).view;
+    let left = this.maxSyncInstructions;
+    for (;;) {
+      const slice = Math.min(left, 1_000_000);
+      const stop = engine(v.regs.cpu, mem, slice);
+      if (stop.kind !== 'budget') return this.runEnd(v, { kind: 'stop', stop });
+      left -= slice;
+      // Out of instructions: a host interrupt would end the run the same way (spurious exit, DESIGN.md).
+      if (left <= 0) return this.runEnd(v, { kind: 'cancel' });
+    }
+  }
+
+  /** A finite deadline is accepted and the run proceeds as with HV_DEADLINE_FOREVER (decisions.md). */
+  hv_vcpu_run_until(t: ThreadId, vcpu: Vcpu, deadline: bigint): Result {
+    this.enter(t);
+    checkU64('deadline', deadline);
+    return this.hv_vcpu_run(t, vcpu);
+  }
+
+  /**
+   * `hv_vcpu_run` on logical thread `t` without blocking the caller: the engine runs in slices of
+   * `budget` instructions, yielding to the event loop between slices; an hv_vcpu_interrupt seen between
+   * slices ends the run with VMX_REASON_IRQ and RIP at the next instruction to execute.
+   */
+  hv_vcpu_run_async(t: ThreadId, vcpu: Vcpu): Promise<Result> {
+    this.enter(t);
+    checkU32('vcpu', vcpu);
+    const v = this.owned(t, vcpu);
+    if (typeof v === 'number') return Promise.resolve(fail(v));
+    const early = this.runStart(v);
+    if (early !== undefined) return Promise.resolve(early);
+    const engine = this.engine as X86Engine;
+    return this.track(t, async (stale) => {
+      for (;;) {
+        const stop = engine(v.regs.cpu, this.spaceOf(v).view, this.budget);
+        if (stop.kind !== 'budget') return this.runEnd(v, { kind: 'stop', stop });
+        await yieldToEventLoop();
+        if (stale()) return this.runEnd(v, { kind: 'reset' });
+        if (v.cancel) {
+          v.cancel = false;
+          return this.runEnd(v, { kind: 'cancel' });
+        }
+      }
+    });
+  }
+
+  hv_vcpu_interrupt(t: ThreadId, vcpus: readonly Vcpu[], vcpu_count: number): Result {
+    this.enter(t);
+    checkVcpuList('vcpus', vcpus, 'vcpu_count', vcpu_count);
+    if (vcpu_count > vcpus.length)
+      throw new TypeError(`vcpu_count ${vcpu_count} exceeds vcpus.length ${vcpus.length}`);
+    const vm = this.vm;
+    if (vm === undefined) return fail(HV.HV_NO_DEVICE);
+    const targets: X86VcpuRecord[] = [];
+    // Any thread may kick (hvf-facts.md §1.2 [H]); a stale handle fails the whole call, no flag set.
+    for (const id of vcpus.slice(0, vcpu_count)) {
+      const v = vm.vcpus.get(id);
+      if (v === undefined) return fail(HV.HV_BAD_ARGUMENT);
+      targets.push(v);
+    }
+    for (const v of targets) v.cancel = true;
+    return SUCCESS;
+  }
+
+  /**
+   * The instruction that made the vCPU's last run return HV_ERROR (the model's "unsupported instruction"
+   * result), or undefined when its last run ended otherwise. A model-only call, not an `hv_*` function.
+   */
+  model_last_unsupported(vcpu: Vcpu): UnsupportedInstruction | undefined {
+    checkU32('vcpu', vcpu);
+    return this.vm?.vcpus.get(vcpu)?.lastUnsupported;
+  }
+
+  private spaceOf(v: X86VcpuRecord): X86Space {
+    // A vCPU's space cannot be destroyed while it is set (hv_vm_space_destroy returns HV_BUSY).
+    return this.vm?.spaces.get(v.space) as X86Space;
+  }
+
+  /** What a run does before entering the guest: consume a pending kick, or report no engine. */
+  private runStart(v: X86VcpuRecord): Result | undefined {
+    v.lastUnsupported = undefined;
+    if (v.cancel) {
+      v.cancel = false;
+      return this.runEnd(v, { kind: 'cancel' });
+    }
+    if (this.engine === undefined) return fail(HV.HV_UNSUPPORTED);
+    return undefined;
+  }
+
+  /** Writes the exit into the VMCS exit-information fields (hvf-facts.md §1.6, Intel SDM layouts). */
+  private runEnd(v: X86VcpuRecord, end: RunEnd): Result {
+    if (end.kind === 'reset') return fail(HV.HV_NO_DEVICE);
+    const regs = v.regs;
+    if (end.kind === 'cancel') {
+      regs.setExit(IRQ, 0n, 0n);
+      return SUCCESS;
+    }
+    const stop = end.stop;
+    switch (stop.kind) {
+      case 'io': {
+        const q =
+          (stop.size - 1) |
+          (stop.in ? IO_QUAL.IN : 0) |
+          (stop.string ? IO_QUAL.STRING : 0) |
+          (stop.rep ? IO_QUAL.REP : 0) |
+          (stop.imm ? IO_QUAL.IMMEDIATE : 0);
+        // The port is bits 31:16: the whole qualification fits in 32 bits, so build it as a number.
+        regs.setExit(IO, BigInt((q | ((stop.port & 0xffff) << IO_QUAL.PORT_SHIFT)) >>> 0), BigInt(stop.len));
+        return SUCCESS;
+      }
+      case 'hlt':
+        regs.setExit(HLT, 0n, BigInt(stop.len));
+        return SUCCESS;
+      case 'ept': {
+        const f = stop.fault;
+        const access =
+          f.access === 'read' ? EPT_QUAL.READ : f.access === 'write' ? EPT_QUAL.WRITE : EPT_QUAL.FETCH;
+        const perms =
+          (f.perms & HV_MEMORY.READ ? EPT_QUAL.READABLE : 0) |
+          (f.perms & HV_MEMORY.WRITE ? EPT_QUAL.WRITABLE : 0) |
+          (f.perms & HV_MEMORY.EXEC ? EPT_QUAL.EXECUTABLE : 0);
+        // The access came from a linear address (paging off: linear = physical), so bits 7 and 8 are set
+        // for data accesses and fetches alike; VMMs test (qual & 0x86) (hvf-facts.md §1.6, §1.8 [T]).
+        const q = access | perms | EPT_QUAL.GLA_VALID | EPT_QUAL.GLA_TRANSLATED;
+        regs.writeField(VMCS.VMCS_GUEST_PHYSICAL_ADDRESS, f.gpa);
+        regs.writeField(VMCS.VMCS_RO_GUEST_LIN_ADDR, stop.gla);
+        // The instruction length is not defined for EPT violations (SDM); the model reports 0.
+        regs.setExit(EPT_VIOLATION, BigInt(q), 0n);
+        return SUCCESS;
+      }
+      case 'triple-fault':
+        regs.setExit(TRIPLE_FAULT, 0n, 0n);
+        return SUCCESS;
+      case 'unsupported':
+        v.lastUnsupported = { bytes: stop.bytes.slice(), reason: stop.reason };
+        return fail(HV.HV_ERROR);
+      case 'budget':
+        // Callers loop on 'budget'; reaching here would be a model bug, reported as an IRQ exit.
+        regs.setExit(IRQ, 0n, 0n);
+        return SUCCESS;
+    }
+  }
+}
+
+const IRQ = BigInt(VMX_REASON.VMX_REASON_IRQ);
+const IO = BigInt(VMX_REASON.VMX_REASON_IO);
+const HLT = BigInt(VMX_REASON.VMX_REASON_HLT);
+const EPT_VIOLATION = BigInt(VMX_REASON.VMX_REASON_EPT_VIOLATION);
+const TRIPLE_FAULT = BigInt(VMX_REASON.VMX_REASON_TRIPLE_FAULT);
+
+/** Fields a VMM may read: known, not host state, not framework-owned (EPTP, hvf-facts.md §1.2 [T]). */
+const ACCESSIBLE_FIELDS: ReadonlySet<number> = new Set(
+  Object.values(VMCS).filter(
+    (f) => isKnownVmcsField(f) && !isVmcsHostState(f) && !VMCS_FRAMEWORK_OWNED.includes(f),
+  ),
+);
+function accessibleField(field: number): boolean {
+  return ACCESSIBLE_FIELDS.has(field);
+}
+
+/** Builds the x86 model. */
+export function createX86Model(options: ModelOptions = {}): X86Model {
+  return new X86Model(options);
+}

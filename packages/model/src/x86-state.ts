@@ -1,0 +1,256 @@
+/**
+ * The register file of one x86 vCPU: `hv_x86_reg_t` registers and VMCS fields over one store.
+ *
+ * Guest state lives in one place — the {@link X86Cpu} the engine runs on, plus a VMCS field map for the
+ * rest — so `hv_vcpu_read_register(HV_X86_RIP)` and `VMCS_GUEST_RIP` are the same value, as are the
+ * segment selectors, CR0/CR3/CR4, RSP, RFLAGS, descriptor tables, LDTR/TR and DR7 (the XNU test mixes both
+ * interfaces on the same vCPU, hvf-facts.md §1.8 [T]).
+ *
+ * Widths: VMCS fields keep their Intel width (a write is truncated, hvf-facts.md §1.4). Registers round-trip
+ * all 64 bits (decisions.md: "register write then read: round-trip (64-bit)"); when a register is stored in
+ * a narrower field (a selector, a limit, access rights), the full value written through the register API is
+ * remembered and returned as long as the field still holds its truncation — i.e. until the guest or a VMCS
+ * write changes the field.
+ *
+ * Initial state (the model's host description; Apple documents none): the Intel "state after INIT" (SDM
+ * Vol. 3 §10.1.1) with the reset vector — RIP 0xfff0, CS selector 0xf000 base 0xffff0000, data segments
+ * base 0 limit 0xffff AR 0x93, CS AR 0x9b, LDTR AR 0x82, TR AR 0x8b, GDTR/IDTR limit 0xffff, RFLAGS 0x2,
+ * DR6 0xffff0ff0, DR7 0x400, XCR0 1 — except CR0 = 0x20 (NE, required by VMX operation: CR0_FIXED0) where
+ * INIT would give 0x60000010. Every other field, including all controls, reads 0 until written.
+ * @module
+ */
+import { HV_X86_REG as R, VMCS, vmcsFieldWidth } from '@hvspec/spec';
+import type { X86Cpu } from './engine.js';
+
+type SegName = 'cs' | 'ds' | 'es' | 'fs' | 'gs' | 'ss';
+
+/** A VMCS field held in the engine's CPU object rather than in the field map. */
+interface CpuSlot {
+  get(cpu: X86Cpu): bigint;
+  set(cpu: X86Cpu, value: bigint): void;
+}
+
+const CPU_SLOTS = new Map<number, CpuSlot>();
+function slot(field: number, get: (cpu: X86Cpu) => bigint, set: (cpu: X86Cpu, value: bigint) => void): void {
+  CPU_SLOTS.set(field, { get, set });
+}
+
+const SEGMENT_FIELDS: readonly [SegName, number, number, number, number][] = [
+  // name, selector, base, limit, access rights
+  ['es', VMCS.VMCS_GUEST_ES, VMCS.VMCS_GUEST_ES_BASE, VMCS.VMCS_GUEST_ES_LIMIT, VMCS.VMCS_GUEST_ES_AR],
+  ['cs', VMCS.VMCS_GUEST_CS, VMCS.VMCS_GUEST_CS_BASE, VMCS.VMCS_GUEST_CS_LIMIT, VMCS.VMCS_GUEST_CS_AR],
+  ['ss', VMCS.VMCS_GUEST_SS, VMCS.VMCS_GUEST_SS_BASE, VMCS.VMCS_GUEST_SS_LIMIT, VMCS.VMCS_GUEST_SS_AR],
+  ['ds', VMCS.VMCS_GUEST_DS, VMCS.VMCS_GUEST_DS_BASE, VMCS.VMCS_GUEST_DS_LIMIT, VMCS.VMCS_GUEST_DS_AR],
+  ['fs', VMCS.VMCS_GUEST_FS, VMCS.VMCS_GUEST_FS_BASE, VMCS.VMCS_GUEST_FS_LIMIT, VMCS.VMCS_GUEST_FS_AR],
+  ['gs', VMCS.VMCS_GUEST_GS, VMCS.VMCS_GUEST_GS_BASE, VMCS.VMCS_GUEST_GS_LIMIT, VMCS.VMCS_GUEST_GS_AR],
+];
+for (const [name, sel, base, limit, ar] of SEGMENT_FIELDS) {
+  slot(
+    sel,
+    (c) => BigInt(c.seg[name].selector),
+    (c, v) => (c.seg[name].selector = Number(v)),
+  );
+  slot(
+    base,
+    (c) => c.seg[name].base,
+    (c, v) => (c.seg[name].base = v),
+  );
+  slot(
+    limit,
+    (c) => BigInt(c.seg[name].limit),
+    (c, v) => (c.seg[name].limit = Number(v)),
+  );
+  slot(
+    ar,
+    (c) => BigInt(c.seg[name].ar),
+    (c, v) => (c.seg[name].ar = Number(v)),
+  );
+}
+slot(
+  VMCS.VMCS_GUEST_CR0,
+  (c) => c.cr0,
+  (c, v) => (c.cr0 = v),
+);
+slot(
+  VMCS.VMCS_GUEST_CR3,
+  (c) => c.cr3,
+  (c, v) => (c.cr3 = v),
+);
+slot(
+  VMCS.VMCS_GUEST_CR4,
+  (c) => c.cr4,
+  (c, v) => (c.cr4 = v),
+);
+slot(
+  VMCS.VMCS_GUEST_RIP,
+  (c) => c.rip,
+  (c, v) => (c.rip = v),
+);
+slot(
+  VMCS.VMCS_GUEST_RFLAGS,
+  (c) => c.rflags,
+  (c, v) => (c.rflags = v),
+);
+slot(
+  VMCS.VMCS_GUEST_RSP,
+  (c) => c.gpr[4] as bigint,
+  (c, v) => (c.gpr[4] = v),
+);
+slot(
+  VMCS.VMCS_GUEST_IA32_EFER,
+  (c) => c.efer,
+  (c, v) => (c.efer = v),
+);
+
+/** `hv_x86_reg_t` GPRs → index in Intel encoding order (RAX RCX RDX RBX RSP RBP RSI RDI R8..R15). */
+const GPR_INDEX = new Map<number, number>([
+  [R.HV_X86_RAX, 0],
+  [R.HV_X86_RCX, 1],
+  [R.HV_X86_RDX, 2],
+  [R.HV_X86_RBX, 3],
+  [R.HV_X86_RSP, 4],
+  [R.HV_X86_RBP, 5],
+  [R.HV_X86_RSI, 6],
+  [R.HV_X86_RDI, 7],
+  [R.HV_X86_R8, 8],
+  [R.HV_X86_R9, 9],
+  [R.HV_X86_R10, 10],
+  [R.HV_X86_R11, 11],
+  [R.HV_X86_R12, 12],
+  [R.HV_X86_R13, 13],
+  [R.HV_X86_R14, 14],
+  [R.HV_X86_R15, 15],
+]);
+
+/** Registers that are views of a VMCS guest-state field. */
+const REG_FIELD = new Map<number, number>([
+  [R.HV_X86_RIP, VMCS.VMCS_GUEST_RIP],
+  [R.HV_X86_RFLAGS, VMCS.VMCS_GUEST_RFLAGS],
+  [R.HV_X86_CS, VMCS.VMCS_GUEST_CS],
+  [R.HV_X86_SS, VMCS.VMCS_GUEST_SS],
+  [R.HV_X86_DS, VMCS.VMCS_GUEST_DS],
+  [R.HV_X86_ES, VMCS.VMCS_GUEST_ES],
+  [R.HV_X86_FS, VMCS.VMCS_GUEST_FS],
+  [R.HV_X86_GS, VMCS.VMCS_GUEST_GS],
+  [R.HV_X86_IDT_BASE, VMCS.VMCS_GUEST_IDTR_BASE],
+  [R.HV_X86_IDT_LIMIT, VMCS.VMCS_GUEST_IDTR_LIMIT],
+  [R.HV_X86_GDT_BASE, VMCS.VMCS_GUEST_GDTR_BASE],
+  [R.HV_X86_GDT_LIMIT, VMCS.VMCS_GUEST_GDTR_LIMIT],
+  [R.HV_X86_LDTR, VMCS.VMCS_GUEST_LDTR],
+  [R.HV_X86_LDT_BASE, VMCS.VMCS_GUEST_LDTR_BASE],
+  [R.HV_X86_LDT_LIMIT, VMCS.VMCS_GUEST_LDTR_LIMIT],
+  [R.HV_X86_LDT_AR, VMCS.VMCS_GUEST_LDTR_AR],
+  [R.HV_X86_TR, VMCS.VMCS_GUEST_TR],
+  [R.HV_X86_TSS_BASE, VMCS.VMCS_GUEST_TR_BASE],
+  [R.HV_X86_TSS_LIMIT, VMCS.VMCS_GUEST_TR_LIMIT],
+  [R.HV_X86_TSS_AR, VMCS.VMCS_GUEST_TR_AR],
+  [R.HV_X86_CR0, VMCS.VMCS_GUEST_CR0],
+  [R.HV_X86_CR3, VMCS.VMCS_GUEST_CR3],
+  [R.HV_X86_CR4, VMCS.VMCS_GUEST_CR4],
+  [R.HV_X86_DR7, VMCS.VMCS_GUEST_DR7],
+]);
+
+const MASK16 = 0xffffn;
+const MASK32 = 0xffff_ffffn;
+function truncate(value: bigint, width: 16 | 32 | 64): bigint {
+  return width === 64 ? value : value & (width === 16 ? MASK16 : MASK32);
+}
+
+function segment(selector: number, base: bigint, limit: number, ar: number) {
+  return { selector, base, limit, ar };
+}
+
+/** One vCPU's registers and VMCS. */
+export class X86RegisterFile {
+  readonly cpu: X86Cpu;
+  /** Fields not held in `cpu` (controls, other guest state, exit information). */
+  private readonly vmcs = new Map<number, bigint>();
+  /** Registers without a VMCS field (CR1, CR2, DR0–DR6, TPR, XCR0). */
+  private readonly own = new Map<number, bigint>();
+  /** Full values written through the register API into narrower fields. */
+  private readonly wide = new Map<number, bigint>();
+
+  constructor() {
+    this.cpu = {
+      gpr: Array.from({ length: 16 }, () => 0n),
+      rip: 0xfff0n,
+      rflags: 0x2n,
+      cr0: 0x20n,
+      cr3: 0n,
+      cr4: 0n,
+      efer: 0n,
+      seg: {
+        cs: segment(0xf000, 0xffff_0000n, 0xffff, 0x9b),
+        ds: segment(0, 0n, 0xffff, 0x93),
+        es: segment(0, 0n, 0xffff, 0x93),
+        fs: segment(0, 0n, 0xffff, 0x93),
+        gs: segment(0, 0n, 0xffff, 0x93),
+        ss: segment(0, 0n, 0xffff, 0x93),
+      },
+    };
+    this.vmcs.set(VMCS.VMCS_GUEST_LDTR_LIMIT, 0xffffn);
+    this.vmcs.set(VMCS.VMCS_GUEST_LDTR_AR, 0x82n);
+    this.vmcs.set(VMCS.VMCS_GUEST_TR_LIMIT, 0xffffn);
+    this.vmcs.set(VMCS.VMCS_GUEST_TR_AR, 0x8bn);
+    this.vmcs.set(VMCS.VMCS_GUEST_GDTR_LIMIT, 0xffffn);
+    this.vmcs.set(VMCS.VMCS_GUEST_IDTR_LIMIT, 0xffffn);
+    this.vmcs.set(VMCS.VMCS_GUEST_DR7, 0x400n);
+    this.own.set(R.HV_X86_DR6, 0xffff_0ff0n);
+    this.own.set(R.HV_X86_XCR0, 1n);
+  }
+
+  /** Reads a VMCS field (the caller has checked that the field is accessible). */
+  readField(field: number): bigint {
+    const s = CPU_SLOTS.get(field);
+    return s !== undefined ? s.get(this.cpu) : (this.vmcs.get(field) ?? 0n);
+  }
+
+  /** Writes a VMCS field, truncated to its width (the caller has checked that it is writable). */
+  writeField(field: number, value: bigint): void {
+    const v = truncate(value, vmcsFieldWidth(field));
+    const s = CPU_SLOTS.get(field);
+    if (s !== undefined) s.set(this.cpu, v);
+    else this.vmcs.set(field, v);
+  }
+
+  /**
+   * Records the exit-information fields of one exit (the run loop's hot path: no width or slot lookups;
+   * every value given already fits its field). Both event-information fields are left invalid (bit 31
+   * clear): no exit the model produces delivers or interrupts an event.
+   */
+  setExit(reason: bigint, qualification: bigint, instrLen: bigint): void {
+    const f = this.vmcs;
+    f.set(VMCS.VMCS_RO_EXIT_REASON, reason);
+    f.set(VMCS.VMCS_RO_EXIT_QUALIFIC, qualification);
+    f.set(VMCS.VMCS_RO_VMEXIT_INSTR_LEN, instrLen);
+    f.set(VMCS.VMCS_RO_VMEXIT_IRQ_INFO, 0n);
+    f.set(VMCS.VMCS_RO_IDT_VECTOR_INFO, 0n);
+  }
+
+  /** Reads an `hv_x86_reg_t` (0 ≤ reg < HV_X86_REGISTERS_MAX). */
+  readRegister(reg: number): bigint {
+    const g = GPR_INDEX.get(reg);
+    if (g !== undefined) return this.cpu.gpr[g] as bigint;
+    const field = REG_FIELD.get(reg);
+    if (field === undefined) return this.own.get(reg) ?? 0n;
+    const current = this.readField(field);
+    const full = this.wide.get(reg);
+    return full !== undefined && truncate(full, vmcsFieldWidth(field)) === current ? full : current;
+  }
+
+  /** Writes an `hv_x86_reg_t`; all 64 bits round-trip. */
+  writeRegister(reg: number, value: bigint): void {
+    const g = GPR_INDEX.get(reg);
+    if (g !== undefined) {
+      this.cpu.gpr[g] = value;
+      return;
+    }
+    const field = REG_FIELD.get(reg);
+    if (field === undefined) {
+      this.own.set(reg, value);
+      return;
+    }
+    if (vmcsFieldWidth(field) < 64) this.wide.set(reg, value);
+    this.writeField(field, value);
+  }
+}
