@@ -1,9 +1,9 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import type { X86Action } from '../src/guest/x86/actions.js';
 import { describeX86Program } from '../src/guest/x86/actions.js';
 import { assembleX86 } from '../src/guest/x86/assemble.js';
@@ -75,20 +75,32 @@ test('layout: each action records its main (possibly exiting) instruction', () =
     },
     0x10000n,
   );
-  assert.deepEqual(asm.actions.map((a) => [a.start, a.end, a.main.offset, a.main.length]), [
-    [0, 8, 5, 3],
-    [8, 14, 13, 1],
-    [14, 20, 14, 6],
-  ]);
+  assert.deepEqual(
+    asm.actions.map((a) => [a.start, a.end, a.main.offset, a.main.length]),
+    [
+      [0, 8, 5, 3],
+      [8, 14, 13, 1],
+      [14, 20, 14, 6],
+    ],
+  );
   assert.equal(asm.end.offset, 20);
 });
 
 test('malformed programs are programmer errors (TypeError)', () => {
-  assert.throws(() => assembleX86({ actions: [{ op: 'out', size: 1, port: 0x100, form: 'imm8' }] }, 0n), TypeError);
-  assert.throws(() => assembleX86({ actions: [{ op: 'load', size: 4, gpa: 1n << 32n, via: 'moffs' }] }, 0n), TypeError);
+  assert.throws(
+    () => assembleX86({ actions: [{ op: 'out', size: 1, port: 0x100, form: 'imm8' }] }, 0n),
+    TypeError,
+  );
+  assert.throws(
+    () => assembleX86({ actions: [{ op: 'load', size: 4, gpa: 1n << 32n, via: 'moffs' }] }, 0n),
+    TypeError,
+  );
   assert.throws(() => assembleX86({ actions: [{ op: 'jump', target: { action: 0 } }] }, 0n), TypeError);
   assert.throws(() => assembleX86({ actions: [{ op: 'hlt' }] }, 0xffff_ffffn), TypeError);
-  assert.throws(() => assembleX86({ actions: [{ op: 'load', size: 3 as 1, gpa: 0n, via: 'moffs' }] }, 0n), TypeError);
+  assert.throws(
+    () => assembleX86({ actions: [{ op: 'load', size: 3 as 1, gpa: 0n, via: 'moffs' }] }, 0n),
+    TypeError,
+  );
 });
 
 function haveObjdump(): boolean {
@@ -100,7 +112,9 @@ function haveObjdump(): boolean {
   }
 }
 
-test('cross-check: GNU objdump disassembles the assembler output as intended', { skip: haveObjdump() ? false : 'objdump (binutils) not installed' }, () => {
+test('cross-check: GNU objdump disassembles the assembler output as intended', {
+  skip: haveObjdump() ? false : 'objdump (binutils) not installed',
+}, () => {
   const program = {
     actions: [
       { op: 'mov', reg: 'eax', value: 0x11223344 },
@@ -119,7 +133,11 @@ test('cross-check: GNU objdump disassembles the assembler output as intended', {
   try {
     const file = join(dir, 'code.bin');
     writeFileSync(file, asm.bytes);
-    const out = execFileSync('objdump', ['-D', '-b', 'binary', '-m', 'i386', '-M', 'intel', `--adjust-vma=0x1000`, file], { encoding: 'utf8' });
+    const out = execFileSync(
+      'objdump',
+      ['-D', '-b', 'binary', '-m', 'i386', '-M', 'intel', `--adjust-vma=0x1000`, file],
+      { encoding: 'utf8' },
+    );
     const lines = out
       .split('\n')
       .filter((l) => /^\s+[0-9a-f]+:\t/.test(l))

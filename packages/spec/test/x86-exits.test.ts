@@ -1,10 +1,10 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import {
-  EPT_QUALIFICATION_MASK,
   basicExitReason,
   decodeEptQualification,
   decodeIoQualification,
+  EPT_QUALIFICATION_MASK,
   eptQualification,
   exitReasonName,
   ioQualification,
@@ -36,7 +36,14 @@ test('I/O qualification decodes back, and an undefined size field decodes to und
       for (const imm of [false, true])
         for (const port of [0, 0x80, 0xe0, 0xffff]) {
           const q = io(size, isIn, imm, port);
-          assert.deepEqual(decodeIoQualification(q), { size, in: isIn, string: false, rep: false, imm, port });
+          assert.deepEqual(decodeIoQualification(q), {
+            size,
+            in: isIn,
+            string: false,
+            rep: false,
+            imm,
+            port,
+          });
         }
   assert.equal(decodeIoQualification(2n), undefined);
   assert.throws(() => io(3 as 1, false, true, 1), TypeError);
@@ -58,7 +65,13 @@ test('EPT qualification: hand-computed values, including the XNU test masks', ()
   assert.equal(eptQualification({ access: 'read', perms: 4, glaValid: true, glaTranslated: true }), 0x1a1n);
   // bit 8 is only set together with bit 7
   assert.equal(eptQualification({ access: 'read', perms: 0, glaValid: false, glaTranslated: true }), 0x1n);
-  assert.deepEqual(decodeEptQualification(0x19cn), { access: 'fetch', perms: 3, glaValid: true, glaTranslated: true, nmiUnblocking: false });
+  assert.deepEqual(decodeEptQualification(0x19cn), {
+    access: 'fetch',
+    perms: 3,
+    glaValid: true,
+    glaTranslated: true,
+    nmiUnblocking: false,
+  });
 });
 
 test('EPT qualification mask leaves out bits 6 and 9-11 only', () => {

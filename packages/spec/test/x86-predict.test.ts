@@ -1,12 +1,19 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import fc from 'fast-check';
 import type { X86Action } from '../src/guest/x86/actions.js';
 import { EPT_QUALIFICATION_MASK } from '../src/guest/x86/exits.js';
 import { predictX86 } from '../src/guest/x86/predict.js';
-import { x86LayoutLookup, x86ProgramArb, x86ScenarioTraceSteps, type X86Layout } from '../src/guest/x86/scenario.js';
+import {
+  type X86Layout,
+  x86LayoutLookup,
+  x86ProgramArb,
+  x86ScenarioTraceSteps,
+} from '../src/guest/x86/scenario.js';
 
-const R = 1, W = 2, X = 4;
+const R = 1,
+  W = 2,
+  X = 4;
 const FULL = 0xffff_ffff_ffff_ffffn;
 const layout: X86Layout = {
   mappings: [
@@ -30,20 +37,110 @@ test('a hand-computed prediction: every exit kind field by field, the VMM answer
     { op: 'store', size: 4, gpa: 0x3000n, via: 'moffs' }, // 0x1023: a3 00300000 (RW: no exit)
     { op: 'jump', target: { gpa: 0x9000n } }, // 0x1028: e9 .. (fetch from unmapped)
   ]; // end marker at 0x102d
-  const p = predictX86({ program: { actions }, gpa: 0x1000n, lookup, initialByte: (g) => Number(g & 0xffn), answer: () => 0xabcdef99 });
+  const p = predictX86({
+    program: { actions },
+    gpa: 0x1000n,
+    lookup,
+    initialByte: (g) => Number(g & 0xffn),
+    answer: () => 0xabcdef99,
+  });
   assert.equal(p.unspecified, undefined);
   const pick = (i: number) => {
     const e = p.exits[i]!;
-    return { kind: e.kind, reason: e.reason, q: e.qualification, mask: e.qualificationMask, gpa: e.gpa, len: e.instrLen, rip: e.rip, regs: e.regs, adv: e.vmmAdvance, vmmRegs: e.vmmRegs, vmmRip: e.vmmRip };
+    return {
+      kind: e.kind,
+      reason: e.reason,
+      q: e.qualification,
+      mask: e.qualificationMask,
+      gpa: e.gpa,
+      len: e.instrLen,
+      rip: e.rip,
+      regs: e.regs,
+      adv: e.vmmAdvance,
+      vmmRegs: e.vmmRegs,
+      vmmRip: e.vmmRip,
+    };
   };
   assert.equal(p.exits.length, 7);
-  assert.deepEqual(pick(0), { kind: 'x86.io.out.imm8', reason: 30, q: 0x0080_0041n, mask: FULL, gpa: undefined, len: 3, rip: 0x1005n, regs: { RAX: 0x11223344 }, adv: undefined, vmmRegs: {}, vmmRip: 0x1008n });
-  assert.deepEqual(pick(1), { kind: 'x86.io.in.dx', reason: 30, q: 0x03f8_0008n, mask: FULL, gpa: undefined, len: 1, rip: 0x100dn, regs: { RAX: 0x11223344, RDX: 0x3f8 }, adv: undefined, vmmRegs: { RAX: 0x11223399 }, vmmRip: 0x100en });
-  assert.deepEqual(pick(2), { kind: 'x86.hlt', reason: 12, q: 0n, mask: FULL, gpa: undefined, len: 1, rip: 0x100en, regs: { RAX: 0x11223399 }, adv: undefined, vmmRegs: {}, vmmRip: 0x100fn });
-  assert.deepEqual(pick(3), { kind: 'x86.ept.write.unmapped', reason: 48, q: 0x182n, mask: EPT_QUALIFICATION_MASK, gpa: 0x9000n, len: undefined, rip: 0x100fn, regs: { RAX: 0x11223399 }, adv: 5, vmmRegs: {}, vmmRip: 0x1014n });
+  assert.deepEqual(pick(0), {
+    kind: 'x86.io.out.imm8',
+    reason: 30,
+    q: 0x0080_0041n,
+    mask: FULL,
+    gpa: undefined,
+    len: 3,
+    rip: 0x1005n,
+    regs: { RAX: 0x11223344 },
+    adv: undefined,
+    vmmRegs: {},
+    vmmRip: 0x1008n,
+  });
+  assert.deepEqual(pick(1), {
+    kind: 'x86.io.in.dx',
+    reason: 30,
+    q: 0x03f8_0008n,
+    mask: FULL,
+    gpa: undefined,
+    len: 1,
+    rip: 0x100dn,
+    regs: { RAX: 0x11223344, RDX: 0x3f8 },
+    adv: undefined,
+    vmmRegs: { RAX: 0x11223399 },
+    vmmRip: 0x100en,
+  });
+  assert.deepEqual(pick(2), {
+    kind: 'x86.hlt',
+    reason: 12,
+    q: 0n,
+    mask: FULL,
+    gpa: undefined,
+    len: 1,
+    rip: 0x100en,
+    regs: { RAX: 0x11223399 },
+    adv: undefined,
+    vmmRegs: {},
+    vmmRip: 0x100fn,
+  });
+  assert.deepEqual(pick(3), {
+    kind: 'x86.ept.write.unmapped',
+    reason: 48,
+    q: 0x182n,
+    mask: EPT_QUALIFICATION_MASK,
+    gpa: 0x9000n,
+    len: undefined,
+    rip: 0x100fn,
+    regs: { RAX: 0x11223399 },
+    adv: 5,
+    vmmRegs: {},
+    vmmRip: 0x1014n,
+  });
   // the load of 0x0504 from the READ page does not exit: EAX = 0x11220504
-  assert.deepEqual(pick(4), { kind: 'x86.ept.write.readonly', reason: 48, q: 0x18an, mask: EPT_QUALIFICATION_MASK, gpa: 0x2008n, len: undefined, rip: 0x1021n, regs: { RAX: 0x11220504, RBX: 0x2008 }, adv: 2, vmmRegs: {}, vmmRip: 0x1023n });
-  assert.deepEqual(pick(5), { kind: 'x86.ept.fetch.unmapped', reason: 48, q: 0x184n, mask: EPT_QUALIFICATION_MASK, gpa: 0x9000n, len: undefined, rip: 0x9000n, regs: { RAX: 0x11220504 }, adv: undefined, vmmRegs: {}, vmmRip: 0x102dn });
+  assert.deepEqual(pick(4), {
+    kind: 'x86.ept.write.readonly',
+    reason: 48,
+    q: 0x18an,
+    mask: EPT_QUALIFICATION_MASK,
+    gpa: 0x2008n,
+    len: undefined,
+    rip: 0x1021n,
+    regs: { RAX: 0x11220504, RBX: 0x2008 },
+    adv: 2,
+    vmmRegs: {},
+    vmmRip: 0x1023n,
+  });
+  assert.deepEqual(pick(5), {
+    kind: 'x86.ept.fetch.unmapped',
+    reason: 48,
+    q: 0x184n,
+    mask: EPT_QUALIFICATION_MASK,
+    gpa: 0x9000n,
+    len: undefined,
+    rip: 0x9000n,
+    regs: { RAX: 0x11220504 },
+    adv: undefined,
+    vmmRegs: {},
+    vmmRip: 0x102dn,
+  });
   assert.deepEqual(pick(6), {
     kind: 'x86.end',
     reason: 30,
@@ -70,37 +167,80 @@ test('a hand-computed prediction: every exit kind field by field, the VMM answer
 test('MMIO loads: the VMM answer lands in AL/AX/EAX, keeping the upper bytes; reads of EXEC-only memory fault', () => {
   const lay = x86LayoutLookup({ mappings: [...layout.mappings, { gpa: 0x5000n, size: 0x1000n, flags: X }] });
   const p = predictX86({
-    program: { actions: [{ op: 'load', size: 1, gpa: 0x8000n, via: 'moffs' }, { op: 'load', size: 2, gpa: 0x5002n, via: 'ebx' }] },
+    program: {
+      actions: [
+        { op: 'load', size: 1, gpa: 0x8000n, via: 'moffs' },
+        { op: 'load', size: 2, gpa: 0x5002n, via: 'ebx' },
+      ],
+    },
     gpa: 0x1000n,
     regs: { eax: 0xaabbccdd },
     lookup: lay,
     answer: (q) => (q.kind === 'mmio-read' && q.gpa === 0x8000n ? 0x12 : 0x3456),
   });
-  assert.deepEqual(p.exits.map((e) => [e.kind, e.qualification, e.vmmRegs.RAX, e.vmmAdvance]), [
-    ['x86.ept.read.unmapped', 0x181n, 0xaabbcc12, 5],
-    ['x86.ept.read.denied', 0x1a1n, 0xaabb3456, 3],
-    ['x86.end', 0x00e0_0040n, undefined, undefined],
-  ]);
+  assert.deepEqual(
+    p.exits.map((e) => [e.kind, e.qualification, e.vmmRegs.RAX, e.vmmAdvance]),
+    [
+      ['x86.ept.read.unmapped', 0x181n, 0xaabbcc12, 5],
+      ['x86.ept.read.denied', 0x1a1n, 0xaabb3456, 3],
+      ['x86.end', 0x00e0_0040n, undefined, undefined],
+    ],
+  );
 });
 
 test('jumps to a later action skip actions; the program only continues forward', () => {
-  const p = predictX86({ program: { actions: [{ op: 'jump', target: { action: 2 } }, { op: 'hlt' }, { op: 'out', size: 1, port: 1, form: 'imm8' }] }, gpa: 0x1000n, lookup });
-  assert.deepEqual(p.exits.map((e) => e.kind), ['x86.io.out.imm8', 'x86.end']);
+  const p = predictX86({
+    program: {
+      actions: [
+        { op: 'jump', target: { action: 2 } },
+        { op: 'hlt' },
+        { op: 'out', size: 1, port: 1, form: 'imm8' },
+      ],
+    },
+    gpa: 0x1000n,
+    lookup,
+  });
+  assert.deepEqual(
+    p.exits.map((e) => e.kind),
+    ['x86.io.out.imm8', 'x86.end'],
+  );
 });
 
 test('unspecified: stores into the code, WRITE-without-READ mappings, jumps into other executable memory', () => {
-  const program = { actions: [{ op: 'hlt' }, { op: 'store', size: 1, gpa: 0x1000n, via: 'moffs' }] } satisfies { actions: X86Action[] };
+  const program = {
+    actions: [{ op: 'hlt' }, { op: 'store', size: 1, gpa: 0x1000n, via: 'moffs' }],
+  } satisfies { actions: X86Action[] };
   // Code mapped READ|EXEC: the store is an ordinary write fault...
-  assert.deepEqual(predictX86({ program, gpa: 0x1000n, lookup }).exits.map((e) => e.kind), ['x86.hlt', 'x86.ept.write.readonly', 'x86.end']);
+  assert.deepEqual(
+    predictX86({ program, gpa: 0x1000n, lookup }).exits.map((e) => e.kind),
+    ['x86.hlt', 'x86.ept.write.readonly', 'x86.end'],
+  );
   // ...but with the code writable it would modify the program: not predicted.
   const rwx = x86LayoutLookup({ mappings: [{ gpa: 0x1000n, size: 0x1000n, flags: R | W | X }] });
   const store = predictX86({ program, gpa: 0x1000n, lookup: rwx });
   assert.equal(store.exits.length, 1);
   assert.equal(store.unspecified?.actionIndex, 1);
-  const wOnly = x86LayoutLookup({ mappings: [...layout.mappings, { gpa: 0x6000n, size: 0x1000n, flags: W }] });
-  assert.match(predictX86({ program: { actions: [{ op: 'load', size: 1, gpa: 0x6000n, via: 'moffs' }] }, gpa: 0x1000n, lookup: wOnly }).unspecified?.reason ?? '', /WRITE without READ/);
-  const exec = x86LayoutLookup({ mappings: [...layout.mappings, { gpa: 0x7000n, size: 0x1000n, flags: R | X }] });
-  assert.ok(predictX86({ program: { actions: [{ op: 'jump', target: { gpa: 0x7000n } }] }, gpa: 0x1000n, lookup: exec }).unspecified);
+  const wOnly = x86LayoutLookup({
+    mappings: [...layout.mappings, { gpa: 0x6000n, size: 0x1000n, flags: W }],
+  });
+  assert.match(
+    predictX86({
+      program: { actions: [{ op: 'load', size: 1, gpa: 0x6000n, via: 'moffs' }] },
+      gpa: 0x1000n,
+      lookup: wOnly,
+    }).unspecified?.reason ?? '',
+    /WRITE without READ/,
+  );
+  const exec = x86LayoutLookup({
+    mappings: [...layout.mappings, { gpa: 0x7000n, size: 0x1000n, flags: R | X }],
+  });
+  assert.ok(
+    predictX86({
+      program: { actions: [{ op: 'jump', target: { gpa: 0x7000n } }] },
+      gpa: 0x1000n,
+      lookup: exec,
+    }).unspecified,
+  );
 });
 
 test('code that is not executable: a fetch fault at the first instruction, then the VMM stops', () => {
@@ -113,7 +253,14 @@ test('code that is not executable: a fetch fault at the first instruction, then 
 });
 
 test('x86ProgramArb only generates programs the spec predicts, with at most 8 actions', () => {
-  const lay: X86Layout = { ...layout, mappings: [...layout.mappings, { gpa: 0x6000n, size: 0x2000n, flags: W }, { gpa: 0x9000n, size: 0x1000n, flags: 0 }] };
+  const lay: X86Layout = {
+    ...layout,
+    mappings: [
+      ...layout.mappings,
+      { gpa: 0x6000n, size: 0x2000n, flags: W },
+      { gpa: 0x9000n, size: 0x1000n, flags: 0 },
+    ],
+  };
   fc.assert(
     fc.property(x86ProgramArb(lay), (program) => {
       assert.ok(program.actions.length <= 8);
@@ -127,13 +274,36 @@ test('x86ProgramArb only generates programs the spec predicts, with at most 8 ac
 
 test('x86ScenarioTraceSteps: the scenario as replayable trace steps', () => {
   const steps = x86ScenarioTraceSteps(
-    { layout, program: { actions: [{ op: 'mov', reg: 'eax', value: 7 }, { op: 'in', size: 2, port: 0x71, form: 'imm8' }] }, regs: { ebx: 1 } },
+    {
+      layout,
+      program: {
+        actions: [
+          { op: 'mov', reg: 'eax', value: 7 },
+          { op: 'in', size: 2, port: 0x71, form: 'imm8' },
+        ],
+      },
+      regs: { ebx: 1 },
+    },
     { memName: () => 'ram', thread: 1, answer: () => 0x1234 },
   );
-  assert.deepEqual(steps[0], { call: 'host_write', args: { mem: 'ram', offset: 0, bytes: 'b807000000' + '66e571' + 'e6e0' } });
-  assert.deepEqual(steps[1], { thread: 1, call: 'x86_setup', args: { vcpu: '$cpu', mode: 'prot32', rip: '0x1000' } });
-  assert.deepEqual(steps[5], { thread: 1, call: 'hv_vcpu_write_register', args: { vcpu: '$cpu', reg: 'HV_X86_RBX', value: '0x1' }, expect: { ret: 'HV_SUCCESS' } });
-  const rest = steps.slice(10).map((s) => `${s.call} ${JSON.stringify(s.args)} ${JSON.stringify(s.expect ?? {})}`);
+  assert.deepEqual(steps[0], {
+    call: 'host_write',
+    args: { mem: 'ram', offset: 0, bytes: 'b807000000' + '66e571' + 'e6e0' },
+  });
+  assert.deepEqual(steps[1], {
+    thread: 1,
+    call: 'x86_setup',
+    args: { vcpu: '$cpu', mode: 'prot32', rip: '0x1000' },
+  });
+  assert.deepEqual(steps[5], {
+    thread: 1,
+    call: 'hv_vcpu_write_register',
+    args: { vcpu: '$cpu', reg: 'HV_X86_RBX', value: '0x1' },
+    expect: { ret: 'HV_SUCCESS' },
+  });
+  const rest = steps
+    .slice(10)
+    .map((s) => `${s.call} ${JSON.stringify(s.args)} ${JSON.stringify(s.expect ?? {})}`);
   assert.deepEqual(rest.slice(0, 8), [
     'hv_vcpu_run {"vcpu":"$cpu"} {"ret":"HV_SUCCESS"}',
     'hv_vmx_vcpu_read_vmcs {"vcpu":"$cpu","field":"VMCS_RO_EXIT_REASON"} {"ret":"HV_SUCCESS","value":"0x1e"}',
@@ -144,5 +314,9 @@ test('x86ScenarioTraceSteps: the scenario as replayable trace steps', () => {
     'hv_vcpu_write_register {"vcpu":"$cpu","reg":"HV_X86_RAX","value":"0x1234"} {"ret":"HV_SUCCESS"}',
     'hv_vcpu_write_register {"vcpu":"$cpu","reg":"HV_X86_RIP","value":"0x1008"} {"ret":"HV_SUCCESS"}',
   ]);
-  assert.equal(steps[steps.length - 1]!.call, 'hv_vcpu_read_register', 'no memory touched: the trace ends with the final register reads');
+  assert.equal(
+    steps[steps.length - 1]!.call,
+    'hv_vcpu_read_register',
+    'no memory touched: the trace ends with the final register reads',
+  );
 });

@@ -1,0 +1,150 @@
+/**
+ * Pure encoders and decoders of x86 VM-exit information: the exit-qualification layouts of I/O exits
+ * and EPT violations (Intel SDM; hvf-facts.md §1.6 [T]) and the basic exit reason (hvf-facts.md §1.5 [H]).
+ * Nothing here touches a backend; the prediction, the model and the harness all encode through these.
+ * @module
+ */
+
+import { HV_MEMORY } from '../../vocabulary/memory.js';
+import {
+  EPT_QUAL,
+  IO_QUAL,
+  VMX_REASON,
+  VMX_REASON_ENTRY_FAILURE,
+  type VmxReasonName,
+} from '../../vocabulary/x86.js';
+
+/** The fields of an I/O exit qualification (reason 30). */
+export interface IoQualification {
+  /** Access size in bytes. */
+  readonly size: 1 | 2 | 4;
+  /** Direction: true = IN (bit 3 set), false = OUT. */
+  readonly in: boolean;
+  /** INS/OUTS (bit 4). */
+  readonly string: boolean;
+  /** REP prefix (bit 5). */
+  readonly rep: boolean;
+  /** Operand encoding (bit 6): true = port is an imm8 (E4–E7), false = port in DX. */
+  readonly imm: boolean;
+  /** Port number (bits 31:16). */
+  readonly port: number;
+}
+
+/** Encodes an I/O exit qualification: bits 2:0 size−1, bit 3 IN, bit 4 string, bit 5 REP, bit 6 imm8, bits 31:16 port. */
+export function ioQualification(q: IoQualification): bigint {
+  if (q.size !== 1 && q.size !== 2 && q.size !== 4)
+    throw new TypeError(`size must be 1, 2 or 4, got ${String(q.size)}`);
+  if (!Number.isInteger(q.port) || q.port < 0 || q.port > 0xffff)
+    throw new TypeError(`port must be in [0, 0xffff], got ${q.port}`);
+  let v = q.size - 1;
+  if (q.in) v |= IO_QUAL.IN;
+  if (q.string) v |= IO_QUAL.STRING;
+  if (q.rep) v |= IO_QUAL.REP;
+  if (q.imm) v |= IO_QUAL.IMMEDIATE;
+  return BigInt(v) | (BigInt(q.port) << BigInt(IO_QUAL.PORT_SHIFT));
+}
+
+/**
+ * Decodes an I/O exit qualification. A size field other than 0, 1 or 3 is not a defined encoding
+ * (Intel SDM) and decodes to `undefined`.
+ */
+export function decodeIoQualification(qual: bigint): IoQualification | undefined {
+  const v = Number(qual & 0xffff_ffffn);
+  const sizeField = v & IO_QUAL.SIZE_MASK;
+  const size = sizeField === 0 ? 1 : sizeField === 1 ? 2 : sizeField === 3 ? 4 : undefined;
+  if (size === undefined) return undefined;
+  return {
+    size,
+    in: (v & IO_QUAL.IN) !== 0,
+    string: (v & IO_QUAL.STRING) !== 0,
+    rep: (v & IO_QUAL.REP) !== 0,
+    imm: (v & IO_QUAL.IMMEDIATE) !== 0,
+    port: (v >>> IO_QUAL.PORT_SHIFT) & 0xffff,
+  };
+}
+
+/** The access that caused an EPT violation. */
+export type EptAccess = 'read' | 'write' | 'fetch';
+
+/** The fields of an EPT-violation exit qualification (reason 48) the spec models. */
+export interface EptQualification {
+  readonly access: EptAccess;
+  /**
+   * The `hv_memory_flags_t` of the GPA (READ/WRITE/EXEC; 0 when unmapped). They become bits 3/4/5
+   * ("GPA was readable/writable/executable"), assuming HVF maps READ→EPT R, WRITE→EPT W, EXEC→EPT X [U].
+   */
+  readonly perms: number;
+  /** Bit 7: the guest-linear-address field is valid. */
+  readonly glaValid: boolean;
+  /** Bit 8 (only meaningful with bit 7): the access was to the translation of a linear address. */
+  readonly glaTranslated: boolean;
+}
+
+/** Encodes an EPT-violation qualification (Intel SDM Table 28-7; hvf-facts.md §1.6 [T]). */
+export function eptQualification(q: EptQualification): bigint {
+  let v = q.access === 'read' ? EPT_QUAL.READ : q.access === 'write' ? EPT_QUAL.WRITE : EPT_QUAL.FETCH;
+  if (q.perms & HV_MEMORY.READ) v |= EPT_QUAL.READABLE;
+  if (q.perms & HV_MEMORY.WRITE) v |= EPT_QUAL.WRITABLE;
+  if (q.perms & HV_MEMORY.EXEC) v |= EPT_QUAL.EXECUTABLE;
+  if (q.glaValid) v |= EPT_QUAL.GLA_VALID;
+  if (q.glaValid && q.glaTranslated) v |= EPT_QUAL.GLA_TRANSLATED;
+  return BigInt(v);
+}
+
+/**
+ * The bits of an EPT-violation qualification the spec pins. Left out, because they depend on the host
+ * CPU rather than on the API:
+ * - bit 6: with mode-based execute control it is the user-mode-execute permission, else 0 (Apple's
+ *   newer `HV_MEMORY_UEXEC` suggests the framework may enable it) [U];
+ * - bits 9–11: "advanced VM-exit information for EPT violations" (IA32_VMX_EPT_VPID_CAP bit 22); with
+ *   CR0.PG = 0 a CPU that has it reports bit 9 = 1 (user-mode address) and bit 10 = 1 (writable)
+ *   (Intel SDM 28.2.1), a CPU without it reports 0 [U].
+ * Everything else (0–5, 7, 8, 12 and the reserved/newer bits above, which are 0 for these accesses) is pinned.
+ */
+export const EPT_QUALIFICATION_MASK = 0xffff_ffff_ffff_f1bfn;
+
+/** Decodes the modelled fields of an EPT-violation qualification. Several access bits at once decode to the first. */
+export function decodeEptQualification(qual: bigint): EptQualification & { readonly nmiUnblocking: boolean } {
+  const v = Number(qual & 0xffff_ffffn);
+  const access: EptAccess = v & EPT_QUAL.READ ? 'read' : v & EPT_QUAL.WRITE ? 'write' : 'fetch';
+  let perms = 0;
+  if (v & EPT_QUAL.READABLE) perms |= HV_MEMORY.READ;
+  if (v & EPT_QUAL.WRITABLE) perms |= HV_MEMORY.WRITE;
+  if (v & EPT_QUAL.EXECUTABLE) perms |= HV_MEMORY.EXEC;
+  return {
+    access,
+    perms,
+    glaValid: (v & EPT_QUAL.GLA_VALID) !== 0,
+    glaTranslated: (v & EPT_QUAL.GLA_TRANSLATED) !== 0,
+    nmiUnblocking: (v & EPT_QUAL.NMI_UNBLOCKING) !== 0,
+  };
+}
+
+/** The basic exit reason: the low 16 bits of VMCS_RO_EXIT_REASON (hvf-facts.md §1.5 [H]). */
+export function basicExitReason(exitReason: bigint | number): number {
+  return Number(BigInt(exitReason) & 0xffffn);
+}
+
+/** Bit 31 of VMCS_RO_EXIT_REASON: the exit is a VM-entry failure. */
+export function isEntryFailure(exitReason: bigint | number): boolean {
+  return (BigInt(exitReason) & BigInt(VMX_REASON_ENTRY_FAILURE)) !== 0n;
+}
+
+const REASON_NAMES = new Map<number, VmxReasonName>(
+  (Object.entries(VMX_REASON) as [VmxReasonName, number][]).map(([n, v]) => [v, n]),
+);
+
+/** `VMX_REASON_*` name of a basic reason, or its decimal spelling. */
+export function exitReasonName(exitReason: bigint | number): string {
+  const basic = basicExitReason(exitReason);
+  const name = REASON_NAMES.get(basic) ?? String(basic);
+  return isEntryFailure(exitReason) ? `${name}|ENTRY_FAILURE` : name;
+}
+
+/**
+ * Exits a VMM loops over without treating them as guest events: a host interrupt (VMX_REASON_IRQ) can
+ * end any run [T: XNU test loops over it, hvf-facts.md §1.7].
+ */
+export function isSpuriousExitReason(exitReason: bigint | number): boolean {
+  return basicExitReason(exitReason) === VMX_REASON.VMX_REASON_IRQ && !isEntryFailure(exitReason);
+}
