@@ -36,14 +36,34 @@ export interface CheckOptions {
  */
 export const CHECK_MODEL_OPTIONS = { maxVcpus: 3, maxAddressSpaces: 3 } as const;
 
-/** Runs one check and returns its report (the backend is closed afterwards). */
+/** Model options that describe the same host as another backend's capabilities (for differential runs). */
+function modelLike(caps: Backend['capabilities']): Record<string, unknown> {
+  return {
+    maxVcpus: caps.maxVcpus,
+    ...(caps.maxAddressSpaces !== undefined ? { maxAddressSpaces: caps.maxAddressSpaces } : {}),
+    ...(caps.vmxCapabilities ? { vmxCapabilities: caps.vmxCapabilities } : {}),
+    ...(caps.maxIpaSize !== undefined ? { maxIpaSize: caps.maxIpaSize } : {}),
+    ...(caps.ipaGranule4k !== undefined ? { ipaGranule4k: caps.ipaGranule4k } : {}),
+  };
+}
+
+/** Runs one check and returns its report (the backends are closed afterwards). */
 export async function runCheck(opts: CheckOptions): Promise<ConformanceReport> {
-  const open = { model: CHECK_MODEL_OPTIONS };
-  let backend: Backend = await openBackend(opts.backend, opts.arch, open);
-  let second: Backend | undefined;
+  let backend: Backend;
   if (opts.diff) {
-    second = await openBackend(opts.diff, opts.arch, open);
-    backend = diffBackends(backend, second);
+    // A model in a differential run is told it runs on the other backend's host (limits, VMX
+    // capabilities), so that the two differ only in behaviour, not in host description.
+    const pair = [opts.backend, opts.diff] as const;
+    const realName = pair.find((n) => n !== 'model');
+    const real = realName ? await openBackend(realName, opts.arch) : undefined;
+    const modelOptions = real ? modelLike(real.capabilities) : CHECK_MODEL_OPTIONS;
+    const open = async (name: BackendName): Promise<Backend> =>
+      name === realName && real ? real : openBackend(name, opts.arch, { model: modelOptions });
+    const a = await open(opts.backend);
+    const b = opts.diff === realName && a === real ? await openBackend(opts.diff, opts.arch) : await open(opts.diff);
+    backend = diffBackends(a, b);
+  } else {
+    backend = await openBackend(opts.backend, opts.arch, { model: CHECK_MODEL_OPTIONS });
   }
   const label = opts.diff ? `${opts.backend}+${opts.diff}` : opts.backend;
   const tty = opts.progress && process.stderr.isTTY;
@@ -66,7 +86,7 @@ export async function runCheck(opts: CheckOptions): Promise<ConformanceReport> {
 }
 
 /** The one-line summary of a report, and the lines under it. */
-export function formatReport(r: ConformanceReport, opts: { verbose?: boolean } = {}): string {
+export function formatReport(r: ConformanceReport, opts: { verbose?: boolean; replay?: string } = {}): string {
   const lines: string[] = [];
   const covered = r.rulesCovered.filter((id) => r.rulesTotal.includes(id)).length;
   lines.push(
@@ -87,7 +107,7 @@ export function formatReport(r: ConformanceReport, opts: { verbose?: boolean } =
     for (const l of r.failure.commands.split('\n')) lines.push(`    ${l}`);
     const replay = [`--seed ${r.seed}`, `--path ${r.failure.path}`];
     if (r.failure.replayPath) replay.push(`--replay-path '${r.failure.replayPath}'`);
-    lines.push(`  replay: hvspec check --backend ${r.backend.split('+')[0]} --arch ${r.arch} ${replay.join(' ')}`);
+    lines.push(`  replay: hvspec check ${opts.replay ?? `--backend ${r.backend}`} --arch ${r.arch} ${replay.join(' ')}`);
   }
   return lines.join('\n');
 }
@@ -155,7 +175,8 @@ export function registerCheck(program: Command): void {
             mkdirSync(o.out, { recursive: true });
             const file = join(o.out, `${arch}-${report.backend.replace('+', '-')}-${report.seed}.json`);
             writeFileSync(file, `${JSON.stringify(report.failure.trace, null, 2)}\n`);
-            if (!o.json) process.stdout.write(`${formatReport(report, o)}\n  trace: ${file} (hvspec replay ${file})\n`);
+            const replay = diff ? `--diff ${backend},${diff}` : `--backend ${backend}`;
+            if (!o.json) process.stdout.write(`${formatReport(report, { ...o, replay })}\n  trace: ${file} (hvspec replay ${file})\n`);
           } else if (!o.json) {
             process.stdout.write(`${formatReport(report, o)}\n`);
           }

@@ -33,6 +33,12 @@ export interface ModelOptions {
   ipaGranule4k?: boolean;
   /** x86: `HV_CAP_ADDRSPACEMAX`, the default space included. Default 8. */
   maxAddressSpaces?: number;
+  /**
+   * x86: the host's `hv_vmx_read_capability` values, by capability id (default: the model's own table,
+   * shaped like an Intel host). Differential runs give the model the other backend's values, so that
+   * both judge control writes against the same host.
+   */
+  vmxCapabilities?: Readonly<Record<number, bigint>>;
   /** Instructions per slice of an async run; between slices the run yields and checks its cancel flag. Default 10000. */
   budget?: number;
   /**

@@ -90,12 +90,14 @@ export class X86Model extends ModelCore implements X86Backend {
   readonly capabilities: Capabilities;
   private readonly engine: X86Engine | undefined;
   private readonly maxAddressSpaces: number;
+  private readonly vmxCaps: Readonly<Record<number, bigint>>;
   private vm: X86Vm | undefined;
 
   constructor(options: ModelOptions = {}) {
     super(4096, options);
     this.engine = options.engines?.x86;
     this.maxAddressSpaces = options.maxAddressSpaces ?? 8;
+    this.vmxCaps = options.vmxCapabilities ?? MODEL_VMX_CAPABILITIES;
     if (!Number.isSafeInteger(this.maxAddressSpaces) || this.maxAddressSpaces < 1) {
       throw new TypeError('options.maxAddressSpaces must be a positive integer');
     }
@@ -107,7 +109,7 @@ export class X86Model extends ModelCore implements X86Backend {
       guestExecution: this.engine !== undefined,
       enforcedPermissions: ALL_PERMISSION_SETS,
       deviations: [],
-      vmxCapabilities: MODEL_VMX_CAPABILITIES,
+      vmxCapabilities: this.vmxCaps,
       maxAddressSpaces: this.maxAddressSpaces,
     });
   }
@@ -129,7 +131,7 @@ export class X86Model extends ModelCore implements X86Backend {
   hv_vmx_read_capability(t: ThreadId, field: number): Result<bigint> {
     this.enter(t);
     checkU32('field', field);
-    const value = MODEL_VMX_CAPABILITIES[field];
+    const value = this.vmxCaps[field];
     return value === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(value);
   }
 
@@ -354,7 +356,7 @@ export class X86Model extends ModelCore implements X86Backend {
     const cap = CONTROL_CAPABILITY.get(field);
     if (
       cap !== undefined &&
-      !controlAllowed(MODEL_VMX_CAPABILITIES[cap] as bigint, Number(value & 0xffff_ffffn))
+      !controlAllowed(this.vmxCaps[cap] ?? 0n, Number(value & 0xffff_ffffn))
     ) {
       return fail(HV.HV_BAD_ARGUMENT);
     }

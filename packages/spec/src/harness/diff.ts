@@ -127,23 +127,48 @@ export class DiffBackend {
     this.differences.push(this.last);
   }
 
-  /** Calls `name` on both backends; `argNames` names the positional arguments for handle mapping. */
-  async call(
+  /** The second backend's buffer for a buffer of the first. */
+  memOfB(mem: HostMemory): HostMemory {
+    return this.toB(mem);
+  }
+
+  /** The second backend's handle for a vCPU handle of the first. */
+  vcpuOfB(vcpu: number): number {
+    return this.handleB.get(`vcpu:${vcpu}`) ?? vcpu;
+  }
+
+  /**
+   * Calls `name` on both backends; `argNames` names the positional arguments for handle mapping.
+   * Synchronous like the backends' own calls, except `*_async` runs, which resolve when both have.
+   */
+  call(
     name: string,
     t: ThreadId,
     argNames: readonly string[],
     args: readonly unknown[],
-  ): Promise<Result<unknown>> {
+  ): Result<unknown> | Promise<Result<unknown>> {
     this.last = undefined;
-    const fa = (
-      this.a as unknown as Record<string, (...x: unknown[]) => Result<unknown> | Promise<Result<unknown>>>
-    )[name];
-    const fb = (
-      this.b as unknown as Record<string, (...x: unknown[]) => Result<unknown> | Promise<Result<unknown>>>
-    )[name];
+    type Fn = (...x: unknown[]) => Result<unknown> | Promise<Result<unknown>>;
+    const fa = (this.a as unknown as Record<string, Fn>)[name];
+    const fb = (this.b as unknown as Record<string, Fn>)[name];
     if (!fa || !fb) throw new Error(`diff: ${name} missing on a backend`);
-    const ra = await fa.call(this.a, t, ...args);
-    const rb = await fb.call(this.b, t, ...args.map((v, i) => this.mapArg(v, argNames[i] ?? '')));
+    const argsB = args.map((v, i) => this.mapArg(v, argNames[i] ?? ''));
+    if (name.endsWith('_async')) {
+      const pa = fa.call(this.a, t, ...args) as Promise<Result<unknown>>;
+      const pb = fb.call(this.b, t, ...argsB) as Promise<Result<unknown>>;
+      return Promise.all([pa, pb]).then(([ra, rb]) => this.compare(name, args, ra, rb));
+    }
+    const ra = fa.call(this.a, t, ...args) as Result<unknown>;
+    const rb = fb.call(this.b, t, ...argsB) as Result<unknown>;
+    return this.compare(name, args, ra, rb);
+  }
+
+  private compare(
+    name: string,
+    args: readonly unknown[],
+    ra: Result<unknown>,
+    rb: Result<unknown>,
+  ): Result<unknown> {
     if (HANDLE_OUT.has(name)) {
       const kind = name === 'hv_vcpu_create' ? 'vcpu' : name === 'hv_vm_config_create' ? 'config' : 'asid';
       if (ra.ret === 0 && rb.ret === 0) this.handleB.set(`${kind}:${String(ra.value)}`, Number(rb.value));

@@ -26,9 +26,10 @@ import { x86SetupSteps } from '../guest/x86/setup.js';
 import { HV_EXIT_REASON, HV_REG } from '../vocabulary/arm64.js';
 import { HV_MEMORY } from '../vocabulary/memory.js';
 import { HV, hvReturnName } from '../vocabulary/returns.js';
-import { HV_DEADLINE_FOREVER, VMCS } from '../vocabulary/x86.js';
+import { HV_DEADLINE_FOREVER, HV_X86_REG, VMCS } from '../vocabulary/x86.js';
 import type { SpecVcpu } from '../state.js';
 import type { HvCommand, Weighted } from './commands.js';
+import type { DiffingBackend } from './diff.js';
 import type { Model, Real } from './context.js';
 import { ConformanceError, execute } from './execute.js';
 
@@ -135,13 +136,23 @@ export class GuestCommand implements HvCommand {
     }
     const handle = forgeVcpu(vcpu.handle);
     const memName = (mem: HostMemory): string => `mem${mem.id}`;
-    let report: {
-      ok: boolean;
-      mismatches: readonly { exitIndex: number; field: string; expected: string; got: string }[];
-      exitsCovered: readonly string[];
-      unsupported?: string;
-    };
+    let report: ScenarioReport;
     if (m.state.env.arch === 'x86_64') {
+      // A VMM resets the debug registers of a vCPU it (re)starts: earlier commands may have left
+      // values VM entry refuses (DR6/DR7 bits 63:32 must be 0, TPR is 4 bits, XCR0.x87 must be 1). Reset
+      // values, as checked calls.
+      for (const [reg, value] of [
+        [HV_X86_REG.HV_X86_DR6, 0xffff0ff0n],
+        [HV_X86_REG.HV_X86_DR7, 0x400n],
+        [HV_X86_REG.HV_X86_TPR, 0n],
+        [HV_X86_REG.HV_X86_XCR0, 1n],
+      ] as const) {
+        await execute(m, r, {
+          name: 'hv_vcpu_write_register',
+          t: vcpu.owner,
+          args: { vcpu: forgeVcpu(vcpu.handle), reg, value },
+        });
+      }
       const layout: X86Layout = {
         mappings: maps.map((x) => ({ ...x, gpa: x.addr })),
         code: { gpa: code.addr, size: code.size, uva: code.uva },
@@ -155,10 +166,13 @@ export class GuestCommand implements HvCommand {
       });
       // Half the programs run through hv_vcpu_run_until(HV_DEADLINE_FOREVER), the call QEMU uses since
       // macOS 11 (hvf-facts §1.7, §5.1); the spec predicts the same exits for both.
-      const x = r.backend as X86Backend;
       const viaUntil = (this.seed & 1) === 1;
-      const runner = viaUntil ? runUntilForever(x) : x;
-      report = runX86Scenario(runner, vcpu.owner, handle, scenario);
+      report = onEach(r.backend, handle, (b, v, mem) =>
+        runX86Scenario(viaUntil ? runUntilForever(b as X86Backend) : (b as X86Backend), vcpu.owner, v, {
+          ...scenario,
+          layout: x86LayoutOn(scenario.layout, mem),
+        }),
+      );
       m.coverage.add(viaUntil ? 'hv_vcpu_run_until.guest' : 'hv_vcpu_run.guest');
     } else {
       const layout: Arm64Layout = {
@@ -178,7 +192,12 @@ export class GuestCommand implements HvCommand {
             masked: r.backend.capabilities.backend !== 'model',
           }),
       });
-      report = runArm64Scenario(r.backend as Arm64Backend, vcpu.owner, handle, scenario);
+      report = onEach(r.backend, handle, (b, v, mem) =>
+        runArm64Scenario(b as Arm64Backend, vcpu.owner, v, {
+          ...scenario,
+          layout: arm64LayoutOn(scenario.layout, mem),
+        }),
+      );
       vcpu.trapDebugExceptions = true;
       vcpu.vtimerMask = false;
     }
@@ -206,11 +225,61 @@ export class GuestCommand implements HvCommand {
   }
 }
 
+type ScenarioReport = {
+  ok: boolean;
+  mismatches: readonly { exitIndex: number; field: string; expected: string; got: string }[];
+  exitsCovered: readonly string[];
+  unsupported?: string;
+};
+
+/**
+ * Runs a scenario on the backend — or, in differential mode, on each of the two backends on its own,
+ * each judged against the prediction, with the vCPU and buffers translated to the second backend's.
+ */
+function onEach(
+  backend: Backend,
+  vcpu: ReturnType<typeof forgeVcpu>,
+  run: (b: Backend, v: ReturnType<typeof forgeVcpu>, mem: (m: HostMemory) => HostMemory) => ScenarioReport,
+): ScenarioReport {
+  const diff = (backend as Partial<DiffingBackend>).diff;
+  if (!diff) return run(backend, vcpu, (m) => m);
+  const a = run(diff.a, vcpu, (m) => m);
+  const b = run(diff.b, forgeVcpu(diff.vcpuOfB(vcpu)), (m) => diff.memOfB(m));
+  const tag = (which: string, r: ScenarioReport) =>
+    r.mismatches.map((x) => ({ ...x, field: `${which}: ${x.field}` }));
+  return {
+    ok: a.ok && b.ok,
+    mismatches: [...tag(diff.a.capabilities.backend, a), ...tag(diff.b.capabilities.backend, b)],
+    exitsCovered: a.exitsCovered.filter((k) => b.exitsCovered.includes(k)),
+    ...(a.unsupported || b.unsupported ? { unsupported: a.unsupported ?? b.unsupported } : {}),
+  };
+}
+
+function x86LayoutOn(l: X86Layout, mem: (m: HostMemory) => HostMemory): X86Layout {
+  return {
+    mappings: l.mappings.map((x) =>
+      x.uva ? { ...x, uva: { mem: mem(x.uva.mem), offset: x.uva.offset } } : x,
+    ),
+    code: { ...l.code, uva: { mem: mem(l.code.uva.mem), offset: l.code.uva.offset } },
+  };
+}
+
+function arm64LayoutOn(l: Arm64Layout, mem: (m: HostMemory) => HostMemory): Arm64Layout {
+  return {
+    ...l,
+    mappings: l.mappings.map((x) =>
+      x.uva ? { ...x, uva: { mem: mem(x.uva.mem), offset: x.uva.offset } } : x,
+    ),
+    code: { ...l.code, uva: { mem: mem(l.code.uva.mem), offset: l.code.uva.offset } },
+  };
+}
+
 /** The backend with `hv_vcpu_run` answered by `hv_vcpu_run_until(vcpu, HV_DEADLINE_FOREVER)`. */
 function runUntilForever(b: X86Backend): X86Backend {
   return new Proxy(b, {
     get(target, prop, receiver) {
-      if (prop === 'hv_vcpu_run') return (t: number, v: never) => target.hv_vcpu_run_until(t, v, HV_DEADLINE_FOREVER);
+      if (prop === 'hv_vcpu_run')
+        return (t: number, v: never) => target.hv_vcpu_run_until(t, v, HV_DEADLINE_FOREVER);
       const value = Reflect.get(target, prop, receiver);
       return typeof value === 'function' ? value.bind(target) : value;
     },
@@ -252,6 +321,8 @@ export class SpinCancelCommand implements HvCommand {
     const { vcpu, code } = setup;
     const arch = m.state.env.arch;
     const t = vcpu.owner;
+    // Thread 0 is the caller's own: it cannot sit in a spinning guest and kick it at the same time.
+    if (t === 0) return;
     const handle = forgeVcpu(vcpu.handle);
     const kicker = this.kicker === t ? (t + 1) % 5 : this.kicker;
     this.summary = `t${t}: spin on vcpu ${vcpu.handle}, kicked from t${kicker} after ${this.delayMs} ms`;
@@ -285,6 +356,8 @@ export class SpinCancelCommand implements HvCommand {
       }
       running = a.hv_vcpu_run_async(t, handle);
     }
+    // Observe a rejection now; it is reported when the run is awaited below.
+    running.catch(() => undefined);
     r.log.push({ kind: 'guest', render: (name) => spinSteps(arch, name(vcpu.handle), t, kicker, code.addr) });
     await new Promise((res) => setTimeout(res, this.delayMs));
     await execute(m, r, {

@@ -1,0 +1,171 @@
+// core.h — what every flavour of the addon shares: logical threads, host buffers, the shared exit
+// record, argument checks and teardown. Nothing here calls hv_* except through the flavour hooks
+// (Flavour below), so the same core serves the x86 and the arm64 API.
+#ifndef HVSPEC_ADDON_CORE_H
+#define HVSPEC_ADDON_CORE_H
+
+#include <napi.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <pthread.h>
+#include <vector>
+
+namespace hvspec {
+
+// A logical thread N > 0: a native thread owned by the addon with a FIFO work queue. hv_* calls
+// bind vCPUs to the calling thread (hvf-facts.md §1.2, §2.4 [H]), so every call the JS side makes
+// "on thread N" is executed here, never on the libuv pool.
+class LogicalThread {
+ public:
+  explicit LogicalThread(uint64_t id);
+  ~LogicalThread();
+  // Starts the native thread; false when the system refuses one (no exception, no abort).
+  bool Start();
+  LogicalThread(const LogicalThread &) = delete;
+  LogicalThread &operator=(const LogicalThread &) = delete;
+
+  uint64_t id() const { return id_; }
+  // Runs fn on this thread and blocks the caller until it has returned.
+  void RunSync(const std::function<void()> &fn);
+  // Queues fn and returns at once (async runs).
+  void Post(std::function<void()> fn);
+  // Stops after the queued work and joins. Idempotent.
+  void Join();
+
+  // True from the moment an async hv_vcpu_run is queued until it has returned on this thread.
+  std::atomic<bool> async_busy{false};
+
+ private:
+  void Loop();
+  uint64_t id_;
+  std::mutex mutex_;
+  std::condition_variable work_cv_;
+  std::condition_variable done_cv_;
+  std::deque<std::function<void()>> queue_;
+  bool stop_ = false;
+  bool started_ = false;
+  pthread_t thread_{};
+};
+
+// A page-aligned host buffer from mmap (hv_vm_map wants a single VM region, not malloc: §1.2 [H]).
+struct HostBuffer {
+  void *base = nullptr;
+  size_t size = 0;
+};
+
+// A live vCPU as the addon knows it: its handle, the logical thread that created (owns) it, its
+// slot in the shared exit record, and (arm64) the framework's exit pointer.
+struct VcpuEntry {
+  uint64_t handle = 0;
+  uint64_t owner = 0;
+  uint32_t slot = 0;
+  const void *exit_ptr = nullptr;
+};
+
+// The shared exit record: kSlots slots of kSlotWords u64 words, in one ArrayBuffer that the TS
+// wrapper views as a BigUint64Array. hv_vcpu_run fills the vCPU's slot on its own thread, so one
+// crossing into C returns everything a VMM reads after an exit (DESIGN.md "native backend").
+constexpr uint32_t kSlots = 256;
+constexpr uint32_t kSlotWords = 8;
+
+// Out-values of the last synchronous call (JS is single threaded, so one scratch area suffices).
+constexpr uint32_t kOutWords = 4;
+
+struct State {
+  Napi::Env env;
+  explicit State(Napi::Env e) : env(e) {}
+  ~State();
+
+  std::map<uint64_t, std::unique_ptr<LogicalThread>> threads;
+  std::map<uint32_t, HostBuffer> buffers;
+  uint32_t next_buffer = 1;
+  std::map<uint64_t, VcpuEntry> vcpus;
+  bool slot_used[kSlots] = {};
+  bool vm_created = false;
+  size_t page_size = 4096;
+
+  Napi::Reference<Napi::ArrayBuffer> records_ref;
+  uint64_t *records = nullptr;
+  Napi::Reference<Napi::ArrayBuffer> out_ref;
+  uint64_t *out = nullptr;
+
+  // arm64 hv_vm_config_t objects by the small ids JS sees (VmConfig); unused on x86.
+  std::map<uint32_t, void *> configs;
+  uint32_t next_config = 1;
+
+  bool torn_down = false;
+
+  uint64_t *Slot(uint32_t slot) { return records + static_cast<size_t>(slot) * kSlotWords; }
+  int AllocSlot();
+  void FreeSlot(uint32_t slot);
+  // Creates the thread on first use (id > 0); nullptr when the system cannot start one.
+  LogicalThread *Thread(uint64_t id);
+  // Releases vCPUs, VM, configs, threads and buffers, as process exit would. Safe to repeat.
+  void Teardown();
+};
+
+State *GetState(Napi::Env env);
+
+// Runs fn on logical thread t (inline when t == 0). Throws (and returns false) when t is busy in an
+// async run: a sync call there would wait for the guest, which is a programmer error, not a hang.
+bool Dispatch(const Napi::CallbackInfo &info, uint64_t t, const std::function<void()> &fn);
+
+// Argument readers. On a wrong type they throw a TypeError naming the parameter and return false.
+// The TS wrapper checks first (packages/spec/src/validate.ts); these keep a direct caller from
+// crashing the process.
+bool ArgThread(const Napi::CallbackInfo &info, size_t i, uint64_t *out);
+bool ArgU32(const Napi::CallbackInfo &info, size_t i, const char *name, uint32_t *out);
+bool ArgU64(const Napi::CallbackInfo &info, size_t i, const char *name, uint64_t *out);
+bool ArgBool(const Napi::CallbackInfo &info, size_t i, const char *name, bool *out);
+bool ArgHandleList(const Napi::CallbackInfo &info, size_t i, const char *name, size_t count_index,
+                   std::vector<uint64_t> *out);
+// A host buffer by id, and a byte range of it. Unknown ids are a TypeError; a range outside the
+// buffer is a RangeError (host_read/host_write) — hv_vm_map checks its own range (see callers).
+HostBuffer *ArgBuffer(const Napi::CallbackInfo &info, size_t i, const char *name);
+
+Napi::Value Ret(Napi::Env env, int32_t ret);  // hv_return_t as an unsigned 32-bit Number
+
+// Starts `work` (an hv_vcpu_run) on logical thread t > 0 and returns a Promise of its hv_return_t.
+// The thread counts as busy until the work returns; sync calls to it then throw (see Dispatch).
+Napi::Value StartAsync(const Napi::CallbackInfo &info, uint64_t t, std::function<int32_t()> work);
+
+// ---- Flavour hooks, implemented once per API flavour (hv_x86_calls.cc / hv_arm64_calls.cc) ----
+// Registers the flavour's hv_* functions on exports.
+void RegisterFlavour(Napi::Env env, Napi::Object exports);
+// Destroys one vCPU; called on its owner thread during teardown.
+int32_t FlavourDestroyVcpu(uint64_t handle);
+// Forces the listed vCPUs out of hv_vcpu_run (any thread).
+void FlavourKick(const std::vector<uint64_t> &handles);
+int32_t FlavourDestroyVm();
+void FlavourReleaseConfig(void *config);
+const char *FlavourArch();  // "x86_64" | "arm64"
+
+// ---- Platform hooks (platform_linux.cc / platform_macos.cc) ----
+struct PlatformDeviation {
+  std::string id;
+  std::string description;
+  uint32_t permissions_mask = 0;
+};
+struct PlatformInfo {
+  bool available = false;
+  std::string reason;
+  std::string fix;
+  std::string backend;                 // "native-kvm" | "native-hvf"
+  uint32_t enforced_permissions_mask = 0xff;
+  std::vector<PlatformDeviation> deviations;
+};
+// Whether hv_vm_create can work here, and why not. May create and destroy a VM to find out (macOS),
+// so it is only called while the addon holds no VM.
+PlatformInfo PlatformProbe();
+
+}  // namespace hvspec
+
+#endif  // HVSPEC_ADDON_CORE_H

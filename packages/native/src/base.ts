@@ -1,0 +1,185 @@
+/**
+ * What both native flavours share: host buffers (allocated and owned by the addon), argument checks
+ * that are not in `@hvspec/spec`'s validate.ts, the vCPU → exit-record slot table, and reset/close.
+ * @module
+ */
+import { checkThread, checkU32, type Deviation, type HostMemory, type Uva } from '@hvspec/spec';
+import type { AddonProbe, NativeAddon } from './addon.js';
+
+/** A vCPU as the wrapper knows it: the logical thread that created it and its exit-record slot. */
+export interface VcpuSlot {
+  readonly owner: number;
+  readonly slot: number;
+}
+
+function checkOffset(name: string, value: unknown): asserts value is number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new TypeError(
+      `${name} must be a non-negative integer, got ${typeof value === 'bigint' ? `${value}n` : String(value)}`,
+    );
+  }
+}
+
+/** Memory flag sets (0..7) from a bit mask (bit i = set i). */
+export function flagSets(mask: number): number[] {
+  const sets: number[] = [];
+  for (let i = 0; i < 8; i++) if (mask & (1 << i)) sets.push(i);
+  return sets;
+}
+
+/** The provider's declared deviations, as the spec's {@link Deviation}s. */
+export function deviationsFrom(probe: AddonProbe): Deviation[] {
+  return probe.deviations.map((d) =>
+    d.permissionsMask !== 0
+      ? { id: d.id, description: d.description, permissions: flagSets(d.permissionsMask) }
+      : { id: d.id, description: d.description },
+  );
+}
+
+/** What the C baseline exit loop did (see {@link NativeBase.baselineExitLoop}). */
+export interface BaselineRun {
+  /** `hv_return_t` of the first failing call, or HV_SUCCESS. */
+  readonly ret: number;
+  /** Exits of the benchmarked kind: x86 VMX_REASON_IO, arm64 HVC64. */
+  readonly exits: number;
+  /** Nanoseconds the loop took, measured in C (CLOCK_MONOTONIC). */
+  readonly ns: number;
+}
+
+export abstract class NativeBase<A extends NativeAddon> {
+  /** Live buffers by id; the addon owns the memory, this map only recognises our own handles. */
+  private readonly buffers = new Map<number, HostMemory>();
+  /** vCPU handle → owner thread and exit-record slot. */
+  protected readonly vcpus = new Map<number, VcpuSlot>();
+  /** Logical threads with an `hv_vcpu_run_async` in flight (their exit records are being written). */
+  protected readonly busy = new Set<number>();
+  /** The shared exit record, as u64 words and as u32 halves (the mask word is read as u32). */
+  protected readonly rec: BigUint64Array;
+  protected readonly rec32: Uint32Array;
+  /** Out-values of the last synchronous call. */
+  protected readonly out: BigUint64Array;
+  protected readonly slotWords: number;
+
+  constructor(protected readonly addon: A) {
+    this.rec = new BigUint64Array(addon.records);
+    this.rec32 = new Uint32Array(addon.records);
+    this.out = new BigUint64Array(addon.out);
+    this.slotWords = addon.slotWords;
+  }
+
+  host_alloc(size: number): HostMemory {
+    checkOffset('size', size);
+    if (size === 0)
+      throw new RangeError('size must be at least 1 byte (a host region has at least one page)');
+    if (size > 0xffff_ffff)
+      throw new RangeError(`size ${size} exceeds the native backend's 4 GiB buffer limit`);
+    const [id, rounded] = this.addon.host_alloc(size);
+    const mem: HostMemory = Object.freeze({ id, size: rounded });
+    this.buffers.set(id, mem);
+    return mem;
+  }
+
+  host_write(mem: HostMemory, offset: number, bytes: Uint8Array): void {
+    const m = this.mem(mem, 'mem');
+    checkOffset('offset', offset);
+    if (!(bytes instanceof Uint8Array)) throw new TypeError('bytes must be a Uint8Array');
+    if (offset + bytes.length > m.size) {
+      throw new RangeError(
+        `host_write of ${bytes.length} bytes at offset ${offset} is outside the ${m.size}-byte buffer`,
+      );
+    }
+    this.addon.host_write(m.id, offset, bytes);
+  }
+
+  host_read(mem: HostMemory, offset: number, size: number): Uint8Array {
+    const m = this.mem(mem, 'mem');
+    checkOffset('offset', offset);
+    checkOffset('size', size);
+    if (offset + size > m.size) {
+      throw new RangeError(
+        `host_read of ${size} bytes at offset ${offset} is outside the ${m.size}-byte buffer`,
+      );
+    }
+    return this.addon.host_read(m.id, offset, size);
+  }
+
+  /**
+   * Releases every vCPU (on its own thread), the VM, every logical thread and buffer, as process
+   * exit would; async runs still in the guest are kicked first and settle afterwards.
+   */
+  async reset(): Promise<void> {
+    this.addon.reset();
+    this.buffers.clear();
+    this.vcpus.clear();
+    this.busy.clear();
+  }
+
+  async close(): Promise<void> {
+    await this.reset();
+    this.onClose();
+  }
+
+  protected abstract onClose(): void;
+
+  /** A HostMemory of this backend (TypeError otherwise: another backend's, or from before reset()). */
+  protected mem(mem: unknown, name: string): HostMemory {
+    if (typeof mem !== 'object' || mem === null || typeof (mem as { id?: unknown }).id !== 'number') {
+      throw new TypeError(`${name} must be a HostMemory returned by host_alloc`);
+    }
+    const live = this.buffers.get((mem as HostMemory).id);
+    if (live === undefined || live !== mem) {
+      throw new TypeError(
+        `${name} is not a live buffer of this backend (allocated by another backend, or before reset())`,
+      );
+    }
+    return live;
+  }
+
+  /**
+   * The buffer id and offset of a uva, or `undefined` when the offset lies beyond the buffer (then
+   * hv_vm_map is HV_BAD_ARGUMENT without asking the framework: decisions.md, "uva.offset + size >
+   * buffer size"). Size is checked by the addon against the same buffer.
+   */
+  protected uva(uva: unknown): { id: number; offset: number } | undefined {
+    if (typeof uva !== 'object' || uva === null) throw new TypeError('uva must be {mem, offset}');
+    const m = this.mem((uva as Uva).mem, 'uva.mem');
+    const offset = (uva as Uva).offset;
+    checkOffset('uva.offset', offset);
+    return offset > m.size ? undefined : { id: m.id, offset };
+  }
+
+  /** Starts an async run and keeps `busy` while it is in flight. */
+  protected startAsync(t: number, vcpu: number): Promise<number> {
+    checkThread(t);
+    checkU32('vcpu', vcpu);
+    let promise: Promise<number>;
+    try {
+      promise = this.addon.hv_vcpu_run_async(t, vcpu);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    this.busy.add(t);
+    return promise.finally(() => this.busy.delete(t));
+  }
+
+  /**
+   * The bench's C baseline: `iterations` runs of the exit loop a VMM would write, entirely in C on
+   * logical thread `t` (no JS between exits). x86: hv_vcpu_run, read the exit reason, on an I/O exit
+   * advance RIP by the instruction length. arm64: hv_vcpu_run over an `hvc #0` loop (PC is already
+   * past an HVC). The vCPU must be set up by the caller.
+   */
+  baselineExitLoop(t: number, vcpu: number, iterations: number): BaselineRun {
+    checkThread(t);
+    checkU32('vcpu', vcpu);
+    checkU32('iterations', iterations);
+    const ret = this.addon.baseline_exit_loop(t, vcpu, iterations);
+    return { ret, exits: Number(this.out[0]), ns: Number(this.out[1]) };
+  }
+
+  /** Records a vCPU that hv_vcpu_create just returned (out[0] handle, out[1] slot). */
+  protected created(t: number): number {
+    const vcpu = Number(this.out[0]);
+    this.vcpus.set(vcpu, { owner: t, slot: Number(this.out[1]) });
+    return vcpu;
+  }
+}
