@@ -81,8 +81,10 @@ test('instruction encoders match the pinned words', () => {
   assert.equal(hex(A64.tbz(16, 2, -4)), '3617fff0');
 });
 
-test('llvm-mc agrees with the pinned words', { skip: spawnSync('which', ['llvm-mc']).status !== 0 ? 'llvm-mc is not installed' : false }, () => {
-  const src = PINNED.map(([t]) => t).join('\n') + '\n1: tbz x16, #2, 1b\n';
+test('llvm-mc agrees with the pinned words', {
+  skip: spawnSync('which', ['llvm-mc']).status !== 0 ? 'llvm-mc is not installed' : false,
+}, () => {
+  const src = `${PINNED.map(([t]) => t).join('\n')}\n1: tbz x16, #2, 1b\n`;
   const r = spawnSync('llvm-mc', ['-triple=aarch64', '-show-encoding'], { input: src, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const encodings = [...r.stdout.matchAll(/encoding: \[([^\]]+)\]/g)].map((m) => m[1]!);
@@ -102,19 +104,49 @@ test('movSequence: MOVZ for chunk 0, MOVK for each other nonzero chunk', () => {
 });
 
 test('actions assemble to the expected words', () => {
-  assert.deepEqual(words({ op: 'str', size: 4, ipa: 0x40000n, base: 0, rt: 1 }), ['d2800000', 'f2a00080', 'b9000001']);
-  assert.deepEqual(words({ op: 'ldr', size: 1, ipa: 0x40001n, base: 2, rt: 3, signed: 'x' }), ['d2800022', 'f2a00082', '39800043']);
-  assert.deepEqual(words({ op: 'ldr', size: 8, ipa: 0x40010n, base: 2, rt: 31, offset: 16 }), ['d2800002', 'f2a00082', 'f940085f']);
-  assert.deepEqual(words({ op: 'str', size: 2, ipa: 0x8000n, base: 4, rt: 5, value: 0xbeefn }), ['d2900004', 'd297dde5', '79000085']);
-  assert.deepEqual(words({ op: 'str', size: 8, ipa: 0x8000n, base: 4, rt: 6, acquire: true }), ['d2900004', 'c89ffc86']);
+  assert.deepEqual(words({ op: 'str', size: 4, ipa: 0x40000n, base: 0, rt: 1 }), [
+    'd2800000',
+    'f2a00080',
+    'b9000001',
+  ]);
+  assert.deepEqual(words({ op: 'ldr', size: 1, ipa: 0x40001n, base: 2, rt: 3, signed: 'x' }), [
+    'd2800022',
+    'f2a00082',
+    '39800043',
+  ]);
+  assert.deepEqual(words({ op: 'ldr', size: 8, ipa: 0x40010n, base: 2, rt: 31, offset: 16 }), [
+    'd2800002',
+    'f2a00082',
+    'f940085f',
+  ]);
+  assert.deepEqual(words({ op: 'str', size: 2, ipa: 0x8000n, base: 4, rt: 5, value: 0xbeefn }), [
+    'd2900004',
+    'd297dde5',
+    '79000085',
+  ]);
+  assert.deepEqual(words({ op: 'str', size: 8, ipa: 0x8000n, base: 4, rt: 6, acquire: true }), [
+    'd2900004',
+    'c89ffc86',
+  ]);
   assert.deepEqual(words({ op: 'hvc', imm: 7 }), ['d40000e2']);
   assert.deepEqual(words({ op: 'sysreg', read: false, rt: 31 }), ['d51b9c1f']);
   assert.deepEqual(words({ op: 'branch', ipa: 0x4000n, reg: 9 }), ['d2880009', 'd61f0120']);
-  assert.deepEqual(words({ op: 'vtimer', delta: 3 }), ['d53be050', '91000e10', 'd51be350', 'd2800031', 'd51be331', 'd53be330', '3617fff0']);
+  assert.deepEqual(words({ op: 'vtimer', delta: 3 }), [
+    'd53be050',
+    '91000e10',
+    'd51be350',
+    'd2800031',
+    'd51be331',
+    'd53be330',
+    '3617fff0',
+  ]);
 });
 
 test('assembleArm64 lays out actions and ends with hvc #0xffff', () => {
-  const p = assembleArm64([{ op: 'wfi' }, { op: 'str', size: 4, ipa: 0x40000n, base: 0, rt: 1 }, { op: 'vtimer', delta: 0 }], 0x10000n);
+  const p = assembleArm64(
+    [{ op: 'wfi' }, { op: 'str', size: 4, ipa: 0x40000n, base: 0, rt: 1 }, { op: 'vtimer', delta: 0 }],
+    0x10000n,
+  );
   assert.equal(p.words.length, 1 + 3 + 7 + 1);
   assert.deepEqual(
     p.layout.map((l) => [l.start, l.at, l.end]),
@@ -130,8 +162,14 @@ test('assembleArm64 lays out actions and ends with hvc #0xffff', () => {
 });
 
 test('the assembler rejects what it cannot encode', () => {
-  assert.throws(() => assembleAction({ op: 'ldr', size: 8, ipa: 0n, base: 0, rt: 1, signed: 'x' }), TypeError);
-  assert.throws(() => assembleAction({ op: 'ldr', size: 4, ipa: 0n, base: 0, rt: 1, signed: 'w' }), TypeError);
+  assert.throws(
+    () => assembleAction({ op: 'ldr', size: 8, ipa: 0n, base: 0, rt: 1, signed: 'x' }),
+    TypeError,
+  );
+  assert.throws(
+    () => assembleAction({ op: 'ldr', size: 4, ipa: 0n, base: 0, rt: 1, signed: 'w' }),
+    TypeError,
+  );
   assert.throws(() => assembleAction({ op: 'ldr', size: 4, ipa: 0n, base: 31, rt: 1 }), TypeError);
   assert.throws(() => assembleAction({ op: 'str', size: 4, ipa: 0n, base: 1, rt: 1, value: 3n }), TypeError);
   assert.throws(() => assembleAction({ op: 'hvc', imm: 0xffff }), TypeError);
@@ -139,6 +177,9 @@ test('the assembler rejects what it cannot encode', () => {
 });
 
 test('formatArm64Action reads like assembly', () => {
-  assert.equal(formatArm64Action({ op: 'ldr', size: 2, ipa: 0x40000n, base: 0, rt: 31, signed: 'w' }), 'ldrsh wzr, [x0] @ 0x40000');
+  assert.equal(
+    formatArm64Action({ op: 'ldr', size: 2, ipa: 0x40000n, base: 0, rt: 31, signed: 'w' }),
+    'ldrsh wzr, [x0] @ 0x40000',
+  );
   assert.equal(formatArm64Action({ op: 'sysreg', read: true, rt: 3 }), 'mrs x3, PMCR_EL0');
 });

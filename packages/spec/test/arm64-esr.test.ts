@@ -19,7 +19,16 @@ import {
 
 test('DESIGN.md example: str w1, [x0] to an unmapped IPA', () => {
   // 0x24<<26 = 0x90000000, IL 0x02000000, ISV 0x01000000, SAS=2 0x00800000, SRT=1 0x00010000, WnR 0x40.
-  const esr = esrDataAbort({ isv: true, sas: 2, sse: false, srt: 1, sf: false, ar: false, wnr: true, dfsc: 0x07 });
+  const esr = esrDataAbort({
+    isv: true,
+    sas: 2,
+    sse: false,
+    srt: 1,
+    sf: false,
+    ar: false,
+    wnr: true,
+    dfsc: 0x07,
+  });
   assert.equal(esr, 0x93810047n);
   assert.equal(esr & 0xffffffc0n, 0x93810040n);
 });
@@ -40,9 +49,15 @@ test('data abort: each field in its place', () => {
   // ISV = 0: SAS..AR are not encoded even when given.
   assert.equal(esrDataAbort({ ...base, isv: false, sas: 3, srt: 5, sf: true }), 0x92000000n);
   // ldrsb x3 from an unmapped page, level 3: SAS 0, SSE, SRT 3, SF.
-  assert.equal(esrDataAbort({ isv: true, sas: 0, sse: true, srt: 3, sf: true, ar: false, wnr: false, dfsc: 0x07 }), 0x93238007n);
+  assert.equal(
+    esrDataAbort({ isv: true, sas: 0, sse: true, srt: 3, sf: true, ar: false, wnr: false, dfsc: 0x07 }),
+    0x93238007n,
+  );
   // stlr x2 to a read-only page: SAS 3, SRT 2, SF, AR, WnR, permission L3.
-  assert.equal(esrDataAbort({ isv: true, sas: 3, sse: false, srt: 2, sf: true, ar: true, wnr: true, dfsc: 0x0f }), 0x93c2c04fn);
+  assert.equal(
+    esrDataAbort({ isv: true, sas: 3, sse: false, srt: 2, sf: true, ar: true, wnr: true, dfsc: 0x0f }),
+    0x93c2c04fn,
+  );
 });
 
 test('data abort: out-of-range fields are TypeErrors', () => {
@@ -71,7 +86,10 @@ test('sysreg trap: PMCR_EL0 read into x1 and write from xzr', () => {
   assert.equal(esrSysreg({ ...f, rt: 1, read: true }), 0x6230e439n);
   assert.equal(esrSysreg({ ...f, rt: 31, read: false }), 0x6230e7f8n);
   // The register key ignores Rt and direction.
-  assert.equal(esrSysreg({ ...f, rt: 1, read: true }) & SYSREG_ISS_KEY_MASK, esrSysreg({ ...f, rt: 31, read: false }) & SYSREG_ISS_KEY_MASK);
+  assert.equal(
+    esrSysreg({ ...f, rt: 1, read: true }) & SYSREG_ISS_KEY_MASK,
+    esrSysreg({ ...f, rt: 31, read: false }) & SYSREG_ISS_KEY_MASK,
+  );
   // MDSCR_EL1: op0 2, op1 0, CRn 0, CRm 2, op2 2.
   assert.deepEqual(sysRegFields(0x8012), { op0: 2, op1: 0, crn: 0, crm: 2, op2: 2 });
 });
@@ -81,14 +99,56 @@ test('decodeEsr names every field', () => {
   assert.equal(d.kind, 'data-abort');
   if (d.kind !== 'data-abort') return;
   assert.deepEqual(
-    { lower: d.lower, isv: d.isv, size: d.size, sse: d.sse, srt: d.srt, sf: d.sf, ar: d.ar, wnr: d.wnr, dfsc: d.dfsc, il: d.il },
-    { lower: true, isv: true, size: 8, sse: false, srt: 2, sf: true, ar: true, wnr: true, dfsc: 0x0f, il: true },
+    {
+      lower: d.lower,
+      isv: d.isv,
+      size: d.size,
+      sse: d.sse,
+      srt: d.srt,
+      sf: d.sf,
+      ar: d.ar,
+      wnr: d.wnr,
+      dfsc: d.dfsc,
+      il: d.il,
+    },
+    {
+      lower: true,
+      isv: true,
+      size: 8,
+      sse: false,
+      srt: 2,
+      sf: true,
+      ar: true,
+      wnr: true,
+      dfsc: 0x0f,
+      il: true,
+    },
   );
   assert.deepEqual(decodeEsr(0x5a00ffffn), { kind: 'hvc64', ec: 0x16, il: true, imm16: 0xffff });
   assert.deepEqual(decodeEsr(0xf2001234n), { kind: 'brk64', ec: 0x3c, il: true, comment: 0x1234 });
   assert.deepEqual(decodeEsr(0x07e00000n), { kind: 'wfx', ec: 1, il: true, cv: true, cond: 0xe, ti: 0 });
-  assert.deepEqual(decodeEsr(0x6230e439n), { kind: 'sysreg', ec: 0x18, il: true, op0: 3, op2: 0, op1: 3, crn: 9, rt: 1, crm: 12, read: true });
-  assert.deepEqual(decodeEsr(0x8200000fn), { kind: 'instruction-abort', ec: 0x20, il: true, lower: true, fnv: false, ea: false, s1ptw: false, ifsc: 0x0f });
+  assert.deepEqual(decodeEsr(0x6230e439n), {
+    kind: 'sysreg',
+    ec: 0x18,
+    il: true,
+    op0: 3,
+    op2: 0,
+    op1: 3,
+    crn: 9,
+    rt: 1,
+    crm: 12,
+    read: true,
+  });
+  assert.deepEqual(decodeEsr(0x8200000fn), {
+    kind: 'instruction-abort',
+    ec: 0x20,
+    il: true,
+    lower: true,
+    fnv: false,
+    ea: false,
+    s1ptw: false,
+    ifsc: 0x0f,
+  });
   assert.deepEqual(decodeEsr(0x1c000005n), { kind: 'unknown', ec: 0x07, il: false, iss: 5 });
   // ISS2 (bits 55:32) is ignored.
   assert.equal(decodeEsr((1n << 40n) | 0x5a000001n).kind, 'hvc64');
@@ -103,23 +163,45 @@ test('describeFsc', () => {
 test('decodeEsr inverts esrDataAbort and esrSysreg', () => {
   fc.assert(
     fc.property(
-      fc.record({ sas: fc.integer({ min: 0, max: 3 }), sse: fc.boolean(), srt: fc.integer({ min: 0, max: 31 }), sf: fc.boolean(), ar: fc.boolean(), wnr: fc.boolean(), dfsc: fc.integer({ min: 0, max: 63 }) }),
+      fc.record({
+        sas: fc.integer({ min: 0, max: 3 }),
+        sse: fc.boolean(),
+        srt: fc.integer({ min: 0, max: 31 }),
+        sf: fc.boolean(),
+        ar: fc.boolean(),
+        wnr: fc.boolean(),
+        dfsc: fc.integer({ min: 0, max: 63 }),
+      }),
       (f) => {
         const d = decodeEsr(esrDataAbort({ ...f, isv: true }));
         assert.equal(d.kind, 'data-abort');
         if (d.kind !== 'data-abort') return;
-        assert.deepEqual({ sas: d.sas, sse: d.sse, srt: d.srt, sf: d.sf, ar: d.ar, wnr: d.wnr, dfsc: d.dfsc }, { ...f });
+        assert.deepEqual(
+          { sas: d.sas, sse: d.sse, srt: d.srt, sf: d.sf, ar: d.ar, wnr: d.wnr, dfsc: d.dfsc },
+          { ...f },
+        );
       },
     ),
   );
   fc.assert(
     fc.property(
-      fc.record({ op0: fc.integer({ min: 0, max: 3 }), op1: fc.integer({ min: 0, max: 7 }), crn: fc.integer({ min: 0, max: 15 }), crm: fc.integer({ min: 0, max: 15 }), op2: fc.integer({ min: 0, max: 7 }), rt: fc.integer({ min: 0, max: 31 }), read: fc.boolean() }),
+      fc.record({
+        op0: fc.integer({ min: 0, max: 3 }),
+        op1: fc.integer({ min: 0, max: 7 }),
+        crn: fc.integer({ min: 0, max: 15 }),
+        crm: fc.integer({ min: 0, max: 15 }),
+        op2: fc.integer({ min: 0, max: 7 }),
+        rt: fc.integer({ min: 0, max: 31 }),
+        read: fc.boolean(),
+      }),
       (f) => {
         const d = decodeEsr(esrSysreg(f));
         assert.equal(d.kind, 'sysreg');
         if (d.kind !== 'sysreg') return;
-        assert.deepEqual({ op0: d.op0, op1: d.op1, crn: d.crn, crm: d.crm, op2: d.op2, rt: d.rt, read: d.read }, { ...f });
+        assert.deepEqual(
+          { op0: d.op0, op1: d.op1, crn: d.crn, crm: d.crm, op2: d.op2, rt: d.rt, read: d.read },
+          { ...f },
+        );
       },
     ),
   );

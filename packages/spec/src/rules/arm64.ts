@@ -4,15 +4,41 @@
  */
 import type { Arm64Exit } from '../backend.js';
 import { HV } from '../vocabulary/returns.js';
-import { HV_EXIT_REASON, HV_REG, HV_REG_COUNT, HV_SIMD_FP_REG_COUNT, HV_SYS_REG, isKnownSysReg } from '../vocabulary/arm64.js';
+import {
+  HV_EXIT_REASON,
+  HV_REG,
+  HV_REG_COUNT,
+  HV_SIMD_FP_REG_COUNT,
+  HV_SYS_REG,
+  isKnownSysReg,
+} from '../vocabulary/arm64.js';
 import { newVcpu, type SpecState, type SpecVcpu, type SpecVmConfig } from '../state.js';
-import { ANY, H, NOT_SUCCESS, R, SUCCESS, T, U, always, arg, code, expectEqual, liveVcpu, vcpuPrelude } from './dsl.js';
+import {
+  ANY,
+  H,
+  NOT_SUCCESS,
+  R,
+  SUCCESS,
+  T,
+  U,
+  always,
+  arg,
+  code,
+  expectEqual,
+  liveVcpu,
+  vcpuPrelude,
+} from './dsl.js';
 import { mapRows, protectRows, unmapRows } from './memory.js';
 import type { CallSpec, Param, Row, SpecCall } from './types.js';
 import { interruptRows } from './x86.js';
 
 const vcpuParam: Param = { name: 'vcpu', dir: 'in', type: 'hv_vcpu_t', doc: 'the vCPU' };
-const configParam: Param = { name: 'config', dir: 'in', type: 'hv_vm_config_t', doc: 'a configuration object' };
+const configParam: Param = {
+  name: 'config',
+  dir: 'in',
+  type: 'hv_vm_config_t',
+  doc: 'a configuration object',
+};
 
 /** X0..X30 and PC read back what was written (QEMU and libkrun sync them every exit [T]). */
 const REG_EXACT = (reg: number): boolean => reg <= HV_REG.HV_REG_PC;
@@ -43,7 +69,12 @@ const badConfig: Row = {
   source: 'hvf-facts §2.3: config objects come from hv_vm_config_create; others are undocumented',
 };
 
-function hostQuery(name: string, summary: string, outDoc: string, expected: (s: SpecState) => number): CallSpec {
+function hostQuery(
+  name: string,
+  summary: string,
+  outDoc: string,
+  expected: (s: SpecState) => number,
+): CallSpec {
   return {
     name,
     arch: 'arm64',
@@ -67,9 +98,24 @@ function hostQuery(name: string, summary: string, outDoc: string, expected: (s: 
 }
 
 const queries: CallSpec[] = [
-  hostQuery('hv_vm_get_max_vcpu_count', 'Reads the maximum number of vCPUs of a VM.', 'the maximum vCPU count', (s) => s.env.maxVcpus),
-  hostQuery('hv_vm_config_get_max_ipa_size', 'Reads the largest IPA size this host supports.', 'the maximum IPA size in bits', (s) => s.env.maxIpaSize),
-  hostQuery('hv_vm_config_get_default_ipa_size', 'Reads the IPA size a VM gets by default.', 'the default IPA size in bits', (s) => s.env.defaultIpaSize),
+  hostQuery(
+    'hv_vm_get_max_vcpu_count',
+    'Reads the maximum number of vCPUs of a VM.',
+    'the maximum vCPU count',
+    (s) => s.env.maxVcpus,
+  ),
+  hostQuery(
+    'hv_vm_config_get_max_ipa_size',
+    'Reads the largest IPA size this host supports.',
+    'the maximum IPA size in bits',
+    (s) => s.env.maxIpaSize,
+  ),
+  hostQuery(
+    'hv_vm_config_get_default_ipa_size',
+    'Reads the IPA size a VM gets by default.',
+    'the default IPA size in bits',
+    (s) => s.env.defaultIpaSize,
+  ),
 ];
 
 const hv_vm_config_create: CallSpec = {
@@ -88,7 +134,10 @@ const hv_vm_config_create: CallSpec = {
       then: 'config = a new object; the VM it creates uses the default IPA size and granule',
       evidence: H,
       source: 'hvf-facts §2.3: hv_vm_config_create [H]',
-      value: (s, _c, v) => (typeof v === 'number' && !s.configs.has(v) ? undefined : `config: expected a new object, got ${String(v)}`),
+      value: (s, _c, v) =>
+        typeof v === 'number' && !s.configs.has(v)
+          ? undefined
+          : `config: expected a new object, got ${String(v)}`,
       effect: (s, _c, o) => {
         s.configs.set(Number(o.value), { ipaSize: undefined, granule: undefined });
       },
@@ -111,7 +160,8 @@ const hv_vm_config_set_ipa_size: CallSpec = {
       applies: (s, c) => arg<number>(c, 'ipa_bit_length') > s.env.maxIpaSize,
       ret: code(HV.HV_UNSUPPORTED),
       evidence: T,
-      source: 'hvf-facts §3: applevisor tests on the real framework: > max (or UINT32_MAX) is HV_UNSUPPORTED [T]',
+      source:
+        'hvf-facts §3: applevisor tests on the real framework: > max (or UINT32_MAX) is HV_UNSUPPORTED [T]',
     },
     {
       id: 'ok',
@@ -157,7 +207,10 @@ const hv_vm_config_set_ipa_granule: CallSpec = {
   summary: 'Sets the stage-2 granule (4 KiB or 16 KiB) of the VM a configuration creates.',
   availability: 'macOS 26.0',
   thread: 'process',
-  params: [configParam, { name: 'granule', dir: 'in', type: 'hv_ipa_granule_t', doc: 'HV_IPA_GRANULE_4KB or _16KB' }],
+  params: [
+    configParam,
+    { name: 'granule', dir: 'in', type: 'hv_ipa_granule_t', doc: 'HV_IPA_GRANULE_4KB or _16KB' },
+  ],
   rows: [
     badConfig,
     {
@@ -175,7 +228,8 @@ const hv_vm_config_set_ipa_granule: CallSpec = {
       requires: (env) => !env.ipaGranule4k,
       ret: NOT_SUCCESS,
       evidence: U,
-      source: 'hvf-facts §2.3/§5.4: the 4 KiB granule is a macOS 26 addition [H]; older behaviour is undocumented',
+      source:
+        'hvf-facts §2.3/§5.4: the 4 KiB granule is a macOS 26 addition [H]; older behaviour is undocumented',
     },
     {
       id: 'ok',
@@ -184,7 +238,8 @@ const hv_vm_config_set_ipa_granule: CallSpec = {
       ret: SUCCESS,
       then: 'the configuration holds the granule',
       evidence: R,
-      source: 'hvf-facts §2.5: with HV_IPA_GRANULE_4KB, 4 KiB-aligned mappings work (measured, macOS 26.5) [R]',
+      source:
+        'hvf-facts §2.5: with HV_IPA_GRANULE_4KB, 4 KiB-aligned mappings work (measured, macOS 26.5) [R]',
       effect: (s, c) => {
         const cfg = configOf(s, c);
         if (cfg) cfg.granule = arg<number>(c, 'granule');
@@ -217,7 +272,11 @@ const hv_vm_config_get_ipa_granule: CallSpec = {
 
 function vmFromConfig(s: SpecState, cfg: SpecVmConfig | undefined): void {
   const bits = cfg?.ipaSize ? cfg.ipaSize : s.env.defaultIpaSize;
-  s.vm = { granule: cfg?.granule === 0 ? 4096 : 16384, addrLimit: 1n << BigInt(bits), spaces: new Map([[0, []]]) };
+  s.vm = {
+    granule: cfg?.granule === 0 ? 4096 : 16384,
+    addrLimit: 1n << BigInt(bits),
+    spaces: new Map([[0, []]]),
+  };
 }
 
 const hv_vm_create: CallSpec = {
@@ -226,7 +285,14 @@ const hv_vm_create: CallSpec = {
   summary: 'Creates the VM of the current process.',
   availability: 'macOS 11.0',
   thread: 'process',
-  params: [{ name: 'config', dir: 'in', type: 'hv_vm_config_t _Nullable', doc: 'NULL for defaults, or a configuration' }],
+  params: [
+    {
+      name: 'config',
+      dir: 'in',
+      type: 'hv_vm_config_t _Nullable',
+      doc: 'NULL for defaults, or a configuration',
+    },
+  ],
   rows: [
     {
       id: 'bad-config',
@@ -246,7 +312,7 @@ const hv_vm_create: CallSpec = {
     },
     {
       id: 'ipa-size-zero',
-      when: 'config\'s IPA size was explicitly set to 0',
+      when: "config's IPA size was explicitly set to 0",
       applies: (s, c) => c.args.config !== null && configOf(s, c)?.ipaSize === 0,
       ret: ANY,
       then: 'undocumented: on HV_SUCCESS the VM is assumed to get the default IPA size',
@@ -321,7 +387,7 @@ const mapping: CallSpec[] = [
   {
     name: 'hv_vm_map',
     arch: 'arm64',
-    summary: 'Maps host memory into the guest\'s IPA space.',
+    summary: "Maps host memory into the guest's IPA space.",
     availability: 'macOS 11.0',
     thread: 'process',
     params: [p('uva'), p('ipa'), p('size'), p('flags')],
@@ -355,7 +421,12 @@ const hv_vcpu_create: CallSpec = {
   thread: 'any',
   params: [
     { name: 'vcpu', dir: 'out', type: 'hv_vcpu_t *', doc: 'the new vCPU' },
-    { name: 'exit', dir: 'out', type: 'hv_vcpu_exit_t **', doc: 'its exit record (returned by every run here)' },
+    {
+      name: 'exit',
+      dir: 'out',
+      type: 'hv_vcpu_exit_t **',
+      doc: 'its exit record (returned by every run here)',
+    },
     { name: 'config', dir: 'in', type: 'hv_vcpu_config_t _Nullable', doc: 'NULL for defaults' },
   ],
   rows: [
@@ -373,7 +444,8 @@ const hv_vcpu_create: CallSpec = {
       applies: (s, c) => [...s.vcpus.values()].some((v) => v.owner === c.t),
       ret: NOT_SUCCESS,
       evidence: H,
-      source: 'hvf-facts §2.4: "each thread can have only one vCPU at a time" [H]; the code is undocumented (HV_BUSY plausible) [U]',
+      source:
+        'hvf-facts §2.4: "each thread can have only one vCPU at a time" [H]; the code is undocumented (HV_BUSY plausible) [U]',
     },
     {
       id: 'limit',
@@ -391,7 +463,10 @@ const hv_vcpu_create: CallSpec = {
       then: 'vcpu = a new handle owned by the calling thread; fresh state (CPSR and SCTLR_EL1 unspecified: set them)',
       evidence: H,
       source: 'hvf-facts §2.4 [H]; §5.7 fresh state [T/R]',
-      value: (s, _c, v) => (typeof v === 'number' && !s.vcpus.has(v) ? undefined : `vcpu: expected a new handle, got ${String(v)}`),
+      value: (s, _c, v) =>
+        typeof v === 'number' && !s.vcpus.has(v)
+          ? undefined
+          : `vcpu: expected a new handle, got ${String(v)}`,
       effect: (s, c, o) => {
         const h = Number(o.value);
         s.stale.delete(h);
@@ -410,7 +485,8 @@ const hv_vcpu_destroy: CallSpec = {
   params: [vcpuParam],
   rows: [
     ...vcpuPrelude('hv_vcpu_destroy', {
-      dangerousCrossThread: 'a cross-thread hv_vcpu_destroy was reported to panic the host kernel (hvf-facts §3, §5.17 [R])',
+      dangerousCrossThread:
+        'a cross-thread hv_vcpu_destroy was reported to panic the host kernel (hvf-facts §3, §5.17 [R])',
     }),
     {
       id: 'ok',
@@ -458,7 +534,7 @@ function accessorPair(opts: {
           applies: (_s, c) => !opts.selector?.valid(sel(c)),
           ret: NOT_SUCCESS,
           evidence: U,
-          source: 'values outside the header\'s enum are undocumented',
+          source: "values outside the header's enum are undocumented",
         },
       ]
     : [];
@@ -470,7 +546,11 @@ function accessorPair(opts: {
       summary: `Reads ${opts.summary}.`,
       availability,
       thread: 'owner',
-      params: [vcpuParam, ...selParams, { ...opts.valueParam, dir: 'out', type: `${opts.valueParam.type} *` }],
+      params: [
+        vcpuParam,
+        ...selParams,
+        { ...opts.valueParam, dir: 'out', type: `${opts.valueParam.type} *` },
+      ],
       rows: [
         ...vcpuPrelude(opts.get),
         ...badSel,
@@ -498,7 +578,9 @@ function accessorPair(opts: {
         ...badSel,
         {
           id: 'ok',
-          when: opts.setAlwaysSucceeds ? 'the owner writes a register whose value the spec pins down' : 'the owner writes a valid selector',
+          when: opts.setAlwaysSucceeds
+            ? 'the owner writes a register whose value the spec pins down'
+            : 'the owner writes a valid selector',
           applies: (_s, c) => opts.setAlwaysSucceeds?.(sel(c)) ?? true,
           ret: SUCCESS,
           then: 'the value is stored',
@@ -534,7 +616,12 @@ const registers: CallSpec[] = [
     get: 'hv_vcpu_get_reg',
     set: 'hv_vcpu_set_reg',
     summary: 'a general register (X0–X30, PC, FPCR, FPSR, CPSR)',
-    selector: { name: 'reg', type: 'hv_reg_t', valid: (n) => n < HV_REG_COUNT, what: 'an hv_reg_t value (0–34)' },
+    selector: {
+      name: 'reg',
+      type: 'hv_reg_t',
+      valid: (n) => n < HV_REG_COUNT,
+      what: 'an hv_reg_t value (0–34)',
+    },
     valueParam: { name: 'value', dir: 'in', type: 'uint64_t', doc: 'the value' },
     exact: REG_EXACT,
     read: (v, r) => v.regs.get(r),
@@ -548,7 +635,12 @@ const registers: CallSpec[] = [
     get: 'hv_vcpu_get_simd_fp_reg',
     set: 'hv_vcpu_set_simd_fp_reg',
     summary: 'a SIMD/FP register (Q0–Q31, 128 bits)',
-    selector: { name: 'reg', type: 'hv_simd_fp_reg_t', valid: (n) => n < HV_SIMD_FP_REG_COUNT, what: 'an hv_simd_fp_reg_t value (0–31)' },
+    selector: {
+      name: 'reg',
+      type: 'hv_simd_fp_reg_t',
+      valid: (n) => n < HV_SIMD_FP_REG_COUNT,
+      what: 'an hv_simd_fp_reg_t value (0–31)',
+    },
     valueParam: { name: 'value', dir: 'in', type: 'hv_simd_fp_uchar16_t', doc: 'the 128-bit value' },
     exact: () => true,
     read: (v, r) => v.simd.get(r),
@@ -560,7 +652,12 @@ const registers: CallSpec[] = [
     get: 'hv_vcpu_get_sys_reg',
     set: 'hv_vcpu_set_sys_reg',
     summary: 'a system register',
-    selector: { name: 'reg', type: 'hv_sys_reg_t', valid: isKnownSysReg, what: 'an hv_sys_reg_t value the spec models' },
+    selector: {
+      name: 'reg',
+      type: 'hv_sys_reg_t',
+      valid: isKnownSysReg,
+      what: 'an hv_sys_reg_t value the spec models',
+    },
     valueParam: { name: 'value', dir: 'in', type: 'uint64_t', doc: 'the value' },
     exact: (r) => SYS_REG_EXACT.has(r),
     read: (v, r) => v.fields.get(r),
@@ -574,7 +671,12 @@ const registers: CallSpec[] = [
     get: 'hv_vcpu_get_pending_interrupt',
     set: 'hv_vcpu_set_pending_interrupt',
     summary: 'a pending virtual interrupt line (IRQ or FIQ)',
-    selector: { name: 'type', type: 'hv_interrupt_type_t', valid: (n) => n <= 1, what: 'HV_INTERRUPT_TYPE_IRQ (0) or _FIQ (1)' },
+    selector: {
+      name: 'type',
+      type: 'hv_interrupt_type_t',
+      valid: (n) => n <= 1,
+      what: 'HV_INTERRUPT_TYPE_IRQ (0) or _FIQ (1)',
+    },
     valueParam: { name: 'pending', dir: 'in', type: 'bool', doc: 'whether the line is asserted' },
     exact: () => true,
     read: (v, t) => v.pending[t],
@@ -654,7 +756,8 @@ const hv_vcpu_run: CallSpec = {
       ret: SUCCESS,
       then: 'returns at once without entering the guest: exit reason HV_EXIT_REASON_CANCELED, PC unchanged; pending IRQ/FIQ cleared',
       evidence: H,
-      source: 'hvf-facts §2.4: "the next time hv_vcpu_run is called … it will return immediately without entering the guest" [H]',
+      source:
+        'hvf-facts §2.4: "the next time hv_vcpu_run is called … it will return immediately without entering the guest" [H]',
       value: (_s, _c, v) => {
         const exit = v as Arm64Exit | undefined;
         return expectEqual('exit.reason', HV_EXIT_REASON.HV_EXIT_REASON_CANCELED, exit?.reason);
@@ -683,7 +786,8 @@ const hv_vcpu_run: CallSpec = {
         v.fields.clear();
         v.simd.clear();
         v.ran = true;
-        if ((o.value as Arm64Exit | undefined)?.reason === HV_EXIT_REASON.HV_EXIT_REASON_VTIMER_ACTIVATED) v.vtimerMask = true;
+        if ((o.value as Arm64Exit | undefined)?.reason === HV_EXIT_REASON.HV_EXIT_REASON_VTIMER_ACTIVATED)
+          v.vtimerMask = true;
       },
     },
   ],

@@ -65,7 +65,8 @@ export function judge(s: SpecState, c: SpecCall, o: Outcome): Judgement {
   }
   if (!mismatch && ret === HV.HV_SUCCESS && row.expect) {
     const want = row.expect(s, c);
-    if (want !== undefined && want !== o.value) mismatch = `value: expected ${show(want)}, got ${show(o.value)}`;
+    if (want !== undefined && want !== o.value)
+      mismatch = `value: expected ${show(want)}, got ${show(o.value)}`;
   }
   if (!mismatch && ret === HV.HV_SUCCESS && row.value) {
     const m = row.value(s, c, o.value);

@@ -10,7 +10,7 @@ import { HV } from '../vocabulary/returns.js';
 import type { SpecState } from '../state.js';
 import { ANY, H, NOT_SUCCESS, R, SUCCESS, U, arg, code } from './dsl.js';
 import { fullyMapped, mappingsIn, protectRange, unmapRange } from './ranges.js';
-import type { Row, SpecCall } from './types.js';
+import type { Outcome, Row, SpecCall } from './types.js';
 
 const U64_END = 1n << 64n;
 
@@ -73,7 +73,8 @@ function granuleRows(shape: Shape, withUva: boolean): Row[] {
           applies: (s, c) => !aligned(s, c),
           ret: code(HV.HV_BAD_ARGUMENT),
           evidence: R,
-          source: 'hvf-facts §2.5/§3: a 4 KiB-aligned IPA or size under the 16 KiB granule is HV_BAD_ARGUMENT (measured, M1 Max, macOS 26.5) [R]',
+          source:
+            'hvf-facts §2.5/§3: a 4 KiB-aligned IPA or size under the 16 KiB granule is HV_BAD_ARGUMENT (measured, M1 Max, macOS 26.5) [R]',
         }
       : {
           id: 'misaligned',
@@ -87,7 +88,7 @@ function granuleRows(shape: Shape, withUva: boolean): Row[] {
       id: 'out-of-range',
       when:
         shape.arch === 'arm64'
-          ? 'ipa + size exceeds the VM\'s IPA space (2^ipa_size)'
+          ? "ipa + size exceeds the VM's IPA space (2^ipa_size)"
           : 'gpa + size wraps past 2^64',
       applies: (s, c) => arg<bigint>(c, shape.addr) + arg<bigint>(c, 'size') > (s.vm?.addrLimit ?? U64_END),
       ret: NOT_SUCCESS,
@@ -106,7 +107,8 @@ const badFlags: Row = {
   applies: (_s, c) => (arg<number>(c, 'flags') & ~HV_MEMORY_RWX) !== 0,
   ret: NOT_SUCCESS,
   evidence: U,
-  source: 'hvf-facts §0.2: only READ/WRITE/EXEC are shared flags (x86 MAXPROT/UEXEC bits are out of the spec\'s scope)',
+  source:
+    "hvf-facts §0.2: only READ/WRITE/EXEC are shared flags (x86 MAXPROT/UEXEC bits are out of the spec's scope)",
 };
 
 /** Rows of `hv_vm_map` / `hv_vm_map_space`. */
@@ -126,8 +128,27 @@ export function mapRows(shape: Shape): Row[] {
       },
       ret: NOT_SUCCESS,
       evidence: U,
-      source: 'hvf-facts §1.2: "host memory must be a single VM region" [H]; mapping beyond it is undocumented',
+      source:
+        'hvf-facts §1.2: "host memory must be a single VM region" [H]; mapping beyond it is undocumented',
     },
+    ...(shape.arch === 'x86_64'
+      ? [
+          {
+            id: 'above-39-bits',
+            when: 'gpa + size is above 2^39, the smallest guest-physical width of Intel EPT hosts',
+            applies: (_s: SpecState, c: SpecCall) =>
+              arg<bigint>(c, shape.addr) + arg<bigint>(c, 'size') > 1n << 39n,
+            ret: ANY,
+            then: "undocumented: the limit is the host's physical-address width; on HV_SUCCESS the range is mapped",
+            evidence: U,
+            source:
+              "hvf-facts §1.2 documents no upper bound for gpa; EPT covers the host's physical-address width only",
+            effect: (s: SpecState, c: SpecCall, o: Outcome) => {
+              if (o.ret === HV.HV_SUCCESS && !overlapsExisting(s, c, shape)) addMapping(s, c, shape);
+            },
+          } satisfies Row,
+        ]
+      : []),
     shape.arch === 'arm64'
       ? {
           id: 'overlap',
@@ -135,7 +156,8 @@ export function mapRows(shape: Shape): Row[] {
           applies: (s, c) => overlapsExisting(s, c, shape),
           ret: code(HV.HV_ERROR),
           evidence: R,
-          source: 'hvf-facts §2.5/§3: an overlapping hv_vm_map returns HV_ERROR (measured, M1 Max, macOS 26.5) [R]',
+          source:
+            'hvf-facts §2.5/§3: an overlapping hv_vm_map returns HV_ERROR (measured, M1 Max, macOS 26.5) [R]',
         }
       : {
           id: 'overlap',
@@ -153,26 +175,26 @@ export function mapRows(shape: Shape): Row[] {
       then: 'the range is mapped to the host buffer with the given permissions',
       evidence: H,
       source: 'hvf-facts §1.2/§2.3: hv_vm_map [H]',
-      effect: (s, c) => {
-        const space = spaceOf(c, shape);
-        const maps = s.vm?.spaces.get(space) ?? [];
-        const uva = arg<Uva>(c, 'uva');
-        s.vm?.spaces.set(
-          space,
-          [
-            ...maps,
-            {
-              addr: arg<bigint>(c, shape.addr),
-              size: arg<bigint>(c, 'size'),
-              flags: arg<number>(c, 'flags'),
-              mem: uva.mem.id,
-              offset: uva.offset,
-            },
-          ].sort((a, b) => (a.addr < b.addr ? -1 : 1)),
-        );
-      },
+      effect: (s, c) => addMapping(s, c, shape),
     },
   ];
+}
+
+function addMapping(s: SpecState, c: SpecCall, shape: Shape): void {
+  const space = spaceOf(c, shape);
+  const maps = s.vm?.spaces.get(space) ?? [];
+  const uva = arg<Uva>(c, 'uva');
+  const m = {
+    addr: arg<bigint>(c, shape.addr),
+    size: arg<bigint>(c, 'size'),
+    flags: arg<number>(c, 'flags'),
+    mem: uva.mem.id,
+    offset: uva.offset,
+  };
+  s.vm?.spaces.set(
+    space,
+    [...maps, m].sort((a, b) => (a.addr < b.addr ? -1 : 1)),
+  );
 }
 
 function overlapsExisting(s: SpecState, c: SpecCall, shape: Shape): boolean {
@@ -203,7 +225,8 @@ export function unmapRows(shape: Shape): Row[] {
       ret: ANY,
       then: 'undocumented: on HV_SUCCESS the mapped parts are unmapped; otherwise nothing changes',
       evidence: U,
-      source: 'hvf-facts §2.5: unmapping an unmapped range is undocumented; a 2026 QEMU change asserting HV_SUCCESS weakly suggests success [U]',
+      source:
+        'hvf-facts §2.5: unmapping an unmapped range is undocumented; a 2026 QEMU change asserting HV_SUCCESS weakly suggests success [U]',
       effect: (s, c, o) => {
         if (o.ret === HV.HV_SUCCESS) unmap(s, c);
       },
@@ -234,7 +257,8 @@ export function protectRows(shape: Shape): Row[] {
       applies: (s, c) => !whollyMapped(s, c, shape),
       ret: NOT_SUCCESS,
       evidence: U,
-      source: 'hvf-facts §2.3: protect applies to a mapped region or subregion [H]; an unmapped page is undocumented',
+      source:
+        'hvf-facts §2.3: protect applies to a mapped region or subregion [H]; an unmapped page is undocumented',
     },
     {
       id: 'ok',
@@ -243,7 +267,8 @@ export function protectRows(shape: Shape): Row[] {
       ret: SUCCESS,
       then: 'the permissions of exactly that range change; mappings it cuts are split',
       evidence: H,
-      source: 'hvf-facts §2.3: "protect may apply to a whole region or a subregion" [H]; QEMU dirty logging and the XNU test use it [T]',
+      source:
+        'hvf-facts §2.3: "protect may apply to a whole region or a subregion" [H]; QEMU dirty logging and the XNU test use it [T]',
       effect: (s, c) => {
         const space = spaceOf(c, shape);
         const maps = s.vm?.spaces.get(space) ?? [];

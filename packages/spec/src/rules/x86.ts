@@ -16,7 +16,21 @@ import {
   isVmcsReadOnly,
 } from '../vocabulary/x86.js';
 import { newVcpu, type SpecState, type SpecVcpu } from '../state.js';
-import { ANY, H, NOT_SUCCESS, R, SUCCESS, T, U, always, arg, code, expectEqual, liveVcpu, vcpuPrelude } from './dsl.js';
+import {
+  ANY,
+  H,
+  NOT_SUCCESS,
+  R,
+  SUCCESS,
+  T,
+  U,
+  always,
+  arg,
+  code,
+  expectEqual,
+  liveVcpu,
+  vcpuPrelude,
+} from './dsl.js';
 import { mapRows, protectRows, unmapRows } from './memory.js';
 import {
   VMCS_CONTROL_CAPABILITY,
@@ -43,14 +57,16 @@ function liveCount(s: SpecState): number {
 /** Forgets what the spec knew about a register and the VMCS fields that may share its storage. */
 function forgetRegister(v: SpecVcpu, reg: number): void {
   v.regs.delete(reg);
-  for (const [field, r] of [...VMCS_REG_ALIAS, ...VMCS_REG_MAYBE_ALIAS]) if (r === reg) v.fields.delete(field);
+  for (const [field, r] of [...VMCS_REG_ALIAS, ...VMCS_REG_MAYBE_ALIAS])
+    if (r === reg) v.fields.delete(field);
 }
 
 function readRegister(v: SpecVcpu, reg: number, value: bigint): string | undefined {
   const known = v.regs.get(reg);
   if (known === undefined) return undefined;
   const mask = X86_REG_SIGNIFICANT.get(reg);
-  if (mask !== undefined) return expectEqual(`register ${reg} (significant bits)`, known & mask, value & mask);
+  if (mask !== undefined)
+    return expectEqual(`register ${reg} (significant bits)`, known & mask, value & mask);
   return expectEqual(`register ${reg}`, known, value);
 }
 
@@ -68,13 +84,17 @@ const hv_capability: CallSpec = {
     {
       id: 'ok',
       when: 'capability is HV_CAP_VCPUMAX or HV_CAP_ADDRSPACEMAX',
-      applies: (_s, c) => arg<number>(c, 'capability') === HV_CAP.HV_CAP_VCPUMAX || arg<number>(c, 'capability') === HV_CAP.HV_CAP_ADDRSPACEMAX,
+      applies: (_s, c) =>
+        arg<number>(c, 'capability') === HV_CAP.HV_CAP_VCPUMAX ||
+        arg<number>(c, 'capability') === HV_CAP.HV_CAP_ADDRSPACEMAX,
       ret: SUCCESS,
       then: 'value = the host limit (the backend declares it in its capabilities)',
       evidence: H,
       source: 'hvf-facts §1.1: hv_capability(cap, &u64), 10.15+ [H]',
       expect: (s, c) =>
-        BigInt(arg<number>(c, 'capability') === HV_CAP.HV_CAP_VCPUMAX ? s.env.maxVcpus : s.env.maxAddressSpaces),
+        BigInt(
+          arg<number>(c, 'capability') === HV_CAP.HV_CAP_VCPUMAX ? s.env.maxVcpus : s.env.maxAddressSpaces,
+        ),
     },
     {
       id: 'unknown',
@@ -93,7 +113,9 @@ const hv_vm_create: CallSpec = {
   summary: 'Creates the VM of the current process.',
   availability: 'macOS 10.10',
   thread: 'process',
-  params: [{ name: 'flags', dir: 'in', type: 'hv_vm_options_t', doc: 'HV_VM_DEFAULT or mitigation/APIC options' }],
+  params: [
+    { name: 'flags', dir: 'in', type: 'hv_vm_options_t', doc: 'HV_VM_DEFAULT or mitigation/APIC options' },
+  ],
   rows: [
     {
       id: 'vm-exists',
@@ -101,7 +123,8 @@ const hv_vm_create: CallSpec = {
       applies: (s) => s.vm !== null,
       ret: NOT_SUCCESS,
       evidence: H,
-      source: 'hvf-facts §0.3: "one virtual machine at a time per process" [H]; the x86 code is probably HV_BUSY as on arm64 (§3) [U]',
+      source:
+        'hvf-facts §0.3: "one virtual machine at a time per process" [H]; the x86 code is probably HV_BUSY as on arm64 (§3) [U]',
     },
     {
       id: 'bad-options',
@@ -118,7 +141,8 @@ const hv_vm_create: CallSpec = {
       ret: SUCCESS,
       then: 'the process has a VM with the default address space and no mappings',
       evidence: T,
-      source: 'hvf-facts §1.8: Apple\'s XNU test creates a VM per test, with HV_VM_DEFAULT and with all mitigation bits [T]',
+      source:
+        "hvf-facts §1.8: Apple's XNU test creates a VM per test, with HV_VM_DEFAULT and with all mitigation bits [T]",
       effect: (s) => {
         s.vm = { granule: 4096, addrLimit: 1n << 64n, spaces: new Map([[0, []]]) };
       },
@@ -148,7 +172,8 @@ const hv_vm_destroy: CallSpec = {
       applies: (s) => liveCount(s) > 0,
       ret: NOT_SUCCESS,
       evidence: H,
-      source: 'hvf-facts §3: destroy "requires all vCPUs be destroyed" [H]; the code is undocumented (HV_BUSY plausible) [U]',
+      source:
+        'hvf-facts §3: destroy "requires all vCPUs be destroyed" [H]; the code is undocumented (HV_BUSY plausible) [U]',
     },
     {
       id: 'ok',
@@ -198,7 +223,9 @@ const hv_vm_space_create: CallSpec = {
       evidence: H,
       source: 'hvf-facts §1.2: hv_vm_space_create [H]',
       value: (s, _c, v) =>
-        typeof v === 'number' && v !== 0 && !s.vm?.spaces.has(v) ? undefined : `asid: expected a new non-zero id, got ${String(v)}`,
+        typeof v === 'number' && v !== 0 && !s.vm?.spaces.has(v)
+          ? undefined
+          : `asid: expected a new non-zero id, got ${String(v)}`,
       effect: (s, _c, o) => {
         s.vm?.spaces.set(Number(o.value), []);
       },
@@ -362,7 +389,8 @@ const hv_vcpu_create: CallSpec = {
       ret: ANY,
       then: 'undocumented on x86 (the arm64 header forbids it): on HV_SUCCESS a second vCPU is created',
       evidence: U,
-      source: 'hvf-facts §1.2: "creates a vCPU bound to the calling thread" [H]; one-per-thread is stated only for arm64',
+      source:
+        'hvf-facts §1.2: "creates a vCPU bound to the calling thread" [H]; one-per-thread is stated only for arm64',
       effect: (s, c, o) => {
         if (o.ret === HV.HV_SUCCESS) addVcpu(s, c, o.value);
       },
@@ -403,7 +431,8 @@ const hv_vcpu_destroy: CallSpec = {
   params: [vcpuParam],
   rows: [
     ...vcpuPrelude('hv_vcpu_destroy', {
-      dangerousCrossThread: 'a cross-thread hv_vcpu_destroy was reported to panic the host kernel (hvf-facts §3, §5.17 [R])',
+      dangerousCrossThread:
+        'a cross-thread hv_vcpu_destroy was reported to panic the host kernel (hvf-facts §3, §5.17 [R])',
     }),
     {
       id: 'ok',
@@ -444,7 +473,7 @@ const hv_vcpu_set_space: CallSpec = {
       when: 'asid exists',
       applies: always,
       ret: SUCCESS,
-      then: 'the vCPU\'s guest accesses use that address space',
+      then: "the vCPU's guest accesses use that address space",
       evidence: H,
       source: 'hvf-facts §1.2: hv_vcpu_set_space [H]',
       effect: (s, c) => {
@@ -481,7 +510,8 @@ const hv_vcpu_read_register: CallSpec = {
       then: 'value = what the VMM or the guest last wrote (GPRs and RIP exactly; RFLAGS in its defined bits; others unspecified)',
       evidence: T,
       source: 'hvf-facts §1.8: the XNU test writes registers, runs, and reads back guest changes [T]',
-      expect: (s, c) => (X86_REG_EXACT.has(arg<number>(c, 'reg')) ? liveVcpu(s, c).regs.get(arg<number>(c, 'reg')) : undefined),
+      expect: (s, c) =>
+        X86_REG_EXACT.has(arg<number>(c, 'reg')) ? liveVcpu(s, c).regs.get(arg<number>(c, 'reg')) : undefined,
       value: (s, c, v) => readRegister(liveVcpu(s, c), arg<number>(c, 'reg'), v as bigint),
       effect: (s, c, o) => {
         const v = liveVcpu(s, c);
@@ -532,7 +562,8 @@ const hv_vcpu_write_register: CallSpec = {
       ret: ANY,
       then: 'HV_SUCCESS for every register the XNU test writes; a value the register cannot hold (e.g. reserved CR bits) may be refused',
       evidence: T,
-      source: 'hvf-facts §1.8: the XNU test writes all GPRs, DR0–DR7 and segment selectors [T]; invalid values are undocumented',
+      source:
+        'hvf-facts §1.8: the XNU test writes all GPRs, DR0–DR7 and segment selectors [T]; invalid values are undocumented',
       effect: (s, c, o) => {
         const v = liveVcpu(s, c);
         const reg = arg<number>(c, 'reg');
@@ -562,9 +593,10 @@ const hv_vmx_read_capability: CallSpec = {
       when: 'field is an hv_vmx_capability_t value',
       applies: (_s, c) => VMX_CAP_IDS.has(arg<number>(c, 'field')),
       ret: SUCCESS,
-      then: 'value = the host\'s capability; for the control capabilities (0–4, 6–9) the must-be-1 bits (low 32) are a subset of the may-be-1 bits (high 32)',
+      then: "value = the host's capability; for the control capabilities (0–4, 6–9) the must-be-1 bits (low 32) are a subset of the may-be-1 bits (high 32)",
       evidence: H,
-      source: 'hvf-facts §1.2: hv_vmx_read_capability and its encoding [H]; canonicalisation in the XNU test [T]',
+      source:
+        'hvf-facts §1.2: hv_vmx_read_capability and its encoding [H]; canonicalisation in the XNU test [T]',
       value: (s, c, v) => {
         const field = arg<number>(c, 'field');
         if (typeof v !== 'bigint') return `value: expected a bigint, got ${String(v)}`;
@@ -573,7 +605,8 @@ const hv_vmx_read_capability: CallSpec = {
         if (field <= 4 || (field >= 6 && field <= 9)) {
           const must = v & 0xffff_ffffn;
           const may = v >> 32n;
-          if ((must & ~may) !== 0n) return `capability ${field}: must-be-1 bits 0x${must.toString(16)} not within may-be-1 0x${may.toString(16)}`;
+          if ((must & ~may) !== 0n)
+            return `capability ${field}: must-be-1 bits 0x${must.toString(16)} not within may-be-1 0x${may.toString(16)}`;
         }
         const declared = s.env.vmxCapabilities[field];
         return declared === undefined ? undefined : expectEqual(`capability ${field}`, declared, v);
@@ -600,7 +633,7 @@ const vmcsNotAccessible = (c: SpecCall): boolean => {
 const hv_vmx_vcpu_read_vmcs: CallSpec = {
   name: 'hv_vmx_vcpu_read_vmcs',
   arch: 'x86_64',
-  summary: 'Reads a field of a vCPU\'s VMCS.',
+  summary: "Reads a field of a vCPU's VMCS.",
   availability: 'macOS 10.10',
   thread: 'owner',
   params: [vcpuParam, fieldParam, { name: 'value', dir: 'out', type: 'uint64_t *', doc: 'the value' }],
@@ -612,7 +645,7 @@ const hv_vmx_vcpu_read_vmcs: CallSpec = {
       applies: (_s, c) => arg<number>(c, 'field') === VMCS.VMCS_CTRL_EPTP,
       ret: code(HV.HV_BAD_ARGUMENT),
       evidence: T,
-      source: 'hvf-facts §1.2/§3: Apple\'s XNU test asserts HV_BAD_ARGUMENT for EPTP [T]',
+      source: "hvf-facts §1.2/§3: Apple's XNU test asserts HV_BAD_ARGUMENT for EPTP [T]",
     },
     {
       id: 'not-accessible',
@@ -627,7 +660,7 @@ const hv_vmx_vcpu_read_vmcs: CallSpec = {
       when: 'field is a read-only exit-information field (VMCS_RO_*)',
       applies: (_s, c) => isVmcsReadOnly(arg<number>(c, 'field')),
       ret: SUCCESS,
-      then: 'value = the last exit\'s information (checked by guest programs; unspecified before the first run)',
+      then: "value = the last exit's information (checked by guest programs; unspecified before the first run)",
       evidence: T,
       source: 'hvf-facts §1.7: the VMM reads VMCS_RO_EXIT_REASON etc. after hv_vcpu_run [T]',
     },
@@ -638,7 +671,8 @@ const hv_vmx_vcpu_read_vmcs: CallSpec = {
       ret: SUCCESS,
       then: 'value = the value last written, truncated to the field width (for fields without fixed bits); otherwise unspecified',
       evidence: U,
-      source: 'hvf-facts §1.2: hv_vmx_vcpu_read_vmcs [H]; read-back of written values is not asserted by any test [U]',
+      source:
+        'hvf-facts §1.2: hv_vmx_vcpu_read_vmcs [H]; read-back of written values is not asserted by any test [U]',
       expect: (s, c) => liveVcpu(s, c).fields.get(arg<number>(c, 'field')),
     },
   ],
@@ -658,7 +692,7 @@ function capabilityAllows(s: SpecState, field: number, value: bigint): boolean |
 const hv_vmx_vcpu_write_vmcs: CallSpec = {
   name: 'hv_vmx_vcpu_write_vmcs',
   arch: 'x86_64',
-  summary: 'Writes a field of a vCPU\'s VMCS.',
+  summary: "Writes a field of a vCPU's VMCS.",
   availability: 'macOS 10.10',
   thread: 'owner',
   params: [vcpuParam, fieldParam, { name: 'value', dir: 'in', type: U64, doc: 'the value' }],
@@ -673,7 +707,8 @@ const hv_vmx_vcpu_write_vmcs: CallSpec = {
       },
       ret: NOT_SUCCESS,
       evidence: U,
-      source: 'hvf-facts §1.2: EPTP is framework-owned (its read is HV_BAD_ARGUMENT [T]); writes are undocumented',
+      source:
+        'hvf-facts §1.2: EPTP is framework-owned (its read is HV_BAD_ARGUMENT [T]); writes are undocumented',
     },
     {
       id: 'control-violates-capability',
@@ -682,7 +717,8 @@ const hv_vmx_vcpu_write_vmcs: CallSpec = {
       ret: ANY,
       then: '"may cause the call to fail": on HV_SUCCESS the value is stored, otherwise nothing changes',
       evidence: H,
-      source: 'hvf-facts §1.2: bits violating hv_vmx_vcpu_get_cap_write_vmcs "may cause the call to fail" [H]',
+      source:
+        'hvf-facts §1.2: bits violating hv_vmx_vcpu_get_cap_write_vmcs "may cause the call to fail" [H]',
       effect: (s, c, o) => {
         const v = liveVcpu(s, c);
         v.fields.delete(arg<number>(c, 'field'));
@@ -696,7 +732,8 @@ const hv_vmx_vcpu_write_vmcs: CallSpec = {
       ret: SUCCESS,
       then: 'the field holds the value (reads of fields without fixed bits return it, truncated to the field width)',
       evidence: T,
-      source: 'hvf-facts §1.8: the XNU test sets up every guest-state field and the controls with hv_vmx_vcpu_write_vmcs [T]',
+      source:
+        'hvf-facts §1.8: the XNU test sets up every guest-state field and the controls with hv_vmx_vcpu_write_vmcs [T]',
       effect: (s, c) => storeField(liveVcpu(s, c), arg<number>(c, 'field'), arg<bigint>(c, 'value')),
     },
   ],
@@ -731,7 +768,8 @@ const runRows = (name: string): Row[] => [
     ret: SUCCESS,
     then: 'returns at once without entering the guest; the kick is consumed; the exit reason is unspecified (VMX_REASON_IRQ likely)',
     evidence: R,
-    source: 'hvf-facts §1.7/§5.2: kicks are sticky on x86, observed by QEMU developers [R]; the reason is undocumented [U]',
+    source:
+      'hvf-facts §1.7/§5.2: kicks are sticky on x86, observed by QEMU developers [R]; the reason is undocumented [U]',
     effect: (s, c) => {
       const v = liveVcpu(s, c);
       v.cancel = false;
@@ -766,7 +804,10 @@ const hv_vcpu_run_until: CallSpec = {
   summary: 'Runs a vCPU until an exit the framework did not handle, or a deadline.',
   availability: 'macOS 10.15',
   thread: 'owner',
-  params: [vcpuParam, { name: 'deadline', dir: 'in', type: U64, doc: 'mach absolute time, or HV_DEADLINE_FOREVER' }],
+  params: [
+    vcpuParam,
+    { name: 'deadline', dir: 'in', type: U64, doc: 'mach absolute time, or HV_DEADLINE_FOREVER' },
+  ],
   rows: runRows('hv_vcpu_run_until'),
 };
 
@@ -785,7 +826,8 @@ const hv_vcpu_interrupt: CallSpec = {
 
 /** Rows shared by `hv_vcpu_interrupt` (x86) and `hv_vcpus_exit` (arm64). */
 export function interruptRows(name: string): Row[] {
-  const listed = (c: SpecCall): number[] => arg<Vcpu[]>(c, 'vcpus').slice(0, arg<number>(c, 'vcpu_count')).map(Number);
+  const listed = (c: SpecCall): number[] =>
+    arg<Vcpu[]>(c, 'vcpus').slice(0, arg<number>(c, 'vcpu_count')).map(Number);
   return [
     {
       id: 'empty',
@@ -802,8 +844,10 @@ export function interruptRows(name: string): Row[] {
       applies: (s, c) => listed(c).some((h) => s.stale.has(h) && !s.vcpus.has(h)),
       ret: NOT_SUCCESS,
       evidence: U,
-      source: 'hvf-facts §3: stale handles are undocumented (one project guesses HV_BAD_ARGUMENT); racing a destroy risks a host-kernel use-after-free [R]',
-      dangerous: 'a kick of a destroyed vCPU risks a host-kernel use-after-free when it races the destroy (hvf-facts §3, §5.17 [R])',
+      source:
+        'hvf-facts §3: stale handles are undocumented (one project guesses HV_BAD_ARGUMENT); racing a destroy risks a host-kernel use-after-free [R]',
+      dangerous:
+        'a kick of a destroyed vCPU risks a host-kernel use-after-free when it races the destroy (hvf-facts §3, §5.17 [R])',
     },
     {
       id: 'unknown-handle',

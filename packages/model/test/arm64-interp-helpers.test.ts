@@ -1,0 +1,145 @@
+/**
+ * Test helpers for the arm64 interpreter: a tiny GuestMemory over 16 KiB pages with flags, a fresh
+ * CPU, and a run context; plus tests of the helper memory itself (the other arm64-interp tests rely
+ * on its permission checks).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Arm64Cpu, Arm64RunContext, GuestMemory, MemFault } from '../src/engine.js';
+
+export const PAGE = 0x4000n;
+export const R = 1,
+  W = 2,
+  X = 4;
+
+/** Guest memory as a Map of 16 KiB pages, each with `hv_memory_flags_t`. */
+export class TestMemory implements GuestMemory {
+  readonly pages = new Map<bigint, { flags: number; data: Uint8Array }>();
+
+  map(ipa: bigint, size: bigint, flags: number): this {
+    for (let a = ipa; a < ipa + size; a += PAGE)
+      this.pages.set(a / PAGE, { flags, data: new Uint8Array(Number(PAGE)) });
+    return this;
+  }
+
+  lookup(ipa: bigint): { flags: number } | undefined {
+    const p = this.pages.get(ipa / PAGE);
+    return p ? { flags: p.flags } : undefined;
+  }
+
+  private check(gpa: bigint, size: number, need: number, access: MemFault['access']): MemFault | undefined {
+    for (let a = gpa; a < gpa + BigInt(size); a++) {
+      const p = this.pages.get(a / PAGE);
+      if (!p || (p.flags & need) === 0)
+        return { gpa: a, access, size, mapped: p !== undefined, perms: p?.flags ?? 0 };
+    }
+    return undefined;
+  }
+
+  read(gpa: bigint, size: number, access: 'read' | 'fetch'): Uint8Array | MemFault {
+    const f = this.check(gpa, size, access === 'fetch' ? X : R, access);
+    if (f) return f;
+    return this.peek(gpa, size);
+  }
+
+  write(gpa: bigint, bytes: Uint8Array): MemFault | undefined {
+    const f = this.check(gpa, bytes.length, W, 'write');
+    if (f) return f;
+    this.poke(gpa, bytes);
+    return undefined;
+  }
+
+  /** Host-side access, no permission checks (the page must be mapped). */
+  peek(gpa: bigint, size: number): Uint8Array {
+    const out = new Uint8Array(size);
+    for (let i = 0; i < size; i++) {
+      const a = gpa + BigInt(i);
+      out[i] = this.pages.get(a / PAGE)!.data[Number(a % PAGE)]!;
+    }
+    return out;
+  }
+
+  poke(gpa: bigint, bytes: Uint8Array): void {
+    let done = 0;
+    while (done < bytes.length) {
+      const a = gpa + BigInt(done);
+      const off = Number(a % PAGE);
+      const n = Math.min(bytes.length - done, Number(PAGE) - off);
+      this.pages.get(a / PAGE)!.data.set(bytes.subarray(done, done + n), off);
+      done += n;
+    }
+  }
+
+  byte(ipa: bigint): number | undefined {
+    const p = this.pages.get(ipa / PAGE);
+    return p ? p.data[Number(ipa % PAGE)] : undefined;
+  }
+}
+
+/** A vCPU at EL1h with DAIF masked (CPSR 0x3c5), MMU off, PC at `pc`. */
+export function freshCpu(pc: bigint): Arm64Cpu {
+  return {
+    x: Array.from({ length: 31 }, () => 0n),
+    pc,
+    cpsr: 0x3c5n,
+    fpcr: 0n,
+    fpsr: 0n,
+    q: Array.from({ length: 32 }, () => 0n),
+    sys: new Map(),
+  };
+}
+
+export function context(
+  cpu: Arm64Cpu,
+  mem: GuestMemory,
+  over: Partial<Arm64RunContext> = {},
+): Arm64RunContext {
+  return {
+    cpu,
+    mem,
+    clock: { count: 0n },
+    vtimerOffset: 0n,
+    vtimerMasked: false,
+    trapDebugExceptions: true,
+    trapDebugRegAccesses: false,
+    ...over,
+  };
+}
+
+/** Little-endian bytes of instruction words. */
+export function code(...words: number[]): Uint8Array {
+  const out = new Uint8Array(words.length * 4);
+  const v = new DataView(out.buffer);
+  words.forEach((w, i) => {
+    v.setUint32(i * 4, w >>> 0, true);
+  });
+  return out;
+}
+
+test('TestMemory enforces page permissions and reports the first faulting byte', () => {
+  const m = new TestMemory().map(0x4000n, PAGE, R).map(0x8000n, PAGE, R | W);
+  assert.ok(m.read(0x4000n, 4, 'read') instanceof Uint8Array);
+  assert.deepEqual(m.read(0x4000n, 4, 'fetch'), {
+    gpa: 0x4000n,
+    access: 'fetch',
+    size: 4,
+    mapped: true,
+    perms: R,
+  });
+  assert.deepEqual(m.write(0x7ffcn, new Uint8Array(8)), {
+    gpa: 0x7ffcn,
+    access: 'write',
+    size: 8,
+    mapped: true,
+    perms: R,
+  });
+  assert.equal(m.write(0x8000n, new Uint8Array([1, 2])), undefined);
+  assert.deepEqual([...m.peek(0x8000n, 2)], [1, 2]);
+  assert.deepEqual(m.read(0xbffcn, 8, 'read'), {
+    gpa: 0xc000n,
+    access: 'read',
+    size: 8,
+    mapped: false,
+    perms: 0,
+  });
+});

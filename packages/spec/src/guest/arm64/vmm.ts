@@ -1,0 +1,227 @@
+/**
+ * What the spec's VMM does after each arm64 exit: a pure function of the exit record, in the style
+ * of QEMU's hvf exit handler (two switches: exit reason, then exception class — STYLE.md), with every
+ * PC change explicit (hvf-facts.md §2.8 PC-advance rules [T]).
+ *
+ * Policy (documented choices):
+ * - Data abort with ISV = 1 (MMIO): a read writes the VMM's answer to Rt unless Rt = 31, sign-extended
+ *   from the access size when SSE and truncated to 32 bits when !SF; a write records the low `size`
+ *   bytes of Rt (0 for Rt = 31). Then PC += 4. ISV = 0 cannot be emulated without decoding the
+ *   instruction: the VMM stops (`unhandled`).
+ * - HVC: nothing (PC already points past it). `hvc #0xffff` is the end of the program.
+ * - WFI/WFE, trapped MSR/MRS, BRK: PC += 4 (a sysreg read writes the answer to Rt unless 31).
+ * - Instruction abort: the VMM cannot run code that is not there; it resumes at a return address the
+ *   caller supplies (the instruction after the `br` that jumped, from the program's layout).
+ * - VTIMER_ACTIVATED: the framework has masked the vtimer (hvf-facts.md §2.6 [H]). The VMM does what a
+ *   guest's timer handler would: it writes CNTV_CTL_EL0 = ENABLE | IMASK with hv_vcpu_set_sys_reg, so the
+ *   timer stays enabled (ISTATUS still reads 1, which ends the guest's wait loop) but no longer asserts
+ *   its interrupt, and then unmasks with hv_vcpu_set_vtimer_mask(false) (unmasking while the timer
+ *   still asserted would make every run exit again, §2.6 [U]).
+ * - CANCELED: nothing; run again.
+ * @module
+ */
+
+import { HV_EXIT_REASON, HV_REG, HV_SYS_REG } from '../../vocabulary/arm64.js';
+import type { Arm64Exit } from '../../backend.js';
+import { ARM64_END_MARKER_IMM, ARM64_SYSREG_ENC } from './actions.js';
+import { decodeEsr, describeFsc, type DecodedEsr } from './esr.js';
+
+/** The exit kinds the harness reports as covered. */
+export type Arm64ExitKind =
+  | 'arm64.dabt.read.unmapped'
+  | 'arm64.dabt.read.permission'
+  | 'arm64.dabt.write.unmapped'
+  | 'arm64.dabt.write.permission'
+  | 'arm64.iabt.unmapped'
+  | 'arm64.iabt.permission'
+  | 'arm64.hvc'
+  | 'arm64.wfi'
+  | 'arm64.brk'
+  | 'arm64.sysreg'
+  | 'arm64.vtimer'
+  | 'arm64.canceled'
+  | 'arm64.end';
+
+/** Every exit kind, for coverage reports. */
+export const ARM64_EXIT_KINDS: readonly Arm64ExitKind[] = [
+  'arm64.dabt.read.unmapped',
+  'arm64.dabt.read.permission',
+  'arm64.dabt.write.unmapped',
+  'arm64.dabt.write.permission',
+  'arm64.iabt.unmapped',
+  'arm64.iabt.permission',
+  'arm64.hvc',
+  'arm64.wfi',
+  'arm64.brk',
+  'arm64.sysreg',
+  'arm64.vtimer',
+  'arm64.canceled',
+  'arm64.end',
+];
+
+/** A read the VMM answers: an MMIO load or a trapped MRS. */
+export type Arm64VmmQuery =
+  | { readonly kind: 'mmio'; readonly ipa: bigint; readonly size: number }
+  | {
+      readonly kind: 'sysreg';
+      readonly op0: number;
+      readonly op1: number;
+      readonly crn: number;
+      readonly crm: number;
+      readonly op2: number;
+    };
+
+/** What the VMM decided for one exit. */
+export interface Arm64VmmDecision {
+  readonly kind: Arm64ExitKind | 'unhandled';
+  /** `hv_vcpu_set_reg` calls, in order (HV_REG numbers; PC last). */
+  readonly setRegs: readonly { readonly reg: number; readonly value: bigint }[];
+  /** `hv_vcpu_set_sys_reg` calls. */
+  readonly setSysRegs: readonly { readonly reg: number; readonly value: bigint }[];
+  /** Whether to call hv_vcpu_set_vtimer_mask(false). */
+  readonly vtimerUnmask: boolean;
+  /** For a guest write (MMIO store or MSR): the value the VMM records; undefined if unknown. */
+  readonly written?: { readonly value: bigint | undefined; readonly size: number };
+  /** For a read the VMM answered: the raw answer and the value it put in Rt. */
+  readonly answered?: { readonly raw: bigint; readonly rtValue: bigint };
+  /** The end marker: stop running. */
+  readonly done: boolean;
+  /** Why the VMM could not handle the exit (kind `unhandled`). */
+  readonly reason?: string;
+}
+
+/** What the VMM needs besides the exit record. */
+export interface Arm64VmmContext {
+  /** The vCPU's PC when the run returned. */
+  readonly pc: bigint;
+  /** Reads X0..X30 (undefined if the caller does not know the value). */
+  readonly reg: (n: number) => bigint | undefined;
+  /** The VMM's answer to a read (raw; the VMM applies size/sign rules itself). */
+  readonly answer: (q: Arm64VmmQuery) => bigint;
+  /** Where to resume after an instruction abort. */
+  readonly iabtResume?: bigint;
+}
+
+/** Sign- or zero-extends an MMIO load the way hvf-facts.md §2.8 says a VMM completes it. */
+export function completeMmioLoad(raw: bigint, size: number, sse: boolean, sf: boolean): bigint {
+  const bits = BigInt(size * 8);
+  let v = BigInt.asUintN(Number(bits), raw);
+  if (sse && size < 8) v = BigInt.asUintN(64, BigInt.asIntN(Number(bits), v));
+  if (!sf) v = BigInt.asUintN(32, v);
+  return v;
+}
+
+const none = { setRegs: [], setSysRegs: [], vtimerUnmask: false, done: false } as const;
+
+function unhandled(reason: string): Arm64VmmDecision {
+  return { ...none, kind: 'unhandled', reason };
+}
+
+/** The VMM's response to an exception exit whose syndrome is already decoded. */
+export function arm64VmmException(esr: DecodedEsr, ctx: Arm64VmmContext): Arm64VmmDecision {
+  const next = { reg: HV_REG.HV_REG_PC, value: ctx.pc + 4n };
+  switch (esr.kind) {
+    case 'data-abort': {
+      const fsc = describeFsc(esr.dfsc);
+      const how =
+        fsc.type === 'translation' ? 'unmapped' : fsc.type === 'permission' ? 'permission' : undefined;
+      if (!how) return unhandled(`data abort with DFSC 0x${esr.dfsc.toString(16)} (${fsc.type})`);
+      if (!esr.isv)
+        return unhandled(
+          'data abort with ISV = 0: the instruction must be decoded (LDP/STP, writeback, SIMD)',
+        );
+      if (esr.cm || esr.s1ptw) return unhandled('cache maintenance or stage-1 walk abort is not MMIO');
+      if (esr.wnr) {
+        const v = esr.srt === 31 ? 0n : ctx.reg(esr.srt);
+        return {
+          ...none,
+          kind: how === 'unmapped' ? 'arm64.dabt.write.unmapped' : 'arm64.dabt.write.permission',
+          setRegs: [next],
+          written: { value: v === undefined ? undefined : BigInt.asUintN(esr.size * 8, v), size: esr.size },
+        };
+      }
+      const raw = BigInt.asUintN(esr.size * 8, ctx.answer({ kind: 'mmio', ipa: 0n, size: esr.size }));
+      const rtValue = completeMmioLoad(raw, esr.size, esr.sse, esr.sf);
+      return {
+        ...none,
+        kind: how === 'unmapped' ? 'arm64.dabt.read.unmapped' : 'arm64.dabt.read.permission',
+        // Rt = 31 is XZR: writing HV_REG_X0 + 31 would hit HV_REG_PC (hvf-facts.md §2.8 bug magnet [T]).
+        setRegs: esr.srt === 31 ? [next] : [{ reg: esr.srt, value: rtValue }, next],
+        answered: { raw, rtValue },
+      };
+    }
+    case 'instruction-abort': {
+      const fsc = describeFsc(esr.ifsc);
+      const how =
+        fsc.type === 'translation' ? 'unmapped' : fsc.type === 'permission' ? 'permission' : undefined;
+      if (!how) return unhandled(`instruction abort with IFSC 0x${esr.ifsc.toString(16)}`);
+      if (ctx.iabtResume === undefined) return unhandled('instruction abort with no resume address');
+      return {
+        ...none,
+        kind: how === 'unmapped' ? 'arm64.iabt.unmapped' : 'arm64.iabt.permission',
+        setRegs: [{ reg: HV_REG.HV_REG_PC, value: ctx.iabtResume }],
+      };
+    }
+    case 'hvc64':
+      // HVC is exception-generating: PC already points past it; do NOT advance (hvf-facts.md §2.8 [T]).
+      return esr.imm16 === ARM64_END_MARKER_IMM
+        ? { ...none, kind: 'arm64.end', done: true }
+        : { ...none, kind: 'arm64.hvc' };
+    case 'wfx':
+      return esr.ti === 0
+        ? { ...none, kind: 'arm64.wfi', setRegs: [next] }
+        : unhandled(`WFx with TI ${esr.ti}`);
+    case 'brk64':
+      return { ...none, kind: 'arm64.brk', setRegs: [next] };
+    case 'sysreg': {
+      const enc = (esr.op0 << 14) | (esr.op1 << 11) | (esr.crn << 7) | (esr.crm << 3) | esr.op2;
+      if (enc !== ARM64_SYSREG_ENC.PMCR_EL0)
+        return unhandled(`trapped system register 0x${enc.toString(16)} is not one the spec's VMM emulates`);
+      if (!esr.read) {
+        const v = esr.rt === 31 ? 0n : ctx.reg(esr.rt);
+        return { ...none, kind: 'arm64.sysreg', setRegs: [next], written: { value: v, size: 8 } };
+      }
+      const raw = BigInt.asUintN(
+        64,
+        ctx.answer({ kind: 'sysreg', op0: esr.op0, op1: esr.op1, crn: esr.crn, crm: esr.crm, op2: esr.op2 }),
+      );
+      return {
+        ...none,
+        kind: 'arm64.sysreg',
+        setRegs: esr.rt === 31 ? [next] : [{ reg: esr.rt, value: raw }, next],
+        answered: { raw, rtValue: raw },
+      };
+    }
+    case 'unknown':
+      return unhandled(`exception class 0x${esr.ec.toString(16)}`);
+  }
+}
+
+/** The VMM's response to one `hv_vcpu_run` exit record. */
+export function arm64VmmStep(exit: Arm64Exit, ctx: Arm64VmmContext): Arm64VmmDecision {
+  switch (exit.reason) {
+    case HV_EXIT_REASON.HV_EXIT_REASON_CANCELED:
+      return { ...none, kind: 'arm64.canceled' };
+    case HV_EXIT_REASON.HV_EXIT_REASON_VTIMER_ACTIVATED:
+      return {
+        ...none,
+        kind: 'arm64.vtimer',
+        setSysRegs: [{ reg: HV_SYS_REG.HV_SYS_REG_CNTV_CTL_EL0, value: CNTV_CTL_ENABLE | CNTV_CTL_IMASK }],
+        vtimerUnmask: true,
+      };
+    case HV_EXIT_REASON.HV_EXIT_REASON_EXCEPTION: {
+      const esr = decodeEsr(exit.exception.syndrome);
+      // The MMIO answer gets the faulting IPA from the exit record, not from the decoded syndrome.
+      const answer = (q: Arm64VmmQuery): bigint =>
+        ctx.answer(q.kind === 'mmio' ? { ...q, ipa: exit.exception.physical_address } : q);
+      return arm64VmmException(esr, { ...ctx, answer });
+    }
+    default:
+      return unhandled(`exit reason ${exit.reason}`);
+  }
+}
+
+/** CNTV_CTL_EL0 bits (Arm ARM): ENABLE bit 0, IMASK bit 1, ISTATUS bit 2 (read-only). */
+export const CNTV_CTL_ENABLE = 1n;
+export const CNTV_CTL_IMASK = 2n;
+export const CNTV_CTL_ISTATUS = 4n;

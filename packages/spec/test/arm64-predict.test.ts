@@ -1,0 +1,340 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { predictArm64 } from '../src/guest/arm64/predict.js';
+import { arm64VmmStep, completeMmioLoad } from '../src/guest/arm64/vmm.js';
+import {
+  arm64ProgramArb,
+  arm64ScenarioArb,
+  arm64ScenarioTraceSteps,
+  predictArm64Scenario,
+  arm64ScenarioAnswer,
+  type Arm64Layout,
+} from '../src/guest/arm64/scenario.js';
+import type { Arm64Action } from '../src/guest/arm64/actions.js';
+import { HV_EXIT_REASON, HV_REG, HV_SYS_REG } from '../src/vocabulary/arm64.js';
+
+const CODE = 0x10000n;
+const PAGE = 0x4000n;
+const maps: [bigint, bigint, number][] = [
+  [CODE, PAGE, 7],
+  [0x20000n, PAGE, 3],
+  [0x24000n, PAGE, 1],
+  [0x28000n, PAGE, 0],
+];
+const lookup = (ipa: bigint) => {
+  const m = maps.find(([a, s]) => ipa >= a && ipa < a + s);
+  return m ? { flags: m[2] } : undefined;
+};
+const answer = () => 0x8899aabbccddeeffn;
+
+test('an MMIO load and store: syndrome, FAR, IPA, PC and the VMM response', () => {
+  const actions: Arm64Action[] = [
+    { op: 'ldr', size: 2, ipa: 0x40002n, base: 0, rt: 1, signed: 'x' },
+    { op: 'str', size: 4, ipa: 0x24004n, base: 2, rt: 1 },
+  ];
+  const p = predictArm64({ actions, codeIpa: CODE, lookup, answer });
+  const [ld, st, end] = p.exits;
+  assert.equal(p.exits.length, 3);
+  // movz x0,#2; movk x0,#4,lsl16; ldrsh x1,[x0]: PC at the load (third word).
+  assert.deepEqual(
+    {
+      kind: ld!.kind,
+      syndrome: ld!.syndrome,
+      mask: ld!.syndromeMask,
+      va: ld!.virtual_address,
+      pa: ld!.physical_address,
+      pc: ld!.pc,
+    },
+    // EC 0x24 IL ISV, SAS 1 (0x400000), SSE (0x200000), SRT 1, SF (0x8000), translation L3.
+    {
+      kind: 'arm64.dabt.read.unmapped',
+      syndrome: 0x93618007n,
+      mask: 0xfffffffcn,
+      va: 0x40002n,
+      pa: 0x40002n,
+      pc: CODE + 8n,
+    },
+  );
+  // The VMM sign-extends the 16-bit answer 0xeeff to 64 bits, writes X1, PC += 4.
+  assert.deepEqual(ld!.vmm.setRegs, [
+    { reg: 1, value: 0xffff_ffff_ffff_eeffn },
+    { reg: HV_REG.HV_REG_PC, value: CODE + 12n },
+  ]);
+  // str w1 to a read-only page: permission fault, WnR, SAS 2, SRT 1; the value written is the low 4 bytes of X1.
+  assert.equal(st!.kind, 'arm64.dabt.write.permission');
+  assert.equal(st!.syndrome, 0x9381004fn);
+  assert.deepEqual(st!.vmm.written, { value: 0xffff_eeffn, size: 4 });
+  assert.equal(st!.pc, CODE + 20n);
+  assert.equal(end!.kind, 'arm64.end');
+  assert.equal(end!.pc, CODE + 28n);
+  assert.equal(p.finalRegs[1], 0xffff_ffff_ffff_eeffn);
+  assert.equal(p.finalRegs[2], 0x24004n);
+});
+
+test('RAM accesses do not exit; loads read the known memory, stores are remembered', () => {
+  const mem = (ipa: bigint) => (ipa >= 0x20000n && ipa < 0x24000n ? Number(ipa & 0xffn) : undefined);
+  const p = predictArm64({
+    actions: [
+      { op: 'str', size: 2, ipa: 0x20010n, base: 3, rt: 4, value: 0xabcdn },
+      { op: 'ldr', size: 4, ipa: 0x20010n, base: 3, rt: 5 },
+      { op: 'ldr', size: 1, ipa: 0x20080n, base: 3, rt: 6, signed: 'w' },
+      { op: 'ldr', size: 8, ipa: 0x20100n, base: 3, rt: 31 },
+    ],
+    codeIpa: CODE,
+    lookup,
+    memory: mem,
+    answer,
+  });
+  assert.deepEqual(
+    p.exits.map((e) => e.kind),
+    ['arm64.end'],
+  );
+  assert.equal(p.finalRegs[5], 0x1312abcdn);
+  assert.equal(p.finalRegs[6], 0xffff_ff80n);
+  assert.equal(p.ramWrites.get(0x20010n), 0xcd);
+});
+
+test('HVC, WFI, BRK, sysreg, branch, vtimer and a cancel', () => {
+  const p = predictArm64({
+    actions: [
+      { op: 'hvc', imm: 5 },
+      { op: 'wfi' },
+      { op: 'brk', imm: 1 },
+      { op: 'sysreg', read: true, rt: 31 },
+      { op: 'sysreg', read: false, rt: 7, value: 9n },
+      { op: 'branch', ipa: 0x28000n, reg: 9 },
+      { op: 'vtimer', delta: 6 },
+    ],
+    codeIpa: CODE,
+    lookup,
+    answer,
+    cancelFirst: true,
+  });
+  const k = p.exits.map((e) => [e.kind, e.pc, e.syndrome] as const);
+  const branchEnd = CODE + 4n * BigInt(1 + 1 + 1 + 1 + 2 + 3);
+  assert.deepEqual(k, [
+    ['arm64.canceled', CODE, 0n],
+    ['arm64.hvc', CODE + 4n, 0x5a000005n],
+    ['arm64.wfi', CODE + 4n, 0x07e00000n],
+    ['arm64.brk', CODE + 8n, 0xf2000001n],
+    ['arm64.sysreg', CODE + 12n, 0x6230e7f9n],
+    ['arm64.sysreg', CODE + 20n, 0x6230e4f8n],
+    ['arm64.iabt.permission', 0x28000n, 0x8200000fn],
+    // delta 6: the timer fires at the loop's tbz (one instruction into the wait loop).
+    ['arm64.vtimer', branchEnd + 24n, 0n],
+    ['arm64.end', branchEnd + 32n, 0x5a00ffffn],
+  ]);
+  assert.equal(p.exits[6]!.iabtResume, branchEnd);
+  assert.equal(p.exits[6]!.syndromeMask, 0xfffffff0n); // a no-permission mapping: translation or permission [U]
+  assert.deepEqual(p.exits[5]!.vmm.written, { value: 9n, size: 8 });
+  // The VMM's answer to VTIMER_ACTIVATED: CNTV_CTL_EL0 = ENABLE | IMASK, then unmask.
+  assert.deepEqual(p.exits[7]!.vmm, {
+    kind: 'arm64.vtimer',
+    setRegs: [],
+    setSysRegs: [{ reg: HV_SYS_REG.HV_SYS_REG_CNTV_CTL_EL0, value: 3n }],
+    vtimerUnmask: true,
+    done: false,
+  });
+  assert.equal(p.finalRegs[16], 7n);
+});
+
+test('out-of-domain programs are refused', () => {
+  assert.throws(
+    () =>
+      predictArm64({
+        actions: [{ op: 'ldr', size: 4, ipa: 0x20002n, base: 0, rt: 1 }],
+        codeIpa: CODE,
+        lookup,
+        answer,
+      }),
+    RangeError,
+  );
+  assert.throws(
+    () =>
+      predictArm64({
+        actions: [{ op: 'branch', ipa: CODE + 0x100n, reg: 0 }],
+        codeIpa: CODE,
+        lookup,
+        answer,
+      }),
+    RangeError,
+  );
+  assert.throws(
+    () =>
+      predictArm64({
+        actions: [{ op: 'str', size: 4, ipa: CODE, base: 0, rt: 1 }],
+        codeIpa: CODE,
+        lookup,
+        answer,
+      }),
+    RangeError,
+  );
+  assert.throws(() => predictArm64({ actions: [], codeIpa: 0x20000n, lookup, answer }), RangeError);
+});
+
+test('the VMM completes MMIO loads per SSE/SF and never writes Rt = 31', () => {
+  assert.equal(completeMmioLoad(0x80n, 1, true, false), 0xffff_ff80n);
+  assert.equal(completeMmioLoad(0x80n, 1, true, true), 0xffff_ffff_ffff_ff80n);
+  assert.equal(completeMmioLoad(0x1_8000_0000n, 4, false, false), 0x8000_0000n);
+  const d = arm64VmmStep(
+    {
+      reason: HV_EXIT_REASON.HV_EXIT_REASON_EXCEPTION,
+      exception: { syndrome: 0x939f0007n, virtual_address: 0n, physical_address: 0n },
+    },
+    { pc: 0x100n, reg: () => 1n, answer: () => 5n },
+  );
+  assert.deepEqual(d.setRegs, [{ reg: HV_REG.HV_REG_PC, value: 0x104n }]);
+  const isv0 = arm64VmmStep(
+    {
+      reason: HV_EXIT_REASON.HV_EXIT_REASON_EXCEPTION,
+      exception: { syndrome: 0x92000007n, virtual_address: 0n, physical_address: 0n },
+    },
+    { pc: 0n, reg: () => 0n, answer: () => 0n },
+  );
+  assert.equal(isv0.kind, 'unhandled');
+  const vt = arm64VmmStep(
+    {
+      reason: HV_EXIT_REASON.HV_EXIT_REASON_VTIMER_ACTIVATED,
+      exception: { syndrome: 0n, virtual_address: 0n, physical_address: 0n },
+    },
+    { pc: 0n, reg: () => 0n, answer: () => 0n },
+  );
+  assert.deepEqual(vt.setSysRegs, [{ reg: HV_SYS_REG.HV_SYS_REG_CNTV_CTL_EL0, value: 3n }]);
+});
+
+const uva = { mem: { id: 1, size: 0x4000 }, offset: 0 };
+const LAYOUT: Arm64Layout = {
+  mappings: maps.map(([ipa, size, flags]) => ({
+    ipa,
+    size,
+    flags,
+    uva: { mem: { id: Number(ipa >> 14n), size: 0x4000 }, offset: 0 },
+  })),
+  code: { ipa: CODE, size: 0x4000, uva },
+};
+
+test('generated programs are always predictable and hit every exit kind', () => {
+  const kinds = new Set<string>();
+  let rt31 = 0;
+  let signed = 0;
+  fc.assert(
+    fc.property(arm64ScenarioArb(LAYOUT), (s) => {
+      const p = predictArm64Scenario(s, () => 0);
+      for (const e of p.exits) kinds.add(e.kind);
+      for (const a of s.actions) {
+        if ((a.op === 'ldr' || a.op === 'str') && a.rt === 31) rt31++;
+        if (a.op === 'ldr' && a.signed) signed++;
+      }
+      assert.equal(p.exits.at(-1)!.kind, 'arm64.end');
+    }),
+    { numRuns: 300 },
+  );
+  for (const k of [
+    'arm64.dabt.read.unmapped',
+    'arm64.dabt.read.permission',
+    'arm64.dabt.write.unmapped',
+    'arm64.dabt.write.permission',
+    'arm64.iabt.unmapped',
+    'arm64.iabt.permission',
+    'arm64.hvc',
+    'arm64.wfi',
+    'arm64.brk',
+    'arm64.sysreg',
+    'arm64.vtimer',
+    'arm64.canceled',
+  ]) {
+    assert.ok(kinds.has(k), k);
+  }
+  assert.ok(rt31 > 0 && signed > 0);
+  fc.assert(fc.property(arm64ProgramArb(LAYOUT, 3), (a) => a.length <= 3));
+});
+
+test('answers are deterministic per (seed, exit)', () => {
+  assert.equal(arm64ScenarioAnswer(1, 2), arm64ScenarioAnswer(1, 2));
+  assert.notEqual(arm64ScenarioAnswer(1, 2), arm64ScenarioAnswer(1, 3));
+});
+
+test('trace steps: code, setup, run with the predicted exit record, VMM response', () => {
+  const steps = arm64ScenarioTraceSteps(
+    {
+      layout: LAYOUT,
+      actions: [{ op: 'str', size: 4, ipa: 0x40000n, base: 0, rt: 1, value: 0x1234n }],
+      answerSeed: 0,
+    },
+    { thread: 1, memName: (m) => `m${m.id}` },
+  );
+  assert.deepEqual(steps[0], {
+    call: 'host_write',
+    args: { mem: 'm1', offset: 0, bytes: '000080d28000a0f2814682d2010000b9e2ff1fd4' },
+  });
+  const runs = steps.filter((s) => s.call === 'hv_vcpu_run');
+  assert.equal(runs.length, 2);
+  assert.deepEqual(runs[0], {
+    thread: 1,
+    call: 'hv_vcpu_run',
+    args: { vcpu: '$cpu' },
+    expect: {
+      ret: 'HV_SUCCESS',
+      exit: {
+        reason: 'HV_EXIT_REASON_EXCEPTION',
+        syndrome: { value: '0x93810047', mask: '0xffffffff' },
+        virtual_address: '0x40000',
+        physical_address: '0x40000',
+      },
+    },
+  });
+  const i = steps.indexOf(runs[0]!);
+  assert.deepEqual(steps[i + 1], {
+    thread: 1,
+    call: 'hv_vcpu_get_reg',
+    args: { vcpu: '$cpu', reg: 'HV_REG_PC' },
+    expect: { ret: 'HV_SUCCESS', value: '0x1000c' },
+  });
+  assert.deepEqual(steps[i + 2], {
+    thread: 1,
+    call: 'hv_vcpu_get_reg',
+    args: { vcpu: '$cpu', reg: 'HV_REG_X1' },
+    expect: { ret: 'HV_SUCCESS', value: { value: '0x1234', mask: '0xffffffff' } },
+  });
+  assert.deepEqual(steps[i + 3], {
+    thread: 1,
+    call: 'hv_vcpu_set_reg',
+    args: { vcpu: '$cpu', reg: 'HV_REG_PC', value: '0x10010' },
+    expect: { ret: 'HV_SUCCESS' },
+  });
+  const masked = arm64ScenarioTraceSteps(
+    { layout: LAYOUT, actions: [{ op: 'ldr', size: 4, ipa: 0x40000n, base: 0, rt: 1 }] },
+    { memName: (m) => `m${m.id}`, masked: true },
+  );
+  const run = masked.find((s) => s.call === 'hv_vcpu_run')!;
+  assert.deepEqual((run.expect as { exit: unknown }).exit, {
+    reason: 'HV_EXIT_REASON_EXCEPTION',
+    syndrome: { value: '0x93810007', mask: '0xfffffffc' },
+    virtual_address: '0x40000',
+    physical_address: { value: '0x40000', mask: '0xfffffffffffff000' },
+  });
+});
+
+test('generated programs stay predictable on 4 KiB-granule layouts crowded around the code', () => {
+  const K4 = 0x1000n;
+  const uvaOf = (i: number) => ({ mem: { id: i, size: 0x1000 }, offset: 0 });
+  const layout: Arm64Layout = {
+    mappings: [
+      { ipa: 0x10000n - K4, size: K4, flags: 7, uva: uvaOf(1) },
+      { ipa: 0x10000n, size: K4, flags: 7, uva: uvaOf(2) },
+      { ipa: 0x10000n + K4, size: K4, flags: 5, uva: uvaOf(3) },
+      { ipa: 0x10000n + 2n * K4, size: K4, flags: 3, uva: uvaOf(4) },
+      { ipa: 0x10000n + 4n * K4, size: 64n * K4, flags: 7, uva: uvaOf(5) },
+    ],
+    code: { ipa: 0x10000n, size: 0x1000, uva: uvaOf(2) },
+    ipaBits: 32,
+  };
+  fc.assert(
+    fc.property(arm64ScenarioArb(layout), (s) => {
+      const p = predictArm64Scenario(s, () => 0);
+      assert.equal(p.exits.at(-1)?.kind, 'arm64.end');
+    }),
+    { numRuns: 300 },
+  );
+});
