@@ -30,8 +30,8 @@ export const vcpuChoice: fc.Arbitrary<VcpuChoice> = fc.record({
   ),
   index: fc.nat(7),
   fromOwner: fc.oneof(
-    { weight: 12, arbitrary: fc.constant(true) },
-    { weight: 1, arbitrary: fc.constant(false) },
+    { weight: 10, arbitrary: fc.constant(true) },
+    { weight: 2, arbitrary: fc.constant(false) },
   ),
   other: fc.nat(THREADS - 1),
 });

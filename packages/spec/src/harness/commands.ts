@@ -96,7 +96,7 @@ function uvaChoice(unit: number): fc.Arbitrary<{ index: number; offset: number }
 }
 
 function resolveUva(m: Model, c: { index: number; offset: number }): Uva | undefined {
-  const mems = [...m.mems.values()];
+  const mems = [...m.mems.values()].filter((mem) => !m.codeMems.has(mem.id));
   const mem = mems[c.index % Math.max(mems.length, 1)];
   return mem ? { mem, offset: c.offset } : undefined;
 }

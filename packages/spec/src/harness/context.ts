@@ -33,6 +33,11 @@ export interface Model {
   readonly state: SpecState;
   /** Host buffers by id, as the backend returned them. */
   readonly mems: Map<number, HostMemory>;
+  /**
+   * Buffers that hold guest code: the mapping commands leave them alone, so that no data mapping
+   * aliases a program's code (the predictions assume guest memory is not aliased).
+   */
+  readonly codeMems: Set<number>;
   /** Rule ids hit. */
   readonly coverage: Set<string>;
   /** Guest exit kinds hit. */

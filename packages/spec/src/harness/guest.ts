@@ -23,7 +23,7 @@ import {
   x86ScenarioTraceSteps,
 } from '../guest/x86/scenario.js';
 import { x86SetupSteps } from '../guest/x86/setup.js';
-import { HV_EXIT_REASON, HV_REG } from '../vocabulary/arm64.js';
+import { HV_EXIT_REASON, HV_REG, HV_SYS_REG } from '../vocabulary/arm64.js';
 import { HV_MEMORY } from '../vocabulary/memory.js';
 import { HV, hvReturnName } from '../vocabulary/returns.js';
 import { HV_DEADLINE_FOREVER, HV_X86_REG, VMCS } from '../vocabulary/x86.js';
@@ -35,6 +35,17 @@ import { ConformanceError, execute } from './execute.js';
 
 /** Where guest code lives: above the window the mapping commands use, below a 32-bit IPA space. */
 const CODE_ADDR: Record<Arch, bigint> = { x86_64: 0x20_0000n, arm64: 0x100_0000n };
+
+/** VMCS fields a VMM puts back to their reset values before it (re)starts a vCPU (Intel SDM). */
+const VMM_VMCS_RESET: readonly (readonly [number, bigint])[] = [
+  [VMCS.VMCS_GUEST_IA32_EFER, 0n],
+  [VMCS.VMCS_GUEST_IA32_PAT, 0x0007_0406_0007_0406n],
+  [VMCS.VMCS_GUEST_ACTIVITY_STATE, 0n],
+  [VMCS.VMCS_GUEST_IGNORE_IRQ, 0n],
+  [VMCS.VMCS_GUEST_DEBUG_EXC, 0n],
+  [VMCS.VMCS_GUEST_LINK_POINTER, 0xffff_ffff_ffff_ffffn],
+  [VMCS.VMCS_CTRL_VMENTRY_IRQ_INFO, 0n],
+];
 
 /** What a guest command needs from the model: a live vCPU its owner can run, and a code page. */
 interface GuestSetup {
@@ -69,6 +80,7 @@ async function prepare(m: Model, r: Real, index: number): Promise<GuestSetup | u
   if (m.mems.size >= 6) return undefined;
   const mem = r.backend.host_alloc(page);
   m.mems.set(mem.id, mem);
+  m.codeMems.add(mem.id);
   s.buffers.set(mem.id, mem.size);
   r.log.push({ kind: 'host_alloc', mem });
   const a = arch === 'x86_64' ? 'gpa' : 'ipa';
@@ -85,6 +97,38 @@ async function prepare(m: Model, r: Real, index: number): Promise<GuestSetup | u
     },
   });
   return { vcpu, code: { addr, size: page, uva: { mem, offset: 0 } } };
+}
+
+/**
+ * What a VMM does before it (re)starts a vCPU whose state earlier commands may have scrambled: put back
+ * the registers the canonical setup (Apple's test, on a fresh vCPU) does not write but VM entry or the
+ * guest program depends on. All through checked calls.
+ */
+async function vmmReset(m: Model, r: Real, vcpu: SpecVcpu): Promise<void> {
+  const t = vcpu.owner;
+  const handle = forgeVcpu(vcpu.handle);
+  if (m.state.env.arch === 'x86_64') {
+    // DR6/DR7 bits 63:32 must be 0, TPR is 4 bits, XCR0.x87 must be 1 (Intel SDM, VM-entry checks).
+    for (const [reg, value] of [
+      [HV_X86_REG.HV_X86_DR6, 0xffff0ff0n],
+      [HV_X86_REG.HV_X86_DR7, 0x400n],
+      [HV_X86_REG.HV_X86_TPR, 0n],
+      [HV_X86_REG.HV_X86_XCR0, 1n],
+    ] as const) {
+      await execute(m, r, { name: 'hv_vcpu_write_register', t, args: { vcpu: handle, reg, value } });
+    }
+    for (const [field, value] of VMM_VMCS_RESET) {
+      await execute(m, r, { name: 'hv_vmx_vcpu_write_vmcs', t, args: { vcpu: handle, field, value } });
+    }
+    return;
+  }
+  // arm64: EL1h with the MMU off and the virtual timer off (hvf-facts §2.6, §5.7: fresh state is undefined).
+  for (const [reg, value] of [
+    [HV_SYS_REG.HV_SYS_REG_SCTLR_EL1, 0n],
+    [HV_SYS_REG.HV_SYS_REG_CNTV_CTL_EL0, 0n],
+  ] as const) {
+    await execute(m, r, { name: 'hv_vcpu_set_sys_reg', t, args: { vcpu: handle, reg, value } });
+  }
 }
 
 /** The mappings of the vCPU's address space, with their host buffers, as the scenarios want them. */
@@ -138,21 +182,7 @@ export class GuestCommand implements HvCommand {
     const memName = (mem: HostMemory): string => `mem${mem.id}`;
     let report: ScenarioReport;
     if (m.state.env.arch === 'x86_64') {
-      // A VMM resets the debug registers of a vCPU it (re)starts: earlier commands may have left
-      // values VM entry refuses (DR6/DR7 bits 63:32 must be 0, TPR is 4 bits, XCR0.x87 must be 1). Reset
-      // values, as checked calls.
-      for (const [reg, value] of [
-        [HV_X86_REG.HV_X86_DR6, 0xffff0ff0n],
-        [HV_X86_REG.HV_X86_DR7, 0x400n],
-        [HV_X86_REG.HV_X86_TPR, 0n],
-        [HV_X86_REG.HV_X86_XCR0, 1n],
-      ] as const) {
-        await execute(m, r, {
-          name: 'hv_vcpu_write_register',
-          t: vcpu.owner,
-          args: { vcpu: forgeVcpu(vcpu.handle), reg, value },
-        });
-      }
+      await vmmReset(m, r, vcpu);
       const layout: X86Layout = {
         mappings: maps.map((x) => ({ ...x, gpa: x.addr })),
         code: { gpa: code.addr, size: code.size, uva: code.uva },
@@ -326,6 +356,7 @@ export class SpinCancelCommand implements HvCommand {
     const handle = forgeVcpu(vcpu.handle);
     const kicker = this.kicker === t ? (t + 1) % 5 : this.kicker;
     this.summary = `t${t}: spin on vcpu ${vcpu.handle}, kicked from t${kicker} after ${this.delayMs} ms`;
+    await vmmReset(m, r, vcpu);
     const b = r.backend;
     b.host_write(code.uva.mem, code.uva.offset, SPIN[arch]);
     r.log.push({ kind: 'host_write', mem: code.uva.mem, offset: code.uva.offset, bytes: SPIN[arch] });

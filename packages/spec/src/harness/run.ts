@@ -82,6 +82,7 @@ function freshModel(
   return {
     state: initialState(envFromCapabilities(backend.capabilities)),
     mems: new Map(),
+    codeMems: new Set(),
     coverage,
     exits,
     differences,

@@ -131,24 +131,7 @@ export function mapRows(shape: Shape): Row[] {
       source:
         'hvf-facts §1.2: "host memory must be a single VM region" [H]; mapping beyond it is undocumented',
     },
-    ...(shape.arch === 'x86_64'
-      ? [
-          {
-            id: 'above-39-bits',
-            when: 'gpa + size is above 2^39, the smallest guest-physical width of Intel EPT hosts',
-            applies: (_s: SpecState, c: SpecCall) =>
-              arg<bigint>(c, shape.addr) + arg<bigint>(c, 'size') > 1n << 39n,
-            ret: ANY,
-            then: "undocumented: the limit is the host's physical-address width; on HV_SUCCESS the range is mapped",
-            evidence: U,
-            source:
-              "hvf-facts §1.2 documents no upper bound for gpa; EPT covers the host's physical-address width only",
-            effect: (s: SpecState, c: SpecCall, o: Outcome) => {
-              if (o.ret === HV.HV_SUCCESS && !overlapsExisting(s, c, shape)) addMapping(s, c, shape);
-            },
-          } satisfies Row,
-        ]
-      : []),
+    ...above39(shape, 'map'),
     shape.arch === 'arm64'
       ? {
           id: 'overlap',
@@ -176,6 +159,42 @@ export function mapRows(shape: Shape): Row[] {
       evidence: H,
       source: 'hvf-facts §1.2/§2.3: hv_vm_map [H]',
       effect: (s, c) => addMapping(s, c, shape),
+    },
+  ];
+}
+
+/**
+ * x86: ranges above 2^39. Apple documents no upper bound for a GPA, but EPT covers only the host's
+ * physical-address width (39 bits at least on Intel hosts): what happens above it is undocumented.
+ */
+function above39(shape: Shape, call: 'map' | 'protect'): Row[] {
+  if (shape.arch !== 'x86_64') return [];
+  return [
+    {
+      id: 'above-39-bits',
+      when: 'gpa + size is above 2^39, the smallest guest-physical width of Intel EPT hosts',
+      applies: (_s, c) => arg<bigint>(c, shape.addr) + arg<bigint>(c, 'size') > 1n << 39n,
+      ret: ANY,
+      then:
+        call === 'map'
+          ? "undocumented: the limit is the host's physical-address width; on HV_SUCCESS the range is mapped"
+          : "undocumented: the limit is the host's physical-address width; on HV_SUCCESS the permissions change",
+      evidence: U,
+      source:
+        "hvf-facts §1.2 documents no upper bound for gpa; EPT covers the host's physical-address width only",
+      effect: (s, c, o) => {
+        if (o.ret !== HV.HV_SUCCESS) return;
+        if (call === 'map') {
+          if (!overlapsExisting(s, c, shape)) addMapping(s, c, shape);
+        } else if (whollyMapped(s, c, shape)) {
+          const space = spaceOf(c, shape);
+          const maps = s.vm?.spaces.get(space) ?? [];
+          s.vm?.spaces.set(
+            space,
+            protectRange(maps, arg<bigint>(c, shape.addr), arg<bigint>(c, 'size'), arg<number>(c, 'flags')),
+          );
+        }
+      },
     },
   ];
 }
@@ -251,6 +270,7 @@ export function protectRows(shape: Shape): Row[] {
     ...badSpace(shape),
     ...granuleRows(shape, false),
     badFlags,
+    ...above39(shape, 'protect'),
     {
       id: 'not-fully-mapped',
       when: 'some page of the range is not mapped',
