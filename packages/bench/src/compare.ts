@@ -1,0 +1,155 @@
+/**
+ * A/B comparison of two bench reports, as Firecracker's A/B tests decide a regression: a task
+ * regressed only when the difference is both statistically significant and large enough to matter.
+ * On a noisy host either condition alone misleads: thousands of samples make a 0.5% shift
+ * "significant", and one slow run makes a large difference that is not.
+ *
+ * Per task (matched by name; every sample is ns per unit, lower is better):
+ * - with raw samples on both sides (≥ `minSamples` each): the one-sided Mann-Whitney U test and the
+ *   relative change of the medians;
+ * - otherwise, from summary statistics: Welch's t-test and the relative change of the means.
+ * Regression: p(current slower) < `alpha` and change ≥ `minEffect`. Improvement: the mirror image.
+ * @module
+ */
+import type { BenchReport, TaskReport } from './report.js';
+import { mannWhitney, type OneSidedTest, welch } from './stats.js';
+
+export interface CompareOptions {
+  /** Significance level of the one-sided test (default 0.01). */
+  readonly alpha?: number;
+  /** Minimum relative change that counts, e.g. 0.05 = 5% (default 0.05). */
+  readonly minEffect?: number;
+  /** Fewest raw samples per side for the rank test; below it, Welch on the summaries (default 8). */
+  readonly minSamples?: number;
+}
+
+export type Verdict = 'regression' | 'improvement' | 'no-change' | 'missing' | 'new';
+
+export interface TaskComparison {
+  readonly name: string;
+  readonly verdict: Verdict;
+  /** Which test decided. */
+  readonly test?: 'mann-whitney' | 'welch';
+  /** Baseline and current location (median for Mann-Whitney, mean for Welch), ns per unit. */
+  readonly baseline?: number;
+  readonly current?: number;
+  /** current / baseline − 1: +0.10 is 10% slower. */
+  readonly change?: number;
+  /** One-sided p-value of the direction of the change (slower if change ≥ 0, faster otherwise). */
+  readonly p?: number;
+  /** Why the verdict is what it is, in words. */
+  readonly why: string;
+}
+
+export interface Comparison {
+  readonly alpha: number;
+  readonly minEffect: number;
+  readonly tasks: readonly TaskComparison[];
+  /** Whether any task regressed. */
+  readonly regression: boolean;
+}
+
+function compareTask(
+  base: TaskReport,
+  cur: TaskReport,
+  alpha: number,
+  minEffect: number,
+  minSamples: number,
+): TaskComparison {
+  let test: 'mann-whitney' | 'welch';
+  let result: OneSidedTest;
+  let b: number;
+  let c: number;
+  if (base.samples.length >= minSamples && cur.samples.length >= minSamples) {
+    test = 'mann-whitney';
+    result = mannWhitney(base.samples, cur.samples);
+    b = base.p50;
+    c = cur.p50;
+  } else {
+    test = 'welch';
+    result = welch(
+      { n: base.samplesCount, mean: base.mean, sd: base.sd },
+      { n: cur.samplesCount, mean: cur.mean, sd: cur.sd },
+    );
+    b = base.mean;
+    c = cur.mean;
+  }
+  const change = b > 0 ? c / b - 1 : 0;
+  const slower = change >= 0;
+  const p = slower ? result.pGreater : result.pLess;
+  const significant = p < alpha;
+  const large = Math.abs(change) >= minEffect;
+  const pct = `${(change * 100).toFixed(1)}%`;
+  let verdict: Verdict = 'no-change';
+  let why: string;
+  if (significant && large) {
+    verdict = slower ? 'regression' : 'improvement';
+    why = `${slower ? 'slower' : 'faster'} by ${pct.replace('-', '')}, p = ${p.toExponential(2)} < ${alpha}`;
+  } else if (!significant) {
+    why = `change ${pct} is not significant (p = ${p.toPrecision(3)} ≥ ${alpha})`;
+  } else {
+    why = `change ${pct} is significant (p = ${p.toExponential(2)}) but below the ${(minEffect * 100).toFixed(1)}% threshold`;
+  }
+  return { name: base.name, verdict, test, baseline: b, current: c, change, p, why };
+}
+
+/**
+ * Compares `current` against `baseline`. Pure: no I/O, no clocks. Tasks only in the baseline are
+ * `missing`, only in the current report `new`; neither counts as a regression.
+ */
+export function compare(
+  baseline: BenchReport,
+  current: BenchReport,
+  options: CompareOptions = {},
+): Comparison {
+  const alpha = options.alpha ?? 0.01;
+  const minEffect = options.minEffect ?? 0.05;
+  const minSamples = options.minSamples ?? 8;
+  if (!(alpha > 0 && alpha < 1)) throw new TypeError(`alpha must be in (0, 1), got ${alpha}`);
+  if (!(minEffect >= 0)) throw new TypeError(`minEffect must be ≥ 0, got ${minEffect}`);
+  const cur = new Map(current.tasks.map((t) => [t.name, t]));
+  const tasks: TaskComparison[] = [];
+  for (const b of baseline.tasks) {
+    const c = cur.get(b.name);
+    if (!c) {
+      const skip = current.skipped.find((s) => s.name === b.name);
+      tasks.push({
+        name: b.name,
+        verdict: 'missing',
+        why: skip ? `not measured: ${skip.reason}` : 'not in the current report',
+      });
+      continue;
+    }
+    if (c.unit !== b.unit) {
+      tasks.push({
+        name: b.name,
+        verdict: 'missing',
+        why: `unit changed from ${b.unit} to ${c.unit}: not comparable`,
+      });
+      continue;
+    }
+    tasks.push(compareTask(b, c, alpha, minEffect, minSamples));
+  }
+  for (const c of current.tasks)
+    if (!baseline.tasks.some((b) => b.name === c.name))
+      tasks.push({ name: c.name, verdict: 'new', why: 'not in the baseline' });
+  return { alpha, minEffect, tasks, regression: tasks.some((t) => t.verdict === 'regression') };
+}
+
+/** One line per task: verdict, name, baseline → current, change, p, and the reason. */
+export function renderComparison(c: Comparison): string {
+  const w = Math.max(4, ...c.tasks.map((t) => t.name.length));
+  const lines = [
+    `A/B comparison: regression = slower by ≥ ${(c.minEffect * 100).toFixed(1)}% with one-sided p < ${c.alpha}`,
+  ];
+  for (const t of c.tasks) {
+    const tag = t.verdict.toUpperCase().padEnd(11);
+    const nums =
+      t.baseline !== undefined && t.current !== undefined
+        ? ` ${t.baseline.toPrecision(4)} → ${t.current.toPrecision(4)} ns/unit (${t.test})`
+        : '';
+    lines.push(`${tag} ${t.name.padEnd(w)}${nums}: ${t.why}`);
+  }
+  lines.push(c.regression ? 'result: REGRESSION' : 'result: no regression');
+  return lines.join('\n');
+}

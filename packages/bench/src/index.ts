@@ -1,0 +1,50 @@
+/**
+ * `@hvspec/bench` — tinybench suites for hvspec: the model's guest throughput and exit round trip,
+ * and the native exit loop through the JS API against its C baseline, measured side by side in one
+ * run; a JSON report with the performance targets' ratios; and an A/B `compare` of two reports.
+ * @packageDocumentation
+ */
+export {
+  type RunOptions,
+  runBench,
+  THROUGHPUT_ITERATIONS,
+  MODEL_EXITS_PER_ITERATION,
+  NATIVE_EXITS_PER_ITERATION,
+  nativeTaskNames,
+} from './suites.js';
+export {
+  BENCH_SCHEMA,
+  type BenchReport,
+  type BenchUnit,
+  checkReport,
+  computeRatios,
+  describeMachine,
+  formatNs,
+  formatRate,
+  type MachineInfo,
+  RATIO_DEFINITIONS,
+  type RatioReport,
+  renderReport,
+  type SkippedTask,
+  type Target,
+  type TaskReport,
+  taskReport,
+} from './report.js';
+export {
+  type CompareOptions,
+  type Comparison,
+  compare,
+  renderComparison,
+  type TaskComparison,
+  type Verdict,
+} from './compare.js';
+export { mannWhitney, type OneSidedTest, studentUpperTail, summarize, type Summary, welch } from './stats.js';
+export {
+  arm64ExitLoopProgram,
+  arm64ThroughputProgram,
+  BENCH_PORT,
+  CODE_GPA,
+  type GuestProgram,
+  x86ExitLoopProgram,
+  x86ThroughputProgram,
+} from './guests.js';

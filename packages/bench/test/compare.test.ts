@@ -1,0 +1,186 @@
+/**
+ * compare() and its statistics on synthetic samples: a clear regression is found, noise is not
+ * flagged, a significant but small effect is not flagged, an improvement is reported as such, and the
+ * Welch fallback works from summaries alone. Distributions come from a seeded PRNG, so every run sees
+ * the same numbers.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { compare, renderComparison } from '../src/compare.js';
+import { BENCH_SCHEMA, type BenchReport, type TaskReport, taskReport } from '../src/report.js';
+import { mannWhitney, normalUpperTail, studentUpperTail, summarize, welch } from '../src/stats.js';
+
+/** mulberry32: a small seeded PRNG. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `n` samples of a latency-like distribution: normal around `mean` (sd `sd`) plus a rare long tail. */
+function latencies(seed: number, n: number, mean: number, sd: number): number[] {
+  const r = prng(seed);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const z = Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
+    const tail = r() < 0.02 ? mean * 3 * r() : 0;
+    out.push(Math.max(1, mean + sd * z + tail));
+  }
+  return out;
+}
+
+/** A task report whose samples are ns per unit (unitsPerIteration 1, iteration ms = ns / 1e6). */
+function task(name: string, ns: number[]): TaskReport {
+  return taskReport(
+    { name, description: name, unit: 'exit', unitsPerIteration: 1 },
+    ns.map((x) => x / 1e6),
+  );
+}
+
+function report(tasks: TaskReport[]): BenchReport {
+  return {
+    schema: BENCH_SCHEMA,
+    date: '2026-01-01T00:00:00.000Z',
+    machine: {
+      cpuModel: 'test',
+      cpuCount: 2,
+      node: 'v20',
+      platform: 'linux',
+      arch: 'x64',
+      osRelease: '6',
+      totalMemoryBytes: 1,
+      loadAverage: [0, 0, 0],
+      devKvm: false,
+      kvmPvm: null,
+    },
+    options: { timeMs: 1, warmupMs: 1, rounds: 1 },
+    tasks,
+    skipped: [],
+    ratios: [],
+  };
+}
+
+test('the distributions: normal and Student tails match tabulated values', () => {
+  assert.ok(Math.abs(normalUpperTail(1.959964) - 0.025) < 1e-6);
+  assert.ok(Math.abs(normalUpperTail(0) - 0.5) < 1e-7);
+  assert.ok(Math.abs(normalUpperTail(-2.326348) - 0.99) < 1e-6);
+  // t tables: t(0.975, 10) = 2.228139; t(0.99, 5) = 3.364930; t(0.95, 1) = 6.313752.
+  assert.ok(Math.abs(studentUpperTail(2.228139, 10) - 0.025) < 1e-6);
+  assert.ok(Math.abs(studentUpperTail(3.36493, 5) - 0.01) < 1e-6);
+  assert.ok(Math.abs(studentUpperTail(6.313752, 1) - 0.05) < 1e-6);
+  assert.ok(Math.abs(studentUpperTail(-2.228139, 10) - 0.975) < 1e-6);
+});
+
+test('Mann-Whitney on a tiny hand-checked case', () => {
+  // a = 1 2 3, b = 4 5 6: U_b = 9 (every b above every a), mean 4.5, variance 9·7/12 = 5.25.
+  const r = mannWhitney([1, 2, 3], [4, 5, 6]);
+  assert.ok(Math.abs(r.statistic - 4.5 / Math.sqrt(5.25)) < 1e-12);
+  assert.ok(r.pGreater < 0.05 && r.pLess > 0.95);
+  // Identical samples: all ties, no evidence either way.
+  const same = mannWhitney([5, 5, 5, 5], [5, 5, 5, 5]);
+  assert.equal(same.pGreater, 1);
+  assert.equal(same.pLess, 1);
+});
+
+test('Welch from summaries agrees in direction with the rank test', () => {
+  const a = summarize(latencies(1, 200, 1000, 50));
+  const b = summarize(latencies(2, 200, 1100, 50));
+  const w = welch(a, b);
+  assert.ok(w.statistic > 0 && w.pGreater < 0.01 && w.pLess > 0.99);
+  assert.ok(w.df !== undefined && w.df > 100 && w.df < 400);
+});
+
+test('a clear regression (20% slower) is detected', () => {
+  const base = report([task('model.x86.exit', latencies(11, 500, 2000, 100))]);
+  const cur = report([task('model.x86.exit', latencies(12, 500, 2400, 100))]);
+  const c = compare(base, cur);
+  assert.equal(c.regression, true);
+  const t = c.tasks[0]!;
+  assert.equal(t.verdict, 'regression');
+  assert.equal(t.test, 'mann-whitney');
+  assert.ok(t.change! > 0.15 && t.change! < 0.25, `change ${t.change}`);
+  assert.ok(t.p! < 1e-10);
+  assert.match(renderComparison(c), /REGRESSION\s+model\.x86\.exit/);
+  assert.match(renderComparison(c), /result: REGRESSION/);
+});
+
+test('noise is not flagged: two draws of the same distribution', () => {
+  for (const seed of [21, 22, 23, 24, 25]) {
+    const base = report([task('t', latencies(seed, 400, 5000, 800))]);
+    const cur = report([task('t', latencies(seed + 100, 400, 5000, 800))]);
+    const c = compare(base, cur);
+    assert.equal(c.regression, false, `seed ${seed}: ${c.tasks[0]!.why}`);
+    assert.equal(c.tasks[0]!.verdict, 'no-change');
+  }
+});
+
+test('a small but significant effect (2% slower, many samples) is not flagged', () => {
+  const base = report([task('t', latencies(31, 20000, 1000, 10))]);
+  const cur = report([task('t', latencies(32, 20000, 1020, 10))]);
+  const c = compare(base, cur);
+  const t = c.tasks[0]!;
+  assert.ok(t.p! < 0.01, 'the shift is statistically significant');
+  assert.equal(t.verdict, 'no-change');
+  assert.match(t.why, /below the 5\.0% threshold/);
+  assert.equal(c.regression, false);
+  // The same data with a 1% threshold is a regression.
+  assert.equal(compare(base, cur, { minEffect: 0.01 }).regression, true);
+});
+
+test('a large difference on too few noisy samples is not flagged', () => {
+  const base = report([task('t', [100, 300, 120, 280, 90, 310, 150, 260])]);
+  const cur = report([task('t', [130, 320, 140, 290, 110, 330, 170, 300])]);
+  const c = compare(base, cur);
+  assert.equal(c.tasks[0]!.verdict, 'no-change');
+});
+
+test('an improvement is reported and is not a regression', () => {
+  const base = report([task('t', latencies(41, 300, 10000, 300))]);
+  const cur = report([task('t', latencies(42, 300, 8000, 300))]);
+  const c = compare(base, cur);
+  assert.equal(c.tasks[0]!.verdict, 'improvement');
+  assert.equal(c.regression, false);
+});
+
+test('without raw samples, Welch on the summaries decides', () => {
+  const strip = (t: TaskReport): TaskReport => ({ ...t, samples: [] });
+  const base = report([strip(task('t', latencies(51, 300, 1000, 40)))]);
+  const cur = report([strip(task('t', latencies(52, 300, 1200, 40)))]);
+  const c = compare(base, cur);
+  assert.equal(c.tasks[0]!.test, 'welch');
+  assert.equal(c.tasks[0]!.verdict, 'regression');
+  const same = compare(base, report([strip(task('t', latencies(53, 300, 1000, 40)))]));
+  assert.equal(same.tasks[0]!.verdict, 'no-change');
+});
+
+test('tasks missing on one side are reported, not counted as regressions', () => {
+  const base = report([task('a', latencies(61, 50, 100, 5)), task('b', latencies(62, 50, 100, 5))]);
+  const cur = { ...report([task('b', latencies(63, 50, 100, 5)), task('c', latencies(64, 50, 100, 5))]) };
+  const withSkip: BenchReport = {
+    ...cur,
+    skipped: [{ name: 'a', reason: 'native: not available here (test)' }],
+  };
+  const c = compare(base, withSkip);
+  assert.deepEqual(
+    c.tasks.map((t) => [t.name, t.verdict]),
+    [
+      ['a', 'missing'],
+      ['b', 'no-change'],
+      ['c', 'new'],
+    ],
+  );
+  assert.match(c.tasks[0]!.why, /native: not available here/);
+  assert.equal(c.regression, false);
+});
+
+test('compare rejects nonsensical options', () => {
+  const r = report([]);
+  assert.throws(() => compare(r, r, { alpha: 0 }), TypeError);
+  assert.throws(() => compare(r, r, { alpha: 1.5 }), TypeError);
+  assert.throws(() => compare(r, r, { minEffect: -1 }), TypeError);
+});
