@@ -1,0 +1,1016 @@
+#!/usr/bin/env node
+/**
+ * Writes the example traces of traces/x86_64 and traces/arm64 that show one exit kind each: the
+ * traces the docs show a VMM author. Run from the repository root:
+ *
+ *     node --import tsx scripts/make-example-traces.ts          # (re)write them
+ *     node --import tsx scripts/make-example-traces.ts --check  # exit 1 if a file on disk differs
+ *
+ * Nothing here is typed by hand that the spec can compute: guest code comes from the spec's
+ * assemblers (assembleX86 / assembleArm64 through the predictions), and every expected exit —
+ * reason, qualification, syndrome, addresses, RIP/PC, the VMM's register writes — comes from the
+ * spec's predictions (predictX86 / predictArm64) and encoders (eptQualification, esrDataAbort, ...),
+ * never from running a backend: the model is what these traces check.
+ *
+ * The output is stable (same input, same bytes): 2-space JSON laid out as the repository's formatter
+ * (biome, line width 110) lays out JSON, numbers of 2^16 and above as hex strings, addresses always hex.
+ * Traces in those folders that are not listed here (the lifecycle traces) are written by hand and left alone.
+ * @module
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  type Arch,
+  type Arm64Action,
+  type Arm64PredictedExit,
+  assembleArm64,
+  assembleX86,
+  CPSR_EL1H_DAIF,
+  EPT_QUALIFICATION_MASK,
+  HV_EXIT_REASON,
+  HV_MEMORY,
+  HV_REG,
+  HV_SYS_REG,
+  type JsonValue,
+  parseTrace,
+  predictArm64,
+  predictX86,
+  type Step,
+  TRACE_FORMAT,
+  type Trace,
+  VMX_REASON,
+  type X86Action,
+  type X86ExpectedExit,
+  type X86RegName,
+  type X86VmmQuestion,
+} from '@hvspec/spec';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const TRACES = join(ROOT, 'traces');
+
+// ---- numbers and names ---------------------------------------------------------------------------
+
+/** Always hex: addresses, sizes of mappings, register values, syndromes, masks. */
+const hex = (v: bigint | number): string => `0x${BigInt(v).toString(16)}`;
+/** A JSON number below 2^16, a hex string from there on. */
+const num = (v: bigint | number): number | string => (BigInt(v) < 0x1_0000n ? Number(v) : hex(v));
+const bytesHex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+function nameOf(table: Record<string, number>, value: number, prefix = ''): string {
+  const hit = Object.entries(table).find(([k, v]) => v === value && k.startsWith(prefix));
+  if (!hit) throw new Error(`no name for ${value}`);
+  return hit[0];
+}
+const vmxReasonName = (r: number): string => nameOf(VMX_REASON, r);
+const exitReasonName = (r: number): string => nameOf(HV_EXIT_REASON, r);
+const regName = (n: number): string => nameOf(HV_REG, n);
+const sysRegName = (n: number): string => nameOf(HV_SYS_REG, n);
+
+/** The value, or an error naming what the spec was expected to predict. */
+function must<T>(v: T | undefined, what: string): T {
+  if (v === undefined) throw new Error(`the spec's prediction has no ${what}`);
+  return v;
+}
+
+const OK = { ret: 'HV_SUCCESS' } as const;
+
+/** The logical thread that owns the vCPU in every example: a VMM's vCPU thread, not the main thread. */
+const T = 1;
+const on = (s: Omit<Step, 'thread'>): Step => ({ thread: T, ...s });
+
+// ---- the examples ----------------------------------------------------------------------------------
+
+interface Example {
+  readonly file: string;
+  readonly trace: Trace;
+}
+const examples: Example[] = [];
+
+function add(arch: Arch, name: string, title: string, description: string, steps: Step[]): void {
+  const dir = arch === 'x86_64' ? 'x86_64' : 'arm64';
+  examples.push({
+    file: `${dir}/${name}.json`,
+    trace: { format: TRACE_FORMAT, arch, title, description, steps },
+  });
+}
+
+// ---- x86 -------------------------------------------------------------------------------------------
+
+/** Where the x86 examples put their code: one 4 KiB page, mapped READ|WRITE|EXEC. */
+const X86_CODE = 0x1000n;
+const X86_PAGE = 0x1000n;
+
+interface X86Map {
+  readonly name: string;
+  readonly gpa: bigint;
+  readonly flags: number;
+}
+
+const flagNames = (flags: number): string[] =>
+  (['READ', 'WRITE', 'EXEC'] as const).filter((f) => (flags & HV_MEMORY[f]) !== 0);
+
+/** The mappings as the prediction sees them (code page RWX, plus `extra`). */
+function x86Lookup(extra: readonly X86Map[]): (gpa: bigint) => { flags: number } | undefined {
+  const all = [{ name: 'ram', gpa: X86_CODE, flags: 7 }, ...extra];
+  return (gpa) => all.find((m) => gpa >= m.gpa && gpa < m.gpa + X86_PAGE);
+}
+
+function x86Predict(
+  actions: X86Action[],
+  extra: readonly X86Map[] = [],
+  answer?: (q: X86VmmQuestion) => number,
+) {
+  const p = predictX86({
+    program: { actions },
+    gpa: X86_CODE,
+    lookup: x86Lookup(extra),
+    ...(answer ? { answer } : {}),
+  });
+  if (p.unspecified) throw new Error(`the spec does not predict this program: ${p.unspecified.reason}`);
+  return p;
+}
+
+/** VM, code page, extra pages, vCPU on thread 1, `x86_setup` at the code. */
+function x86Prologue(code: Uint8Array, extra: readonly X86Map[] = []): Step[] {
+  const steps: Step[] = [
+    { call: 'hv_vm_create', args: { flags: 0 }, expect: OK },
+    { call: 'host_alloc', args: { name: 'ram', size: hex(X86_PAGE) } },
+    { call: 'host_write', args: { mem: 'ram', offset: 0, bytes: bytesHex(code) } },
+    {
+      call: 'hv_vm_map',
+      args: { uva: { mem: 'ram', offset: 0 }, gpa: hex(X86_CODE), size: hex(X86_PAGE), flags: flagNames(7) },
+      expect: OK,
+    },
+  ];
+  for (const m of extra) {
+    steps.push(
+      { call: 'host_alloc', args: { name: m.name, size: hex(X86_PAGE) } },
+      {
+        call: 'hv_vm_map',
+        args: {
+          uva: { mem: m.name, offset: 0 },
+          gpa: hex(m.gpa),
+          size: hex(X86_PAGE),
+          flags: flagNames(m.flags),
+        },
+        expect: OK,
+      },
+    );
+  }
+  steps.push(
+    on({ call: 'hv_vcpu_create', args: { flags: 0 }, bind: 'cpu', expect: OK }),
+    on({ call: 'x86_setup', args: { vcpu: '$cpu', mode: 'prot32', rip: hex(X86_CODE) } }),
+  );
+  return steps;
+}
+
+const x86Epilogue = (): Step[] => [
+  on({ call: 'hv_vcpu_destroy', args: { vcpu: '$cpu' }, expect: OK }),
+  { call: 'hv_vm_destroy', args: {}, expect: OK },
+];
+
+const readVmcs = (field: string, value: JsonValue): Step =>
+  on({
+    call: 'hv_vmx_vcpu_read_vmcs',
+    args: { vcpu: '$cpu', field },
+    expect: { ret: 'HV_SUCCESS', value } as never,
+  });
+const readReg32 = (reg: X86RegName, value: number): Step =>
+  on({
+    call: 'hv_vcpu_read_register',
+    args: { vcpu: '$cpu', reg: `HV_X86_${reg}` },
+    // 32-bit protected mode: the guest owns the low 32 bits.
+    expect: { ret: 'HV_SUCCESS', value: { value: hex(value), mask: '0xffffffff' } },
+  });
+const writeReg = (reg: string, value: bigint | number): Step =>
+  on({ call: 'hv_vcpu_write_register', args: { vcpu: '$cpu', reg, value: hex(value) }, expect: OK });
+
+/**
+ * One predicted exit as a VMM handles it: run, read what the VMM reads (exit reason, qualification,
+ * GPA for EPT violations, instruction length where it is defined, RIP, the registers the exit is
+ * about), then the VMM's register writes and its new RIP (`resume: false` leaves RIP alone).
+ */
+function x86Exit(e: X86ExpectedExit, opts: { regs?: readonly X86RegName[]; resume?: boolean } = {}): Step[] {
+  const steps: Step[] = [
+    on({ call: 'hv_vcpu_run', args: { vcpu: '$cpu' }, expect: OK }),
+    readVmcs('VMCS_RO_EXIT_REASON', vmxReasonName(e.reason)),
+    readVmcs(
+      'VMCS_RO_EXIT_QUALIFIC',
+      e.qualificationMask === 0xffff_ffff_ffff_ffffn
+        ? hex(e.qualification)
+        : { value: hex(e.qualification), mask: hex(e.qualificationMask) },
+    ),
+  ];
+  if (e.gpa !== undefined) steps.push(readVmcs('VMCS_GUEST_PHYSICAL_ADDRESS', hex(e.gpa)));
+  if (e.instrLen !== undefined) steps.push(readVmcs('VMCS_RO_VMEXIT_INSTR_LEN', num(e.instrLen)));
+  if (e.rip !== undefined) steps.push(readVmcs('VMCS_GUEST_RIP', hex(e.rip)));
+  // At the end marker the prediction knows all eight GPRs, but only from the values the trace itself
+  // set: a fresh vCPU's registers are not the spec's to predict (at reset EDX holds the CPU signature).
+  const regs = opts.regs ?? (e.kind === 'x86.end' ? ['RAX'] : (Object.keys(e.regs) as X86RegName[]));
+  for (const r of regs) steps.push(readReg32(r, e.regs[r] as number));
+  if (opts.resume === false || e.vmmRip === undefined) return steps;
+  for (const [r, v] of Object.entries(e.vmmRegs) as [X86RegName, number][])
+    steps.push(writeReg(`HV_X86_${r}`, v));
+  steps.push(writeReg('HV_X86_RIP', e.vmmRip));
+  return steps;
+}
+
+const X86_COMMON =
+  "x86_setup puts the vCPU in 32-bit flat protected mode with paging off, as Apple's XNU test does (hvf-facts.md §1.8 [T]), so guest-linear = guest-physical. " +
+  "The framework never moves RIP for the VMM (§1.7 [T]). Every program ends with `out 0xe0, al`, the spec's end marker (an ordinary I/O exit). " +
+  "Machine code and expectations are generated by scripts/make-example-traces.ts from the spec's assembler and prediction. Needs a backend that executes guest code.";
+
+function x86Examples(): void {
+  // out imm8, 1/2/4 bytes.
+  {
+    const p = x86Predict([
+      { op: 'mov', reg: 'eax', value: 0x11223344 },
+      { op: 'out', size: 1, port: 0x80, form: 'imm8' },
+      { op: 'out', size: 2, port: 0x80, form: 'imm8' },
+      { op: 'out', size: 4, port: 0x80, form: 'imm8' },
+    ]);
+    add(
+      'x86_64',
+      'io-out-imm8',
+      'out imm8 of 1, 2 and 4 bytes: VMX_REASON_IO with the I/O qualification, data in RAX, the VMM advances RIP by VMCS_RO_VMEXIT_INSTR_LEN',
+      "I/O exits (VMX_REASON_IO = 30, hvf-facts.md §1.5 [H]) although x86_setup requests no I/O exiting: the framework's must-be-1 controls force it (§1.8 [T]). " +
+        'Qualification (§1.6 [T]): bits 2:0 = size − 1 (0, 1, 3), bit 3 = 0 (OUT), bit 6 = 1 (port is an imm8), bits 31:16 = port 0x80. ' +
+        'The data is the low 1, 2 or 4 bytes of RAX (0x11223344). RIP stays at the out; the VMM writes RIP += VMCS_RO_VMEXIT_INSTR_LEN: 2 for `out 0x80, al` / `out 0x80, eax` (E6/E7 ib), 3 for `out 0x80, ax` (0x66 prefix) (§1.6, §1.7 [T]). ' +
+        X86_COMMON,
+      [
+        ...x86Prologue(p.assembly.bytes),
+        ...p.exits.flatMap((e) => x86Exit(e, { regs: ['RAX'] })),
+        ...x86Epilogue(),
+      ],
+    );
+  }
+  // out dx.
+  {
+    const p = x86Predict([
+      { op: 'mov', reg: 'eax', value: 0x41 },
+      { op: 'out', size: 1, port: 0x3f8, form: 'dx' },
+      { op: 'mov', reg: 'eax', value: 0x8000_0010 },
+      { op: 'out', size: 4, port: 0xcf8, form: 'dx' },
+    ]);
+    add(
+      'x86_64',
+      'io-out-dx',
+      'out dx, al and out dx, eax: the port comes from DX, the qualification has bit 6 (immediate) clear, the instruction is one byte long',
+      'VMX_REASON_IO (§1.5 [H]); qualification (§1.6 [T]): size − 1 in bits 2:0, bit 3 = 0 (OUT), bit 6 = 0 (port in DX), port in bits 31:16 — 0x3f8 (a UART) and 0xcf8 (PCI config address), ports above 0xff that only the DX form can reach. ' +
+        'The data is AL (0x41) or EAX (0x80000010). `out dx, al` (EE) and `out dx, eax` (EF) are 1 byte: VMCS_RO_VMEXIT_INSTR_LEN = 1, and the VMM writes RIP += 1 (§1.7 [T]). ' +
+        X86_COMMON,
+      [
+        ...x86Prologue(p.assembly.bytes),
+        ...p.exits.flatMap((e, i) =>
+          x86Exit(e, { regs: i === p.exits.length - 1 ? ['RAX'] : ['RAX', 'RDX'] }),
+        ),
+        ...x86Epilogue(),
+      ],
+    );
+  }
+  // in imm8.
+  {
+    const answer = (q: X86VmmQuestion): number => (q.kind === 'in' && q.port === 0x71 ? 0x5a : 0);
+    const p = x86Predict(
+      [
+        { op: 'mov', reg: 'eax', value: 0x11223344 },
+        { op: 'in', size: 1, port: 0x71, form: 'imm8' },
+      ],
+      [],
+      answer,
+    );
+    add(
+      'x86_64',
+      'io-in-imm8',
+      'in al, imm8: the VMM writes the byte into AL, keeping the rest of RAX, then RIP += VMCS_RO_VMEXIT_INSTR_LEN; the guest sees the value',
+      'VMX_REASON_IO (§1.5 [H]); qualification (§1.6 [T]): bits 2:0 = 0 (1 byte), bit 3 = 1 (IN), bit 6 = 1 (imm8), port 0x71 in bits 31:16. ' +
+        'For IN the VMM supplies the data: it writes RAX with only the low byte replaced (0x11223344 → 0x1122335a; an 8-bit IN leaves bits 31:8 of EAX alone), then RIP += VMCS_RO_VMEXIT_INSTR_LEN (2 for E4 ib) (§1.6, §1.7 [T]). ' +
+        "The end marker then exits with RAX = 0x1122335a: the guest continued after the in with the VMM's value. " +
+        X86_COMMON,
+      [
+        ...x86Prologue(p.assembly.bytes),
+        ...p.exits.flatMap((e) => x86Exit(e, { regs: ['RAX'] })),
+        ...x86Epilogue(),
+      ],
+    );
+  }
+  // in dx.
+  {
+    const answer = (q: X86VmmQuestion): number => (q.kind === 'in' && q.port === 0xcfc ? 0x8086 : 0);
+    const p = x86Predict(
+      [
+        { op: 'mov', reg: 'eax', value: 0xffff_ffff },
+        { op: 'in', size: 2, port: 0xcfc, form: 'dx' },
+      ],
+      [],
+      answer,
+    );
+    add(
+      'x86_64',
+      'io-in-dx',
+      'in ax, dx: port from DX, a 2-byte IN; the VMM writes AX into RAX and advances RIP by the 2-byte instruction (0x66 prefix)',
+      'VMX_REASON_IO (§1.5 [H]); qualification (§1.6 [T]): bits 2:0 = 1 (2 bytes), bit 3 = 1 (IN), bit 6 = 0 (port in DX), port 0xcfc (PCI config data) in bits 31:16. ' +
+        'The VMM writes RAX with the low 16 bits replaced (0xffffffff → 0xffff8086) and RIP += VMCS_RO_VMEXIT_INSTR_LEN, which is 2 here (66 ED) (§1.7 [T]); the end marker shows the guest got the value. ' +
+        X86_COMMON,
+      [
+        ...x86Prologue(p.assembly.bytes),
+        ...p.exits.flatMap((e, i) =>
+          x86Exit(e, { regs: i === p.exits.length - 1 ? ['RAX'] : ['RAX', 'RDX'] }),
+        ),
+        ...x86Epilogue(),
+      ],
+    );
+  }
+  // hlt.
+  {
+    const p = x86Predict([{ op: 'hlt' }]);
+    add(
+      'x86_64',
+      'hlt-exit',
+      'hlt in 32-bit protected mode exits with VMX_REASON_HLT, RIP at the hlt and an instruction length of 1',
+      "x86_setup requests HLT exiting (CPU_BASED_HLT), as Apple's XNU test does (hvf-facts.md §1.8 [T]); VMX_REASON_HLT = 12 (§1.5 [H]); the qualification is 0 (Intel SDM: cleared for exits that define none). " +
+        'The framework never advances RIP: a VMM that resumes the guest adds VMCS_RO_VMEXIT_INSTR_LEN (§1.7 [T]); hlt (F4) is one byte, and the next run reaches the end marker. ' +
+        X86_COMMON,
+      [
+        ...x86Prologue(p.assembly.bytes),
+        ...p.exits.flatMap((e) => x86Exit(e, { regs: [] })),
+        ...x86Epilogue(),
+      ],
+    );
+  }
+
+  const EPT_COMMON =
+    'EPT violation: VMX_REASON_EPT_VIOLATION = 48 (§1.5 [H]), the GPA in VMCS_GUEST_PHYSICAL_ADDRESS (§1.4 [H]). ' +
+    'Qualification (§1.6 [T]): bit 0 read / bit 1 write / bit 2 fetch, bits 3–5 = what the GPA allowed (readable, writable, executable), bits 7 and 8 set (the guest-linear address is valid and was translated: with paging off every access is one); ' +
+    'compared under 0x' +
+    EPT_QUALIFICATION_MASK.toString(16) +
+    ', leaving out bit 6 and bits 9–11, which depend on the host CPU [U]. ' +
+    'The VM-exit instruction length is NOT defined for EPT violations (§1.6 [U: Intel SDM rule]): the VMM must decode the instruction at RIP itself, so this trace never reads VMCS_RO_VMEXIT_INSTR_LEN. ';
+  // EPT read of an unmapped GPA.
+  {
+    const answer = (q: X86VmmQuestion): number => (q.kind === 'mmio-read' ? 0xfeedface : 0);
+    const p = x86Predict([{ op: 'load', size: 4, gpa: 0xd000_0000n, via: 'moffs' }], [], answer);
+    add(
+      'x86_64',
+      'ept-read-unmapped',
+      'mov eax, [0xd0000000] from an unmapped GPA: an EPT violation (data read, no permissions); the VMM emulates the MMIO load and skips the 5-byte instruction it decoded',
+      'A read (bit 0) of a GPA nothing is mapped at (bits 3–5 clear), RIP at the load. The VMM emulates the device: it writes the value (0xfeedface) into RAX and sets RIP past the instruction, 5 bytes by its own decoding (A1 + moffs32); the end marker shows RAX. ' +
+        EPT_COMMON +
+        X86_COMMON,
+      [
+        ...x86Prologue(p.assembly.bytes),
+        ...p.exits.flatMap((e) => x86Exit(e, { regs: ['RAX'] })),
+        ...x86Epilogue(),
+      ],
+    );
+  }
+  // EPT write to an unmapped GPA.
+  {
+    const p = x86Predict([
+      { op: 'mov', reg: 'eax', value: 0xbeef },
+      { op: 'store', size: 2, gpa: 0xd000_0004n, via: 'ebx' },
+    ]);
+    add(
+      'x86_64',
+      'ept-write-unmapped',
+      'mov [ebx], ax to an unmapped GPA: an EPT violation (data write); the data is in AX, the VMM skips the 3-byte instruction it decoded',
+      'A write (bit 1) to an unmapped GPA 0xd0000004, RIP at `mov [ebx], ax` (66 89 03), EBX = the address. The stored data is the low 2 bytes of RAX (0xbeef); the VMM takes it from RAX, not from the qualification, and sets RIP += 3 by its own decoding. ' +
+        EPT_COMMON +
+        X86_COMMON,
+      [...x86Prologue(p.assembly.bytes), ...p.exits.flatMap((e) => x86Exit(e)), ...x86Epilogue()],
+    );
+  }
+  // EPT write to a READ|EXEC mapping, then hv_vm_protect and re-run (dirty tracking).
+  {
+    const data: X86Map = { name: 'data', gpa: 0x2000n, flags: HV_MEMORY.READ | HV_MEMORY.EXEC };
+    const actions: X86Action[] = [
+      { op: 'mov', reg: 'eax', value: 0xcafe_f00d },
+      { op: 'store', size: 4, gpa: 0x2010n, via: 'moffs' },
+    ];
+    const before = x86Predict(actions, [data]);
+    const after = x86Predict(actions, [{ ...data, flags: 7 }]);
+    const fault = must(before.exits[0], 'first exit');
+    if (fault.kind !== 'x86.ept.write.readonly') throw new Error(`expected a write fault, got ${fault.kind}`);
+    const written = after.memory.find((m) => m.gpa === 0x2010n);
+    if (!written) throw new Error('the store should reach memory once writable');
+    add(
+      'x86_64',
+      'ept-write-readonly-protect',
+      'a store to a READ|EXEC page is an EPT violation (write; readable and executable); after hv_vm_protect(READ|WRITE|EXEC) the VMM re-runs without moving RIP and the store lands',
+      "A write (bit 1) to GPA 0x2010 of a page mapped READ|EXEC, so bits 3 and 5 are set and bit 4 is clear (READ→readable, EXEC→executable is the spec's assumption of HVF's EPT mapping [U]). " +
+        "This is how a VMM tracks dirty pages on HVF (no dirty log): map read-only, take the write fault, hv_vm_protect the page writable and run again WITHOUT advancing RIP, so the guest re-executes the store (Apple's XNU test does this with READ-only pages and hv_vm_protect(READ|WRITE), §1.8 [T]; QEMU's dirty logging, §1.7 [T]). " +
+        'The next exit is the end marker, and the host buffer holds the stored 0xcafef00d. ' +
+        EPT_COMMON +
+        X86_COMMON,
+      [
+        ...x86Prologue(before.assembly.bytes, [data]),
+        ...x86Exit(fault, { resume: false }),
+        {
+          call: 'hv_vm_protect',
+          args: { gpa: hex(data.gpa), size: hex(X86_PAGE), flags: flagNames(7) },
+          expect: OK,
+        },
+        ...after.exits.flatMap((e) => x86Exit(e, { regs: ['RAX'] })),
+        {
+          call: 'host_read',
+          args: { mem: 'data', offset: Number(written.gpa - data.gpa), size: written.bytes.length },
+          expect: { bytes: bytesHex(written.bytes) },
+        },
+        ...x86Epilogue(),
+      ],
+    );
+  }
+  // Instruction fetch from an unmapped GPA.
+  {
+    const p = x86Predict([{ op: 'jump', target: { gpa: 0x8000_0000n } }]);
+    add(
+      'x86_64',
+      'ept-fetch-unmapped',
+      'jmp to an unmapped GPA: an EPT violation (instruction fetch) with RIP = the target; the VMM decides where the guest goes next',
+      "The jmp itself executes; fetching the first instruction at 0x80000000 faults: bit 2 (fetch), bits 3–5 clear, GPA = RIP = 0x80000000 (Apple's test recognises a fetch fault by (qual & 0x86) == 0x84, §1.8 [T]). " +
+        "A fetch fault is never MMIO to emulate (QEMU only emulates data accesses, §1.6 [T]): a VMM maps memory there, injects a fault, or stops; this trace's VMM sets RIP back to the instruction after the jmp, and the guest reaches the end marker. " +
+        EPT_COMMON +
+        X86_COMMON,
+      [
+        ...x86Prologue(p.assembly.bytes),
+        ...p.exits.flatMap((e) => x86Exit(e, { regs: [] })),
+        ...x86Epilogue(),
+      ],
+    );
+  }
+  // Kick before run.
+  {
+    const p = x86Predict([{ op: 'mov', reg: 'eax', value: 0x2a }, { op: 'hlt' }]);
+    add(
+      'x86_64',
+      'kick-before-run',
+      'hv_vcpu_interrupt before hv_vcpu_run: the next run returns at once without entering the guest (RIP unchanged); the run after that executes it',
+      'hv_vcpu_interrupt may be called from any thread (hvf-facts.md §1.2 [H]); on a vCPU that is not running it makes the next entry exit immediately — kicks are sticky (§1.7, §5.2 [R]). ' +
+        'The kicked run returns HV_SUCCESS with RIP still at the first instruction (`mov eax, 0x2a`, 5 bytes): had the guest run, it would have stopped at the hlt after it. ' +
+        'Which exit reason a kick produces is not documented (most likely VMX_REASON_IRQ, §1.7 [U]): the trace reads VMCS_RO_EXIT_REASON as a VMM would but does not check the value. ' +
+        'The second run enters the guest and exits at the hlt with EAX = 0x2a. ' +
+        X86_COMMON,
+      [
+        ...x86Prologue(p.assembly.bytes),
+        { call: 'hv_vcpu_interrupt', args: { vcpus: ['$cpu'], vcpu_count: 1 }, expect: OK },
+        on({ call: 'hv_vcpu_run', args: { vcpu: '$cpu' }, expect: OK }),
+        on({
+          call: 'hv_vmx_vcpu_read_vmcs',
+          args: { vcpu: '$cpu', field: 'VMCS_RO_EXIT_REASON' },
+          expect: OK,
+        }),
+        readVmcs('VMCS_GUEST_RIP', hex(X86_CODE)),
+        ...x86Exit(must(p.exits[0], 'hlt exit'), { regs: ['RAX'], resume: false }),
+        ...x86Epilogue(),
+      ],
+    );
+  }
+  // Async spin + kick from another thread.
+  {
+    // `jmp $`: a jump to its own address, assembled by the spec (rel32 = -5). The prediction does not
+    // cover a spin (it never exits), so only the assembler is used.
+    const p = assembleX86({ actions: [{ op: 'jump', target: { gpa: X86_CODE } }] }, X86_CODE).bytes;
+    add(
+      'x86_64',
+      'kick-spinning-vcpu',
+      'a vCPU spinning on `jmp $` in hv_vcpu_run on its thread is stopped by hv_vcpu_interrupt from the main thread; RIP is still at the jmp',
+      'hv_vcpu_interrupt "forces an immediate VM exit of the listed vCPUs" and may be called from any thread (hvf-facts.md §1.2 [H]); the run returns HV_SUCCESS. ' +
+        'The run is started asynchronously on the vCPU\'s thread 1 (`"async": true`), thread 0 kicks it, `await` collects the result. If the kick lands before the guest is entered, the sticky-kick rule gives the same result (§1.7 [R]). ' +
+        'The exit reason of a kick is undocumented (most likely VMX_REASON_IRQ, §1.7 [U]) and is read but not checked; RIP must be the jmp, the only instruction the guest executes. ' +
+        X86_COMMON,
+      [
+        ...x86Prologue(p),
+        on({ call: 'hv_vcpu_run', args: { vcpu: '$cpu' }, async: true, label: 'spin' }),
+        { call: 'hv_vcpu_interrupt', args: { vcpus: ['$cpu'], vcpu_count: 1 }, expect: OK },
+        { call: 'await', args: { label: 'spin' }, expect: OK },
+        on({
+          call: 'hv_vmx_vcpu_read_vmcs',
+          args: { vcpu: '$cpu', field: 'VMCS_RO_EXIT_REASON' },
+          expect: OK,
+        }),
+        readVmcs('VMCS_GUEST_RIP', hex(X86_CODE)),
+        ...x86Epilogue(),
+      ],
+    );
+  }
+}
+
+// ---- arm64 -----------------------------------------------------------------------------------------
+
+/** Code at IPA 0x10000 in one 16 KiB page (the default stage-2 granule, hvf-facts.md §2.5). */
+const ARM_CODE = 0x10000n;
+const ARM_PAGE = 0x4000n;
+/** An unmapped IPA, where a VMM would put a device (QEMU's virt board has its UART there). */
+const ARM_MMIO = 0x0900_0000n;
+
+interface ArmMap {
+  readonly name: string;
+  readonly ipa: bigint;
+  readonly flags: number;
+}
+
+function armLookup(extra: readonly ArmMap[]): (ipa: bigint) => { flags: number } | undefined {
+  const all = [{ name: 'ram', ipa: ARM_CODE, flags: HV_MEMORY.READ | HV_MEMORY.EXEC }, ...extra];
+  return (ipa) => all.find((m) => ipa >= m.ipa && ipa < m.ipa + ARM_PAGE);
+}
+
+function armPredict(
+  actions: Arm64Action[],
+  opts: { extra?: readonly ArmMap[]; answers?: readonly bigint[]; cancelFirst?: boolean } = {},
+) {
+  return predictArm64({
+    actions,
+    codeIpa: ARM_CODE,
+    lookup: armLookup(opts.extra ?? []),
+    answer: (i) => opts.answers?.[i] ?? 0n,
+    ...(opts.cancelFirst ? { cancelFirst: true } : {}),
+    // The traces are meant for hardware too: nothing that depends on the model's clock is checked.
+    exactClock: false,
+  });
+}
+
+const setReg = (reg: string, value: bigint | number): Step =>
+  on({ call: 'hv_vcpu_set_reg', args: { vcpu: '$cpu', reg, value: hex(value) }, expect: OK });
+const getReg = (reg: string, value: JsonValue): Step =>
+  on({ call: 'hv_vcpu_get_reg', args: { vcpu: '$cpu', reg }, expect: { ret: 'HV_SUCCESS', value } as never });
+const setSysReg = (reg: string, value: bigint | number): Step =>
+  on({ call: 'hv_vcpu_set_sys_reg', args: { vcpu: '$cpu', reg, value: hex(value) }, expect: OK });
+
+/** VM, code page (READ|EXEC), extra pages, vCPU on thread 1 at the code in EL1h with the MMU off. */
+function armPrologue(code: Uint8Array, extra: readonly ArmMap[] = [], more: Step[] = []): Step[] {
+  const steps: Step[] = [
+    { call: 'hv_vm_create', args: { config: null }, expect: OK },
+    { call: 'host_alloc', args: { name: 'ram', size: hex(ARM_PAGE) } },
+    { call: 'host_write', args: { mem: 'ram', offset: 0, bytes: bytesHex(code) } },
+    {
+      call: 'hv_vm_map',
+      args: {
+        uva: { mem: 'ram', offset: 0 },
+        ipa: hex(ARM_CODE),
+        size: hex(ARM_PAGE),
+        flags: ['READ', 'EXEC'],
+      },
+      expect: OK,
+    },
+  ];
+  for (const m of extra) {
+    steps.push(
+      { call: 'host_alloc', args: { name: m.name, size: hex(ARM_PAGE) } },
+      {
+        call: 'hv_vm_map',
+        args: {
+          uva: { mem: m.name, offset: 0 },
+          ipa: hex(m.ipa),
+          size: hex(ARM_PAGE),
+          flags: flagNames(m.flags),
+        },
+        expect: OK,
+      },
+    );
+  }
+  steps.push(
+    on({ call: 'hv_vcpu_create', args: { config: null }, bind: 'cpu', expect: OK }),
+    setReg('HV_REG_PC', ARM_CODE),
+    setReg('HV_REG_CPSR', CPSR_EL1H_DAIF),
+    setSysReg('HV_SYS_REG_SCTLR_EL1', 0),
+    ...more,
+  );
+  return steps;
+}
+
+const armEpilogue = (): Step[] => [
+  on({ call: 'hv_vcpu_destroy', args: { vcpu: '$cpu' }, expect: OK }),
+  { call: 'hv_vm_destroy', args: {}, expect: OK },
+];
+
+/**
+ * One predicted exit as a VMM handles it: the run with the exit record the spec predicts, PC, the
+ * value a store or MSR wrote (read from Rt, as a VMM does), then the VMM's own register writes.
+ */
+function armExit(e: Arm64PredictedExit, opts: { pc?: boolean; resume?: boolean } = {}): Step[] {
+  const exit: Record<string, JsonValue> = { reason: exitReasonName(e.reason) };
+  if (e.reason === HV_EXIT_REASON.HV_EXIT_REASON_EXCEPTION) {
+    exit.syndrome = { value: hex(e.syndrome), mask: hex(e.syndromeMask) };
+    if (e.virtual_address !== undefined) exit.virtual_address = hex(e.virtual_address);
+    if (e.physical_address !== undefined)
+      exit.physical_address =
+        e.physicalAddressMask === undefined
+          ? hex(e.physical_address)
+          : { value: hex(e.physical_address), mask: hex(BigInt.asUintN(64, e.physicalAddressMask)) };
+  }
+  const steps: Step[] = [
+    on({ call: 'hv_vcpu_run', args: { vcpu: '$cpu' }, expect: { ret: 'HV_SUCCESS', exit } }),
+  ];
+  if (opts.pc !== false) steps.push(getReg('HV_REG_PC', hex(e.pc)));
+  const w = e.vmm.written;
+  const rt = writtenRt(e);
+  if (w?.value !== undefined && rt !== undefined && rt !== 31) {
+    steps.push(getReg(regName(rt), { value: hex(w.value), mask: hex((1n << BigInt(w.size * 8)) - 1n) }));
+  }
+  if (opts.resume === false) return steps;
+  for (const s of e.vmm.setSysRegs) steps.push(setSysReg(sysRegName(s.reg), s.value));
+  if (e.vmm.vtimerUnmask)
+    steps.push(
+      on({ call: 'hv_vcpu_set_vtimer_mask', args: { vcpu: '$cpu', vtimer_is_masked: false }, expect: OK }),
+    );
+  for (const s of e.vmm.setRegs) steps.push(setReg(regName(s.reg), s.value));
+  return steps;
+}
+
+/** Rt of a store or MSR exit, from its syndrome (SRT for data aborts, Rt for sysreg traps). */
+function writtenRt(e: Arm64PredictedExit): number | undefined {
+  const iss = Number(e.syndrome & 0x1ff_ffffn);
+  if (e.kind.startsWith('arm64.dabt')) return (iss >>> 16) & 0x1f;
+  if (e.kind === 'arm64.sysreg') return (iss >>> 5) & 0x1f;
+  return undefined;
+}
+
+const ARM_COMMON =
+  'The vCPU starts at IPA 0x10000 in EL1h with interrupts masked (CPSR 0x3c5) and the MMU off (SCTLR_EL1 = 0), set explicitly because a fresh vCPU is at EL0 (hvf-facts.md §2.6, §5.7 [T/R]); VA = IPA. ' +
+  "Every program ends with `hvc #0xffff`, the spec's end marker. Machine code, syndromes and addresses are generated by scripts/make-example-traces.ts from the spec's assembler, ESR encoders and prediction. Needs a backend that executes guest code.";
+
+const DABT_COMMON =
+  'Data abort from a lower EL: reason HV_EXIT_REASON_EXCEPTION, ESR EC 0x24, IL 1, ISV 1 (SAS, SSE, SRT, SF, AR valid), WnR, DFSC (hvf-facts.md §2.8 [T]); FAR (virtual_address) is the byte address. ' +
+  "The syndrome mask leaves out DFSC bits 1:0, the translation-table level, which depends on the framework's stage-2 tables [U]; physical_address is compared on its page (hardware reports the IPA's page in HPFAR; whether HVF fills in the low 12 bits is [U]). " +
+  'PC stays at the faulting instruction: the VMM emulates the access and writes PC += 4 (§2.8 [T]). ';
+
+function armExamples(): void {
+  // Data abort, read, unmapped.
+  {
+    const actions: Arm64Action[] = [{ op: 'ldr', size: 4, ipa: ARM_MMIO, base: 0, rt: 1 }];
+    const p = armPredict(actions, { answers: [0x1234_5678n] });
+    add(
+      'arm64',
+      'dabt-read-unmapped',
+      'ldr w1, [x0] from an unmapped IPA: a data abort with a full syndrome (ISV, SAS = 2, SRT = 1, WnR = 0, translation fault); the VMM writes X1 and PC += 4',
+      'A 4-byte read (SAS 2) into W1 (SRT 1, SF 0, SSE 0) of IPA 0x9000000, where nothing is mapped (DFSC translation fault, 0x04–0x07). ' +
+        'The VMM completes the MMIO read: X1 = the device value (0x12345678, zero-extended because SF = 0), PC += 4; the end marker shows X1. ' +
+        DABT_COMMON +
+        ARM_COMMON,
+      [
+        ...armPrologue(p.program.bytes),
+        ...p.exits.flatMap((e) => armExit(e)),
+        getReg('HV_REG_X1', hex(0x1234_5678n)),
+        ...armEpilogue(),
+      ],
+    );
+  }
+  // Data abort, write, unmapped (the trace the DESIGN.md example shows).
+  {
+    const actions: Arm64Action[] = [
+      { op: 'str', size: 4, ipa: ARM_MMIO, base: 0, rt: 1, value: 0xcafe_f00dn },
+    ];
+    const p = armPredict(actions);
+    add(
+      'arm64',
+      'str-unmapped-data-abort',
+      'str w1, [x0] to an unmapped IPA is a data abort with a valid syndrome (WnR = 1, SRT = 1); the VMM reads the data from X1 and writes PC += 4',
+      'A 4-byte write (SAS 2, WnR 1) of W1 (SRT 1, SF 0) to IPA 0x9000000, nothing mapped there (DFSC translation fault). The data is not in the syndrome: the VMM reads it from the register SRT names (X1 = 0xcafef00d, low 4 bytes) and writes PC += 4. ' +
+        DABT_COMMON +
+        ARM_COMMON,
+      [...armPrologue(p.program.bytes), ...p.exits.flatMap((e) => armExit(e)), ...armEpilogue()],
+    );
+  }
+  // LDRSB: sign-extending loads.
+  {
+    const actions: Arm64Action[] = [
+      { op: 'ldr', size: 1, ipa: ARM_MMIO, base: 0, rt: 1, signed: 'w' },
+      { op: 'ldr', size: 1, ipa: ARM_MMIO + 1n, base: 0, rt: 2, signed: 'x' },
+    ];
+    const p = armPredict(actions, { answers: [0x80n, 0xfen] });
+    const x1 = must(p.finalRegs[1], 'final X1');
+    const x2 = must(p.finalRegs[2], 'final X2');
+    add(
+      'arm64',
+      'dabt-ldrsb-sign-extend',
+      'ldrsb w1 and ldrsb x2 from an unmapped IPA: SSE = 1 asks the VMM to sign-extend; SF says to 32 or 64 bits',
+      'Two 1-byte reads (SAS 0) with SSE = 1 (sign-extending load): `ldrsb w1` (SRT 1, SF 0) and `ldrsb x2` (SRT 2, SF 1). ' +
+        `The MMIO completion rule (§2.8 [T]): write Rt, sign-extend if SSE and size < 8, zero-extend to 32 bits if !SF. So the device byte 0x80 becomes X1 = ${hex(x1)} and 0xfe becomes X2 = ${hex(x2)}; a VMM that ignores SSE or SF gets these wrong. ` +
+        DABT_COMMON +
+        ARM_COMMON,
+      [
+        ...armPrologue(p.program.bytes),
+        ...p.exits.flatMap((e) => armExit(e)),
+        getReg('HV_REG_X1', hex(x1)),
+        getReg('HV_REG_X2', hex(x2)),
+        ...armEpilogue(),
+      ],
+    );
+  }
+  // 64-bit STR.
+  {
+    const actions: Arm64Action[] = [
+      { op: 'str', size: 8, ipa: ARM_MMIO + 8n, base: 0, rt: 1, value: 0x1122_3344_5566_7788n },
+    ];
+    const p = armPredict(actions);
+    add(
+      'arm64',
+      'dabt-str-64bit',
+      'str x1, [x0] to an unmapped IPA: SAS = 3 (8 bytes) and SF = 1 (an X register)',
+      'An 8-byte write (SAS 3, WnR 1) of X1 (SRT 1, SF 1, the 64-bit register) to IPA 0x9000008. The VMM takes all 8 bytes from X1 (0x1122334455667788) and writes PC += 4. ' +
+        DABT_COMMON +
+        ARM_COMMON,
+      [...armPrologue(p.program.bytes), ...p.exits.flatMap((e) => armExit(e)), ...armEpilogue()],
+    );
+  }
+  // STR XZR: SRT = 31.
+  {
+    const actions: Arm64Action[] = [{ op: 'str', size: 8, ipa: ARM_MMIO + 0x10n, base: 0, rt: 31 }];
+    const p = armPredict(actions);
+    const fault = must(p.exits[0], 'data abort');
+    add(
+      'arm64',
+      'dabt-str-xzr',
+      'str xzr, [x0]: SRT = 31 means XZR (write zero), and HV_REG_X0 + 31 is HV_REG_PC, not a register holding the data',
+      'An 8-byte write (SAS 3, SF 1, WnR 1) with SRT = 31, which for loads and stores is XZR/WZR, never SP. ' +
+        "Rt = 31 is XZR: HV_REG_X0 + 31 is HV_REG_PC (hv_reg_t numbers X0..X30 as 0..30 and PC as 31, §2.1 [H]), so a VMM that reads hv_vcpu_get_reg(HV_REG_X0 + srt) writes the guest's PC to the device instead of 0 — the step reading HV_REG_PC shows that value. " +
+        'QEMU and libkrun guard rt < 31 (§2.8 bug magnet, §5.6 [T]). The VMM writes 0 to the device and PC += 4. ' +
+        DABT_COMMON +
+        ARM_COMMON,
+      [
+        ...armPrologue(p.program.bytes),
+        ...armExit(fault),
+        ...p.exits.slice(1).flatMap((e) => armExit(e)),
+        ...armEpilogue(),
+      ],
+    );
+  }
+  // Permission fault on a READ-only mapping.
+  {
+    const data: ArmMap = { name: 'data', ipa: 0x20000n, flags: HV_MEMORY.READ };
+    const actions: Arm64Action[] = [
+      { op: 'str', size: 4, ipa: 0x20000n, base: 0, rt: 1, value: 0x1234_5678n },
+    ];
+    const p = armPredict(actions, { extra: [data] });
+    add(
+      'arm64',
+      'dabt-write-permission',
+      'str w1 to a READ-only mapping: a data abort with a permission fault (DFSC 0x0c–0x0f), the memory untouched',
+      'A 4-byte write to IPA 0x20000, mapped with hv_vm_map(READ). The syndrome is that of any data abort but DFSC is a permission fault (0x0c–0x0f) — what hv_vm_protect produces, and how a VMM tracks dirty pages on arm64 (no dirty log, §2.5 [H/R]). ' +
+        "The store did not happen: the host buffer still holds zeros. A dirty-tracking VMM would hv_vm_protect the page writable and re-run without advancing PC; this trace's VMM treats it as emulated MMIO and writes PC += 4. " +
+        DABT_COMMON +
+        ARM_COMMON,
+      [
+        ...armPrologue(p.program.bytes, [data]),
+        ...p.exits.flatMap((e) => armExit(e)),
+        { call: 'host_read', args: { mem: 'data', offset: 0, size: 4 }, expect: { bytes: '00000000' } },
+        ...armEpilogue(),
+      ],
+    );
+  }
+  // Instruction abort.
+  {
+    const target = 0x4000_0000n;
+    const actions: Arm64Action[] = [{ op: 'branch', ipa: target, reg: 9 }];
+    const p = armPredict(actions);
+    add(
+      'arm64',
+      'iabt-unmapped',
+      'br x9 to an unmapped IPA: an instruction abort (EC 0x20) with PC, FAR and the IPA all at the branch target',
+      'Instruction abort from a lower EL: reason HV_EXIT_REASON_EXCEPTION, ESR EC 0x20, IL 1, IFSC translation fault (hvf-facts.md §2.5 [H], §2.8 [T]); the IFSC level bits (1:0) are masked [U], physical_address is compared on its page [U]. ' +
+        "The branch itself completed, so PC = the target 0x40000000 = FAR. A fetch fault is not MMIO: a VMM maps memory, injects an abort into the guest, or stops. This trace's VMM sets PC to the instruction after the branch, and the guest reaches the end marker. " +
+        ARM_COMMON,
+      [...armPrologue(p.program.bytes), ...p.exits.flatMap((e) => armExit(e)), ...armEpilogue()],
+    );
+  }
+  // HVC.
+  {
+    const p = armPredict([{ op: 'hvc', imm: 0x1234 }]);
+    add(
+      'arm64',
+      'hvc',
+      'hvc #0x1234 exits with EC 0x16 and imm16 in the ISS; PC already points past the hvc: do NOT advance PC after HVC',
+      'HVC from AArch64: reason HV_EXIT_REASON_EXCEPTION, ESR EC 0x16, IL 1, ISS[15:0] = imm16 = 0x1234 (hvf-facts.md §2.8 [T]). HVF has no PSCI/SMCCC: guest HVCs reach the VMM (§2.6 [H/T]). ' +
+        'HVC is an exception-generating instruction: when the run returns, PC is already the next instruction (0x10004). The VMM must NOT advance PC (QEMU: "do NOT advance PC for HVC", §2.8 [T]); here it writes nothing and the next run reaches the end marker. ' +
+        ARM_COMMON,
+      [...armPrologue(p.program.bytes), ...p.exits.flatMap((e) => armExit(e)), ...armEpilogue()],
+    );
+  }
+  // WFI.
+  {
+    const p = armPredict([{ op: 'wfi' }]);
+    add(
+      'arm64',
+      'wfi',
+      'wfi traps to the VMM (EC 0x01, TI 0) with PC at the wfi; the VMM waits as it sees fit and writes PC += 4',
+      'Without an in-framework GIC, HVF traps WFI to the VMM (hvf-facts.md §5.9 [T]): reason HV_EXIT_REASON_EXCEPTION, ESR EC 0x01, IL 1, TI (ISS bits 1:0) = 0 for WFI (§2.8). ' +
+        'CV/COND (ISS bits 24:20) are left out of the mask: whether HVF fills them in is not known [U]. PC is at the wfi; the VMM (after sleeping until an interrupt or the timer is due) writes PC += 4 (§2.8 [T]). ' +
+        ARM_COMMON,
+      [...armPrologue(p.program.bytes), ...p.exits.flatMap((e) => armExit(e)), ...armEpilogue()],
+    );
+  }
+  // BRK with debug exceptions trapped.
+  {
+    const p = armPredict([{ op: 'brk', imm: 0x42 }]);
+    add(
+      'arm64',
+      'brk-trap-debug',
+      'brk #0x42 with hv_vcpu_set_trap_debug_exceptions(true) exits with EC 0x3c and the comment in the ISS; PC at the brk',
+      "hv_vcpu_set_trap_debug_exceptions(true) routes the guest's debug exceptions to the VMM (hvf-facts.md §2.4 [H]). BRK from AArch64: reason HV_EXIT_REASON_EXCEPTION, ESR EC 0x3c, IL 1, ISS[15:0] = the comment 0x42 (§2.8). " +
+        "PC is at the brk (§2.8: re-inject or skip as the debugger dictates); this trace's VMM skips it with PC += 4. " +
+        ARM_COMMON,
+      [
+        ...armPrologue(
+          p.program.bytes,
+          [],
+          [
+            on({
+              call: 'hv_vcpu_set_trap_debug_exceptions',
+              args: { vcpu: '$cpu', value: true },
+              expect: OK,
+            }),
+          ],
+        ),
+        ...p.exits.flatMap((e) => armExit(e)),
+        ...armEpilogue(),
+      ],
+    );
+  }
+  // Trapped system register: PMCR_EL0.
+  {
+    const actions: Arm64Action[] = [
+      { op: 'sysreg', read: true, rt: 3 },
+      { op: 'sysreg', read: false, rt: 4, value: 0x41n },
+    ];
+    const p = armPredict(actions, { answers: [0x4101_3000n] });
+    add(
+      'arm64',
+      'sysreg-pmcr-trap',
+      'mrs x3, PMCR_EL0 and msr PMCR_EL0, x4 trap to the VMM (EC 0x18) with Op0/Op1/CRn/CRm/Op2, Rt and the direction in the ISS',
+      'With EL2 off, PMU register accesses trap to the VMM as EC 0x18 exits (hvf-facts.md §2.3 [H]). ' +
+        'ISS of a sysreg trap (§2.8): Op0 bits 21:20 = 3, Op2 19:17 = 0, Op1 16:14 = 3, CRn 13:10 = 9, Rt 9:5, CRm 4:1 = 12, Direction bit 0 (1 = read, MRS). QEMU keys its sysreg switch on those fields (§2.8 [T]). ' +
+        'PC is at the mrs/msr; for the read the VMM writes its value (0x41013000) into X3, for the write it takes the value from X4 (0x41); both then PC += 4 (§2.8 [T]). As with data aborts, Rt = 31 would be XZR. ' +
+        ARM_COMMON,
+      [
+        ...armPrologue(p.program.bytes),
+        ...p.exits.flatMap((e) => armExit(e)),
+        getReg('HV_REG_X3', hex(0x4101_3000n)),
+        ...armEpilogue(),
+      ],
+    );
+  }
+  // VTIMER_ACTIVATED.
+  {
+    const p = armPredict([{ op: 'vtimer', delta: 100 }]);
+    const [first, ...rest] = p.exits;
+    const fire = must(first, 'VTIMER_ACTIVATED exit');
+    add(
+      'arm64',
+      'vtimer-activated',
+      'the guest arms its virtual timer and spins until it fires: HV_EXIT_REASON_VTIMER_ACTIVATED, after which the framework has set the vtimer mask',
+      'The guest reads CNTVCT_EL0, sets CNTV_CVAL_EL0 = now + 100 and CNTV_CTL_EL0 = ENABLE, then polls CNTV_CTL_EL0.ISTATUS. When the timer condition is met the run returns HV_EXIT_REASON_VTIMER_ACTIVATED (hvf-facts.md §2.6 [H]). ' +
+        'The vtimer is automatically masked on this exit: hv_vcpu_get_vtimer_mask returns true, and no further VTIMER_ACTIVATED exit comes until the VMM unmasks it (§2.6, §4 [H]). ' +
+        "This trace's VMM (QEMU-like, §2.6 [T]) masks the timer in the guest (CNTV_CTL_EL0 = ENABLE|IMASK), unmasks the vtimer and re-runs; the guest sees ISTATUS and reaches the end marker. " +
+        'Where PC is when the timer fires depends on the clock, so it is not checked. The vtimer mask and CNTV_CTL_EL0 are reset first, as a VMM does for a fresh vCPU. ' +
+        ARM_COMMON,
+      [
+        ...armPrologue(
+          p.program.bytes,
+          [],
+          [
+            setSysReg('HV_SYS_REG_CNTV_CTL_EL0', 0),
+            on({
+              call: 'hv_vcpu_set_vtimer_mask',
+              args: { vcpu: '$cpu', vtimer_is_masked: false },
+              expect: OK,
+            }),
+          ],
+        ),
+        ...armExit(fire, { pc: false, resume: false }),
+        on({
+          call: 'hv_vcpu_get_vtimer_mask',
+          args: { vcpu: '$cpu' },
+          expect: { ret: 'HV_SUCCESS', value: true },
+        }),
+        ...armExit(fire, { pc: false }).slice(1),
+        ...rest.flatMap((e) => armExit(e)),
+        ...armEpilogue(),
+      ],
+    );
+  }
+  // hv_vcpus_exit before run.
+  {
+    const p = armPredict([{ op: 'hvc', imm: 0 }], { cancelFirst: true });
+    const [first, ...rest] = p.exits;
+    const canceled = must(first, 'CANCELED exit');
+    add(
+      'arm64',
+      'vcpus-exit-before-run-canceled',
+      'hv_vcpus_exit before hv_vcpu_run makes the next run return CANCELED without entering the guest; the run after that enters it',
+      '"If a vcpu is not running, the next time hv_vcpu_run is called for the corresponding vcpu, it will return immediately without entering the guest" with reason HV_EXIT_REASON_CANCELED (hvf-facts.md §2.4 [H]); hv_vcpus_exit may be called from any thread (§2.4 [H]). ' +
+        'PC is unchanged by the canceled run. The next run executes hvc #0 (EC 0x16, IL 1, imm16 0) and PC points past it (§2.8 [T]). ' +
+        ARM_COMMON,
+      [
+        ...armPrologue(p.program.bytes),
+        { call: 'hv_vcpus_exit', args: { vcpus: ['$cpu'], vcpu_count: 1 }, expect: OK },
+        ...armExit(canceled),
+        ...rest.flatMap((e) => armExit(e)),
+        ...armEpilogue(),
+      ],
+    );
+  }
+  // Async spin + hv_vcpus_exit from another thread.
+  {
+    // `br x9` back to its own start: a spin loop from the spec's assembler (the prediction does not
+    // cover a branch into executable memory, so only the assembly is used).
+    const loop = assembleArm64([{ op: 'branch', ipa: ARM_CODE, reg: 9 }], ARM_CODE);
+    const loopEnd = loop.endMarker; // the end marker after the loop is never reached
+    if (loopEnd - ARM_CODE !== 12n) throw new Error('expected movz + movk + br');
+    const bytes = loop.bytes;
+    add(
+      'arm64',
+      'vcpus-exit-spinning-canceled',
+      'a vCPU spinning in hv_vcpu_run on its thread is stopped by hv_vcpus_exit from the main thread: HV_EXIT_REASON_CANCELED, PC inside the loop',
+      'hv_vcpus_exit "forces an immediate exit" of running vCPUs and may be called from any thread (hvf-facts.md §2.4 [H]); the run returns HV_SUCCESS with reason HV_EXIT_REASON_CANCELED (§2.6 [H]). ' +
+        'The run is started asynchronously on the vCPU\'s thread 1 (`"async": true`), thread 0 cancels it, `await` collects the exit. If the cancel lands before the guest is entered, the documented pending-cancel rule gives the same exit. ' +
+        'The guest loops on `movz x9, #0; movk x9, #1, lsl #16; br x9` at 0x10000..0x1000b, so PC is checked to be in that 16-byte block (mask 0xfffffffffffffff0). ' +
+        ARM_COMMON,
+      [
+        ...armPrologue(bytes),
+        on({ call: 'hv_vcpu_run', args: { vcpu: '$cpu' }, async: true, label: 'spin' }),
+        { call: 'hv_vcpus_exit', args: { vcpus: ['$cpu'], vcpu_count: 1 }, expect: OK },
+        {
+          call: 'await',
+          args: { label: 'spin' },
+          expect: { ret: 'HV_SUCCESS', exit: { reason: 'HV_EXIT_REASON_CANCELED' } },
+        },
+        getReg('HV_REG_PC', { value: hex(ARM_CODE), mask: '0xfffffffffffffff0' }),
+        ...armEpilogue(),
+      ],
+    );
+  }
+}
+
+// ---- output ----------------------------------------------------------------------------------------
+
+const LINE_WIDTH = 110;
+
+function compact(v: unknown): string {
+  if (Array.isArray(v)) return v.length ? `[${v.map(compact).join(', ')}]` : '[]';
+  if (v !== null && typeof v === 'object') {
+    const entries = Object.entries(v).filter(([, x]) => x !== undefined);
+    return entries.length
+      ? `{ ${entries.map(([k, x]) => `${JSON.stringify(k)}: ${compact(x)}`).join(', ')} }`
+      : '{}';
+  }
+  return JSON.stringify(v);
+}
+
+/**
+ * JSON the way biome (the repository's formatter, line width 110) prints it from compact input: a
+ * value stays on one line when that line fits, otherwise its entries go one per line.
+ */
+function layout(v: unknown, indent: number, lead: number, trail: number): string {
+  const one = compact(v);
+  if (v === null || typeof v !== 'object' || lead + one.length + trail <= LINE_WIDTH) return one;
+  const pad = ' '.repeat(indent + 2);
+  if (Array.isArray(v)) {
+    if (v.length === 0) return '[]';
+    const items = v.map((x, i) => pad + layout(x, indent + 2, indent + 2, i < v.length - 1 ? 1 : 0));
+    return `[\n${items.join(',\n')}\n${' '.repeat(indent)}]`;
+  }
+  const entries = Object.entries(v).filter(([, x]) => x !== undefined);
+  if (entries.length === 0) return '{}';
+  const lines = entries.map(([k, x], i) => {
+    const key = `${JSON.stringify(k)}: `;
+    return pad + key + layout(x, indent + 2, indent + 2 + key.length, i < entries.length - 1 ? 1 : 0);
+  });
+  return `{\n${lines.join(',\n')}\n${' '.repeat(indent)}}`;
+}
+
+function main(): void {
+  const check = process.argv.includes('--check');
+  x86Examples();
+  armExamples();
+  let stale = 0;
+  for (const { file, trace } of examples) {
+    const text = `${layout(trace, 0, 0, 0)}\n`;
+    // The spec's own parser must accept what we write (unknown calls, bad names, unbound $refs...).
+    parseTrace(text, file);
+    const path = join(TRACES, file);
+    let old: string | undefined;
+    try {
+      old = readFileSync(path, 'utf8');
+    } catch {
+      old = undefined;
+    }
+    if (check) {
+      if (old !== text) {
+        stale++;
+        process.stdout.write(`differs: traces/${file}\n`);
+      }
+      continue;
+    }
+    if (old !== text) writeFileSync(path, text);
+    process.stdout.write(`${old === text ? 'unchanged' : 'wrote    '} traces/${file}  ${trace.title}\n`);
+  }
+  if (check && stale) {
+    process.stdout.write(
+      `${stale} example trace(s) are out of date: run node --import tsx scripts/make-example-traces.ts\n`,
+    );
+    process.exitCode = 1;
+  }
+}
+
+main();
