@@ -66,6 +66,12 @@ export type X86Stop =
   | { readonly kind: 'hlt'; readonly len: number }
   | { readonly kind: 'ept'; readonly fault: MemFault; /** guest-linear address of the access */ readonly gla: bigint }
   | { readonly kind: 'triple-fault' }
+  /**
+   * A fault-class guest exception raised by the instruction at RIP (RIP and the registers are as before
+   * it). The API layer decides what it becomes: an exit with reason 0 when VMCS_CTRL_EXC_BITMAP has the
+   * vector's bit, else delivery through the guest's IDT (hvf-facts.md §1.6, §1.8 [T]).
+   */
+  | { readonly kind: 'exception'; readonly vector: number; readonly errorCode?: number }
   | { readonly kind: 'unsupported'; readonly bytes: Uint8Array; readonly reason: string }
   | { readonly kind: 'budget' };
 

@@ -34,6 +34,7 @@ import { ALL_PERMISSION_SETS, fail, ModelCore, ok, SUCCESS, yieldToEventLoop } f
 import type { X86Engine, X86Stop } from './engine.js';
 import { GuestMemoryView, MappingTable } from './mappings.js';
 import { controlAllowed, MODEL_VMX_CAPABILITIES } from './vmx-capabilities.js';
+import { x86ExceptionIrqInfo, x86ExceptionOutcome } from './x86/exit.js';
 import { X86RegisterFile } from './x86-state.js';
 
 const PAGE = 4096n;
@@ -523,6 +524,29 @@ export class X86Model extends ModelCore implements X86Backend {
       case 'triple-fault':
         regs.setExit(TRIPLE_FAULT, 0n, 0n);
         return SUCCESS;
+      case 'exception': {
+        // VMCS_CTRL_EXC_BITMAP decides: its bit makes the exception exit with reason 0; otherwise the
+        // guest's IDT delivers it, which with the canonical IDTR limit 0 ends in a triple fault (x86/exit.ts).
+        const o = x86ExceptionOutcome(stop.vector, stop.errorCode, {
+          excBitmap: Number(regs.readField(VMCS.VMCS_CTRL_EXC_BITMAP) & 0xffff_ffffn),
+          idtrLimit: Number(regs.readField(VMCS.VMCS_GUEST_IDTR_LIMIT) & 0xffff_ffffn),
+        });
+        if (o.kind === 'unsupported') {
+          v.lastUnsupported = { bytes: new Uint8Array(0), reason: o.reason };
+          return fail(HV.HV_ERROR);
+        }
+        if (o.kind === 'triple-fault') {
+          regs.setExit(TRIPLE_FAULT, 0n, 0n);
+          return SUCCESS;
+        }
+        // Qualification 0 (only #DB and #PF define one); the instruction length is not defined for a
+        // hardware exception (Intel SDM), the model reports 0 as for EPT violations.
+        regs.setExit(EXC_NMI, 0n, 0n);
+        const info = x86ExceptionIrqInfo(o.vector, o.errorCode);
+        regs.writeField(VMCS.VMCS_RO_VMEXIT_IRQ_INFO, BigInt(info));
+        regs.writeField(VMCS.VMCS_RO_VMEXIT_IRQ_ERROR, BigInt((o.errorCode ?? 0) >>> 0));
+        return SUCCESS;
+      }
       case 'unsupported':
         v.lastUnsupported = { bytes: stop.bytes.slice(), reason: stop.reason };
         return fail(HV.HV_ERROR);
@@ -534,6 +558,7 @@ export class X86Model extends ModelCore implements X86Backend {
   }
 }
 
+const EXC_NMI = BigInt(VMX_REASON.VMX_REASON_EXC_NMI);
 const IRQ = BigInt(VMX_REASON.VMX_REASON_IRQ);
 const IO = BigInt(VMX_REASON.VMX_REASON_IO);
 const HLT = BigInt(VMX_REASON.VMX_REASON_HLT);

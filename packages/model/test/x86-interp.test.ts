@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 // The spec's encoders, by path until packages/spec/src/index.ts exports guest/x86 (the lead wires it).
-import { eptQualification, ioQualification } from '../../spec/src/guest/x86/exits.js';
+import { eptQualification, interruptionInfo, ioQualification } from '../../spec/src/guest/x86/exits.js';
 import type { AccessKind, GuestMemory, MemFault, X86Cpu, X86Stop } from '../src/engine.js';
-import { x86ExitFields } from '../src/x86/exit.js';
+import { x86ExceptionOutcome, x86ExitFields } from '../src/x86/exit.js';
 import { x86Engine } from '../src/x86/interp.js';
 
 const R = 1,
@@ -332,9 +332,10 @@ test('EPT violations: read unmapped, write read-only (nothing written), fetch fr
 });
 
 test('outside the subset: unsupported with the bytes, never a guess; paging and real mode refused', () => {
-  let r = run('90 0f 0b');
+  // cpuid: a two-byte opcode outside the subset (it would exit with reason 10 on hardware).
+  let r = run('90 0f a2');
   assert.equal(r.stop.kind, 'unsupported');
-  assert.equal(r.stop.kind === 'unsupported' && Buffer.from(r.stop.bytes).toString('hex'), '0f0b');
+  assert.equal(r.stop.kind === 'unsupported' && Buffer.from(r.stop.bytes).toString('hex'), '0fa2');
   assert.equal(r.cpu.rip, CODE + 1n);
   r = run('f0 01 03');
   assert.equal(r.stop.kind === 'unsupported' && Buffer.from(r.stop.bytes).toString('hex'), 'f0');
@@ -345,6 +346,22 @@ test('outside the subset: unsupported with the bytes, never a guess; paging and 
   assert.equal(x86Engine(cpu, new Pages(), 1).kind, 'unsupported');
   cpu.cr0 = 0x20n;
   assert.equal(x86Engine(cpu, new Pages(), 1).kind, 'unsupported');
+});
+
+test('ud2 and lea with a register operand raise #UD: an exception stop, RIP at the instruction, nothing changed', () => {
+  let r = run('b8 44332211 0f 0b' + END);
+  assert.deepEqual(r.stop, { kind: 'exception', vector: 6 });
+  assert.equal(r.cpu.rip, CODE + 5n);
+  assert.equal(r.cpu.gpr[EAX], 0x11223344n);
+  // A prefix does not make ud2 anything else.
+  r = run('66 0f 0b');
+  assert.deepEqual(r.stop, { kind: 'exception', vector: 6 });
+  assert.equal(r.cpu.rip, CODE);
+  // lea eax, ebx (8D C3) is #UD; EAX keeps its value.
+  r = run('8d c3', { regs: { [EAX]: 7n } });
+  assert.deepEqual(r.stop, { kind: 'exception', vector: 6 });
+  assert.equal(r.cpu.rip, CODE);
+  assert.equal(r.cpu.gpr[EAX], 7n);
 });
 
 test('budget: stops after exactly `budget` instructions with RIP at the next one', () => {
@@ -402,4 +419,36 @@ test('x86ExitFields agrees with the spec encoders', () => {
       });
     }
   assert.equal(x86ExitFields({ kind: 'budget' }), undefined);
+});
+
+test('x86ExitFields of a guest exception: reason 0 with IRQ_INFO when intercepted, else triple fault through an empty IDT', () => {
+  const ud = { kind: 'exception', vector: 6 } as const;
+  // The canonical setup (VMCS_CTRL_EXC_BITMAP 0xffffffff): 0x80000306 = valid | hardware exception | 6,
+  // the spec's own encoding of the same field.
+  assert.deepEqual(x86ExitFields(ud), {
+    reason: 0,
+    qualification: 0n,
+    irqInfo: interruptionInfo({ vector: 6, type: 'hardware-exception', errorCodeValid: false }),
+  });
+  assert.equal(x86ExitFields(ud)?.irqInfo, 0x8000_0306);
+  // #GP(0x1a) pushes an error code: bit 11 and VMCS_RO_VMEXIT_IRQ_ERROR.
+  assert.deepEqual(x86ExitFields({ kind: 'exception', vector: 13, errorCode: 0x1a }), {
+    reason: 0,
+    qualification: 0n,
+    irqInfo: 0x8000_0b0d,
+    irqError: 0x1a,
+  });
+  // Bitmap 0, IDTR limit 0: #UD → #GP → #DF → triple fault.
+  assert.deepEqual(x86ExitFields(ud, { excBitmap: 0, idtrLimit: 0 }), { reason: 2, qualification: 0n });
+  // Only bit 6 set: the exception still exits.
+  assert.equal(x86ExitFields(ud, { excBitmap: 1 << 6, idtrLimit: 0 })?.reason, 0);
+  // What the model does not model: a real IDT, or #GP / #DF intercepted on the way.
+  assert.equal(x86ExitFields(ud, { excBitmap: 0, idtrLimit: 0xfff }), undefined);
+  assert.equal(x86ExitFields(ud, { excBitmap: 1 << 13, idtrLimit: 0 }), undefined);
+  assert.equal(x86ExitFields(ud, { excBitmap: 1 << 8, idtrLimit: 0 }), undefined);
+  assert.equal(
+    x86ExceptionOutcome(6, undefined, { excBitmap: 0, idtrLimit: 6 * 8 + 6 }).kind,
+    'triple-fault',
+  );
+  assert.equal(x86ExceptionOutcome(6, undefined, { excBitmap: 0, idtrLimit: 6 * 8 + 7 }).kind, 'unsupported');
 });

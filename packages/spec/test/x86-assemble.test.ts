@@ -64,6 +64,13 @@ test('hlt, jmp rel32 and the end marker', () => {
   assert.deepEqual(asm.actions[0], { start: 0, end: 5, main: { offset: 0, length: 5 } });
 });
 
+test('ud2 is 0F 0B, one two-byte main instruction', () => {
+  assert.equal(one({ op: 'ud2' }), '0f0b');
+  const asm = assembleX86({ actions: [{ op: 'hlt' }, { op: 'ud2' }] }, 0x1000n);
+  assert.equal(hex(asm.bytes), 'f4' + '0f0b' + 'e6e0');
+  assert.deepEqual(asm.actions[1], { start: 1, end: 3, main: { offset: 1, length: 2 } });
+});
+
 test('layout: each action records its main (possibly exiting) instruction', () => {
   const asm = assembleX86(
     {
@@ -125,6 +132,7 @@ test('cross-check: GNU objdump disassembles the assembler output as intended', {
       { op: 'out', size: 2, port: 0x80, form: 'imm8' },
       { op: 'in', size: 4, port: 0x3f8, form: 'dx' },
       { op: 'hlt' },
+      { op: 'ud2' },
       { op: 'jump', target: { gpa: 0x5000n } },
     ] satisfies X86Action[],
   };
@@ -156,6 +164,7 @@ test('cross-check: GNU objdump disassembles the assembler output as intended', {
         'mov edx,0x3f8',
         'in eax,dx',
         'hlt',
+        'ud2',
         'jmp 0x5000',
         'out 0xe0,al',
       ],

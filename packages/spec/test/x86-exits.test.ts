@@ -3,13 +3,16 @@ import { test } from 'node:test';
 import {
   basicExitReason,
   decodeEptQualification,
+  decodeInterruptionInfo,
   decodeIoQualification,
   EPT_QUALIFICATION_MASK,
   eptQualification,
   exitReasonName,
+  interruptionInfo,
   ioQualification,
   isEntryFailure,
   isSpuriousExitReason,
+  VMEXIT_IRQ_INFO_MASK,
 } from '../src/guest/x86/exits.js';
 import { x86SetupSteps } from '../src/guest/x86/setup.js';
 import { VMCS } from '../src/vocabulary/x86.js';
@@ -79,6 +82,69 @@ test('EPT qualification mask leaves out bits 6 and 9-11 only', () => {
     const pinned = (EPT_QUALIFICATION_MASK >> b) & 1n;
     assert.equal(pinned, b === 6n || (b >= 9n && b <= 11n) ? 0n : 1n, `bit ${b}`);
   }
+});
+
+test('interruption information: hand-computed values, including the XNU test mask for #PF', () => {
+  // #UD: valid (bit 31) | hardware exception (3 << 8) | vector 6, no error code.
+  assert.equal(
+    interruptionInfo({ vector: 6, type: 'hardware-exception', errorCodeValid: false }),
+    0x8000_0306,
+  );
+  // #PF pushes an error code (bit 11): 0x80000b0e; XNU checks (info & 0x800003ff) == 0x8000030e (hvf-facts §1.8 [T]).
+  const pf = interruptionInfo({ vector: 14, type: 'hardware-exception', errorCodeValid: true });
+  assert.equal(pf, 0x8000_0b0e);
+  assert.equal((pf & 0x8000_03ff) >>> 0, 0x8000_030e);
+  // #GP(err): 0x80000b0d; #BP from int3 is a software exception (type 6): 0x80000603.
+  assert.equal(
+    interruptionInfo({ vector: 13, type: 'hardware-exception', errorCodeValid: true }),
+    0x8000_0b0d,
+  );
+  assert.equal(
+    interruptionInfo({ vector: 3, type: 'software-exception', errorCodeValid: false }),
+    0x8000_0603,
+  );
+  // NMI (type 2, vector 2) and an external interrupt (type 0), vector 0x20.
+  assert.equal(interruptionInfo({ vector: 2, type: 'nmi', errorCodeValid: false }), 0x8000_0202);
+  assert.equal(
+    interruptionInfo({ vector: 0x20, type: 'external-interrupt', errorCodeValid: false }),
+    0x8000_0020,
+  );
+  assert.equal(
+    interruptionInfo({ vector: 0x80, type: 'software-interrupt', errorCodeValid: false }),
+    0x8000_0480,
+  );
+  assert.equal(
+    interruptionInfo({ vector: 1, type: 'privileged-software-exception', errorCodeValid: false }),
+    0x8000_0501,
+  );
+});
+
+test('interruption information decodes back; invalid (bit 31 clear) or reserved types decode to undefined', () => {
+  for (const type of [
+    'external-interrupt',
+    'nmi',
+    'hardware-exception',
+    'software-interrupt',
+    'privileged-software-exception',
+    'software-exception',
+  ] as const)
+    for (const vector of [0, 6, 14, 0xff])
+      for (const errorCodeValid of [false, true]) {
+        const q = { vector, type, errorCodeValid };
+        assert.deepEqual(decodeInterruptionInfo(interruptionInfo(q)), q);
+        assert.deepEqual(decodeInterruptionInfo(BigInt(interruptionInfo(q))), q);
+      }
+  // Bit 12 (NMI unblocking due to IRET) is left out of the compared bits, and only it.
+  assert.equal(VMEXIT_IRQ_INFO_MASK, 0xffff_ffff - (1 << 12));
+  assert.equal(decodeInterruptionInfo(0x306), undefined);
+  assert.equal(decodeInterruptionInfo(0n), undefined);
+  assert.equal(decodeInterruptionInfo(0x8000_0106), undefined); // type 1 is reserved
+  assert.equal(decodeInterruptionInfo(0x8000_0706), undefined); // type 7 (other event) is not an interruption
+  assert.throws(() => interruptionInfo({ vector: 256, type: 'nmi', errorCodeValid: false }), TypeError);
+  assert.throws(
+    () => interruptionInfo({ vector: 6, type: 'fault' as 'nmi', errorCodeValid: false }),
+    TypeError,
+  );
 });
 
 test('exit reason helpers', () => {

@@ -252,6 +252,82 @@ test('code that is not executable: a fetch fault at the first instruction, then 
   assert.ok(p.stopped);
 });
 
+test('ud2 under the canonical exception bitmap: reason 0, IRQ_INFO 0x80000306, RIP at the ud2, the VMM skips it', () => {
+  const actions: X86Action[] = [
+    { op: 'mov', reg: 'eax', value: 5 }, // 0x1000
+    { op: 'ud2' }, // 0x1005: 0f 0b
+    { op: 'hlt' }, // 0x1007
+  ]; // end marker at 0x1008
+  const p = predictX86({ program: { actions }, gpa: 0x1000n, lookup });
+  assert.equal(p.unspecified, undefined);
+  assert.equal(p.stopped, undefined);
+  assert.deepEqual(p.exits[0], {
+    kind: 'x86.exception.ud',
+    actionIndex: 1,
+    reason: 0,
+    qualification: 0n,
+    qualificationMask: FULL,
+    irqInfo: 0x8000_0306,
+    rip: 0x1005n,
+    regs: { RAX: 5 },
+    vmmAdvance: 2,
+    vmmRegs: {},
+    vmmRip: 0x1007n,
+  });
+  assert.equal(p.exits[0]!.instrLen, undefined, 'not defined for a hardware exception [U]');
+  assert.deepEqual(
+    p.exits.map((e) => [e.kind, e.rip]),
+    [
+      ['x86.exception.ud', 0x1005n],
+      ['x86.hlt', 0x1007n],
+      ['x86.end', 0x1008n],
+    ],
+  );
+  // Only bit 6 matters for #UD.
+  assert.equal(
+    predictX86({ program: { actions }, gpa: 0x1000n, lookup, excBitmap: 1 << 6 }).exits[0]!.reason,
+    0,
+  );
+});
+
+test('ud2 with the exception bitmap clear: a triple fault through the empty IDT ends the program', () => {
+  const actions: X86Action[] = [
+    { op: 'store', size: 4, gpa: 0x3000n, via: 'moffs' }, // 0x1000 (RW: no exit)
+    { op: 'hlt' }, // 0x1005
+    { op: 'ud2' }, // 0x1006
+    { op: 'out', size: 1, port: 0x80, form: 'imm8' }, // never reached
+  ];
+  const p = predictX86({
+    program: { actions },
+    gpa: 0x1000n,
+    lookup,
+    regs: { eax: 0xa1b2c3d4 },
+    excBitmap: 0,
+  });
+  assert.equal(p.unspecified, undefined);
+  assert.match(p.stopped ?? '', /triple fault/);
+  assert.deepEqual(
+    p.exits.map((e) => e.kind),
+    ['x86.hlt', 'x86.triple-fault'],
+  );
+  const t = p.exits[1]!;
+  assert.equal(t.reason, 2);
+  assert.equal(t.qualification, 0n);
+  assert.equal(t.rip, undefined, 'RIP after a triple fault is not predicted [U]');
+  assert.equal(t.vmmRip, undefined);
+  assert.equal(t.irqInfo, undefined);
+  assert.equal(t.instrLen, undefined);
+  assert.deepEqual(t.regs, { RAX: 0xa1b2c3d4, RCX: 0, RDX: 0, RBX: 0, RSP: 0, RBP: 0, RSI: 0, RDI: 0 });
+  // The store before it happened.
+  assert.deepEqual(p.memory, [{ gpa: 0x3000n, bytes: Uint8Array.from([0xd4, 0xc3, 0xb2, 0xa1]) }]);
+  // A bitmap that intercepts #GP or #DF but not #UD: an exit with IDT-vectoring information, not predicted.
+  for (const excBitmap of [1 << 13, 1 << 8])
+    assert.match(
+      predictX86({ program: { actions }, gpa: 0x1000n, lookup, excBitmap }).unspecified?.reason ?? '',
+      /#GP or #DF/,
+    );
+});
+
 test('x86ProgramArb only generates programs the spec predicts, with at most 8 actions', () => {
   const lay: X86Layout = {
     ...layout,
@@ -269,6 +345,42 @@ test('x86ProgramArb only generates programs the spec predicts, with at most 8 ac
       assert.equal(p.exits[p.exits.length - 1]!.kind, 'x86.end');
     }),
     { numRuns: 300 },
+  );
+  // The canonical bitmap: ud2 anywhere, each an exception exit the VMM skips.
+  const kinds = new Set<string>();
+  fc.assert(
+    fc.property(x86ProgramArb(lay), (program) => {
+      const p = predictX86({ program, gpa: lay.code.gpa, lookup: x86LayoutLookup(lay) });
+      for (const e of p.exits) kinds.add(e.kind);
+    }),
+    { numRuns: 200, seed: 42 },
+  );
+  assert.ok(kinds.has('x86.exception.ud'));
+  assert.ok(!kinds.has('x86.triple-fault'));
+});
+
+test('x86ProgramArb with excBitmap 0: a trailing ud2 ends in a triple fault unless a jump skips it', () => {
+  let tripleFaults = 0;
+  fc.assert(
+    fc.property(x86ProgramArb(layout, 8, 0), (program) => {
+      assert.ok(program.actions.length >= 1 && program.actions.length <= 8);
+      assert.deepEqual(program.actions[program.actions.length - 1], { op: 'ud2' });
+      assert.equal(program.actions.filter((a) => a.op === 'ud2').length, 1);
+      const p = predictX86({ program, gpa: layout.code.gpa, lookup, excBitmap: 0 });
+      assert.equal(p.unspecified, undefined, p.unspecified?.reason);
+      const last = p.exits[p.exits.length - 1]!.kind;
+      assert.ok(last === 'x86.triple-fault' || last === 'x86.end', last);
+      if (last === 'x86.triple-fault') tripleFaults++;
+    }),
+    { numRuns: 200 },
+  );
+  assert.ok(tripleFaults > 100);
+  // A bitmap that would make the ud2's fate unpredictable gets no ud2 at all.
+  fc.assert(
+    fc.property(x86ProgramArb(layout, 8, 1 << 13), (program) => {
+      assert.ok(!program.actions.some((a) => a.op === 'ud2'));
+    }),
+    { numRuns: 100 },
   );
 });
 
@@ -319,4 +431,44 @@ test('x86ScenarioTraceSteps: the scenario as replayable trace steps', () => {
     'hv_vcpu_read_register',
     'no memory touched: the trace ends with the final register reads',
   );
+});
+
+test('x86ScenarioTraceSteps: the exception bitmap write after x86_setup, IRQ_INFO of a ud2 exit, no RIP after a triple fault', () => {
+  const line = (s: { call: string; args: unknown; expect?: unknown }) =>
+    `${s.call} ${JSON.stringify(s.args)} ${JSON.stringify(s.expect ?? {})}`;
+  const ud = x86ScenarioTraceSteps(
+    { layout, program: { actions: [{ op: 'ud2' }] } },
+    { memName: () => 'ram' },
+  );
+  assert.ok(!ud.some((s) => s.call === 'hv_vmx_vcpu_write_vmcs'), 'no bitmap write without the option');
+  assert.deepEqual(ud.slice(10, 16).map(line), [
+    'hv_vcpu_run {"vcpu":"$cpu"} {"ret":"HV_SUCCESS"}',
+    'hv_vmx_vcpu_read_vmcs {"vcpu":"$cpu","field":"VMCS_RO_EXIT_REASON"} {"ret":"HV_SUCCESS","value":"0x0"}',
+    'hv_vmx_vcpu_read_vmcs {"vcpu":"$cpu","field":"VMCS_RO_EXIT_QUALIFIC"} {"ret":"HV_SUCCESS","value":"0x0"}',
+    'hv_vmx_vcpu_read_vmcs {"vcpu":"$cpu","field":"VMCS_RO_VMEXIT_IRQ_INFO"} {"ret":"HV_SUCCESS","value":{"value":"0x80000306","mask":"0xffffefff"}}',
+    'hv_vmx_vcpu_read_vmcs {"vcpu":"$cpu","field":"VMCS_GUEST_RIP"} {"ret":"HV_SUCCESS","value":"0x1000"}',
+    'hv_vcpu_read_register {"vcpu":"$cpu","reg":"HV_X86_RAX"} {"ret":"HV_SUCCESS","value":{"value":"0x0","mask":"0xffffffff"}}',
+  ]);
+  assert.equal(
+    line(ud[16]!),
+    'hv_vcpu_write_register {"vcpu":"$cpu","reg":"HV_X86_RIP","value":"0x1002"} {"ret":"HV_SUCCESS"}',
+  );
+
+  const tf = x86ScenarioTraceSteps(
+    { layout, program: { actions: [{ op: 'ud2' }] }, excBitmap: 0 },
+    { memName: () => 'ram' },
+  );
+  assert.equal(
+    line(tf[2]!),
+    'hv_vmx_vcpu_write_vmcs {"vcpu":"$cpu","field":"VMCS_CTRL_EXC_BITMAP","value":"0x0"} {"ret":"HV_SUCCESS"}',
+  );
+  const after = tf.slice(11).map(line);
+  assert.deepEqual(after.slice(0, 3), [
+    'hv_vcpu_run {"vcpu":"$cpu"} {"ret":"HV_SUCCESS"}',
+    'hv_vmx_vcpu_read_vmcs {"vcpu":"$cpu","field":"VMCS_RO_EXIT_REASON"} {"ret":"HV_SUCCESS","value":"0x2"}',
+    'hv_vmx_vcpu_read_vmcs {"vcpu":"$cpu","field":"VMCS_RO_EXIT_QUALIFIC"} {"ret":"HV_SUCCESS","value":"0x0"}',
+  ]);
+  assert.ok(!after.some((l) => l.includes('VMCS_GUEST_RIP') || l.includes('HV_X86_RIP')));
+  assert.equal(after.filter((l) => l.startsWith('hv_vcpu_read_register')).length, 8);
+  assert.equal(after.length, 3 + 8, 'nothing after the triple fault');
 });

@@ -16,12 +16,16 @@
  * xor cmp` in all their r/m,reg / reg,r/m / AL,imm / r/m,imm forms (00–3D, 80, 81, 83); `inc`/`dec`
  * (40–4F, FE /0 /1, FF /0 /1); `jmp` rel8/rel32 (EB, E9) and r/m32 (FF /4); `jcc` rel8/rel32 (70–7F,
  * 0F 80–8F); `nop` (90); `lea` (8D); `in`/`out` imm8 and DX, all sizes (E4–E7, EC–EF); `hlt` (F4);
- * `cli`/`sti` (FA, FB).
+ * `cli`/`sti` (FA, FB); `ud2` (0F 0B).
+ *
+ * Guest exceptions: `ud2` and `lea` with a register operand raise #UD, which stops the run with
+ * `{kind: 'exception', vector: 6}` and RIP at the instruction (a fault); the API layer turns it into an
+ * exit with reason 0 or a delivery through the guest's IDT by VMCS_CTRL_EXC_BITMAP (exit.ts).
  *
  * Everything else stops with `{kind: 'unsupported', bytes, reason}`, never a guess. That includes
- * instructions that would raise a guest exception (#UD, #GP: with the canonical VMCS_CTRL_EXC_BITMAP
- * 0xffffffff they would exit with reason 0; not modelled yet), a 0x67 address-size prefix, LOCK/REP
- * prefixes, 16-bit jumps, real mode (CR0.PE = 0), paging (CR0.PG = 1) and 16-bit code segments.
+ * the other instructions that would raise a guest exception (#GP, #SS: not modelled yet), a 0x67
+ * address-size prefix, LOCK/REP prefixes, 16-bit jumps, real mode (CR0.PE = 0), paging (CR0.PG = 1)
+ * and 16-bit code segments.
  *
  * Undefined flags: AND/OR/XOR leave AF undefined in the SDM; this engine clears it.
  * Registers: 32-bit writes change bits 31:0 only; bits 63:32 are left alone (undefined in 32-bit
@@ -45,6 +49,8 @@ const ARITH_FLAGS = CF | PF | AF | ZF | SF | OF;
 const SEG_PREFIX: Record<number, SegName> = { 38: 'es', 46: 'cs', 54: 'ss', 62: 'ds', 100: 'fs', 101: 'gs' };
 const EMPTY = new Uint8Array(0);
 const ALU_NAMES = ['add', 'or', 'adc', 'sbb', 'and', 'sub', 'xor', 'cmp'] as const;
+/** #UD, invalid opcode: a fault without error code (Intel SDM Vol. 3 Table 6-1). */
+const UD: X86Stop = { kind: 'exception', vector: 6 };
 
 /** Thrown inside a step to stop the run; caught by the engine loop. */
 class Stop {
@@ -471,6 +477,7 @@ function step(s: Run): X86Stop | undefined {
         const next = (s.start + s.pos) >>> 0;
         return s.cond(op2 & 0xf) ? s.branch(next + d) : s.finish();
       }
+      if (op2 === 0x0b) return UD; // ud2
       return s.unsupported(`two-byte opcode 0F ${op2.toString(16).padStart(2, '0')} is outside the subset`);
     }
     case 0x80:
@@ -501,7 +508,7 @@ function step(s: Run): X86Stop | undefined {
     }
     case 0x8d: {
       const x = s.modrm(seg);
-      if (!x.mem) return s.unsupported('lea with a register operand raises #UD');
+      if (!x.mem) return UD; // lea with a register operand
       s.set(x.reg, opsize, x.mem.offset);
       return s.finish();
     }

@@ -53,7 +53,14 @@ export type X86Action =
    * code is executable) or to a GPA outside the program (a fetch there). A fetch from a GPA that is not
    * mapped executable is an EPT violation; the VMM then resumes the program at the next action.
    */
-  | { readonly op: 'jump'; readonly target: X86JumpTarget };
+  | { readonly op: 'jump'; readonly target: X86JumpTarget }
+  /**
+   * `ud2` (0F 0B): raises #UD (vector 6, a fault: RIP stays at the ud2). With bit 6 of
+   * VMCS_CTRL_EXC_BITMAP set (the canonical setup) it exits with reason 0 and the VMM skips the two
+   * bytes; with the bit clear the guest delivers #UD through its IDT, which under the canonical setup
+   * (IDTR limit 0) ends in a triple fault (reason 2) and the program stops there.
+   */
+  | { readonly op: 'ud2' };
 
 /** A program: actions, then the end marker. */
 export interface X86Program {
@@ -90,6 +97,8 @@ export function describeX86Action(a: X86Action): string {
       return 'hlt';
     case 'jump':
       return 'action' in a.target ? `jmp action#${a.target.action}` : `jmp ${hex(a.target.gpa)}`;
+    case 'ud2':
+      return 'ud2';
   }
 }
 

@@ -16,6 +16,7 @@
  * | out DX 1/2/4 | BA id, then EE / 66 EF / EF |
  * | hlt | F4 |
  * | jump | E9 cd (rel32 from the end of the jmp) |
+ * | ud2 | 0F 0B |
  * | end marker | E6 E0 (`out 0xe0, al`) |
  * @module
  */
@@ -109,6 +110,8 @@ function mainLengthOf(a: X86Action): number {
       return 1;
     case 'jump':
       return 5;
+    case 'ud2':
+      return 2;
   }
 }
 
@@ -172,5 +175,7 @@ function encodeAction(
       const next = gpa + BigInt(start + 5);
       return [0xe9, ...le32((target - next + U32) % U32)];
     }
+    case 'ud2':
+      return [0x0f, 0x0b];
   }
 }

@@ -1,6 +1,7 @@
 /**
  * Pure encoders and decoders of x86 VM-exit information: the exit-qualification layouts of I/O exits
- * and EPT violations (Intel SDM; hvf-facts.md §1.6 [T]) and the basic exit reason (hvf-facts.md §1.5 [H]).
+ * and EPT violations (Intel SDM; hvf-facts.md §1.6 [T]), the VM-exit interruption information of
+ * exception exits (§1.4 [H], §1.6), and the basic exit reason (hvf-facts.md §1.5 [H]).
  * Nothing here touches a backend; the prediction, the model and the harness all encode through these.
  * @module
  */
@@ -9,6 +10,7 @@ import { HV_MEMORY } from '../../vocabulary/memory.js';
 import {
   EPT_QUAL,
   IO_QUAL,
+  IRQ_INFO,
   VMX_REASON,
   VMX_REASON_ENTRY_FAILURE,
   type VmxReasonName,
@@ -118,6 +120,70 @@ export function decodeEptQualification(qual: bigint): EptQualification & { reado
     glaTranslated: (v & EPT_QUAL.GLA_TRANSLATED) !== 0,
     nmiUnblocking: (v & EPT_QUAL.NMI_UNBLOCKING) !== 0,
   };
+}
+
+/** The event types of an interruption-information field (bits 10:8; Intel SDM Table 25-17, hvf-facts.md §1.4 [H]). */
+export type InterruptionType =
+  | 'external-interrupt'
+  | 'nmi'
+  | 'hardware-exception'
+  | 'software-interrupt'
+  | 'privileged-software-exception'
+  | 'software-exception';
+
+const INTERRUPTION_TYPES: ReadonlyArray<readonly [InterruptionType, number]> = [
+  ['external-interrupt', IRQ_INFO.IRQ_INFO_EXT_IRQ],
+  ['nmi', IRQ_INFO.IRQ_INFO_NMI],
+  ['hardware-exception', IRQ_INFO.IRQ_INFO_HARD_EXC],
+  ['software-interrupt', IRQ_INFO.IRQ_INFO_SOFT_IRQ],
+  ['privileged-software-exception', IRQ_INFO.IRQ_INFO_PRIV_SOFT_EXC],
+  ['software-exception', IRQ_INFO.IRQ_INFO_SOFT_EXC],
+];
+
+/** The fields of VMCS_RO_VMEXIT_IRQ_INFO (or VMCS_RO_IDT_VECTOR_INFO) when it is valid. */
+export interface InterruptionInfo {
+  /** Bits 7:0. */
+  readonly vector: number;
+  /** Bits 10:8. */
+  readonly type: InterruptionType;
+  /** Bit 11: an error code was pushed (it is in VMCS_RO_VMEXIT_IRQ_ERROR). */
+  readonly errorCodeValid: boolean;
+}
+
+/**
+ * Encodes a valid interruption-information field: vector | type << 8 | error-code-valid << 11 | 1 << 31
+ * (hvf-facts.md §1.6). Bit 12 (NMI unblocking due to IRET) is 0: none of the spec's exits come from an
+ * IRET. A #UD exit is 0x80000306; the XNU test checks `& 0x800003ff == 0x8000030e` for #PF (§1.8 [T]).
+ */
+export function interruptionInfo(q: InterruptionInfo): number {
+  if (!Number.isInteger(q.vector) || q.vector < 0 || q.vector > 0xff)
+    throw new TypeError(`vector must be in [0, 0xff], got ${q.vector}`);
+  const type = INTERRUPTION_TYPES.find(([n]) => n === q.type);
+  if (!type) throw new TypeError(`type must be an interruption type name, got ${String(q.type)}`);
+  return (
+    (IRQ_INFO.IRQ_INFO_VALID +
+      type[1] +
+      (q.errorCodeValid ? IRQ_INFO.IRQ_INFO_ERROR_VALID : 0) +
+      q.vector) >>>
+    0
+  );
+}
+
+/**
+ * The bits of VMCS_RO_VMEXIT_IRQ_INFO the spec pins: all but bit 12. Bit 12 ("NMI unblocking due to
+ * IRET") is undefined when NMI exiting is 1 and virtual NMIs is 0 (Intel SDM, "Information for VM Exits
+ * Due to Vectored Events"), which is what the canonical setup gets on a host whose pin-based must-be-1
+ * bits include NMI exiting, as the model's capabilities say HVF's do [U]. Bits 30:13 are always 0.
+ */
+export const VMEXIT_IRQ_INFO_MASK = 0xffff_efff;
+
+/** Decodes an interruption-information field; `undefined` when bit 31 (valid) is clear or the type is reserved (1, 7). */
+export function decodeInterruptionInfo(info: bigint | number): InterruptionInfo | undefined {
+  const v = Number(BigInt(info) & 0xffff_ffffn);
+  if (v < IRQ_INFO.IRQ_INFO_VALID) return undefined;
+  const type = INTERRUPTION_TYPES.find(([, t]) => t === (v & 0x700));
+  if (!type) return undefined;
+  return { vector: v & 0xff, type: type[0], errorCodeValid: (v & IRQ_INFO.IRQ_INFO_ERROR_VALID) !== 0 };
 }
 
 /** The basic exit reason: the low 16 bits of VMCS_RO_EXIT_REASON (hvf-facts.md §1.5 [H]). */

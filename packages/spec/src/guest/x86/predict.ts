@@ -16,6 +16,21 @@
  *   not predicted; the VMM decodes the instruction itself, which the prediction carries as `vmmAdvance`.
  * - An access needs READ (load), WRITE (store) or EXEC (fetch) in the mapping's flags, as the API
  *   documents the flags [H]; an access the mapping allows does not exit.
+ * - `ud2` raises #UD (vector 6, a fault). With bit 6 of VMCS_CTRL_EXC_BITMAP set (the canonical
+ *   0xffffffff, §1.8 [T]) it exits with reason 0, VMCS_RO_VMEXIT_IRQ_INFO = valid | hardware exception
+ *   (type 3) | vector 6 = 0x80000306 (no error code: Intel SDM Table 6-1), qualification 0 (Intel SDM:
+ *   only #DB and #PF exits define one; "for all other VM exits, this field is cleared") and RIP at the
+ *   ud2 (a fault). The XNU test checks the same layout for #PF: `IRQ_INFO & 0x800003ff == 0x8000030e`
+ *   (§1.8 [T]). Bit 12 of IRQ_INFO is not compared (`VMEXIT_IRQ_INFO_MASK`, exits.ts). The instruction
+ *   length is saved only for software exceptions and interrupts (Intel SDM "VM-Exit Instruction
+ *   Length"), so for #UD it is not predicted [U]; the VMM knows the ud2 is two bytes (`vmmAdvance`)
+ *   and skips it.
+ * - With bit 6 clear the guest delivers #UD through its IDT. The canonical IDTR limit 0 cannot hold
+ *   vector 6's gate, so delivery raises #GP; with the #GP gate out of the limit too the #GP becomes a
+ *   #DF, and #DF's failure is a triple fault (Intel SDM Vol. 3 §6.15, "Interrupt 8"): reason 2,
+ *   qualification 0, and the vCPU is in shutdown, so the prediction ends there. Only with an exception
+ *   bitmap that has none of bits 6, 8, 13 is that the whole story; another bitmap is `unspecified`. RIP
+ *   after a triple fault is not predicted [U]; the GPRs are, since failed deliveries push nothing.
  *
  * Cases the spec does not predict (the prediction stops with `unspecified`): a mapping with WRITE but
  * not READ (an EPT misconfiguration in hardware terms; what HVF does with it is unknown [U]); a store
@@ -27,7 +42,13 @@ import { HV_MEMORY } from '../../vocabulary/memory.js';
 import { VMX_REASON } from '../../vocabulary/x86.js';
 import { X86_END_PORT, X86_GPRS, type X86Gpr, type X86Program, type X86Size } from './actions.js';
 import { assembleX86, type X86Assembly } from './assemble.js';
-import { EPT_QUALIFICATION_MASK, type EptAccess, eptQualification, ioQualification } from './exits.js';
+import {
+  EPT_QUALIFICATION_MASK,
+  type EptAccess,
+  eptQualification,
+  interruptionInfo,
+  ioQualification,
+} from './exits.js';
 
 /** Names of the exit kinds the harness reports as covered. */
 export type X86ExitKind =
@@ -43,10 +64,15 @@ export type X86ExitKind =
   | 'x86.ept.write.denied'
   | 'x86.ept.fetch.unmapped'
   | 'x86.ept.fetch.noexec'
+  | 'x86.exception.ud'
   | 'x86.triple-fault'
   | 'x86.end';
 
-/** Every exit kind, for coverage reports. `x86.triple-fault` cannot happen under the canonical setup (every exception exits with reason 0 first). */
+/**
+ * Every exit kind, for coverage reports. `x86.triple-fault` needs an exception bitmap without the
+ * faulting vector's bit (the scenario option `excBitmap: 0`): under the canonical setup every exception
+ * exits with reason 0 first.
+ */
 export const X86_EXIT_KINDS: readonly X86ExitKind[] = [
   'x86.io.out.imm8',
   'x86.io.out.dx',
@@ -60,6 +86,7 @@ export const X86_EXIT_KINDS: readonly X86ExitKind[] = [
   'x86.ept.write.denied',
   'x86.ept.fetch.unmapped',
   'x86.ept.fetch.noexec',
+  'x86.exception.ud',
   'x86.triple-fault',
   'x86.end',
 ];
@@ -103,17 +130,19 @@ export interface X86ExpectedExit {
   readonly gpa?: bigint;
   /** VMCS_RO_GUEST_LIN_ADDR (EPT violations only; = GPA with paging off). */
   readonly gla?: bigint;
-  /** VMCS_RO_VMEXIT_INSTR_LEN (I/O and HLT only; undefined for EPT violations). */
+  /** VMCS_RO_VMEXIT_INSTR_LEN (I/O and HLT only; undefined for EPT violations and hardware exceptions). */
   readonly instrLen?: number;
-  /** RIP at the exit: the exiting instruction. */
-  readonly rip: bigint;
+  /** VMCS_RO_VMEXIT_IRQ_INFO (exception exits, reason 0, only), compared under `VMEXIT_IRQ_INFO_MASK`. */
+  readonly irqInfo?: number;
+  /** RIP at the exit: the exiting instruction (undefined: not predicted, after a triple fault [U]). */
+  readonly rip?: bigint;
   /** Low 32 bits of the registers that matter at this exit. */
   readonly regs: Partial<Record<X86RegName, number>>;
-  /** EPT data accesses: the length of the instruction as the VMM's own decoder finds it. */
+  /** EPT data accesses and exceptions: the length of the instruction as the VMM's own decoder finds it. */
   readonly vmmAdvance?: number;
   /** The registers the VMM writes before resuming (low 32 bits; the VMM writes them zero-extended). */
   readonly vmmRegs: Partial<Record<X86RegName, number>>;
-  /** The RIP the VMM writes before resuming (absent after the end marker). */
+  /** The RIP the VMM writes before resuming (absent after the end marker and a triple fault). */
   readonly vmmRip?: bigint;
   /** The `hv_memory_flags_t` of the mapping the access touched (undefined: unmapped or no data access). */
   readonly touchedFlags?: number;
@@ -149,9 +178,14 @@ export interface X86PredictInput {
   readonly initialByte?: (gpa: bigint) => number;
   /** The VMM's answers; default {@link defaultX86Answer}. */
   readonly answer?: (q: X86VmmQuestion) => number;
+  /** VMCS_CTRL_EXC_BITMAP as the VMM set it (default: the canonical 0xffffffff); the IDTR limit is the setup's 0. */
+  readonly excBitmap?: number;
 }
 
 const PAGE = 4096n;
+const UD = 6;
+const DF = 8;
+const GP = 13;
 const IO_MASK = 0xffff_ffff_ffff_ffffn;
 
 function maskTo(v: number, size: X86Size): number {
@@ -180,6 +214,8 @@ export function predictX86(input: X86PredictInput): X86Prediction {
   const asm = assembleX86(input.program, input.gpa);
   const actions = input.program.actions;
   const answer = input.answer ?? defaultX86Answer;
+  const excBitmap = (input.excBitmap ?? 0xffff_ffff) >>> 0;
+  const intercepted = (v: number): boolean => ((excBitmap >>> v) & 1) === 1;
   const codeStart = input.gpa;
   const codeEnd = input.gpa + BigInt(asm.bytes.length);
   const regs: Record<X86Gpr, number> = { eax: 0, ecx: 0, edx: 0, ebx: 0, esp: 0, ebp: 0, esi: 0, edi: 0 };
@@ -261,7 +297,7 @@ export function predictX86(input: X86PredictInput): X86Prediction {
   let stopped: string | undefined;
   let i = 0;
   try {
-    for (;;) {
+    loop: for (;;) {
       const isEnd = i === actions.length;
       const start = isEnd ? asm.end.offset : asm.actions[i]!.start;
       const main = isEnd ? asm.end : asm.actions[i]!.main;
@@ -408,6 +444,40 @@ export function predictX86(input: X86PredictInput): X86Prediction {
           }
           i++;
           break;
+        }
+        case 'ud2': {
+          if (intercepted(UD)) {
+            exits.push({
+              kind: 'x86.exception.ud',
+              actionIndex: i,
+              reason: VMX_REASON.VMX_REASON_EXC_NMI,
+              qualification: 0n,
+              qualificationMask: IO_MASK,
+              irqInfo: interruptionInfo({ vector: UD, type: 'hardware-exception', errorCodeValid: false }),
+              rip,
+              regs: tracked('eax'),
+              vmmAdvance: main.length,
+              vmmRegs: {},
+              vmmRip: next,
+            });
+            i++;
+            break;
+          }
+          if (intercepted(GP) || intercepted(DF))
+            throw new Unspecified(
+              `#UD goes to the guest but VMCS_CTRL_EXC_BITMAP 0x${excBitmap.toString(16)} intercepts #GP or #DF on the way to the triple fault (not modelled)`,
+            );
+          exits.push({
+            kind: 'x86.triple-fault',
+            actionIndex: i,
+            reason: VMX_REASON.VMX_REASON_TRIPLE_FAULT,
+            qualification: 0n,
+            qualificationMask: IO_MASK,
+            regs: tracked(...X86_GPRS),
+            vmmRegs: {},
+          });
+          stopped = 'triple fault: the vCPU is in shutdown';
+          break loop;
         }
         case 'jump': {
           if ('action' in a.target) {

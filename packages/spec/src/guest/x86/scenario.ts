@@ -19,7 +19,13 @@ import {
   type X86Program,
   type X86Size,
 } from './actions.js';
-import { basicExitReason, decodeEptQualification, exitReasonName, isSpuriousExitReason } from './exits.js';
+import {
+  basicExitReason,
+  decodeEptQualification,
+  exitReasonName,
+  isSpuriousExitReason,
+  VMEXIT_IRQ_INFO_MASK,
+} from './exits.js';
 import { predictX86, type X86Prediction, type X86RegName, type X86VmmQuestion } from './predict.js';
 import { x86SetupSteps } from './setup.js';
 
@@ -45,6 +51,12 @@ export interface X86Scenario {
   readonly program: X86Program;
   /** Initial low 32 bits of the GPRs (missing = 0). */
   readonly regs?: Partial<Record<X86Gpr, number>>;
+  /**
+   * VMCS_CTRL_EXC_BITMAP, written with `hv_vmx_vcpu_write_vmcs` after the canonical setup (missing: the
+   * setup's 0xffffffff stays). With 0 a guest exception goes to the guest's IDT, whose limit is 0: a
+   * `ud2` then ends the program in a triple fault (see `predict.ts`).
+   */
+  readonly excBitmap?: number;
 }
 
 const PAGE = 4096n;
@@ -66,11 +78,20 @@ const misconfigured = (flags: number): boolean =>
  * size appears. Never generated (the prediction would be `unspecified`): stores into the program's
  * code, accesses to WRITE-without-READ mappings, jumps into executable memory outside the program,
  * data accesses that cross a page, and port 0xE0 (the end marker's).
+ *
+ * `excBitmap` is the VMCS_CTRL_EXC_BITMAP the program runs under. With bit 6 set (the canonical
+ * setup) a `ud2` may appear anywhere: it exits and the VMM skips it. With bits 6, 8 and 13 clear
+ * (e.g. 0) the last action is always a `ud2`, which ends the run in a triple fault instead of the end
+ * marker (unless a jump skips it). Other bitmaps get no `ud2`.
  */
 export function x86ProgramArb(
   layout: Pick<X86Layout, 'mappings' | 'code'>,
   maxActions = 8,
+  excBitmap = 0xffff_ffff,
 ): fc.Arbitrary<X86Program> {
+  const bit = (v: number): boolean => ((excBitmap >>> v) & 1) === 1;
+  const udExits = bit(6);
+  const udTripleFaults = !bit(6) && !bit(8) && !bit(13);
   const codeStart = layout.code.gpa;
   const codeEnd = layout.code.gpa + BigInt(layout.code.size);
   const usable = layout.mappings.filter((m) => !misconfigured(m.flags));
@@ -200,18 +221,29 @@ export function x86ProgramArb(
       weight: 1,
       arbitrary: fc.record({ op: fc.constant('jump-later' as const), skip: fc.integer({ min: 0, max: 2 }) }),
     },
+    ...(udExits ? [{ weight: 1, arbitrary: fc.constant({ op: 'ud2' as const }) }] : []),
   );
-  return fc.array(draft, { minLength: 0, maxLength: maxActions }).map((drafts) => ({
-    actions: drafts.map(
-      (d, i): X86Action =>
-        d.op === 'jump-later'
-          ? { op: 'jump', target: { action: Math.min(i + 1 + d.skip, drafts.length) } }
-          : d,
-    ),
-  }));
+  const trailing: X86Action[] = udTripleFaults ? [{ op: 'ud2' }] : [];
+  return fc
+    .array(draft, { minLength: 0, maxLength: Math.max(0, maxActions - trailing.length) })
+    .map((body) => {
+      const n = body.length + trailing.length;
+      return {
+        actions: [
+          ...body.map(
+            (d, i): X86Action =>
+              d.op === 'jump-later' ? { op: 'jump', target: { action: Math.min(i + 1 + d.skip, n) } } : d,
+          ),
+          ...trailing,
+        ],
+      };
+    });
 }
 
-/** A whole scenario for a layout: a program and initial registers. */
+/**
+ * A whole scenario for a layout: a program and initial registers; one scenario in six runs with
+ * `excBitmap: 0` (and so ends in a `ud2` and a triple fault).
+ */
 export function x86ScenarioArb(layout: X86Layout): fc.Arbitrary<X86Scenario> {
   const regs = fc.record(
     Object.fromEntries(X86_GPRS.map((r) => [r, fc.integer({ min: 0, max: 0xffff_ffff })])) as Record<
@@ -221,8 +253,17 @@ export function x86ScenarioArb(layout: X86Layout): fc.Arbitrary<X86Scenario> {
     { requiredKeys: [] },
   );
   return fc
-    .record({ program: x86ProgramArb(layout), regs })
-    .map(({ program, regs }) => ({ layout, program, regs }));
+    .oneof({ weight: 5, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constant(0) })
+    .chain((excBitmap) =>
+      fc.record({ program: x86ProgramArb(layout, 8, excBitmap), regs }).map(
+        ({ program, regs }): X86Scenario => ({
+          layout,
+          program,
+          regs,
+          ...(excBitmap !== undefined ? { excBitmap } : {}),
+        }),
+      ),
+    );
 }
 
 /** One difference between the prediction and what the backend did. */
@@ -297,6 +338,7 @@ export function predictX86Scenario(
     lookup: x86LayoutLookup(scenario.layout),
     ...(initialByte ? { initialByte } : {}),
     ...(answer ? { answer } : {}),
+    ...(scenario.excBitmap !== undefined ? { excBitmap: scenario.excBitmap } : {}),
   });
 }
 
@@ -313,11 +355,13 @@ function isSpurious(reason: bigint, qual: bigint, gpa: bigint | undefined, layou
 
 /**
  * Runs a scenario on a backend as a VMM does: writes the code into its host buffer, performs the
- * canonical setup, sets the registers, then loops `hv_vcpu_run` → read the exit through
- * `hv_vmx_vcpu_read_vmcs` → compare with the prediction → emulate (write RAX for IN and MMIO loads,
- * write RIP past the instruction) until the end marker. Thread `t` must own `vcpu`; the caller has
- * made the mappings of `scenario.layout`. It stops comparing at the first exit whose reason or RIP
- * differs (what follows would be noise).
+ * canonical setup, writes the scenario's exception bitmap if it has one, sets the registers, then
+ * loops `hv_vcpu_run` → read the exit through `hv_vmx_vcpu_read_vmcs` → compare with the prediction →
+ * emulate (write RAX for IN and MMIO loads, write RIP past the instruction) until the end marker or a
+ * triple fault. Thread `t` must own `vcpu`; the caller has made the mappings of `scenario.layout`. It
+ * stops comparing at the first exit whose reason or RIP differs (what follows would be noise). A
+ * scenario that expects an exception exit (reason 0) is `unsupported` on a backend with deviation
+ * `kvm.controls`.
  */
 export function runX86Scenario(
   backend: X86Backend,
@@ -346,6 +390,15 @@ export function runX86Scenario(
     );
   if (!backend.capabilities.guestExecution)
     return report(`backend ${backend.capabilities.backend} does not execute guest code`);
+  // On KVM guest exceptions never exit with reason 0 whatever the exception bitmap says (deviation
+  // kvm.controls): KVM delivers them to the guest, so there a ud2 always ends in a triple fault.
+  if (
+    backend.capabilities.deviations.some((d) => d.id === 'kvm.controls') &&
+    prediction.exits.some((e) => e.reason === VMX_REASON.VMX_REASON_EXC_NMI)
+  )
+    return report(
+      `the program expects an exception exit (reason 0), which backend ${backend.capabilities.backend} cannot produce (deviation kvm.controls)`,
+    );
 
   const call = (exitIndex: number, what: string, ret: number): boolean => {
     if (ret === HV.HV_SUCCESS) return true;
@@ -365,6 +418,16 @@ export function runX86Scenario(
     )
       return report();
   }
+  if (
+    scenario.excBitmap !== undefined &&
+    !call(
+      -1,
+      'hv_vmx_vcpu_write_vmcs(VMCS_CTRL_EXC_BITMAP)',
+      backend.hv_vmx_vcpu_write_vmcs(t, vcpu, VMCS.VMCS_CTRL_EXC_BITMAP, BigInt(scenario.excBitmap >>> 0))
+        .ret,
+    )
+  )
+    return report();
   for (const r of X86_GPRS) {
     const v = scenario.regs?.[r] ?? 0;
     if (
@@ -439,16 +502,29 @@ export function runX86Scenario(
     if (e.gpa !== undefined) diff('VMCS_GUEST_PHYSICAL_ADDRESS', e.gpa, gpa);
     if (e.instrLen !== undefined)
       diff('VMCS_RO_VMEXIT_INSTR_LEN', e.instrLen, vmcs(k, VMCS.VMCS_RO_VMEXIT_INSTR_LEN));
-    const rip = vmcs(k, VMCS.VMCS_GUEST_RIP);
-    diff('VMCS_GUEST_RIP', e.rip, rip);
-    if (rip === undefined || rip !== e.rip) return report();
+    if (e.irqInfo !== undefined) {
+      const info = vmcs(k, VMCS.VMCS_RO_VMEXIT_IRQ_INFO);
+      const masked = (v: bigint | number): number => Number(BigInt(v) & BigInt(VMEXIT_IRQ_INFO_MASK));
+      if (info === undefined || masked(info) !== masked(e.irqInfo))
+        mismatches.push({
+          exitIndex: k,
+          field: 'VMCS_RO_VMEXIT_IRQ_INFO',
+          expected: `${hex(e.irqInfo)} under mask ${hex(VMEXIT_IRQ_INFO_MASK)}`,
+          got: info === undefined ? 'unreadable' : hex(info),
+        });
+    }
+    if (e.rip !== undefined) {
+      const rip = vmcs(k, VMCS.VMCS_GUEST_RIP);
+      diff('VMCS_GUEST_RIP', e.rip, rip);
+      if (rip === undefined || rip !== e.rip) return report();
+    }
     for (const [name, want] of Object.entries(e.regs) as [X86RegName, number][]) {
       const r = backend.hv_vcpu_read_register(t, vcpu, REG_IDS[name]);
       if (call(k, `hv_vcpu_read_register(HV_X86_${name})`, r.ret))
         diff(`HV_X86_${name} (low 32 bits)`, want, (r.value ?? 0n) & 0xffff_ffffn);
     }
     if (mismatches.length === before) covered.add(e.kind);
-    if (e.vmmRip === undefined) break; // the end marker, or the program's own code faulted
+    if (e.vmmRip === undefined) break; // the end marker, a triple fault, or the program's own code faulted
     for (const [name, v] of Object.entries(e.vmmRegs) as [X86RegName, number][]) {
       if (
         !call(
@@ -515,10 +591,10 @@ export interface X86TraceOptions {
 }
 
 /**
- * The scenario as trace steps (DESIGN.md trace format): write the code, `x86_setup`, the register
- * writes, then per exit `hv_vcpu_run` + the VMM's `hv_vmx_vcpu_read_vmcs` reads with the predicted
- * values + register reads + the VMM's register writes, and finally `host_read`s of the memory the
- * program touched. The caller's steps before these create the VM, the buffers, the mappings and the vCPU.
+ * The scenario as trace steps (DESIGN.md trace format): write the code, `x86_setup`, the exception
+ * bitmap when the scenario sets one, the register writes, then per exit `hv_vcpu_run` + the VMM's
+ * `hv_vmx_vcpu_read_vmcs` reads with the predicted values + register reads + the VMM's register
+ * writes, and finally `host_read`s of the memory the program touched. The caller's steps before these create the VM, the buffers, the mappings and the vCPU.
  */
 export function x86ScenarioTraceSteps(scenario: X86Scenario, options: X86TraceOptions): Step[] {
   const p = predictX86Scenario(scenario, options.initialByte, options.answer);
@@ -534,6 +610,14 @@ export function x86ScenarioTraceSteps(scenario: X86Scenario, options: X86TraceOp
     },
     on({ call: 'x86_setup', args: { vcpu, mode: 'prot32', rip: hex(code.gpa) } }),
   ];
+  if (scenario.excBitmap !== undefined)
+    steps.push(
+      on({
+        call: 'hv_vmx_vcpu_write_vmcs',
+        args: { vcpu, field: 'VMCS_CTRL_EXC_BITMAP', value: hex(scenario.excBitmap >>> 0) },
+        expect: ok,
+      }),
+    );
   for (const r of X86_GPRS) {
     steps.push(
       on({
@@ -567,7 +651,9 @@ export function x86ScenarioTraceSteps(scenario: X86Scenario, options: X86TraceOp
     );
     if (e.gpa !== undefined) steps.push(read('VMCS_GUEST_PHYSICAL_ADDRESS', hex(e.gpa)));
     if (e.instrLen !== undefined) steps.push(read('VMCS_RO_VMEXIT_INSTR_LEN', hex(e.instrLen)));
-    steps.push(read('VMCS_GUEST_RIP', hex(e.rip)));
+    if (e.irqInfo !== undefined)
+      steps.push(read('VMCS_RO_VMEXIT_IRQ_INFO', { value: hex(e.irqInfo), mask: hex(VMEXIT_IRQ_INFO_MASK) }));
+    if (e.rip !== undefined) steps.push(read('VMCS_GUEST_RIP', hex(e.rip)));
     for (const [name, v] of Object.entries(e.regs) as [X86RegName, number][]) {
       steps.push(
         on({
