@@ -25,4 +25,25 @@
 #define HVSPEC_X86 1
 #endif
 
+// The macOS 26.0 IPA-granule API (hvf-facts.md §2.3 [H]). The arm64 flavour is built for macOS 13.0,
+// so the SDK weak-links these symbols; a call is reached only inside
+// `if (HVSPEC_IPA_GRANULE_AVAILABLE())`, which expands to __builtin_available (the compiler's own
+// runtime check, also what silences -Wunguarded-availability), so on macOS < 26 the absent symbol is
+// never called and the addon answers HV_UNSUPPORTED (§5.13 [H]). An SDK older than 26 does not
+// declare the functions at all: then HVSPEC_SDK_HAS_IPA_GRANULE is 0 and the calls are compiled out.
+#if defined(HVSPEC_ARM64) && defined(HVSPEC_SYNTAX_MACOS)
+#define HVSPEC_SDK_HAS_IPA_GRANULE 1
+#define HVSPEC_IPA_GRANULE_AVAILABLE() (true)
+#elif defined(HVSPEC_ARM64) && defined(__APPLE__)
+#include <Availability.h>
+#if defined(__MAC_OS_X_VERSION_MAX_ALLOWED) && __MAC_OS_X_VERSION_MAX_ALLOWED >= 260000
+#define HVSPEC_SDK_HAS_IPA_GRANULE 1
+#define HVSPEC_IPA_GRANULE_AVAILABLE() __builtin_available(macOS 26.0, *)
+#else
+#define HVSPEC_SDK_HAS_IPA_GRANULE 0
+#endif
+#else
+#define HVSPEC_SDK_HAS_IPA_GRANULE 0
+#endif
+
 #endif  // HVSPEC_ADDON_HV_API_H

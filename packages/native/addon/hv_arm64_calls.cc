@@ -22,9 +22,14 @@ bool PlatformIpaGranuleAvailable();  // platform_macos.cc
 // word 0 reason (low 32 bits), 1 syndrome, 2 virtual_address, 3 physical_address. Word 4 is 1 when
 // the copy is from a successful run; word 6 counts runs.
 static_assert(offsetof(hv_vcpu_exit_t, reason) == 0, "hv_vcpu_exit_t.reason @0");
+static_assert(sizeof(hv_exit_reason_t) == 4, "hv_exit_reason_t is a uint32_t enum");
 static_assert(offsetof(hv_vcpu_exit_t, exception) == 8, "hv_vcpu_exit_t.exception @8");
+static_assert(offsetof(hv_vcpu_exit_t, exception.syndrome) == 8, "syndrome @8");
+static_assert(offsetof(hv_vcpu_exit_t, exception.virtual_address) == 16, "virtual_address @16");
 static_assert(offsetof(hv_vcpu_exit_t, exception.physical_address) == 24, "physical_address @24");
 static_assert(sizeof(hv_vcpu_exit_t) == 32, "hv_vcpu_exit_t is 32 bytes");
+// hv_simd_fp_uchar16_t is a 16-byte vector (§2.1 [H]); its bytes are copied as they lie in memory.
+static_assert(sizeof(hv_simd_fp_uchar16_t) == 16, "hv_simd_fp_uchar16_t is 16 bytes");
 enum : uint32_t { kArmValid = 4, kArmRuns = 6 };
 
 static void FillExit(const void *exit_ptr, int32_t ret, uint64_t *slot) {
@@ -63,6 +68,18 @@ static bool ConfigOf(State *state, uint32_t id, hv_vm_config_t *out) {
   *out = static_cast<hv_vm_config_t>(it->second);
   return true;
 }
+
+// Every per-vCPU call "must be called by the owning thread" (hvf-facts.md §2.4 [H]; the code for a
+// violation is undocumented, §3 [U], and a cross-thread hv_vcpu_destroy was reported to panic the host,
+// §5.17 [R]). The addon runs each call on the logical thread the caller names, so a call naming another
+// thread than the vCPU's owner never reaches the framework: HV_BAD_ARGUMENT, the spec's code for it
+// (decisions.md). Handles the addon does not know are passed through; the framework judges them.
+static bool NotOwner(State *state, uint64_t vcpu, uint64_t t) {
+  auto it = state->vcpus.find(vcpu);
+  return it != state->vcpus.end() && it->second.owner != t;
+}
+#define OWNER(t, vcpu) \
+  if (NotOwner(GetState(info.Env()), vcpu, t)) return Ret(info.Env(), HV_BAD_ARGUMENT)
 
 HV_FN(GetMaxVcpuCount) {
   THREAD(t);
@@ -132,10 +149,15 @@ HV_FN(ConfigSetIpaGranule) {
   U32(2, "granule", granule);
   hv_vm_config_t config = nullptr;
   if (!ConfigOf(GetState(info.Env()), id, &config)) return Ret(info.Env(), HV_BAD_ARGUMENT);
-  if (!PlatformIpaGranuleAvailable()) return Ret(info.Env(), HV_UNSUPPORTED);
+  // macOS < 26 (or an SDK < 26): the function is absent, HV_UNSUPPORTED (see hv_api.h).
   int32_t ret = HV_UNSUPPORTED;
-#if defined(__MAC_26_0) || defined(HVSPEC_SYNTAX_MACOS)
-  DISPATCH(t, { ret = hv_vm_config_set_ipa_granule(config, static_cast<hv_ipa_granule_t>(granule)); });
+#if HVSPEC_SDK_HAS_IPA_GRANULE
+  DISPATCH(t, {
+    if (HVSPEC_IPA_GRANULE_AVAILABLE())
+      ret = hv_vm_config_set_ipa_granule(config, static_cast<hv_ipa_granule_t>(granule));
+  });
+#else
+  (void)t, (void)config, (void)granule;
 #endif
   return Ret(info.Env(), ret);
 }
@@ -145,12 +167,20 @@ HV_FN(ConfigGetIpaGranule) {
   U32(1, "config", id);
   hv_vm_config_t config = nullptr;
   if (!ConfigOf(GetState(info.Env()), id, &config)) return Ret(info.Env(), HV_BAD_ARGUMENT);
-  if (!PlatformIpaGranuleAvailable()) return Ret(info.Env(), HV_UNSUPPORTED);
   int32_t ret = HV_UNSUPPORTED;
-#if defined(__MAC_26_0) || defined(HVSPEC_SYNTAX_MACOS)
-  hv_ipa_granule_t value = 0;
-  DISPATCH(t, { ret = hv_vm_config_get_ipa_granule(config, &value); });
-  GetState(info.Env())->out[0] = static_cast<uint64_t>(value);
+#if HVSPEC_SDK_HAS_IPA_GRANULE
+  uint64_t value = 0;
+  DISPATCH(t, {
+    if (HVSPEC_IPA_GRANULE_AVAILABLE()) {
+      // hv_ipa_granule_t is an OS_ENUM: a distinct C++ type, so no `= 0` (hv_arm64.h).
+      hv_ipa_granule_t granule = HV_IPA_GRANULE_16KB;
+      ret = hv_vm_config_get_ipa_granule(config, &granule);
+      value = static_cast<uint64_t>(granule);
+    }
+  });
+  GetState(info.Env())->out[0] = value;
+#else
+  (void)t, (void)config;
 #endif
   return Ret(info.Env(), ret);
 }
@@ -182,8 +212,8 @@ HV_FN(VmMap) {  // (t, mem, offset, ipa, size, flags)
   U64(4, "size", size);
   U32(5, "flags", flags);
   HostBuffer *b = ArgBuffer(info, 1, "uva.mem");
+  if (b == nullptr) return info.Env().Undefined();  // TypeError pending: no second throw
   U32(2, "uva.offset", offset);
-  if (b == nullptr) return info.Env().Undefined();
   // A range outside the buffer would map memory the addon does not own: refused, HV_BAD_ARGUMENT.
   if (offset > b->size || size > b->size - offset) return Ret(info.Env(), HV_BAD_ARGUMENT);
   void *addr = static_cast<uint8_t *>(b->base) + offset;
@@ -238,14 +268,13 @@ HV_FN(VcpuCreate) {
 HV_FN(VcpuDestroy) {
   THREAD(t);
   U32(1, "vcpu", vcpu);
-  State *state = GetState(info.Env());
-  auto it = state->vcpus.find(vcpu);
   // A cross-thread hv_vcpu_destroy was reported to panic the host kernel (hvf-facts.md §3, §5.17
   // [R]); it never reaches the framework.
-  if (it != state->vcpus.end() && it->second.owner != t) return Ret(info.Env(), HV_BAD_ARGUMENT);
+  OWNER(t, vcpu);
+  State *state = GetState(info.Env());
   int32_t ret = 0;
   DISPATCH(t, { ret = hv_vcpu_destroy(vcpu); });
-  it = state->vcpus.find(vcpu);
+  auto it = state->vcpus.find(vcpu);
   if (ret == HV_SUCCESS && it != state->vcpus.end()) {
     state->FreeSlot(it->second.slot);
     state->vcpus.erase(it);
@@ -257,6 +286,7 @@ HV_FN(GetReg) {
   THREAD(t);
   U32(1, "vcpu", vcpu);
   U32(2, "reg", reg);
+  OWNER(t, vcpu);
   int32_t ret = 0;
   uint64_t value = 0;
   DISPATCH(t, { ret = hv_vcpu_get_reg(vcpu, static_cast<hv_reg_t>(reg), &value); });
@@ -269,6 +299,7 @@ HV_FN(SetReg) {
   U32(1, "vcpu", vcpu);
   U32(2, "reg", reg);
   U64(3, "value", value);
+  OWNER(t, vcpu);
   int32_t ret = 0;
   DISPATCH(t, { ret = hv_vcpu_set_reg(vcpu, static_cast<hv_reg_t>(reg), value); });
   return Ret(info.Env(), ret);
@@ -278,6 +309,7 @@ HV_FN(GetSimdFpReg) {  // value: out[0] low 64 bits, out[1] high 64 bits
   THREAD(t);
   U32(1, "vcpu", vcpu);
   U32(2, "reg", reg);
+  OWNER(t, vcpu);
   int32_t ret = 0;
   hv_simd_fp_uchar16_t value = {};
   DISPATCH(t, { ret = hv_vcpu_get_simd_fp_reg(vcpu, static_cast<hv_simd_fp_reg_t>(reg), &value); });
@@ -291,6 +323,7 @@ HV_FN(SetSimdFpReg) {  // (t, vcpu, reg, low, high)
   U32(2, "reg", reg);
   U64(3, "value (low 64 bits)", low);
   U64(4, "value (high 64 bits)", high);
+  OWNER(t, vcpu);
   hv_simd_fp_uchar16_t value;
   uint64_t words[2] = {low, high};
   std::memcpy(&value, words, 16);
@@ -305,6 +338,7 @@ HV_FN(GetSysReg) {
   THREAD(t);
   U32(1, "vcpu", vcpu);
   U32(2, "reg", reg);
+  OWNER(t, vcpu);
   if (reg > 0xffff) return Ret(info.Env(), HV_BAD_ARGUMENT);
   int32_t ret = 0;
   uint64_t value = 0;
@@ -318,6 +352,7 @@ HV_FN(SetSysReg) {
   U32(1, "vcpu", vcpu);
   U32(2, "reg", reg);
   U64(3, "value", value);
+  OWNER(t, vcpu);
   if (reg > 0xffff) return Ret(info.Env(), HV_BAD_ARGUMENT);
   int32_t ret = 0;
   DISPATCH(t, { ret = hv_vcpu_set_sys_reg(vcpu, static_cast<hv_sys_reg_t>(reg), value); });
@@ -328,6 +363,7 @@ HV_FN(GetPendingInterrupt) {
   THREAD(t);
   U32(1, "vcpu", vcpu);
   U32(2, "type", type);
+  OWNER(t, vcpu);
   int32_t ret = 0;
   bool value = false;
   DISPATCH(t, { ret = hv_vcpu_get_pending_interrupt(vcpu, static_cast<hv_interrupt_type_t>(type), &value); });
@@ -340,6 +376,7 @@ HV_FN(SetPendingInterrupt) {
   U32(1, "vcpu", vcpu);
   U32(2, "type", type);
   BOOL(3, "pending", pending);
+  OWNER(t, vcpu);
   int32_t ret = 0;
   DISPATCH(t, { ret = hv_vcpu_set_pending_interrupt(vcpu, static_cast<hv_interrupt_type_t>(type), pending); });
   return Ret(info.Env(), ret);
@@ -352,6 +389,7 @@ using BoolSetter = hv_return_t (*)(hv_vcpu_t, bool);
 static Napi::Value GetBool(const Napi::CallbackInfo &info, BoolGetter fn) {
   THREAD(t);
   U32(1, "vcpu", vcpu);
+  OWNER(t, vcpu);
   int32_t ret = 0;
   bool value = false;
   DISPATCH(t, { ret = fn(vcpu, &value); });
@@ -363,6 +401,7 @@ static Napi::Value SetBool(const Napi::CallbackInfo &info, BoolSetter fn, const 
   THREAD(t);
   U32(1, "vcpu", vcpu);
   BOOL(2, name, value);
+  OWNER(t, vcpu);
   int32_t ret = 0;
   DISPATCH(t, { ret = fn(vcpu, value); });
   return Ret(info.Env(), ret);
@@ -378,6 +417,7 @@ HV_FN(SetTrapDebugRegAccesses) { return SetBool(info, hv_vcpu_set_trap_debug_reg
 HV_FN(GetVtimerOffset) {
   THREAD(t);
   U32(1, "vcpu", vcpu);
+  OWNER(t, vcpu);
   int32_t ret = 0;
   uint64_t value = 0;
   DISPATCH(t, { ret = hv_vcpu_get_vtimer_offset(vcpu, &value); });
@@ -389,6 +429,7 @@ HV_FN(SetVtimerOffset) {
   THREAD(t);
   U32(1, "vcpu", vcpu);
   U64(2, "vtimer_offset", value);
+  OWNER(t, vcpu);
   int32_t ret = 0;
   DISPATCH(t, { ret = hv_vcpu_set_vtimer_offset(vcpu, value); });
   return Ret(info.Env(), ret);
@@ -407,6 +448,7 @@ static const void *ExitPtrOf(State *state, uint64_t vcpu, uint64_t **slot) {
 HV_FN(VcpuRun) {
   THREAD(t);
   U32(1, "vcpu", vcpu);
+  OWNER(t, vcpu);
   uint64_t *slot = nullptr;
   const void *exit_ptr = ExitPtrOf(GetState(info.Env()), vcpu, &slot);
   int32_t ret = 0;
@@ -420,6 +462,13 @@ HV_FN(VcpuRun) {
 HV_FN(VcpuRunAsync) {
   THREAD(t);
   U32(1, "vcpu", vcpu);
+  // The wrong-thread answer of OWNER, as the Promise the caller awaits (t == 0 is StartAsync's
+  // TypeError-like refusal, checked there).
+  if (t != 0 && NotOwner(GetState(info.Env()), vcpu, t)) {
+    Napi::Promise::Deferred done = Napi::Promise::Deferred::New(info.Env());
+    done.Resolve(Ret(info.Env(), HV_BAD_ARGUMENT));
+    return done.Promise();
+  }
   uint64_t *slot = nullptr;
   const void *exit_ptr = ExitPtrOf(GetState(info.Env()), vcpu, &slot);
   return StartAsync(info, t, [vcpu, exit_ptr, slot]() -> int32_t {
@@ -433,9 +482,14 @@ HV_FN(VcpusExit) {  // (t, vcpus[], vcpu_count)
   THREAD(t);
   std::vector<uint64_t> list;
   if (!ArgHandleList(info, 1, "vcpus", 2, &list)) return info.Env().Undefined();
+  // hv_vcpus_exit(hv_vcpu_t *vcpus, uint32_t vcpu_count), any thread (hvf-facts.md §2.4 [H]). The
+  // array holds exactly vcpu_count 64-bit IDs; with a count of 0 the framework still gets a valid
+  // pointer (an empty vector's data() may be null).
   std::vector<hv_vcpu_t> ids(list.begin(), list.end());
+  hv_vcpu_t none = 0;
+  hv_vcpu_t *array = ids.empty() ? &none : ids.data();
   int32_t ret = 0;
-  DISPATCH(t, { ret = hv_vcpus_exit(ids.data(), static_cast<uint32_t>(ids.size())); });
+  DISPATCH(t, { ret = hv_vcpus_exit(array, static_cast<uint32_t>(ids.size())); });
   return Ret(info.Env(), ret);
 }
 
@@ -447,6 +501,7 @@ HV_FN(BaselineExitLoop) {  // (t, vcpu, iterations)
   THREAD(t);
   U32(1, "vcpu", vcpu);
   U32(2, "iterations", iterations);
+  OWNER(t, vcpu);
   uint64_t *slot = nullptr;
   const hv_vcpu_exit_t *exit = static_cast<const hv_vcpu_exit_t *>(ExitPtrOf(GetState(info.Env()), vcpu, &slot));
   if (exit == nullptr) return Ret(info.Env(), HV_BAD_ARGUMENT);  // not a vCPU this addon created

@@ -59,8 +59,9 @@ PlatformInfo PlatformProbe() {
     p.reason = "hv_vm_create returned HV_DENIED (0xfae94007): the node binary lacks the "
                "com.apple.security.hypervisor entitlement";
     p.fix = std::string("write ent.plist containing\n") + kEntitlementPlist +
-            "\nthen sign node with it: codesign --sign - --entitlements ent.plist --force $(which node) "
-            "(better: a copy of node that you sign and use for hvspec)";
+            "\nthen sign the node executable with it (ad hoc): codesign --sign - --entitlements ent.plist "
+            "--force \"$(node -p process.execPath)\" (process.execPath is the real file, not a symlink "
+            "such as Homebrew's; better: sign a copy of node and use that copy for hvspec)";
     return p;
   }
   if (ret == HV_UNSUPPORTED) {
@@ -78,12 +79,10 @@ PlatformInfo PlatformProbe() {
 
 #ifdef HVSPEC_ARM64
 // hv_vm_config_*_ipa_granule exist from macOS 26.0 (§2.3 [H]) and are weak-linked below that
-// (§5.13 [H]); calling one that is absent would jump to address 0.
+// (§5.13 [H]); calling one that is absent would jump to address 0. See hv_api.h.
 bool PlatformIpaGranuleAvailable() {
-#if defined(HVSPEC_SYNTAX_MACOS)
-  return true;
-#elif defined(__MAC_26_0)
-  if (__builtin_available(macOS 26.0, *)) return true;
+#if HVSPEC_SDK_HAS_IPA_GRANULE
+  if (HVSPEC_IPA_GRANULE_AVAILABLE()) return true;
   return false;
 #else
   return false;  // built with an SDK older than 26: the functions are not even declared

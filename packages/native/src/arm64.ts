@@ -39,13 +39,25 @@ export class NativeArm64Backend extends NativeBase<Arm64Addon> implements Arm64B
     this.closed();
   }
 
-  private big(ret: number): Result<bigint> {
+  /**
+   * hv_return_t is a signed 32-bit mach_error_t whose error codes are negative as i32 (hvf-facts.md
+   * §0.1 [H]); the addon already returns it as an unsigned Number, and `>>> 0` keeps every code this
+   * class hands out in the spec's unsigned spelling (HV_UNSUPPORTED = 0xfae9400f) whatever the addon
+   * build.
+   */
+  private u(ret: number): number {
+    return ret >>> 0;
+  }
+  private big(raw: number): Result<bigint> {
+    const ret = this.u(raw);
     return ret === HV.HV_SUCCESS ? { ret, value: this.out[0] ?? 0n } : { ret };
   }
-  private num(ret: number): Result<number> {
+  private num(raw: number): Result<number> {
+    const ret = this.u(raw);
     return ret === HV.HV_SUCCESS ? { ret, value: Number(this.out[0]) } : { ret };
   }
-  private bool(ret: number): Result<boolean> {
+  private bool(raw: number): Result<boolean> {
+    const ret = this.u(raw);
     return ret === HV.HV_SUCCESS ? { ret, value: this.out[0] !== 0n } : { ret };
   }
 
@@ -68,7 +80,8 @@ export class NativeArm64Backend extends NativeBase<Arm64Addon> implements Arm64B
     };
   }
 
-  private runResult(ret: number, vcpu: number): Result<Arm64Exit> {
+  private runResult(raw: number, vcpu: number): Result<Arm64Exit> {
+    const ret = this.u(raw);
     if (ret !== HV.HV_SUCCESS) return { ret };
     const exit = this.exit(vcpu);
     return exit === undefined ? { ret } : { ret, value: exit };
@@ -91,7 +104,7 @@ export class NativeArm64Backend extends NativeBase<Arm64Addon> implements Arm64B
 
   hv_vm_config_create(t: ThreadId): Result<VmConfig> {
     checkThread(t);
-    const ret = this.addon.hv_vm_config_create(t);
+    const ret = this.u(this.addon.hv_vm_config_create(t));
     return ret === HV.HV_SUCCESS ? { ret, value: Number(this.out[0]) as VmConfig } : { ret };
   }
 
@@ -99,7 +112,7 @@ export class NativeArm64Backend extends NativeBase<Arm64Addon> implements Arm64B
     checkThread(t);
     checkU32('config', config);
     checkU32('ipa_bit_length', ipa_bit_length);
-    return { ret: this.addon.hv_vm_config_set_ipa_size(t, config, ipa_bit_length) };
+    return { ret: this.addon.hv_vm_config_set_ipa_size(t, config, ipa_bit_length) >>> 0 };
   }
 
   hv_vm_config_get_ipa_size(t: ThreadId, config: VmConfig): Result<number> {
@@ -112,7 +125,7 @@ export class NativeArm64Backend extends NativeBase<Arm64Addon> implements Arm64B
     checkThread(t);
     checkU32('config', config);
     checkU32('granule', granule);
-    return { ret: this.addon.hv_vm_config_set_ipa_granule(t, config, granule) };
+    return { ret: this.addon.hv_vm_config_set_ipa_granule(t, config, granule) >>> 0 };
   }
 
   hv_vm_config_get_ipa_granule(t: ThreadId, config: VmConfig): Result<number> {
@@ -124,12 +137,12 @@ export class NativeArm64Backend extends NativeBase<Arm64Addon> implements Arm64B
   hv_vm_create(t: ThreadId, config: VmConfig | null): Result {
     checkThread(t);
     if (config !== null) checkU32('config', config);
-    return { ret: this.addon.hv_vm_create(t, config) };
+    return { ret: this.addon.hv_vm_create(t, config) >>> 0 };
   }
 
   hv_vm_destroy(t: ThreadId): Result {
     checkThread(t);
-    return { ret: this.addon.hv_vm_destroy(t) };
+    return { ret: this.addon.hv_vm_destroy(t) >>> 0 };
   }
 
   hv_vm_map(t: ThreadId, uva: Uva, ipa: bigint, size: bigint, flags: number): Result {
@@ -139,14 +152,14 @@ export class NativeArm64Backend extends NativeBase<Arm64Addon> implements Arm64B
     checkU64('size', size);
     checkU32('flags', flags);
     if (src === undefined) return { ret: HV.HV_BAD_ARGUMENT };
-    return { ret: this.addon.hv_vm_map(t, src.id, src.offset, ipa, size, flags) };
+    return { ret: this.addon.hv_vm_map(t, src.id, src.offset, ipa, size, flags) >>> 0 };
   }
 
   hv_vm_unmap(t: ThreadId, ipa: bigint, size: bigint): Result {
     checkThread(t);
     checkU64('ipa', ipa);
     checkU64('size', size);
-    return { ret: this.addon.hv_vm_unmap(t, ipa, size) };
+    return { ret: this.addon.hv_vm_unmap(t, ipa, size) >>> 0 };
   }
 
   hv_vm_protect(t: ThreadId, ipa: bigint, size: bigint, flags: number): Result {
@@ -154,21 +167,21 @@ export class NativeArm64Backend extends NativeBase<Arm64Addon> implements Arm64B
     checkU64('ipa', ipa);
     checkU64('size', size);
     checkU32('flags', flags);
-    return { ret: this.addon.hv_vm_protect(t, ipa, size, flags) };
+    return { ret: this.addon.hv_vm_protect(t, ipa, size, flags) >>> 0 };
   }
 
   hv_vcpu_create(t: ThreadId, config: null): Result<Vcpu> {
     checkThread(t);
     if (config !== null)
       throw new TypeError('config must be null (hv_vcpu_config_t objects are not modelled)');
-    const ret = this.addon.hv_vcpu_create(t);
+    const ret = this.u(this.addon.hv_vcpu_create(t));
     return ret === HV.HV_SUCCESS ? { ret, value: this.created(t) as Vcpu } : { ret };
   }
 
   hv_vcpu_destroy(t: ThreadId, vcpu: Vcpu): Result {
     checkThread(t);
     checkU32('vcpu', vcpu);
-    const ret = this.addon.hv_vcpu_destroy(t, vcpu);
+    const ret = this.u(this.addon.hv_vcpu_destroy(t, vcpu));
     if (ret === HV.HV_SUCCESS) this.vcpus.delete(vcpu);
     return { ret };
   }
@@ -185,15 +198,20 @@ export class NativeArm64Backend extends NativeBase<Arm64Addon> implements Arm64B
     checkU32('vcpu', vcpu);
     checkU32('reg', reg);
     checkU64('value', value);
-    return { ret: this.addon.hv_vcpu_set_reg(t, vcpu, reg, value) };
+    return { ret: this.addon.hv_vcpu_set_reg(t, vcpu, reg, value) >>> 0 };
   }
 
-  /** The 128-bit Q register as one bigint (low 64 bits first in memory, as the vector's bytes). */
+  /**
+   * The 128-bit Q register as one bigint. hv_simd_fp_uchar16_t is a 16-byte vector (hvf-facts.md §2.1
+   * [H]); its bytes are taken as the register's little-endian memory image (byte i = bits 8i+7..8i),
+   * as `str q` would store it on the little-endian arm64 host. Apple does not state the element order
+   * [U]: the addon copies the 16 bytes unchanged into out[0] (low 64 bits) and out[1] (high).
+   */
   hv_vcpu_get_simd_fp_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
     checkThread(t);
     checkU32('vcpu', vcpu);
     checkU32('reg', reg);
-    const ret = this.addon.hv_vcpu_get_simd_fp_reg(t, vcpu, reg);
+    const ret = this.u(this.addon.hv_vcpu_get_simd_fp_reg(t, vcpu, reg));
     return ret === HV.HV_SUCCESS
       ? { ret, value: ((this.out[1] ?? 0n) << 64n) | (this.out[0] ?? 0n) }
       : { ret };
@@ -208,7 +226,8 @@ export class NativeArm64Backend extends NativeBase<Arm64Addon> implements Arm64B
         `value must be a bigint in [0, 2^128), got ${typeof value === 'bigint' ? `${value}n` : String(value)}`,
       );
     }
-    return { ret: this.addon.hv_vcpu_set_simd_fp_reg(t, vcpu, reg, value & U64_MASK, value >> 64n) };
+    const ret = this.addon.hv_vcpu_set_simd_fp_reg(t, vcpu, reg, value & U64_MASK, value >> 64n);
+    return { ret: ret >>> 0 };
   }
 
   hv_vcpu_get_sys_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
@@ -223,7 +242,7 @@ export class NativeArm64Backend extends NativeBase<Arm64Addon> implements Arm64B
     checkU32('vcpu', vcpu);
     checkU32('reg', reg);
     checkU64('value', value);
-    return { ret: this.addon.hv_vcpu_set_sys_reg(t, vcpu, reg, value) };
+    return { ret: this.addon.hv_vcpu_set_sys_reg(t, vcpu, reg, value) >>> 0 };
   }
 
   hv_vcpu_get_pending_interrupt(t: ThreadId, vcpu: Vcpu, type: number): Result<boolean> {
@@ -238,7 +257,7 @@ export class NativeArm64Backend extends NativeBase<Arm64Addon> implements Arm64B
     checkU32('vcpu', vcpu);
     checkU32('type', type);
     checkBool('pending', pending);
-    return { ret: this.addon.hv_vcpu_set_pending_interrupt(t, vcpu, type, pending) };
+    return { ret: this.addon.hv_vcpu_set_pending_interrupt(t, vcpu, type, pending) >>> 0 };
   }
 
   hv_vcpu_get_vtimer_mask(t: ThreadId, vcpu: Vcpu): Result<boolean> {
@@ -251,7 +270,7 @@ export class NativeArm64Backend extends NativeBase<Arm64Addon> implements Arm64B
     checkThread(t);
     checkU32('vcpu', vcpu);
     checkBool('vtimer_is_masked', vtimer_is_masked);
-    return { ret: this.addon.hv_vcpu_set_vtimer_mask(t, vcpu, vtimer_is_masked) };
+    return { ret: this.addon.hv_vcpu_set_vtimer_mask(t, vcpu, vtimer_is_masked) >>> 0 };
   }
 
   hv_vcpu_get_vtimer_offset(t: ThreadId, vcpu: Vcpu): Result<bigint> {
@@ -264,7 +283,7 @@ export class NativeArm64Backend extends NativeBase<Arm64Addon> implements Arm64B
     checkThread(t);
     checkU32('vcpu', vcpu);
     checkU64('vtimer_offset', vtimer_offset);
-    return { ret: this.addon.hv_vcpu_set_vtimer_offset(t, vcpu, vtimer_offset) };
+    return { ret: this.addon.hv_vcpu_set_vtimer_offset(t, vcpu, vtimer_offset) >>> 0 };
   }
 
   hv_vcpu_get_trap_debug_exceptions(t: ThreadId, vcpu: Vcpu): Result<boolean> {
@@ -277,7 +296,7 @@ export class NativeArm64Backend extends NativeBase<Arm64Addon> implements Arm64B
     checkThread(t);
     checkU32('vcpu', vcpu);
     checkBool('value', value);
-    return { ret: this.addon.hv_vcpu_set_trap_debug_exceptions(t, vcpu, value) };
+    return { ret: this.addon.hv_vcpu_set_trap_debug_exceptions(t, vcpu, value) >>> 0 };
   }
 
   hv_vcpu_get_trap_debug_reg_accesses(t: ThreadId, vcpu: Vcpu): Result<boolean> {
@@ -290,7 +309,7 @@ export class NativeArm64Backend extends NativeBase<Arm64Addon> implements Arm64B
     checkThread(t);
     checkU32('vcpu', vcpu);
     checkBool('value', value);
-    return { ret: this.addon.hv_vcpu_set_trap_debug_reg_accesses(t, vcpu, value) };
+    return { ret: this.addon.hv_vcpu_set_trap_debug_reg_accesses(t, vcpu, value) >>> 0 };
   }
 
   hv_vcpu_run(t: ThreadId, vcpu: Vcpu): Result<Arm64Exit> {
@@ -309,6 +328,6 @@ export class NativeArm64Backend extends NativeBase<Arm64Addon> implements Arm64B
     checkVcpuList('vcpus', vcpus, 'vcpu_count', vcpu_count);
     if (vcpu_count > vcpus.length)
       throw new TypeError(`vcpu_count ${vcpu_count} exceeds vcpus.length ${vcpus.length}`);
-    return { ret: this.addon.hv_vcpus_exit(t, vcpus, vcpu_count) };
+    return { ret: this.addon.hv_vcpus_exit(t, vcpus, vcpu_count) >>> 0 };
   }
 }

@@ -31,9 +31,23 @@ typedef int hv_return_t;
 #define HV_EXISTS ((hv_return_t)0xfae94008) /* arm64 kernel header's name for 0x08 [R] */
 #define HV_UNSUPPORTED ((hv_return_t)0xfae9400f)
 
+/* Apple declares its enumerated types with OS_ENUM(name, type, ...) from <os/base.h>. In C++ that is
+ * `typedef enum : type {...} name_t`: a distinct type that an integer does not convert to implicitly
+ * (`hv_ipa_granule_t g = 0;` does not compile on a Mac). Mirrored here so that the Linux syntax check
+ * rejects such code too. In C it is an integer typedef plus an anonymous enum. */
+#if defined(__cplusplus)
+#define HVSPEC_OS_ENUM(_name, _type, ...) typedef enum : _type { __VA_ARGS__ } _name##_t
+#else
+#define HVSPEC_OS_ENUM(_name, _type, ...) \
+  typedef _type _name##_t;                \
+  enum { __VA_ARGS__ }
+#endif
+
 /* ---- hv_vm_types.h / hv_vcpu_types.h (§2.1 [H]) ---- */
 typedef uint64_t hv_vcpu_t;
 typedef uint64_t hv_ipa_t;
+/* A plain uint64_t typedef with anonymous-enum constants (§0.2 [H]), not an OS_ENUM: a uint32_t
+ * flags value converts implicitly. */
 typedef uint64_t hv_memory_flags_t;
 enum {
   HV_MEMORY_READ = 1ull << 0,
@@ -41,18 +55,17 @@ enum {
   HV_MEMORY_EXEC = 1ull << 2,
 };
 
-/* OS objects (os_release); opaque here. NULL = default configuration. */
+/* OS objects (os_release); opaque here. NULL = default configuration. In C/C++ without Objective-C
+ * (OS_OBJECT_USE_OBJC = 0) Apple's header spells them exactly like this. */
 typedef struct hv_vm_config_s *hv_vm_config_t;
 typedef struct hv_vcpu_config_s *hv_vcpu_config_t;
 void os_release(void *object);
 
-typedef uint32_t hv_exit_reason_t;
-enum {
-  HV_EXIT_REASON_CANCELED = 0,
-  HV_EXIT_REASON_EXCEPTION = 1,
-  HV_EXIT_REASON_VTIMER_ACTIVATED = 2,
-  HV_EXIT_REASON_UNKNOWN = 3,
-};
+HVSPEC_OS_ENUM(hv_exit_reason, uint32_t,
+               HV_EXIT_REASON_CANCELED = 0,
+               HV_EXIT_REASON_EXCEPTION = 1,
+               HV_EXIT_REASON_VTIMER_ACTIVATED = 2,
+               HV_EXIT_REASON_UNKNOWN = 3);
 
 typedef struct {
   uint64_t syndrome;         /* ESR_ELx */
@@ -66,33 +79,25 @@ typedef struct {
   hv_vcpu_exit_exception_t exception;
 } hv_vcpu_exit_t;
 
-typedef uint32_t hv_interrupt_type_t;
-enum {
-  HV_INTERRUPT_TYPE_IRQ = 0,
-  HV_INTERRUPT_TYPE_FIQ = 1,
-};
+/* IRQ = 0, FIQ = 1 (applevisor has them swapped — a binding bug, §2.1 [H]). */
+HVSPEC_OS_ENUM(hv_interrupt_type, uint32_t, HV_INTERRUPT_TYPE_IRQ = 0, HV_INTERRUPT_TYPE_FIQ = 1);
 
-typedef uint32_t hv_ipa_granule_t; /* macOS 26.0 */
-enum {
-  HV_IPA_GRANULE_4KB = 0,
-  HV_IPA_GRANULE_16KB = 1,
-};
+/* macOS 26.0: the type and the three functions below that use it (§2.3 [H]). */
+HVSPEC_OS_ENUM(hv_ipa_granule, uint32_t, HV_IPA_GRANULE_4KB = 0, HV_IPA_GRANULE_16KB = 1);
 
-typedef uint32_t hv_reg_t;
-enum {
-  HV_REG_X0 = 0,
-  HV_REG_X29 = 29,
-  HV_REG_FP = HV_REG_X29,
-  HV_REG_X30 = 30,
-  HV_REG_LR = HV_REG_X30,
-  HV_REG_PC = 31,
-  HV_REG_FPCR = 32,
-  HV_REG_FPSR = 33,
-  HV_REG_CPSR = 34,
-};
+/* X0..X30 = 0..30, PC 31 (so HV_REG_X0 + 31 is the PC, not XZR: §2.8 [T]), FPCR 32, FPSR 33, CPSR 34. */
+HVSPEC_OS_ENUM(hv_reg, uint32_t,
+               HV_REG_X0 = 0,
+               HV_REG_X29 = 29,
+               HV_REG_FP = HV_REG_X29,
+               HV_REG_X30 = 30,
+               HV_REG_LR = HV_REG_X30,
+               HV_REG_PC = 31,
+               HV_REG_FPCR = 32,
+               HV_REG_FPSR = 33,
+               HV_REG_CPSR = 34);
 
-typedef uint32_t hv_simd_fp_reg_t;
-enum { HV_SIMD_FP_REG_Q0 = 0, HV_SIMD_FP_REG_Q31 = 31 };
+HVSPEC_OS_ENUM(hv_simd_fp_reg, uint32_t, HV_SIMD_FP_REG_Q0 = 0, HV_SIMD_FP_REG_Q31 = 31);
 
 #if defined(__clang__)
 typedef uint8_t hv_simd_fp_uchar16_t __attribute__((ext_vector_type(16)));
@@ -100,27 +105,28 @@ typedef uint8_t hv_simd_fp_uchar16_t __attribute__((ext_vector_type(16)));
 typedef uint8_t hv_simd_fp_uchar16_t __attribute__((vector_size(16)));
 #endif
 
-/* hv_sys_reg_t is a uint16_t enum; only the values the addon names are listed (§2.2 [H]). */
-typedef uint16_t hv_sys_reg_t;
-enum {
-  HV_SYS_REG_MDSCR_EL1 = 0x8012,
-  HV_SYS_REG_MIDR_EL1 = 0xc000,
-  HV_SYS_REG_MPIDR_EL1 = 0xc005,
-  HV_SYS_REG_SCTLR_EL1 = 0xc080,
-  HV_SYS_REG_SP_EL0 = 0xc208,
-  HV_SYS_REG_CNTV_CTL_EL0 = 0xdf19,
-  HV_SYS_REG_CNTV_CVAL_EL0 = 0xdf1a,
-  HV_SYS_REG_SP_EL1 = 0xe208,
-};
+/* hv_sys_reg_t is a uint16_t OS_ENUM; only a few values are listed (§2.2 [H]): the addon passes the
+ * caller's number through (values > 0xffff are refused before the cast). */
+HVSPEC_OS_ENUM(hv_sys_reg, uint16_t,
+               HV_SYS_REG_MDSCR_EL1 = 0x8012,
+               HV_SYS_REG_MIDR_EL1 = 0xc000,
+               HV_SYS_REG_MPIDR_EL1 = 0xc005,
+               HV_SYS_REG_SCTLR_EL1 = 0xc080,
+               HV_SYS_REG_SP_EL0 = 0xc208,
+               HV_SYS_REG_CNTV_CTL_EL0 = 0xdf19,
+               HV_SYS_REG_CNTV_CVAL_EL0 = 0xdf1a,
+               HV_SYS_REG_SP_EL1 = 0xe208);
 
-/* ---- hv_vm.h / hv_vm_config.h (§2.3 [H]) ---- */
+/* ---- hv_vm.h / hv_vm_config.h (§2.3 [H]); availability: 11.0 unless noted ---- */
 hv_return_t hv_vm_get_max_vcpu_count(uint32_t *max_vcpu_count);
-hv_vm_config_t hv_vm_config_create(void); /* 13.0 */
+hv_vm_config_t hv_vm_config_create(void); /* 13.0, like the four ipa_size calls */
 hv_return_t hv_vm_config_get_max_ipa_size(uint32_t *ipa_bit_length);
 hv_return_t hv_vm_config_get_default_ipa_size(uint32_t *ipa_bit_length);
 hv_return_t hv_vm_config_set_ipa_size(hv_vm_config_t config, uint32_t ipa_bit_length);
 hv_return_t hv_vm_config_get_ipa_size(hv_vm_config_t config, uint32_t *ipa_bit_length);
-hv_return_t hv_vm_config_get_default_ipa_granule(hv_ipa_granule_t *granule); /* 26.0 */
+/* 26.0: weak-linked under the 13.0 deployment target, called only behind
+ * HVSPEC_IPA_GRANULE_AVAILABLE() (addon/hv_api.h). */
+hv_return_t hv_vm_config_get_default_ipa_granule(hv_ipa_granule_t *granule);
 hv_return_t hv_vm_config_set_ipa_granule(hv_vm_config_t config, hv_ipa_granule_t granule);
 hv_return_t hv_vm_config_get_ipa_granule(hv_vm_config_t config, hv_ipa_granule_t *granule);
 hv_return_t hv_vm_create(hv_vm_config_t config);
