@@ -12,8 +12,9 @@ import { existsSync } from 'node:fs';
 import { arch, platform } from 'node:process';
 
 const cli = new URL('../packages/cli/dist/main.js', import.meta.url).pathname;
-const runs = process.env.HVSPEC_RUNS ?? '500';
-const nativeRuns = process.env.HVSPEC_NATIVE_RUNS ?? '200';
+const runs = process.env.HVSPEC_RUNS ?? '1000';
+const nativeRuns = process.env.HVSPEC_NATIVE_RUNS ?? '500';
+const diffRuns = process.env.HVSPEC_DIFF_RUNS ?? '300';
 
 const jobs = [
   { name: 'model x86_64', args: ['--backend', 'model', '--arch', 'x86_64', '--runs', runs] },
@@ -24,7 +25,7 @@ if (platform === 'linux' && existsSync('/dev/kvm')) nativeArch = 'x86_64';
 if (platform === 'darwin') nativeArch = arch === 'arm64' ? 'arm64' : 'x86_64';
 if (nativeArch) {
   jobs.push({ name: `native ${nativeArch}`, args: ['--backend', 'native', '--arch', nativeArch, '--runs', nativeRuns] });
-  jobs.push({ name: `diff model,native ${nativeArch}`, args: ['--diff', 'model,native', '--arch', nativeArch, '--runs', nativeRuns] });
+  jobs.push({ name: `diff model,native ${nativeArch}`, args: ['--diff', 'model,native', '--arch', nativeArch, '--runs', diffRuns] });
 } else {
   process.stdout.write('native backend: not available on this machine (no /dev/kvm, not macOS); checking the model only\n');
 }

@@ -133,7 +133,7 @@ export function registerCheck(program: Command): void {
     .description('property-based conformance of a backend against the spec (fast-check model-based testing)')
     .option('--backend <name>', `backend to check: ${BACKEND_NAMES.join(' or ')}`, 'model')
     .option('--arch <arch>', 'x86_64, arm64 or all', 'all')
-    .option('--runs <n>', 'number of generated call sequences', '200')
+    .option('--runs <n>', 'number of generated call sequences', '1000')
     .option('--seed <n>', 'fast-check seed (printed on every run)')
     .option('--path <path>', 'replay: the counterexample path printed by a failing run')
     .option('--replay-path <path>', 'replay: the commands replay path printed by a failing run')
