@@ -104,6 +104,9 @@ struct Vcpu {
   uint64_t pending_store_gpa = 0;
   uint32_t pending_store_len = 0;
   uint64_t exec_time_ns = 0;
+  // RIP at the last KVM_RUN entry: a known instruction boundary from which the instruction behind a
+  // retired exit can be found by decoding forward (see anchored_length in vcpu.cc).
+  uint64_t entry_rip = 0;
   uint64_t fetch_retry_generation = ~0ull;  // see handle_emulation_failure
 };
 
@@ -121,6 +124,12 @@ struct Vm {
   std::map<hv_vcpuid_t, Vcpu *> vcpus;  // live vCPUs; guarded by g_mu
   hv_vcpuid_t next_vcpu_id = 0;
   unsigned max_vcpus = kMaxVcpus;
+  // A KVM vCPU that never runs, created on first use with the VM's CPUID: hv_vcpu_write_register asks
+  // it whether KVM accepts a CR0/CR4 value (KVM_SET_SREGS), so that the real vCPU is not touched
+  // (loading a paging state into it and back left PVM's MMU confused). Guarded by probe_mu.
+  int probe_fd = -1;
+  bool probe_failed = false;
+  std::mutex probe_mu;
 };
 
 // Global lock for the VM's existence and the vCPU table.

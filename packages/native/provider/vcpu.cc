@@ -160,6 +160,32 @@ size_t read_code_before(Vcpu &v, uint64_t after, int mode, uint8_t back[15]) {
   return avail;
 }
 
+// The length of the instruction that ends at `after`, found by decoding forward from the RIP the
+// vCPU entered the guest at (a known instruction boundary); 0 when that walk does not land exactly
+// on `after` (the guest jumped into the middle of the bytes, or code the decoder cannot read).
+//
+// The backward search alone cannot see a redundant prefix: `3e 89 03` and `89 03` both end at the
+// same byte and access the same address, and a prefix byte may just as well be the last byte of the
+// previous instruction. Straight-line code from the entry point settles it, and is the usual case
+// (the guest ran a few instructions since the VMM last set RIP); the caller still checks the result.
+size_t anchored_length(Vcpu &v, uint64_t after, int mode) {
+  constexpr uint64_t kMaxSpan = 4096;
+  uint64_t from = v.entry_rip;
+  if (after <= from || after - from > kMaxSpan) return 0;
+  size_t span = static_cast<size_t>(after - from);
+  static thread_local uint8_t code[kMaxSpan];
+  if (read_code(v, from, mode, code, span) != span) return 0;
+  size_t at = 0;
+  while (at < span) {
+    Insn d;
+    // Lengths only (no registers needed); the last instruction may only run up to `after`.
+    if (!decode(code + at, span - at, mode, nullptr, from + at, &d)) return 0;
+    if (at + d.len == span) return static_cast<size_t>(d.len);
+    at += d.len;
+  }
+  return 0;
+}
+
 // An I/O instruction starting exactly at `at`.
 bool io_forward(Vcpu &v, bool in, int size, uint16_t port, uint64_t at, IoForm *f) {
   int mode = code_mode(v.sregs);
@@ -181,7 +207,11 @@ bool out_backward(Vcpu &v, int size, uint16_t port, uint64_t after, IoForm *f) {
   int mode = code_mode(v.sregs);
   uint8_t back[15];
   size_t avail = read_code_before(v, after, mode, back);
-  for (size_t k = 1; k <= avail; ++k) {
+  size_t anchored = anchored_length(v, after, mode);
+  // The anchored length first (it sees redundant prefixes), then the shortest decode that fits.
+  for (size_t j = 0; j <= avail; ++j) {
+    size_t k = j == 0 ? anchored : j;
+    if (k == 0 || k > avail || (j != 0 && j == anchored)) continue;
     const uint8_t *p = back + 15 - k;
     Insn e;
     bool string = false, imm = false;
@@ -212,22 +242,37 @@ int mem_access_size(const Insn &d) {
   }
 }
 
-// An MMIO fragment of `len` bytes at gpa fits an access of `size` bytes (KVM splits page-crossing
-// accesses into fragments).
-bool size_fits(int size, int len, uint64_t gpa) {
-  if (size == 0 || size == len) return true;
-  return len < size && ((gpa + len) % kPage == 0 || gpa % kPage == 0);
-}
-
-bool ea_matches(const Vcpu &v, const Insn &d, uint64_t gpa, int mode, int size) {
+// Whether the decoded instruction `d` can be the one behind an MMIO exit of `len` bytes at gpa.
+//
+// Its memory operand must address gpa, and its access size must be `len`, with one exception: KVM
+// splits an access that crosses a page boundary into fragments, each its own exit (the part up to
+// the boundary at the operand's address, then the rest at the start of the next page). The size
+// check is what lets the backward search below tell a prefixed instruction from its own suffix:
+// `66 89 03` (mov [ebx], ax) also ends with the complete instruction `89 03` (mov [ebx], eax) at the
+// same address, so only the size rules the shorter decode out. A fragment is therefore accepted only
+// where the access really crosses the page boundary: a page-aligned gpa alone does not make a
+// fragment (that was the bug behind x86_64-native-kvm-2/-3: `66 a3 00 f0 ff ff` at an aligned gpa
+// was taken for the 4-byte `a3 00 f0 ff ff` with a 2-byte "fragment", RIP one byte too far).
+bool access_matches(const Vcpu &v, const Insn &d, uint64_t gpa, int mode, int len) {
   if (!d.has_mem || !d.ea_known) return false;
   uint64_t lin = seg_base(v.sregs, d.seg) + d.ea;
   if (mode != 64) lin &= 0xffffffffull;
   bool paging = v.sregs.cr0 & 0x80000000ull;
+  // With paging only the page offset can be compared (the GPA comes from the guest's page tables).
   auto same = [&](uint64_t l) { return paging ? ((l ^ gpa) & (kPage - 1)) == 0 : l == gpa; };
-  if (same(lin)) return true;
-  // String instructions: the index register may already have moved by one element.
-  return d.string_op && (same(lin - size) || same(lin + size));
+  int size = mem_access_size(d);
+  if (d.string_op) {
+    // The index register may already have moved by one element; the element size is the exit's.
+    return same(lin) || same(lin - len) || same(lin + len);
+  }
+  if (size == 0) return same(lin);  // an instruction whose access size the decoder does not know
+  if (size == len) return same(lin);
+  if (len > size) return false;
+  uint64_t in_page = kPage - (lin & (kPage - 1));  // bytes of the access before the page boundary
+  if (in_page >= static_cast<uint64_t>(size)) return false;  // the access does not cross a page
+  if (same(lin)) return static_cast<uint64_t>(len) == in_page;  // first fragment
+  // Second fragment: at the start of the next page, the rest of the access.
+  return gpa % kPage == 0 && static_cast<uint64_t>(len) == size - in_page && same(lin + in_page);
 }
 
 // Finds the instruction of an MMIO access and its length. For reads KVM left RIP at it; for writes
@@ -244,11 +289,16 @@ bool find_mmio(Vcpu &v, bool is_write, uint64_t gpa, int size, uint64_t rip, uin
   if (is_write) {
     uint8_t back[15];
     size_t avail = read_code_before(v, rip, mode, back);
-    for (size_t k = 1; k <= avail; ++k) {
+    size_t anchored = anchored_length(v, rip, mode);
+    // The anchored length first (it sees redundant prefixes), then the shortest decode that fits:
+    // a required prefix (0x66 on a 16-bit store) is then found through the access size.
+    for (size_t j = 0; j <= avail; ++j) {
+      size_t k = j == 0 ? anchored : j;
+      if (k == 0 || k > avail || (j != 0 && j == anchored)) continue;
       const uint8_t *p = back + 15 - k;
       Insn e;
       if (decode(p, k, mode, &v.regs, rip - k, &e) && static_cast<size_t>(e.len) == k &&
-          ea_matches(v, e, gpa, mode, size) && size_fits(mem_access_size(e), size, gpa)) {
+          access_matches(v, e, gpa, mode, size)) {
         *start = rip - k;
         *len = e.len;
         *gla = linear(e);
@@ -259,7 +309,7 @@ bool find_mmio(Vcpu &v, bool is_write, uint64_t gpa, int size, uint64_t rip, uin
   }
   // Forward at RIP: MMIO reads, and REP string stores that KVM left at the instruction.
   size_t n = read_code(v, rip, mode, buf, 15);
-  if (n && decode(buf, n, mode, &v.regs, rip, &d) && (!is_write || ea_matches(v, d, gpa, mode, size))) {
+  if (n && decode(buf, n, mode, &v.regs, rip, &d) && (!is_write || access_matches(v, d, gpa, mode, size))) {
     *start = rip;
     *len = d.len;
     *gla = d.ea_known ? linear(d) : 0;
@@ -462,6 +512,7 @@ hv_return_t run_vcpu(Vcpu &v) {
     uint64_t t0 = now_ns();
     // KVM_RUN: loads kvm_dirty_regs, runs the guest until an exit to user space (returns 0,
     // exit_reason set), a signal (-EINTR), or an error (-EINVAL for refused register state).
+    v.entry_rip = v.regs.rip;
     int r = ioctl(v.fd, KVM_RUN, 0);
     int err = errno;
     v.exec_time_ns += now_ns() - t0;
@@ -621,10 +672,71 @@ int selector_index(int reg) {
   }
 }
 
-__u64 *xcr0_slot(Vcpu &v) {
-  for (uint32_t i = 0; i < v.xcrs.nr_xcrs && i < KVM_MAX_XCRS; ++i)
-    if (v.xcrs.xcrs[i].xcr == 0) return &v.xcrs.xcrs[i].value;
+__u64 *xcr0_slot(kvm_xcrs &x) {
+  for (uint32_t i = 0; i < x.nr_xcrs && i < KVM_MAX_XCRS; ++i)
+    if (x.xcrs[i].xcr == 0) return &x.xcrs[i].value;
   return nullptr;
+}
+
+// ---- values a register cannot hold ------------------------------------------------------------------
+//
+// HVF's hv_vcpu_write_register may refuse "a value the register cannot hold" (the spec's `ok` row of
+// hv_vcpu_write_register allows any return there). The provider refuses, with HV_BAD_ARGUMENT and no
+// state change, every value that KVM would refuse when loading the register (KVM_RUN then fails and
+// the vCPU is stuck with it) and that a real CPU refuses at VM entry anyway.
+
+constexpr uint64_t kCr8Bits = 0xf;  // TPR is CR8: only bits 3:0 exist (SDM Vol. 3 §11.8.6.1)
+
+// The VM's probe vCPU (see Vm::probe_fd), created on first use; -1 when KVM gave none. Takes
+// g_vm->probe_mu, which the caller then holds through *lock.
+int probe_vcpu(std::unique_lock<std::mutex> *lock) {
+  Vm &vm = *g_vm;
+  *lock = std::unique_lock<std::mutex>(vm.probe_mu);
+  if (vm.probe_fd >= 0 || vm.probe_failed) return vm.probe_fd;
+  vm.probe_failed = true;
+  // KVM_CHECK_EXTENSION(KVM_CAP_MAX_VCPU_ID): vCPU ids run below it. The probe takes the last one,
+  // which hv_vcpu_create (ids counting up from 0, never reused) does not reach before KVM's limit
+  // on the number of vCPUs.
+  int max_id = ioctl(vm.vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPU_ID);
+  if (max_id <= 0) max_id = ioctl(vm.vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+  if (max_id <= static_cast<int>(vm.next_vcpu_id) + 1) return -1;
+  // KVM_CREATE_VCPU: a vCPU that only ever receives KVM_SET_CPUID2 and KVM_SET_SREGS.
+  int fd = ioctl(vm.vm_fd, KVM_CREATE_VCPU, static_cast<unsigned long>(max_id - 1));
+  if (fd < 0) return -1;
+  // KVM_SET_CPUID2: the same CPUID as every vCPU, on which KVM's reserved CR4 bits depend.
+  if (ioctl(fd, kKvmSetCpuid2, vm.cpuid) != 0) {
+    close(fd);
+    return -1;
+  }
+  vm.probe_fd = fd;
+  vm.probe_failed = false;
+  return fd;
+}
+
+// Whether KVM accepts `value` for CR0 or CR4 on its own: KVM_SET_SREGS on the probe vCPU with that
+// value in an otherwise neutral state (protected mode without paging, EFER = 0, so that KVM's checks
+// of the combination — long mode needs PAE and LMA — do not apply). Only the value's own validity is
+// judged: a VMM writes CR0, CR4 and EFER one at a time, and a combination that is invalid for a
+// moment is legitimate (it fails at VM entry, as in VMX).
+bool sregs_value_accepted(int reg, uint64_t value) {
+  std::unique_lock<std::mutex> lock;
+  int fd = probe_vcpu(&lock);
+  if (fd < 0) return true;  // cannot ask; KVM_RUN will tell (an entry-failure exit)
+  kvm_sregs probe;
+  // KVM_GET_SREGS: the probe's own (reset) state, so that everything but the value is what KVM
+  // already accepted (segments, APIC base).
+  if (ioctl(fd, KVM_GET_SREGS, &probe) != 0) return true;
+  memset(probe.interrupt_bitmap, 0, sizeof probe.interrupt_bitmap);
+  probe.cs.l = 0;
+  probe.efer = 0;
+  probe.cr0 = 0x11;  // PE | ET
+  probe.cr3 = 0;
+  probe.cr4 = 0;
+  if (reg == HV_X86_CR0) probe.cr0 = value;
+  else probe.cr4 = value;
+  // KVM_SET_SREGS: EINVAL for CR0 bits 63:32, CR0.NW without CD, CR0.PG without PE, and CR4 bits
+  // the vCPU's CPUID does not allow.
+  return ioctl(fd, KVM_SET_SREGS, &probe) == 0;
 }
 
 }  // namespace
@@ -738,7 +850,7 @@ hv_return_t hv_vcpu_read_register(hv_vcpuid_t vcpu, hv_x86_reg_t reg, uint64_t *
       break;
     case HV_X86_XCR0: {
       if (!load_xcrs(*v)) return HV_ERROR;
-      __u64 *x = xcr0_slot(*v);
+      __u64 *x = xcr0_slot(v->xcrs);
       *value = x ? *x : 1;
       break;
     }
@@ -773,18 +885,32 @@ hv_return_t hv_vcpu_write_register(hv_vcpuid_t vcpu, hv_x86_reg_t reg, uint64_t 
     case HV_X86_TSS_BASE: s.tr.base = value; break;
     case HV_X86_TSS_LIMIT: s.tr.limit = static_cast<uint32_t>(value); break;
     case HV_X86_TSS_AR: set_ar(s.tr, value); break;
-    case HV_X86_CR0: s.cr0 = value; break;
+    case HV_X86_CR0:
+      if (!sregs_value_accepted(HV_X86_CR0, value)) return HV_BAD_ARGUMENT;
+      s.cr0 = value;
+      break;
     case HV_X86_CR1: v->cr1 = value; return HV_SUCCESS;
     case HV_X86_CR2: s.cr2 = value; break;
     case HV_X86_CR3: s.cr3 = value; break;
-    case HV_X86_CR4:
-      v->cr4_vmxe = value & (1u << 13);
-      s.cr4 = value & ~static_cast<uint64_t>(1u << 13);
+    case HV_X86_CR4: {
+      // CR4.VMXE is kept aside (VMX needs it, KVM without nested VMX refuses it): not KVM's to judge.
+      uint64_t kvm_cr4 = value & ~static_cast<uint64_t>(kCr4Vmxe);
+      if (!sregs_value_accepted(HV_X86_CR4, kvm_cr4)) return HV_BAD_ARGUMENT;
+      v->cr4_vmxe = value & kCr4Vmxe;
+      s.cr4 = kvm_cr4;
       break;
-    case HV_X86_TPR: s.cr8 = value; break;
+    }
+    case HV_X86_TPR:
+      // A CR8 with bits above 3 fails VM entry on this KVM (exit 33, x86_64-native-kvm-4).
+      if (value & ~kCr8Bits) return HV_BAD_ARGUMENT;
+      s.cr8 = value;
+      break;
     case HV_X86_DR4: v->dr4 = value; return HV_SUCCESS;
     case HV_X86_DR5: v->dr5 = value; return HV_SUCCESS;
     case HV_X86_DR0: case HV_X86_DR1: case HV_X86_DR2: case HV_X86_DR3: case HV_X86_DR6: case HV_X86_DR7:
+      // DR6/DR7 bits 63:32 are reserved (must be 0: VM entry checks DR7, MOV DR #GPs) and
+      // KVM_SET_DEBUGREGS refuses them.
+      if ((reg == HV_X86_DR6 || reg == HV_X86_DR7) && (value >> 32)) return HV_BAD_ARGUMENT;
       if (!load_dregs(*v)) return HV_ERROR;
       if (reg == HV_X86_DR6) v->dregs.dr6 = value;
       else if (reg == HV_X86_DR7) v->dregs.dr7 = value;
@@ -793,14 +919,21 @@ hv_return_t hv_vcpu_write_register(hv_vcpuid_t vcpu, hv_x86_reg_t reg, uint64_t 
       return HV_SUCCESS;
     case HV_X86_XCR0: {
       if (!load_xcrs(*v)) return HV_ERROR;
-      __u64 *x = xcr0_slot(*v);
+      kvm_xcrs next = v->xcrs;
+      __u64 *x = xcr0_slot(next);
       if (!x) {
-        if (v->xcrs.nr_xcrs >= KVM_MAX_XCRS) return HV_ERROR;
-        v->xcrs.xcrs[v->xcrs.nr_xcrs].xcr = 0;
-        x = &v->xcrs.xcrs[v->xcrs.nr_xcrs++].value;
+        if (next.nr_xcrs >= KVM_MAX_XCRS) return HV_ERROR;
+        next.xcrs[next.nr_xcrs].xcr = 0;
+        x = &next.xcrs[next.nr_xcrs++].value;
       }
       *x = value;
-      v->xcrs_dirty = true;
+      // KVM_SET_XCRS, now rather than before the next run: EINVAL for an XCR0 the vCPU's CPUID does
+      // not allow (x87 clear, AVX without SSE, partial AVX-512, unsupported bits), which a real
+      // XSETBV refuses too; refused, nothing changes.
+      if (ioctl(v->fd, KVM_SET_XCRS, &next) != 0) return HV_BAD_ARGUMENT;
+      v->xcrs = next;
+      v->xcrs_valid = true;
+      v->xcrs_dirty = false;
       return HV_SUCCESS;
     }
     default: return HV_BAD_ARGUMENT;

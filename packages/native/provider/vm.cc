@@ -306,9 +306,9 @@ int open_kvm(char *why, size_t len) {
     if (why && len) {
       if (e == ENOENT)
         snprintf(why, len,
-                 "/dev/kvm does not exist: KVM is not available (load the kvm module, e.g. "
-                 "'modprobe kvm_intel' or 'modprobe kvm_amd', and enable virtualisation in the "
-                 "firmware or the outer hypervisor)");
+                 "/dev/kvm does not exist: KVM is not available; load the kvm module (e.g. "
+                 "'modprobe kvm_intel' or 'modprobe kvm_amd') and enable virtualisation in the "
+                 "firmware or the outer hypervisor");
       else if (e == EACCES || e == EPERM)
         snprintf(why, len,
                  "/dev/kvm: permission denied; add your user to the 'kvm' group "
@@ -386,7 +386,15 @@ const hvkvm_deviation_t kDeviations[] = {
      0},
     {"kvm.vcpu-ids",
      "KVM never frees a vCPU before its VM: one VM can create at most KVM_CAP_MAX_VCPUS vCPUs over its "
-     "lifetime (destroyed ones count); beyond that hv_vcpu_create returns HV_NO_RESOURCES.",
+     "lifetime (destroyed ones count, and so does the provider's own probe vCPU, created by the first "
+     "hv_vcpu_write_register of CR0 or CR4); beyond that hv_vcpu_create returns HV_NO_RESOURCES.",
+     0},
+    {"kvm.register-values",
+     "hv_vcpu_write_register returns HV_BAD_ARGUMENT, changing nothing, for a value KVM cannot load: "
+     "TPR above 15, DR6/DR7 with bits 63:32 set, an XCR0 the vCPU's CPUID does not allow, a CR0 or CR4 "
+     "value KVM_SET_SREGS refuses on its own. Combinations (e.g. CR0.PG with EFER.LME but not CR4.PAE) "
+     "are not checked there: they give a VM-entry-failure exit on the next run, as VMX does. The same "
+     "values written through hv_vmx_vcpu_write_vmcs are taken and fail VM entry.",
      0},
 };
 
@@ -488,6 +496,7 @@ hv_return_t hv_vm_destroy(void) {
   Vm *vm = g_vm;
   release_memory(*vm);
   free(vm->cpuid);
+  if (vm->probe_fd >= 0) close(vm->probe_fd);
   close(vm->vm_fd);
   close(vm->sys_fd);
   delete vm;

@@ -12,6 +12,10 @@
  *    stored and read back but do not change what the guest does: KVM handles CPUID, MSRs, CR
  *    accesses and exceptions in the kernel, and always gives HLT and I/O exits to user space.
  *  - hv_vcpu_run_until with a finite deadline returns HV_UNSUPPORTED (no preemption timer).
+ *  - hv_vcpu_write_register refuses (HV_BAD_ARGUMENT, nothing changed) values KVM cannot load:
+ *    TPR > 15, DR6/DR7 with bits 63:32 set, an XCR0 the vCPU's CPUID does not allow, and CR0/CR4
+ *    values KVM_SET_SREGS refuses on their own. Invalid combinations of control registers, and any
+ *    value written through hv_vmx_vcpu_write_vmcs, give a VM-entry-failure exit instead.
  *  - hv_vcpu_run returns HV_ERROR for a KVM exit with no VMX equivalent (e.g. an instruction KVM's
  *    emulator cannot execute); set HVKVM_DEBUG=1 to have it printed.
  *  - Threads: hv_vcpu_create blocks a real-time signal (SIGRTMIN+5) on the calling thread;

@@ -405,6 +405,99 @@ void test_mmio() {
   CHECK_EQ(reg(f.vcpu, HV_X86_RDI), 0x6001);
 }
 
+// One step of a scripted guest: the instruction at `at` (length `len`) must exit with `reason`
+// (EPT violation: a write to `gpa`; I/O: an OUT), RIP at the instruction; the VMM then sets RIP to
+// `next` (the next instruction, or wherever the script continues).
+struct Expect {
+  uint64_t at;
+  uint64_t len;
+  uint64_t reason;
+  uint64_t gpa;
+  uint64_t next;
+};
+
+void run_script(Fixture &f, uint64_t entry, const std::vector<Expect> &script, const char *what) {
+  wvmcs(f.vcpu, VMCS_GUEST_RIP, entry);
+  for (const Expect &e : script) {
+    uint64_t r = f.run();
+    uint64_t rip = f.rip();
+    if (r != e.reason || rip != e.at)
+      fprintf(stderr, "  [%s] at 0x%llx: reason %llu rip 0x%llx\n", what, static_cast<unsigned long long>(e.at),
+              static_cast<unsigned long long>(r), static_cast<unsigned long long>(rip));
+    CHECK_EQ(r, e.reason);
+    CHECK_EQ(rip, e.at);
+    CHECK_EQ(vmcs(f.vcpu, VMCS_GUEST_RIP), e.at);
+    if (e.reason == VMX_REASON_EPT_VIOLATION) {
+      CHECK_EQ(vmcs(f.vcpu, VMCS_RO_EXIT_QUALIFIC) & 7, 2);  // a write
+      CHECK_EQ(vmcs(f.vcpu, VMCS_GUEST_PHYSICAL_ADDRESS), e.gpa);
+    }
+    CHECK_EQ(vmcs(f.vcpu, VMCS_RO_VMEXIT_INSTR_LEN), e.len);
+    wvmcs(f.vcpu, VMCS_GUEST_RIP, e.next);
+  }
+  CHECK_EQ(f.run(), VMX_REASON_HLT);
+}
+
+// x86_64-native-kvm-2/-3: stores with a required 0x66 prefix to a page-aligned unmapped GPA, right
+// after an OUT and right after another MMIO store, in the moffs and ModRM forms and all three sizes.
+// KVM retires MMIO stores, so the provider finds the instruction by decoding; the 4-byte form is a
+// suffix of the 2-byte one, and only the access size tells them apart.
+void test_prefixed_stores() {
+  Fixture f;
+  setup_prot32(f.vcpu, 0x2000);
+  const uint32_t gpas[] = {0x100000, 0xfffff000, 0x100ffc};
+  for (uint32_t gpa : gpas) {
+    uint8_t g0 = gpa & 0xff, g1 = (gpa >> 8) & 0xff, g2 = (gpa >> 16) & 0xff, g3 = gpa >> 24;
+    for (int size : {1, 2, 4}) {
+      for (bool modrm : {false, true}) {
+        for (bool after_out : {true, false}) {
+          // mov ebx, gpa; then either (mov edx,3; out dx,eax) or (mov [gpa],eax); then the store; hlt.
+          std::vector<uint8_t> code = {0xbb, g0, g1, g2, g3};
+          std::vector<Expect> script;
+          uint64_t at = 0x2000 + code.size();
+          if (after_out) {
+            code.insert(code.end(), {0xba, 0x03, 0x00, 0x00, 0x00, 0xef});
+            script.push_back({at + 5, 1, VMX_REASON_IO, 0, at + 6});
+            at += 6;
+          } else {
+            code.insert(code.end(), {0xa3, g0, g1, g2, g3});
+            script.push_back({at, 5, VMX_REASON_EPT_VIOLATION, gpa, at + 5});
+            at += 5;
+          }
+          std::vector<uint8_t> store;
+          if (size == 2) store.push_back(0x66);
+          if (modrm) {
+            store.push_back(size == 1 ? 0x88 : 0x89);
+            store.push_back(0x03);  // [ebx]
+          } else {
+            store.insert(store.end(), {static_cast<uint8_t>(size == 1 ? 0xa2 : 0xa3), g0, g1, g2, g3});
+          }
+          code.insert(code.end(), store.begin(), store.end());
+          script.push_back({at, store.size(), VMX_REASON_EPT_VIOLATION, gpa, at + store.size()});
+          code.push_back(0xf4);
+          memcpy(f.ram + 0x2000, code.data(), code.size());
+          char what[64];
+          snprintf(what, sizeof what, "gpa %x size %d %s after %s", gpa, size, modrm ? "modrm" : "moffs",
+                   after_out ? "out" : "mmio");
+          run_script(f, 0x2000, script, what);
+        }
+      }
+    }
+  }
+  // Reached by a jump back (no straight line from where the guest entered): found from the bytes
+  // alone, the access size settling the prefix. 0x2000: 66 89 03; hlt. 0x3000: jmp 0x2000.
+  memcpy(f.ram + 0x2000, "\x66\x89\x03\xf4", 4);
+  memcpy(f.ram + 0x3000, "\xe9\xfb\xef\xff\xff", 5);
+  CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_RBX, 0x100000), HV_SUCCESS);
+  run_script(f, 0x3000, {{0x2000, 3, VMX_REASON_EPT_VIOLATION, 0x100000, 0x2003}}, "jump back");
+  // A redundant prefix (DS override, the default segment) cannot be told from the bytes before it;
+  // straight-line code from the entry point shows it: mov ecx,0x3e3e3e3e; ds mov [ebx],eax; hlt.
+  memcpy(f.ram + 0x2000, "\xb9\x3e\x3e\x3e\x3e\x3e\x89\x03\xf4", 9);
+  run_script(f, 0x2000, {{0x2005, 3, VMX_REASON_EPT_VIOLATION, 0x100000, 0x2008}}, "ds prefix");
+  // Same for an OUT with a redundant prefix: mov edx,0x3e; ds out dx,al; hlt.
+  memcpy(f.ram + 0x2000, "\xba\x3e\x00\x00\x00\x3e\xee\xf4", 8);
+  run_script(f, 0x2000, {{0x2005, 2, VMX_REASON_IO, 0, 0x2007}}, "ds out");
+}
+
 void test_permissions() {
   Fixture f;
   uint8_t *extra = static_cast<uint8_t *>(
@@ -656,6 +749,80 @@ void test_registers() {
   CHECK(t > 0);
 }
 
+// x86_64-native-kvm-4: values a register cannot hold are refused with HV_BAD_ARGUMENT and change
+// nothing; the vCPU still runs afterwards (before: TPR = ~0 was taken and the next run failed entry).
+void test_register_refusals() {
+  Fixture f;
+  setup_prot32(f.vcpu, 0x1000);
+  f.load(0x1000, {0xe6, 0x10, 0xf4});  // out 0x10,al; hlt
+  CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_TPR, 5), HV_SUCCESS);
+  CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_DR6, 0xffff0ff1), HV_SUCCESS);
+  CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_DR7, 0x401), HV_SUCCESS);
+  CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_XCR0, 3), HV_SUCCESS);  // x87 | SSE
+  struct Bad {
+    hv_x86_reg_t reg;
+    uint64_t value;
+  };
+  const Bad bad[] = {
+      {HV_X86_TPR, ~0ull},  {HV_X86_TPR, 16},          {HV_X86_TPR, 1ull << 63},
+      {HV_X86_DR6, 1ull << 32}, {HV_X86_DR6, ~0ull},   {HV_X86_DR7, 0x400 | (1ull << 40)},
+      {HV_X86_XCR0, 0},     {HV_X86_XCR0, 2},          {HV_X86_XCR0, 5},  // x87 clear; AVX without SSE
+      {HV_X86_XCR0, 1ull << 62},                        // not a state component
+      {HV_X86_CR0, 0x21 | (1ull << 32)},               // bits 63:32 reserved
+      {HV_X86_CR0, 0x80000020},                        // PG without PE
+      {HV_X86_CR0, 0x20000021},                        // NW without CD
+      {HV_X86_CR4, 1ull << 63}, {HV_X86_CR4, 1ull << 31},  // reserved
+  };
+  for (const Bad &b : bad) {
+    uint64_t before = reg(f.vcpu, b.reg);
+    CHECK_EQ(hv_vcpu_write_register(f.vcpu, b.reg, b.value), HV_BAD_ARGUMENT);
+    uint64_t after = reg(f.vcpu, b.reg);
+    if (after != before) fprintf(stderr, "  reg %d changed by a refused write of 0x%llx\n", b.reg,
+                                 static_cast<unsigned long long>(b.value));
+    CHECK_EQ(after, before);
+  }
+  CHECK_EQ(reg(f.vcpu, HV_X86_TPR), 5);
+  CHECK_EQ(reg(f.vcpu, HV_X86_DR6), 0xffff0ff1);
+  CHECK_EQ(reg(f.vcpu, HV_X86_DR7), 0x401);
+  CHECK_EQ(reg(f.vcpu, HV_X86_XCR0), 3);
+  CHECK_EQ(reg(f.vcpu, HV_X86_CR0), 0x21);
+  CHECK_EQ(reg(f.vcpu, HV_X86_CR4), 0x2000);
+  // Boundary values are taken.
+  CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_TPR, 15), HV_SUCCESS);
+  CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_DR7, 0xffffffff), HV_SUCCESS);
+  CHECK_EQ(reg(f.vcpu, HV_X86_DR7) >> 32, 0);
+  CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_DR7, 0x400), HV_SUCCESS);
+  // Only the value itself is judged, not its combination with the other control registers: a VMM
+  // writes them one at a time (CR0.PG with EFER.LME but CR4.PAE still clear is fine for a moment).
+  wvmcs(f.vcpu, VMCS_GUEST_IA32_EFER, 0x500);  // LME | LMA
+  CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_CR0, 0x80000031), HV_SUCCESS);
+  CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_CR4, 0x2020), HV_SUCCESS);  // VMXE | PAE
+  CHECK_EQ(reg(f.vcpu, HV_X86_CR0), 0x80000031);
+  CHECK_EQ(reg(f.vcpu, HV_X86_CR4), 0x2020);
+  CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_CR0, 0x21), HV_SUCCESS);
+  CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_CR4, 0x2000), HV_SUCCESS);
+  wvmcs(f.vcpu, VMCS_GUEST_IA32_EFER, 0);
+  // The vCPU still enters, with the values that were taken.
+  CHECK_EQ(f.run(), VMX_REASON_IO);
+  CHECK_EQ(f.rip(), 0x1000);
+  CHECK_EQ(reg(f.vcpu, HV_X86_TPR), 15);
+  CHECK_EQ(reg(f.vcpu, HV_X86_XCR0), 3);
+  CHECK_EQ(reg(f.vcpu, HV_X86_DR6), 0xffff0ff1);
+  f.skip();
+  CHECK_EQ(f.run(), VMX_REASON_HLT);
+  // A refusal while an MMIO read's completion is pending leaves that completion intact.
+  f.load(0x1100, {0xa1, 0x00, 0x00, 0x10, 0x00, 0xe6, 0x10, 0xf4});  // mov eax,[0x100000]; out; hlt
+  wvmcs(f.vcpu, VMCS_GUEST_RIP, 0x1100);
+  CHECK_EQ(f.run(), VMX_REASON_EPT_VIOLATION);
+  CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_CR0, 0x80000020), HV_BAD_ARGUMENT);
+  CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_CR4, 0), HV_SUCCESS);
+  CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_RAX, 0x600d), HV_SUCCESS);
+  f.skip();
+  CHECK_EQ(f.run(), VMX_REASON_IO);
+  CHECK_EQ(f.rip(), 0x1105);
+  CHECK_EQ(reg(f.vcpu, HV_X86_RAX), 0x600d);
+}
+
 void test_misuse() {
   uint64_t x;
   hv_vcpuid_t v;
@@ -888,8 +1055,8 @@ int main(int argc, char **argv) {
   }
   const Test tests[] = {
       {"available", test_available}, {"capabilities", test_capabilities}, {"out_in_hlt", test_out_in_hlt}, {"real_mode", test_real_mode},
-      {"mmio", test_mmio},           {"permissions", test_permissions},   {"subrange", test_subrange},
-      {"interrupt", test_interrupt}, {"registers", test_registers},       {"misuse", test_misuse},
+      {"mmio", test_mmio}, {"prefixed_stores", test_prefixed_stores},           {"permissions", test_permissions},   {"subrange", test_subrange},
+      {"interrupt", test_interrupt}, {"registers", test_registers}, {"register_refusals", test_register_refusals},       {"misuse", test_misuse},
       {"concurrent_protect", test_concurrent_protect}, {"loop", test_loop},           {"bench_exit", bench_exit},
   };
   for (const Test &t : tests) {
