@@ -24,10 +24,18 @@ let nativeArch;
 if (platform === 'linux' && existsSync('/dev/kvm')) nativeArch = 'x86_64';
 if (platform === 'darwin') nativeArch = arch === 'arm64' ? 'arm64' : 'x86_64';
 if (nativeArch) {
-  jobs.push({ name: `native ${nativeArch}`, args: ['--backend', 'native', '--arch', nativeArch, '--runs', nativeRuns] });
-  jobs.push({ name: `diff model,native ${nativeArch}`, args: ['--diff', 'model,native', '--arch', nativeArch, '--runs', diffRuns] });
+  jobs.push({
+    name: `native ${nativeArch}`,
+    args: ['--backend', 'native', '--arch', nativeArch, '--runs', nativeRuns],
+  });
+  jobs.push({
+    name: `diff model,native ${nativeArch}`,
+    args: ['--diff', 'model,native', '--arch', nativeArch, '--runs', diffRuns],
+  });
 } else {
-  process.stdout.write('native backend: not available on this machine (no /dev/kvm, not macOS); checking the model only\n');
+  process.stdout.write(
+    'native backend: not available on this machine (no /dev/kvm, not macOS); checking the model only\n',
+  );
 }
 
 const results = [];

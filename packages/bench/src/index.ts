@@ -4,14 +4,24 @@
  * run; a JSON report with the performance targets' ratios; and an A/B `compare` of two reports.
  * @packageDocumentation
  */
+
 export {
-  type RunOptions,
-  runBench,
-  THROUGHPUT_ITERATIONS,
-  MODEL_EXITS_PER_ITERATION,
-  NATIVE_EXITS_PER_ITERATION,
-  nativeTaskNames,
-} from './suites.js';
+  type CompareOptions,
+  type Comparison,
+  compare,
+  renderComparison,
+  type TaskComparison,
+  type Verdict,
+} from './compare.js';
+export {
+  arm64ExitLoopProgram,
+  arm64ThroughputProgram,
+  BENCH_PORT,
+  CODE_GPA,
+  type GuestProgram,
+  x86ExitLoopProgram,
+  x86ThroughputProgram,
+} from './guests.js';
 export {
   BENCH_SCHEMA,
   type BenchReport,
@@ -30,21 +40,12 @@ export {
   type TaskReport,
   taskReport,
 } from './report.js';
+export { mannWhitney, type OneSidedTest, type Summary, studentUpperTail, summarize, welch } from './stats.js';
 export {
-  type CompareOptions,
-  type Comparison,
-  compare,
-  renderComparison,
-  type TaskComparison,
-  type Verdict,
-} from './compare.js';
-export { mannWhitney, type OneSidedTest, studentUpperTail, summarize, type Summary, welch } from './stats.js';
-export {
-  arm64ExitLoopProgram,
-  arm64ThroughputProgram,
-  BENCH_PORT,
-  CODE_GPA,
-  type GuestProgram,
-  x86ExitLoopProgram,
-  x86ThroughputProgram,
-} from './guests.js';
+  MODEL_EXITS_PER_ITERATION,
+  NATIVE_EXITS_PER_ITERATION,
+  nativeTaskNames,
+  type RunOptions,
+  runBench,
+  THROUGHPUT_ITERATIONS,
+} from './suites.js';

@@ -51,7 +51,11 @@ async function load<T>(specifier: string, what: string): Promise<T> {
 }
 
 /** Opens the named backend for `arch`, or throws {@link BackendUnavailable}. */
-export async function openBackend(name: BackendName, arch: Arch, options: OpenOptions = {}): Promise<Backend> {
+export async function openBackend(
+  name: BackendName,
+  arch: Arch,
+  options: OpenOptions = {},
+): Promise<Backend> {
   let backend: Backend;
   if (name === 'model') {
     const mod = await load<ModelModule>(MODEL_PACKAGE, 'the model backend is not available');

@@ -5,13 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  type Arch,
-  type Backend,
-  type ConformanceReport,
-  diffBackends,
-  runConformance,
-} from '@hvspec/spec';
+import { type Arch, type Backend, type ConformanceReport, diffBackends, runConformance } from '@hvspec/spec';
 import type { Command } from 'commander';
 import { BACKEND_NAMES, type BackendName, BackendUnavailable, openBackend } from './backends.js';
 
@@ -60,7 +54,8 @@ export async function runCheck(opts: CheckOptions): Promise<ConformanceReport> {
     const open = async (name: BackendName): Promise<Backend> =>
       name === realName && real ? real : openBackend(name, opts.arch, { model: modelOptions });
     const a = await open(opts.backend);
-    const b = opts.diff === realName && a === real ? await openBackend(opts.diff, opts.arch) : await open(opts.diff);
+    const b =
+      opts.diff === realName && a === real ? await openBackend(opts.diff, opts.arch) : await open(opts.diff);
     backend = diffBackends(a, b);
   } else {
     backend = await openBackend(opts.backend, opts.arch, { model: CHECK_MODEL_OPTIONS });
@@ -75,7 +70,8 @@ export async function runCheck(opts: CheckOptions): Promise<ConformanceReport> {
       ...(opts.replayPath ? { replayPath: opts.replayPath } : {}),
       onRun: tty
         ? (n) => {
-            if (n % 10 === 0 || n === opts.runs) process.stderr.write(`\r${opts.arch} ${label}: ${n}/${opts.runs} runs`);
+            if (n % 10 === 0 || n === opts.runs)
+              process.stderr.write(`\r${opts.arch} ${label}: ${n}/${opts.runs} runs`);
           }
         : undefined,
     });
@@ -86,7 +82,10 @@ export async function runCheck(opts: CheckOptions): Promise<ConformanceReport> {
 }
 
 /** The one-line summary of a report, and the lines under it. */
-export function formatReport(r: ConformanceReport, opts: { verbose?: boolean; replay?: string } = {}): string {
+export function formatReport(
+  r: ConformanceReport,
+  opts: { verbose?: boolean; replay?: string } = {},
+): string {
   const lines: string[] = [];
   const covered = r.rulesCovered.filter((id) => r.rulesTotal.includes(id)).length;
   lines.push(
@@ -107,7 +106,9 @@ export function formatReport(r: ConformanceReport, opts: { verbose?: boolean; re
     for (const l of r.failure.commands.split('\n')) lines.push(`    ${l}`);
     const replay = [`--seed ${r.seed}`, `--path ${r.failure.path}`];
     if (r.failure.replayPath) replay.push(`--replay-path '${r.failure.replayPath}'`);
-    lines.push(`  replay: hvspec check ${opts.replay ?? `--backend ${r.backend}`} --arch ${r.arch} ${replay.join(' ')}`);
+    lines.push(
+      `  replay: hvspec check ${opts.replay ?? `--backend ${r.backend}`} --arch ${r.arch} ${replay.join(' ')}`,
+    );
   }
   return lines.join('\n');
 }
@@ -137,7 +138,10 @@ export function registerCheck(program: Command): void {
     .option('--seed <n>', 'fast-check seed (printed on every run)')
     .option('--path <path>', 'replay: the counterexample path printed by a failing run')
     .option('--replay-path <path>', 'replay: the commands replay path printed by a failing run')
-    .option('--diff <a,b>', 'differential mode: run every call on two backends and compare (e.g. model,native)')
+    .option(
+      '--diff <a,b>',
+      'differential mode: run every call on two backends and compare (e.g. model,native)',
+    )
     .option('--out <dir>', 'where counterexample traces are written', 'hvspec-counterexamples')
     .option('--json', 'print the reports as JSON')
     .option('--verbose', 'list uncovered rules even on failure')
@@ -150,12 +154,16 @@ export function registerCheck(program: Command): void {
         if (o.diff) {
           const parts = String(o.diff).split(',');
           if (parts.length !== 2 || !parts.every((p) => (BACKEND_NAMES as readonly string[]).includes(p))) {
-            throw new UsageError(`--diff takes two backends, e.g. model,native; got ${JSON.stringify(o.diff)}`);
+            throw new UsageError(
+              `--diff takes two backends, e.g. model,native; got ${JSON.stringify(o.diff)}`,
+            );
           }
           [backend, diff] = parts as [BackendName, BackendName];
         }
         if (!(BACKEND_NAMES as readonly string[]).includes(backend)) {
-          throw new UsageError(`--backend must be ${BACKEND_NAMES.join(' or ')}, got ${JSON.stringify(backend)}`);
+          throw new UsageError(
+            `--backend must be ${BACKEND_NAMES.join(' or ')}, got ${JSON.stringify(backend)}`,
+          );
         }
         const reports: ConformanceReport[] = [];
         for (const arch of archs) {
@@ -176,12 +184,18 @@ export function registerCheck(program: Command): void {
             const file = join(o.out, `${arch}-${report.backend.replace('+', '-')}-${report.seed}.json`);
             writeFileSync(file, `${JSON.stringify(report.failure.trace, null, 2)}\n`);
             const replay = diff ? `--diff ${backend},${diff}` : `--backend ${backend}`;
-            if (!o.json) process.stdout.write(`${formatReport(report, { ...o, replay })}\n  trace: ${file} (hvspec replay ${file})\n`);
+            if (!o.json)
+              process.stdout.write(
+                `${formatReport(report, { ...o, replay })}\n  trace: ${file} (hvspec replay ${file})\n`,
+              );
           } else if (!o.json) {
             process.stdout.write(`${formatReport(report, o)}\n`);
           }
         }
-        if (o.json) process.stdout.write(`${JSON.stringify(reports, (_k, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v), 2)}\n`);
+        if (o.json)
+          process.stdout.write(
+            `${JSON.stringify(reports, (_k, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v), 2)}\n`,
+          );
         process.exitCode = reports.every((r) => r.ok) ? 0 : 1;
       } catch (e) {
         if (e instanceof UsageError || e instanceof BackendUnavailable) {

@@ -17,7 +17,19 @@ function hvspec(cwd: string, ...args: string[]): { status: number | null; stdout
 
 describe('hvspec check', () => {
   it('passes on the model and prints a summary per architecture: runs, seed, rules covered of the total', () => {
-    const r = hvspec(CLI, 'check', '--backend', 'model', '--arch', 'all', '--runs', '40', '--seed', '3', '--no-progress');
+    const r = hvspec(
+      CLI,
+      'check',
+      '--backend',
+      'model',
+      '--arch',
+      'all',
+      '--runs',
+      '40',
+      '--seed',
+      '3',
+      '--no-progress',
+    );
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /^PASS x86_64 model: 40 runs, seed 3, rules covered \d+\/\d+/m);
     assert.match(r.stdout, /^PASS arm64 model: 40 runs, seed 3, rules covered \d+\/\d+/m);
@@ -33,7 +45,19 @@ describe('hvspec check', () => {
   });
 
   it('a differential run of the model against itself finds no difference', () => {
-    const r = hvspec(CLI, 'check', '--diff', 'model,model', '--arch', 'x86_64', '--runs', '30', '--seed', '4', '--no-progress');
+    const r = hvspec(
+      CLI,
+      'check',
+      '--diff',
+      'model,model',
+      '--arch',
+      'x86_64',
+      '--runs',
+      '30',
+      '--seed',
+      '4',
+      '--no-progress',
+    );
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /^PASS x86_64 model\+model/m);
     assert.doesNotMatch(r.stdout, /differences/);
@@ -70,7 +94,9 @@ describe('counterexample traces', () => {
         if (prop === 'hv_vmx_vcpu_read_vmcs') {
           return (t: number, vcpu: never, field: number) => {
             const r = target.hv_vmx_vcpu_read_vmcs(t, vcpu, field);
-            return field === VMCS.VMCS_CTRL_EPTP && r.ret === HV.HV_BAD_ARGUMENT && target.hv_vmx_vcpu_read_vmcs(t, vcpu, VMCS.VMCS_GUEST_RIP).ret === 0
+            return field === VMCS.VMCS_CTRL_EPTP &&
+              r.ret === HV.HV_BAD_ARGUMENT &&
+              target.hv_vmx_vcpu_read_vmcs(t, vcpu, VMCS.VMCS_GUEST_RIP).ret === 0
               ? { ret: HV.HV_SUCCESS, value: 0n }
               : r;
           };

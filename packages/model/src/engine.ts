@@ -46,7 +46,10 @@ export interface X86Cpu {
   cr4: bigint;
   efer: bigint;
   /** Segment bases/limits/access rights by name (cs, ds, es, fs, gs, ss). */
-  readonly seg: Record<'cs' | 'ds' | 'es' | 'fs' | 'gs' | 'ss', { selector: number; base: bigint; limit: number; ar: number }>;
+  readonly seg: Record<
+    'cs' | 'ds' | 'es' | 'fs' | 'gs' | 'ss',
+    { selector: number; base: bigint; limit: number; ar: number }
+  >;
 }
 
 /** Why an x86 run stopped. RIP is left at the instruction that exited (HVF semantics). */
@@ -64,7 +67,11 @@ export type X86Stop =
       readonly len: number;
     }
   | { readonly kind: 'hlt'; readonly len: number }
-  | { readonly kind: 'ept'; readonly fault: MemFault; /** guest-linear address of the access */ readonly gla: bigint }
+  | {
+      readonly kind: 'ept';
+      readonly fault: MemFault /** guest-linear address of the access */;
+      readonly gla: bigint;
+    }
   | { readonly kind: 'triple-fault' }
   /**
    * A fault-class guest exception raised by the instruction at RIP (RIP and the registers are as before

@@ -6,18 +6,20 @@
 import type { Arch } from '@hvspec/spec';
 import { arm64Engine } from './arm64/interp.js';
 import type { ModelOptions } from './core.js';
-import { Arm64Model, X86Model, createArm64Model as bareArm64, createX86Model as bareX86 } from './create.js';
+import { Arm64Model, createArm64Model as bareArm64, createX86Model as bareX86, X86Model } from './create.js';
 import { x86Engine } from './x86/interp.js';
 
-export * from './engine.js';
 export type { ModelOptions, UnsupportedInstruction } from './core.js';
-export { Arm64Model, X86Model };
-export { x86Engine, arm64Engine };
+export * from './engine.js';
+export { Arm64Model, arm64Engine, X86Model, x86Engine };
 
 /** The interpreters every model gets unless `options.engines` says otherwise (`{}`: no guest execution). */
 export const DEFAULT_ENGINES = { x86: x86Engine, arm64: arm64Engine } as const;
 
-const withEngines = (options: ModelOptions): ModelOptions => ({ ...options, engines: options.engines ?? DEFAULT_ENGINES });
+const withEngines = (options: ModelOptions): ModelOptions => ({
+  ...options,
+  engines: options.engines ?? DEFAULT_ENGINES,
+});
 
 /** The x86_64 model, with its interpreter. */
 export function createX86Model(options: ModelOptions = {}): X86Model {

@@ -355,10 +355,7 @@ export class X86Model extends ModelCore implements X86Backend {
     if (typeof v === 'number') return fail(v);
     if (!accessibleField(field) || isVmcsReadOnly(field)) return fail(HV.HV_BAD_ARGUMENT);
     const cap = CONTROL_CAPABILITY.get(field);
-    if (
-      cap !== undefined &&
-      !controlAllowed(this.vmxCaps[cap] ?? 0n, Number(value & 0xffff_ffffn))
-    ) {
+    if (cap !== undefined && !controlAllowed(this.vmxCaps[cap] ?? 0n, Number(value & 0xffff_ffffn))) {
       return fail(HV.HV_BAD_ARGUMENT);
     }
     v.regs.writeField(field, value);

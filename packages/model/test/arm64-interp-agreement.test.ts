@@ -6,25 +6,26 @@
  *
  * The spec's guest modules are imported by relative path until the package index exports them.
  */
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { type Arm64Exit, HV, HV_EXIT_REASON, HV_REG, type Vcpu } from '@hvspec/spec';
 import fc from 'fast-check';
-import { arm64Engine } from '../src/arm64/interp.js';
-import type { Arm64Stop } from '../src/engine.js';
-import { createArm64Model } from '../src/arm64-model.js';
-import { HV, HV_EXIT_REASON, HV_REG, type Arm64Exit, type Vcpu } from '@hvspec/spec';
+import { type Arm64Action, formatArm64Action } from '../../spec/src/guest/arm64/actions.js';
 import {
-  arm64ScenarioArb,
-  arm64ScenarioAnswer,
-  predictArm64Scenario,
-  runArm64Scenario,
-  arm64ScenarioTraceSteps,
   type Arm64Layout,
   type Arm64Scenario,
+  arm64ScenarioAnswer,
+  arm64ScenarioArb,
+  arm64ScenarioTraceSteps,
+  predictArm64Scenario,
+  runArm64Scenario,
 } from '../../spec/src/guest/arm64/scenario.js';
 import { ARM64_EXIT_KINDS, arm64VmmStep } from '../../spec/src/guest/arm64/vmm.js';
-import { formatArm64Action, type Arm64Action } from '../../spec/src/guest/arm64/actions.js';
-import { TestMemory, PAGE, R, W, X, freshCpu, context } from './arm64-interp-helpers.test.js';
+import { arm64Engine } from '../src/arm64/interp.js';
+import { createArm64Model } from '../src/arm64-model.js';
+import type { Arm64Stop } from '../src/engine.js';
+import { context, freshCpu, PAGE, R, TestMemory, W, X } from './arm64-interp-helpers.test.js';
 
 const CODE = 0x10000n;
 // A layout with every permission shape: RW RAM (2 pages), R, W, X and no-permission pages.
@@ -415,7 +416,13 @@ test('hardware mode (exact: false) accepts the model too: masks and vtimer timin
   fc.assert(
     fc.property(arm64ScenarioArb(LAYOUT), (s) => {
       const a = modelWithLayout();
-      const r = runArm64Scenario(asBackend(a.model), 1, asVcpu(a.vcpu), { ...s, layout: a.layout }, { exact: false });
+      const r = runArm64Scenario(
+        asBackend(a.model),
+        1,
+        asVcpu(a.vcpu),
+        { ...s, layout: a.layout },
+        { exact: false },
+      );
       assert.deepEqual(r.mismatches, [], show(s));
       assert.deepEqual(r.notes, []);
     }),

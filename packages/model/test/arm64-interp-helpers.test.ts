@@ -3,8 +3,9 @@
  * CPU, and a run context; plus tests of the helper memory itself (the other arm64-interp tests rely
  * on its permission checks).
  */
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import type { Arm64Cpu, Arm64RunContext, GuestMemory, MemFault } from '../src/engine.js';
 
 export const PAGE = 0x4000n;

@@ -2,13 +2,16 @@
 // the harness must pass the first and catch, shrink and trace each of the others.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type Backend, HV, VMCS, runConformance } from '@hvspec/spec';
+import { type Backend, HV, runConformance, VMCS } from '@hvspec/spec';
 import { createModel } from '../src/create.ts';
 
 const small = { maxVcpus: 3, maxAddressSpaces: 3 };
 
 /** A backend that answers like `inner` except where `patch` says otherwise. */
-function broken<B extends Backend>(inner: B, patch: Partial<Record<string, (...args: never[]) => unknown>>): B {
+function broken<B extends Backend>(
+  inner: B,
+  patch: Partial<Record<string, (...args: never[]) => unknown>>,
+): B {
   return new Proxy(inner, {
     get(target, prop, receiver) {
       const p = typeof prop === 'string' ? patch[prop] : undefined;
@@ -24,7 +27,9 @@ describe('conformance of the model', () => {
     it(`${arch}: passes, and covers every rule row that does not need guest execution`, async () => {
       const report = await runConformance(createModel(arch, small), { runs: 1000, seed: 6 });
       assert.equal(report.ok, true, report.failure?.message);
-      const uncovered = report.rulesTotal.filter((id) => !report.rulesCovered.includes(id) && !id.endsWith('.guest'));
+      const uncovered = report.rulesTotal.filter(
+        (id) => !report.rulesCovered.includes(id) && !id.endsWith('.guest'),
+      );
       assert.deepEqual(uncovered, []);
     });
   }
@@ -37,13 +42,19 @@ describe('the harness catches broken backends', () => {
       // The bug: once the call is otherwise valid (a live vCPU, its owner), EPTP reads succeed.
       hv_vmx_vcpu_read_vmcs: ((t: number, vcpu: never, field: number) => {
         const valid = model.hv_vmx_vcpu_read_vmcs(t, vcpu, VMCS.VMCS_GUEST_RIP).ret === HV.HV_SUCCESS;
-        return field === VMCS.VMCS_CTRL_EPTP && valid ? { ret: HV.HV_SUCCESS, value: 0n } : model.hv_vmx_vcpu_read_vmcs(t, vcpu, field);
+        return field === VMCS.VMCS_CTRL_EPTP && valid
+          ? { ret: HV.HV_SUCCESS, value: 0n }
+          : model.hv_vmx_vcpu_read_vmcs(t, vcpu, field);
       }) as never,
     });
     const report = await runConformance(bad, { runs: 300, seed: 6 });
     assert.equal(report.ok, false);
-    assert.match(report.failure?.message ?? '', /hv_vmx_vcpu_read_vmcs\.eptp: expected HV_BAD_ARGUMENT, got HV_SUCCESS/);
-    const calls = report.failure?.trace.steps.filter((s) => (s as { call: string }).call.startsWith('hv_')) ?? [];
+    assert.match(
+      report.failure?.message ?? '',
+      /hv_vmx_vcpu_read_vmcs\.eptp: expected HV_BAD_ARGUMENT, got HV_SUCCESS/,
+    );
+    const calls =
+      report.failure?.trace.steps.filter((s) => (s as { call: string }).call.startsWith('hv_')) ?? [];
     // hv_vm_create, hv_vcpu_create, hv_vmx_vcpu_read_vmcs: nothing else is needed to show the bug.
     assert.ok(calls.length <= 3, `shrunk to ${calls.length} calls:\n${report.failure?.commands}`);
     const last = calls.at(-1) as { call: string; args: { field: number }; expect: { ret: string } };
@@ -83,6 +94,9 @@ describe('the harness catches broken backends', () => {
     });
     const report = await runConformance(bad, { runs: 500, seed: 5 });
     assert.equal(report.ok, false);
-    assert.match(report.failure?.message ?? '', /hv_vcpu_get_pending_interrupt\.ok: value: expected false, got true/);
+    assert.match(
+      report.failure?.message ?? '',
+      /hv_vcpu_get_pending_interrupt\.ok: value: expected false, got true/,
+    );
   });
 });

@@ -10,7 +10,13 @@ it('README example: str w1, [x0] to an unmapped IPA is a data abort with a valid
   hv.hv_vm_create(0, null);
   const ram = hv.host_alloc(0x10000);
   hv.host_write(ram, 0, Uint8Array.of(0x01, 0x00, 0x00, 0xb9)); // str w1, [x0]
-  hv.hv_vm_map(0, { mem: ram, offset: 0 }, 0x10000n, 0x10000n, HV_MEMORY.READ | HV_MEMORY.WRITE | HV_MEMORY.EXEC);
+  hv.hv_vm_map(
+    0,
+    { mem: ram, offset: 0 },
+    0x10000n,
+    0x10000n,
+    HV_MEMORY.READ | HV_MEMORY.WRITE | HV_MEMORY.EXEC,
+  );
   const { value: cpu } = hv.hv_vcpu_create(1, null);
   assert.ok(cpu !== undefined);
   hv.hv_vcpu_set_reg(1, cpu, HV_REG.HV_REG_PC, 0x10000n);

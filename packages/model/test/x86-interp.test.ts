@@ -112,7 +112,7 @@ function assertHltAt(stop: X86Stop, cpu: X86Cpu, rip: bigint) {
 }
 
 test('mov r32, imm32 / mov r8, imm8 (incl. AH..BH) / 0x66 mov r16, imm16', () => {
-  const { cpu, stop } = run('b8 78563412  b4 aa  b3 55  66 b9 3412  bf ffffffff' + END, {
+  const { cpu, stop } = run(`b8 78563412  b4 aa  b3 55  66 b9 3412  bf ffffffff${END}`, {
     regs: { [ECX]: 0xaaaa0000n },
   });
   assertHltAt(stop, cpu, CODE + 18n);
@@ -157,7 +157,7 @@ test('mov r/m forms with 8/16/32-bit operands, ModRM + SIB + disp8/disp32, moffs
 
 test('segment override uses the segment base; ESP/EBP bases default to SS', () => {
   const mem = new Pages().map(0n, 0x8000, R | W | X);
-  mem.poke(CODE, '64 a3 10000000' + 'bd 00300000' + '89 45 04' + END); // mov fs:[0x10], eax; mov ebp, 0x3000; mov [ebp+4], eax
+  mem.poke(CODE, `64 a3 10000000bd 0030000089 45 04${END}`); // mov fs:[0x10], eax; mov ebp, 0x3000; mov [ebp+4], eax
   const cpu = prot32Cpu(CODE);
   cpu.gpr[EAX] = 0x01020304n;
   cpu.seg.fs.base = 0x4000n;
@@ -198,18 +198,18 @@ test('add/sub/cmp/and/or/xor/adc/sbb: results and flags', () => {
     assert.equal(cpu.rflags & ARITH, flags, `${code}: flags 0x${(cpu.rflags & ARITH).toString(16)}`);
   }
   // adc / sbb consume CF: stc is outside the subset, so set CF through a carrying add first.
-  const adc = run('05 01000000' + '15 10000000' + END, { regs: { [EAX]: 0xffffffffn } }); // add → 0, CF; adc eax, 0x10 → 0x11
+  const adc = run(`05 0100000015 10000000${END}`, { regs: { [EAX]: 0xffffffffn } }); // add → 0, CF; adc eax, 0x10 → 0x11
   assert.equal(adc.cpu.gpr[EAX], 0x11n);
-  const sbb = run('05 01000000' + '1d 01000000' + END, { regs: { [EAX]: 0xffffffffn } }); // 0 - 1 - 1
+  const sbb = run(`05 010000001d 01000000${END}`, { regs: { [EAX]: 0xffffffffn } }); // 0 - 1 - 1
   assert.equal(sbb.cpu.gpr[EAX], 0xfffffffen);
 });
 
 test('ALU with memory operands: r/m,reg; reg,r/m; 81/83 on memory; cmp writes nothing', () => {
   const mem = new Pages().map(0n, 0x8000, R | W | X).poke(0x2000n, '01000000 10000000');
-  const { cpu } = run(
-    'bb 00200000' + '01 03' + '2b 4b 04' + '81 43 04 00010000' + '83 3b 05' + '30 03' + END,
-    { mem, regs: { [EAX]: 4n, [ECX]: 0x20n } },
-  );
+  const { cpu } = run(`bb 0020000001 032b 4b 0481 43 04 0001000083 3b 0530 03${END}`, {
+    mem,
+    regs: { [EAX]: 4n, [ECX]: 0x20n },
+  });
   // [0x2000] = 1 + 4 = 5; ecx = 0x20 - 0x10 = 0x10; [0x2004] = 0x110; cmp [ebx], 5 → ZF; xor [ebx], al → 5 ^ 4 = 1
   assert.equal(mem.peek(0x2000n, 4), '01000000');
   assert.equal(mem.peek(0x2004n, 4), '10010000');
@@ -218,7 +218,7 @@ test('ALU with memory operands: r/m,reg; reg,r/m; 81/83 on memory; cmp writes no
 
 test('inc/dec keep CF; FE/FF on memory', () => {
   const mem = new Pages().map(0n, 0x8000, R | W | X).poke(0x2000n, 'ff 00000000');
-  const r = run('05 01000000' + '40' + '4b' + 'fe 05 00200000' + 'ff 0d 01200000' + END, {
+  const r = run(`05 01000000404bfe 05 00200000ff 0d 01200000${END}`, {
     mem,
     regs: { [EAX]: 0xffffffffn, [EBX]: 0n },
   });
@@ -254,9 +254,9 @@ test('jmp rel8/rel32, jcc rel8/rel32 taken and not taken, jmp r/m32, nop, lea', 
 });
 
 test('cli/sti change IF only', () => {
-  const a = run('fb' + END);
+  const a = run(`fb${END}`);
   assert.equal(a.cpu.rflags, 0x202n);
-  const b = run('fa' + END, { flags: 0x202n });
+  const b = run(`fa${END}`, { flags: 0x202n });
   assert.equal(b.cpu.rflags, 0x2n);
 });
 
@@ -276,7 +276,7 @@ test('in/out: imm8 and DX forms, all sizes; RIP stays; len in the stop; register
     ['ed', { port: 0x3f8, size: 4, in: true, imm: false, len: 1 }],
   ];
   for (const [code, want] of cases) {
-    const { cpu, stop } = run('90' + code, { regs: { [EAX]: 0x12345678n, [EDX]: 0xabcd03f8n } });
+    const { cpu, stop } = run(`90${code}`, { regs: { [EAX]: 0x12345678n, [EDX]: 0xabcd03f8n } });
     assert.deepEqual(stop, { kind: 'io', string: false, rep: false, ...want }, code);
     assert.equal(cpu.rip, CODE + 1n, `${code}: RIP at the I/O instruction`);
     assert.equal(cpu.gpr[EAX], 0x12345678n);
@@ -290,7 +290,7 @@ test('EPT violations: read unmapped, write read-only (nothing written), fetch fr
       .map(0x2000n, 0x1000, R)
       .map(0x3000n, 0x1000, R | W);
   // mov eax, [0x9000] (unmapped)
-  let r = run('90 a1 00900000' + END, { mem: mem() });
+  let r = run(`90 a1 00900000${END}`, { mem: mem() });
   assert.deepEqual(r.stop, {
     kind: 'ept',
     fault: { gpa: 0x9000n, access: 'read', size: 4, mapped: false, perms: 0 },
@@ -298,7 +298,7 @@ test('EPT violations: read unmapped, write read-only (nothing written), fetch fr
   });
   assert.equal(r.cpu.rip, CODE + 1n);
   // mov ebx, 0x2010; mov [ebx], ax → read-only page
-  r = run('bb 10200000 66 89 03' + END, { mem: mem(), regs: { [EAX]: 0xbeefn } });
+  r = run(`bb 10200000 66 89 03${END}`, { mem: mem(), regs: { [EAX]: 0xbeefn } });
   assert.equal(r.stop.kind, 'ept');
   assert.deepEqual(r.stop.kind === 'ept' && r.stop.fault, {
     gpa: 0x2010n,
@@ -311,7 +311,7 @@ test('EPT violations: read unmapped, write read-only (nothing written), fetch fr
   assert.equal(r.cpu.gpr[EBX], 0x2010n, 'the mov ebx before it retired');
   assert.equal(r.mem.peek(0x2010n, 2), '0000');
   // jmp 0x3000 (RW, not executable): RIP = the target
-  r = run('e9 fb1f0000' + END, { mem: mem() });
+  r = run(`e9 fb1f0000${END}`, { mem: mem() });
   assert.deepEqual(r.stop, {
     kind: 'ept',
     fault: { gpa: 0x3000n, access: 'fetch', size: 15, mapped: true, perms: R | W },
@@ -319,7 +319,7 @@ test('EPT violations: read unmapped, write read-only (nothing written), fetch fr
   });
   assert.equal(r.cpu.rip, 0x3000n);
   // a 4-byte load straddling into an unmapped page faults at that page
-  r = run('a1 fe3f0000' + END, { mem: mem() });
+  r = run(`a1 fe3f0000${END}`, { mem: mem() });
   assert.equal(r.stop.kind === 'ept' && r.stop.fault.gpa, 0x4000n);
   // an instruction straddling into a non-executable page: fetch fault in the second page, RIP at the instruction
   const m = mem();
@@ -349,7 +349,7 @@ test('outside the subset: unsupported with the bytes, never a guess; paging and 
 });
 
 test('ud2 and lea with a register operand raise #UD: an exception stop, RIP at the instruction, nothing changed', () => {
-  let r = run('b8 44332211 0f 0b' + END);
+  let r = run(`b8 44332211 0f 0b${END}`);
   assert.deepEqual(r.stop, { kind: 'exception', vector: 6 });
   assert.equal(r.cpu.rip, CODE + 5n);
   assert.equal(r.cpu.gpr[EAX], 0x11223344n);
@@ -365,13 +365,13 @@ test('ud2 and lea with a register operand raise #UD: an exception stop, RIP at t
 });
 
 test('budget: stops after exactly `budget` instructions with RIP at the next one', () => {
-  const r = run('90 90 90 90' + END, { budget: 3 });
+  const r = run(`90 90 90 90${END}`, { budget: 3 });
   assert.deepEqual(r.stop, { kind: 'budget' });
   assert.equal(r.cpu.rip, CODE + 3n);
 });
 
 test('upper halves of the GPRs are left alone by 32-bit writes', () => {
-  const r = run('b8 01000000' + END, {
+  const r = run(`b8 01000000${END}`, {
     regs: { [EAX]: 0xffff_ffff_0000_0000n, [ESP]: 0x1_0000_0000n, [EBP]: 5n, [ESI]: 6n },
   });
   assert.equal(r.cpu.gpr[EAX], 0xffff_ffff_0000_0001n);

@@ -5,8 +5,8 @@
 // the end; exits 1 if any of them grew (RSS by more than 8 MiB, to allow for the allocator).
 //   node scripts/soak.mjs [cycles=10000]
 import { readdirSync, readFileSync } from 'node:fs';
-import { HV, HV_MEMORY, VMCS, VMX_REASON, x86SetupSteps } from '@hvspec/spec';
 import { createNativeBackend } from '@hvspec/native';
+import { HV, HV_MEMORY, VMCS, VMX_REASON, x86SetupSteps } from '@hvspec/spec';
 
 const cycles = Number(process.argv[2] ?? 10000);
 const warmup = Math.min(1000, Math.floor(cycles / 10));
@@ -28,9 +28,13 @@ const t0 = Date.now();
 for (let i = 0; i < cycles; i++) {
   if (i === warmup) before = sample();
   must('hv_vm_create', hv.hv_vm_create(0, 0n));
-  must('hv_vm_map', hv.hv_vm_map(0, { mem: ram, offset: 0 }, 0x1000n, 0x1000n, HV_MEMORY.READ | HV_MEMORY.EXEC));
+  must(
+    'hv_vm_map',
+    hv.hv_vm_map(0, { mem: ram, offset: 0 }, 0x1000n, 0x1000n, HV_MEMORY.READ | HV_MEMORY.EXEC),
+  );
   const cpu = must('hv_vcpu_create', hv.hv_vcpu_create(1, 0n));
-  for (const { field, value } of x86SetupSteps(caps, 'prot32', 0x1000n)) must('setup', hv.hv_vmx_vcpu_write_vmcs(1, cpu, field, value));
+  for (const { field, value } of x86SetupSteps(caps, 'prot32', 0x1000n))
+    must('setup', hv.hv_vmx_vcpu_write_vmcs(1, cpu, field, value));
   for (;;) {
     must('hv_vcpu_run', hv.hv_vcpu_run(1, cpu));
     const reason = must('exit reason', hv.hv_vmx_vcpu_read_vmcs(1, cpu, VMCS.VMCS_RO_EXIT_REASON));

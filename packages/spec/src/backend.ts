@@ -140,7 +140,14 @@ export interface X86Backend extends BackendBase {
   hv_vm_map(t: ThreadId, uva: Uva, gpa: bigint, size: bigint, flags: number): Result;
   hv_vm_unmap(t: ThreadId, gpa: bigint, size: bigint): Result;
   hv_vm_protect(t: ThreadId, gpa: bigint, size: bigint, flags: number): Result;
-  hv_vm_map_space(t: ThreadId, asid: AddressSpace, uva: Uva, gpa: bigint, size: bigint, flags: number): Result;
+  hv_vm_map_space(
+    t: ThreadId,
+    asid: AddressSpace,
+    uva: Uva,
+    gpa: bigint,
+    size: bigint,
+    flags: number,
+  ): Result;
   hv_vm_unmap_space(t: ThreadId, asid: AddressSpace, gpa: bigint, size: bigint): Result;
   hv_vm_protect_space(t: ThreadId, asid: AddressSpace, gpa: bigint, size: bigint, flags: number): Result;
   hv_vcpu_create(t: ThreadId, flags: bigint): Result<Vcpu>;
@@ -209,7 +216,6 @@ export interface Arm64Backend extends BackendBase {
   /** Forces the listed vCPUs to exit (any thread). Sticky when a vCPU is not running. */
   hv_vcpus_exit(t: ThreadId, vcpus: readonly Vcpu[], vcpu_count: number): Result;
 }
-
 
 /** Either flavour. */
 export type Backend = X86Backend | Arm64Backend;

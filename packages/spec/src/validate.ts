@@ -32,8 +32,9 @@ export function checkThread(value: unknown): asserts value is number {
 
 /** Throws unless `value` is an array of u32 handles and `count` a u32. */
 export function checkVcpuList(name: string, value: unknown, countName: string, count: unknown): void {
-  if (!Array.isArray(value)) throw new TypeError(`${name} must be an array of vCPU handles, got ${describe(value)}`);
-  value.forEach((v, i) => checkU32(`${name}[${i}]`, v));
+  if (!Array.isArray(value))
+    throw new TypeError(`${name} must be an array of vCPU handles, got ${describe(value)}`);
+  for (const [i, v] of value.entries()) checkU32(`${name}[${i}]`, v);
   checkU32(countName, count);
 }
 

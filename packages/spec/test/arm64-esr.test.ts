@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import fc from 'fast-check';
 import {
   decodeEsr,
@@ -10,8 +10,8 @@ import {
   esrInstructionAbort,
   esrSysreg,
   esrWfx,
-  sysRegFields,
   SYSREG_ISS_KEY_MASK,
+  sysRegFields,
 } from '../src/guest/arm64/esr.js';
 
 // Every expected value below is computed by hand from the layout in hvf-facts.md §2.8:

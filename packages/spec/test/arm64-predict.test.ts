@@ -1,17 +1,17 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import fc from 'fast-check';
+import type { Arm64Action } from '../src/guest/arm64/actions.js';
 import { predictArm64 } from '../src/guest/arm64/predict.js';
-import { arm64VmmStep, completeMmioLoad } from '../src/guest/arm64/vmm.js';
 import {
+  type Arm64Layout,
   arm64ProgramArb,
+  arm64ScenarioAnswer,
   arm64ScenarioArb,
   arm64ScenarioTraceSteps,
   predictArm64Scenario,
-  arm64ScenarioAnswer,
-  type Arm64Layout,
 } from '../src/guest/arm64/scenario.js';
-import type { Arm64Action } from '../src/guest/arm64/actions.js';
+import { arm64VmmStep, completeMmioLoad } from '../src/guest/arm64/vmm.js';
 import { HV_EXIT_REASON, HV_REG, HV_SYS_REG } from '../src/vocabulary/arm64.js';
 
 const CODE = 0x10000n;

@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  HV,
-  VMCS,
   allRuleIds,
   callSpecs,
   forgeVcpu,
+  HV,
   initialState,
   judge,
   predict,
   type SpecEnv,
+  VMCS,
 } from '../src/index.ts';
 
 const env = (arch: 'x86_64' | 'arm64'): SpecEnv => ({
@@ -31,10 +31,14 @@ describe('rule tables', () => {
       for (const spec of callSpecs(arch)) {
         assert.ok(spec.rows.length > 0, spec.name);
         for (const row of spec.rows) {
-          assert.ok(['header', 'tested', 'reported', 'unverified'].includes(row.evidence), `${spec.name}.${row.id}`);
+          assert.ok(
+            ['header', 'tested', 'reported', 'unverified'].includes(row.evidence),
+            `${spec.name}.${row.id}`,
+          );
           assert.ok(row.source.length > 0, `${spec.name}.${row.id} has no source`);
           // An unverified row may not pin a non-success code: that would be a guess.
-          if (row.evidence === 'unverified' && row.ret.kind === 'code') assert.equal(row.ret.code, HV.HV_SUCCESS, `${spec.name}.${row.id} guesses a code`);
+          if (row.evidence === 'unverified' && row.ret.kind === 'code')
+            assert.equal(row.ret.code, HV.HV_SUCCESS, `${spec.name}.${row.id} guesses a code`);
         }
       }
     });
@@ -42,7 +46,10 @@ describe('rule tables', () => {
 
   it('arm64: a second hv_vm_create is HV_BUSY (applevisor, tested) and leaves the VM in place', () => {
     const s = initialState(env('arm64'));
-    assert.equal(judge(s, { name: 'hv_vm_create', t: 0, args: { config: null } }, { ret: HV.HV_SUCCESS }).ok, true);
+    assert.equal(
+      judge(s, { name: 'hv_vm_create', t: 0, args: { config: null } }, { ret: HV.HV_SUCCESS }).ok,
+      true,
+    );
     const second = { name: 'hv_vm_create', t: 0, args: { config: null } };
     assert.equal(predict(s, second).ruleId, 'hv_vm_create.vm-exists');
     const j = judge(s, second, { ret: HV.HV_ERROR });
@@ -55,7 +62,11 @@ describe('rule tables', () => {
     const s = initialState(env('x86_64'));
     judge(s, { name: 'hv_vm_create', t: 0, args: { flags: 0n } }, { ret: 0 });
     judge(s, { name: 'hv_vcpu_create', t: 1, args: { flags: 0n } }, { ret: 0, value: 0 });
-    const read = { name: 'hv_vmx_vcpu_read_vmcs', t: 1, args: { vcpu: forgeVcpu(0), field: VMCS.VMCS_CTRL_EPTP } };
+    const read = {
+      name: 'hv_vmx_vcpu_read_vmcs',
+      t: 1,
+      args: { vcpu: forgeVcpu(0), field: VMCS.VMCS_CTRL_EPTP },
+    };
     assert.equal(judge(s, read, { ret: HV.HV_BAD_ARGUMENT }).ok, true);
     assert.equal(judge(s, read, { ret: HV.HV_ERROR }).ok, false);
   });
@@ -96,7 +107,10 @@ describe('rule tables', () => {
     judge(s, { name: 'hv_vcpu_create', t: 1, args: { config: null } }, { ret: 0, value: 0 });
     judge(s, { name: 'hv_vcpus_exit', t: 0, args: { vcpus: [0], vcpu_count: 1 } }, { ret: 0 });
     const run = { name: 'hv_vcpu_run', t: 1, args: { vcpu: 0 } };
-    const exit = (reason: number) => ({ reason, exception: { syndrome: 0n, virtual_address: 0n, physical_address: 0n } });
+    const exit = (reason: number) => ({
+      reason,
+      exception: { syndrome: 0n, virtual_address: 0n, physical_address: 0n },
+    });
     assert.equal(judge(s, run, { ret: 0, value: exit(1) }).ok, false);
     assert.equal(judge(s, run, { ret: 0, value: exit(0) }).ok, true);
     assert.equal(predict(s, run).ruleId, 'hv_vcpu_run.guest');

@@ -28,9 +28,9 @@
  * @module
  */
 
+import { ESR_EC, FSC, HV_SYS_REG, HV_SYS_REG_ID_REGISTERS } from '@hvspec/spec';
 import type { Arm64Engine, Arm64RunContext, Arm64Stop, MemFault } from '../engine.js';
 import { isFault } from '../engine.js';
-import { ESR_EC, FSC, HV_SYS_REG, HV_SYS_REG_ID_REGISTERS } from '@hvspec/spec';
 
 const M64 = (1n << 64n) - 1n;
 const M32 = 0xffffffffn;

@@ -10,11 +10,11 @@ import type { SpecCall } from '../rules/types.js';
 import { HV_INTERRUPT_TYPE, HV_REG, HV_REG_COUNT, HV_SYS_REG } from '../vocabulary/arm64.js';
 import { HV_VM_OPTIONS, HV_VMX_CAP, VMCS } from '../vocabulary/x86.js';
 import {
-  THREADS,
   addrArb,
   flagsArb,
   resolveVcpu,
   sizeArb,
+  THREADS,
   threadArb,
   u64Arb,
   type VcpuChoice,

@@ -23,14 +23,14 @@ import {
   x86ScenarioTraceSteps,
 } from '../guest/x86/scenario.js';
 import { x86SetupSteps } from '../guest/x86/setup.js';
+import type { SpecVcpu } from '../state.js';
 import { HV_EXIT_REASON, HV_REG, HV_SYS_REG } from '../vocabulary/arm64.js';
 import { HV_MEMORY } from '../vocabulary/memory.js';
 import { HV, hvReturnName } from '../vocabulary/returns.js';
 import { HV_DEADLINE_FOREVER, HV_X86_REG, VMCS } from '../vocabulary/x86.js';
-import type { SpecVcpu } from '../state.js';
 import type { HvCommand, Weighted } from './commands.js';
-import type { DiffingBackend } from './diff.js';
 import type { Model, Real } from './context.js';
+import type { DiffingBackend } from './diff.js';
 import { ConformanceError, execute } from './execute.js';
 
 /** Where guest code lives: above the window the mapping commands use, below a 32-bit IPA space. */

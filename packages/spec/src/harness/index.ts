@@ -2,6 +2,8 @@
  * The conformance harness: fast-check model-based testing of any backend against the spec.
  * @module
  */
+
+export { resolveVcpu, THREADS, type VcpuChoice, vcpuChoice } from './choices.js';
 export {
   CallCommand,
   HostAllocCommand,
@@ -9,7 +11,6 @@ export {
   lifecycleCommands,
   type Weighted,
 } from './commands.js';
-export { THREADS, resolveVcpu, type VcpuChoice, vcpuChoice } from './choices.js';
 export type { LogEntry, Model, Real } from './context.js';
 export { describeCall, describeValue } from './describe.js';
 export {
@@ -20,7 +21,7 @@ export {
   diffBackends,
 } from './diff.js';
 export { ConformanceError, execute } from './execute.js';
-export { GuestCommand, SpinCancelCommand, guestCommands } from './guest.js';
+export { GuestCommand, guestCommands, SpinCancelCommand } from './guest.js';
 export { invoke, positionalArgs } from './invoke.js';
 export {
   type CommandSource,

@@ -3,7 +3,7 @@
  * @module
  */
 import type { Arm64Exit } from '../backend.js';
-import { HV } from '../vocabulary/returns.js';
+import { newVcpu, type SpecState, type SpecVcpu, type SpecVmConfig } from '../state.js';
 import {
   HV_EXIT_REASON,
   HV_REG,
@@ -12,20 +12,20 @@ import {
   HV_SYS_REG,
   isKnownSysReg,
 } from '../vocabulary/arm64.js';
-import { newVcpu, type SpecState, type SpecVcpu, type SpecVmConfig } from '../state.js';
+import { HV } from '../vocabulary/returns.js';
 import {
   ANY,
+  always,
+  arg,
+  code,
+  expectEqual,
   H,
+  liveVcpu,
   NOT_SUCCESS,
   R,
   SUCCESS,
   T,
   U,
-  always,
-  arg,
-  code,
-  expectEqual,
-  liveVcpu,
   vcpuPrelude,
 } from './dsl.js';
 import { mapRows, protectRows, unmapRows } from './memory.js';
@@ -88,7 +88,7 @@ function hostQuery(
         when: 'always (no VM needed)',
         applies: always,
         ret: SUCCESS,
-        then: `value = ${outDoc} (host dependent; the backend declares it)`,
+        result: `value = ${outDoc} (host dependent; the backend declares it)`,
         evidence: H,
         source: `hvf-facts §2.3: ${name} [H]`,
         expect: (s) => expected(s),
@@ -131,7 +131,7 @@ const hv_vm_config_create: CallSpec = {
       when: 'always',
       applies: always,
       ret: SUCCESS,
-      then: 'config = a new object; the VM it creates uses the default IPA size and granule',
+      result: 'config = a new object; the VM it creates uses the default IPA size and granule',
       evidence: H,
       source: 'hvf-facts §2.3: hv_vm_config_create [H]',
       value: (s, _c, v) =>
@@ -168,7 +168,7 @@ const hv_vm_config_set_ipa_size: CallSpec = {
       when: 'ipa_bit_length is 0..max',
       applies: always,
       ret: SUCCESS,
-      then: 'the configuration holds the IPA size',
+      result: 'the configuration holds the IPA size',
       evidence: T,
       source: 'hvf-facts §3: applevisor tests: 0..max accepted at config time [T]',
       effect: (s, c) => {
@@ -193,7 +193,7 @@ const hv_vm_config_get_ipa_size: CallSpec = {
       when: 'config is a configuration object',
       applies: always,
       ret: SUCCESS,
-      then: 'value = the size last set; unspecified if never set',
+      result: 'value = the size last set; unspecified if never set',
       evidence: H,
       source: 'hvf-facts §2.3: hv_vm_config_get_ipa_size [H]',
       expect: (s, c) => configOf(s, c)?.ipaSize,
@@ -236,7 +236,7 @@ const hv_vm_config_set_ipa_granule: CallSpec = {
       when: 'granule is supported',
       applies: always,
       ret: SUCCESS,
-      then: 'the configuration holds the granule',
+      result: 'the configuration holds the granule',
       evidence: R,
       source:
         'hvf-facts §2.5: with HV_IPA_GRANULE_4KB, 4 KiB-aligned mappings work (measured, macOS 26.5) [R]',
@@ -262,7 +262,7 @@ const hv_vm_config_get_ipa_granule: CallSpec = {
       when: 'config is a configuration object',
       applies: always,
       ret: SUCCESS,
-      then: 'value = the granule last set; unspecified if never set',
+      result: 'value = the granule last set; unspecified if never set',
       evidence: H,
       source: 'hvf-facts §2.3 [H]',
       expect: (s, c) => configOf(s, c)?.granule,
@@ -315,7 +315,7 @@ const hv_vm_create: CallSpec = {
       when: "config's IPA size was explicitly set to 0",
       applies: (s, c) => c.args.config !== null && configOf(s, c)?.ipaSize === 0,
       ret: ANY,
-      then: 'undocumented: on HV_SUCCESS the VM is assumed to get the default IPA size',
+      result: 'undocumented: on HV_SUCCESS the VM is assumed to get the default IPA size',
       evidence: U,
       source: 'hvf-facts §3: 0 is accepted at config time [T]; what hv_vm_create then does is undocumented',
       effect: (s, c, o) => {
@@ -327,7 +327,7 @@ const hv_vm_create: CallSpec = {
       when: 'no VM exists (including after hv_vm_destroy)',
       applies: always,
       ret: SUCCESS,
-      then: 'the process has a VM with the configured (or default: 36-bit, 16 KiB) IPA space',
+      result: 'the process has a VM with the configured (or default: 36-bit, 16 KiB) IPA space',
       evidence: T,
       source: 'hvf-facts §3: create after destroy succeeds (applevisor) [T]; defaults §2.3 [R]',
       effect: (s, c) => vmFromConfig(s, c.args.config === null ? undefined : configOf(s, c)),
@@ -364,7 +364,7 @@ const hv_vm_destroy: CallSpec = {
       when: 'a VM exists and every vCPU is destroyed',
       applies: always,
       ret: SUCCESS,
-      then: 'no VM; every mapping is gone',
+      result: 'no VM; every mapping is gone',
       evidence: T,
       source: 'hvf-facts §3: applevisor destroys and re-creates VMs [T]',
       effect: (s) => {
@@ -460,7 +460,8 @@ const hv_vcpu_create: CallSpec = {
       when: 'a VM exists; the thread owns no vCPU; below the limit',
       applies: always,
       ret: SUCCESS,
-      then: 'vcpu = a new handle owned by the calling thread; fresh state (CPSR and SCTLR_EL1 unspecified: set them)',
+      result:
+        'vcpu = a new handle owned by the calling thread; fresh state (CPSR and SCTLR_EL1 unspecified: set them)',
       evidence: H,
       source: 'hvf-facts §2.4 [H]; §5.7 fresh state [T/R]',
       value: (s, _c, v) =>
@@ -493,7 +494,7 @@ const hv_vcpu_destroy: CallSpec = {
       when: 'the owner destroys a live vCPU',
       applies: always,
       ret: SUCCESS,
-      then: 'the handle and its exit record are stale; the thread may create another vCPU',
+      result: 'the handle and its exit record are stale; the thread may create another vCPU',
       evidence: H,
       source: 'hvf-facts §2.4 [H]',
       effect: (s, c) => {
@@ -559,7 +560,7 @@ function accessorPair(opts: {
           when: 'the owner reads a valid selector',
           applies: always,
           ret: SUCCESS,
-          then: 'value = the value last written (where the spec pins it down); otherwise unspecified',
+          result: 'value = the value last written (where the spec pins it down); otherwise unspecified',
           evidence: opts.evidence,
           source: opts.source,
           expect: (s, c) => opts.read(liveVcpu(s, c), sel(c)),
@@ -583,7 +584,7 @@ function accessorPair(opts: {
             : 'the owner writes a valid selector',
           applies: (_s, c) => opts.setAlwaysSucceeds?.(sel(c)) ?? true,
           ret: SUCCESS,
-          then: 'the value is stored',
+          result: 'the value is stored',
           evidence: opts.evidence,
           source: opts.source,
           effect: (s, c) => {
@@ -599,7 +600,8 @@ function accessorPair(opts: {
                 when: 'the owner writes a register whose writable bits the spec does not pin down',
                 applies: always,
                 ret: ANY,
-                then: 'on HV_SUCCESS the register holds a value the spec does not predict; otherwise it is unchanged',
+                result:
+                  'on HV_SUCCESS the register holds a value the spec does not predict; otherwise it is unchanged',
                 evidence: U,
                 source: 'RES0/RES1 and read-only bits are undocumented',
                 effect: (s: SpecState, c: SpecCall) => opts.forget?.(liveVcpu(s, c), sel(c)),
@@ -754,7 +756,8 @@ const hv_vcpu_run: CallSpec = {
       when: 'an hv_vcpus_exit is pending for the vCPU',
       applies: (s, c) => liveVcpu(s, c).cancel,
       ret: SUCCESS,
-      then: 'returns at once without entering the guest: exit reason HV_EXIT_REASON_CANCELED, PC unchanged; pending IRQ/FIQ cleared',
+      result:
+        'returns at once without entering the guest: exit reason HV_EXIT_REASON_CANCELED, PC unchanged; pending IRQ/FIQ cleared',
       evidence: H,
       source:
         'hvf-facts §2.4: "the next time hv_vcpu_run is called … it will return immediately without entering the guest" [H]',
@@ -775,7 +778,8 @@ const hv_vcpu_run: CallSpec = {
       when: 'no cancel is pending',
       applies: always,
       ret: ANY,
-      then: 'enters the guest; the exit is what the guest program predicts; pending IRQ/FIQ cleared; a VTIMER_ACTIVATED exit masks the vtimer',
+      result:
+        'enters the guest; the exit is what the guest program predicts; pending IRQ/FIQ cleared; a VTIMER_ACTIVATED exit masks the vtimer',
       evidence: H,
       source: 'hvf-facts §2.4/§2.6 [H]',
       effect: (s, c, o) => {

@@ -3,8 +3,8 @@
  * @module
  */
 import type { ThreadId } from '../backend.js';
-import { HV, hvReturnName } from '../vocabulary/returns.js';
 import type { SpecState, SpecVcpu } from '../state.js';
+import { HV, hvReturnName } from '../vocabulary/returns.js';
 import type { Evidence, RetRule, Row, SpecCall } from './types.js';
 
 export const code = (c: number): RetRule => ({ kind: 'code', code: c });

@@ -4,8 +4,8 @@
  * @module
  */
 import type { Arch } from '../backend.js';
-import { HV, hvReturnName } from '../vocabulary/returns.js';
 import type { SpecEnv, SpecState } from '../state.js';
+import { HV, hvReturnName } from '../vocabulary/returns.js';
 import { ARM64_CALLS } from './arm64.js';
 import { show, showRet } from './dsl.js';
 import type { CallSpec, Judgement, Outcome, Row, SpecCall } from './types.js';
@@ -30,9 +30,11 @@ export function callSpec(arch: Arch, name: string): CallSpec | undefined {
  * Every rule id of an architecture (`hv_vm_create.vm-exists`, …), in table order; with `env`, only the
  * rows that can apply in that host environment.
  */
-export function allRuleIds(arch: Arch, env?: SpecEnv): string[] {
+export function allRuleIds(arch: Arch, env?: SpecEnv, opts: { dangerous?: boolean } = {}): string[] {
   return callSpecs(arch).flatMap((c) =>
-    c.rows.filter((r) => !env || !r.requires || r.requires(env)).map((r) => `${c.name}.${r.id}`),
+    c.rows
+      .filter((r) => (!env || !r.requires || r.requires(env)) && (opts.dangerous !== false || !r.dangerous))
+      .map((r) => `${c.name}.${r.id}`),
   );
 }
 
@@ -77,6 +79,6 @@ export function judge(s: SpecState, c: SpecCall, o: Outcome): Judgement {
   return { call: c, row, ruleId, ok: true };
 }
 
+export { showRet } from './dsl.js';
 export type { CallSpec, Evidence, Judgement, Outcome, Param, RetRule, Row, SpecCall } from './types.js';
 export { EVIDENCE_TAG } from './types.js';
-export { showRet } from './dsl.js';

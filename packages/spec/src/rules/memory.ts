@@ -5,12 +5,12 @@
  * @module
  */
 import type { Uva } from '../backend.js';
+import type { SpecState } from '../state.js';
 import { HV_MEMORY_RWX } from '../vocabulary/memory.js';
 import { HV } from '../vocabulary/returns.js';
-import type { SpecState } from '../state.js';
-import { ANY, H, NOT_SUCCESS, R, SUCCESS, U, arg, code } from './dsl.js';
+import { ANY, arg, code, H, NOT_SUCCESS, R, SUCCESS, U } from './dsl.js';
 import { fullyMapped, mappingsIn, protectRange, unmapRange } from './ranges.js';
-import type { Outcome, Row, SpecCall } from './types.js';
+import type { Row, SpecCall } from './types.js';
 
 const U64_END = 1n << 64n;
 
@@ -155,7 +155,7 @@ export function mapRows(shape: Shape): Row[] {
       when: 'VM exists, arguments aligned and in range, no overlap',
       applies: () => true,
       ret: SUCCESS,
-      then: 'the range is mapped to the host buffer with the given permissions',
+      result: 'the range is mapped to the host buffer with the given permissions',
       evidence: H,
       source: 'hvf-facts §1.2/§2.3: hv_vm_map [H]',
       effect: (s, c) => addMapping(s, c, shape),
@@ -175,7 +175,7 @@ function above39(shape: Shape, call: 'map' | 'protect'): Row[] {
       when: 'gpa + size is above 2^39, the smallest guest-physical width of Intel EPT hosts',
       applies: (_s, c) => arg<bigint>(c, shape.addr) + arg<bigint>(c, 'size') > 1n << 39n,
       ret: ANY,
-      then:
+      result:
         call === 'map'
           ? "undocumented: the limit is the host's physical-address width; on HV_SUCCESS the range is mapped"
           : "undocumented: the limit is the host's physical-address width; on HV_SUCCESS the permissions change",
@@ -242,7 +242,7 @@ export function unmapRows(shape: Shape): Row[] {
       when: 'some page of the range is not mapped',
       applies: (s, c) => !whollyMapped(s, c, shape),
       ret: ANY,
-      then: 'undocumented: on HV_SUCCESS the mapped parts are unmapped; otherwise nothing changes',
+      result: 'undocumented: on HV_SUCCESS the mapped parts are unmapped; otherwise nothing changes',
       evidence: U,
       source:
         'hvf-facts §2.5: unmapping an unmapped range is undocumented; a 2026 QEMU change asserting HV_SUCCESS weakly suggests success [U]',
@@ -255,7 +255,7 @@ export function unmapRows(shape: Shape): Row[] {
       when: 'every page of the range is mapped (by one or several mappings)',
       applies: () => true,
       ret: SUCCESS,
-      then: 'the range is unmapped; mappings it cuts are split',
+      result: 'the range is unmapped; mappings it cuts are split',
       evidence: H,
       source: 'hvf-facts §1.2/§2.3: hv_vm_unmap [H]',
       effect: unmap,
@@ -285,7 +285,7 @@ export function protectRows(shape: Shape): Row[] {
       when: 'every page of the range is mapped',
       applies: () => true,
       ret: SUCCESS,
-      then: 'the permissions of exactly that range change; mappings it cuts are split',
+      result: 'the permissions of exactly that range change; mappings it cuts are split',
       evidence: H,
       source:
         'hvf-facts §2.3: "protect may apply to a whole region or a subregion" [H]; QEMU dirty logging and the XNU test use it [T]',

@@ -54,7 +54,7 @@ export interface Row {
   readonly applies: (s: SpecState, c: SpecCall) => boolean;
   readonly ret: RetRule;
   /** What happens, in words (state change, out-value), for the reference. */
-  readonly then?: string;
+  readonly result?: string;
   readonly evidence: Evidence;
   /** Where the evidence comes from (a hvf-facts.md section and its source). */
   readonly source: string;

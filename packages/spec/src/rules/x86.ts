@@ -3,6 +3,7 @@
  * @module
  */
 import type { Vcpu } from '../backend.js';
+import { newVcpu, type SpecState, type SpecVcpu } from '../state.js';
 import { HV } from '../vocabulary/returns.js';
 import {
   HV_CAP,
@@ -10,36 +11,35 @@ import {
   HV_VM_OPTIONS,
   HV_VMX_CAP,
   HV_X86_REG,
-  VMCS,
   isKnownVmcsField,
   isVmcsHostState,
   isVmcsReadOnly,
+  VMCS,
 } from '../vocabulary/x86.js';
-import { newVcpu, type SpecState, type SpecVcpu } from '../state.js';
 import {
   ANY,
+  always,
+  arg,
+  code,
+  expectEqual,
   H,
+  liveVcpu,
   NOT_SUCCESS,
   R,
   SUCCESS,
   T,
   U,
-  always,
-  arg,
-  code,
-  expectEqual,
-  liveVcpu,
   vcpuPrelude,
 } from './dsl.js';
 import { mapRows, protectRows, unmapRows } from './memory.js';
 import {
+  truncateToField,
   VMCS_CONTROL_CAPABILITY,
   VMCS_EXACT,
   VMCS_REG_ALIAS,
   VMCS_REG_MAYBE_ALIAS,
   X86_REG_EXACT,
   X86_REG_SIGNIFICANT,
-  truncateToField,
 } from './registers.js';
 import type { CallSpec, Row, SpecCall } from './types.js';
 
@@ -88,7 +88,7 @@ const hv_capability: CallSpec = {
         arg<number>(c, 'capability') === HV_CAP.HV_CAP_VCPUMAX ||
         arg<number>(c, 'capability') === HV_CAP.HV_CAP_ADDRSPACEMAX,
       ret: SUCCESS,
-      then: 'value = the host limit (the backend declares it in its capabilities)',
+      result: 'value = the host limit (the backend declares it in its capabilities)',
       evidence: H,
       source: 'hvf-facts §1.1: hv_capability(cap, &u64), 10.15+ [H]',
       expect: (s, c) =>
@@ -139,7 +139,7 @@ const hv_vm_create: CallSpec = {
       when: 'no VM exists (including after hv_vm_destroy)',
       applies: always,
       ret: SUCCESS,
-      then: 'the process has a VM with the default address space and no mappings',
+      result: 'the process has a VM with the default address space and no mappings',
       evidence: T,
       source:
         "hvf-facts §1.8: Apple's XNU test creates a VM per test, with HV_VM_DEFAULT and with all mitigation bits [T]",
@@ -180,7 +180,7 @@ const hv_vm_destroy: CallSpec = {
       when: 'a VM exists and every vCPU is destroyed',
       applies: always,
       ret: SUCCESS,
-      then: 'no VM; every mapping and address space is gone',
+      result: 'no VM; every mapping and address space is gone',
       evidence: T,
       source: 'hvf-facts §1.8: the XNU test destroys the VM after each test [T]',
       effect: (s) => {
@@ -216,10 +216,11 @@ const hv_vm_space_create: CallSpec = {
     },
     {
       id: 'ok',
+      requires: (env) => env.maxAddressSpaces > 1,
       when: 'a VM exists below the address-space limit',
       applies: always,
       ret: SUCCESS,
-      then: 'asid = a new, empty address space (never 0)',
+      result: 'asid = a new, empty address space (never 0)',
       evidence: H,
       source: 'hvf-facts §1.2: hv_vm_space_create [H]',
       value: (s, _c, v) =>
@@ -259,6 +260,7 @@ const hv_vm_space_destroy: CallSpec = {
     },
     {
       id: 'in-use',
+      requires: (env) => env.maxAddressSpaces > 1,
       when: 'a live vCPU uses the address space',
       applies: (s, c) => [...s.vcpus.values()].some((v) => v.space === arg<number>(c, 'asid')),
       ret: NOT_SUCCESS,
@@ -267,10 +269,11 @@ const hv_vm_space_destroy: CallSpec = {
     },
     {
       id: 'ok',
+      requires: (env) => env.maxAddressSpaces > 1,
       when: 'asid is a created address space no vCPU uses',
       applies: always,
       ret: SUCCESS,
-      then: 'the address space and its mappings are gone',
+      result: 'the address space and its mappings are gone',
       evidence: H,
       source: 'hvf-facts §1.2: hv_vm_space_destroy [H]',
       effect: (s, c) => {
@@ -387,7 +390,7 @@ const hv_vcpu_create: CallSpec = {
       when: 'the calling thread already owns a live vCPU',
       applies: (s, c) => [...s.vcpus.values()].some((v) => v.owner === c.t),
       ret: ANY,
-      then: 'undocumented on x86 (the arm64 header forbids it): on HV_SUCCESS a second vCPU is created',
+      result: 'undocumented on x86 (the arm64 header forbids it): on HV_SUCCESS a second vCPU is created',
       evidence: U,
       source:
         'hvf-facts §1.2: "creates a vCPU bound to the calling thread" [H]; one-per-thread is stated only for arm64',
@@ -401,7 +404,7 @@ const hv_vcpu_create: CallSpec = {
       when: 'a VM exists, below the vCPU limit',
       applies: always,
       ret: SUCCESS,
-      then: 'vcpu = a new handle owned by the calling thread, in the default address space',
+      result: 'vcpu = a new handle owned by the calling thread, in the default address space',
       evidence: T,
       source: 'hvf-facts §1.2 [H]; the XNU test creates vCPUs on their own threads [T]',
       value: (s, _c, v) => newHandle(s, v),
@@ -439,7 +442,7 @@ const hv_vcpu_destroy: CallSpec = {
       when: 'the owner destroys a live vCPU',
       applies: always,
       ret: SUCCESS,
-      then: 'the handle is stale',
+      result: 'the handle is stale',
       evidence: T,
       source: 'hvf-facts §1.2 [H]; the XNU test destroys each vCPU on its thread [T]',
       effect: (s, c) => {
@@ -473,7 +476,7 @@ const hv_vcpu_set_space: CallSpec = {
       when: 'asid exists',
       applies: always,
       ret: SUCCESS,
-      then: "the vCPU's guest accesses use that address space",
+      result: "the vCPU's guest accesses use that address space",
       evidence: H,
       source: 'hvf-facts §1.2: hv_vcpu_set_space [H]',
       effect: (s, c) => {
@@ -507,7 +510,8 @@ const hv_vcpu_read_register: CallSpec = {
       when: 'reg is a register',
       applies: always,
       ret: SUCCESS,
-      then: 'value = what the VMM or the guest last wrote (GPRs and RIP exactly; RFLAGS in its defined bits; others unspecified)',
+      result:
+        'value = what the VMM or the guest last wrote (GPRs and RIP exactly; RFLAGS in its defined bits; others unspecified)',
       evidence: T,
       source: 'hvf-facts §1.8: the XNU test writes registers, runs, and reads back guest changes [T]',
       expect: (s, c) =>
@@ -544,7 +548,7 @@ const hv_vcpu_write_register: CallSpec = {
       when: 'reg is RIP or a general-purpose register',
       applies: (_s, c) => X86_REG_EXACT.has(arg<number>(c, 'reg')),
       ret: SUCCESS,
-      then: 'the register holds the value; the guest sees it on the next run',
+      result: 'the register holds the value; the guest sees it on the next run',
       evidence: T,
       source: 'hvf-facts §1.8: the XNU test writes every GPR before a run and the guest sees them [T]',
       effect: (s, c) => {
@@ -560,7 +564,8 @@ const hv_vcpu_write_register: CallSpec = {
       when: 'reg is another register',
       applies: always,
       ret: ANY,
-      then: 'HV_SUCCESS for every register the XNU test writes; a value the register cannot hold (e.g. reserved CR bits) may be refused',
+      result:
+        'HV_SUCCESS for every register the XNU test writes; a value the register cannot hold (e.g. reserved CR bits) may be refused',
       evidence: T,
       source:
         'hvf-facts §1.8: the XNU test writes all GPRs, DR0–DR7 and segment selectors [T]; invalid values are undocumented',
@@ -593,7 +598,8 @@ const hv_vmx_read_capability: CallSpec = {
       when: 'field is an hv_vmx_capability_t value',
       applies: (_s, c) => VMX_CAP_IDS.has(arg<number>(c, 'field')),
       ret: SUCCESS,
-      then: "value = the host's capability; for the control capabilities (0–4, 6–9) the must-be-1 bits (low 32) are a subset of the may-be-1 bits (high 32)",
+      result:
+        "value = the host's capability; for the control capabilities (0–4, 6–9) the must-be-1 bits (low 32) are a subset of the may-be-1 bits (high 32)",
       evidence: H,
       source:
         'hvf-facts §1.2: hv_vmx_read_capability and its encoding [H]; canonicalisation in the XNU test [T]',
@@ -660,7 +666,8 @@ const hv_vmx_vcpu_read_vmcs: CallSpec = {
       when: 'field is a read-only exit-information field (VMCS_RO_*)',
       applies: (_s, c) => isVmcsReadOnly(arg<number>(c, 'field')),
       ret: SUCCESS,
-      then: "value = the last exit's information (checked by guest programs; unspecified before the first run)",
+      result:
+        "value = the last exit's information (checked by guest programs; unspecified before the first run)",
       evidence: T,
       source: 'hvf-facts §1.7: the VMM reads VMCS_RO_EXIT_REASON etc. after hv_vcpu_run [T]',
     },
@@ -669,7 +676,8 @@ const hv_vmx_vcpu_read_vmcs: CallSpec = {
       when: 'field is a guest-state or control field',
       applies: always,
       ret: SUCCESS,
-      then: 'value = the value last written, truncated to the field width (for fields without fixed bits); otherwise unspecified',
+      result:
+        'value = the value last written, truncated to the field width (for fields without fixed bits); otherwise unspecified',
       evidence: U,
       source:
         'hvf-facts §1.2: hv_vmx_vcpu_read_vmcs [H]; read-back of written values is not asserted by any test [U]',
@@ -715,7 +723,7 @@ const hv_vmx_vcpu_write_vmcs: CallSpec = {
       when: 'a pin/CPU/CPU2/entry/exit control value has a must-be-1 bit clear or a may-be-1 bit set outside the capability',
       applies: (s, c) => capabilityAllows(s, arg<number>(c, 'field'), arg<bigint>(c, 'value')) === false,
       ret: ANY,
-      then: '"may cause the call to fail": on HV_SUCCESS the value is stored, otherwise nothing changes',
+      result: '"may cause the call to fail": on HV_SUCCESS the value is stored, otherwise nothing changes',
       evidence: H,
       source:
         'hvf-facts §1.2: bits violating hv_vmx_vcpu_get_cap_write_vmcs "may cause the call to fail" [H]',
@@ -730,7 +738,8 @@ const hv_vmx_vcpu_write_vmcs: CallSpec = {
       when: 'field is a guest-state or control field',
       applies: always,
       ret: SUCCESS,
-      then: 'the field holds the value (reads of fields without fixed bits return it, truncated to the field width)',
+      result:
+        'the field holds the value (reads of fields without fixed bits return it, truncated to the field width)',
       evidence: T,
       source:
         'hvf-facts §1.8: the XNU test sets up every guest-state field and the controls with hv_vmx_vcpu_write_vmcs [T]',
@@ -766,7 +775,8 @@ const runRows = (name: string): Row[] => [
     when: 'an hv_vcpu_interrupt is pending for the vCPU',
     applies: (s, c) => liveVcpu(s, c).cancel,
     ret: SUCCESS,
-    then: 'returns at once without entering the guest; the kick is consumed; the exit reason is unspecified (VMX_REASON_IRQ likely)',
+    result:
+      'returns at once without entering the guest; the kick is consumed; the exit reason is unspecified (VMX_REASON_IRQ likely)',
     evidence: R,
     source:
       'hvf-facts §1.7/§5.2: kicks are sticky on x86, observed by QEMU developers [R]; the reason is undocumented [U]',
@@ -781,7 +791,8 @@ const runRows = (name: string): Row[] => [
     when: 'no kick is pending',
     applies: always,
     ret: ANY,
-    then: 'enters the guest; the exit is what the guest program predicts (see the guest-program rules); registers change',
+    result:
+      'enters the guest; the exit is what the guest program predicts (see the guest-program rules); registers change',
     evidence: H,
     source: 'hvf-facts §1.2/§1.7 [H]',
     effect: (s, c) => afterGuestRan(liveVcpu(s, c)),
@@ -834,7 +845,7 @@ export function interruptRows(name: string): Row[] {
       when: 'vcpu_count is 0',
       applies: (_s, c) => arg<number>(c, 'vcpu_count') === 0,
       ret: ANY,
-      then: 'undocumented: nothing to kick; no vCPU is affected whatever the code',
+      result: 'undocumented: nothing to kick; no vCPU is affected whatever the code',
       evidence: U,
       source: 'hvf-facts §1.2/§2.4: an empty list is undocumented',
     },
@@ -862,7 +873,7 @@ export function interruptRows(name: string): Row[] {
       when: 'every listed handle is a live vCPU (any calling thread)',
       applies: always,
       ret: SUCCESS,
-      then: 'each listed vCPU exits now if running, or its next run returns at once',
+      result: 'each listed vCPU exits now if running, or its next run returns at once',
       evidence: H,
       source: `hvf-facts §1.2/§2.4: ${name} forces an exit and is callable from any thread [H]; sticky when not running [H arm64 / R x86]`,
       effect: (s, c) => {

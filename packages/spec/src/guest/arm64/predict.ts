@@ -28,23 +28,23 @@
 import { FSC, HV_EXIT_REASON } from '../../vocabulary/arm64.js';
 import { HV_MEMORY } from '../../vocabulary/memory.js';
 import { ARM64_SYSREG_ENC, type Arm64Action } from './actions.js';
-import { assembleArm64, type Arm64Program } from './assemble.js';
+import { type Arm64Program, assembleArm64 } from './assemble.js';
 import {
+  decodeEsr,
   esrBrk64,
   esrDataAbort,
   esrHvc64,
   esrInstructionAbort,
   esrSysreg,
   esrWfx,
-  decodeEsr,
   sysRegFields,
 } from './esr.js';
 import {
-  arm64VmmException,
-  arm64VmmStep,
   type Arm64ExitKind,
   type Arm64VmmDecision,
   type Arm64VmmQuery,
+  arm64VmmException,
+  arm64VmmStep,
 } from './vmm.js';
 
 /**

@@ -14,11 +14,11 @@ import { HV, hvReturnName } from '../../vocabulary/returns.js';
 import {
   ARM64_END_MARKER_IMM,
   ARM64_VTIMER_SCRATCH,
-  type Arm64Action,
   type Arm64AccessSize,
+  type Arm64Action,
 } from './actions.js';
-import { predictArm64, type Arm64Prediction, type Arm64PredictedExit } from './predict.js';
-import { arm64VmmStep, type Arm64VmmQuery } from './vmm.js';
+import { type Arm64PredictedExit, type Arm64Prediction, predictArm64 } from './predict.js';
+import { type Arm64VmmQuery, arm64VmmStep } from './vmm.js';
 
 /** One IPA mapping as the scenario sees it. `uva` lets the runner read initial and final memory. */
 export interface Arm64LayoutMapping {

@@ -21,10 +21,10 @@
  * @module
  */
 
-import { HV_EXIT_REASON, HV_REG, HV_SYS_REG } from '../../vocabulary/arm64.js';
 import type { Arm64Exit } from '../../backend.js';
+import { HV_EXIT_REASON, HV_REG, HV_SYS_REG } from '../../vocabulary/arm64.js';
 import { ARM64_END_MARKER_IMM, ARM64_SYSREG_ENC } from './actions.js';
-import { decodeEsr, describeFsc, type DecodedEsr } from './esr.js';
+import { type DecodedEsr, decodeEsr, describeFsc } from './esr.js';
 
 /** The exit kinds the harness reports as covered. */
 export type Arm64ExitKind =
