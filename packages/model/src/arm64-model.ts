@@ -35,7 +35,7 @@ import {
 } from '@hvspec/spec';
 import { initialArm64Cpu } from './arm64-state.js';
 import type { ModelOptions, UnsupportedInstruction } from './core.js';
-import { ALL_PERMISSION_SETS, checkU128, fail, ModelCore, ok, SUCCESS, yieldToEventLoop } from './core.js';
+import { ALL_PERMISSION_SETS, checkU128, fail, kick, ModelCore, ok, SUCCESS, slicedRun } from './core.js';
 import type { Arm64Cpu, Arm64Engine, Arm64RunContext, Arm64Stop } from './engine.js';
 import { GuestMemoryView, MappingTable } from './mappings.js';
 
@@ -554,18 +554,14 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
     if (early !== undefined) return Promise.resolve(early);
     const engine = this.engine as Arm64Engine;
     const ctx = this.context(v);
-    return this.track(t, async (stale) => {
-      for (;;) {
-        const stop = engine(ctx, this.budget);
-        if (stop.kind !== 'budget') return this.runEnd(v, { kind: 'stop', stop });
-        await yieldToEventLoop();
-        if (stale()) return this.runEnd(v, { kind: 'reset' });
-        if (v.cancel) {
-          v.cancel = false;
-          return this.runEnd(v, { kind: 'cancel' });
-        }
-      }
-    });
+    return this.track(t, (stale) =>
+      slicedRun(
+        v,
+        stale,
+        () => engine(ctx, this.budget),
+        (e) => this.runEnd(v, e),
+      ),
+    );
   }
 
   hv_vcpus_exit(t: ThreadId, vcpus: readonly Vcpu[], vcpu_count: number): Result {
@@ -573,17 +569,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
     checkVcpuList('vcpus', vcpus, 'vcpu_count', vcpu_count);
     if (vcpu_count > vcpus.length)
       throw new TypeError(`vcpu_count ${vcpu_count} exceeds vcpus.length ${vcpus.length}`);
-    const vm = this.vm;
-    if (vm === undefined) return fail(HV.HV_NO_DEVICE);
-    const targets: Arm64VcpuRecord[] = [];
-    // Any thread (hvf-facts.md §2.4 [H]); a stale handle fails the whole call and sets no flag.
-    for (const id of vcpus.slice(0, vcpu_count)) {
-      const v = vm.vcpus.get(id);
-      if (v === undefined) return fail(HV.HV_BAD_ARGUMENT);
-      targets.push(v);
-    }
-    for (const v of targets) v.cancel = true;
-    return SUCCESS;
+    return kick(this.vm?.vcpus, vcpus, vcpu_count);
   }
 
   /**

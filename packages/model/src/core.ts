@@ -173,6 +173,52 @@ export abstract class ModelCore {
   }
 }
 
+/** How an async run ended, for the flavour to turn into its exit. */
+export type AsyncRunEnd<S> = { kind: 'stop'; stop: S } | { kind: 'reset' } | { kind: 'cancel' };
+
+/**
+ * The async run loop both flavours share: slices of `budget` instructions with a yield to the event loop
+ * between them, so that another logical thread's `hv_vcpus_exit` / `hv_vcpu_interrupt` (or a reset) is
+ * noticed; the kick is consumed by the run it ends (hvf-facts.md §2.4 [H]).
+ */
+export async function slicedRun<S extends { kind: string }, R>(
+  v: { cancel: boolean },
+  stale: () => boolean,
+  slice: () => S,
+  end: (e: AsyncRunEnd<S>) => R,
+): Promise<R> {
+  for (;;) {
+    const stop = slice();
+    if (stop.kind !== 'budget') return end({ kind: 'stop', stop });
+    await yieldToEventLoop();
+    if (stale()) return end({ kind: 'reset' });
+    if (v.cancel) {
+      v.cancel = false;
+      return end({ kind: 'cancel' });
+    }
+  }
+}
+
+/**
+ * `hv_vcpus_exit` / `hv_vcpu_interrupt` after the argument checks: any thread may kick (hvf-facts.md
+ * §1.2, §2.4 [H]); one handle that is not a live vCPU fails the whole call and sets no flag.
+ */
+export function kick(
+  live: ReadonlyMap<number, { cancel: boolean }> | undefined,
+  vcpus: readonly number[],
+  count: number,
+): Result {
+  if (live === undefined) return fail(HV.HV_NO_DEVICE);
+  const targets: { cancel: boolean }[] = [];
+  for (const id of vcpus.slice(0, count)) {
+    const v = live.get(id);
+    if (v === undefined) return fail(HV.HV_BAD_ARGUMENT);
+    targets.push(v);
+  }
+  for (const v of targets) v.cancel = true;
+  return SUCCESS;
+}
+
 /** Lets the event loop run (other logical threads' calls, timers) between two slices of an async run. */
 export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));

@@ -30,7 +30,7 @@ import {
   VMX_REASON,
 } from '@hvspec/spec';
 import type { ModelOptions, UnsupportedInstruction } from './core.js';
-import { ALL_PERMISSION_SETS, fail, ModelCore, ok, SUCCESS, yieldToEventLoop } from './core.js';
+import { ALL_PERMISSION_SETS, fail, kick, ModelCore, ok, SUCCESS, slicedRun } from './core.js';
 import type { X86Engine, X86Stop } from './engine.js';
 import { GuestMemoryView, MappingTable } from './mappings.js';
 import { controlAllowed, MODEL_VMX_CAPABILITIES } from './vmx-capabilities.js';
@@ -420,18 +420,14 @@ export class X86Model extends ModelCore implements X86Backend {
     const early = this.runStart(v);
     if (early !== undefined) return Promise.resolve(early);
     const engine = this.engine as X86Engine;
-    return this.track(t, async (stale) => {
-      for (;;) {
-        const stop = engine(v.regs.cpu, this.spaceOf(v).view, this.budget);
-        if (stop.kind !== 'budget') return this.runEnd(v, { kind: 'stop', stop });
-        await yieldToEventLoop();
-        if (stale()) return this.runEnd(v, { kind: 'reset' });
-        if (v.cancel) {
-          v.cancel = false;
-          return this.runEnd(v, { kind: 'cancel' });
-        }
-      }
-    });
+    return this.track(t, (stale) =>
+      slicedRun(
+        v,
+        stale,
+        () => engine(v.regs.cpu, this.spaceOf(v).view, this.budget),
+        (e) => this.runEnd(v, e),
+      ),
+    );
   }
 
   hv_vcpu_interrupt(t: ThreadId, vcpus: readonly Vcpu[], vcpu_count: number): Result {
@@ -439,17 +435,7 @@ export class X86Model extends ModelCore implements X86Backend {
     checkVcpuList('vcpus', vcpus, 'vcpu_count', vcpu_count);
     if (vcpu_count > vcpus.length)
       throw new TypeError(`vcpu_count ${vcpu_count} exceeds vcpus.length ${vcpus.length}`);
-    const vm = this.vm;
-    if (vm === undefined) return fail(HV.HV_NO_DEVICE);
-    const targets: X86VcpuRecord[] = [];
-    // Any thread may kick (hvf-facts.md §1.2 [H]); a stale handle fails the whole call, no flag set.
-    for (const id of vcpus.slice(0, vcpu_count)) {
-      const v = vm.vcpus.get(id);
-      if (v === undefined) return fail(HV.HV_BAD_ARGUMENT);
-      targets.push(v);
-    }
-    for (const v of targets) v.cancel = true;
-    return SUCCESS;
+    return kick(this.vm?.vcpus, vcpus, vcpu_count);
   }
 
   /**
