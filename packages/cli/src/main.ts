@@ -6,7 +6,17 @@
  */
 import { Command, CommanderError } from 'commander';
 import { registerCheck } from './check.js';
+import { registerDoctor } from './doctor.js';
 import { EXIT_ENVIRONMENT, registerReplay } from './replay.js';
+
+// A reader that stops early (`hvspec replay … | head`) is not an error of ours: stop quietly, keeping
+// the exit code the output so far has earned.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(process.exitCode ?? 0);
+  });
+}
 
 const program = new Command('hvspec')
   .description("the executable specification of Apple's Hypervisor.framework hv_* API")
@@ -14,6 +24,7 @@ const program = new Command('hvspec')
   .exitOverride();
 registerReplay(program);
 registerCheck(program);
+registerDoctor(program);
 
 try {
   await program.parseAsync(process.argv);
