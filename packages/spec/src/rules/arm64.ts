@@ -28,6 +28,7 @@ import {
   U,
   vcpuPrelude,
 } from './dsl.js';
+import { vcpuDestroySpec, vmDestroySpec } from './lifecycle.js';
 import { mapRows, protectRows, unmapRows } from './memory.js';
 import type { CallSpec, Param, Row, SpecCall } from './types.js';
 import { interruptRows } from './x86.js';
@@ -335,44 +336,15 @@ const hv_vm_create: CallSpec = {
   ],
 };
 
-const hv_vm_destroy: CallSpec = {
-  name: 'hv_vm_destroy',
-  arch: 'arm64',
-  summary: 'Destroys the VM of the current process.',
-  availability: 'macOS 11.0',
-  thread: 'process',
-  params: [],
-  rows: [
-    {
-      id: 'no-vm',
-      when: 'no VM exists',
-      applies: (s) => s.vm === null,
-      ret: NOT_SUCCESS,
-      evidence: U,
-      source: 'hvf-facts §3: undocumented',
-    },
-    {
-      id: 'live-vcpus',
-      when: 'some vCPU is not destroyed',
-      applies: (s) => s.vcpus.size > 0,
-      ret: NOT_SUCCESS,
-      evidence: H,
-      source: 'hvf-facts §2.3: "Requires all vCPUs be destroyed" [H]; the code is undocumented [U]',
-    },
-    {
-      id: 'ok',
-      when: 'a VM exists and every vCPU is destroyed',
-      applies: always,
-      ret: SUCCESS,
-      result: 'no VM; every mapping is gone',
-      evidence: T,
-      source: 'hvf-facts §3: applevisor destroys and re-creates VMs [T]',
-      effect: (s) => {
-        s.vm = null;
-      },
-    },
-  ],
-};
+const hv_vm_destroy = vmDestroySpec(
+  'arm64',
+  'macOS 11.0',
+  {
+    liveVcpus: 'hvf-facts §2.3: "Requires all vCPUs be destroyed" [H]; the code is undocumented [U]',
+    ok: 'hvf-facts §3: applevisor destroys and re-creates VMs [T]',
+  },
+  'no VM; every mapping is gone',
+);
 
 const shape = { arch: 'arm64', addr: 'ipa', space: false } as const;
 const memParams: Record<string, Param> = {
@@ -477,34 +449,11 @@ const hv_vcpu_create: CallSpec = {
   ],
 };
 
-const hv_vcpu_destroy: CallSpec = {
-  name: 'hv_vcpu_destroy',
-  arch: 'arm64',
-  summary: 'Destroys a vCPU.',
-  availability: 'macOS 11.0',
-  thread: 'owner',
-  params: [vcpuParam],
-  rows: [
-    ...vcpuPrelude('hv_vcpu_destroy', {
-      dangerousCrossThread:
-        'a cross-thread hv_vcpu_destroy was reported to panic the host kernel (hvf-facts §3, §5.17 [R])',
-    }),
-    {
-      id: 'ok',
-      when: 'the owner destroys a live vCPU',
-      applies: always,
-      ret: SUCCESS,
-      result: 'the handle and its exit record are stale; the thread may create another vCPU',
-      evidence: H,
-      source: 'hvf-facts §2.4 [H]',
-      effect: (s, c) => {
-        const h = Number(c.args.vcpu);
-        s.vcpus.delete(h);
-        s.stale.add(h);
-      },
-    },
-  ],
-};
+const hv_vcpu_destroy = vcpuDestroySpec('arm64', 'macOS 11.0', {
+  evidence: H,
+  source: 'hvf-facts §2.4 [H]',
+  result: 'the handle and its exit record are stale; the thread may create another vCPU',
+});
 
 /** A get/set pair over a per-vCPU value, with a validity test for the selector argument. */
 function accessorPair(opts: {

@@ -31,6 +31,7 @@ import {
   U,
   vcpuPrelude,
 } from './dsl.js';
+import { vcpuDestroySpec, vmDestroySpec } from './lifecycle.js';
 import { mapRows, protectRows, unmapRows } from './memory.js';
 import {
   truncateToField,
@@ -150,45 +151,16 @@ const hv_vm_create: CallSpec = {
   ],
 };
 
-const hv_vm_destroy: CallSpec = {
-  name: 'hv_vm_destroy',
-  arch: 'x86_64',
-  summary: 'Destroys the VM of the current process.',
-  availability: 'macOS 10.10',
-  thread: 'process',
-  params: [],
-  rows: [
-    {
-      id: 'no-vm',
-      when: 'no VM exists',
-      applies: (s) => s.vm === null,
-      ret: NOT_SUCCESS,
-      evidence: U,
-      source: 'hvf-facts §3: undocumented',
-    },
-    {
-      id: 'live-vcpus',
-      when: 'some vCPU is not destroyed',
-      applies: (s) => liveCount(s) > 0,
-      ret: NOT_SUCCESS,
-      evidence: H,
-      source:
-        'hvf-facts §3: destroy "requires all vCPUs be destroyed" [H]; the code is undocumented (HV_BUSY plausible) [U]',
-    },
-    {
-      id: 'ok',
-      when: 'a VM exists and every vCPU is destroyed',
-      applies: always,
-      ret: SUCCESS,
-      result: 'no VM; every mapping and address space is gone',
-      evidence: T,
-      source: 'hvf-facts §1.8: the XNU test destroys the VM after each test [T]',
-      effect: (s) => {
-        s.vm = null;
-      },
-    },
-  ],
-};
+const hv_vm_destroy = vmDestroySpec(
+  'x86_64',
+  'macOS 10.10',
+  {
+    liveVcpus:
+      'hvf-facts §3: destroy "requires all vCPUs be destroyed" [H]; the code is undocumented (HV_BUSY plausible) [U]',
+    ok: 'hvf-facts §1.8: the XNU test destroys the VM after each test [T]',
+  },
+  'no VM; every mapping and address space is gone',
+);
 
 const hv_vm_space_create: CallSpec = {
   name: 'hv_vm_space_create',
@@ -425,34 +397,11 @@ function addVcpu(s: SpecState, c: SpecCall, handle: unknown): void {
   s.vcpus.set(h, newVcpu(h, c.t));
 }
 
-const hv_vcpu_destroy: CallSpec = {
-  name: 'hv_vcpu_destroy',
-  arch: 'x86_64',
-  summary: 'Destroys a vCPU.',
-  availability: 'macOS 10.10',
-  thread: 'owner',
-  params: [vcpuParam],
-  rows: [
-    ...vcpuPrelude('hv_vcpu_destroy', {
-      dangerousCrossThread:
-        'a cross-thread hv_vcpu_destroy was reported to panic the host kernel (hvf-facts §3, §5.17 [R])',
-    }),
-    {
-      id: 'ok',
-      when: 'the owner destroys a live vCPU',
-      applies: always,
-      ret: SUCCESS,
-      result: 'the handle is stale',
-      evidence: T,
-      source: 'hvf-facts §1.2 [H]; the XNU test destroys each vCPU on its thread [T]',
-      effect: (s, c) => {
-        const h = Number(c.args.vcpu);
-        s.vcpus.delete(h);
-        s.stale.add(h);
-      },
-    },
-  ],
-};
+const hv_vcpu_destroy = vcpuDestroySpec('x86_64', 'macOS 10.10', {
+  evidence: T,
+  source: 'hvf-facts §1.2 [H]; the XNU test destroys each vCPU on its thread [T]',
+  result: 'the handle is stale',
+});
 
 const hv_vcpu_set_space: CallSpec = {
   name: 'hv_vcpu_set_space',
