@@ -39,6 +39,7 @@ import {
   type Step,
   TRACE_FORMAT,
   type Trace,
+  VMEXIT_IRQ_INFO_MASK,
   VMX_REASON,
   type X86Action,
   type X86ExpectedExit,
@@ -120,12 +121,14 @@ function x86Predict(
   actions: X86Action[],
   extra: readonly X86Map[] = [],
   answer?: (q: X86VmmQuestion) => number,
+  excBitmap?: number,
 ) {
   const p = predictX86({
     program: { actions },
     gpa: X86_CODE,
     lookup: x86Lookup(extra),
     ...(answer ? { answer } : {}),
+    ...(excBitmap !== undefined ? { excBitmap } : {}),
   });
   if (p.unspecified) throw new Error(`the spec does not predict this program: ${p.unspecified.reason}`);
   return p;
@@ -204,6 +207,11 @@ function x86Exit(e: X86ExpectedExit, opts: { regs?: readonly X86RegName[]; resum
   ];
   if (e.gpa !== undefined) steps.push(readVmcs('VMCS_GUEST_PHYSICAL_ADDRESS', hex(e.gpa)));
   if (e.instrLen !== undefined) steps.push(readVmcs('VMCS_RO_VMEXIT_INSTR_LEN', num(e.instrLen)));
+  if (e.irqInfo !== undefined) {
+    steps.push(
+      readVmcs('VMCS_RO_VMEXIT_IRQ_INFO', { value: hex(e.irqInfo), mask: hex(VMEXIT_IRQ_INFO_MASK) }),
+    );
+  }
   if (e.rip !== undefined) steps.push(readVmcs('VMCS_GUEST_RIP', hex(e.rip)));
   // At the end marker the prediction knows all eight GPRs, but only from the values the trace itself
   // set: a fresh vCPU's registers are not the spec's to predict (at reset EDX holds the CPU signature).
@@ -336,6 +344,47 @@ function x86Examples(): void {
         ...x86Prologue(p.assembly.bytes),
         ...p.exits.flatMap((e) => x86Exit(e, { regs: [] })),
         ...x86Epilogue(),
+      ],
+    );
+  }
+
+  // ud2 under the canonical exception bitmap: an exception exit the VMM skips.
+  {
+    const p = x86Predict([{ op: 'ud2' }]);
+    add(
+      'x86_64',
+      'exception-ud2',
+      'ud2 under the canonical exception bitmap exits with VMX_REASON_EXC_NMI and #UD in VMCS_RO_VMEXIT_IRQ_INFO; RIP stays at the ud2',
+      "x86_setup sets VMCS_CTRL_EXC_BITMAP to 0xffffffff, as Apple's XNU test does, so every guest exception exits (hvf-facts.md §1.8 [T]); VMX_REASON_EXC_NMI = 0 (§1.5 [H]). " +
+        'VMCS_RO_VMEXIT_IRQ_INFO = valid | hardware exception (type 3) | vector 6 = 0x80000306 (§1.6; the XNU test checks the same layout for #PF: & 0x800003ff == 0x8000030e [T]); bit 12 is not compared (undefined with NMI exiting and no virtual NMIs). ' +
+        'VMCS_RO_VMEXIT_INSTR_LEN is not defined for a hardware exception: the VMM knows ud2 (0F 0B) is two bytes and skips it. ' +
+        'On a backend that declares it never reports exception exits (the KVM provider: kvm.controls) this trace is unsupported. ' +
+        X86_COMMON,
+      [
+        ...x86Prologue(p.assembly.bytes),
+        ...p.exits.flatMap((e) => x86Exit(e, { regs: [] })),
+        ...x86Epilogue(),
+      ],
+    );
+  }
+  // ud2 with the exception bitmap cleared: the guest gets #UD, its IDT is empty, and it triple-faults.
+  {
+    const p = x86Predict([{ op: 'ud2' }], [], undefined, 0);
+    add(
+      'x86_64',
+      'triple-fault',
+      'ud2 with VMCS_CTRL_EXC_BITMAP = 0: #UD goes to the guest, whose IDT limit is 0, so #GP then #DF, and the vCPU triple-faults (VMX_REASON_TRIPLE_FAULT)',
+      'With the bitmap clear the exception is delivered through the guest IDT; x86_setup leaves IDTR limit 0 (§1.8 [T]), so delivery faults into #GP, then #DF, then shutdown: VMX_REASON_TRIPLE_FAULT = 2 (§1.5 [H], Intel SDM). ' +
+        'RIP at a triple fault is not compared; the vCPU is in shutdown and a VMM resets it. ' +
+        X86_COMMON,
+      [
+        ...x86Prologue(p.assembly.bytes),
+        on({
+          call: 'hv_vmx_vcpu_write_vmcs',
+          args: { vcpu: '$cpu', field: 'VMCS_CTRL_EXC_BITMAP', value: 0 },
+          expect: OK,
+        }),
+        ...p.exits.flatMap((e) => x86Exit(e, { regs: [], resume: false })),
       ],
     );
   }

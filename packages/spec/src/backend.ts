@@ -82,6 +82,12 @@ export interface Deviation {
   readonly description: string;
   /** The memory-permission sets the backend cannot enforce faithfully, when that is the deviation. */
   readonly permissions?: readonly number[];
+  /**
+   * x86: basic exit reasons (`VMX_REASON_*`) this backend never reports, because what causes them is
+   * handled elsewhere (e.g. guest exceptions or CPUID handled by the host kernel). A trace expecting one
+   * is *unsupported* there, not failed.
+   */
+  readonly exitReasons?: readonly number[];
 }
 
 /** What a backend is and can do. The spec reads its environment (page size, limits) from here. */
