@@ -561,6 +561,24 @@ describe('replayTrace on x86', () => {
     expect: { ret: 'HV_SUCCESS', value: { value, mask: '0xffff' } },
   });
 
+  it('an exit reason the backend declares it never reports is unsupported, not failed; others still fail', async () => {
+    const run = { thread: 1, call: 'hv_vcpu_run', args: { vcpu: '$cpu' }, expect: { ret: 'HV_SUCCESS' } };
+    const b = new FakeX86();
+    b.caps = { deviations: [{ id: 'fake.exceptions', description: 'no exception exits', exitReasons: [0] }] };
+    const report = await replayTrace(
+      trace('x86_64', ...prologue, run, readReason('VMX_REASON_EXC_NMI')),
+      asX86(b),
+    );
+    assert.equal(report.status, 'unsupported', JSON.stringify(report.firstProblem));
+    assert.match(report.firstProblem?.message ?? '', /never reports this exit reason/);
+    // The fake exits with HLT: expecting I/O is a plain failure, since nothing excuses it.
+    const other = await replayTrace(
+      trace('x86_64', ...prologue, run, readReason('VMX_REASON_IO')),
+      asX86(new FakeX86()),
+    );
+    assert.equal(other.status, 'fail');
+  });
+
   it('re-runs spurious VMX_REASON_IRQ exits and reports how many', async () => {
     const b = new FakeX86();
     b.spurious = 3;
