@@ -10,10 +10,16 @@ it('hvspec doctor names the backends; where /dev/kvm exists the native one is av
   if (process.platform === 'linux' && existsSync('/dev/kvm')) {
     assert.equal(code, 0, lines.join('\n'));
     assert.match(native, /^native: available: native-kvm, x86_64/);
-    assert.ok(lines.some((l) => l.includes('kvm.exec-only')), 'the execute-only deviation is declared');
+    assert.ok(
+      lines.some((l) => l.includes('kvm.exec-only')),
+      'the execute-only deviation is declared',
+    );
   } else {
     assert.equal(code, 2);
     assert.match(native, /^native: not available/);
-    assert.ok(lines.some((l) => l.trim().startsWith('fix:')), 'a fix is suggested');
+    assert.ok(
+      lines.some((l) => l.trim().startsWith('fix:')),
+      'a fix is suggested',
+    );
   }
 });

@@ -102,7 +102,11 @@ describe('example x86_64 traces on the native backend', {
         // Only a declared deviation may make a step unsupported: a permission set the backend says it
         // does not enforce, no guest execution, a call it does not have, or an exit reason it never reports.
         const why = report.firstProblem?.message ?? '';
-        assert.match(why, /enforcedPermissions|guestExecution|has no |never reports this exit reason/, `${name}: ${why}`);
+        assert.match(
+          why,
+          /enforcedPermissions|guestExecution|has no |never reports this exit reason/,
+          `${name}: ${why}`,
+        );
         unsupported.push(`${name}: ${problem(report)}`);
         return;
       }

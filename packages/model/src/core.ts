@@ -149,7 +149,8 @@ export abstract class ModelCore {
   protected enter(t: number): void {
     this.ensureOpen();
     checkThread(t);
-    if (this.busy.has(t)) {
+    // Every call passes here: skip the Set lookup while no async run is in flight (the usual case).
+    if (this.busy.size > 0 && this.busy.has(t)) {
       throw new Error(
         `logical thread ${t} is inside an async hv_vcpu_run and cannot make another call until it returns`,
       );

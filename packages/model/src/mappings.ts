@@ -9,7 +9,7 @@
  * @module
  */
 import { HV_MEMORY } from '@hvspec/spec';
-import type { AccessKind, GuestMemory, MemFault } from './engine.js';
+import type { AccessKind, GuestMemory, GuestSpan, MemFault } from './engine.js';
 
 /** One contiguous mapping: guest range [start, end) → `bytes[offset …]`. */
 export interface Mapping {
@@ -19,6 +19,27 @@ export interface Mapping {
   /** Byte offset of `start` inside `bytes`. */
   readonly offset: number;
   readonly flags: number;
+  /**
+   * `start` and `end` as numbers (rounded above 2^53, which keeps every comparison with an address below
+   * 2^53 exact), and `end - start` (exact: a mapping lies in one host buffer). The interpreters' hot
+   * paths compare addresses as numbers: BigInt arithmetic costs tens of ns per operation.
+   */
+  readonly startN: number;
+  readonly endN: number;
+  readonly size: number;
+}
+
+function mapping(start: bigint, end: bigint, bytes: Uint8Array, offset: number, flags: number): Mapping {
+  return {
+    start,
+    end,
+    bytes,
+    offset,
+    flags,
+    startN: Number(start),
+    endN: Number(end),
+    size: Number(end - start),
+  };
 }
 
 /** A sorted, disjoint set of mappings. */
@@ -51,7 +72,7 @@ export class MappingTable {
 
   /** Adds a mapping; the caller has checked that it overlaps nothing. */
   add(start: bigint, end: bigint, bytes: Uint8Array, offset: number, flags: number): void {
-    this.list.push({ start, end, bytes, offset, flags });
+    this.list.push(mapping(start, end, bytes, offset, flags));
     this.list.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
     this.last = undefined;
   }
@@ -63,7 +84,7 @@ export class MappingTable {
 
   /** Replaces the flags of exactly [start, end); the caller has checked that the range is covered. */
   protect(start: bigint, end: bigint, flags: number): void {
-    this.rebuild(start, end, (inside) => ({ ...inside, flags }));
+    this.rebuild(start, end, (m) => mapping(m.start, m.end, m.bytes, m.offset, flags));
   }
 
   /** Drops everything. */
@@ -91,6 +112,25 @@ export class MappingTable {
     return undefined;
   }
 
+  /** {@link find} for an address given as a number below 2^53 (the interpreters' fast path). */
+  findAt(gpa: number): Mapping | undefined {
+    const last = this.last;
+    if (last !== undefined && gpa >= last.startN && gpa < last.endN) return last;
+    let lo = 0;
+    let hi = this.list.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const m = this.list[mid] as Mapping;
+      if (gpa < m.startN) hi = mid - 1;
+      else if (gpa >= m.endN) lo = mid + 1;
+      else {
+        this.last = m;
+        return m;
+      }
+    }
+    return undefined;
+  }
+
   /**
    * Splits every mapping that intersects [start, end) into the part before, the part inside and the
    * part after; `inside` decides what becomes of the middle part (kept changed, or dropped).
@@ -102,12 +142,12 @@ export class MappingTable {
         next.push(m);
         continue;
       }
-      if (m.start < start) next.push({ ...m, end: start });
+      if (m.start < start) next.push(mapping(m.start, start, m.bytes, m.offset, m.flags));
       const lo = m.start > start ? m.start : start;
       const hi = m.end < end ? m.end : end;
-      const middle = inside({ ...m, start: lo, end: hi, offset: m.offset + Number(lo - m.start) });
+      const middle = inside(mapping(lo, hi, m.bytes, m.offset + Number(lo - m.start), m.flags));
       if (middle !== undefined) next.push(middle);
-      if (m.end > end) next.push({ ...m, start: end, offset: m.offset + Number(end - m.start) });
+      if (m.end > end) next.push(mapping(end, m.end, m.bytes, m.offset + Number(end - m.start), m.flags));
     }
     this.list = next;
     this.last = undefined;
@@ -142,6 +182,53 @@ export class GuestMemoryView implements GuestMemory {
       out.set(part.bytes.subarray(at, at + n), done),
     );
     return fault ?? out;
+  }
+
+  readInto(
+    gpa: bigint | number,
+    size: number,
+    access: 'read' | 'fetch',
+    into: Uint8Array,
+    at: number,
+  ): MemFault | undefined {
+    // Fast path, as in `read`: the whole access lies in one mapping that allows it. Offsets are computed
+    // as numbers, and the bytes copied one by one (accesses are at most 16 bytes; a subarray would be an
+    // allocation again).
+    let bytes: Uint8Array | undefined;
+    let from = 0;
+    if (typeof gpa === 'number') {
+      const s = this.span(gpa, size, access);
+      if (s !== undefined) {
+        bytes = s.bytes;
+        from = s.at;
+      }
+    } else {
+      const m = this.table.find(gpa);
+      if (m !== undefined && (m.flags & NEED[access]) !== 0) {
+        const offset = Number(gpa - m.start);
+        if (offset + size <= m.size) {
+          bytes = m.bytes;
+          from = m.offset + offset;
+        }
+      }
+    }
+    if (bytes !== undefined) {
+      for (let i = 0; i < size; i++) into[at + i] = bytes[from + i]!;
+      return undefined;
+    }
+    // Check the whole access first: on a fault nothing is copied (engine.ts contract).
+    const big = BigInt(gpa);
+    const fault = this.walk(big, size, access, () => undefined);
+    if (fault !== undefined) return fault;
+    this.walk(big, size, access, (part, p, done, n) => into.set(part.bytes.subarray(p, p + n), at + done));
+    return undefined;
+  }
+
+  span(gpa: number, size: number, access: 'read' | 'fetch'): GuestSpan | undefined {
+    const m = this.table.findAt(gpa);
+    if (m === undefined || (m.flags & NEED[access]) === 0) return undefined;
+    const offset = gpa - m.startN;
+    return offset + size <= m.size ? { bytes: m.bytes, at: m.offset + offset } : undefined;
   }
 
   write(gpa: bigint, bytes: Uint8Array): MemFault | undefined {

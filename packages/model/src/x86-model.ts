@@ -29,6 +29,7 @@ import {
   VMCS_FRAMEWORK_OWNED,
   VMX_REASON,
 } from '@hvspec/spec';
+import { BigIntMemo } from './bigint-memo.js';
 import type { ModelOptions, UnsupportedInstruction } from './core.js';
 import { ALL_PERMISSION_SETS, fail, kick, ModelCore, ok, SUCCESS, slicedRun } from './core.js';
 import type { X86Engine, X86Stop } from './engine.js';
@@ -93,6 +94,12 @@ export class X86Model extends ModelCore implements X86Backend {
   private readonly maxAddressSpaces: number;
   private readonly vmxCaps: Readonly<Record<number, bigint>>;
   private vm: X86Vm | undefined;
+  /**
+   * The live vCPU {@link owned} found last (a VMM makes call after call on the same vCPU, and the Map
+   * lookup was the hottest line of the exit round trip). Cleared whenever a vCPU or the VM goes away,
+   * so it is always a live vCPU of the current VM; ids are never reused within a VM.
+   */
+  private lastOwned: X86VcpuRecord | undefined;
 
   constructor(options: ModelOptions = {}) {
     super(4096, options);
@@ -117,6 +124,7 @@ export class X86Model extends ModelCore implements X86Backend {
 
   protected dropState(): void {
     this.vm = undefined;
+    this.lastOwned = undefined;
   }
 
   // ---- capabilities (no VM needed: they describe the host) -------------------------------------------
@@ -143,6 +151,7 @@ export class X86Model extends ModelCore implements X86Backend {
     checkU64('flags', flags);
     if ((flags & ~KNOWN_VM_OPTIONS) !== 0n) return fail(HV.HV_BAD_ARGUMENT);
     if (this.vm !== undefined) return fail(HV.HV_BUSY); // one VM per process (hvf-facts.md §0.3 [H])
+    this.lastOwned = undefined;
     this.vm = {
       spaces: new Map([[HV_VM_SPACE_DEFAULT, newSpace()]]),
       nextSpace: 1,
@@ -157,6 +166,7 @@ export class X86Model extends ModelCore implements X86Backend {
     if (this.vm === undefined) return fail(HV.HV_NO_DEVICE);
     if (this.vm.vcpus.size > 0) return fail(HV.HV_BUSY);
     this.vm = undefined;
+    this.lastOwned = undefined;
     return SUCCESS;
   }
 
@@ -300,6 +310,7 @@ export class X86Model extends ModelCore implements X86Backend {
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     this.vm?.vcpus.delete(v.id);
+    this.lastOwned = undefined;
     return SUCCESS;
   }
 
@@ -365,8 +376,10 @@ export class X86Model extends ModelCore implements X86Backend {
   /** Steps 1–3 for per-vCPU calls: VM, live handle, owner thread. */
   private owned(t: number, vcpu: number): X86VcpuRecord | number {
     if (this.vm === undefined) return HV.HV_NO_DEVICE;
-    const v = this.vm.vcpus.get(vcpu);
+    const last = this.lastOwned;
+    const v = last !== undefined && last.id === vcpu ? last : this.vm.vcpus.get(vcpu);
     if (v === undefined || v.owner !== t) return HV.HV_BAD_ARGUMENT;
+    this.lastOwned = v;
     return v;
   }
 
@@ -481,11 +494,12 @@ export class X86Model extends ModelCore implements X86Backend {
           (stop.rep ? IO_QUAL.REP : 0) |
           (stop.imm ? IO_QUAL.IMMEDIATE : 0);
         // The port is bits 31:16: the whole qualification fits in 32 bits, so build it as a number.
-        regs.setExit(IO, BigInt((q | ((stop.port & 0xffff) << IO_QUAL.PORT_SHIFT)) >>> 0), BigInt(stop.len));
+        const qualification = (q | ((stop.port & 0xffff) << IO_QUAL.PORT_SHIFT)) >>> 0;
+        regs.setExit(IO, IO_QUALIFICATION.of(qualification), INSTR_LEN.of(stop.len));
         return SUCCESS;
       }
       case 'hlt':
-        regs.setExit(HLT, 0n, BigInt(stop.len));
+        regs.setExit(HLT, 0n, INSTR_LEN.of(stop.len));
         return SUCCESS;
       case 'ept': {
         const f = stop.fault;
@@ -541,6 +555,10 @@ export class X86Model extends ModelCore implements X86Backend {
   }
 }
 
+/** An I/O exit loop exits the same way every time: its fields' BigInts are memoised (bigint-memo.ts). */
+const IO_QUALIFICATION = new BigIntMemo();
+const INSTR_LEN = new BigIntMemo();
+
 const EXC_NMI = BigInt(VMX_REASON.VMX_REASON_EXC_NMI);
 const IRQ = BigInt(VMX_REASON.VMX_REASON_IRQ);
 const IO = BigInt(VMX_REASON.VMX_REASON_IO);
@@ -549,13 +567,17 @@ const EPT_VIOLATION = BigInt(VMX_REASON.VMX_REASON_EPT_VIOLATION);
 const TRIPLE_FAULT = BigInt(VMX_REASON.VMX_REASON_TRIPLE_FAULT);
 
 /** Fields a VMM may read: known, not host state, not framework-owned (EPTP, hvf-facts.md §1.2 [T]). */
-const ACCESSIBLE_FIELDS: ReadonlySet<number> = new Set(
-  Object.values(VMCS).filter(
-    (f) => isKnownVmcsField(f) && !isVmcsHostState(f) && !VMCS_FRAMEWORK_OWNED.includes(f),
-  ),
+const ACCESSIBLE_FIELDS: readonly number[] = Object.values(VMCS).filter(
+  (f) => isKnownVmcsField(f) && !isVmcsHostState(f) && !VMCS_FRAMEWORK_OWNED.includes(f),
 );
+/**
+ * The same as a table indexed by encoding (they are below 0x7000): every VMCS read and write asks, and a
+ * Set lookup was the hottest line of the exit round trip.
+ */
+const ACCESSIBLE = new Uint8Array(Math.max(...ACCESSIBLE_FIELDS) + 1);
+for (const f of ACCESSIBLE_FIELDS) ACCESSIBLE[f] = 1;
 function accessibleField(field: number): boolean {
-  return ACCESSIBLE_FIELDS.has(field);
+  return field < ACCESSIBLE.length && ACCESSIBLE[field] === 1;
 }
 
 /** Builds the x86 model. */

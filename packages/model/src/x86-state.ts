@@ -24,15 +24,30 @@ import type { X86Cpu } from './engine.js';
 
 type SegName = 'cs' | 'ds' | 'es' | 'fs' | 'gs' | 'ss';
 
-/** A VMCS field held in the engine's CPU object rather than in the field map. */
-interface CpuSlot {
-  get(cpu: X86Cpu): bigint;
-  set(cpu: X86Cpu, value: bigint): void;
+/**
+ * A VMCS field held in a property of the register file rather than in the field map: in the engine's CPU
+ * object, or among the exit-information fields.
+ */
+interface Slot {
+  get(file: X86RegisterFile): bigint;
+  set(file: X86RegisterFile, value: bigint): void;
 }
 
-const CPU_SLOTS = new Map<number, CpuSlot>();
-function slot(field: number, get: (cpu: X86Cpu) => bigint, set: (cpu: X86Cpu, value: bigint) => void): void {
-  CPU_SLOTS.set(field, { get, set });
+/**
+ * Slots by field encoding, as a dense table: VMCS encodings are below 0x8000 (Intel SDM Vol. 3 Appendix
+ * B: bits 31:15 are 0), and every VMCS read and write looks its field up (a Map lookup per call was a
+ * measurable part of the exit round trip).
+ */
+const SLOTS = new Array<Slot | undefined>(0x8000).fill(undefined);
+function slot(
+  field: number,
+  get: (file: X86RegisterFile) => bigint,
+  set: (file: X86RegisterFile, value: bigint) => void,
+): void {
+  SLOTS[field] = { get, set };
+}
+function slotOf(field: number): Slot | undefined {
+  return field < SLOTS.length ? SLOTS[field] : undefined;
 }
 
 const SEGMENT_FIELDS: readonly [SegName, number, number, number, number][] = [
@@ -47,59 +62,87 @@ const SEGMENT_FIELDS: readonly [SegName, number, number, number, number][] = [
 for (const [name, sel, base, limit, ar] of SEGMENT_FIELDS) {
   slot(
     sel,
-    (c) => BigInt(c.seg[name].selector),
-    (c, v) => (c.seg[name].selector = Number(v)),
+    (f) => BigInt(f.cpu.seg[name].selector),
+    (f, v) => (f.cpu.seg[name].selector = Number(v)),
   );
   slot(
     base,
-    (c) => c.seg[name].base,
-    (c, v) => (c.seg[name].base = v),
+    (f) => f.cpu.seg[name].base,
+    (f, v) => (f.cpu.seg[name].base = v),
   );
   slot(
     limit,
-    (c) => BigInt(c.seg[name].limit),
-    (c, v) => (c.seg[name].limit = Number(v)),
+    (f) => BigInt(f.cpu.seg[name].limit),
+    (f, v) => (f.cpu.seg[name].limit = Number(v)),
   );
   slot(
     ar,
-    (c) => BigInt(c.seg[name].ar),
-    (c, v) => (c.seg[name].ar = Number(v)),
+    (f) => BigInt(f.cpu.seg[name].ar),
+    (f, v) => (f.cpu.seg[name].ar = Number(v)),
   );
 }
 slot(
   VMCS.VMCS_GUEST_CR0,
-  (c) => c.cr0,
-  (c, v) => (c.cr0 = v),
+  (f) => f.cpu.cr0,
+  (f, v) => (f.cpu.cr0 = v),
 );
 slot(
   VMCS.VMCS_GUEST_CR3,
-  (c) => c.cr3,
-  (c, v) => (c.cr3 = v),
+  (f) => f.cpu.cr3,
+  (f, v) => (f.cpu.cr3 = v),
 );
 slot(
   VMCS.VMCS_GUEST_CR4,
-  (c) => c.cr4,
-  (c, v) => (c.cr4 = v),
+  (f) => f.cpu.cr4,
+  (f, v) => (f.cpu.cr4 = v),
 );
 slot(
   VMCS.VMCS_GUEST_RIP,
-  (c) => c.rip,
-  (c, v) => (c.rip = v),
+  (f) => f.cpu.rip,
+  (f, v) => (f.cpu.rip = v),
 );
 slot(
   VMCS.VMCS_GUEST_RFLAGS,
-  (c) => c.rflags,
-  (c, v) => (c.rflags = v),
+  (f) => f.cpu.rflags,
+  (f, v) => (f.cpu.rflags = v),
 );
 slot(
   VMCS.VMCS_GUEST_RSP,
-  (c) => c.gpr[4] as bigint,
-  (c, v) => (c.gpr[4] = v),
+  (f) => f.cpu.gpr[4] as bigint,
+  (f, v) => (f.cpu.gpr[4] = v),
 );
 slot(
   VMCS.VMCS_GUEST_IA32_EFER,
-  (c) => c.efer,
-  (c, v) => (c.efer = v),
+  (f) => f.cpu.efer,
+  (f, v) => (f.cpu.efer = v),
+);
+
+// The exit-information fields every exit writes (X86RegisterFile.exit). One closure per field, not one
+// shared `f.exit[key]`: a property access with a varying key is a slow (megamorphic) lookup.
+slot(
+  VMCS.VMCS_RO_EXIT_REASON,
+  (f) => f.exit.reason,
+  (f, v) => (f.exit.reason = v),
+);
+slot(
+  VMCS.VMCS_RO_EXIT_QUALIFIC,
+  (f) => f.exit.qualification,
+  (f, v) => (f.exit.qualification = v),
+);
+slot(
+  VMCS.VMCS_RO_VMEXIT_INSTR_LEN,
+  (f) => f.exit.instrLen,
+  (f, v) => (f.exit.instrLen = v),
+);
+slot(
+  VMCS.VMCS_RO_VMEXIT_IRQ_INFO,
+  (f) => f.exit.irqInfo,
+  (f, v) => (f.exit.irqInfo = v),
+);
+slot(
+  VMCS.VMCS_RO_IDT_VECTOR_INFO,
+  (f) => f.exit.idtVectorInfo,
+  (f, v) => (f.exit.idtVectorInfo = v),
 );
 
 /** `hv_x86_reg_t` GPRs → index in Intel encoding order (RAX RCX RDX RBX RSP RBP RSI RDI R8..R15). */
@@ -160,10 +203,30 @@ function segment(selector: number, base: bigint, limit: number, ar: number) {
   return { selector, base, limit, ar };
 }
 
+/** The exit-information fields {@link X86RegisterFile.setExit} writes on every exit. */
+interface ExitInformation {
+  reason: bigint;
+  qualification: bigint;
+  instrLen: bigint;
+  irqInfo: bigint;
+  idtVectorInfo: bigint;
+}
+
 /** One vCPU's registers and VMCS. */
 export class X86RegisterFile {
   readonly cpu: X86Cpu;
-  /** Fields not held in `cpu` (controls, other guest state, exit information). */
+  /**
+   * The exit-information fields every exit writes, as properties rather than in `vmcs`: five Map writes
+   * per exit were a measurable part of the model's exit round trip. They read 0 until the first exit.
+   */
+  readonly exit: ExitInformation = {
+    reason: 0n,
+    qualification: 0n,
+    instrLen: 0n,
+    irqInfo: 0n,
+    idtVectorInfo: 0n,
+  };
+  /** Fields not held in `cpu` or `exit` (controls, other guest state, other exit information). */
   private readonly vmcs = new Map<number, bigint>();
   /** Registers without a VMCS field (CR1, CR2, DR0–DR6, TPR, XCR0). */
   private readonly own = new Map<number, bigint>();
@@ -201,15 +264,15 @@ export class X86RegisterFile {
 
   /** Reads a VMCS field (the caller has checked that the field is accessible). */
   readField(field: number): bigint {
-    const s = CPU_SLOTS.get(field);
-    return s !== undefined ? s.get(this.cpu) : (this.vmcs.get(field) ?? 0n);
+    const s = slotOf(field);
+    return s !== undefined ? s.get(this) : (this.vmcs.get(field) ?? 0n);
   }
 
   /** Writes a VMCS field, truncated to its width (the caller has checked that it is writable). */
   writeField(field: number, value: bigint): void {
     const v = truncate(value, vmcsFieldWidth(field));
-    const s = CPU_SLOTS.get(field);
-    if (s !== undefined) s.set(this.cpu, v);
+    const s = slotOf(field);
+    if (s !== undefined) s.set(this, v);
     else this.vmcs.set(field, v);
   }
 
@@ -219,12 +282,12 @@ export class X86RegisterFile {
    * clear): no exit the model produces delivers or interrupts an event.
    */
   setExit(reason: bigint, qualification: bigint, instrLen: bigint): void {
-    const f = this.vmcs;
-    f.set(VMCS.VMCS_RO_EXIT_REASON, reason);
-    f.set(VMCS.VMCS_RO_EXIT_QUALIFIC, qualification);
-    f.set(VMCS.VMCS_RO_VMEXIT_INSTR_LEN, instrLen);
-    f.set(VMCS.VMCS_RO_VMEXIT_IRQ_INFO, 0n);
-    f.set(VMCS.VMCS_RO_IDT_VECTOR_INFO, 0n);
+    const e = this.exit;
+    e.reason = reason;
+    e.qualification = qualification;
+    e.instrLen = instrLen;
+    e.irqInfo = 0n;
+    e.idtVectorInfo = 0n;
   }
 
   /** Reads an `hv_x86_reg_t` (0 ≤ reg < HV_X86_REGISTERS_MAX). */

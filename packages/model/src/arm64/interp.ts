@@ -29,8 +29,9 @@
  */
 
 import { ESR_EC, FSC, HV_SYS_REG, HV_SYS_REG_ID_REGISTERS } from '@hvspec/spec';
+import { BigIntMemo, Low32Memo } from '../bigint-memo.js';
 import type { Arm64Engine, Arm64RunContext, Arm64Stop, MemFault } from '../engine.js';
-import { isFault } from '../engine.js';
+import { isFault, readInto } from '../engine.js';
 
 const M64 = (1n << 64n) - 1n;
 const M32 = 0xffffffffn;
@@ -78,6 +79,12 @@ function isTrappableDebugRegister(op0: number, op1: number, crn: number, crm: nu
   return crm === 2 && (op2 === 0 || op2 === 2); // MDCCINT_EL1, MDSCR_EL1
 }
 
+/**
+ * The instruction word being executed, reused by every fetch of every run (runs are synchronous and never
+ * re-entered): a fresh array per fetch made garbage collection a large part of an exit round trip.
+ */
+const FETCHED = new Uint8Array(4);
+
 class Unsupported {
   constructor(readonly reason: string) {}
 }
@@ -87,10 +94,22 @@ function fld(insn: number, hi: number, lo: number): number {
   return (insn >>> lo) & ((1 << (hi - lo + 1)) - 1);
 }
 
+/**
+ * Conversions to BigInt that a loop makes with the same value every time (a branch's offset, the
+ * syndrome of the exit it ends with, the instructions a run retires), memoised (bigint-memo.ts).
+ */
+const BRANCH_OFFSET = new BigIntMemo();
+const SYNDROME = new BigIntMemo();
+const RETIRED = new BigIntMemo();
+/** The registers every run's {@link Interp.refresh} tests bits of, memoised the other way. */
+const CPSR = new Low32Memo();
+const SCTLR = new Low32Memo();
+const CNTV_CTL = new Low32Memo();
+
 /** PC + SignExtend(imm:'00'), for a `bits`-wide word-offset field (at most 26 bits, so it fits an int32). */
 function rel(pc: bigint, imm: number, bits: number): bigint {
   const shift = 32 - bits;
-  return BigInt.asUintN(64, pc + BigInt(((imm << shift) >> shift) * 4));
+  return BigInt.asUintN(64, pc + BRANCH_OFFSET.of(((imm << shift) >> shift) * 4));
 }
 
 const sext = (v: bigint, bits: number): bigint => BigInt.asUintN(64, BigInt.asIntN(bits, v));
@@ -157,7 +176,7 @@ class Interp {
   }
 
   count(): bigint {
-    return this.base + BigInt(this.n);
+    return this.base + RETIRED.of(this.n);
   }
   sysGet(enc: number): bigint {
     return this.sys.get(enc) ?? 0n;
@@ -169,7 +188,7 @@ class Interp {
   /** Recomputes `fireAt` and checks the execution state the model supports; a stop if unsupported. */
   refresh(): Arm64Stop | undefined {
     this.recheck = false;
-    const mode = Number(this.cpu.cpsr & 0x1fn);
+    const mode = CPSR.of(this.cpu.cpsr) & 0x1f;
     if (mode !== 0x4 && mode !== 0x5) {
       return {
         kind: 'unsupported',
@@ -177,16 +196,16 @@ class Interp {
         reason: `CPSR.M = 0x${mode.toString(16)}: only EL1t/EL1h AArch64 is modelled (set CPSR, e.g. 0x3c5)`,
       };
     }
-    if ((this.sysGet(SR.SCTLR_EL1) & 1n) === 1n) {
+    if ((SCTLR.of(this.sysGet(SR.SCTLR_EL1)) & 1) === 1) {
       return {
         kind: 'unsupported',
         bytes: new Uint8Array(0),
         reason: 'SCTLR_EL1.M = 1: stage-1 translation is not modelled',
       };
     }
-    const ctl = this.sysGet(SR.CNTV_CTL_EL0);
+    const ctl = CNTV_CTL.of(this.sysGet(SR.CNTV_CTL_EL0));
     this.fireAt = Infinity;
-    if (!this.ctx.vtimerMasked && (ctl & 1n) === 1n && (ctl & 2n) === 0n) {
+    if (!this.ctx.vtimerMasked && (ctl & 1) === 1 && (ctl & 2) === 0) {
       const now = this.cntvct();
       const cval = this.sysGet(SR.CNTV_CVAL_EL0) & M64;
       const wait = cval > now ? cval - now : 0n;
@@ -258,7 +277,7 @@ class Interp {
     return {
       kind: 'exception',
       // IL = 1: every A64 instruction is 32 bits (hvf-facts.md §2.8).
-      syndrome: BigInt(((ec << 26) | (1 << 25) | iss) >>> 0),
+      syndrome: SYNDROME.of(((ec << 26) | (1 << 25) | iss) >>> 0),
       virtual_address: va,
       physical_address: pa,
     };
@@ -813,12 +832,12 @@ class Interp {
           reason: `PC 0x${pc.toString(16)} is not 4-byte aligned: a PC alignment fault at EL1, not modelled`,
         };
       }
-      const fetched = this.ctx.mem.read(pc, 4, 'fetch');
-      if (isFault(fetched)) {
+      const fault = readInto(this.ctx.mem, pc, 4, 'fetch', FETCHED, 0);
+      if (fault !== undefined) {
         // Stage-2 fault on the fetch: instruction abort from a lower EL, PC (and FAR) at the target.
-        return this.exception(ESR_EC.IABT_LOWER, this.faultStatus(fetched), fetched.gpa, fetched.gpa);
+        return this.exception(ESR_EC.IABT_LOWER, this.faultStatus(fault), fault.gpa, fault.gpa);
       }
-      const insn = (fetched[0]! | (fetched[1]! << 8) | (fetched[2]! << 16) | (fetched[3]! << 24)) >>> 0;
+      const insn = (FETCHED[0]! | (FETCHED[1]! << 8) | (FETCHED[2]! << 16) | (FETCHED[3]! << 24)) >>> 0;
       this.retired = false;
       let stop: Arm64Stop | undefined;
       try {
@@ -826,7 +845,7 @@ class Interp {
       } catch (e) {
         if (e instanceof Unsupported) {
           this.cpu.pc = pc;
-          return { kind: 'unsupported', bytes: fetched.slice(), reason: e.reason };
+          return { kind: 'unsupported', bytes: FETCHED.slice(), reason: e.reason };
         }
         throw e;
       }

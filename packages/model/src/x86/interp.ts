@@ -32,7 +32,10 @@
  * modes, SDM Vol. 1 §3.4.1.1; the spec compares only the low 32 bits there).
  * @module
  */
+
+import { BigIntMemo, Low32Memo } from '../bigint-memo.js';
 import type { GuestMemory, MemFault, X86Cpu, X86Engine, X86Stop } from '../engine.js';
+import { readInto } from '../engine.js';
 
 type Size = 1 | 2 | 4;
 type SegName = 'cs' | 'ds' | 'es' | 'fs' | 'gs' | 'ss';
@@ -46,8 +49,12 @@ const IF = 1 << 9;
 const OF = 1 << 11;
 const ARITH_FLAGS = CF | PF | AF | ZF | SF | OF;
 
-const SEG_PREFIX: Record<number, SegName> = { 38: 'es', 46: 'cs', 54: 'ss', 62: 'ds', 100: 'fs', 101: 'gs' };
-const EMPTY = new Uint8Array(0);
+/**
+ * Segment-override prefixes by byte, as a dense 256-entry table: every instruction looks its first byte
+ * up, and a missing key of a sparse object is a slow lookup (~15 ns).
+ */
+const SEG_PREFIX = new Array<SegName | undefined>(256).fill(undefined);
+Object.assign(SEG_PREFIX, { 38: 'es', 46: 'cs', 54: 'ss', 62: 'ds', 100: 'fs', 101: 'gs' });
 const ALU_NAMES = ['add', 'or', 'adc', 'sbb', 'and', 'sub', 'xor', 'cmp'] as const;
 /** #UD, invalid opcode: a fault without error code (Intel SDM Vol. 3 Table 6-1). */
 const UD: X86Stop = { kind: 'exception', vector: 6 };
@@ -82,9 +89,10 @@ function leBytes(v: number, size: Size): Uint8Array {
   for (let i = 0; i < size; i++) b[i] = (v >>> (8 * i)) & 0xff;
   return b;
 }
-function fromLe(b: Uint8Array): number {
+/** The little-endian value of the first `size` bytes of `b`. */
+function fromLe(b: Uint8Array, size: Size): number {
   let v = 0;
-  for (let i = b.length - 1; i >= 0; i--) v = (v * 256 + b[i]!) >>> 0;
+  for (let i = size - 1; i >= 0; i--) v = (v * 256 + b[i]!) >>> 0;
   return v;
 }
 
@@ -100,35 +108,53 @@ interface ModRm {
   readonly mem?: MemOperand;
 }
 
-/** The state of one run: registers as numbers, loaded on first use and written back (if changed) on every stop. */
+/**
+ * The state of one run: registers as numbers, loaded on first use and written back (if changed) on every
+ * stop. One Run is reused by every engine call ({@link begin}): a run is synchronous and never re-entered,
+ * and allocating the object and its buffers per run was a large part of the garbage an exit made.
+ */
 class Run {
   private readonly lo = new Uint32Array(8);
   private loaded = 0;
   private dirty = 0;
-  rip: number;
-  flags: number;
-  private readonly flags0: number;
-  // Per instruction:
+  cpu!: X86Cpu;
+  mem!: GuestMemory;
+  rip = 0;
+  flags = 0;
+  private flags0 = 0;
+  /** CS.base (low 32 bits) as a number: the engine never changes segments during a run. */
+  private csBase = 0;
+  // Per instruction: its bytes are code[codeAt …], `fetched` of them so far (at most 15) — a view of
+  // guest memory (GuestMemory.span) when one mapping holds them all, else copied into `own`.
   start = 0;
   pos = 0;
-  buf: Uint8Array = EMPTY;
+  private readonly own = new Uint8Array(15);
+  private code: Uint8Array = this.own;
+  private codeAt = 0;
+  private fetched = 0;
+  /** Scratch buffer of data loads. */
+  private readonly data = new Uint8Array(4);
 
-  constructor(
-    readonly cpu: X86Cpu,
-    readonly mem: GuestMemory,
-  ) {
-    this.rip = Number(BigInt.asUintN(32, cpu.rip));
-    this.flags = Number(BigInt.asUintN(32, cpu.rflags));
+  /** Starts a run of `cpu` on `mem`. */
+  begin(cpu: X86Cpu, mem: GuestMemory): void {
+    this.cpu = cpu;
+    this.mem = mem;
+    this.loaded = 0;
+    this.dirty = 0;
+    this.rip = RIP_IN.of(cpu.rip);
+    this.flags = RFLAGS.of(cpu.rflags);
     this.flags0 = this.flags;
+    this.csBase = CS_BASE.of(cpu.seg.cs.base);
   }
 
   commit(): void {
-    for (let i = 0; i < 8; i++) {
-      if (this.dirty & (1 << i))
+    for (let i = 0; this.dirty !== 0; i++) {
+      if (this.dirty & (1 << i)) {
         this.cpu.gpr[i] = ((this.cpu.gpr[i] ?? 0n) & ~0xffff_ffffn) | BigInt(this.lo[i]!);
+        this.dirty &= ~(1 << i);
+      }
     }
-    this.dirty = 0;
-    this.cpu.rip = BigInt(this.rip);
+    this.cpu.rip = RIP_OUT.of(this.rip);
     if (this.flags !== this.flags0)
       this.cpu.rflags = (this.cpu.rflags & ~0xffff_ffffn) | BigInt(this.flags >>> 0);
   }
@@ -160,37 +186,47 @@ class Run {
 
   // ---- instruction fetch ----
 
-  begin(): void {
+  beginInstruction(): void {
     this.start = this.rip;
     this.pos = 0;
-    this.buf = EMPTY;
+    this.fetched = 0;
   }
 
   /** The instruction byte at `pos`, fetching from guest memory page by page as decoding needs it. */
   next(): number {
-    if (this.pos >= this.buf.length) this.fetchMore();
-    return this.buf[this.pos++]!;
+    if (this.pos >= this.fetched) this.fetchMore();
+    return this.code[this.codeAt + this.pos++]!;
   }
 
   private fetchMore(): void {
-    if (this.buf.length >= 15) this.unsupported('instruction longer than 15 bytes (#GP)');
+    if (this.fetched >= 15) this.unsupported('instruction longer than 15 bytes (#GP)');
     const cs = this.cpu.seg.cs;
-    const offset = (this.start + this.buf.length) >>> 0;
+    const offset = (this.start + this.fetched) >>> 0;
     if (cs.limit !== 0xffff_ffff && offset > cs.limit)
       this.unsupported('instruction fetch beyond the CS limit (#GP)');
-    const linear = (Number(cs.base & 0xffff_ffffn) + offset) >>> 0;
+    const linear = (this.csBase + offset) >>> 0;
     const toPageEnd = 4096 - (linear & 0xfff);
-    const n = Math.min(15 - this.buf.length, toPageEnd);
-    const r = this.mem.read(BigInt(linear), n, 'fetch');
-    if (!(r instanceof Uint8Array)) throw new Stop({ kind: 'ept', fault: r, gla: r.gpa });
-    if (this.buf.length === 0) {
-      this.buf = r;
-      return;
+    const n = Math.min(15 - this.fetched, toPageEnd);
+    // With paging off the 32-bit linear address is the guest-physical one: passed as a number.
+    if (this.fetched === 0) {
+      const view = this.mem.span?.(linear, n, 'fetch');
+      if (view !== undefined) {
+        this.code = view.bytes;
+        this.codeAt = view.at;
+        this.fetched = n;
+        return;
+      }
+      this.code = this.own;
+      this.codeAt = 0;
+    } else if (this.code !== this.own) {
+      // The instruction continues past its view's page: its first bytes move to `own`.
+      this.own.set(this.code.subarray(this.codeAt, this.codeAt + this.fetched));
+      this.code = this.own;
+      this.codeAt = 0;
     }
-    const joined = new Uint8Array(this.buf.length + r.length);
-    joined.set(this.buf);
-    joined.set(r, this.buf.length);
-    this.buf = joined;
+    const fault = readInto(this.mem, linear, n, 'fetch', this.own, this.fetched);
+    if (fault !== undefined) throw new Stop({ kind: 'ept', fault, gla: fault.gpa });
+    this.fetched += n;
   }
 
   imm(size: Size): number {
@@ -207,7 +243,8 @@ class Run {
   }
 
   unsupported(reason: string): never {
-    throw new Stop({ kind: 'unsupported', bytes: this.buf.slice(0, Math.max(this.pos, 1)), reason });
+    const bytes = this.code.slice(this.codeAt, this.codeAt + Math.min(Math.max(this.pos, 1), this.fetched));
+    throw new Stop({ kind: 'unsupported', bytes, reason });
   }
 
   // ---- registers ----
@@ -257,23 +294,23 @@ class Run {
     return { mod, reg, rm, mem: { seg: segOverride ?? seg, offset } };
   }
 
-  private linear(m: MemOperand, size: number): bigint {
+  private linear(m: MemOperand, size: number): number {
     const s = this.cpu.seg[m.seg];
     if (s.limit !== 0xffff_ffff && m.offset + size - 1 > s.limit)
       this.unsupported(`access beyond the ${m.seg.toUpperCase()} limit (#GP/#SS)`);
-    return BigInt((Number(s.base & 0xffff_ffffn) + m.offset) >>> 0);
+    return (Number(s.base & 0xffff_ffffn) + m.offset) >>> 0;
   }
 
   load(m: MemOperand, size: Size): number {
     const gla = this.linear(m, size);
-    const r = this.mem.read(gla, size, 'read');
-    if (!(r instanceof Uint8Array)) throw new Stop({ kind: 'ept', fault: r, gla: faultGla(r) });
-    return fromLe(r);
+    const fault = readInto(this.mem, gla, size, 'read', this.data, 0);
+    if (fault !== undefined) throw new Stop({ kind: 'ept', fault, gla: faultGla(fault) });
+    return fromLe(this.data, size);
   }
 
   store(m: MemOperand, size: Size, v: number): void {
     const gla = this.linear(m, size);
-    const f = this.mem.write(gla, leBytes(v, size));
+    const f = this.mem.write(BigInt(gla), leBytes(v, size));
     if (f) throw new Stop({ kind: 'ept', fault: f, gla: faultGla(f) });
   }
 
@@ -384,7 +421,7 @@ function faultGla(f: MemFault): bigint {
 
 /** Executes one instruction. Returns a stop for an exit; throws {@link Stop} from deeper helpers. */
 function step(s: Run): X86Stop | undefined {
-  s.begin();
+  s.beginInstruction();
   let opsize: Size = 4;
   let seg: SegName | undefined;
   let op: number;
@@ -421,6 +458,22 @@ function step(s: Run): X86Stop | undefined {
     if (alu !== 7) s.set(0, size, r);
     s.setArith(f);
     return s.finish();
+  }
+
+  // Two-byte opcodes. Kept out of the switch below so that its cases (0x40–0xFF) are dense enough for V8
+  // to compile it as a jump table (it needs a spread under 3× the number of cases); with 0x0F among them
+  // it was a chain of up to ~100 comparisons per instruction.
+  if (op === 0x0f) {
+    const op2 = s.next();
+    if (op2 >= 0x80 && op2 <= 0x8f) {
+      if (opsize === 2)
+        s.unsupported('jcc with a 16-bit operand size (EIP truncation) is outside the subset');
+      const d = s.simm32();
+      const next = (s.start + s.pos) >>> 0;
+      return s.cond(op2 & 0xf) ? s.branch(next + d) : s.finish();
+    }
+    if (op2 === 0x0b) return UD; // ud2
+    return s.unsupported(`two-byte opcode 0F ${op2.toString(16).padStart(2, '0')} is outside the subset`);
   }
 
   switch (op) {
@@ -467,18 +520,6 @@ function step(s: Run): X86Stop | undefined {
       const d = s.simm8();
       const next = (s.start + s.pos) >>> 0;
       return s.cond(op & 0xf) ? s.branch(next + d) : s.finish();
-    }
-    case 0x0f: {
-      const op2 = s.next();
-      if (op2 >= 0x80 && op2 <= 0x8f) {
-        if (opsize === 2)
-          s.unsupported('jcc with a 16-bit operand size (EIP truncation) is outside the subset');
-        const d = s.simm32();
-        const next = (s.start + s.pos) >>> 0;
-        return s.cond(op2 & 0xf) ? s.branch(next + d) : s.finish();
-      }
-      if (op2 === 0x0b) return UD; // ud2
-      return s.unsupported(`two-byte opcode 0F ${op2.toString(16).padStart(2, '0')} is outside the subset`);
     }
     case 0x80:
     case 0x81:
@@ -608,29 +649,35 @@ function step(s: Run): X86Stop | undefined {
   }
 }
 
+/** The one Run every engine call reuses (see {@link Run}). */
+const RUN = new Run();
+/** The conversions every run makes, memoised: an exit loop makes the same ones each time (bigint-memo.ts). */
+const CR0 = new Low32Memo();
+const RFLAGS = new Low32Memo();
+const RIP_IN = new Low32Memo();
+const CS_BASE = new Low32Memo();
+const RIP_OUT = new BigIntMemo();
+
+/** Why the mode `cpu` is in lies outside the subset, or undefined. */
+function modeOutsideSubset(cpu: X86Cpu): string | undefined {
+  const cr0 = CR0.of(cpu.cr0);
+  if ((cr0 & 1) === 0) return 'real mode (CR0.PE = 0) is outside the subset';
+  if ((cr0 & 0x8000_0000) !== 0) return 'paging (CR0.PG = 1) is outside the subset';
+  if (((cpu.seg.cs.ar >> 14) & 1) === 0) return '16-bit code segment (CS.D = 0) is outside the subset';
+  if ((RFLAGS.of(cpu.rflags) & 0x2_0000) !== 0)
+    return 'virtual-8086 mode (RFLAGS.VM = 1) is outside the subset';
+  return undefined;
+}
+
 /**
  * The x86 engine: runs at most `budget` instructions of `cpu` on `mem`. See the module comment for
  * the subset and the mode it requires.
  */
 export const x86Engine: X86Engine = (cpu: X86Cpu, mem: GuestMemory, budget: number): X86Stop => {
-  const none = new Uint8Array(0);
-  if ((cpu.cr0 & 1n) === 0n)
-    return { kind: 'unsupported', bytes: none, reason: 'real mode (CR0.PE = 0) is outside the subset' };
-  if ((cpu.cr0 & 0x8000_0000n) !== 0n)
-    return { kind: 'unsupported', bytes: none, reason: 'paging (CR0.PG = 1) is outside the subset' };
-  if (((cpu.seg.cs.ar >> 14) & 1) === 0)
-    return {
-      kind: 'unsupported',
-      bytes: none,
-      reason: '16-bit code segment (CS.D = 0) is outside the subset',
-    };
-  if (cpu.rflags & 0x2_0000n)
-    return {
-      kind: 'unsupported',
-      bytes: none,
-      reason: 'virtual-8086 mode (RFLAGS.VM = 1) is outside the subset',
-    };
-  const s = new Run(cpu, mem);
+  const mode = modeOutsideSubset(cpu);
+  if (mode !== undefined) return { kind: 'unsupported', bytes: new Uint8Array(0), reason: mode };
+  const s = RUN;
+  s.begin(cpu, mem);
   try {
     for (let n = 0; n < budget; n++) {
       const stop = step(s);
