@@ -146,8 +146,11 @@ export function x86ProgramArb(
     if (choices.length === 0) throw new TypeError('x86ProgramArb: the layout leaves no data GPA to generate');
     return fc.oneof(...choices);
   };
-  const fetchDenied: bigint[] = [...unmapped];
-  for (const m of usable) if (!(m.flags & HV_MEMORY.EXEC) && m.gpa + PAGE <= U32) fetchDenied.push(m.gpa);
+  // Fetch faults of both kinds, each as likely as the other: mapped-but-not-executable pages are few
+  // next to the unmapped candidates, and would otherwise hardly ever be drawn.
+  const noExec: bigint[] = [];
+  for (const m of usable) if (!(m.flags & HV_MEMORY.EXEC) && m.gpa + PAGE <= U32) noExec.push(m.gpa);
+  const fetchDenied = [unmapped, noExec].filter((pages) => pages.length > 0);
   const size = fc.constantFrom<X86Size>(1, 2, 4);
   const port8 = fc.integer({ min: 0, max: 0xff }).filter((p) => p !== X86_END_PORT);
   const port16 = fc.oneof(port8, fc.integer({ min: 0x100, max: 0xffff }));
@@ -207,16 +210,12 @@ export function x86ProgramArb(
       }),
     },
     { weight: 1, arbitrary: fc.constant({ op: 'hlt' as const }) },
-    ...(fetchDenied.length
-      ? [
-          {
-            weight: 1,
-            arbitrary: fc
-              .tuple(fc.constantFrom(...fetchDenied), fc.integer({ min: 0, max: 4095 }))
-              .map(([p, o]) => ({ op: 'jump' as const, target: { gpa: p + BigInt(o) } })),
-          },
-        ]
-      : []),
+    ...fetchDenied.map((pages) => ({
+      weight: 1,
+      arbitrary: fc
+        .tuple(fc.constantFrom(...pages), fc.integer({ min: 0, max: 4095 }))
+        .map(([p, o]) => ({ op: 'jump' as const, target: { gpa: p + BigInt(o) } })),
+    })),
     {
       weight: 1,
       arbitrary: fc.record({ op: fc.constant('jump-later' as const), skip: fc.integer({ min: 0, max: 2 }) }),
