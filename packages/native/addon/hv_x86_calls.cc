@@ -32,15 +32,25 @@ static const uint32_t kExitFields[] = {VMCS_RO_EXIT_REASON, VMCS_RO_EXIT_QUALIFI
 
 // On the owner thread, right after hv_vcpu_run*: the reads every VMM makes after an exit
 // (hvf-facts.md §1.6, §1.7 [T]), so that JS gets them without four more crossings.
+// VMCS_GUEST_PHYSICAL_ADDRESS only means something after an EPT violation or misconfiguration (Intel
+// SDM Vol. 3 §28.2.1), so it is only read for those; after any other exit its bit stays clear and a
+// JS read of it goes to hv_vmx_vcpu_read_vmcs, which answers the same (the field is read-only and only
+// the next run changes it). That keeps one read off every I/O, HLT and interrupt exit.
 static void FillExit(hv_vcpuid_t vcpu, int32_t ret, uint64_t *slot) {
   if (slot == nullptr) return;
   uint64_t mask = 0;
   if (ret == HV_SUCCESS) {
+    bool ept = false;
     for (uint32_t i = 0; i < sizeof(kExitFields) / sizeof(kExitFields[0]); i++) {
+      if (kExitFields[i] == VMCS_GUEST_PHYSICAL_ADDRESS && !ept) continue;
       uint64_t value = 0;
       if (hv_vmx_vcpu_read_vmcs(vcpu, kExitFields[i], &value) == HV_SUCCESS) {
         slot[1 + i] = value;
         mask |= 1ull << (i + 1);
+        if (kExitFields[i] == VMCS_RO_EXIT_REASON) {
+          uint64_t basic = value & 0xffff;
+          ept = basic == VMX_REASON_EPT_VIOLATION || basic == VMX_REASON_EPT_MISCONFIG;
+        }
       }
     }
   }
@@ -63,8 +73,14 @@ static uint64_t *SlotOf(State *state, uint64_t vcpu) {
 #define U64(i, name, var) \
   uint64_t var = 0;       \
   if (!ArgU64(info, i, name, &var)) return info.Env().Undefined()
-#define DISPATCH(t, ...) \
-  if (!Dispatch(info, t, [&] __VA_ARGS__)) return info.Env().Undefined()
+// Thread 0 is the JS thread itself: the body runs inline, as Dispatch would run it, but without
+// wrapping it in a std::function first (its captures outgrow the small-object buffer, so that was a
+// malloc and a free on every call of the exit loop's fast path).
+#define DISPATCH(t, ...)        \
+  if ((t) == 0) {               \
+    [&] __VA_ARGS__();          \
+  } else if (!Dispatch(info, t, [&] __VA_ARGS__)) \
+    return info.Env().Undefined()
 
 HV_FN(Capability) {
   THREAD(t);

@@ -201,7 +201,9 @@ export class NativeX86Backend extends NativeBase<X86Addon> implements X86Backend
    * The exit fields a VMM reads after every exit (reason, qualification, GPA, instruction length)
    * and VMCS_GUEST_RIP come from the exit record that hv_vcpu_run filled on the owner thread — no
    * crossing into C — as long as the caller is the owner thread (any other thread gets the C
-   * call's own code) and, for RIP, nothing was written since the run.
+   * call's own code) and, for RIP, nothing was written since the run. (The addon records
+   * VMCS_GUEST_PHYSICAL_ADDRESS only after EPT exits, the only ones where it means something; other
+   * reads of it ask the API, which answers the same.)
    */
   hv_vmx_vcpu_read_vmcs(t: ThreadId, vcpu: Vcpu, field: number): Result<bigint> {
     checkThread(t);
@@ -210,7 +212,7 @@ export class NativeX86Backend extends NativeBase<X86Addon> implements X86Backend
     const word = exitWord(field);
     if (word !== 0) {
       const v = this.vcpus.get(vcpu);
-      if (v !== undefined && v.owner === t && !this.busy.has(t)) {
+      if (v !== undefined && v.owner === t && (this.busy.size === 0 || !this.busy.has(t))) {
         const base = v.slot * this.slotWords;
         if ((this.rec32[base * 2] ?? 0) & (1 << word))
           return { ret: HV.HV_SUCCESS, value: this.rec[base + word] ?? 0n };
@@ -258,7 +260,7 @@ export class NativeX86Backend extends NativeBase<X86Addon> implements X86Backend
   /** A register or VMCS write may change RIP: later RIP reads go to the API. */
   private forgetRip(vcpu: number): void {
     const v = this.vcpus.get(vcpu);
-    if (v === undefined || this.busy.has(v.owner)) return;
+    if (v === undefined || (this.busy.size !== 0 && this.busy.has(v.owner))) return;
     const mask = v.slot * this.slotWords * 2;
     this.rec32[mask] = (this.rec32[mask] ?? 0) & ~RIP_BIT;
   }
