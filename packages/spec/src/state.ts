@@ -123,6 +123,20 @@ export function newVcpu(handle: number, owner: ThreadId): SpecVcpu {
   };
 }
 
+/**
+ * What a run that entered the guest does to the spec's knowledge of a vCPU: the guest may have changed
+ * any register, the exit fields are now defined, and pending IRQ/FIQ lines are cleared when the run
+ * returns (hvf-facts §2.4 [H]; on x86 they are never set).
+ */
+export function afterGuestRun(v: SpecVcpu): void {
+  v.regs.clear();
+  v.fields.clear();
+  v.simd.clear();
+  v.pending[0] = false;
+  v.pending[1] = false;
+  v.ran = true;
+}
+
 /** The vCPU a thread owns, if any. */
 export function vcpuOwnedBy(state: SpecState, t: ThreadId): SpecVcpu | undefined {
   for (const v of state.vcpus.values()) if (v.owner === t) return v;

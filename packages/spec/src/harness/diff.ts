@@ -9,6 +9,7 @@ import type { Arm64Exit, Backend, Capabilities, HostMemory, Result, ThreadId } f
 import { callSpec } from '../rules/index.js';
 import { hvReturnName } from '../vocabulary/returns.js';
 import { describeValue } from './describe.js';
+import { HANDLE_CALLS } from './handles.js';
 
 /** One call on which the two backends answered differently. */
 export interface Difference {
@@ -18,8 +19,6 @@ export interface Difference {
   readonly b: Result<unknown>;
   readonly what: string;
 }
-
-const HANDLE_OUT = new Set(['hv_vcpu_create', 'hv_vm_config_create', 'hv_vm_space_create']);
 
 function sameValue(a: unknown, b: unknown): boolean {
   if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null) {
@@ -169,8 +168,8 @@ export class DiffBackend {
     ra: Result<unknown>,
     rb: Result<unknown>,
   ): Result<unknown> {
-    if (HANDLE_OUT.has(name)) {
-      const kind = name === 'hv_vcpu_create' ? 'vcpu' : name === 'hv_vm_config_create' ? 'config' : 'asid';
+    const kind = HANDLE_CALLS[name];
+    if (kind) {
       if (ra.ret === 0 && rb.ret === 0) this.handleB.set(`${kind}:${String(ra.value)}`, Number(rb.value));
       if (ra.ret >>> 0 !== rb.ret >>> 0)
         this.record(

@@ -16,14 +16,15 @@ export class ConformanceError extends Error {
 
 /** Makes one call and checks it against the spec; throws {@link ConformanceError} on a mismatch. */
 export async function execute(m: Model, r: Real, call: SpecCall): Promise<unknown> {
-  const { row } = predict(m.state, call);
+  const predicted = predict(m.state, call);
+  const { row } = predicted;
   if (row.dangerous && !r.allowDangerous) {
     r.log.push({ kind: 'skipped', call, why: row.dangerous });
     return undefined;
   }
   const expected = row.expect?.(m.state, call);
   const outcome = await invoke(r.backend, call);
-  const judgement = judge(m.state, call, outcome);
+  const judgement = judge(m.state, call, outcome, predicted);
   m.coverage.add(judgement.ruleId);
   r.log.push({ kind: 'call', call, outcome, judgement, expected });
   if (!judgement.ok) throw new ConformanceError(`${describeCall(call)}: ${judgement.mismatch}`);

@@ -23,7 +23,7 @@ import {
   x86ScenarioTraceSteps,
 } from '../guest/x86/scenario.js';
 import { x86SetupSteps } from '../guest/x86/setup.js';
-import type { SpecVcpu } from '../state.js';
+import { afterGuestRun, type SpecVcpu } from '../state.js';
 import { HV_EXIT_REASON, HV_REG, HV_SYS_REG } from '../vocabulary/arm64.js';
 import { HV_MEMORY } from '../vocabulary/memory.js';
 import { HV, hvReturnName } from '../vocabulary/returns.js';
@@ -144,16 +144,6 @@ function enforceable(backend: Backend, maps: readonly { flags: number }[]): bool
   return maps.every((x) => backend.capabilities.enforcedPermissions.includes(x.flags & 7));
 }
 
-/** What a guest run does to the spec's knowledge of the vCPU. */
-function afterRun(v: SpecVcpu): void {
-  v.regs.clear();
-  v.fields.clear();
-  v.simd.clear();
-  v.pending[0] = false;
-  v.pending[1] = false;
-  v.ran = true;
-}
-
 /** Runs one generated program. */
 export class GuestCommand implements HvCommand {
   readonly label = 'guest';
@@ -231,7 +221,7 @@ export class GuestCommand implements HvCommand {
       vcpu.trapDebugExceptions = true;
       vcpu.vtimerMask = false;
     }
-    afterRun(vcpu);
+    afterGuestRun(vcpu);
     if (m.state.env.arch === 'arm64') m.coverage.add('hv_vcpu_run.guest');
     if (report.unsupported) {
       r.log.push({
@@ -399,7 +389,7 @@ export class SpinCancelCommand implements HvCommand {
     const result = await running;
     // The kick is consumed by this run, whether it arrived during the run or just before it.
     vcpu.cancel = false;
-    afterRun(vcpu);
+    afterGuestRun(vcpu);
     m.coverage.add('hv_vcpu_run.guest');
     if (result.ret !== HV.HV_SUCCESS)
       fail(`hv_vcpu_run returned ${hvReturnName(result.ret)}, expected HV_SUCCESS`);

@@ -7,6 +7,7 @@ import type { Arch, HostMemory, Uva } from '../backend.js';
 import { callSpec } from '../rules/index.js';
 import { HV, hvReturnName } from '../vocabulary/returns.js';
 import type { LogEntry } from './context.js';
+import { HANDLE_CALLS } from './handles.js';
 
 /** A trace step as plain JSON. */
 export interface TraceStepJson {
@@ -26,11 +27,7 @@ export interface TraceJson {
   steps: unknown[];
 }
 
-const HANDLE_OUT: Record<string, string> = {
-  hv_vcpu_create: 'cpu',
-  hv_vm_config_create: 'cfg',
-  hv_vm_space_create: 'asid',
-};
+/** The name prefix of a bound handle in a trace, by the argument it is passed as. */
 const HANDLE_ARGS: Record<string, string> = { vcpu: 'cpu', config: 'cfg', asid: 'asid' };
 
 /** JSON spelling of a value: bigints as hex strings, buffers by name. */
@@ -86,7 +83,8 @@ export function logToTrace(
     else if (r.kind === 'not-success') expect.ret = { not: 'HV_SUCCESS' };
     // A row that allows any code gets no `ret` expectation: another backend may answer differently
     // and still conform. The steps after it carry their own expectations.
-    const prefix = HANDLE_OUT[call.name];
+    const kind = HANDLE_CALLS[call.name];
+    const prefix = kind && HANDLE_ARGS[kind];
     if (prefix && outcome.ret === HV.HV_SUCCESS && judgement.ok) {
       const name = `${prefix}${refs.size}`;
       refs.set(`${prefix}:${String(outcome.value)}`, `$${name}`);

@@ -3,7 +3,7 @@
  * @module
  */
 import type { Arm64Exit } from '../backend.js';
-import { newVcpu, type SpecState, type SpecVcpu, type SpecVmConfig } from '../state.js';
+import { afterGuestRun, newVcpu, type SpecState, type SpecVcpu, type SpecVmConfig } from '../state.js';
 import {
   HV_EXIT_REASON,
   HV_REG,
@@ -463,7 +463,8 @@ function accessorPair(opts: {
   availability?: string;
   selector?: { name: string; type: string; valid: (n: number) => boolean; what: string };
   valueParam: Param;
-  exact: (sel: number) => boolean;
+  /** Which selectors read back exactly what was written (default: all). */
+  exact?: (sel: number) => boolean;
   read: (v: SpecVcpu, sel: number) => unknown;
   write: (v: SpecVcpu, sel: number, value: unknown) => void;
   forget?: (v: SpecVcpu, sel: number) => void;
@@ -538,7 +539,7 @@ function accessorPair(opts: {
           source: opts.source,
           effect: (s, c) => {
             const v = liveVcpu(s, c);
-            if (opts.exact(sel(c))) opts.write(v, sel(c), c.args[opts.valueParam.name]);
+            if (opts.exact?.(sel(c)) ?? true) opts.write(v, sel(c), c.args[opts.valueParam.name]);
             else opts.forget?.(v, sel(c));
           },
         },
@@ -593,7 +594,6 @@ const registers: CallSpec[] = [
       what: 'an hv_simd_fp_reg_t value (0–31)',
     },
     valueParam: { name: 'value', dir: 'in', type: 'hv_simd_fp_uchar16_t', doc: 'the 128-bit value' },
-    exact: () => true,
     read: (v, r) => v.simd.get(r),
     write: (v, r, value) => v.simd.set(r, value as bigint),
     evidence: H,
@@ -629,7 +629,6 @@ const registers: CallSpec[] = [
       what: 'HV_INTERRUPT_TYPE_IRQ (0) or _FIQ (1)',
     },
     valueParam: { name: 'pending', dir: 'in', type: 'bool', doc: 'whether the line is asserted' },
-    exact: () => true,
     read: (v, t) => v.pending[t],
     write: (v, t, value) => {
       v.pending[t] = value as boolean;
@@ -642,7 +641,6 @@ const registers: CallSpec[] = [
     set: 'hv_vcpu_set_vtimer_mask',
     summary: 'the virtual-timer mask',
     valueParam: { name: 'vtimer_is_masked', dir: 'in', type: 'bool', doc: 'whether the vtimer is masked' },
-    exact: () => true,
     read: (v) => v.vtimerMask,
     write: (v, _s, value) => {
       v.vtimerMask = value as boolean;
@@ -655,7 +653,6 @@ const registers: CallSpec[] = [
     set: 'hv_vcpu_set_vtimer_offset',
     summary: 'the virtual-timer offset (CNTVOFF_EL2)',
     valueParam: { name: 'vtimer_offset', dir: 'in', type: 'uint64_t', doc: 'the offset' },
-    exact: () => true,
     read: (v) => v.vtimerOffset,
     write: (v, _s, value) => {
       v.vtimerOffset = value as bigint;
@@ -668,7 +665,6 @@ const registers: CallSpec[] = [
     set: 'hv_vcpu_set_trap_debug_exceptions',
     summary: 'whether guest debug exceptions exit to the VMM',
     valueParam: { name: 'value', dir: 'in', type: 'bool', doc: 'trap or not' },
-    exact: () => true,
     read: (v) => v.trapDebugExceptions,
     write: (v, _s, value) => {
       v.trapDebugExceptions = value as boolean;
@@ -681,7 +677,6 @@ const registers: CallSpec[] = [
     set: 'hv_vcpu_set_trap_debug_reg_accesses',
     summary: 'whether guest debug-register accesses exit to the VMM',
     valueParam: { name: 'value', dir: 'in', type: 'bool', doc: 'trap or not' },
-    exact: () => true,
     read: (v) => v.trapDebugRegAccesses,
     write: (v, _s, value) => {
       v.trapDebugRegAccesses = value as boolean;
@@ -733,12 +728,7 @@ const hv_vcpu_run: CallSpec = {
       source: 'hvf-facts §2.4/§2.6 [H]',
       effect: (s, c, o) => {
         const v = liveVcpu(s, c);
-        v.pending[0] = false;
-        v.pending[1] = false;
-        v.regs.clear();
-        v.fields.clear();
-        v.simd.clear();
-        v.ran = true;
+        afterGuestRun(v);
         if ((o.value as Arm64Exit | undefined)?.reason === HV_EXIT_REASON.HV_EXIT_REASON_VTIMER_ACTIVATED)
           v.vtimerMask = true;
       },

@@ -49,10 +49,16 @@ export function predict(s: SpecState, c: SpecCall): { spec: CallSpec; row: Row; 
 
 /**
  * Judges a backend's outcome against the spec and, when it conforms, applies the row's state change to
- * `s`. On a mismatch `s` is left as it was.
+ * `s`. On a mismatch `s` is left as it was. `predicted` is the row {@link predict} found for this call in
+ * this state, for a caller that already asked.
  */
-export function judge(s: SpecState, c: SpecCall, o: Outcome): Judgement {
-  const { row, ruleId } = predict(s, c);
+export function judge(
+  s: SpecState,
+  c: SpecCall,
+  o: Outcome,
+  predicted: { row: Row; ruleId: string } = predict(s, c),
+): Judgement {
+  const { row, ruleId } = predicted;
   const ret = o.ret >>> 0;
   let mismatch: string | undefined;
   switch (row.ret.kind) {

@@ -3,7 +3,7 @@
  * @module
  */
 import type { Vcpu } from '../backend.js';
-import { newVcpu, type SpecState, type SpecVcpu } from '../state.js';
+import { afterGuestRun, newVcpu, type SpecState, type SpecVcpu } from '../state.js';
 import { HV } from '../vocabulary/returns.js';
 import {
   HV_CAP,
@@ -710,13 +710,6 @@ function storeField(v: SpecVcpu, field: number, value: bigint): void {
   else v.fields.delete(field);
 }
 
-/** What running a vCPU does to the spec's knowledge: the guest may change any register. */
-function afterGuestRan(v: SpecVcpu): void {
-  v.regs.clear();
-  v.fields.clear();
-  v.ran = true;
-}
-
 const runRows = (name: string): Row[] => [
   ...vcpuPrelude(name),
   {
@@ -744,7 +737,7 @@ const runRows = (name: string): Row[] => [
       'enters the guest; the exit is what the guest program predicts (see the guest-program rules); registers change',
     evidence: H,
     source: 'hvf-facts §1.2/§1.7 [H]',
-    effect: (s, c) => afterGuestRan(liveVcpu(s, c)),
+    effect: (s, c) => afterGuestRun(liveVcpu(s, c)),
   },
 ];
 
