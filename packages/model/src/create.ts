@@ -3,9 +3,9 @@
  * @module
  */
 import type { Arch } from '@hvspec/spec';
-import { Arm64Model, createArm64Model } from './arm64-model.js';
+import { Arm64Model, createArm64Model } from './arm64/model.js';
 import type { ModelOptions } from './core.js';
-import { createX86Model, X86Model } from './x86-model.js';
+import { createX86Model, X86Model } from './x86/model.js';
 
 export type { ModelOptions, UnsupportedInstruction } from './core.js';
 export { Arm64Model, createArm64Model, createX86Model, X86Model };

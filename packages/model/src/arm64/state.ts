@@ -14,7 +14,7 @@
  * @module
  */
 import { HV_SYS_REG as S } from '@hvspec/spec';
-import type { Arm64Cpu } from './engine.js';
+import type { Arm64Cpu } from '../engine.js';
 
 /** Identification registers of the model's pretend host, besides MPIDR_EL1. */
 export const MODEL_ID_REGISTERS: ReadonlyMap<number, bigint> = new Map([

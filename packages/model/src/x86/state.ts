@@ -20,7 +20,7 @@
  * @module
  */
 import { HV_X86_REG as R, VMCS, vmcsFieldWidth } from '@hvspec/spec';
-import type { X86Cpu } from './engine.js';
+import type { X86Cpu } from '../engine.js';
 
 type SegName = 'cs' | 'ds' | 'es' | 'fs' | 'gs' | 'ss';
 

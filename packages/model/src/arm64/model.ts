@@ -33,11 +33,11 @@ import {
   IPA_SIZE_DEFAULT,
   isKnownSysReg,
 } from '@hvspec/spec';
-import { initialArm64Cpu } from './arm64-state.js';
-import type { ModelOptions, UnsupportedInstruction } from './core.js';
-import { ALL_PERMISSION_SETS, checkU128, fail, kick, ModelCore, ok, SUCCESS, slicedRun } from './core.js';
-import type { Arm64Cpu, Arm64Engine, Arm64RunContext, Arm64Stop } from './engine.js';
-import { GuestMemoryView, MappingTable } from './mappings.js';
+import type { ModelOptions, UnsupportedInstruction } from '../core.js';
+import { ALL_PERMISSION_SETS, checkU128, fail, kick, ModelCore, ok, SUCCESS, slicedRun } from '../core.js';
+import type { Arm64Cpu, Arm64Engine, Arm64RunContext, Arm64Stop } from '../engine.js';
+import { GuestMemoryView, MappingTable } from '../mappings.js';
+import { initialArm64Cpu } from './state.js';
 
 const PAGE_16K = 16384;
 const GRANULE_BYTES: Record<number, bigint> = {

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Vcpu, VmConfig } from '@hvspec/spec';
 import { forgeVcpu, HV, HV_EXIT_REASON, HV_MEMORY, HV_REG, HV_SYS_REG } from '@hvspec/spec';
-import type { Arm64Model } from '../src/arm64-model.js';
-import { createArm64Model, createModel } from '../src/create.js';
-import type { Arm64Engine, Arm64Stop } from '../src/engine.js';
+import type { Arm64Model } from '../../src/arm64/model.js';
+import { createArm64Model, createModel } from '../../src/create.js';
+import type { Arm64Engine, Arm64Stop } from '../../src/engine.js';
 
 const RWX = HV_MEMORY.READ | HV_MEMORY.WRITE | HV_MEMORY.EXEC;
 const G = 16384n;

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { arm64Engine } from '../src/arm64/interp.js';
-import type { Arm64Cpu, Arm64RunContext, Arm64Stop } from '../src/engine.js';
-import { code, context, freshCpu, PAGE, R, TestMemory, W, X } from './arm64-interp-helpers.test.js';
+import { arm64Engine } from '../../src/arm64/interp.js';
+import type { Arm64Cpu, Arm64RunContext, Arm64Stop } from '../../src/engine.js';
+import { code, context, freshCpu, PAGE, R, TestMemory, W, X } from './helpers.js';
 
 // Instruction words below were produced by llvm-mc 14 (`-triple=aarch64 -show-encoding`) or, for
 // PC-relative forms, checked with `llvm-mc -disassemble`.

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type Arm64Exit, HV, HV_EXIT_REASON, HV_REG, type Vcpu } from '@hvspec/spec';
 import fc from 'fast-check';
-import { type Arm64Action, formatArm64Action } from '../../spec/src/guest/arm64/actions.js';
+import { type Arm64Action, formatArm64Action } from '../../../spec/src/guest/arm64/actions.js';
 import {
   type Arm64Layout,
   type Arm64Scenario,
@@ -20,12 +20,12 @@ import {
   arm64ScenarioTraceSteps,
   predictArm64Scenario,
   runArm64Scenario,
-} from '../../spec/src/guest/arm64/scenario.js';
-import { ARM64_EXIT_KINDS, arm64VmmStep } from '../../spec/src/guest/arm64/vmm.js';
-import { arm64Engine } from '../src/arm64/interp.js';
-import { createArm64Model } from '../src/arm64-model.js';
-import type { Arm64Stop } from '../src/engine.js';
-import { context, freshCpu, PAGE, R, TestMemory, W, X } from './arm64-interp-helpers.test.js';
+} from '../../../spec/src/guest/arm64/scenario.js';
+import { ARM64_EXIT_KINDS, arm64VmmStep } from '../../../spec/src/guest/arm64/vmm.js';
+import { arm64Engine } from '../../src/arm64/interp.js';
+import { createArm64Model } from '../../src/arm64/model.js';
+import type { Arm64Stop } from '../../src/engine.js';
+import { context, freshCpu, PAGE, R, TestMemory, W, X } from './helpers.js';
 
 const CODE = 0x10000n;
 // A layout with every permission shape: RW RAM (2 pages), R, W, X and no-permission pages.
@@ -364,7 +364,7 @@ test('the runner checks the values the guest wrote and the final registers', () 
 });
 
 test('scenario traces replay on the model: setup + arm64ScenarioTraceSteps pass step by step', async () => {
-  const { parseTrace, replayTrace } = await import('../../spec/src/trace/index.js');
+  const { parseTrace, replayTrace } = await import('../../../spec/src/trace/index.js');
   const scenarios = fc.sample(arm64ScenarioArb(LAYOUT), { numRuns: 40, seed: 7 });
   for (const s of scenarios) {
     const names = new Map<number, string>();

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 // The spec's encoders, by path until packages/spec/src/index.ts exports guest/x86 (the lead wires it).
-import { eptQualification, interruptionInfo, ioQualification } from '../../spec/src/guest/x86/exits.js';
-import type { AccessKind, GuestMemory, MemFault, X86Cpu, X86Stop } from '../src/engine.js';
-import { x86ExceptionOutcome, x86ExitFields } from '../src/x86/exit.js';
-import { x86Engine } from '../src/x86/interp.js';
+import { eptQualification, interruptionInfo, ioQualification } from '../../../spec/src/guest/x86/exits.js';
+import type { AccessKind, GuestMemory, MemFault, X86Cpu, X86Stop } from '../../src/engine.js';
+import { x86ExceptionOutcome, x86ExitFields } from '../../src/x86/exit.js';
+import { x86Engine } from '../../src/x86/interp.js';
 
 const R = 1,
   W = 2,

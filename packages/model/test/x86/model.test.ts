@@ -16,9 +16,9 @@ import {
   VMCS,
   VMX_REASON,
 } from '@hvspec/spec';
-import { createModel, createX86Model } from '../src/create.js';
-import type { X86Engine, X86Stop } from '../src/engine.js';
-import type { X86Model } from '../src/x86-model.js';
+import { createModel, createX86Model } from '../../src/create.js';
+import type { X86Engine, X86Stop } from '../../src/engine.js';
+import type { X86Model } from '../../src/x86/model.js';
 
 const RWX = HV_MEMORY.READ | HV_MEMORY.WRITE | HV_MEMORY.EXEC;
 const P = 4096n;

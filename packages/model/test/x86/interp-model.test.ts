@@ -8,14 +8,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import type { Uva, Vcpu, X86Backend } from '../../spec/src/backend.js';
-import { runX86Scenario, type X86Layout, x86ScenarioArb } from '../../spec/src/guest/x86/scenario.js';
-import { x86SetupSteps } from '../../spec/src/guest/x86/setup.js';
-import { HV } from '../../spec/src/vocabulary/returns.js';
-import { VMCS } from '../../spec/src/vocabulary/x86.js';
-import { createX86Model } from '../src/create.js';
-import { x86Engine } from '../src/x86/interp.js';
-import type { X86Model } from '../src/x86-model.js';
+import type { Uva, Vcpu, X86Backend } from '../../../spec/src/backend.js';
+import { runX86Scenario, type X86Layout, x86ScenarioArb } from '../../../spec/src/guest/x86/scenario.js';
+import { x86SetupSteps } from '../../../spec/src/guest/x86/setup.js';
+import { HV } from '../../../spec/src/vocabulary/returns.js';
+import { VMCS } from '../../../spec/src/vocabulary/x86.js';
+import { createX86Model } from '../../src/create.js';
+import { x86Engine } from '../../src/x86/interp.js';
+import type { X86Model } from '../../src/x86/model.js';
 
 const CODE = 0x10000n;
 

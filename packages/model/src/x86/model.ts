@@ -29,14 +29,14 @@ import {
   VMCS_FRAMEWORK_OWNED,
   VMX_REASON,
 } from '@hvspec/spec';
-import { BigIntMemo } from './bigint-memo.js';
-import type { ModelOptions, UnsupportedInstruction } from './core.js';
-import { ALL_PERMISSION_SETS, fail, kick, ModelCore, ok, SUCCESS, slicedRun } from './core.js';
-import type { X86Engine, X86Stop } from './engine.js';
-import { GuestMemoryView, MappingTable } from './mappings.js';
+import { BigIntMemo } from '../bigint-memo.js';
+import type { ModelOptions, UnsupportedInstruction } from '../core.js';
+import { ALL_PERMISSION_SETS, fail, kick, ModelCore, ok, SUCCESS, slicedRun } from '../core.js';
+import type { X86Engine, X86Stop } from '../engine.js';
+import { GuestMemoryView, MappingTable } from '../mappings.js';
+import { x86ExceptionIrqInfo, x86ExceptionOutcome } from './exit.js';
+import { X86RegisterFile } from './state.js';
 import { controlAllowed, MODEL_VMX_CAPABILITIES } from './vmx-capabilities.js';
-import { x86ExceptionIrqInfo, x86ExceptionOutcome } from './x86/exit.js';
-import { X86RegisterFile } from './x86-state.js';
 
 const PAGE = 4096n;
 const U64_LIMIT = 1n << 64n;

@@ -9,19 +9,19 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 // The spec's modules, by path until packages/spec/src/index.ts exports guest/x86 (the lead wires it).
-import type { HostMemory, Result, Uva, Vcpu, X86Backend } from '../../spec/src/backend.js';
+import type { HostMemory, Result, Uva, Vcpu, X86Backend } from '../../../spec/src/backend.js';
 import {
   runX86Scenario,
   type X86Layout,
   x86ScenarioArb,
   x86ScenarioTraceSteps,
-} from '../../spec/src/guest/x86/scenario.js';
-import { replayTrace } from '../../spec/src/trace/replay.js';
-import type { Step, Trace } from '../../spec/src/trace/types.js';
-import { HV_X86_REG, VMCS } from '../../spec/src/vocabulary/x86.js';
-import type { AccessKind, GuestMemory, MemFault, X86Cpu } from '../src/engine.js';
-import { x86ExitFields } from '../src/x86/exit.js';
-import { x86Engine } from '../src/x86/interp.js';
+} from '../../../spec/src/guest/x86/scenario.js';
+import { replayTrace } from '../../../spec/src/trace/replay.js';
+import type { Step, Trace } from '../../../spec/src/trace/types.js';
+import { HV_X86_REG, VMCS } from '../../../spec/src/vocabulary/x86.js';
+import type { AccessKind, GuestMemory, MemFault, X86Cpu } from '../../src/engine.js';
+import { x86ExitFields } from '../../src/x86/exit.js';
+import { x86Engine } from '../../src/x86/interp.js';
 
 const OK = { ret: 0 } as const;
 const BAD = { ret: 0xfae94003 } as const;

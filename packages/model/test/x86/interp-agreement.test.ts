@@ -10,23 +10,23 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 // The spec's guest modules, by path until packages/spec/src/index.ts exports guest/x86 (the lead wires it).
-import { describeX86Program, X86_GPRS } from '../../spec/src/guest/x86/actions.js';
-import { decodeIoQualification } from '../../spec/src/guest/x86/exits.js';
+import { describeX86Program, X86_GPRS } from '../../../spec/src/guest/x86/actions.js';
+import { decodeIoQualification } from '../../../spec/src/guest/x86/exits.js';
 import {
   defaultX86Answer,
   predictX86,
   X86_EXIT_KINDS,
   type X86RegName,
-} from '../../spec/src/guest/x86/predict.js';
+} from '../../../spec/src/guest/x86/predict.js';
 import {
   type X86Layout,
   type X86LayoutMapping,
   x86LayoutLookup,
   x86ProgramArb,
-} from '../../spec/src/guest/x86/scenario.js';
-import type { AccessKind, GuestMemory, MemFault, X86Cpu } from '../src/engine.js';
-import { x86ExitFields } from '../src/x86/exit.js';
-import { x86Engine } from '../src/x86/interp.js';
+} from '../../../spec/src/guest/x86/scenario.js';
+import type { AccessKind, GuestMemory, MemFault, X86Cpu } from '../../src/engine.js';
+import { x86ExitFields } from '../../src/x86/exit.js';
+import { x86Engine } from '../../src/x86/interp.js';
 
 const R = 1,
   W = 2,
@@ -120,7 +120,7 @@ const scenarioArb = fc
 /** Runs a scenario through the model with a minimal VMM; returns the exit kinds seen (throws on disagreement). */
 function agree(s: {
   layout: X86Layout;
-  program: { actions: readonly import('../../spec/src/guest/x86/actions.js').X86Action[] };
+  program: { actions: readonly import('../../../spec/src/guest/x86/actions.js').X86Action[] };
   regs: number[];
   excBitmap: number;
 }): string[] {
