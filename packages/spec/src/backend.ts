@@ -9,6 +9,7 @@
  * provider). The spec's conformance harness drives either through this interface.
  * @module
  */
+import type { Arm64Calls, X86Calls } from './generated/backend-methods.js';
 
 /** The two API flavours of Hypervisor.framework. */
 export type Arch = 'x86_64' | 'arm64';
@@ -135,92 +136,20 @@ export interface BackendBase {
   close(): Promise<void>;
 }
 
-/** The x86_64 flavour (Intel Macs; the KVM provider on Linux). */
-export interface X86Backend extends BackendBase {
+/**
+ * The x86_64 flavour (Intel Macs; the KVM provider on Linux). Its `hv_*` methods come from the registry
+ * (`generated/backend-methods.ts`).
+ */
+export interface X86Backend extends BackendBase, X86Calls {
   readonly arch: 'x86_64';
-  hv_capability(t: ThreadId, capability: number): Result<bigint>;
-  hv_vm_create(t: ThreadId, flags: bigint): Result;
-  hv_vm_destroy(t: ThreadId): Result;
-  hv_vm_space_create(t: ThreadId): Result<AddressSpace>;
-  hv_vm_space_destroy(t: ThreadId, asid: AddressSpace): Result;
-  hv_vm_map(t: ThreadId, uva: Uva, gpa: bigint, size: bigint, flags: number): Result;
-  hv_vm_unmap(t: ThreadId, gpa: bigint, size: bigint): Result;
-  hv_vm_protect(t: ThreadId, gpa: bigint, size: bigint, flags: number): Result;
-  hv_vm_map_space(
-    t: ThreadId,
-    asid: AddressSpace,
-    uva: Uva,
-    gpa: bigint,
-    size: bigint,
-    flags: number,
-  ): Result;
-  hv_vm_unmap_space(t: ThreadId, asid: AddressSpace, gpa: bigint, size: bigint): Result;
-  hv_vm_protect_space(t: ThreadId, asid: AddressSpace, gpa: bigint, size: bigint, flags: number): Result;
-  hv_vcpu_create(t: ThreadId, flags: bigint): Result<Vcpu>;
-  hv_vcpu_destroy(t: ThreadId, vcpu: Vcpu): Result;
-  hv_vcpu_set_space(t: ThreadId, vcpu: Vcpu, asid: AddressSpace): Result;
-  hv_vcpu_read_register(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint>;
-  hv_vcpu_write_register(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result;
-  hv_vmx_read_capability(t: ThreadId, field: number): Result<bigint>;
-  hv_vmx_vcpu_read_vmcs(t: ThreadId, vcpu: Vcpu, field: number): Result<bigint>;
-  hv_vmx_vcpu_write_vmcs(t: ThreadId, vcpu: Vcpu, field: number, value: bigint): Result;
-  /** Runs the vCPU until the next exit (including spurious ones). Blocks the calling logical thread. */
-  hv_vcpu_run(t: ThreadId, vcpu: Vcpu): Result;
-  /** Runs until an exit the framework did not handle, or until `deadline` (mach absolute time). */
-  hv_vcpu_run_until(t: ThreadId, vcpu: Vcpu, deadline: bigint): Result;
-  /** `hv_vcpu_run` started on logical thread `t` without blocking the caller; for cancellation. */
-  hv_vcpu_run_async(t: ThreadId, vcpu: Vcpu): Promise<Result>;
-  /** Forces the listed vCPUs to exit (any thread). Sticky when a vCPU is not running. */
-  hv_vcpu_interrupt(t: ThreadId, vcpus: readonly Vcpu[], vcpu_count: number): Result;
 }
 
-/** The arm64 flavour (Apple Silicon). */
-export interface Arm64Backend extends BackendBase {
+/**
+ * The arm64 flavour (Apple Silicon). Its `hv_*` methods come from the registry
+ * (`generated/backend-methods.ts`); the exit record is the value of every `hv_vcpu_run`.
+ */
+export interface Arm64Backend extends BackendBase, Arm64Calls {
   readonly arch: 'arm64';
-  /** `hv_vm_get_max_vcpu_count`. */
-  hv_vm_get_max_vcpu_count(t: ThreadId): Result<number>;
-  /** `hv_vm_config_get_max_ipa_size`. */
-  hv_vm_config_get_max_ipa_size(t: ThreadId): Result<number>;
-  /** `hv_vm_config_get_default_ipa_size`. */
-  hv_vm_config_get_default_ipa_size(t: ThreadId): Result<number>;
-  /** `hv_vm_config_create`: a fresh configuration object with default values. */
-  hv_vm_config_create(t: ThreadId): Result<VmConfig>;
-  hv_vm_config_set_ipa_size(t: ThreadId, config: VmConfig, ipa_bit_length: number): Result;
-  hv_vm_config_get_ipa_size(t: ThreadId, config: VmConfig): Result<number>;
-  /** `hv_ipa_granule_t` (macOS 26+): 0 = 4 KiB, 1 = 16 KiB. */
-  hv_vm_config_set_ipa_granule(t: ThreadId, config: VmConfig, granule: number): Result;
-  hv_vm_config_get_ipa_granule(t: ThreadId, config: VmConfig): Result<number>;
-  /** `hv_vm_create`; `null` = default configuration. */
-  hv_vm_create(t: ThreadId, config: VmConfig | null): Result;
-  hv_vm_destroy(t: ThreadId): Result;
-  hv_vm_map(t: ThreadId, uva: Uva, ipa: bigint, size: bigint, flags: number): Result;
-  hv_vm_unmap(t: ThreadId, ipa: bigint, size: bigint): Result;
-  hv_vm_protect(t: ThreadId, ipa: bigint, size: bigint, flags: number): Result;
-  /** Creates a vCPU owned by thread `t`. The exit record is returned with every `hv_vcpu_run`. */
-  hv_vcpu_create(t: ThreadId, config: null): Result<Vcpu>;
-  hv_vcpu_destroy(t: ThreadId, vcpu: Vcpu): Result;
-  hv_vcpu_get_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint>;
-  hv_vcpu_set_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result;
-  hv_vcpu_get_simd_fp_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint>;
-  hv_vcpu_set_simd_fp_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result;
-  hv_vcpu_get_sys_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint>;
-  hv_vcpu_set_sys_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result;
-  hv_vcpu_get_pending_interrupt(t: ThreadId, vcpu: Vcpu, type: number): Result<boolean>;
-  hv_vcpu_set_pending_interrupt(t: ThreadId, vcpu: Vcpu, type: number, pending: boolean): Result;
-  hv_vcpu_get_vtimer_mask(t: ThreadId, vcpu: Vcpu): Result<boolean>;
-  hv_vcpu_set_vtimer_mask(t: ThreadId, vcpu: Vcpu, vtimer_is_masked: boolean): Result;
-  hv_vcpu_get_vtimer_offset(t: ThreadId, vcpu: Vcpu): Result<bigint>;
-  hv_vcpu_set_vtimer_offset(t: ThreadId, vcpu: Vcpu, vtimer_offset: bigint): Result;
-  hv_vcpu_get_trap_debug_exceptions(t: ThreadId, vcpu: Vcpu): Result<boolean>;
-  hv_vcpu_set_trap_debug_exceptions(t: ThreadId, vcpu: Vcpu, value: boolean): Result;
-  hv_vcpu_get_trap_debug_reg_accesses(t: ThreadId, vcpu: Vcpu): Result<boolean>;
-  hv_vcpu_set_trap_debug_reg_accesses(t: ThreadId, vcpu: Vcpu, value: boolean): Result;
-  /** Runs the vCPU until the next exit. The exit record is the out-value. */
-  hv_vcpu_run(t: ThreadId, vcpu: Vcpu): Result<Arm64Exit>;
-  /** `hv_vcpu_run` started on logical thread `t` without blocking the caller; for cancellation. */
-  hv_vcpu_run_async(t: ThreadId, vcpu: Vcpu): Promise<Result<Arm64Exit>>;
-  /** Forces the listed vCPUs to exit (any thread). Sticky when a vCPU is not running. */
-  hv_vcpus_exit(t: ThreadId, vcpus: readonly Vcpu[], vcpu_count: number): Result;
 }
 
 /** Either flavour. */

@@ -4,6 +4,7 @@
  */
 
 export * from './backend.js';
+export * from './calls/index.js';
 export * from './guest/arm64/actions.js';
 export * from './guest/arm64/assemble.js';
 export * from './guest/arm64/esr.js';
@@ -17,8 +18,6 @@ export * from './guest/x86/predict.js';
 export * from './guest/x86/scenario.js';
 export * from './guest/x86/setup.js';
 export * from './harness/index.js';
-export * from './rules/index.js';
-export { fullyMapped, mappingAt, mappingsIn, overlaps, protectRange, unmapRange } from './rules/ranges.js';
 export * from './state.js';
 export * from './trace/index.js';
 export * from './validate.js';

@@ -18,6 +18,36 @@ export function checkU64(name: string, value: unknown): asserts value is bigint 
   }
 }
 
+/** Throws unless `value` is a bigint in [0, 2^128) (a SIMD&FP register). */
+export function checkU128(name: string, value: unknown): asserts value is bigint {
+  if (typeof value !== 'bigint' || value < 0n || value >= 1n << 128n) {
+    throw new TypeError(`${name} must be a bigint in [0, 2^128), got ${describe(value)}`);
+  }
+}
+
+/** Throws unless `value` is null (a parameter that only accepts C NULL today). */
+export function checkNull(name: string, value: unknown): asserts value is null {
+  if (value !== null) throw new TypeError(`${name} must be null, got ${describe(value)}`);
+}
+
+/**
+ * Throws unless `value` has the shape of a `Uva`: `{mem, offset}` with `mem` a host buffer
+ * (`{id, size}`) and `offset` a non-negative safe integer. Whether `mem` belongs to the backend is the
+ * backend's check.
+ */
+export function checkUva(
+  name: string,
+  value: unknown,
+): asserts value is { mem: { id: number; size: number }; offset: number } {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new TypeError(`${name} must be {mem, offset}, got ${describe(value)}`);
+  const { mem, offset } = value as { mem?: unknown; offset?: unknown };
+  if (typeof mem !== 'object' || mem === null || typeof (mem as { id?: unknown }).id !== 'number')
+    throw new TypeError(`${name}.mem must be a buffer from host_alloc, got ${describe(mem)}`);
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0)
+    throw new TypeError(`${name}.offset must be a non-negative integer, got ${describe(offset)}`);
+}
+
 /** Throws unless `value` is a boolean. */
 export function checkBool(name: string, value: unknown): asserts value is boolean {
   if (typeof value !== 'boolean') throw new TypeError(`${name} must be a boolean, got ${describe(value)}`);

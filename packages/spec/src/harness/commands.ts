@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import type { Arch, HostMemory, ThreadId, Uva, VmConfig } from '../backend.js';
 import { forgeSpace } from '../backend.js';
-import type { SpecCall } from '../rules/types.js';
+import type { SpecCall } from '../calls/types.js';
 import { HV_INTERRUPT_TYPE, HV_REG, HV_REG_COUNT, HV_SYS_REG } from '../vocabulary/arm64.js';
 import { HV_VM_OPTIONS, HV_VMX_CAP, VMCS } from '../vocabulary/x86.js';
 import {

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Backend, HostMemory } from '../backend.js';
-import type { Judgement, Outcome, SpecCall } from '../rules/types.js';
+import type { Judgement, Outcome, SpecCall } from '../calls/types.js';
 import type { SpecState } from '../state.js';
 
 /** One line of the call log: what was called, what came back, and the spec's verdict. */

@@ -3,7 +3,7 @@
  * @module
  */
 import type { HostMemory, Uva } from '../backend.js';
-import type { SpecCall } from '../rules/types.js';
+import type { SpecCall } from '../calls/types.js';
 
 function isUva(v: unknown): v is Uva {
   return typeof v === 'object' && v !== null && 'mem' in v && 'offset' in v;

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Arm64Exit, Backend, Capabilities, HostMemory, Result, ThreadId } from '../backend.js';
-import { callSpec } from '../rules/index.js';
+import { callSpec } from '../calls/registry.js';
 import { hvReturnName } from '../vocabulary/returns.js';
 import { describeValue } from './describe.js';
 import { HANDLE_CALLS } from './handles.js';

@@ -2,8 +2,8 @@
  * One checked call: predict, skip if dangerous on real hardware, invoke, judge, record.
  * @module
  */
-import { judge, predict } from '../rules/index.js';
-import type { SpecCall } from '../rules/types.js';
+import { judge, predict } from '../calls/registry.js';
+import type { SpecCall } from '../calls/types.js';
 import type { Model, Real } from './context.js';
 import { describeCall } from './describe.js';
 import { type DiffingBackend, describeDifference } from './diff.js';

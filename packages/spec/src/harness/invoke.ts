@@ -4,8 +4,8 @@
  * @module
  */
 import type { Backend } from '../backend.js';
-import { callSpec } from '../rules/index.js';
-import type { Outcome, SpecCall } from '../rules/types.js';
+import { callSpec } from '../calls/registry.js';
+import type { Outcome, SpecCall } from '../calls/types.js';
 
 type AnyMethod = (...args: unknown[]) => Outcome | Promise<Outcome>;
 

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import type { Arch, Backend } from '../backend.js';
-import { allRuleIds } from '../rules/index.js';
+import { allRuleIds } from '../calls/registry.js';
 import { envFromCapabilities, initialState } from '../state.js';
 import { lifecycleCommands, type Weighted } from './commands.js';
 import type { LogEntry, Model, Real } from './context.js';

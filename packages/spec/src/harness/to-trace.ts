@@ -4,7 +4,7 @@
  * @module
  */
 import type { Arch, HostMemory, Uva } from '../backend.js';
-import { callSpec } from '../rules/index.js';
+import { callSpec } from '../calls/registry.js';
 import { HV, hvReturnName } from '../vocabulary/returns.js';
 import type { LogEntry } from './context.js';
 import { HANDLE_CALLS } from './handles.js';

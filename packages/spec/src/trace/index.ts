@@ -7,10 +7,10 @@
 export {
   type BindKind,
   type OutKind,
-  TRACE_CALLS,
   type TraceArgSpec,
   type TraceArgType,
   type TraceCallSpec,
+  traceCallArchs,
   traceCallSpec,
   VOCABS,
   type Vocab,

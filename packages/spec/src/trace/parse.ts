@@ -7,7 +7,14 @@
  */
 
 import type { Arch, HostMemory } from '../backend.js';
-import { type BindKind, KIND_BITS, TRACE_CALLS, type TraceCallSpec, traceCallSpec, VOCABS } from './calls.js';
+import {
+  type BindKind,
+  KIND_BITS,
+  type TraceCallSpec,
+  traceCallArchs,
+  traceCallSpec,
+  VOCABS,
+} from './calls.js';
 import {
   type ConvertEnv,
   convertArgs,
@@ -186,7 +193,7 @@ function parseStep(
   }
   const spec = traceCallSpec(call, arch);
   if (!spec) {
-    const other = Object.hasOwn(TRACE_CALLS, call) ? Object.keys(TRACE_CALLS[call] ?? {}) : [];
+    const other = traceCallArchs(call);
     fail(
       other.length
         ? `${call} is an ${other.join('/')} call, not ${arch}`

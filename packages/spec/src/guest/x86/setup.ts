@@ -13,7 +13,9 @@ export interface X86SetupStep {
 }
 
 /** The modes `x86_setup` knows. Only 32-bit protected mode with paging off so far. */
-export type X86SetupMode = 'prot32';
+/** The modes `x86_setup` knows, each a canonical VMCS setup. */
+export const X86_SETUP_MODES = ['prot32'] as const;
+export type X86SetupMode = (typeof X86_SETUP_MODES)[number];
 
 /**
  * The `hv_vmx_vcpu_write_vmcs` calls that put a vCPU into 32-bit flat protected mode with paging off

@@ -8,13 +8,13 @@ import type {
   Result,
   Vcpu,
   X86Backend,
-} from '../src/backend.js';
-import { x86SetupSteps } from '../src/guest/x86/setup.js';
-import { parseTrace } from '../src/trace/parse.js';
-import { expandTrace, replayTrace, type X86SetupFn } from '../src/trace/replay.js';
-import type { Trace } from '../src/trace/types.js';
-import { HV } from '../src/vocabulary/returns.js';
-import { VMCS, VMX_REASON } from '../src/vocabulary/x86.js';
+} from '../../src/backend.js';
+import { x86SetupSteps } from '../../src/guest/x86/setup.js';
+import { parseTrace } from '../../src/trace/parse.js';
+import { expandTrace, replayTrace, type X86SetupFn } from '../../src/trace/replay.js';
+import type { Trace } from '../../src/trace/types.js';
+import { HV } from '../../src/vocabulary/returns.js';
+import { VMCS, VMX_REASON } from '../../src/vocabulary/x86.js';
 
 type Json = Record<string, unknown>;
 const ok = { ret: HV.HV_SUCCESS };

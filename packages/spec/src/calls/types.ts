@@ -1,12 +1,18 @@
 /**
- * The shape of a rule table. Every `hv_*` function the spec models has a {@link CallSpec}: its
- * parameters, thread rule and an ordered list of {@link Row}s. The first row whose precondition holds
- * decides the result: a return code (or a loose "anything but HV_SUCCESS"), the out-value and the
- * state change. Each row carries the evidence for it, as hvf-facts.md tags it.
+ * The shape of the registry. Every `hv_*` function the spec models has one {@link CallSpec} per flavour:
+ * its C signature (parameters in order, direction, C type, trace vocabulary, doc), availability,
+ * thread rule, and an ordered list of {@link Row}s. The first row whose precondition holds decides the
+ * result: a return code (or a loose "anything but HV_SUCCESS"), the out-value and the state change.
+ * Each row carries the evidence for it, as hvf-facts.md tags it.
+ *
+ * Everything else that names a function or its parameters is derived from these entries: the backend
+ * method types, the harness's argument order, trace parsing and rendering, the native addon's argument
+ * table, the C headers and the reference pages.
  * @module
  */
 import type { Arch, ThreadId } from '../backend.js';
 import type { SpecEnv, SpecState } from '../state.js';
+import type { InType, OutType, Vocab } from './params.js';
 
 /**
  * How we know a row: `header` — Apple's header or documentation ([H]); `tested` — code or tests that
@@ -79,14 +85,42 @@ export interface Row {
   readonly requires?: (env: SpecEnv) => boolean;
 }
 
-/** A parameter of an `hv_*` function. */
-export interface Param {
+/** An `in` parameter of an `hv_*` function. */
+export interface InParam {
   readonly name: string;
-  readonly dir: 'in' | 'out';
-  /** The C type, as in Apple's header. */
-  readonly type: string;
+  readonly dir: 'in';
+  readonly type: InType;
   readonly doc: string;
+  /** `uva` only: the parameter giving the number of bytes the host range spans. */
+  readonly extent?: string;
 }
+
+/** An `out` parameter of an `hv_*` function. */
+export interface OutParam {
+  readonly name: string;
+  readonly dir: 'out';
+  readonly type: OutType;
+  readonly doc: string;
+  /**
+   * Where C carries it: a pointer parameter (default), the function's return value (`hv_vm_config_create`
+   * returns the object), or nowhere (the arm64 exit record, which `hv_vcpu_run` leaves behind the
+   * pointer `hv_vcpu_create` handed out, and which the JS API returns with every run).
+   */
+  readonly c?: 'param' | 'return' | 'none';
+}
+
+/** A parameter of an `hv_*` function. */
+export type Param = InParam | OutParam;
+
+/** Apple's headers, by file name inside `Hypervisor.framework/Headers`. */
+export type AppleHeader =
+  | 'hv.h'
+  | 'hv_vmx.h'
+  | 'hv_vm.h'
+  | 'hv_vm_config.h'
+  | 'hv_vcpu.h'
+  | 'hv_vcpu_config.h'
+  | 'hv_gic.h';
 
 /** Everything the spec says about one `hv_*` function on one architecture. */
 export interface CallSpec {
@@ -99,6 +133,19 @@ export interface CallSpec {
   readonly thread: 'owner' | 'any' | 'process';
   readonly params: readonly Param[];
   readonly rows: readonly Row[];
+  /** The header that declares it (for the generated C headers). */
+  readonly header: AppleHeader;
+  /** Deprecation note, when Apple deprecated it. */
+  readonly deprecated?: string;
+  /** Executes guest code: a trace step running it is unsupported on a backend without guest execution. */
+  readonly runsGuest?: boolean;
+  /** Has an `*_async` form on the backend (a run another thread can cancel). */
+  readonly async?: boolean;
+  /**
+   * Names usable for the out-value in a trace's `expect.value`, given the converted `in` arguments, when
+   * they depend on them (a VMCS read of the exit reason takes `VMX_REASON_*` names).
+   */
+  readonly valueVocab?: (args: readonly unknown[]) => Vocab | undefined;
 }
 
 /** The spec's verdict on one call. */

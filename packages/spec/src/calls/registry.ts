@@ -1,6 +1,7 @@
 /**
- * The spec as an oracle: look a call up in its rule table, find the row that applies in the current
- * state, and judge a backend's answer against it.
+ * The registry: one entry per `hv_*` function and flavour, looked up by name. It is also the spec as
+ * an oracle: find the row that applies to a call in the current state, and judge a backend's answer
+ * against it.
  * @module
  */
 import type { Arch } from '../backend.js';
@@ -8,7 +9,7 @@ import type { SpecEnv, SpecState } from '../state.js';
 import { HV, hvReturnName } from '../vocabulary/returns.js';
 import { ARM64_CALLS } from './arm64.js';
 import { show, showRet } from './dsl.js';
-import type { CallSpec, Judgement, Outcome, Row, SpecCall } from './types.js';
+import type { CallSpec, InParam, Judgement, Outcome, OutParam, Row, SpecCall } from './types.js';
 import { X86_CALLS } from './x86.js';
 
 const TABLES: Record<Arch, ReadonlyMap<string, CallSpec>> = {
@@ -16,14 +17,27 @@ const TABLES: Record<Arch, ReadonlyMap<string, CallSpec>> = {
   arm64: new Map(ARM64_CALLS.map((c) => [c.name, c])),
 };
 
-/** Every rule table of an architecture. */
+/** Every registry entry of a flavour, in the order of the tables. */
 export function callSpecs(arch: Arch): readonly CallSpec[] {
   return [...TABLES[arch].values()];
 }
 
-/** The rule table of one function, if the spec models it. */
+/** The registry entry of one function, if the spec models it on that flavour. */
 export function callSpec(arch: Arch, name: string): CallSpec | undefined {
   return TABLES[arch].get(name);
+}
+
+/** The `in` parameters of a call, in C order: what a backend method takes after the logical thread. */
+export function inParams(spec: CallSpec): readonly InParam[] {
+  return spec.params.filter((p): p is InParam => p.dir === 'in');
+}
+
+/**
+ * The out-parameter that is the call's JS value (`Result.value`), if any: the one out-parameter that is
+ * not the arm64 exit-record pointer.
+ */
+export function valueParam(spec: CallSpec): OutParam | undefined {
+  return spec.params.find((p): p is OutParam => p.dir === 'out' && p.type.kind !== 'exit-pointer');
 }
 
 /**
@@ -84,7 +98,3 @@ export function judge(
   if (row.effect && (row.ret.kind === 'any' || ret === HV.HV_SUCCESS)) row.effect(s, c, o);
   return { call: c, row, ruleId, ok: true };
 }
-
-export { showRet } from './dsl.js';
-export type { CallSpec, Evidence, Judgement, Outcome, Param, RetRule, Row, SpecCall } from './types.js';
-export { EVIDENCE_TAG } from './types.js';

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { traceCallSpec } from '../src/trace/calls.js';
-import { parseTrace, TraceError } from '../src/trace/parse.js';
+import { callSpecs } from '../../src/calls/registry.js';
+import { traceCallArchs, traceCallSpec } from '../../src/trace/calls.js';
+import { parseTrace, TraceError } from '../../src/trace/parse.js';
 
-const TRACES = join(import.meta.dirname, '../../../traces');
+const TRACES = join(import.meta.dirname, '../../../../traces');
 
 type Json = Record<string, unknown>;
 
@@ -510,20 +511,13 @@ describe('parseTrace rejects, naming file, step and field', () => {
 });
 
 describe('the call table', () => {
-  it('has an entry for every hv_* method of the backend interface, per architecture', () => {
-    const source = readFileSync(join(import.meta.dirname, '../src/backend.ts'), 'utf8');
-    const body = (name: string) =>
-      source.slice(source.indexOf(`export interface ${name}`)).split('\n}\n')[0] ?? '';
-    for (const [iface, arch] of [
-      ['X86Backend', 'x86_64'],
-      ['Arm64Backend', 'arm64'],
-    ] as const) {
-      const methods = [...body(iface).matchAll(/^\s+(hv_\w+)\(t: ThreadId/gm)].map((m) => m[1] as string);
-      assert.ok(methods.length > 15, `found the methods of ${iface}`);
-      for (const m of methods) {
-        if (m.endsWith('_async')) continue; // reached with "async": true
-        assert.ok(traceCallSpec(m, arch), `${m} (${arch}) is missing from TRACE_CALLS`);
-      }
+  it('has an entry for every function of the registry, per architecture', () => {
+    for (const arch of ['x86_64', 'arm64'] as const) {
+      const names = callSpecs(arch).map((c) => c.name);
+      assert.ok(names.length > 15);
+      for (const name of names) assert.ok(traceCallSpec(name, arch), `${name} (${arch})`);
     }
+    assert.deepEqual(traceCallArchs('hv_vcpus_exit'), ['arm64']);
+    assert.deepEqual(traceCallArchs('host_alloc'), ['x86_64', 'arm64']);
   });
 });

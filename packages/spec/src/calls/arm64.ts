@@ -30,14 +30,15 @@ import {
 } from './dsl.js';
 import { vcpuDestroySpec, vmDestroySpec } from './lifecycle.js';
 import { mapRows, protectRows, unmapRows } from './memory.js';
-import type { CallSpec, Param, Row, SpecCall } from './types.js';
+import { IN, type InType, OUT, type OutType, VOCABS } from './params.js';
+import type { CallSpec, InParam, Row, SpecCall } from './types.js';
 import { interruptRows } from './x86.js';
 
-const vcpuParam: Param = { name: 'vcpu', dir: 'in', type: 'hv_vcpu_t', doc: 'the vCPU' };
-const configParam: Param = {
+const vcpuParam: InParam = { name: 'vcpu', dir: 'in', type: IN.vcpu('hv_vcpu_t'), doc: 'the vCPU' };
+const configParam: InParam = {
   name: 'config',
   dir: 'in',
-  type: 'hv_vm_config_t',
+  type: IN.config('hv_vm_config_t'),
   doc: 'a configuration object',
 };
 
@@ -82,7 +83,8 @@ function hostQuery(
     summary,
     availability: name === 'hv_vm_get_max_vcpu_count' ? 'macOS 11.0' : 'macOS 13.0',
     thread: 'process',
-    params: [{ name: 'value', dir: 'out', type: 'uint32_t *', doc: outDoc }],
+    header: name === 'hv_vm_get_max_vcpu_count' ? 'hv_vm.h' : 'hv_vm_config.h',
+    params: [{ name: 'value', dir: 'out', type: OUT.u32('uint32_t *'), doc: outDoc }],
     rows: [
       {
         id: 'ok',
@@ -125,7 +127,16 @@ const hv_vm_config_create: CallSpec = {
   summary: 'Creates a VM configuration object with default values.',
   availability: 'macOS 13.0',
   thread: 'process',
-  params: [{ name: 'config', dir: 'out', type: 'hv_vm_config_t', doc: 'the new configuration (returned)' }],
+  header: 'hv_vm_config.h',
+  params: [
+    {
+      name: 'config',
+      dir: 'out',
+      type: OUT.config('hv_vm_config_t'),
+      doc: 'the new configuration',
+      c: 'return',
+    },
+  ],
   rows: [
     {
       id: 'ok',
@@ -152,7 +163,11 @@ const hv_vm_config_set_ipa_size: CallSpec = {
   summary: 'Sets the IPA size of the VM a configuration creates.',
   availability: 'macOS 13.0',
   thread: 'process',
-  params: [configParam, { name: 'ipa_bit_length', dir: 'in', type: 'uint32_t', doc: 'IPA size in bits' }],
+  header: 'hv_vm_config.h',
+  params: [
+    configParam,
+    { name: 'ipa_bit_length', dir: 'in', type: IN.u32('uint32_t'), doc: 'IPA size in bits' },
+  ],
   rows: [
     badConfig,
     {
@@ -186,7 +201,11 @@ const hv_vm_config_get_ipa_size: CallSpec = {
   summary: 'Reads the IPA size a configuration holds.',
   availability: 'macOS 13.0',
   thread: 'process',
-  params: [configParam, { name: 'ipa_bit_length', dir: 'out', type: 'uint32_t *', doc: 'IPA size in bits' }],
+  header: 'hv_vm_config.h',
+  params: [
+    configParam,
+    { name: 'ipa_bit_length', dir: 'out', type: OUT.u32('uint32_t *'), doc: 'IPA size in bits' },
+  ],
   rows: [
     badConfig,
     {
@@ -208,9 +227,15 @@ const hv_vm_config_set_ipa_granule: CallSpec = {
   summary: 'Sets the stage-2 granule (4 KiB or 16 KiB) of the VM a configuration creates.',
   availability: 'macOS 26.0',
   thread: 'process',
+  header: 'hv_vm_config.h',
   params: [
     configParam,
-    { name: 'granule', dir: 'in', type: 'hv_ipa_granule_t', doc: 'HV_IPA_GRANULE_4KB or _16KB' },
+    {
+      name: 'granule',
+      dir: 'in',
+      type: IN.u32('hv_ipa_granule_t', VOCABS.ipaGranule),
+      doc: 'HV_IPA_GRANULE_4KB or _16KB',
+    },
   ],
   rows: [
     badConfig,
@@ -255,7 +280,16 @@ const hv_vm_config_get_ipa_granule: CallSpec = {
   summary: 'Reads the granule a configuration holds.',
   availability: 'macOS 26.0',
   thread: 'process',
-  params: [configParam, { name: 'granule', dir: 'out', type: 'hv_ipa_granule_t *', doc: 'the granule' }],
+  header: 'hv_vm_config.h',
+  params: [
+    configParam,
+    {
+      name: 'granule',
+      dir: 'out',
+      type: OUT.u32('hv_ipa_granule_t *', VOCABS.ipaGranule),
+      doc: 'the granule',
+    },
+  ],
   rows: [
     badConfig,
     {
@@ -286,11 +320,12 @@ const hv_vm_create: CallSpec = {
   summary: 'Creates the VM of the current process.',
   availability: 'macOS 11.0',
   thread: 'process',
+  header: 'hv_vm.h',
   params: [
     {
       name: 'config',
       dir: 'in',
-      type: 'hv_vm_config_t _Nullable',
+      type: IN.config('hv_vm_config_t _Nullable', 'or-handle'),
       doc: 'NULL for defaults, or a configuration',
     },
   ],
@@ -347,13 +382,29 @@ const hv_vm_destroy = vmDestroySpec(
 );
 
 const shape = { arch: 'arm64', addr: 'ipa', space: false } as const;
-const memParams: Record<string, Param> = {
-  uva: { name: 'uva', dir: 'in', type: 'void *', doc: 'host address: a host_alloc buffer and offset' },
-  ipa: { name: 'ipa', dir: 'in', type: 'hv_ipa_t', doc: 'intermediate physical address, granule aligned' },
-  size: { name: 'size', dir: 'in', type: 'size_t', doc: 'size in bytes, a multiple of the granule' },
-  flags: { name: 'flags', dir: 'in', type: 'hv_memory_flags_t', doc: 'HV_MEMORY_READ | _WRITE | _EXEC' },
-};
-const p = (n: string): Param => memParams[n] as Param;
+const memParams = {
+  uva: {
+    name: 'uva',
+    dir: 'in',
+    type: IN.uva('void *'),
+    doc: 'host address: a host_alloc buffer and offset (granule aligned; size bytes of it are mapped)',
+    extent: 'size',
+  },
+  ipa: {
+    name: 'ipa',
+    dir: 'in',
+    type: IN.u64('hv_ipa_t'),
+    doc: 'intermediate physical address, granule aligned',
+  },
+  size: { name: 'size', dir: 'in', type: IN.u64('size_t'), doc: 'size in bytes, a multiple of the granule' },
+  flags: {
+    name: 'flags',
+    dir: 'in',
+    type: IN.flags(VOCABS.memoryArm64),
+    doc: 'HV_MEMORY_READ | _WRITE | _EXEC',
+  },
+} satisfies Record<string, InParam>;
+const p = (n: keyof typeof memParams): InParam => memParams[n];
 
 const mapping: CallSpec[] = [
   {
@@ -362,6 +413,7 @@ const mapping: CallSpec[] = [
     summary: "Maps host memory into the guest's IPA space.",
     availability: 'macOS 11.0',
     thread: 'process',
+    header: 'hv_vm.h',
     params: [p('uva'), p('ipa'), p('size'), p('flags')],
     rows: mapRows(shape),
   },
@@ -371,6 +423,7 @@ const mapping: CallSpec[] = [
     summary: 'Unmaps a range of the IPA space.',
     availability: 'macOS 11.0',
     thread: 'process',
+    header: 'hv_vm.h',
     params: [p('ipa'), p('size')],
     rows: unmapRows(shape),
   },
@@ -380,6 +433,7 @@ const mapping: CallSpec[] = [
     summary: 'Changes the permissions of a mapped IPA range.',
     availability: 'macOS 11.0',
     thread: 'process',
+    header: 'hv_vm.h',
     params: [p('ipa'), p('size'), p('flags')],
     rows: protectRows(shape),
   },
@@ -391,15 +445,21 @@ const hv_vcpu_create: CallSpec = {
   summary: 'Creates a vCPU bound to the calling thread and returns its exit record.',
   availability: 'macOS 11.0',
   thread: 'any',
+  header: 'hv_vcpu.h',
   params: [
-    { name: 'vcpu', dir: 'out', type: 'hv_vcpu_t *', doc: 'the new vCPU' },
+    { name: 'vcpu', dir: 'out', type: OUT.vcpu('hv_vcpu_t *'), doc: 'the new vCPU' },
     {
       name: 'exit',
       dir: 'out',
-      type: 'hv_vcpu_exit_t **',
-      doc: 'its exit record (returned by every run here)',
+      type: OUT.exitPointer(),
+      doc: 'its exit record (in JS, every hv_vcpu_run returns it)',
     },
-    { name: 'config', dir: 'in', type: 'hv_vcpu_config_t _Nullable', doc: 'NULL for defaults' },
+    {
+      name: 'config',
+      dir: 'in',
+      type: IN.config('hv_vcpu_config_t _Nullable', 'only'),
+      doc: 'NULL for defaults',
+    },
   ],
   rows: [
     {
@@ -461,8 +521,9 @@ function accessorPair(opts: {
   set: string;
   summary: string;
   availability?: string;
-  selector?: { name: string; type: string; valid: (n: number) => boolean; what: string };
-  valueParam: Param;
+  selector?: { name: string; type: InType; valid: (n: number) => boolean; what: string };
+  /** The value: written as `in`, read as `out`. */
+  valueParam: { name: string; doc: string; in: InType; out: OutType };
   /** Which selectors read back exactly what was written (default: all). */
   exact?: (sel: number) => boolean;
   read: (v: SpecVcpu, sel: number) => unknown;
@@ -474,9 +535,10 @@ function accessorPair(opts: {
   setAlwaysSucceeds?: (sel: number) => boolean;
 }): CallSpec[] {
   const sel = (c: SpecCall): number => (opts.selector ? arg<number>(c, opts.selector.name) : 0);
-  const selParams: Param[] = opts.selector
+  const selParams: InParam[] = opts.selector
     ? [{ name: opts.selector.name, dir: 'in', type: opts.selector.type, doc: opts.selector.what }]
     : [];
+  const { name: valueName, doc: valueDoc } = opts.valueParam;
   const badSel: Row[] = opts.selector
     ? [
         {
@@ -497,10 +559,11 @@ function accessorPair(opts: {
       summary: `Reads ${opts.summary}.`,
       availability,
       thread: 'owner',
+      header: 'hv_vcpu.h',
       params: [
         vcpuParam,
         ...selParams,
-        { ...opts.valueParam, dir: 'out', type: `${opts.valueParam.type} *` },
+        { name: valueName, dir: 'out', type: opts.valueParam.out, doc: valueDoc },
       ],
       rows: [
         ...vcpuPrelude(opts.get),
@@ -523,7 +586,12 @@ function accessorPair(opts: {
       summary: `Writes ${opts.summary}.`,
       availability,
       thread: 'owner',
-      params: [vcpuParam, ...selParams, opts.valueParam],
+      header: 'hv_vcpu.h',
+      params: [
+        vcpuParam,
+        ...selParams,
+        { name: valueName, dir: 'in', type: opts.valueParam.in, doc: valueDoc },
+      ],
       rows: [
         ...vcpuPrelude(opts.set),
         ...badSel,
@@ -539,7 +607,7 @@ function accessorPair(opts: {
           source: opts.source,
           effect: (s, c) => {
             const v = liveVcpu(s, c);
-            if (opts.exact?.(sel(c)) ?? true) opts.write(v, sel(c), c.args[opts.valueParam.name]);
+            if (opts.exact?.(sel(c)) ?? true) opts.write(v, sel(c), c.args[valueName]);
             else opts.forget?.(v, sel(c));
           },
         },
@@ -570,11 +638,11 @@ const registers: CallSpec[] = [
     summary: 'a general register (X0–X30, PC, FPCR, FPSR, CPSR)',
     selector: {
       name: 'reg',
-      type: 'hv_reg_t',
+      type: IN.u32('hv_reg_t', VOCABS.arm64Reg),
       valid: (n) => n < HV_REG_COUNT,
       what: 'an hv_reg_t value (0–34)',
     },
-    valueParam: { name: 'value', dir: 'in', type: 'uint64_t', doc: 'the value' },
+    valueParam: { name: 'value', doc: 'the value', in: IN.u64('uint64_t'), out: OUT.u64('uint64_t *') },
     exact: REG_EXACT,
     read: (v, r) => v.regs.get(r),
     write: (v, r, value) => v.regs.set(r, value as bigint),
@@ -589,11 +657,16 @@ const registers: CallSpec[] = [
     summary: 'a SIMD/FP register (Q0–Q31, 128 bits)',
     selector: {
       name: 'reg',
-      type: 'hv_simd_fp_reg_t',
+      type: IN.u32('hv_simd_fp_reg_t', VOCABS.simdReg),
       valid: (n) => n < HV_SIMD_FP_REG_COUNT,
       what: 'an hv_simd_fp_reg_t value (0–31)',
     },
-    valueParam: { name: 'value', dir: 'in', type: 'hv_simd_fp_uchar16_t', doc: 'the 128-bit value' },
+    valueParam: {
+      name: 'value',
+      doc: 'the 128-bit value',
+      in: IN.u128('hv_simd_fp_uchar16_t'),
+      out: OUT.u128('hv_simd_fp_uchar16_t *'),
+    },
     read: (v, r) => v.simd.get(r),
     write: (v, r, value) => v.simd.set(r, value as bigint),
     evidence: H,
@@ -605,11 +678,11 @@ const registers: CallSpec[] = [
     summary: 'a system register',
     selector: {
       name: 'reg',
-      type: 'hv_sys_reg_t',
+      type: IN.u32('hv_sys_reg_t', VOCABS.sysReg),
       valid: isKnownSysReg,
       what: 'an hv_sys_reg_t value the spec models',
     },
-    valueParam: { name: 'value', dir: 'in', type: 'uint64_t', doc: 'the value' },
+    valueParam: { name: 'value', doc: 'the value', in: IN.u64('uint64_t'), out: OUT.u64('uint64_t *') },
     exact: (r) => SYS_REG_EXACT.has(r),
     read: (v, r) => v.fields.get(r),
     write: (v, r, value) => v.fields.set(r, value as bigint),
@@ -624,11 +697,11 @@ const registers: CallSpec[] = [
     summary: 'a pending virtual interrupt line (IRQ or FIQ)',
     selector: {
       name: 'type',
-      type: 'hv_interrupt_type_t',
+      type: IN.u32('hv_interrupt_type_t', VOCABS.interruptType),
       valid: (n) => n <= 1,
       what: 'HV_INTERRUPT_TYPE_IRQ (0) or _FIQ (1)',
     },
-    valueParam: { name: 'pending', dir: 'in', type: 'bool', doc: 'whether the line is asserted' },
+    valueParam: { name: 'pending', doc: 'whether the line is asserted', in: IN.bool(), out: OUT.bool() },
     read: (v, t) => v.pending[t],
     write: (v, t, value) => {
       v.pending[t] = value as boolean;
@@ -640,7 +713,12 @@ const registers: CallSpec[] = [
     get: 'hv_vcpu_get_vtimer_mask',
     set: 'hv_vcpu_set_vtimer_mask',
     summary: 'the virtual-timer mask',
-    valueParam: { name: 'vtimer_is_masked', dir: 'in', type: 'bool', doc: 'whether the vtimer is masked' },
+    valueParam: {
+      name: 'vtimer_is_masked',
+      doc: 'whether the vtimer is masked',
+      in: IN.bool(),
+      out: OUT.bool(),
+    },
     read: (v) => v.vtimerMask,
     write: (v, _s, value) => {
       v.vtimerMask = value as boolean;
@@ -652,7 +730,12 @@ const registers: CallSpec[] = [
     get: 'hv_vcpu_get_vtimer_offset',
     set: 'hv_vcpu_set_vtimer_offset',
     summary: 'the virtual-timer offset (CNTVOFF_EL2)',
-    valueParam: { name: 'vtimer_offset', dir: 'in', type: 'uint64_t', doc: 'the offset' },
+    valueParam: {
+      name: 'vtimer_offset',
+      doc: 'the offset',
+      in: IN.u64('uint64_t'),
+      out: OUT.u64('uint64_t *'),
+    },
     read: (v) => v.vtimerOffset,
     write: (v, _s, value) => {
       v.vtimerOffset = value as bigint;
@@ -664,7 +747,7 @@ const registers: CallSpec[] = [
     get: 'hv_vcpu_get_trap_debug_exceptions',
     set: 'hv_vcpu_set_trap_debug_exceptions',
     summary: 'whether guest debug exceptions exit to the VMM',
-    valueParam: { name: 'value', dir: 'in', type: 'bool', doc: 'trap or not' },
+    valueParam: { name: 'value', doc: 'trap or not', in: IN.bool(), out: OUT.bool() },
     read: (v) => v.trapDebugExceptions,
     write: (v, _s, value) => {
       v.trapDebugExceptions = value as boolean;
@@ -676,7 +759,7 @@ const registers: CallSpec[] = [
     get: 'hv_vcpu_get_trap_debug_reg_accesses',
     set: 'hv_vcpu_set_trap_debug_reg_accesses',
     summary: 'whether guest debug-register accesses exit to the VMM',
-    valueParam: { name: 'value', dir: 'in', type: 'bool', doc: 'trap or not' },
+    valueParam: { name: 'value', doc: 'trap or not', in: IN.bool(), out: OUT.bool() },
     read: (v) => v.trapDebugRegAccesses,
     write: (v, _s, value) => {
       v.trapDebugRegAccesses = value as boolean;
@@ -692,7 +775,19 @@ const hv_vcpu_run: CallSpec = {
   summary: 'Runs a vCPU until its next exit; fills the exit record.',
   availability: 'macOS 11.0',
   thread: 'owner',
-  params: [vcpuParam],
+  header: 'hv_vcpu.h',
+  runsGuest: true,
+  async: true,
+  params: [
+    vcpuParam,
+    {
+      name: 'exit',
+      dir: 'out',
+      type: OUT.exit(),
+      doc: 'the exit record (in C: behind the pointer hv_vcpu_create returned)',
+      c: 'none',
+    },
+  ],
   rows: [
     ...vcpuPrelude('hv_vcpu_run'),
     {
@@ -742,9 +837,10 @@ const hv_vcpus_exit: CallSpec = {
   summary: 'Forces the listed vCPUs to exit; callable from any thread.',
   availability: 'macOS 11.0',
   thread: 'any',
+  header: 'hv_vcpu.h',
   params: [
-    { name: 'vcpus', dir: 'in', type: 'hv_vcpu_t *', doc: 'the vCPUs' },
-    { name: 'vcpu_count', dir: 'in', type: 'uint32_t', doc: 'how many' },
+    { name: 'vcpus', dir: 'in', type: IN.vcpus('hv_vcpu_t *'), doc: 'the vCPUs' },
+    { name: 'vcpu_count', dir: 'in', type: IN.count('uint32_t'), doc: 'how many' },
   ],
   rows: interruptRows('hv_vcpus_exit'),
 };

@@ -33,6 +33,7 @@ import {
 } from './dsl.js';
 import { vcpuDestroySpec, vmDestroySpec } from './lifecycle.js';
 import { mapRows, protectRows, unmapRows } from './memory.js';
+import { IN, OUT, VOCABS } from './params.js';
 import {
   truncateToField,
   VMCS_CONTROL_CAPABILITY,
@@ -42,14 +43,13 @@ import {
   X86_REG_EXACT,
   X86_REG_SIGNIFICANT,
 } from './registers.js';
-import type { CallSpec, Row, SpecCall } from './types.js';
+import type { CallSpec, InParam, OutParam, Row, SpecCall } from './types.js';
 
 const VM_OPTIONS_MASK = Object.values(HV_VM_OPTIONS).reduce((a, b) => a | b, 0);
 const VCPU_OPTIONS_MASK = Object.values(HV_VCPU_OPTIONS).reduce((a, b) => a | b, 0);
 const VMX_CAP_IDS = new Set<number>(Object.values(HV_VMX_CAP));
-const U64 = 'uint64_t';
-
-const vcpuParam = { name: 'vcpu', dir: 'in', type: 'hv_vcpuid_t', doc: 'the vCPU' } as const;
+const vcpuParam: InParam = { name: 'vcpu', dir: 'in', type: IN.vcpu('hv_vcpuid_t'), doc: 'the vCPU' };
+const u64Out = (doc: string): OutParam => ({ name: 'value', dir: 'out', type: OUT.u64('uint64_t *'), doc });
 
 function liveCount(s: SpecState): number {
   return s.vcpus.size;
@@ -77,9 +77,15 @@ const hv_capability: CallSpec = {
   summary: 'Reads a capability of the host: the maximum number of vCPUs or of address spaces.',
   availability: 'macOS 10.15',
   thread: 'process',
+  header: 'hv.h',
   params: [
-    { name: 'capability', dir: 'in', type: 'hv_capability_t', doc: 'HV_CAP_VCPUMAX or HV_CAP_ADDRSPACEMAX' },
-    { name: 'value', dir: 'out', type: 'uint64_t *', doc: 'the capability value' },
+    {
+      name: 'capability',
+      dir: 'in',
+      type: IN.u32('hv_capability_t', VOCABS.cap),
+      doc: 'HV_CAP_VCPUMAX or HV_CAP_ADDRSPACEMAX',
+    },
+    u64Out('the capability value'),
   ],
   rows: [
     {
@@ -114,8 +120,14 @@ const hv_vm_create: CallSpec = {
   summary: 'Creates the VM of the current process.',
   availability: 'macOS 10.10',
   thread: 'process',
+  header: 'hv.h',
   params: [
-    { name: 'flags', dir: 'in', type: 'hv_vm_options_t', doc: 'HV_VM_DEFAULT or mitigation/APIC options' },
+    {
+      name: 'flags',
+      dir: 'in',
+      type: IN.options('hv_vm_options_t', VOCABS.vmOptions),
+      doc: 'HV_VM_DEFAULT or mitigation/APIC options',
+    },
   ],
   rows: [
     {
@@ -168,7 +180,8 @@ const hv_vm_space_create: CallSpec = {
   summary: 'Creates an additional guest-physical address space.',
   availability: 'macOS 10.15',
   thread: 'process',
-  params: [{ name: 'asid', dir: 'out', type: 'hv_vm_space_t *', doc: 'the new address space' }],
+  header: 'hv.h',
+  params: [{ name: 'asid', dir: 'out', type: OUT.asid(), doc: 'the new address space' }],
   rows: [
     {
       id: 'no-vm',
@@ -212,7 +225,8 @@ const hv_vm_space_destroy: CallSpec = {
   summary: 'Destroys an additional address space.',
   availability: 'macOS 10.15',
   thread: 'process',
-  params: [{ name: 'asid', dir: 'in', type: 'hv_vm_space_t', doc: 'the address space' }],
+  header: 'hv.h',
+  params: [{ name: 'asid', dir: 'in', type: IN.asid(), doc: 'the address space' }],
   rows: [
     {
       id: 'no-vm',
@@ -258,12 +272,28 @@ const hv_vm_space_destroy: CallSpec = {
 const addrShape = { arch: 'x86_64', addr: 'gpa', space: false } as const;
 const spaceShape = { arch: 'x86_64', addr: 'gpa', space: true } as const;
 const memParams = {
-  uva: { name: 'uva', dir: 'in', type: 'hv_uvaddr_t', doc: 'host address: a host_alloc buffer and offset' },
-  gpa: { name: 'gpa', dir: 'in', type: 'hv_gpaddr_t', doc: 'guest-physical address, page aligned' },
-  size: { name: 'size', dir: 'in', type: 'size_t', doc: 'size in bytes, a multiple of the page size' },
-  flags: { name: 'flags', dir: 'in', type: 'hv_memory_flags_t', doc: 'HV_MEMORY_READ | _WRITE | _EXEC' },
-  asid: { name: 'asid', dir: 'in', type: 'hv_vm_space_t', doc: 'the address space' },
-} as const;
+  uva: {
+    name: 'uva',
+    dir: 'in',
+    type: IN.uva('hv_uvaddr_t'),
+    doc: 'host address: a host_alloc buffer and offset (page aligned; size bytes of it are mapped)',
+    extent: 'size',
+  },
+  gpa: { name: 'gpa', dir: 'in', type: IN.u64('hv_gpaddr_t'), doc: 'guest-physical address, page aligned' },
+  size: {
+    name: 'size',
+    dir: 'in',
+    type: IN.u64('size_t'),
+    doc: 'size in bytes, a multiple of the page size',
+  },
+  flags: {
+    name: 'flags',
+    dir: 'in',
+    type: IN.flags(VOCABS.memoryX86),
+    doc: 'HV_MEMORY_READ | _WRITE | _EXEC',
+  },
+  asid: { name: 'asid', dir: 'in', type: IN.asid(), doc: 'the address space' },
+} satisfies Record<string, InParam>;
 
 const mapping: CallSpec[] = [
   {
@@ -272,6 +302,7 @@ const mapping: CallSpec[] = [
     summary: 'Maps host memory into the default guest-physical address space.',
     availability: 'macOS 10.10',
     thread: 'process',
+    header: 'hv.h',
     params: [memParams.uva, memParams.gpa, memParams.size, memParams.flags],
     rows: mapRows(addrShape),
   },
@@ -281,6 +312,7 @@ const mapping: CallSpec[] = [
     summary: 'Unmaps a range of the default guest-physical address space.',
     availability: 'macOS 10.10',
     thread: 'process',
+    header: 'hv.h',
     params: [memParams.gpa, memParams.size],
     rows: unmapRows(addrShape),
   },
@@ -290,6 +322,7 @@ const mapping: CallSpec[] = [
     summary: 'Changes the permissions of a mapped range of the default address space.',
     availability: 'macOS 10.10',
     thread: 'process',
+    header: 'hv.h',
     params: [memParams.gpa, memParams.size, memParams.flags],
     rows: protectRows(addrShape),
   },
@@ -299,6 +332,7 @@ const mapping: CallSpec[] = [
     summary: 'Maps host memory into a given address space.',
     availability: 'macOS 10.15',
     thread: 'process',
+    header: 'hv.h',
     params: [memParams.asid, memParams.uva, memParams.gpa, memParams.size, memParams.flags],
     rows: mapRows(spaceShape),
   },
@@ -308,6 +342,7 @@ const mapping: CallSpec[] = [
     summary: 'Unmaps a range of a given address space.',
     availability: 'macOS 10.15',
     thread: 'process',
+    header: 'hv.h',
     params: [memParams.asid, memParams.gpa, memParams.size],
     rows: unmapRows(spaceShape),
   },
@@ -317,6 +352,7 @@ const mapping: CallSpec[] = [
     summary: 'Changes the permissions of a mapped range of a given address space.',
     availability: 'macOS 10.15',
     thread: 'process',
+    header: 'hv.h',
     params: [memParams.asid, memParams.gpa, memParams.size, memParams.flags],
     rows: protectRows(spaceShape),
   },
@@ -328,9 +364,15 @@ const hv_vcpu_create: CallSpec = {
   summary: 'Creates a vCPU bound to the calling thread.',
   availability: 'macOS 10.10',
   thread: 'any',
+  header: 'hv.h',
   params: [
-    { name: 'vcpu', dir: 'out', type: 'hv_vcpuid_t *', doc: 'the new vCPU' },
-    { name: 'flags', dir: 'in', type: 'hv_vcpu_options_t', doc: 'HV_VCPU_DEFAULT or options' },
+    { name: 'vcpu', dir: 'out', type: OUT.vcpu('hv_vcpuid_t *'), doc: 'the new vCPU' },
+    {
+      name: 'flags',
+      dir: 'in',
+      type: IN.options('hv_vcpu_options_t', VOCABS.vcpuOptions),
+      doc: 'HV_VCPU_DEFAULT or options',
+    },
   ],
   rows: [
     {
@@ -409,6 +451,7 @@ const hv_vcpu_set_space: CallSpec = {
   summary: 'Sets the address space a vCPU uses.',
   availability: 'macOS 10.15',
   thread: 'owner',
+  header: 'hv.h',
   params: [vcpuParam, memParams.asid],
   rows: [
     ...vcpuPrelude('hv_vcpu_set_space'),
@@ -435,7 +478,12 @@ const hv_vcpu_set_space: CallSpec = {
   ],
 };
 
-const regParam = { name: 'reg', dir: 'in', type: 'hv_x86_reg_t', doc: 'the register' } as const;
+const regParam: InParam = {
+  name: 'reg',
+  dir: 'in',
+  type: IN.u32('hv_x86_reg_t', VOCABS.x86Reg),
+  doc: 'the register',
+};
 
 const hv_vcpu_read_register: CallSpec = {
   name: 'hv_vcpu_read_register',
@@ -443,7 +491,8 @@ const hv_vcpu_read_register: CallSpec = {
   summary: 'Reads an architectural register of a vCPU.',
   availability: 'macOS 10.10',
   thread: 'owner',
-  params: [vcpuParam, regParam, { name: 'value', dir: 'out', type: 'uint64_t *', doc: 'the value' }],
+  header: 'hv.h',
+  params: [vcpuParam, regParam, u64Out('the value')],
   rows: [
     ...vcpuPrelude('hv_vcpu_read_register'),
     {
@@ -481,7 +530,8 @@ const hv_vcpu_write_register: CallSpec = {
   summary: 'Writes an architectural register of a vCPU.',
   availability: 'macOS 10.10',
   thread: 'owner',
-  params: [vcpuParam, regParam, { name: 'value', dir: 'in', type: U64, doc: 'the value' }],
+  header: 'hv.h',
+  params: [vcpuParam, regParam, { name: 'value', dir: 'in', type: IN.u64('uint64_t'), doc: 'the value' }],
   rows: [
     ...vcpuPrelude('hv_vcpu_write_register'),
     {
@@ -537,9 +587,10 @@ const hv_vmx_read_capability: CallSpec = {
   summary: 'Reads a VMX capability of the host (allowed-0 / allowed-1 settings of the controls).',
   availability: 'macOS 10.10 (ids 5–16 macOS 11.0)',
   thread: 'process',
+  header: 'hv_vmx.h',
   params: [
-    { name: 'field', dir: 'in', type: 'hv_vmx_capability_t', doc: 'the capability' },
-    { name: 'value', dir: 'out', type: 'uint64_t *', doc: 'the capability value' },
+    { name: 'field', dir: 'in', type: IN.u32('hv_vmx_capability_t', VOCABS.vmxCap), doc: 'the capability' },
+    u64Out('the capability value'),
   ],
   rows: [
     {
@@ -578,7 +629,12 @@ const hv_vmx_read_capability: CallSpec = {
   ],
 };
 
-const fieldParam = { name: 'field', dir: 'in', type: 'uint32_t', doc: 'the VMCS field encoding' } as const;
+const fieldParam: InParam = {
+  name: 'field',
+  dir: 'in',
+  type: IN.u32('uint32_t', VOCABS.vmcs),
+  doc: 'the VMCS field encoding',
+};
 
 const vmcsNotAccessible = (c: SpecCall): boolean => {
   const f = arg<number>(c, 'field');
@@ -591,7 +647,10 @@ const hv_vmx_vcpu_read_vmcs: CallSpec = {
   summary: "Reads a field of a vCPU's VMCS.",
   availability: 'macOS 10.10',
   thread: 'owner',
-  params: [vcpuParam, fieldParam, { name: 'value', dir: 'out', type: 'uint64_t *', doc: 'the value' }],
+  header: 'hv_vmx.h',
+  params: [vcpuParam, fieldParam, u64Out('the value')],
+  // Exit reasons read as the VMM reads them: VMX_REASON_* names in a trace's expectation.
+  valueVocab: (args) => (args[1] === VMCS.VMCS_RO_EXIT_REASON ? VOCABS.vmxReason : undefined),
   rows: [
     ...vcpuPrelude('hv_vmx_vcpu_read_vmcs'),
     {
@@ -652,7 +711,8 @@ const hv_vmx_vcpu_write_vmcs: CallSpec = {
   summary: "Writes a field of a vCPU's VMCS.",
   availability: 'macOS 10.10',
   thread: 'owner',
-  params: [vcpuParam, fieldParam, { name: 'value', dir: 'in', type: U64, doc: 'the value' }],
+  header: 'hv_vmx.h',
+  params: [vcpuParam, fieldParam, { name: 'value', dir: 'in', type: IN.u64('uint64_t'), doc: 'the value' }],
   rows: [
     ...vcpuPrelude('hv_vmx_vcpu_write_vmcs'),
     {
@@ -746,7 +806,11 @@ const hv_vcpu_run: CallSpec = {
   arch: 'x86_64',
   summary: 'Runs a vCPU until its next exit, including exits the kernel handled (deprecated in macOS 11).',
   availability: 'macOS 10.10, deprecated 11.0',
+  deprecated: 'macOS 11.0: use hv_vcpu_run_until',
   thread: 'owner',
+  header: 'hv.h',
+  runsGuest: true,
+  async: true,
   params: [vcpuParam],
   rows: runRows('hv_vcpu_run'),
 };
@@ -757,9 +821,16 @@ const hv_vcpu_run_until: CallSpec = {
   summary: 'Runs a vCPU until an exit the framework did not handle, or a deadline.',
   availability: 'macOS 10.15',
   thread: 'owner',
+  header: 'hv.h',
+  runsGuest: true,
   params: [
     vcpuParam,
-    { name: 'deadline', dir: 'in', type: U64, doc: 'mach absolute time, or HV_DEADLINE_FOREVER' },
+    {
+      name: 'deadline',
+      dir: 'in',
+      type: IN.u64('uint64_t', VOCABS.deadline),
+      doc: 'mach absolute time, or HV_DEADLINE_FOREVER',
+    },
   ],
   rows: runRows('hv_vcpu_run_until'),
 };
@@ -770,9 +841,10 @@ const hv_vcpu_interrupt: CallSpec = {
   summary: 'Forces the listed vCPUs to exit; callable from any thread.',
   availability: 'macOS 10.10',
   thread: 'any',
+  header: 'hv.h',
   params: [
-    { name: 'vcpus', dir: 'in', type: 'hv_vcpuid_t *', doc: 'the vCPUs' },
-    { name: 'vcpu_count', dir: 'in', type: 'unsigned int', doc: 'how many' },
+    { name: 'vcpus', dir: 'in', type: IN.vcpus('hv_vcpuid_t *'), doc: 'the vCPUs' },
+    { name: 'vcpu_count', dir: 'in', type: IN.count('unsigned int'), doc: 'how many' },
   ],
   rows: interruptRows('hv_vcpu_interrupt'),
 };

@@ -5,6 +5,7 @@
  */
 import type { Arch } from '../backend.js';
 import { always, H, NOT_SUCCESS, SUCCESS, T, U, vcpuPrelude } from './dsl.js';
+import { IN } from './params.js';
 import type { CallSpec, Evidence } from './types.js';
 
 /** `hv_vm_destroy`: needs a VM and no live vCPU. */
@@ -20,6 +21,7 @@ export function vmDestroySpec(
     summary: 'Destroys the VM of the current process.',
     availability,
     thread: 'process',
+    header: arch === 'x86_64' ? 'hv.h' : 'hv_vm.h',
     params: [],
     rows: [
       {
@@ -66,8 +68,14 @@ export function vcpuDestroySpec(
     summary: 'Destroys a vCPU.',
     availability,
     thread: 'owner',
+    header: arch === 'x86_64' ? 'hv.h' : 'hv_vcpu.h',
     params: [
-      { name: 'vcpu', dir: 'in', type: arch === 'x86_64' ? 'hv_vcpuid_t' : 'hv_vcpu_t', doc: 'the vCPU' },
+      {
+        name: 'vcpu',
+        dir: 'in',
+        type: IN.vcpu(arch === 'x86_64' ? 'hv_vcpuid_t' : 'hv_vcpu_t'),
+        doc: 'the vCPU',
+      },
     ],
     rows: [
       ...vcpuPrelude('hv_vcpu_destroy', {

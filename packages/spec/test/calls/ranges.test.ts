@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { fullyMapped, mappingAt, protectRange, unmapRange } from '../src/rules/ranges.ts';
-import type { Mapping } from '../src/state.ts';
+import { fullyMapped, mappingAt, protectRange, unmapRange } from '../../src/calls/ranges.ts';
+import type { Mapping } from '../../src/state.ts';
 
 const P = 0x1000n;
 const map = (addr: bigint, pages: bigint, flags = 7, offset = 0): Mapping => ({

@@ -10,7 +10,7 @@ import {
   predict,
   type SpecEnv,
   VMCS,
-} from '../src/index.ts';
+} from '../../src/index.ts';
 
 const env = (arch: 'x86_64' | 'arm64'): SpecEnv => ({
   arch,

@@ -1,0 +1,256 @@
+/**
+ * Parameter types of the registry. A parameter's type says everything every consumer needs, so that no
+ * consumer spells a signature again: its C type (headers), its TypeScript type (backend interfaces),
+ * how it is checked (`TypeError` naming the parameter), how a trace writes it (vocabulary, hex,
+ * `$references`) and how the native addon marshals it.
+ * @module
+ */
+
+import {
+  HV_EXIT_REASON,
+  HV_INTERRUPT_TYPE,
+  HV_IPA_GRANULE,
+  HV_REG,
+  HV_REG_FP,
+  HV_REG_LR,
+  HV_SIMD_FP_REG_COUNT,
+  HV_SYS_REG,
+} from '../vocabulary/arm64.js';
+import { HV_MEMORY, HV_MEMORY_X86 } from '../vocabulary/memory.js';
+import {
+  HV_CAP,
+  HV_DEADLINE_FOREVER,
+  HV_VCPU_OPTIONS,
+  HV_VM_OPTIONS,
+  HV_VMX_CAP,
+  HV_X86_REG,
+  VMCS,
+  VMX_REASON,
+} from '../vocabulary/x86.js';
+
+/** A set of enum names a field accepts, with a label for messages (`HV_REG_*`). */
+export interface Vocab {
+  readonly label: string;
+  readonly names: ReadonlyMap<string, bigint>;
+}
+
+function vocab(label: string, entries: Record<string, number | bigint>, omit: readonly string[] = []): Vocab {
+  const names = new Map<string, bigint>();
+  for (const [name, value] of Object.entries(entries))
+    if (!omit.includes(name)) names.set(name, BigInt(value));
+  return { label, names };
+}
+
+/** The name of `value` in `v`, if it has one (first match). */
+export function vocabName(v: Vocab | undefined, value: bigint): string | undefined {
+  if (!v) return undefined;
+  for (const [name, n] of v.names) if (n === value) return name;
+  return undefined;
+}
+
+const SIMD_NAMES: Record<string, number> = {};
+for (let i = 0; i < HV_SIMD_FP_REG_COUNT; i++) SIMD_NAMES[`HV_SIMD_FP_REG_Q${i}`] = i;
+
+const MEMORY_NAMES = {
+  ...HV_MEMORY,
+  HV_MEMORY_NONE: HV_MEMORY.NONE,
+  HV_MEMORY_READ: HV_MEMORY.READ,
+  HV_MEMORY_WRITE: HV_MEMORY.WRITE,
+  HV_MEMORY_EXEC: HV_MEMORY.EXEC,
+};
+
+/** The vocabularies traces use for enum-valued parameters. */
+export const VOCABS = {
+  // HV_X86_REGISTERS_MAX and VMCS_MAX are bounds, not values one reads; their numbers stay usable.
+  x86Reg: vocab('HV_X86_*', HV_X86_REG, ['HV_X86_REGISTERS_MAX']),
+  arm64Reg: vocab('HV_REG_*', { ...HV_REG, HV_REG_FP, HV_REG_LR }),
+  sysReg: vocab('HV_SYS_REG_*', HV_SYS_REG),
+  simdReg: vocab('HV_SIMD_FP_REG_Q*', SIMD_NAMES),
+  vmcs: vocab('VMCS_*', VMCS, ['VMCS_MAX']),
+  vmxCap: vocab('HV_VMX_CAP_*', HV_VMX_CAP),
+  cap: vocab('HV_CAP_*', HV_CAP),
+  interruptType: vocab('HV_INTERRUPT_TYPE_*', HV_INTERRUPT_TYPE),
+  ipaGranule: vocab('HV_IPA_GRANULE_*', HV_IPA_GRANULE),
+  vmOptions: vocab('HV_VM_*', HV_VM_OPTIONS),
+  vcpuOptions: vocab('HV_VCPU_*', HV_VCPU_OPTIONS),
+  deadline: vocab('HV_DEADLINE_FOREVER', { HV_DEADLINE_FOREVER }),
+  exitReason: vocab('HV_EXIT_REASON_*', HV_EXIT_REASON),
+  vmxReason: vocab('VMX_REASON_*', VMX_REASON),
+  memoryArm64: vocab('READ/WRITE/EXEC', MEMORY_NAMES),
+  memoryX86: vocab('READ/WRITE/EXEC', {
+    ...MEMORY_NAMES,
+    ...HV_MEMORY_X86,
+    ...Object.fromEntries(Object.entries(HV_MEMORY_X86).map(([k, v]) => [`HV_MEMORY_${k}`, v])),
+  }),
+} as const;
+
+/** What a trace's `bind` holds: handles, integers and booleans. */
+export type BindKind = 'vcpu' | 'config' | 'asid' | 'u32' | 'u64' | 'u128' | 'bool';
+/** What a call yields: a bindable value, the arm64 exit record, or bytes. */
+export type OutKind = BindKind | 'exit' | 'bytes';
+
+/** Bits of each bindable kind, for range checks when a bound value is used as an argument. */
+export const KIND_BITS: Readonly<Record<Exclude<BindKind, 'bool'>, number>> = {
+  vcpu: 64,
+  config: 64,
+  asid: 32,
+  u32: 32,
+  u64: 64,
+  u128: 128,
+};
+
+/** How a trace writes one argument. */
+export type TraceArgType =
+  /** An integer (number or hex string, or a vocabulary name), passed as a JS number or bigint. */
+  | {
+      readonly t: 'int';
+      readonly bits: 32 | 64 | 128;
+      readonly as: 'number' | 'bigint';
+      readonly vocab?: Vocab;
+    }
+  | { readonly t: 'bool' }
+  /** `hv_memory_flags_t`: a list of names or a number; passed as a number. */
+  | { readonly t: 'flags'; readonly vocab: Vocab }
+  /** An x86 option word: a name, a list of names or a number; passed as a bigint. */
+  | { readonly t: 'options'; readonly vocab: Vocab }
+  /** A handle: `"$name"` bound by its parent call, or a number (a forged handle, for misuse traces). */
+  | {
+      readonly t: 'handle';
+      readonly kind: 'vcpu' | 'config' | 'asid';
+      readonly nullable?: 'null-or-handle' | 'null-only';
+    }
+  /** A list of vCPU handles (`hv_vcpus_exit`, `hv_vcpu_interrupt`). */
+  | { readonly t: 'vcpus' }
+  /** The `vcpu_count` beside a `vcpus` list; defaults to the list's length. */
+  | { readonly t: 'count' }
+  /** `{mem, offset}`: a place in a host buffer, in place of a raw pointer. */
+  | { readonly t: 'uva' }
+  /** The name of a `host_alloc` buffer. */
+  | { readonly t: 'mem' }
+  /** Bytes as hex digits, two per byte. */
+  | { readonly t: 'hex' }
+  /** A new name (`host_alloc`'s buffer). */
+  | { readonly t: 'name' }
+  /** The label of an earlier async step (`await`). */
+  | { readonly t: 'label' }
+  /** One of a fixed set of words (`x86_setup`'s mode). */
+  | { readonly t: 'word'; readonly values: readonly string[] };
+
+/**
+ * How a JS caller passes an `in` parameter and how it is checked. Each kind has one check (see
+ * `checks.ts`), one trace spelling and one native marshalling:
+ * - `u32` / `u64`: an integer (`number` below 2^32 / `bigint` below 2^64);
+ * - `bool`; `u128`: a `bigint` below 2^128 (a SIMD register);
+ * - `vcpu`, `asid`, `config`: handles (branded numbers); `config` may be nullable;
+ * - `uva`: `{mem, offset}` into a host buffer, standing for a host pointer;
+ * - `vcpus` + `count`: a list of vCPU handles and the C count beside it;
+ * - `flags`: `hv_memory_flags_t` as a number; `options`: an x86 option word as a bigint.
+ */
+export type InKind =
+  | 'u32'
+  | 'u64'
+  | 'u128'
+  | 'bool'
+  | 'vcpu'
+  | 'asid'
+  | 'config'
+  | 'uva'
+  | 'vcpus'
+  | 'count'
+  | 'flags'
+  | 'options';
+
+/** The type of an `in` parameter. */
+export interface InType {
+  readonly kind: InKind;
+  /** The C type, exactly as Apple's header spells it. */
+  readonly c: string;
+  /** The TypeScript type of the backend method's parameter. */
+  readonly ts: string;
+  readonly trace: TraceArgType;
+  /** `config` only: `null` stands for the C NULL (defaults). `'only'`: nothing else is accepted yet. */
+  readonly nullable?: 'or-handle' | 'only';
+}
+
+/**
+ * The type of an `out` parameter. `value` parameters become the call's `Result.value`; the others
+ * have no JS value (the arm64 exit-record pointer: the record comes back with every run).
+ */
+export interface OutType {
+  readonly kind: OutKind | 'exit-pointer';
+  /** The C type of the pointer parameter (`uint64_t *`), or of the C return value when `returned`. */
+  readonly c: string;
+  /** The TypeScript type of `Result.value`. */
+  readonly ts: string;
+  /** Names usable for the value in a trace's `expect.value`. */
+  readonly vocab?: Vocab;
+}
+
+const int = (bits: 32 | 64 | 128, v?: Vocab): TraceArgType => ({
+  t: 'int',
+  bits,
+  as: bits === 32 ? 'number' : 'bigint',
+  ...(v ? { vocab: v } : {}),
+});
+
+/** Constructors of `in` parameter types, by what they are in the C API. */
+export const IN = {
+  /** A 32-bit integer or enum (`uint32_t`, `hv_x86_reg_t`, ...); `number` in JS. */
+  u32: (c: string, v?: Vocab): InType => ({ kind: 'u32', c, ts: 'number', trace: int(32, v) }),
+  /** A 64-bit integer (`uint64_t`, `hv_gpaddr_t`, `size_t`, ...); `bigint` in JS. */
+  u64: (c: string, v?: Vocab): InType => ({ kind: 'u64', c, ts: 'bigint', trace: int(64, v) }),
+  /** A 128-bit SIMD&FP value (`hv_simd_fp_uchar16_t`); `bigint` in JS, little-endian bytes in C. */
+  u128: (c: string): InType => ({ kind: 'u128', c, ts: 'bigint', trace: int(128) }),
+  bool: (): InType => ({ kind: 'bool', c: 'bool', ts: 'boolean', trace: { t: 'bool' } }),
+  vcpu: (c: 'hv_vcpuid_t' | 'hv_vcpu_t'): InType => ({
+    kind: 'vcpu',
+    c,
+    ts: 'Vcpu',
+    trace: { t: 'handle', kind: 'vcpu' },
+  }),
+  asid: (): InType => ({
+    kind: 'asid',
+    c: 'hv_vm_space_t',
+    ts: 'AddressSpace',
+    trace: { t: 'handle', kind: 'asid' },
+  }),
+  config: (c: string, nullable?: 'or-handle' | 'only'): InType => ({
+    kind: 'config',
+    c,
+    ts: nullable === 'only' ? 'null' : nullable === 'or-handle' ? 'VmConfig | null' : 'VmConfig',
+    trace: {
+      t: 'handle',
+      kind: 'config',
+      ...(nullable ? { nullable: nullable === 'only' ? 'null-only' : 'null-or-handle' } : {}),
+    },
+    ...(nullable ? { nullable } : {}),
+  }),
+  uva: (c: string): InType => ({ kind: 'uva', c, ts: 'Uva', trace: { t: 'uva' } }),
+  vcpus: (c: string): InType => ({ kind: 'vcpus', c, ts: 'readonly Vcpu[]', trace: { t: 'vcpus' } }),
+  count: (c: string): InType => ({ kind: 'count', c, ts: 'number', trace: { t: 'count' } }),
+  flags: (v: Vocab): InType => ({
+    kind: 'flags',
+    c: 'hv_memory_flags_t',
+    ts: 'number',
+    trace: { t: 'flags', vocab: v },
+  }),
+  options: (c: string, v: Vocab): InType => ({
+    kind: 'options',
+    c,
+    ts: 'bigint',
+    trace: { t: 'options', vocab: v },
+  }),
+} as const;
+
+/** Constructors of `out` parameter types. */
+export const OUT = {
+  u32: (c: string, v?: Vocab): OutType => ({ kind: 'u32', c, ts: 'number', ...(v ? { vocab: v } : {}) }),
+  u64: (c: string, v?: Vocab): OutType => ({ kind: 'u64', c, ts: 'bigint', ...(v ? { vocab: v } : {}) }),
+  u128: (c: string): OutType => ({ kind: 'u128', c, ts: 'bigint' }),
+  bool: (): OutType => ({ kind: 'bool', c: 'bool *', ts: 'boolean' }),
+  vcpu: (c: string): OutType => ({ kind: 'vcpu', c, ts: 'Vcpu' }),
+  asid: (): OutType => ({ kind: 'asid', c: 'hv_vm_space_t *', ts: 'AddressSpace' }),
+  config: (c: string): OutType => ({ kind: 'config', c, ts: 'VmConfig' }),
+  exitPointer: (): OutType => ({ kind: 'exit-pointer', c: 'hv_vcpu_exit_t **', ts: 'never' }),
+  exit: (): OutType => ({ kind: 'exit', c: 'hv_vcpu_exit_t', ts: 'Arm64Exit' }),
+} as const;

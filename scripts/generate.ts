@@ -1,0 +1,57 @@
+/**
+ * Writes every file the packages derive from the spec's registry: the backend method interfaces and
+ * argument checks (`packages/spec/src/generated/`), and — once their generators exist — the native
+ * addon's argument table, its TypeScript wrapper and the C headers. TypeScript output is formatted by
+ * biome, so generated files read like the rest of the code.
+ *
+ *   node --import tsx scripts/generate.ts            write what is stale
+ *   node --import tsx scripts/generate.ts --check    write nothing; exit 1 naming each stale file
+ *   ... [--only spec|native]                          one package's files
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { argChecksSource, backendMethodsSource } from '../packages/spec/src/codegen/typescript.ts';
+
+const root = join(import.meta.dirname, '..');
+
+/** Generated file (relative to the repository) → its source text. */
+export const GENERATED: Record<string, Record<string, () => string>> = {
+  spec: {
+    'packages/spec/src/generated/backend-methods.ts': backendMethodsSource,
+    'packages/spec/src/generated/arg-checks.ts': argChecksSource,
+  },
+};
+
+function format(file: string, text: string): string {
+  if (!file.endsWith('.ts')) return text;
+  const biome = join(root, 'node_modules/.bin/biome');
+  return execFileSync(biome, ['check', '--write', `--stdin-file-path=${file}`], { input: text, cwd: root, encoding: 'utf8' });
+}
+
+const args = process.argv.slice(2);
+const check = args.includes('--check');
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+let stale = 0;
+for (const [pkg, files] of Object.entries(GENERATED)) {
+  if (only && only !== pkg) continue;
+  for (const [file, make] of Object.entries(files)) {
+    const path = join(root, file);
+    const want = format(file, make());
+    let have: string | undefined;
+    try {
+      have = readFileSync(path, 'utf8');
+    } catch {
+      have = undefined;
+    }
+    if (have === want) continue;
+    stale++;
+    if (check) console.error(`stale: ${file} (run: npm run generate)`);
+    else {
+      writeFileSync(path, want);
+      console.log(`wrote ${relative(root, path)}`);
+    }
+  }
+}
+if (check && stale) process.exit(1);
+
