@@ -9,8 +9,10 @@
  *   ... [--only spec|native]                          one package's files
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { addonCallsSource, wrapperSource } from '../packages/native/scripts/codegen.ts';
+import { cHeaders } from '../packages/spec/src/codegen/c-headers.ts';
 import { argChecksSource, backendMethodsSource } from '../packages/spec/src/codegen/typescript.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -21,12 +23,27 @@ export const GENERATED: Record<string, Record<string, () => string>> = {
     'packages/spec/src/generated/backend-methods.ts': backendMethodsSource,
     'packages/spec/src/generated/arg-checks.ts': argChecksSource,
   },
+  native: {
+    ...Object.fromEntries(
+      Object.entries(cHeaders()).map(([file, text]) => [
+        `packages/native/include/Hypervisor/${file}`,
+        () => text,
+      ]),
+    ),
+    'packages/native/addon/generated/calls_x86_64.inc': () => addonCallsSource('x86_64'),
+    'packages/native/addon/generated/calls_arm64.inc': () => addonCallsSource('arm64'),
+    'packages/native/src/generated/calls.ts': wrapperSource,
+  },
 };
 
 function format(file: string, text: string): string {
   if (!file.endsWith('.ts')) return text;
   const biome = join(root, 'node_modules/.bin/biome');
-  return execFileSync(biome, ['check', '--write', `--stdin-file-path=${file}`], { input: text, cwd: root, encoding: 'utf8' });
+  return execFileSync(biome, ['check', '--write', `--stdin-file-path=${file}`], {
+    input: text,
+    cwd: root,
+    encoding: 'utf8',
+  });
 }
 
 const args = process.argv.slice(2);
@@ -48,10 +65,10 @@ for (const [pkg, files] of Object.entries(GENERATED)) {
     stale++;
     if (check) console.error(`stale: ${file} (run: npm run generate)`);
     else {
+      mkdirSync(dirname(path), { recursive: true });
       writeFileSync(path, want);
       console.log(`wrote ${relative(root, path)}`);
     }
   }
 }
 if (check && stale) process.exit(1);
-

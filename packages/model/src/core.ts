@@ -61,15 +61,6 @@ export function ok<T>(value: T): Result<T> {
 /** Every enforced permission set: the model checks all 8 combinations of READ/WRITE/EXEC exactly. */
 export const ALL_PERMISSION_SETS: readonly number[] = Object.freeze([0, 1, 2, 3, 4, 5, 6, 7]);
 
-/** Throws unless `value` is a bigint in [0, 2^128) (a Q register). */
-export function checkU128(name: string, value: unknown): asserts value is bigint {
-  if (typeof value !== 'bigint' || value < 0n || value >= 1n << 128n) {
-    throw new TypeError(
-      `${name} must be a bigint in [0, 2^128), got ${typeof value === 'bigint' ? `${value}n` : String(value)}`,
-    );
-  }
-}
-
 function positiveInt(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < 1)

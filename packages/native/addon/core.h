@@ -1,6 +1,8 @@
-// core.h — what every flavour of the addon shares: logical threads, host buffers, the shared exit
-// record, argument checks and teardown. Nothing here calls hv_* except through the flavour hooks
-// (Flavour below), so the same core serves the x86 and the arm64 API.
+// core.h — what every flavour of the addon shares: logical threads (threads.cc), the process state
+// and its teardown (state.cc), argument readers (args.cc), host buffers and the module (module.cc).
+// Nothing here calls hv_* except through the flavour hooks (Flavour below), so the same core serves
+// the x86 and the arm64 API; the per-function argument table is generated from the spec's registry
+// (generated/calls_<flavour>.inc).
 #ifndef HVSPEC_ADDON_CORE_H
 #define HVSPEC_ADDON_CORE_H
 
@@ -106,6 +108,11 @@ struct State {
   uint64_t *Slot(uint32_t slot) { return records + static_cast<size_t>(slot) * kSlotWords; }
   int AllocSlot();
   void FreeSlot(uint32_t slot);
+  // Records a vCPU hv_vcpu_create just made on thread `owner`, with its exit-record slot; out[0] =
+  // the handle, out[1] = the slot (what the JS wrapper reads). A stale entry of the same handle goes.
+  void AddVcpu(uint64_t handle, uint64_t owner, uint32_t slot, const void *exit_ptr);
+  // Forgets a destroyed vCPU and frees its slot.
+  void RemoveVcpu(uint64_t handle);
   // Creates the thread on first use (id > 0); nullptr when the system cannot start one.
   LogicalThread *Thread(uint64_t id);
   // Releases vCPUs, VM, configs, threads and buffers, as process exit would. Safe to repeat.
@@ -117,6 +124,17 @@ State *GetState(Napi::Env env);
 // Runs fn on logical thread t (inline when t == 0). Throws (and returns false) when t is busy in an
 // async run: a sync call there would wait for the guest, which is a programmer error, not a hang.
 bool Dispatch(const Napi::CallbackInfo &info, uint64_t t, const std::function<void()> &fn);
+
+// Dispatch without wrapping `fn` in a std::function on thread 0 (the exit loop's fast path: its
+// captures outgrow std::function's small buffer, so that was a malloc and a free per call).
+template <class F>
+bool RunOn(const Napi::CallbackInfo &info, uint64_t t, F &&fn) {
+  if (t == 0) {
+    fn();
+    return true;
+  }
+  return Dispatch(info, t, std::function<void()>(std::forward<F>(fn)));
+}
 
 // Argument readers. On a wrong type they throw a TypeError naming the parameter and return false.
 // The TS wrapper checks first (packages/spec/src/validate.ts); these keep a direct caller from
@@ -132,6 +150,26 @@ bool ArgHandleList(const Napi::CallbackInfo &info, size_t i, const char *name, s
 HostBuffer *ArgBuffer(const Napi::CallbackInfo &info, size_t i, const char *name);
 
 Napi::Value Ret(Napi::Env env, int32_t ret);  // hv_return_t as an unsigned 32-bit Number
+// A Promise already resolved with `ret` (an async run refused before it started).
+Napi::Value ResolvedRet(Napi::Env env, int32_t ret);
+// Throws a TypeError; returns false so that readers can `return ThrowTypeError(...)`.
+bool ThrowTypeError(Napi::Env env, const std::string &msg);
+
+// One exported function of a flavour (the generated table lists them).
+struct ExportEntry {
+  const char *name;
+  Napi::Value (*fn)(const Napi::CallbackInfo &);
+};
+
+// Whether thread t may make a per-vCPU call on `vcpu` without the framework seeing it first
+// (platform_*.cc). macOS: only the owner — a cross-thread call is forbidden (hvf-facts.md §1.2, §2.4
+// [H]) and cross-thread destroy was reported to panic the host (§5.17 [R]), so the addon answers
+// HV_BAD_ARGUMENT itself. Linux: always true — the KVM provider enforces ownership itself, and the
+// conformance tests check it there. Unknown handles are passed through for the framework to judge.
+bool OwnerOk(State *state, uint64_t vcpu, uint64_t t);
+// The framework object behind a config id the addon issued (arm64 hv_vm_config_t); false for an id
+// it never issued. Defined by the flavour that has config objects.
+bool ConfigArg(State *state, uint32_t id, void **out);
 
 // Starts `work` (an hv_vcpu_run) on logical thread t > 0 and returns a Promise of its hv_return_t.
 // The thread counts as busy until the work returns; sync calls to it then throw (see Dispatch).

@@ -8,6 +8,10 @@
 
 namespace hvspec {
 
+// The KVM provider refuses a per-vCPU call from another thread itself (provider/README.md), so the
+// addon lets every call through and the conformance tests judge the provider's answer.
+bool OwnerOk(State *, uint64_t, uint64_t) { return true; }
+
 PlatformInfo PlatformProbe() {
   PlatformInfo p;
   p.backend = "native-kvm";

@@ -37,6 +37,17 @@ static int32_t TryCreateVm() {
   return ret;
 }
 
+// Every per-vCPU call "must be called by the owning thread" (hvf-facts.md §1.2, §2.4 [H]); the code
+// for a violation is undocumented (§3 [U]) and a cross-thread hv_vcpu_destroy was reported to panic
+// the host (§5.17 [R]). The addon runs each call on the logical thread the caller names, so a call
+// naming another thread than the vCPU's owner never reaches the framework: HV_BAD_ARGUMENT, which
+// the spec's loose rule accepts (packages/native/README.md, "Guards"). Handles the addon does not
+// know are passed through; the framework judges them.
+bool OwnerOk(State *state, uint64_t vcpu, uint64_t t) {
+  auto it = state->vcpus.find(vcpu);
+  return it == state->vcpus.end() || it->second.owner == t;
+}
+
 PlatformInfo PlatformProbe() {
   PlatformInfo p;
   p.backend = "native-hvf";
@@ -81,12 +92,10 @@ PlatformInfo PlatformProbe() {
 // hv_vm_config_*_ipa_granule exist from macOS 26.0 (§2.3 [H]) and are weak-linked below that
 // (§5.13 [H]); calling one that is absent would jump to address 0. See hv_api.h.
 bool PlatformIpaGranuleAvailable() {
-#if HVSPEC_SDK_HAS_IPA_GRANULE
-  if (HVSPEC_IPA_GRANULE_AVAILABLE()) return true;
-  return false;
-#else
-  return false;  // built with an SDK older than 26: the functions are not even declared
+#if HVSPEC_SDK_AT_LEAST(260000)
+  HVSPEC_IF_AVAILABLE(macOS 26.0) return true;
 #endif
+  return false;  // older macOS, or an SDK older than 26 that does not even declare the functions
 }
 #endif
 

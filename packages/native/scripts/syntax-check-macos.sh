@@ -1,8 +1,8 @@
 #!/bin/sh
 # Compiles the addon's macOS code paths syntax-only on Linux, in both API flavours, against hvspec's
-# own declarations of Apple's documented API (include/hvspec/hv_x86.h, include/hvspec/hv_arm64.h),
-# so that a typo in code only a Mac runs cannot wait for a Mac. <Hypervisor/Hypervisor.h> and
-# <sys/sysctl.h> resolve to scripts/macos-shim. Exits non-zero on the first error.
+# own declarations of Apple's documented API (include/Hypervisor, generated from the spec's registry),
+# so that a typo in code only a Mac runs cannot wait for a Mac. <sys/sysctl.h> resolves to
+# scripts/macos-shim. Exits non-zero on the first error.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 cxx=${CXX:-g++}
@@ -33,6 +33,6 @@ check() {
     $cxx $common $defs -I"$here" -x c++ -
 }
 
-check x86_64 "" addon/hv_x86_calls.cc addon/platform_macos.cc
-check arm64 "-DHVSPEC_FLAVOUR_ARM64" addon/hv_arm64_calls.cc addon/platform_macos.cc
+check x86_64 "-DHVSPEC_API_X86_64" addon/hv_x86_calls.cc addon/platform_macos.cc
+check arm64 "-DHVSPEC_API_ARM64" addon/hv_arm64_calls.cc addon/platform_macos.cc
 echo "syntax-check-macos: ok (x86_64 and arm64)"

@@ -3,7 +3,7 @@
  * that are not in `@hvspec/spec`'s validate.ts, the vCPU → exit-record slot table, and reset/close.
  * @module
  */
-import { checkThread, checkU32, type Deviation, type HostMemory, type Uva } from '@hvspec/spec';
+import { checkThread, checkU32, type Deviation, type HostMemory, HV, type Result } from '@hvspec/spec';
 import type { AddonProbe, NativeAddon } from './addon.js';
 
 /** A vCPU as the wrapper knows it: the logical thread that created it and its exit-record slot. */
@@ -143,17 +143,26 @@ export abstract class NativeBase<A extends NativeAddon> {
     return live;
   }
 
-  /**
-   * The buffer id and offset of a uva, or `undefined` when the offset lies beyond the buffer (then
-   * hv_vm_map is HV_BAD_ARGUMENT without asking the framework: decisions.md, "uva.offset + size >
-   * buffer size"). Size is checked by the addon against the same buffer.
-   */
-  protected uva(uva: unknown): { id: number; offset: number } | undefined {
-    if (typeof uva !== 'object' || uva === null) throw new TypeError('uva must be {mem, offset}');
-    const m = this.mem((uva as Uva).mem, 'uva.mem');
-    const offset = (uva as Uva).offset;
-    checkOffset('uva.offset', offset);
-    return offset > m.size ? undefined : { id: m.id, offset };
+  /** `Result` of a call whose out-value is a 64-bit integer (out[0]). */
+  protected outU64(ret: number): Result<bigint> {
+    return ret === HV.HV_SUCCESS ? { ret, value: this.out[0] ?? 0n } : { ret };
+  }
+
+  /** `Result` of a call whose out-value is a 128-bit SIMD&FP value (out[0] low, out[1] high). */
+  protected outU128(ret: number): Result<bigint> {
+    return ret === HV.HV_SUCCESS
+      ? { ret, value: ((this.out[1] ?? 0n) << 64n) | (this.out[0] ?? 0n) }
+      : { ret };
+  }
+
+  /** `Result` of a call whose out-value is a boolean. */
+  protected outBool(ret: number): Result<boolean> {
+    return ret === HV.HV_SUCCESS ? { ret, value: this.out[0] !== 0n } : { ret };
+  }
+
+  /** `Result` of a call whose out-value is a small integer or a handle. */
+  protected outNumber<T extends number>(ret: number): Result<T> {
+    return ret === HV.HV_SUCCESS ? { ret, value: Number(this.out[0]) as T } : { ret };
   }
 
   /** Starts an async run and keeps `busy` while it is in flight. */

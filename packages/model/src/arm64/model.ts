@@ -18,10 +18,8 @@ import type {
   VmConfig,
 } from '@hvspec/spec';
 import {
-  checkBool,
+  ARM64_ARG_CHECKS,
   checkU32,
-  checkU64,
-  checkVcpuList,
   HV,
   HV_EXIT_REASON,
   HV_INTERRUPT_TYPE,
@@ -34,7 +32,7 @@ import {
   isKnownSysReg,
 } from '@hvspec/spec';
 import type { ModelOptions, UnsupportedInstruction } from '../core.js';
-import { ALL_PERMISSION_SETS, checkU128, fail, kick, ModelCore, ok, SUCCESS, slicedRun } from '../core.js';
+import { ALL_PERMISSION_SETS, fail, kick, ModelCore, ok, SUCCESS, slicedRun } from '../core.js';
 import type { Arm64Cpu, Arm64Engine, Arm64RunContext, Arm64Stop } from '../engine.js';
 import { GuestMemoryView, MappingTable } from '../mappings.js';
 import { initialArm64Cpu } from './state.js';
@@ -44,6 +42,16 @@ const GRANULE_BYTES: Record<number, bigint> = {
   [HV_IPA_GRANULE.HV_IPA_GRANULE_4KB]: 4096n,
   [HV_IPA_GRANULE.HV_IPA_GRANULE_16KB]: 16384n,
 };
+
+/** The registry's boolean accessors of a vCPU, by the shape of their arguments. */
+type FlagGetter =
+  | 'hv_vcpu_get_vtimer_mask'
+  | 'hv_vcpu_get_trap_debug_exceptions'
+  | 'hv_vcpu_get_trap_debug_reg_accesses';
+type FlagSetter =
+  | 'hv_vcpu_set_vtimer_mask'
+  | 'hv_vcpu_set_trap_debug_exceptions'
+  | 'hv_vcpu_set_trap_debug_reg_accesses';
 
 /** An `hv_vm_config_t`: IPA size 0 means "use the default" (decisions.md). */
 interface VmConfigRecord {
@@ -133,21 +141,25 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
 
   hv_vm_get_max_vcpu_count(t: ThreadId): Result<number> {
     this.enter(t);
+    ARM64_ARG_CHECKS.hv_vm_get_max_vcpu_count(t);
     return ok(this.maxVcpus);
   }
 
   hv_vm_config_get_max_ipa_size(t: ThreadId): Result<number> {
     this.enter(t);
+    ARM64_ARG_CHECKS.hv_vm_config_get_max_ipa_size(t);
     return ok(this.maxIpaSize);
   }
 
   hv_vm_config_get_default_ipa_size(t: ThreadId): Result<number> {
     this.enter(t);
+    ARM64_ARG_CHECKS.hv_vm_config_get_default_ipa_size(t);
     return ok(IPA_SIZE_DEFAULT);
   }
 
   hv_vm_config_create(t: ThreadId): Result<VmConfig> {
     this.enter(t);
+    ARM64_ARG_CHECKS.hv_vm_config_create(t);
     const id = this.nextConfig++;
     this.configs.set(id, { ipaSize: 0, granule: HV_IPA_GRANULE.HV_IPA_GRANULE_16KB });
     return ok(id as VmConfig);
@@ -155,8 +167,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
 
   hv_vm_config_set_ipa_size(t: ThreadId, config: VmConfig, ipa_bit_length: number): Result {
     this.enter(t);
-    checkU32('config', config);
-    checkU32('ipa_bit_length', ipa_bit_length);
+    ARM64_ARG_CHECKS.hv_vm_config_set_ipa_size(t, config, ipa_bit_length);
     const c = this.configs.get(config);
     if (c === undefined) return fail(HV.HV_BAD_ARGUMENT);
     // 0..max accepted, above max HV_UNSUPPORTED (hvf-facts.md §3 [T]).
@@ -167,15 +178,14 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
 
   hv_vm_config_get_ipa_size(t: ThreadId, config: VmConfig): Result<number> {
     this.enter(t);
-    checkU32('config', config);
+    ARM64_ARG_CHECKS.hv_vm_config_get_ipa_size(t, config);
     const c = this.configs.get(config);
     return c === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(c.ipaSize);
   }
 
   hv_vm_config_set_ipa_granule(t: ThreadId, config: VmConfig, granule: number): Result {
     this.enter(t);
-    checkU32('config', config);
-    checkU32('granule', granule);
+    ARM64_ARG_CHECKS.hv_vm_config_set_ipa_granule(t, config, granule);
     const c = this.configs.get(config);
     if (c === undefined) return fail(HV.HV_BAD_ARGUMENT);
     if (GRANULE_BYTES[granule] === undefined) return fail(HV.HV_BAD_ARGUMENT);
@@ -186,7 +196,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
 
   hv_vm_config_get_ipa_granule(t: ThreadId, config: VmConfig): Result<number> {
     this.enter(t);
-    checkU32('config', config);
+    ARM64_ARG_CHECKS.hv_vm_config_get_ipa_granule(t, config);
     const c = this.configs.get(config);
     return c === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(c.granule);
   }
@@ -195,7 +205,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
 
   hv_vm_create(t: ThreadId, config: VmConfig | null): Result {
     this.enter(t);
-    if (config !== null) checkU32('config', config);
+    ARM64_ARG_CHECKS.hv_vm_create(t, config);
     const c = config === null ? undefined : this.configs.get(config);
     if (config !== null && c === undefined) return fail(HV.HV_BAD_ARGUMENT);
     if (this.vm !== undefined) return fail(HV.HV_BUSY); // one VM per process (hvf-facts.md §3 [T])
@@ -216,6 +226,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
 
   hv_vm_destroy(t: ThreadId): Result {
     this.enter(t);
+    ARM64_ARG_CHECKS.hv_vm_destroy(t);
     if (this.vm === undefined) return fail(HV.HV_NO_DEVICE);
     // "Requires all vCPUs be destroyed" (hvf-facts.md §2.3 [H]).
     if (this.vm.vcpus.size > 0) return fail(HV.HV_BUSY);
@@ -227,12 +238,8 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
 
   hv_vm_map(t: ThreadId, uva: Uva, ipa: bigint, size: bigint, flags: number): Result {
     this.enter(t);
-    if (typeof uva !== 'object' || uva === null) throw new TypeError('uva must be {mem, offset}');
+    ARM64_ARG_CHECKS.hv_vm_map(t, uva, ipa, size, flags);
     const bytes = this.host.bytes(uva.mem, 'uva.mem');
-    checkU32('uva.offset', uva.offset);
-    checkU64('ipa', ipa);
-    checkU64('size', size);
-    checkU32('flags', flags);
     const vm = this.vm;
     if (vm === undefined) return fail(HV.HV_NO_DEVICE);
     if ((flags & ~HV_MEMORY_RWX) !== 0) return fail(HV.HV_BAD_ARGUMENT);
@@ -248,8 +255,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
 
   hv_vm_unmap(t: ThreadId, ipa: bigint, size: bigint): Result {
     this.enter(t);
-    checkU64('ipa', ipa);
-    checkU64('size', size);
+    ARM64_ARG_CHECKS.hv_vm_unmap(t, ipa, size);
     const vm = this.vm;
     if (vm === undefined) return fail(HV.HV_NO_DEVICE);
     const bad = this.rangeError(vm, ipa, size);
@@ -260,9 +266,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
 
   hv_vm_protect(t: ThreadId, ipa: bigint, size: bigint, flags: number): Result {
     this.enter(t);
-    checkU64('ipa', ipa);
-    checkU64('size', size);
-    checkU32('flags', flags);
+    ARM64_ARG_CHECKS.hv_vm_protect(t, ipa, size, flags);
     const vm = this.vm;
     if (vm === undefined) return fail(HV.HV_NO_DEVICE);
     if ((flags & ~HV_MEMORY_RWX) !== 0) return fail(HV.HV_BAD_ARGUMENT);
@@ -284,6 +288,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
 
   hv_vcpu_create(t: ThreadId, config: null): Result<Vcpu> {
     this.enter(t);
+    ARM64_ARG_CHECKS.hv_vcpu_create(t, config);
     if (config !== null) throw new TypeError('config must be null (hv_vcpu_config_t is not modelled)');
     const vm = this.vm;
     if (vm === undefined) return fail(HV.HV_NO_DEVICE);
@@ -309,7 +314,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
 
   hv_vcpu_destroy(t: ThreadId, vcpu: Vcpu): Result {
     this.enter(t);
-    checkU32('vcpu', vcpu);
+    ARM64_ARG_CHECKS.hv_vcpu_destroy(t, vcpu);
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     this.vm?.vcpus.delete(v.id);
@@ -318,8 +323,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
 
   hv_vcpu_get_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
     this.enter(t);
-    checkU32('vcpu', vcpu);
-    checkU32('reg', reg);
+    ARM64_ARG_CHECKS.hv_vcpu_get_reg(t, vcpu, reg);
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     if (reg >= HV_REG_COUNT) return fail(HV.HV_BAD_ARGUMENT);
@@ -340,9 +344,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
 
   hv_vcpu_set_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
     this.enter(t);
-    checkU32('vcpu', vcpu);
-    checkU32('reg', reg);
-    checkU64('value', value);
+    ARM64_ARG_CHECKS.hv_vcpu_set_reg(t, vcpu, reg, value);
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     if (reg >= HV_REG_COUNT) return fail(HV.HV_BAD_ARGUMENT);
@@ -368,8 +370,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
 
   hv_vcpu_get_simd_fp_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
     this.enter(t);
-    checkU32('vcpu', vcpu);
-    checkU32('reg', reg);
+    ARM64_ARG_CHECKS.hv_vcpu_get_simd_fp_reg(t, vcpu, reg);
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     if (reg >= HV_SIMD_FP_REG_COUNT) return fail(HV.HV_BAD_ARGUMENT);
@@ -378,9 +379,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
 
   hv_vcpu_set_simd_fp_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
     this.enter(t);
-    checkU32('vcpu', vcpu);
-    checkU32('reg', reg);
-    checkU128('value', value);
+    ARM64_ARG_CHECKS.hv_vcpu_set_simd_fp_reg(t, vcpu, reg, value);
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     if (reg >= HV_SIMD_FP_REG_COUNT) return fail(HV.HV_BAD_ARGUMENT);
@@ -390,8 +389,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
 
   hv_vcpu_get_sys_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
     this.enter(t);
-    checkU32('vcpu', vcpu);
-    checkU32('reg', reg);
+    ARM64_ARG_CHECKS.hv_vcpu_get_sys_reg(t, vcpu, reg);
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     if (!isKnownSysReg(reg)) return fail(HV.HV_BAD_ARGUMENT);
@@ -400,9 +398,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
 
   hv_vcpu_set_sys_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
     this.enter(t);
-    checkU32('vcpu', vcpu);
-    checkU32('reg', reg);
-    checkU64('value', value);
+    ARM64_ARG_CHECKS.hv_vcpu_set_sys_reg(t, vcpu, reg, value);
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     if (!isKnownSysReg(reg)) return fail(HV.HV_BAD_ARGUMENT);
@@ -413,8 +409,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
 
   hv_vcpu_get_pending_interrupt(t: ThreadId, vcpu: Vcpu, type: number): Result<boolean> {
     this.enter(t);
-    checkU32('vcpu', vcpu);
-    checkU32('type', type);
+    ARM64_ARG_CHECKS.hv_vcpu_get_pending_interrupt(t, vcpu, type);
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     if (type === HV_INTERRUPT_TYPE.HV_INTERRUPT_TYPE_IRQ) return ok(v.pendingIrq);
@@ -424,9 +419,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
 
   hv_vcpu_set_pending_interrupt(t: ThreadId, vcpu: Vcpu, type: number, pending: boolean): Result {
     this.enter(t);
-    checkU32('vcpu', vcpu);
-    checkU32('type', type);
-    checkBool('pending', pending);
+    ARM64_ARG_CHECKS.hv_vcpu_set_pending_interrupt(t, vcpu, type, pending);
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     if (type === HV_INTERRUPT_TYPE.HV_INTERRUPT_TYPE_IRQ) v.pendingIrq = pending;
@@ -436,24 +429,23 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   }
 
   hv_vcpu_get_vtimer_mask(t: ThreadId, vcpu: Vcpu): Result<boolean> {
-    return this.getFlag(t, vcpu, (v) => v.vtimerMasked);
+    return this.getFlag('hv_vcpu_get_vtimer_mask', t, vcpu, (v) => v.vtimerMasked);
   }
 
   hv_vcpu_set_vtimer_mask(t: ThreadId, vcpu: Vcpu, vtimer_is_masked: boolean): Result {
-    return this.setFlag(t, vcpu, 'vtimer_is_masked', vtimer_is_masked, (v, b) => (v.vtimerMasked = b));
+    return this.setFlag('hv_vcpu_set_vtimer_mask', t, vcpu, vtimer_is_masked, (v, b) => (v.vtimerMasked = b));
   }
 
   hv_vcpu_get_vtimer_offset(t: ThreadId, vcpu: Vcpu): Result<bigint> {
     this.enter(t);
-    checkU32('vcpu', vcpu);
+    ARM64_ARG_CHECKS.hv_vcpu_get_vtimer_offset(t, vcpu);
     const v = this.owned(t, vcpu);
     return typeof v === 'number' ? fail(v) : ok(v.vtimerOffset);
   }
 
   hv_vcpu_set_vtimer_offset(t: ThreadId, vcpu: Vcpu, vtimer_offset: bigint): Result {
     this.enter(t);
-    checkU32('vcpu', vcpu);
-    checkU64('vtimer_offset', vtimer_offset);
+    ARM64_ARG_CHECKS.hv_vcpu_set_vtimer_offset(t, vcpu, vtimer_offset);
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     v.vtimerOffset = vtimer_offset;
@@ -461,38 +453,54 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   }
 
   hv_vcpu_get_trap_debug_exceptions(t: ThreadId, vcpu: Vcpu): Result<boolean> {
-    return this.getFlag(t, vcpu, (v) => v.trapDebugExceptions);
+    return this.getFlag('hv_vcpu_get_trap_debug_exceptions', t, vcpu, (v) => v.trapDebugExceptions);
   }
 
   hv_vcpu_set_trap_debug_exceptions(t: ThreadId, vcpu: Vcpu, value: boolean): Result {
-    return this.setFlag(t, vcpu, 'value', value, (v, b) => (v.trapDebugExceptions = b));
+    return this.setFlag(
+      'hv_vcpu_set_trap_debug_exceptions',
+      t,
+      vcpu,
+      value,
+      (v, b) => (v.trapDebugExceptions = b),
+    );
   }
 
   hv_vcpu_get_trap_debug_reg_accesses(t: ThreadId, vcpu: Vcpu): Result<boolean> {
-    return this.getFlag(t, vcpu, (v) => v.trapDebugRegAccesses);
+    return this.getFlag('hv_vcpu_get_trap_debug_reg_accesses', t, vcpu, (v) => v.trapDebugRegAccesses);
   }
 
   hv_vcpu_set_trap_debug_reg_accesses(t: ThreadId, vcpu: Vcpu, value: boolean): Result {
-    return this.setFlag(t, vcpu, 'value', value, (v, b) => (v.trapDebugRegAccesses = b));
+    return this.setFlag(
+      'hv_vcpu_set_trap_debug_reg_accesses',
+      t,
+      vcpu,
+      value,
+      (v, b) => (v.trapDebugRegAccesses = b),
+    );
   }
 
-  private getFlag(t: number, vcpu: Vcpu, get: (v: Arm64VcpuRecord) => boolean): Result<boolean> {
+  private getFlag(
+    name: FlagGetter,
+    t: number,
+    vcpu: Vcpu,
+    get: (v: Arm64VcpuRecord) => boolean,
+  ): Result<boolean> {
     this.enter(t);
-    checkU32('vcpu', vcpu);
+    ARM64_ARG_CHECKS[name](t, vcpu);
     const v = this.owned(t, vcpu);
     return typeof v === 'number' ? fail(v) : ok(get(v));
   }
 
   private setFlag(
+    name: FlagSetter,
     t: number,
     vcpu: Vcpu,
-    name: string,
     value: boolean,
     set: (v: Arm64VcpuRecord, b: boolean) => void,
   ): Result {
     this.enter(t);
-    checkU32('vcpu', vcpu);
-    checkBool(name, value);
+    ARM64_ARG_CHECKS[name](t, vcpu, value);
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     set(v, value);
@@ -522,7 +530,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
    */
   hv_vcpu_run(t: ThreadId, vcpu: Vcpu): Result<Arm64Exit> {
     this.enter(t);
-    checkU32('vcpu', vcpu);
+    ARM64_ARG_CHECKS.hv_vcpu_run(t, vcpu);
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     const early = this.runStart(v);
@@ -547,7 +555,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
    */
   hv_vcpu_run_async(t: ThreadId, vcpu: Vcpu): Promise<Result<Arm64Exit>> {
     this.enter(t);
-    checkU32('vcpu', vcpu);
+    ARM64_ARG_CHECKS.hv_vcpu_run(t, vcpu);
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return Promise.resolve(fail(v));
     const early = this.runStart(v);
@@ -566,9 +574,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
 
   hv_vcpus_exit(t: ThreadId, vcpus: readonly Vcpu[], vcpu_count: number): Result {
     this.enter(t);
-    checkVcpuList('vcpus', vcpus, 'vcpu_count', vcpu_count);
-    if (vcpu_count > vcpus.length)
-      throw new TypeError(`vcpu_count ${vcpu_count} exceeds vcpus.length ${vcpus.length}`);
+    ARM64_ARG_CHECKS.hv_vcpus_exit(t, vcpus, vcpu_count);
     return kick(this.vm?.vcpus, vcpus, vcpu_count);
   }
 

@@ -9,8 +9,6 @@
 import type { AddressSpace, Capabilities, Result, ThreadId, Uva, Vcpu, X86Backend } from '@hvspec/spec';
 import {
   checkU32,
-  checkU64,
-  checkVcpuList,
   EPT_QUAL,
   HV,
   HV_CAP,
@@ -28,6 +26,7 @@ import {
   VMCS,
   VMCS_FRAMEWORK_OWNED,
   VMX_REASON,
+  X86_ARG_CHECKS,
 } from '@hvspec/spec';
 import { BigIntMemo } from '../bigint-memo.js';
 import type { ModelOptions, UnsupportedInstruction } from '../core.js';
@@ -131,7 +130,7 @@ export class X86Model extends ModelCore implements X86Backend {
 
   hv_capability(t: ThreadId, capability: number): Result<bigint> {
     this.enter(t);
-    checkU32('capability', capability);
+    X86_ARG_CHECKS.hv_capability(t, capability);
     if (capability === HV_CAP.HV_CAP_VCPUMAX) return ok(BigInt(this.maxVcpus));
     if (capability === HV_CAP.HV_CAP_ADDRSPACEMAX) return ok(BigInt(this.maxAddressSpaces));
     return fail(HV.HV_BAD_ARGUMENT);
@@ -139,7 +138,7 @@ export class X86Model extends ModelCore implements X86Backend {
 
   hv_vmx_read_capability(t: ThreadId, field: number): Result<bigint> {
     this.enter(t);
-    checkU32('field', field);
+    X86_ARG_CHECKS.hv_vmx_read_capability(t, field);
     const value = this.vmxCaps[field];
     return value === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(value);
   }
@@ -148,7 +147,7 @@ export class X86Model extends ModelCore implements X86Backend {
 
   hv_vm_create(t: ThreadId, flags: bigint): Result {
     this.enter(t);
-    checkU64('flags', flags);
+    X86_ARG_CHECKS.hv_vm_create(t, flags);
     if ((flags & ~KNOWN_VM_OPTIONS) !== 0n) return fail(HV.HV_BAD_ARGUMENT);
     if (this.vm !== undefined) return fail(HV.HV_BUSY); // one VM per process (hvf-facts.md §0.3 [H])
     this.lastOwned = undefined;
@@ -163,6 +162,7 @@ export class X86Model extends ModelCore implements X86Backend {
 
   hv_vm_destroy(t: ThreadId): Result {
     this.enter(t);
+    X86_ARG_CHECKS.hv_vm_destroy(t);
     if (this.vm === undefined) return fail(HV.HV_NO_DEVICE);
     if (this.vm.vcpus.size > 0) return fail(HV.HV_BUSY);
     this.vm = undefined;
@@ -172,6 +172,7 @@ export class X86Model extends ModelCore implements X86Backend {
 
   hv_vm_space_create(t: ThreadId): Result<AddressSpace> {
     this.enter(t);
+    X86_ARG_CHECKS.hv_vm_space_create(t);
     const vm = this.vm;
     if (vm === undefined) return fail(HV.HV_NO_DEVICE);
     if (vm.spaces.size >= this.maxAddressSpaces) return fail(HV.HV_NO_RESOURCES);
@@ -182,7 +183,7 @@ export class X86Model extends ModelCore implements X86Backend {
 
   hv_vm_space_destroy(t: ThreadId, asid: AddressSpace): Result {
     this.enter(t);
-    checkU32('asid', asid);
+    X86_ARG_CHECKS.hv_vm_space_destroy(t, asid);
     const vm = this.vm;
     if (vm === undefined) return fail(HV.HV_NO_DEVICE);
     if (asid === HV_VM_SPACE_DEFAULT || !vm.spaces.has(asid)) return fail(HV.HV_BAD_ARGUMENT);
@@ -214,11 +215,8 @@ export class X86Model extends ModelCore implements X86Backend {
     flags: number,
   ): Result {
     this.enter(t);
-    checkU32('asid', asid);
-    const bytes = this.uvaBytes(uva);
-    checkU64('gpa', gpa);
-    checkU64('size', size);
-    checkU32('flags', flags);
+    X86_ARG_CHECKS.hv_vm_map_space(t, asid, uva, gpa, size, flags);
+    const bytes = this.host.bytes(uva.mem, 'uva.mem');
     const space = this.space(asid);
     if (typeof space === 'number') return fail(space);
     if ((flags & ~HV_MEMORY_RWX) !== 0) return fail(HV.HV_BAD_ARGUMENT);
@@ -233,9 +231,7 @@ export class X86Model extends ModelCore implements X86Backend {
 
   hv_vm_unmap_space(t: ThreadId, asid: AddressSpace, gpa: bigint, size: bigint): Result {
     this.enter(t);
-    checkU32('asid', asid);
-    checkU64('gpa', gpa);
-    checkU64('size', size);
+    X86_ARG_CHECKS.hv_vm_unmap_space(t, asid, gpa, size);
     const space = this.space(asid);
     if (typeof space === 'number') return fail(space);
     const bad = this.rangeError(gpa, size);
@@ -247,10 +243,7 @@ export class X86Model extends ModelCore implements X86Backend {
 
   hv_vm_protect_space(t: ThreadId, asid: AddressSpace, gpa: bigint, size: bigint, flags: number): Result {
     this.enter(t);
-    checkU32('asid', asid);
-    checkU64('gpa', gpa);
-    checkU64('size', size);
-    checkU32('flags', flags);
+    X86_ARG_CHECKS.hv_vm_protect_space(t, asid, gpa, size, flags);
     const space = this.space(asid);
     if (typeof space === 'number') return fail(space);
     if ((flags & ~HV_MEMORY_RWX) !== 0) return fail(HV.HV_BAD_ARGUMENT);
@@ -262,13 +255,6 @@ export class X86Model extends ModelCore implements X86Backend {
   }
 
   /** The bytes behind a uva (TypeError when it is not a {mem, offset} into a live buffer). */
-  private uvaBytes(uva: Uva): Uint8Array {
-    if (typeof uva !== 'object' || uva === null) throw new TypeError('uva must be {mem, offset}');
-    const bytes = this.host.bytes(uva.mem, 'uva.mem');
-    checkU32('uva.offset', uva.offset);
-    return bytes;
-  }
-
   /** Steps 1–2 for space calls: the VM, then the asid. */
   private space(asid: number): X86Space | number {
     if (this.vm === undefined) return HV.HV_NO_DEVICE;
@@ -286,7 +272,7 @@ export class X86Model extends ModelCore implements X86Backend {
 
   hv_vcpu_create(t: ThreadId, flags: bigint): Result<Vcpu> {
     this.enter(t);
-    checkU64('flags', flags);
+    X86_ARG_CHECKS.hv_vcpu_create(t, flags);
     const vm = this.vm;
     if (vm === undefined) return fail(HV.HV_NO_DEVICE);
     if ((flags & ~KNOWN_VCPU_OPTIONS) !== 0n) return fail(HV.HV_BAD_ARGUMENT);
@@ -306,7 +292,7 @@ export class X86Model extends ModelCore implements X86Backend {
 
   hv_vcpu_destroy(t: ThreadId, vcpu: Vcpu): Result {
     this.enter(t);
-    checkU32('vcpu', vcpu);
+    X86_ARG_CHECKS.hv_vcpu_destroy(t, vcpu);
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     this.vm?.vcpus.delete(v.id);
@@ -316,8 +302,7 @@ export class X86Model extends ModelCore implements X86Backend {
 
   hv_vcpu_set_space(t: ThreadId, vcpu: Vcpu, asid: AddressSpace): Result {
     this.enter(t);
-    checkU32('vcpu', vcpu);
-    checkU32('asid', asid);
+    X86_ARG_CHECKS.hv_vcpu_set_space(t, vcpu, asid);
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     if (!this.vm?.spaces.has(asid)) return fail(HV.HV_BAD_ARGUMENT);
@@ -327,8 +312,7 @@ export class X86Model extends ModelCore implements X86Backend {
 
   hv_vcpu_read_register(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
     this.enter(t);
-    checkU32('vcpu', vcpu);
-    checkU32('reg', reg);
+    X86_ARG_CHECKS.hv_vcpu_read_register(t, vcpu, reg);
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     if (reg >= HV_X86_REG.HV_X86_REGISTERS_MAX) return fail(HV.HV_BAD_ARGUMENT);
@@ -337,9 +321,7 @@ export class X86Model extends ModelCore implements X86Backend {
 
   hv_vcpu_write_register(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
     this.enter(t);
-    checkU32('vcpu', vcpu);
-    checkU32('reg', reg);
-    checkU64('value', value);
+    X86_ARG_CHECKS.hv_vcpu_write_register(t, vcpu, reg, value);
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     if (reg >= HV_X86_REG.HV_X86_REGISTERS_MAX) return fail(HV.HV_BAD_ARGUMENT);
@@ -349,8 +331,7 @@ export class X86Model extends ModelCore implements X86Backend {
 
   hv_vmx_vcpu_read_vmcs(t: ThreadId, vcpu: Vcpu, field: number): Result<bigint> {
     this.enter(t);
-    checkU32('vcpu', vcpu);
-    checkU32('field', field);
+    X86_ARG_CHECKS.hv_vmx_vcpu_read_vmcs(t, vcpu, field);
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     if (!accessibleField(field)) return fail(HV.HV_BAD_ARGUMENT);
@@ -359,9 +340,7 @@ export class X86Model extends ModelCore implements X86Backend {
 
   hv_vmx_vcpu_write_vmcs(t: ThreadId, vcpu: Vcpu, field: number, value: bigint): Result {
     this.enter(t);
-    checkU32('vcpu', vcpu);
-    checkU32('field', field);
-    checkU64('value', value);
+    X86_ARG_CHECKS.hv_vmx_vcpu_write_vmcs(t, vcpu, field, value);
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     if (!accessibleField(field) || isVmcsReadOnly(field)) return fail(HV.HV_BAD_ARGUMENT);
@@ -395,7 +374,7 @@ export class X86Model extends ModelCore implements X86Backend {
    */
   hv_vcpu_run(t: ThreadId, vcpu: Vcpu): Result {
     this.enter(t);
-    checkU32('vcpu', vcpu);
+    X86_ARG_CHECKS.hv_vcpu_run(t, vcpu);
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     const early = this.runStart(v);
@@ -416,7 +395,7 @@ export class X86Model extends ModelCore implements X86Backend {
   /** A finite deadline is accepted and the run proceeds as with HV_DEADLINE_FOREVER (decisions.md). */
   hv_vcpu_run_until(t: ThreadId, vcpu: Vcpu, deadline: bigint): Result {
     this.enter(t);
-    checkU64('deadline', deadline);
+    X86_ARG_CHECKS.hv_vcpu_run_until(t, vcpu, deadline);
     return this.hv_vcpu_run(t, vcpu);
   }
 
@@ -427,7 +406,7 @@ export class X86Model extends ModelCore implements X86Backend {
    */
   hv_vcpu_run_async(t: ThreadId, vcpu: Vcpu): Promise<Result> {
     this.enter(t);
-    checkU32('vcpu', vcpu);
+    X86_ARG_CHECKS.hv_vcpu_run(t, vcpu);
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return Promise.resolve(fail(v));
     const early = this.runStart(v);
@@ -445,9 +424,7 @@ export class X86Model extends ModelCore implements X86Backend {
 
   hv_vcpu_interrupt(t: ThreadId, vcpus: readonly Vcpu[], vcpu_count: number): Result {
     this.enter(t);
-    checkVcpuList('vcpus', vcpus, 'vcpu_count', vcpu_count);
-    if (vcpu_count > vcpus.length)
-      throw new TypeError(`vcpu_count ${vcpu_count} exceeds vcpus.length ${vcpus.length}`);
+    X86_ARG_CHECKS.hv_vcpu_interrupt(t, vcpus, vcpu_count);
     return kick(this.vm?.vcpus, vcpus, vcpu_count);
   }
 
