@@ -66,7 +66,8 @@ export function checkVcpuList(name: string, value: unknown, countName: string, c
     throw new TypeError(`${name} must be an array of vCPU handles, got ${describe(value)}`);
   for (const [i, v] of value.entries()) checkU32(`${name}[${i}]`, v);
   checkU32(countName, count);
-  if (count > value.length) throw new TypeError(`${countName} ${count} exceeds ${name}.length ${value.length}`);
+  if (count > value.length)
+    throw new TypeError(`${countName} ${count} exceeds ${name}.length ${value.length}`);
 }
 
 function describe(value: unknown): string {
