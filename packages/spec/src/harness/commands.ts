@@ -4,11 +4,13 @@
  * @module
  */
 import fc from 'fast-check';
-import type { Arch, HostMemory, ThreadId, Uva, VmConfig } from '../backend.js';
+import type { AddressSpace, Arch, HostMemory, ThreadId, Uva, VmConfig } from '../backend.js';
 import { forgeSpace } from '../backend.js';
-import type { SpecCall } from '../calls/types.js';
-import { HV_INTERRUPT_TYPE, HV_REG, HV_REG_COUNT, HV_SYS_REG } from '../vocabulary/arm64.js';
-import { HV_VM_OPTIONS, HV_VMX_CAP, VMCS } from '../vocabulary/x86.js';
+import type { Vocab } from '../calls/params.js';
+import { callSpecs, inParams } from '../calls/registry.js';
+import type { CallSpec, InParam, SpecCall } from '../calls/types.js';
+import { HV_REG, HV_REG_COUNT } from '../vocabulary/arm64.js';
+import { HV_VM_OPTIONS, VMCS } from '../vocabulary/x86.js';
 import {
   addrArb,
   flagsArb,
@@ -139,18 +141,134 @@ function resolveRange(m: Model, c: RangeChoice, space: number): { addr: bigint; 
   return { addr: (target.addr + BigInt(c.skip) * g) & 0xffff_ffff_ffff_ffffn, size: BigInt(c.pages) * g };
 }
 
-/** A vCPU-targeted command: resolves the vCPU and thread, then builds the call. */
-function perVcpu<A>(
-  name: string,
-  extra: fc.Arbitrary<A>,
-  build: (a: A, m: Model) => Record<string, unknown> | undefined,
-): fc.Arbitrary<HvCommand> {
-  return fc.tuple(vcpuChoice, extra).map(
-    ([vc, a]: [VcpuChoice, A]) =>
-      new CallCommand(name, (m) => {
-        const target = resolveVcpu(m.state, vc);
-        const rest = build(a, m);
-        return target && rest ? call(name, target.t, { vcpu: target.vcpu, ...rest }) : undefined;
+/**
+ * One argument, chosen before the run and resolved against the spec's state when the command runs.
+ * `undefined` from `resolve` skips the command (for example a map with no buffer yet).
+ */
+interface ArgGen<C = unknown> {
+  readonly arb: fc.Arbitrary<C>;
+  readonly resolve: (c: C, m: Model) => unknown;
+}
+
+const gen = <C>(arb: fc.Arbitrary<C>, resolve: (c: C, m: Model) => unknown = (c) => c): ArgGen =>
+  ({ arb, resolve }) as ArgGen;
+
+/** Values of an enum-valued parameter: mostly its names, sometimes just past them, sometimes anything. */
+function vocabArb(v: Vocab, bits: 32 | 64): fc.Arbitrary<number | bigint> {
+  const values = [...v.names.values()];
+  let max = 0n;
+  for (const x of values) if (x > max) max = x;
+  const near = fc.bigInt({ min: 0n, max: max + 8n > (1n << BigInt(bits)) - 1n ? max : max + 8n });
+  const any = bits === 32 ? fc.bigInt({ min: 0n, max: 0xffff_ffffn }) : u64Arb;
+  const big = fc.oneof(
+    { weight: 8, arbitrary: fc.constantFrom(...values) },
+    { weight: 2, arbitrary: near },
+    { weight: 1, arbitrary: any },
+  );
+  return bits === 32 ? big.map(Number) : big;
+}
+
+const spaceChoice = fc.oneof(
+  { weight: 6, arbitrary: fc.nat(3).map((i) => ({ known: true, i })) },
+  { weight: 1, arbitrary: fc.nat(3).map((i) => ({ known: false, i: 50 + i })) },
+);
+const resolveSpace = (m: Model, c: { known: boolean; i: number }): AddressSpace => {
+  if (!c.known) return forgeSpace(c.i);
+  const spaces = [...(m.state.vm?.spaces.keys() ?? [0])];
+  return forgeSpace(spaces[c.i % spaces.length] ?? 0);
+};
+
+type ConfigChoice = { kind: 'null' | 'known' | 'bogus'; i: number };
+const configChoice = fc.oneof(
+  { weight: 6, arbitrary: fc.constant<ConfigChoice>({ kind: 'null', i: 0 }) },
+  { weight: 4, arbitrary: fc.nat(3).map((i): ConfigChoice => ({ kind: 'known', i })) },
+  { weight: 1, arbitrary: fc.constant<ConfigChoice>({ kind: 'bogus', i: 999 }) },
+);
+const resolveConfig = (m: Model, c: ConfigChoice): VmConfig | null | undefined => {
+  if (c.kind === 'null') return null;
+  if (c.kind === 'bogus') return c.i as VmConfig;
+  const known = [...m.state.configs.keys()];
+  const k = known[c.i % Math.max(known.length, 1)];
+  return k === undefined ? undefined : (k as VmConfig);
+};
+
+/** The generator of one `in` parameter, from its type in the registry. */
+function paramGen(p: InParam, unit: number): ArgGen | undefined {
+  const t = p.type;
+  switch (t.kind) {
+    case 'u32':
+      return t.trace.t === 'int' && t.trace.vocab
+        ? gen(vocabArb(t.trace.vocab, 32))
+        : gen(fc.oneof(fc.constantFrom(0, 1, 32, 36, 40, 0xffff_ffff), fc.nat()));
+    case 'u64':
+      return t.trace.t === 'int' && t.trace.vocab ? gen(vocabArb(t.trace.vocab, 64)) : gen(u64Arb);
+    case 'u128':
+      return gen(fc.bigInt({ min: 0n, max: (1n << 128n) - 1n }));
+    case 'bool':
+      return gen(fc.boolean());
+    case 'flags':
+      return gen(flagsArb);
+    case 'options': {
+      const names = t.trace.t === 'options' ? [...t.trace.vocab.names.values()] : [0n];
+      return gen(
+        fc.oneof(
+          { weight: 8, arbitrary: fc.constant(0n) },
+          { weight: 2, arbitrary: fc.constantFrom(...names) },
+          { weight: 1, arbitrary: fc.constant(1n << 20n) },
+        ),
+      );
+    }
+    case 'asid':
+      return gen(spaceChoice, (c, m) => resolveSpace(m, c));
+    case 'config':
+      if (t.nullable === 'only') return gen(fc.constant(null));
+      return t.nullable
+        ? gen(configChoice, (c, m) => resolveConfig(m, c))
+        : gen(
+            configChoice.filter((c) => c.kind !== 'null'),
+            (c, m) => resolveConfig(m, c),
+          );
+    case 'uva':
+      return gen(uvaChoice(unit), (c, m) => resolveUva(m, c));
+    case 'vcpu':
+    case 'vcpus':
+    case 'count':
+      return undefined; // the call's target (see genericCommand)
+  }
+}
+
+/**
+ * The command of a registry entry, derived from its parameters: a per-vCPU call picks its vCPU and
+ * thread together (mostly the owner, sometimes another thread, a stale or a bogus handle); a kick
+ * picks a list of vCPUs; every other parameter gets the generator of its type.
+ */
+function genericCommand(spec: CallSpec, unit: number): fc.Arbitrary<HvCommand> {
+  const params = inParams(spec);
+  if (params.some((p) => p.type.kind === 'vcpus')) return kickList(spec.name);
+  const gens = params.filter((p) => p.type.kind !== 'vcpu').map((p) => [p.name, paramGen(p, unit)] as const);
+  const onVcpu = params.some((p) => p.type.kind === 'vcpu');
+  const target: fc.Arbitrary<VcpuChoice | ThreadId> = onVcpu
+    ? vcpuChoice
+    : spec.thread === 'any'
+      ? fc.nat(THREADS - 1)
+      : threadArb;
+  return fc.tuple(target, fc.tuple(...gens.map(([, g]) => (g as ArgGen).arb))).map(
+    ([tc, choices]) =>
+      new CallCommand(spec.name, (m) => {
+        const args: Record<string, unknown> = {};
+        let t: ThreadId;
+        if (onVcpu) {
+          const v = resolveVcpu(m.state, tc as VcpuChoice);
+          if (!v) return undefined;
+          t = v.t;
+          args.vcpu = v.vcpu;
+        } else t = tc as ThreadId;
+        for (const [i, [name, g]] of gens.entries()) {
+          const value = (g as ArgGen).resolve(choices[i], m);
+          if (value === undefined) return undefined;
+          args[name] = value;
+        }
+        return call(spec.name, t, args);
       }),
   );
 }
@@ -177,65 +295,235 @@ function kickList(name: string): fc.Arbitrary<HvCommand> {
     );
 }
 
-/** A run that the spec can predict without a guest program: a kick is pending, or the call is misuse. */
-function runWithoutGuest(name: string, extra: Record<string, unknown> = {}): fc.Arbitrary<HvCommand> {
+/**
+ * A run that the spec can predict without a guest program: a kick is pending, or the call is misuse.
+ * (Runs of guest programs are the guest-program commands, harness/guest.ts.)
+ */
+function runWithoutGuest(spec: CallSpec): fc.Arbitrary<HvCommand> {
+  const deadline = inParams(spec).some((p) => p.name === 'deadline');
   return vcpuChoice.map(
     (vc) =>
-      new CallCommand(name, (m) => {
+      new CallCommand(spec.name, (m) => {
         const target = resolveVcpu(m.state, vc);
         if (!target) return undefined;
         const v = m.state.vcpus.get(target.vcpu);
         if (v && v.owner === target.t && !v.cancel) return undefined;
-        return call(name, target.t, { vcpu: target.vcpu, ...extra });
+        return call(spec.name, target.t, {
+          vcpu: target.vcpu,
+          ...(deadline ? { deadline: (1n << 64n) - 1n } : {}),
+        });
       }),
   );
 }
 
-function memoryCommands(
-  arch: Arch,
-  unit: number,
-  granule: number,
-  high: readonly bigint[],
-): (fc.Arbitrary<HvCommand> | Weighted)[] {
+/** Per-flavour shape of the memory calls: where mappings go, so that they meet and overlap. */
+interface MemoryShape {
+  readonly unit: number;
+  readonly granule: number;
+  readonly high: readonly bigint[];
+}
+
+const SHAPE: Record<Arch, MemoryShape> = {
+  x86_64: { unit: 4096, granule: 4096, high: [0xffff_ffff_ffff_f000n, 1n << 52n] },
+  arm64: { unit: 4096, granule: 16384, high: [(1n << 36n) - 16384n, 1n << 36n, 1n << 40n] },
+};
+
+/**
+ * Commands whose arguments need more shape than their types give: memory ranges that meet existing
+ * mappings, VMCS fields with rows of their own, runs, and how often the calls that build state run.
+ */
+function shapedCommands(arch: Arch): Map<string, Weighted> {
+  const { unit, granule, high } = SHAPE[arch];
   const a = arch === 'x86_64' ? 'gpa' : 'ipa';
   const addr = addrArb(unit, granule, high);
   const size = sizeArb(unit, granule);
-  return [
-    weighted(
-      3,
-      fc.integer({ min: 1, max: 8 }).map((pages) => new HostAllocCommand(pages)),
-    ),
-    weighted(
-      8,
-      fc.tuple(uvaChoice(unit), addr, size, flagsArb, threadArb).map(
-        ([u, gpa, sz, flags, t]) =>
-          new CallCommand('hv_vm_map', (m) => {
+  const spaced = (name: string) => (arch === 'x86_64' ? `${name}_space` : name);
+  const out = new Map<string, Weighted>();
+  const set = (name: string, weight: number, arbitrary: fc.Arbitrary<HvCommand>) =>
+    out.set(name, weighted(weight, arbitrary));
+  const withSpace = (sc: { known: boolean; i: number } | undefined, m: Model) =>
+    sc === undefined ? {} : { asid: resolveSpace(m, sc) };
+  for (const space of arch === 'x86_64' ? [false, true] : [false]) {
+    const sc = space ? spaceChoice : fc.constant(undefined);
+    set(
+      space ? spaced('hv_vm_map') : 'hv_vm_map',
+      space ? 2 : 8,
+      fc.tuple(sc, uvaChoice(unit), addr, size, flagsArb, threadArb).map(
+        ([s, u, gpa, sz, flags, t]) =>
+          new CallCommand(space ? spaced('hv_vm_map') : 'hv_vm_map', (m) => {
             const uva = resolveUva(m, u);
-            return uva ? call('hv_vm_map', t, { uva, [a]: gpa, size: sz, flags }) : undefined;
+            return uva
+              ? call(space ? spaced('hv_vm_map') : 'hv_vm_map', t, {
+                  ...withSpace(s, m),
+                  uva,
+                  [a]: gpa,
+                  size: sz,
+                  flags,
+                })
+              : undefined;
           }),
       ),
-    ),
-    weighted(
-      3,
-      fc.tuple(rangeChoice(addr, size, granule), threadArb).map(
-        ([rc, t]) =>
-          new CallCommand('hv_vm_unmap', (m) => {
-            const r = resolveRange(m, rc, 0);
-            return call('hv_vm_unmap', t, { [a]: r.addr, size: r.size });
+    );
+    set(
+      space ? spaced('hv_vm_unmap') : 'hv_vm_unmap',
+      space ? 2 : 3,
+      fc.tuple(sc, rangeChoice(addr, size, granule), threadArb).map(
+        ([s, rc, t]) =>
+          new CallCommand(space ? spaced('hv_vm_unmap') : 'hv_vm_unmap', (m) => {
+            const w = withSpace(s, m);
+            const r = resolveRange(m, rc, Number(w.asid ?? 0));
+            return call(space ? spaced('hv_vm_unmap') : 'hv_vm_unmap', t, {
+              ...w,
+              [a]: r.addr,
+              size: r.size,
+            });
           }),
       ),
-    ),
-    weighted(
-      3,
-      fc.tuple(rangeChoice(addr, size, granule), flagsArb, threadArb).map(
-        ([rc, flags, t]) =>
-          new CallCommand('hv_vm_protect', (m) => {
-            const r = resolveRange(m, rc, 0);
-            return call('hv_vm_protect', t, { [a]: r.addr, size: r.size, flags });
+    );
+    set(
+      space ? spaced('hv_vm_protect') : 'hv_vm_protect',
+      space ? 2 : 3,
+      fc.tuple(sc, rangeChoice(addr, size, granule), flagsArb, threadArb).map(
+        ([s, rc, flags, t]) =>
+          new CallCommand(space ? spaced('hv_vm_protect') : 'hv_vm_protect', (m) => {
+            const w = withSpace(s, m);
+            const r = resolveRange(m, rc, Number(w.asid ?? 0));
+            return call(space ? spaced('hv_vm_protect') : 'hv_vm_protect', t, {
+              ...w,
+              [a]: r.addr,
+              size: r.size,
+              flags,
+            });
           }),
       ),
-    ),
-  ];
+    );
+  }
+  if (arch === 'x86_64') {
+    set(
+      'hv_vm_create',
+      5,
+      fc
+        .tuple(
+          fc.oneof(
+            { weight: 8, arbitrary: fc.constant(0n) },
+            { weight: 1, arbitrary: fc.constant(BigInt(HV_VM_OPTIONS.HV_VM_SPECIFY_MITIGATIONS | 0x5e)) },
+            { weight: 1, arbitrary: fc.constant(1n << 20n) },
+          ),
+          threadArb,
+        )
+        .map(([flags, t]) => new CallCommand('hv_vm_create', () => call('hv_vm_create', t, { flags }))),
+    );
+    set(
+      'hv_vcpu_create',
+      6,
+      fc
+        .tuple(
+          fc.oneof(
+            { weight: 8, arbitrary: fc.constant(0n) },
+            { weight: 1, arbitrary: fc.constantFrom(1n, 2n, 1n << 9n) },
+          ),
+          fc.nat(THREADS - 1),
+        )
+        .map(([flags, t]) => new CallCommand('hv_vcpu_create', () => call('hv_vcpu_create', t, { flags }))),
+    );
+    const vmcsFieldArb = fc.oneof(
+      { weight: 6, arbitrary: fc.constantFrom(...VMCS_FIELDS) },
+      { weight: 3, arbitrary: fc.constantFrom(...VMCS_INTERESTING) },
+      { weight: 1, arbitrary: fc.nat(0x7fff) },
+    );
+    set(
+      'hv_vmx_vcpu_read_vmcs',
+      2,
+      perVcpu('hv_vmx_vcpu_read_vmcs', vmcsFieldArb, (field) => ({ field })),
+    );
+    set(
+      'hv_vmx_vcpu_write_vmcs',
+      2,
+      perVcpu('hv_vmx_vcpu_write_vmcs', fc.tuple(vmcsFieldArb, u64Arb), ([field, value]) => ({
+        field,
+        value,
+      })),
+    );
+  } else {
+    set(
+      'hv_vm_create',
+      5,
+      fc.tuple(configChoice, threadArb).map(
+        ([cc, t]) =>
+          new CallCommand('hv_vm_create', (m) => {
+            const config = resolveConfig(m, cc);
+            return config === undefined ? undefined : call('hv_vm_create', t, { config });
+          }),
+      ),
+    );
+    set(
+      'hv_vcpu_create',
+      6,
+      fc
+        .nat(THREADS - 1)
+        .map((t) => new CallCommand('hv_vcpu_create', () => call('hv_vcpu_create', t, { config: null }))),
+    );
+    set(
+      'hv_vm_config_create',
+      2,
+      threadArb.map(
+        (t) =>
+          new CallCommand('hv_vm_config_create', (m) =>
+            m.state.configs.size < 4 ? call('hv_vm_config_create', t, {}) : undefined,
+          ),
+      ),
+    );
+    set(
+      'hv_vm_config_set_ipa_size',
+      2,
+      fc
+        .tuple(
+          configChoice.filter((c) => c.kind !== 'null'),
+          fc.constantFrom(0, 0, 32, 36, 40, 41, 52, 0xffff_ffff),
+          threadArb,
+        )
+        .map(
+          ([cc, ipa_bit_length, t]) =>
+            new CallCommand('hv_vm_config_set_ipa_size', (m) => {
+              const config = resolveConfig(m, cc);
+              return config ? call('hv_vm_config_set_ipa_size', t, { config, ipa_bit_length }) : undefined;
+            }),
+        ),
+    );
+    set(
+      'hv_vcpu_set_reg',
+      2,
+      perVcpu(
+        'hv_vcpu_set_reg',
+        fc.tuple(
+          fc.oneof(
+            { weight: 6, arbitrary: fc.integer({ min: 0, max: HV_REG.HV_REG_PC }) },
+            { weight: 2, arbitrary: fc.integer({ min: HV_REG.HV_REG_FPCR, max: HV_REG_COUNT + 1 }) },
+          ),
+          u64Arb,
+        ),
+        ([reg, value]) => ({ reg, value }),
+      ),
+    );
+  }
+  for (const spec of callSpecs(arch)) if (spec.runsGuest) set(spec.name, 2, runWithoutGuest(spec));
+  return out;
+}
+
+/** A vCPU-targeted command with a shaped argument. */
+function perVcpu<A>(
+  name: string,
+  extra: fc.Arbitrary<A>,
+  build: (a: A, m: Model) => Record<string, unknown> | undefined,
+): fc.Arbitrary<HvCommand> {
+  return fc.tuple(vcpuChoice, extra).map(
+    ([vc, a]: [VcpuChoice, A]) =>
+      new CallCommand(name, (m) => {
+        const target = resolveVcpu(m.state, vc);
+        const rest = build(a, m);
+        return target && rest ? call(name, target.t, { vcpu: target.vcpu, ...rest }) : undefined;
+      }),
+  );
 }
 
 const VMCS_FIELDS = Object.values(VMCS).filter((f) => f !== VMCS.VMCS_MAX);
@@ -251,269 +539,20 @@ const VMCS_INTERESTING = [
   VMCS.VMCS_GUEST_RIP,
   VMCS.VMCS_HOST_RIP,
 ];
-const vmcsFieldArb = fc.oneof(
-  { weight: 6, arbitrary: fc.constantFrom(...VMCS_FIELDS) },
-  { weight: 3, arbitrary: fc.constantFrom(...VMCS_INTERESTING) },
-  { weight: 1, arbitrary: fc.nat(0x7fff) },
-);
-
-function x86Commands(): (fc.Arbitrary<HvCommand> | Weighted)[] {
-  const unit = 4096;
-  const spaceChoice = fc.oneof(
-    { weight: 6, arbitrary: fc.nat(3).map((i) => ({ known: true, i })) },
-    { weight: 1, arbitrary: fc.nat(3).map((i) => ({ known: false, i: 50 + i })) },
-  );
-  const resolveSpace = (m: Model, c: { known: boolean; i: number }): number => {
-    if (!c.known) return c.i;
-    const spaces = [...(m.state.vm?.spaces.keys() ?? [0])];
-    return spaces[c.i % spaces.length] ?? 0;
-  };
-  const addr = addrArb(unit, unit, [0xffff_ffff_ffff_f000n, 1n << 52n]);
-  const size = sizeArb(unit, unit);
-  return [
-    ...memoryCommands('x86_64', unit, unit, [0xffff_ffff_ffff_f000n, 1n << 52n]),
-    fc
-      .tuple(fc.constantFrom(0, 1, 2), threadArb)
-      .map(
-        ([capability, t]) => new CallCommand('hv_capability', () => call('hv_capability', t, { capability })),
-      ),
-    weighted(
-      5,
-      fc
-        .tuple(
-          fc.oneof(
-            { weight: 8, arbitrary: fc.constant(0n) },
-            { weight: 1, arbitrary: fc.constant(BigInt(HV_VM_OPTIONS.HV_VM_SPECIFY_MITIGATIONS | 0x5e)) },
-            { weight: 1, arbitrary: fc.constant(1n << 20n) },
-          ),
-          threadArb,
-        )
-        .map(([flags, t]) => new CallCommand('hv_vm_create', () => call('hv_vm_create', t, { flags }))),
-    ),
-    threadArb.map((t) => new CallCommand('hv_vm_destroy', () => call('hv_vm_destroy', t, {}))),
-    threadArb.map((t) => new CallCommand('hv_vm_space_create', () => call('hv_vm_space_create', t, {}))),
-    fc
-      .tuple(spaceChoice, threadArb)
-      .map(
-        ([sc, t]) =>
-          new CallCommand('hv_vm_space_destroy', (m) =>
-            call('hv_vm_space_destroy', t, { asid: forgeSpace(resolveSpace(m, sc)) }),
-          ),
-      ),
-    fc.tuple(spaceChoice, uvaChoice(unit), addr, size, flagsArb, threadArb).map(
-      ([sc, u, gpa, sz, flags, t]) =>
-        new CallCommand('hv_vm_map_space', (m) => {
-          const uva = resolveUva(m, u);
-          return uva
-            ? call('hv_vm_map_space', t, { asid: forgeSpace(resolveSpace(m, sc)), uva, gpa, size: sz, flags })
-            : undefined;
-        }),
-    ),
-    fc
-      .tuple(spaceChoice, addr, size, threadArb)
-      .map(
-        ([sc, gpa, sz, t]) =>
-          new CallCommand('hv_vm_unmap_space', (m) =>
-            call('hv_vm_unmap_space', t, { asid: forgeSpace(resolveSpace(m, sc)), gpa, size: sz }),
-          ),
-      ),
-    fc
-      .tuple(spaceChoice, addr, size, flagsArb, threadArb)
-      .map(
-        ([sc, gpa, sz, flags, t]) =>
-          new CallCommand('hv_vm_protect_space', (m) =>
-            call('hv_vm_protect_space', t, { asid: forgeSpace(resolveSpace(m, sc)), gpa, size: sz, flags }),
-          ),
-      ),
-    weighted(
-      6,
-      fc
-        .tuple(
-          fc.oneof(
-            { weight: 8, arbitrary: fc.constant(0n) },
-            { weight: 1, arbitrary: fc.constantFrom(1n, 2n, 1n << 9n) },
-          ),
-          fc.nat(THREADS - 1),
-        )
-        .map(([flags, t]) => new CallCommand('hv_vcpu_create', () => call('hv_vcpu_create', t, { flags }))),
-    ),
-    perVcpu('hv_vcpu_destroy', fc.constant(null), () => ({})),
-    perVcpu('hv_vcpu_set_space', spaceChoice, (sc, m) => ({ asid: forgeSpace(resolveSpace(m, sc)) })),
-    perVcpu('hv_vcpu_read_register', fc.integer({ min: 0, max: 53 }), (reg) => ({ reg })),
-    perVcpu('hv_vcpu_write_register', fc.tuple(fc.integer({ min: 0, max: 53 }), u64Arb), ([reg, value]) => ({
-      reg,
-      value,
-    })),
-    fc
-      .tuple(
-        fc.oneof(fc.constantFrom(...Object.values(HV_VMX_CAP)), fc.integer({ min: 0, max: 40 })),
-        threadArb,
-      )
-      .map(
-        ([field, t]) =>
-          new CallCommand('hv_vmx_read_capability', () => call('hv_vmx_read_capability', t, { field })),
-      ),
-    perVcpu('hv_vmx_vcpu_read_vmcs', vmcsFieldArb, (field) => ({ field })),
-    perVcpu('hv_vmx_vcpu_write_vmcs', fc.tuple(vmcsFieldArb, u64Arb), ([field, value]) => ({ field, value })),
-    kickList('hv_vcpu_interrupt'),
-    runWithoutGuest('hv_vcpu_run'),
-    runWithoutGuest('hv_vcpu_run_until', { deadline: (1n << 64n) - 1n }),
-  ];
-}
-
-const SYS_REGS = Object.values(HV_SYS_REG);
-const simdRegArb = fc.oneof(
-  { weight: 4, arbitrary: fc.nat(31) },
-  { weight: 1, arbitrary: fc.integer({ min: 32, max: 40 }) },
-);
-
-function arm64Commands(): (fc.Arbitrary<HvCommand> | Weighted)[] {
-  const configChoice = fc.oneof(
-    { weight: 6, arbitrary: fc.constant({ kind: 'null' as const, i: 0 }) },
-    { weight: 4, arbitrary: fc.nat(3).map((i) => ({ kind: 'known' as const, i })) },
-    { weight: 1, arbitrary: fc.constant({ kind: 'bogus' as const, i: 999 }) },
-  );
-  const resolveConfig = (
-    m: Model,
-    c: { kind: 'null' | 'known' | 'bogus'; i: number },
-  ): VmConfig | null | undefined => {
-    if (c.kind === 'null') return null;
-    if (c.kind === 'bogus') return c.i as VmConfig;
-    const known = [...m.state.configs.keys()];
-    const k = known[c.i % Math.max(known.length, 1)];
-    return k === undefined ? undefined : (k as VmConfig);
-  };
-  const configCall = <A>(name: string, extra: fc.Arbitrary<A>, build: (a: A) => Record<string, unknown>) =>
-    fc
-      .tuple(
-        configChoice.filter((c) => c.kind !== 'null'),
-        extra,
-        threadArb,
-      )
-      .map(
-        ([cc, a, t]) =>
-          new CallCommand(name, (m) => {
-            const config = resolveConfig(m, cc);
-            return config === undefined || config === null
-              ? undefined
-              : call(name, t, { config, ...build(a) });
-          }),
-      );
-  const unit = 4096;
-  const granule = 16384;
-  const boolArb = fc.boolean();
-  return [
-    ...memoryCommands('arm64', unit, granule, [(1n << 36n) - BigInt(granule), 1n << 36n, 1n << 40n]),
-    threadArb.map(
-      (t) => new CallCommand('hv_vm_get_max_vcpu_count', () => call('hv_vm_get_max_vcpu_count', t, {})),
-    ),
-    threadArb.map(
-      (t) =>
-        new CallCommand('hv_vm_config_get_max_ipa_size', () => call('hv_vm_config_get_max_ipa_size', t, {})),
-    ),
-    threadArb.map(
-      (t) =>
-        new CallCommand('hv_vm_config_get_default_ipa_size', () =>
-          call('hv_vm_config_get_default_ipa_size', t, {}),
-        ),
-    ),
-    threadArb.map(
-      (t) =>
-        new CallCommand('hv_vm_config_create', (m) =>
-          m.state.configs.size < 4 ? call('hv_vm_config_create', t, {}) : undefined,
-        ),
-    ),
-    configCall(
-      'hv_vm_config_set_ipa_size',
-      fc.constantFrom(0, 0, 32, 36, 40, 41, 52, 0xffff_ffff),
-      (ipa_bit_length) => ({
-        ipa_bit_length,
-      }),
-    ),
-    configCall('hv_vm_config_get_ipa_size', fc.constant(null), () => ({})),
-    configCall('hv_vm_config_set_ipa_granule', fc.constantFrom(0, 1, 1, 2), (granule) => ({ granule })),
-    configCall('hv_vm_config_get_ipa_granule', fc.constant(null), () => ({})),
-    weighted(
-      5,
-      fc.tuple(configChoice, threadArb).map(
-        ([cc, t]) =>
-          new CallCommand('hv_vm_create', (m) => {
-            const config = resolveConfig(m, cc);
-            return config === undefined ? undefined : call('hv_vm_create', t, { config });
-          }),
-      ),
-    ),
-    threadArb.map((t) => new CallCommand('hv_vm_destroy', () => call('hv_vm_destroy', t, {}))),
-    weighted(
-      6,
-      fc
-        .nat(THREADS - 1)
-        .map((t) => new CallCommand('hv_vcpu_create', () => call('hv_vcpu_create', t, { config: null }))),
-    ),
-    perVcpu('hv_vcpu_destroy', fc.constant(null), () => ({})),
-    perVcpu('hv_vcpu_get_reg', fc.integer({ min: 0, max: HV_REG_COUNT + 1 }), (reg) => ({ reg })),
-    perVcpu(
-      'hv_vcpu_set_reg',
-      fc.tuple(
-        fc.oneof(
-          { weight: 6, arbitrary: fc.integer({ min: 0, max: HV_REG.HV_REG_PC }) },
-          { weight: 2, arbitrary: fc.integer({ min: HV_REG.HV_REG_FPCR, max: HV_REG_COUNT + 1 }) },
-        ),
-        u64Arb,
-      ),
-      ([reg, value]) => ({ reg, value }),
-    ),
-    perVcpu('hv_vcpu_get_simd_fp_reg', simdRegArb, (reg) => ({ reg })),
-    perVcpu(
-      'hv_vcpu_set_simd_fp_reg',
-      fc.tuple(simdRegArb, fc.bigInt({ min: 0n, max: (1n << 128n) - 1n })),
-      ([reg, value]) => ({ reg, value }),
-    ),
-    perVcpu(
-      'hv_vcpu_get_sys_reg',
-      fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...SYS_REGS) }, fc.nat(0xffff)),
-      (reg) => ({
-        reg,
-      }),
-    ),
-    perVcpu(
-      'hv_vcpu_set_sys_reg',
-      fc.tuple(fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...SYS_REGS) }, fc.nat(0xffff)), u64Arb),
-      ([reg, value]) => ({ reg, value }),
-    ),
-    perVcpu(
-      'hv_vcpu_get_pending_interrupt',
-      fc.constantFrom(HV_INTERRUPT_TYPE.HV_INTERRUPT_TYPE_IRQ, 1, 1, 2),
-      (type) => ({
-        type,
-      }),
-    ),
-    perVcpu(
-      'hv_vcpu_set_pending_interrupt',
-      fc.tuple(fc.constantFrom(0, 1, 1, 2), boolArb),
-      ([type, pending]) => ({
-        type,
-        pending,
-      }),
-    ),
-    perVcpu('hv_vcpu_get_vtimer_mask', fc.constant(null), () => ({})),
-    perVcpu('hv_vcpu_set_vtimer_mask', boolArb, (vtimer_is_masked) => ({ vtimer_is_masked })),
-    perVcpu('hv_vcpu_get_vtimer_offset', fc.constant(null), () => ({})),
-    perVcpu('hv_vcpu_set_vtimer_offset', u64Arb, (vtimer_offset) => ({ vtimer_offset })),
-    perVcpu('hv_vcpu_get_trap_debug_exceptions', fc.constant(null), () => ({})),
-    perVcpu('hv_vcpu_set_trap_debug_exceptions', boolArb, (value) => ({ value })),
-    perVcpu('hv_vcpu_get_trap_debug_reg_accesses', fc.constant(null), () => ({})),
-    perVcpu('hv_vcpu_set_trap_debug_reg_accesses', boolArb, (value) => ({ value })),
-    kickList('hv_vcpus_exit'),
-    runWithoutGuest('hv_vcpu_run'),
-  ];
-}
 
 /**
- * Every command of an architecture, weighted: the calls that build state (a VM, vCPUs, buffers,
- * mappings) are picked more often, so that the calls that need that state get to run.
+ * Every command of an architecture, weighted: one per registry entry (derived from its parameters, or
+ * shaped where the rules need more), plus host allocation; the calls that build state (a VM, vCPUs,
+ * buffers, mappings) are picked more often, so that the calls that need that state get to run.
  */
 export function lifecycleCommands(arch: Arch): Weighted[] {
-  const all = arch === 'x86_64' ? x86Commands() : arm64Commands();
-  return all.map((a) => ('weight' in a ? a : { weight: 2, arbitrary: a }));
+  const shaped = shapedCommands(arch);
+  const { unit } = SHAPE[arch];
+  return [
+    weighted(
+      3,
+      fc.integer({ min: 1, max: 8 }).map((pages) => new HostAllocCommand(pages)),
+    ),
+    ...callSpecs(arch).map((spec) => shaped.get(spec.name) ?? weighted(2, genericCommand(spec, unit))),
+  ];
 }
