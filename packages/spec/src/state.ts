@@ -51,6 +51,8 @@ export interface SpecVcpu {
   space: number;
   /** Whether the vCPU has ever returned from a run (the exit fields are defined). */
   ran: boolean;
+  /** The largest `hv_vcpu_get_exec_time` seen: cumulative time never goes down. */
+  execTime: bigint;
 }
 
 /** An arm64 `hv_vm_config_t` as the spec tracks it. */
@@ -120,6 +122,7 @@ export function newVcpu(handle: number, owner: ThreadId): SpecVcpu {
     trapDebugRegAccesses: false,
     space: 0,
     ran: false,
+    execTime: 0n,
   };
 }
 

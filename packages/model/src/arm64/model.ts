@@ -72,6 +72,10 @@ interface Arm64VcpuRecord {
   /** Set by hv_vcpus_exit; sticky until a run consumes it (hvf-facts.md §2.4 [H]). */
   cancel: boolean;
   lastUnsupported: UnsupportedInstruction | undefined;
+  /** hv_vcpu_get_exec_time: the VM's virtual counter ticks spent in this vCPU's runs. */
+  execTime: bigint;
+  /** The counter when the run in progress entered the guest. */
+  runClock: bigint | undefined;
 }
 
 interface Arm64Vm {
@@ -308,6 +312,8 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
       trapDebugRegAccesses: false,
       cancel: false,
       lastUnsupported: undefined,
+      execTime: 0n,
+      runClock: undefined,
     });
     return ok(id as Vcpu);
   }
@@ -572,6 +578,13 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
     );
   }
 
+  hv_vcpu_get_exec_time(t: ThreadId, vcpu: Vcpu): Result<bigint> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_vcpu_get_exec_time(t, vcpu);
+    const v = this.owned(t, vcpu);
+    return typeof v === 'number' ? fail(v) : ok(v.execTime);
+  }
+
   hv_vcpus_exit(t: ThreadId, vcpus: readonly Vcpu[], vcpu_count: number): Result {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpus_exit(t, vcpus, vcpu_count);
@@ -607,11 +620,16 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
       return this.runEnd(v, { kind: 'cancel' });
     }
     if (this.engine === undefined) return fail(HV.HV_UNSUPPORTED);
+    v.runClock = (this.vm as Arm64Vm).clock.count;
     return undefined;
   }
 
   private runEnd(v: Arm64VcpuRecord, end: RunEnd): Result<Arm64Exit> {
     if (end.kind === 'reset') return fail(HV.HV_NO_DEVICE);
+    if (v.runClock !== undefined) {
+      v.execTime += (this.vm as Arm64Vm).clock.count - v.runClock;
+      v.runClock = undefined;
+    }
     // "Pending state is cleared automatically when hv_vcpu_run returns" (hvf-facts.md §2.4 [H]).
     v.pendingIrq = false;
     v.pendingFiq = false;

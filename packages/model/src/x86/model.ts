@@ -64,6 +64,8 @@ interface X86VcpuRecord {
   /** Set by hv_vcpu_interrupt; sticky until a run consumes it (hvf-facts.md §1.7 [R]). */
   cancel: boolean;
   lastUnsupported: UnsupportedInstruction | undefined;
+  /** hv_vcpu_get_exec_time: the model's guest time is virtual — 1 ns per run that enters the guest. */
+  execTime: bigint;
 }
 
 interface X86Vm {
@@ -286,6 +288,7 @@ export class X86Model extends ModelCore implements X86Backend {
       space: HV_VM_SPACE_DEFAULT,
       cancel: false,
       lastUnsupported: undefined,
+      execTime: 0n,
     });
     return ok(id as Vcpu);
   }
@@ -422,6 +425,13 @@ export class X86Model extends ModelCore implements X86Backend {
     );
   }
 
+  hv_vcpu_get_exec_time(t: ThreadId, vcpu: Vcpu): Result<bigint> {
+    this.enter(t);
+    X86_ARG_CHECKS.hv_vcpu_get_exec_time(t, vcpu);
+    const v = this.owned(t, vcpu);
+    return typeof v === 'number' ? fail(v) : ok(v.execTime);
+  }
+
   hv_vcpu_interrupt(t: ThreadId, vcpus: readonly Vcpu[], vcpu_count: number): Result {
     this.enter(t);
     X86_ARG_CHECKS.hv_vcpu_interrupt(t, vcpus, vcpu_count);
@@ -450,6 +460,7 @@ export class X86Model extends ModelCore implements X86Backend {
       return this.runEnd(v, { kind: 'cancel' });
     }
     if (this.engine === undefined) return fail(HV.HV_UNSUPPORTED);
+    v.execTime += 1n;
     return undefined;
   }
 

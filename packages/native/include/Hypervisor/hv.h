@@ -39,6 +39,7 @@ hv_return_t hv_vcpu_write_register(hv_vcpuid_t vcpu, hv_x86_reg_t reg, uint64_t 
 hv_return_t hv_vcpu_run(hv_vcpuid_t vcpu); /* macOS 10.10, deprecated 11.0 */
 hv_return_t hv_vcpu_run_until(hv_vcpuid_t vcpu, uint64_t deadline); /* macOS 10.15 */
 hv_return_t hv_vcpu_interrupt(hv_vcpuid_t *vcpus, unsigned int vcpu_count); /* macOS 10.10; any thread */
+hv_return_t hv_vcpu_get_exec_time(hv_vcpuid_t vcpu, uint64_t *time); /* macOS 10.10 */
 
 #ifdef __cplusplus
 }

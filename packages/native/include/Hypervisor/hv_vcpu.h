@@ -41,6 +41,7 @@ hv_return_t hv_vcpu_get_trap_debug_reg_accesses(hv_vcpu_t vcpu, bool *value); /*
 hv_return_t hv_vcpu_set_trap_debug_reg_accesses(hv_vcpu_t vcpu, bool value); /* macOS 11.0 */
 hv_return_t hv_vcpu_run(hv_vcpu_t vcpu); /* macOS 11.0 */
 hv_return_t hv_vcpus_exit(hv_vcpu_t *vcpus, uint32_t vcpu_count); /* macOS 11.0; any thread */
+hv_return_t hv_vcpu_get_exec_time(hv_vcpu_t vcpu, uint64_t *time); /* macOS 11.0 */
 
 #ifdef __cplusplus
 }

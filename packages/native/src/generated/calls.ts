@@ -53,6 +53,7 @@ export interface X86AddonCalls {
   hv_vcpu_run_async(t: number, vcpu: number): Promise<number>;
   hv_vcpu_run_until(t: number, vcpu: number, deadline: bigint): number;
   hv_vcpu_interrupt(t: number, vcpus: readonly number[], vcpu_count: number): number;
+  hv_vcpu_get_exec_time(t: number, vcpu: number): number;
 }
 
 /**
@@ -142,6 +143,10 @@ export abstract class X86Calls<A extends NativeAddon & X86AddonCalls> extends Na
     X86_ARG_CHECKS.hv_vcpu_interrupt(t, vcpus, vcpu_count);
     return { ret: this.addon.hv_vcpu_interrupt(t, vcpus, vcpu_count) };
   }
+  hv_vcpu_get_exec_time(t: ThreadId, vcpu: Vcpu): Result<bigint> {
+    X86_ARG_CHECKS.hv_vcpu_get_exec_time(t, vcpu);
+    return this.outU64(this.addon.hv_vcpu_get_exec_time(t, vcpu));
+  }
 }
 
 /** The arm64 addon's `hv_*` functions: logical thread first, the `hv_return_t` as an unsigned number. */
@@ -186,6 +191,7 @@ export interface Arm64AddonCalls {
   hv_vcpu_run(t: number, vcpu: number): number;
   hv_vcpu_run_async(t: number, vcpu: number): Promise<number>;
   hv_vcpus_exit(t: number, vcpus: readonly number[], vcpu_count: number): number;
+  hv_vcpu_get_exec_time(t: number, vcpu: number): number;
 }
 
 /**
@@ -316,5 +322,9 @@ export abstract class Arm64Calls<A extends NativeAddon & Arm64AddonCalls> extend
   hv_vcpus_exit(t: ThreadId, vcpus: readonly Vcpu[], vcpu_count: number): Result {
     ARM64_ARG_CHECKS.hv_vcpus_exit(t, vcpus, vcpu_count);
     return { ret: this.addon.hv_vcpus_exit(t, vcpus, vcpu_count) };
+  }
+  hv_vcpu_get_exec_time(t: ThreadId, vcpu: Vcpu): Result<bigint> {
+    ARM64_ARG_CHECKS.hv_vcpu_get_exec_time(t, vcpu);
+    return this.outU64(this.addon.hv_vcpu_get_exec_time(t, vcpu));
   }
 }

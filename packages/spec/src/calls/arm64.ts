@@ -28,6 +28,7 @@ import {
   U,
   vcpuPrelude,
 } from './dsl.js';
+import { execTimeSpec } from './exec-time.js';
 import { vcpuDestroySpec, vmDestroySpec } from './lifecycle.js';
 import { mapRows, protectRows, unmapRows } from './memory.js';
 import { IN, type InType, OUT, type OutType, VOCABS } from './params.js';
@@ -861,4 +862,5 @@ export const ARM64_CALLS: readonly CallSpec[] = [
   ...registers,
   hv_vcpu_run,
   hv_vcpus_exit,
+  execTimeSpec('arm64'),
 ];

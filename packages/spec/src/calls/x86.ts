@@ -31,6 +31,7 @@ import {
   U,
   vcpuPrelude,
 } from './dsl.js';
+import { execTimeSpec } from './exec-time.js';
 import { vcpuDestroySpec, vmDestroySpec } from './lifecycle.js';
 import { mapRows, protectRows, unmapRows } from './memory.js';
 import { IN, OUT, VOCABS } from './params.js';
@@ -919,4 +920,5 @@ export const X86_CALLS: readonly CallSpec[] = [
   hv_vcpu_run,
   hv_vcpu_run_until,
   hv_vcpu_interrupt,
+  execTimeSpec('x86_64'),
 ];

@@ -135,6 +135,10 @@ export const X86_ARG_CHECKS = {
     checkThread(t);
     checkVcpuList('vcpus', vcpus, 'vcpu_count', vcpu_count);
   },
+  hv_vcpu_get_exec_time(t: unknown, vcpu: unknown): void {
+    checkThread(t);
+    checkU32('vcpu', vcpu);
+  },
 } as const;
 
 /** The arm64 flavour's argument checks, by function name. */
@@ -289,5 +293,9 @@ export const ARM64_ARG_CHECKS = {
   hv_vcpus_exit(t: unknown, vcpus: unknown, vcpu_count: unknown): void {
     checkThread(t);
     checkVcpuList('vcpus', vcpus, 'vcpu_count', vcpu_count);
+  },
+  hv_vcpu_get_exec_time(t: unknown, vcpu: unknown): void {
+    checkThread(t);
+    checkU32('vcpu', vcpu);
   },
 } as const;

@@ -291,6 +291,17 @@ export interface X86Calls {
    * @returns the `hv_return_t`
    */
   hv_vcpu_interrupt(t: ThreadId, vcpus: readonly Vcpu[], vcpu_count: number): Result;
+  /**
+   * `hv_vcpu_get_exec_time` — Reads a vCPU's cumulative execution time, in nanoseconds.
+   *
+   * macOS 10.10; only the vCPU's owning thread.
+   * Rules: `hv_vcpu_get_exec_time.bad-handle`, `hv_vcpu_get_exec_time.wrong-thread`,
+   * `hv_vcpu_get_exec_time.ok`.
+   * @param t the logical thread making the call (0 is the caller's own)
+   * @param vcpu the vCPU (C: `hv_vcpuid_t`)
+   * @returns the `hv_return_t` and, on HV_SUCCESS, time: the guest time so far
+   */
+  hv_vcpu_get_exec_time(t: ThreadId, vcpu: Vcpu): Result<bigint>;
 }
 
 /** The arm64 flavour's `hv_*` functions. */
@@ -678,4 +689,16 @@ export interface Arm64Calls {
    * @returns the `hv_return_t`
    */
   hv_vcpus_exit(t: ThreadId, vcpus: readonly Vcpu[], vcpu_count: number): Result;
+  /**
+   * `hv_vcpu_get_exec_time` — Reads a vCPU's cumulative execution time (mach_absolute_time units per the
+   * header; nanoseconds per Apple's web page).
+   *
+   * macOS 11.0; only the vCPU's owning thread.
+   * Rules: `hv_vcpu_get_exec_time.bad-handle`, `hv_vcpu_get_exec_time.wrong-thread`,
+   * `hv_vcpu_get_exec_time.ok`.
+   * @param t the logical thread making the call (0 is the caller's own)
+   * @param vcpu the vCPU (C: `hv_vcpu_t`)
+   * @returns the `hv_return_t` and, on HV_SUCCESS, time: the guest time so far
+   */
+  hv_vcpu_get_exec_time(t: ThreadId, vcpu: Vcpu): Result<bigint>;
 }
