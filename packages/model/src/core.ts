@@ -12,7 +12,7 @@
  *  3. owner thread          → HV_BAD_ARGUMENT
  *  4. argument values       → HV_BAD_ARGUMENT / HV_UNSUPPORTED (flags, alignment, ranges, enums)
  *  5. state conflicts       → HV_BUSY / HV_ERROR / HV_NO_RESOURCES (VM exists, overlap, limits)
- * Codes per situation: /work/main/.notes/decisions.md (the "model returns" column).
+ * Codes per situation: packages/model/README.md, "What the model answers where Apple's code is unknown".
  * @module
  */
 

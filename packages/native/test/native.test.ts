@@ -95,7 +95,7 @@ test('VM, mappings, a vCPU on thread 1, registers, wrong thread, type and range 
     assert.equal(mem.size, 0x4000);
     ok(b.hv_vm_map(0, { mem, offset: 0 }, 0x10000n, 0x4000n, RWX), 'hv_vm_map');
     ok(b.hv_vm_unmap(0, 0x10000n, 0x4000n), 'hv_vm_unmap');
-    // A uva range beyond the buffer never reaches the provider (decisions.md).
+    // A uva range beyond the buffer never reaches the provider (README.md, "Guards").
     assert.equal(b.hv_vm_map(0, { mem, offset: 0x1000 }, 0x10000n, 0x4000n, RWX).ret, HV.HV_BAD_ARGUMENT);
     assert.equal(b.hv_vm_map(0, { mem, offset: 0x8000 }, 0x10000n, 0x1000n, RWX).ret, HV.HV_BAD_ARGUMENT);
 

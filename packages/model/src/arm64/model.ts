@@ -3,7 +3,7 @@
  * register files, pending interrupts, vtimer state, debug-trap flags), with guest code run by an injected
  * {@link Arm64Engine}.
  *
- * Check order and codes: see core.ts and /work/main/.notes/decisions.md.
+ * Check order and codes: see core.ts and packages/model/README.md ("What the model answers").
  * @module
  */
 
@@ -53,7 +53,7 @@ type FlagSetter =
   | 'hv_vcpu_set_trap_debug_exceptions'
   | 'hv_vcpu_set_trap_debug_reg_accesses';
 
-/** An `hv_vm_config_t`: IPA size 0 means "use the default" (decisions.md). */
+/** An `hv_vm_config_t`: IPA size 0 means "use the default" (model README, choices). */
 interface VmConfigRecord {
   ipaSize: number;
   granule: number;
@@ -296,7 +296,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
     if (config !== null) throw new TypeError('config must be null (hv_vcpu_config_t is not modelled)');
     const vm = this.vm;
     if (vm === undefined) return fail(HV.HV_NO_DEVICE);
-    // "Each thread can have only one vCPU at a time" (hvf-facts.md §2.4 [H]); code per decisions.md.
+    // "Each thread can have only one vCPU at a time" (hvf-facts.md §2.4 [H]); code per the model README's choices.
     for (const v of vm.vcpus.values()) if (v.owner === t) return fail(HV.HV_BUSY);
     if (vm.vcpus.size >= this.maxVcpus) return fail(HV.HV_NO_RESOURCES);
     const id = vm.nextVcpu++;

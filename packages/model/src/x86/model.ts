@@ -2,7 +2,7 @@
  * The x86_64 flavour of the model: `hv_*` calls over real state (buffers, EPT address spaces, vCPUs with
  * register files and VMCS), with guest code run by an injected {@link X86Engine}.
  *
- * Check order and codes: see core.ts and /work/main/.notes/decisions.md.
+ * Check order and codes: see core.ts and packages/model/README.md ("What the model answers").
  * @module
  */
 
@@ -238,7 +238,7 @@ export class X86Model extends ModelCore implements X86Backend {
     if (typeof space === 'number') return fail(space);
     const bad = this.rangeError(gpa, size);
     if (bad !== undefined) return fail(bad);
-    // Every mapped page in the range goes; unmapped pages in it are not an error (decisions.md).
+    // Every mapped page in the range goes; unmapped pages in it are not an error (model README, choices).
     space.table.remove(gpa, gpa + size);
     return SUCCESS;
   }
@@ -263,7 +263,7 @@ export class X86Model extends ModelCore implements X86Backend {
     return this.vm.spaces.get(asid) ?? HV.HV_BAD_ARGUMENT;
   }
 
-  /** Size 0, 4 KiB alignment of gpa and size, and wrap-around past 2^64 (decisions.md). */
+  /** Size 0, 4 KiB alignment of gpa and size, and wrap-around past 2^64 (model README, choices). */
   private rangeError(gpa: bigint, size: bigint): number | undefined {
     if (size === 0n || gpa % PAGE !== 0n || size % PAGE !== 0n) return HV.HV_BAD_ARGUMENT;
     if (gpa + size > U64_LIMIT) return HV.HV_BAD_ARGUMENT;
@@ -278,7 +278,7 @@ export class X86Model extends ModelCore implements X86Backend {
     const vm = this.vm;
     if (vm === undefined) return fail(HV.HV_NO_DEVICE);
     if ((flags & ~KNOWN_VCPU_OPTIONS) !== 0n) return fail(HV.HV_BAD_ARGUMENT);
-    // x86 lets one thread own several vCPUs (decisions.md: the header only binds a vCPU to its thread).
+    // x86 lets one thread own several vCPUs (model README choices: the x86 header only binds a vCPU to its thread).
     if (vm.vcpus.size >= this.maxVcpus) return fail(HV.HV_NO_RESOURCES);
     const id = vm.nextVcpu++;
     vm.vcpus.set(id, {
@@ -395,7 +395,7 @@ export class X86Model extends ModelCore implements X86Backend {
     }
   }
 
-  /** A finite deadline is accepted and the run proceeds as with HV_DEADLINE_FOREVER (decisions.md). */
+  /** A finite deadline is accepted and the run proceeds as with HV_DEADLINE_FOREVER (model README, choices). */
   hv_vcpu_run_until(t: ThreadId, vcpu: Vcpu, deadline: bigint): Result {
     this.enter(t);
     X86_ARG_CHECKS.hv_vcpu_run_until(t, vcpu, deadline);

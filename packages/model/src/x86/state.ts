@@ -7,7 +7,7 @@
  * interfaces on the same vCPU, hvf-facts.md §1.8 [T]).
  *
  * Widths: VMCS fields keep their Intel width (a write is truncated, hvf-facts.md §1.4). Registers round-trip
- * all 64 bits (decisions.md: "register write then read: round-trip (64-bit)"); when a register is stored in
+ * all 64 bits (the model README's choices: a register reads back all 64 bits written); when a register is stored in
  * a narrower field (a selector, a limit, access rights), the full value written through the register API is
  * remembered and returned as long as the field still holds its truncation — i.e. until the guest or a VMCS
  * write changes the field.
