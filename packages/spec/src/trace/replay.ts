@@ -23,10 +23,11 @@
 
 import type { Arm64Exit, Backend, Capabilities, HostMemory, Vcpu } from '../backend.js';
 import { x86SetupSteps } from '../guest/x86/setup.js';
+import { type FieldId, type JudgeContext, judgeField } from '../judge/exit.js';
 import { memoryFlagsName } from '../vocabulary/memory.js';
 import { HV, hvReturnName, u32 } from '../vocabulary/returns.js';
 import { HV_VMX_CAP, VMCS, VMX_REASON, VMX_REASON_ENTRY_FAILURE, vmcsFieldName } from '../vocabulary/x86.js';
-import { type BindKind, type TraceCallSpec, traceCallSpec, type Vocab, vocabName } from './calls.js';
+import { type BindKind, type TraceCallSpec, traceCallSpec, type Vocab } from './calls.js';
 import {
   type ConvertEnv,
   convertArg,
@@ -90,27 +91,25 @@ interface Produced {
   readonly bytes?: Uint8Array;
 }
 
-function renderNumber(value: bigint, vocab: Vocab | undefined): string {
-  const name = vocabName(vocab, value);
-  return name ? `${name} (${hex(value)})` : hex(value);
+/** What a numeric expectation is about, for the judge's decoding. */
+function fieldOf(label: string, call: string, args: readonly unknown[], vocab?: Vocab): FieldId {
+  if (label.startsWith('exit.')) return { kind: 'arm64', name: label.slice(5) as 'syndrome' };
+  if (call === 'hv_vmx_vcpu_read_vmcs') return { kind: 'vmcs', field: args[1] as number };
+  return vocab ? { kind: 'value', name: label, names: vocab.names } : { kind: 'value', name: label };
 }
 
 function checkNumeric(
-  label: string,
+  id: FieldId,
   check: NumericCheck,
   got: unknown,
   ret: number | undefined,
+  ctx: JudgeContext,
 ): string | undefined {
-  const want =
-    check.mask === (1n << 128n) - 1n || check.mask === 0xffff_ffff_ffff_ffffn || check.mask === 0xffff_ffffn
-      ? renderNumber(check.value, check.vocab)
-      : `${renderNumber(check.value, check.vocab)} under mask ${hex(check.mask)}`;
-  if (got === undefined || got === null) {
-    return `${label}: expected ${want}, got no value${ret === undefined ? '' : ` (ret ${hvReturnName(ret)})`}`;
-  }
-  const g = BigInt(got as number | bigint);
-  if ((g & check.mask) === check.value) return undefined;
-  return `${label}: expected ${want}, got ${renderNumber(g, check.vocab)}`;
+  const value = got === undefined || got === null ? undefined : BigInt(got as number | bigint);
+  const m = judgeField(id, { value: check.value, mask: check.mask }, value, ctx);
+  if (!m) return undefined;
+  const why = value === undefined && ret !== undefined ? ` (ret ${hvReturnName(ret)})` : '';
+  return `${id.kind === 'value' || id.kind === 'arm64' ? m.field : 'value'}: expected ${m.expected}, got ${m.got}${why}`;
 }
 
 function checkRet(check: RetCheck, ret: number): string | undefined {
@@ -133,7 +132,13 @@ function bytesHex(bytes: Uint8Array): string {
 }
 
 /** Every mismatch between `check` and what the call produced, joined; undefined when all match. */
-function checkProduced(check: ExpectCheck, got: Produced): string | undefined {
+function checkProduced(
+  check: ExpectCheck,
+  got: Produced,
+  call: string,
+  args: readonly unknown[],
+  ctx: JudgeContext,
+): string | undefined {
   const problems: string[] = [];
   if (check.ret && got.ret !== undefined) {
     const p = checkRet(check.ret, got.ret);
@@ -149,7 +154,13 @@ function checkProduced(check: ExpectCheck, got: Produced): string | undefined {
         problems.push(`value: expected ${check.value.bool}, got ${g}`);
       }
     } else {
-      const p = checkNumeric('value', check.value, got.value, got.ret);
+      const p = checkNumeric(
+        fieldOf('value', call, args, check.value.vocab),
+        check.value,
+        got.value,
+        got.ret,
+        ctx,
+      );
       if (p) problems.push(p);
     }
   }
@@ -159,7 +170,7 @@ function checkProduced(check: ExpectCheck, got: Produced): string | undefined {
       if (!c) continue;
       const value =
         exit === undefined ? undefined : key === 'reason' ? exit.reason : exit.exception[key as 'syndrome'];
-      const p = checkNumeric(`exit.${key}`, c, value, got.ret);
+      const p = checkNumeric(fieldOf(`exit.${key}`, call, args), c, value, got.ret, ctx);
       if (p) problems.push(p);
     }
   }
@@ -247,6 +258,8 @@ export async function replayTrace(
   const pending = new Map<string, Pending>();
   /** vCPUs named by an hv_vcpu_interrupt since their previous run (x86). */
   const kicked = new Set<number>();
+  /** The basic exit reason last read on each vCPU (x86). */
+  const exitReasons = new Map<number, number>();
   /** Owner thread of every vCPU created so far. */
   const owners = new Map<number, number>();
   const outcomes: StepOutcome[] = [];
@@ -449,7 +462,12 @@ export async function replayTrace(
         const value = ok ? (produced.value as number | bigint | boolean | undefined) : undefined;
         env.binds.set(step.bind, { kind, value, step: index, call: step.call, ret: produced.ret });
       }
-      const problem = checkProduced(check, produced);
+      // The exit reason a VMM read last, per vCPU: the judge decodes the qualification read after it.
+      const vmcsRead = x86 && resultCall === 'hv_vmx_vcpu_read_vmcs';
+      if (vmcsRead && resultArgs[1] === VMCS.VMCS_RO_EXIT_REASON && typeof produced.value === 'bigint')
+        exitReasons.set(resultArgs[0] as number, Number(produced.value & 0xffffn));
+      const ctx = vmcsRead ? { exitReason: exitReasons.get(resultArgs[0] as number) } : {};
+      const problem = checkProduced(check, produced, resultCall, resultArgs, ctx);
       if (problem && neverReported(caps, step.call, args, check)) {
         return end('unsupported', `${caps.backend} declares it never reports this exit reason (${problem})`);
       }
