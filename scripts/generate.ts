@@ -1,14 +1,15 @@
 /**
- * Writes every file the packages derive from the spec's registry: the backend method interfaces and
- * argument checks (`packages/spec/src/generated/`), and — once their generators exist — the native
- * addon's argument table, its TypeScript wrapper and the C headers. TypeScript output is formatted by
- * biome, so generated files read like the rest of the code.
+ * Writes every file the packages derive from the spec's registry (ARCHITECTURE.md, "Derived from the
+ * registry"): the backend method interfaces and argument checks (`packages/spec/src/generated/`), the C
+ * headers (`packages/native/include/Hypervisor/`), the addon's argument table
+ * (`packages/native/addon/generated/`) and the native wrapper's methods (`packages/native/src/generated/`).
+ * The packages' build scripts run it first (the native addon's install script too), so the files are
+ * never committed and never stale.
  *
- *   node --import tsx scripts/generate.ts            write what is stale
- *   node --import tsx scripts/generate.ts --check    write nothing; exit 1 naming each stale file
+ *   node --import tsx scripts/generate.ts            write what changed
+ *   node --import tsx scripts/generate.ts --check    write nothing; exit 1 naming each file that would change
  *   ... [--only spec|native]                          one package's files
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { addonCallsSource, wrapperSource } from '../packages/native/scripts/codegen.ts';
@@ -36,16 +37,6 @@ export const GENERATED: Record<string, Record<string, () => string>> = {
   },
 };
 
-function format(file: string, text: string): string {
-  if (!file.endsWith('.ts')) return text;
-  const biome = join(root, 'node_modules/.bin/biome');
-  return execFileSync(biome, ['check', '--write', `--stdin-file-path=${file}`], {
-    input: text,
-    cwd: root,
-    encoding: 'utf8',
-  });
-}
-
 const args = process.argv.slice(2);
 const check = args.includes('--check');
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
@@ -54,7 +45,7 @@ for (const [pkg, files] of Object.entries(GENERATED)) {
   if (only && only !== pkg) continue;
   for (const [file, make] of Object.entries(files)) {
     const path = join(root, file);
-    const want = format(file, make());
+    const want = make();
     let have: string | undefined;
     try {
       have = readFileSync(path, 'utf8');

@@ -12,7 +12,7 @@
  * - `src/generated/calls.ts` (TypeScript): the addon's method types and an abstract backend class with
  *   one method per function (argument checks from the spec, conversion, the addon call, the result).
  *
- * Run by `npm run generate` (scripts/generate.ts at the repository root).
+ * Run by the native build and install scripts (scripts/generate.ts at the repository root).
  */
 import type { Arch } from '../../spec/src/backend.ts';
 import { callSpecs, inParams, valueParam } from '../../spec/src/calls/registry.ts';
@@ -373,7 +373,7 @@ export function addonCallsSource(arch: Arch): string {
   const lines: string[] = [];
   lines.push(
     `// GENERATED FILE — do not edit. The addon's ${arch} argument table, from the spec's registry.`,
-    '// Regenerate with `npm run generate` (packages/native/scripts/codegen.ts); a test fails when stale.',
+    "// Written by the build from the spec's registry (packages/native/scripts/codegen.ts; scripts/generate.ts).",
     "// Included by the flavour's hv_*_calls.cc inside namespace hvspec, after hv_api.h and core.h.",
     '',
   );

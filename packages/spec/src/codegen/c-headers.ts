@@ -435,7 +435,7 @@ function guardName(file: string): string {
 function renderHeader(h: HeaderSpec): string {
   const lines: string[] = [];
   lines.push(
-    `/* GENERATED FILE — do not edit. Regenerate with \`npm run generate\`; a test fails when stale.`,
+    `/* GENERATED FILE — do not edit. Written by the build from the spec's registry (scripts/generate.ts).`,
   );
   lines.push(` *`);
   lines.push(` * <Hypervisor/${h.file}> as hvspec declares it: ${h.doc}`);
@@ -471,7 +471,7 @@ function umbrella(): string {
     HEADERS.filter((h) => h.flavour === f)
       .map((h) => `#include "${h.file}"`)
       .join('\n');
-  return `/* GENERATED FILE — do not edit. Regenerate with \`npm run generate\`; a test fails when stale.
+  return `/* GENERATED FILE — do not edit. Written by the build from the spec's registry (scripts/generate.ts).
  *
  * <Hypervisor/Hypervisor.h> as hvspec declares it: the umbrella header of Apple's Hypervisor.framework
  * API, with Apple's names, types and signatures, for VMMs built on Linux against hvspec's libraries

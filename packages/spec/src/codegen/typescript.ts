@@ -1,7 +1,7 @@
 /**
  * TypeScript derived from the registry: the backend method interfaces and the argument checks every
  * backend runs. Pure functions from the registry to source text; `scripts/generate.ts` writes them to
- * `src/generated/` and a test fails when a written file is stale.
+ * `src/generated/` during the build.
  * @module
  */
 import type { Arch } from '../backend.js';
@@ -10,7 +10,7 @@ import type { CallSpec, InParam } from '../calls/types.js';
 
 /** The banner of every generated file. */
 export function generatedBanner(what: string, generator: string): string {
-  return `// GENERATED FILE — do not edit. ${what}\n// Regenerate with \`npm run generate\` (${generator}); a test fails when this file is stale.\n`;
+  return `// GENERATED FILE — do not edit. ${what}\n// Written by the build from the spec's registry (${generator}; scripts/generate.ts).\n`;
 }
 
 const INTERFACE: Record<Arch, string> = { x86_64: 'X86Calls', arm64: 'Arm64Calls' };
