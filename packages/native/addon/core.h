@@ -8,6 +8,8 @@
 
 #include <napi.h>
 
+#include "hv_api.h"
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -81,6 +83,10 @@ constexpr uint32_t kSlotWords = 8;
 // Out-values of the last synchronous call (JS is single threaded, so one scratch area suffices).
 constexpr uint32_t kOutWords = 4;
 
+// At most this many logical threads are live at once (each is an OS thread). A thread without a vCPU
+// is released after its call, so this bounds the threads that own vCPUs or run asynchronously.
+constexpr size_t kMaxLiveThreads = 512;
+
 struct State {
   Napi::Env env;
   explicit State(Napi::Env e) : env(e) {}
@@ -113,27 +119,100 @@ struct State {
   void AddVcpu(uint64_t handle, uint64_t owner, uint32_t slot, const void *exit_ptr);
   // Forgets a destroyed vCPU and frees its slot.
   void RemoveVcpu(uint64_t handle);
-  // Creates the thread on first use (id > 0); nullptr when the system cannot start one.
+  // Creates the thread on first use (id > 0); nullptr when the system cannot start one or
+  // kMaxLiveThreads are live.
   LogicalThread *Thread(uint64_t id);
+  // Joins and forgets thread t when it owns no vCPU and is not in an async run.
+  void ReleaseIdle(uint64_t t);
   // Releases vCPUs, VM, configs, threads and buffers, as process exit would. Safe to repeat.
   void Teardown();
 };
 
 State *GetState(Napi::Env env);
 
-// Runs fn on logical thread t (inline when t == 0). Throws (and returns false) when t is busy in an
-// async run: a sync call there would wait for the guest, which is a programmer error, not a hang.
-bool Dispatch(const Napi::CallbackInfo &info, uint64_t t, const std::function<void()> &fn);
+Napi::Value Ret(Napi::Env env, int32_t ret);  // hv_return_t as an unsigned 32-bit Number
+
+// Runs fn on logical thread t (inline when t == 0) and returns HV_SUCCESS once it has run. When it
+// cannot run, fn does not run and the code says why, with no exception: HV_BUSY when t is inside an
+// async run (a call there would wait for the guest: the thread is busy, as a real vCPU thread inside
+// hv_vcpu_run is), HV_NO_RESOURCES when no thread can be started for t (the system refused one, or
+// kMaxLiveThreads logical threads are live).
+hv_return_t Dispatch(State *state, uint64_t t, const std::function<void()> &fn);
 
 // Dispatch without wrapping `fn` in a std::function on thread 0 (the exit loop's fast path: its
 // captures outgrow std::function's small buffer, so that was a malloc and a free per call).
 template <class F>
-bool RunOn(const Napi::CallbackInfo &info, uint64_t t, F &&fn) {
+hv_return_t RunOn(State *state, uint64_t t, F &&fn) {
   if (t == 0) {
     fn();
-    return true;
+    return HV_SUCCESS;
   }
-  return Dispatch(info, t, std::function<void()>(std::forward<F>(fn)));
+  return Dispatch(state, t, std::function<void()>(std::forward<F>(fn)));
+}
+
+// The end of every entry point: a logical thread that now owns no vCPU and runs nothing is released
+// (its OS thread joined), so ids that are used once do not pile up threads; then the return code.
+Napi::Value Finish(Napi::Env env, State *state, uint64_t t, hv_return_t ret);
+
+// The shape of every entry point over a generated call record (generated/calls_*.inc): read the JS
+// arguments (a TypeError leaves undefined), the record's guards, the C call on the logical thread
+// followed there by `on_thread(ret)`, then `after(state, ret)` on the JS thread.
+template <class Call, class OnThread, class After>
+Napi::Value CallEntry(const Napi::CallbackInfo &info, Call &c, OnThread &&on_thread, After &&after) {
+  if (!c.Read(info)) return info.Env().Undefined();
+  State *s = GetState(info.Env());
+  hv_return_t ret = c.Check(s);
+  if (ret != HV_SUCCESS) return Ret(info.Env(), ret);
+  hv_return_t ran = RunOn(s, c.t, [&] {
+    ret = c.Invoke();
+    on_thread(ret);
+  });
+  if (ran != HV_SUCCESS) return Finish(info.Env(), s, c.t, ran);
+  after(s, ret);
+  return Finish(info.Env(), s, c.t, ret);
+}
+
+template <class Call, class After>
+Napi::Value CallEntry(const Napi::CallbackInfo &info, Call &c, After &&after) {
+  return CallEntry(info, c, [](hv_return_t) {}, std::forward<After>(after));
+}
+
+// hv_vm_create / hv_vm_destroy: the addon remembers whether it holds the process's VM (teardown).
+template <class Call>
+Napi::Value VmEntry(const Napi::CallbackInfo &info, bool creates) {
+  Call c;
+  return CallEntry(info, c, [creates](State *s, hv_return_t ret) {
+    if (ret == HV_SUCCESS) s->vm_created = creates;
+  });
+}
+
+// hv_vcpu_create: the new vCPU gets a slot of the shared exit record (out[0] = the handle, out[1] =
+// the slot); `exit_ptr` is the flavour's exit record pointer, if it has one.
+template <class Call, class ExitPtr>
+Napi::Value VcpuCreateEntry(const Napi::CallbackInfo &info, ExitPtr &&exit_ptr) {
+  Call c;
+  if (!c.Read(info)) return info.Env().Undefined();
+  State *s = GetState(info.Env());
+  int slot = s->AllocSlot();
+  if (slot < 0) return Ret(info.Env(), HV_NO_RESOURCES);  // no exit-record slot left
+  hv_return_t ret = 0;
+  hv_return_t ran = RunOn(s, c.t, [&] { ret = c.Invoke(); });
+  if (ran != HV_SUCCESS || ret != HV_SUCCESS) {
+    s->FreeSlot(static_cast<uint32_t>(slot));
+    return Finish(info.Env(), s, c.t, ran != HV_SUCCESS ? ran : ret);
+  }
+  s->AddVcpu(c.vcpu, c.t, static_cast<uint32_t>(slot), exit_ptr(c));
+  return Finish(info.Env(), s, c.t, ret);
+}
+
+// hv_vcpu_destroy: the slot is freed. A cross-thread hv_vcpu_destroy was reported to panic the macOS
+// host kernel (hvf-facts.md §3, §5.17 [R]): the record's Check refuses it there first (OwnerOk).
+template <class Call>
+Napi::Value VcpuDestroyEntry(const Napi::CallbackInfo &info) {
+  Call c;
+  return CallEntry(info, c, [&](State *s, hv_return_t ret) {
+    if (ret == HV_SUCCESS) s->RemoveVcpu(c.vcpu);
+  });
 }
 
 // Argument readers. On a wrong type they throw a TypeError naming the parameter and return false.
@@ -149,7 +228,6 @@ bool ArgHandleList(const Napi::CallbackInfo &info, size_t i, const char *name, s
 // buffer is a RangeError (host_read/host_write) — hv_vm_map checks its own range (see callers).
 HostBuffer *ArgBuffer(const Napi::CallbackInfo &info, size_t i, const char *name);
 
-Napi::Value Ret(Napi::Env env, int32_t ret);  // hv_return_t as an unsigned 32-bit Number
 // A Promise already resolved with `ret` (an async run refused before it started).
 Napi::Value ResolvedRet(Napi::Env env, int32_t ret);
 // Throws a TypeError; returns false so that readers can `return ThrowTypeError(...)`.
@@ -172,7 +250,9 @@ bool OwnerOk(State *state, uint64_t vcpu, uint64_t t);
 bool ConfigArg(State *state, uint32_t id, void **out);
 
 // Starts `work` (an hv_vcpu_run) on logical thread t > 0 and returns a Promise of its hv_return_t.
-// The thread counts as busy until the work returns; sync calls to it then throw (see Dispatch).
+// The thread counts as busy until the work returns; calls on it meanwhile get HV_BUSY (see Dispatch).
+// t == 0 is a TypeError (the JS thread cannot wait in the guest); a busy thread or one that cannot be
+// started resolves with HV_BUSY / HV_NO_RESOURCES at once.
 Napi::Value StartAsync(const Napi::CallbackInfo &info, uint64_t t, std::function<int32_t()> work);
 
 // ---- Flavour hooks, implemented once per API flavour (hv_x86_calls.cc / hv_arm64_calls.cc) ----

@@ -61,63 +61,21 @@ bool ConfigArg(State *state, uint32_t id, void **out) {
 // The object stays with the addon; JS gets an id (out[0]).
 static Napi::Value js_hv_vm_config_create(const Napi::CallbackInfo &info) {
   hv_vm_config_create_call c;
-  if (!c.Read(info)) return info.Env().Undefined();
-  hv_return_t ret = 0;
-  if (!RunOn(info, c.t, [&] { ret = c.Invoke(); })) return info.Env().Undefined();
-  if (ret != HV_SUCCESS) return Ret(info.Env(), ret);
-  State *state = GetState(info.Env());
-  uint32_t id = state->next_config++;
-  state->configs[id] = c.config;
-  state->out[0] = id;
-  return Ret(info.Env(), HV_SUCCESS);
+  return CallEntry(info, c, [&](State *s, hv_return_t ret) {
+    if (ret != HV_SUCCESS) return;
+    uint32_t id = s->next_config++;
+    s->configs[id] = c.config;
+    s->out[0] = id;
+  });
 }
 
-static Napi::Value js_hv_vm_create(const Napi::CallbackInfo &info) {
-  hv_vm_create_call c;
-  if (!c.Read(info)) return info.Env().Undefined();
-  hv_return_t ret = c.Check(GetState(info.Env()));
-  if (ret != HV_SUCCESS) return Ret(info.Env(), ret);
-  if (!RunOn(info, c.t, [&] { ret = c.Invoke(); })) return info.Env().Undefined();
-  if (ret == HV_SUCCESS) GetState(info.Env())->vm_created = true;
-  return Ret(info.Env(), ret);
-}
-
-static Napi::Value js_hv_vm_destroy(const Napi::CallbackInfo &info) {
-  hv_vm_destroy_call c;
-  if (!c.Read(info)) return info.Env().Undefined();
-  hv_return_t ret = 0;
-  if (!RunOn(info, c.t, [&] { ret = c.Invoke(); })) return info.Env().Undefined();
-  if (ret == HV_SUCCESS) GetState(info.Env())->vm_created = false;
-  return Ret(info.Env(), ret);
-}
-
-// A new vCPU gets a slot of the shared exit record and keeps the framework's exit pointer.
+static Napi::Value js_hv_vm_create(const Napi::CallbackInfo &info) { return VmEntry<hv_vm_create_call>(info, true); }
+static Napi::Value js_hv_vm_destroy(const Napi::CallbackInfo &info) { return VmEntry<hv_vm_destroy_call>(info, false); }
 static Napi::Value js_hv_vcpu_create(const Napi::CallbackInfo &info) {
-  hv_vcpu_create_call c;
-  if (!c.Read(info)) return info.Env().Undefined();
-  State *state = GetState(info.Env());
-  int slot = state->AllocSlot();
-  if (slot < 0) return Ret(info.Env(), HV_NO_RESOURCES);  // no exit-record slot left
-  hv_return_t ret = 0;
-  if (!RunOn(info, c.t, [&] { ret = c.Invoke(); }) || ret != HV_SUCCESS) {
-    state->FreeSlot(static_cast<uint32_t>(slot));
-    return ret == HV_SUCCESS ? info.Env().Undefined() : Ret(info.Env(), ret);
-  }
-  state->AddVcpu(c.vcpu, c.t, static_cast<uint32_t>(slot), c.exit);
-  return Ret(info.Env(), ret);
+  return VcpuCreateEntry<hv_vcpu_create_call>(info, [](const hv_vcpu_create_call &c) -> const void * { return c.exit; });
 }
-
 static Napi::Value js_hv_vcpu_destroy(const Napi::CallbackInfo &info) {
-  hv_vcpu_destroy_call c;
-  if (!c.Read(info)) return info.Env().Undefined();
-  State *state = GetState(info.Env());
-  // A cross-thread hv_vcpu_destroy was reported to panic the host kernel (hvf-facts.md §3, §5.17
-  // [R]): Check refuses it before the framework sees it (OwnerOk).
-  hv_return_t ret = c.Check(state);
-  if (ret != HV_SUCCESS) return Ret(info.Env(), ret);
-  if (!RunOn(info, c.t, [&] { ret = c.Invoke(); })) return info.Env().Undefined();
-  if (ret == HV_SUCCESS) state->RemoveVcpu(c.vcpu);
-  return Ret(info.Env(), ret);
+  return VcpuDestroyEntry<hv_vcpu_destroy_call>(info);
 }
 
 static const void *ExitPtrOf(State *state, uint64_t vcpu, uint64_t **slot) {
@@ -132,18 +90,16 @@ static const void *ExitPtrOf(State *state, uint64_t vcpu, uint64_t **slot) {
 
 static Napi::Value js_hv_vcpu_run(const Napi::CallbackInfo &info) {
   hv_vcpu_run_call c;
-  if (!c.Read(info)) return info.Env().Undefined();
+  // The exit pointer and slot are looked up on the logical thread, while the JS thread waits for it.
   State *state = GetState(info.Env());
-  hv_return_t ret = c.Check(state);
-  if (ret != HV_SUCCESS) return Ret(info.Env(), ret);
-  uint64_t *slot = nullptr;
-  const void *exit_ptr = ExitPtrOf(state, c.vcpu, &slot);
-  if (!RunOn(info, c.t, [&] {
-        ret = c.Invoke();
+  return CallEntry(
+      info, c,
+      [&](hv_return_t ret) {
+        uint64_t *slot = nullptr;
+        const void *exit_ptr = ExitPtrOf(state, c.vcpu, &slot);
         FillExit(exit_ptr, ret, slot);
-      }))
-    return info.Env().Undefined();
-  return Ret(info.Env(), ret);
+      },
+      [](State *, hv_return_t) {});
 }
 
 static Napi::Value js_hv_vcpu_run_async(const Napi::CallbackInfo &info) {
@@ -180,7 +136,7 @@ static Napi::Value BaselineExitLoop(const Napi::CallbackInfo &info) {  // (t, vc
   if (exit == nullptr) return Ret(info.Env(), HV_BAD_ARGUMENT);  // not a vCPU this addon created
   int32_t ret = HV_SUCCESS;
   uint64_t hvc = 0, ns = 0;
-  if (!RunOn(info, t, [&] {
+  hv_return_t ran = RunOn(state, t, [&] {
         struct timespec a, b;
         clock_gettime(CLOCK_MONOTONIC, &a);
         for (uint32_t i = 0; i < iterations; i++) {
@@ -190,12 +146,12 @@ static Napi::Value BaselineExitLoop(const Napi::CallbackInfo &info) {  // (t, vc
         clock_gettime(CLOCK_MONOTONIC, &b);
         ns = static_cast<uint64_t>(b.tv_sec - a.tv_sec) * 1000000000ull + static_cast<uint64_t>(b.tv_nsec) -
              static_cast<uint64_t>(a.tv_nsec);
-      }))
-    return info.Env().Undefined();
+      });
+  if (ran != HV_SUCCESS) return Finish(info.Env(), state, t, ran);
   state->out[0] = hvc;
   state->out[1] = ns;
   if (slot != nullptr) slot[kArmValid] = 0;
-  return Ret(info.Env(), ret);
+  return Finish(info.Env(), state, t, ret);
 }
 
 int32_t FlavourDestroyVcpu(uint64_t handle) { return hv_vcpu_destroy(static_cast<hv_vcpu_t>(handle)); }

@@ -67,68 +67,23 @@ static uint64_t *SlotOf(State *state, uint64_t vcpu) {
 
 // ---- Entry points with addon state around the call ------------------------------------------------
 
-static Napi::Value js_hv_vm_create(const Napi::CallbackInfo &info) {
-  hv_vm_create_call c;
-  if (!c.Read(info)) return info.Env().Undefined();
-  hv_return_t ret = 0;
-  if (!RunOn(info, c.t, [&] { ret = c.Invoke(); })) return info.Env().Undefined();
-  if (ret == HV_SUCCESS) GetState(info.Env())->vm_created = true;
-  return Ret(info.Env(), ret);
-}
-
-static Napi::Value js_hv_vm_destroy(const Napi::CallbackInfo &info) {
-  hv_vm_destroy_call c;
-  if (!c.Read(info)) return info.Env().Undefined();
-  hv_return_t ret = 0;
-  if (!RunOn(info, c.t, [&] { ret = c.Invoke(); })) return info.Env().Undefined();
-  if (ret == HV_SUCCESS) GetState(info.Env())->vm_created = false;
-  return Ret(info.Env(), ret);
-}
-
-// A new vCPU gets a slot of the shared exit record; out[0] = the handle, out[1] = the slot.
+static Napi::Value js_hv_vm_create(const Napi::CallbackInfo &info) { return VmEntry<hv_vm_create_call>(info, true); }
+static Napi::Value js_hv_vm_destroy(const Napi::CallbackInfo &info) { return VmEntry<hv_vm_destroy_call>(info, false); }
 static Napi::Value js_hv_vcpu_create(const Napi::CallbackInfo &info) {
-  hv_vcpu_create_call c;
-  if (!c.Read(info)) return info.Env().Undefined();
-  State *state = GetState(info.Env());
-  int slot = state->AllocSlot();
-  if (slot < 0) return Ret(info.Env(), HV_NO_RESOURCES);  // no exit-record slot left
-  hv_return_t ret = 0;
-  if (!RunOn(info, c.t, [&] { ret = c.Invoke(); }) || ret != HV_SUCCESS) {
-    state->FreeSlot(static_cast<uint32_t>(slot));
-    return ret == HV_SUCCESS ? info.Env().Undefined() : Ret(info.Env(), ret);
-  }
-  state->AddVcpu(c.vcpu, c.t, static_cast<uint32_t>(slot), nullptr);
-  return Ret(info.Env(), ret);
+  return VcpuCreateEntry<hv_vcpu_create_call>(info, [](const hv_vcpu_create_call &) -> const void * { return nullptr; });
 }
-
 static Napi::Value js_hv_vcpu_destroy(const Napi::CallbackInfo &info) {
-  hv_vcpu_destroy_call c;
-  if (!c.Read(info)) return info.Env().Undefined();
-  State *state = GetState(info.Env());
-  // A cross-thread hv_vcpu_destroy was reported to panic the macOS host kernel (hvf-facts.md §3,
-  // §5.17 [R]): Check refuses it there before the framework sees it (OwnerOk).
-  hv_return_t ret = c.Check(state);
-  if (ret != HV_SUCCESS) return Ret(info.Env(), ret);
-  if (!RunOn(info, c.t, [&] { ret = c.Invoke(); })) return info.Env().Undefined();
-  if (ret == HV_SUCCESS) state->RemoveVcpu(c.vcpu);
-  return Ret(info.Env(), ret);
+  return VcpuDestroyEntry<hv_vcpu_destroy_call>(info);
 }
 
 // Runs fill the vCPU's exit-record slot on the owner thread, right after the run.
 template <class Call>
 static Napi::Value RunEntry(const Napi::CallbackInfo &info) {
   Call c;
-  if (!c.Read(info)) return info.Env().Undefined();
+  // The slot is looked up on the logical thread, while the JS thread waits for it (no N-API there).
   State *state = GetState(info.Env());
-  hv_return_t ret = c.Check(state);
-  if (ret != HV_SUCCESS) return Ret(info.Env(), ret);
-  uint64_t *slot = SlotOf(state, c.vcpu);
-  if (!RunOn(info, c.t, [&] {
-        ret = c.Invoke();
-        FillExit(c.vcpu, ret, slot);
-      }))
-    return info.Env().Undefined();
-  return Ret(info.Env(), ret);
+  return CallEntry(
+      info, c, [&](hv_return_t ret) { FillExit(c.vcpu, ret, SlotOf(state, c.vcpu)); }, [](State *, hv_return_t) {});
 }
 
 static Napi::Value js_hv_vcpu_run(const Napi::CallbackInfo &info) { return RunEntry<hv_vcpu_run_call>(info); }
@@ -140,7 +95,7 @@ static Napi::Value js_hv_vcpu_run_async(const Napi::CallbackInfo &info) {
   hv_vcpu_run_call c;
   if (!c.Read(info)) return info.Env().Undefined();
   State *state = GetState(info.Env());
-  hv_return_t early = c.Check(state);
+  hv_return_t early = c.t == 0 ? HV_SUCCESS : c.Check(state);
   if (early != HV_SUCCESS) return ResolvedRet(info.Env(), early);
   uint64_t *slot = SlotOf(state, c.vcpu);
   hv_vcpuid_t vcpu = c.vcpu;
@@ -162,7 +117,8 @@ static Napi::Value BaselineExitLoop(const Napi::CallbackInfo &info) {  // (t, vc
     return info.Env().Undefined();
   int32_t ret = HV_SUCCESS;
   uint64_t io = 0, ns = 0;
-  if (!RunOn(info, t, [&] {
+  State *state = GetState(info.Env());
+  hv_return_t ran = RunOn(state, t, [&] {
         struct timespec a, b;
         clock_gettime(CLOCK_MONOTONIC, &a);
         for (uint32_t i = 0; i < iterations && ret == HV_SUCCESS; i++) {
@@ -178,14 +134,13 @@ static Napi::Value BaselineExitLoop(const Napi::CallbackInfo &info) {  // (t, vc
         clock_gettime(CLOCK_MONOTONIC, &b);
         ns = static_cast<uint64_t>(b.tv_sec - a.tv_sec) * 1000000000ull + static_cast<uint64_t>(b.tv_nsec) -
              static_cast<uint64_t>(a.tv_nsec);
-      }))
-    return info.Env().Undefined();
-  State *state = GetState(info.Env());
+      });
+  if (ran != HV_SUCCESS) return Finish(info.Env(), state, t, ran);
   state->out[0] = io;
   state->out[1] = ns;
   // The loop bypassed the exit record; its contents are stale for this vCPU now.
   if (uint64_t *slot = SlotOf(state, vcpu)) slot[kX86Mask] = 0;
-  return Ret(info.Env(), ret);
+  return Finish(info.Env(), state, t, ret);
 }
 
 int32_t FlavourDestroyVcpu(uint64_t handle) { return hv_vcpu_destroy(static_cast<hv_vcpuid_t>(handle)); }

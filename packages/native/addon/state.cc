@@ -47,11 +47,22 @@ void State::RemoveVcpu(uint64_t handle) {
 LogicalThread *State::Thread(uint64_t id) {
   auto it = threads.find(id);
   if (it != threads.end()) return it->second.get();
+  if (threads.size() >= kMaxLiveThreads) return nullptr;
   auto thread = std::make_unique<LogicalThread>(id);
   if (!thread->Start()) return nullptr;
   LogicalThread *raw = thread.get();
   threads.emplace(id, std::move(thread));
   return raw;
+}
+
+void State::ReleaseIdle(uint64_t t) {
+  if (t == 0) return;
+  auto it = threads.find(t);
+  if (it == threads.end() || it->second->async_busy.load()) return;
+  for (auto &v : vcpus)
+    if (v.second.owner == t) return;
+  it->second->Join();
+  threads.erase(it);
 }
 
 void State::Teardown() {

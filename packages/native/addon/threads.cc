@@ -64,27 +64,21 @@ void LogicalThread::Join() {
   started_ = false;
 }
 
-bool Dispatch(const Napi::CallbackInfo &info, uint64_t t, const std::function<void()> &fn) {
+hv_return_t Dispatch(State *state, uint64_t t, const std::function<void()> &fn) {
   if (t == 0) {
     fn();
-    return true;
+    return HV_SUCCESS;
   }
-  State *state = GetState(info.Env());
   LogicalThread *thread = state->Thread(t);
-  if (thread == nullptr) {
-    Napi::Error::New(info.Env(), "could not start logical thread " + std::to_string(t) + " (pthread_create failed)")
-        .ThrowAsJavaScriptException();
-    return false;
-  }
-  if (thread->async_busy.load()) {
-    Napi::Error::New(info.Env(), "logical thread " + std::to_string(t) +
-                                     " is busy in hv_vcpu_run_async; a synchronous call on it would "
-                                     "wait for the guest (await the run first)")
-        .ThrowAsJavaScriptException();
-    return false;
-  }
+  if (thread == nullptr) return HV_NO_RESOURCES;
+  if (thread->async_busy.load()) return HV_BUSY;
   thread->RunSync(fn);
-  return true;
+  return HV_SUCCESS;
+}
+
+Napi::Value Finish(Napi::Env env, State *state, uint64_t t, hv_return_t ret) {
+  state->ReleaseIdle(t);
+  return Ret(env, ret);
 }
 
 // Async runs: the work runs on the owner thread; a ThreadSafeFunction carries the result back to
@@ -106,21 +100,12 @@ using RunTsfn = Napi::TypedThreadSafeFunction<std::nullptr_t, AsyncRun, ResolveR
 Napi::Value StartAsync(const Napi::CallbackInfo &info, uint64_t t, std::function<int32_t()> work) {
   Napi::Env env = info.Env();
   if (t == 0) {
-    Napi::Error::New(env, "hv_vcpu_run_async needs a logical thread > 0: thread 0 is the JS thread itself")
-        .ThrowAsJavaScriptException();
+    ThrowTypeError(env, "t must be a logical thread > 0 for hv_vcpu_run_async: thread 0 is the JS thread itself");
     return env.Undefined();
   }
   LogicalThread *thread = GetState(env)->Thread(t);
-  if (thread == nullptr) {
-    Napi::Error::New(env, "could not start logical thread " + std::to_string(t) + " (pthread_create failed)")
-        .ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  if (thread->async_busy.load()) {
-    Napi::Error::New(env, "logical thread " + std::to_string(t) + " is already busy in hv_vcpu_run_async")
-        .ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  if (thread == nullptr) return ResolvedRet(env, HV_NO_RESOURCES);
+  if (thread->async_busy.load()) return ResolvedRet(env, HV_BUSY);
   AsyncRun *run = new AsyncRun(env);
   Napi::Promise promise = run->deferred.Promise();
   RunTsfn tsfn = RunTsfn::New(env, "hvspec_hv_vcpu_run_async", 0, 1);

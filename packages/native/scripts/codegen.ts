@@ -352,13 +352,7 @@ ${indent(invokeStatements(spec, arch), '    ')}
 function defaultEntry(spec: CallSpec): string {
   return `static Napi::Value js_${spec.name}(const Napi::CallbackInfo &info) {
   ${spec.name}_call c;
-  if (!c.Read(info)) return info.Env().Undefined();
-  State *s = GetState(info.Env());
-  hv_return_t ret = c.Check(s);
-  if (ret != HV_SUCCESS) return Ret(info.Env(), ret);
-  if (!RunOn(info, c.t, [&] { ret = c.Invoke(); })) return info.Env().Undefined();
-  c.Store(s);
-  return Ret(info.Env(), ret);
+  return CallEntry(info, c, [&](State *s, hv_return_t) { c.Store(s); });
 }
 `;
 }

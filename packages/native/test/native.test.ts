@@ -219,9 +219,14 @@ test('an async run of a spinning guest is cancelled by hv_vcpu_interrupt from th
     setupProt32(b, t, vcpu, 0x1000n);
 
     const run = b.hv_vcpu_run_async(t, vcpu);
-    // Thread 2 is in the guest: a synchronous call there is a programmer error, not a deadlock.
-    assert.throws(() => b.hv_vcpu_read_register(t, vcpu, HV_X86_REG.HV_X86_RIP), /busy/);
-    await assert.rejects(b.hv_vcpu_run_async(0, vcpu), /thread > 0/);
+    // Thread 2 is in the guest: a call there gets HV_BUSY (the thread is busy), never a deadlock or a
+    // throw; an async run on thread 0 (the JS thread) is a TypeError naming t.
+    assert.equal(b.hv_vcpu_read_register(t, vcpu, HV_X86_REG.HV_X86_RIP).ret, HV.HV_BUSY);
+    assert.equal(b.hv_vmx_vcpu_read_vmcs(t, vcpu, VMCS.VMCS_RO_EXIT_REASON).ret, HV.HV_BUSY);
+    await assert.rejects(b.hv_vcpu_run_async(0, vcpu), {
+      name: 'TypeError',
+      message: /^t must be a logical thread > 0/,
+    });
     ok(b.hv_vcpu_interrupt(0, [vcpu], 1), 'hv_vcpu_interrupt from thread 0');
     const result = await run;
     ok(result, 'the async hv_vcpu_run');
@@ -267,6 +272,33 @@ test('reset() releases vCPUs, threads, the VM and buffers (fd count back to base
   assert.notEqual(again, b, 'close() ends the process-wide instance; the next one is fresh');
   ok(again.hv_vm_create(0, 0n), 'hv_vm_create on a fresh instance after close()');
   await again.reset();
+});
+
+function threadCount(): number {
+  return readdirSync('/proc/self/task').length;
+}
+
+test('a logical thread without a vCPU is released after its call; one with a vCPU lives until destroy', {
+  skip: skipHardware,
+}, async () => {
+  const b = backend();
+  try {
+    ok(b.hv_vm_create(0, 0n), 'hv_vm_create');
+    const before = threadCount();
+    // 3,000 logical thread ids, each used once: no OS thread may outlive its call.
+    for (let t = 1; t <= 3000; t++) ok(b.hv_capability(t, 0), `hv_capability on thread ${t}`);
+    assert.ok(
+      threadCount() <= before + 1,
+      `threads after 3,000 one-off ids: ${threadCount()} (before ${before})`,
+    );
+    const created = b.hv_vcpu_create(7, 0n);
+    ok(created, 'hv_vcpu_create on thread 7');
+    assert.equal(threadCount(), before + 1, 'thread 7 owns a vCPU and stays');
+    ok(b.hv_vcpu_destroy(7, created.value!), 'hv_vcpu_destroy on thread 7');
+    assert.equal(threadCount(), before, 'thread 7 is released with its vCPU');
+  } finally {
+    await b.reset();
+  }
 });
 
 test('process exit with live vCPUs and an async run in the guest ends cleanly', {
