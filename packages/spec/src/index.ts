@@ -19,6 +19,7 @@ export * from './guest/x86/predict.js';
 export * from './guest/x86/scenario.js';
 export * from './guest/x86/setup.js';
 export * from './harness/index.js';
+export * from './lint/index.js';
 export * from './state.js';
 export * from './trace/index.js';
 export * from './validate.js';
