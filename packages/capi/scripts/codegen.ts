@@ -18,6 +18,7 @@
  */
 import type { Arch } from '../../spec/src/backend.ts';
 import { type TraceArgType, VOCABS, type Vocab } from '../../spec/src/calls/params.ts';
+import { VMCS_REG_ALIAS, X86_REG_EXACT } from '../../spec/src/calls/registers.ts';
 import { callSpecs } from '../../spec/src/calls/registry.ts';
 import type { CallSpec, InParam, OutParam, Param } from '../../spec/src/calls/types.ts';
 import { cParams, cPrototype, cReturnType } from '../../spec/src/codegen/c-headers.ts';
@@ -28,8 +29,10 @@ import {
   inWords,
   MAILBOX,
   MAX_LIST,
+  MAX_PENDING,
   OUT_WORDS,
   outWords,
+  PENDING_VMCS,
   protocolSignature,
   SERVICE,
   SLOT_STATE,
@@ -468,6 +471,11 @@ function mailboxHeader(): string {
   const regs = X86_EXIT_REGS.map(
     (n, i) => `  {${HV_X86_REG[n]}u, ${X86_EXIT_VMCS.length + i + 1}}, /* ${n} */`,
   );
+  const deferredRegs = [...X86_REG_EXACT].map((r) => `${r}u`).join(', ');
+  const deferredVmcs = [...VMCS_REG_ALIAS]
+    .filter(([, reg]) => X86_REG_EXACT.has(reg))
+    .map(([field]) => `0x${field.toString(16)}u`)
+    .join(', ');
   return `${BANNER('The mailbox shared by libhvspec-model and the model server (src/protocol.ts).')}
 #ifndef HVSPEC_CAPI_MAILBOX_H
 #define HVSPEC_CAPI_MAILBOX_H
@@ -498,6 +506,12 @@ typedef struct {
   uint32_t id;
   uint32_t word;
 } hvspec_exit_word_t;
+/* x86: writes answered in the library, sent with the thread's next call (protocol.ts, MAX_PENDING):
+ * registers of the spec's \`gpr\` row and the VMCS fields that are those registers. */
+#define HVSPEC_MAX_PENDING ${MAX_PENDING}
+#define HVSPEC_PENDING_VMCS 0x${PENDING_VMCS.toString(16)}ull
+static const uint32_t hvspec_x86_deferred_regs[] = {${deferredRegs}};
+static const uint32_t hvspec_x86_deferred_vmcs[] = {${deferredVmcs}};
 #define HVSPEC_X86_EXIT_VMCS_COUNT ${X86_EXIT_VMCS.length}
 #define HVSPEC_X86_EXIT_REGS_COUNT ${X86_EXIT_REGS.length}
 static const hvspec_exit_word_t hvspec_x86_exit_vmcs[] = {

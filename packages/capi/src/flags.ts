@@ -34,9 +34,9 @@ export class FlagsError extends Error {
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** The built libraries (packages/capi/dist/lib). */
+/** The built libraries (packages/capi/dist/lib), from the built module and from its source alike. */
 export function libraryDir(): string {
-  return resolve(here, 'lib');
+  return resolve(here, '..', 'dist', 'lib');
 }
 
 /** The directory that holds `Hypervisor/Hypervisor.h`. */

@@ -106,10 +106,24 @@ export const MAILBOX = {
     thread: 12,
     ret: 16,
     nargs: 20,
+    /** Deferred register writes the thread made since its last call (see {@link MAX_PENDING}). */
+    npending: 24,
     args: 32,
     out: 32 + 8 * ARG_WORDS,
+    pending: 32 + 8 * ARG_WORDS + 8 * OUT_WORDS,
   },
 } as const;
+
+/**
+ * x86: register writes the library answers itself, because the spec says they succeed whenever the
+ * calling thread owns the live vCPU (hv_vcpu_write_register of RIP or a general-purpose register: row
+ * `gpr`, [T]; hv_vmx_vcpu_write_vmcs of the VMCS fields that are those registers: row `ok`, [T]). They
+ * travel with the thread's next call (at most this many; then the write goes at once) and the server
+ * applies them first, so that no call can tell: only the owner can read the vCPU's registers. Each is
+ * three words: the vCPU, the register (bit 32 set: a VMCS field) and the value.
+ */
+export const MAX_PENDING = 8;
+export const PENDING_VMCS = 0x1_0000_0000n;
 
 /** Values of a slot's `state`. */
 export const SLOT_STATE = { idle: 0, request: 1, reply: 2 } as const;

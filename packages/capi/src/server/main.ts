@@ -24,12 +24,15 @@ import {
   type InParam,
   type OutParam,
   VMCS,
+  VMX_REASON,
 } from '@hvspec/spec';
 import {
   inWords,
   MAILBOX,
+  MAX_PENDING,
   OUT_WORDS,
   outWords,
+  PENDING_VMCS,
   protocolSignature,
   SERVICE,
   X86_EXIT_REGS,
@@ -216,32 +219,80 @@ function storeValue(codec: Codec, out: number, value: unknown): void {
   }
 }
 
-/** x86: the exit record read right after a run (word 0 the validity mask). */
+interface X86Reads {
+  hv_vmx_vcpu_read_vmcs(t: number, v: number, f: number): Result;
+  hv_vcpu_read_register(t: number, v: number, r: number): Result;
+  hv_vcpu_write_register(t: number, v: number, r: number, value: bigint): Result;
+  hv_vmx_vcpu_write_vmcs(t: number, v: number, f: number, value: bigint): Result;
+}
+const x86 = model as unknown as X86Reads;
+
+/** Reply word of each exit-record entry (mailbox.h). */
+const VMCS_WORD = new Map<number, number>(EXIT_VMCS.map((f, i) => [f, i + 1]));
+const REG_WORD = new Map<number, number>(EXIT_REGS.map((r, i) => [r, EXIT_VMCS.length + i + 1]));
+
+/**
+ * x86: the exit record read right after a run (word 0 the validity mask). Only what the exit's handler
+ * needs is read (each read is a model call): the reason, qualification, instruction length, IDT
+ * vectoring information, RIP and RAX always; the addresses after an EPT violation; the interruption
+ * information after an exception; RCX and RDX after an MSR access; RSI, RDI and RCX after string I/O.
+ */
 function storeExitRecord(t: number, vcpu: number, out: number): void {
-  const x86 = model as unknown as {
-    hv_vmx_vcpu_read_vmcs(t: number, v: number, f: number): Result;
-    hv_vcpu_read_register(t: number, v: number, r: number): Result;
-  };
   let mask = 0n;
-  let word = 1;
-  for (const f of EXIT_VMCS) {
-    const r = x86.hv_vmx_vcpu_read_vmcs(t, vcpu, f);
-    if (r.ret === HV.HV_SUCCESS) {
-      u64[out + word] = r.value as bigint;
-      mask |= 1n << BigInt(word);
-    }
-    word++;
-  }
-  for (const reg of EXIT_REGS) {
-    const r = x86.hv_vcpu_read_register(t, vcpu, reg);
-    if (r.ret === HV.HV_SUCCESS) {
-      u64[out + word] = r.value as bigint;
-      mask |= 1n << BigInt(word);
-    }
-    word++;
+  const vmcs = (field: number): bigint | undefined => {
+    const r = x86.hv_vmx_vcpu_read_vmcs(t, vcpu, field);
+    if (r.ret !== HV.HV_SUCCESS) return undefined;
+    const word = VMCS_WORD.get(field) as number;
+    u64[out + word] = r.value as bigint;
+    mask |= 1n << BigInt(word);
+    return r.value as bigint;
+  };
+  const reg = (id: number): void => {
+    const r = x86.hv_vcpu_read_register(t, vcpu, id);
+    if (r.ret !== HV.HV_SUCCESS) return;
+    const word = REG_WORD.get(id) as number;
+    u64[out + word] = r.value as bigint;
+    mask |= 1n << BigInt(word);
+  };
+  const reason = Number((vmcs(VMCS.VMCS_RO_EXIT_REASON) ?? 0n) & 0xffffn);
+  const qual = vmcs(VMCS.VMCS_RO_EXIT_QUALIFIC) ?? 0n;
+  vmcs(VMCS.VMCS_RO_VMEXIT_INSTR_LEN);
+  if (((vmcs(VMCS.VMCS_RO_IDT_VECTOR_INFO) ?? 0n) & 0x8000_0000n) !== 0n) vmcs(VMCS.VMCS_RO_IDT_VECTOR_ERROR);
+  vmcs(VMCS.VMCS_GUEST_RIP);
+  reg(HV_X86_REG.HV_X86_RIP);
+  reg(HV_X86_REG.HV_X86_RAX);
+  if (reason === VMX_REASON.VMX_REASON_EPT_VIOLATION || reason === VMX_REASON.VMX_REASON_EPT_MISCONFIG) {
+    vmcs(VMCS.VMCS_GUEST_PHYSICAL_ADDRESS);
+    vmcs(VMCS.VMCS_RO_GUEST_LIN_ADDR);
+  } else if (reason === VMX_REASON.VMX_REASON_EXC_NMI) {
+    vmcs(VMCS.VMCS_RO_VMEXIT_IRQ_INFO);
+    vmcs(VMCS.VMCS_RO_VMEXIT_IRQ_ERROR);
+  } else if (reason === VMX_REASON.VMX_REASON_RDMSR || reason === VMX_REASON.VMX_REASON_WRMSR) {
+    reg(HV_X86_REG.HV_X86_RCX);
+    reg(HV_X86_REG.HV_X86_RDX);
+  } else if (reason === VMX_REASON.VMX_REASON_IO && (qual & 0x10n) !== 0n) {
+    reg(HV_X86_REG.HV_X86_RCX);
+    reg(HV_X86_REG.HV_X86_RSI);
+    reg(HV_X86_REG.HV_X86_RDI);
   }
   u64[out] = mask;
-  if (word > OUT_WORDS) throw new Error('the x86 exit record does not fit the reply');
+}
+
+/** x86: the register writes the thread's library answered itself, applied before its call. */
+function applyPending(base: number, t: number): void {
+  const n = u32[(base + MAILBOX.slot.npending) / 4] as number;
+  const at = (base + MAILBOX.slot.pending) / 8;
+  for (let k = 0; k < n && k < MAX_PENDING; k++) {
+    const vcpu = Number(u64[at + 3 * k]);
+    const what = u64[at + 3 * k + 1] as bigint;
+    const value = u64[at + 3 * k + 2] as bigint;
+    const r =
+      what & PENDING_VMCS
+        ? x86.hv_vmx_vcpu_write_vmcs(t, vcpu, Number(what & 0xffff_ffffn), value)
+        : x86.hv_vcpu_write_register(t, vcpu, Number(what), value);
+    // The library defers only writes the spec says succeed; anything else is a bug to report.
+    if (r.ret !== HV.HV_SUCCESS) logOnce(`a deferred register write returned 0x${r.ret.toString(16)}`);
+  }
 }
 
 function failed(e: unknown, call: string): number {
@@ -255,6 +306,7 @@ function handle(i: number): void {
   const call = u32[(base + MAILBOX.slot.call) / 4] as number;
   const t = u32[(base + MAILBOX.slot.thread) / 4] as number;
   const argsAt = (base + MAILBOX.slot.args) / 8;
+  if (arch === 'x86_64') applyPending(base, t);
   if (call === share) {
     try {
       const size = Number(u64[argsAt]);
@@ -312,7 +364,7 @@ function handle(i: number): void {
   }
 }
 
-const spinUs = Number(process.env.HVSPEC_MODEL_SERVER_SPIN ?? 50);
+const spinUs = Number(process.env.HVSPEC_MODEL_SERVER_SPIN ?? 20);
 const immediate = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 async function serve(): Promise<never> {

@@ -188,7 +188,7 @@ static bool send_fd(int fd, const char *msg) {
 static void start(void) {
   m.ready = -1;
   const char *spin = getenv("HVSPEC_MODEL_SPIN");
-  m.spin_ns = (spin && *spin ? strtoull(spin, NULL, 10) : 50) * 1000ull;
+  m.spin_ns = (spin && *spin ? strtoull(spin, NULL, 10) : 0) * 1000ull;
   const char *node = getenv("HVSPEC_NODE");
   if (node == NULL || *node == '\0') node = HVSPEC_DEFAULT_NODE;
   const char *server = getenv("HVSPEC_MODEL_SERVER");
@@ -286,6 +286,18 @@ static void raise_active(uint32_t t) {
   }
 }
 
+static __thread uint64_t t_pending[HVSPEC_MAX_PENDING * 3];
+static __thread uint32_t t_npending;
+
+bool hvspec_model_defer(uint64_t vcpu, uint64_t what, uint64_t value) {
+  if (t_npending == HVSPEC_MAX_PENDING) return false;
+  uint64_t *p = &t_pending[t_npending++ * 3];
+  p[0] = vcpu;
+  p[1] = what;
+  p[2] = value;
+  return true;
+}
+
 int32_t hvspec_model_call(uint32_t call, const uint64_t *args, uint32_t nargs, uint64_t *out) {
   pthread_once(&m.once, start);
   if (m.ready != 1) return HV_UNSUPPORTED;
@@ -298,6 +310,9 @@ int32_t hvspec_model_call(uint32_t call, const uint64_t *args, uint32_t nargs, u
   *word(slot, HVSPEC_MB_S_THREAD) = t;
   *word(slot, HVSPEC_MB_S_NARGS) = nargs;
   memcpy(slot + HVSPEC_MB_S_ARGS, args, (size_t)nargs * 8);
+  *word(slot, HVSPEC_MB_S_NPENDING) = t_npending;
+  if (t_npending) memcpy(slot + HVSPEC_MB_S_PENDING, t_pending, (size_t)t_npending * 24);
+  t_npending = 0;
   _Atomic uint32_t *state = word(slot, HVSPEC_MB_S_STATE);
   atomic_store(state, HVSPEC_SLOT_REQUEST);
   _Atomic uint32_t *doorbell = word(m.mb, HVSPEC_MB_H_DOORBELL);

@@ -5,6 +5,7 @@
 #ifndef HVSPEC_CAPI_MODEL_CLIENT_H
 #define HVSPEC_CAPI_MODEL_CLIENT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "hvspec_capi.h"
@@ -28,6 +29,13 @@ HVSPEC_HIDDEN int32_t hvspec_model_call(uint32_t call, const uint64_t *args, uin
  * the guest see the same bytes, without copies.
  */
 HVSPEC_HIDDEN int32_t hvspec_model_share(const void *uva, uint64_t size, uint64_t *buffer, uint64_t *offset);
+
+/*
+ * x86: queues a register write (`what`: the register, or HVSPEC_PENDING_VMCS | a VMCS field) that the
+ * calling thread's next call carries to the server, which applies it before that call (mailbox.h,
+ * HVSPEC_MAX_PENDING). False when the queue is full: then the caller makes the write as a call.
+ */
+HVSPEC_HIDDEN bool hvspec_model_defer(uint64_t vcpu, uint64_t what, uint64_t value);
 
 /* arm64: the server's handle of a config object (custom_arm64.c); x86: unused. */
 HVSPEC_HIDDEN uint64_t hvspec_model_config_id(const void *config);

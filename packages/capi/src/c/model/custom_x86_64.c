@@ -118,12 +118,52 @@ static void written(uint64_t handle) {
   if (v) v->valid &= ~guest_state_bits();
 }
 
+static bool listed(const uint32_t *list, size_t n, uint32_t id) {
+  for (size_t i = 0; i < n; i++)
+    if (list[i] == id) return true;
+  return false;
+}
+
+/* After a deferred write the record holds the new value of that register (under both of its names). */
+static void record_write(vcpu_t *v, uint32_t reg, uint64_t value) {
+  for (unsigned i = 0; i < HVSPEC_X86_EXIT_REGS_COUNT; i++)
+    if (hvspec_x86_exit_regs[i].id == reg) {
+      v->words[hvspec_x86_exit_regs[i].word] = value;
+      v->valid |= 1ull << hvspec_x86_exit_regs[i].word;
+    }
+  if (reg == HV_X86_RIP)
+    for (unsigned i = 0; i < HVSPEC_X86_EXIT_VMCS_COUNT; i++)
+      if (hvspec_x86_exit_vmcs[i].id == VMCS_GUEST_RIP) {
+        v->words[hvspec_x86_exit_vmcs[i].word] = value;
+        v->valid |= 1ull << hvspec_x86_exit_vmcs[i].word;
+      }
+}
+
+/*
+ * RIP and the general-purpose registers: the spec says the owner's write of a live vCPU succeeds (row
+ * hv_vcpu_write_register.gpr [T]), so the library answers HV_SUCCESS and sends the write with the
+ * thread's next call (mailbox.h, HVSPEC_MAX_PENDING): an exit handler's RIP update costs no round trip.
+ */
 hv_return_t hvspec_impl_hv_vcpu_write_register(hv_vcpuid_t vcpu, hv_x86_reg_t reg, uint64_t value) {
+  vcpu_t *v = owned(vcpu);
+  if (v != NULL && listed(hvspec_x86_deferred_regs, sizeof hvspec_x86_deferred_regs / 4, (uint32_t)reg) &&
+      hvspec_model_defer(vcpu, (uint64_t)reg, value)) {
+    record_write(v, (uint32_t)reg, value);
+    return HV_SUCCESS;
+  }
   written(vcpu);
   return hvspec_remote_hv_vcpu_write_register(vcpu, reg, value, NULL);
 }
 
+/* The VMCS fields that are those registers (VMCS_GUEST_RIP, VMCS_GUEST_RSP): row hv_vmx_vcpu_write_vmcs.ok. */
 hv_return_t hvspec_impl_hv_vmx_vcpu_write_vmcs(hv_vcpuid_t vcpu, uint32_t field, uint64_t value) {
+  vcpu_t *v = owned(vcpu);
+  if (v != NULL && listed(hvspec_x86_deferred_vmcs, sizeof hvspec_x86_deferred_vmcs / 4, field) &&
+      hvspec_model_defer(vcpu, HVSPEC_PENDING_VMCS | field, value)) {
+    if (field == VMCS_GUEST_RIP) record_write(v, HV_X86_RIP, value);
+    else v->valid &= ~guest_state_bits();
+    return HV_SUCCESS;
+  }
   written(vcpu);
   return hvspec_remote_hv_vmx_vcpu_write_vmcs(vcpu, field, value, NULL);
 }

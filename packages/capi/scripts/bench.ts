@@ -1,0 +1,157 @@
+/**
+ * The C libraries' benchmark (`npm run bench -w @hvspec/capi`): the exit round trip of a C VMM
+ * (bench/exit-loop.c), measured inside the VMM (CLOCK_MONOTONIC), in interleaved rounds so that a noisy
+ * stretch of the host hits every task:
+ *
+ * - `model`: the VMM on libhvspec-model (the model server beside it);
+ * - `kvm`: the VMM on libhvspec-kvm, the shared library;
+ * - `kvm.front`, `kvm.provider`: one process linked with libhvspec-kvm's objects, which runs on one
+ *   vCPU, alternately in each round, the loop through the exported hv_* functions (the recording front)
+ *   and the same loop calling the KVM provider directly: the provider's own C loop, in the same run.
+ *   `kvm.front/provider` is the per-round ratio of the two.
+ *
+ * Each process runs three rounds of ITERATIONS exits and reports the last (the first two warm up).
+ * Targets: model ≤ 20 µs per exit; the median of kvm.front/provider ≤ 1.1.
+ *
+ *   node --import tsx scripts/bench.ts [--iterations 2000] [--rounds 15] [--out results.json]
+ */
+import { execFileSync } from 'node:child_process';
+import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { cflags, libs } from '../src/flags.ts';
+
+const root = join(import.meta.dirname, '..');
+const args = process.argv.slice(2);
+const option = (name: string, fallback: number): number => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const iterations = option('--iterations', 2000);
+const rounds = option('--rounds', 15);
+const outIndex = args.indexOf('--out');
+const outFile = outIndex >= 0 ? args[outIndex + 1] : undefined;
+
+function kvmUsable(): boolean {
+  try {
+    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const dir = join(tmpdir(), 'hvspec-capi-bench');
+mkdirSync(dir, { recursive: true });
+const source = join(root, 'bench', 'exit-loop.c');
+const split = (s: string): string[] => s.split(' ').filter(Boolean);
+const cc = (out: string, extra: string[]): string => {
+  const file = join(dir, out);
+  execFileSync('cc', ['-O2', source, ...split(cflags()), ...extra, '-lpthread', '-o', file], {
+    stdio: 'inherit',
+  });
+  return file;
+};
+
+const variants = [{ name: 'model', bin: cc('exit-loop-model', split(libs({ backend: 'model' }))) }];
+/** Round samples: ns per exit of each task. */
+const samples = new Map<string, number[]>();
+const add = (name: string, value: number): void => {
+  samples.set(name, [...(samples.get(name) ?? []), value]);
+};
+const runs: { bin: string; take: (line: string) => void }[] = [
+  { bin: variants[0]?.bin as string, take: (l) => add('model', Number(l)) },
+];
+if (kvmUsable()) {
+  const kvm = cc('exit-loop-kvm', split(libs({ backend: 'kvm' })));
+  runs.push({ bin: kvm, take: (l) => add('kvm', Number(l)) });
+  // libhvspec-kvm's own objects, linked in: the front and the provider's own loop in one process.
+  const native = join(root, '..', 'native');
+  const obj = join(root, 'dist', 'obj');
+  const provider = execFileSync('node', [join(native, 'scripts', 'provider-sources.cjs')], {
+    encoding: 'utf8',
+  })
+    .trim()
+    .split('\n')
+    .map((f) => join(obj, 'provider', basename(f).replace(/\.cc$/, '.o')));
+  const both = cc('exit-loop-provider', [
+    '-DHVSPEC_BENCH_PROVIDER',
+    `-I${join(root, 'dist', 'generated')}`,
+    `-I${join(root, 'src', 'c')}`,
+    join(obj, 'x86_64', 'front.o'),
+    join(obj, 'recorder.o'),
+    join(obj, 'kvm_lib.o'),
+    ...provider,
+    '-lstdc++',
+  ]);
+  runs.push({
+    bin: both,
+    take: (l) => {
+      const [front, own] = l.split(' ').map(Number) as [number, number];
+      add('kvm.front', front);
+      add('kvm.provider', own);
+      add('kvm.front/provider', front / own);
+    },
+  });
+} else {
+  process.stderr.write('/dev/kvm is not usable here: the KVM tasks are not measured\n');
+}
+
+for (let r = 0; r < rounds; r++) {
+  // Rotate the order each round: no binary always runs first.
+  for (let k = 0; k < runs.length; k++) {
+    const run = runs[(r + k) % runs.length] as (typeof runs)[number];
+    const lines = execFileSync(run.bin, [String(iterations), '3'], { encoding: 'utf8' })
+      .trim()
+      .split('\n');
+    // The first two rounds of each process warm up (the model server's JIT, caches).
+    run.take(lines[lines.length - 1] as string);
+  }
+}
+
+const sorted = (xs: number[]): number[] => [...xs].sort((a, b) => a - b);
+const quantile = (xs: number[], q: number): number => {
+  const s = sorted(xs);
+  return s[Math.min(s.length - 1, Math.floor(q * (s.length - 1) + 0.5))] as number;
+};
+const report = {
+  schema: 'hvspec-capi-bench/1',
+  date: new Date().toISOString(),
+  iterations,
+  rounds,
+  tasks: [...samples].map(([name, xs]) => ({
+    name,
+    unit: name.includes('/') ? 'ratio' : 'ns/exit',
+    p10: quantile(xs, 0.1),
+    p50: quantile(xs, 0.5),
+    p90: quantile(xs, 0.9),
+    samples: sorted(xs),
+  })),
+  targets: [] as { name: string; value: number; target: string; pass: boolean }[],
+};
+const p50 = (name: string): number | undefined => report.tasks.find((t) => t.name === name)?.p50;
+const model = p50('model');
+if (model !== undefined)
+  report.targets.push({
+    name: 'model exit round trip (ns)',
+    value: model,
+    target: '≤ 20000',
+    pass: model <= 20000,
+  });
+const ratio = p50('kvm.front/provider');
+if (ratio !== undefined)
+  report.targets.push({
+    name: "libhvspec-kvm / the provider's own loop (median of per-round ratios)",
+    value: ratio,
+    target: '≤ 1.1',
+    pass: ratio <= 1.1,
+  });
+
+const fmt = (v: number): string => (v < 10 ? v.toFixed(3) : v.toFixed(0)).padStart(7);
+for (const t of report.tasks)
+  console.log(`${t.name.padEnd(20)} p10 ${fmt(t.p10)}  p50 ${fmt(t.p50)}  p90 ${fmt(t.p90)} ${t.unit}`);
+for (const r of report.targets)
+  console.log(
+    `${r.pass ? 'PASS' : 'FAIL'} ${r.name} = ${r.value.toFixed(r.value < 10 ? 3 : 0)} (target ${r.target})`,
+  );
+if (outFile) writeFileSync(outFile, `${JSON.stringify(report, null, 2)}\n`);
