@@ -125,8 +125,8 @@ export const MAILBOX = {
 export const MAX_PENDING = 8;
 export const PENDING_VMCS = 0x1_0000_0000n;
 
-/** Values of a slot's `state`. */
-export const SLOT_STATE = { idle: 0, request: 1, reply: 2 } as const;
+/** Values of a slot's `state`: the server marks a request taken, so that a run in flight is not taken twice. */
+export const SLOT_STATE = { idle: 0, request: 1, reply: 2, taken: 3 } as const;
 
 /**
  * x86: what the server reads right after a run that returned HV_SUCCESS and sends back with it, so that

@@ -7,7 +7,8 @@
  * with a label, and its result later as the matching `await` step, so that the trace keeps the order in
  * which things happened (hv_vcpu_run is the one call traces can write that way).
  *
- * Builds on Linux and, for the interposer, on macOS: no Linux-only calls outside #ifdef __linux__.
+ * Builds on Linux and, for the interposer, on macOS: the platform calls (reading the program name,
+ * copying host memory that may be unmapped) are behind HVSPEC_MACOS.
  */
 #define _GNU_SOURCE 1
 #include "recorder.h"
@@ -24,7 +25,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#ifdef __APPLE__
+/* HVSPEC_SYNTAX_MACOS: the macOS paths compiled syntax-only on Linux (scripts/syntax-check-macos.sh). */
+#if defined(__APPLE__) || defined(HVSPEC_SYNTAX_MACOS)
+#define HVSPEC_MACOS 1
 #include <mach/mach.h>
 #include <mach/mach_vm.h>
 #endif
@@ -215,15 +218,15 @@ static void append_step(const char *json, size_t len) {
 
 static void program_name(char *out, size_t n) {
   out[0] = '\0';
-#ifdef __linux__
+#ifdef HVSPEC_MACOS
+  snprintf(out, n, "%s", getprogname());
+#else
   int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
   if (fd >= 0) {
     ssize_t r = read(fd, out, n - 1);
     close(fd);
     out[r > 0 ? r : 0] = '\0';
   }
-#else
-  snprintf(out, n, "%s", getprogname());
 #endif
   if (out[0] == '\0') snprintf(out, n, "a VMM");
 }
@@ -313,7 +316,12 @@ static const char *bind_name(int kind, uint64_t v) {
 
 /* Copies host memory the VMM named, failing (not faulting) where it is not mapped. */
 static bool safe_copy(void *dst, uintptr_t src, size_t len) {
-#ifdef __linux__
+#ifdef HVSPEC_MACOS
+  mach_vm_size_t got = 0;
+  return mach_vm_read_overwrite(mach_task_self(), (mach_vm_address_t)src, len, (mach_vm_address_t)(uintptr_t)dst,
+                                &got) == KERN_SUCCESS &&
+         got == len;
+#else
   while (len > 0) {
     struct iovec local = {dst, len}, remote = {(void *)src, len};
     ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
@@ -322,14 +330,6 @@ static bool safe_copy(void *dst, uintptr_t src, size_t len) {
     src += (size_t)n;
     len -= (size_t)n;
   }
-  return true;
-#elif defined(__APPLE__)
-  mach_vm_size_t got = 0;
-  return mach_vm_read_overwrite(mach_task_self(), (mach_vm_address_t)src, len, (mach_vm_address_t)dst, &got) ==
-             KERN_SUCCESS &&
-         got == len;
-#else
-  memcpy(dst, (const void *)src, len);
   return true;
 #endif
 }

@@ -372,7 +372,14 @@ async function serve(): Promise<never> {
     // Idle: wait in the addon (spin, then sleep on the doorbell). Runs in flight: only look, and let
     // them go on between looks.
     const i = addon.next(mailbox, inflight > 0 ? 0 : 1000, inflight > 0 ? 0 : spinUs);
-    if (i >= 0) handle(i);
+    if (i >= 0) {
+      try {
+        handle(i);
+      } catch (e) {
+        // Whatever went wrong, the VMM's thread gets an answer and the server goes on.
+        answer(i, failed(e, 'a request'));
+      }
+    }
     if (inflight > 0) {
       // A run that ended in its first slice settles within a few microtask turns.
       for (let k = 0; k < 8 && inflight > 0; k++) await null;

@@ -198,7 +198,11 @@ static void start(void) {
     return;
   }
 
-  m.mailbox_fd = memfd_create("hvspec-mailbox", MFD_CLOEXEC);
+  /* Named after the process, so that a leftover could be told apart from another VMM's (there is none:
+   * memfds live only as long as a descriptor or mapping of a live process). */
+  char name[64];
+  snprintf(name, sizeof name, "hvspec-mailbox-%ld", (long)getpid());
+  m.mailbox_fd = memfd_create(name, MFD_CLOEXEC);
   if (m.mailbox_fd < 0 || ftruncate(m.mailbox_fd, HVSPEC_MB_BYTES) != 0) {
     report("memfd_create: %s", strerror(errno));
     return;
@@ -331,10 +335,12 @@ int32_t hvspec_model_call(uint32_t call, const uint64_t *args, uint32_t nargs, u
   if (atomic_load_explicit(state, memory_order_acquire) != HVSPEC_SLOT_REPLY) {
     _Atomic uint32_t *waiting = word(slot, HVSPEC_MB_S_CLIENT_WAITING);
     atomic_store(waiting, 1);
-    while (atomic_load(state) != HVSPEC_SLOT_REPLY) {
-      /* The timeout only bounds how long a dead server goes unnoticed; a run may take any time. */
+    uint32_t now;
+    while ((now = atomic_load(state)) != HVSPEC_SLOT_REPLY) {
+      /* Request or taken: sleep until it changes. The timeout only bounds how long a dead server goes
+       * unnoticed; a run may take any time. */
       struct timespec ts = {0, 200 * 1000 * 1000};
-      if (futex(state, FUTEX_WAIT, HVSPEC_SLOT_REQUEST, &ts) != 0 && errno == ETIMEDOUT && server_gone()) {
+      if (futex(state, FUTEX_WAIT, now, &ts) != 0 && errno == ETIMEDOUT && server_gone()) {
         atomic_store(&m.dead, 1);
         break;
       }
@@ -405,7 +411,9 @@ int32_t hvspec_model_share(const void *uva, uint64_t size, uint64_t *buffer, uin
   int32_t ret = HV_SUCCESS;
   size_t len = end - base;
   uint64_t object = (len + SHARE_UNIT - 1) / SHARE_UNIT * SHARE_UNIT;
-  int fd = memfd_create("hvspec-guest", MFD_CLOEXEC);
+  char name[64];
+  snprintf(name, sizeof name, "hvspec-guest-%ld", (long)getpid());
+  int fd = memfd_create(name, MFD_CLOEXEC);
   struct stat st;
   if (fd < 0 || ftruncate(fd, (off_t)object) != 0 || fstat(fd, &st) != 0) {
     ret = HV_NO_RESOURCES;

@@ -156,7 +156,8 @@ static int scan(uint8_t *mb) {
   for (uint32_t k = 0; k < active; k++) {
     uint32_t i = (rr + k) % active;
     uint8_t *slot = mb + HVSPEC_MB_HEADER_BYTES + (size_t)i * HVSPEC_MB_SLOT_BYTES;
-    if (atomic_load_explicit(word(slot, HVSPEC_MB_S_STATE), memory_order_acquire) == HVSPEC_SLOT_REQUEST) {
+    uint32_t expected = HVSPEC_SLOT_REQUEST;
+    if (atomic_compare_exchange_strong(word(slot, HVSPEC_MB_S_STATE), &expected, HVSPEC_SLOT_TAKEN)) {
       rr = i + 1;
       return (int)i;
     }
