@@ -6,9 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { createModel } from '@hvspec/model';
+import { lintTrace, parseTrace, replayTrace } from '@hvspec/spec';
 import {
   alive,
   build,
@@ -18,6 +20,7 @@ import {
   mappers,
   ROOT,
   run,
+  scratch,
   serverOf,
   socketsOf,
 } from './helpers.ts';
@@ -110,11 +113,20 @@ describe('libhvspec-model and its server', () => {
     );
   });
 
-  it('lets another thread kick a vCPU whose guest never exits', async () => {
-    const r = await run(build(SPIN, 'model'), ['kick'], {}, 30_000);
+  it('lets another thread kick a vCPU whose guest never exits, and records the run as async + await', async () => {
+    const file = scratch('kick.json');
+    const r = await run(build(SPIN, 'model'), ['kick'], { HVSPEC_TRACE: file }, 30_000);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     // The kick ends the run with a host-interrupt exit (VMX_REASON_IRQ = 1), as the model answers.
     assert.match(r.stdout, /run returned 0x0\nexit reason 1/);
+    // The kick happened while the run was in flight: the trace says so, in order, and replays.
+    const trace = parseTrace(readFileSync(file, 'utf8'), file);
+    const calls = trace.steps.map((s) => (s.async ? `${s.call}(async)` : s.call));
+    const run0 = calls.indexOf('hv_vcpu_run(async)');
+    assert.deepEqual(calls.slice(run0, run0 + 3), ['hv_vcpu_run(async)', 'hv_vcpu_interrupt', 'await']);
+    assert.equal(lintTrace(trace).errors, 0);
+    const replay = await replayTrace(trace, createModel('x86_64'));
+    assert.equal(replay.status, 'pass', JSON.stringify(replay.firstProblem));
   });
 
   it('answers HV_UNSUPPORTED, and says why, when the server cannot start', async () => {
