@@ -81,7 +81,7 @@ function runOnInterpreter(s: Arm64Scenario, mem: TestMemory): { exits: Observed[
   const p = predictArm64Scenario(s, (ipa) => mem.byte(ipa));
   mem.poke(CODE, p.program.bytes);
   const cpu = freshCpu(CODE);
-  for (const [r, v] of Object.entries(s.regs ?? {})) cpu.x[Number(r)] = v;
+  for (const [r, v] of Object.entries(s.regs ?? {})) cpu.setX(Number(r), v);
   const clock = { count: 12345n };
   let masked = false;
   let cancel = s.cancelFirst ?? false;
@@ -123,7 +123,7 @@ function runOnInterpreter(s: Arm64Scenario, mem: TestMemory): { exits: Observed[
     const index = exits.length;
     const d = arm64VmmStep(exit, {
       pc: cpu.pc,
-      reg: (n) => cpu.x[n],
+      reg: (n) => cpu.getX(n),
       answer: () => arm64ScenarioAnswer(s.answerSeed ?? 0, index),
       ...(p.exits[index]?.iabtResume !== undefined ? { iabtResume: p.exits[index]!.iabtResume! } : {}),
     });
@@ -140,12 +140,12 @@ function runOnInterpreter(s: Arm64Scenario, mem: TestMemory): { exits: Observed[
     if (d.done) break;
     for (const r of d.setRegs) {
       if (r.reg === HV_REG.HV_REG_PC) cpu.pc = r.value;
-      else cpu.x[r.reg] = r.value;
+      else cpu.setX(r.reg, r.value);
     }
-    for (const r of d.setSysRegs) cpu.sys.set(r.reg, r.value);
+    for (const r of d.setSysRegs) cpu.setSys(r.reg, r.value);
     if (d.vtimerUnmask) masked = false;
   }
-  return { exits, x: [...cpu.x], pc: cpu.pc };
+  return { exits, x: Array.from({ length: 31 }, (_, n) => cpu.getX(n)), pc: cpu.pc };
 }
 
 // The spec's guest modules come from its sources while '@hvspec/spec' resolves to its dist, so the
