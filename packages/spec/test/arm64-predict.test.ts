@@ -125,7 +125,7 @@ test('HVC, WFI, BRK, sysreg, branch, vtimer and a cancel', () => {
     ['arm64.vtimer', branchEnd + 24n, 0n],
     ['arm64.end', branchEnd + 32n, 0x5a00ffffn],
   ]);
-  assert.equal(p.exits[6]!.iabtResume, branchEnd);
+  assert.equal(p.exits[6]!.resume, branchEnd);
   assert.equal(p.exits[6]!.syndromeMask, 0xfffffff0n); // a no-permission mapping: translation or permission [U]
   assert.deepEqual(p.exits[5]!.vmm.written, { value: 9n, size: 8 });
   // The VMM's answer to VTIMER_ACTIVATED: CNTV_CTL_EL0 = ENABLE | IMASK, then unmask.
@@ -143,11 +143,21 @@ test('out-of-domain programs are refused', () => {
   assert.throws(
     () =>
       predictArm64({
-        actions: [{ op: 'ldr', size: 4, ipa: 0x20002n, base: 0, rt: 1 }],
+        // Crossing a 4 KiB page.
+        actions: [{ op: 'ldr', size: 4, ipa: 0x20ffen, base: 0, rt: 1 }],
         codeIpa: CODE,
         lookup,
         answer,
       }),
+    RangeError,
+  );
+  assert.throws(
+    () =>
+      predictArm64({ actions: [{ op: 'vtimer', delta: 3 }], codeIpa: CODE, lookup, answer, start: 'el0' }),
+    RangeError,
+  );
+  assert.throws(
+    () => predictArm64({ actions: [{ op: 'wfi' }], codeIpa: CODE, lookup, answer, irq: true, fiq: true }),
     RangeError,
   );
   assert.throws(
