@@ -7,6 +7,7 @@ export * from './backend.js';
 export * from './guest/arm64/actions.js';
 export * from './guest/arm64/assemble.js';
 export * from './guest/arm64/esr.js';
+export * from './guest/arm64/mmu.js';
 export * from './guest/arm64/predict.js';
 export * from './guest/arm64/scenario.js';
 export * from './guest/arm64/vmm.js';

@@ -28,6 +28,8 @@ export const A64 = {
   /** MOVK Xd, #imm16, LSL #(16*hw). */
   movk: (rd: number, imm16: number, hw: number): number =>
     (0xf2800000 | (hw << 21) | (imm16 << 5) | rd) >>> 0,
+  /** MOV Xd, Xm (ORR Xd, XZR, Xm). */
+  movReg: (rd: number, rm: number): number => (0xaa0003e0 | (rm << 16) | rd) >>> 0,
   /** ADD Xd, Xn, #imm12. */
   addImm: (rd: number, rn: number, imm12: number): number =>
     (0x91000000 | (imm12 << 10) | (rn << 5) | rd) >>> 0,

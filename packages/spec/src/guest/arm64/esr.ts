@@ -11,7 +11,7 @@
 import { ESR_EC } from '../../vocabulary/arm64.js';
 
 /** Exception classes the guest-program spec needs beyond the vocabulary's (Arm ARM D19 "ESR_ELx"). */
-export const EC = {
+export const ARM64_EC = {
   ...ESR_EC,
   ILLEGAL_STATE: 0x0e,
   SVC64: 0x15,
@@ -111,7 +111,7 @@ export function esrBrk64(comment: number): bigint {
 
 /** ESR of `svc #imm16` from AArch64 (EC 0x15, ISS[15:0] = imm16). */
 export function esrSvc64(imm16: number): bigint {
-  return u32(header(EC.SVC64, true) | checkField('imm16', imm16, 16));
+  return u32(header(ARM64_EC.SVC64, true) | checkField('imm16', imm16, 16));
 }
 
 /** ESR of a trapped `smc #imm16` from AArch64 (EC 0x17, ISS[15:0] = imm16). */
@@ -303,7 +303,7 @@ export function decodeEsr(esr: bigint): DecodedEsr {
       };
     case ESR_EC.HVC64:
       return { kind: 'hvc64', ec, il, imm16: iss & 0xffff };
-    case EC.SVC64:
+    case ARM64_EC.SVC64:
       return { kind: 'svc64', ec, il, imm16: iss & 0xffff };
     case ESR_EC.SMC64:
       return { kind: 'smc64', ec, il, imm16: iss & 0xffff };

@@ -49,8 +49,8 @@ import {
 } from './actions.js';
 import { type Arm64Program, assembleArm64, eretSpsr } from './assemble.js';
 import {
+  ARM64_EC,
   decodeEsr,
-  EC,
   esrBrk64,
   esrDataAbort,
   esrHvc64,
@@ -334,7 +334,7 @@ export function predictArm64(input: Arm64PredictInput): Arm64Prediction {
       kind: 'arm64.el1.undefined',
       action,
       type: 0,
-      esr: { value: esrNoIss(EC.UNKNOWN), mask: ALL32 },
+      esr: { value: esrNoIss(ARM64_EC.UNKNOWN), mask: ALL32 },
       elr: at,
       resume,
     });
@@ -358,11 +358,11 @@ export function predictArm64(input: Arm64PredictInput): Arm64Prediction {
   ) => {
     const ec = fetch
       ? el === 0
-        ? EC.IABT_LOWER
-        : EC.IABT_CURRENT
+        ? ARM64_EC.IABT_LOWER
+        : ARM64_EC.IABT_CURRENT
       : el === 0
-        ? EC.DABT_LOWER
-        : EC.DABT_CURRENT;
+        ? ARM64_EC.DABT_LOWER
+        : ARM64_EC.DABT_CURRENT;
     const value = fetch
       ? esrInstructionAbort({ ifsc: fsc, ec })
       : esrDataAbort({
@@ -610,7 +610,7 @@ export function predictArm64(input: Arm64PredictInput): Arm64Prediction {
             kind: 'arm64.el1.pc-alignment',
             action: i,
             type: 0,
-            esr: { value: esrNoIss(EC.PC_ALIGNMENT), mask: ALL32 },
+            esr: { value: esrNoIss(ARM64_EC.PC_ALIGNMENT), mask: ALL32 },
             elr: va,
             far: va,
             resume: lay.end,
@@ -707,7 +707,7 @@ export function predictArm64(input: Arm64PredictInput): Arm64Prediction {
             kind: 'arm64.el1.illegal',
             action: i,
             type: 0,
-            esr: { value: esrNoIss(EC.ILLEGAL_STATE), mask: ALL32 },
+            esr: { value: esrNoIss(ARM64_EC.ILLEGAL_STATE), mask: ALL32 },
             elr: lay.end,
             resume: lay.end,
           });

@@ -32,7 +32,7 @@
 import type { Arm64Exit } from '../../backend.js';
 import { HV_EXIT_REASON, HV_REG, HV_SYS_REG } from '../../vocabulary/arm64.js';
 import { ARM64_END_MARKER_IMM, ARM64_REPORT_IMM, ARM64_SYSREGS } from './actions.js';
-import { type DecodedEsr, decodeEsr, describeFsc, EC } from './esr.js';
+import { ARM64_EC, type DecodedEsr, decodeEsr, describeFsc } from './esr.js';
 
 /** The exit kinds the harness reports as covered. */
 export type Arm64ExitKind = (typeof ARM64_EXIT_KINDS)[number];
@@ -257,25 +257,25 @@ function report(slot: number, ctx: Arm64VmmContext): Arm64VmmDecision {
 /** The exit kind of a synchronous exception the guest took, from its ESR_EL1. */
 function guestKind(esr: DecodedEsr): Arm64ExitKind | undefined {
   switch (esr.ec) {
-    case EC.UNKNOWN:
+    case ARM64_EC.UNKNOWN:
       return 'arm64.el1.undefined';
-    case EC.SVC64:
+    case ARM64_EC.SVC64:
       return 'arm64.el1.svc';
-    case EC.BRK64:
+    case ARM64_EC.BRK64:
       return 'arm64.el1.brk';
-    case EC.WFX:
+    case ARM64_EC.WFX:
       return 'arm64.el1.wfx';
-    case EC.SYSREG:
+    case ARM64_EC.SYSREG:
       return 'arm64.el1.sysreg';
-    case EC.ILLEGAL_STATE:
+    case ARM64_EC.ILLEGAL_STATE:
       return 'arm64.el1.illegal';
-    case EC.PC_ALIGNMENT:
+    case ARM64_EC.PC_ALIGNMENT:
       return 'arm64.el1.pc-alignment';
-    case EC.IABT_LOWER:
-    case EC.IABT_CURRENT:
+    case ARM64_EC.IABT_LOWER:
+    case ARM64_EC.IABT_CURRENT:
       return 'arm64.el1.iabt';
-    case EC.DABT_LOWER:
-    case EC.DABT_CURRENT: {
+    case ARM64_EC.DABT_LOWER:
+    case ARM64_EC.DABT_CURRENT: {
       if (esr.kind !== 'data-abort') return undefined;
       const fsc = describeFsc(esr.dfsc);
       if (fsc.type === 'alignment') return 'arm64.el1.alignment';
