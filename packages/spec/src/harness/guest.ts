@@ -127,9 +127,11 @@ async function vmmReset(m: Model, r: Real, vcpu: SpecVcpu): Promise<void> {
     }
     return;
   }
-  // arm64: EL1h with the MMU off and the virtual timer off (hvf-facts §2.6, §5.7: fresh state is undefined).
+  // arm64: EL1h with the MMU off (and TCR_EL1 0: the model does not run top-byte-ignore) and the
+  // virtual timer off (hvf-facts §2.6, §5.7: fresh state is undefined).
   for (const [reg, value] of [
     [HV_SYS_REG.HV_SYS_REG_SCTLR_EL1, 0n],
+    [HV_SYS_REG.HV_SYS_REG_TCR_EL1, 0n],
     [HV_SYS_REG.HV_SYS_REG_CNTV_CTL_EL0, 0n],
   ] as const) {
     await execute(m, r, { name: 'hv_vcpu_set_sys_reg', t, args: { vcpu: handle, reg, value } });

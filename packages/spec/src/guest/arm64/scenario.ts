@@ -469,31 +469,53 @@ export function arm64MmuArb(
       { weight: 1, arbitrary: fc.constant(true) },
     ),
   });
+  // Pages in one level-2 span may share a block descriptor instead (not the code's span: its page is fixed).
+  const span = arm64LevelSpan(shape.granule, 2);
+  const spans = [...new Set(list.map((va) => va - (va % span)))];
+  const codeSpan = codePage - (codePage % span);
   return fc
     .tuple(
       fc.array(attrs, { minLength: list.length, maxLength: list.length }),
+      fc.array(
+        fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+        {
+          minLength: spans.length,
+          maxLength: spans.length,
+        },
+      ),
       fc.integer({ min: 0, max: 15 }),
     )
-    .map(([chosen, badPick]) => {
+    .map(([chosen, asBlock, badPick]) => {
       const entries: Arm64S1Entry[] = [
         { va: codePage, level: 3, oa: codePage, ap: 3, uxn: false, pxn: false, af: true, device: false },
       ];
-      list.forEach((va, i) => {
-        const c = chosen[i]!;
-        if (c.kind === 'hole') return;
-        // EL0 execution from memory EL0 cannot read, and fetches from Device memory, are not predicted.
-        const f = fetched.has(va);
+      // EL0 execution from memory EL0 cannot read, and fetches from Device memory, are not predicted.
+      const entry = (
+        va: bigint,
+        level: number,
+        pages: bigint[],
+        c: (typeof chosen)[number],
+      ): Arm64S1Entry => {
+        const f = pages.some((p) => fetched.has(p));
         const uxn = c.uxn || (f && (c.ap & 1) === 0);
-        entries.push({
-          va,
-          level: 3,
-          oa: ipaOf(va),
-          ap: c.ap,
-          uxn,
-          pxn: c.pxn,
-          af: c.af,
-          device: c.device && !f,
-        });
+        return { va, level, oa: ipaOf(va), ap: c.ap, uxn, pxn: c.pxn, af: c.af, device: c.device && !f };
+      };
+      spans.forEach((base, k) => {
+        const inSpan = list.flatMap((va, i) => (va - (va % span) === base ? [{ va, c: chosen[i]! }] : []));
+        if (asBlock[k] && base !== codeSpan) {
+          const c = inSpan[0]!.c;
+          if (c.kind !== 'hole')
+            entries.push(
+              entry(
+                base,
+                2,
+                inSpan.map((x) => x.va),
+                c,
+              ),
+            );
+          return;
+        }
+        for (const { va, c } of inSpan) if (c.kind !== 'hole') entries.push(entry(va, 3, [va], c));
       });
       const badTables: Arm64S1BadTable[] = [];
       if (usesBad) {
