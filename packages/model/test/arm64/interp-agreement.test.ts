@@ -290,3 +290,63 @@ test('hardware mode (exact: false) accepts the model too: masks and vtimer timin
     { numRuns: 100 },
   );
 });
+
+test('reports: the guest state is checked; on hardware CPSR/SPSR only on the Armv8.0 PSTATE fields', () => {
+  const program: Arm64Action[] = [{ op: 'svc', imm: 9 }];
+  // A core with FEAT_PAN sets PSTATE.PAN (bit 22) on exception entry while SCTLR_EL1.SPAN = 0.
+  const withPan = (b: ReturnType<typeof createArm64Model>) =>
+    new Proxy(b, {
+      get(target, prop, receiver) {
+        if (prop === 'hv_vcpu_get_reg')
+          return (t: number, v: Vcpu, reg: number) => {
+            const r = target.hv_vcpu_get_reg(t, v, reg);
+            return reg === 34 && r.value === 0x3c5n ? { ...r, value: 0x40_03c5n } : r;
+          };
+        const f = Reflect.get(target, prop, receiver);
+        return typeof f === 'function' ? f.bind(target) : f;
+      },
+    });
+  const a = modelWithLayout();
+  const exact = runArm64Scenario(asBackend(withPan(a.model)), 1, asVcpu(a.vcpu), {
+    layout: a.layout,
+    actions: program,
+  });
+  assert.deepEqual(
+    exact.mismatches.map((m) => m.field),
+    ['HV_REG_CPSR'],
+  );
+  const b = modelWithLayout();
+  const loose = runArm64Scenario(
+    asBackend(withPan(b.model)),
+    1,
+    asVcpu(b.vcpu),
+    { layout: b.layout, actions: program },
+    { exact: false },
+  );
+  assert.deepEqual(loose.mismatches, []);
+  assert.deepEqual(loose.exitsCovered, ['arm64.el1.svc']);
+  // A wrong ESR_EL1 is caught in either mode.
+  const c = modelWithLayout();
+  const wrongEsr = new Proxy(c.model, {
+    get(target, prop, receiver) {
+      if (prop === 'hv_vcpu_get_sys_reg')
+        return (t: number, v: Vcpu, reg: number) => {
+          const r = target.hv_vcpu_get_sys_reg(t, v, reg);
+          return reg === 0xc290 ? { ...r, value: (r.value ?? 0n) ^ 1n } : r;
+        };
+      const f = Reflect.get(target, prop, receiver);
+      return typeof f === 'function' ? f.bind(target) : f;
+    },
+  });
+  const bad = runArm64Scenario(
+    asBackend(wrongEsr),
+    1,
+    asVcpu(c.vcpu),
+    { layout: c.layout, actions: program },
+    { exact: false },
+  );
+  assert.deepEqual(
+    bad.mismatches.map((m) => m.field),
+    ['HV_SYS_REG_ESR_EL1'],
+  );
+});
