@@ -8,6 +8,7 @@ import {
   arm64StartLevel,
   buildArm64Tables,
 } from '../src/guest/arm64/mmu.js';
+import { arm64Granules } from '../src/guest/arm64/scenario.js';
 
 const T = 0x100000n;
 const page = (va: bigint, o: Partial<Arm64S1Entry> = {}): Arm64S1Entry => ({
@@ -144,4 +145,11 @@ test('buildArm64Tables refuses what it cannot build', () => {
   assert.throws(() => buildArm64Tables({ ...CFG, t0sz: 12 }), RangeError);
   // An entry under the bad table's span cannot be placed.
   assert.throws(() => buildArm64Tables({ ...CFG, entries: [page(0x6000_1000n)] }), RangeError);
+});
+
+test('arm64Granules reads the granules ID_AA64MMFR0_EL1 advertises', () => {
+  assert.deepEqual(arm64Granules(0x0010_0002n), [4096, 16384, 65536]); // the model's pretend core
+  assert.deepEqual(arm64Granules(0x0f10_0002n), [4096, 16384]); // TGran64 = 0xf: an Apple core
+  assert.deepEqual(arm64Granules(0xf000_0000n), [65536]); // TGran4 = 0xf, TGran16 = 0
+  assert.deepEqual(arm64Granules(0xff00_0000n), []);
 });

@@ -11,6 +11,7 @@ import { forgeVcpu } from '../backend.js';
 import {
   type Arm64Layout,
   type Arm64Scenario,
+  arm64Granules,
   arm64ScenarioArb,
   arm64ScenarioTraceSteps,
   runArm64Scenario,
@@ -239,11 +240,18 @@ export class GuestCommand implements HvCommand {
       m.coverage.add(viaUntil ? 'hv_vcpu_run_until.guest' : 'hv_vcpu_run.guest');
     } else {
       const tables = await prepareArm64Tables(m, r);
+      // Stage-1 granules the vCPU implements, as its ID_AA64MMFR0_EL1 says (Apple's cores lack 64 KiB).
+      const mmfr0 = (r.backend as Arm64Backend).hv_vcpu_get_sys_reg(
+        vcpu.owner,
+        handle,
+        HV_SYS_REG.HV_SYS_REG_ID_AA64MMFR0_EL1,
+      );
       const layout: Arm64Layout = {
         mappings: layoutMappings(m, vcpu).map((x) => ({ ...x, ipa: x.addr })),
         code: { ipa: code.addr, size: code.size, uva: code.uva },
         ...(tables ? { tables } : {}),
         ipaBits: Number(m.state.vm?.addrLimit.toString(2).length ?? 37) - 1,
+        granules: mmfr0.ret === HV.HV_SUCCESS ? arm64Granules(mmfr0.value ?? 0n) : [],
       };
       const scenario = sample(arm64ScenarioArb(layout), this.seed) as Arm64Scenario;
       this.summary = `t${vcpu.owner}: guest arm64 program of ${scenario.actions.length} actions on vcpu ${vcpu.handle}`;

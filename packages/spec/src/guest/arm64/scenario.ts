@@ -60,6 +60,24 @@ export interface Arm64Layout {
   readonly tables?: { readonly ipa: bigint; readonly size: number; readonly uva: Uva };
   /** IPA size in bits, for generating unmapped addresses (default 36, hvf-facts.md §2.3 [R]). */
   readonly ipaBits?: number;
+  /**
+   * The stage-1 granules the vCPU implements (ID_AA64MMFR0_EL1, see {@link arm64Granules}); default all
+   * three. Apple's cores have no 64 KiB granule.
+   */
+  readonly granules?: readonly Arm64Granule[];
+}
+
+/**
+ * The stage-1 granules an ID_AA64MMFR0_EL1 value advertises (Arm ARM: TGran4 bits 31:28 0 or 1,
+ * TGran64 bits 27:24 0, TGran16 bits 23:20 1 or 2 mean implemented).
+ */
+export function arm64Granules(mmfr0: bigint): Arm64Granule[] {
+  const f = (lo: number): number => Number((mmfr0 >> BigInt(lo)) & 0xfn);
+  const out: Arm64Granule[] = [];
+  if (f(28) <= 1) out.push(4096);
+  if (f(20) === 1 || f(20) === 2) out.push(16384);
+  if (f(24) === 0) out.push(65536);
+  return out;
 }
 
 /** A program, its initial registers, the VMM's answers, the memory it runs in and how the VMM starts it. */
@@ -544,21 +562,23 @@ export function arm64ScenarioArb(layout: Arm64Layout, maxActions = 8): fc.Arbitr
     })
     .map((pairs) => Object.fromEntries(pairs.map(([r, v]) => [r, v])) as Record<number, bigint>);
   const ipaBits = layout.ipaBits ?? 36;
-  const shape: fc.Arbitrary<Arm64MmuShape | undefined> = layout.tables
-    ? fc.oneof(
-        { weight: 3, arbitrary: fc.constant(undefined) },
-        {
-          weight: 2,
-          arbitrary: fc
-            .record({
-              granule: fc.constantFrom<Arm64Granule>(4096, 16384, 65536),
-              t0sz: fc.integer({ min: 16, max: 63 - ipaBits }),
-              t1sz: fc.option(fc.integer({ min: 16, max: 64 - ipaBits }), { nil: undefined }),
-            })
-            .map((s): Arm64MmuShape => (s.t1sz === undefined ? { granule: s.granule, t0sz: s.t0sz } : s)),
-        },
-      )
-    : fc.constant(undefined);
+  const granules = layout.granules ?? [4096, 16384, 65536];
+  const shape: fc.Arbitrary<Arm64MmuShape | undefined> =
+    layout.tables && granules.length
+      ? fc.oneof(
+          { weight: 3, arbitrary: fc.constant(undefined) },
+          {
+            weight: 2,
+            arbitrary: fc
+              .record({
+                granule: fc.constantFrom<Arm64Granule>(...granules),
+                t0sz: fc.integer({ min: 16, max: 63 - ipaBits }),
+                t1sz: fc.option(fc.integer({ min: 16, max: 64 - ipaBits }), { nil: undefined }),
+              })
+              .map((s): Arm64MmuShape => (s.t1sz === undefined ? { granule: s.granule, t0sz: s.t0sz } : s)),
+          },
+        )
+      : fc.constant(undefined);
   return fc
     .record({
       start: fc.oneof(
