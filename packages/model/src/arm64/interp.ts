@@ -364,14 +364,13 @@ class Interp implements SlowRegs {
   readonly tRegion: (Arm64Region | undefined)[] = new Array<Arm64Region | undefined>(256).fill(undefined);
   gen = 0;
 
-  /** Result of translate(): the IPA of the page and its stage-2 region, or the fault. */
+  /** Results of stage1()/stage2(): the IPA of the page, its stage-2 region and permissions, or the fault. */
   xIpa = 0;
   xRegion: Arm64Region | undefined = undefined;
   xPerm = 0;
   fStatus = 0;
   fIpa = 0;
   fS1ptw = false;
-  fWrite = false;
   fReason = '';
 
   /** Loaded values of the last access. */
