@@ -9,6 +9,7 @@ export { ARM64_ARG_CHECKS, X86_ARG_CHECKS } from './generated/arg-checks.js';
 export * from './guest/arm64/actions.js';
 export * from './guest/arm64/assemble.js';
 export * from './guest/arm64/esr.js';
+export * from './guest/arm64/mmu.js';
 export * from './guest/arm64/predict.js';
 export * from './guest/arm64/scenario.js';
 export * from './guest/arm64/vmm.js';

@@ -87,6 +87,8 @@ function issFields(d: DecodedEsr): string[] {
     case 'instruction-abort':
       return [...(d.s1ptw ? ['S1PTW=1 (stage-2 fault on a stage-1 walk)'] : []), fsc('IFSC', d.ifsc)];
     case 'hvc64':
+    case 'svc64':
+    case 'smc64':
       return [`imm16=${hex(d.imm16)}`];
     case 'brk64':
       return [`comment=${hex(d.comment)}`];
