@@ -154,7 +154,7 @@ hv_return_t vmcs_read(Vcpu &v, uint32_t f, uint64_t *out) {
       case VMCS_RO_IO_RIP: val = v.exit.io_rip; break;
       default: {
         auto it = v.vmcs.find(f);
-        val = it == v.vmcs.end() ? 0 : it->second;  // never written: 0 (decisions.md)
+        val = it == v.vmcs.end() ? 0 : it->second;  // never written: 0 (README, return codes)
       }
     }
   }
