@@ -5,7 +5,6 @@
 
 #include "decode.h"
 #include "hvspec/hv_x86.h"
-#include "memslots.h"
 
 namespace hvkvm {
 

@@ -35,26 +35,6 @@ constexpr size_t kSignalMaskHeader = 4;   // u32 len, then the sigset bytes
 constexpr uint64_t kPage = 4096;
 constexpr unsigned kMaxVcpus = 64;  // HV_CAP_VCPUMAX: KVM_CAP_MAX_VCPUS capped at a sane number.
 
-// One disjoint guest-physical range as the VMM mapped it.
-struct Region {
-  uint64_t gpa;
-  uint64_t size;
-  uint8_t *hva;  // host address of gpa
-  uint32_t flags;
-};
-
-// A live KVM memslot (a merge of adjacent regions with the same SlotKind and contiguous host memory).
-struct Slot {
-  uint32_t id;
-  uint64_t gpa;
-  uint64_t size;
-  uint8_t *hva;
-  bool readonly;
-  bool operator==(const Slot &o) const {
-    return gpa == o.gpa && size == o.size && hva == o.hva && readonly == o.readonly;
-  }
-};
-
 struct Vcpu {
   hv_vcpuid_t id;
   int fd = -1;
@@ -98,11 +78,12 @@ struct Vm {
   int vm_fd = -1;
   size_t run_size = 0;
   uint8_t *cpuid = nullptr;  // C-layout kvm_cpuid2 (see kKvmGetSupportedCpuid)
-  std::map<uint64_t, Region> regions;  // by gpa; guarded by mem_mu
-  std::vector<Slot> slots;             // guarded by mem_mu
+  // Guest memory and its memslots; all guarded by mem_mu.
+  GuestMemory mem;
   std::vector<uint32_t> free_slot_ids;
-  uint64_t mem_generation = 0;         // bumped by every memslot change; guarded by mem_mu
   uint32_t next_slot_id = 0;
+  uint32_t max_slots = 0;       // KVM_CAP_NR_MEMSLOTS: memslot ids run below it
+  uint64_t mem_generation = 0;  // bumped by every memslot change
   std::mutex mem_mu;
   std::map<hv_vcpuid_t, Vcpu *> vcpus;  // live vCPUs; guarded by g_mu
   hv_vcpuid_t next_vcpu_id = 0;

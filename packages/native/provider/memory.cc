@@ -1,11 +1,9 @@
 // memory.cc — the VM's guest-physical memory: hv_vm_map/unmap/protect and the provider's own
 // accesses to guest memory.
 //
-// The VMM's mappings are kept as disjoint Regions with HVF flags; the KVM memslots are derived from
-// them (notes §3, §4): RWX → normal slot, RX/X/WX → KVM_MEM_READONLY slot, anything else → no slot,
-// where each data access becomes an MMIO exit that the run loop completes or reports. After every
-// change the slot set is recomputed with adjacent compatible regions merged, and only the slots that
-// differ are deleted and recreated (a slot cannot be reshaped, notes §4).
+// The bookkeeping is memslots.h's (interval maps of regions, runs and memslots); each call plans its
+// change there, makes KVM's memslots match the plan (KVM_SET_USER_MEMORY_REGION, notes §4), and
+// commits it. A call KVM cannot carry out (its memslot limit, or a refusal) changes nothing.
 #include <string.h>
 #include <sys/ioctl.h>
 
@@ -15,75 +13,62 @@ namespace hvkvm {
 
 namespace {
 
-// KVM_SET_USER_MEMORY_REGION: creates (size > 0) or deletes (size 0) slot `id`; EEXIST on overlap,
-// EINVAL when an existing slot would be reshaped (notes §4).
-int set_slot(Vm &vm, uint32_t id, uint64_t gpa, uint64_t size, uint8_t *hva, bool readonly) {
+// KVM_SET_USER_MEMORY_REGION: creates (size > 0) or deletes (size 0) memslot `id`; EEXIST on overlap,
+// EINVAL when an existing slot would be reshaped (notes §4), for an id at or above
+// KVM_CAP_NR_MEMSLOTS, or a GPA beyond the guest's physical address width.
+int set_slot(Vm &vm, const MemSlot &s, bool create) {
   kvm_userspace_memory_region r{};
-  r.slot = id;
-  r.flags = readonly ? KVM_MEM_READONLY : 0;
-  r.guest_phys_addr = gpa;
-  r.memory_size = size;
-  r.userspace_addr = reinterpret_cast<uint64_t>(hva);
+  r.slot = s.id;
+  r.flags = s.readonly ? KVM_MEM_READONLY : 0;
+  r.guest_phys_addr = s.gpa;
+  r.memory_size = create ? s.size : 0;
+  r.userspace_addr = reinterpret_cast<uint64_t>(s.hva);
   return ioctl(vm.vm_fd, KVM_SET_USER_MEMORY_REGION, &r);
 }
 
-// The slot set the current regions call for, merging neighbours that KVM can serve as one slot.
-std::vector<Slot> wanted_slots(const Vm &vm) {
-  std::vector<Slot> out;
-  for (const auto &[gpa, r] : vm.regions) {
-    SlotKind k = slot_kind_for(r.flags);
-    if (k == SlotKind::kNone) continue;
-    bool ro = k == SlotKind::kReadOnly;
-    if (!out.empty()) {
-      Slot &last = out.back();
-      if (last.readonly == ro && last.gpa + last.size == gpa && last.hva + last.size == r.hva) {
-        last.size += r.size;
-        continue;
-      }
-    }
-    out.push_back(Slot{0, gpa, r.size, r.hva, ro});
+uint32_t take_slot_id(Vm &vm) {
+  if (!vm.free_slot_ids.empty()) {
+    uint32_t id = vm.free_slot_ids.back();
+    vm.free_slot_ids.pop_back();
+    return id;
   }
-  return out;
+  return vm.next_slot_id++;
 }
 
-// Brings KVM's memslots in line with vm.regions. Caller holds vm.mem_mu.
-bool sync_slots(Vm &vm) {
+// Makes KVM's memslots what `plan` says and commits it; on any refusal puts KVM's memslots back and
+// changes nothing. Caller holds mem_mu.
+hv_return_t apply(Vm &vm, MemPlan &plan) {
+  if (plan.remove.empty() && plan.add.empty()) {
+    vm.mem.commit(plan);
+    return HV_SUCCESS;
+  }
+  // KVM's limit, checked up front so that a refused call leaves the guest's memslots untouched.
+  if (vm.mem.slots().size() - plan.remove.size() + plan.add.size() > vm.max_slots) return HV_NO_RESOURCES;
   vm.mem_generation++;
-  std::vector<Slot> want = wanted_slots(vm);
-  std::vector<Slot> keep;
-  // Delete slots that are no longer wanted exactly as they are.
-  for (const Slot &s : vm.slots) {
-    bool still = false;
-    for (const Slot &w : want)
-      if (w == s) still = true;
-    if (still) {
-      keep.push_back(s);
-    } else {
-      set_slot(vm, s.id, s.gpa, 0, s.hva, s.readonly);
-      vm.free_slot_ids.push_back(s.id);
+  size_t removed = 0, added = 0, taken = 0;
+  while (removed < plan.remove.size() && set_slot(vm, plan.remove[removed], false) == 0) ++removed;
+  if (removed == plan.remove.size()) {
+    // New memslots reuse the ids of the dropped ones first, then free ones.
+    for (; added < plan.add.size(); ++added) {
+      MemSlot &s = plan.add[added];
+      if (added < plan.remove.size()) {
+        s.id = plan.remove[added].id;
+      } else {
+        s.id = take_slot_id(vm);
+        ++taken;
+      }
+      if (set_slot(vm, s, true) != 0) break;
+    }
+    if (added == plan.add.size()) {
+      for (size_t i = added; i < plan.remove.size(); ++i) vm.free_slot_ids.push_back(plan.remove[i].id);
+      vm.mem.commit(plan);
+      return HV_SUCCESS;
     }
   }
-  bool ok = true;
-  for (Slot w : want) {
-    bool have = false;
-    for (const Slot &s : keep)
-      if (s == w) have = true;
-    if (have) continue;
-    if (!vm.free_slot_ids.empty()) {
-      w.id = vm.free_slot_ids.back();
-      vm.free_slot_ids.pop_back();
-    } else {
-      w.id = vm.next_slot_id++;
-    }
-    if (set_slot(vm, w.id, w.gpa, w.size, w.hva, w.readonly) != 0) {
-      vm.free_slot_ids.push_back(w.id);
-      ok = false;
-      continue;
-    }
-    keep.push_back(w);
-  }
-  vm.slots = keep;
-  return ok;
+  for (size_t i = added; i-- > 0;) set_slot(vm, plan.add[i], false);
+  for (size_t i = removed; i-- > 0;) set_slot(vm, plan.remove[i], true);
+  for (size_t i = 0; i < taken; ++i) vm.free_slot_ids.push_back(plan.add[plan.remove.size() + i].id);
+  return HV_NO_RESOURCES;
 }
 
 bool range_ok(uint64_t gpa, size_t size) {
@@ -91,58 +76,33 @@ bool range_ok(uint64_t gpa, size_t size) {
   return gpa + size > gpa;  // no wrap past 2^64; KVM also refuses a slot that ends exactly at 2^64
 }
 
-// Whether every page of [gpa, gpa+size) is mapped. Caller holds mem_mu.
-bool fully_mapped(const Vm &vm, uint64_t gpa, uint64_t size) {
-  uint64_t at = gpa, end = gpa + size;
-  auto it = vm.regions.upper_bound(at);
-  if (it == vm.regions.begin()) return false;
-  --it;
-  while (at != end) {
-    if (it == vm.regions.end() || it->first > at || it->first + it->second.size <= at) return false;
-    at = it->first + it->second.size;
-    if (at > end || (end != 0 && at == 0)) break;
-    ++it;
-  }
-  return true;
-}
-
-// Splits the region containing `at` so that a region starts at `at`. Caller holds mem_mu.
-void split_at(Vm &vm, uint64_t at) {
-  auto it = vm.regions.upper_bound(at);
-  if (it == vm.regions.begin()) return;
-  --it;
-  Region &r = it->second;
-  if (r.gpa == at || r.gpa + r.size <= at) return;
-  Region tail{at, r.gpa + r.size - at, r.hva + (at - r.gpa), r.flags};
-  r.size = at - r.gpa;
-  vm.regions.emplace(at, tail);
-}
-
-// Merges neighbouring regions with the same flags and contiguous host memory. Caller holds mem_mu.
-void merge_regions(Vm &vm) {
-  auto it = vm.regions.begin();
-  while (it != vm.regions.end()) {
-    auto next = std::next(it);
-    if (next == vm.regions.end()) break;
-    Region &a = it->second;
-    const Region &b = next->second;
-    if (a.gpa + a.size == b.gpa && a.hva + a.size == b.hva && a.flags == b.flags) {
-      a.size += b.size;
-      vm.regions.erase(next);
-    } else {
-      it = next;
-    }
-  }
-}
-
 hv_return_t vm_missing() { return HV_NO_DEVICE; }
 
-// Applies the new region table to KVM; on failure restores `saved` so the call changes nothing.
-hv_return_t commit(Vm &vm, const std::map<uint64_t, Region> &saved) {
-  if (sync_slots(vm)) return HV_SUCCESS;
-  vm.regions = saved;
-  sync_slots(vm);
-  return HV_NO_RESOURCES;
+// Host address of gpa, with the bytes available in its region and the region's flags (null, 0 and 0
+// when unmapped). Caller holds mem_mu.
+uint8_t *host_of(Vm &vm, uint64_t gpa, uint64_t *avail, uint32_t *flags) {
+  const Extent *r = vm.mem.region(gpa);
+  *avail = r ? r->size - (gpa - r->gpa) : 0;
+  *flags = r ? r->attr : 0;
+  return r ? r->hva + (gpa - r->gpa) : nullptr;
+}
+
+// Copies between guest-physical memory and `buf`, regardless of permissions; false (having copied
+// a prefix) at the first unmapped byte. Caller holds mem_mu.
+bool copy_guest(Vm &vm, uint64_t gpa, uint8_t *buf, size_t len, bool to_guest) {
+  while (len) {
+    uint64_t avail;
+    uint32_t flags;
+    uint8_t *p = host_of(vm, gpa, &avail, &flags);
+    if (!p) return false;
+    size_t n = len < avail ? len : avail;
+    if (to_guest) memcpy(p, buf, n);
+    else memcpy(buf, p, n);
+    buf += n;
+    gpa += n;
+    len -= n;
+  }
+  return true;
 }
 
 }  // namespace
@@ -150,64 +110,19 @@ hv_return_t commit(Vm &vm, const std::map<uint64_t, Region> &saved) {
 uint32_t region_flags(Vm &vm, uint64_t gpa, bool *mapped, uint64_t *generation) {
   std::lock_guard<std::mutex> lock(vm.mem_mu);
   *generation = vm.mem_generation;
-  auto it = vm.regions.upper_bound(gpa);
-  if (it != vm.regions.begin()) {
-    --it;
-    if (gpa - it->first < it->second.size) {
-      *mapped = true;
-      return it->second.flags;
-    }
-  }
-  *mapped = false;
-  return 0;
+  const Extent *r = vm.mem.region(gpa);
+  *mapped = r != nullptr;
+  return r ? r->attr : 0;
 }
-
-namespace {
-// Host address of gpa, with the number of bytes available in that region. Caller holds mem_mu.
-uint8_t *host_of(Vm &vm, uint64_t gpa, uint64_t *avail, uint32_t *flags) {
-  auto it = vm.regions.upper_bound(gpa);
-  if (it == vm.regions.begin()) return nullptr;
-  --it;
-  const Region &r = it->second;
-  if (gpa - r.gpa >= r.size) return nullptr;
-  *avail = r.size - (gpa - r.gpa);
-  *flags = r.flags;
-  return r.hva + (gpa - r.gpa);
-}
-}  // namespace
 
 bool read_guest_phys(Vm &vm, uint64_t gpa, void *out, size_t len) {
   std::lock_guard<std::mutex> lock(vm.mem_mu);
-  auto *dst = static_cast<uint8_t *>(out);
-  while (len) {
-    uint64_t avail;
-    uint32_t flags;
-    uint8_t *src = host_of(vm, gpa, &avail, &flags);
-    if (!src) return false;
-    size_t n = len < avail ? len : avail;
-    memcpy(dst, src, n);
-    dst += n;
-    gpa += n;
-    len -= n;
-  }
-  return true;
+  return copy_guest(vm, gpa, static_cast<uint8_t *>(out), len, false);
 }
 
 bool write_guest_phys(Vm &vm, uint64_t gpa, const void *in, size_t len) {
   std::lock_guard<std::mutex> lock(vm.mem_mu);
-  auto *src = static_cast<const uint8_t *>(in);
-  while (len) {
-    uint64_t avail;
-    uint32_t flags;
-    uint8_t *dst = host_of(vm, gpa, &avail, &flags);
-    if (!dst) return false;
-    size_t n = len < avail ? len : avail;
-    memcpy(dst, src, n);
-    src += n;
-    gpa += n;
-    len -= n;
-  }
-  return true;
+  return copy_guest(vm, gpa, static_cast<uint8_t *>(const_cast<void *>(in)), len, true);
 }
 
 bool try_complete_access(Vm &vm, uint64_t gpa, uint8_t *data, size_t len, bool is_write, uint32_t *flags,
@@ -228,23 +143,15 @@ bool try_complete_access(Vm &vm, uint64_t gpa, uint8_t *data, size_t len, bool i
     if (!p || !(f & need)) return false;
     done += avail;
   }
-  for (size_t done = 0; done < len;) {
-    uint64_t avail;
-    uint32_t f;
-    uint8_t *p = host_of(vm, gpa + done, &avail, &f);
-    size_t n = len - done < avail ? len - done : avail;
-    if (is_write) memcpy(p, data + done, n);
-    else memcpy(data + done, p, n);
-    done += n;
-  }
-  return true;
+  return copy_guest(vm, gpa, data, len, is_write);
 }
 
 void release_memory(Vm &vm) {
   std::lock_guard<std::mutex> lock(vm.mem_mu);
-  for (const Slot &s : vm.slots) set_slot(vm, s.id, s.gpa, 0, s.hva, s.readonly);
-  vm.slots.clear();
-  vm.regions.clear();
+  for (const auto &[gpa, s] : vm.mem.slots()) set_slot(vm, s, false);
+  vm.mem.clear();
+  vm.free_slot_ids.clear();
+  vm.next_slot_id = 0;
 }
 
 }  // namespace hvkvm
@@ -261,18 +168,10 @@ hv_return_t hv_vm_map(hv_uvaddr_t uva, hv_gpaddr_t gpa, size_t size, hv_memory_f
   Vm &vm = *g_vm;
   std::lock_guard<std::mutex> mlock(vm.mem_mu);
   // Overlap with any existing region → HV_ERROR ([R] arm64; README, return codes, for x86).
-  uint64_t end = gpa + size;
-  auto it = vm.regions.lower_bound(gpa);
-  if (it != vm.regions.begin()) {
-    auto prev = std::prev(it);
-    if (prev->first + prev->second.size > gpa) return HV_ERROR;
-  }
-  if (it != vm.regions.end() && (end == 0 || it->first < end)) return HV_ERROR;
-  auto saved = vm.regions;
-  vm.regions.emplace(gpa, Region{gpa, size, const_cast<uint8_t *>(static_cast<const uint8_t *>(uva)),
-                                 static_cast<uint32_t>(flags)});
-  merge_regions(vm);
-  return commit(vm, saved);
+  if (vm.mem.overlaps(gpa, size)) return HV_ERROR;
+  MemPlan plan = vm.mem.plan_map(gpa, size, const_cast<uint8_t *>(static_cast<const uint8_t *>(uva)),
+                                 static_cast<uint32_t>(flags));
+  return apply(vm, plan);
 }
 
 hv_return_t hv_vm_unmap(hv_gpaddr_t gpa, size_t size) {
@@ -281,16 +180,10 @@ hv_return_t hv_vm_unmap(hv_gpaddr_t gpa, size_t size) {
   if (!range_ok(gpa, size)) return HV_BAD_ARGUMENT;
   Vm &vm = *g_vm;
   std::lock_guard<std::mutex> mlock(vm.mem_mu);
-  uint64_t end = gpa + size;
-  auto saved = vm.regions;
-  split_at(vm, gpa);
-  if (end != 0) split_at(vm, end);
   // Every mapped page in the range is removed; pages that were not mapped are ignored (README, return
   // codes).
-  for (auto it = vm.regions.lower_bound(gpa); it != vm.regions.end() && (end == 0 || it->first < end);)
-    it = vm.regions.erase(it);
-  merge_regions(vm);
-  return commit(vm, saved);
+  MemPlan plan = vm.mem.plan_unmap(gpa, size);
+  return apply(vm, plan);
 }
 
 hv_return_t hv_vm_protect(hv_gpaddr_t gpa, size_t size, hv_memory_flags_t flags) {
@@ -299,15 +192,9 @@ hv_return_t hv_vm_protect(hv_gpaddr_t gpa, size_t size, hv_memory_flags_t flags)
   if (!range_ok(gpa, size) || (flags & ~uint64_t{kRWX})) return HV_BAD_ARGUMENT;
   Vm &vm = *g_vm;
   std::lock_guard<std::mutex> mlock(vm.mem_mu);
-  if (!fully_mapped(vm, gpa, size)) return HV_BAD_ARGUMENT;  // an unmapped page (README, return codes)
-  uint64_t end = gpa + size;
-  auto saved = vm.regions;
-  split_at(vm, gpa);
-  if (end != 0) split_at(vm, end);
-  for (auto it = vm.regions.lower_bound(gpa); it != vm.regions.end() && (end == 0 || it->first < end); ++it)
-    it->second.flags = static_cast<uint32_t>(flags);
-  merge_regions(vm);
-  return commit(vm, saved);
+  if (!vm.mem.fully_mapped(gpa, size)) return HV_BAD_ARGUMENT;  // an unmapped page (README, return codes)
+  MemPlan plan = vm.mem.plan_protect(gpa, size, static_cast<uint32_t>(flags));
+  return apply(vm, plan);
 }
 
 hv_return_t hv_vm_map_space(hv_vm_space_t asid, hv_uvaddr_t uva, hv_gpaddr_t gpa, size_t size,

@@ -184,6 +184,10 @@ hv_return_t hv_vm_create(hv_vm_options_t flags) {
   // KVM_CHECK_EXTENSION(KVM_CAP_MAX_VCPUS) on the VM: vCPUs this VM may create.
   int max = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
   if (max > 0 && static_cast<unsigned>(max) < vm->max_vcpus) vm->max_vcpus = max;
+  // KVM_CHECK_EXTENSION(KVM_CAP_NR_MEMSLOTS) on the VM: memslot ids run below it (32764 here; 0 on
+  // kernels before 3.x, whose limit was 32).
+  int slots = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
+  vm->max_slots = slots > 0 ? static_cast<uint32_t>(slots) : 32;
   // KVM_GET_SUPPORTED_CPUID: fills up to nent entries with what KVM can give a guest; E2BIG if too few.
   uint32_t nent = 256;
   uint8_t *cpuid = nullptr;

@@ -670,6 +670,212 @@ void test_subrange() {
   munmap(buf, kPages * 4096);
 }
 
+// KVM's memslot limit (KVM_CAP_NR_MEMSLOTS, 32764 here) ends in HV_NO_RESOURCES with nothing changed;
+// calls that need no new memslot still work at the limit.
+void test_slot_limit() {
+  Fixture f;
+  constexpr size_t kMax = 40000;
+  uint8_t *host = static_cast<uint8_t *>(
+      mmap(nullptr, kMax * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
+  const uint64_t base = 0x100000000ull;
+  double t0 = now_us();
+  size_t n = 0;
+  hv_return_t ret = HV_SUCCESS;
+  for (; n < kMax; ++n) {
+    ret = hv_vm_map(host + n * 4096, base + n * 8192, 4096, kRWX);  // every other page: a memslot each
+    if (ret != HV_SUCCESS) break;
+  }
+  double t1 = now_us();
+  CHECK_EQ(ret, HV_NO_RESOURCES);
+  CHECK(n > 30000 && n < kMax);
+  const uint64_t refused = base + n * 8192;
+  CHECK_EQ(hv_vm_protect(refused, 4096, kRWX), HV_BAD_ARGUMENT);  // the refused page is not mapped
+  CHECK_EQ(hv_vm_map(host + n * 4096, refused, 4096, kRWX), HV_NO_RESOURCES);
+  // Growing a memslot needs no new one; trap-mode memory needs none at all.
+  CHECK_EQ(hv_vm_map(host + (n - 1) * 4096 + 4096, base + (n - 1) * 8192 + 4096, 4096, kRWX), HV_SUCCESS);
+  CHECK_EQ(hv_vm_unmap(base + (n - 1) * 8192 + 4096, 4096), HV_SUCCESS);
+  CHECK_EQ(hv_vm_map(host + n * 4096, refused, 4096, HV_MEMORY_READ | HV_MEMORY_WRITE), HV_SUCCESS);
+  CHECK_EQ(hv_vm_unmap(refused, 4096), HV_SUCCESS);
+  // Splitting the RAM's memslot needs two more: refused, and the guest still writes the page.
+  CHECK_EQ(hv_vm_protect(0x5000, 4096, kRX), HV_NO_RESOURCES);
+  f.load(0x1000, {0xc6, 0x05, 0x00, 0x50, 0x00, 0x00, 0x77, 0xf4});  // mov byte [0x5000],0x77; hlt
+  setup_prot32(f.vcpu, 0x1000);
+  CHECK_EQ(f.run(), VMX_REASON_HLT);
+  CHECK_EQ(f.ram[0x5000], 0x77);
+  // A page mapped at the limit works for the guest: mov byte [ebx],0x42; hlt.
+  f.load(0x1100, {0xc6, 0x03, 0x42, 0xf4});
+  wvmcs(f.vcpu, VMCS_GUEST_RIP, 0x1100);
+  CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_RBX, 0x5000), HV_SUCCESS);
+  CHECK_EQ(f.run(), VMX_REASON_HLT);
+  CHECK_EQ(f.ram[0x5000], 0x42);
+  double t2 = now_us();
+  size_t bad = 0;
+  for (size_t i = 0; i < n; ++i) bad += hv_vm_unmap(base + i * 8192, 4096) != HV_SUCCESS;
+  double t3 = now_us();
+  CHECK_EQ(bad, 0u);
+  // With the memslots back, the split works.
+  CHECK_EQ(hv_vm_protect(0x5000, 4096, kRX), HV_SUCCESS);
+  CHECK_EQ(hv_vm_protect(0x5000, 4096, kRWX), HV_SUCCESS);
+  printf("  %zu one-page memslots: map %.2f s, unmap %.2f s\n", n, (t1 - t0) / 1e6, (t3 - t2) / 1e6);
+  munmap(host, kMax * 4096);
+}
+
+// Several GiB of guest memory in one mapping: split by hv_vm_protect and hv_vm_unmap deep inside it.
+void test_large_memory() {
+  constexpr uint64_t kSize = 6ull << 30;
+  uint8_t *ram = static_cast<uint8_t *>(
+      mmap(nullptr, kSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
+  CHECK(ram != MAP_FAILED);
+  if (ram == MAP_FAILED) return;
+  CHECK_EQ(hv_vm_create(HV_VM_DEFAULT), HV_SUCCESS);
+  double t0 = now_us();
+  CHECK_EQ(hv_vm_map(ram, 0, kSize, kRWX), HV_SUCCESS);
+  double t1 = now_us();
+  hv_vcpuid_t v;
+  CHECK_EQ(hv_vcpu_create(&v, HV_VCPU_DEFAULT), HV_SUCCESS);
+  // mov eax,[0xfff00000]; out 0x10,al; mov byte [0xc0000123],0x5a; mov al,[0x80002000]; out 0x11,al; hlt
+  const uint8_t code[] = {0xa1, 0x00, 0x00, 0xf0, 0xff, 0xe6, 0x10, 0xc6, 0x05, 0x23, 0x01, 0x00, 0xc0, 0x5a,
+                          0xa0, 0x00, 0x20, 0x00, 0x80, 0xe6, 0x11, 0xf4};
+  memcpy(ram + 0x1000, code, sizeof code);
+  ram[0xfff00000ull] = 0x3c;
+  ram[0x80002000ull] = 0x99;
+  setup_prot32(v, 0x1000);
+  auto run = [&] {
+    for (;;) {
+      CHECK_EQ(hv_vcpu_run_until(v, HV_DEADLINE_FOREVER), HV_SUCCESS);
+      uint64_t r = vmcs(v, VMCS_RO_EXIT_REASON);
+      if (r != VMX_REASON_IRQ) return r;
+    }
+  };
+  auto skip = [&] { wvmcs(v, VMCS_GUEST_RIP, vmcs(v, VMCS_GUEST_RIP) + vmcs(v, VMCS_RO_VMEXIT_INSTR_LEN)); };
+  CHECK_EQ(run(), VMX_REASON_IO);
+  CHECK_EQ(reg(v, HV_X86_RAX) & 0xff, 0x3c);
+  skip();
+  // The byte at 3 GiB + 0x123 read-only now: the store is an EPT violation; writable again, it lands.
+  CHECK_EQ(hv_vm_protect(0xc0000000ull, 4096, kRX), HV_SUCCESS);
+  // The page at 2 GiB + 0x2000 unmapped: the load is an EPT violation.
+  CHECK_EQ(hv_vm_unmap(0x80002000ull, 4096), HV_SUCCESS);
+  CHECK_EQ(run(), VMX_REASON_EPT_VIOLATION);
+  CHECK_EQ(vmcs(v, VMCS_RO_EXIT_QUALIFIC), 0x1aa);
+  CHECK_EQ(vmcs(v, VMCS_GUEST_PHYSICAL_ADDRESS), 0xc0000123ull);
+  CHECK_EQ(ram[0xc0000123ull], 0);
+  CHECK_EQ(hv_vm_protect(0xc0000000ull, 4096, kRWX), HV_SUCCESS);
+  CHECK_EQ(run(), VMX_REASON_EPT_VIOLATION);
+  CHECK_EQ(vmcs(v, VMCS_RO_EXIT_QUALIFIC), 0x181);
+  CHECK_EQ(vmcs(v, VMCS_GUEST_PHYSICAL_ADDRESS), 0x80002000ull);
+  CHECK_EQ(ram[0xc0000123ull], 0x5a);
+  CHECK_EQ(hv_vm_map(ram + 0x80002000ull, 0x80002000ull, 4096, kRWX), HV_SUCCESS);
+  CHECK_EQ(run(), VMX_REASON_IO);
+  CHECK_EQ(reg(v, HV_X86_RAX) & 0xff, 0x99);
+  skip();
+  CHECK_EQ(run(), VMX_REASON_HLT);
+  double t2 = now_us();
+  CHECK_EQ(hv_vm_unmap(0, kSize), HV_SUCCESS);
+  double t3 = now_us();
+  CHECK_EQ(hv_vcpu_destroy(v), HV_SUCCESS);
+  CHECK_EQ(hv_vm_destroy(), HV_SUCCESS);
+  printf("  6 GiB: map %.1f ms, unmap %.1f ms\n", (t1 - t0) / 1e3, (t3 - t2) / 1e3);
+  munmap(ram, kSize);
+}
+
+// Random map/unmap/protect on 32 pages, checked by the guest: every page, read and written, must
+// behave as its current permissions say (facts §1.6 qualification; X and WX reads leak, deviations
+// kvm.exec-only and kvm.write-exec, so reads are checked only where READ decides).
+void test_random_permissions() {
+  Fixture f;
+  constexpr int kPages = 32;
+  constexpr uint64_t kBase = 0x200000;
+  uint8_t *host = static_cast<uint8_t *>(
+      mmap(nullptr, 2 * kPages * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  struct PageState {
+    bool mapped = false;
+    uint8_t *hva = nullptr;
+    uint32_t flags = 0;
+  } pages[kPages];
+  // 0x1000: mov al,[ebx]; out 0x10,al; hlt      0x1010: mov byte [ebx],cl; hlt
+  f.load(0x1000, {0x8a, 0x03, 0xe6, 0x10, 0xf4});
+  f.load(0x1010, {0x88, 0x0b, 0xf4});
+  setup_prot32(f.vcpu, 0x1000);
+  uint64_t rng = 0x9e3779b97f4a7c15ull;
+  auto next = [&] {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+  };
+  const uint32_t sets[] = {0, HV_MEMORY_READ, HV_MEMORY_WRITE, HV_MEMORY_READ | HV_MEMORY_WRITE, static_cast<uint32_t>(kRX),
+                           static_cast<uint32_t>(kRWX), static_cast<uint32_t>(kRWX), HV_MEMORY_EXEC,
+                           HV_MEMORY_WRITE | HV_MEMORY_EXEC};
+  int checks = 0;
+  for (int step = 0; step < 400; ++step) {
+    int first = static_cast<int>(next() % kPages);
+    int count = 1 + static_cast<int>(next() % (next() % 4 ? 4 : kPages - first));
+    if (first + count > kPages) count = kPages - first;
+    uint32_t flags = sets[next() % (sizeof sets / sizeof sets[0])];
+    uint64_t gpa = kBase + first * 4096ull;
+    switch (next() % 3) {
+      case 0: {
+        bool free = true;
+        for (int i = first; i < first + count; ++i) free &= !pages[i].mapped;
+        // Host memory: the identity layout (merges with neighbours) or the other half (does not).
+        uint8_t *hva = host + (next() % 2 ? first : kPages + (next() % (kPages - count + 1))) * 4096ull;
+        CHECK_EQ(hv_vm_map(hva, gpa, count * 4096ull, flags), free ? HV_SUCCESS : HV_ERROR);
+        if (free)
+          for (int i = 0; i < count; ++i) pages[first + i] = PageState{true, hva + i * 4096ull, flags};
+        break;
+      }
+      case 1:
+        CHECK_EQ(hv_vm_unmap(gpa, count * 4096ull), HV_SUCCESS);
+        for (int i = first; i < first + count; ++i) pages[i] = PageState{};
+        break;
+      default: {
+        bool all = true;
+        for (int i = first; i < first + count; ++i) all &= pages[i].mapped;
+        CHECK_EQ(hv_vm_protect(gpa, count * 4096ull, flags), all ? HV_SUCCESS : HV_BAD_ARGUMENT);
+        if (all)
+          for (int i = first; i < first + count; ++i) pages[i].flags = flags;
+      }
+    }
+    if (step % 40 != 39) continue;
+    for (int i = 0; i < kPages; ++i) {
+      const PageState &p = pages[i];
+      uint64_t at = kBase + i * 4096ull + (next() % 4096);
+      uint8_t tag = static_cast<uint8_t>(next() | 1);
+      uint8_t before = p.mapped ? p.hva[at - kBase - i * 4096ull] : 0;
+      uint64_t allowed = p.mapped ? (p.flags & kRWX) << 3 : 0;
+      // Write.
+      wvmcs(f.vcpu, VMCS_GUEST_RIP, 0x1010);
+      CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_RBX, at), HV_SUCCESS);
+      CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_RCX, tag), HV_SUCCESS);
+      uint64_t r = f.run();
+      if (p.mapped && (p.flags & HV_MEMORY_WRITE)) {
+        CHECK_EQ(r, VMX_REASON_HLT);
+        CHECK_EQ(p.hva[at - kBase - i * 4096ull], tag);
+      } else {
+        CHECK_EQ(r, VMX_REASON_EPT_VIOLATION);
+        CHECK_EQ(vmcs(f.vcpu, VMCS_RO_EXIT_QUALIFIC), 0x182 | allowed);
+        CHECK_EQ(vmcs(f.vcpu, VMCS_GUEST_PHYSICAL_ADDRESS), at);
+        if (p.mapped) CHECK_EQ(p.hva[at - kBase - i * 4096ull], before);
+      }
+      // Read, where READ decides (not X or WX).
+      if (p.mapped && (p.flags & HV_MEMORY_EXEC) && !(p.flags & HV_MEMORY_READ)) continue;
+      wvmcs(f.vcpu, VMCS_GUEST_RIP, 0x1000);
+      r = f.run();
+      if (p.mapped && (p.flags & HV_MEMORY_READ)) {
+        CHECK_EQ(r, VMX_REASON_IO);
+        CHECK_EQ(reg(f.vcpu, HV_X86_RAX) & 0xff, p.hva[at - kBase - i * 4096ull]);
+      } else {
+        CHECK_EQ(r, VMX_REASON_EPT_VIOLATION);
+        CHECK_EQ(vmcs(f.vcpu, VMCS_RO_EXIT_QUALIFIC), 0x181 | allowed);
+      }
+      ++checks;
+    }
+  }
+  CHECK_EQ(hv_vm_unmap(kBase, kPages * 4096ull), HV_SUCCESS);
+  CHECK(checks > 100);
+  munmap(host, 2 * kPages * 4096);
+}
+
 void test_interrupt() {
   Fixture f;
   f.load(0x1000, {0xeb, 0xfe});  // jmp $
@@ -1080,7 +1286,7 @@ int main(int argc, char **argv) {
   }
   const Test tests[] = {
       {"available", test_available}, {"capabilities", test_capabilities}, {"out_in_hlt", test_out_in_hlt}, {"real_mode", test_real_mode},
-      {"mmio", test_mmio}, {"string_io", test_string_io}, {"prefixed_stores", test_prefixed_stores},           {"permissions", test_permissions},   {"subrange", test_subrange},
+      {"mmio", test_mmio}, {"string_io", test_string_io}, {"prefixed_stores", test_prefixed_stores},           {"permissions", test_permissions},   {"subrange", test_subrange}, {"slot_limit", test_slot_limit}, {"large_memory", test_large_memory}, {"random_permissions", test_random_permissions},
       {"interrupt", test_interrupt}, {"registers", test_registers}, {"register_refusals", test_register_refusals},       {"misuse", test_misuse},
       {"concurrent_protect", test_concurrent_protect}, {"loop", test_loop},           {"bench_exit", bench_exit},
   };
