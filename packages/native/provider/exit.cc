@@ -13,6 +13,7 @@ namespace {
 constexpr uint64_t kPageSize = 4096;
 constexpr uint64_t kCr0Pg = 0x80000000ull;
 constexpr uint64_t kRflagsDf = 1u << 10;
+constexpr uint64_t kRflagsTf = 1u << 8;
 // EPT-violation qualification (facts §1.6): access bits, the mapping's R/W/X in bits 5:3, and bits 7+8
 // (guest-linear address valid, access to the translation of a linear address) for every data access
 // and fetch the provider reports.
@@ -402,6 +403,47 @@ Translation translate_hlt(const KvmExit &e) {
   return t;
 }
 
+// RDMSR/WRMSR that KVM's MSR filter sent to user space (notes §7): RIP at the instruction, RCX the
+// MSR, EDX:EAX the value of a WRMSR, all as the guest left them; the VMM answers a RDMSR in RAX/RDX
+// and moves RIP on, and the next run hands that to KVM (facts §1.8 [T]).
+Translation translate_msr(const KvmExit &e) {
+  if (e.msr.completed) return next(e, Next::kResume);
+  const bool write = e.reason == KVM_EXIT_X86_WRMSR;
+  Translation t = report(e, write ? VMX_REASON_WRMSR : VMX_REASON_RDMSR);
+  const uint8_t *buf = nullptr;
+  size_t n = code_at(e.code, e.regs.rip, kMaxInsn, &buf);
+  Insn d;
+  bool decoded = n && decode(buf, n, code_mode(e.sregs), &e.regs, e.regs.rip, &d) && d.map == 1 &&
+                 d.op == (write ? 0x30 : 0x32);
+  t.exit.instr_len = decoded ? d.len : 2;
+  t.pending = write ? Pending::kMsrWrite : Pending::kMsrRead;
+  return t;
+}
+
+// VMCALL (0F 01 C1) at RIP. The provider turns KVM's hypercall patching off, so that on AMD and PVM
+// hosts a guest VMCALL raises #UD in the guest (notes §7); where the guest cannot deliver that #UD
+// (no usable IDT) it ends in a triple fault at the VMCALL, with every register as the guest left it:
+// exactly where HVF reports VMX_REASON_VMCALL. A single-step trap (RFLAGS.TF) pending at that
+// instruction boundary would triple-fault there too, so it rules this out.
+bool vmcall_at_rip(const KvmExit &e, int *len) {
+  if (e.regs.rflags & kRflagsTf) return false;
+  const uint8_t *buf = nullptr;
+  size_t n = code_at(e.code, e.regs.rip, kMaxInsn, &buf);
+  Insn d;
+  if (!n || !decode(buf, n, code_mode(e.sregs), nullptr, e.regs.rip, &d)) return false;
+  if (d.map != 1 || d.op != 0x01 || d.has_mem || buf[d.len - 1] != 0xc1) return false;
+  *len = d.len;
+  return true;
+}
+
+Translation translate_shutdown(const KvmExit &e) {
+  int len = 0;
+  if (!vmcall_at_rip(e, &len)) return report(e, VMX_REASON_TRIPLE_FAULT);
+  Translation t = report(e, VMX_REASON_VMCALL);
+  t.exit.instr_len = static_cast<uint64_t>(len);
+  return t;
+}
+
 Translation translate_kick(const KvmExit &e) {
   // A kick (hv_vcpu_interrupt) is VMX_REASON_IRQ, as HVF reports it (facts §1.7 [R]); any other
   // signal, or a kick the run loop already consumed, enters the guest again.
@@ -433,6 +475,11 @@ CodeWanted code_wanted(const KvmExit &e) {
       return e.mmio.is_write ? CodeWanted{back(), kMaxInsn} : CodeWanted{0, kMaxInsn};
     case KVM_EXIT_HLT:
       return {rip >= 1 ? 1u : 0u, 0};
+    case KVM_EXIT_SHUTDOWN:
+      return {0, kMaxInsn};
+    case KVM_EXIT_X86_RDMSR:
+    case KVM_EXIT_X86_WRMSR:
+      return e.msr.completed ? CodeWanted{} : CodeWanted{0, kMaxInsn};
     default:
       return {};
   }
@@ -456,7 +503,9 @@ Translation translate_exit(const KvmExit &e) {
     case KVM_EXIT_HLT: return translate_hlt(e);
     case KVM_EXIT_INTERNAL_ERROR:
       return e.suberror == KVM_INTERNAL_ERROR_EMULATION ? translate_emulation_failure(e) : next(e, Next::kError);
-    case KVM_EXIT_SHUTDOWN: return report(e, VMX_REASON_TRIPLE_FAULT);
+    case KVM_EXIT_SHUTDOWN: return translate_shutdown(e);
+    case KVM_EXIT_X86_RDMSR:
+    case KVM_EXIT_X86_WRMSR: return translate_msr(e);
     case KVM_EXIT_FAIL_ENTRY: return report(e, kEntryFailure);
     case KVM_EXIT_INTR: return translate_kick(e);
     default: return next(e, Next::kError);

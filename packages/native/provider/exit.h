@@ -31,8 +31,8 @@ struct ExitInfo {
   uint64_t io_rcx = 0, io_rsi = 0, io_rdi = 0, io_rip = 0;
 };
 
-// A KVM completion still owed when hv_vcpu_run returned (notes §5 point 2).
-enum class Pending { kNone, kIoIn, kMmioRead };
+// A KVM completion still owed when hv_vcpu_run returned (notes §5 point 2, §7).
+enum class Pending { kNone, kIoIn, kMmioRead, kMsrRead, kMsrWrite };
 
 // Guest code the provider read: bytes[0..n) are the code at CS-relative offsets [ip, ip + n).
 struct CodeBytes {
@@ -69,6 +69,10 @@ struct KvmExit {
     bool mapped = false;     // gpa is in a mapping (whatever its permissions)
     uint32_t flags = 0;      // that mapping's hv_memory_flags_t
   } mmio;
+  struct {
+    uint32_t index = 0;      // KVM_EXIT_X86_RDMSR / WRMSR: the MSR (as in RCX)
+    bool completed = false;  // the vCPU runs it natively, so the provider did the access itself
+  } msr;
   uint32_t suberror = 0;  // KVM_EXIT_INTERNAL_ERROR
   // For an emulation failure: where the fetch at RIP goes (notes §3: KVM reports no GPA).
   struct {

@@ -68,6 +68,7 @@ struct Vcpu {
   // retired exit can be found by decoding forward (see anchored_length in exit.cc).
   uint64_t entry_rip = 0;
   uint64_t fetch_retry_generation = ~0ull;  // see translate_emulation_failure in exit.cc
+  uint16_t native_msrs = 0;                 // hv_vcpu_enable_native_msr (bits: msr.cc's kKnownMsrs)
   // Guest code fetched for the exit translation (KvmExit::code, ::flush_code).
   uint8_t code_buf[kMaxCodeBack + kMaxInsn];
   uint8_t flush_buf[kMaxInsn];
@@ -88,6 +89,12 @@ struct Vm {
   std::map<hv_vcpuid_t, Vcpu *> vcpus;  // live vCPUs; guarded by g_mu
   hv_vcpuid_t next_vcpu_id = 0;
   unsigned max_vcpus = kMaxVcpus;
+  // Guest RDMSR/WRMSR exit to user space through KVM's MSR filter (notes §7); the filter currently
+  // lets through the MSRs in msr_filter_native. Guarded by g_mu.
+  bool msr_exits = false;
+  uint16_t msr_filter_native = 0;
+  // KVM's hypercall patching is off: a guest VMCALL on AMD/PVM hosts raises #UD (notes §7).
+  bool hypercall_patching_off = false;
   // A KVM vCPU that never runs, created on first use with the VM's CPUID: hv_vcpu_write_register asks
   // it whether KVM accepts a CR0/CR4 value (KVM_SET_SREGS), so that the real vCPU is not touched
   // (loading a paging state into it and back left PVM's MMU confused). Guarded by probe_mu.
@@ -134,6 +141,20 @@ CodeBytes fetch_code(Vcpu &v, const CodeWanted &want);
 bool load_dregs(Vcpu &v);
 bool load_xcrs(Vcpu &v);
 bool write_back_ioctl_state(Vcpu &v);
+
+// MSRs (msr.cc). msr_get/msr_set: KVM_GET_MSRS/KVM_SET_MSRS, FS/GS base through the register file.
+// setup_msr_exits enables the exits at VM creation; update_msr_filter (caller holds g_mu) lets through
+// what every live vCPU runs natively; complete_native_msr does the access of a KVM MSR exit itself
+// when this vCPU runs that MSR natively (false: the VMM must see it).
+bool msr_get(Vcpu &v, uint32_t msr, uint64_t *value);
+bool msr_set(Vcpu &v, uint32_t msr, uint64_t value);
+bool setup_msr_exits(Vm &vm);
+bool update_msr_filter(Vm &vm);
+bool complete_native_msr(Vcpu &v, kvm_run *run);
+// Whether a TSC write just made on `v` took effect; whether KVM here lets user space set a guest TSC
+// at all (asked on a throwaway VM).
+bool tsc_write_took(Vcpu &v, uint64_t value);
+bool tsc_writable_probe();
 
 // VMCS view (vmcs.cc).
 bool vmcs_field_known(uint32_t field);

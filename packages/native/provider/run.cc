@@ -58,6 +58,12 @@ void flush_completion(Vcpu &v) {
 // The completion the last reported exit left pending: KVM gets the VMM's result (for IN, its RAX)
 // and finishes the instruction; the VMM's registers are then written back over KVM's.
 void complete_pending(Vcpu &v) {
+  if (v.pending == Pending::kMsrRead || v.pending == Pending::kMsrWrite) {
+    // The VMM's answer to a RDMSR is in EDX:EAX; a WRMSR it has dealt with. Either way KVM must not
+    // inject #GP (error 0); the instruction's RIP is then the VMM's.
+    if (v.pending == Pending::kMsrRead) v.run->msr.data = (v.regs.rdx << 32) | (v.regs.rax & 0xffffffffull);
+    v.run->msr.error = 0;
+  }
   if (v.pending == Pending::kIoIn) {
     uint8_t *data = reinterpret_cast<uint8_t *>(v.run) + v.run->io.data_offset;
     size_t n = static_cast<size_t>(v.run->io.size) * v.run->io.count;
@@ -107,6 +113,11 @@ void record_exit(Vcpu &v, KvmExit &e) {
           e.fetch.slot_backed = e.fetch.mapped && slot_kind_for(e.fetch.flags) != SlotKind::kNone;
         }
       }
+      break;
+    case KVM_EXIT_X86_RDMSR:
+    case KVM_EXIT_X86_WRMSR:
+      e.msr.index = run->msr.index;
+      e.msr.completed = complete_native_msr(v, run);
       break;
     case KVM_EXIT_INTR:
       e.kicked = v.kick.exchange(false);

@@ -80,6 +80,7 @@ hv_return_t hv_vcpu_create(hv_vcpuid_t *vcpu, hv_vcpu_options_t flags) {
   v->owner_tid = static_cast<pid_t>(syscall(SYS_gettid));
   vm.vcpus[v->id] = v;
   vm.next_vcpu_id++;
+  update_msr_filter(vm);  // the new vCPU runs no MSR natively yet
   *vcpu = v->id;
   return HV_SUCCESS;
 }
@@ -92,6 +93,7 @@ hv_return_t hv_vcpu_destroy(hv_vcpuid_t vcpu) {
   Vcpu *v = it->second;
   g_vm->vcpus.erase(it);
   free_vcpu(v);
+  update_msr_filter(*g_vm);
   drain_kick();  // a kick racing the destroy must not leave a pending signal on this thread
   return HV_SUCCESS;
 }

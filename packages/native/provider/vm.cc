@@ -10,6 +10,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
+#include <vector>
 
 #include "internal.h"
 
@@ -68,56 +70,85 @@ int open_kvm(char *why, size_t len) {
   return fd;
 }
 
+const uint32_t kControlsReasons[] = {VMX_REASON_EXC_NMI, VMX_REASON_CPUID, VMX_REASON_MOV_CR};
+const uint32_t kVmcallReasons[] = {VMX_REASON_VMCALL};
+const uint32_t kMsrReasons[] = {VMX_REASON_RDMSR, VMX_REASON_WRMSR};
+
+// Every host.
 const hvkvm_deviation_t kDeviations[] = {
     {"kvm.exec-only",
      "Execute-only (X) memory cannot be made unreadable on KVM x86: it is a read-only memslot, so "
      "guest reads succeed; writes and the other rules are enforced.",
-     1u << HV_MEMORY_EXEC},
+     1u << HV_MEMORY_EXEC, nullptr, 0},
     {"kvm.write-exec",
      "WRITE|EXEC memory is a read-only memslot whose writes the provider completes: guest reads "
      "succeed although READ is not granted.",
-     1u << (HV_MEMORY_WRITE | HV_MEMORY_EXEC)},
+     1u << (HV_MEMORY_WRITE | HV_MEMORY_EXEC), nullptr, 0},
     {"kvm.trap-mode",
      "NONE, READ, WRITE and READ|WRITE memory has no memslot: the provider completes each permitted "
      "access itself (one exit per access, no atomicity for locked read-modify-write), and guest page "
      "tables cannot live in such memory.",
-     (1u << 1) | (1u << 2) | (1u << 3)},
+     (1u << 1) | (1u << 2) | (1u << 3), nullptr, 0},
     {"kvm.address-spaces",
      "KVM has one memslot set per VM: hv_vm_space_create returns HV_UNSUPPORTED and "
      "HV_CAP_ADDRSPACEMAX is 1.",
-     0},
+     0, nullptr, 0},
     {"kvm.controls",
      "VM-execution controls, the exception bitmap, CR0/CR4 masks and shadows and other control fields "
-     "are stored and read back but have no effect: KVM handles CPUID, MSRs, CR accesses and guest "
-     "exceptions in the kernel (no exits 0, 10, 28, 31, 32), and always exits on HLT and I/O.",
-     0},
+     "are stored and read back but have no effect: KVM handles CPUID, CR accesses and guest exceptions "
+     "in the kernel (no exits 0, 10, 28), and always exits on HLT and I/O.",
+     0, kControlsReasons, 3},
     {"kvm.cr-shadow",
      "The guest reads its real CR0/CR4 (not the VMCS read shadows). CR4.VMXE is kept for the VMM but "
      "not given to KVM.",
-     0},
+     0, nullptr, 0},
     {"kvm.run-until",
-     "hv_vcpu_run_until with a finite deadline returns HV_UNSUPPORTED (no preemption timer).", 0},
+     "hv_vcpu_run_until with a finite deadline returns HV_UNSUPPORTED (no preemption timer).", 0, nullptr, 0},
     {"kvm.unhandled-exit",
      "hv_vcpu_run returns HV_ERROR for a KVM exit with no VMX equivalent, e.g. an instruction KVM's "
      "emulator cannot execute (on PVM hosts all ring-0 code is emulated). HVKVM_DEBUG=1 prints it.",
-     0},
+     0, nullptr, 0},
     {"kvm.ept-instr-len",
      "For EPT violations VMCS_RO_VMEXIT_INSTR_LEN is the decoded length of the instruction at RIP "
      "(0 when it cannot be decoded); on VMX the field is undefined for these exits.",
-     0},
+     0, nullptr, 0},
     {"kvm.vcpu-ids",
      "KVM never frees a vCPU before its VM: one VM can create at most KVM_CAP_MAX_VCPUS vCPUs over its "
      "lifetime (destroyed ones count, and so does the provider's own probe vCPU, created by the first "
      "hv_vcpu_write_register of CR0 or CR4); beyond that hv_vcpu_create returns HV_NO_RESOURCES.",
-     0},
+     0, nullptr, 0},
     {"kvm.register-values",
      "hv_vcpu_write_register returns HV_BAD_ARGUMENT, changing nothing, for a value KVM cannot load: "
      "TPR above 15, DR6/DR7 with bits 63:32 set, an XCR0 the vCPU's CPUID does not allow, a CR0 or CR4 "
      "value KVM_SET_SREGS refuses on its own. Combinations (e.g. CR0.PG with EFER.LME but not CR4.PAE) "
      "are not checked there: they give a VM-entry-failure exit on the next run, as VMX does. The same "
      "values written through hv_vmx_vcpu_write_vmcs are taken and fail VM entry.",
-     0},
+     0, nullptr, 0},
+    {"kvm.vmcall",
+     "A guest VMCALL does not exit to the VMM. KVM handles hypercalls in the kernel on Intel hosts; on "
+     "AMD and PVM hosts the provider turns KVM's hypercall patching off (which would rewrite the "
+     "guest's code, or loop in the kernel), so the guest gets #UD. The provider reports "
+     "VMX_REASON_VMCALL (RIP at the VMCALL, length 3, registers as the guest left them) where that #UD "
+     "ends in a triple fault at the VMCALL, i.e. a guest without a usable IDT; elsewhere the guest's "
+     "own #UD handler runs.",
+     0, kVmcallReasons, 1},
 };
+
+// Only where KVM cannot apply a guest TSC written from user space (PVM: no TSC offsetting).
+const hvkvm_deviation_t kTscDeviation = {
+    "kvm.tsc-write",
+    "KVM cannot set the guest's TSC on this host (no TSC offsetting: the guest reads the host's TSC): "
+    "hv_vcpu_write_msr of IA32_TSC returns HV_UNSUPPORTED.",
+    0, nullptr, 0};
+
+// Only where KVM cannot send RDMSR/WRMSR to user space (no KVM_CAP_X86_USER_SPACE_MSR or
+// KVM_CAP_X86_MSR_FILTER, before Linux 5.10).
+const hvkvm_deviation_t kMsrDeviation = {
+    "kvm.msr-exits",
+    "This kernel cannot send guest RDMSR/WRMSR to user space: KVM handles every MSR access itself, so "
+    "exits 31 and 32 never happen and hv_vcpu_enable_native_msr changes nothing.",
+    0, kMsrReasons, 2};
+
 
 }  // namespace
 
@@ -137,8 +168,19 @@ uint32_t hvkvm_enforced_permissions_mask(void) {
 }
 
 size_t hvkvm_deviations(const hvkvm_deviation_t **list) {
-  if (list) *list = kDeviations;
-  return sizeof(kDeviations) / sizeof(kDeviations[0]);
+  static const std::vector<hvkvm_deviation_t> all = [] {
+    std::vector<hvkvm_deviation_t> v(std::begin(kDeviations), std::end(kDeviations));
+    int fd = open_kvm(nullptr, 0);
+    // KVM_CHECK_EXTENSION on /dev/kvm: what setup_msr_exits needs on every VM.
+    bool msr_exits = fd >= 0 && ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_USER_SPACE_MSR) > 0 &&
+                     ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_MSR_FILTER) > 0;
+    if (fd >= 0) close(fd);
+    if (!msr_exits) v.push_back(kMsrDeviation);
+    if (!tsc_writable_probe()) v.push_back(kTscDeviation);
+    return v;
+  }();
+  if (list) *list = all.data();
+  return all.size();
 }
 
 hv_return_t hv_capability(hv_capability_t capability, uint64_t *value) {
@@ -209,6 +251,17 @@ hv_return_t hv_vm_create(hv_vm_options_t flags) {
   }
   vm->run_size = mmap_size;
   vm->cpuid = cpuid;
+  // KVM_ENABLE_CAP(KVM_CAP_DISABLE_QUIRKS2, KVM_X86_QUIRK_FIX_HYPERCALL_INSN): without it KVM rewrites a
+  // guest's VMCALL into the host vendor's hypercall instruction in guest memory (an EPT write exit on
+  // read-only code, and an endless loop inside KVM_RUN on this PVM host, notes §7). With it, the guest
+  // gets #UD. Linux 6.0 and later.
+  if (ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_DISABLE_QUIRKS2) & KVM_X86_QUIRK_FIX_HYPERCALL_INSN) {
+    kvm_enable_cap quirk{};
+    quirk.cap = KVM_CAP_DISABLE_QUIRKS2;
+    quirk.args[0] = KVM_X86_QUIRK_FIX_HYPERCALL_INSN;
+    vm->hypercall_patching_off = ioctl(vm->vm_fd, KVM_ENABLE_CAP, &quirk) == 0;
+  }
+  setup_msr_exits(*vm);  // false on kernels without user-space MSR exits: deviation kvm.msr-exits
   install_kick_handler();
   g_vm = vm;
   return HV_SUCCESS;

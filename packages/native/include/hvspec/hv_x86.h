@@ -146,6 +146,13 @@ hv_return_t hv_vmx_read_capability(hv_vmx_capability_t field, uint64_t *value);
 hv_return_t hv_vmx_vcpu_read_vmcs(hv_vcpuid_t vcpu, uint32_t field, uint64_t *value);
 hv_return_t hv_vmx_vcpu_write_vmcs(hv_vcpuid_t vcpu, uint32_t field, uint64_t value);
 
+/* added by provider branch: the MSR calls of hv_arch_x86.h / hv.h (facts §1.2), 10.10 */
+#include <stdbool.h>
+hv_return_t hv_vcpu_enable_native_msr(hv_vcpuid_t vcpu, uint32_t msr, bool enable);
+hv_return_t hv_vcpu_read_msr(hv_vcpuid_t vcpu, uint32_t msr, uint64_t *value);
+hv_return_t hv_vcpu_write_msr(hv_vcpuid_t vcpu, uint32_t msr, uint64_t value);
+/* end of the provider branch's additions */
+
 #ifdef __cplusplus
 }
 #endif

@@ -568,6 +568,75 @@ void test_shutdown_entry_failure() {
   CHECK(translate_exit(e).next == Next::kError);
 }
 
+// RDMSR/WRMSR sent to user space by KVM's MSR filter: RIP at the instruction, length decoded, the
+// completion owed; an MSR the vCPU runs natively was done by the provider.
+void test_msr() {
+  Image img{0x1000, {0x0f, 0x32, 0x0f, 0x30, 0x66, 0x0f, 0x32, 0xf4}};
+  struct Case {
+    uint32_t reason;
+    uint64_t rip;
+    uint64_t want_reason, len;
+    Pending pending;
+  };
+  for (const Case &c : {Case{KVM_EXIT_X86_RDMSR, 0x1000, VMX_REASON_RDMSR, 2, Pending::kMsrRead},
+                        Case{KVM_EXIT_X86_WRMSR, 0x1002, VMX_REASON_WRMSR, 2, Pending::kMsrWrite},
+                        Case{KVM_EXIT_X86_RDMSR, 0x1004, VMX_REASON_RDMSR, 3, Pending::kMsrRead}}) {
+    KvmExit e;
+    e.reason = c.reason;
+    e.sregs = prot32();
+    e.regs.rip = c.rip;
+    e.regs.rcx = 0xc0000080;
+    e.regs.rax = 0x11;
+    e.regs.rdx = 0x22;
+    e.msr.index = 0xc0000080;
+    fetch(e, img);
+    Translation t = translate_exit(e);
+    CHECK(t.next == Next::kReport);
+    CHECK_EQ(t.exit.reason, c.want_reason);
+    CHECK_EQ(t.exit.qualification, 0);
+    CHECK_EQ(t.exit.instr_len, c.len);
+    CHECK_EQ(t.regs.rip, c.rip);
+    CHECK_EQ(t.regs.rcx, 0xc0000080);
+    CHECK_EQ(t.regs.rax, 0x11);
+    CHECK_EQ(t.regs.rdx, 0x22);
+    CHECK(t.pending == c.pending);
+    e.msr.completed = true;
+    CHECK(translate_exit(e).next == Next::kResume);
+  }
+}
+
+// A triple fault at a VMCALL is the #UD the guest got for it (hypercall patching off): HVF exits with
+// VMX_REASON_VMCALL there. Anywhere else, or with a single-step trap pending, it is a triple fault.
+void test_vmcall() {
+  Image img{0x1000, {0xb8, 0x56, 0x34, 0x02, 0x00, 0x0f, 0x01, 0xc1, 0xf4, 0x0f, 0x01, 0xd9}};
+  KvmExit e;
+  e.reason = KVM_EXIT_SHUTDOWN;
+  e.sregs = real16();
+  e.regs.rip = 0x1005;
+  e.regs.rax = 0x23456;
+  e.regs.rflags = 2;
+  fetch(e, img);
+  Translation t = translate_exit(e);
+  CHECK(t.next == Next::kReport);
+  CHECK_EQ(t.exit.reason, VMX_REASON_VMCALL);
+  CHECK_EQ(t.exit.instr_len, 3);
+  CHECK_EQ(t.regs.rip, 0x1005);
+  CHECK_EQ(t.regs.rax, 0x23456);
+  CHECK(t.pending == Pending::kNone);
+  e.regs.rflags = 0x102;  // TF
+  CHECK_EQ(translate_exit(e).exit.reason, VMX_REASON_TRIPLE_FAULT);
+  e.regs.rflags = 2;
+  e.regs.rip = 0x1008;  // hlt
+  fetch(e, img);
+  CHECK_EQ(translate_exit(e).exit.reason, VMX_REASON_TRIPLE_FAULT);
+  e.regs.rip = 0x1009;  // vmmcall: #UD on Intel as well, a triple fault there too
+  fetch(e, img);
+  CHECK_EQ(translate_exit(e).exit.reason, VMX_REASON_TRIPLE_FAULT);
+  e.regs.rip = 0x9000;  // code the provider cannot read
+  fetch(e, img);
+  CHECK_EQ(translate_exit(e).exit.reason, VMX_REASON_TRIPLE_FAULT);
+}
+
 void test_kicks() {
   KvmExit e;
   e.result = RunResult::kSignal;
@@ -603,6 +672,8 @@ int main(int argc, char **argv) {
       {"mmio_paging", test_mmio_paging},
       {"fetch_fault", test_fetch_fault},
       {"shutdown_entry_failure", test_shutdown_entry_failure},
+      {"msr", test_msr},
+      {"vmcall", test_vmcall},
       {"kicks", test_kicks},
   };
   return check::run_tests(tests, argc, argv);
