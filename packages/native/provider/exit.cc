@@ -407,6 +407,7 @@ Translation translate_hlt(const KvmExit &e) {
 // MSR, EDX:EAX the value of a WRMSR, all as the guest left them; the VMM answers a RDMSR in RAX/RDX
 // and moves RIP on, and the next run hands that to KVM (facts §1.8 [T]).
 Translation translate_msr(const KvmExit &e) {
+  if (e.msr.failed) return next(e, Next::kError);
   if (e.msr.completed) return next(e, Next::kResume);
   const bool write = e.reason == KVM_EXIT_X86_WRMSR;
   Translation t = report(e, write ? VMX_REASON_WRMSR : VMX_REASON_RDMSR);
@@ -479,7 +480,7 @@ CodeWanted code_wanted(const KvmExit &e) {
       return {0, kMaxInsn};
     case KVM_EXIT_X86_RDMSR:
     case KVM_EXIT_X86_WRMSR:
-      return e.msr.completed ? CodeWanted{} : CodeWanted{0, kMaxInsn};
+      return e.msr.completed || e.msr.failed ? CodeWanted{} : CodeWanted{0, kMaxInsn};
     default:
       return {};
   }

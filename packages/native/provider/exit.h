@@ -32,7 +32,8 @@ struct ExitInfo {
 };
 
 // A KVM completion still owed when hv_vcpu_run returned (notes §5 point 2, §7).
-enum class Pending { kNone, kIoIn, kMmioRead, kMsrRead, kMsrWrite };
+// kNativeMsr: an MSR exit the provider must still complete itself (its KVM_GET/SET_MSRS failed).
+enum class Pending { kNone, kIoIn, kMmioRead, kMsrRead, kMsrWrite, kNativeMsr };
 
 // Guest code the provider read: bytes[0..n) are the code at CS-relative offsets [ip, ip + n).
 struct CodeBytes {
@@ -72,6 +73,7 @@ struct KvmExit {
   struct {
     uint32_t index = 0;      // KVM_EXIT_X86_RDMSR / WRMSR: the MSR (as in RCX)
     bool completed = false;  // the vCPU runs it natively, so the provider did the access itself
+    bool failed = false;     // it runs it natively, but the provider's access failed (HV_ERROR)
   } msr;
   uint32_t suberror = 0;  // KVM_EXIT_INTERNAL_ERROR
   // For an emulation failure: where the fetch at RIP goes (notes §3: KVM reports no GPA).

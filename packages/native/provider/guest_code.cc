@@ -3,6 +3,7 @@
 #include <sys/ioctl.h>
 
 #include "decode.h"
+#include "faults.h"
 #include "internal.h"
 
 namespace hvkvm {
@@ -47,7 +48,7 @@ bool linear_to_gpa(Vcpu &v, uint64_t lin, uint64_t *gpa) {
   kvm_translation t{};
   t.linear_address = lin;
   // KVM_TRANSLATE: walks the guest page tables of this vCPU; valid = 0 when not mapped.
-  if (ioctl(v.fd, KVM_TRANSLATE, &t) != 0 || !t.valid) return false;
+  if (kvm_ioctl(v.fd, KVM_TRANSLATE, &t) != 0 || !t.valid) return false;
   *gpa = t.physical_address;
   return true;
 }

@@ -137,20 +137,23 @@ bool linear_to_gpa(Vcpu &v, uint64_t lin, uint64_t *gpa);
 CodeBytes fetch_code(Vcpu &v, const CodeWanted &want);
 
 // Register file (registers.cc): make sure lazily loaded parts are present; write the VMM's pending
-// changes of ioctl-only state to KVM (false when KVM refuses them).
+// changes of ioctl-only state to KVM (0, or the errno of the ioctl that failed: EINVAL when KVM
+// refuses the values).
 bool load_dregs(Vcpu &v);
 bool load_xcrs(Vcpu &v);
-bool write_back_ioctl_state(Vcpu &v);
+int write_back_ioctl_state(Vcpu &v);
 
 // MSRs (msr.cc). msr_get/msr_set: KVM_GET_MSRS/KVM_SET_MSRS, FS/GS base through the register file.
-// setup_msr_exits enables the exits at VM creation; update_msr_filter (caller holds g_mu) lets through
+// setup_msr_exits enables the exits at VM creation (false: KVM has them but refused); update_msr_filter (caller holds g_mu) lets through
 // what every live vCPU runs natively; complete_native_msr does the access of a KVM MSR exit itself
-// when this vCPU runs that MSR natively (false: the VMM must see it).
+// when this vCPU runs that MSR natively (kNotNative: the VMM must see it; kFailed: KVM_GET/SET_MSRS
+// failed, the exit is still owed).
 bool msr_get(Vcpu &v, uint32_t msr, uint64_t *value);
 bool msr_set(Vcpu &v, uint32_t msr, uint64_t value);
 bool setup_msr_exits(Vm &vm);
 bool update_msr_filter(Vm &vm);
-bool complete_native_msr(Vcpu &v, kvm_run *run);
+enum class NativeMsr { kNotNative, kDone, kFailed };
+NativeMsr complete_native_msr(Vcpu &v, kvm_run *run);
 // Whether a TSC write just made on `v` took effect; whether KVM here lets user space set a guest TSC
 // at all (asked on a throwaway VM).
 bool tsc_write_took(Vcpu &v, uint64_t value);

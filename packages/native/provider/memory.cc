@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "faults.h"
 #include "internal.h"
 
 namespace hvkvm {
@@ -23,7 +24,7 @@ int set_slot(Vm &vm, const MemSlot &s, bool create) {
   r.guest_phys_addr = s.gpa;
   r.memory_size = create ? s.size : 0;
   r.userspace_addr = reinterpret_cast<uint64_t>(s.hva);
-  return ioctl(vm.vm_fd, KVM_SET_USER_MEMORY_REGION, &r);
+  return kvm_ioctl(vm.vm_fd, KVM_SET_USER_MEMORY_REGION, &r);
 }
 
 uint32_t take_slot_id(Vm &vm) {

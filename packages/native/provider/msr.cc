@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "faults.h"
 #include "internal.h"
 
 namespace hvkvm {
@@ -57,7 +58,7 @@ bool msr_get(Vcpu &v, uint32_t msr, uint64_t *value) {
   OneMsr m{1, 0, {}};
   m.entry.index = msr;
   // KVM_GET_MSRS: reads the listed MSRs of the vCPU; returns how many it read.
-  if (ioctl(v.fd, kKvmGetMsrs, &m) != 1) return false;
+  if (kvm_ioctl(v.fd, kKvmGetMsrs, &m) != 1) return false;
   *value = m.entry.data;
   return true;
 }
@@ -73,7 +74,7 @@ bool msr_set(Vcpu &v, uint32_t msr, uint64_t value) {
   m.entry.data = value;
   // KVM_SET_MSRS: writes the listed MSRs; returns how many it wrote (0 for a value the MSR cannot
   // hold, e.g. a non-canonical LSTAR).
-  return ioctl(v.fd, kKvmSetMsrs, &m) == 1;
+  return kvm_ioctl(v.fd, kKvmSetMsrs, &m) == 1;
 }
 
 bool tsc_write_took(Vcpu &v, uint64_t value) {
@@ -83,12 +84,12 @@ bool tsc_write_took(Vcpu &v, uint64_t value) {
 }
 
 bool tsc_writable_probe() {
-  int sys = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  int sys = os_open("/dev/kvm", O_RDWR | O_CLOEXEC);
   if (sys < 0) return true;
   bool took = true;
   // KVM_CREATE_VM / KVM_CREATE_VCPU: a throwaway VM, only to ask KVM_SET_MSRS/KVM_GET_MSRS about TSC.
-  int vm = ioctl(sys, KVM_CREATE_VM, 0);
-  int cpu = vm >= 0 ? ioctl(vm, KVM_CREATE_VCPU, 0ul) : -1;
+  int vm = kvm_ioctl(sys, KVM_CREATE_VM, 0);
+  int cpu = vm >= 0 ? kvm_ioctl(vm, KVM_CREATE_VCPU, 0ul) : -1;
   if (cpu >= 0) {
     Vcpu probe;
     probe.fd = cpu;
@@ -102,16 +103,18 @@ bool tsc_writable_probe() {
 }
 
 bool setup_msr_exits(Vm &vm) {
-  // KVM_CHECK_EXTENSION(KVM_CAP_X86_USER_SPACE_MSR / KVM_CAP_X86_MSR_FILTER): Linux 5.10 and later.
-  if (ioctl(vm.vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_USER_SPACE_MSR) <= 0 ||
-      ioctl(vm.vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_MSR_FILTER) <= 0)
-    return false;
+  // KVM_CHECK_EXTENSION(KVM_CAP_X86_USER_SPACE_MSR / KVM_CAP_X86_MSR_FILTER): Linux 5.10 and later;
+  // without them MSR accesses stay in the kernel (deviation kvm.msr-exits), which is not a failure.
+  int user_space = kvm_ioctl(vm.vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_USER_SPACE_MSR);
+  int filter = user_space > 0 ? kvm_ioctl(vm.vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_MSR_FILTER) : 0;
+  if (user_space < 0 || filter < 0) return false;
+  if (user_space == 0 || filter == 0) return true;
   kvm_enable_cap cap{};
   cap.cap = KVM_CAP_X86_USER_SPACE_MSR;
   cap.args[0] = KVM_MSR_EXIT_REASON_FILTER | KVM_MSR_EXIT_REASON_UNKNOWN | KVM_MSR_EXIT_REASON_INVAL;
   // KVM_ENABLE_CAP(KVM_CAP_X86_USER_SPACE_MSR): RDMSR/WRMSR that the filter denies, that KVM does not
   // know, or that would #GP exit to user space (KVM_EXIT_X86_RDMSR/WRMSR) instead.
-  if (ioctl(vm.vm_fd, KVM_ENABLE_CAP, &cap) != 0) return false;
+  if (kvm_ioctl(vm.vm_fd, KVM_ENABLE_CAP, &cap) != 0) return false;
   vm.msr_exits = true;
   vm.msr_filter_native = 1;  // anything but 0, so that the first update installs the deny-all filter
   return update_msr_filter(vm);
@@ -142,23 +145,29 @@ bool update_msr_filter(Vm &vm) {
   }
   // KVM_X86_SET_MSR_FILTER: the MSRs guest RDMSR/WRMSR may access without exiting (copied by KVM;
   // running vCPUs pick it up before their next entry).
-  if (ioctl(vm.vm_fd, KVM_X86_SET_MSR_FILTER, &f) != 0) return false;
+  if (kvm_ioctl(vm.vm_fd, KVM_X86_SET_MSR_FILTER, &f) != 0) return false;
   vm.msr_filter_native = native;
   return true;
 }
 
-bool complete_native_msr(Vcpu &v, kvm_run *run) {
+NativeMsr complete_native_msr(Vcpu &v, kvm_run *run) {
   int k = known_msr(run->msr.index);
-  if (k < 0 || !(v.native_msrs & (1u << k))) return false;
+  if (k < 0 || !(v.native_msrs & (1u << k))) return NativeMsr::kNotNative;
+  // A value the MSR cannot hold is the guest's #GP, as natively (error 1: KVM injects it); a failed
+  // ioctl (errno other than the refusal's) is the host's, and the exit stays owed.
+  errno = 0;
   if (run->exit_reason == KVM_EXIT_X86_RDMSR) {
     uint64_t value = 0;
-    bool ok = msr_get(v, run->msr.index, &value);
+    if (!msr_get(v, run->msr.index, &value)) return NativeMsr::kFailed;
     run->msr.data = value;
-    run->msr.error = ok ? 0 : 1;  // KVM injects #GP on error, as the CPU would natively
+    run->msr.error = 0;
+  } else if (msr_set(v, run->msr.index, run->msr.data)) {
+    run->msr.error = 0;
   } else {
-    run->msr.error = msr_set(v, run->msr.index, run->msr.data) ? 0 : 1;
+    if (errno != 0) return NativeMsr::kFailed;
+    run->msr.error = 1;
   }
-  return true;
+  return NativeMsr::kDone;
 }
 
 }  // namespace hvkvm
@@ -197,8 +206,10 @@ hv_return_t hv_vcpu_read_msr(hv_vcpuid_t vcpu, uint32_t msr, uint64_t *value) {
 hv_return_t hv_vcpu_write_msr(hv_vcpuid_t vcpu, uint32_t msr, uint64_t value) {
   Vcpu *v = find_vcpu(vcpu, true);
   if (!v || known_msr(msr) < 0) return HV_BAD_ARGUMENT;
-  // KVM refuses a value the MSR cannot hold (a non-canonical address): nothing changes.
-  if (!msr_set(*v, msr, value)) return HV_BAD_ARGUMENT;
+  // KVM refuses a value the MSR cannot hold (a non-canonical address: KVM_SET_MSRS writes none of it):
+  // nothing changes. A failing ioctl is HV_ERROR.
+  errno = 0;
+  if (!msr_set(*v, msr, value)) return errno ? HV_ERROR : HV_BAD_ARGUMENT;
   // KVM takes a TSC write but cannot apply it where it has no TSC offsetting (PVM, notes §7): the
   // guest keeps the host's TSC (deviation kvm.tsc-write).
   if (msr == kMsrTsc && !tsc_write_took(*v, value)) return HV_UNSUPPORTED;

@@ -4,10 +4,12 @@
 // KVM_CAP_SYNC_REGS fills on every exit and run.cc writes back before the next KVM_RUN (notes §2).
 // Debug registers and XCR0 have no synced copy: they are loaded on first use and written back with
 // their own ioctls.
+#include <errno.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "faults.h"
 #include "internal.h"
 
 namespace hvkvm {
@@ -15,7 +17,7 @@ namespace hvkvm {
 bool load_dregs(Vcpu &v) {
   if (v.dregs_valid || v.dregs_dirty) return true;
   // KVM_GET_DEBUGREGS: DR0-3, DR6, DR7 of the vCPU.
-  if (ioctl(v.fd, KVM_GET_DEBUGREGS, &v.dregs) != 0) return false;
+  if (kvm_ioctl(v.fd, KVM_GET_DEBUGREGS, &v.dregs) != 0) return false;
   v.dregs_valid = true;
   return true;
 }
@@ -23,24 +25,24 @@ bool load_dregs(Vcpu &v) {
 bool load_xcrs(Vcpu &v) {
   if (v.xcrs_valid || v.xcrs_dirty) return true;
   // KVM_GET_XCRS: the extended control registers (XCR0) of the vCPU.
-  if (ioctl(v.fd, KVM_GET_XCRS, &v.xcrs) != 0) return false;
+  if (kvm_ioctl(v.fd, KVM_GET_XCRS, &v.xcrs) != 0) return false;
   v.xcrs_valid = true;
   return true;
 }
 
 // Writes the VMM's pending changes to KVM; false when KVM refuses them (invalid guest state).
-bool write_back_ioctl_state(Vcpu &v) {
+int write_back_ioctl_state(Vcpu &v) {
   if (v.dregs_dirty) {
     // KVM_SET_DEBUGREGS: loads DR0-3, DR6, DR7; EINVAL when DR6/DR7 have bits set above 31.
-    if (ioctl(v.fd, KVM_SET_DEBUGREGS, &v.dregs) != 0) return false;
+    if (kvm_ioctl(v.fd, KVM_SET_DEBUGREGS, &v.dregs) != 0) return errno;
     v.dregs_dirty = false;
   }
   if (v.xcrs_dirty) {
     // KVM_SET_XCRS: loads XCR0; EINVAL for a value the guest's CPUID does not allow.
-    if (ioctl(v.fd, KVM_SET_XCRS, &v.xcrs) != 0) return false;
+    if (kvm_ioctl(v.fd, KVM_SET_XCRS, &v.xcrs) != 0) return errno;
     v.xcrs_dirty = false;
   }
-  return true;
+  return 0;
 }
 
 }  // namespace hvkvm
@@ -99,14 +101,14 @@ int probe_vcpu(std::unique_lock<std::mutex> *lock) {
   // KVM_CHECK_EXTENSION(KVM_CAP_MAX_VCPU_ID): vCPU ids run below it. The probe takes the last one,
   // which hv_vcpu_create (ids counting up from 0, never reused) does not reach before KVM's limit
   // on the number of vCPUs.
-  int max_id = ioctl(vm.vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPU_ID);
-  if (max_id <= 0) max_id = ioctl(vm.vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+  int max_id = kvm_ioctl(vm.vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPU_ID);
+  if (max_id <= 0) max_id = kvm_ioctl(vm.vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
   if (max_id <= static_cast<int>(vm.next_vcpu_id) + 1) return -1;
   // KVM_CREATE_VCPU: a vCPU that only ever receives KVM_SET_CPUID2 and KVM_SET_SREGS.
-  int fd = ioctl(vm.vm_fd, KVM_CREATE_VCPU, static_cast<unsigned long>(max_id - 1));
+  int fd = kvm_ioctl(vm.vm_fd, KVM_CREATE_VCPU, static_cast<unsigned long>(max_id - 1));
   if (fd < 0) return -1;
   // KVM_SET_CPUID2: the same CPUID as every vCPU, on which KVM's reserved CR4 bits depend.
-  if (ioctl(fd, kKvmSetCpuid2, vm.cpuid) != 0) {
+  if (kvm_ioctl(fd, kKvmSetCpuid2, vm.cpuid) != 0) {
     close(fd);
     return -1;
   }
@@ -127,7 +129,7 @@ bool sregs_value_accepted(int reg, uint64_t value) {
   kvm_sregs probe;
   // KVM_GET_SREGS: the probe's own (reset) state, so that everything but the value is what KVM
   // already accepted (segments, APIC base).
-  if (ioctl(fd, KVM_GET_SREGS, &probe) != 0) return true;
+  if (kvm_ioctl(fd, KVM_GET_SREGS, &probe) != 0) return true;
   memset(probe.interrupt_bitmap, 0, sizeof probe.interrupt_bitmap);
   probe.cs.l = 0;
   probe.efer = 0;
@@ -138,7 +140,8 @@ bool sregs_value_accepted(int reg, uint64_t value) {
   else probe.cr4 = value;
   // KVM_SET_SREGS: EINVAL for CR0 bits 63:32, CR0.NW without CD, CR0.PG without PE, and CR4 bits
   // the vCPU's CPUID does not allow.
-  return ioctl(fd, KVM_SET_SREGS, &probe) == 0;
+  // Any other failure is not KVM judging the value: accept it, KVM_RUN will tell.
+  return kvm_ioctl(fd, KVM_SET_SREGS, &probe) == 0 || errno != EINVAL;
 }
 
 }  // namespace
@@ -263,7 +266,7 @@ hv_return_t hv_vcpu_write_register(hv_vcpuid_t vcpu, hv_x86_reg_t reg, uint64_t 
       // KVM_SET_XCRS, now rather than before the next run: EINVAL for an XCR0 the vCPU's CPUID does
       // not allow (x87 clear, AVX without SSE, partial AVX-512, unsupported bits), which a real
       // XSETBV refuses too; refused, nothing changes.
-      if (ioctl(v->fd, KVM_SET_XCRS, &next) != 0) return HV_BAD_ARGUMENT;
+      if (kvm_ioctl(v->fd, KVM_SET_XCRS, &next) != 0) return errno == EINVAL ? HV_BAD_ARGUMENT : HV_ERROR;
       v->xcrs = next;
       v->xcrs_valid = true;
       v->xcrs_dirty = false;

@@ -15,6 +15,7 @@
 #include <cstdlib>
 
 #include "decode.h"
+#include "faults.h"
 #include "internal.h"
 
 namespace hvkvm {
@@ -43,21 +44,29 @@ void adopt_kvm_state(Vcpu &v) {
 // immediate_exit runs the pending completion (IN data, MMIO read data, OUT skip on the VMX fast path)
 // and returns EINTR (notes §5). A read-modify-write may emit one more MMIO write exit, which is
 // swallowed: the VMM was told about the access and emulates it.
-void flush_completion(Vcpu &v) {
+// False when KVM_RUN failed otherwise than with EINTR (the completion is then still owed).
+bool flush_completion(Vcpu &v) {
   v.run->immediate_exit = 1;
   v.run->kvm_dirty_regs = 0;
+  bool ok = true;
   for (int i = 0; i < 8; ++i) {
     // KVM_RUN with immediate_exit = 1: finishes pending user-space I/O, then returns -EINTR.
-    int r = ioctl(v.fd, KVM_RUN, 0);
-    if (r < 0) break;
+    int r = kvm_ioctl(v.fd, KVM_RUN, 0);
+    if (r < 0) {
+      ok = errno == EINTR;
+      break;
+    }
     if (v.run->exit_reason != KVM_EXIT_MMIO && v.run->exit_reason != KVM_EXIT_IO) break;
   }
   v.run->immediate_exit = 0;
+  return ok;
 }
 
 // The completion the last reported exit left pending: KVM gets the VMM's result (for IN, its RAX)
-// and finishes the instruction; the VMM's registers are then written back over KVM's.
-void complete_pending(Vcpu &v) {
+// and finishes the instruction; the VMM's registers are then written back over KVM's. False when KVM
+// failed it (still owed).
+bool complete_pending(Vcpu &v) {
+  if (v.pending == Pending::kNativeMsr && complete_native_msr(v, v.run) == NativeMsr::kFailed) return false;
   if (v.pending == Pending::kMsrRead || v.pending == Pending::kMsrWrite) {
     // The VMM's answer to a RDMSR is in EDX:EAX; a WRMSR it has dealt with. Either way KVM must not
     // inject #GP (error 0); the instruction's RIP is then the VMM's.
@@ -73,10 +82,12 @@ void complete_pending(Vcpu &v) {
   uint8_t saved[64];
   bool restore = v.pending_store_len && v.pending_store_len <= sizeof saved &&
                  read_guest_phys(*g_vm, v.pending_store_gpa, saved, v.pending_store_len);
-  flush_completion(v);
+  bool ok = flush_completion(v);
   if (restore) write_guest_phys(*g_vm, v.pending_store_gpa, saved, v.pending_store_len);
+  if (!ok) return false;
   v.pending = Pending::kNone;
   v.regs_dirty = true;
+  return true;
 }
 
 // The exit KVM_RUN just returned with, as translate_exit reads it. Does the provider's part of it:
@@ -117,7 +128,11 @@ void record_exit(Vcpu &v, KvmExit &e) {
     case KVM_EXIT_X86_RDMSR:
     case KVM_EXIT_X86_WRMSR:
       e.msr.index = run->msr.index;
-      e.msr.completed = complete_native_msr(v, run);
+      switch (complete_native_msr(v, run)) {
+        case NativeMsr::kDone: e.msr.completed = true; break;
+        case NativeMsr::kFailed: e.msr.failed = true; break;
+        case NativeMsr::kNotNative: break;
+      }
       break;
     case KVM_EXIT_INTR:
       e.kicked = v.kick.exchange(false);
@@ -153,11 +168,12 @@ hv_return_t run_vcpu(Vcpu &v) {
     set_exit(v, VMX_REASON_IRQ);  // sticky kick: exit at once without entering (README, return codes)
     return HV_SUCCESS;
   }
-  if (v.pending != Pending::kNone) complete_pending(v);
+  if (v.pending != Pending::kNone && !complete_pending(v)) return HV_ERROR;
   for (;;) {
     kvm_run *run = v.run;
-    if (!write_back_ioctl_state(v)) {
-      set_exit(v, VMX_REASON_VMENTRY_GUEST | 0x80000000u);
+    if (int err = write_back_ioctl_state(v)) {
+      if (err != EINVAL) return HV_ERROR;
+      set_exit(v, VMX_REASON_VMENTRY_GUEST | 0x80000000u);  // KVM refuses the values: entry failure
       return HV_SUCCESS;
     }
     run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
@@ -176,7 +192,7 @@ hv_return_t run_vcpu(Vcpu &v) {
     // KVM_RUN: loads kvm_dirty_regs, runs the guest until an exit to user space (returns 0,
     // exit_reason set), a signal (-EINTR), or an error (-EINVAL for refused register state).
     v.entry_rip = v.regs.rip;
-    int r = ioctl(v.fd, KVM_RUN, 0);
+    int r = kvm_ioctl(v.fd, KVM_RUN, 0);
     int err = errno;
     v.exec_time_ns += now_ns() - t0;
     KvmExit e;
@@ -207,7 +223,7 @@ hv_return_t run_vcpu(Vcpu &v) {
       size_t n = e.code.n - static_cast<size_t>(e.flush_rip - e.code.ip);
       memcpy(v.flush_buf, at, n);
       e.flush_code = CodeBytes{e.flush_rip, v.flush_buf, n};
-      flush_completion(v);
+      if (!flush_completion(v)) return HV_ERROR;
       adopt_kvm_state(v);
       e.regs = v.regs;
       e.sregs = v.sregs;
@@ -216,6 +232,10 @@ hv_return_t run_vcpu(Vcpu &v) {
       if (t.next == Next::kFlush) t.next = Next::kError;
     }
     apply(v, t);
+    if (e.msr.failed) {
+      v.pending = Pending::kNativeMsr;  // the next run tries the access again before entering
+      return HV_ERROR;
+    }
     switch (t.next) {
       case Next::kReport:
         return HV_SUCCESS;

@@ -7,6 +7,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <new>
+
+#include "faults.h"
 #include "internal.h"
 
 namespace hvkvm {
@@ -38,24 +41,26 @@ hv_return_t hv_vcpu_create(hv_vcpuid_t *vcpu, hv_vcpu_options_t flags) {
   if (!vcpu || (flags & ~uint64_t{HV_VCPU_ACCEL_RDPMC | HV_VCPU_TSC_RELATIVE})) return HV_BAD_ARGUMENT;
   Vm &vm = *g_vm;
   if (vm.vcpus.size() >= vm.max_vcpus) return HV_NO_RESOURCES;
-  auto *v = new Vcpu();
+  Vcpu *v = alloc_fails() ? nullptr : new (std::nothrow) Vcpu();
+  if (!v) return HV_NO_RESOURCES;
   v->id = vm.next_vcpu_id;
   // KVM_CREATE_VCPU(id): a new vCPU fd; EINVAL/EEXIST when the id is out of range or was used
   // (KVM frees vCPUs only with the VM).
-  v->fd = ioctl(vm.vm_fd, KVM_CREATE_VCPU, static_cast<unsigned long>(v->id));
+  v->fd = kvm_ioctl(vm.vm_fd, KVM_CREATE_VCPU, static_cast<unsigned long>(v->id));
   if (v->fd < 0) {
     delete v;
     return HV_NO_RESOURCES;
   }
+  vm.next_vcpu_id++;  // the id is KVM's now, whatever happens below (deviation kvm.vcpu-ids)
   v->run_size = vm.run_size;
-  void *p = mmap(nullptr, vm.run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+  void *p = os_mmap(nullptr, vm.run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
   if (p == MAP_FAILED) {
     free_vcpu(v);
     return HV_NO_RESOURCES;
   }
   v->run = static_cast<kvm_run *>(p);
   // KVM_SET_CPUID2: the CPUID the guest sees (KVM_GET_SUPPORTED_CPUID as is); KVM serves CPUID itself.
-  if (ioctl(v->fd, kKvmSetCpuid2, vm.cpuid) != 0) {
+  if (kvm_ioctl(v->fd, kKvmSetCpuid2, vm.cpuid) != 0) {
     free_vcpu(v);
     return HV_ERROR;
   }
@@ -71,16 +76,20 @@ hv_return_t hv_vcpu_create(hv_vcpuid_t *vcpu, hv_vcpu_options_t flags) {
   memcpy(km + kSignalMaskHeader, &cur, 8);
   // KVM_SET_SIGNAL_MASK: the signal mask in force while this vCPU is in KVM_RUN.
   // KVM_GET_REGS / KVM_GET_SREGS: the reset state, the register file's starting point.
-  if (ioctl(v->fd, kKvmSetSignalMask, km) != 0 || ioctl(v->fd, KVM_GET_REGS, &v->regs) != 0 ||
-      ioctl(v->fd, KVM_GET_SREGS, &v->sregs) != 0) {
+  if (kvm_ioctl(v->fd, kKvmSetSignalMask, km) != 0 || kvm_ioctl(v->fd, KVM_GET_REGS, &v->regs) != 0 ||
+      kvm_ioctl(v->fd, KVM_GET_SREGS, &v->sregs) != 0) {
     free_vcpu(v);
     return HV_ERROR;
   }
   v->owner = pthread_self();
   v->owner_tid = static_cast<pid_t>(syscall(SYS_gettid));
   vm.vcpus[v->id] = v;
-  vm.next_vcpu_id++;
-  update_msr_filter(vm);  // the new vCPU runs no MSR natively yet
+  // The new vCPU runs no MSR natively yet, so the filter must let through none that it does not.
+  if (!update_msr_filter(vm)) {
+    vm.vcpus.erase(v->id);
+    free_vcpu(v);
+    return HV_ERROR;
+  }
   *vcpu = v->id;
   return HV_SUCCESS;
 }

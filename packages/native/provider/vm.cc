@@ -11,8 +11,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iterator>
+#include <new>
 #include <vector>
 
+#include "faults.h"
 #include "internal.h"
 
 namespace hvkvm {
@@ -27,7 +29,7 @@ using namespace hvkvm;
 namespace {
 
 int open_kvm(char *why, size_t len) {
-  int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  int fd = os_open("/dev/kvm", O_RDWR | O_CLOEXEC);
   if (fd < 0) {
     int e = errno;
     if (why && len) {
@@ -46,7 +48,7 @@ int open_kvm(char *why, size_t len) {
     return -1;
   }
   // KVM_GET_API_VERSION: returns 12 on every kernel with the stable API.
-  int api = ioctl(fd, KVM_GET_API_VERSION, 0);
+  int api = kvm_ioctl(fd, KVM_GET_API_VERSION, 0);
   if (api != KVM_API_VERSION) {
     if (why && len) snprintf(why, len, "/dev/kvm: KVM API version %d, need %d", api, KVM_API_VERSION);
     close(fd);
@@ -61,7 +63,7 @@ int open_kvm(char *why, size_t len) {
               {KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"}};
   for (const auto &c : need) {
     // KVM_CHECK_EXTENSION: > 0 when the capability is present.
-    if (ioctl(fd, KVM_CHECK_EXTENSION, c.cap) <= 0) {
+    if (kvm_ioctl(fd, KVM_CHECK_EXTENSION, c.cap) <= 0) {
       if (why && len) snprintf(why, len, "/dev/kvm: the kernel lacks %s (needs Linux 4.19 or later)", c.name);
       close(fd);
       return -1;
@@ -150,6 +152,68 @@ const hvkvm_deviation_t kMsrDeviation = {
     0, kMsrReasons, 2};
 
 
+// Everything hv_vm_create sets up after the VM's allocation; on failure the caller frees what is there.
+hv_return_t init_vm(Vm &vm) {
+  // KVM_CREATE_VM(0): a new VM of the default type; returns its fd.
+  vm.vm_fd = kvm_ioctl(vm.sys_fd, KVM_CREATE_VM, 0);
+  if (vm.vm_fd < 0) return errno == ENOMEM ? HV_NO_RESOURCES : HV_ERROR;
+  // KVM_GET_VCPU_MMAP_SIZE: size of the shared kvm_run area of each vCPU fd.
+  int mmap_size = kvm_ioctl(vm.sys_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+  if (mmap_size <= 0) return HV_ERROR;
+  vm.run_size = static_cast<size_t>(mmap_size);
+  // KVM_SET_TSS_ADDR: 3 pages of guest-physical space VMX uses for real-mode emulation when
+  // unrestricted guest is missing; placed where QEMU puts it. Harmless (and may fail) elsewhere.
+  kvm_ioctl(vm.vm_fd, KVM_SET_TSS_ADDR, 0xfeffd000ul);
+  // KVM_CHECK_EXTENSION(KVM_CAP_MAX_VCPUS) on the VM: vCPUs this VM may create.
+  // (Each KVM_CHECK_EXTENSION answers 0 for "absent"; -1 is a failed ioctl, and fails the creation.)
+  int max = kvm_ioctl(vm.vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+  if (max < 0) return HV_ERROR;
+  if (max > 0 && static_cast<unsigned>(max) < vm.max_vcpus) vm.max_vcpus = max;
+  // KVM_CHECK_EXTENSION(KVM_CAP_NR_MEMSLOTS) on the VM: memslot ids run below it (32764 here; 0 on
+  // kernels before 3.x, whose limit was 32).
+  int slots = kvm_ioctl(vm.vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
+  if (slots < 0) return HV_ERROR;
+  vm.max_slots = slots > 0 ? static_cast<uint32_t>(slots) : 32;
+  // KVM_GET_SUPPORTED_CPUID: fills up to nent entries with what KVM can give a guest; E2BIG if too few.
+  for (uint32_t nent = 256;; nent *= 2) {
+    uint8_t *cpuid = alloc_fails() ? nullptr
+                                   : static_cast<uint8_t *>(calloc(1, kCpuid2Header + nent * sizeof(kvm_cpuid_entry2)));
+    if (!cpuid) return HV_NO_RESOURCES;
+    memcpy(cpuid, &nent, sizeof nent);
+    if (kvm_ioctl(vm.sys_fd, kKvmGetSupportedCpuid, cpuid) == 0) {
+      vm.cpuid = cpuid;
+      break;
+    }
+    int err = errno;
+    free(cpuid);
+    if (err != E2BIG || nent > 4096) return HV_ERROR;
+  }
+  // KVM_ENABLE_CAP(KVM_CAP_DISABLE_QUIRKS2, KVM_X86_QUIRK_FIX_HYPERCALL_INSN): without it KVM rewrites a
+  // guest's VMCALL into the host vendor's hypercall instruction in guest memory (an EPT write exit on
+  // read-only code, and an endless loop inside KVM_RUN on this PVM host, notes §7). With it, the guest
+  // gets #UD. Linux 6.0 and later.
+  int quirks = kvm_ioctl(vm.vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_DISABLE_QUIRKS2);
+  if (quirks < 0) return HV_ERROR;
+  if (quirks & KVM_X86_QUIRK_FIX_HYPERCALL_INSN) {
+    kvm_enable_cap quirk{};
+    quirk.cap = KVM_CAP_DISABLE_QUIRKS2;
+    quirk.args[0] = KVM_X86_QUIRK_FIX_HYPERCALL_INSN;
+    if (kvm_ioctl(vm.vm_fd, KVM_ENABLE_CAP, &quirk) != 0) return HV_ERROR;
+    vm.hypercall_patching_off = true;
+  }
+  // Kernels without user-space MSR exits leave msr_exits off (deviation kvm.msr-exits).
+  if (!setup_msr_exits(vm)) return HV_ERROR;
+  return HV_SUCCESS;
+}
+
+void free_vm(Vm *vm) {
+  free(vm->cpuid);
+  if (vm->probe_fd >= 0) close(vm->probe_fd);
+  if (vm->vm_fd >= 0) close(vm->vm_fd);
+  if (vm->sys_fd >= 0) close(vm->sys_fd);
+  delete vm;
+}
+
 }  // namespace
 
 extern "C" {
@@ -172,8 +236,8 @@ size_t hvkvm_deviations(const hvkvm_deviation_t **list) {
     std::vector<hvkvm_deviation_t> v(std::begin(kDeviations), std::end(kDeviations));
     int fd = open_kvm(nullptr, 0);
     // KVM_CHECK_EXTENSION on /dev/kvm: what setup_msr_exits needs on every VM.
-    bool msr_exits = fd >= 0 && ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_USER_SPACE_MSR) > 0 &&
-                     ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_MSR_FILTER) > 0;
+    bool msr_exits = fd >= 0 && kvm_ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_USER_SPACE_MSR) > 0 &&
+                     kvm_ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_MSR_FILTER) > 0;
     if (fd >= 0) close(fd);
     if (!msr_exits) v.push_back(kMsrDeviation);
     if (!tsc_writable_probe()) v.push_back(kTscDeviation);
@@ -193,7 +257,7 @@ hv_return_t hv_capability(hv_capability_t capability, uint64_t *value) {
   int fd = open_kvm(nullptr, 0);
   if (fd < 0) return HV_NO_DEVICE;
   // KVM_CHECK_EXTENSION(KVM_CAP_MAX_VCPUS): the most vCPUs one VM may create (0 on old kernels).
-  int max = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+  int max = kvm_ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
   close(fd);
   if (max <= 0) max = 4;
   *value = static_cast<unsigned>(max) < kMaxVcpus ? static_cast<unsigned>(max) : kMaxVcpus;
@@ -209,59 +273,17 @@ hv_return_t hv_vm_create(hv_vm_options_t flags) {
   if (flags & ~known) return HV_BAD_ARGUMENT;
   int sys = open_kvm(nullptr, 0);
   if (sys < 0) return HV_NO_DEVICE;
-  auto *vm = new Vm();
+  Vm *vm = alloc_fails() ? nullptr : new (std::nothrow) Vm();
+  if (!vm) {
+    close(sys);
+    return HV_NO_RESOURCES;
+  }
   vm->sys_fd = sys;
-  // KVM_CREATE_VM(0): a new VM of the default type; returns its fd.
-  vm->vm_fd = ioctl(sys, KVM_CREATE_VM, 0);
-  if (vm->vm_fd < 0) {
-    close(sys);
-    delete vm;
-    return errno == ENOMEM ? HV_NO_RESOURCES : HV_ERROR;
+  hv_return_t ret = init_vm(*vm);
+  if (ret != HV_SUCCESS) {
+    free_vm(vm);
+    return ret;
   }
-  // KVM_GET_VCPU_MMAP_SIZE: size of the shared kvm_run area of each vCPU fd.
-  int mmap_size = ioctl(sys, KVM_GET_VCPU_MMAP_SIZE, 0);
-  // KVM_SET_TSS_ADDR: 3 pages of guest-physical space VMX uses for real-mode emulation when
-  // unrestricted guest is missing; placed where QEMU puts it. Harmless (and may fail) elsewhere.
-  ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, 0xfeffd000ul);
-  // KVM_CHECK_EXTENSION(KVM_CAP_MAX_VCPUS) on the VM: vCPUs this VM may create.
-  int max = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
-  if (max > 0 && static_cast<unsigned>(max) < vm->max_vcpus) vm->max_vcpus = max;
-  // KVM_CHECK_EXTENSION(KVM_CAP_NR_MEMSLOTS) on the VM: memslot ids run below it (32764 here; 0 on
-  // kernels before 3.x, whose limit was 32).
-  int slots = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
-  vm->max_slots = slots > 0 ? static_cast<uint32_t>(slots) : 32;
-  // KVM_GET_SUPPORTED_CPUID: fills up to nent entries with what KVM can give a guest; E2BIG if too few.
-  uint32_t nent = 256;
-  uint8_t *cpuid = nullptr;
-  for (;;) {
-    cpuid = static_cast<uint8_t *>(calloc(1, kCpuid2Header + nent * sizeof(kvm_cpuid_entry2)));
-    memcpy(cpuid, &nent, sizeof nent);
-    if (ioctl(sys, kKvmGetSupportedCpuid, cpuid) == 0) break;
-    free(cpuid);
-    cpuid = nullptr;
-    if (errno != E2BIG || nent > 4096) break;
-    nent *= 2;
-  }
-  if (mmap_size <= 0 || !cpuid) {
-    free(cpuid);
-    close(vm->vm_fd);
-    close(sys);
-    delete vm;
-    return HV_ERROR;
-  }
-  vm->run_size = mmap_size;
-  vm->cpuid = cpuid;
-  // KVM_ENABLE_CAP(KVM_CAP_DISABLE_QUIRKS2, KVM_X86_QUIRK_FIX_HYPERCALL_INSN): without it KVM rewrites a
-  // guest's VMCALL into the host vendor's hypercall instruction in guest memory (an EPT write exit on
-  // read-only code, and an endless loop inside KVM_RUN on this PVM host, notes §7). With it, the guest
-  // gets #UD. Linux 6.0 and later.
-  if (ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_DISABLE_QUIRKS2) & KVM_X86_QUIRK_FIX_HYPERCALL_INSN) {
-    kvm_enable_cap quirk{};
-    quirk.cap = KVM_CAP_DISABLE_QUIRKS2;
-    quirk.args[0] = KVM_X86_QUIRK_FIX_HYPERCALL_INSN;
-    vm->hypercall_patching_off = ioctl(vm->vm_fd, KVM_ENABLE_CAP, &quirk) == 0;
-  }
-  setup_msr_exits(*vm);  // false on kernels without user-space MSR exits: deviation kvm.msr-exits
   install_kick_handler();
   g_vm = vm;
   return HV_SUCCESS;
@@ -271,13 +293,8 @@ hv_return_t hv_vm_destroy(void) {
   std::lock_guard<std::mutex> lock(g_mu);
   if (!g_vm) return HV_NO_DEVICE;
   if (!g_vm->vcpus.empty()) return HV_BUSY;  // "requires all vCPUs be destroyed" [H]
-  Vm *vm = g_vm;
-  release_memory(*vm);
-  free(vm->cpuid);
-  if (vm->probe_fd >= 0) close(vm->probe_fd);
-  close(vm->vm_fd);
-  close(vm->sys_fd);
-  delete vm;
+  release_memory(*g_vm);
+  free_vm(g_vm);
   g_vm = nullptr;
   return HV_SUCCESS;
 }

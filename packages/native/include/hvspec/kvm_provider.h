@@ -67,6 +67,23 @@ typedef struct {
  * user space); it is computed once. */
 size_t hvkvm_deviations(const hvkvm_deviation_t **list);
 
+/*
+ * Test-only fault injection. Arms a rule: among the provider's calls of kind `site` from now on (for
+ * HVKVM_FAULT_IOCTL with `request` != 0, only ioctls of that request number), the nth (1-based) fails
+ * as the OS would fail it: -1 (MAP_FAILED for mmap, a failed allocation for ALLOC) with errno `err`
+ * (0: EIO for ioctl and open, ENOMEM for mmap and allocations). nth 0 only counts. Returns how many
+ * matching calls the previous rule counted. HVKVM_FAULT_NONE disarms (and stops counting).
+ */
+enum {
+  HVKVM_FAULT_NONE = 0,
+  HVKVM_FAULT_ANY = 1,   /* every kind below, counted together */
+  HVKVM_FAULT_OPEN = 2,  /* open("/dev/kvm") */
+  HVKVM_FAULT_MMAP = 3,  /* mmap of a vCPU's kvm_run */
+  HVKVM_FAULT_IOCTL = 4, /* ioctl on /dev/kvm, a VM or a vCPU */
+  HVKVM_FAULT_ALLOC = 5, /* the provider's own allocations (VM, vCPU, CPUID table) */
+};
+unsigned long hvkvm_inject_fault(int site, unsigned long request, unsigned long nth, int err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1488,6 +1488,187 @@ void test_loop() {
   munmap(ram, 0x10000);
 }
 
+// ---- fault injection (hvkvm_inject_fault) ----------------------------------------------------------
+
+int count_maps() {
+  FILE *f = fopen("/proc/self/maps", "r");
+  int n = 0;
+  for (int c; (c = fgetc(f)) != EOF;) n += c == '\n';
+  fclose(f);
+  return n;
+}
+
+// Where a lifecycle stopped: the first call that did not return HV_SUCCESS, or an exit other than the
+// one expected (a failure that did not surface as a code).
+struct Outcome {
+  std::string call;
+  hv_return_t ret = HV_SUCCESS;
+  uint64_t unexpected_exit = 0;
+  bool stopped() const { return !call.empty(); }
+};
+
+// A VM's life touching every kind of OS call the provider makes: open, ioctls of the VM, vCPU and
+// system fds, the kvm_run mmap, allocations; exits that complete in the next run (IN, MSR) and
+// memslot changes. Stops at the first failure and destroys what exists.
+Outcome lifecycle(uint8_t *ram, uint8_t *ro) {
+  Outcome o;
+  bool vm = false, made = false;
+  hv_vcpuid_t v = 0;
+  auto ok = [&](const char *call, hv_return_t r) {
+    if (r != HV_SUCCESS && !o.stopped()) {
+      o.call = call;
+      o.ret = r;
+    }
+    return r == HV_SUCCESS;
+  };
+  // 0x1000: in al,0x20; mov [0x200000],al; mov ecx,0xc0000080; rdmsr; mov ecx,0xc0000082; rdmsr;
+  //         out 0x10,al; hlt
+  static const uint8_t code[] = {0xe4, 0x20, 0xa2, 0x00, 0x00, 0x20, 0x00, 0xb9, 0x80, 0x00, 0x00, 0xc0, 0x0f,
+                                 0x32, 0xb9, 0x82, 0x00, 0x00, 0xc0, 0x0f, 0x32, 0xe6, 0x10, 0xf4};
+  memcpy(ram + 0x1000, code, sizeof code);
+  do {
+    if (!ok("hv_vm_create", hv_vm_create(HV_VM_DEFAULT))) break;
+    vm = true;
+    if (!ok("hv_vm_map", hv_vm_map(ram, 0, 1 << 20, kRWX))) break;
+    if (!ok("hv_vm_map", hv_vm_map(ro, 0x200000, 4096, kRX))) break;
+    if (!ok("hv_vcpu_create", hv_vcpu_create(&v, HV_VCPU_DEFAULT))) break;
+    made = true;
+    setup_prot32(v, 0x1000);
+    if (!ok("hv_vcpu_write_register", hv_vcpu_write_register(v, HV_X86_CR0, 0x21))) break;
+    if (!ok("hv_vcpu_write_register", hv_vcpu_write_register(v, HV_X86_XCR0, 3))) break;
+    uint64_t x = 0;
+    if (!ok("hv_vcpu_read_register", hv_vcpu_read_register(v, HV_X86_DR7, &x))) break;
+    if (!ok("hv_vcpu_write_register", hv_vcpu_write_register(v, HV_X86_DR0, 0x1234))) break;
+    if (!ok("hv_vcpu_enable_native_msr", hv_vcpu_enable_native_msr(v, 0xc0000082, true))) break;
+    if (!ok("hv_vcpu_write_msr", hv_vcpu_write_msr(v, 0xc0000082, 0x77))) break;
+    if (!ok("hv_vcpu_read_msr", hv_vcpu_read_msr(v, 0x174, &x))) break;
+    const uint64_t want[] = {VMX_REASON_IO, VMX_REASON_EPT_VIOLATION, VMX_REASON_RDMSR, VMX_REASON_IO,
+                             VMX_REASON_HLT};
+    bool running = true;
+    for (uint64_t w : want) {
+      uint64_t r = VMX_REASON_IRQ;
+      while (r == VMX_REASON_IRQ) {
+        if (!ok("hv_vcpu_run", hv_vcpu_run(v))) break;
+        hv_vmx_vcpu_read_vmcs(v, VMCS_RO_EXIT_REASON, &r);
+      }
+      if (o.stopped()) break;
+      if (r != w) {
+        o.call = "hv_vcpu_run (exit)";
+        o.unexpected_exit = r;
+        break;
+      }
+      uint64_t rip = 0, len = 0;
+      hv_vcpu_read_register(v, HV_X86_RIP, &rip);
+      hv_vmx_vcpu_read_vmcs(v, VMCS_RO_VMEXIT_INSTR_LEN, &len);
+      if (w == VMX_REASON_EPT_VIOLATION) len = 5;
+      if (w != VMX_REASON_HLT) hv_vcpu_write_register(v, HV_X86_RIP, rip + len);
+      if (w == VMX_REASON_IO && rip == 0x1015) {  // out 0x10,al: the native RDMSR read LSTAR
+        hv_vcpu_read_register(v, HV_X86_RAX, &x);
+        if (x != 0x77) {
+          o.call = "hv_vcpu_run (LSTAR)";
+          o.unexpected_exit = x;
+          break;
+        }
+      }
+    }
+    if (o.stopped() || !running) break;
+    if (!ok("hv_vm_protect", hv_vm_protect(0x200000, 4096, kRWX))) break;
+    if (!ok("hv_vm_unmap", hv_vm_unmap(0x200000, 4096))) break;
+    if (!ok("hv_vcpu_destroy", hv_vcpu_destroy(v))) break;
+    made = false;
+    if (!ok("hv_vm_destroy", hv_vm_destroy())) break;
+    vm = false;
+  } while (false);
+  if (made) hv_vcpu_destroy(v);
+  if (vm) hv_vm_destroy();
+  return o;
+}
+
+// The codes each call may answer a failed OS call with (README, return codes).
+bool allowed(const std::string &call, hv_return_t r) {
+  if (call == "hv_vm_create") return r == HV_NO_DEVICE || r == HV_NO_RESOURCES || r == HV_ERROR;
+  if (call == "hv_vm_map" || call == "hv_vm_protect" || call == "hv_vm_unmap") return r == HV_NO_RESOURCES;
+  if (call == "hv_vcpu_create") return r == HV_NO_RESOURCES || r == HV_ERROR;
+  return r == HV_ERROR;
+}
+
+// Every OS call of the lifecycle, failed one at a time: each failure is a code (never a crash, a
+// hang or a different exit), leaves no fd, mapping or VM behind, and the provider works afterwards.
+void test_faults() {
+  size_t n_dev = hvkvm_deviations(nullptr);  // computed once, before any fault is armed
+  CHECK(n_dev > 0);
+  uint8_t *ram = static_cast<uint8_t *>(mmap(nullptr, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  uint8_t *ro = static_cast<uint8_t *>(mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  Outcome clean = lifecycle(ram, ro);  // warms up anything lazily created
+  CHECK(!clean.stopped());
+  const int fds = count_fds(), maps = count_maps();
+  hvkvm_inject_fault(HVKVM_FAULT_ANY, 0, 0, 0);
+  clean = lifecycle(ram, ro);
+  const unsigned long total = hvkvm_inject_fault(HVKVM_FAULT_NONE, 0, 0, 0);
+  CHECK(!clean.stopped());
+  CHECK(total > 40);
+  int absorbed = 0, by_code[16] = {};
+  for (unsigned long k = 1; k <= total; ++k) {
+    hvkvm_inject_fault(HVKVM_FAULT_ANY, 0, k, 0);
+    Outcome o = lifecycle(ram, ro);
+    hvkvm_inject_fault(HVKVM_FAULT_NONE, 0, 0, 0);
+    if (!o.stopped()) {
+      ++absorbed;  // e.g. KVM_SET_TSS_ADDR (optional), or the probe vCPU (then KVM_RUN judges CR0)
+    } else {
+      if (o.unexpected_exit || !allowed(o.call, o.ret))
+        fprintf(stderr, "  fault %lu: %s -> 0x%x (exit/value 0x%llx)\n", k, o.call.c_str(), static_cast<unsigned>(o.ret),
+                static_cast<unsigned long long>(o.unexpected_exit));
+      CHECK_EQ(o.unexpected_exit, 0u);
+      CHECK(allowed(o.call, o.ret));
+      by_code[o.ret & 15]++;
+    }
+    CHECK_EQ(count_fds(), fds);
+    CHECK_EQ(count_maps(), maps);
+    CHECK_EQ(hv_vm_destroy(), HV_NO_DEVICE);  // no VM left behind
+  }
+  // Each kind on its own, first and second call; then the provider still works.
+  for (int site : {HVKVM_FAULT_OPEN, HVKVM_FAULT_MMAP, HVKVM_FAULT_IOCTL, HVKVM_FAULT_ALLOC}) {
+    for (unsigned long k : {1ul, 2ul}) {
+      hvkvm_inject_fault(site, 0, k, 0);
+      Outcome o = lifecycle(ram, ro);
+      hvkvm_inject_fault(HVKVM_FAULT_NONE, 0, 0, 0);
+      CHECK(!o.stopped() || (o.unexpected_exit == 0 && allowed(o.call, o.ret)));
+      CHECK_EQ(count_fds(), fds);
+    }
+  }
+  // One ioctl kind, every time it is made: KVM_RUN failing at each of the lifecycle's runs.
+  hvkvm_inject_fault(HVKVM_FAULT_IOCTL, KVM_RUN, 0, 0);
+  lifecycle(ram, ro);
+  unsigned long runs = hvkvm_inject_fault(HVKVM_FAULT_NONE, 0, 0, 0);
+  CHECK(runs >= 5);
+  for (unsigned long k = 1; k <= runs; ++k) {
+    hvkvm_inject_fault(HVKVM_FAULT_IOCTL, KVM_RUN, k, EFAULT);
+    Outcome o = lifecycle(ram, ro);
+    hvkvm_inject_fault(HVKVM_FAULT_NONE, 0, 0, 0);
+    CHECK(o.stopped() && o.call == "hv_vcpu_run" && o.ret == HV_ERROR);
+  }
+  // A vCPU whose setup failed after KVM created it has used up its id (KVM keeps vCPUs until the VM
+  // goes): the next hv_vcpu_create takes the next id and works.
+  CHECK_EQ(hv_vm_create(HV_VM_DEFAULT), HV_SUCCESS);
+  hv_vcpuid_t v = ~0u;
+  hvkvm_inject_fault(HVKVM_FAULT_MMAP, 0, 1, 0);
+  CHECK_EQ(hv_vcpu_create(&v, HV_VCPU_DEFAULT), HV_NO_RESOURCES);
+  hvkvm_inject_fault(HVKVM_FAULT_IOCTL, KVM_GET_REGS, 1, 0);
+  CHECK_EQ(hv_vcpu_create(&v, HV_VCPU_DEFAULT), HV_ERROR);
+  hvkvm_inject_fault(HVKVM_FAULT_NONE, 0, 0, 0);
+  CHECK_EQ(hv_vcpu_create(&v, HV_VCPU_DEFAULT), HV_SUCCESS);
+  CHECK_EQ(v, 2u);
+  CHECK_EQ(hv_vcpu_destroy(v), HV_SUCCESS);
+  CHECK_EQ(hv_vm_destroy(), HV_SUCCESS);
+  Outcome after = lifecycle(ram, ro);
+  CHECK(!after.stopped());
+  CHECK_EQ(count_fds(), fds);
+  printf("  %lu OS calls failed one at a time: %d absorbed, %d HV_ERROR, %d HV_NO_RESOURCES, %d HV_NO_DEVICE\n",
+         total, absorbed, by_code[HV_ERROR & 15], by_code[HV_NO_RESOURCES & 15], by_code[HV_NO_DEVICE & 15]);
+  munmap(ram, 1 << 20);
+  munmap(ro, 4096);
+}
+
 // The same OUT loop on bare KVM (no provider), as a reference for the provider's overhead under the
 // same machine load. It needs no RIP update: on this PVM host the emulated OUT is already retired.
 double bare_kvm_exit_us(int n) {
@@ -1564,7 +1745,7 @@ int main(int argc, char **argv) {
       {"mmio", test_mmio}, {"string_io", test_string_io}, {"prefixed_stores", test_prefixed_stores},           {"permissions", test_permissions},   {"subrange", test_subrange}, {"slot_limit", test_slot_limit}, {"large_memory", test_large_memory}, {"random_permissions", test_random_permissions},
       {"msr_exits", test_msr_exits}, {"native_msr", test_native_msr}, {"native_msr_per_vcpu", test_native_msr_per_vcpu},
       {"msr_api", test_msr_api}, {"vmcall", test_vmcall}, {"interrupt", test_interrupt}, {"registers", test_registers}, {"register_refusals", test_register_refusals},       {"misuse", test_misuse},
-      {"concurrent_protect", test_concurrent_protect}, {"loop", test_loop},           {"bench_exit", bench_exit},
+      {"concurrent_protect", test_concurrent_protect}, {"loop", test_loop}, {"faults", test_faults},           {"bench_exit", bench_exit},
   };
   return check::run_tests(tests, argc, argv);
 }
