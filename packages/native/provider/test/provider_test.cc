@@ -251,27 +251,24 @@ void test_out_in_hlt() {
   CHECK_EQ(vmcs(f.vcpu, VMCS_RO_EXIT_QUALIFIC), (0x30ull << 16) | 0x48);
 }
 
-// Real mode (hvf-facts.md §1.8 values): 16-bit decoding of the same exits.
+// Real mode with the values of Apple's test (hvf-facts.md §1.8): CR0 0x20, segments at base 0.
+void setup_real16(hv_vcpuid_t v, uint64_t rip) {
+  setup_prot32(v, rip);
+  wvmcs(v, VMCS_GUEST_CR0, 0x20);
+  wvmcs(v, VMCS_CTRL_CR0_SHADOW, 0x20);
+  for (uint32_t sel : {VMCS_GUEST_CS, VMCS_GUEST_SS, VMCS_GUEST_DS, VMCS_GUEST_ES, VMCS_GUEST_FS, VMCS_GUEST_GS}) {
+    wvmcs(v, sel, 0);
+    wvmcs(v, sel + (VMCS_GUEST_CS_BASE - VMCS_GUEST_CS), 0);
+    wvmcs(v, sel + (VMCS_GUEST_CS_LIMIT - VMCS_GUEST_CS), 0xffff);
+    wvmcs(v, sel + (VMCS_GUEST_CS_AR - VMCS_GUEST_CS), sel == VMCS_GUEST_CS ? 0x9b : 0x93);
+  }
+  wvmcs(v, VMCS_GUEST_TR_AR, 0x83);
+}
+
+// Real mode: 16-bit decoding of the same exits.
 void test_real_mode() {
   Fixture f;
-  setup_prot32(f.vcpu, 0x1000);
-  wvmcs(f.vcpu, VMCS_GUEST_CR0, 0x20);
-  wvmcs(f.vcpu, VMCS_CTRL_CR0_SHADOW, 0x20);
-  const uint32_t segs[][4] = {
-      {VMCS_GUEST_CS, VMCS_GUEST_CS_BASE, VMCS_GUEST_CS_LIMIT, VMCS_GUEST_CS_AR},
-      {VMCS_GUEST_SS, VMCS_GUEST_SS_BASE, VMCS_GUEST_SS_LIMIT, VMCS_GUEST_SS_AR},
-      {VMCS_GUEST_DS, VMCS_GUEST_DS_BASE, VMCS_GUEST_DS_LIMIT, VMCS_GUEST_DS_AR},
-      {VMCS_GUEST_ES, VMCS_GUEST_ES_BASE, VMCS_GUEST_ES_LIMIT, VMCS_GUEST_ES_AR},
-      {VMCS_GUEST_FS, VMCS_GUEST_FS_BASE, VMCS_GUEST_FS_LIMIT, VMCS_GUEST_FS_AR},
-      {VMCS_GUEST_GS, VMCS_GUEST_GS_BASE, VMCS_GUEST_GS_LIMIT, VMCS_GUEST_GS_AR},
-  };
-  for (const auto &sg : segs) {
-    wvmcs(f.vcpu, sg[0], 0);
-    wvmcs(f.vcpu, sg[1], 0);
-    wvmcs(f.vcpu, sg[2], 0xffff);
-    wvmcs(f.vcpu, sg[3], sg[0] == VMCS_GUEST_CS ? 0x9b : 0x93);
-  }
-  wvmcs(f.vcpu, VMCS_GUEST_TR_AR, 0x83);
+  setup_real16(f.vcpu, 0x1000);
   // 0x1000: mov al,0x42; out 0x10,al; mov dx,0x3f8; out dx,eax (66 EF); in al,0x20; hlt
   f.load(0x1000, {0xb0, 0x42, 0xe6, 0x10, 0xba, 0xf8, 0x03, 0x66, 0xef, 0xe4, 0x20, 0xf4});
   CHECK_EQ(f.run(), VMX_REASON_IO);
@@ -1123,15 +1120,7 @@ void test_vmcall() {
   // Real mode, 0x2000: mov eax,0x23456; vmcall; hlt. KVM delivers the #UD through the IVT whatever the
   // IDT limit, so the guest's #UD handler runs (here IVT[6] = 0000:3000, a hlt): deviation kvm.vmcall.
   f.load(0x2000, {0x66, 0xb8, 0x56, 0x34, 0x02, 0x00, 0x0f, 0x01, 0xc1, 0xf4});
-  setup_prot32(f.vcpu, 0x2000);
-  wvmcs(f.vcpu, VMCS_GUEST_CR0, 0x20);
-  for (uint32_t sel : {VMCS_GUEST_CS, VMCS_GUEST_SS, VMCS_GUEST_DS, VMCS_GUEST_ES, VMCS_GUEST_FS, VMCS_GUEST_GS}) {
-    wvmcs(f.vcpu, sel, 0);
-    wvmcs(f.vcpu, sel + (VMCS_GUEST_CS_BASE - VMCS_GUEST_CS), 0);
-    wvmcs(f.vcpu, sel + (VMCS_GUEST_CS_LIMIT - VMCS_GUEST_CS), 0xffff);
-    wvmcs(f.vcpu, sel + (VMCS_GUEST_CS_AR - VMCS_GUEST_CS), sel == VMCS_GUEST_CS ? 0x9b : 0x93);
-  }
-  wvmcs(f.vcpu, VMCS_GUEST_TR_AR, 0x83);
+  setup_real16(f.vcpu, 0x2000);
   wvmcs(f.vcpu, VMCS_GUEST_IDTR_LIMIT, 0x3ff);
   f.ram[0x18] = 0x00;  // IVT[6] = 0000:3000
   f.ram[0x19] = 0x30;
