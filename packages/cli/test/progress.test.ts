@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { formatDuration, isCi, startProgress } from '../src/progress.ts';
-import { CLI, MAIN } from './run-hvspec.ts';
+import { CLI, ENTRY } from './run-hvspec.ts';
 
 function fakeStream(isTTY: boolean) {
   const writes: string[] = [];
@@ -67,7 +67,7 @@ describe('hvspec check on a terminal (process, in a pseudo-terminal)', {
 }, () => {
   /** Runs `hvspec ARGS` in a pty; `keys.text` is typed into it once the output matches `keys.after`. */
   function inPty(args: string[], env: NodeJS.ProcessEnv, keys?: { after: RegExp; text: string }) {
-    const command = [process.execPath, '--import', 'tsx', MAIN, ...args].map((a) => `'${a}'`).join(' ');
+    const command = [process.execPath, ...ENTRY, ...args].map((a) => `'${a}'`).join(' ');
     const base = { ...process.env, ...env };
     if (!('CI' in env)) delete base.CI;
     return new Promise<{ status: number | null; output: string }>((resolve) => {

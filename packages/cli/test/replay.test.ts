@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,17 +6,13 @@ import { describe, it } from 'node:test';
 import { type Arch, type Backend, type Capabilities, type HostMemory, HV, type Result } from '@hvspec/spec';
 import { type BackendName, BackendUnavailable, openBackend } from '../src/backends.js';
 import { type ReplayIo, runReplay } from '../src/replay.js';
+import { hvspec as run } from './run-hvspec.ts';
 
 const CLI = join(import.meta.dirname, '..');
-const MAIN = join(CLI, 'src/main.ts');
 const TRACES = join(CLI, '../../traces');
 const scratch = mkdtempSync(join(tmpdir(), 'hvspec-cli-test-'));
 
-/** Runs the real `hvspec` entry point (TypeScript source through tsx) as a child process. */
-function hvspec(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: CLI, encoding: 'utf8' });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const hvspec = (...args: string[]) => run(args);
 
 function file(name: string, content: unknown): string {
   const path = join(scratch, name);

@@ -1,13 +1,30 @@
 /**
- * Runs the real `hvspec` entry point (the TypeScript source through tsx) as a child process, the way a
- * user runs the command: arguments, environment, exit code, stdout and stderr.
+ * Runs the real `hvspec` command as a child process, the way a user runs it: arguments, environment,
+ * exit code, stdout and stderr. That is the committed shim `bin/hvspec.js` over the build (`npm test`
+ * builds first); when a source file is newer than the last build (a test run by hand after an edit),
+ * the source entry through tsx instead, so a test never judges a stale build.
  */
 import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const CLI = join(import.meta.dirname, '..');
 export const MAIN = join(CLI, 'src/main.ts');
 export const ROOT = join(CLI, '../..');
+const BIN = join(CLI, 'bin/hvspec.js');
+
+function built(): boolean {
+  let buildTime: number;
+  try {
+    buildTime = statSync(join(CLI, 'dist/.tsbuildinfo')).mtimeMs;
+  } catch {
+    return false;
+  }
+  return readdirSync(join(CLI, 'src')).every((f) => statSync(join(CLI, 'src', f)).mtimeMs <= buildTime);
+}
+
+/** The node arguments that run `hvspec`. */
+export const ENTRY: readonly string[] = built() ? [BIN] : ['--import', 'tsx', MAIN];
 
 export interface Run {
   readonly status: number | null;
@@ -37,7 +54,7 @@ export function canDropToNobody(): boolean {
 export function hvspec(args: readonly string[], opts: RunOptions = {}): Run {
   const env = { ...process.env };
   delete env.CI;
-  const node = [process.execPath, '--import', 'tsx', MAIN, ...args];
+  const node = [process.execPath, ...ENTRY, ...args];
   const [cmd, ...argv] = opts.asNobody
     ? ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', ...node]
     : node;
