@@ -5,6 +5,7 @@
  * @module
  */
 import type { Arch, Backend } from '@hvspec/spec';
+import { hostFix } from './host.js';
 
 /** The backends the CLI knows. */
 export type BackendName = 'model' | 'native';
@@ -29,6 +30,7 @@ export interface OpenOptions {
 }
 interface NativeModule {
   createNativeBackend?: (arch: Arch) => Backend | Promise<Backend>;
+  nativeAvailability?: () => { available: boolean; arch?: Arch; reason?: string; fix?: string };
 }
 
 // Specifiers held in variables: the packages are optional at build time (the native addon may not be
@@ -88,4 +90,23 @@ export async function openBackend(
     );
   }
   return backend;
+}
+
+/**
+ * The architectures the named backend can run on this host: the model runs both; the native backend
+ * runs the host's own flavour of the hv_* API (x86_64 over /dev/kvm on Linux, the Mac's own on macOS).
+ * Throws {@link BackendUnavailable}, saying why and how to fix it, when it cannot run here at all.
+ */
+export async function hostArchs(name: BackendName): Promise<Arch[]> {
+  if (name !== 'native') return ['x86_64', 'arm64'];
+  const mod = await load<NativeModule>(NATIVE_PACKAGE, 'the native backend is not available');
+  const a = mod.nativeAvailability?.();
+  if (!a?.available || !a.arch) {
+    const advice = hostFix(a?.fix);
+    const fix = advice ? `; fix: ${advice}` : '';
+    throw new BackendUnavailable(
+      `the native backend is not available here: ${a?.reason ?? 'unknown reason'}${fix} (see hvspec doctor)`,
+    );
+  }
+  return [a.arch];
 }

@@ -4,6 +4,8 @@
  * @module
  */
 import type { Command } from 'commander';
+import { EXIT_OK, EXIT_USAGE, jsonText, messageOf, withExitCodes } from './common.js';
+import { hostFix } from './host.js';
 
 interface NativeModule {
   nativeAvailability?: () => {
@@ -29,49 +31,120 @@ interface NativeModule {
 const NATIVE_PACKAGE: string = '@hvspec/native';
 const PERMS = ['NONE', 'R', 'W', 'RW', 'X', 'RX', 'WX', 'RWX'];
 
-/** The doctor's report as lines; exit code 0 when a native backend is usable here, 2 otherwise. */
-export async function doctor(): Promise<{ lines: string[]; code: number }> {
-  const lines = ['model: available (x86_64, arm64): the pure TypeScript backend needs nothing from the host'];
+/** What the doctor found about one backend. */
+export interface BackendStatus {
+  readonly name: string;
+  readonly available: boolean;
+  /** The architectures it runs here. */
+  readonly archs: readonly string[];
+  /** `native-kvm`, `native-hvf`, when known. */
+  readonly backend?: string;
+  readonly reason?: string;
+  readonly fix?: string;
+  readonly pageSize?: number;
+  readonly maxVcpus?: number;
+  readonly enforcedPermissions?: readonly string[];
+  readonly deviations?: readonly { readonly id: string; readonly description: string }[];
+}
+
+/** The doctor's findings; `code` is 0 when a native backend is usable here, 2 otherwise. */
+export interface DoctorReport {
+  readonly backends: readonly BackendStatus[];
+  readonly code: number;
+}
+
+async function nativeStatus(): Promise<BackendStatus> {
   let mod: NativeModule;
   try {
     mod = (await import(NATIVE_PACKAGE)) as NativeModule;
   } catch (e) {
-    lines.push(
-      `native: not available: ${NATIVE_PACKAGE} does not load (${e instanceof Error ? e.message : String(e)})`,
-    );
-    return { lines, code: 2 };
+    return {
+      name: 'native',
+      available: false,
+      archs: [],
+      reason: `${NATIVE_PACKAGE} does not load (${messageOf(e)})`,
+      fix: 'build it: npm run build',
+    };
   }
   const a = mod.nativeAvailability?.();
   if (!a?.available) {
-    lines.push(
-      `native: not available here${a?.backend ? ` (${a.backend})` : ''}: ${a?.reason ?? 'unknown reason'}`,
-    );
-    if (a?.fix) lines.push(`  fix: ${a.fix}`);
-    return { lines, code: 2 };
+    const fix = hostFix(a?.fix);
+    return {
+      name: 'native',
+      available: false,
+      archs: [],
+      ...(a?.backend ? { backend: a.backend } : {}),
+      reason: a?.reason ?? 'unknown reason',
+      ...(fix ? { fix } : {}),
+    };
   }
   const b = mod.createNativeBackend?.(a.arch);
-  if (!b) return { lines: [...lines, 'native: the package has no createNativeBackend'], code: 2 };
+  if (!b)
+    return { name: 'native', available: false, archs: [], reason: 'the package has no createNativeBackend' };
   const c = b.capabilities;
-  lines.push(
-    `native: available: ${c.backend}, ${c.arch}, page size ${c.pageSize}, up to ${c.maxVcpus} vCPUs`,
-  );
-  lines.push(`  permissions enforced exactly: ${c.enforcedPermissions.map((p) => PERMS[p] ?? p).join(', ')}`);
-  if (c.deviations.length) {
-    lines.push('  declared deviations from the spec:');
-    for (const d of c.deviations) lines.push(`    ${d.id}: ${d.description}`);
-  }
   await b.close();
-  return { lines, code: 0 };
+  return {
+    name: 'native',
+    available: true,
+    archs: [c.arch],
+    backend: c.backend,
+    pageSize: c.pageSize,
+    maxVcpus: c.maxVcpus,
+    enforcedPermissions: c.enforcedPermissions.map((p) => PERMS[p] ?? String(p)),
+    deviations: c.deviations.map((d) => ({ id: d.id, description: d.description })),
+  };
+}
+
+/** Looks at this machine. */
+export async function diagnose(): Promise<DoctorReport> {
+  const model: BackendStatus = { name: 'model', available: true, archs: ['x86_64', 'arm64'] };
+  const native = await nativeStatus();
+  return { backends: [model, native], code: native.available ? EXIT_OK : EXIT_USAGE };
+}
+
+/** The report as the lines `hvspec doctor` prints. */
+export function doctorLines(r: DoctorReport): string[] {
+  const lines: string[] = [];
+  for (const b of r.backends) {
+    if (b.name === 'model') {
+      lines.push(
+        `model: available (${b.archs.join(', ')}): the pure TypeScript backend needs nothing from the host`,
+      );
+      continue;
+    }
+    if (!b.available) {
+      lines.push(`${b.name}: not available here${b.backend ? ` (${b.backend})` : ''}: ${b.reason}`);
+      if (b.fix) lines.push(`  fix: ${b.fix}`);
+      continue;
+    }
+    lines.push(
+      `${b.name}: available: ${b.backend}, ${b.archs.join(', ')}, page size ${b.pageSize}, up to ${b.maxVcpus} vCPUs`,
+    );
+    if (b.enforcedPermissions)
+      lines.push(`  permissions enforced exactly: ${b.enforcedPermissions.join(', ')}`);
+    if (b.deviations?.length) {
+      lines.push('  declared deviations from the spec:');
+      for (const d of b.deviations) lines.push(`    ${d.id}: ${d.description}`);
+    }
+  }
+  return lines;
+}
+
+/** The doctor's report as lines; exit code 0 when a native backend is usable here, 2 otherwise. */
+export async function doctor(): Promise<{ lines: string[]; code: number }> {
+  const r = await diagnose();
+  return { lines: doctorLines(r), code: r.code };
 }
 
 /** Registers `hvspec doctor` on the program. */
 export function registerDoctor(program: Command): void {
-  program
+  const cmd = program
     .command('doctor')
-    .description('which backends can run here; why not, and how to fix it')
-    .action(async () => {
-      const { lines, code } = await doctor();
-      process.stdout.write(`${lines.join('\n')}\n`);
-      process.exitCode = code;
-    });
+    .description('which backends can run here; why not, and how to fix it (exit 2: no native backend here)')
+    .option('--json', 'print the findings as JSON');
+  withExitCodes(cmd).action(async (o: { json?: boolean }) => {
+    const r = await diagnose();
+    process.stdout.write(o.json ? `${jsonText(r)}\n` : `${doctorLines(r).join('\n')}\n`);
+    process.exitCode = r.code;
+  });
 }

@@ -437,13 +437,21 @@ export class SpinCancelCommand implements HvCommand {
     }
     // Observe a rejection now; it is reported when the run is awaited below.
     running.catch(() => undefined);
-    r.log.push({ kind: 'guest', render: (name) => spinSteps(arch, name(vcpu.handle), t, kicker, code.addr) });
+    // The trace shows the run started, the kick as the call it is (its own log entry, judged by the
+    // spec), then the await: a label per spin, so that a trace may hold several.
+    const label = `spin${r.log.length}`;
+    const steps = spinSteps(arch, t, label, code.addr);
+    r.log.push({ kind: 'guest', render: (name) => steps.start(name(vcpu.handle)) });
     await new Promise((res) => setTimeout(res, this.delayMs));
-    await execute(m, r, {
-      name: arch === 'x86_64' ? 'hv_vcpu_interrupt' : 'hv_vcpus_exit',
-      t: kicker,
-      args: { vcpus: [handle], vcpu_count: 1 },
-    });
+    try {
+      await execute(m, r, {
+        name: arch === 'x86_64' ? 'hv_vcpu_interrupt' : 'hv_vcpus_exit',
+        t: kicker,
+        args: { vcpus: [handle], vcpu_count: 1 },
+      });
+    } finally {
+      r.log.push({ kind: 'guest', render: (name) => steps.finish(name(vcpu.handle)) });
+    }
     const result = await running;
     // The kick is consumed by this run, whether it arrived during the run or just before it.
     vcpu.cancel = false;
@@ -471,10 +479,16 @@ export class SpinCancelCommand implements HvCommand {
   }
 }
 
-function spinSteps(arch: Arch, vcpu: string, t: number, kicker: number, addr: bigint): unknown[] {
+/** The trace steps of a spin: `start` before the kick (setup, the async run), `finish` after it. */
+function spinSteps(
+  arch: Arch,
+  t: number,
+  label: string,
+  addr: bigint,
+): { start: (vcpu: string) => unknown[]; finish: (vcpu: string) => unknown[] } {
   const on = (s: Record<string, unknown>) => (t ? { thread: t, ...s } : s);
   const hex = `0x${addr.toString(16)}`;
-  const setup =
+  const setup = (vcpu: string): unknown[] =>
     arch === 'x86_64'
       ? [on({ call: 'x86_setup', args: { vcpu: `$${vcpu}`, mode: 'prot32', rip: hex } })]
       : [
@@ -489,12 +503,11 @@ function spinSteps(arch: Arch, vcpu: string, t: number, kicker: number, addr: bi
             expect: { ret: 'HV_SUCCESS' },
           }),
         ];
-  const kick = arch === 'x86_64' ? 'hv_vcpu_interrupt' : 'hv_vcpus_exit';
   const awaitExpect =
     arch === 'x86_64'
       ? { ret: 'HV_SUCCESS' }
       : { ret: 'HV_SUCCESS', exit: { reason: 'HV_EXIT_REASON_CANCELED' } };
-  const check =
+  const check = (vcpu: string): unknown =>
     arch === 'x86_64'
       ? on({
           call: 'hv_vmx_vcpu_read_vmcs',
@@ -506,18 +519,14 @@ function spinSteps(arch: Arch, vcpu: string, t: number, kicker: number, addr: bi
           args: { vcpu: `$${vcpu}`, reg: 'HV_REG_PC' },
           expect: { ret: 'HV_SUCCESS', value: hex },
         });
-  return [
-    ...setup,
-    on({ call: 'hv_vcpu_run', args: { vcpu: `$${vcpu}` }, async: true, label: 'spin' }),
-    {
-      ...(kicker ? { thread: kicker } : {}),
-      call: kick,
-      args: { vcpus: [`$${vcpu}`], vcpu_count: 1 },
-      expect: { ret: 'HV_SUCCESS' },
-    },
-    on({ call: 'await', args: { label: 'spin' }, expect: awaitExpect }),
-    check,
-  ];
+  return {
+    start: (vcpu) => [
+      ...setup(vcpu),
+      on({ call: 'hv_vcpu_run', args: { vcpu: `$${vcpu}` }, async: true, label }),
+    ],
+    // An await runs on the async step's own thread: the trace format forbids a thread on it.
+    finish: (vcpu) => [{ call: 'await', args: { label }, expect: awaitExpect }, check(vcpu)],
+  };
 }
 
 /** The guest commands for a backend that executes guest code (none otherwise). */
