@@ -36,9 +36,9 @@ run (the default):
   --filter S          only tasks whose name contains S (repeatable)
   --enforce           exit 1 when a target is missed (FAIL; n/a does not count)
   --json              print the JSON report instead of the table
-  --time MS           measuring time per task over all rounds (default 3000, quick 1000)
-  --warmup MS         warm-up per task in each round's process (default 150, quick 100)
-  --rounds N          rounds, each in a fresh process running every task (default 10, quick 5);
+  --time MS           measuring time per task over all rounds (default 3000, quick 600)
+  --warmup MS         warm-up per task in each round's process (default 150, quick 50)
+  --rounds N          rounds, each in a fresh process running every task (default 10, quick 6);
                       ratio targets and the round test of compare need 5
   --min-iterations N  fewest iterations per task and round (default 4, quick 2)
   --no-native         model tasks only

@@ -5,10 +5,10 @@
  * "significant", and one slow run makes a large difference that is not.
  *
  * Per task (matched by name; every sample is ns per unit, lower is better):
- * - with at least `minRounds` round medians on both sides: the one-sided Mann-Whitney U test on the
- *   round medians (exact for small counts) and the relative change of their medians. Each round ran
- *   in its own process, so this is the test whose replicates carry the run-to-run variance; on the
- *   pooled samples, two runs of the same build on a shared host differed "significantly" by 10–100%;
+ * - with at least `minRounds` rounds on both sides: the one-sided Mann-Whitney U test on the
+ *   rounds (exact for small counts) and the relative change of their medians. Each round ran in its
+ *   own process, so this is the test whose replicates carry the run-to-run variance; on the pooled
+ *   samples, two runs of the same build on a shared host differed "significantly" by 10–100%;
  * - otherwise, with raw samples on both sides (≥ `minSamples` each): the same test on the pooled
  *   samples and the relative change of their medians (reports of schema 1, or too few rounds);
  * - otherwise, from summary statistics: Welch's t-test and the relative change of the means.
@@ -119,7 +119,7 @@ function compareTask(
   const cr = cur.roundP50s ?? [];
   if (br.length >= minRounds && cr.length >= minRounds) {
     // The rounds are the replicates: each ran in its own process, so their spread holds the
-    // run-to-run variance (JIT, host load) that the samples within one process cannot show.
+    // run-to-run variance (JIT, host) that the samples within one process cannot show.
     test = 'mann-whitney-rounds';
     result = mannWhitneySmall(br, cr);
     b = median(br);
@@ -154,7 +154,16 @@ function compareTask(
   } else {
     why = `change ${pct} is significant (p = ${p.toExponential(2)}) but below the ${(minEffect * 100).toFixed(1)}% threshold`;
   }
-  return { name: base.name, verdict, test, baseline: b, current: c, change, p, why };
+  return {
+    name: base.name,
+    verdict,
+    test,
+    baseline: b,
+    current: c,
+    change,
+    p,
+    why,
+  };
 }
 
 /**

@@ -6,7 +6,8 @@
  * and `compare` then tests the runs' round medians against each other (as JMH runs its forks).
  *
  * Each round is one child process (`worker.ts`) that runs every task once, in alternating order,
- * and sends its report back over the IPC channel; the rounds run one after another, never together
+ * and sends its raw measurement back over the IPC channel (merged here, so that one floor of the
+ * reference workload judges the host's speed across the whole run); the rounds run one after another, never together
  * (the host has two cores, and each round owns the native backend while it runs). A child that
  * fails or outlives its time is killed and the run fails with its error output: a crash is a finding,
  * not noise.
@@ -14,8 +15,8 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { mergeRounds } from './merge.js';
-import { type BenchOptions, type BenchReport, checkReport, describeMachine } from './report.js';
+import { buildReport, type Measurement, mergeMeasurements } from './measurement.js';
+import { type BenchOptions, type BenchReport, describeMachine } from './report.js';
 import { FULL_DEFAULTS, QUICK_DEFAULTS, type RunOptions } from './suites.js';
 
 /** What the parent sends a round's process: `RunOptions` without the log function. */
@@ -24,7 +25,11 @@ export type WorkerRequest = Omit<RunOptions, 'log'>;
 /** What a round's process sends back. */
 export type WorkerMessage =
   | { readonly type: 'log'; readonly message: string }
-  | { readonly type: 'report'; readonly report: BenchReport }
+  | {
+      readonly type: 'measurement';
+      readonly measurement: Measurement;
+      readonly options: Omit<BenchOptions, 'reference'>;
+    }
   | { readonly type: 'error'; readonly usage: boolean; readonly message: string };
 
 /** The worker module beside this one: `worker.js` in dist, `worker.ts` when run from source (tsx). */
@@ -44,8 +49,11 @@ export class RoundError extends Error {
   }
 }
 
-/** Runs one round in a child process and resolves to its report. */
-function runRound(request: WorkerRequest, timeoutMs: number, log: (m: string) => void): Promise<BenchReport> {
+/** What a round's process measured, and the options it used. */
+type RoundResult = Extract<WorkerMessage, { type: 'measurement' }>;
+
+/** Runs one round in a child process and resolves to its measurement. */
+function runRound(request: WorkerRequest, timeoutMs: number, log: (m: string) => void): Promise<RoundResult> {
   return new Promise((resolve, reject) => {
     // The child inherits the loaders (tsx under the tests) but not a debugger's port.
     const execArgv = process.execArgv.filter((a) => !/^--(inspect|debug)/.test(a));
@@ -60,7 +68,7 @@ function runRound(request: WorkerRequest, timeoutMs: number, log: (m: string) =>
     child.stderr?.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-4000);
     });
-    let result: BenchReport | undefined;
+    let result: RoundResult | undefined;
     let failure: RoundError | undefined;
     const kill = (): void => {
       child.kill('SIGKILL');
@@ -76,7 +84,7 @@ function runRound(request: WorkerRequest, timeoutMs: number, log: (m: string) =>
     }, timeoutMs);
     child.on('message', (m: WorkerMessage) => {
       if (m.type === 'log') log(m.message);
-      else if (m.type === 'report') result = m.report;
+      else if (m.type === 'measurement') result = m;
       else failure = new RoundError(m.message, m.usage);
     });
     child.on('error', (e) => {
@@ -86,12 +94,7 @@ function runRound(request: WorkerRequest, timeoutMs: number, log: (m: string) =>
       clearTimeout(timer);
       process.removeListener('exit', kill);
       if (failure) return reject(failure);
-      if (result && code === 0) {
-        const problem = checkReport(result);
-        return problem
-          ? reject(new RoundError(`a round's process sent a malformed report: ${problem}`, false))
-          : resolve(result);
-      }
+      if (result && code === 0) return resolve(result);
       reject(
         new RoundError(
           `a round's process exited with ${signal ?? `code ${code}`} before sending its report${stderr ? `:\n${stderr.trimEnd()}` : ''}`,
@@ -119,7 +122,7 @@ export async function runBenchForked(options: RunOptions = {}): Promise<BenchRep
   const { log: _, ...rest } = options;
   // Generous: a round on a loaded 2-core host takes several times its measuring time.
   const timeoutMs = 120_000 + 20 * 8 * (timeMs / rounds + warmupMs);
-  const parts: BenchReport[] = [];
+  const parts: RoundResult[] = [];
   log(
     `running ${rounds} rounds, each in its own process, ${timeMs} ms per task in all${options.quick ? ' (quick)' : ''}`,
   );
@@ -136,13 +139,9 @@ export async function runBenchForked(options: RunOptions = {}): Promise<BenchRep
     log(`round ${round}/${rounds} done`);
   }
   const first = parts[0]!;
-  const runOptions: BenchOptions = {
-    ...first.options,
-    timeMs,
-    warmupMs,
-    rounds,
-    minIterations,
-    processes: rounds,
-  };
-  return mergeRounds(parts, { date, machine, options: runOptions });
+  return buildReport(mergeMeasurements(parts.map((p) => p.measurement)), {
+    date,
+    machine,
+    options: { ...first.options, timeMs, warmupMs, rounds, minIterations, processes: rounds },
+  });
 }

@@ -69,12 +69,12 @@ function targetSection(q: RatioReport): string {
     q.method === 'median-of-rounds' && q.rounds
       ? `median of ${q.rounds.length} interleaved rounds (dots: each round)`
       : q.rounds && q.rounds.length > 1
-        ? `p50 of all samples (dots: each round's p50)`
-        : 'p50 of all samples';
+        ? `p50 of the samples (dots: each round's p50)`
+        : 'p50 of the samples';
   const format = (v: number): string => formatTargetValue(q, v);
   return [
     `<h3>${tag(q)}${esc(q.name)}</h3>`,
-    `<p>${esc(q.target.text)}: <b>${esc(value)}</b>, needs ${esc(formatBound(q))}; ${esc(how)}.</p>`,
+    `<p>${esc(q.target.text)}: <b>${esc(value)}</b>, needs ${esc(formatBound(q).replace('<=', '≤').replace('>=', '≥'))}; ${esc(how)}.</p>`,
     targetSvg(
       {
         text: q.target.text,
@@ -127,6 +127,7 @@ function historySection(report: BenchReport, history: HtmlHistory): string {
     ...(value !== undefined ? { value } : {}),
     quick: r.report.options.quick === true,
     current: r.current,
+    ...(r.report.options.injectedSlowdown ? { injected: true } : {}),
     detail: detail(r.report),
   });
   const taskNames = [...new Set(runs.flatMap((r) => r.report.tasks.map((t) => t.name)))];
@@ -174,7 +175,11 @@ export function renderHtml(report: BenchReport, history?: HtmlHistory, jsonName?
     `<style>${CSS}</style></head><body>`,
     `<h1>hvspec bench${o.quick ? ' — quick run' : ''}</h1>`,
     `<p class="meta">${esc(report.date)} · ${esc(m.cpuModel)} × ${m.cpuCount} · ${esc(m.platform)} ${esc(m.osRelease)} ${esc(m.arch)} · node ${esc(m.node)} · /dev/kvm ${m.devKvm ? 'present' : 'absent'} · KVM is PVM: ${m.kvmPvm === null ? 'unknown' : m.kvmPvm ? 'yes' : 'no'} · load average ${esc(m.loadAverage.join(' '))}</p>`,
-    `<p class="meta">${esc(describeOptions({ ...o, quick: false, injectedSlowdown: undefined }))}${jsonName ? ` · data: <code>${esc(jsonName)}</code>` : ''}</p>`,
+    `<p class="meta">${esc(describeOptions({ ...o, quick: false, injectedSlowdown: undefined }))}${
+      o.reference
+        ? ` · reference workload floor ${esc(formatNs(o.reference.floorNs))}; iterations after it ran above ${o.reference.slowFactor}× that are left out`
+        : ''
+    }${jsonName ? ` · data: <code>${esc(jsonName)}</code>` : ''}</p>`,
   ];
   if (o.quick)
     out.push(
@@ -186,7 +191,7 @@ export function renderHtml(report: BenchReport, history?: HtmlHistory, jsonName?
     );
   if ((m.loadAverage[0] ?? 0) > m.cpuCount)
     out.push(
-      `<p class="banner load">The load average (${m.loadAverage[0]}) was above the ${m.cpuCount} CPUs when the run started: other processes competed for the cores, and the absolute numbers are inflated. The ratio targets, taken round by round, are the least affected.</p>`,
+      `<p class="banner load">The load average (${m.loadAverage[0]}) was above the ${m.cpuCount} CPUs when the run started: other processes competed for the cores. The samples are CPU time, iterations taken while the host ran slowed are left out (each task says how many), and the ratio targets are taken round by round, but the absolute numbers may still be inflated.</p>`,
     );
   const summary = report.ratios.map((q) => verdictTag(q));
   out.push(

@@ -51,6 +51,16 @@ export interface TaskReport {
    * their value round by round from these (absent in schema 1 reports).
    */
   readonly roundP50s?: readonly number[];
+  /**
+   * Iterations left out because the host ran slowed when they were taken (the reference workload
+   * before them above HOST_SLOW_FACTOR × its floor; reference.ts), of all iterations; and the rounds
+   * that had no iteration at full speed, whose iterations were all kept.
+   */
+  readonly hostSlowed?: {
+    readonly excluded: number;
+    readonly of: number;
+    readonly roundsWithoutFullSpeed: number;
+  };
   /** Facts noticed while measuring. */
   readonly notes?: readonly string[];
   /** Exit tasks: how many of the exits were not the benchmarked kind (they still count as exits). */
@@ -64,13 +74,22 @@ export interface OtherExits {
   readonly kind: string;
 }
 
-/** A task's notes for a reader, with the other-exits count in words when there were any. */
-export function taskNotes(t: Pick<TaskReport, 'notes' | 'otherExits'>): string[] {
+/** A task's notes for a reader, with the other-exits and slowed-host counts in words. */
+export function taskNotes(t: Pick<TaskReport, 'notes' | 'otherExits' | 'hostSlowed'>): string[] {
   const o = t.otherExits;
+  const h = t.hostSlowed;
   return [
     ...(t.notes ?? []),
     ...(o && o.count > 0
       ? [`${o.count} of ${o.of} exits were not ${o.kind} exits (host interrupts; they count as exits)`]
+      : []),
+    ...(h && h.excluded > 0
+      ? [
+          `${h.excluded} of ${h.of} iterations left out: taken while the host ran slowed (the reference workload above ${HOST_SLOW_FACTOR}× its floor)`,
+        ]
+      : []),
+    ...(h && h.roundsWithoutFullSpeed > 0
+      ? [`${h.roundsWithoutFullSpeed} rounds ran entirely on a slowed host; their iterations were kept`]
       : []),
   ];
 }
@@ -118,6 +137,11 @@ export interface BenchOptions {
   readonly clock?: 'cpu' | 'wall';
   /** Processes the rounds ran in: one per round by default, 1 with `--in-process`. */
   readonly processes?: number;
+  /**
+   * The reference workload timed before every iteration (reference.ts): its version, its floor in
+   * this run (10th percentile, ns) and the factor above the floor at which the host counts as slowed.
+   */
+  readonly reference?: { readonly version: number; readonly floorNs: number; readonly slowFactor: number };
   /** A `--quick` run: fewer samples, for CI; its numbers are noisier than a full run's. */
   readonly quick?: boolean;
   /** A slowdown injected on purpose (tests of `compare`): the task's body ran `factor` times per iteration. */
@@ -163,8 +187,18 @@ export function describeMachine(): MachineInfo {
 }
 
 /**
+ * How much slower than its floor the reference workload may run before the iteration after it counts
+ * as taken on a slowed host (reference.ts): here the reference ran at its floor or at about 2× it.
+ */
+export const HOST_SLOW_FACTOR = 1.3;
+
+/**
  * Builds a task's report from its per-iteration samples in milliseconds (as tinybench records them),
  * given as one array per interleaved round (or one array for a single round).
+ *
+ * With `reference` (the reference workload's time before each iteration, same layout, and the run's
+ * floor of it, ms), iterations taken while the host ran slowed (reference above HOST_SLOW_FACTOR × the
+ * floor) are left out of the statistics; a round with no other iteration keeps all of its own.
  */
 export function taskReport(
   meta: {
@@ -176,21 +210,42 @@ export function taskReport(
     otherExits?: OtherExits;
   },
   iterationMs: readonly number[] | readonly (readonly number[])[],
+  reference?: { readonly ms: readonly (readonly number[])[]; readonly floorMs: number },
 ): TaskReport {
   const rounds: (readonly number[])[] =
     iterationMs.length > 0 && Array.isArray(iterationMs[0])
       ? (iterationMs as readonly (readonly number[])[]).slice()
       : [iterationMs as readonly number[]];
   const perUnit = (ms: number): number => (ms * 1e6) / meta.unitsPerIteration;
-  const roundP50s = rounds
-    .filter((r) => r.length > 0)
-    .map((r) =>
-      quantile(
-        r.map(perUnit).sort((a, b) => a - b),
-        0.5,
-      ),
-    );
-  const samples = rounds.flatMap((r) => r.map(perUnit)).sort((a, b) => a - b);
+  let excluded = 0;
+  let of = 0;
+  let roundsWithoutFullSpeed = 0;
+  const chosen: number[][] = [];
+  rounds.forEach((r, i) => {
+    if (r.length === 0) return;
+    const ref = reference?.ms[i];
+    if (!reference || !ref || ref.length !== r.length) {
+      chosen.push(r.map(perUnit));
+      return;
+    }
+    const limit = HOST_SLOW_FACTOR * reference.floorMs;
+    const fast = r.filter((_, j) => ref[j]! <= limit);
+    of += r.length;
+    if (fast.length === 0) {
+      roundsWithoutFullSpeed++;
+      chosen.push(r.map(perUnit));
+    } else {
+      excluded += r.length - fast.length;
+      chosen.push(fast.map(perUnit));
+    }
+  });
+  const roundP50s = chosen.map((r) =>
+    quantile(
+      [...r].sort((x, y) => x - y),
+      0.5,
+    ),
+  );
+  const samples = chosen.flat().sort((a, b) => a - b);
   const s = summarize(samples);
   return {
     name: meta.name,
@@ -205,6 +260,7 @@ export function taskReport(
     opsPerSecond: s.mean > 0 ? 1e9 / s.mean : 0,
     samples,
     roundP50s,
+    ...(reference ? { hostSlowed: { excluded, of, roundsWithoutFullSpeed } } : {}),
     ...(meta.notes?.length ? { notes: meta.notes } : {}),
     ...(meta.otherExits ? { otherExits: meta.otherExits } : {}),
   };

@@ -34,26 +34,24 @@ import {
   x86ThroughputProgram,
   x86ThroughputRun,
 } from './guests.js';
+import { buildReport, type MeasuredTask, type Measurement } from './measurement.js';
+import { referenceWorkload } from './reference.js';
 import {
-  BENCH_SCHEMA,
   type BenchOptions,
   type BenchReport,
   type BenchUnit,
   describeMachine,
   type OtherExits,
   type SkippedTask,
-  type TaskReport,
-  taskReport,
 } from './report.js';
-import { computeRatios } from './targets.js';
 
 export interface RunOptions {
-  /** Measuring time per task over all rounds, ms (default 3000; quick 1000). */
+  /** Measuring time per task over all rounds, ms (default 3000; quick 600). */
   readonly timeMs?: number;
-  /** Warm-up time per task, ms, spent before the first round (default 150; quick 100). */
+  /** Warm-up time per task, ms, spent before the first round (default 150; quick 50). */
   readonly warmupMs?: number;
   /**
-   * Interleaved rounds, each running every task for timeMs / rounds (default 10; quick 5). The
+   * Interleaved rounds, each running every task for timeMs / rounds (default 10; quick 6). The
    * samples of all rounds are pooled for the task statistics; the ratio targets take the median of
    * the per-round ratios.
    */
@@ -84,7 +82,7 @@ export interface RunOptions {
 
 /** The measuring defaults of a full run and of a quick one (`RunOptions` fields override them). */
 export const FULL_DEFAULTS = { timeMs: 3000, warmupMs: 150, rounds: 10, minIterations: 4 } as const;
-export const QUICK_DEFAULTS = { timeMs: 1000, warmupMs: 100, rounds: 5, minIterations: 2 } as const;
+export const QUICK_DEFAULTS = { timeMs: 600, warmupMs: 50, rounds: 6, minIterations: 2 } as const;
 
 /**
  * Loop iterations of the throughput programs: 30 002 guest instructions per `hv_vcpu_run`, so the
@@ -124,6 +122,8 @@ interface PlannedTask {
   readonly notes?: () => string[];
   /** Exits of another kind than the benchmarked one, read after the run (exit tasks). */
   readonly exits?: () => OtherExits;
+  /** Tasks with the same key take turns iteration by iteration (the two sides of a ratio target). */
+  readonly interleave?: string;
 }
 
 /** Loads `@hvspec/native` by a computed specifier, so that neither tsc nor the bench needs it installed. */
@@ -282,6 +282,7 @@ async function nativeTasks(
       vcpu = guest.vcpu;
       tasks.push({
         name: names.js,
+        interleave: 'native',
         description: `native (${label}) x86 exit round trip through the JS API on thread 0: the same loop and calls as model.x86.exit`,
         unit: 'exit',
         unitsPerIteration: NATIVE_EXITS_PER_ITERATION,
@@ -296,6 +297,7 @@ async function nativeTasks(
       vcpu = guest.vcpu;
       tasks.push({
         name: names.js,
+        interleave: 'native',
         description: `native (${label}) arm64 exit round trip through the JS API on thread 0: the same loop and calls as model.arm64.exit`,
         unit: 'exit',
         unitsPerIteration: NATIVE_EXITS_PER_ITERATION,
@@ -318,6 +320,7 @@ async function nativeTasks(
     let cRuns = 0;
     tasks.push({
       name: names.c,
+      interleave: 'native',
       description:
         arch === 'x86_64'
           ? `native (${label}) x86 exit round trip entirely in C in the addon (run; read reason, length, RIP; write RIP), timed in C`
@@ -369,8 +372,72 @@ function slowed(t: PlannedTask, factor: number): PlannedTask {
   };
 }
 
+/**
+ * The tasks of a round as the bench runs them: alone, or, for tasks with the same `interleave` key,
+ * together, taking turns iteration by iteration, so that both sides of a ratio target see the same
+ * host at the same moment (in order of first appearance).
+ */
+function interleaveGroups(tasks: readonly PlannedTask[]): PlannedTask[][] {
+  const groups: PlannedTask[][] = [];
+  const byKey = new Map<string, PlannedTask[]>();
+  for (const t of tasks) {
+    const existing = t.interleave === undefined ? undefined : byKey.get(t.interleave);
+    if (existing) existing.push(t);
+    else {
+      const g = [t];
+      groups.push(g);
+      if (t.interleave !== undefined) byKey.set(t.interleave, g);
+    }
+  }
+  return groups;
+}
+
+/**
+ * One iteration of a group as tinybench runs it: each member in turn (alternating the order from
+ * one iteration to the next) runs the reference workload and then its body, each timed on the run's
+ * clock. A member's sample is its body's time (or the time the body reports itself, as the C
+ * baseline does); both times are kept, in order, for the host-speed filter (reference.ts).
+ */
+function turns(
+  group: readonly PlannedTask[],
+  clock: BenchClock,
+  into: readonly { body: number[]; reference: number[] }[],
+): () => FnReturnedObject {
+  let k = 0;
+  return () => {
+    let total = 0;
+    const reverse = k++ % 2 === 1;
+    for (let j = 0; j < group.length; j++) {
+      const i = reverse ? group.length - 1 - j : j;
+      const r0 = clock.now();
+      referenceWorkload();
+      const r1 = clock.now();
+      const out = group[i]!.fn();
+      const b1 = clock.now();
+      const ms = out?.overriddenDuration ?? b1 - r1;
+      into[i]!.body.push(ms);
+      into[i]!.reference.push(r1 - r0);
+      total += ms;
+    }
+    return { overriddenDuration: total };
+  };
+}
+
 /** Runs every suite and returns the report. Never throws for a missing native backend or a failing task. */
 export async function runBench(options: RunOptions = {}): Promise<BenchReport> {
+  const date = new Date().toISOString();
+  const machine = describeMachine();
+  const { measurement, options: used } = await measure(options);
+  return buildReport(measurement, { date, machine, options: used });
+}
+
+/**
+ * Runs every suite in this process and returns the raw measurement and the options it used (the
+ * defaults filled in). Throws TypeError only for options naming no task (a filter, a slowdown).
+ */
+export async function measure(
+  options: RunOptions = {},
+): Promise<{ measurement: Measurement; options: Omit<BenchOptions, 'reference'> }> {
   const defaults = options.quick ? QUICK_DEFAULTS : FULL_DEFAULTS;
   const timeMs = options.timeMs ?? defaults.timeMs;
   const warmupMs = options.warmupMs ?? defaults.warmupMs;
@@ -380,8 +447,6 @@ export async function runBench(options: RunOptions = {}): Promise<BenchReport> {
   if (slowdown && !(Number.isInteger(slowdown.factor) && slowdown.factor >= 1))
     throw new TypeError(`slowdown.factor must be a positive integer, got ${slowdown.factor}`);
   const log = options.log ?? (() => {});
-  const date = new Date().toISOString();
-  const machine = describeMachine();
   const skipped: SkippedTask[] = [];
   const wanted = (name: string): boolean =>
     !options.filter || options.filter.length === 0 || options.filter.some((f) => name.includes(f));
@@ -403,12 +468,14 @@ export async function runBench(options: RunOptions = {}): Promise<BenchReport> {
     .map((t) => (slowdown && t.name === slowdown.task ? slowed(t, slowdown.factor) : t));
   // Rounds interleave the tasks in time: a noisy stretch of the shared host then lands on every task
   // rather than on whichever task happened to be running, and each ratio target is taken round by
-  // round between tasks that ran next to each other. Every other round runs the tasks in reverse
-  // order, so neither side of a pair always runs first (on a warm or a cold cache).
+  // round between tasks that ran next to each other (the native JS loop and its C baseline even
+  // take turns iteration by iteration). Every other round runs the tasks in reverse order.
   const perRound = Math.max(1, timeMs / rounds);
-  const samples = new Map<string, number[][]>(chosen.map((t) => [t.name, []]));
+  const measured = new Map<string, { body: number[][]; reference: number[][] }>(
+    chosen.map((t) => [t.name, { body: [], reference: [] }]),
+  );
   const failed = new Map<string, string>();
-  const tasks: TaskReport[] = [];
+  const tasks: MeasuredTask[] = [];
   try {
     if (options.filter?.length && chosen.length === 0 && !skipped.some((s) => wanted(s.name)))
       throw new TypeError(
@@ -423,32 +490,40 @@ export async function runBench(options: RunOptions = {}): Promise<BenchReport> {
     for (let round = first; round < first + rounds; round++) {
       const live = chosen.filter((t) => !failed.has(t.name));
       if (live.length === 0) break;
-      const bench = new Bench({
-        now: clock.now,
-        // The clock's own cost (a getrusage, about 1 µs) is calibrated and taken off.
-        subtractTimerOverhead: true,
-        time: perRound,
-        iterations: minIterations,
-        warmup: round === first,
-        warmupTime: warmupMs,
-        warmupIterations: 2,
-        retainSamples: true,
-        throws: false,
-      });
-      for (const t of round % 2 === 0 ? [...live].reverse() : live) bench.add(t.name, t.fn);
-      await bench.run();
-      for (const t of live) {
-        const result = bench.getTask(t.name)?.result;
-        if (!result || result.state === 'errored') {
-          failed.set(
-            t.name,
-            `error: ${result && result.state === 'errored' ? result.error.message : 'did not run'}`,
-          );
-        } else if (result.state !== 'completed' && result.state !== 'aborted-with-statistics') {
-          failed.set(t.name, `task ${result.state}`);
-        } else {
-          samples.get(t.name)?.push([...(result.latency.samples ?? [])]);
-        }
+      const groups = interleaveGroups(live);
+      for (const group of round % 2 === 0 ? [...groups].reverse() : groups) {
+        const bench = new Bench({
+          now: clock.now,
+          // Each member of a group gets the time a task alone gets.
+          time: perRound * group.length,
+          iterations: minIterations,
+          warmup: round === first,
+          warmupTime: warmupMs * group.length,
+          warmupIterations: 2,
+          retainSamples: true,
+          throws: false,
+        });
+        const buffers = group.map(() => ({ body: [] as number[], reference: [] as number[] }));
+        const name = group.map((t) => t.name).join(' + ');
+        bench.add(name, turns(group, clock, buffers));
+        await bench.run();
+        const result = bench.getTask(name)?.result;
+        let reason: string | undefined;
+        if (!result || result.state === 'errored')
+          reason = `error: ${result && result.state === 'errored' ? result.error.message : 'did not run'}`;
+        else if (result.state !== 'completed' && result.state !== 'aborted-with-statistics')
+          reason = `task ${result.state}`;
+        group.forEach((t, i) => {
+          if (reason !== undefined || !result || !('latency' in result)) {
+            failed.set(t.name, reason ?? 'did not run');
+            return;
+          }
+          // The measured iterations are the last ones the task made (the warm-up came first).
+          const n = result.latency.samples?.length ?? result.latency.samplesCount;
+          const m = measured.get(t.name)!;
+          m.body.push(buffers[i]!.body.slice(-n));
+          m.reference.push(buffers[i]!.reference.slice(-n));
+        });
       }
       log(`round ${round - first + 1}/${rounds} done`);
     }
@@ -458,40 +533,31 @@ export async function runBench(options: RunOptions = {}): Promise<BenchReport> {
         skipped.push({ name: t.name, reason });
         continue;
       }
-      tasks.push(
-        taskReport(
-          {
-            name: t.name,
-            description: t.description,
-            unit: t.unit,
-            unitsPerIteration: t.unitsPerIteration,
-            notes: t.notes?.() ?? [],
-            ...(t.exits ? { otherExits: t.exits() } : {}),
-          },
-          samples.get(t.name) ?? [],
-        ),
-      );
+      const m = measured.get(t.name)!;
+      tasks.push({
+        name: t.name,
+        description: t.description,
+        unit: t.unit,
+        unitsPerIteration: t.unitsPerIteration,
+        notes: t.notes?.() ?? [],
+        ...(t.exits ? { otherExits: t.exits() } : {}),
+        rounds: m.body.map((body, i) => ({ body, reference: m.reference[i] ?? [] })),
+      });
     }
   } finally {
     await native?.close();
   }
-  const benchOptions: BenchOptions = {
-    timeMs,
-    warmupMs,
-    rounds,
-    minIterations,
-    clock: clock.name,
-    processes: 1,
-    quick: options.quick === true,
-    ...(slowdown ? { injectedSlowdown: { task: slowdown.task, factor: slowdown.factor } } : {}),
-  };
   return {
-    schema: BENCH_SCHEMA,
-    date,
-    machine,
-    options: benchOptions,
-    tasks,
-    skipped,
-    ratios: computeRatios(tasks, skipped),
+    measurement: { tasks, skipped },
+    options: {
+      timeMs,
+      warmupMs,
+      rounds,
+      minIterations,
+      clock: clock.name,
+      processes: 1,
+      quick: options.quick === true,
+      ...(slowdown ? { injectedSlowdown: { task: slowdown.task, factor: slowdown.factor } } : {}),
+    },
   };
 }

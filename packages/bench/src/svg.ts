@@ -369,6 +369,8 @@ export interface HistoryPoint {
   readonly quick: boolean;
   /** The run this report is about. */
   readonly current: boolean;
+  /** A run with an injected slowdown (a test of compare): drawn as a cross, off the line. */
+  readonly injected?: boolean;
   /** Tooltip text beyond the date and value (machine, load). */
   readonly detail: string;
 }
@@ -405,25 +407,37 @@ export function historySvg(
     `<line x1="${L}" x2="${W - R}" y1="${B}" y2="${B}" stroke="${COLORS.axis}"/>`,
   );
   if (threshold) {
+    const ty = y(threshold.bound);
+    // At the left, away from the newest run's ring, and on the side of the line the values are not
+    // (above it when below would run into the axis).
+    const middle = quantile(
+      [...vals].sort((a, b) => a - b),
+      0.5,
+    );
+    const below = middle > threshold.bound && ty + 14 < B;
     out.push(
-      `<line x1="${L}" x2="${W - R}" y1="${n(y(threshold.bound))}" y2="${n(y(threshold.bound))}" stroke="${COLORS.fail}" stroke-dasharray="5 3"/>`,
+      `<line x1="${L}" x2="${W - R}" y1="${n(ty)}" y2="${n(ty)}" stroke="${COLORS.fail}" stroke-dasharray="5 3"/>`,
       text(
-        W - R,
-        y(threshold.bound) - 4,
+        L + 24,
+        ty + (below ? 12 : -4),
         `target ${threshold.op === '<=' ? '≤' : '≥'} ${compact(format(threshold.bound))}`,
         {
-          anchor: 'end',
           size: 10,
           fill: COLORS.fail,
+          halo: true,
         },
       ),
     );
   }
-  // The line, broken where a run did not measure the value.
+  // The line, broken where a run did not measure the value; runs with an injected slowdown are
+  // tests of compare, not measurements, and stay off it.
+  const onLine = (p: HistoryPoint): p is HistoryPoint & { value: number } =>
+    p.value !== undefined && Number.isFinite(p.value) && !p.injected;
   let path = '';
   let pen = false;
   points.forEach((p, i) => {
-    if (p.value === undefined || !Number.isFinite(p.value)) {
+    if (p.injected) return;
+    if (!onLine(p)) {
       pen = false;
       return;
     }
@@ -433,28 +447,50 @@ export function historySvg(
   if (path) out.push(`<path d="${path.trim()}" fill="none" stroke="${COLORS.bar}" stroke-width="1.5"/>`);
   points.forEach((p, i) => {
     if (p.value === undefined || !Number.isFinite(p.value)) return;
-    const tip = `${p.date}${p.quick ? ' (quick)' : ''}${p.current ? ' — this run' : ''}: ${format(p.value)}; ${p.detail}`;
-    const fill = p.quick ? '#fff' : COLORS.bar;
-    out.push(
-      `<circle cx="${n(px(i))}" cy="${n(y(p.value))}" r="${p.current ? 5 : 3.5}" fill="${fill}" stroke="${COLORS.bar}" stroke-width="1.5"><title>${escapeXml(tip)}</title></circle>`,
-    );
+    const tip = `${p.date}${p.quick ? ' (quick)' : ''}${p.injected ? ' (injected slowdown: a test run)' : ''}${p.current ? ' — this run' : ''}: ${format(p.value)}; ${p.detail}`;
+    const cx = px(i);
+    const cy = y(p.value);
+    if (p.injected) {
+      out.push(
+        `<path d="M${n(cx - 4)} ${n(cy - 4)} L${n(cx + 4)} ${n(cy + 4)} M${n(cx - 4)} ${n(cy + 4)} L${n(cx + 4)} ${n(cy - 4)}" stroke="${COLORS.fail}" stroke-width="2"><title>${escapeXml(tip)}</title></path>`,
+      );
+    } else {
+      const fill = p.quick ? '#fff' : COLORS.bar;
+      out.push(
+        `<circle cx="${n(cx)}" cy="${n(cy)}" r="${p.current ? 5 : 3.5}" fill="${fill}" stroke="${COLORS.bar}" stroke-width="1.5"><title>${escapeXml(tip)}</title></circle>`,
+      );
+    }
     if (p.current)
       out.push(
-        `<circle cx="${n(px(i))}" cy="${n(y(p.value))}" r="8.5" fill="none" stroke="${COLORS.median}" stroke-width="1"/>`,
+        `<circle cx="${n(cx)}" cy="${n(cy)}" r="8.5" fill="none" stroke="${COLORS.median}" stroke-width="1"/>`,
       );
   });
-  // Date labels: at most six, always the first and the last.
+  // Date labels: at most six, always the first and the last; with seconds when minutes repeat.
   const every = Math.max(1, Math.ceil(points.length / 6));
+  const minutes = points.map((p) => shortDate(p.date));
+  const seconds = new Set(minutes).size < minutes.length;
   points.forEach((p, i) => {
     if (i % every !== 0 && i !== points.length - 1) return;
     if (i !== points.length - 1 && points.length - 1 - i < every / 2) return;
-    out.push(text(px(i), B + 14, shortDate(p.date), { anchor: 'middle', size: 9, fill: COLORS.axis }));
+    const anchor =
+      points.length > 1 && i === 0
+        ? 'start'
+        : points.length > 1 && i === points.length - 1
+          ? 'end'
+          : 'middle';
+    out.push(
+      text(px(i) + (anchor === 'start' ? -6 : anchor === 'end' ? 6 : 0), B + 14, shortDate(p.date, seconds), {
+        anchor,
+        size: 9,
+        fill: COLORS.axis,
+      }),
+    );
   });
   out.push(
     text(
       (L + W - R) / 2,
       H - 6,
-      'saved runs, oldest first (filled: full run, hollow: quick run, ringed: this run)',
+      'saved runs, oldest first (filled: full run, hollow: quick run, ×: injected slowdown, ringed: this run)',
       {
         anchor: 'middle',
         size: 10,
@@ -466,8 +502,8 @@ export function historySvg(
   return out.join('');
 }
 
-/** `2026-12-07T02:38:47.478Z` → `12-07 02:38` (UTC). */
-export function shortDate(iso: string): string {
-  const m = /^\d{4}-(\d\d-\d\d)T(\d\d:\d\d)/.exec(iso);
-  return m ? `${m[1]} ${m[2]}` : iso;
+/** `2026-12-07T02:38:47.478Z` → `12-07 02:38`, or `12-07 02:38:47` with seconds (UTC). */
+export function shortDate(iso: string, withSeconds = false): string {
+  const m = /^\d{4}-(\d\d-\d\d)T(\d\d:\d\d)(:\d\d)?/.exec(iso);
+  return m ? `${m[1]} ${m[2]}${withSeconds ? (m[3] ?? '') : ''}` : iso;
 }

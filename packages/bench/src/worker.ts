@@ -1,10 +1,10 @@
 /**
  * One round of a forked run (fork.ts): receives the run options over IPC, runs the suites in this
- * fresh process, sends the report back, and exits. Started only by `runBenchForked`.
+ * fresh process, sends the raw measurement back, and exits. Started only by `runBenchForked`.
  * @module
  */
 import type { WorkerMessage, WorkerRequest } from './fork.js';
-import { runBench } from './suites.js';
+import { measure } from './suites.js';
 
 function send(m: WorkerMessage): Promise<void> {
   return new Promise((resolve) => {
@@ -19,8 +19,11 @@ if (!process.send) {
 } else {
   process.once('message', async (request: WorkerRequest) => {
     try {
-      const report = await runBench({ ...request, log: (message) => void send({ type: 'log', message }) });
-      await send({ type: 'report', report });
+      const { measurement, options } = await measure({
+        ...request,
+        log: (message) => void send({ type: 'log', message }),
+      });
+      await send({ type: 'measurement', measurement, options });
       process.exitCode = 0;
     } catch (e) {
       // runBench throws TypeError for options naming no task (a filter, a slowdown): the user's mistake.

@@ -7,7 +7,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { compare, renderComparison } from '../src/compare.js';
-import { BENCH_SCHEMA, type BenchReport, type TaskReport, taskReport } from '../src/report.js';
+import { buildReport, type Measurement, mergeMeasurements } from '../src/measurement.js';
+import {
+  BENCH_SCHEMA,
+  type BenchReport,
+  describeMachine,
+  type TaskReport,
+  taskReport,
+} from '../src/report.js';
 import {
   mannWhitney,
   mannWhitneyCounts,
@@ -17,6 +24,7 @@ import {
   summarize,
   welch,
 } from '../src/stats.js';
+import { measure } from '../src/suites.js';
 
 /** mulberry32: a small seeded PRNG. */
 function prng(seed: number): () => number {
@@ -288,4 +296,50 @@ test('comparability warnings: other machine, load, quick against full, injected 
   assert.match(w, /one run is quick and the other full: current has fewer samples/);
   assert.match(w, /current: slowdown injected on t \(×2\)/);
   assert.deepEqual(compare(a, a).warnings, []);
+});
+
+test('real runs: compare flags an injected 2× slowdown and passes two runs of the same build', async () => {
+  // Three "builds" of one model task, their rounds interleaved in time so that the host's drift
+  // lands on all three alike: A, A again, and A with the task's body run twice per iteration.
+  const rounds = 15;
+  const parts: Record<'a' | 'again' | 'slow', Measurement[]> = { a: [], again: [], slow: [] };
+  const order = ['a', 'again', 'slow'] as const;
+  for (let round = 1; round <= rounds; round++) {
+    for (let k = 0; k < order.length; k++) {
+      const which = order[(k + round) % order.length]!;
+      const { measurement } = await measure({
+        rounds: 1,
+        firstRound: round,
+        timeMs: 25,
+        warmupMs: 5,
+        minIterations: 4,
+        native: false,
+        filter: ['model.x86.exit'],
+        ...(which === 'slow' ? { slowdown: { task: 'model.x86.exit', factor: 2 } } : {}),
+      });
+      parts[which].push(measurement);
+    }
+  }
+  const machine = describeMachine();
+  const merged = (which: keyof typeof parts): BenchReport =>
+    buildReport(mergeMeasurements(parts[which]), {
+      date: new Date().toISOString(),
+      machine,
+      options: { timeMs: 25 * rounds, warmupMs: 5, rounds, processes: 1, clock: 'cpu' },
+    });
+  const a = merged('a');
+  assert.equal(a.tasks[0]!.roundP50s?.length, rounds);
+  assert.ok(a.options.reference && a.options.reference.floorNs > 0);
+  // Between two runs of the same build a false alarm happens at the rate alpha by construction; the
+  // A/A check uses alpha 0.001 so that this test fails spuriously once in a thousand runs, not once
+  // in a hundred. The slowdown is judged at the default alpha, as `bench compare` judges it.
+  const same = compare(a, merged('again'), { alpha: 0.001 });
+  assert.equal(same.regression, false, renderComparison(same));
+  const slowRun = merged('slow');
+  const slow = compare(a, slowRun);
+  const t = slow.tasks[0]!;
+  assert.equal(t.test, 'mann-whitney-rounds');
+  assert.equal(t.verdict, 'regression', renderComparison(slow));
+  assert.ok(t.change! > 0.5, `about 2×: ${t.change}`);
+  assert.match(slowRun.tasks[0]!.notes!.join('\n'), /injected slowdown: the body ran 2× per iteration/);
 });
