@@ -17,6 +17,11 @@ if (!process.send) {
   process.stderr.write('worker.js is started by @hvspec/bench for one round of a run; run main.js instead\n');
   process.exitCode = 2;
 } else {
+  let finished = false;
+  // The parent went away (killed mid-run): nobody will read this round, so stop now.
+  process.on('disconnect', () => {
+    if (!finished) process.exit(1);
+  });
   process.once('message', async (request: WorkerRequest) => {
     try {
       const { measurement, options } = await measure({
@@ -30,6 +35,7 @@ if (!process.send) {
       await send({ type: 'error', usage: e instanceof TypeError, message: (e as Error).message });
       process.exitCode = 1;
     }
+    finished = true;
     process.disconnect();
   });
 }
