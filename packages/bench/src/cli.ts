@@ -28,7 +28,8 @@ export const BENCH_USAGE = `usage:
   bench compare BASELINE.json CURRENT.json [--alpha 0.01] [--min-effect 0.05] [--json]
 
 run (the default):
-  --quick             every suite with fewer samples (about 15 s), for CI; the report says so
+  --quick             every suite with fewer samples, for CI (22-40 s on a loaded 2-core host);
+                      the report says so
   --out FILE          write the JSON report to FILE and the HTML report (SVG charts) beside it,
                       FILE with .html for .json
   --history DIR       keep this run's JSON in DIR (created if missing) and plot every run in DIR
