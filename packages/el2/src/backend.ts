@@ -67,8 +67,6 @@ const GRANULE_BYTES: Record<number, number> = {
 /** The smallest IPA size the stage-2 format takes (T0SZ ≤ 39 without FEAT_TTST). */
 const MIN_HW_IPA_BITS = 25;
 const NO_EXCEPTION = Object.freeze({ syndrome: 0n, virtual_address: 0n, physical_address: 0n });
-/** Bytes of a slot page the host writes before a run (registers, flags, FP/SIMD, system registers). */
-const SLOT_IN_END = SLOT.STATUS;
 
 /** How the backend gets its machine (a pool shared by every el2 backend of the process). */
 export interface MachineSource {
@@ -203,6 +201,8 @@ export class El2Backend implements Arm64Backend {
   private sysIndex = new Map<number, { index: number; cls: number }>();
   private bootSys: bigint[] = [];
   private watchdog: ReturnType<typeof setInterval> | undefined;
+  /** VTTBR, VTCR and TLB generation as last written to the control page. */
+  private ctrlShadow: bigint[] = [];
 
   constructor(
     private readonly source: MachineSource,
@@ -226,6 +226,11 @@ export class El2Backend implements Arm64Backend {
           id: 'el2.qemu',
           description:
             'guests run on the Arm architecture as QEMU (TCG, -cpu max without SVE/SME) implements it, under a small EL2 hypervisor of hvspec’s own; exits, syndromes and addresses are QEMU’s, not Apple’s',
+        },
+        {
+          id: 'el2.wfe',
+          description:
+            'QEMU (7.2) implements WFE as a hint that completes at once and never takes the HCR_EL2.TWE trap, so a guest WFE is not an exit here (the Arm ARM allows it: a WFx trap need not be taken when the instruction completes); HVF traps WFE (EC 0x01, TI = 1)',
         },
         {
           id: 'el2.time',
@@ -304,6 +309,7 @@ export class El2Backend implements Arm64Backend {
     }
     this.poolNext = HOST_POOL_OFFSET;
     this.poolDirtyTop = m.poolDirtyTop;
+    this.ctrlShadow = [];
     return m;
   }
 
@@ -406,6 +412,7 @@ export class El2Backend implements Arm64Backend {
     if (m && m.gone === undefined && this.goneReason === undefined) {
       m.writeU64(CTRL_OFFSET + CTRL.VTTBR, 0n);
       m.control(DB.RESET, DB_OUT.RESET_DONE);
+      this.ctrlShadow = [];
     }
     if (m && (m.gone !== undefined || this.goneReason !== undefined)) {
       m.kill();
@@ -640,9 +647,16 @@ export class El2Backend implements Arm64Backend {
     const m = this.machine();
     if (!vm) return true;
     for (const { offset, bytes } of vm.stage2.takeDirty()) m.write(offset, bytes);
-    m.writeU64(CTRL_OFFSET + CTRL.VTCR, vm.stage2.vtcr);
-    m.writeU64(CTRL_OFFSET + CTRL.TLB_GEN, (BigInt(m.tlbEpoch) << 32n) + vm.stage2.generation);
-    m.writeU64(CTRL_OFFSET + CTRL.VTTBR, vm.stage2.vttbr);
+    // VTTBR, VTCR and the TLB generation are adjacent in the control page: one write when one changed.
+    const regs = [vm.stage2.vttbr, vm.stage2.vtcr, (BigInt(m.tlbEpoch) << 32n) + vm.stage2.generation];
+    if (regs.some((r, i) => this.ctrlShadow[i] !== r)) {
+      const b = Buffer.alloc(24);
+      regs.forEach((r, i) => {
+        b.writeBigUInt64LE(r, 8 * i);
+      });
+      m.write(CTRL_OFFSET + CTRL.VTTBR, b);
+      this.ctrlShadow = regs;
+    }
     return m.gone === undefined;
   }
 
@@ -1029,9 +1043,8 @@ export class El2Backend implements Arm64Backend {
     v.words[SLOT.FLAGS >> 3] = BigInt(flags);
     v.seq++;
     v.words[SLOT.IN_SEQ >> 3] = v.seq;
-    const base = SLOT_OFFSET + v.slot * SLOT_SIZE;
-    m.write(base, v.img.subarray(0, SLOT_IN_END));
-    m.write(base + SLOT.Q, v.img.subarray(SLOT.Q));
+    // One write of the whole page: the exit-record words in it are rewritten by the runtime anyway.
+    m.write(SLOT_OFFSET + v.slot * SLOT_SIZE, v.img);
     return undefined;
   }
 

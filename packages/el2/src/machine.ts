@@ -129,6 +129,7 @@ export class Machine {
   /** Bumped for every new VM, so that the runtime's TLB generation never repeats across VMs. */
   tlbEpoch = 0;
   private onExit = (): void => this.kill();
+  private asyncCount = 0;
 
   private constructor(opts: MachineOptions) {
     this.ramSize = opts.ramSize;
@@ -187,12 +188,13 @@ export class Machine {
       eval: true,
       workerData: { sab: this.sab, path: `${ch}.out`, W },
     });
-    this.worker.unref();
     this.worker.on('message', (m: number) => {
       if (m === -1 || m === -2) this.noteGone();
       else this.onAsync?.(m);
     });
     this.worker.on('error', () => this.noteGone());
+    // After the listeners: adding a 'message' listener refs the worker's port again.
+    this.worker.unref();
   }
 
   /**
@@ -401,9 +403,16 @@ export class Machine {
     return Atomics.load(this.a, W.DONE + slot);
   }
 
-  /** Whether DONE of `slot` is posted as a message (async runs) or only counted (sync runs). */
+  /**
+   * Whether DONE of `slot` is posted as a message (async runs) or only counted (sync runs). While any
+   * slot is async the worker keeps the process alive: the awaited run is all that is left to do.
+   */
   setAsync(slot: number, on: boolean): void {
-    Atomics.store(this.a, W.ASYNC + slot, on ? 1 : 0);
+    const was = Atomics.exchange(this.a, W.ASYNC + slot, on ? 1 : 0) === 1;
+    if (was === on) return;
+    this.asyncCount += on ? 1 : -1;
+    if (this.asyncCount === 1 && on) this.worker.ref();
+    if (this.asyncCount === 0) this.worker.unref();
   }
 
   /**

@@ -88,8 +88,11 @@ export function sysRegHeader(table: readonly SysRegEntry[]): string {
   out.push('}');
   out.push('static inline void sysregs_load(const volatile unsigned long long *s) {');
   table.forEach((e, i) => {
+    // Only changed values: QEMU flushes its TLBs on some writes (TCR_EL1) even when nothing changes.
     if (e.cls === SYSREG_CLASS.EL1)
-      out.push(`  __asm__ volatile("msr ${genericName(e.reg)}, %0" :: "r"(s[${i}]));`);
+      out.push(
+        `  { unsigned long long v; __asm__ volatile("mrs %0, ${genericName(e.reg)}" : "=r"(v)); if (v != s[${i}]) __asm__ volatile("msr ${genericName(e.reg)}, %0" :: "r"(s[${i}])); }`,
+      );
     else if (e.cls === SYSREG_CLASS.VPIDR)
       out.push(`  __asm__ volatile("msr vpidr_el2, %0" :: "r"(s[${i}]));`);
     else if (e.cls === SYSREG_CLASS.VMPIDR)

@@ -1,0 +1,16 @@
+import { HV_REG, HV_SYS_REG } from '@hvspec/spec';
+import { createEl2Backend } from '../src/index.ts';
+const b = createEl2Backend();
+const w32 = (...ins: number[]) => new Uint8Array(new Uint32Array(ins).buffer);
+const hx = (v: unknown) => JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? `0x${x.toString(16)}` : x));
+b.hv_vm_create(0, null);
+const ram = b.host_alloc(0x4000);
+const delta = Number(process.argv[2] ?? 16);
+b.host_write(ram, 0, w32(0xd53be050, 0x91000210 | (delta << 10), 0xd51be350, 0xd2800031, 0xd51be331, 0xd53be330, 0x3617fff0, 0xd40000e2));
+b.hv_vm_map(0, { mem: ram, offset: 0 }, 0x10000n, 0x4000n, 7);
+const cpu = b.hv_vcpu_create(0, null).value!;
+b.hv_vcpu_set_reg(0, cpu, 31, 0x10000n);
+b.hv_vcpu_set_reg(0, cpu, 34, 0x3c5n);
+console.log(hx(b.hv_vcpu_run(0, cpu)), hx(b.hv_vcpu_get_reg(0, cpu, 31)), hx(b.hv_vcpu_get_sys_reg(0, cpu, HV_SYS_REG.HV_SYS_REG_CNTV_CTL_EL0)), hx(b.hv_vcpu_get_vtimer_mask(0, cpu)));
+console.log(hx(b.hv_vcpu_run(0, cpu)), hx(b.hv_vcpu_get_reg(0, cpu, 31)));
+await b.close();
