@@ -190,8 +190,6 @@ export class El2Backend implements Arm64Backend {
   /** Next free byte of the host pool, and how far it was ever used since the machine started. */
   private poolNext = HOST_POOL_OFFSET;
   private poolDirtyTop = HOST_POOL_OFFSET;
-  /** 4 KiB pages of RAM (offset >> 12) that were ever mapped executable: QEMU may hold code translated from them. */
-  private readonly maybeCode = new Set<number>();
   /** RAM ranges the host wrote that may hold translated code (see DB.INVALIDATE). */
   private readonly staleCode: [number, number][] = [];
   private readonly busy = new Set<number>();
@@ -369,10 +367,10 @@ export class El2Backend implements Arm64Backend {
   private rawWrite(offset: number, bytes: Uint8Array): void {
     const m = this.m as Machine;
     m.write(offset, bytes);
-    if (this.maybeCode.size === 0) return;
+    if (m.maybeCode.size === 0) return;
     const end = offset + bytes.length;
     for (let p = offset >> 12; p << 12 < end; p++) {
-      if (!this.maybeCode.has(p)) continue;
+      if (!m.maybeCode.has(p)) continue;
       const s = Math.max(offset, p << 12);
       const e = Math.min(end, (p + 1) << 12);
       const last = this.staleCode.at(-1);
@@ -628,7 +626,8 @@ export class El2Backend implements Arm64Backend {
   }
 
   private markCode(ram: number, size: number): void {
-    for (let p = ram >> 12; p << 12 < ram + size; p++) this.maybeCode.add(p);
+    const code = (this.m as Machine).maybeCode;
+    for (let p = ram >> 12; p << 12 < ram + size; p++) code.add(p);
   }
 
   /**

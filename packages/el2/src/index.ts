@@ -35,6 +35,8 @@ export interface CreateEl2Options extends El2BackendOptions {
   readonly ramMiB?: number;
   /** The qemu-system-aarch64 to run (default: from PATH). */
   readonly qemu?: string;
+  /** How long QEMU may stay silent (no answer, no heartbeat) before it counts as gone. Default 20 s. */
+  readonly silenceMs?: number;
 }
 
 function runtimeImage(): string | undefined {
@@ -83,15 +85,21 @@ export function el2Availability(qemu = 'qemu-system-aarch64'): El2Availability {
 /** Idle machines, kept for the next backend of this process (QEMU boots once per process). */
 const idle: Machine[] = [];
 
-function pool(image: string, ramSize: number, qemu: string | undefined): MachineSource {
+function pool(image: string, ramSize: number, qemu?: string, silenceMs?: number): MachineSource {
   return {
     acquire(): Machine {
-      while (idle.length > 0) {
-        const m = idle.pop() as Machine;
-        if (m.gone === undefined && m.ramSize === ramSize) return m;
-        m.kill();
+      for (const gone of idle.filter((m) => m.gone !== undefined)) {
+        idle.splice(idle.indexOf(gone), 1);
+        gone.kill();
       }
-      return Machine.start({ image, ramSize, ...(qemu ? { qemu } : {}) });
+      const i = idle.findIndex((m) => m.ramSize === ramSize && m.silenceLimitMs === (silenceMs ?? 20_000));
+      if (i >= 0) return idle.splice(i, 1)[0] as Machine;
+      return Machine.start({
+        image,
+        ramSize,
+        ...(qemu ? { qemu } : {}),
+        ...(silenceMs ? { silenceMs } : {}),
+      });
     },
     release(m: Machine): void {
       if (m.gone === undefined) idle.push(m);
@@ -110,7 +118,12 @@ export function createEl2Backend(options: CreateEl2Options = {}): El2Backend {
   const ramMiB = options.ramMiB ?? 1024;
   if (!Number.isSafeInteger(ramMiB) || ramMiB < 128 || ramMiB > 3072 || ramMiB % 2 !== 0)
     throw new TypeError('options.ramMiB must be an even integer in [128, 3072]');
-  return new El2Backend(pool(a.image, ramMiB * 1024 * 1024, options.qemu), options);
+  if (
+    options.silenceMs !== undefined &&
+    (!Number.isSafeInteger(options.silenceMs) || options.silenceMs < 100)
+  )
+    throw new TypeError('options.silenceMs must be an integer of at least 100');
+  return new El2Backend(pool(a.image, ramMiB * 1024 * 1024, options.qemu, options.silenceMs), options);
 }
 
 /** Kills the idle QEMU machines of this process (they also die with the process). */

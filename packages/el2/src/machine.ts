@@ -128,6 +128,11 @@ export class Machine {
   poolDirtyTop = HOST_POOL_OFFSET;
   /** Bumped for every new VM, so that the runtime's TLB generation never repeats across VMs. */
   tlbEpoch = 0;
+  /**
+   * 4 KiB pages of RAM (offset >> 12) that were ever mapped executable: QEMU may hold code translated
+   * from them for as long as it runs, whichever backend mapped them.
+   */
+  readonly maybeCode = new Set<number>();
   private onExit = (): void => this.kill();
   private asyncCount = 0;
 
@@ -186,6 +191,8 @@ export class Machine {
     process.on('exit', this.onExit);
     this.worker = new Worker(WORKER_SOURCE, {
       eval: true,
+      // Plain CommonJS whatever flags this process runs with (--input-type=module would make it ESM).
+      execArgv: [],
       workerData: { sab: this.sab, path: `${ch}.out`, W },
     });
     this.worker.on('message', (m: number) => {

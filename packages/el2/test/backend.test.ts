@@ -4,14 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  HV,
-  HV_EXIT_REASON,
-  HV_MEMORY,
-  HV_REG,
-  HV_SYS_REG,
-  type Vcpu,
-} from '@hvspec/spec';
+import { HV, HV_EXIT_REASON, HV_MEMORY, HV_REG, HV_SYS_REG, type Vcpu } from '@hvspec/spec';
 import { A64, code, el2, exitOf, oneVcpu, skip } from './helpers.ts';
 
 const PC = HV_REG.HV_REG_PC;
@@ -170,7 +163,11 @@ describe('el2: guest execution', { skip }, () => {
     const b = backend();
     const { cpu } = await oneVcpu(
       b,
-      code(A64.mrs(3, HV_SYS_REG.HV_SYS_REG_ID_AA64MMFR0_EL1), A64.mrs(4, HV_SYS_REG.HV_SYS_REG_MIDR_EL1), A64.hvc(1)),
+      code(
+        A64.mrs(3, HV_SYS_REG.HV_SYS_REG_ID_AA64MMFR0_EL1),
+        A64.mrs(4, HV_SYS_REG.HV_SYS_REG_MIDR_EL1),
+        A64.hvc(1),
+      ),
     );
     b.hv_vcpu_set_sys_reg(0, cpu, HV_SYS_REG.HV_SYS_REG_ID_AA64MMFR0_EL1, 0x1234n);
     b.hv_vcpu_set_sys_reg(0, cpu, HV_SYS_REG.HV_SYS_REG_MIDR_EL1, 0x610f_0000n);
@@ -190,7 +187,11 @@ describe('el2: guest execution', { skip }, () => {
     for (const enc of regs) {
       const { cpu } = await oneVcpu(b, code(A64.mrs(9, enc)));
       const e = exitOf(b.hv_vcpu_run(0, cpu));
-      assert.equal(ec(e.exception.syndrome), 0x18, `0x${enc.toString(16)}: 0x${e.exception.syndrome.toString(16)}`);
+      assert.equal(
+        ec(e.exception.syndrome),
+        0x18,
+        `0x${enc.toString(16)}: 0x${e.exception.syndrome.toString(16)}`,
+      );
       assert.equal(e.exception.syndrome & 0x3e1n, (9n << 5n) | 1n, 'Rt 9, a read');
       assert.equal(b.hv_vcpu_get_reg(0, cpu, PC).value, 0x10000n);
     }
@@ -218,7 +219,12 @@ describe('el2: guest execution', { skip }, () => {
     // orr v1.16b, v0.16b, v0.16b; mrs x5, tpidr_el1; msr tpidr_el0, x6; hvc #1
     const { cpu } = await oneVcpu(
       b,
-      code(0x4ea01c01, A64.mrs(5, HV_SYS_REG.HV_SYS_REG_TPIDR_EL1), A64.msr(6, HV_SYS_REG.HV_SYS_REG_TPIDR_EL0), A64.hvc(1)),
+      code(
+        0x4ea01c01,
+        A64.mrs(5, HV_SYS_REG.HV_SYS_REG_TPIDR_EL1),
+        A64.msr(6, HV_SYS_REG.HV_SYS_REG_TPIDR_EL0),
+        A64.hvc(1),
+      ),
     );
     const q = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210n;
     b.hv_vcpu_set_sys_reg(0, cpu, HV_SYS_REG.HV_SYS_REG_CPACR_EL1, 3n << 20n); // FPEN: no FP traps at EL1
@@ -269,7 +275,11 @@ describe('el2: memory', { skip }, () => {
     b.hv_vm_protect(0, 0x20000n, 0x4000n, 0);
     b.hv_vcpu_set_reg(0, cpu, PC, 0x10004n);
     e = exitOf(b.hv_vcpu_run(0, cpu));
-    assert.equal(e.exception.syndrome & 0xffff_fffcn, 0x93c1_804cn, 'no permissions: a permission fault, write');
+    assert.equal(
+      e.exception.syndrome & 0xffff_fffcn,
+      0x93c1_804cn,
+      'no permissions: a permission fault, write',
+    );
   });
 
   it('with HV_IPA_GRANULE_4KB a 4 KiB page maps and its neighbour faults; the default granule refuses 4 KiB', async () => {
@@ -338,7 +348,8 @@ describe('el2: threads and cancellation', { skip }, () => {
     const runs = [b.hv_vcpu_run_async(1, cpu), b.hv_vcpu_run_async(2, second)];
     await new Promise((r) => setTimeout(r, 20));
     assert.equal(b.hv_vcpus_exit(0, [cpu, second], 2).ret, HV.HV_SUCCESS);
-    for (const r of await Promise.all(runs)) assert.equal(exitOf(r).reason, HV_EXIT_REASON.HV_EXIT_REASON_CANCELED);
+    for (const r of await Promise.all(runs))
+      assert.equal(exitOf(r).reason, HV_EXIT_REASON.HV_EXIT_REASON_CANCELED);
   });
 
   it('an unmap while a guest runs takes effect at once: the spinning load faults', async () => {

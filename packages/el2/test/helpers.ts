@@ -3,7 +3,7 @@
  * file, and small guest-program helpers.
  */
 import { after } from 'node:test';
-import { type Arm64Exit, HV, type HostMemory, type Result, type Vcpu } from '@hvspec/spec';
+import { type Arm64Exit, type HostMemory, HV, type Result, type Vcpu } from '@hvspec/spec';
 import { type CreateEl2Options, createEl2Backend, type El2Backend, el2Availability } from '../src/index.ts';
 
 const availability = el2Availability();
