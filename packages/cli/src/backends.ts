@@ -1,5 +1,5 @@
 /**
- * Opening a backend by name. Both are loaded lazily, so that `hvspec replay --backend model` works
+ * Opening a backend by name. All are loaded lazily, so that `hvspec replay --backend model` works
  * where the native addon was never built, and a missing or unusable native backend becomes an
  * environment error (exit code 2) that says why instead of a stack trace.
  * @module
@@ -7,8 +7,8 @@
 import type { Arch, Backend } from '@hvspec/spec';
 
 /** The backends the CLI knows. */
-export type BackendName = 'model' | 'native';
-export const BACKEND_NAMES: readonly BackendName[] = ['model', 'native'];
+export type BackendName = 'model' | 'native' | 'el2';
+export const BACKEND_NAMES: readonly BackendName[] = ['model', 'native', 'el2'];
 
 /** No backend of that name can run here; the message says why and how to fix it. */
 export class BackendUnavailable extends Error {
@@ -30,11 +30,15 @@ export interface OpenOptions {
 interface NativeModule {
   createNativeBackend?: (arch: Arch) => Backend | Promise<Backend>;
 }
+interface El2Module {
+  createEl2Backend?: () => Backend;
+}
 
 // Specifiers held in variables: the packages are optional at build time (the native addon may not be
 // built at all), and TypeScript must not try to resolve them.
 const MODEL_PACKAGE: string = '@hvspec/model';
 const NATIVE_PACKAGE: string = '@hvspec/native';
+const EL2_PACKAGE: string = '@hvspec/el2';
 
 function why(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -76,6 +80,20 @@ export async function openBackend(
       backend = await mod.createNativeBackend(arch);
     } catch (e) {
       throw new BackendUnavailable(`the native ${arch} backend is not available here: ${why(e)}`);
+    }
+  } else if (name === 'el2') {
+    // arm64 guests under hvspec's EL2 runtime in QEMU (packages/el2); QEMU starts at the first call.
+    if (arch !== 'arm64') throw new BackendUnavailable('the el2 backend is arm64 only');
+    const mod = await load<El2Module>(EL2_PACKAGE, 'the el2 backend is not available');
+    if (typeof mod.createEl2Backend !== 'function') {
+      throw new BackendUnavailable(
+        `the el2 backend is not available: ${EL2_PACKAGE} does not export createEl2Backend`,
+      );
+    }
+    try {
+      backend = mod.createEl2Backend();
+    } catch (e) {
+      throw new BackendUnavailable(`the el2 backend is not available here: ${why(e)}`);
     }
   } else {
     throw new BackendUnavailable(

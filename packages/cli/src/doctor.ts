@@ -1,6 +1,7 @@
 /**
- * `hvspec doctor`: which backends can run on this machine, and for the native one, why not and how to
- * fix it; where it runs, its declared capabilities and deviations.
+ * `hvspec doctor`: which backends can run on this machine, and for the native and el2 ones, why not and
+ * how to fix it; where the native one runs, its declared capabilities and deviations. The exit code
+ * says whether the native backend runs here.
  * @module
  */
 import type { Command } from 'commander';
@@ -27,11 +28,36 @@ interface NativeModule {
 }
 
 const NATIVE_PACKAGE: string = '@hvspec/native';
+const EL2_PACKAGE: string = '@hvspec/el2';
+
+interface El2Module {
+  el2Availability?: () => { available: boolean; reason?: string; fix?: string; qemuVersion?: string };
+}
+
+/** The el2 line(s): whether QEMU and the EL2 runtime are here (without starting QEMU). */
+async function el2Lines(): Promise<string[]> {
+  let mod: El2Module;
+  try {
+    mod = (await import(EL2_PACKAGE)) as El2Module;
+  } catch (e) {
+    return [
+      `el2: not available: ${EL2_PACKAGE} does not load (${e instanceof Error ? e.message : String(e)})`,
+    ];
+  }
+  const a = mod.el2Availability?.();
+  if (!a?.available) {
+    const lines = [`el2: not available here (arm64 under QEMU): ${a?.reason ?? 'unknown reason'}`];
+    if (a?.fix) lines.push(`  fix: ${a.fix}`);
+    return lines;
+  }
+  return [`el2: available (arm64): guests run on the architecture as QEMU implements it (${a.qemuVersion})`];
+}
 const PERMS = ['NONE', 'R', 'W', 'RW', 'X', 'RX', 'WX', 'RWX'];
 
 /** The doctor's report as lines; exit code 0 when a native backend is usable here, 2 otherwise. */
 export async function doctor(): Promise<{ lines: string[]; code: number }> {
   const lines = ['model: available (x86_64, arm64): the pure TypeScript backend needs nothing from the host'];
+  lines.push(...(await el2Lines()));
   let mod: NativeModule;
   try {
     mod = (await import(NATIVE_PACKAGE)) as NativeModule;

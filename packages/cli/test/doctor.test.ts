@@ -23,3 +23,17 @@ it('hvspec doctor names the backends; where /dev/kvm exists the native one is av
     );
   }
 });
+
+it('hvspec doctor says whether el2 runs here, and if not how to install what it needs', async () => {
+  const { lines } = await doctor();
+  const i = lines.findIndex((l) => l.startsWith('el2:'));
+  assert.ok(i >= 0, lines.join('\n'));
+  const line = lines[i] ?? '';
+  if (line.startsWith('el2: available')) {
+    assert.match(line, /QEMU emulator version/);
+  } else {
+    assert.match(line, /^el2: not available/);
+    if (/not installed|not built/.test(line))
+      assert.match(lines[i + 1] ?? '', /apt-get install -y qemu-system-arm gcc-aarch64-linux-gnu/);
+  }
+});
