@@ -113,8 +113,6 @@ function pool(image: string, ramSize: number, qemu?: string, silenceMs?: number)
  * starts at the first call that needs it, once per process (closed backends hand their machine on).
  */
 export function createEl2Backend(options: CreateEl2Options = {}): El2Backend {
-  const a = el2Availability(options.qemu);
-  if (!a.available || !a.image) throw new Error(`${a.reason}${a.fix ? `; fix: ${a.fix}` : ''}`);
   const ramMiB = options.ramMiB ?? 1024;
   if (!Number.isSafeInteger(ramMiB) || ramMiB < 128 || ramMiB > 3072 || ramMiB % 2 !== 0)
     throw new TypeError('options.ramMiB must be an even integer in [128, 3072]');
@@ -123,6 +121,8 @@ export function createEl2Backend(options: CreateEl2Options = {}): El2Backend {
     (!Number.isSafeInteger(options.silenceMs) || options.silenceMs < 100)
   )
     throw new TypeError('options.silenceMs must be an integer of at least 100');
+  const a = el2Availability(options.qemu);
+  if (!a.available || !a.image) throw new Error(`${a.reason}${a.fix ? `; fix: ${a.fix}` : ''}`);
   return new El2Backend(pool(a.image, ramMiB * 1024 * 1024, options.qemu, options.silenceMs), options);
 }
 
