@@ -76,7 +76,7 @@ export interface MachineSource {
 
 /** Options of the backend. */
 export interface El2BackendOptions {
-  /** `hv_vm_get_max_vcpu_count`: live vCPUs per VM (at most 64, one slot page each). Default 8. */
+  /** `hv_vm_get_max_vcpu_count`: live vCPUs per VM (at most 64, one slot page each). Default 64. */
   readonly maxVcpus?: number;
   /** `hv_vm_config_get_max_ipa_size`. Default 40 (hvf-facts.md §2.3 [R]). */
   readonly maxIpaSize?: number;
@@ -206,7 +206,7 @@ export class El2Backend implements Arm64Backend {
     private readonly source: MachineSource,
     options: El2BackendOptions = {},
   ) {
-    this.maxVcpus = options.maxVcpus ?? 8;
+    this.maxVcpus = options.maxVcpus ?? MAX_SLOTS;
     if (!Number.isSafeInteger(this.maxVcpus) || this.maxVcpus < 1 || this.maxVcpus > MAX_SLOTS)
       throw new TypeError(`options.maxVcpus must be an integer in [1, ${MAX_SLOTS}]`);
     this.maxIpaSize = options.maxIpaSize ?? 40;
