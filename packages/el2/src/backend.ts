@@ -586,9 +586,11 @@ export class El2Backend implements Arm64Backend {
     if (bad !== undefined) return fail(bad);
     const g0 = Number(ipa / BigInt(vm.granule));
     const n = Number(size / BigInt(vm.granule));
-    for (let i = 0; i < n; i++) {
-      if (!vm.pages.delete(g0 + i)) continue;
-      vm.stage2.unmap(ipa + BigInt(i * vm.granule), BigInt(vm.granule));
+    // A range larger than what is mapped: visit the mapped pages, not every page of the range.
+    const pages = n > vm.pages.size ? [...vm.pages.keys()].filter((p) => p >= g0 && p < g0 + n) : undefined;
+    for (const p of pages ?? Array.from({ length: n }, (_, i) => g0 + i)) {
+      if (!vm.pages.delete(p)) continue;
+      vm.stage2.unmap(BigInt(p) * BigInt(vm.granule), BigInt(vm.granule));
     }
     return this.afterMappingChange();
   }
@@ -607,6 +609,7 @@ export class El2Backend implements Arm64Backend {
     if (bad !== undefined) return fail(bad);
     const g0 = Number(ipa / BigInt(vm.granule));
     const n = Number(size / BigInt(vm.granule));
+    if (n > vm.pages.size) return fail(HV.HV_BAD_ARGUMENT); // cannot be fully mapped
     for (let i = 0; i < n; i++) if (!vm.pages.has(g0 + i)) return fail(HV.HV_BAD_ARGUMENT);
     vm.stage2.protect(ipa, size, flags);
     for (let i = 0; i < n; i++) {

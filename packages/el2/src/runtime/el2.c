@@ -342,8 +342,14 @@ static void doorbell(int b)
 				SLOTF(s, SLOT_STATUS) = RUN_STATUS_ABORTED;
 				slot_state[s] = IDLE;
 			}
-		if (current >= 0)
-			pending_exit = -1; /* drop the guest without an exit record */
+		/*
+		 * Drop the guest without an exit record. `current` is forgotten at once: the host's next
+		 * requests (a new RUN of the same slot among them) may arrive in this same drain loop.
+		 */
+		if (current >= 0) {
+			pending_exit = -1;
+			current = -1;
+		}
 		last_ran = -1;
 		tlb_flush();
 		reply(DB_OUT_RESET_DONE);
