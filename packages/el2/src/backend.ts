@@ -717,13 +717,16 @@ export class El2Backend implements Arm64Backend {
   hv_vcpu_destroy(t: ThreadId, vcpu: Vcpu): Result {
     this.enter(t);
     checkU32('vcpu', vcpu);
-    const g = this.goneResult('hv_vcpu_destroy');
-    if (g) return g;
-    const v = this.owned(t, vcpu);
+    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_destroy');
     if (typeof v === 'number') return fail(v);
     this.vm?.vcpus.delete(v.id);
     this.freeSlots.push(v.slot);
     return SUCCESS;
+  }
+
+  /** The vCPU a per-vCPU call is about, or the code it returns: the machine gone, then steps 1–3. */
+  private vcpuFor(t: number, vcpu: number, call: string): VcpuRecord | number {
+    return this.goneResult(call)?.ret ?? this.owned(t, vcpu);
   }
 
   /** Steps 1–3 for per-vCPU calls: VM, live handle, owner thread. */
@@ -752,9 +755,7 @@ export class El2Backend implements Arm64Backend {
     this.enter(t);
     checkU32('vcpu', vcpu);
     checkU32('reg', reg);
-    const g = this.goneResult('hv_vcpu_get_reg');
-    if (g) return g;
-    const v = this.owned(t, vcpu);
+    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_get_reg');
     if (typeof v === 'number') return fail(v);
     if (reg >= HV_REG_COUNT) return fail(HV.HV_BAD_ARGUMENT);
     return ok(v.words[this.regWord(reg)] as bigint);
@@ -765,9 +766,7 @@ export class El2Backend implements Arm64Backend {
     checkU32('vcpu', vcpu);
     checkU32('reg', reg);
     checkU64('value', value);
-    const g = this.goneResult('hv_vcpu_set_reg');
-    if (g) return g;
-    const v = this.owned(t, vcpu);
+    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_set_reg');
     if (typeof v === 'number') return fail(v);
     if (reg >= HV_REG_COUNT) return fail(HV.HV_BAD_ARGUMENT);
     v.words[this.regWord(reg)] = value;
@@ -778,9 +777,7 @@ export class El2Backend implements Arm64Backend {
     this.enter(t);
     checkU32('vcpu', vcpu);
     checkU32('reg', reg);
-    const g = this.goneResult('hv_vcpu_get_simd_fp_reg');
-    if (g) return g;
-    const v = this.owned(t, vcpu);
+    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_get_simd_fp_reg');
     if (typeof v === 'number') return fail(v);
     if (reg >= HV_SIMD_FP_REG_COUNT) return fail(HV.HV_BAD_ARGUMENT);
     const w = (SLOT.Q >> 3) + 2 * reg;
@@ -793,9 +790,7 @@ export class El2Backend implements Arm64Backend {
     checkU32('vcpu', vcpu);
     checkU32('reg', reg);
     checkU128('value', value);
-    const g = this.goneResult('hv_vcpu_set_simd_fp_reg');
-    if (g) return g;
-    const v = this.owned(t, vcpu);
+    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_set_simd_fp_reg');
     if (typeof v === 'number') return fail(v);
     if (reg >= HV_SIMD_FP_REG_COUNT) return fail(HV.HV_BAD_ARGUMENT);
     const w = (SLOT.Q >> 3) + 2 * reg;
@@ -808,9 +803,7 @@ export class El2Backend implements Arm64Backend {
     this.enter(t);
     checkU32('vcpu', vcpu);
     checkU32('reg', reg);
-    const g = this.goneResult('hv_vcpu_get_sys_reg');
-    if (g) return g;
-    const v = this.owned(t, vcpu);
+    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_get_sys_reg');
     if (typeof v === 'number') return fail(v);
     if (!isKnownSysReg(reg)) return fail(HV.HV_BAD_ARGUMENT);
     const e = this.sysIndex.get(reg);
@@ -823,9 +816,7 @@ export class El2Backend implements Arm64Backend {
     checkU32('vcpu', vcpu);
     checkU32('reg', reg);
     checkU64('value', value);
-    const g = this.goneResult('hv_vcpu_set_sys_reg');
-    if (g) return g;
-    const v = this.owned(t, vcpu);
+    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_set_sys_reg');
     if (typeof v === 'number') return fail(v);
     if (!isKnownSysReg(reg)) return fail(HV.HV_BAD_ARGUMENT);
     const e = this.sysIndex.get(reg);
@@ -838,9 +829,7 @@ export class El2Backend implements Arm64Backend {
     this.enter(t);
     checkU32('vcpu', vcpu);
     checkU32('type', type);
-    const g = this.goneResult('hv_vcpu_get_pending_interrupt');
-    if (g) return g;
-    const v = this.owned(t, vcpu);
+    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_get_pending_interrupt');
     if (typeof v === 'number') return fail(v);
     if (type === HV_INTERRUPT_TYPE.HV_INTERRUPT_TYPE_IRQ) return ok(v.pendingIrq);
     if (type === HV_INTERRUPT_TYPE.HV_INTERRUPT_TYPE_FIQ) return ok(v.pendingFiq);
@@ -852,9 +841,7 @@ export class El2Backend implements Arm64Backend {
     checkU32('vcpu', vcpu);
     checkU32('type', type);
     checkBool('pending', pending);
-    const g = this.goneResult('hv_vcpu_set_pending_interrupt');
-    if (g) return g;
-    const v = this.owned(t, vcpu);
+    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_set_pending_interrupt');
     if (typeof v === 'number') return fail(v);
     if (type === HV_INTERRUPT_TYPE.HV_INTERRUPT_TYPE_IRQ) v.pendingIrq = pending;
     else if (type === HV_INTERRUPT_TYPE.HV_INTERRUPT_TYPE_FIQ) v.pendingFiq = pending;
@@ -875,9 +862,7 @@ export class El2Backend implements Arm64Backend {
   hv_vcpu_get_vtimer_offset(t: ThreadId, vcpu: Vcpu): Result<bigint> {
     this.enter(t);
     checkU32('vcpu', vcpu);
-    const g = this.goneResult('hv_vcpu_get_vtimer_offset');
-    if (g) return g;
-    const v = this.owned(t, vcpu);
+    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_get_vtimer_offset');
     return typeof v === 'number' ? fail(v) : ok(v.words[SLOT.VTIMER_OFFSET >> 3] as bigint);
   }
 
@@ -885,9 +870,7 @@ export class El2Backend implements Arm64Backend {
     this.enter(t);
     checkU32('vcpu', vcpu);
     checkU64('vtimer_offset', vtimer_offset);
-    const g = this.goneResult('hv_vcpu_set_vtimer_offset');
-    if (g) return g;
-    const v = this.owned(t, vcpu);
+    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_set_vtimer_offset');
     if (typeof v === 'number') return fail(v);
     v.words[SLOT.VTIMER_OFFSET >> 3] = vtimer_offset;
     return SUCCESS;
@@ -916,9 +899,7 @@ export class El2Backend implements Arm64Backend {
   private getFlag(t: number, vcpu: Vcpu, call: string, get: (v: VcpuRecord) => boolean): Result<boolean> {
     this.enter(t);
     checkU32('vcpu', vcpu);
-    const g = this.goneResult(call);
-    if (g) return g;
-    const v = this.owned(t, vcpu);
+    const v = this.vcpuFor(t, vcpu, call);
     return typeof v === 'number' ? fail(v) : ok(get(v));
   }
 
@@ -933,9 +914,7 @@ export class El2Backend implements Arm64Backend {
     this.enter(t);
     checkU32('vcpu', vcpu);
     checkBool(name, value);
-    const g = this.goneResult(call);
-    if (g) return g;
-    const v = this.owned(t, vcpu);
+    const v = this.vcpuFor(t, vcpu, call);
     if (typeof v === 'number') return fail(v);
     set(v, value);
     return SUCCESS;
@@ -956,9 +935,7 @@ export class El2Backend implements Arm64Backend {
   hv_vcpu_run(t: ThreadId, vcpu: Vcpu): Result<Arm64Exit> {
     this.enter(t);
     checkU32('vcpu', vcpu);
-    const g = this.goneResult('hv_vcpu_run');
-    if (g) return g;
-    const v = this.owned(t, vcpu);
+    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_run');
     if (typeof v === 'number') return fail(v);
     const early = this.runStart(v);
     if (early !== undefined) return early;
