@@ -29,6 +29,12 @@ interface NativeModule {
 }
 
 const NATIVE_PACKAGE: string = '@hvspec/native';
+const EL2_PACKAGE: string = '@hvspec/el2';
+
+interface El2Module {
+  el2Availability?: () => { available: boolean; reason?: string; fix?: string; qemuVersion?: string };
+}
+
 const PERMS = ['NONE', 'R', 'W', 'RW', 'X', 'RX', 'WX', 'RWX'];
 
 /** What the doctor found about one backend. */
@@ -95,11 +101,37 @@ async function nativeStatus(): Promise<BackendStatus> {
   };
 }
 
-/** Looks at this machine. */
+/** Whether QEMU and the EL2 runtime are here, without starting QEMU. */
+async function el2Status(): Promise<BackendStatus> {
+  let mod: El2Module;
+  try {
+    mod = (await import(EL2_PACKAGE)) as El2Module;
+  } catch (e) {
+    return {
+      name: 'el2',
+      available: false,
+      archs: [],
+      reason: `${EL2_PACKAGE} does not load (${messageOf(e)})`,
+    };
+  }
+  const a = mod.el2Availability?.();
+  if (!a?.available)
+    return {
+      name: 'el2',
+      available: false,
+      archs: [],
+      reason: `arm64 under QEMU: ${a?.reason ?? 'unknown reason'}`,
+      ...(a?.fix ? { fix: a.fix } : {}),
+    };
+  return { name: 'el2', available: true, archs: ['arm64'], backend: `qemu ${a.qemuVersion ?? ''}`.trim() };
+}
+
+/** Looks at this machine. The exit code reflects the native backend only. */
 export async function diagnose(): Promise<DoctorReport> {
   const model: BackendStatus = { name: 'model', available: true, archs: ['x86_64', 'arm64'] };
+  const el2 = await el2Status();
   const native = await nativeStatus();
-  return { backends: [model, native], code: native.available ? EXIT_OK : EXIT_USAGE };
+  return { backends: [model, el2, native], code: native.available ? EXIT_OK : EXIT_USAGE };
 }
 
 /** The report as the lines `hvspec doctor` prints. */
@@ -115,6 +147,12 @@ export function doctorLines(r: DoctorReport): string[] {
     if (!b.available) {
       lines.push(`${b.name}: not available here${b.backend ? ` (${b.backend})` : ''}: ${b.reason}`);
       if (b.fix) lines.push(`  fix: ${b.fix}`);
+      continue;
+    }
+    if (b.name === 'el2') {
+      lines.push(
+        `el2: available (arm64): guests run on the architecture as QEMU implements it (${b.backend})`,
+      );
       continue;
     }
     lines.push(

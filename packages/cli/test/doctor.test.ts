@@ -28,6 +28,20 @@ it('hvspec doctor names the backends; where /dev/kvm exists the native one is av
   }
 });
 
+it('hvspec doctor says whether el2 runs here, and if not how to install what it needs', async () => {
+  const { lines } = await doctor();
+  const i = lines.findIndex((l) => l.startsWith('el2:'));
+  assert.ok(i >= 0, lines.join('\n'));
+  const line = lines[i] ?? '';
+  if (line.startsWith('el2: available')) {
+    assert.match(line, /QEMU emulator version/);
+  } else {
+    assert.match(line, /^el2: not available/);
+    if (/not installed|not built/.test(line))
+      assert.match(lines[i + 1] ?? '', /apt-get install -y qemu-system-arm gcc-aarch64-linux-gnu/);
+  }
+});
+
 describe('hvspec doctor (process)', () => {
   it('--json gives the same findings as the text, with the exit code', () => {
     const text = hvspec(['doctor']);
@@ -35,7 +49,8 @@ describe('hvspec doctor (process)', () => {
     assert.equal(json.status, text.status);
     const r = JSON.parse(json.stdout);
     assert.equal(r.code, json.status);
-    const [model, native] = r.backends;
+    const [model, el2, native] = r.backends;
+    assert.equal(el2.name, 'el2');
     assert.deepEqual(model, { name: 'model', available: true, archs: ['x86_64', 'arm64'] });
     assert.equal(native.name, 'native');
     assert.equal(native.available, hasKvm);
