@@ -21,13 +21,24 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  A64,
+  ARM64_EC,
+  ARM64_PSTATE_V80_MASK,
   type Arch,
   type Arm64Action,
+  type Arm64MmuConfig,
   type Arm64PredictedExit,
+  type Arm64S1Entry,
+  type Arm64Scenario,
+  type Arm64StartMode,
+  arm64ScenarioTraceSteps,
   assembleArm64,
   assembleX86,
   CPSR_EL1H_DAIF,
   EPT_QUALIFICATION_MASK,
+  esrInstructionAbort,
+  esrNoIss,
+  FSC,
   HV_EXIT_REASON,
   HV_MEMORY,
   HV_REG,
@@ -41,6 +52,7 @@ import {
   type Trace,
   VMEXIT_IRQ_INFO_MASK,
   VMX_REASON,
+  wordsToBytes,
   type X86Action,
   type X86ExpectedExit,
   type X86RegName,
@@ -991,6 +1003,507 @@ function armExamples(): void {
   }
 }
 
+// ---- arm64: guests as VMMs start them ---------------------------------------------------------------
+
+/** The table area of the MMU examples: 256 KiB of guest RAM the VMM writes stage-1 tables into. */
+const ARM_TABLES = 0x10_0000n;
+const ARM_TABLES_SIZE = 0x4_0000;
+
+/**
+ * One example from a scenario: VM, the code buffer (READ|EXEC at ARM_CODE), the extra buffers and
+ * mappings, the table area when the MMU is on, the vCPU on thread 1, then the scenario's own steps
+ * (arm64ScenarioTraceSteps, with the hardware masks for the [U] fields), then teardown.
+ */
+function armScenario(
+  name: string,
+  title: string,
+  description: string,
+  s: Omit<Arm64Scenario, 'layout'> & { extra?: readonly ArmMap[] },
+): void {
+  const extra = s.extra ?? [];
+  const names = new Map<number, string>([[0, 'ram']]);
+  const fake = (id: number, size: number) => ({ mem: { id, size }, offset: 0 });
+  const mappings = [
+    { ipa: ARM_CODE, size: ARM_PAGE, flags: HV_MEMORY.READ | HV_MEMORY.EXEC, uva: fake(0, Number(ARM_PAGE)) },
+    ...extra.map((m, i) => {
+      names.set(i + 1, m.name);
+      return { ipa: m.ipa, size: ARM_PAGE, flags: m.flags, uva: fake(i + 1, Number(ARM_PAGE)) };
+    }),
+  ];
+  const tables = s.mmu
+    ? { ipa: ARM_TABLES, size: ARM_TABLES_SIZE, uva: fake(99, ARM_TABLES_SIZE) }
+    : undefined;
+  if (tables) {
+    names.set(99, 'tables');
+    mappings.push({
+      ipa: ARM_TABLES,
+      size: BigInt(ARM_TABLES_SIZE),
+      flags: HV_MEMORY.READ | HV_MEMORY.WRITE,
+      uva: tables.uva,
+    });
+  }
+  const { extra: _, ...rest } = s;
+  const scenario: Arm64Scenario = {
+    ...rest,
+    layout: {
+      mappings,
+      code: { ipa: ARM_CODE, size: Number(ARM_PAGE), uva: mappings[0]!.uva },
+      ...(tables ? { tables } : {}),
+    },
+  };
+  const steps: Step[] = [
+    { call: 'hv_vm_create', args: { config: null }, expect: OK },
+    ...mappings.flatMap((m) => {
+      const mem = names.get(m.uva.mem.id)!;
+      return [
+        { call: 'host_alloc', args: { name: mem, size: hex(m.size) } },
+        {
+          call: 'hv_vm_map',
+          args: { uva: { mem, offset: 0 }, ipa: hex(m.ipa), size: hex(m.size), flags: flagNames(m.flags) },
+          expect: OK,
+        },
+      ] as Step[];
+    }),
+    on({ call: 'hv_vcpu_create', args: { config: null }, bind: 'cpu', expect: OK }),
+    ...arm64ScenarioTraceSteps(scenario, {
+      vcpu: 'cpu',
+      thread: T,
+      memName: (m) => names.get(m.id)!,
+      masked: true,
+    }),
+    ...armEpilogue(),
+  ];
+  add('arm64', name, title, description, steps);
+}
+
+/** A page of the guest's stage-1 tables mapped to itself. */
+const s1 = (va: bigint, o: Partial<Arm64S1Entry> = {}): Arm64S1Entry => ({
+  va,
+  level: 3,
+  oa: va,
+  ap: 1,
+  uxn: false,
+  pxn: false,
+  af: true,
+  device: false,
+  ...o,
+});
+/** An MMU configuration over the example layout: the code page read-only and executable at EL0 and EL1. */
+function mmu(
+  granule: 4096 | 16384 | 65536,
+  t0sz: number,
+  entries: Arm64S1Entry[],
+  more: Partial<Arm64MmuConfig> = {},
+): Arm64MmuConfig {
+  const g = BigInt(granule);
+  return {
+    granule,
+    t0sz,
+    t1sz: 39,
+    ttbr1: false,
+    tableIpa: ARM_TABLES,
+    tableSize: ARM_TABLES_SIZE,
+    entries: [s1(ARM_CODE & ~(g - 1n), { ap: 3 }), ...entries],
+    ...more,
+  };
+}
+
+const GUEST_COMMON =
+  "Every program carries the guest's exception vectors at VBAR_EL1 = 0x10800 (code page + 0x800): each of the 16 slots is `hvc #(0xfe00 | slot)` then `eret`, so an exception the guest takes itself reaches the VMM as an HVC whose immediate names the vector — current EL with SP0 (slots 0–3), with SPx (4–7), lower EL AArch64 (8–11); +1 IRQ, +2 FIQ (Arm ARM, AArch64.TakeException). " +
+  "At that exit the VMM reads ESR_EL1, ELR_EL1 (the preferred return address), SPSR_EL1 (PSTATE before) and, for aborts and alignment faults, FAR_EL1, and CPSR (EL1h with DAIF masked; CPSR and SPSR are compared on the Armv8.0 PSTATE fields, since a core with PAN also sets PAN on entry [U]); for a synchronous exception it sets ELR_EL1 to the next action so the vector's ERET goes on with the program. " +
+  "The VMM also writes SCTLR_EL1, TCR_EL1, CNTKCTL_EL1 = 0 (EL0 counter and timer accesses trap to EL1), CNTV_CTL_EL0, both debug traps and both interrupt lines explicitly: a fresh vCPU's state is not documented (hvf-facts.md §2.6). " +
+  "Machine code, syndromes and register values are generated by scripts/make-example-traces.ts from the spec's assembler, ESR encoders and prediction; the [U] fields carry masks. Needs a backend that executes guest code.";
+
+function armGuestExamples(): void {
+  // A fresh vCPU whose CPSR is never written, as a binding crate's tests run one (§2.6 [T]).
+  {
+    const code = wordsToBytes([A64.movReg(1, 0), A64.udf(0), A64.brk(0)]);
+    const vector = 0x400n; // VBAR_EL1 (0 on a fresh vCPU) + lower EL, AArch64, synchronous
+    add(
+      'arm64',
+      'fresh-vcpu-el0-udf',
+      'a fresh vCPU runs at EL0 without CPSR being set: mov x1, x0 executes, the UDF is taken to EL1 through VBAR_EL1 = 0, and the fetch at IPA 0x400 is an instruction abort',
+      "A fresh vCPU has CPSR 0 (EL0t, interrupts unmasked) and SCTLR_EL1 0 (MMU off) (hvf-facts.md §2.6, §5.7 [T/R]); this trace reads both, then runs code the way a binding crate's test does, setting only X0 and PC: `mov x1, x0`, then a word of zeros (UDF #0, permanently UNDEFINED), then `brk #0`. " +
+        "The guest executes the MOV at EL0. The UDF is an Undefined Instruction exception taken to EL1 (Arm ARM AArch64.TakeException): ESR_EL1 = EC 0x00 with IL = 1, ELR_EL1 = the UDF's address, SPSR_EL1 = the EL0t PSTATE (0), CPSR = EL1h with DAIF masked (0x3c5; compared on the Armv8.0 PSTATE fields, a core with PAN also sets PAN), PC = VBAR_EL1 (0, fresh) + 0x400 (synchronous, from a lower EL in AArch64). Nothing is mapped at IPA 0x400, so fetching the vector is a stage-2 instruction abort: reason HV_EXIT_REASON_EXCEPTION, EC 0x20 (from a lower EL: EL1 is lower than EL2), a translation fault (level bits masked [U]), FAR = IPA = 0x400 (page-granular IPA compared, §2.8 [U]). " +
+        'The BRK is never reached: an exit reason of EXCEPTION alone does not say which exception a guest hit. A VMM that starts guests at EL0 this way must give them vectors, or set CPSR (e.g. 0x3c5) as VMMs do.',
+      [
+        { call: 'hv_vm_create', args: { config: null }, expect: OK },
+        { call: 'host_alloc', args: { name: 'ram', size: hex(ARM_PAGE) } },
+        { call: 'host_write', args: { mem: 'ram', offset: 0, bytes: bytesHex(code) } },
+        {
+          call: 'hv_vm_map',
+          args: {
+            uva: { mem: 'ram', offset: 0 },
+            ipa: hex(ARM_CODE),
+            size: hex(ARM_PAGE),
+            flags: ['READ', 'EXEC'],
+          },
+          expect: OK,
+        },
+        on({ call: 'hv_vcpu_create', args: { config: null }, bind: 'cpu', expect: OK }),
+        getReg('HV_REG_CPSR', '0x0'),
+        on({
+          call: 'hv_vcpu_get_sys_reg',
+          args: { vcpu: '$cpu', reg: 'HV_SYS_REG_SCTLR_EL1' },
+          expect: { ret: 'HV_SUCCESS', value: '0x0' },
+        }),
+        setReg('HV_REG_X0', 0x1234),
+        setReg('HV_REG_PC', ARM_CODE),
+        on({
+          call: 'hv_vcpu_run',
+          args: { vcpu: '$cpu' },
+          expect: {
+            ret: 'HV_SUCCESS',
+            exit: {
+              reason: 'HV_EXIT_REASON_EXCEPTION',
+              syndrome: { value: hex(esrInstructionAbort({ ifsc: FSC.TRANSLATION_L3 })), mask: '0xfffffffc' },
+              virtual_address: hex(vector),
+              physical_address: { value: hex(vector), mask: hex(BigInt.asUintN(64, ~0xfffn)) },
+            },
+          },
+        }),
+        getReg('HV_REG_PC', hex(vector)),
+        getReg('HV_REG_X1', '0x1234'),
+        getReg('HV_REG_CPSR', { value: hex(CPSR_EL1H_DAIF), mask: hex(ARM64_PSTATE_V80_MASK) }),
+        on({
+          call: 'hv_vcpu_get_sys_reg',
+          args: { vcpu: '$cpu', reg: 'HV_SYS_REG_ESR_EL1' },
+          expect: { ret: 'HV_SUCCESS', value: hex(esrNoIss(ARM64_EC.UNKNOWN)) },
+        }),
+        on({
+          call: 'hv_vcpu_get_sys_reg',
+          args: { vcpu: '$cpu', reg: 'HV_SYS_REG_ELR_EL1' },
+          expect: { ret: 'HV_SUCCESS', value: hex(ARM_CODE + 4n) },
+        }),
+        on({
+          call: 'hv_vcpu_get_sys_reg',
+          args: { vcpu: '$cpu', reg: 'HV_SYS_REG_SPSR_EL1' },
+          expect: { ret: 'HV_SUCCESS', value: { value: '0x0', mask: hex(ARM64_PSTATE_V80_MASK) } },
+        }),
+        ...armEpilogue(),
+      ],
+    );
+  }
+  const el0 = (start: Arm64StartMode): string =>
+    start === 'el0'
+      ? 'The program runs at EL0t (CPSR 0). '
+      : start === 'el1t'
+        ? 'The program runs at EL1t (CPSR 0x3c4: SP_EL0). '
+        : 'The program runs at EL1h (CPSR 0x3c5). ';
+  armScenario(
+    'el0-exceptions-reported',
+    'a fresh vCPU at EL0 with vectors: UDF, SVC, and HVC/SMC (UNDEFINED at EL0) are taken to EL1; the program ends with svc #0xffff',
+    'The VMM never writes CPSR: the fresh vCPU is at EL0t (hvf-facts.md §2.6 [T/R]). `udf #1` is UNDEFINED (ESR_EL1 EC 0x00, ELR at it); `svc #0x42` is EC 0x15 with the immediate, ELR after it (an exception-generating instruction); `hvc` and `smc` are UNDEFINED at EL0 (Arm ARM: HVC and SMC need EL1 or above). ' +
+      'All are taken to EL1 through the lower-EL synchronous vector (VBAR_EL1 + 0x400, slot 8), with SPSR_EL1 = 0 (EL0t). HVC is the end marker at EL1; at EL0 the program ends with `svc #0xffff`, which the vector reports too. ' +
+      GUEST_COMMON,
+    {
+      start: 'el0',
+      freshCpsr: true,
+      actions: [
+        { op: 'udf', imm: 1 },
+        { op: 'svc', imm: 0x42 },
+        { op: 'hvc', imm: 7 },
+        { op: 'smc', imm: 1 },
+      ],
+    },
+  );
+  armScenario(
+    'el1-svc-brk-udf-in-guest',
+    'at EL1h, svc, brk (debug exceptions not trapped) and udf are taken by the guest through VBAR_EL1 + 0x200 with ESR_EL1, ELR_EL1 and SPSR_EL1 as the Arm ARM sets them',
+    el0('el1h') +
+      'With hv_vcpu_set_trap_debug_exceptions(false) a BRK is the guest\'s own debug exception (hvf-facts.md §2.4 [H]): ESR_EL1 EC 0x3C with the comment, ELR at the brk. `svc #1` is EC 0x15 with ELR after it; `udf #2` is EC 0x00 with ELR at it. From EL1 with SP_EL1 selected the vector is "current EL with SPx" (VBAR_EL1 + 0x200, slot 4); SPSR_EL1 holds 0x3c5. ' +
+      GUEST_COMMON,
+    {
+      trapDebug: false,
+      actions: [
+        { op: 'svc', imm: 1 },
+        { op: 'brk', imm: 0x42 },
+        { op: 'udf', imm: 2 },
+      ],
+    },
+  );
+  armScenario(
+    'el1t-vector-sp0',
+    'at EL1t (SP_EL0 selected) a guest exception goes to the "current EL with SP0" vector, VBAR_EL1 + 0x000',
+    el0('el1t') +
+      'The vector offset depends on where the exception comes from and which stack pointer was selected (Arm ARM, "Exception vectors"): EL1t uses slot 0 (VBAR_EL1 + 0), EL1h slot 4 (+0x200), EL0 slot 8 (+0x400). SPSR_EL1 = 0x3c4 records EL1t; after the ERET the program is back at EL1t. ' +
+      GUEST_COMMON,
+    { start: 'el1t', actions: [{ op: 'udf', imm: 0 }] },
+  );
+  armScenario(
+    'smc-trap',
+    'smc #0x1234 at EL1 exits with EC 0x17 and the immediate, PC at the smc; the VMM writes PC += 4',
+    el0('el1h') +
+      'HVF has no EL3; an SMC reaches the VMM only if the framework sets HCR_EL2.TSC, which is unverified (hvf-facts.md §2.8 [U]) — QEMU handles EC 0x17 and advances PC (§2.8 [T]), VMMs prefer PSCI over HVC. The spec predicts the trap: EC 0x17, IL 1, ISS[15:0] = imm16, PC at the smc (the preferred return address of a trap). Without TSC an SMC at EL1 would be UNDEFINED (EC 0x00 at EL1). ' +
+      GUEST_COMMON,
+    { actions: [{ op: 'smc', imm: 0x1234 }] },
+  );
+  armScenario(
+    'wfe',
+    'sevl; wfe; wfe: the first WFE consumes the event, the second waits and exits with EC 0x01, TI 1; the VMM writes PC += 4',
+    el0('el1h') +
+      'WFE traps to the VMM (HCR_EL2.TWE; QEMU handles WFE traps, hvf-facts.md §2.8 [T]) only when it would wait: a set event register makes it complete at once (Arm ARM, "The Event Register"). An exception return — such as the framework entering the guest — sets the event register, so a first WFE may not exit; SEVL sets it on purpose so that the first WFE consumes it and the second one traps, whatever happened before. Syndrome: EC 0x01, IL 1, TI = 1 (WFE); CV/COND masked [U]; PC at the second wfe. ' +
+      GUEST_COMMON,
+    { actions: [{ op: 'wfe' }] },
+  );
+  armScenario(
+    'el0-wfi-wfe-trap-el1',
+    'at EL0 with SCTLR_EL1 = 0, wfi and wfe trap to EL1 (nTWI/nTWE = 0), not to the VMM',
+    el0('el0') +
+      "SCTLR_EL1.nTWI (bit 16) and nTWE (bit 18) are 0: EL0 WFI and WFE that would wait are trapped to EL1, which takes priority over the hypervisor's trap (Arm ARM, AArch64.CheckForWFxTrap). ESR_EL1: EC 0x01, TI 0 (WFI) or 1 (WFE), CV/COND masked [U]; ELR at the instruction. " +
+      GUEST_COMMON,
+    { start: 'el0', actions: [{ op: 'wfi' }, { op: 'wfe' }] },
+  );
+  armScenario(
+    'irq-pending-wfi-daifclr',
+    'a pending IRQ line with DAIF masked: wfi completes without exiting, msr daifclr, #2 unmasks it and the guest takes the IRQ at VBAR_EL1 + 0x280',
+    el0('el1h') +
+      "hv_vcpu_set_pending_interrupt(IRQ, true) before the run sets the vCPU's virtual IRQ line (hvf-facts.md §2.4 [H]). PSTATE.I masks it, but a pending interrupt wakes WFI even when masked, so the WFI neither waits nor traps (HCR_EL2.TWI traps only a WFI that would wait). `msr daifclr, #2` clears PSTATE.I and the IRQ is taken before the next instruction: current EL with SPx, IRQ (slot 5, VBAR_EL1 + 0x280), ELR_EL1 = the instruction after the msr, SPSR_EL1 = 0x345 (I clear), ESR_EL1 and FAR_EL1 not written. The run returns there, which clears the line (§2.4 [H]); the vector's ERET resumes the program. " +
+      GUEST_COMMON,
+    {
+      pending: 'irq',
+      actions: [{ op: 'wfi' }, { op: 'daif', set: false, imm: 2 }, { op: 'hvc', imm: 1 }],
+    },
+  );
+  armScenario(
+    'el0-fiq-taken-at-once',
+    'a fresh vCPU at EL0 (DAIF clear) with a pending FIQ line takes the FIQ before its first instruction (VBAR_EL1 + 0x500)',
+    "The VMM leaves CPSR at the fresh 0: EL0t with D, A, I, F clear (hvf-facts.md §2.6 [T/R]). A pending FIQ line (hv_vcpu_set_pending_interrupt(FIQ), §2.4 [H]) is taken before the first instruction: lower EL AArch64, FIQ (slot 10, VBAR_EL1 + 0x500); ELR_EL1 = the program's first instruction, SPSR_EL1 = 0. The run returns at the report, which clears the line; the ERET goes back to EL0 and the program runs. " +
+      GUEST_COMMON,
+    { start: 'el0', freshCpsr: true, pending: 'fiq', actions: [{ op: 'svc', imm: 3 }] },
+  );
+  armScenario(
+    'eret-to-el0',
+    'the guest drops from EL1h to EL0 with ERET (SPSR_EL1 = 0, ELR_EL1 = the next instruction); the rest of the program runs at EL0',
+    el0('el1h') +
+      'ERET at EL1 restores PSTATE from SPSR_EL1 and branches to ELR_EL1 (Arm ARM AArch64.ExceptionReturn; it also sets the event register). With SPSR_EL1 = 0 the program continues at EL0t with interrupts unmasked: its `svc` is reported from the lower-EL vector (slot 8) with SPSR_EL1 = 0, its `udf` likewise, and it ends at EL0 with `svc #0xffff`. ' +
+      GUEST_COMMON,
+    {
+      actions: [
+        { op: 'eret', to: 'el0', daif: 0, reg: 9 },
+        { op: 'svc', imm: 5 },
+        { op: 'udf', imm: 6 },
+      ],
+    },
+  );
+  armScenario(
+    'eret-illegal-state',
+    'an ERET to EL2h, which the guest cannot enter, is an illegal exception return: PSTATE.IL is set and the next instruction raises an Illegal Execution state exception (EC 0x0E)',
+    el0('el1h') +
+      'SPSR_EL1 = 0x3c9 asks for EL2h. A return to a higher or unimplemented EL is illegal (Arm ARM, "Illegal return events from AArch64 state"): the EL and SP stay, DAIF and NZCV come from SPSR_EL1, PSTATE.IL is set, PC = ELR_EL1. The next instruction is not executed: it takes an Illegal Execution state exception to EL1, ESR_EL1 = EC 0x0E, ELR_EL1 = that instruction, SPSR_EL1 = 0x1003c5 (IL, bit 20, set). ' +
+      "This trace's VMM clears SPSR_EL1.IL before resuming (else the vector's ERET would restore IL and fault again). " +
+      GUEST_COMMON,
+    {
+      actions: [
+        { op: 'eret', to: 'illegal', daif: 15, reg: 9 },
+        { op: 'hvc', imm: 2 },
+      ],
+    },
+  );
+  armScenario(
+    'alignment-fault-mmu-off',
+    'with the MMU off, an unaligned load (Device-nGnRnE memory) is an alignment fault the guest takes at EL1 (DFSC 0x21, FAR = the address), not an exit',
+    el0('el1h') +
+      'With SCTLR_EL1.M = 0 every data access is to Device-nGnRnE memory, and an unaligned access to Device memory is an alignment fault (Arm ARM, stage 1 disabled) — checked at stage 1, before stage 2 — taken to EL1 even though IPA 0x20002 is mapped: ESR_EL1 EC 0x25 (data abort, current EL), ISV 0, WnR 0, DFSC 0x21; FAR_EL1 = 0x20002; ELR at the ldr. ' +
+      GUEST_COMMON,
+    {
+      extra: [{ name: 'data', ipa: 0x20000n, flags: HV_MEMORY.READ | HV_MEMORY.WRITE }],
+      actions: [{ op: 'ldr', size: 4, ipa: 0x20002n, base: 0, rt: 1 }],
+    },
+  );
+  armScenario(
+    'pc-alignment-fault',
+    'br to an address that is not 4-byte aligned: a PC alignment fault at EL1 (EC 0x22), FAR_EL1 = ELR_EL1 = the target',
+    el0('el1h') +
+      'The branch completes; fetching from a misaligned PC raises a PC alignment fault before any translation (Arm ARM), taken to EL1: ESR_EL1 EC 0x22 with IL 1, FAR_EL1 and ELR_EL1 = the target 0x20002. ' +
+      GUEST_COMMON,
+    { actions: [{ op: 'branch', ipa: 0x20002n, reg: 9 }] },
+  );
+  armScenario(
+    'mmu-translation-fault-levels',
+    'MMU on, 4 KiB granule, T0SZ 25: a load from a VA with no page descriptor faults at level 3, one outside the first level-1 entry at level 1',
+    el0('el1h') +
+      "The VMM writes the guest's tables (4 KiB granule, 39-bit VA: the walk starts at level 1) mapping the code page and RAM at 0x20000 to themselves, then sets TCR_EL1, MAIR_EL1, TTBR0_EL1 and SCTLR_EL1.M (Arm ARM, VMSAv8-64). " +
+      "VA 0x22000 lies under the level-1 and level-2 tables but has no level-3 descriptor: a translation fault at level 3 (DFSC 0x07); VA 0x40000000 is in level-1 entry 1, which is invalid: level 1 (DFSC 0x05). Both are the guest's own faults (ESR_EL1 EC 0x25, FAR_EL1 = the VA), not exits; the RAM load in between reads the guest's memory. " +
+      GUEST_COMMON,
+    {
+      extra: [{ name: 'data', ipa: 0x20000n, flags: HV_MEMORY.READ | HV_MEMORY.WRITE }],
+      mmu: mmu(4096, 25, [s1(0x20000n)]),
+      actions: [
+        { op: 'ldr', size: 8, ipa: 0x22000n, base: 0, rt: 1 },
+        { op: 'ldr', size: 4, ipa: 0x20010n, base: 2, rt: 3 },
+        { op: 'ldr', size: 8, ipa: 0x4000_0000n, base: 4, rt: 5 },
+      ],
+    },
+  );
+  armScenario(
+    'mmu-permission-and-access-flag',
+    'MMU on, 16 KiB granule: a store to a page mapped read-only (AP = 0b10) is a permission fault, a load from a page whose access flag is clear an access-flag fault',
+    el0('el1h') +
+      "Stage-1 attributes come from the guest's page descriptors (Arm ARM, VMSAv8-64): AP[2:1] = 0b10 is read-only at EL1, so `str` faults with DFSC 0x0F (permission, level 3) and WnR = 1; AF = 0 without hardware access-flag updates makes any access an access-flag fault, DFSC 0x0B. Both are taken to EL1 (ESR_EL1 EC 0x25, FAR_EL1 = the VA); stage 2 (READ|WRITE here) is never reached. " +
+      GUEST_COMMON,
+    {
+      extra: [
+        { name: 'data', ipa: 0x20000n, flags: HV_MEMORY.READ | HV_MEMORY.WRITE },
+        { name: 'more', ipa: 0x24000n, flags: HV_MEMORY.READ | HV_MEMORY.WRITE },
+      ],
+      mmu: mmu(16384, 28, [s1(0x20000n, { ap: 2 }), s1(0x24000n, { af: false })]),
+      actions: [
+        { op: 'str', size: 4, ipa: 0x20008n, base: 0, rt: 1, value: 0x55n },
+        { op: 'ldr', size: 4, ipa: 0x24000n, base: 2, rt: 3 },
+      ],
+    },
+  );
+  armScenario(
+    'mmu-el0-permissions',
+    'MMU on at EL0: a load from an EL1-only page (AP = 0b00) is a permission fault from a lower EL (EC 0x24); a store to an EL0-writable page (AP = 0b01) lands in RAM',
+    el0('el0') +
+      'EL0 needs AP[1] = 1 to read and AP = 0b01 to write (Arm ARM, stage 1 data access permissions). The code page is read-only at both ELs and executable at both. The faulting load is reported with ESR_EL1 EC 0x24 (data abort from a lower EL), DFSC 0x0F, FAR_EL1 = the VA; the store goes to guest RAM, which the trace reads back. ' +
+      GUEST_COMMON,
+    {
+      start: 'el0',
+      extra: [
+        { name: 'data', ipa: 0x20000n, flags: HV_MEMORY.READ | HV_MEMORY.WRITE },
+        { name: 'more', ipa: 0x24000n, flags: HV_MEMORY.READ | HV_MEMORY.WRITE },
+      ],
+      mmu: mmu(4096, 28, [s1(0x20000n, { ap: 0 }), s1(0x24000n, { ap: 1 })]),
+      actions: [
+        { op: 'ldr', size: 8, ipa: 0x20000n, base: 0, rt: 1 },
+        { op: 'str', size: 4, ipa: 0x24004n, base: 2, rt: 3, value: 0xc0ffeen },
+      ],
+    },
+  );
+  armScenario(
+    'mmu-alias-mmio',
+    'MMU on: a load from VA 0x80000010, mapped by the guest to IPA 0x9000010 where nothing is mapped, exits with FAR = the VA and the IPA of the access',
+    el0('el1h') +
+      "Stage 1 translates VA 0x80000000 to IPA 0x9000000 (a device window in the guest's own tables); stage 2 has nothing there, so the load is a data abort to the VMM with a full instruction syndrome (ISV, SAS 2, SRT 1, translation fault; level masked [U]). virtual_address is FAR_EL2, the VA the guest used; physical_address is the IPA the VMM dispatches on (hardware reports its page in HPFAR_EL2, §2.8; the low 12 bits are [U]). The VMM writes X1 and PC += 4. " +
+      GUEST_COMMON,
+    {
+      mmu: mmu(16384, 28, [s1(0x8000_0000n, { oa: ARM_MMIO, device: true })]),
+      actions: [{ op: 'ldr', size: 4, ipa: 0x8000_0010n, base: 0, rt: 1 }],
+      answerSeed: 1,
+    },
+  );
+  armScenario(
+    'mmu-s1ptw',
+    "MMU on, 64 KiB granule: the guest's table descriptor points at an IPA with nothing behind it; the walk's read faults in stage 2 and exits with S1PTW = 1",
+    el0('el1h') +
+      "A level-2 table descriptor for VA 0x40000000–0x5fffffff points at IPA 0x80000000, which is not mapped. Reading the level-3 descriptor faults in stage 2 during the stage-1 walk: an exit with S1PTW = 1 (ESR bit 7), ISV = 0 (no instruction syndrome: it is not the instruction's own access), FAR = the VA, physical_address = the IPA of the descriptor (hvf-facts.md §2.8: not MMIO). WnR is left out of the mask (the Arm ARM has changed what it reports for walks). " +
+      'For the load the exit is a data abort (EC 0x24) at the ldr; for the branch an instruction abort (EC 0x20) at the target. This VMM skips the load (PC += 4) and resumes after the branch. ' +
+      GUEST_COMMON,
+    {
+      mmu: mmu(65536, 22, [], { badTables: [{ va: 0x4000_0000n, level: 2, ipa: 0x8000_0000n }] }),
+      actions: [
+        { op: 'ldr', size: 8, ipa: 0x4000_0010n, base: 0, rt: 1 },
+        { op: 'branch', ipa: 0x4001_0000n, reg: 9 },
+      ],
+    },
+  );
+  armScenario(
+    'mmu-iabt-pxn-el0-writable',
+    'MMU on: EL1 branches into a page that EL0 may write (AP = 0b01): the Arm ARM makes it privileged execute-never, an instruction abort at EL1 (EC 0x21, permission)',
+    el0('el1h') +
+      'Memory writable at EL0 is never executable at EL1 (Arm ARM, "Instruction execution permissions"), whatever PXN says. The fetch from VA 0x20000 is a permission fault (IFSC 0x0F) taken to EL1: ESR_EL1 EC 0x21 (instruction abort, current EL), FAR_EL1 = ELR_EL1 = the target. ' +
+      GUEST_COMMON,
+    {
+      extra: [{ name: 'data', ipa: 0x20000n, flags: HV_MEMORY.READ | HV_MEMORY.WRITE | HV_MEMORY.EXEC }],
+      mmu: mmu(4096, 28, [s1(0x20000n, { ap: 1 })]),
+      actions: [{ op: 'branch', ipa: 0x20000n, reg: 9 }],
+    },
+  );
+  armScenario(
+    'sysreg-os-lock',
+    'msr OSLAR_EL1, mrs OSLSR_EL1 and msr OSDLR_EL1 trap to the VMM (EC 0x18); mrs of the write-only OSLAR_EL1 is UNDEFINED in the guest',
+    el0('el1h') +
+      "The OS lock registers trap to the VMM (MDCR_EL2.TDOSA): QEMU's HVF code emulates OSLAR_EL1, OSLSR_EL1 and OSDLR_EL1 (hvf-facts.md §2.8 [T]). ISS: Op0 2, Op1 0, CRn 1, CRm 0/1/3, Op2 4, Rt, direction. For a read the VMM writes its answer to Rt; for a write it takes Rt; PC += 4. OSLAR_EL1 is write-only: MRS of it is an unallocated encoding, UNDEFINED (EC 0x00 at EL1), before any trap. " +
+      GUEST_COMMON,
+    {
+      actions: [
+        { op: 'sysreg', reg: 'OSLAR_EL1', read: false, rt: 1, value: 1n },
+        { op: 'sysreg', reg: 'OSLSR_EL1', read: true, rt: 2 },
+        { op: 'sysreg', reg: 'OSDLR_EL1', read: false, rt: 3, value: 0n },
+        { op: 'sysreg', reg: 'OSLAR_EL1', read: true, rt: 4 },
+      ],
+      answerSeed: 2,
+    },
+  );
+  armScenario(
+    'sysreg-gic-cpu-interface',
+    'without an in-framework GIC the GICv3 CPU interface registers (ICC_IAR1_EL1, ICC_EOIR1_EL1, ICC_PMR_EL1) trap to the VMM (EC 0x18)',
+    el0('el1h') +
+      "QEMU's HVF code emulates the ICC_* registers when it provides the GIC itself (hvf-facts.md §2.7, §2.8 [T]): reads get the VMM's answer in Rt, writes hand it Rt, PC += 4. ICC_IAR1_EL1 is read-only and ICC_EOIR1_EL1 write-only (Arm GICv3). " +
+      GUEST_COMMON,
+    {
+      actions: [
+        { op: 'sysreg', reg: 'ICC_IAR1_EL1', read: true, rt: 0 },
+        { op: 'sysreg', reg: 'ICC_EOIR1_EL1', read: false, rt: 0 },
+        { op: 'sysreg', reg: 'ICC_PMR_EL1', read: false, rt: 1, value: 0xf0n },
+      ],
+      answerSeed: 3,
+    },
+  );
+  armScenario(
+    'sysreg-physical-timer',
+    "CNTPCT_EL0, CNTP_CVAL_EL0 and CNTP_CTL_EL0 trap to the VMM at EL1 (EC 0x18): the EL1 physical counter and timer are the VMM's to emulate",
+    el0('el1h') +
+      "The guest's physical counter and timer are trapped by the hypervisor (CNTHCTL_EL2.EL1PCTEN/EL1PCEN); QEMU's HVF code emulates CNTPCT_EL0 and CNTP_CTL/CVAL_EL0 (hvf-facts.md §2.8 [T]; the framework offers CNTP_* registers only with a GIC, §2.2 [H]). The virtual timer (CNTV_*) is the guest's own. PC += 4 after each. " +
+      GUEST_COMMON,
+    {
+      actions: [
+        { op: 'sysreg', reg: 'CNTPCT_EL0', read: true, rt: 0 },
+        { op: 'sysreg', reg: 'CNTP_CVAL_EL0', read: false, rt: 1, value: 0x1000n },
+        { op: 'sysreg', reg: 'CNTP_CTL_EL0', read: false, rt: 2, value: 1n },
+      ],
+      answerSeed: 4,
+    },
+  );
+  armScenario(
+    'el0-counter-and-daif-trap-el1',
+    'at EL0 with CNTKCTL_EL1 = 0 and SCTLR_EL1.UMA = 0, mrs CNTPCT_EL0 and msr daifset trap to EL1 (EC 0x18 in ESR_EL1), not to the VMM',
+    el0('el0') +
+      'EL1 controls come first for EL0 accesses (Arm ARM): CNTKCTL_EL1.EL0PCTEN = 0 traps the counter read to EL1, SCTLR_EL1.UMA = 0 traps MSR DAIFSet to EL1 (its ISS: Op0 0, Op1 3, CRn 4, CRm = the immediate, Op2 6, Rt 31). ESR_EL1 EC 0x18, ELR at the instruction. ' +
+      GUEST_COMMON,
+    {
+      start: 'el0',
+      actions: [
+        { op: 'sysreg', reg: 'CNTPCT_EL0', read: true, rt: 0 },
+        { op: 'daif', set: true, imm: 2 },
+      ],
+    },
+  );
+  armScenario(
+    'sysreg-id-registers',
+    'ID registers the vCPU configuration does not hold (ID_AA64ISAR2_EL1, ID_AA64MMFR3_EL1) trap to the VMM on read; a write to one is UNDEFINED in the guest',
+    el0('el1h') +
+      'The framework answers the ID registers of its vCPU configuration itself (the hv_sys_reg_t ID registers, hvf-facts.md §2.2, §2.4); the rest of the ID space (Op0 3, Op1 0, CRn 0, CRm 1–7) reaches the VMM, and QEMU reads them as 0 (§2.8 [T]). ID registers are read-only: MSR to one is UNDEFINED (EC 0x00 at EL1). ' +
+      GUEST_COMMON,
+    {
+      actions: [
+        { op: 'sysreg', reg: 'ID_AA64ISAR2_EL1', read: true, rt: 0 },
+        { op: 'sysreg', reg: 'ID_AA64MMFR3_EL1', read: true, rt: 1 },
+        { op: 'sysreg', reg: 'ID_AA64ISAR2_EL1', read: false, rt: 2 },
+      ],
+      answerSeed: 5,
+    },
+  );
+  armScenario(
+    'sysreg-debug-trap',
+    'with hv_vcpu_set_trap_debug_reg_accesses(true), MDSCR_EL1 and DBGBVR0_EL1 accesses trap to the VMM (EC 0x18)',
+    el0('el1h') +
+      'hv_vcpu_set_trap_debug_reg_accesses traps the debug registers (DBGB/W*VRn/CRn, MDSCR_EL1) to the VMM (hvf-facts.md §2.4 [H]; QEMU emulates them, §2.8 [T]); without it the guest reads and writes them itself. ' +
+      GUEST_COMMON,
+    {
+      trapDebugRegs: true,
+      actions: [
+        { op: 'sysreg', reg: 'MDSCR_EL1', read: false, rt: 1, value: 0x8000n },
+        { op: 'sysreg', reg: 'DBGBVR0_EL1', read: true, rt: 2 },
+      ],
+      answerSeed: 6,
+    },
+  );
+}
+
 // ---- output ----------------------------------------------------------------------------------------
 
 const LINE_WIDTH = 110;
@@ -1032,6 +1545,7 @@ function main(): void {
   const check = process.argv.includes('--check');
   x86Examples();
   armExamples();
+  armGuestExamples();
   let stale = 0;
   for (const { file, trace } of examples) {
     const text = `${layout(trace, 0, 0, 0)}\n`;

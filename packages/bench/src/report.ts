@@ -10,10 +10,18 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
-import { summarize } from './stats.js';
+import { formatNs, formatRate } from './format.js';
+import { quantile, summarize } from './stats.js';
+import { formatTargetValue, type RatioReport } from './targets.js';
 
-/** Version of the JSON layout; `compare` refuses other versions. */
-export const BENCH_SCHEMA = 'hvspec-bench/1';
+/**
+ * Version of the JSON layout this bench writes. Version 2 added per-round medians, absolute targets
+ * (a ratio without a denominator) and the quick flag; every field of version 1 kept its meaning, so
+ * version 1 reports are still read (history, `compare`).
+ */
+export const BENCH_SCHEMA = 'hvspec-bench/2';
+/** The layouts `checkReport` accepts. */
+export const READABLE_SCHEMAS: readonly string[] = ['hvspec-bench/1', BENCH_SCHEMA];
 
 /** What one sample measures. */
 export type BenchUnit = 'exit' | 'instruction';
@@ -38,37 +46,58 @@ export interface TaskReport {
   readonly opsPerSecond: number;
   /** ns per unit, one per iteration, ascending (tinybench sorts them). */
   readonly samples: readonly number[];
-  /** Facts noticed while measuring (e.g. spurious exits seen). */
+  /**
+   * Median of each interleaved round's samples, ns per unit, in round order: the ratio targets take
+   * their value round by round from these (absent in schema 1 reports).
+   */
+  readonly roundP50s?: readonly number[];
+  /**
+   * Iterations left out because the host ran slowed when they were taken (the reference workload
+   * before them above HOST_SLOW_FACTOR × its floor; reference.ts), of all iterations; and the rounds
+   * that had no iteration at full speed, whose iterations were all kept.
+   */
+  readonly hostSlowed?: {
+    readonly excluded: number;
+    readonly of: number;
+    readonly roundsWithoutFullSpeed: number;
+  };
+  /** Facts noticed while measuring. */
   readonly notes?: readonly string[];
+  /** Exit tasks: how many of the exits were not the benchmarked kind (they still count as exits). */
+  readonly otherExits?: OtherExits;
+}
+
+/** `count` of the `of` exits a task made were not `kind` exits (host interrupts, spurious cancels). */
+export interface OtherExits {
+  readonly count: number;
+  readonly of: number;
+  readonly kind: string;
+}
+
+/** A task's notes for a reader, with the other-exits and slowed-host counts in words. */
+export function taskNotes(t: Pick<TaskReport, 'notes' | 'otherExits' | 'hostSlowed'>): string[] {
+  const o = t.otherExits;
+  const h = t.hostSlowed;
+  return [
+    ...(t.notes ?? []),
+    ...(o && o.count > 0
+      ? [`${o.count} of ${o.of} exits were not ${o.kind} exits (host interrupts; they count as exits)`]
+      : []),
+    ...(h && h.excluded > 0
+      ? [
+          `${h.excluded} of ${h.of} iterations left out: taken while the host ran slowed (the reference workload above ${HOST_SLOW_FACTOR}× its floor)`,
+        ]
+      : []),
+    ...(h && h.roundsWithoutFullSpeed > 0
+      ? [`${h.roundsWithoutFullSpeed} rounds ran entirely on a slowed host; their iterations were kept`]
+      : []),
+  ];
 }
 
 /** A task that did not run here, and why. */
 export interface SkippedTask {
   readonly name: string;
   readonly reason: string;
-}
-
-/** A performance target of DESIGN.md: `value` of the ratio must satisfy `op bound`. */
-export interface Target {
-  readonly op: '>=' | '<=';
-  readonly bound: number;
-  readonly text: string;
-}
-
-/** A ratio of two tasks measured in the same run, with its target. */
-export interface RatioReport {
-  readonly name: string;
-  readonly description: string;
-  /** The task whose p50 is divided. */
-  readonly numerator: string;
-  /** The task whose p50 divides. */
-  readonly denominator: string;
-  readonly target: Target;
-  /** p50(numerator) / p50(denominator); absent when either task did not run. */
-  readonly value?: number;
-  /** true / false against the target; null when it could not be measured here. */
-  readonly pass: boolean | null;
-  readonly reason?: string;
 }
 
 /** The host the numbers come from. */
@@ -94,12 +123,37 @@ export interface MachineInfo {
   readonly kvmPvm: boolean | null;
 }
 
+/** How the run was measured. */
+export interface BenchOptions {
+  /** Measuring time per task, ms, split over the rounds. */
+  readonly timeMs: number;
+  /** Warm-up time per task, ms (first round only). */
+  readonly warmupMs: number;
+  /** Interleaved rounds. */
+  readonly rounds: number;
+  /** Fewest iterations per task and round. */
+  readonly minIterations?: number;
+  /** The samples' clock: `cpu` (process CPU time) or `wall` (clock.ts). */
+  readonly clock?: 'cpu' | 'wall';
+  /** Processes the rounds ran in: one per round by default, 1 with `--in-process`. */
+  readonly processes?: number;
+  /**
+   * The reference workload timed before every iteration (reference.ts): its version, its floor in
+   * this run (10th percentile, ns) and the factor above the floor at which the host counts as slowed.
+   */
+  readonly reference?: { readonly version: number; readonly floorNs: number; readonly slowFactor: number };
+  /** A `--quick` run: fewer samples, for CI; its numbers are noisier than a full run's. */
+  readonly quick?: boolean;
+  /** A slowdown injected on purpose (tests of `compare`): the task's body ran `factor` times per iteration. */
+  readonly injectedSlowdown?: { readonly task: string; readonly factor: number };
+}
+
 export interface BenchReport {
-  readonly schema: typeof BENCH_SCHEMA;
+  readonly schema: typeof BENCH_SCHEMA | 'hvspec-bench/1';
   /** ISO 8601, when the run started. */
   readonly date: string;
   readonly machine: MachineInfo;
-  readonly options: { readonly timeMs: number; readonly warmupMs: number; readonly rounds: number };
+  readonly options: BenchOptions;
   readonly tasks: readonly TaskReport[];
   readonly skipped: readonly SkippedTask[];
   readonly ratios: readonly RatioReport[];
@@ -132,7 +186,20 @@ export function describeMachine(): MachineInfo {
   };
 }
 
-/** Builds a task's report from its per-iteration samples in milliseconds (as tinybench records them). */
+/**
+ * How much slower than its floor the reference workload may run before the iteration after it counts
+ * as taken on a slowed host (reference.ts): here the reference ran at its floor or at about 2× it.
+ */
+export const HOST_SLOW_FACTOR = 1.3;
+
+/**
+ * Builds a task's report from its per-iteration samples in milliseconds (as tinybench records them),
+ * given as one array per interleaved round (or one array for a single round).
+ *
+ * With `reference` (the reference workload's time before each iteration, same layout, and the run's
+ * floor of it, ms), iterations taken while the host ran slowed (reference above HOST_SLOW_FACTOR × the
+ * floor) are left out of the statistics; a round with no other iteration keeps all of its own.
+ */
 export function taskReport(
   meta: {
     name: string;
@@ -140,10 +207,45 @@ export function taskReport(
     unit: BenchUnit;
     unitsPerIteration: number;
     notes?: readonly string[];
+    otherExits?: OtherExits;
   },
-  iterationMs: readonly number[],
+  iterationMs: readonly number[] | readonly (readonly number[])[],
+  reference?: { readonly ms: readonly (readonly number[])[]; readonly floorMs: number },
 ): TaskReport {
-  const samples = iterationMs.map((ms) => (ms * 1e6) / meta.unitsPerIteration).sort((a, b) => a - b);
+  const rounds: (readonly number[])[] =
+    iterationMs.length > 0 && Array.isArray(iterationMs[0])
+      ? (iterationMs as readonly (readonly number[])[]).slice()
+      : [iterationMs as readonly number[]];
+  const perUnit = (ms: number): number => (ms * 1e6) / meta.unitsPerIteration;
+  let excluded = 0;
+  let of = 0;
+  let roundsWithoutFullSpeed = 0;
+  const chosen: number[][] = [];
+  rounds.forEach((r, i) => {
+    if (r.length === 0) return;
+    const ref = reference?.ms[i];
+    if (!reference || !ref || ref.length !== r.length) {
+      chosen.push(r.map(perUnit));
+      return;
+    }
+    const limit = HOST_SLOW_FACTOR * reference.floorMs;
+    const fast = r.filter((_, j) => ref[j]! <= limit);
+    of += r.length;
+    if (fast.length === 0) {
+      roundsWithoutFullSpeed++;
+      chosen.push(r.map(perUnit));
+    } else {
+      excluded += r.length - fast.length;
+      chosen.push(fast.map(perUnit));
+    }
+  });
+  const roundP50s = chosen.map((r) =>
+    quantile(
+      [...r].sort((x, y) => x - y),
+      0.5,
+    ),
+  );
+  const samples = chosen.flat().sort((a, b) => a - b);
   const s = summarize(samples);
   return {
     name: meta.name,
@@ -157,67 +259,24 @@ export function taskReport(
     sd: s.sd,
     opsPerSecond: s.mean > 0 ? 1e9 / s.mean : 0,
     samples,
+    roundP50s,
+    ...(reference ? { hostSlowed: { excluded, of, roundsWithoutFullSpeed } } : {}),
     ...(meta.notes?.length ? { notes: meta.notes } : {}),
+    ...(meta.otherExits ? { otherExits: meta.otherExits } : {}),
   };
-}
-
-/**
- * The ratio definitions: the performance targets of DESIGN.md, each between two tasks of one run, for
- * each flavour. A flavour's ratios are reported when its native task was measured or skipped here (so
- * Linux shows the x86 ones, Apple Silicon the arm64 ones).
- */
-export const RATIO_DEFINITIONS: ReadonlyArray<Omit<RatioReport, 'value' | 'pass' | 'reason'>> = (
-  ['x86', 'arm64'] as const
-).flatMap((a) => [
-  {
-    name: `${a}.model-vs-native-exit`,
-    description: `native ns per exit / model ns per exit (${a} exit round trip, same VMM loop)`,
-    numerator: `native.${a}.exit.js`,
-    denominator: `model.${a}.exit`,
-    target: {
-      op: '>=' as const,
-      bound: 20,
-      text: `${a}: model exit round trip at least 20× faster than native`,
-    },
-  },
-  {
-    name: `${a}.native-js-vs-c-baseline`,
-    description: `native ns per exit through the JS API / ns per exit of the C baseline loop in the addon (${a})`,
-    numerator: `native.${a}.exit.js`,
-    denominator: `native.${a}.exit.c-baseline`,
-    target: {
-      op: '<=' as const,
-      bound: 1.05,
-      text: `${a}: native exit loop through the JS API within 1.05× of the C baseline`,
-    },
-  },
-]);
-
-/** Computes the ratios from the tasks of one run (medians: robust to the host's noise). */
-export function computeRatios(tasks: readonly TaskReport[], skipped: readonly SkippedTask[]): RatioReport[] {
-  const byName = new Map(tasks.map((t) => [t.name, t]));
-  const seen = (name: string): boolean => byName.has(name) || skipped.some((s) => s.name === name);
-  return RATIO_DEFINITIONS.filter((def) => seen(def.numerator)).map((def) => {
-    const num = byName.get(def.numerator);
-    const den = byName.get(def.denominator);
-    if (!num || !den || !(den.p50 > 0)) {
-      const missing = [def.numerator, def.denominator].filter((n) => !byName.has(n));
-      const why = missing
-        .map((n) => `${n}: ${skipped.find((s) => s.name === n)?.reason ?? 'not measured'}`)
-        .join('; ');
-      return { ...def, pass: null, reason: why || 'denominator is zero' };
-    }
-    const value = num.p50 / den.p50;
-    const pass = def.target.op === '>=' ? value >= def.target.bound : value <= def.target.bound;
-    return { ...def, value, pass };
-  });
 }
 
 /** Checks that `x` looks like a BenchReport of this schema; returns what is wrong, or undefined. */
 export function checkReport(x: unknown): string | undefined {
   if (typeof x !== 'object' || x === null) return 'not an object';
   const r = x as Record<string, unknown>;
-  if (r.schema !== BENCH_SCHEMA) return `schema is ${JSON.stringify(r.schema)}, expected ${BENCH_SCHEMA}`;
+  if (typeof r.schema !== 'string' || !READABLE_SCHEMAS.includes(r.schema))
+    return `schema is ${JSON.stringify(r.schema)}, expected one of ${READABLE_SCHEMAS.join(', ')}`;
+  if (typeof r.date !== 'string' || Number.isNaN(Date.parse(r.date))) return 'date is not an ISO date';
+  if (typeof r.machine !== 'object' || r.machine === null) return 'machine is not an object';
+  if (typeof r.options !== 'object' || r.options === null) return 'options is not an object';
+  if (!Array.isArray(r.skipped)) return 'skipped is not an array';
+  if (!Array.isArray(r.ratios)) return 'ratios is not an array';
   if (!Array.isArray(r.tasks)) return 'tasks is not an array';
   for (const t of r.tasks as unknown[]) {
     const task = t as Record<string, unknown>;
@@ -229,33 +288,47 @@ export function checkReport(x: unknown): string | undefined {
   return undefined;
 }
 
-/** Formats a duration in ns with a unit that keeps three significant digits. */
-export function formatNs(ns: number): string {
-  if (!Number.isFinite(ns)) return String(ns);
-  if (ns >= 1e6) return `${(ns / 1e6).toPrecision(3)} ms`;
-  if (ns >= 1e3) return `${(ns / 1e3).toPrecision(3)} µs`;
-  return `${ns.toPrecision(3)} ns`;
-}
-
-/** Formats a rate with an SI prefix. */
-export function formatRate(perSecond: number): string {
-  if (!Number.isFinite(perSecond)) return String(perSecond);
-  if (perSecond >= 1e9) return `${(perSecond / 1e9).toPrecision(3)} G/s`;
-  if (perSecond >= 1e6) return `${(perSecond / 1e6).toPrecision(3)} M/s`;
-  if (perSecond >= 1e3) return `${(perSecond / 1e3).toPrecision(3)} k/s`;
-  return `${perSecond.toPrecision(3)} /s`;
-}
-
 function pad(s: string, n: number, right = false): string {
   return right ? s.padStart(n) : s.padEnd(n);
 }
 
 const BAR = 40;
 
+/** One line describing how a run was measured, with the quick and injected-slowdown warnings. */
+export function describeOptions(o: BenchOptions): string {
+  const parts = [
+    `time per task: ${o.timeMs} ms (+ ${o.warmupMs} ms warm-up) in ${o.rounds} interleaved rounds` +
+      (o.processes !== undefined
+        ? o.processes > 1
+          ? `, each in its own process`
+          : ', in one process'
+        : '') +
+      (o.minIterations !== undefined ? `, at least ${o.minIterations} iterations per round` : '') +
+      (o.clock ? `; clock: ${o.clock === 'cpu' ? 'process CPU time' : 'wall'}` : ''),
+  ];
+  if (o.quick) parts.push('QUICK run: fewer samples than a full run, noisier numbers (for CI)');
+  if (o.injectedSlowdown)
+    parts.push(
+      `INJECTED SLOWDOWN: ${o.injectedSlowdown.task} ran its body ${o.injectedSlowdown.factor}× per iteration (a test of compare, not a measurement)`,
+    );
+  return parts.join('; ');
+}
+
+/** The verdict of a target as a tag. */
+export function verdictTag(q: Pick<RatioReport, 'pass'>): 'PASS' | 'FAIL' | 'n/a' {
+  return q.pass === null ? 'n/a' : q.pass ? 'PASS' : 'FAIL';
+}
+
+/** A target's bound as text, e.g. `<= 1.05×` or `<= 100 ns`. */
+export function formatBound(q: Pick<RatioReport, 'target'>): string {
+  const b = q.target.bound;
+  return `${q.target.op} ${(q.target.unit ?? 'ratio') === 'ns' ? formatNs(b) : `${b}×`}`;
+}
+
 /**
- * Plain text: the machine, a table of every task (ns per unit, ops/s), a bar chart of the mean per
+ * Plain text: the machine, a table of every task (ns per unit, ops/s), a bar chart of the median per
  * unit kind (bars share one linear scale per kind), the skipped tasks with their reasons, and the
- * ratios with their targets.
+ * targets with their verdicts.
  */
 export function renderReport(r: BenchReport): string {
   const m = r.machine;
@@ -266,9 +339,7 @@ export function renderReport(r: BenchReport): string {
       `/dev/kvm ${m.devKvm ? 'present' : 'absent'}, KVM is PVM: ${m.kvmPvm === null ? 'unknown' : m.kvmPvm ? 'yes' : 'no'}, ` +
       `load average ${m.loadAverage.join(' ')}`,
   );
-  lines.push(
-    `time per task: ${r.options.timeMs} ms (+ ${r.options.warmupMs} ms warm-up) in ${r.options.rounds} interleaved rounds`,
-  );
+  lines.push(describeOptions(r.options));
   lines.push('');
   const nameW = Math.max(4, ...r.tasks.map((t) => t.name.length));
   const header = `${pad('task', nameW)}  ${pad('unit', 11)}  ${pad('mean', 10, true)}  ${pad('p50', 10, true)}  ${pad('p99', 10, true)}  ${pad('samples', 7, true)}  ${pad('units/s', 10, true)}`;
@@ -283,12 +354,18 @@ export function renderReport(r: BenchReport): string {
     const group = r.tasks.filter((t) => t.unit === unit);
     if (group.length === 0) continue;
     lines.push('');
-    lines.push(`mean ns per ${unit} (shorter is faster):`);
-    const max = Math.max(...group.map((t) => t.mean));
+    lines.push(`median ns per ${unit} (shorter is faster):`);
+    const max = Math.max(...group.map((t) => t.p50));
     for (const t of group) {
-      const n = max > 0 ? Math.max(1, Math.round((t.mean / max) * BAR)) : 0;
-      lines.push(`  ${pad(t.name, nameW)} ${'█'.repeat(n)}${' '.repeat(BAR - n)} ${formatNs(t.mean)}`);
+      const n = max > 0 ? Math.max(1, Math.round((t.p50 / max) * BAR)) : 0;
+      lines.push(`  ${pad(t.name, nameW)} ${'█'.repeat(n)}${' '.repeat(BAR - n)} ${formatNs(t.p50)}`);
     }
+  }
+  const noted = r.tasks.filter((t) => taskNotes(t).length > 0);
+  if (noted.length) {
+    lines.push('');
+    lines.push('notes:');
+    for (const t of noted) for (const note of taskNotes(t)) lines.push(`  ${t.name}: ${note}`);
   }
   if (r.skipped.length) {
     lines.push('');
@@ -296,11 +373,14 @@ export function renderReport(r: BenchReport): string {
     for (const s of r.skipped) lines.push(`  ${s.name}: ${s.reason}`);
   }
   lines.push('');
-  lines.push('targets (ratios of medians in this run):');
+  lines.push('targets (from this run):');
   for (const q of r.ratios) {
-    const verdict = q.pass === null ? 'n/a ' : q.pass ? 'PASS' : 'FAIL';
-    const value = q.value === undefined ? 'not measured' : `${q.value.toFixed(q.value >= 10 ? 1 : 3)}×`;
-    lines.push(`  [${verdict}] ${q.target.text}: ${value} (needs ${q.target.op} ${q.target.bound}×)`);
+    const value = q.value === undefined ? 'not measured' : formatTargetValue(q, q.value);
+    const how =
+      q.method === 'median-of-rounds' && q.rounds
+        ? `, median of ${q.rounds.length} rounds ranging ${formatTargetValue(q, Math.min(...q.rounds))}–${formatTargetValue(q, Math.max(...q.rounds))}`
+        : '';
+    lines.push(`  [${verdictTag(q).padEnd(4)}] ${q.target.text}: ${value} (needs ${formatBound(q)}${how})`);
     if (q.reason) lines.push(`         ${q.reason}`);
   }
   return lines.join('\n');

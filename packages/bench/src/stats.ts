@@ -202,3 +202,51 @@ export function welch(
   const df = (va + vb) ** 2 / ((va * va) / (a.n - 1) + (vb * vb) / (b.n - 1));
   return { statistic: t, df, pGreater: studentUpperTail(t, df), pLess: studentUpperTail(-t, df) };
 }
+
+/**
+ * The exact null distribution of the Mann-Whitney statistic U_b (pairs with b above a) for sample
+ * sizes m and n without ties: counts of the C(m+n, m) equally likely orderings, by U. Recurrence on
+ * the largest value: from b it lies above all m values of a (adds m), from a it adds nothing.
+ */
+export function mannWhitneyCounts(m: number, n: number): number[] {
+  // table[i][j] = counts for sizes (i, j); rows built for i = 0..m, j = 0..n.
+  let prev: number[][] = Array.from({ length: n + 1 }, () => [1]); // i = 0: only U = 0
+  for (let i = 1; i <= m; i++) {
+    const row: number[][] = [[1]]; // j = 0: only U = 0
+    for (let j = 1; j <= n; j++) {
+      const out = new Array<number>(i * j + 1).fill(0);
+      const fromA = prev[j]!; // largest from a: sizes (i − 1, j), U unchanged
+      const fromB = row[j - 1]!; // largest from b: sizes (i, j − 1), U + i
+      for (let u = 0; u < fromA.length; u++) out[u]! += fromA[u]!;
+      for (let u = 0; u < fromB.length; u++) out[u + i]! += fromB[u]!;
+      row.push(out);
+    }
+    prev = row;
+  }
+  return prev[n]!;
+}
+
+/**
+ * Mann-Whitney U of `b` against `a` with exact p-values when the samples are small (both ≤ 20) and
+ * have no ties, which is the case of a handful of per-round medians; otherwise the normal
+ * approximation of `mannWhitney`. The statistic reported is U_b − m·n/2.
+ */
+export function mannWhitneySmall(a: readonly number[], b: readonly number[]): OneSidedTest {
+  const m = a.length;
+  const n = b.length;
+  const all = [...a, ...b];
+  const ties = new Set(all).size !== all.length;
+  if (m === 0 || n === 0 || m > 20 || n > 20 || ties) return mannWhitney(a, b);
+  let u = 0;
+  for (const x of a) for (const y of b) if (y > x) u++;
+  const counts = mannWhitneyCounts(m, n);
+  let total = 0;
+  for (const c of counts) total += c;
+  let atLeast = 0;
+  let atMost = 0;
+  for (let k = 0; k < counts.length; k++) {
+    if (k >= u) atLeast += counts[k]!;
+    if (k <= u) atMost += counts[k]!;
+  }
+  return { statistic: u - (m * n) / 2, pGreater: atLeast / total, pLess: atMost / total };
+}

@@ -19,6 +19,7 @@
 import { createModel } from '@hvspec/model';
 import type { Arch, Arm64Backend, X86Backend } from '@hvspec/spec';
 import { Bench, type FnReturnedObject } from 'tinybench';
+import { type BenchClock, benchClock, type ClockName } from './clock.js';
 import {
   type Arm64Guest,
   arm64ExitLoopProgram,
@@ -33,34 +34,62 @@ import {
   x86ThroughputProgram,
   x86ThroughputRun,
 } from './guests.js';
+import { buildReport, type MeasuredTask, type Measurement } from './measurement.js';
+import { referenceWorkload } from './reference.js';
 import {
-  BENCH_SCHEMA,
+  type BenchOptions,
   type BenchReport,
   type BenchUnit,
-  computeRatios,
   describeMachine,
+  type OtherExits,
   type SkippedTask,
-  type TaskReport,
-  taskReport,
 } from './report.js';
 
 export interface RunOptions {
-  /** Measuring time per task, ms (default 2000). */
+  /** Measuring time per task over all rounds, ms (default 3000; quick 600). */
   readonly timeMs?: number;
-  /** Warm-up time per task, ms (default 250). */
+  /** Warm-up time per task, ms, spent before the first round (default 150; quick 50). */
   readonly warmupMs?: number;
-  /** Rounds the tasks are run in, each for timeMs / rounds; samples of all rounds are pooled (default 3). */
+  /**
+   * Interleaved rounds, each running every task for timeMs / rounds (default 10; quick 6). The
+   * samples of all rounds are pooled for the task statistics; the ratio targets take the median of
+   * the per-round ratios.
+   */
   readonly rounds?: number;
+  /** Fewest iterations per task and round (default 4; quick 2). */
+  readonly minIterations?: number;
+  /** The samples' clock (default `cpu`: process CPU time; see clock.ts). */
+  readonly clock?: ClockName;
+  /**
+   * The number of the first round (default 1): rounds with an even number run the tasks in reverse
+   * order. Set by the forked runner, whose every process runs one round.
+   */
+  readonly firstRound?: number;
+  /** The quick defaults (for CI: every suite, fewer samples), and the report says so. */
+  readonly quick?: boolean;
   /** Whether to try the native backend (default true). */
   readonly native?: boolean;
   /** Only tasks whose name contains one of these strings (default: all). */
   readonly filter?: readonly string[];
+  /**
+   * For tests of `compare` only: run the named task's body `factor` times per iteration while
+   * counting its units once, so it measures `factor`× slower. The report records it.
+   */
+  readonly slowdown?: { readonly task: string; readonly factor: number };
   /** Progress messages (task started/finished). */
   readonly log?: (message: string) => void;
 }
 
-/** Loop iterations of the throughput programs (arm64 `movz` takes at most 16 bits). */
-export const THROUGHPUT_ITERATIONS = 50_000;
+/** The measuring defaults of a full run and of a quick one (`RunOptions` fields override them). */
+export const FULL_DEFAULTS = { timeMs: 3000, warmupMs: 150, rounds: 10, minIterations: 4 } as const;
+export const QUICK_DEFAULTS = { timeMs: 600, warmupMs: 50, rounds: 6, minIterations: 2 } as const;
+
+/**
+ * Loop iterations of the throughput programs: 30 002 guest instructions per `hv_vcpu_run`, so the
+ * one run call per iteration is well under 0.1% of the time, and a slow interpreter still gives
+ * several samples per round. (arm64 `movz` takes at most 16 bits.)
+ */
+export const THROUGHPUT_ITERATIONS = 10_000;
 /** Exits per tinybench iteration on the model (~1 ms each, far above the timer's resolution). */
 export const MODEL_EXITS_PER_ITERATION = 1000;
 /** Exits per tinybench iteration on the native backend (~6–20 µs each under PVM). */
@@ -91,6 +120,10 @@ interface PlannedTask {
   readonly fn: () => undefined | FnReturnedObject;
   /** Notes for the report, read after the run. */
   readonly notes?: () => string[];
+  /** Exits of another kind than the benchmarked one, read after the run (exit tasks). */
+  readonly exits?: () => OtherExits;
+  /** Tasks with the same key take turns iteration by iteration (the two sides of a ratio target). */
+  readonly interleave?: string;
 }
 
 /** Loads `@hvspec/native` by a computed specifier, so that neither tsc nor the bench needs it installed. */
@@ -166,7 +199,7 @@ function modelTasks(skipped: SkippedTask[]): PlannedTask[] {
         x86Io += x86ExitRoundTrips(x86Exit, MODEL_EXITS_PER_ITERATION);
         x86Runs += MODEL_EXITS_PER_ITERATION;
       },
-      notes: () => kindNotes(x86Io, x86Runs, 'I/O'),
+      exits: () => otherExits(x86Io, x86Runs, 'I/O'),
     };
   });
 
@@ -184,17 +217,15 @@ function modelTasks(skipped: SkippedTask[]): PlannedTask[] {
         hvc += arm64ExitRoundTrips(arm64Exit, MODEL_EXITS_PER_ITERATION);
         arm64Runs += MODEL_EXITS_PER_ITERATION;
       },
-      notes: () => kindNotes(hvc, arm64Runs, 'HVC'),
+      exits: () => otherExits(hvc, arm64Runs, 'HVC'),
     };
   });
   return tasks;
 }
 
-/** A note when some exits were not the benchmarked kind (host interrupts, spurious cancels). */
-function kindNotes(expected: number, runs: number, kind: string): string[] {
-  return expected === runs
-    ? []
-    : [`${runs - expected} of ${runs} exits were not ${kind} exits (host interrupts; they count as exits)`];
+/** How many exits were not the benchmarked kind (host interrupts, spurious cancels). */
+function otherExits(expected: number, runs: number, kind: string): OtherExits {
+  return { count: runs - expected, of: runs, kind };
 }
 
 /** The host's hv_* flavour as Node names it, for naming native tasks before the addon says. */
@@ -215,6 +246,7 @@ export function nativeTaskNames(arch: Arch): { js: string; c: string } {
  */
 async function nativeTasks(
   skipped: SkippedTask[],
+  clock: BenchClock,
 ): Promise<{ tasks: PlannedTask[]; close: () => Promise<void> }> {
   const none = { tasks: [], close: async () => {} };
   let names = nativeTaskNames(hostArch());
@@ -250,6 +282,7 @@ async function nativeTasks(
       vcpu = guest.vcpu;
       tasks.push({
         name: names.js,
+        interleave: 'native',
         description: `native (${label}) x86 exit round trip through the JS API on thread 0: the same loop and calls as model.x86.exit`,
         unit: 'exit',
         unitsPerIteration: NATIVE_EXITS_PER_ITERATION,
@@ -257,13 +290,14 @@ async function nativeTasks(
           expected += x86ExitRoundTrips(guest, NATIVE_EXITS_PER_ITERATION);
           runs += NATIVE_EXITS_PER_ITERATION;
         },
-        notes: () => kindNotes(expected, runs, 'I/O'),
+        exits: () => otherExits(expected, runs, 'I/O'),
       });
     } else {
       const guest = setupArm64Guest(backend, 0, arm64ExitLoopProgram());
       vcpu = guest.vcpu;
       tasks.push({
         name: names.js,
+        interleave: 'native',
         description: `native (${label}) arm64 exit round trip through the JS API on thread 0: the same loop and calls as model.arm64.exit`,
         unit: 'exit',
         unitsPerIteration: NATIVE_EXITS_PER_ITERATION,
@@ -271,7 +305,7 @@ async function nativeTasks(
           expected += arm64ExitRoundTrips(guest, NATIVE_EXITS_PER_ITERATION);
           runs += NATIVE_EXITS_PER_ITERATION;
         },
-        notes: () => kindNotes(expected, runs, 'HVC'),
+        exits: () => otherExits(expected, runs, 'HVC'),
       });
     }
   } catch (e) {
@@ -286,6 +320,7 @@ async function nativeTasks(
     let cRuns = 0;
     tasks.push({
       name: names.c,
+      interleave: 'native',
       description:
         arch === 'x86_64'
           ? `native (${label}) x86 exit round trip entirely in C in the addon (run; read reason, length, RIP; write RIP), timed in C`
@@ -293,14 +328,21 @@ async function nativeTasks(
       unit: 'exit',
       unitsPerIteration: NATIVE_EXITS_PER_ITERATION,
       fn: () => {
+        const w0 = performance.now();
+        const c0 = clock.now();
         const r = loop(0, vcpu, NATIVE_EXITS_PER_ITERATION);
+        const c1 = clock.now();
+        const w1 = performance.now();
         if (r.ret !== 0) throw new Error(`baselineExitLoop returned 0x${(r.ret >>> 0).toString(16)}`);
         cExpected += r.exits;
         cRuns += NATIVE_EXITS_PER_ITERATION;
-        // The C clock, not tinybench's: the sample excludes the one JS→C call around the loop.
-        return { overriddenDuration: r.ns / 1e6 } satisfies FnReturnedObject;
+        // The C clock, not tinybench's: the sample excludes the one JS→C call around the loop. On the
+        // cpu clock the time off the CPU during the call comes off, as it does for every other task.
+        return {
+          overriddenDuration: clock.fromWall(r.ns / 1e6, w1 - w0, c1 - c0),
+        } satisfies FnReturnedObject;
       },
-      notes: () => kindNotes(cExpected, cRuns, arch === 'x86_64' ? 'I/O' : 'HVC'),
+      exits: () => otherExits(cExpected, cRuns, arch === 'x86_64' ? 'I/O' : 'HVC'),
     });
   } else {
     skipped.push({
@@ -311,13 +353,100 @@ async function nativeTasks(
   return { tasks, close: () => backend.reset() };
 }
 
+/** Wraps a task's body to run `factor` times per iteration (an injected slowdown, for tests of compare). */
+function slowed(t: PlannedTask, factor: number): PlannedTask {
+  return {
+    ...t,
+    fn: () => {
+      let overridden: number | undefined;
+      for (let k = 0; k < factor; k++) {
+        const r = t.fn();
+        if (r?.overriddenDuration !== undefined) overridden = (overridden ?? 0) + r.overriddenDuration;
+      }
+      return overridden === undefined ? undefined : { overriddenDuration: overridden };
+    },
+    notes: () => [
+      ...(t.notes?.() ?? []),
+      `injected slowdown: the body ran ${factor}× per iteration (a test of compare, not a measurement)`,
+    ],
+  };
+}
+
+/**
+ * The tasks of a round as the bench runs them: alone, or, for tasks with the same `interleave` key,
+ * together, taking turns iteration by iteration, so that both sides of a ratio target see the same
+ * host at the same moment (in order of first appearance).
+ */
+function interleaveGroups(tasks: readonly PlannedTask[]): PlannedTask[][] {
+  const groups: PlannedTask[][] = [];
+  const byKey = new Map<string, PlannedTask[]>();
+  for (const t of tasks) {
+    const existing = t.interleave === undefined ? undefined : byKey.get(t.interleave);
+    if (existing) existing.push(t);
+    else {
+      const g = [t];
+      groups.push(g);
+      if (t.interleave !== undefined) byKey.set(t.interleave, g);
+    }
+  }
+  return groups;
+}
+
+/**
+ * One iteration of a group as tinybench runs it: each member in turn (alternating the order from
+ * one iteration to the next) runs the reference workload and then its body, each timed on the run's
+ * clock. A member's sample is its body's time (or the time the body reports itself, as the C
+ * baseline does); both times are kept, in order, for the host-speed filter (reference.ts).
+ */
+function turns(
+  group: readonly PlannedTask[],
+  clock: BenchClock,
+  into: readonly { body: number[]; reference: number[] }[],
+): () => FnReturnedObject {
+  let k = 0;
+  return () => {
+    let total = 0;
+    const reverse = k++ % 2 === 1;
+    for (let j = 0; j < group.length; j++) {
+      const i = reverse ? group.length - 1 - j : j;
+      const r0 = clock.now();
+      referenceWorkload();
+      const r1 = clock.now();
+      const out = group[i]!.fn();
+      const b1 = clock.now();
+      const ms = out?.overriddenDuration ?? b1 - r1;
+      into[i]!.body.push(ms);
+      into[i]!.reference.push(r1 - r0);
+      total += ms;
+    }
+    return { overriddenDuration: total };
+  };
+}
+
 /** Runs every suite and returns the report. Never throws for a missing native backend or a failing task. */
 export async function runBench(options: RunOptions = {}): Promise<BenchReport> {
-  const timeMs = options.timeMs ?? 2000;
-  const warmupMs = options.warmupMs ?? 250;
-  const log = options.log ?? (() => {});
   const date = new Date().toISOString();
   const machine = describeMachine();
+  const { measurement, options: used } = await measure(options);
+  return buildReport(measurement, { date, machine, options: used });
+}
+
+/**
+ * Runs every suite in this process and returns the raw measurement and the options it used (the
+ * defaults filled in). Throws TypeError only for options naming no task (a filter, a slowdown).
+ */
+export async function measure(
+  options: RunOptions = {},
+): Promise<{ measurement: Measurement; options: Omit<BenchOptions, 'reference'> }> {
+  const defaults = options.quick ? QUICK_DEFAULTS : FULL_DEFAULTS;
+  const timeMs = options.timeMs ?? defaults.timeMs;
+  const warmupMs = options.warmupMs ?? defaults.warmupMs;
+  const rounds = Math.max(1, Math.ceil(options.rounds ?? defaults.rounds));
+  const minIterations = Math.max(1, Math.ceil(options.minIterations ?? defaults.minIterations));
+  const slowdown = options.slowdown;
+  if (slowdown && !(Number.isInteger(slowdown.factor) && slowdown.factor >= 1))
+    throw new TypeError(`slowdown.factor must be a positive integer, got ${slowdown.factor}`);
+  const log = options.log ?? (() => {});
   const skipped: SkippedTask[] = [];
   const wanted = (name: string): boolean =>
     !options.filter || options.filter.length === 0 || options.filter.some((f) => name.includes(f));
@@ -325,7 +454,8 @@ export async function runBench(options: RunOptions = {}): Promise<BenchReport> {
   const planned = modelTasks(skipped);
   const hostNames = nativeTaskNames(hostArch());
   const nativeWanted = options.native !== false && [hostNames.js, hostNames.c].some(wanted);
-  const native = nativeWanted ? await nativeTasks(skipped) : undefined;
+  const clock = benchClock(options.clock);
+  const native = nativeWanted ? await nativeTasks(skipped, clock) : undefined;
   if (options.native === false)
     skipped.push(
       { name: hostNames.js, reason: 'native: not requested (--no-native)' },
@@ -333,43 +463,69 @@ export async function runBench(options: RunOptions = {}): Promise<BenchReport> {
     );
   if (native) planned.push(...native.tasks);
 
-  const chosen = planned.filter((t) => wanted(t.name));
+  const chosen = planned
+    .filter((t) => wanted(t.name))
+    .map((t) => (slowdown && t.name === slowdown.task ? slowed(t, slowdown.factor) : t));
   // Rounds interleave the tasks in time: a noisy stretch of the shared host then lands on every task
-  // rather than on whichever task happened to be running, which keeps the ratios honest.
-  const rounds = options.rounds ?? 3;
+  // rather than on whichever task happened to be running, and each ratio target is taken round by
+  // round between tasks that ran next to each other (the native JS loop and its C baseline even
+  // take turns iteration by iteration). Every other round runs the tasks in reverse order.
   const perRound = Math.max(1, timeMs / rounds);
-  const samples = new Map<string, number[]>(chosen.map((t) => [t.name, []]));
+  const measured = new Map<string, { body: number[][]; reference: number[][] }>(
+    chosen.map((t) => [t.name, { body: [], reference: [] }]),
+  );
   const failed = new Map<string, string>();
-  const tasks: TaskReport[] = [];
+  const tasks: MeasuredTask[] = [];
   try {
-    log(`running ${chosen.length} tasks, ${timeMs} ms each in ${rounds} rounds`);
-    for (let round = 1; round <= rounds; round++) {
+    if (options.filter?.length && chosen.length === 0 && !skipped.some((s) => wanted(s.name)))
+      throw new TypeError(
+        `no task matches the filter ${options.filter.map((f) => JSON.stringify(f)).join(', ')}`,
+      );
+    if (slowdown && !chosen.some((t) => t.name === slowdown.task))
+      throw new TypeError(`slowdown.task ${JSON.stringify(slowdown.task)} is not a task of this run`);
+    log(
+      `running ${chosen.length} tasks, ${timeMs} ms each in ${rounds} rounds${options.quick ? ' (quick)' : ''}`,
+    );
+    const first = options.firstRound ?? 1;
+    for (let round = first; round < first + rounds; round++) {
       const live = chosen.filter((t) => !failed.has(t.name));
       if (live.length === 0) break;
-      const bench = new Bench({
-        time: perRound,
-        warmupTime: warmupMs / rounds,
-        iterations: 8,
-        warmupIterations: 2,
-        retainSamples: true,
-        throws: false,
-      });
-      for (const t of live) bench.add(t.name, t.fn);
-      await bench.run();
-      for (const t of live) {
-        const result = bench.getTask(t.name)?.result;
-        if (!result || result.state === 'errored') {
-          failed.set(
-            t.name,
-            `error: ${result && result.state === 'errored' ? result.error.message : 'did not run'}`,
-          );
-        } else if (result.state !== 'completed' && result.state !== 'aborted-with-statistics') {
-          failed.set(t.name, `task ${result.state}`);
-        } else {
-          samples.get(t.name)?.push(...(result.latency.samples ?? []));
-        }
+      const groups = interleaveGroups(live);
+      for (const group of round % 2 === 0 ? [...groups].reverse() : groups) {
+        const bench = new Bench({
+          now: clock.now,
+          // Each member of a group gets the time a task alone gets.
+          time: perRound * group.length,
+          iterations: minIterations,
+          warmup: round === first,
+          warmupTime: warmupMs * group.length,
+          warmupIterations: 2,
+          retainSamples: true,
+          throws: false,
+        });
+        const buffers = group.map(() => ({ body: [] as number[], reference: [] as number[] }));
+        const name = group.map((t) => t.name).join(' + ');
+        bench.add(name, turns(group, clock, buffers));
+        await bench.run();
+        const result = bench.getTask(name)?.result;
+        let reason: string | undefined;
+        if (!result || result.state === 'errored')
+          reason = `error: ${result && result.state === 'errored' ? result.error.message : 'did not run'}`;
+        else if (result.state !== 'completed' && result.state !== 'aborted-with-statistics')
+          reason = `task ${result.state}`;
+        group.forEach((t, i) => {
+          if (reason !== undefined || !result || !('latency' in result)) {
+            failed.set(t.name, reason ?? 'did not run');
+            return;
+          }
+          // The measured iterations are the last ones the task made (the warm-up came first).
+          const n = result.latency.samples?.length ?? result.latency.samplesCount;
+          const m = measured.get(t.name)!;
+          m.body.push(buffers[i]!.body.slice(-n));
+          m.reference.push(buffers[i]!.reference.slice(-n));
+        });
       }
-      log(`round ${round}/${rounds} done`);
+      log(`round ${round - first + 1}/${rounds} done`);
     }
     for (const t of chosen) {
       const reason = failed.get(t.name);
@@ -377,29 +533,31 @@ export async function runBench(options: RunOptions = {}): Promise<BenchReport> {
         skipped.push({ name: t.name, reason });
         continue;
       }
-      tasks.push(
-        taskReport(
-          {
-            name: t.name,
-            description: t.description,
-            unit: t.unit,
-            unitsPerIteration: t.unitsPerIteration,
-            notes: t.notes?.() ?? [],
-          },
-          samples.get(t.name) ?? [],
-        ),
-      );
+      const m = measured.get(t.name)!;
+      tasks.push({
+        name: t.name,
+        description: t.description,
+        unit: t.unit,
+        unitsPerIteration: t.unitsPerIteration,
+        notes: t.notes?.() ?? [],
+        ...(t.exits ? { otherExits: t.exits() } : {}),
+        rounds: m.body.map((body, i) => ({ body, reference: m.reference[i] ?? [] })),
+      });
     }
   } finally {
     await native?.close();
   }
   return {
-    schema: BENCH_SCHEMA,
-    date,
-    machine,
-    options: { timeMs, warmupMs, rounds },
-    tasks,
-    skipped,
-    ratios: computeRatios(tasks, skipped),
+    measurement: { tasks, skipped },
+    options: {
+      timeMs,
+      warmupMs,
+      rounds,
+      minIterations,
+      clock: clock.name,
+      processes: 1,
+      quick: options.quick === true,
+      ...(slowdown ? { injectedSlowdown: { task: slowdown.task, factor: slowdown.factor } } : {}),
+    },
   };
 }

@@ -7,8 +7,24 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { compare, renderComparison } from '../src/compare.js';
-import { BENCH_SCHEMA, type BenchReport, type TaskReport, taskReport } from '../src/report.js';
-import { mannWhitney, normalUpperTail, studentUpperTail, summarize, welch } from '../src/stats.js';
+import { buildReport, type Measurement, mergeMeasurements } from '../src/measurement.js';
+import {
+  BENCH_SCHEMA,
+  type BenchReport,
+  describeMachine,
+  type TaskReport,
+  taskReport,
+} from '../src/report.js';
+import {
+  mannWhitney,
+  mannWhitneyCounts,
+  mannWhitneySmall,
+  normalUpperTail,
+  studentUpperTail,
+  summarize,
+  welch,
+} from '../src/stats.js';
+import { measure } from '../src/suites.js';
 
 /** mulberry32: a small seeded PRNG. */
 function prng(seed: number): () => number {
@@ -183,4 +199,147 @@ test('compare rejects nonsensical options', () => {
   assert.throws(() => compare(r, r, { alpha: 0 }), TypeError);
   assert.throws(() => compare(r, r, { alpha: 1.5 }), TypeError);
   assert.throws(() => compare(r, r, { minEffect: -1 }), TypeError);
+});
+
+function binomial(n: number, k: number): number {
+  let r = 1;
+  for (let i = 1; i <= k; i++) r = (r * (n - k + i)) / i;
+  return r;
+}
+
+test('the exact Mann-Whitney distribution: C(m+n, m) orderings, symmetric, tabulated tails', () => {
+  for (const [m, n] of [
+    [1, 1],
+    [3, 3],
+    [5, 5],
+    [4, 7],
+    [10, 10],
+  ] as const) {
+    const c = mannWhitneyCounts(m, n);
+    assert.equal(c.length, m * n + 1);
+    assert.equal(
+      c.reduce((a, b) => a + b, 0),
+      binomial(m + n, m),
+    );
+    for (let u = 0; u <= m * n; u++) assert.equal(c[u], c[m * n - u], `symmetric at ${u}`);
+  }
+  assert.deepEqual(mannWhitneyCounts(2, 2), [1, 1, 2, 1, 1]);
+  // Complete separation of 5 against 5: p = 1/252; of 3 against 3: 1/20.
+  const sep = mannWhitneySmall([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]);
+  assert.equal(sep.pGreater, 1 / 252);
+  assert.equal(sep.pLess, 1);
+  assert.equal(mannWhitneySmall([1, 2, 3], [4, 5, 6]).pGreater, 1 / 20);
+  // One inversion of 5 against 5: P(U ≥ 24) = 2/252.
+  assert.equal(mannWhitneySmall([1, 2, 3, 4, 6], [5, 7, 8, 9, 10]).pGreater, 2 / 252);
+  // Ties fall back to the normal approximation.
+  assert.deepEqual(mannWhitneySmall([1, 2, 2], [2, 3, 4]), mannWhitney([1, 2, 2], [2, 3, 4]));
+});
+
+/**
+ * A task with `rounds` rounds of `perRound` samples. Each round's level is `mean` ± 5%, or, with
+ * probability `slowRounds`, 1.5–2× slower: what rounds in fresh processes on a shared host showed
+ * (a process's JIT luck, a busy stretch of the host).
+ */
+function roundsTask(
+  name: string,
+  seed: number,
+  rounds: number,
+  perRound: number,
+  mean: number,
+  slowRounds: number,
+): TaskReport {
+  const r = prng(seed);
+  const iterationMs: number[][] = [];
+  for (let i = 0; i < rounds; i++) {
+    const level = mean * (r() < slowRounds ? 1.5 + 0.5 * r() : 1 + 0.05 * (2 * r() - 1));
+    iterationMs.push(latencies(seed * 100 + i, perRound, level, level * 0.05).map((ns) => ns / 1e6));
+  }
+  return taskReport({ name, description: name, unit: 'exit', unitsPerIteration: 1 }, iterationMs);
+}
+
+test('with five rounds or more, the rounds are the replicates: run-to-run drift is not a regression', () => {
+  // Two runs of the same build where some rounds are 1.5–2× slow: the pooled samples call several
+  // of them "significantly" different; the round medians do not.
+  let pooledFlags = 0;
+  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+    const base = report([roundsTask('t', seed, 5, 200, 1000, 0.3)]);
+    const cur = report([roundsTask('t', seed + 50, 5, 200, 1000, 0.3)]);
+    const c = compare(base, cur);
+    assert.equal(c.tasks[0]!.test, 'mann-whitney-rounds');
+    assert.equal(c.regression, false, `seed ${seed}: ${c.tasks[0]!.why}`);
+    if (compare(base, cur, { minRounds: 1000 }).regression) pooledFlags++;
+  }
+  assert.ok(pooledFlags >= 2, `the pooled test flags drift as regressions (${pooledFlags} of 8)`);
+});
+
+test('with five rounds, a doubled distribution is a regression', () => {
+  const base = report([roundsTask('model.x86.exit', 91, 5, 200, 400, 0.3)]);
+  const cur = report([roundsTask('model.x86.exit', 92, 5, 200, 800, 0.3)]);
+  const c = compare(base, cur);
+  const t = c.tasks[0]!;
+  assert.equal(t.test, 'mann-whitney-rounds');
+  assert.equal(t.verdict, 'regression');
+  assert.equal(t.p, 1 / 252);
+  assert.ok(t.change! > 0.6 && t.change! < 1.5, `change ${t.change}`);
+});
+
+test('comparability warnings: other machine, load, quick against full, injected slowdown', () => {
+  const a = report([]);
+  const b: BenchReport = {
+    ...a,
+    machine: { ...a.machine, cpuModel: 'other', loadAverage: [5, 5, 5] },
+    options: { ...a.options, quick: true, injectedSlowdown: { task: 't', factor: 2 } },
+  };
+  const w = compare(a, b).warnings.join('\n');
+  assert.match(w, /different machines/);
+  assert.match(w, /current: load average 5 above the 2 CPUs/);
+  assert.match(w, /one run is quick and the other full: current has fewer samples/);
+  assert.match(w, /current: slowdown injected on t \(×2\)/);
+  assert.deepEqual(compare(a, a).warnings, []);
+});
+
+test('real runs: compare flags an injected 2× slowdown and passes two runs of the same build', async () => {
+  // Three "builds" of one model task, their rounds interleaved in time so that the host's drift
+  // lands on all three alike: A, A again, and A with the task's body run twice per iteration.
+  const rounds = 15;
+  const parts: Record<'a' | 'again' | 'slow', Measurement[]> = { a: [], again: [], slow: [] };
+  const order = ['a', 'again', 'slow'] as const;
+  for (let round = 1; round <= rounds; round++) {
+    for (let k = 0; k < order.length; k++) {
+      const which = order[(k + round) % order.length]!;
+      const { measurement } = await measure({
+        rounds: 1,
+        firstRound: round,
+        timeMs: 25,
+        warmupMs: 5,
+        minIterations: 4,
+        native: false,
+        filter: ['model.x86.exit'],
+        ...(which === 'slow' ? { slowdown: { task: 'model.x86.exit', factor: 2 } } : {}),
+      });
+      parts[which].push(measurement);
+    }
+  }
+  const machine = describeMachine();
+  const merged = (which: keyof typeof parts): BenchReport =>
+    buildReport(mergeMeasurements(parts[which]), {
+      date: new Date().toISOString(),
+      machine,
+      options: { timeMs: 25 * rounds, warmupMs: 5, rounds, processes: 1, clock: 'cpu' },
+    });
+  const a = merged('a');
+  assert.equal(a.tasks[0]!.roundP50s?.length, rounds);
+  assert.ok(a.options.reference && a.options.reference.floorNs > 0);
+  // Between two runs of the same build a false alarm happens at the rate alpha by construction; the
+  // A/A check uses alpha 0.001 so that this test fails spuriously once in a thousand runs, not once
+  // in a hundred. The slowdown is judged at the default alpha, as `bench compare` judges it.
+  const same = compare(a, merged('again'), { alpha: 0.001 });
+  assert.equal(same.regression, false, renderComparison(same));
+  const slowRun = merged('slow');
+  const slow = compare(a, slowRun);
+  const t = slow.tasks[0]!;
+  assert.equal(t.test, 'mann-whitney-rounds');
+  assert.equal(t.verdict, 'regression', renderComparison(slow));
+  assert.ok(t.change! > 0.5, `about 2×: ${t.change}`);
+  assert.match(slowRun.tasks[0]!.notes!.join('\n'), /injected slowdown: the body ran 2× per iteration/);
 });

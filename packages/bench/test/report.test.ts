@@ -1,18 +1,16 @@
 /**
  * The report's JSON shape and rendering, from a real (very short) run of one model task and from
- * synthetic tasks for the ratios. No timing assertions: only structure and arithmetic.
+ * per-round samples. No timing assertions: only structure and arithmetic.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { formatNs } from '../src/format.js';
 import {
   BENCH_SCHEMA,
   type BenchReport,
   checkReport,
-  computeRatios,
   describeMachine,
-  formatNs,
   renderReport,
-  type TaskReport,
   taskReport,
 } from '../src/report.js';
 import { nativeTaskNames, runBench } from '../src/suites.js';
@@ -29,52 +27,19 @@ test('taskReport converts per-iteration ms to sorted ns per unit with consistent
   assert.ok(Math.abs(t.p99 - 2980) < 1e-9);
   assert.equal(t.sd, 1000);
   assert.equal(t.opsPerSecond, 500_000);
+  assert.deepEqual(t.roundP50s, [2000]);
   assert.equal('notes' in t, false);
 });
 
-function synthetic(name: string, p50: number): TaskReport {
-  return taskReport({ name, description: name, unit: 'exit', unitsPerIteration: 1 }, [p50 / 1e6]);
-}
-
-test('ratios: values, targets and pass/fail; n/a with the reason when a side is missing', () => {
-  // Only the flavours whose native task was measured or skipped are reported.
-  assert.deepEqual(computeRatios([synthetic('model.x86.exit', 100)], []), []);
-  const ratios = computeRatios(
-    [
-      synthetic('model.x86.exit', 100),
-      synthetic('native.x86.exit.js', 5000),
-      synthetic('native.x86.exit.c-baseline', 4900),
-    ],
+test('taskReport keeps the median of each round and pools the samples', () => {
+  const t = taskReport({ name: 'x', description: 'd', unit: 'exit', unitsPerIteration: 1 }, [
+    [0.001, 0.003, 0.002],
+    [0.01, 0.02],
     [],
-  );
-  const byName = Object.fromEntries(ratios.map((r) => [r.name, r]));
-  assert.equal(byName['x86.model-vs-native-exit']!.value, 50);
-  assert.equal(byName['x86.model-vs-native-exit']!.pass, true);
-  assert.ok(Math.abs(byName['x86.native-js-vs-c-baseline']!.value! - 5000 / 4900) < 1e-12);
-  assert.equal(byName['x86.native-js-vs-c-baseline']!.pass, true);
-
-  const failing = computeRatios(
-    [
-      synthetic('model.x86.exit', 1000),
-      synthetic('native.x86.exit.js', 5000),
-      synthetic('native.x86.exit.c-baseline', 4000),
-    ],
-    [],
-  );
-  assert.deepEqual(
-    failing.map((r) => r.pass),
-    [false, false],
-  );
-
-  const missing = computeRatios(
-    [synthetic('model.x86.exit', 100)],
-    [{ name: 'native.x86.exit.js', reason: 'native: not available here (no /dev/kvm)' }],
-  );
-  for (const r of missing) {
-    assert.equal(r.pass, null);
-    assert.equal(r.value, undefined);
-    assert.match(r.reason!, /native: not available here \(no \/dev\/kvm\)/);
-  }
+  ]);
+  assert.deepEqual(t.roundP50s, [2000, 15000], 'an empty round has no median');
+  assert.deepEqual(t.samples, [1000, 2000, 3000, 10000, 20000]);
+  assert.equal(t.p50, 3000);
 });
 
 test('describeMachine reports the host without throwing', () => {
@@ -89,7 +54,13 @@ test('a short run of one model task produces a well-formed JSON report', async (
   // The native tasks are named after this host's flavour.
   const flavour = process.arch === 'arm64' ? 'arm64' : 'x86';
   const host = nativeTaskNames(process.arch === 'arm64' ? 'arm64' : 'x86_64');
-  const report = await runBench({ timeMs: 1, warmupMs: 1, native: false, filter: ['model.x86.exit'] });
+  const report = await runBench({
+    timeMs: 1,
+    warmupMs: 1,
+    rounds: 1,
+    native: false,
+    filter: ['model.x86.exit'],
+  });
   const parsed = JSON.parse(JSON.stringify(report)) as BenchReport;
   assert.equal(checkReport(parsed), undefined);
   assert.equal(parsed.schema, BENCH_SCHEMA);
@@ -119,28 +90,59 @@ test('a short run of one model task produces a well-formed JSON report', async (
   assert.ok(t.p50 <= t.p99);
   assert.ok(t.mean > 0 && t.opsPerSecond > 0);
   assert.ok(Math.abs(t.opsPerSecond - 1e9 / t.mean) / t.opsPerSecond < 1e-9);
-  assert.equal(t.notes, undefined, 'every run was an I/O exit');
-  // Native was not requested: its tasks are skipped with the reason, and the ratios are n/a.
+  assert.equal(t.notes, undefined);
+  assert.deepEqual(
+    t.otherExits,
+    { count: 0, of: t.otherExits!.of, kind: 'I/O' },
+    'every run was an I/O exit',
+  );
+  assert.ok(t.otherExits!.of >= 1000);
+  assert.deepEqual(t.roundP50s?.length, 1);
+  assert.equal(parsed.options.rounds, 1);
+  assert.equal(parsed.options.quick, false);
+  assert.equal(parsed.options.clock, 'cpu');
+  // Native was not requested: its tasks are skipped with the reason, and its target is n/a; the
+  // model exit target is judged (PASS or FAIL: this test does not time anything).
   assert.deepEqual(
     parsed.skipped.map((s) => s.name),
     [host.js, host.c],
   );
-  assert.equal(parsed.ratios.length, 2);
-  for (const r of parsed.ratios) assert.equal(r.pass, null);
+  const byName = new Map(parsed.ratios.map((q) => [q.name, q]));
+  assert.deepEqual(
+    [...byName.keys()].sort(),
+    [`${flavour}.native-js-vs-c-baseline`, 'x86.model-exit-round-trip'].sort(),
+  );
+  assert.equal(byName.get(`${flavour}.native-js-vs-c-baseline`)!.pass, null);
+  const exitTarget = byName.get('x86.model-exit-round-trip')!;
+  assert.equal(exitTarget.value, t.p50);
+  assert.equal(exitTarget.pass, t.p50 <= 100);
 
   const text = renderReport(parsed);
   assert.match(text, /model\.x86\.exit/);
-  assert.match(text, /mean ns per exit/);
+  assert.match(text, /median ns per exit/);
   assert.match(
     text,
-    new RegExp(`\\[n/a \\] ${flavour}: model exit round trip at least 20× faster than native`),
+    new RegExp(`\\[n/a \\] ${flavour}: native exit loop through the JS API within 1\\.05× of the C loop`),
   );
+  assert.match(text, /\[(PASS|FAIL)\] x86: model exit round trip within 100 ns: .* \(needs <= 100 ns\)/);
   assert.ok(text.includes(`not measured here:\n  ${host.js}: native: not requested`));
 });
 
-test('checkReport names what is wrong', () => {
-  assert.match(checkReport({ schema: 'other' })!, /schema/);
-  assert.match(checkReport({ schema: BENCH_SCHEMA, tasks: [{ name: 't' }] })!, /mean is not a number/);
+test('checkReport names what is wrong, and reads schema 1 reports', () => {
+  const ok = {
+    schema: BENCH_SCHEMA,
+    date: '2026-01-01T00:00:00.000Z',
+    machine: {},
+    options: {},
+    skipped: [],
+    ratios: [],
+    tasks: [],
+  };
+  assert.equal(checkReport(ok), undefined);
+  assert.equal(checkReport({ ...ok, schema: 'hvspec-bench/1' }), undefined);
+  assert.match(checkReport({ ...ok, schema: 'other' })!, /schema/);
+  assert.match(checkReport({ ...ok, date: 'yesterday' })!, /date/);
+  assert.match(checkReport({ ...ok, tasks: [{ name: 't' }] })!, /mean is not a number/);
   assert.equal(checkReport(null), 'not an object');
 });
 

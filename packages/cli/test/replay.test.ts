@@ -1,23 +1,18 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { type Arch, type Backend, type Capabilities, type HostMemory, HV, type Result } from '@hvspec/spec';
 import { type BackendName, BackendUnavailable, openBackend } from '../src/backends.js';
 import { type ReplayIo, runReplay } from '../src/replay.js';
+import { hvspec as run } from './run-hvspec.ts';
 
 const CLI = join(import.meta.dirname, '..');
-const MAIN = join(CLI, 'src/main.ts');
 const TRACES = join(CLI, '../../traces');
 const scratch = mkdtempSync(join(tmpdir(), 'hvspec-cli-test-'));
 
-/** Runs the real `hvspec` entry point (TypeScript source through tsx) as a child process. */
-function hvspec(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: CLI, encoding: 'utf8' });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const hvspec = (...args: string[]) => run(args);
 
 function file(name: string, content: unknown): string {
   const path = join(scratch, name);
@@ -108,6 +103,7 @@ function fakeArm64(caps: Partial<Capabilities> = {}): Backend {
       return { ret: HV.HV_SUCCESS };
     },
     hv_vcpu_create: (): Result => ({ ret: HV.HV_SUCCESS, value: 0 as never }),
+    hv_vm_map: (): Result => ({ ret: vm ? HV.HV_SUCCESS : HV.HV_NO_DEVICE }),
     get closed() {
       return closed;
     },
@@ -126,31 +122,31 @@ describe('runReplay (in process, fake backend)', () => {
   it('prints PASS and exits 0, closing the backend', async () => {
     const backend = fakeArm64();
     const t = io(async () => backend);
-    assert.equal(await runReplay([file('pass.json', goodTrace)], { backend: 'model' }, t.io), 0);
-    assert.deepEqual(t.out, ['PASS create twice']);
+    const path = file('pass.json', goodTrace);
+    assert.equal(await runReplay([path], { backend: 'model' }, t.io), 0);
+    assert.deepEqual(t.out, [`PASS ${path}`]);
     assert.equal((backend as unknown as { closed: number }).closed, 1);
   });
 
-  it('prints FAIL with the step, call and expected/got, and exits 1', async () => {
+  it('prints FAIL with the file, step, call and expected/got, then the counts, and exits 1', async () => {
     const failing = {
       ...goodTrace,
       title: 'wrong code',
       steps: [goodTrace.steps[0], { ...goodTrace.steps[1], expect: { ret: 'HV_ERROR' } }],
     };
     const t = io(async () => fakeArm64());
-    const code = await runReplay(
-      [file('pass2.json', goodTrace), file('fail.json', failing)],
-      { backend: 'model' },
-      t.io,
-    );
+    const pass = file('pass2.json', goodTrace);
+    const fail = file('fail.json', failing);
+    const code = await runReplay([pass, fail], { backend: 'model' }, t.io);
     assert.equal(code, 1);
     assert.deepEqual(t.out, [
-      'PASS create twice',
-      'FAIL wrong code: step 1 (hv_vm_create): ret: expected HV_ERROR, got HV_BUSY',
+      `PASS ${pass}`,
+      `FAIL ${fail}: step 1 (hv_vm_create): ret: expected HV_ERROR, got HV_BUSY`,
+      '2 traces: 1 passed, 1 failed',
     ]);
   });
 
-  it('prints UNSUPPORTED and exits 1 unless --allow-unsupported', async () => {
+  it('prints UNSUPPORTED and exits 1 unless --allow-unsupported when no declared deviation is the reason', async () => {
     const running = {
       ...goodTrace,
       title: 'needs a guest',
@@ -164,34 +160,65 @@ describe('runReplay (in process, fake backend)', () => {
     const t1 = io(async () => fakeArm64());
     assert.equal(await runReplay([path], { backend: 'model' }, t1.io), 1);
     assert.deepEqual(t1.out, [
-      'UNSUPPORTED needs a guest: step 2: fake does not execute guest code (capabilities.guestExecution is false)',
+      `UNSUPPORTED ${path}: step 2: fake does not execute guest code (capabilities.guestExecution is false)`,
     ]);
     const t2 = io(async () => fakeArm64());
     assert.equal(await runReplay([path], { backend: 'model', allowUnsupported: true }, t2.io), 0);
   });
 
-  it('prints the reports as JSON with --json', async () => {
+  it('UNSUPPORTED by a declared deviation says so and passes, unless --strict', async () => {
+    const mapExecOnly = {
+      ...goodTrace,
+      title: 'execute-only memory',
+      steps: [
+        goodTrace.steps[0],
+        { call: 'host_alloc', args: { name: 'ram', size: 16384 } },
+        { call: 'hv_vm_map', args: { uva: { mem: 'ram', offset: 0 }, ipa: 0, size: 16384, flags: ['EXEC'] } },
+        { call: 'hv_vcpu_create', args: { config: null }, bind: 'cpu' },
+        { call: 'hv_vcpu_run', args: { vcpu: '$cpu' } },
+      ],
+    };
+    const caps = {
+      enforcedPermissions: [0, 1, 3, 5, 7],
+      deviations: [{ id: 'fake.exec-only', description: 'X memory is readable', permissions: [4] }],
+    };
+    const path = file('deviation.json', mapExecOnly);
+    const t1 = io(async () => fakeArm64(caps));
+    assert.equal(await runReplay([path, file('ok6.json', goodTrace)], { backend: 'model' }, t1.io), 0);
+    assert.match(
+      t1.out[0] ?? '',
+      /^UNSUPPORTED .*deviation\.json: step 2 \(declared deviation fake\.exec-only\): /,
+    );
+    assert.equal(
+      t1.out.at(-1),
+      '2 traces: 1 passed, 0 failed, 1 unsupported by a declared deviation (fake.exec-only)',
+    );
+    const t2 = io(async () => fakeArm64(caps));
+    assert.equal(await runReplay([path], { backend: 'model', strict: true }, t2.io), 1);
+  });
+
+  it('prints the reports with their files as JSON with --json', async () => {
     const t = io(async () => fakeArm64());
-    assert.equal(await runReplay([file('json.json', goodTrace)], { backend: 'model', json: true }, t.io), 0);
+    const path = file('json.json', goodTrace);
+    assert.equal(await runReplay([path], { backend: 'model', json: true }, t.io), 0);
     const reports = JSON.parse(t.out.join('\n'));
+    assert.equal(reports[0].file, path);
     assert.equal(reports[0].status, 'pass');
     assert.equal(reports[0].steps.length, 2);
   });
 
-  it('replays nothing when one file is malformed', async () => {
-    let opened = 0;
-    const t = io(async () => {
-      opened++;
-      return fakeArm64();
-    });
+  it('reports a malformed file, replays the others, and exits 2 at the end', async () => {
+    const t = io(async () => fakeArm64());
+    const ok = file('ok3.json', goodTrace);
     const code = await runReplay(
-      [file('ok3.json', goodTrace), file('bad2.json', { ...goodTrace, arch: 'sparc' })],
-      { backend: 'model' },
+      [file('bad2.json', { ...goodTrace, arch: 'sparc' }), ok, file('bad3.json', '[')],
+      { backend: 'model', json: false },
       t.io,
     );
     assert.equal(code, 2);
-    assert.equal(opened, 0);
     assert.match(t.err[0] ?? '', /bad2\.json: arch: expected "x86_64" or "arm64", got "sparc"/);
+    assert.match(t.err[1] ?? '', /bad3\.json: not valid JSON/);
+    assert.deepEqual(t.out, [`PASS ${ok}`, '3 traces: 1 passed, 0 failed, 2 not replayed (errors above)']);
   });
 
   it('turns an unavailable backend into exit 2 with the reason', async () => {
@@ -219,7 +246,10 @@ describe('runReplay (in process, fake backend)', () => {
     });
     const files = [file('a1.json', goodTrace), file('x1.json', x86), file('a2.json', goodTrace)];
     assert.equal(await runReplay(files, { backend: 'native' }, t.io), 2);
-    assert.deepEqual(t.out, ['PASS x86 create twice']);
+    assert.deepEqual(t.out, [
+      `PASS ${files[1]}`,
+      '3 traces: 1 passed, 0 failed, 2 not replayed (errors above)',
+    ]);
     assert.deepEqual(t.err, [
       'hvspec replay: this host provides the x86_64 hv_* API, not arm64 (2 arm64 traces not replayed)',
     ]);
@@ -231,8 +261,9 @@ describe('runReplay (in process, fake backend)', () => {
       throw new Error('reset failed: addon thread pool is gone');
     };
     const t = io(async () => broken);
-    assert.equal(await runReplay([file('ok5.json', goodTrace)], { backend: 'native' }, t.io), 2);
-    assert.deepEqual(t.err, ['hvspec replay: create twice: reset failed: addon thread pool is gone']);
+    const path = file('ok5.json', goodTrace);
+    assert.equal(await runReplay([path], { backend: 'native' }, t.io), 2);
+    assert.deepEqual(t.err, [`hvspec replay: ${path}: reset failed: addon thread pool is gone`]);
   });
 
   it('--expand prints x86_setup as VMCS writes and leaves arm64 traces alone', async () => {
@@ -310,8 +341,58 @@ describe('hvspec replay on the model (example traces)', async () => {
       const files = readdirSync(join(TRACES, arch)).map((f) => join(TRACES, arch, f));
       const t = io(openBackend);
       const code = await runReplay(files, { backend: 'model', allowUnsupported: true }, t.io);
-      for (const line of t.out) assert.match(line, /^(PASS|UNSUPPORTED .*does not execute guest code)/, line);
+      for (const line of t.out.slice(0, -1))
+        assert.match(line, /^(PASS|UNSUPPORTED .*does not execute guest code)/, line);
+      assert.match(t.out.at(-1) ?? '', /^\d+ traces: \d+ passed, 0 failed/);
       assert.equal(code, 0, t.out.join('\n'));
     });
   }
+});
+
+describe('hvspec replay (process): batches', () => {
+  it('takes a directory, prints file names, and keeps going after a bad file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hvspec-batch-'));
+    writeFileSync(join(dir, 'a.json'), JSON.stringify(goodTrace));
+    writeFileSync(join(dir, 'b.json'), '{ not json');
+    writeFileSync(join(dir, 'c.json'), JSON.stringify({ ...goodTrace, title: 'again' }));
+    writeFileSync(join(dir, 'notes.txt'), 'not a trace');
+    const r = hvspec('replay', dir);
+    assert.equal(r.status, 2, r.stdout + r.stderr);
+    assert.deepEqual(r.stdout.trimEnd().split('\n'), [
+      `PASS ${join(dir, 'a.json')}`,
+      `PASS ${join(dir, 'c.json')}`,
+      '3 traces: 2 passed, 0 failed, 1 not replayed (errors above)',
+    ]);
+    assert.match(r.stderr, /b\.json: not valid JSON/);
+  });
+
+  it('an empty directory is an error, not a pass', () => {
+    const r = hvspec('replay', mkdtempSync(join(tmpdir(), 'hvspec-empty-')));
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /no \.json traces in this directory/);
+  });
+
+  it('the traces of traces/ pass on the model, given as directories', () => {
+    const r = hvspec('replay', join(TRACES, 'arm64'), join(TRACES, 'x86_64'));
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    const n = readdirSync(join(TRACES, 'arm64')).length + readdirSync(join(TRACES, 'x86_64')).length;
+    assert.match(r.stdout, new RegExp(`^${n} traces: ${n} passed, 0 failed$`, 'm'));
+  });
+
+  it('on the native backend, a trace unsupported by a declared deviation passes the batch unless --strict', {
+    skip: process.platform === 'linux' && existsSync('/dev/kvm') ? false : 'no /dev/kvm on this machine',
+  }, () => {
+    const r = hvspec('replay', '--backend', 'native', join(TRACES, 'x86_64'));
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(
+      r.stdout,
+      /^UNSUPPORTED .*exception-ud2\.json: step \d+ \(declared deviation kvm\.controls\): /m,
+    );
+    assert.match(
+      r.stdout,
+      /^\d+ traces: \d+ passed, 0 failed, 1 unsupported by a declared deviation \(kvm\.controls\)$/m,
+    );
+    const strict = hvspec('replay', '--backend', 'native', '--strict', join(TRACES, 'x86_64'));
+    assert.equal(strict.status, 1);
+  });
 });

@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { Arm64Cpu } from './arm64/state.js';
+
 /** The kind of a guest memory access. */
 export type AccessKind = 'read' | 'write' | 'fetch';
 
@@ -133,24 +135,30 @@ export type X86Stop =
 /** The x86 engine: runs at most `budget` instructions. */
 export type X86Engine = (cpu: X86Cpu, mem: GuestMemory, budget: number) => X86Stop;
 
-/** arm64 architectural state the engine reads and writes. */
-export interface Arm64Cpu {
-  /** X0..X30. */
-  readonly x: bigint[];
-  pc: bigint;
-  cpsr: bigint;
-  fpcr: bigint;
-  fpsr: bigint;
-  /** Q0..Q31 as 128-bit values. */
-  readonly q: bigint[];
-  /** System registers by `hv_sys_reg_t` encoding (SP_EL0, SP_EL1, CNTV_CTL_EL0, …). */
-  readonly sys: Map<number, bigint>;
+/** arm64 architectural state the engine reads and writes (typed storage; see arm64/state.ts). */
+export type { Arm64Cpu };
+
+/**
+ * A stage-2 mapping as the arm64 engine sees it: guest IPA [startN, startN + size) is host
+ * `bytes[offset …]`, with `hv_memory_flags_t` (a `Mapping` of mappings.ts has this shape).
+ */
+export interface Arm64Region {
+  readonly startN: number;
+  readonly size: number;
+  readonly bytes: Uint8Array;
+  readonly offset: number;
+  readonly flags: number;
 }
 
 /** Per-run context the arm64 engine needs beyond the registers. */
 export interface Arm64RunContext {
   readonly cpu: Arm64Cpu;
-  readonly mem: GuestMemory;
+  /**
+   * The stage-2 mapping holding `ipa` (a number below 2^53), or undefined: the guest's physical memory
+   * with the framework's permission checks. Mappings change only between runs (and between the
+   * slices of an async run), never during one call of the engine.
+   */
+  readonly region: (ipa: number) => Arm64Region | undefined;
   /** The VM's virtual counter (CNTVCT = counter − vtimer offset); engines advance it per instruction. */
   readonly clock: { count: bigint };
   readonly vtimerOffset: bigint;
@@ -158,6 +166,9 @@ export interface Arm64RunContext {
   readonly vtimerMasked: boolean;
   readonly trapDebugExceptions: boolean;
   readonly trapDebugRegAccesses: boolean;
+  /** The virtual IRQ and FIQ lines hv_vcpu_set_pending_interrupt set for this run (hvf-facts.md §2.4 [H]). */
+  readonly pendingIrq: boolean;
+  readonly pendingFiq: boolean;
 }
 
 /** Why an arm64 run stopped. PC follows the Arm ARM preferred return address (after HVC, else at it). */

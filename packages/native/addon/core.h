@@ -271,6 +271,8 @@ struct PlatformDeviation {
   std::string id;
   std::string description;
   uint32_t permissions_mask = 0;
+  // Basic exit reasons this backend never reports (what causes them is handled elsewhere).
+  std::vector<uint32_t> exit_reasons;
 };
 struct PlatformInfo {
   bool available = false;

@@ -98,6 +98,10 @@ static Napi::Value Probe(const Napi::CallbackInfo &info) {
     d.Set("id", p.deviations[k].id);
     d.Set("description", p.deviations[k].description);
     d.Set("permissionsMask", Napi::Number::New(env, p.deviations[k].permissions_mask));
+    Napi::Array reasons = Napi::Array::New(env, p.deviations[k].exit_reasons.size());
+    for (size_t r = 0; r < p.deviations[k].exit_reasons.size(); r++)
+      reasons.Set(static_cast<uint32_t>(r), Napi::Number::New(env, p.deviations[k].exit_reasons[r]));
+    d.Set("exitReasons", reasons);
     devs.Set(static_cast<uint32_t>(k), d);
   }
   o.Set("deviations", devs);

@@ -37,6 +37,8 @@ PlatformInfo PlatformProbe() {
     d.id = list[i].id ? list[i].id : "";
     d.description = list[i].description ? list[i].description : "";
     d.permissions_mask = list[i].permissions_mask;
+    for (size_t k = 0; k < list[i].exit_reason_count && list[i].exit_reasons != nullptr; k++)
+      d.exit_reasons.push_back(list[i].exit_reasons[k]);
     p.deviations.push_back(d);
   }
   return p;

@@ -1,7 +1,8 @@
 // internal.h — shared state of hvspec's KVM provider (the hv_* x86 API on /dev/kvm).
 //
-// Facts this code relies on are in /work/shared/kvm-provider-notes.md ("notes §N") and
-// /work/shared/hvf-facts.md ("facts §N", with their evidence tags). Only provider files call ioctl.
+// Facts this code relies on are cited as "notes §N" (README.md, "What KVM does": measured behaviour of
+// KVM) and "facts §N" (hvf-facts.md, with their evidence tags); the provider's own choices of return
+// codes are the table "Return codes" in README.md. Only provider files call ioctl.
 #ifndef HVSPEC_PROVIDER_INTERNAL_H
 #define HVSPEC_PROVIDER_INTERNAL_H
 
@@ -15,7 +16,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "exit.h"
 #include "hvspec/kvm_provider.h"
+#include "memslots.h"
 
 namespace hvkvm {
 
@@ -30,50 +33,7 @@ constexpr size_t kCpuid2Header = 8;       // u32 nent, u32 padding, then kvm_cpu
 constexpr size_t kSignalMaskHeader = 4;   // u32 len, then the sigset bytes
 
 constexpr uint64_t kPage = 4096;
-constexpr uint32_t kRWX = HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC;
 constexpr unsigned kMaxVcpus = 64;  // HV_CAP_VCPUMAX: KVM_CAP_MAX_VCPUS capped at a sane number.
-
-// How a range with given HVF permissions is presented to KVM (notes §3).
-enum class SlotKind {
-  kNone,      // no memslot: every data access is an MMIO exit the provider checks (trap mode)
-  kNormal,    // RWX memslot
-  kReadOnly,  // KVM_MEM_READONLY memslot: reads and fetches native, writes are MMIO exits
-};
-SlotKind slot_kind_for(uint32_t flags);
-
-// One disjoint guest-physical range as the VMM mapped it.
-struct Region {
-  uint64_t gpa;
-  uint64_t size;
-  uint8_t *hva;  // host address of gpa
-  uint32_t flags;
-};
-
-// A live KVM memslot (a merge of adjacent regions with the same SlotKind and contiguous host memory).
-struct Slot {
-  uint32_t id;
-  uint64_t gpa;
-  uint64_t size;
-  uint8_t *hva;
-  bool readonly;
-  bool operator==(const Slot &o) const {
-    return gpa == o.gpa && size == o.size && hva == o.hva && readonly == o.readonly;
-  }
-};
-
-// The last exit as the VMM reads it through hv_vmx_vcpu_read_vmcs (notes §5).
-struct ExitInfo {
-  uint64_t reason = 0;
-  uint64_t qualification = 0;
-  uint64_t gpa = 0;
-  uint64_t gla = 0;
-  uint64_t instr_len = 0;
-  uint64_t instr_info = 0;
-  uint64_t io_rcx = 0, io_rsi = 0, io_rdi = 0, io_rip = 0;
-};
-
-// A KVM completion still owed when hv_vcpu_run returned (notes §5 point 2).
-enum class Pending { kNone, kIoIn, kMmioRead };
 
 struct Vcpu {
   hv_vcpuid_t id;
@@ -99,15 +59,19 @@ struct Vcpu {
   std::unordered_map<uint32_t, uint64_t> vmcs;  // stored fields with no KVM counterpart
   ExitInfo exit;
   Pending pending = Pending::kNone;
-  // A pending MMIO read by MOVS also writes guest RAM when KVM completes it: these bytes are saved
-  // before the flush and put back after it, so that the VMM's own emulation of the store stands.
+  // A pending MMIO read by MOVS, or IN by INS, also writes guest RAM when KVM completes it: these bytes
+  // are saved before the flush and put back after it (Translation::guard_store).
   uint64_t pending_store_gpa = 0;
   uint32_t pending_store_len = 0;
   uint64_t exec_time_ns = 0;
   // RIP at the last KVM_RUN entry: a known instruction boundary from which the instruction behind a
-  // retired exit can be found by decoding forward (see anchored_length in vcpu.cc).
+  // retired exit can be found by decoding forward (see anchored_length in exit.cc).
   uint64_t entry_rip = 0;
-  uint64_t fetch_retry_generation = ~0ull;  // see handle_emulation_failure
+  uint64_t fetch_retry_generation = ~0ull;  // see translate_emulation_failure in exit.cc
+  uint16_t native_msrs = 0;                 // hv_vcpu_enable_native_msr (bits: msr.cc's kKnownMsrs)
+  // Guest code fetched for the exit translation (KvmExit::code, ::flush_code).
+  uint8_t code_buf[kMaxCodeBack + kMaxInsn];
+  uint8_t flush_buf[kMaxInsn];
 };
 
 struct Vm {
@@ -115,15 +79,22 @@ struct Vm {
   int vm_fd = -1;
   size_t run_size = 0;
   uint8_t *cpuid = nullptr;  // C-layout kvm_cpuid2 (see kKvmGetSupportedCpuid)
-  std::map<uint64_t, Region> regions;  // by gpa; guarded by mem_mu
-  std::vector<Slot> slots;             // guarded by mem_mu
+  // Guest memory and its memslots; all guarded by mem_mu.
+  GuestMemory mem;
   std::vector<uint32_t> free_slot_ids;
-  uint64_t mem_generation = 0;         // bumped by every memslot change; guarded by mem_mu
   uint32_t next_slot_id = 0;
+  uint32_t max_slots = 0;       // KVM_CAP_NR_MEMSLOTS: memslot ids run below it
+  uint64_t mem_generation = 0;  // bumped by every memslot change
   std::mutex mem_mu;
   std::map<hv_vcpuid_t, Vcpu *> vcpus;  // live vCPUs; guarded by g_mu
   hv_vcpuid_t next_vcpu_id = 0;
   unsigned max_vcpus = kMaxVcpus;
+  // Guest RDMSR/WRMSR exit to user space through KVM's MSR filter (notes §7); the filter currently
+  // lets through the MSRs in msr_filter_native. Guarded by g_mu.
+  bool msr_exits = false;
+  uint16_t msr_filter_native = 0;
+  // KVM's hypercall patching is off: a guest VMCALL on AMD/PVM hosts raises #UD (notes §7).
+  bool hypercall_patching_off = false;
   // A KVM vCPU that never runs, created on first use with the VM's CPUID: hv_vcpu_write_register asks
   // it whether KVM accepts a CR0/CR4 value (KVM_SET_SREGS), so that the real vCPU is not touched
   // (loading a paging state into it and back left PVM's MMU confused). Guarded by probe_mu.
@@ -136,15 +107,19 @@ struct Vm {
 extern std::mutex g_mu;
 extern Vm *g_vm;
 
-// The signal hv_vcpu_interrupt sends to a vCPU thread: blocked outside KVM_RUN, unblocked inside it
-// through KVM_SET_SIGNAL_MASK (notes §6 method B).
+// Kicks (kick.cc): the signal hv_vcpu_interrupt sends to a vCPU thread, blocked outside KVM_RUN and
+// unblocked inside it through KVM_SET_SIGNAL_MASK (notes §6 method B).
 int kick_signal();
 void install_kick_handler();
+// Consumes kick signals left pending on the calling thread.
+void drain_kick();
 
-// Looks up a live vCPU; with owner_only, only from its owning thread. Takes g_mu.
+// vCPUs (vcpu.cc). find_vcpu looks up a live vCPU; with owner_only, only from its owning thread.
+// Takes g_mu.
 Vcpu *find_vcpu(hv_vcpuid_t id, bool owner_only);
+void free_vcpu(Vcpu *v);
 
-// Memory (memory.cc). All take vm.mem_mu themselves.
+// Guest memory (memory.cc). All take vm.mem_mu themselves.
 // Copies guest-physical memory regardless of permissions (for the decoder); false if unmapped.
 bool read_guest_phys(Vm &vm, uint64_t gpa, void *out, size_t len);
 // For an MMIO exit: whether the provider may complete it itself, and does so if yes.
@@ -156,23 +131,44 @@ bool write_guest_phys(Vm &vm, uint64_t gpa, const void *in, size_t len);
 uint32_t region_flags(Vm &vm, uint64_t gpa, bool *mapped, uint64_t *generation);
 void release_memory(Vm &vm);
 
-// vCPU helpers (vcpu.cc).
-void free_vcpu(Vcpu *v);
+// Guest code (guest_code.cc): linear → guest-physical with the vCPU's paging state, and the code
+// bytes the exit translation asks for.
+bool linear_to_gpa(Vcpu &v, uint64_t lin, uint64_t *gpa);
+CodeBytes fetch_code(Vcpu &v, const CodeWanted &want);
+
+// Register file (registers.cc): make sure lazily loaded parts are present; write the VMM's pending
+// changes of ioctl-only state to KVM (0, or the errno of the ioctl that failed: EINVAL when KVM
+// refuses the values).
+bool load_dregs(Vcpu &v);
+bool load_xcrs(Vcpu &v);
+int write_back_ioctl_state(Vcpu &v);
+
+// MSRs (msr.cc). msr_get/msr_set: KVM_GET_MSRS/KVM_SET_MSRS, FS/GS base through the register file.
+// setup_msr_exits enables the exits at VM creation (false: KVM has them but refused); update_msr_filter (caller holds g_mu) lets through
+// what every live vCPU runs natively; complete_native_msr does the access of a KVM MSR exit itself
+// when this vCPU runs that MSR natively (kNotNative: the VMM must see it; kFailed: KVM_GET/SET_MSRS
+// failed, the exit is still owed).
+bool msr_get(Vcpu &v, uint32_t msr, uint64_t *value);
+bool msr_set(Vcpu &v, uint32_t msr, uint64_t value);
+bool setup_msr_exits(Vm &vm);
+bool update_msr_filter(Vm &vm);
+enum class NativeMsr { kNotNative, kDone, kFailed };
+NativeMsr complete_native_msr(Vcpu &v, kvm_run *run);
+// Whether a TSC write just made on `v` took effect; whether KVM here lets user space set a guest TSC
+// at all (asked on a throwaway VM).
+bool tsc_write_took(Vcpu &v, uint64_t value);
+bool tsc_writable_probe();
 
 // VMCS view (vmcs.cc).
 bool vmcs_field_known(uint32_t field);
 hv_return_t vmcs_read(Vcpu &v, uint32_t field, uint64_t *value);
 hv_return_t vmcs_write(Vcpu &v, uint32_t field, uint64_t value);
 
-// Segments: VMX access-rights format (type 3:0, S 4, DPL 6:5, P 7, AVL 12, L 13, D/B 14, G 15,
-// unusable 16) <-> kvm_segment. Index order is the VMCS order ES CS SS DS FS GS LDTR TR.
+// Segments (segments.cc): VMX access-rights format (type 3:0, S 4, DPL 6:5, P 7, AVL 12, L 13,
+// D/B 14, G 15, unusable 16) <-> kvm_segment. Index order is the VMCS order ES CS SS DS FS GS LDTR TR.
 uint64_t ar_of(const kvm_segment &s);
 void set_ar(kvm_segment &s, uint64_t ar);
 kvm_segment *seg_by_index(kvm_sregs &s, int index);
-
-// Register file (vcpu.cc): make sure lazily loaded parts are present.
-bool load_dregs(Vcpu &v);
-bool load_xcrs(Vcpu &v);
 
 }  // namespace hvkvm
 

@@ -1,10 +1,5 @@
-// vm.cc — the VM (one per process), its guest-physical memory, capabilities and availability.
-//
-// Memory: the VMM's mappings are kept as disjoint Regions with HVF flags; the KVM memslots are derived
-// from them (notes §3, §4): RWX → normal slot, RX/X/WX → KVM_MEM_READONLY slot, anything else → no
-// slot, where each data access becomes an MMIO exit that vcpu.cc completes or reports. After every
-// change the slot set is recomputed with adjacent compatible regions merged, and only the slots that
-// differ are deleted and recreated (a slot cannot be reshaped, notes §4).
+// vm.cc — the VM (one per process, facts §0.3 [H]), hv_capability, and the provider's extensions:
+// availability, enforced permission sets, deviations.
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -15,283 +10,17 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
+#include <new>
+#include <vector>
 
+#include "faults.h"
 #include "internal.h"
 
 namespace hvkvm {
 
 std::mutex g_mu;
 Vm *g_vm = nullptr;
-
-SlotKind slot_kind_for(uint32_t flags) {
-  switch (flags & kRWX) {
-    case kRWX: return SlotKind::kNormal;
-    case HV_MEMORY_READ | HV_MEMORY_EXEC:
-    case HV_MEMORY_EXEC:                    // best effort: reads leak (kvm.exec-only)
-    case HV_MEMORY_WRITE | HV_MEMORY_EXEC:  // best effort: reads leak, writes completed by us
-      return SlotKind::kReadOnly;
-    default: return SlotKind::kNone;  // 0, R, W, RW: trap mode
-  }
-}
-
-namespace {
-
-void kick_handler(int) {}
-
-// KVM_SET_USER_MEMORY_REGION: creates (size > 0) or deletes (size 0) slot `id`; EEXIST on overlap,
-// EINVAL when an existing slot would be reshaped (notes §4).
-int set_slot(Vm &vm, uint32_t id, uint64_t gpa, uint64_t size, uint8_t *hva, bool readonly) {
-  kvm_userspace_memory_region r{};
-  r.slot = id;
-  r.flags = readonly ? KVM_MEM_READONLY : 0;
-  r.guest_phys_addr = gpa;
-  r.memory_size = size;
-  r.userspace_addr = reinterpret_cast<uint64_t>(hva);
-  return ioctl(vm.vm_fd, KVM_SET_USER_MEMORY_REGION, &r);
-}
-
-// The slot set the current regions call for, merging neighbours that KVM can serve as one slot.
-std::vector<Slot> wanted_slots(const Vm &vm) {
-  std::vector<Slot> out;
-  for (const auto &[gpa, r] : vm.regions) {
-    SlotKind k = slot_kind_for(r.flags);
-    if (k == SlotKind::kNone) continue;
-    bool ro = k == SlotKind::kReadOnly;
-    if (!out.empty()) {
-      Slot &last = out.back();
-      if (last.readonly == ro && last.gpa + last.size == gpa && last.hva + last.size == r.hva) {
-        last.size += r.size;
-        continue;
-      }
-    }
-    out.push_back(Slot{0, gpa, r.size, r.hva, ro});
-  }
-  return out;
-}
-
-// Brings KVM's memslots in line with vm.regions. Caller holds vm.mem_mu.
-bool sync_slots(Vm &vm) {
-  vm.mem_generation++;
-  std::vector<Slot> want = wanted_slots(vm);
-  std::vector<Slot> keep;
-  // Delete slots that are no longer wanted exactly as they are.
-  for (const Slot &s : vm.slots) {
-    bool still = false;
-    for (const Slot &w : want)
-      if (w == s) still = true;
-    if (still) {
-      keep.push_back(s);
-    } else {
-      set_slot(vm, s.id, s.gpa, 0, s.hva, s.readonly);
-      vm.free_slot_ids.push_back(s.id);
-    }
-  }
-  bool ok = true;
-  for (Slot w : want) {
-    bool have = false;
-    for (const Slot &s : keep)
-      if (s == w) have = true;
-    if (have) continue;
-    if (!vm.free_slot_ids.empty()) {
-      w.id = vm.free_slot_ids.back();
-      vm.free_slot_ids.pop_back();
-    } else {
-      w.id = vm.next_slot_id++;
-    }
-    if (set_slot(vm, w.id, w.gpa, w.size, w.hva, w.readonly) != 0) {
-      vm.free_slot_ids.push_back(w.id);
-      ok = false;
-      continue;
-    }
-    keep.push_back(w);
-  }
-  vm.slots = keep;
-  return ok;
-}
-
-bool range_ok(uint64_t gpa, size_t size) {
-  if (size == 0 || (gpa % kPage) != 0 || (size % kPage) != 0) return false;
-  return gpa + size > gpa;  // no wrap past 2^64; KVM also refuses a slot that ends exactly at 2^64
-}
-
-// Whether every page of [gpa, gpa+size) is mapped. Caller holds mem_mu.
-bool fully_mapped(const Vm &vm, uint64_t gpa, uint64_t size) {
-  uint64_t at = gpa, end = gpa + size;
-  auto it = vm.regions.upper_bound(at);
-  if (it == vm.regions.begin()) return false;
-  --it;
-  while (at != end) {
-    if (it == vm.regions.end() || it->first > at || it->first + it->second.size <= at) return false;
-    at = it->first + it->second.size;
-    if (at > end || (end != 0 && at == 0)) break;
-    ++it;
-  }
-  return true;
-}
-
-// Splits the region containing `at` so that a region starts at `at`. Caller holds mem_mu.
-void split_at(Vm &vm, uint64_t at) {
-  auto it = vm.regions.upper_bound(at);
-  if (it == vm.regions.begin()) return;
-  --it;
-  Region &r = it->second;
-  if (r.gpa == at || r.gpa + r.size <= at) return;
-  Region tail{at, r.gpa + r.size - at, r.hva + (at - r.gpa), r.flags};
-  r.size = at - r.gpa;
-  vm.regions.emplace(at, tail);
-}
-
-// Merges neighbouring regions with the same flags and contiguous host memory. Caller holds mem_mu.
-void merge_regions(Vm &vm) {
-  auto it = vm.regions.begin();
-  while (it != vm.regions.end()) {
-    auto next = std::next(it);
-    if (next == vm.regions.end()) break;
-    Region &a = it->second;
-    const Region &b = next->second;
-    if (a.gpa + a.size == b.gpa && a.hva + a.size == b.hva && a.flags == b.flags) {
-      a.size += b.size;
-      vm.regions.erase(next);
-    } else {
-      it = next;
-    }
-  }
-}
-
-hv_return_t vm_missing() { return HV_NO_DEVICE; }
-
-// Applies the new region table to KVM; on failure restores `saved` so the call changes nothing.
-hv_return_t commit(Vm &vm, const std::map<uint64_t, Region> &saved) {
-  if (sync_slots(vm)) return HV_SUCCESS;
-  vm.regions = saved;
-  sync_slots(vm);
-  return HV_NO_RESOURCES;
-}
-
-}  // namespace
-
-int kick_signal() { return SIGRTMIN + 5; }
-
-void install_kick_handler() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    // A no-op handler, so that the kick can never terminate the process even if it is delivered
-    // (normally it is blocked on the vCPU thread and only interrupts KVM_RUN, notes §6 B).
-    struct sigaction sa {};
-    sa.sa_handler = kick_handler;
-    sigemptyset(&sa.sa_mask);
-    sigaction(kick_signal(), &sa, nullptr);
-  });
-}
-
-uint32_t region_flags(Vm &vm, uint64_t gpa, bool *mapped, uint64_t *generation) {
-  std::lock_guard<std::mutex> lock(vm.mem_mu);
-  *generation = vm.mem_generation;
-  auto it = vm.regions.upper_bound(gpa);
-  if (it != vm.regions.begin()) {
-    --it;
-    if (gpa - it->first < it->second.size) {
-      *mapped = true;
-      return it->second.flags;
-    }
-  }
-  *mapped = false;
-  return 0;
-}
-
-namespace {
-// Host address of gpa, with the number of bytes available in that region. Caller holds mem_mu.
-uint8_t *host_of(Vm &vm, uint64_t gpa, uint64_t *avail, uint32_t *flags) {
-  auto it = vm.regions.upper_bound(gpa);
-  if (it == vm.regions.begin()) return nullptr;
-  --it;
-  const Region &r = it->second;
-  if (gpa - r.gpa >= r.size) return nullptr;
-  *avail = r.size - (gpa - r.gpa);
-  *flags = r.flags;
-  return r.hva + (gpa - r.gpa);
-}
-}  // namespace
-
-bool read_guest_phys(Vm &vm, uint64_t gpa, void *out, size_t len) {
-  std::lock_guard<std::mutex> lock(vm.mem_mu);
-  auto *dst = static_cast<uint8_t *>(out);
-  while (len) {
-    uint64_t avail;
-    uint32_t flags;
-    uint8_t *src = host_of(vm, gpa, &avail, &flags);
-    if (!src) return false;
-    size_t n = len < avail ? len : avail;
-    memcpy(dst, src, n);
-    dst += n;
-    gpa += n;
-    len -= n;
-  }
-  return true;
-}
-
-bool write_guest_phys(Vm &vm, uint64_t gpa, const void *in, size_t len) {
-  std::lock_guard<std::mutex> lock(vm.mem_mu);
-  auto *src = static_cast<const uint8_t *>(in);
-  while (len) {
-    uint64_t avail;
-    uint32_t flags;
-    uint8_t *dst = host_of(vm, gpa, &avail, &flags);
-    if (!dst) return false;
-    size_t n = len < avail ? len : avail;
-    memcpy(dst, src, n);
-    src += n;
-    gpa += n;
-    len -= n;
-  }
-  return true;
-}
-
-bool try_complete_access(Vm &vm, uint64_t gpa, uint8_t *data, size_t len, bool is_write, uint32_t *flags,
-                         bool *mapped) {
-  std::lock_guard<std::mutex> lock(vm.mem_mu);
-  uint32_t need = is_write ? HV_MEMORY_WRITE : HV_MEMORY_READ;
-  // Check every byte's region first, so that a refused access changes nothing.
-  *mapped = false;
-  *flags = 0;
-  for (size_t done = 0; done < len;) {
-    uint64_t avail;
-    uint32_t f;
-    uint8_t *p = host_of(vm, gpa + done, &avail, &f);
-    if (done == 0) {
-      *mapped = p != nullptr;
-      *flags = p ? f : 0;
-    }
-    if (!p || !(f & need)) return false;
-    done += avail;
-  }
-  for (size_t done = 0; done < len;) {
-    uint64_t avail;
-    uint32_t f;
-    uint8_t *p = host_of(vm, gpa + done, &avail, &f);
-    size_t n = len - done < avail ? len - done : avail;
-    if (is_write) memcpy(p, data + done, n);
-    else memcpy(data + done, p, n);
-    done += n;
-  }
-  return true;
-}
-
-void release_memory(Vm &vm) {
-  std::lock_guard<std::mutex> lock(vm.mem_mu);
-  for (const Slot &s : vm.slots) set_slot(vm, s.id, s.gpa, 0, s.hva, s.readonly);
-  vm.slots.clear();
-  vm.regions.clear();
-}
-
-Vcpu *find_vcpu(hv_vcpuid_t id, bool owner_only) {
-  std::lock_guard<std::mutex> lock(g_mu);
-  if (!g_vm) return nullptr;
-  auto it = g_vm->vcpus.find(id);
-  if (it == g_vm->vcpus.end()) return nullptr;
-  if (owner_only && !pthread_equal(it->second->owner, pthread_self())) return nullptr;
-  return it->second;
-}
 
 }  // namespace hvkvm
 
@@ -300,7 +29,7 @@ using namespace hvkvm;
 namespace {
 
 int open_kvm(char *why, size_t len) {
-  int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  int fd = os_open("/dev/kvm", O_RDWR | O_CLOEXEC);
   if (fd < 0) {
     int e = errno;
     if (why && len) {
@@ -319,7 +48,7 @@ int open_kvm(char *why, size_t len) {
     return -1;
   }
   // KVM_GET_API_VERSION: returns 12 on every kernel with the stable API.
-  int api = ioctl(fd, KVM_GET_API_VERSION, 0);
+  int api = kvm_ioctl(fd, KVM_GET_API_VERSION, 0);
   if (api != KVM_API_VERSION) {
     if (why && len) snprintf(why, len, "/dev/kvm: KVM API version %d, need %d", api, KVM_API_VERSION);
     close(fd);
@@ -334,7 +63,7 @@ int open_kvm(char *why, size_t len) {
               {KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"}};
   for (const auto &c : need) {
     // KVM_CHECK_EXTENSION: > 0 when the capability is present.
-    if (ioctl(fd, KVM_CHECK_EXTENSION, c.cap) <= 0) {
+    if (kvm_ioctl(fd, KVM_CHECK_EXTENSION, c.cap) <= 0) {
       if (why && len) snprintf(why, len, "/dev/kvm: the kernel lacks %s (needs Linux 4.19 or later)", c.name);
       close(fd);
       return -1;
@@ -343,60 +72,147 @@ int open_kvm(char *why, size_t len) {
   return fd;
 }
 
+const uint32_t kControlsReasons[] = {VMX_REASON_EXC_NMI, VMX_REASON_CPUID, VMX_REASON_MOV_CR};
+const uint32_t kVmcallReasons[] = {VMX_REASON_VMCALL};
+const uint32_t kMsrReasons[] = {VMX_REASON_RDMSR, VMX_REASON_WRMSR};
+
+// Every host.
 const hvkvm_deviation_t kDeviations[] = {
     {"kvm.exec-only",
      "Execute-only (X) memory cannot be made unreadable on KVM x86: it is a read-only memslot, so "
      "guest reads succeed; writes and the other rules are enforced.",
-     1u << HV_MEMORY_EXEC},
+     1u << HV_MEMORY_EXEC, nullptr, 0},
     {"kvm.write-exec",
      "WRITE|EXEC memory is a read-only memslot whose writes the provider completes: guest reads "
      "succeed although READ is not granted.",
-     1u << (HV_MEMORY_WRITE | HV_MEMORY_EXEC)},
+     1u << (HV_MEMORY_WRITE | HV_MEMORY_EXEC), nullptr, 0},
     {"kvm.trap-mode",
      "NONE, READ, WRITE and READ|WRITE memory has no memslot: the provider completes each permitted "
      "access itself (one exit per access, no atomicity for locked read-modify-write), and guest page "
      "tables cannot live in such memory.",
-     (1u << 1) | (1u << 2) | (1u << 3)},
+     (1u << 1) | (1u << 2) | (1u << 3), nullptr, 0},
     {"kvm.address-spaces",
      "KVM has one memslot set per VM: hv_vm_space_create returns HV_UNSUPPORTED and "
      "HV_CAP_ADDRSPACEMAX is 1.",
-     0},
+     0, nullptr, 0},
     {"kvm.controls",
      "VM-execution controls, the exception bitmap, CR0/CR4 masks and shadows and other control fields "
-     "are stored and read back but have no effect: KVM handles CPUID, MSRs, CR accesses and guest "
-     "exceptions in the kernel (no exits 0, 10, 28, 31, 32), and always exits on HLT and I/O.",
-     0},
+     "are stored and read back but have no effect: KVM handles CPUID, CR accesses and guest exceptions "
+     "in the kernel (no exits 0, 10, 28), and always exits on HLT and I/O.",
+     0, kControlsReasons, 3},
     {"kvm.cr-shadow",
      "The guest reads its real CR0/CR4 (not the VMCS read shadows). CR4.VMXE is kept for the VMM but "
      "not given to KVM.",
-     0},
+     0, nullptr, 0},
     {"kvm.run-until",
-     "hv_vcpu_run_until with a finite deadline returns HV_UNSUPPORTED (no preemption timer).", 0},
-    {"kvm.string-io",
-     "For INS/OUTS exits KVM has already done one iteration: RSI/RDI/RCX are past it when the exit "
-     "is reported.",
-     0},
+     "hv_vcpu_run_until with a finite deadline returns HV_UNSUPPORTED (no preemption timer).", 0, nullptr, 0},
     {"kvm.unhandled-exit",
      "hv_vcpu_run returns HV_ERROR for a KVM exit with no VMX equivalent, e.g. an instruction KVM's "
      "emulator cannot execute (on PVM hosts all ring-0 code is emulated). HVKVM_DEBUG=1 prints it.",
-     0},
+     0, nullptr, 0},
     {"kvm.ept-instr-len",
      "For EPT violations VMCS_RO_VMEXIT_INSTR_LEN is the decoded length of the instruction at RIP "
      "(0 when it cannot be decoded); on VMX the field is undefined for these exits.",
-     0},
+     0, nullptr, 0},
     {"kvm.vcpu-ids",
      "KVM never frees a vCPU before its VM: one VM can create at most KVM_CAP_MAX_VCPUS vCPUs over its "
      "lifetime (destroyed ones count, and so does the provider's own probe vCPU, created by the first "
      "hv_vcpu_write_register of CR0 or CR4); beyond that hv_vcpu_create returns HV_NO_RESOURCES.",
-     0},
+     0, nullptr, 0},
     {"kvm.register-values",
      "hv_vcpu_write_register returns HV_BAD_ARGUMENT, changing nothing, for a value KVM cannot load: "
      "TPR above 15, DR6/DR7 with bits 63:32 set, an XCR0 the vCPU's CPUID does not allow, a CR0 or CR4 "
      "value KVM_SET_SREGS refuses on its own. Combinations (e.g. CR0.PG with EFER.LME but not CR4.PAE) "
      "are not checked there: they give a VM-entry-failure exit on the next run, as VMX does. The same "
      "values written through hv_vmx_vcpu_write_vmcs are taken and fail VM entry.",
-     0},
+     0, nullptr, 0},
+    {"kvm.vmcall",
+     "A guest VMCALL does not exit to the VMM. KVM handles hypercalls in the kernel on Intel hosts; on "
+     "AMD and PVM hosts the provider turns KVM's hypercall patching off (which would rewrite the "
+     "guest's code, or loop in the kernel), so the guest gets #UD. The provider reports "
+     "VMX_REASON_VMCALL (RIP at the VMCALL, length 3, registers as the guest left them) where that #UD "
+     "ends in a triple fault at the VMCALL, i.e. a guest without a usable IDT; elsewhere the guest's "
+     "own #UD handler runs.",
+     0, kVmcallReasons, 1},
 };
+
+// Only where KVM cannot apply a guest TSC written from user space (PVM: no TSC offsetting).
+const hvkvm_deviation_t kTscDeviation = {
+    "kvm.tsc-write",
+    "KVM cannot set the guest's TSC on this host (no TSC offsetting: the guest reads the host's TSC): "
+    "hv_vcpu_write_msr of IA32_TSC returns HV_UNSUPPORTED.",
+    0, nullptr, 0};
+
+// Only where KVM cannot send RDMSR/WRMSR to user space (no KVM_CAP_X86_USER_SPACE_MSR or
+// KVM_CAP_X86_MSR_FILTER, before Linux 5.10).
+const hvkvm_deviation_t kMsrDeviation = {
+    "kvm.msr-exits",
+    "This kernel cannot send guest RDMSR/WRMSR to user space: KVM handles every MSR access itself, so "
+    "exits 31 and 32 never happen and hv_vcpu_enable_native_msr changes nothing.",
+    0, kMsrReasons, 2};
+
+
+// Everything hv_vm_create sets up after the VM's allocation; on failure the caller frees what is there.
+hv_return_t init_vm(Vm &vm) {
+  // KVM_CREATE_VM(0): a new VM of the default type; returns its fd.
+  vm.vm_fd = kvm_ioctl(vm.sys_fd, KVM_CREATE_VM, 0);
+  if (vm.vm_fd < 0) return errno == ENOMEM ? HV_NO_RESOURCES : HV_ERROR;
+  // KVM_GET_VCPU_MMAP_SIZE: size of the shared kvm_run area of each vCPU fd.
+  int mmap_size = kvm_ioctl(vm.sys_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+  if (mmap_size <= 0) return HV_ERROR;
+  vm.run_size = static_cast<size_t>(mmap_size);
+  // KVM_SET_TSS_ADDR: 3 pages of guest-physical space VMX uses for real-mode emulation when
+  // unrestricted guest is missing; placed where QEMU puts it. Harmless (and may fail) elsewhere.
+  kvm_ioctl(vm.vm_fd, KVM_SET_TSS_ADDR, 0xfeffd000ul);
+  // KVM_CHECK_EXTENSION(KVM_CAP_MAX_VCPUS) on the VM: vCPUs this VM may create.
+  // (Each KVM_CHECK_EXTENSION answers 0 for "absent"; -1 is a failed ioctl, and fails the creation.)
+  int max = kvm_ioctl(vm.vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+  if (max < 0) return HV_ERROR;
+  if (max > 0 && static_cast<unsigned>(max) < vm.max_vcpus) vm.max_vcpus = max;
+  // KVM_CHECK_EXTENSION(KVM_CAP_NR_MEMSLOTS) on the VM: memslot ids run below it (32764 here; 0 on
+  // kernels before 3.x, whose limit was 32).
+  int slots = kvm_ioctl(vm.vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
+  if (slots < 0) return HV_ERROR;
+  vm.max_slots = slots > 0 ? static_cast<uint32_t>(slots) : 32;
+  // KVM_GET_SUPPORTED_CPUID: fills up to nent entries with what KVM can give a guest; E2BIG if too few.
+  for (uint32_t nent = 256;; nent *= 2) {
+    uint8_t *cpuid = alloc_fails() ? nullptr
+                                   : static_cast<uint8_t *>(calloc(1, kCpuid2Header + nent * sizeof(kvm_cpuid_entry2)));
+    if (!cpuid) return HV_NO_RESOURCES;
+    memcpy(cpuid, &nent, sizeof nent);
+    if (kvm_ioctl(vm.sys_fd, kKvmGetSupportedCpuid, cpuid) == 0) {
+      vm.cpuid = cpuid;
+      break;
+    }
+    int err = errno;
+    free(cpuid);
+    if (err != E2BIG || nent > 4096) return HV_ERROR;
+  }
+  // KVM_ENABLE_CAP(KVM_CAP_DISABLE_QUIRKS2, KVM_X86_QUIRK_FIX_HYPERCALL_INSN): without it KVM rewrites a
+  // guest's VMCALL into the host vendor's hypercall instruction in guest memory (an EPT write exit on
+  // read-only code, and an endless loop inside KVM_RUN on this PVM host, notes §7). With it, the guest
+  // gets #UD. Linux 6.0 and later.
+  int quirks = kvm_ioctl(vm.vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_DISABLE_QUIRKS2);
+  if (quirks < 0) return HV_ERROR;
+  if (quirks & KVM_X86_QUIRK_FIX_HYPERCALL_INSN) {
+    kvm_enable_cap quirk{};
+    quirk.cap = KVM_CAP_DISABLE_QUIRKS2;
+    quirk.args[0] = KVM_X86_QUIRK_FIX_HYPERCALL_INSN;
+    if (kvm_ioctl(vm.vm_fd, KVM_ENABLE_CAP, &quirk) != 0) return HV_ERROR;
+    vm.hypercall_patching_off = true;
+  }
+  // Kernels without user-space MSR exits leave msr_exits off (deviation kvm.msr-exits).
+  if (!setup_msr_exits(vm)) return HV_ERROR;
+  return HV_SUCCESS;
+}
+
+void free_vm(Vm *vm) {
+  free(vm->cpuid);
+  if (vm->probe_fd >= 0) close(vm->probe_fd);
+  if (vm->vm_fd >= 0) close(vm->vm_fd);
+  if (vm->sys_fd >= 0) close(vm->sys_fd);
+  delete vm;
+}
 
 }  // namespace
 
@@ -416,8 +232,19 @@ uint32_t hvkvm_enforced_permissions_mask(void) {
 }
 
 size_t hvkvm_deviations(const hvkvm_deviation_t **list) {
-  if (list) *list = kDeviations;
-  return sizeof(kDeviations) / sizeof(kDeviations[0]);
+  static const std::vector<hvkvm_deviation_t> all = [] {
+    std::vector<hvkvm_deviation_t> v(std::begin(kDeviations), std::end(kDeviations));
+    int fd = open_kvm(nullptr, 0);
+    // KVM_CHECK_EXTENSION on /dev/kvm: what setup_msr_exits needs on every VM.
+    bool msr_exits = fd >= 0 && kvm_ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_USER_SPACE_MSR) > 0 &&
+                     kvm_ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_MSR_FILTER) > 0;
+    if (fd >= 0) close(fd);
+    if (!msr_exits) v.push_back(kMsrDeviation);
+    if (!tsc_writable_probe()) v.push_back(kTscDeviation);
+    return v;
+  }();
+  if (list) *list = all.data();
+  return all.size();
 }
 
 hv_return_t hv_capability(hv_capability_t capability, uint64_t *value) {
@@ -430,7 +257,7 @@ hv_return_t hv_capability(hv_capability_t capability, uint64_t *value) {
   int fd = open_kvm(nullptr, 0);
   if (fd < 0) return HV_NO_DEVICE;
   // KVM_CHECK_EXTENSION(KVM_CAP_MAX_VCPUS): the most vCPUs one VM may create (0 on old kernels).
-  int max = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+  int max = kvm_ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
   close(fd);
   if (max <= 0) max = 4;
   *value = static_cast<unsigned>(max) < kMaxVcpus ? static_cast<unsigned>(max) : kMaxVcpus;
@@ -442,48 +269,21 @@ hv_return_t hv_vm_create(hv_vm_options_t flags) {
                          HV_VM_MITIGATION_C_ENABLE | HV_VM_MITIGATION_D_ENABLE | HV_VM_MITIGATION_E_ENABLE |
                          HV_VM_ACCEL_APIC;
   std::lock_guard<std::mutex> lock(g_mu);
-  if (g_vm) return HV_BUSY;  // one VM per process (facts §0.3 [H]); code per decisions.md
+  if (g_vm) return HV_BUSY;  // one VM per process (facts §0.3 [H]); the code: README, return codes
   if (flags & ~known) return HV_BAD_ARGUMENT;
   int sys = open_kvm(nullptr, 0);
   if (sys < 0) return HV_NO_DEVICE;
-  auto *vm = new Vm();
+  Vm *vm = alloc_fails() ? nullptr : new (std::nothrow) Vm();
+  if (!vm) {
+    close(sys);
+    return HV_NO_RESOURCES;
+  }
   vm->sys_fd = sys;
-  // KVM_CREATE_VM(0): a new VM of the default type; returns its fd.
-  vm->vm_fd = ioctl(sys, KVM_CREATE_VM, 0);
-  if (vm->vm_fd < 0) {
-    close(sys);
-    delete vm;
-    return errno == ENOMEM ? HV_NO_RESOURCES : HV_ERROR;
+  hv_return_t ret = init_vm(*vm);
+  if (ret != HV_SUCCESS) {
+    free_vm(vm);
+    return ret;
   }
-  // KVM_GET_VCPU_MMAP_SIZE: size of the shared kvm_run area of each vCPU fd.
-  int mmap_size = ioctl(sys, KVM_GET_VCPU_MMAP_SIZE, 0);
-  // KVM_SET_TSS_ADDR: 3 pages of guest-physical space VMX uses for real-mode emulation when
-  // unrestricted guest is missing; placed where QEMU puts it. Harmless (and may fail) elsewhere.
-  ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, 0xfeffd000ul);
-  // KVM_CHECK_EXTENSION(KVM_CAP_MAX_VCPUS) on the VM: vCPUs this VM may create.
-  int max = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
-  if (max > 0 && static_cast<unsigned>(max) < vm->max_vcpus) vm->max_vcpus = max;
-  // KVM_GET_SUPPORTED_CPUID: fills up to nent entries with what KVM can give a guest; E2BIG if too few.
-  uint32_t nent = 256;
-  uint8_t *cpuid = nullptr;
-  for (;;) {
-    cpuid = static_cast<uint8_t *>(calloc(1, kCpuid2Header + nent * sizeof(kvm_cpuid_entry2)));
-    memcpy(cpuid, &nent, sizeof nent);
-    if (ioctl(sys, kKvmGetSupportedCpuid, cpuid) == 0) break;
-    free(cpuid);
-    cpuid = nullptr;
-    if (errno != E2BIG || nent > 4096) break;
-    nent *= 2;
-  }
-  if (mmap_size <= 0 || !cpuid) {
-    free(cpuid);
-    close(vm->vm_fd);
-    close(sys);
-    delete vm;
-    return HV_ERROR;
-  }
-  vm->run_size = mmap_size;
-  vm->cpuid = cpuid;
   install_kick_handler();
   g_vm = vm;
   return HV_SUCCESS;
@@ -493,13 +293,8 @@ hv_return_t hv_vm_destroy(void) {
   std::lock_guard<std::mutex> lock(g_mu);
   if (!g_vm) return HV_NO_DEVICE;
   if (!g_vm->vcpus.empty()) return HV_BUSY;  // "requires all vCPUs be destroyed" [H]
-  Vm *vm = g_vm;
-  release_memory(*vm);
-  free(vm->cpuid);
-  if (vm->probe_fd >= 0) close(vm->probe_fd);
-  close(vm->vm_fd);
-  close(vm->sys_fd);
-  delete vm;
+  release_memory(*g_vm);
+  free_vm(g_vm);
   g_vm = nullptr;
   return HV_SUCCESS;
 }
@@ -515,87 +310,6 @@ hv_return_t hv_vm_space_destroy(hv_vm_space_t) {
   std::lock_guard<std::mutex> lock(g_mu);
   if (!g_vm) return HV_NO_DEVICE;
   return HV_BAD_ARGUMENT;  // the default space cannot be destroyed and no other exists
-}
-
-hv_return_t hv_vm_map(hv_uvaddr_t uva, hv_gpaddr_t gpa, size_t size, hv_memory_flags_t flags) {
-  std::lock_guard<std::mutex> lock(g_mu);
-  if (!g_vm) return vm_missing();
-  if (!uva || !range_ok(gpa, size) || (reinterpret_cast<uintptr_t>(uva) % kPage) != 0 || (flags & ~uint64_t{kRWX}))
-    return HV_BAD_ARGUMENT;
-  Vm &vm = *g_vm;
-  std::lock_guard<std::mutex> mlock(vm.mem_mu);
-  // Overlap with any existing region → HV_ERROR ([R] arm64; decisions.md for x86).
-  uint64_t end = gpa + size;
-  auto it = vm.regions.lower_bound(gpa);
-  if (it != vm.regions.begin()) {
-    auto prev = std::prev(it);
-    if (prev->first + prev->second.size > gpa) return HV_ERROR;
-  }
-  if (it != vm.regions.end() && (end == 0 || it->first < end)) return HV_ERROR;
-  auto saved = vm.regions;
-  vm.regions.emplace(gpa, Region{gpa, size, const_cast<uint8_t *>(static_cast<const uint8_t *>(uva)),
-                                 static_cast<uint32_t>(flags)});
-  merge_regions(vm);
-  return commit(vm, saved);
-}
-
-hv_return_t hv_vm_unmap(hv_gpaddr_t gpa, size_t size) {
-  std::lock_guard<std::mutex> lock(g_mu);
-  if (!g_vm) return vm_missing();
-  if (!range_ok(gpa, size)) return HV_BAD_ARGUMENT;
-  Vm &vm = *g_vm;
-  std::lock_guard<std::mutex> mlock(vm.mem_mu);
-  uint64_t end = gpa + size;
-  auto saved = vm.regions;
-  split_at(vm, gpa);
-  if (end != 0) split_at(vm, end);
-  // Every mapped page in the range is removed; pages that were not mapped are ignored (decisions.md).
-  for (auto it = vm.regions.lower_bound(gpa); it != vm.regions.end() && (end == 0 || it->first < end);)
-    it = vm.regions.erase(it);
-  merge_regions(vm);
-  return commit(vm, saved);
-}
-
-hv_return_t hv_vm_protect(hv_gpaddr_t gpa, size_t size, hv_memory_flags_t flags) {
-  std::lock_guard<std::mutex> lock(g_mu);
-  if (!g_vm) return vm_missing();
-  if (!range_ok(gpa, size) || (flags & ~uint64_t{kRWX})) return HV_BAD_ARGUMENT;
-  Vm &vm = *g_vm;
-  std::lock_guard<std::mutex> mlock(vm.mem_mu);
-  if (!fully_mapped(vm, gpa, size)) return HV_BAD_ARGUMENT;  // decisions.md: unmapped page → BAD_ARGUMENT
-  uint64_t end = gpa + size;
-  auto saved = vm.regions;
-  split_at(vm, gpa);
-  if (end != 0) split_at(vm, end);
-  for (auto it = vm.regions.lower_bound(gpa); it != vm.regions.end() && (end == 0 || it->first < end); ++it)
-    it->second.flags = static_cast<uint32_t>(flags);
-  merge_regions(vm);
-  return commit(vm, saved);
-}
-
-hv_return_t hv_vm_map_space(hv_vm_space_t asid, hv_uvaddr_t uva, hv_gpaddr_t gpa, size_t size,
-                            hv_memory_flags_t flags) {
-  if (asid != HV_VM_SPACE_DEFAULT) {
-    std::lock_guard<std::mutex> lock(g_mu);
-    return g_vm ? HV_BAD_ARGUMENT : HV_NO_DEVICE;
-  }
-  return hv_vm_map(uva, gpa, size, flags);
-}
-
-hv_return_t hv_vm_unmap_space(hv_vm_space_t asid, hv_gpaddr_t gpa, size_t size) {
-  if (asid != HV_VM_SPACE_DEFAULT) {
-    std::lock_guard<std::mutex> lock(g_mu);
-    return g_vm ? HV_BAD_ARGUMENT : HV_NO_DEVICE;
-  }
-  return hv_vm_unmap(gpa, size);
-}
-
-hv_return_t hv_vm_protect_space(hv_vm_space_t asid, hv_gpaddr_t gpa, size_t size, hv_memory_flags_t flags) {
-  if (asid != HV_VM_SPACE_DEFAULT) {
-    std::lock_guard<std::mutex> lock(g_mu);
-    return g_vm ? HV_BAD_ARGUMENT : HV_NO_DEVICE;
-  }
-  return hv_vm_protect(gpa, size, flags);
 }
 
 }  // extern "C"

@@ -98,6 +98,11 @@ bool control_ok(uint32_t field, uint64_t value) {
 
 constexpr uint64_t kCr4Vmxe = 1u << 13;
 
+// IA32_SYSENTER_CS/ESP/EIP (0x174–0x176), whose guest values the VMCS holds.
+uint32_t sysenter_msr(uint32_t field) {
+  return field == VMCS_GUEST_IA32_SYSENTER_CS ? 0x174 : field == VMCS_GUEST_SYSENTER_ESP ? 0x175 : 0x176;
+}
+
 }  // namespace
 
 // Every VMCS encoding is below 0x8000 (bit 15 is reserved, Intel SDM Vol. 3 App. B), so the known set
@@ -142,6 +147,9 @@ hv_return_t vmcs_read(Vcpu &v, uint32_t f, uint64_t *out) {
         if (!load_dregs(v)) return HV_ERROR;
         val = v.dregs.dr7;
         break;
+      case VMCS_GUEST_IA32_SYSENTER_CS: case VMCS_GUEST_SYSENTER_ESP: case VMCS_GUEST_SYSENTER_EIP:
+        if (!msr_get(v, sysenter_msr(f), &val)) return HV_ERROR;
+        break;
       case VMCS_RO_EXIT_REASON: val = v.exit.reason; break;
       case VMCS_RO_EXIT_QUALIFIC: val = v.exit.qualification; break;
       case VMCS_GUEST_PHYSICAL_ADDRESS: val = v.exit.gpa; break;
@@ -154,7 +162,7 @@ hv_return_t vmcs_read(Vcpu &v, uint32_t f, uint64_t *out) {
       case VMCS_RO_IO_RIP: val = v.exit.io_rip; break;
       default: {
         auto it = v.vmcs.find(f);
-        val = it == v.vmcs.end() ? 0 : it->second;  // never written: 0 (decisions.md)
+        val = it == v.vmcs.end() ? 0 : it->second;  // never written: 0 (README, return codes)
       }
     }
   }
@@ -207,6 +215,9 @@ hv_return_t vmcs_write(Vcpu &v, uint32_t f, uint64_t value) {
         v.dregs.dr7 = value;
         v.dregs_dirty = true;
         return HV_SUCCESS;
+      case VMCS_GUEST_IA32_SYSENTER_CS: case VMCS_GUEST_SYSENTER_ESP: case VMCS_GUEST_SYSENTER_EIP:
+        // The same state as hv_vcpu_read_msr/write_msr of IA32_SYSENTER_* (KVM_SET_MSRS).
+        return msr_set(v, sysenter_msr(f), value) ? HV_SUCCESS : HV_BAD_ARGUMENT;
       default:
         v.vmcs[f] = value;  // stored, no effect on KVM (deviation kvm.controls)
         return HV_SUCCESS;

@@ -18,7 +18,13 @@ export interface AddonProbe {
   readonly pageSize: number;
   /** Bit i set = memory flag set i (0..7) is enforced exactly. */
   readonly enforcedPermissionsMask: number;
-  readonly deviations: readonly { id: string; description: string; permissionsMask: number }[];
+  readonly deviations: readonly {
+    id: string;
+    description: string;
+    permissionsMask: number;
+    /** Basic exit reasons the backend never reports (the provider declares them). */
+    exitReasons: readonly number[];
+  }[];
 }
 
 type Ret = number;

@@ -27,20 +27,13 @@ export function flagSets(mask: number): number[] {
   return sets;
 }
 
-/**
- * Exit reasons a deviation rules out, by deviation id: the KVM provider's `kvm.controls` says KVM handles
- * guest exceptions, CPUID, CR accesses and MSRs in the kernel, so VMX_REASON_EXC_NMI (0), _CPUID (10),
- * _MOV_CR (28), _RDMSR (31) and _WRMSR (32) never reach the VMM there.
- */
-const NEVER_REPORTED: Readonly<Record<string, readonly number[]>> = { 'kvm.controls': [0, 10, 28, 31, 32] };
-
 /** The provider's declared deviations, as the spec's {@link Deviation}s. */
 export function deviationsFrom(probe: AddonProbe): Deviation[] {
   return probe.deviations.map((d) => ({
     id: d.id,
     description: d.description,
     ...(d.permissionsMask !== 0 ? { permissions: flagSets(d.permissionsMask) } : {}),
-    ...(NEVER_REPORTED[d.id] ? { exitReasons: NEVER_REPORTED[d.id] } : {}),
+    ...(d.exitReasons.length ? { exitReasons: d.exitReasons } : {}),
   }));
 }
 

@@ -53,6 +53,8 @@ export interface SpecVcpu {
   ran: boolean;
   /** The largest `hv_vcpu_get_exec_time` seen: cumulative time never goes down. */
   execTime: bigint;
+  /** x86 MSRs made native with `hv_vcpu_enable_native_msr` (their RDMSR/WRMSR do not exit). */
+  readonly nativeMsrs: Set<number>;
 }
 
 /** An arm64 `hv_vm_config_t` as the spec tracks it. */
@@ -123,6 +125,7 @@ export function newVcpu(handle: number, owner: ThreadId): SpecVcpu {
     space: 0,
     ran: false,
     execTime: 0n,
+    nativeMsrs: new Set(),
   };
 }
 

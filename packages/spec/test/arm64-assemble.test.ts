@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import type { Arm64Action } from '../src/guest/arm64/actions.js';
-import { formatArm64Action } from '../src/guest/arm64/actions.js';
+import { ARM64_SYSREGS, formatArm64Action } from '../src/guest/arm64/actions.js';
 import { A64, assembleAction, assembleArm64, movSequence } from '../src/guest/arm64/assemble.js';
 
 const hex = (w: number): string => w.toString(16).padStart(8, '0');
@@ -40,6 +40,34 @@ const PINNED: [string, number][] = [
   ['wfi', A64.wfi()],
   ['movz x1, #0x1234, lsl #16', A64.movz(1, 0x1234, 1)],
   ['movk x1, #0x1234, lsl #48', A64.movk(1, 0x1234, 3)],
+  ['svc #0x42', A64.svc(0x42)],
+  ['smc #0x1234', A64.smc(0x1234)],
+  ['udf #1', A64.udf(1)],
+  ['wfe', A64.wfe()],
+  ['sevl', A64.sevl()],
+  ['eret', A64.eret()],
+  ['msr daifset, #2', A64.msrDaif(true, 2)],
+  ['msr daifclr, #2', A64.msrDaif(false, 2)],
+  ['adr x9, #12', A64.adr(9, 12)],
+  ['mov x1, x0', A64.movReg(1, 0)],
+  ['msr SPSR_EL1, x9', A64.msr(0xc200, 9)],
+  ['msr ELR_EL1, x9', A64.msr(0xc201, 9)],
+  ['msr OSLAR_EL1, x1', A64.msr(ARM64_SYSREGS.OSLAR_EL1.enc, 1)],
+  ['mrs x2, OSLSR_EL1', A64.mrs(2, ARM64_SYSREGS.OSLSR_EL1.enc)],
+  ['msr OSDLR_EL1, x3', A64.msr(ARM64_SYSREGS.OSDLR_EL1.enc, 3)],
+  ['mrs x0, ICC_IAR1_EL1', A64.mrs(0, ARM64_SYSREGS.ICC_IAR1_EL1.enc)],
+  ['msr ICC_EOIR1_EL1, x0', A64.msr(ARM64_SYSREGS.ICC_EOIR1_EL1.enc, 0)],
+  ['msr ICC_PMR_EL1, x1', A64.msr(ARM64_SYSREGS.ICC_PMR_EL1.enc, 1)],
+  ['msr ICC_SGI1R_EL1, x1', A64.msr(ARM64_SYSREGS.ICC_SGI1R_EL1.enc, 1)],
+  ['mrs x1, ICC_SRE_EL1', A64.mrs(1, ARM64_SYSREGS.ICC_SRE_EL1.enc)],
+  ['mrs x0, CNTPCT_EL0', A64.mrs(0, ARM64_SYSREGS.CNTPCT_EL0.enc)],
+  ['msr CNTP_CTL_EL0, x2', A64.msr(ARM64_SYSREGS.CNTP_CTL_EL0.enc, 2)],
+  ['msr CNTP_CVAL_EL0, x1', A64.msr(ARM64_SYSREGS.CNTP_CVAL_EL0.enc, 1)],
+  ['mrs x0, S3_0_C0_C6_2', A64.mrs(0, ARM64_SYSREGS.ID_AA64ISAR2_EL1.enc)],
+  ['mrs x1, S3_0_C0_C7_3', A64.mrs(1, ARM64_SYSREGS.ID_AA64MMFR3_EL1.enc)],
+  ['msr MDSCR_EL1, x1', A64.msr(ARM64_SYSREGS.MDSCR_EL1.enc, 1)],
+  ['mrs x2, DBGBVR0_EL1', A64.mrs(2, ARM64_SYSREGS.DBGBVR0_EL1.enc)],
+  ['msr DBGWCR1_EL1, x3', A64.msr(ARM64_SYSREGS.DBGWCR1_EL1.enc, 3)],
 ];
 
 const PINNED_HEX: Record<string, string> = {
@@ -73,6 +101,34 @@ const PINNED_HEX: Record<string, string> = {
   wfi: 'd503207f',
   'movz x1, #0x1234, lsl #16': 'd2a24681',
   'movk x1, #0x1234, lsl #48': 'f2e24681',
+  'svc #0x42': 'd4000841',
+  'smc #0x1234': 'd4024683',
+  'udf #1': '00000001',
+  wfe: 'd503205f',
+  sevl: 'd50320bf',
+  eret: 'd69f03e0',
+  'msr daifset, #2': 'd50342df',
+  'msr daifclr, #2': 'd50342ff',
+  'adr x9, #12': '10000069',
+  'mov x1, x0': 'aa0003e1',
+  'msr SPSR_EL1, x9': 'd5184009',
+  'msr ELR_EL1, x9': 'd5184029',
+  'msr OSLAR_EL1, x1': 'd5101081',
+  'mrs x2, OSLSR_EL1': 'd5301182',
+  'msr OSDLR_EL1, x3': 'd5101383',
+  'mrs x0, ICC_IAR1_EL1': 'd538cc00',
+  'msr ICC_EOIR1_EL1, x0': 'd518cc20',
+  'msr ICC_PMR_EL1, x1': 'd5184601',
+  'msr ICC_SGI1R_EL1, x1': 'd518cba1',
+  'mrs x1, ICC_SRE_EL1': 'd538cca1',
+  'mrs x0, CNTPCT_EL0': 'd53be020',
+  'msr CNTP_CTL_EL0, x2': 'd51be222',
+  'msr CNTP_CVAL_EL0, x1': 'd51be241',
+  'mrs x0, S3_0_C0_C6_2': 'd5380640',
+  'mrs x1, S3_0_C0_C7_3': 'd5380761',
+  'msr MDSCR_EL1, x1': 'd5100241',
+  'mrs x2, DBGBVR0_EL1': 'd5300082',
+  'msr DBGWCR1_EL1, x3': 'd51001e3',
 };
 
 test('instruction encoders match the pinned words', () => {
@@ -182,4 +238,46 @@ test('formatArm64Action reads like assembly', () => {
     'ldrsh wzr, [x0] @ 0x40000',
   );
   assert.equal(formatArm64Action({ op: 'sysreg', read: true, rt: 3 }), 'mrs x3, PMCR_EL0');
+});
+
+test('new actions assemble to the expected words; EL0 programs end with svc #0xffff; the vector table', () => {
+  assert.deepEqual(words({ op: 'wfe' }), ['d50320bf', 'd503205f', 'd503205f']);
+  assert.equal(assembleAction({ op: 'wfe' }).at, 2);
+  assert.deepEqual(words({ op: 'svc', imm: 0x42 }), ['d4000841']);
+  assert.deepEqual(words({ op: 'udf', imm: 1 }), ['00000001']);
+  assert.deepEqual(words({ op: 'smc', imm: 0x1234 }), ['d4024683']);
+  assert.deepEqual(words({ op: 'daif', set: false, imm: 2 }), ['d50342ff']);
+  assert.deepEqual(words({ op: 'sysreg', reg: 'OSLSR_EL1', read: true, rt: 2 }), ['d5301182']);
+  // eret to EL0 with DAIF clear via x9: movz x9, #0; msr SPSR_EL1, x9; adr x9, #12; msr ELR_EL1, x9; eret.
+  assert.deepEqual(words({ op: 'eret', to: 'el0', daif: 0, reg: 9 }), [
+    'd2800009',
+    'd5184009',
+    '10000069',
+    'd5184029',
+    'd69f03e0',
+  ]);
+  // The illegal return asks for EL2h (M = 0b1001) with DAIF masked: SPSR 0x3c9.
+  assert.equal(words({ op: 'eret', to: 'illegal', daif: 15, reg: 1 })[0], hex(A64.movz(1, 0x3c9, 0)));
+  const p = assembleArm64(
+    [
+      { op: 'eret', to: 'el0', daif: 0, reg: 9 },
+      { op: 'svc', imm: 1 },
+    ],
+    0x10000n,
+  );
+  assert.equal(p.endsAtEl0, true);
+  assert.equal(hex(p.words.at(-1)!), hex(A64.svc(0xffff)));
+  assert.equal(p.vbar, 0x10800n);
+  assert.equal(p.vectors.length, 0x800);
+  const view = new DataView(p.vectors.buffer);
+  for (let slot = 0; slot < 16; slot++) {
+    assert.equal(hex(view.getUint32(slot * 0x80, true)), hex(A64.hvc(0xfe00 | slot)));
+    assert.equal(hex(view.getUint32(slot * 0x80 + 4, true)), hex(A64.eret()));
+  }
+  assert.equal(assembleArm64([], 0x10000n, 'el0').endsAtEl0, true);
+  assert.equal(assembleArm64([{ op: 'eret', to: 'illegal', daif: 15, reg: 1 }], 0x10000n).endsAtEl0, false);
+  assert.throws(() => assembleArm64([], 0x10400n), TypeError); // not 2 KiB aligned
+  assert.throws(() => assembleAction({ op: 'hvc', imm: 0xfe03 }), TypeError); // a report immediate
+  assert.throws(() => assembleAction({ op: 'svc', imm: 0xffff }), TypeError);
+  assert.throws(() => assembleAction({ op: 'daif', set: true, imm: 16 }), TypeError);
 });

@@ -2,12 +2,16 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import {
+  ARM64_EC,
   decodeEsr,
   describeFsc,
   esrBrk64,
   esrDataAbort,
   esrHvc64,
   esrInstructionAbort,
+  esrNoIss,
+  esrSmc64,
+  esrSvc64,
   esrSysreg,
   esrWfx,
   SYSREG_ISS_KEY_MASK,
@@ -205,4 +209,15 @@ test('decodeEsr inverts esrDataAbort and esrSysreg', () => {
       },
     ),
   );
+});
+
+test('SVC, SMC and the exceptions without an ISS, encoded and decoded', () => {
+  assert.equal(esrSvc64(0x42), 0x5600_0042n); // EC 0x15
+  assert.equal(esrSmc64(0x1234), 0x5e00_1234n); // EC 0x17
+  assert.equal(esrNoIss(ARM64_EC.UNKNOWN), 0x0200_0000n);
+  assert.equal(esrNoIss(ARM64_EC.ILLEGAL_STATE), 0x3a00_0000n);
+  assert.equal(esrNoIss(ARM64_EC.PC_ALIGNMENT), 0x8a00_0000n);
+  assert.deepEqual(decodeEsr(0x5600_0042n), { kind: 'svc64', ec: 0x15, il: true, imm16: 0x42 });
+  assert.deepEqual(decodeEsr(0x5e00_1234n), { kind: 'smc64', ec: 0x17, il: true, imm16: 0x1234 });
+  assert.throws(() => esrSvc64(0x10000), TypeError);
 });

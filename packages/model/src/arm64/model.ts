@@ -33,9 +33,9 @@ import {
 } from '@hvspec/spec';
 import type { ModelOptions, UnsupportedInstruction } from '../core.js';
 import { ALL_PERMISSION_SETS, fail, kick, ModelCore, ok, SUCCESS, slicedRun } from '../core.js';
-import type { Arm64Cpu, Arm64Engine, Arm64RunContext, Arm64Stop } from '../engine.js';
-import { GuestMemoryView, MappingTable } from '../mappings.js';
-import { initialArm64Cpu } from './state.js';
+import type { Arm64Engine, Arm64Region, Arm64RunContext, Arm64Stop } from '../engine.js';
+import { MappingTable } from '../mappings.js';
+import { type Arm64Cpu, initialArm64Cpu } from './state.js';
 
 const PAGE_16K = 16384;
 const GRANULE_BYTES: Record<number, bigint> = {
@@ -84,7 +84,8 @@ interface Arm64Vm {
   /** Stage-2 granule in bytes: 16 KiB, or 4 KiB with HV_IPA_GRANULE_4KB. */
   readonly granule: bigint;
   readonly table: MappingTable;
-  readonly view: GuestMemoryView;
+  /** Stage 2 as the engine sees it (engine.ts `Arm64RunContext.region`). */
+  readonly region: (ipa: number) => Arm64Region | undefined;
   /** Live vCPUs only. */
   readonly vcpus: Map<number, Arm64VcpuRecord>;
   nextVcpu: number;
@@ -220,7 +221,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
       ipaLimit: 1n << BigInt(ipaSize),
       granule,
       table,
-      view: new GuestMemoryView(table),
+      region: (ipa) => table.findAt(ipa),
       vcpus: new Map(),
       nextVcpu: 0,
       clock: { count: 0n },
@@ -344,7 +345,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
       case HV_REG.HV_REG_CPSR:
         return ok(c.cpsr);
       default:
-        return ok(c.x[reg] as bigint);
+        return ok(c.getX(reg));
     }
   }
 
@@ -369,7 +370,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
         c.cpsr = value;
         break;
       default:
-        c.x[reg] = value;
+        c.setX(reg, value);
     }
     return SUCCESS;
   }
@@ -399,7 +400,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     if (!isKnownSysReg(reg)) return fail(HV.HV_BAD_ARGUMENT);
-    return ok(v.cpu.sys.get(reg) ?? 0n);
+    return ok(v.cpu.getSys(reg));
   }
 
   hv_vcpu_set_sys_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
@@ -409,7 +410,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
     if (typeof v === 'number') return fail(v);
     if (!isKnownSysReg(reg)) return fail(HV.HV_BAD_ARGUMENT);
     // ID registers are writable through the API (VMMs such as QEMU write MIDR/MPIDR, hvf-facts.md §5.8).
-    v.cpu.sys.set(reg, value);
+    v.cpu.setSys(reg, value);
     return SUCCESS;
   }
 
@@ -604,12 +605,14 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
     const vm = this.vm as Arm64Vm;
     return {
       cpu: v.cpu,
-      mem: vm.view,
+      region: vm.region,
       clock: vm.clock,
       vtimerOffset: v.vtimerOffset,
       vtimerMasked: v.vtimerMasked,
       trapDebugExceptions: v.trapDebugExceptions,
       trapDebugRegAccesses: v.trapDebugRegAccesses,
+      pendingIrq: v.pendingIrq,
+      pendingFiq: v.pendingFiq,
     };
   }
 
@@ -621,6 +624,9 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
     }
     if (this.engine === undefined) return fail(HV.HV_UNSUPPORTED);
     v.runClock = (this.vm as Arm64Vm).clock.count;
+    // The framework enters the guest with an exception return from EL2, which sets the event register
+    // (Arm ARM, "The Event Register"); whether HVF does anything else to it is not known [U].
+    v.cpu.event = true;
     return undefined;
   }
 

@@ -23,6 +23,7 @@ import {
   isKnownVmcsField,
   isVmcsHostState,
   isVmcsReadOnly,
+  NATIVE_MSRS_TESTED,
   VMCS,
   VMCS_FRAMEWORK_OWNED,
   VMX_REASON,
@@ -66,6 +67,10 @@ interface X86VcpuRecord {
   lastUnsupported: UnsupportedInstruction | undefined;
   /** hv_vcpu_get_exec_time: the model's guest time is virtual — 1 ns per run that enters the guest. */
   execTime: bigint;
+  /** MSRs written with hv_vcpu_write_msr (the model's store of the MSRs it accepts). */
+  readonly msrs: Map<number, bigint>;
+  /** MSRs made native with hv_vcpu_enable_native_msr. */
+  readonly nativeMsrs: Set<number>;
 }
 
 interface X86Vm {
@@ -289,6 +294,8 @@ export class X86Model extends ModelCore implements X86Backend {
       cancel: false,
       lastUnsupported: undefined,
       execTime: 0n,
+      msrs: new Map(),
+      nativeMsrs: new Set(),
     });
     return ok(id as Vcpu);
   }
@@ -430,6 +437,56 @@ export class X86Model extends ModelCore implements X86Backend {
     X86_ARG_CHECKS.hv_vcpu_get_exec_time(t, vcpu);
     const v = this.owned(t, vcpu);
     return typeof v === 'number' ? fail(v) : ok(v.execTime);
+  }
+
+  // ---- MSRs, cache and TLB -----------------------------------------------------------------------------
+
+  /** The twelve MSRs of Apple's test are accepted; others are HV_BAD_ARGUMENT (model README, choices). */
+  hv_vcpu_enable_native_msr(t: ThreadId, vcpu: Vcpu, msr: number, enable: boolean): Result {
+    this.enter(t);
+    X86_ARG_CHECKS.hv_vcpu_enable_native_msr(t, vcpu, msr, enable);
+    const v = this.owned(t, vcpu);
+    if (typeof v === 'number') return fail(v);
+    if (!NATIVE_MSRS_TESTED.includes(msr)) return fail(HV.HV_BAD_ARGUMENT);
+    if (enable) v.nativeMsrs.add(msr);
+    else v.nativeMsrs.delete(msr);
+    return SUCCESS;
+  }
+
+  /** The same twelve MSRs read back what was written (0 before); others are HV_BAD_ARGUMENT. */
+  hv_vcpu_read_msr(t: ThreadId, vcpu: Vcpu, msr: number): Result<bigint> {
+    this.enter(t);
+    X86_ARG_CHECKS.hv_vcpu_read_msr(t, vcpu, msr);
+    const v = this.owned(t, vcpu);
+    if (typeof v === 'number') return fail(v);
+    if (!NATIVE_MSRS_TESTED.includes(msr)) return fail(HV.HV_BAD_ARGUMENT);
+    return ok(v.msrs.get(msr) ?? 0n);
+  }
+
+  hv_vcpu_write_msr(t: ThreadId, vcpu: Vcpu, msr: number, value: bigint): Result {
+    this.enter(t);
+    X86_ARG_CHECKS.hv_vcpu_write_msr(t, vcpu, msr, value);
+    const v = this.owned(t, vcpu);
+    if (typeof v === 'number') return fail(v);
+    if (!NATIVE_MSRS_TESTED.includes(msr)) return fail(HV.HV_BAD_ARGUMENT);
+    v.msrs.set(msr, value);
+    return SUCCESS;
+  }
+
+  /** The model caches nothing: a flush has nothing to write back. */
+  hv_vcpu_flush(t: ThreadId, vcpu: Vcpu): Result {
+    this.enter(t);
+    X86_ARG_CHECKS.hv_vcpu_flush(t, vcpu);
+    const v = this.owned(t, vcpu);
+    return typeof v === 'number' ? fail(v) : SUCCESS;
+  }
+
+  /** The model has no TLB: guest accesses always walk the current tables. */
+  hv_vcpu_invalidate_tlb(t: ThreadId, vcpu: Vcpu): Result {
+    this.enter(t);
+    X86_ARG_CHECKS.hv_vcpu_invalidate_tlb(t, vcpu);
+    const v = this.owned(t, vcpu);
+    return typeof v === 'number' ? fail(v) : SUCCESS;
   }
 
   hv_vcpu_interrupt(t: ThreadId, vcpus: readonly Vcpu[], vcpu_count: number): Result {

@@ -4,7 +4,8 @@
  * on its permission checks).
  */
 
-import type { Arm64Cpu, Arm64RunContext, GuestMemory, MemFault } from '../../src/engine.js';
+import { Arm64Cpu } from '../../src/arm64/state.js';
+import type { Arm64Region, Arm64RunContext, GuestMemory, MemFault } from '../../src/engine.js';
 
 export const PAGE = 0x4000n;
 export const R = 1,
@@ -13,13 +14,31 @@ export const R = 1,
 
 /** Guest memory as a Map of 16 KiB pages, each with `hv_memory_flags_t`. */
 export class TestMemory implements GuestMemory {
-  readonly pages = new Map<bigint, { flags: number; data: Uint8Array }>();
+  readonly pages = new Map<bigint, { flags: number; data: Uint8Array; region: Arm64Region }>();
 
   map(ipa: bigint, size: bigint, flags: number): this {
-    for (let a = ipa; a < ipa + size; a += PAGE)
-      this.pages.set(a / PAGE, { flags, data: new Uint8Array(Number(PAGE)) });
+    for (let a = ipa; a < ipa + size; a += PAGE) {
+      const data = new Uint8Array(Number(PAGE));
+      this.pages.set(a / PAGE, {
+        flags,
+        data,
+        region: { startN: Number(a), size: Number(PAGE), bytes: data, offset: 0, flags },
+      });
+    }
     return this;
   }
+
+  /** Changes the flags of the mapped pages of [ipa, ipa + size). */
+  protect(ipa: bigint, size: bigint, flags: number): this {
+    for (let a = ipa; a < ipa + size; a += PAGE) {
+      const p = this.pages.get(a / PAGE);
+      if (p) this.pages.set(a / PAGE, { ...p, flags, region: { ...p.region, flags } });
+    }
+    return this;
+  }
+
+  /** The engine's view of stage 2 (engine.ts `Arm64RunContext.region`). */
+  region = (ipa: number): Arm64Region | undefined => this.pages.get(BigInt(ipa) / PAGE)?.region;
 
   lookup(ipa: bigint): { flags: number } | undefined {
     const p = this.pages.get(ipa / PAGE);
@@ -76,31 +95,28 @@ export class TestMemory implements GuestMemory {
 }
 
 /** A vCPU at EL1h with DAIF masked (CPSR 0x3c5), MMU off, PC at `pc`. */
-export function freshCpu(pc: bigint): Arm64Cpu {
-  return {
-    x: Array.from({ length: 31 }, () => 0n),
-    pc,
-    cpsr: 0x3c5n,
-    fpcr: 0n,
-    fpsr: 0n,
-    q: Array.from({ length: 32 }, () => 0n),
-    sys: new Map(),
-  };
+export function freshCpu(pc: bigint, cpsr = 0x3c5n): Arm64Cpu {
+  const cpu = new Arm64Cpu();
+  cpu.pc = pc;
+  cpu.cpsr = cpsr;
+  return cpu;
 }
 
 export function context(
   cpu: Arm64Cpu,
-  mem: GuestMemory,
+  mem: TestMemory,
   over: Partial<Arm64RunContext> = {},
 ): Arm64RunContext {
   return {
     cpu,
-    mem,
+    region: mem.region,
     clock: { count: 0n },
     vtimerOffset: 0n,
     vtimerMasked: false,
     trapDebugExceptions: true,
     trapDebugRegAccesses: false,
+    pendingIrq: false,
+    pendingFiq: false,
     ...over,
   };
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Vcpu, VmConfig } from '@hvspec/spec';
 import { forgeVcpu, HV, HV_EXIT_REASON, HV_MEMORY, HV_REG, HV_SYS_REG } from '@hvspec/spec';
+import { arm64Engine } from '../../src/arm64/interp.js';
 import type { Arm64Model } from '../../src/arm64/model.js';
 import { createArm64Model, createModel } from '../../src/create.js';
 import type { Arm64Engine, Arm64Stop } from '../../src/engine.js';
@@ -392,5 +393,55 @@ describe('arm64 model: JS type checks', () => {
     assert.throws(() => m.hv_vm_map(0, { mem: m.host_alloc(16384), offset: 0 }, any(0), G, RWX), /ipa/);
     assert.throws(() => m.hv_vcpus_exit(0, any('x'), 1), /vcpus/);
     assert.throws(() => m.hv_vcpu_get_reg(any(1.5), cpu, 0), /thread/);
+  });
+});
+
+describe('a fresh vCPU run as a binding crate runs it (CPSR never set)', () => {
+  it('runs at EL0; the UDF is taken to EL1 through VBAR_EL1 = 0 and the vector fetch exits as an instruction abort', () => {
+    // mov x1, x0; udf #0 (a word of zeros); brk #0 — the shape of applevisor's test (hvf-facts.md §2.6 [T]).
+    const m = createArm64Model({ engines: { arm64: arm64Engine } });
+    assert.equal(m.hv_vm_create(0, null).ret, HV.HV_SUCCESS);
+    const ram = m.host_alloc(Number(G));
+    m.host_write(ram, 0, Uint8Array.of(0xe1, 0x03, 0x00, 0xaa, 0, 0, 0, 0, 0x00, 0x00, 0x20, 0xd4));
+    assert.equal(m.hv_vm_map(0, { mem: ram, offset: 0 }, 0x10000n, G, RWX).ret, HV.HV_SUCCESS);
+    const cpu = m.hv_vcpu_create(1, null).value!;
+    assert.equal(m.hv_vcpu_get_reg(1, cpu, HV_REG.HV_REG_CPSR).value, 0n);
+    assert.equal(m.hv_vcpu_set_reg(1, cpu, HV_REG.HV_REG_X0, 7n).ret, HV.HV_SUCCESS);
+    assert.equal(m.hv_vcpu_set_reg(1, cpu, HV_REG.HV_REG_PC, 0x10000n).ret, HV.HV_SUCCESS);
+    const r = m.hv_vcpu_run(1, cpu);
+    assert.equal(r.ret, HV.HV_SUCCESS);
+    // EC 0x20 (instruction abort from a lower EL), IL, translation fault level 3; FAR = IPA = 0x400.
+    assert.deepEqual(r.value, {
+      reason: HV_EXIT_REASON.HV_EXIT_REASON_EXCEPTION,
+      exception: { syndrome: 0x8200_0007n, virtual_address: 0x400n, physical_address: 0x400n },
+    });
+    const reg = (n: number) => m.hv_vcpu_get_reg(1, cpu, n).value;
+    const sys = (n: number) => m.hv_vcpu_get_sys_reg(1, cpu, n).value;
+    assert.equal(reg(HV_REG.HV_REG_X1), 7n);
+    assert.equal(reg(HV_REG.HV_REG_PC), 0x400n);
+    assert.equal(reg(HV_REG.HV_REG_CPSR), 0x3c5n);
+    assert.equal(sys(HV_SYS_REG.HV_SYS_REG_ESR_EL1), 0x0200_0000n);
+    assert.equal(sys(HV_SYS_REG.HV_SYS_REG_ELR_EL1), 0x10004n);
+    assert.equal(sys(HV_SYS_REG.HV_SYS_REG_SPSR_EL1), 0n);
+  });
+
+  it('keeps SP_EL0 and SP_EL1 apart through the API and the guest; CPSR reads back as the guest left PSTATE', () => {
+    const m = createArm64Model({ engines: { arm64: arm64Engine } });
+    m.hv_vm_create(0, null);
+    const ram = m.host_alloc(Number(G));
+    // add sp, sp, #16; hvc #0
+    m.host_write(ram, 0, Uint8Array.of(0xff, 0x43, 0x00, 0x91, 0x02, 0x00, 0x00, 0xd4));
+    m.hv_vm_map(0, { mem: ram, offset: 0 }, 0x10000n, G, RWX);
+    const cpu = m.hv_vcpu_create(0, null).value!;
+    m.hv_vcpu_set_sys_reg(0, cpu, HV_SYS_REG.HV_SYS_REG_SP_EL0, 0x100n);
+    m.hv_vcpu_set_sys_reg(0, cpu, HV_SYS_REG.HV_SYS_REG_SP_EL1, 0x200n);
+    m.hv_vcpu_set_reg(0, cpu, HV_REG.HV_REG_PC, 0x10000n);
+    // Bits no PSTATE field has (here bit 5, and bit 40): kept as written until the guest runs.
+    m.hv_vcpu_set_reg(0, cpu, HV_REG.HV_REG_CPSR, 0x3e5n | (1n << 40n));
+    assert.equal(m.hv_vcpu_get_reg(0, cpu, HV_REG.HV_REG_CPSR).value, 0x3e5n | (1n << 40n));
+    assert.equal(m.hv_vcpu_run(0, cpu).ret, HV.HV_SUCCESS);
+    assert.equal(m.hv_vcpu_get_sys_reg(0, cpu, HV_SYS_REG.HV_SYS_REG_SP_EL0).value, 0x100n);
+    assert.equal(m.hv_vcpu_get_sys_reg(0, cpu, HV_SYS_REG.HV_SYS_REG_SP_EL1).value, 0x210n);
+    assert.equal(m.hv_vcpu_get_reg(0, cpu, HV_REG.HV_REG_CPSR).value, 0x3c5n);
   });
 });

@@ -9,8 +9,12 @@
  *    execute-only (X) or write+execute-only (WX); R, RW and W are enforced by trapping every access
  *    (about one exit per access, completed inside the provider; hv_vcpu_run does not return for them).
  *  - VM-execution controls, exception bitmap, CR masks/shadows and most other control fields are
- *    stored and read back but do not change what the guest does: KVM handles CPUID, MSRs, CR
- *    accesses and exceptions in the kernel, and always gives HLT and I/O exits to user space.
+ *    stored and read back but do not change what the guest does: KVM handles CPUID, CR accesses and
+ *    exceptions in the kernel, and always gives HLT and I/O exits to user space. RDMSR/WRMSR exit to
+ *    the VMM unless hv_vcpu_enable_native_msr let the vCPU run the MSR natively.
+ *  - A guest VMCALL does not exit (deviation kvm.vmcall): KVM handles hypercalls in the kernel or
+ *    raises #UD in the guest; it is reported as VMX_REASON_VMCALL only where that #UD ends in a
+ *    triple fault at the VMCALL (a guest without a usable IDT).
  *  - hv_vcpu_run_until with a finite deadline returns HV_UNSUPPORTED (no preemption timer).
  *  - hv_vcpu_write_register refuses (HV_BAD_ARGUMENT, nothing changed) values KVM cannot load:
  *    TPR > 15, DR6/DR7 with bits 63:32 set, an XCR0 the vCPU's CPUID does not allow, and CR0/CR4
@@ -52,10 +56,33 @@ typedef struct {
   const char *id;
   const char *description;
   uint32_t permissions_mask; /* the flag sets concerned (bit i = set i), 0 when not about memory */
+  /* Basic exit reasons (VMX_REASON_*) this deviation means the provider may not report where the
+   * framework would: what causes them is handled elsewhere. exit_reason_count entries, or none. */
+  const uint32_t *exit_reasons;
+  size_t exit_reason_count;
 } hvkvm_deviation_t;
 
-/* Writes a pointer to a static array of deviations to *list and returns its length. */
+/* Writes a pointer to a static array of deviations to *list and returns its length. The list depends
+ * on what this machine's KVM can do (e.g. kvm.msr-exits only where it cannot send MSR accesses to
+ * user space); it is computed once. */
 size_t hvkvm_deviations(const hvkvm_deviation_t **list);
+
+/*
+ * Test-only fault injection. Arms a rule: among the provider's calls of kind `site` from now on (for
+ * HVKVM_FAULT_IOCTL with `request` != 0, only ioctls of that request number), the nth (1-based) fails
+ * as the OS would fail it: -1 (MAP_FAILED for mmap, a failed allocation for ALLOC) with errno `err`
+ * (0: EIO for ioctl and open, ENOMEM for mmap and allocations). nth 0 only counts. Returns how many
+ * matching calls the previous rule counted. HVKVM_FAULT_NONE disarms (and stops counting).
+ */
+enum {
+  HVKVM_FAULT_NONE = 0,
+  HVKVM_FAULT_ANY = 1,   /* every kind below, counted together */
+  HVKVM_FAULT_OPEN = 2,  /* open("/dev/kvm") */
+  HVKVM_FAULT_MMAP = 3,  /* mmap of a vCPU's kvm_run */
+  HVKVM_FAULT_IOCTL = 4, /* ioctl on /dev/kvm, a VM or a vCPU */
+  HVKVM_FAULT_ALLOC = 5, /* the provider's own allocations (VM, vCPU, CPUID table) */
+};
+unsigned long hvkvm_inject_fault(int site, unsigned long request, unsigned long nth, int err);
 
 #ifdef __cplusplus
 }

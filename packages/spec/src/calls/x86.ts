@@ -45,6 +45,7 @@ import {
   X86_REG_SIGNIFICANT,
 } from './registers.js';
 import type { CallSpec, InParam, OutParam, Row, SpecCall } from './types.js';
+import { X86_VCPU_STATE_CALLS } from './x86-vcpu-state.js';
 
 const VM_OPTIONS_MASK = Object.values(HV_VM_OPTIONS).reduce((a, b) => a | b, 0);
 const VCPU_OPTIONS_MASK = Object.values(HV_VCPU_OPTIONS).reduce((a, b) => a | b, 0);
@@ -921,4 +922,5 @@ export const X86_CALLS: readonly CallSpec[] = [
   hv_vcpu_run_until,
   hv_vcpu_interrupt,
   execTimeSpec('x86_64'),
+  ...X86_VCPU_STATE_CALLS,
 ];

@@ -11,6 +11,7 @@ import { forgeVcpu } from '../backend.js';
 import {
   type Arm64Layout,
   type Arm64Scenario,
+  arm64Granules,
   arm64ScenarioArb,
   arm64ScenarioTraceSteps,
   runArm64Scenario,
@@ -35,6 +36,11 @@ import { ConformanceError, execute } from './execute.js';
 
 /** Where guest code lives: above the window the mapping commands use, below a 32-bit IPA space. */
 const CODE_ADDR: Record<Arch, bigint> = { x86_64: 0x20_0000n, arm64: 0x100_0000n };
+/**
+ * Where arm64 guests with the MMU on keep their stage-1 tables: 1 MiB (up to 16 tables of the 64 KiB
+ * granule), above the code and still outside the window the mapping commands use.
+ */
+const ARM64_TABLES = { ipa: 0x180_0000n, size: 0x10_0000 } as const;
 
 /** VMCS fields a VMM puts back to their reset values before it (re)starts a vCPU (Intel SDM). */
 const VMM_VMCS_RESET: readonly (readonly [number, bigint])[] = [
@@ -122,13 +128,51 @@ async function vmmReset(m: Model, r: Real, vcpu: SpecVcpu): Promise<void> {
     }
     return;
   }
-  // arm64: EL1h with the MMU off and the virtual timer off (hvf-facts §2.6, §5.7: fresh state is undefined).
+  // arm64: EL1h with the MMU off (and TCR_EL1 0: the model does not run top-byte-ignore) and the
+  // virtual timer off (hvf-facts §2.6, §5.7: fresh state is undefined).
   for (const [reg, value] of [
     [HV_SYS_REG.HV_SYS_REG_SCTLR_EL1, 0n],
+    [HV_SYS_REG.HV_SYS_REG_TCR_EL1, 0n],
     [HV_SYS_REG.HV_SYS_REG_CNTV_CTL_EL0, 0n],
   ] as const) {
     await execute(m, r, { name: 'hv_vcpu_set_sys_reg', t, args: { vcpu: handle, reg, value } });
   }
+}
+
+/**
+ * The arm64 table area: mapped READ|WRITE at ARM64_TABLES through checked calls when it is missing;
+ * undefined when something else is there or no more buffers may be made (then no MMU scenarios).
+ */
+async function prepareArm64Tables(
+  m: Model,
+  r: Real,
+): Promise<{ ipa: bigint; size: number; uva: Uva } | undefined> {
+  const s = m.state;
+  if (!s.vm) return undefined;
+  const { ipa, size } = ARM64_TABLES;
+  if (BigInt(size) % BigInt(s.vm.granule) !== 0n || ipa + BigInt(size) > s.vm.addrLimit) return undefined;
+  const maps = s.vm.spaces.get(0) ?? [];
+  const rw = HV_MEMORY.READ | HV_MEMORY.WRITE;
+  const existing = maps.find((x) => x.addr < ipa + BigInt(size) && ipa < x.addr + x.size);
+  if (existing) {
+    const mem = m.mems.get(existing.mem);
+    if (!mem || existing.addr !== ipa || existing.size !== BigInt(size) || existing.flags !== rw)
+      return undefined;
+    return { ipa, size, uva: { mem, offset: existing.offset } };
+  }
+  if (m.mems.size >= 6) return undefined;
+  const mem = r.backend.host_alloc(size);
+  m.mems.set(mem.id, mem);
+  m.codeMems.add(mem.id);
+  s.buffers.set(mem.id, mem.size);
+  r.log.push({ kind: 'host_alloc', mem });
+  await execute(m, r, {
+    name: 'hv_vm_map',
+    t: 0,
+    args: { uva: { mem, offset: 0 }, ipa, size: BigInt(size), flags: rw },
+  });
+  const mapped = (s.vm?.spaces.get(0) ?? []).some((x) => x.addr === ipa);
+  return mapped ? { ipa, size, uva: { mem, offset: 0 } } : undefined;
 }
 
 /** The mappings of the vCPU's address space, with their host buffers, as the scenarios want them. */
@@ -195,10 +239,19 @@ export class GuestCommand implements HvCommand {
       );
       m.coverage.add(viaUntil ? 'hv_vcpu_run_until.guest' : 'hv_vcpu_run.guest');
     } else {
+      const tables = await prepareArm64Tables(m, r);
+      // Stage-1 granules the vCPU implements, as its ID_AA64MMFR0_EL1 says (Apple's cores lack 64 KiB).
+      const mmfr0 = (r.backend as Arm64Backend).hv_vcpu_get_sys_reg(
+        vcpu.owner,
+        handle,
+        HV_SYS_REG.HV_SYS_REG_ID_AA64MMFR0_EL1,
+      );
       const layout: Arm64Layout = {
-        mappings: maps.map((x) => ({ ...x, ipa: x.addr })),
+        mappings: layoutMappings(m, vcpu).map((x) => ({ ...x, ipa: x.addr })),
         code: { ipa: code.addr, size: code.size, uva: code.uva },
+        ...(tables ? { tables } : {}),
         ipaBits: Number(m.state.vm?.addrLimit.toString(2).length ?? 37) - 1,
+        granules: mmfr0.ret === HV.HV_SUCCESS ? arm64Granules(mmfr0.value ?? 0n) : [],
       };
       const scenario = sample(arm64ScenarioArb(layout), this.seed) as Arm64Scenario;
       this.summary = `t${vcpu.owner}: guest arm64 program of ${scenario.actions.length} actions on vcpu ${vcpu.handle}`;
@@ -218,7 +271,9 @@ export class GuestCommand implements HvCommand {
           layout: arm64LayoutOn(scenario.layout, mem),
         }),
       );
-      vcpu.trapDebugExceptions = true;
+      // The state the scenario's VMM left: its debug traps, the vtimer unmasked (hvf-facts.md §2.4, §2.6).
+      vcpu.trapDebugExceptions = scenario.trapDebug ?? true;
+      vcpu.trapDebugRegAccesses = scenario.trapDebugRegs ?? false;
       vcpu.vtimerMask = false;
     }
     afterGuestRun(vcpu);
@@ -291,6 +346,9 @@ function arm64LayoutOn(l: Arm64Layout, mem: (m: HostMemory) => HostMemory): Arm6
       x.uva ? { ...x, uva: { mem: mem(x.uva.mem), offset: x.uva.offset } } : x,
     ),
     code: { ...l.code, uva: { mem: mem(l.code.uva.mem), offset: l.code.uva.offset } },
+    ...(l.tables
+      ? { tables: { ...l.tables, uva: { mem: mem(l.tables.uva.mem), offset: l.tables.uva.offset } } }
+      : {}),
   };
 }
 
@@ -379,13 +437,21 @@ export class SpinCancelCommand implements HvCommand {
     }
     // Observe a rejection now; it is reported when the run is awaited below.
     running.catch(() => undefined);
-    r.log.push({ kind: 'guest', render: (name) => spinSteps(arch, name(vcpu.handle), t, kicker, code.addr) });
+    // The trace shows the run started, the kick as the call it is (its own log entry, judged by the
+    // spec), then the await: a label per spin, so that a trace may hold several.
+    const label = `spin${r.log.length}`;
+    const steps = spinSteps(arch, t, label, code.addr);
+    r.log.push({ kind: 'guest', render: (name) => steps.start(name(vcpu.handle)) });
     await new Promise((res) => setTimeout(res, this.delayMs));
-    await execute(m, r, {
-      name: arch === 'x86_64' ? 'hv_vcpu_interrupt' : 'hv_vcpus_exit',
-      t: kicker,
-      args: { vcpus: [handle], vcpu_count: 1 },
-    });
+    try {
+      await execute(m, r, {
+        name: arch === 'x86_64' ? 'hv_vcpu_interrupt' : 'hv_vcpus_exit',
+        t: kicker,
+        args: { vcpus: [handle], vcpu_count: 1 },
+      });
+    } finally {
+      r.log.push({ kind: 'guest', render: (name) => steps.finish(name(vcpu.handle)) });
+    }
     const result = await running;
     // The kick is consumed by this run, whether it arrived during the run or just before it.
     vcpu.cancel = false;
@@ -413,10 +479,16 @@ export class SpinCancelCommand implements HvCommand {
   }
 }
 
-function spinSteps(arch: Arch, vcpu: string, t: number, kicker: number, addr: bigint): unknown[] {
+/** The trace steps of a spin: `start` before the kick (setup, the async run), `finish` after it. */
+function spinSteps(
+  arch: Arch,
+  t: number,
+  label: string,
+  addr: bigint,
+): { start: (vcpu: string) => unknown[]; finish: (vcpu: string) => unknown[] } {
   const on = (s: Record<string, unknown>) => (t ? { thread: t, ...s } : s);
   const hex = `0x${addr.toString(16)}`;
-  const setup =
+  const setup = (vcpu: string): unknown[] =>
     arch === 'x86_64'
       ? [on({ call: 'x86_setup', args: { vcpu: `$${vcpu}`, mode: 'prot32', rip: hex } })]
       : [
@@ -431,12 +503,11 @@ function spinSteps(arch: Arch, vcpu: string, t: number, kicker: number, addr: bi
             expect: { ret: 'HV_SUCCESS' },
           }),
         ];
-  const kick = arch === 'x86_64' ? 'hv_vcpu_interrupt' : 'hv_vcpus_exit';
   const awaitExpect =
     arch === 'x86_64'
       ? { ret: 'HV_SUCCESS' }
       : { ret: 'HV_SUCCESS', exit: { reason: 'HV_EXIT_REASON_CANCELED' } };
-  const check =
+  const check = (vcpu: string): unknown =>
     arch === 'x86_64'
       ? on({
           call: 'hv_vmx_vcpu_read_vmcs',
@@ -448,18 +519,14 @@ function spinSteps(arch: Arch, vcpu: string, t: number, kicker: number, addr: bi
           args: { vcpu: `$${vcpu}`, reg: 'HV_REG_PC' },
           expect: { ret: 'HV_SUCCESS', value: hex },
         });
-  return [
-    ...setup,
-    on({ call: 'hv_vcpu_run', args: { vcpu: `$${vcpu}` }, async: true, label: 'spin' }),
-    {
-      ...(kicker ? { thread: kicker } : {}),
-      call: kick,
-      args: { vcpus: [`$${vcpu}`], vcpu_count: 1 },
-      expect: { ret: 'HV_SUCCESS' },
-    },
-    on({ call: 'await', args: { label: 'spin' }, expect: awaitExpect }),
-    check,
-  ];
+  return {
+    start: (vcpu) => [
+      ...setup(vcpu),
+      on({ call: 'hv_vcpu_run', args: { vcpu: `$${vcpu}` }, async: true, label }),
+    ],
+    // An await runs on the async step's own thread: the trace format forbids a thread on it.
+    finish: (vcpu) => [{ call: 'await', args: { label }, expect: awaitExpect }, check(vcpu)],
+  };
 }
 
 /** The guest commands for a backend that executes guest code (none otherwise). */

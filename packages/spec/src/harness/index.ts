@@ -11,7 +11,7 @@ export {
   lifecycleCommands,
   type Weighted,
 } from './commands.js';
-export type { LogEntry, Model, Real } from './context.js';
+export type { LogEntry, Model, Observation, OpenDifference, Real } from './context.js';
 export { describeCall, describeValue } from './describe.js';
 export {
   DiffBackend,
@@ -20,13 +20,16 @@ export {
   describeDifference,
   diffBackends,
 } from './diff.js';
-export { ConformanceError, execute } from './execute.js';
+export { ConformanceError, execute, SequenceEnd } from './execute.js';
 export { GuestCommand, guestCommands, SpinCancelCommand } from './guest.js';
 export { invoke, positionalArgs } from './invoke.js';
 export {
   type CommandSource,
   type ConformanceOptions,
   type ConformanceReport,
+  type DifferenceGroup,
   runConformance,
+  type Shard,
+  shardRun,
 } from './run.js';
 export { isModelledCall, logToTrace, type TraceJson, type TraceStepJson } from './to-trace.js';

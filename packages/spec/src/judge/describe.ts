@@ -57,6 +57,11 @@ export function exceptionClassName(ec: number): string {
   return EC_NAMES.get(ec) ?? 'reserved or unmodelled class';
 }
 
+/** Whether the spec names the exception class of an ESR (class 0, "unknown reason", counts as named). */
+export function isNamedExceptionClass(ec: number): boolean {
+  return EC_NAMES.has(ec);
+}
+
 function fsc(name: string, v: number): string {
   const d = describeFsc(v);
   const type = d.type === 'other' ? 'other fault' : `${d.type.replace('-', ' ')} fault`;
@@ -70,7 +75,7 @@ function issFields(d: DecodedEsr): string[] {
         `ISV=${bit(d.isv)}`,
         ...(d.isv
           ? [
-              `SAS=${SAS[d.sas]} (${d.size} bytes)`,
+              `SAS=${SAS[d.sas]} (${d.size} byte${d.size > 1 ? 's' : ''})`,
               `SSE=${bit(d.sse)}`,
               `SRT=${d.srt}${d.srt === 31 ? ' (XZR)' : ''}`,
               `SF=${bit(d.sf)}`,
@@ -87,6 +92,8 @@ function issFields(d: DecodedEsr): string[] {
     case 'instruction-abort':
       return [...(d.s1ptw ? ['S1PTW=1 (stage-2 fault on a stage-1 walk)'] : []), fsc('IFSC', d.ifsc)];
     case 'hvc64':
+    case 'svc64':
+    case 'smc64':
       return [`imm16=${hex(d.imm16)}`];
     case 'brk64':
       return [`comment=${hex(d.comment)}`];
@@ -103,10 +110,18 @@ function issFields(d: DecodedEsr): string[] {
   }
 }
 
+/**
+ * An ESR_EL2 value field by field: the exception class, IL, then the ISS fields its class defines
+ * (`0x93810040` → "data abort from a lower EL (EC 0x24)", "IL=1", "ISV=1", "SAS=word (4 bytes)", ...).
+ */
+export function esrFields(esr: bigint): string[] {
+  const d = decodeEsr(esr);
+  return [`${exceptionClassName(d.ec)} (EC ${hex(d.ec)})`, `IL=${bit(d.il)}`, ...issFields(d)];
+}
+
 /** An ESR_EL2 value in words: `0x93810040` → "data abort from a lower EL (EC 0x24), IL=1, ISV=1, ...". */
 export function describeEsr(esr: bigint): string {
-  const d = decodeEsr(esr);
-  return [`${exceptionClassName(d.ec)} (EC ${hex(d.ec)})`, `IL=${bit(d.il)}`, ...issFields(d)].join(', ');
+  return esrFields(esr).join(', ');
 }
 
 /** An arm64 exit reason by name. */
@@ -121,27 +136,33 @@ export function describeExitReason(exitReason: bigint | number): string {
   return `${exitReasonName(basicExitReason(exitReason))} (basic reason ${basicExitReason(exitReason)})${failure}`;
 }
 
-/** VMCS_RO_EXIT_QUALIFIC in words, given the basic exit reason it belongs to (Intel SDM tables). */
-export function describeQualification(reason: number, qual: bigint): string {
+const GPR = ['RAX', 'RCX', 'RDX', 'RBX', 'RSP', 'RBP', 'RSI', 'RDI'];
+const gpr = (n: number): string => GPR[n] ?? `R${n}`;
+
+/**
+ * VMCS_RO_EXIT_QUALIFIC field by field, given the basic exit reason it belongs to (Intel SDM Vol. 3C,
+ * "Exit Qualification for ..." tables); a reason whose qualification the spec does not decode gives the
+ * value alone.
+ */
+export function qualificationFields(reason: number, qual: bigint): string[] {
   switch (reason) {
     case VMX_REASON.VMX_REASON_IO: {
       const q = decodeIoQualification(qual);
-      if (!q) return `${hex(qual)} (not a valid I/O qualification)`;
+      if (!q) return [`${hex(qual)} (not a valid I/O qualification)`];
       return [
         `${q.in ? 'IN' : 'OUT'} of ${q.size} byte${q.size > 1 ? 's' : ''}`,
         `port ${hex(q.port)}`,
         q.imm ? 'port in imm8' : 'port in DX',
         ...(q.string ? ['string'] : []),
         ...(q.rep ? ['REP'] : []),
-      ].join(', ');
+      ];
     }
     case VMX_REASON.VMX_REASON_EPT_VIOLATION: {
       const q = decodeEptQualification(qual);
-      const access = q.access;
       const allowed =
         [q.perms & 1 ? 'R' : '', q.perms & 2 ? 'W' : '', q.perms & 4 ? 'X' : ''].join('') || 'none';
       return [
-        `${access}`,
+        `${q.access}`,
         `the page allows ${allowed}`,
         q.glaValid
           ? q.glaTranslated
@@ -149,20 +170,45 @@ export function describeQualification(reason: number, qual: bigint): string {
             : 'linear address valid, a paging-structure access'
           : 'no linear address',
         ...(q.nmiUnblocking ? ['NMI unblocking due to IRET'] : []),
-      ].join(', ');
+      ];
     }
     case VMX_REASON.VMX_REASON_MOV_CR: {
       const n = Number(qual & 0xfn);
       const type = Number((qual >> 4n) & 3n);
-      const gpr = Number((qual >> 8n) & 0xfn);
-      const types = ['MOV to CR', 'MOV from CR', 'CLTS', 'LMSW'];
-      return `${types[type]}${type < 2 ? `${n}, GPR ${gpr}` : ''}`;
+      const reg = Number((qual >> 8n) & 0xfn);
+      if (type === 0) return [`MOV to CR${n}`, `from ${gpr(reg)}`];
+      if (type === 1) return [`MOV from CR${n}`, `to ${gpr(reg)}`];
+      if (type === 2) return ['CLTS'];
+      return ['LMSW', `source data ${hex((qual >> 16n) & 0xffffn)}`];
+    }
+    case VMX_REASON.VMX_REASON_MOV_DR: {
+      const n = Number(qual & 7n);
+      const reg = Number((qual >> 8n) & 0xfn);
+      return (qual >> 4n) & 1n
+        ? [`MOV from DR${n}`, `to ${gpr(reg)}`]
+        : [`MOV to DR${n}`, `from ${gpr(reg)}`];
     }
     case VMX_REASON.VMX_REASON_EXC_NMI:
-      return `the faulting linear address for #PF, debug conditions for #DB (${hex(qual)})`;
+      return [`the faulting linear address for #PF, debug conditions for #DB (${hex(qual)})`];
+    case VMX_REASON.VMX_REASON_INVLPG:
+      return [`linear address ${hex(qual)}`];
     default:
-      return hex(qual);
+      return [hex(qual)];
   }
+}
+
+/** VMCS_RO_EXIT_QUALIFIC in words, given the basic exit reason it belongs to (Intel SDM tables). */
+export function describeQualification(reason: number, qual: bigint): string {
+  return qualificationFields(reason, qual).join(', ');
+}
+
+/**
+ * An exit as a VMM reads it, VMCS_RO_EXIT_REASON and (when given) VMCS_RO_EXIT_QUALIFIC together:
+ * "VMX_REASON_IO (basic reason 30): OUT of 1 byte, port 0x10, port in imm8".
+ */
+export function describeVmxExit(exitReason: bigint | number, qual?: bigint): string {
+  const head = describeExitReason(exitReason);
+  return qual === undefined ? head : `${head}: ${describeQualification(basicExitReason(exitReason), qual)}`;
 }
 
 /** An interruption-information field (VMCS_RO_VMEXIT_IRQ_INFO, VMCS_RO_IDT_VECTOR_INFO) in words. */

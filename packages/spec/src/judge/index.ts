@@ -9,7 +9,11 @@ export {
   describeInterruptionInfo,
   describeQualification,
   describeReturn,
+  describeVmxExit,
+  esrFields,
   exceptionClassName,
+  isNamedExceptionClass,
+  qualificationFields,
 } from './describe.js';
 export {
   type Arm64ExitExpectation,

@@ -212,20 +212,20 @@ interface Pending {
 }
 
 /**
- * Whether a failed expectation is an x86 exit reason the backend declared it never reports
- * (Deviation.exitReasons): then the step is unsupported by this backend, not failed.
+ * The deviation (Deviation.exitReasons) by which the backend declared it never reports the x86 exit
+ * reason a failed expectation names: then the step is unsupported by this backend, not failed.
  */
 function neverReported(
   caps: Capabilities,
   call: string,
   args: readonly unknown[],
   check: ExpectCheck,
-): boolean {
-  if (call !== 'hv_vmx_vcpu_read_vmcs' || args[1] !== VMCS.VMCS_RO_EXIT_REASON) return false;
+): string | undefined {
+  if (call !== 'hv_vmx_vcpu_read_vmcs' || args[1] !== VMCS.VMCS_RO_EXIT_REASON) return undefined;
   const want = check.value;
-  if (want === undefined || 'bool' in want) return false;
+  if (want === undefined || 'bool' in want) return undefined;
   const basic = Number(want.value & 0xffffn);
-  return caps.deviations.some((d) => d.exitReasons?.includes(basic));
+  return caps.deviations.find((d) => d.exitReasons?.includes(basic))?.id;
 }
 
 /** A step ended early: fail or unsupported, with the message. */
@@ -233,6 +233,8 @@ class StepEnd {
   constructor(
     readonly status: 'fail' | 'unsupported',
     readonly message: string,
+    /** The declared deviation that makes the step unsupported, when one does. */
+    readonly deviation?: string,
   ) {}
 }
 
@@ -280,10 +282,11 @@ export async function replayTrace(
     if (!spec) return { ...base, status: 'fail', message: `unknown call ${step.call}` };
     let ret: number | undefined;
     let spurious: number | undefined;
-    const end = (status: StepStatus, message?: string): StepOutcome => ({
+    const end = (status: StepStatus, message?: string, deviation?: string): StepOutcome => ({
       ...base,
       status,
       ...(message === undefined ? {} : { message }),
+      ...(deviation === undefined ? {} : { deviation }),
       ...(ret === undefined ? {} : { ret }),
       ...(spurious === undefined ? {} : { spuriousExits: spurious }),
     });
@@ -326,6 +329,7 @@ export async function replayTrace(
             throw new StepEnd(
               'unsupported',
               `${caps.backend} does not enforce ${memoryFlagsName(flags)} permissions (capabilities.enforcedPermissions), so later guest accesses would not mean what the trace says`,
+              caps.deviations.find((d) => d.permissions?.includes(flags))?.id,
             );
           }
         }
@@ -468,12 +472,17 @@ export async function replayTrace(
         exitReasons.set(resultArgs[0] as number, Number(produced.value & 0xffffn));
       const ctx = vmcsRead ? { exitReason: exitReasons.get(resultArgs[0] as number) } : {};
       const problem = checkProduced(check, produced, resultCall, resultArgs, ctx);
-      if (problem && neverReported(caps, step.call, args, check)) {
-        return end('unsupported', `${caps.backend} declares it never reports this exit reason (${problem})`);
+      const deviation = problem ? neverReported(caps, step.call, args, check) : undefined;
+      if (problem && deviation) {
+        return end(
+          'unsupported',
+          `${caps.backend} declares it never reports this exit reason (${problem})`,
+          deviation,
+        );
       }
       return problem ? end('fail', problem) : end('pass');
     } catch (e) {
-      if (e instanceof StepEnd) return end(e.status, e.message);
+      if (e instanceof StepEnd) return end(e.status, e.message, e.deviation);
       if (e instanceof FieldError) return end('fail', e.message);
       return end('fail', describeThrow(e));
     }

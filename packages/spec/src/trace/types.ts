@@ -115,6 +115,12 @@ export interface StepOutcome {
   readonly ret?: number;
   /** x86 `hv_vcpu_run*`: spurious `VMX_REASON_IRQ` exits re-run before the reported exit. */
   readonly spuriousExits?: number;
+  /**
+   * Unsupported steps only: the id of the deviation the backend declared that makes the step
+   * unsupported (`kvm.exec-only`), when one does; absent when the backend simply lacks the ability
+   * (no guest execution, no such method).
+   */
+  readonly deviation?: string;
 }
 
 /** The outcome of a trace: it passes only if every step passes. */

@@ -498,3 +498,39 @@ export const IO_QUAL = {
   IMMEDIATE: 1 << 6,
   PORT_SHIFT: 16,
 } as const;
+
+/**
+ * Model-specific registers the spec names (Intel SDM Vol. 4). The twelve after EFER are the ones Apple's
+ * XNU test passes to `hv_vcpu_enable_native_msr` (hvf-facts.md §1.2, §5.16 [T]).
+ */
+export const X86_MSR = {
+  MSR_IA32_TSC: 0x10,
+  MSR_IA32_SYSENTER_CS: 0x174,
+  MSR_IA32_SYSENTER_ESP: 0x175,
+  MSR_IA32_SYSENTER_EIP: 0x176,
+  MSR_IA32_EFER: 0xc000_0080,
+  MSR_IA32_STAR: 0xc000_0081,
+  MSR_IA32_LSTAR: 0xc000_0082,
+  MSR_IA32_CSTAR: 0xc000_0083,
+  MSR_IA32_FMASK: 0xc000_0084,
+  MSR_IA32_FS_BASE: 0xc000_0100,
+  MSR_IA32_GS_BASE: 0xc000_0101,
+  MSR_IA32_KERNEL_GS_BASE: 0xc000_0102,
+  MSR_IA32_TSC_AUX: 0xc000_0103,
+} as const;
+
+/** The MSRs Apple's own test makes native with `hv_vcpu_enable_native_msr`, successfully [T]. */
+export const NATIVE_MSRS_TESTED: readonly number[] = [
+  X86_MSR.MSR_IA32_STAR,
+  X86_MSR.MSR_IA32_LSTAR,
+  X86_MSR.MSR_IA32_CSTAR,
+  X86_MSR.MSR_IA32_FMASK,
+  X86_MSR.MSR_IA32_KERNEL_GS_BASE,
+  X86_MSR.MSR_IA32_TSC,
+  X86_MSR.MSR_IA32_TSC_AUX,
+  X86_MSR.MSR_IA32_SYSENTER_CS,
+  X86_MSR.MSR_IA32_SYSENTER_ESP,
+  X86_MSR.MSR_IA32_SYSENTER_EIP,
+  X86_MSR.MSR_IA32_FS_BASE,
+  X86_MSR.MSR_IA32_GS_BASE,
+];

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { describeEsr, describeInterruptionInfo, describeQualification } from '../../src/judge/describe.js';
+import {
+  describeEsr,
+  describeInterruptionInfo,
+  describeQualification,
+  describeVmxExit,
+  esrFields,
+  isNamedExceptionClass,
+} from '../../src/judge/describe.js';
 import { describeValue, formatMismatch, judgeArm64Exit, judgeField } from '../../src/judge/exit.js';
 import { HV } from '../../src/vocabulary/returns.js';
 import { VMCS, VMX_REASON } from '../../src/vocabulary/x86.js';
@@ -30,6 +37,27 @@ describe('the decoders', () => {
       describeInterruptionInfo(0x8000_0b0dn),
       'vector 13 (0xd), hardware exception, error code valid',
     );
+    // mov cr3, rbx: CR 3, access type 0 (to CR), GPR 3 in bits 11:8.
+    assert.equal(describeQualification(VMX_REASON.VMX_REASON_MOV_CR, 0x303n), 'MOV to CR3, from RBX');
+    assert.equal(describeQualification(VMX_REASON.VMX_REASON_MOV_CR, 0x0a14n), 'MOV from CR4, to R10');
+    assert.equal(describeQualification(VMX_REASON.VMX_REASON_MOV_DR, 0x117n), 'MOV from DR7, to RCX');
+  });
+
+  it('spell an exit reason with its qualification, and an ESR field by field', () => {
+    assert.equal(
+      describeVmxExit(30, 0x0010_0040n),
+      'VMX_REASON_IO (basic reason 30): OUT of 1 byte, port 0x10, port in imm8',
+    );
+    assert.equal(
+      describeVmxExit(0x8000_0021),
+      'VMX_REASON_VMENTRY_GUEST (basic reason 33), VM-entry failure (bit 31)',
+    );
+    const fields = esrFields(0x93810040n);
+    assert.equal(fields[0], 'data abort from a lower EL (EC 0x24)');
+    assert.ok(fields.includes('SRT=1') && fields.includes('WnR=write'));
+    assert.equal(fields.join(', '), describeEsr(0x93810040n));
+    assert.equal(isNamedExceptionClass(0x24), true);
+    assert.equal(isNamedExceptionClass(0x3f), false);
   });
 });
 

@@ -490,12 +490,16 @@ describe('replayTrace', () => {
       ['pass', 'pass', 'unsupported', 'unsupported'],
     );
     assert.match(report.firstProblem?.message ?? '', /does not execute guest code/);
+    assert.equal(report.firstProblem?.deviation, undefined, 'a missing ability is no declared deviation');
     assert.ok(!b.calls.includes('0:hv_vcpu_run'), 'the run was not attempted');
   });
 
   it('marks a map with unenforced permissions unsupported when the guest runs later, never pass', async () => {
     const b = arm();
-    b.caps = { enforcedPermissions: [0, 1, 3, 5, 7] };
+    b.caps = {
+      enforcedPermissions: [0, 1, 3, 5, 7],
+      deviations: [{ id: 'fake.exec-only', description: 'X is readable', permissions: [4] }],
+    };
     const steps = (flags: string[], expectRet: unknown = 'HV_SUCCESS') => [
       vmCreate,
       { call: 'host_alloc', args: { name: 'ram', size: 4096 } },
@@ -511,6 +515,7 @@ describe('replayTrace', () => {
     assert.equal(execOnly.status, 'unsupported');
     assert.equal(execOnly.firstProblem?.index, 2);
     assert.match(execOnly.firstProblem?.message ?? '', /does not enforce EXEC permissions/);
+    assert.equal(execOnly.firstProblem?.deviation, 'fake.exec-only');
     assert.deepEqual(
       execOnly.steps.map((s) => s.status),
       ['pass', 'pass', 'unsupported', 'unsupported', 'unsupported'],
@@ -571,6 +576,7 @@ describe('replayTrace on x86', () => {
     );
     assert.equal(report.status, 'unsupported', JSON.stringify(report.firstProblem));
     assert.match(report.firstProblem?.message ?? '', /never reports this exit reason/);
+    assert.equal(report.firstProblem?.deviation, 'fake.exceptions');
     // The fake exits with HLT: expecting I/O is a plain failure, since nothing excuses it.
     const other = await replayTrace(
       trace('x86_64', ...prologue, run, readReason('VMX_REASON_IO')),

@@ -9,7 +9,16 @@
  * @module
  */
 
-import { ARM64_END_MARKER_IMM, ARM64_SYSREG_ENC, type Arm64Action, type Arm64RegNum } from './actions.js';
+import {
+  ARM64_END_MARKER_IMM,
+  ARM64_REPORT_IMM,
+  ARM64_SYSREG_ENC,
+  ARM64_SYSREGS,
+  ARM64_VECTOR_OFFSET,
+  type Arm64Action,
+  type Arm64RegNum,
+  type Arm64StartMode,
+} from './actions.js';
 
 /** Raw instruction encoders (each returns one 32-bit word). */
 export const A64 = {
@@ -19,13 +28,28 @@ export const A64 = {
   /** MOVK Xd, #imm16, LSL #(16*hw). */
   movk: (rd: number, imm16: number, hw: number): number =>
     (0xf2800000 | (hw << 21) | (imm16 << 5) | rd) >>> 0,
+  /** MOV Xd, Xm (ORR Xd, XZR, Xm). */
+  movReg: (rd: number, rm: number): number => (0xaa0003e0 | (rm << 16) | rd) >>> 0,
   /** ADD Xd, Xn, #imm12. */
   addImm: (rd: number, rn: number, imm12: number): number =>
     (0x91000000 | (imm12 << 10) | (rn << 5) | rd) >>> 0,
   hvc: (imm16: number): number => (0xd4000002 | (imm16 << 5)) >>> 0,
+  svc: (imm16: number): number => (0xd4000001 | (imm16 << 5)) >>> 0,
+  smc: (imm16: number): number => (0xd4000003 | (imm16 << 5)) >>> 0,
   brk: (imm16: number): number => (0xd4200000 | (imm16 << 5)) >>> 0,
+  /** UDF #imm16: the permanently undefined encoding (top 16 bits zero). */
+  udf: (imm16: number): number => imm16 & 0xffff,
   wfi: (): number => 0xd503207f,
+  wfe: (): number => 0xd503205f,
+  sevl: (): number => 0xd50320bf,
   nop: (): number => 0xd503201f,
+  eret: (): number => 0xd69f03e0,
+  /** MSR DAIFSet / DAIFClr, #imm4. */
+  msrDaif: (set: boolean, imm4: number): number =>
+    (0xd50340df | ((imm4 & 0xf) << 8) | (set ? 0 : 1 << 5)) >>> 0,
+  /** ADR Xd, #offset (bytes, ±1 MiB). */
+  adr: (rd: number, offset: number): number =>
+    (0x10000000 | ((offset & 3) << 29) | (((offset >> 2) & 0x7ffff) << 5) | rd) >>> 0,
   br: (rn: number): number => (0xd61f0000 | (rn << 5)) >>> 0,
   /** MRS Xt, <sysreg> with the sysreg as op0<<14|op1<<11|CRn<<7|CRm<<3|op2 (op0 is 2 or 3). */
   mrs: (rt: number, enc: number): number => (0xd5300000 | ((enc & 0x7fff) << 5) | rt) >>> 0,
@@ -84,8 +108,14 @@ export interface Arm64Program {
   /** The little-endian bytes of `words`. */
   readonly bytes: Uint8Array;
   readonly layout: readonly Arm64ActionLayout[];
-  /** Address of the end marker (`hvc #0xffff`). */
+  /** Address of the end marker (`hvc #0xffff` at EL1, `svc #0xffff` at EL0). */
   readonly endMarker: bigint;
+  /** Whether the program ends at EL0 (its end marker is then an SVC the vectors report). */
+  readonly endsAtEl0: boolean;
+  /** VBAR_EL1: `base` + ARM64_VECTOR_OFFSET. */
+  readonly vbar: bigint;
+  /** The vector table's bytes, written at `vbar`. */
+  readonly vectors: Uint8Array;
 }
 
 /** The instructions of one action (without the end marker). `at` is the index of the exiting word. */
@@ -133,19 +163,48 @@ export function assembleAction(a: Arm64Action): { words: number[]; at: number } 
       return { words, at: words.length - 1 };
     }
     case 'hvc':
-      if (a.imm === ARM64_END_MARKER_IMM) throw new TypeError('hvc #0xffff is reserved for the end marker');
+      if (a.imm === ARM64_END_MARKER_IMM || (a.imm & 0xfff0) === ARM64_REPORT_IMM)
+        throw new TypeError(
+          'hvc #0xffff and #0xfe00–#0xfe0f are reserved for the end marker and the vectors',
+        );
       return { words: [A64.hvc(a.imm & 0xffff)], at: 0 };
+    case 'svc':
+      if (a.imm === ARM64_END_MARKER_IMM)
+        throw new TypeError('svc #0xffff is reserved for the EL0 end marker');
+      return { words: [A64.svc(a.imm & 0xffff)], at: 0 };
+    case 'smc':
+      return { words: [A64.smc(a.imm & 0xffff)], at: 0 };
+    case 'udf':
+      return { words: [A64.udf(a.imm)], at: 0 };
     case 'wfi':
       return { words: [A64.wfi()], at: 0 };
+    case 'wfe':
+      return { words: [A64.sevl(), A64.wfe(), A64.wfe()], at: 2 };
     case 'brk':
       return { words: [A64.brk(a.imm & 0xffff)], at: 0 };
+    case 'daif':
+      if (!Number.isInteger(a.imm) || a.imm < 0 || a.imm > 15)
+        throw new TypeError(`imm must be 0..15, got ${a.imm}`);
+      return { words: [A64.msrDaif(a.set, a.imm)], at: 0 };
+    case 'eret': {
+      checkReg('reg', a.reg, false);
+      if (!Number.isInteger(a.daif) || a.daif < 0 || a.daif > 15)
+        throw new TypeError(`daif must be 0..15, got ${a.daif}`);
+      const words = [
+        A64.movz(a.reg, eretSpsr(a), 0),
+        A64.msr(ARM64_SYSREG_ENC.SPSR_EL1, a.reg),
+        A64.adr(a.reg, 12),
+        A64.msr(ARM64_SYSREG_ENC.ELR_EL1, a.reg),
+        A64.eret(),
+      ];
+      return { words, at: 4 };
+    }
     case 'sysreg': {
       checkReg('rt', a.rt, true);
+      const enc = ARM64_SYSREGS[a.reg ?? 'PMCR_EL0'].enc;
       const words: number[] = [];
       if (!a.read && a.value !== undefined && a.rt !== 31) words.push(...movSequence(a.rt, a.value));
-      words.push(
-        a.read ? A64.mrs(a.rt, ARM64_SYSREG_ENC.PMCR_EL0) : A64.msr(ARM64_SYSREG_ENC.PMCR_EL0, a.rt),
-      );
+      words.push(a.read ? A64.mrs(a.rt, enc) : A64.msr(enc, a.rt));
       return { words, at: words.length - 1 };
     }
     case 'branch': {
@@ -173,6 +232,36 @@ export function assembleAction(a: Arm64Action): { words: number[]; at: number } 
   }
 }
 
+/** PSTATE.M of each `eret` target (EL2h for the illegal return), in SPSR layout. */
+const ERET_M = { el0: 0b0000, el1t: 0b0100, el1h: 0b0101, illegal: 0b1001 } as const;
+
+/** The SPSR_EL1 value an `eret` action writes: the target mode and DAIF. */
+export function eretSpsr(a: { readonly to: keyof typeof ERET_M; readonly daif: number }): number {
+  return ERET_M[a.to] | (a.daif << 6);
+}
+
+/** The EL a program is at after each action (`eret` moves it; an illegal return does not). */
+export function arm64ElAfter(start: Arm64StartMode, actions: readonly Arm64Action[]): (0 | 1)[] {
+  let el: 0 | 1 = start === 'el0' ? 0 : 1;
+  return actions.map((a) => {
+    if (a.op === 'eret' && a.to !== 'illegal') el = a.to === 'el0' ? 0 : 1;
+    return el;
+  });
+}
+
+/**
+ * The guest's vector table (VBAR_EL1, 2 KiB): in each of the 16 slots `hvc #(ARM64_REPORT_IMM | slot)`
+ * (the report the VMM answers) and `eret`; the rest of each slot is zero.
+ */
+export function arm64VectorWords(): number[] {
+  const words = new Array<number>(ARM64_VECTOR_OFFSET / 4).fill(0);
+  for (let slot = 0; slot < 16; slot++) {
+    words[slot * 32] = A64.hvc(ARM64_REPORT_IMM | slot);
+    words[slot * 32 + 1] = A64.eret();
+  }
+  return words;
+}
+
 /** Little-endian bytes of instruction words. */
 export function wordsToBytes(words: readonly number[]): Uint8Array {
   const out = new Uint8Array(words.length * 4);
@@ -183,10 +272,17 @@ export function wordsToBytes(words: readonly number[]): Uint8Array {
   return out;
 }
 
-/** Assembles a program at `base` (4-byte aligned), followed by the end marker `hvc #0xffff`. */
-export function assembleArm64(actions: readonly Arm64Action[], base: bigint): Arm64Program {
-  if (typeof base !== 'bigint' || (base & 3n) !== 0n)
-    throw new TypeError('base must be a 4-byte aligned bigint');
+/**
+ * Assembles a program at `base` (2 KiB aligned), followed by the end marker, with the vector table at
+ * `base` + ARM64_VECTOR_OFFSET. `start` is the mode the program starts in (default EL1h).
+ */
+export function assembleArm64(
+  actions: readonly Arm64Action[],
+  base: bigint,
+  start: Arm64StartMode = 'el1h',
+): Arm64Program {
+  if (typeof base !== 'bigint' || (base & 0x7ffn) !== 0n)
+    throw new TypeError('base must be a 2 KiB aligned bigint');
   const words: number[] = [];
   const layout: Arm64ActionLayout[] = [];
   actions.forEach((a, index) => {
@@ -197,6 +293,20 @@ export function assembleArm64(actions: readonly Arm64Action[], base: bigint): Ar
   });
   const endMarker = base + BigInt(words.length * 4);
   layout.push({ index: actions.length, start: endMarker, at: endMarker, end: endMarker + 4n });
-  words.push(A64.hvc(ARM64_END_MARKER_IMM));
-  return { base, words, bytes: wordsToBytes(words), layout, endMarker };
+  const els = arm64ElAfter(start, actions);
+  const endsAtEl0 = (actions.length ? els[actions.length - 1] : start === 'el0' ? 0 : 1) === 0;
+  words.push(endsAtEl0 ? A64.svc(ARM64_END_MARKER_IMM) : A64.hvc(ARM64_END_MARKER_IMM));
+  if (words.length * 4 > ARM64_VECTOR_OFFSET)
+    throw new TypeError(`the program (${words.length * 4} bytes) must fit below the vectors at +0x800`);
+  const vbar = base + BigInt(ARM64_VECTOR_OFFSET);
+  return {
+    base,
+    words,
+    bytes: wordsToBytes(words),
+    layout,
+    endMarker,
+    endsAtEl0,
+    vbar,
+    vectors: wordsToBytes(arm64VectorWords()),
+  };
 }

@@ -10,6 +10,13 @@
 
 import { ESR_EC } from '../../vocabulary/arm64.js';
 
+/** Exception classes the guest-program spec needs beyond the vocabulary's (Arm ARM D19 "ESR_ELx"). */
+export const ARM64_EC = {
+  ...ESR_EC,
+  ILLEGAL_STATE: 0x0e,
+  SVC64: 0x15,
+} as const;
+
 const bit = (b: boolean): number => (b ? 1 : 0);
 const u32 = (v: number): bigint => BigInt(v >>> 0);
 
@@ -100,6 +107,24 @@ export function esrHvc64(imm16: number): bigint {
 /** ESR of `brk #comment` (EC 0x3C, ISS[15:0] = comment). */
 export function esrBrk64(comment: number): bigint {
   return u32(header(ESR_EC.BRK64, true) | checkField('comment', comment, 16));
+}
+
+/** ESR of `svc #imm16` from AArch64 (EC 0x15, ISS[15:0] = imm16). */
+export function esrSvc64(imm16: number): bigint {
+  return u32(header(ARM64_EC.SVC64, true) | checkField('imm16', imm16, 16));
+}
+
+/** ESR of a trapped `smc #imm16` from AArch64 (EC 0x17, ISS[15:0] = imm16). */
+export function esrSmc64(imm16: number): bigint {
+  return u32(header(ESR_EC.SMC64, true) | checkField('imm16', imm16, 16));
+}
+
+/**
+ * ESR of an exception whose ISS is 0 and IL is 1: Unknown reason (EC 0x00: UNDEFINED instructions),
+ * Illegal Execution state (0x0E), PC alignment (0x22), SP alignment (0x26).
+ */
+export function esrNoIss(ec: number): bigint {
+  return u32(header(checkField('ec', ec, 6), true));
 }
 
 /** TI values of a WFx trap (ISS bits[1:0]). */
@@ -204,6 +229,8 @@ export type DecodedEsr =
       readonly ifsc: number;
     }
   | { readonly kind: 'hvc64'; readonly ec: number; readonly il: boolean; readonly imm16: number }
+  | { readonly kind: 'svc64'; readonly ec: number; readonly il: boolean; readonly imm16: number }
+  | { readonly kind: 'smc64'; readonly ec: number; readonly il: boolean; readonly imm16: number }
   | { readonly kind: 'brk64'; readonly ec: number; readonly il: boolean; readonly comment: number }
   | {
       readonly kind: 'wfx';
@@ -276,6 +303,10 @@ export function decodeEsr(esr: bigint): DecodedEsr {
       };
     case ESR_EC.HVC64:
       return { kind: 'hvc64', ec, il, imm16: iss & 0xffff };
+    case ARM64_EC.SVC64:
+      return { kind: 'svc64', ec, il, imm16: iss & 0xffff };
+    case ESR_EC.SMC64:
+      return { kind: 'smc64', ec, il, imm16: iss & 0xffff };
     case ESR_EC.BRK64:
       return { kind: 'brk64', ec, il, comment: iss & 0xffff };
     case ESR_EC.WFX:

@@ -1,17 +1,25 @@
 /**
- * What the spec's VMM does after each arm64 exit: a pure function of the exit record, in the style
- * of QEMU's hvf exit handler (two switches: exit reason, then exception class — STYLE.md), with every
- * PC change explicit (hvf-facts.md §2.8 PC-advance rules [T]).
+ * What the spec's VMM does after each arm64 exit: a pure function of the exit record (and, for a
+ * report from the guest's vectors, the EL1 registers it reads back), in the style of QEMU's hvf exit
+ * handler (two switches: exit reason, then exception class — STYLE.md), with every PC change explicit
+ * (hvf-facts.md §2.8 PC-advance rules [T]).
  *
  * Policy (documented choices):
  * - Data abort with ISV = 1 (MMIO): a read writes the VMM's answer to Rt unless Rt = 31, sign-extended
  *   from the access size when SSE and truncated to 32 bits when !SF; a write records the low `size`
  *   bytes of Rt (0 for Rt = 31). Then PC += 4. ISV = 0 cannot be emulated without decoding the
  *   instruction: the VMM stops (`unhandled`).
+ * - A stage-2 fault on the guest's own table walk (S1PTW = 1) is not MMIO: the VMM skips the access
+ *   (PC += 4 for a data abort; for an instruction abort it resumes where the caller says).
  * - HVC: nothing (PC already points past it). `hvc #0xffff` is the end of the program.
- * - WFI/WFE, trapped MSR/MRS, BRK: PC += 4 (a sysreg read writes the answer to Rt unless 31).
- * - Instruction abort: the VMM cannot run code that is not there; it resumes at a return address the
- *   caller supplies (the instruction after the `br` that jumped, from the program's layout).
+ * - `hvc #(0xfe00 | slot)` is a report from the guest's vector `slot`: the VMM reads ESR_EL1 to name
+ *   it; for a synchronous exception it sets ELR_EL1 to the resume address the caller gives (the end of
+ *   the action), after an Illegal Execution state exception it also clears SPSR_EL1.IL, so that the
+ *   vector's ERET goes on with the program; after IRQ/FIQ it changes nothing. An SVC #0xffff reported
+ *   from EL0 is the end of a program that ends at EL0.
+ * - WFI/WFE, trapped MSR/MRS, trapped SMC, BRK: PC += 4 (a sysreg read writes the answer to Rt unless 31).
+ * - Instruction abort: the VMM cannot run code that is not there; it resumes at the address the caller
+ *   supplies (the instruction after the `br` that jumped, from the program's layout).
  * - VTIMER_ACTIVATED: the framework has masked the vtimer (hvf-facts.md §2.6 [H]). The VMM does what a
  *   guest's timer handler would: it writes CNTV_CTL_EL0 = ENABLE | IMASK with hv_vcpu_set_sys_reg, so the
  *   timer stays enabled (ISTATUS still reads 1, which ends the guest's wait loop) but no longer asserts
@@ -23,41 +31,50 @@
 
 import type { Arm64Exit } from '../../backend.js';
 import { HV_EXIT_REASON, HV_REG, HV_SYS_REG } from '../../vocabulary/arm64.js';
-import { ARM64_END_MARKER_IMM, ARM64_SYSREG_ENC } from './actions.js';
-import { type DecodedEsr, decodeEsr, describeFsc } from './esr.js';
+import { ARM64_END_MARKER_IMM, ARM64_REPORT_IMM, ARM64_SYSREGS } from './actions.js';
+import { ARM64_EC, type DecodedEsr, decodeEsr, describeFsc } from './esr.js';
 
 /** The exit kinds the harness reports as covered. */
-export type Arm64ExitKind =
-  | 'arm64.dabt.read.unmapped'
-  | 'arm64.dabt.read.permission'
-  | 'arm64.dabt.write.unmapped'
-  | 'arm64.dabt.write.permission'
-  | 'arm64.iabt.unmapped'
-  | 'arm64.iabt.permission'
-  | 'arm64.hvc'
-  | 'arm64.wfi'
-  | 'arm64.brk'
-  | 'arm64.sysreg'
-  | 'arm64.vtimer'
-  | 'arm64.canceled'
-  | 'arm64.end';
+export type Arm64ExitKind = (typeof ARM64_EXIT_KINDS)[number];
 
-/** Every exit kind, for coverage reports. */
-export const ARM64_EXIT_KINDS: readonly Arm64ExitKind[] = [
+/** Every exit kind, for coverage reports: exits to the VMM, then the guest's own exceptions it reports. */
+export const ARM64_EXIT_KINDS = [
   'arm64.dabt.read.unmapped',
   'arm64.dabt.read.permission',
   'arm64.dabt.write.unmapped',
   'arm64.dabt.write.permission',
   'arm64.iabt.unmapped',
   'arm64.iabt.permission',
+  'arm64.s1ptw',
   'arm64.hvc',
+  'arm64.smc',
   'arm64.wfi',
+  'arm64.wfe',
   'arm64.brk',
   'arm64.sysreg',
+  'arm64.sysreg.oslock',
+  'arm64.sysreg.gic',
+  'arm64.sysreg.timer',
+  'arm64.sysreg.id',
+  'arm64.sysreg.debug',
   'arm64.vtimer',
   'arm64.canceled',
+  'arm64.el1.undefined',
+  'arm64.el1.svc',
+  'arm64.el1.brk',
+  'arm64.el1.wfx',
+  'arm64.el1.sysreg',
+  'arm64.el1.alignment',
+  'arm64.el1.dabt.translation',
+  'arm64.el1.dabt.permission',
+  'arm64.el1.dabt.access-flag',
+  'arm64.el1.iabt',
+  'arm64.el1.pc-alignment',
+  'arm64.el1.illegal',
+  'arm64.el1.irq',
+  'arm64.el1.fiq',
   'arm64.end',
-];
+] as const;
 
 /** A read the VMM answers: an MMIO load or a trapped MRS. */
 export type Arm64VmmQuery =
@@ -96,10 +113,12 @@ export interface Arm64VmmContext {
   readonly pc: bigint;
   /** Reads X0..X30 (undefined if the caller does not know the value). */
   readonly reg: (n: number) => bigint | undefined;
+  /** Reads an EL1 system register (hv_vcpu_get_sys_reg) for a report; undefined if not known. */
+  readonly sysReg?: (reg: number) => bigint | undefined;
   /** The VMM's answer to a read (raw; the VMM applies size/sign rules itself). */
   readonly answer: (q: Arm64VmmQuery) => bigint;
-  /** Where to resume after an instruction abort. */
-  readonly iabtResume?: bigint;
+  /** Where the program goes on after an instruction abort (PC) or a reported synchronous exception (ELR_EL1). */
+  readonly resume?: bigint;
 }
 
 /** Sign- or zero-extends an MMIO load the way hvf-facts.md §2.8 says a VMM completes it. */
@@ -126,11 +145,12 @@ export function arm64VmmException(esr: DecodedEsr, ctx: Arm64VmmContext): Arm64V
       const how =
         fsc.type === 'translation' ? 'unmapped' : fsc.type === 'permission' ? 'permission' : undefined;
       if (!how) return unhandled(`data abort with DFSC 0x${esr.dfsc.toString(16)} (${fsc.type})`);
+      if (esr.s1ptw) return { ...none, kind: 'arm64.s1ptw', setRegs: [next] };
       if (!esr.isv)
         return unhandled(
           'data abort with ISV = 0: the instruction must be decoded (LDP/STP, writeback, SIMD)',
         );
-      if (esr.cm || esr.s1ptw) return unhandled('cache maintenance or stage-1 walk abort is not MMIO');
+      if (esr.cm) return unhandled('a cache-maintenance abort is not MMIO');
       if (esr.wnr) {
         const v = esr.srt === 31 ? 0n : ctx.reg(esr.srt);
         return {
@@ -155,31 +175,39 @@ export function arm64VmmException(esr: DecodedEsr, ctx: Arm64VmmContext): Arm64V
       const how =
         fsc.type === 'translation' ? 'unmapped' : fsc.type === 'permission' ? 'permission' : undefined;
       if (!how) return unhandled(`instruction abort with IFSC 0x${esr.ifsc.toString(16)}`);
-      if (ctx.iabtResume === undefined) return unhandled('instruction abort with no resume address');
+      if (ctx.resume === undefined) return unhandled('instruction abort with no resume address');
       return {
         ...none,
-        kind: how === 'unmapped' ? 'arm64.iabt.unmapped' : 'arm64.iabt.permission',
-        setRegs: [{ reg: HV_REG.HV_REG_PC, value: ctx.iabtResume }],
+        kind: esr.s1ptw
+          ? 'arm64.s1ptw'
+          : how === 'unmapped'
+            ? 'arm64.iabt.unmapped'
+            : 'arm64.iabt.permission',
+        setRegs: [{ reg: HV_REG.HV_REG_PC, value: ctx.resume }],
       };
     }
     case 'hvc64':
       // HVC is exception-generating: PC already points past it; do NOT advance (hvf-facts.md §2.8 [T]).
-      return esr.imm16 === ARM64_END_MARKER_IMM
-        ? { ...none, kind: 'arm64.end', done: true }
-        : { ...none, kind: 'arm64.hvc' };
+      if (esr.imm16 === ARM64_END_MARKER_IMM) return { ...none, kind: 'arm64.end', done: true };
+      if ((esr.imm16 & 0xfff0) === ARM64_REPORT_IMM) return report(esr.imm16 & 0xf, ctx);
+      return { ...none, kind: 'arm64.hvc' };
+    case 'smc64':
+      // A trapped SMC leaves PC at it (hvf-facts.md §2.8 [T]; whether HVF traps SMC is [U]): skip it.
+      return { ...none, kind: 'arm64.smc', setRegs: [next] };
     case 'wfx':
-      return esr.ti === 0
-        ? { ...none, kind: 'arm64.wfi', setRegs: [next] }
-        : unhandled(`WFx with TI ${esr.ti}`);
+      if (esr.ti > 1) return unhandled(`WFx with TI ${esr.ti}`);
+      return { ...none, kind: esr.ti === 0 ? 'arm64.wfi' : 'arm64.wfe', setRegs: [next] };
     case 'brk64':
       return { ...none, kind: 'arm64.brk', setRegs: [next] };
     case 'sysreg': {
       const enc = (esr.op0 << 14) | (esr.op1 << 11) | (esr.crn << 7) | (esr.crm << 3) | esr.op2;
-      if (enc !== ARM64_SYSREG_ENC.PMCR_EL0)
+      const known = Object.values(ARM64_SYSREGS).find((r) => r.enc === enc);
+      if (!known)
         return unhandled(`trapped system register 0x${enc.toString(16)} is not one the spec's VMM emulates`);
+      const kind: Arm64ExitKind = known.group === 'pmu' ? 'arm64.sysreg' : `arm64.sysreg.${known.group}`;
       if (!esr.read) {
         const v = esr.rt === 31 ? 0n : ctx.reg(esr.rt);
-        return { ...none, kind: 'arm64.sysreg', setRegs: [next], written: { value: v, size: 8 } };
+        return { ...none, kind, setRegs: [next], written: { value: v, size: 8 } };
       }
       const raw = BigInt.asUintN(
         64,
@@ -187,13 +215,77 @@ export function arm64VmmException(esr: DecodedEsr, ctx: Arm64VmmContext): Arm64V
       );
       return {
         ...none,
-        kind: 'arm64.sysreg',
+        kind,
         setRegs: esr.rt === 31 ? [next] : [{ reg: esr.rt, value: raw }, next],
         answered: { raw, rtValue: raw },
       };
     }
+    case 'svc64':
     case 'unknown':
       return unhandled(`exception class 0x${esr.ec.toString(16)}`);
+  }
+}
+
+/** PSTATE.IL in SPSR layout. */
+const SPSR_IL = 1n << 20n;
+
+/** A report from the guest's vector `slot` (see the module notes). */
+function report(slot: number, ctx: Arm64VmmContext): Arm64VmmDecision {
+  const type = slot & 3;
+  if (type === 1) return { ...none, kind: 'arm64.el1.irq' };
+  if (type === 2) return { ...none, kind: 'arm64.el1.fiq' };
+  if (type === 3 || slot >= 12) return unhandled(`a report from vector slot ${slot} (SError or AArch32)`);
+  const esrValue = ctx.sysReg?.(HV_SYS_REG.HV_SYS_REG_ESR_EL1);
+  if (esrValue === undefined) return unhandled('a synchronous exception report without ESR_EL1');
+  const esr = decodeEsr(esrValue);
+  if (esr.kind === 'svc64' && esr.imm16 === ARM64_END_MARKER_IMM && slot === 8)
+    return { ...none, kind: 'arm64.end', done: true };
+  const kind = guestKind(esr);
+  if (kind === undefined) return unhandled(`a guest exception with EC 0x${esr.ec.toString(16)}`);
+  if (ctx.resume === undefined) return unhandled('a synchronous exception report with no resume address');
+  const setSysRegs: { reg: number; value: bigint }[] = [
+    { reg: HV_SYS_REG.HV_SYS_REG_ELR_EL1, value: ctx.resume },
+  ];
+  if (kind === 'arm64.el1.illegal') {
+    const spsr = ctx.sysReg?.(HV_SYS_REG.HV_SYS_REG_SPSR_EL1);
+    if (spsr === undefined) return unhandled('an illegal-state report without SPSR_EL1');
+    setSysRegs.push({ reg: HV_SYS_REG.HV_SYS_REG_SPSR_EL1, value: spsr & ~SPSR_IL });
+  }
+  return { ...none, kind, setSysRegs };
+}
+
+/** The exit kind of a synchronous exception the guest took, from its ESR_EL1. */
+function guestKind(esr: DecodedEsr): Arm64ExitKind | undefined {
+  switch (esr.ec) {
+    case ARM64_EC.UNKNOWN:
+      return 'arm64.el1.undefined';
+    case ARM64_EC.SVC64:
+      return 'arm64.el1.svc';
+    case ARM64_EC.BRK64:
+      return 'arm64.el1.brk';
+    case ARM64_EC.WFX:
+      return 'arm64.el1.wfx';
+    case ARM64_EC.SYSREG:
+      return 'arm64.el1.sysreg';
+    case ARM64_EC.ILLEGAL_STATE:
+      return 'arm64.el1.illegal';
+    case ARM64_EC.PC_ALIGNMENT:
+      return 'arm64.el1.pc-alignment';
+    case ARM64_EC.IABT_LOWER:
+    case ARM64_EC.IABT_CURRENT:
+      return 'arm64.el1.iabt';
+    case ARM64_EC.DABT_LOWER:
+    case ARM64_EC.DABT_CURRENT: {
+      if (esr.kind !== 'data-abort') return undefined;
+      const fsc = describeFsc(esr.dfsc);
+      if (fsc.type === 'alignment') return 'arm64.el1.alignment';
+      if (fsc.type === 'translation') return 'arm64.el1.dabt.translation';
+      if (fsc.type === 'permission') return 'arm64.el1.dabt.permission';
+      if (fsc.type === 'access-flag') return 'arm64.el1.dabt.access-flag';
+      return undefined;
+    }
+    default:
+      return undefined;
   }
 }
 

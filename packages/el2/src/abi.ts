@@ -1,0 +1,176 @@
+/**
+ * The contract between the host (this package's TypeScript) and the EL2 runtime (src/runtime/*.c, *.S):
+ * where things live in the machine's RAM, which the host shares with QEMU as a file, and the one-byte
+ * doorbells that travel over the PL011 UART. The runtime's `abi.h` is generated from this file at build
+ * time (scripts/build-runtime.mjs), so the two cannot drift.
+ *
+ * RAM (QEMU `virt`: physical address 0x4000_0000 onwards) is a `memory-backend-file` with `share=on`;
+ * the host reads and writes it with positional I/O on the same file, so a host buffer *is* guest
+ * memory: nothing is copied per run.
+ * @module
+ */
+
+/** Physical address of RAM on QEMU's `virt` machine. */
+export const RAM_BASE = 0x4000_0000;
+/** QEMU puts the device tree at the start of RAM; the runtime's image is linked above it. */
+export const IMAGE_OFFSET = 0x20_0000;
+/** The control page: VM-wide state, boot information, the range list of a TB-invalidation request. */
+export const CTRL_OFFSET = 0x30_0000;
+export const CTRL_SIZE = 0x4000;
+/** One page per vCPU slot: its registers going in, its exit record coming out. */
+export const SLOT_OFFSET = 0x40_0000;
+export const SLOT_SIZE = 0x1000;
+export const MAX_SLOTS = 64;
+/** Stage-2 translation tables, written by the host (stage2.ts). */
+export const TABLE_POOL_OFFSET = 0x100_0000;
+export const TABLE_POOL_SIZE = 0x300_0000;
+/** Host buffers (`host_alloc`) are carved from here to the end of RAM. */
+export const HOST_POOL_OFFSET = 0x400_0000;
+
+/** Control page fields (u64 each unless noted). */
+export const CTRL = {
+  MAGIC: 0x000,
+  VERSION: 0x008,
+  /** VTTBR_EL2 of the VM (0: no VM). */
+  VTTBR: 0x010,
+  VTCR: 0x018,
+  /** Bumped by the host whenever a valid stage-2 descriptor changes; the runtime flushes TLBs when it sees a new value. */
+  TLB_GEN: 0x020,
+  /** Number of (pa, len) pairs at RANGES for a DB.INVALIDATE request. */
+  NRANGES: 0x028,
+  /** Written by the runtime before DB_OUT.PANIC: kind, ESR_EL2, ELR_EL2, FAR_EL2, SPSR_EL2. */
+  PANIC: 0x040,
+  /** CNTFRQ_EL0 as the runtime read it at boot. */
+  CNTFRQ: 0x080,
+  /** Number of entries of the system-register table the runtime was built with. */
+  NSYSREGS: 0x100,
+  /** u64 per entry: hv_sys_reg_t | class << 16 (see {@link SYSREG_CLASS}). */
+  SYSREG_TABLE: 0x108,
+  /** u64 per entry: the hardware's value at boot (identification registers), parallel to the table. */
+  SYSREG_BOOT: 0x600,
+  /** NUL-terminated text of a runtime panic. */
+  MESSAGE: 0xa00,
+  /** (pa, len) u64 pairs for DB.INVALIDATE. */
+  RANGES: 0x1000,
+} as const;
+export const MAX_SYSREGS = 128;
+export const MAX_RANGES = (CTRL_SIZE - CTRL.RANGES) / 16;
+/** "HVSPEL2" followed by a zero byte: the runtime writes it once it is ready. */
+export const MAGIC = 0x4856_5350_454c_3200n;
+export const ABI_VERSION = 1;
+
+/** Slot page fields. */
+export const SLOT = {
+  X: 0x000,
+  PC: 0x0f8,
+  CPSR: 0x100,
+  FPCR: 0x108,
+  FPSR: 0x110,
+  /** {@link RUN_FLAG} bits. */
+  FLAGS: 0x118,
+  VTIMER_OFFSET: 0x120,
+  /** Incremented by the host for every run; the runtime copies it to OUT_SEQ with the exit. */
+  IN_SEQ: 0x128,
+  STATUS: 0x140,
+  REASON: 0x148,
+  ESR: 0x150,
+  FAR: 0x158,
+  IPA: 0x160,
+  /** 1 when the exit was VTIMER_ACTIVATED: the vtimer is now masked. */
+  VTIMER_FIRED: 0x168,
+  OUT_SEQ: 0x170,
+  Q: 0x200,
+  SYS: 0x400,
+} as const;
+
+export const RUN_FLAG = {
+  IRQ: 1,
+  FIQ: 2,
+  VTIMER_MASKED: 4,
+  TRAP_DEBUG_EXCEPTIONS: 8,
+  TRAP_DEBUG_REG_ACCESSES: 16,
+} as const;
+
+/** How a run ended, besides an exit record. */
+export const RUN_STATUS = {
+  EXIT: 0,
+  /** The CPSR names a mode a guest cannot run in (EL2, EL3, AArch32, reserved encodings). */
+  ILLEGAL_STATE: 1,
+  /** The run was dropped by a reset. */
+  ABORTED: 2,
+} as const;
+
+/** Doorbell bytes from the host to the runtime. */
+export const DB = {
+  /** RUN + slot: enter the slot's vCPU. */
+  RUN: 0x00,
+  /** CANCEL + slot: end the slot's run in flight with HV_EXIT_REASON_CANCELED. */
+  CANCEL: 0x40,
+  PING: 0xf0,
+  /** Drop every run in flight and forget the VM. */
+  RESET: 0xf1,
+  /** Flush the stage-1 and stage-2 TLBs now (a mapping changed while a guest runs). */
+  TLB_FLUSH: 0xf2,
+  /** Store the bytes of each range back in place, so that QEMU drops translated code the host overwrote. */
+  INVALIDATE: 0xf3,
+} as const;
+
+/** Doorbell bytes from the runtime to the host. */
+export const DB_OUT = {
+  /** DONE + slot: the slot's exit record is ready. */
+  DONE: 0x00,
+  PONG: 0xf0,
+  RESET_DONE: 0xf1,
+  FLUSHED: 0xf2,
+  INVALIDATED: 0xf3,
+  PANIC: 0xfc,
+  READY: 0xfd,
+  HEARTBEAT: 0xfe,
+} as const;
+
+/**
+ * How the runtime treats each system register of a vCPU:
+ * - EL1: an EL1/EL0 register the runtime saves and restores with MRS/MSR;
+ * - ID: an identification register: kept in the slot, returned to the guest by the runtime when HCR_EL2.TID3 traps a read;
+ * - VPIDR / VMPIDR: MIDR_EL1 / MPIDR_EL1 as the guest sees them, through VPIDR_EL2 / VMPIDR_EL2;
+ * - SOFT: stored only: this CPU model has no such register for an EL1 guest (see the README).
+ */
+export const SYSREG_CLASS = { EL1: 0, ID: 1, VPIDR: 2, VMPIDR: 3, SOFT: 4 } as const;
+export type SysRegClass = (typeof SYSREG_CLASS)[keyof typeof SYSREG_CLASS];
+
+/** The C header the runtime is compiled with. */
+export function abiHeader(): string {
+  const lines = ['/* Generated from packages/el2/src/abi.ts by scripts/build-runtime.mjs. Do not edit. */'];
+  lines.push('#pragma once');
+  const def = (name: string, v: number | bigint): void => {
+    lines.push(`#define ${name} 0x${v.toString(16)}ULL`);
+  };
+  for (const [k, v] of Object.entries({
+    RAM_BASE,
+    IMAGE_OFFSET,
+    CTRL_OFFSET,
+    CTRL_SIZE,
+    SLOT_OFFSET,
+    SLOT_SIZE,
+    MAX_SLOTS,
+    TABLE_POOL_OFFSET,
+    TABLE_POOL_SIZE,
+    HOST_POOL_OFFSET,
+    MAX_SYSREGS,
+    MAX_RANGES,
+    MAGIC,
+    ABI_VERSION,
+  }))
+    def(k, v);
+  for (const [group, fields] of Object.entries({
+    CTRL,
+    SLOT,
+    RUN_FLAG,
+    RUN_STATUS,
+    DB,
+    DB_OUT,
+    SYSREG_CLASS,
+  }))
+    for (const [k, v] of Object.entries(fields)) def(`${group}_${k}`, v);
+  return `${lines.join('\n')}\n`;
+}

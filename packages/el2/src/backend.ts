@@ -1,0 +1,1151 @@
+/**
+ * The `el2` backend: the arm64 `hv_*` API with guests run by QEMU's TCG under the project's EL2
+ * runtime.
+ *
+ * Everything the framework decides without running the guest (VM, configs, mappings, vCPU ownership,
+ * register files, pending interrupts, vtimer mask, cancel flags) is kept here, with the same order of
+ * checks and the same codes as the model where the spec leaves the code open (packages/model/README.md),
+ * so that differential runs compare guest behaviour rather than bookkeeping. What the guest does is
+ * QEMU's: a run writes the vCPU's registers into its slot page, rings RUN, and reads back the
+ * registers and the exit record the runtime took from ESR_EL2 / FAR_EL2 / HPFAR_EL2.
+ * @module
+ */
+import type {
+  Arm64Backend,
+  Arm64Exit,
+  Capabilities,
+  HostMemory,
+  Result,
+  ThreadId,
+  Uva,
+  Vcpu,
+  VmConfig,
+} from '@hvspec/spec';
+import {
+  ARM64_ARG_CHECKS,
+  checkBool,
+  checkThread,
+  checkU32,
+  checkU64,
+  checkVcpuList,
+  HV,
+  HV_EXIT_REASON,
+  HV_INTERRUPT_TYPE,
+  HV_IPA_GRANULE,
+  HV_MEMORY_RWX,
+  HV_REG,
+  HV_REG_COUNT,
+  HV_SIMD_FP_REG_COUNT,
+  HV_SYS_REG,
+  IPA_SIZE_DEFAULT,
+  isKnownSysReg,
+} from '@hvspec/spec';
+import {
+  CTRL,
+  CTRL_OFFSET,
+  DB,
+  DB_OUT,
+  HOST_POOL_OFFSET,
+  MAX_RANGES,
+  MAX_SLOTS,
+  RAM_BASE,
+  RUN_FLAG,
+  RUN_STATUS,
+  SLOT,
+  SLOT_OFFSET,
+  SLOT_SIZE,
+  SYSREG_CLASS,
+} from './abi.js';
+import type { Machine } from './machine.js';
+import { Stage2, TablePoolExhausted } from './stage2.js';
+
+const ALL_PERMISSION_SETS: readonly number[] = Object.freeze([0, 1, 2, 3, 4, 5, 6, 7]);
+const PAGE_16K = 16384;
+const GRANULE_BYTES: Record<number, number> = {
+  [HV_IPA_GRANULE.HV_IPA_GRANULE_4KB]: 4096,
+  [HV_IPA_GRANULE.HV_IPA_GRANULE_16KB]: 16384,
+};
+/** The smallest IPA size the stage-2 format takes (T0SZ ≤ 39 without FEAT_TTST). */
+const MIN_HW_IPA_BITS = 25;
+const NO_EXCEPTION = Object.freeze({ syndrome: 0n, virtual_address: 0n, physical_address: 0n });
+
+/** How the backend gets its machine (a pool shared by every el2 backend of the process). */
+export interface MachineSource {
+  acquire(): Machine;
+  release(m: Machine): void;
+}
+
+/** Options of the backend. */
+export interface El2BackendOptions {
+  /** `hv_vm_get_max_vcpu_count`: live vCPUs per VM (at most 64, one slot page each). Default 64. */
+  readonly maxVcpus?: number;
+  /** `hv_vm_config_get_max_ipa_size`. Default 40 (hvf-facts.md §2.3 [R]). */
+  readonly maxIpaSize?: number;
+}
+
+interface VmConfigRecord {
+  ipaSize: number;
+  granule: number;
+}
+
+interface Buffer {
+  readonly handle: HostMemory;
+  /** Offset in RAM. */
+  readonly offset: number;
+}
+
+interface Page {
+  /** Offset in RAM of the host page mapped here. */
+  readonly ram: number;
+  flags: number;
+}
+
+interface VcpuRecord {
+  readonly id: number;
+  readonly owner: number;
+  readonly slot: number;
+  /** The slot page as the host keeps it (registers in, exit record out). */
+  readonly img: Uint8Array;
+  readonly words: BigUint64Array;
+  /** System registers the runtime's table does not have (a newer spec than the runtime). */
+  readonly extraSys: Map<number, bigint>;
+  pendingIrq: boolean;
+  pendingFiq: boolean;
+  /**
+   * hv_vcpu_get_exec_time: host nanoseconds from ringing a run to its answer, summed over runs that
+   * entered the guest (it includes QEMU's emulation; README, "Choices").
+   */
+  execTime: bigint;
+  runStarted: bigint | undefined;
+  vtimerMasked: boolean;
+  trapDebugExceptions: boolean;
+  trapDebugRegAccesses: boolean;
+  cancel: boolean;
+  running: boolean;
+  seq: bigint;
+}
+
+interface Vm {
+  readonly ipaLimit: bigint;
+  readonly granule: number;
+  readonly stage2: Stage2;
+  /** Mapped stage-2 pages by IPA / granule. */
+  readonly pages: Map<number, Page>;
+  readonly vcpus: Map<number, VcpuRecord>;
+  nextVcpu: number;
+}
+
+interface AsyncRun {
+  readonly v: VcpuRecord;
+  readonly t: number;
+  readonly before: number;
+  readonly resolve: (r: Result<Arm64Exit>) => void;
+}
+
+function ok<T>(value: T): Result<T> {
+  return { ret: HV.HV_SUCCESS, value };
+}
+function fail(ret: number): Result<never> {
+  return { ret };
+}
+const SUCCESS: Result = Object.freeze({ ret: HV.HV_SUCCESS });
+
+function checkOffset(name: string, value: unknown): asserts value is number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new TypeError(
+      `${name} must be a non-negative integer, got ${typeof value === 'bigint' ? `${value}n` : String(value)}`,
+    );
+  }
+}
+
+function checkU128(name: string, value: unknown): asserts value is bigint {
+  if (typeof value !== 'bigint' || value < 0n || value >= 1n << 128n) {
+    throw new TypeError(
+      `${name} must be a bigint in [0, 2^128), got ${typeof value === 'bigint' ? `${value}n` : String(value)}`,
+    );
+  }
+}
+
+/**
+ * The identification registers a guest of this VM sees, from the CPU's values at boot: the guest runs
+ * at EL1 of a VM without EL2 (hv_vm_config_set_el2_enabled is not offered), in AArch64 only (Apple
+ * cores have no AArch32; HVF refuses nothing else here), without a GIC system-register interface
+ * (no hv_gic), so those fields of ID_AA64PFR0_EL1 say so.
+ */
+function guestIdValue(reg: number, boot: bigint): bigint {
+  if (reg === HV_SYS_REG.HV_SYS_REG_ID_AA64PFR0_EL1) {
+    const clear = 0xffffn | (0xfn << 24n) | (0xfn << 36n); // EL0..EL3, GIC, SEL2
+    return (boot & ~clear) | 0x11n; // EL0 and EL1: AArch64 only
+  }
+  return boot;
+}
+
+export class El2Backend implements Arm64Backend {
+  readonly arch = 'arm64' as const;
+  readonly capabilities: Capabilities;
+  private readonly maxVcpus: number;
+  private readonly maxIpaSize: number;
+  private m: Machine | undefined;
+  private goneReason: string | undefined;
+  private goneReported = false;
+  private closed = false;
+  private readonly configs = new Map<number, VmConfigRecord>();
+  private nextConfig = 1;
+  private vm: Vm | undefined;
+  private readonly buffers = new Map<number, Buffer>();
+  private nextBuffer = 1;
+  /** Next free byte of the host pool, and how far it was ever used since the machine started. */
+  private poolNext = HOST_POOL_OFFSET;
+  private poolDirtyTop = HOST_POOL_OFFSET;
+  /** RAM ranges the host wrote that may hold translated code (see DB.INVALIDATE). */
+  private readonly staleCode: [number, number][] = [];
+  private readonly busy = new Set<number>();
+  private readonly asyncRuns = new Map<number, AsyncRun>();
+  private readonly freeSlots: number[] = [];
+  /** Runtime system-register table: hv_sys_reg_t → slot index, and each entry's class. */
+  private sysIndex = new Map<number, { index: number; cls: number }>();
+  private bootSys: bigint[] = [];
+  private watchdog: ReturnType<typeof setInterval> | undefined;
+  /** VTTBR, VTCR and TLB generation as last written to the control page. */
+  private ctrlShadow: bigint[] = [];
+
+  constructor(
+    private readonly source: MachineSource,
+    options: El2BackendOptions = {},
+  ) {
+    this.maxVcpus = options.maxVcpus ?? MAX_SLOTS;
+    if (!Number.isSafeInteger(this.maxVcpus) || this.maxVcpus < 1 || this.maxVcpus > MAX_SLOTS)
+      throw new TypeError(`options.maxVcpus must be an integer in [1, ${MAX_SLOTS}]`);
+    this.maxIpaSize = options.maxIpaSize ?? 40;
+    if (!Number.isSafeInteger(this.maxIpaSize) || this.maxIpaSize < IPA_SIZE_DEFAULT || this.maxIpaSize > 40)
+      throw new TypeError(`options.maxIpaSize must be an integer in [${IPA_SIZE_DEFAULT}, 40]`);
+    this.capabilities = Object.freeze({
+      backend: 'el2',
+      arch: 'arm64',
+      pageSize: PAGE_16K,
+      maxVcpus: this.maxVcpus,
+      guestExecution: true,
+      enforcedPermissions: ALL_PERMISSION_SETS,
+      deviations: [
+        {
+          id: 'el2.qemu',
+          description:
+            'guests run on the Arm architecture as QEMU (TCG, -cpu max without SVE/SME) implements it, under a small EL2 hypervisor of hvspec’s own; exits, syndromes and addresses are QEMU’s, not Apple’s',
+        },
+        {
+          id: 'el2.wfe',
+          description:
+            'QEMU (7.2) implements WFE as a hint that completes at once and never takes the HCR_EL2.TWE trap, so a guest WFE is not an exit here (the Arm ARM allows it: a WFx trap need not be taken when the instruction completes); HVF traps WFE (EC 0x01, TI = 1)',
+        },
+        {
+          id: 'el2.time',
+          description:
+            'the virtual counter is QEMU’s (CNTFRQ 62.5 MHz, host clock), not mach_absolute_time; guests run about 100× slower than on hardware',
+        },
+      ],
+      maxIpaSize: this.maxIpaSize,
+      defaultIpaSize: IPA_SIZE_DEFAULT,
+      ipaGranule4k: true,
+    });
+    for (let s = MAX_SLOTS - 1; s >= 0; s--) this.freeSlots.push(s);
+  }
+
+  /** Why the backend is gone (QEMU died or stopped answering), or undefined while it works. */
+  get gone(): string | undefined {
+    if (this.goneReason === undefined && this.m?.gone !== undefined) this.noteGone(this.m.gone);
+    return this.goneReason;
+  }
+
+  /** QEMU's process id, once the machine has started (for tests that simulate a crash). */
+  get qemuPid(): number | undefined {
+    return this.m?.pid;
+  }
+
+  // ---- plumbing --------------------------------------------------------------------------------------
+
+  private ensureOpen(): void {
+    if (this.closed) throw new Error('this el2 backend was closed');
+  }
+
+  /** Step 0 of every call: the thread id, the thread being free (not inside an async run). */
+  private enter(t: number): void {
+    this.ensureOpen();
+    checkThread(t);
+    if (this.busy.size > 0 && this.busy.has(t)) {
+      throw new Error(
+        `logical thread ${t} is inside an async hv_vcpu_run and cannot make another call until it returns`,
+      );
+    }
+  }
+
+  private noteGone(reason: string): void {
+    if (this.goneReason !== undefined) return;
+    this.goneReason = reason;
+    for (const run of [...this.asyncRuns.values()]) this.endAsync(run, fail(HV.HV_ERROR));
+    for (const v of this.vm?.vcpus.values() ?? []) v.running = false;
+  }
+
+  /** HV_ERROR for every hv_* call once the machine is gone, saying so once on stderr. */
+  private goneResult(call: string): Result<never> | undefined {
+    if (this.gone === undefined) return undefined;
+    if (!this.goneReported) {
+      this.goneReported = true;
+      process.stderr.write(
+        `@hvspec/el2: the backend is gone (${this.goneReason}); ${call} and every later call return HV_ERROR until reset()\n`,
+      );
+    }
+    return fail(HV.HV_ERROR);
+  }
+
+  /** The machine, started (or taken from the pool) on first use. */
+  private machine(): Machine {
+    if (this.m) return this.m;
+    const m = this.source.acquire();
+    this.m = m;
+    m.onGone = (reason) => this.noteGone(reason);
+    m.onAsync = (slot) => this.asyncDone(slot);
+    const n = Number(m.readU64(CTRL_OFFSET + CTRL.NSYSREGS));
+    this.sysIndex = new Map();
+    this.bootSys = [];
+    for (let i = 0; i < n; i++) {
+      const e = m.readU64(CTRL_OFFSET + CTRL.SYSREG_TABLE + 8 * i);
+      this.sysIndex.set(Number(e & 0xffffn), { index: i, cls: Number((e >> 16n) & 0xffn) });
+      this.bootSys.push(m.readU64(CTRL_OFFSET + CTRL.SYSREG_BOOT + 8 * i));
+    }
+    this.poolNext = HOST_POOL_OFFSET;
+    this.poolDirtyTop = m.poolDirtyTop;
+    this.ctrlShadow = [];
+    return m;
+  }
+
+  // ---- host memory -----------------------------------------------------------------------------------
+
+  host_alloc(size: number): HostMemory {
+    this.ensureOpen();
+    checkOffset('size', size);
+    if (size === 0)
+      throw new RangeError('size must be at least 1 byte (a host region has at least one page)');
+    if (this.gone) throw new Error(`the el2 backend is gone: ${this.goneReason}`);
+    const m = this.machine();
+    const rounded = Math.ceil(size / PAGE_16K) * PAGE_16K;
+    if (this.poolNext + rounded > m.ramSize)
+      throw new RangeError(
+        `host_alloc(${size}): the el2 machine has ${m.ramSize - this.poolNext} bytes of host memory left (option ramSize)`,
+      );
+    const offset = this.poolNext;
+    this.poolNext += rounded;
+    // Fresh file pages read as zero; pages an earlier test used are zeroed here.
+    const reused = Math.min(offset + rounded, this.poolDirtyTop);
+    if (reused > offset) this.rawWrite(offset, new Uint8Array(reused - offset));
+    if (this.poolNext > this.poolDirtyTop) this.poolDirtyTop = this.poolNext;
+    m.poolDirtyTop = this.poolDirtyTop;
+    const handle: HostMemory = Object.freeze({ id: this.nextBuffer++, size: rounded });
+    this.buffers.set(handle.id, { handle, offset });
+    return handle;
+  }
+
+  host_write(mem: HostMemory, offset: number, bytes: Uint8Array): void {
+    this.ensureOpen();
+    const b = this.buffer(mem, 'mem');
+    checkOffset('offset', offset);
+    if (!(bytes instanceof Uint8Array)) throw new TypeError('bytes must be a Uint8Array');
+    if (offset + bytes.length > b.handle.size)
+      throw new RangeError(
+        `host_write of ${bytes.length} bytes at offset ${offset} is outside the ${b.handle.size}-byte buffer`,
+      );
+    if (this.gone) throw new Error(`the el2 backend is gone: ${this.goneReason}`);
+    this.rawWrite(b.offset + offset, bytes);
+  }
+
+  host_read(mem: HostMemory, offset: number, size: number): Uint8Array {
+    this.ensureOpen();
+    const b = this.buffer(mem, 'mem');
+    checkOffset('offset', offset);
+    checkOffset('size', size);
+    if (offset + size > b.handle.size)
+      throw new RangeError(
+        `host_read of ${size} bytes at offset ${offset} is outside the ${b.handle.size}-byte buffer`,
+      );
+    if (this.gone) throw new Error(`the el2 backend is gone: ${this.goneReason}`);
+    return (this.m as Machine).read(b.offset + offset, size);
+  }
+
+  /** Writes RAM, noting ranges that may hold code QEMU has translated. */
+  private rawWrite(offset: number, bytes: Uint8Array): void {
+    const m = this.m as Machine;
+    m.write(offset, bytes);
+    if (m.maybeCode.size === 0) return;
+    const end = offset + bytes.length;
+    for (let p = offset >> 12; p << 12 < end; p++) {
+      if (!m.maybeCode.has(p)) continue;
+      const s = Math.max(offset, p << 12);
+      const e = Math.min(end, (p + 1) << 12);
+      const last = this.staleCode.at(-1);
+      if (last && last[0] + last[1] === s) last[1] += e - s;
+      else this.staleCode.push([s, e - s]);
+    }
+  }
+
+  private buffer(mem: unknown, name: string): Buffer {
+    if (typeof mem !== 'object' || mem === null || typeof (mem as { id?: unknown }).id !== 'number')
+      throw new TypeError(`${name} must be a HostMemory returned by host_alloc`);
+    const b = this.buffers.get((mem as HostMemory).id);
+    if (b === undefined || b.handle !== mem)
+      throw new TypeError(
+        `${name} is not a live buffer of this backend (allocated by another backend, or before reset())`,
+      );
+    return b;
+  }
+
+  // ---- lifetime ----------------------------------------------------------------------------------------
+
+  /**
+   * Back to "no VM", as process exit would leave things, without rebooting the machine: the runtime
+   * drops any run in flight (those end with HV_NO_DEVICE, as on the model), buffers and tables are
+   * forgotten. A gone machine is replaced on next use.
+   */
+  async reset(): Promise<void> {
+    for (const run of [...this.asyncRuns.values()]) this.endAsync(run, fail(HV.HV_NO_DEVICE));
+    this.busy.clear();
+    this.vm = undefined;
+    this.configs.clear();
+    this.buffers.clear();
+    this.staleCode.length = 0;
+    this.freeSlots.length = 0;
+    for (let s = MAX_SLOTS - 1; s >= 0; s--) this.freeSlots.push(s);
+    const m = this.m;
+    if (m && m.gone === undefined && this.goneReason === undefined) {
+      m.writeU64(CTRL_OFFSET + CTRL.VTTBR, 0n);
+      m.control(DB.RESET, DB_OUT.RESET_DONE);
+      this.ctrlShadow = [];
+    }
+    if (m && (m.gone !== undefined || this.goneReason !== undefined)) {
+      m.kill();
+      this.m = undefined;
+    }
+    this.poolNext = HOST_POOL_OFFSET;
+    this.goneReason = undefined;
+    this.goneReported = false;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.reset();
+    this.closed = true;
+    if (this.m) {
+      this.m.onGone = undefined;
+      this.m.onAsync = undefined;
+      this.source.release(this.m);
+      this.m = undefined;
+    }
+  }
+
+  // ---- host queries and configs --------------------------------------------------------------------------
+
+  hv_vm_get_max_vcpu_count(t: ThreadId): Result<number> {
+    this.enter(t);
+    return this.goneResult('hv_vm_get_max_vcpu_count') ?? ok(this.maxVcpus);
+  }
+
+  hv_vm_config_get_max_ipa_size(t: ThreadId): Result<number> {
+    this.enter(t);
+    return this.goneResult('hv_vm_config_get_max_ipa_size') ?? ok(this.maxIpaSize);
+  }
+
+  hv_vm_config_get_default_ipa_size(t: ThreadId): Result<number> {
+    this.enter(t);
+    return this.goneResult('hv_vm_config_get_default_ipa_size') ?? ok(IPA_SIZE_DEFAULT);
+  }
+
+  hv_vm_config_create(t: ThreadId): Result<VmConfig> {
+    this.enter(t);
+    const g = this.goneResult('hv_vm_config_create');
+    if (g) return g;
+    const id = this.nextConfig++;
+    this.configs.set(id, { ipaSize: 0, granule: HV_IPA_GRANULE.HV_IPA_GRANULE_16KB });
+    return ok(id as VmConfig);
+  }
+
+  hv_vm_config_set_ipa_size(t: ThreadId, config: VmConfig, ipa_bit_length: number): Result {
+    this.enter(t);
+    checkU32('config', config);
+    checkU32('ipa_bit_length', ipa_bit_length);
+    const g = this.goneResult('hv_vm_config_set_ipa_size');
+    if (g) return g;
+    const c = this.configs.get(config);
+    if (c === undefined) return fail(HV.HV_BAD_ARGUMENT);
+    if (ipa_bit_length > this.maxIpaSize) return fail(HV.HV_UNSUPPORTED);
+    c.ipaSize = ipa_bit_length;
+    return SUCCESS;
+  }
+
+  hv_vm_config_get_ipa_size(t: ThreadId, config: VmConfig): Result<number> {
+    this.enter(t);
+    checkU32('config', config);
+    const g = this.goneResult('hv_vm_config_get_ipa_size');
+    if (g) return g;
+    const c = this.configs.get(config);
+    return c === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(c.ipaSize);
+  }
+
+  hv_vm_config_set_ipa_granule(t: ThreadId, config: VmConfig, granule: number): Result {
+    this.enter(t);
+    checkU32('config', config);
+    checkU32('granule', granule);
+    const g = this.goneResult('hv_vm_config_set_ipa_granule');
+    if (g) return g;
+    const c = this.configs.get(config);
+    if (c === undefined || GRANULE_BYTES[granule] === undefined) return fail(HV.HV_BAD_ARGUMENT);
+    c.granule = granule;
+    return SUCCESS;
+  }
+
+  hv_vm_config_get_ipa_granule(t: ThreadId, config: VmConfig): Result<number> {
+    this.enter(t);
+    checkU32('config', config);
+    const g = this.goneResult('hv_vm_config_get_ipa_granule');
+    if (g) return g;
+    const c = this.configs.get(config);
+    return c === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(c.granule);
+  }
+
+  // ---- VM ---------------------------------------------------------------------------------------------------
+
+  hv_vm_create(t: ThreadId, config: VmConfig | null): Result {
+    this.enter(t);
+    if (config !== null) checkU32('config', config);
+    const g = this.goneResult('hv_vm_create');
+    if (g) return g;
+    const c = config === null ? undefined : this.configs.get(config);
+    if (config !== null && c === undefined) return fail(HV.HV_BAD_ARGUMENT);
+    if (this.vm !== undefined) return fail(HV.HV_BUSY); // one VM per process (hvf-facts.md §3 [T])
+    const ipaSize = c === undefined || c.ipaSize === 0 ? IPA_SIZE_DEFAULT : c.ipaSize;
+    const granule = GRANULE_BYTES[c?.granule ?? HV_IPA_GRANULE.HV_IPA_GRANULE_16KB] as number;
+    this.machine().tlbEpoch++;
+    this.vm = {
+      ipaLimit: 1n << BigInt(ipaSize),
+      granule,
+      stage2: new Stage2({ granule, ipaBits: Math.max(ipaSize, MIN_HW_IPA_BITS) }),
+      pages: new Map(),
+      vcpus: new Map(),
+      nextVcpu: 0,
+    };
+    return SUCCESS;
+  }
+
+  hv_vm_destroy(t: ThreadId): Result {
+    this.enter(t);
+    const g = this.goneResult('hv_vm_destroy');
+    if (g) return g;
+    if (this.vm === undefined) return fail(HV.HV_NO_DEVICE);
+    if (this.vm.vcpus.size > 0) return fail(HV.HV_BUSY); // "Requires all vCPUs be destroyed" [H]
+    this.vm = undefined;
+    return SUCCESS;
+  }
+
+  // ---- mappings -----------------------------------------------------------------------------------------------
+
+  hv_vm_map(t: ThreadId, uva: Uva, ipa: bigint, size: bigint, flags: number): Result {
+    this.enter(t);
+    if (typeof uva !== 'object' || uva === null) throw new TypeError('uva must be {mem, offset}');
+    const b = this.buffer(uva.mem, 'uva.mem');
+    checkU32('uva.offset', uva.offset);
+    checkU64('ipa', ipa);
+    checkU64('size', size);
+    checkU32('flags', flags);
+    const g = this.goneResult('hv_vm_map');
+    if (g) return g;
+    const vm = this.vm;
+    if (vm === undefined) return fail(HV.HV_NO_DEVICE);
+    if ((flags & ~HV_MEMORY_RWX) !== 0) return fail(HV.HV_BAD_ARGUMENT);
+    const bad = this.rangeError(vm, ipa, size);
+    if (bad !== undefined) return fail(bad);
+    if (uva.offset % vm.granule !== 0) return fail(HV.HV_BAD_ARGUMENT);
+    if (BigInt(uva.offset) + size > BigInt(b.handle.size)) return fail(HV.HV_BAD_ARGUMENT);
+    const g0 = Number(ipa / BigInt(vm.granule));
+    const n = Number(size / BigInt(vm.granule));
+    // An overlapping map is HV_ERROR, not HV_BAD_ARGUMENT (hvf-facts.md §2.5 [R]).
+    for (let i = 0; i < n; i++) if (vm.pages.has(g0 + i)) return fail(HV.HV_ERROR);
+    const ram = b.offset + uva.offset;
+    try {
+      vm.stage2.map(ipa, BigInt(RAM_BASE + ram), size, flags);
+    } catch (e) {
+      if (e instanceof TablePoolExhausted) {
+        vm.stage2.unmap(ipa, size);
+        return fail(HV.HV_NO_RESOURCES);
+      }
+      throw e;
+    }
+    for (let i = 0; i < n; i++) vm.pages.set(g0 + i, { ram: ram + i * vm.granule, flags });
+    if (flags & 4) this.markCode(ram, Number(size));
+    return this.afterMappingChange();
+  }
+
+  hv_vm_unmap(t: ThreadId, ipa: bigint, size: bigint): Result {
+    this.enter(t);
+    checkU64('ipa', ipa);
+    checkU64('size', size);
+    const g = this.goneResult('hv_vm_unmap');
+    if (g) return g;
+    const vm = this.vm;
+    if (vm === undefined) return fail(HV.HV_NO_DEVICE);
+    const bad = this.rangeError(vm, ipa, size);
+    if (bad !== undefined) return fail(bad);
+    const g0 = Number(ipa / BigInt(vm.granule));
+    const n = Number(size / BigInt(vm.granule));
+    // A range larger than what is mapped: visit the mapped pages, not every page of the range.
+    const pages = n > vm.pages.size ? [...vm.pages.keys()].filter((p) => p >= g0 && p < g0 + n) : undefined;
+    for (const p of pages ?? Array.from({ length: n }, (_, i) => g0 + i)) {
+      if (!vm.pages.delete(p)) continue;
+      vm.stage2.unmap(BigInt(p) * BigInt(vm.granule), BigInt(vm.granule));
+    }
+    return this.afterMappingChange();
+  }
+
+  hv_vm_protect(t: ThreadId, ipa: bigint, size: bigint, flags: number): Result {
+    this.enter(t);
+    checkU64('ipa', ipa);
+    checkU64('size', size);
+    checkU32('flags', flags);
+    const g = this.goneResult('hv_vm_protect');
+    if (g) return g;
+    const vm = this.vm;
+    if (vm === undefined) return fail(HV.HV_NO_DEVICE);
+    if ((flags & ~HV_MEMORY_RWX) !== 0) return fail(HV.HV_BAD_ARGUMENT);
+    const bad = this.rangeError(vm, ipa, size);
+    if (bad !== undefined) return fail(bad);
+    const g0 = Number(ipa / BigInt(vm.granule));
+    const n = Number(size / BigInt(vm.granule));
+    if (n > vm.pages.size) return fail(HV.HV_BAD_ARGUMENT); // cannot be fully mapped
+    for (let i = 0; i < n; i++) if (!vm.pages.has(g0 + i)) return fail(HV.HV_BAD_ARGUMENT);
+    vm.stage2.protect(ipa, size, flags);
+    for (let i = 0; i < n; i++) {
+      const p = vm.pages.get(g0 + i) as Page;
+      p.flags = flags;
+      if (flags & 4) this.markCode(p.ram, vm.granule);
+    }
+    return this.afterMappingChange();
+  }
+
+  /** Size 0, granule alignment of ipa and size (hvf-facts.md §2.5 [R]), and the IPA limit. */
+  private rangeError(vm: Vm, ipa: bigint, size: bigint): number | undefined {
+    const g = BigInt(vm.granule);
+    if (size === 0n || ipa % g !== 0n || size % g !== 0n) return HV.HV_BAD_ARGUMENT;
+    if (ipa + size > vm.ipaLimit) return HV.HV_BAD_ARGUMENT;
+    return undefined;
+  }
+
+  private markCode(ram: number, size: number): void {
+    const code = (this.m as Machine).maybeCode;
+    for (let p = ram >> 12; p << 12 < ram + size; p++) code.add(p);
+  }
+
+  /**
+   * A mapping changed. With a run in flight the guest must see it before the call returns, as on the
+   * framework: the tables are written and the runtime flushes its TLBs now. Otherwise the next run does.
+   */
+  private afterMappingChange(): Result {
+    if (!this.vm || ![...this.vm.vcpus.values()].some((v) => v.running)) return SUCCESS;
+    if (!this.flushTables()) return fail(HV.HV_ERROR);
+    return (this.m as Machine).control(DB.TLB_FLUSH, DB_OUT.FLUSHED) ? SUCCESS : fail(HV.HV_ERROR);
+  }
+
+  /** Writes changed table pages and the VM's translation registers to RAM. */
+  private flushTables(): boolean {
+    const vm = this.vm;
+    const m = this.machine();
+    if (!vm) return true;
+    for (const { offset, bytes } of vm.stage2.takeDirty()) m.write(offset, bytes);
+    // VTTBR, VTCR and the TLB generation are adjacent in the control page: one write when one changed.
+    const regs = [vm.stage2.vttbr, vm.stage2.vtcr, (BigInt(m.tlbEpoch) << 32n) + vm.stage2.generation];
+    if (regs.some((r, i) => this.ctrlShadow[i] !== r)) {
+      const b = Buffer.alloc(24);
+      regs.forEach((r, i) => {
+        b.writeBigUInt64LE(r, 8 * i);
+      });
+      m.write(CTRL_OFFSET + CTRL.VTTBR, b);
+      this.ctrlShadow = regs;
+    }
+    return m.gone === undefined;
+  }
+
+  // ---- vCPUs ----------------------------------------------------------------------------------------------------
+
+  hv_vcpu_create(t: ThreadId, config: null): Result<Vcpu> {
+    this.enter(t);
+    if (config !== null) throw new TypeError('config must be null (hv_vcpu_config_t is not modelled)');
+    const g = this.goneResult('hv_vcpu_create');
+    if (g) return g;
+    const vm = this.vm;
+    if (vm === undefined) return fail(HV.HV_NO_DEVICE);
+    // "Each thread can have only one vCPU at a time" (hvf-facts.md §2.4 [H]).
+    for (const v of vm.vcpus.values()) if (v.owner === t) return fail(HV.HV_BUSY);
+    if (vm.vcpus.size >= this.maxVcpus) return fail(HV.HV_NO_RESOURCES);
+    this.machine();
+    const slot = this.freeSlots.pop() as number;
+    const id = vm.nextVcpu++;
+    const img = new Uint8Array(SLOT_SIZE);
+    const v: VcpuRecord = {
+      id,
+      owner: t,
+      slot,
+      img,
+      words: new BigUint64Array(img.buffer),
+      extraSys: new Map(),
+      pendingIrq: false,
+      pendingFiq: false,
+      execTime: 0n,
+      runStarted: undefined,
+      vtimerMasked: false,
+      trapDebugExceptions: false,
+      trapDebugRegAccesses: false,
+      cancel: false,
+      running: false,
+      seq: 0n,
+    };
+    this.freshState(v);
+    vm.vcpus.set(id, v);
+    return ok(id as Vcpu);
+  }
+
+  /**
+   * A fresh vCPU: every register 0 — PC, CPSR (EL0t), SCTLR_EL1 and the rest, as observed on the
+   * framework (hvf-facts.md §2.6, §5.7 [T/R]) — except the identification registers: the CPU's own
+   * (guestIdValue), and MPIDR_EL1 with Aff0 = the vCPU id and the RES1 bit 31 (VMMs overwrite it,
+   * §5.8).
+   */
+  private freshState(v: VcpuRecord): void {
+    for (const [reg, { index, cls }] of this.sysIndex) {
+      const w = (SLOT.SYS >> 3) + index;
+      if (cls === SYSREG_CLASS.ID || cls === SYSREG_CLASS.VPIDR)
+        v.words[w] = guestIdValue(reg, this.bootSys[index] ?? 0n);
+      else if (cls === SYSREG_CLASS.VMPIDR) v.words[w] = 0x8000_0000n | BigInt(v.id & 0xff);
+    }
+  }
+
+  hv_vcpu_destroy(t: ThreadId, vcpu: Vcpu): Result {
+    this.enter(t);
+    checkU32('vcpu', vcpu);
+    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_destroy');
+    if (typeof v === 'number') return fail(v);
+    this.vm?.vcpus.delete(v.id);
+    this.freeSlots.push(v.slot);
+    return SUCCESS;
+  }
+
+  /** The vCPU a per-vCPU call is about, or the code it returns: the machine gone, then steps 1–3. */
+  private vcpuFor(t: number, vcpu: number, call: string): VcpuRecord | number {
+    return this.goneResult(call)?.ret ?? this.owned(t, vcpu);
+  }
+
+  /** Steps 1–3 for per-vCPU calls: VM, live handle, owner thread. */
+  private owned(t: number, vcpu: number): VcpuRecord | number {
+    if (this.vm === undefined) return HV.HV_NO_DEVICE;
+    const v = this.vm.vcpus.get(vcpu);
+    if (v === undefined || v.owner !== t) return HV.HV_BAD_ARGUMENT;
+    return v;
+  }
+
+  private regWord(reg: number): number {
+    if (reg <= 30) return (SLOT.X >> 3) + reg;
+    switch (reg) {
+      case HV_REG.HV_REG_PC:
+        return SLOT.PC >> 3;
+      case HV_REG.HV_REG_FPCR:
+        return SLOT.FPCR >> 3;
+      case HV_REG.HV_REG_FPSR:
+        return SLOT.FPSR >> 3;
+      default:
+        return SLOT.CPSR >> 3;
+    }
+  }
+
+  hv_vcpu_get_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
+    this.enter(t);
+    checkU32('vcpu', vcpu);
+    checkU32('reg', reg);
+    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_get_reg');
+    if (typeof v === 'number') return fail(v);
+    if (reg >= HV_REG_COUNT) return fail(HV.HV_BAD_ARGUMENT);
+    return ok(v.words[this.regWord(reg)] as bigint);
+  }
+
+  hv_vcpu_set_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
+    this.enter(t);
+    checkU32('vcpu', vcpu);
+    checkU32('reg', reg);
+    checkU64('value', value);
+    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_set_reg');
+    if (typeof v === 'number') return fail(v);
+    if (reg >= HV_REG_COUNT) return fail(HV.HV_BAD_ARGUMENT);
+    v.words[this.regWord(reg)] = value;
+    return SUCCESS;
+  }
+
+  hv_vcpu_get_simd_fp_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
+    this.enter(t);
+    checkU32('vcpu', vcpu);
+    checkU32('reg', reg);
+    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_get_simd_fp_reg');
+    if (typeof v === 'number') return fail(v);
+    if (reg >= HV_SIMD_FP_REG_COUNT) return fail(HV.HV_BAD_ARGUMENT);
+    const w = (SLOT.Q >> 3) + 2 * reg;
+    return ok(((v.words[w + 1] as bigint) << 64n) | (v.words[w] as bigint));
+  }
+
+  /** Q registers as stored by `stp q`: the low 64 bits first (little-endian memory image). */
+  hv_vcpu_set_simd_fp_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
+    this.enter(t);
+    checkU32('vcpu', vcpu);
+    checkU32('reg', reg);
+    checkU128('value', value);
+    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_set_simd_fp_reg');
+    if (typeof v === 'number') return fail(v);
+    if (reg >= HV_SIMD_FP_REG_COUNT) return fail(HV.HV_BAD_ARGUMENT);
+    const w = (SLOT.Q >> 3) + 2 * reg;
+    v.words[w] = value & 0xffff_ffff_ffff_ffffn;
+    v.words[w + 1] = value >> 64n;
+    return SUCCESS;
+  }
+
+  hv_vcpu_get_sys_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
+    this.enter(t);
+    checkU32('vcpu', vcpu);
+    checkU32('reg', reg);
+    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_get_sys_reg');
+    if (typeof v === 'number') return fail(v);
+    if (!isKnownSysReg(reg)) return fail(HV.HV_BAD_ARGUMENT);
+    const e = this.sysIndex.get(reg);
+    if (e === undefined) return ok(v.extraSys.get(reg) ?? 0n);
+    return ok(v.words[(SLOT.SYS >> 3) + e.index] as bigint);
+  }
+
+  hv_vcpu_set_sys_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
+    this.enter(t);
+    checkU32('vcpu', vcpu);
+    checkU32('reg', reg);
+    checkU64('value', value);
+    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_set_sys_reg');
+    if (typeof v === 'number') return fail(v);
+    if (!isKnownSysReg(reg)) return fail(HV.HV_BAD_ARGUMENT);
+    const e = this.sysIndex.get(reg);
+    if (e === undefined) v.extraSys.set(reg, value);
+    else v.words[(SLOT.SYS >> 3) + e.index] = value;
+    return SUCCESS;
+  }
+
+  hv_vcpu_get_pending_interrupt(t: ThreadId, vcpu: Vcpu, type: number): Result<boolean> {
+    this.enter(t);
+    checkU32('vcpu', vcpu);
+    checkU32('type', type);
+    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_get_pending_interrupt');
+    if (typeof v === 'number') return fail(v);
+    if (type === HV_INTERRUPT_TYPE.HV_INTERRUPT_TYPE_IRQ) return ok(v.pendingIrq);
+    if (type === HV_INTERRUPT_TYPE.HV_INTERRUPT_TYPE_FIQ) return ok(v.pendingFiq);
+    return fail(HV.HV_BAD_ARGUMENT);
+  }
+
+  hv_vcpu_set_pending_interrupt(t: ThreadId, vcpu: Vcpu, type: number, pending: boolean): Result {
+    this.enter(t);
+    checkU32('vcpu', vcpu);
+    checkU32('type', type);
+    checkBool('pending', pending);
+    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_set_pending_interrupt');
+    if (typeof v === 'number') return fail(v);
+    if (type === HV_INTERRUPT_TYPE.HV_INTERRUPT_TYPE_IRQ) v.pendingIrq = pending;
+    else if (type === HV_INTERRUPT_TYPE.HV_INTERRUPT_TYPE_FIQ) v.pendingFiq = pending;
+    else return fail(HV.HV_BAD_ARGUMENT);
+    return SUCCESS;
+  }
+
+  hv_vcpu_get_vtimer_mask(t: ThreadId, vcpu: Vcpu): Result<boolean> {
+    return this.getFlag(t, vcpu, 'hv_vcpu_get_vtimer_mask', (v) => v.vtimerMasked);
+  }
+
+  hv_vcpu_set_vtimer_mask(t: ThreadId, vcpu: Vcpu, vtimer_is_masked: boolean): Result {
+    return this.setFlag(t, vcpu, 'hv_vcpu_set_vtimer_mask', 'vtimer_is_masked', vtimer_is_masked, (v, b) => {
+      v.vtimerMasked = b;
+    });
+  }
+
+  hv_vcpu_get_vtimer_offset(t: ThreadId, vcpu: Vcpu): Result<bigint> {
+    this.enter(t);
+    checkU32('vcpu', vcpu);
+    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_get_vtimer_offset');
+    return typeof v === 'number' ? fail(v) : ok(v.words[SLOT.VTIMER_OFFSET >> 3] as bigint);
+  }
+
+  hv_vcpu_set_vtimer_offset(t: ThreadId, vcpu: Vcpu, vtimer_offset: bigint): Result {
+    this.enter(t);
+    checkU32('vcpu', vcpu);
+    checkU64('vtimer_offset', vtimer_offset);
+    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_set_vtimer_offset');
+    if (typeof v === 'number') return fail(v);
+    v.words[SLOT.VTIMER_OFFSET >> 3] = vtimer_offset;
+    return SUCCESS;
+  }
+
+  hv_vcpu_get_trap_debug_exceptions(t: ThreadId, vcpu: Vcpu): Result<boolean> {
+    return this.getFlag(t, vcpu, 'hv_vcpu_get_trap_debug_exceptions', (v) => v.trapDebugExceptions);
+  }
+
+  hv_vcpu_set_trap_debug_exceptions(t: ThreadId, vcpu: Vcpu, value: boolean): Result {
+    return this.setFlag(t, vcpu, 'hv_vcpu_set_trap_debug_exceptions', 'value', value, (v, b) => {
+      v.trapDebugExceptions = b;
+    });
+  }
+
+  hv_vcpu_get_trap_debug_reg_accesses(t: ThreadId, vcpu: Vcpu): Result<boolean> {
+    return this.getFlag(t, vcpu, 'hv_vcpu_get_trap_debug_reg_accesses', (v) => v.trapDebugRegAccesses);
+  }
+
+  hv_vcpu_set_trap_debug_reg_accesses(t: ThreadId, vcpu: Vcpu, value: boolean): Result {
+    return this.setFlag(t, vcpu, 'hv_vcpu_set_trap_debug_reg_accesses', 'value', value, (v, b) => {
+      v.trapDebugRegAccesses = b;
+    });
+  }
+
+  private getFlag(t: number, vcpu: Vcpu, call: string, get: (v: VcpuRecord) => boolean): Result<boolean> {
+    this.enter(t);
+    checkU32('vcpu', vcpu);
+    const v = this.vcpuFor(t, vcpu, call);
+    return typeof v === 'number' ? fail(v) : ok(get(v));
+  }
+
+  private setFlag(
+    t: number,
+    vcpu: Vcpu,
+    call: string,
+    name: string,
+    value: boolean,
+    set: (v: VcpuRecord, b: boolean) => void,
+  ): Result {
+    this.enter(t);
+    checkU32('vcpu', vcpu);
+    checkBool(name, value);
+    const v = this.vcpuFor(t, vcpu, call);
+    if (typeof v === 'number') return fail(v);
+    set(v, value);
+    return SUCCESS;
+  }
+
+  // ---- running --------------------------------------------------------------------------------------------------
+
+  /**
+   * Runs until the next exit:
+   *  - a pending hv_vcpus_exit: HV_SUCCESS, reason CANCELED, the guest not entered, the flag cleared
+   *    (hvf-facts.md §2.4 [H]);
+   *  - a CPSR no guest can run in (EL2/EL3 while EL2 is off, AArch32, reserved modes):
+   *    HV_ILLEGAL_GUEST_STATE, the guest not entered;
+   *  - QEMU gone: HV_ERROR (the reason on stderr);
+   *  - otherwise HV_SUCCESS with the exit record.
+   * Pending IRQ/FIQ are cleared whenever the run returns (hvf-facts.md §2.4 [H]).
+   */
+  hv_vcpu_run(t: ThreadId, vcpu: Vcpu): Result<Arm64Exit> {
+    this.enter(t);
+    checkU32('vcpu', vcpu);
+    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_run');
+    if (typeof v === 'number') return fail(v);
+    const early = this.runStart(v);
+    if (early !== undefined) return early;
+    const m = this.m as Machine;
+    const before = m.doneCount(v.slot);
+    m.setAsync(v.slot, false);
+    v.running = true;
+    v.runStarted = process.hrtime.bigint();
+    if (!m.ring(DB.RUN + v.slot) || !m.waitDone(v.slot, before)) {
+      v.running = false;
+      return this.goneResult('hv_vcpu_run') ?? fail(HV.HV_ERROR);
+    }
+    return this.collect(v);
+  }
+
+  /**
+   * `hv_vcpu_run` on logical thread `t` without blocking the caller: the thread is busy until the
+   * runtime answers; calls of other threads go on meanwhile (an hv_vcpus_exit rings CANCEL and the
+   * runtime ends the run from its UART interrupt).
+   */
+  hv_vcpu_run_async(t: ThreadId, vcpu: Vcpu): Promise<Result<Arm64Exit>> {
+    this.enter(t);
+    checkU32('vcpu', vcpu);
+    const g = this.goneResult('hv_vcpu_run');
+    if (g) return Promise.resolve(g);
+    const v = this.owned(t, vcpu);
+    if (typeof v === 'number') return Promise.resolve(fail(v));
+    const early = this.runStart(v);
+    if (early !== undefined) return Promise.resolve(early);
+    const m = this.m as Machine;
+    const before = m.doneCount(v.slot);
+    m.setAsync(v.slot, true);
+    v.running = true;
+    v.runStarted = process.hrtime.bigint();
+    this.busy.add(t);
+    const done = new Promise<Result<Arm64Exit>>((resolve) => {
+      this.asyncRuns.set(v.slot, { v, t, before, resolve });
+    });
+    if (!m.ring(DB.RUN + v.slot)) {
+      const run = this.asyncRuns.get(v.slot);
+      if (run) this.endAsync(run, fail(HV.HV_ERROR));
+    }
+    this.startWatchdog();
+    return done;
+  }
+
+  hv_vcpu_get_exec_time(t: ThreadId, vcpu: Vcpu): Result<bigint> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_vcpu_get_exec_time(t, vcpu);
+    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_get_exec_time');
+    return typeof v === 'number' ? fail(v) : ok(v.execTime);
+  }
+
+  hv_vcpus_exit(t: ThreadId, vcpus: readonly Vcpu[], vcpu_count: number): Result {
+    this.enter(t);
+    checkVcpuList('vcpus', vcpus, 'vcpu_count', vcpu_count);
+    if (vcpu_count > vcpus.length)
+      throw new TypeError(`vcpu_count ${vcpu_count} exceeds vcpus.length ${vcpus.length}`);
+    const g = this.goneResult('hv_vcpus_exit');
+    if (g) return g;
+    const vm = this.vm;
+    if (vm === undefined) return fail(HV.HV_NO_DEVICE);
+    const targets: VcpuRecord[] = [];
+    for (const id of vcpus.slice(0, vcpu_count)) {
+      const v = vm.vcpus.get(id);
+      if (v === undefined) return fail(HV.HV_BAD_ARGUMENT);
+      targets.push(v);
+    }
+    // Any thread may kick; sticky when the vCPU is not running (hvf-facts.md §2.4 [H]).
+    for (const v of targets) {
+      v.cancel = true;
+      if (v.running && !(this.m as Machine).ring(DB.CANCEL + v.slot)) return fail(HV.HV_ERROR);
+    }
+    return SUCCESS;
+  }
+
+  /** Everything a run needs before RUN is rung; an early result when the guest is not entered. */
+  private runStart(v: VcpuRecord): Result<Arm64Exit> | undefined {
+    if (v.cancel) {
+      v.cancel = false;
+      this.clearPending(v);
+      return ok({ reason: HV_EXIT_REASON.HV_EXIT_REASON_CANCELED, exception: NO_EXCEPTION });
+    }
+    const m = this.machine();
+    if (!this.flushTables() || !this.invalidateStaleCode())
+      return this.goneResult('hv_vcpu_run') ?? fail(HV.HV_ERROR);
+    let flags = 0;
+    if (v.pendingIrq) flags |= RUN_FLAG.IRQ;
+    if (v.pendingFiq) flags |= RUN_FLAG.FIQ;
+    if (v.vtimerMasked) flags |= RUN_FLAG.VTIMER_MASKED;
+    if (v.trapDebugExceptions) flags |= RUN_FLAG.TRAP_DEBUG_EXCEPTIONS;
+    if (v.trapDebugRegAccesses) flags |= RUN_FLAG.TRAP_DEBUG_REG_ACCESSES;
+    v.words[SLOT.FLAGS >> 3] = BigInt(flags);
+    v.seq++;
+    v.words[SLOT.IN_SEQ >> 3] = v.seq;
+    // One write of the whole page: the exit-record words in it are rewritten by the runtime anyway.
+    m.write(SLOT_OFFSET + v.slot * SLOT_SIZE, v.img);
+    return undefined;
+  }
+
+  /** Tells the runtime to store back host-written bytes that QEMU may have translated as code. */
+  private invalidateStaleCode(): boolean {
+    const m = this.m as Machine;
+    while (this.staleCode.length > 0) {
+      const batch = this.staleCode.splice(0, MAX_RANGES);
+      const buf = Buffer.alloc(16 * batch.length);
+      batch.forEach(([off, len], i) => {
+        buf.writeBigUInt64LE(BigInt(RAM_BASE + off), 16 * i);
+        buf.writeBigUInt64LE(BigInt(len), 16 * i + 8);
+      });
+      m.write(CTRL_OFFSET + CTRL.RANGES, buf);
+      m.writeU64(CTRL_OFFSET + CTRL.NRANGES, BigInt(batch.length));
+      if (!m.control(DB.INVALIDATE, DB_OUT.INVALIDATED)) return false;
+    }
+    return true;
+  }
+
+  private clearPending(v: VcpuRecord): void {
+    // "Pending state is cleared automatically when hv_vcpu_run returns" (hvf-facts.md §2.4 [H]).
+    v.pendingIrq = false;
+    v.pendingFiq = false;
+  }
+
+  /** Reads the slot page back after DONE and turns it into the run's result. */
+  private collect(v: VcpuRecord): Result<Arm64Exit> {
+    const m = this.m as Machine;
+    v.running = false;
+    if (v.runStarted !== undefined) {
+      v.execTime += process.hrtime.bigint() - v.runStarted;
+      v.runStarted = undefined;
+    }
+    const base = SLOT_OFFSET + v.slot * SLOT_SIZE;
+    const flags = v.words[SLOT.FLAGS >> 3] as bigint;
+    m.readInto(base, v.img);
+    v.words[SLOT.FLAGS >> 3] = flags;
+    this.clearPending(v);
+    if (v.words[SLOT.OUT_SEQ >> 3] !== v.seq) {
+      m.fail(
+        `the EL2 runtime answered run ${v.words[SLOT.OUT_SEQ >> 3]} of slot ${v.slot}, expected ${v.seq}`,
+      );
+      return this.goneResult('hv_vcpu_run') ?? fail(HV.HV_ERROR);
+    }
+    const status = Number(v.words[SLOT.STATUS >> 3]);
+    if (status === RUN_STATUS.ILLEGAL_STATE) return fail(HV.HV_ILLEGAL_GUEST_STATE);
+    if (status !== RUN_STATUS.EXIT) return fail(HV.HV_NO_DEVICE);
+    const reason = Number(v.words[SLOT.REASON >> 3]);
+    if (reason === HV_EXIT_REASON.HV_EXIT_REASON_CANCELED) v.cancel = false;
+    // The vtimer is masked automatically on a VTIMER_ACTIVATED exit (hvf-facts.md §2.6 [H]).
+    if (v.words[SLOT.VTIMER_FIRED >> 3] !== 0n) v.vtimerMasked = true;
+    return ok({
+      reason,
+      exception:
+        reason === HV_EXIT_REASON.HV_EXIT_REASON_EXCEPTION
+          ? {
+              syndrome: v.words[SLOT.ESR >> 3] as bigint,
+              virtual_address: v.words[SLOT.FAR >> 3] as bigint,
+              physical_address: v.words[SLOT.IPA >> 3] as bigint,
+            }
+          : NO_EXCEPTION,
+    });
+  }
+
+  private asyncDone(slot: number): void {
+    if (slot < 0) {
+      this.noteGone(this.m?.gone ?? 'the QEMU machine is gone');
+      return;
+    }
+    const run = this.asyncRuns.get(slot);
+    const m = this.m;
+    if (!run || !m || m.doneCount(slot) === run.before) return;
+    this.endAsync(run, this.collect(run.v));
+  }
+
+  private endAsync(run: AsyncRun, result: Result<Arm64Exit>): void {
+    if (this.asyncRuns.get(run.v.slot) !== run) return;
+    this.asyncRuns.delete(run.v.slot);
+    this.busy.delete(run.t);
+    run.v.running = false;
+    this.m?.setAsync(run.v.slot, false);
+    if (result.ret !== HV.HV_SUCCESS) this.clearPending(run.v);
+    if (this.asyncRuns.size === 0 && this.watchdog) {
+      clearInterval(this.watchdog);
+      this.watchdog = undefined;
+    }
+    run.resolve(result);
+  }
+
+  /** While async runs are in flight, a machine that falls silent (no heartbeat) is declared gone. */
+  private startWatchdog(): void {
+    if (this.watchdog || !this.m) return;
+    const m = this.m;
+    let seen = m.activity;
+    let since = Date.now();
+    this.watchdog = setInterval(() => {
+      if (m.activity !== seen) {
+        seen = m.activity;
+        since = Date.now();
+      } else if (Date.now() - since > m.silenceLimitMs) {
+        m.fail(`no answer or heartbeat from the EL2 runtime for ${m.silenceLimitMs} ms during an async run`);
+      }
+    }, 250);
+    this.watchdog.unref();
+  }
+}

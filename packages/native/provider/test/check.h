@@ -1,0 +1,58 @@
+// check.h — the provider tests' assertions: count checks and failures, print each failure with the
+// test's name, never stop at the first.
+#ifndef HVSPEC_PROVIDER_TEST_CHECK_H
+#define HVSPEC_PROVIDER_TEST_CHECK_H
+
+#include <stdio.h>
+#include <string.h>
+
+namespace check {
+
+inline int g_failures = 0;
+inline int g_checks = 0;
+inline const char *g_test = "";
+
+struct Test {
+  const char *name;
+  void (*fn)();
+};
+
+// Runs every test, or only the one named by argv[1]; returns the process exit code.
+template <size_t N>
+int run_tests(const Test (&tests)[N], int argc, char **argv) {
+  for (const Test &t : tests) {
+    if (argc > 1 && strcmp(argv[1], t.name) != 0) continue;
+    g_test = t.name;
+    int before = g_failures;
+    printf("%s\n", t.name);
+    t.fn();
+    printf("  %s\n", g_failures == before ? "ok" : "FAILED");
+  }
+  printf("%d checks, %d failures\n", g_checks, g_failures);
+  return g_failures ? 1 : 0;
+}
+
+}  // namespace check
+
+#define CHECK_EQ(actual, expected)                                                                   \
+  do {                                                                                               \
+    ++check::g_checks;                                                                               \
+    unsigned long long a_ = static_cast<unsigned long long>(actual);                                 \
+    unsigned long long e_ = static_cast<unsigned long long>(expected);                               \
+    if (a_ != e_) {                                                                                  \
+      ++check::g_failures;                                                                           \
+      fprintf(stderr, "FAIL [%s] %s:%d: %s = 0x%llx, expected %s = 0x%llx\n", check::g_test,         \
+              __FILE__, __LINE__, #actual, a_, #expected, e_);                                       \
+    }                                                                                                \
+  } while (0)
+
+#define CHECK(cond)                                                                                  \
+  do {                                                                                               \
+    ++check::g_checks;                                                                               \
+    if (!(cond)) {                                                                                   \
+      ++check::g_failures;                                                                           \
+      fprintf(stderr, "FAIL [%s] %s:%d: %s\n", check::g_test, __FILE__, __LINE__, #cond);            \
+    }                                                                                                \
+  } while (0)
+
+#endif  // HVSPEC_PROVIDER_TEST_CHECK_H
