@@ -1,17 +1,18 @@
 /**
  * The C libraries' benchmark (`npm run bench -w @hvspec/capi`): the exit round trip of a C VMM
- * (bench/exit-loop.c), measured inside the VMM (CLOCK_MONOTONIC), in interleaved rounds so that a noisy
- * stretch of the host hits every task:
+ * (bench/exit-loop.c, bench/exit-loop-arm64.c), measured inside the VMM (CLOCK_MONOTONIC), in
+ * interleaved rounds so that a noisy stretch of the host hits every task. Task names are the ones
+ * packages/bench's targets look for:
  *
- * - `model`: the VMM on libhvspec-model (the model server beside it);
- * - `kvm`: the VMM on libhvspec-kvm, the shared library;
- * - `kvm.front`, `kvm.provider`: one process linked with libhvspec-kvm's objects, which runs on one
- *   vCPU, alternately in each round, the loop through the exported hv_* functions (the recording front)
- *   and the same loop calling the KVM provider directly: the provider's own C loop, in the same run.
- *   `kvm.front/provider` is the per-round ratio of the two.
+ * - `clib.model.x86.exit`, `clib.model.arm64.exit`: the VMM on libhvspec-model (the model server);
+ * - `clib.kvm.x86.exit`: the VMM on libhvspec-kvm, the shared library;
+ * - `clib.kvm.x86.front`, `clib.kvm.x86.provider-loop`: one process linked with libhvspec-kvm's objects
+ *   that runs on one vCPU, alternately in each round, the loop through the exported hv_* functions (the
+ *   recording front) and the same loop calling the KVM provider directly — the provider's own C loop,
+ *   in the same run; `clib.kvm.x86.front/provider-loop` is their per-round ratio.
  *
  * Each process runs three rounds of ITERATIONS exits and reports the last (the first two warm up).
- * Targets: model ≤ 20 µs per exit; the median of kvm.front/provider ≤ 1.1.
+ * Targets: model ≤ 20 µs per exit (each flavour); the median of front/provider-loop ≤ 1.1.
  *
  *   node --import tsx scripts/bench.ts [--iterations 2000] [--rounds 15] [--out results.json]
  */
@@ -43,28 +44,39 @@ function kvmUsable(): boolean {
 
 const dir = join(tmpdir(), 'hvspec-capi-bench');
 mkdirSync(dir, { recursive: true });
-const source = join(root, 'bench', 'exit-loop.c');
 const split = (s: string): string[] => s.split(' ').filter(Boolean);
-const cc = (out: string, extra: string[]): string => {
+const cc = (source: string, out: string, extra: string[]): string => {
   const file = join(dir, out);
-  execFileSync('cc', ['-O2', source, ...split(cflags()), ...extra, '-lpthread', '-o', file], {
-    stdio: 'inherit',
-  });
+  execFileSync(
+    'cc',
+    ['-O2', join(root, 'bench', source), ...split(cflags()), ...extra, '-lpthread', '-o', file],
+    {
+      stdio: 'inherit',
+    },
+  );
   return file;
 };
 
-const variants = [{ name: 'model', bin: cc('exit-loop-model', split(libs({ backend: 'model' }))) }];
-/** Round samples: ns per exit of each task. */
+/** Round samples: ns per exit of each task (the names packages/bench's targets look for). */
 const samples = new Map<string, number[]>();
 const add = (name: string, value: number): void => {
   samples.set(name, [...(samples.get(name) ?? []), value]);
 };
 const runs: { bin: string; take: (line: string) => void }[] = [
-  { bin: variants[0]?.bin as string, take: (l) => add('model', Number(l)) },
+  {
+    bin: cc('exit-loop.c', 'exit-loop-model', split(libs({ backend: 'model' }))),
+    take: (l) => add('clib.model.x86.exit', Number(l)),
+  },
+  {
+    bin: cc('exit-loop-arm64.c', 'exit-loop-model-arm64', split(libs({ backend: 'model', arch: 'arm64' }))),
+    take: (l) => add('clib.model.arm64.exit', Number(l)),
+  },
 ];
 if (kvmUsable()) {
-  const kvm = cc('exit-loop-kvm', split(libs({ backend: 'kvm' })));
-  runs.push({ bin: kvm, take: (l) => add('kvm', Number(l)) });
+  runs.push({
+    bin: cc('exit-loop.c', 'exit-loop-kvm', split(libs({ backend: 'kvm' }))),
+    take: (l) => add('clib.kvm.x86.exit', Number(l)),
+  });
   // libhvspec-kvm's own objects, linked in: the front and the provider's own loop in one process.
   const native = join(root, '..', 'native');
   const obj = join(root, 'dist', 'obj');
@@ -74,23 +86,22 @@ if (kvmUsable()) {
     .trim()
     .split('\n')
     .map((f) => join(obj, 'provider', basename(f).replace(/\.cc$/, '.o')));
-  const both = cc('exit-loop-provider', [
-    '-DHVSPEC_BENCH_PROVIDER',
-    `-I${join(root, 'dist', 'generated')}`,
-    `-I${join(root, 'src', 'c')}`,
-    join(obj, 'x86_64', 'front.o'),
-    join(obj, 'recorder.o'),
-    join(obj, 'kvm_lib.o'),
-    ...provider,
-    '-lstdc++',
-  ]);
   runs.push({
-    bin: both,
+    bin: cc('exit-loop.c', 'exit-loop-provider', [
+      '-DHVSPEC_BENCH_PROVIDER',
+      `-I${join(root, 'dist', 'generated')}`,
+      `-I${join(root, 'src', 'c')}`,
+      join(obj, 'x86_64', 'front.o'),
+      join(obj, 'recorder.o'),
+      join(obj, 'kvm_lib.o'),
+      ...provider,
+      '-lstdc++',
+    ]),
     take: (l) => {
       const [front, own] = l.split(' ').map(Number) as [number, number];
-      add('kvm.front', front);
-      add('kvm.provider', own);
-      add('kvm.front/provider', front / own);
+      add('clib.kvm.x86.front', front);
+      add('clib.kvm.x86.provider-loop', own);
+      add('clib.kvm.x86.front/provider-loop', front / own);
     },
   });
 } else {
@@ -130,15 +141,17 @@ const report = {
   targets: [] as { name: string; value: number; target: string; pass: boolean }[],
 };
 const p50 = (name: string): number | undefined => report.tasks.find((t) => t.name === name)?.p50;
-const model = p50('model');
-if (model !== undefined)
-  report.targets.push({
-    name: 'model exit round trip (ns)',
-    value: model,
-    target: '≤ 20000',
-    pass: model <= 20000,
-  });
-const ratio = p50('kvm.front/provider');
+for (const arch of ['x86', 'arm64']) {
+  const model = p50(`clib.model.${arch}.exit`);
+  if (model !== undefined)
+    report.targets.push({
+      name: `libhvspec-model (${arch}) exit round trip, ns`,
+      value: model,
+      target: '≤ 20000',
+      pass: model <= 20000,
+    });
+}
+const ratio = p50('clib.kvm.x86.front/provider-loop');
 if (ratio !== undefined)
   report.targets.push({
     name: "libhvspec-kvm / the provider's own loop (median of per-round ratios)",
@@ -149,7 +162,7 @@ if (ratio !== undefined)
 
 const fmt = (v: number): string => (v < 10 ? v.toFixed(3) : v.toFixed(0)).padStart(7);
 for (const t of report.tasks)
-  console.log(`${t.name.padEnd(20)} p10 ${fmt(t.p10)}  p50 ${fmt(t.p50)}  p90 ${fmt(t.p90)} ${t.unit}`);
+  console.log(`${t.name.padEnd(34)} p10 ${fmt(t.p10)}  p50 ${fmt(t.p50)}  p90 ${fmt(t.p90)} ${t.unit}`);
 for (const r of report.targets)
   console.log(
     `${r.pass ? 'PASS' : 'FAIL'} ${r.name} = ${r.value.toFixed(r.value < 10 ? 3 : 0)} (target ${r.target})`,

@@ -30,7 +30,6 @@ import {
   inWords,
   MAILBOX,
   MAX_PENDING,
-  OUT_WORDS,
   outWords,
   PENDING_VMCS,
   protocolSignature,
