@@ -28,9 +28,14 @@ import {
 const SPIN = join(ROOT, 'test', 'fixtures', 'spin.c');
 
 /** Starts `spin run` and resolves once its vCPU is in the guest, with the VMM's and the server's pids. */
-function spinning(): Promise<{ vmm: ReturnType<typeof spawn>; server: number; output: () => string }> {
+function spinning(
+  env: Record<string, string> = {},
+): Promise<{ vmm: ReturnType<typeof spawn>; server: number; output: () => string }> {
   return new Promise((resolve, reject) => {
-    const vmm = spawn(build(SPIN, 'model'), ['run'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const vmm = spawn(build(SPIN, 'model'), ['run'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
     let out = '';
     vmm.stderr?.on('data', (d) => {
       out += d;
@@ -50,7 +55,8 @@ function spinning(): Promise<{ vmm: ReturnType<typeof spawn>; server: number; ou
 
 describe('libhvspec-model and its server', () => {
   it('shares guest memory, and a VMM killed mid-run leaves no process, socket or shared memory', async () => {
-    const { vmm, server } = await spinning();
+    const file = scratch('killed.json');
+    const { vmm, server } = await spinning({ HVSPEC_TRACE: file });
     const pid = vmm.pid as number;
     const exited = new Promise((r) => vmm.on('close', r));
     const guest = `memfd:hvspec-guest-${pid}`;
@@ -83,6 +89,10 @@ describe('libhvspec-model and its server', () => {
     );
     for (const socket of sockets)
       assert.ok(await eventually(() => holders(socket).length === 0), `${socket} left behind`);
+    // The trace of the killed VMM is readable up to its last complete call (the run never returned).
+    const trace = parseTrace(readFileSync(file, 'utf8'), file);
+    assert.equal(trace.steps.at(-1)?.call, 'hv_vmx_vcpu_write_vmcs');
+    assert.equal(lintTrace(trace).errors, 0);
   });
 
   it('makes the calls of a VMM whose server died fail with HV_ERROR instead of hanging', async () => {

@@ -41,7 +41,8 @@ const X86_IO: ExitRule = {
   id: 'exit.x86.io',
   what: 'an I/O instruction',
   needs: 'advance RIP by VMCS_RO_VMEXIT_INSTR_LEN after emulating the access',
-  fixes: ['pc', 'inject'],
+  // An injected event alone does not do: the guest's handler returns to the I/O instruction.
+  fixes: ['pc'],
   evidence: 'tested',
   source:
     'hvf-facts §1.6/§1.7: the framework never advances RIP; the VMM writes RIP += VMCS_RO_VMEXIT_INSTR_LEN (XNU test, QEMU) [T]',
@@ -50,8 +51,10 @@ const X86_IO: ExitRule = {
 const X86_HLT: ExitRule = {
   id: 'exit.x86.hlt',
   what: 'HLT',
-  needs: 'advance RIP past the HLT (or inject the interrupt that wakes the guest)',
-  fixes: ['pc', 'inject'],
+  needs: 'advance RIP past the HLT (also when injecting the interrupt that wakes the guest)',
+  // An interrupt taken in HLT returns after it (Intel SDM Vol. 2, HLT): injected at the HLT, it returns
+  // to the HLT and the guest halts again.
+  fixes: ['pc'],
   evidence: 'tested',
   source: 'hvf-facts §1.7: the framework never advances RIP for the VMM [T]',
 };

@@ -159,6 +159,22 @@ describe('lintTrace: exits left unhandled (x86)', () => {
     assert.deepEqual(rules(advanced), []);
   });
 
+  it('does not take an injected event for handling an I/O exit (the handler returns to the OUT)', () => {
+    const r = lint(
+      'x86_64',
+      ...x86Vm,
+      ...ioExit,
+      {
+        thread: 1,
+        call: 'hv_vmx_vcpu_write_vmcs',
+        args: { vcpu: '$cpu', field: 'VMCS_CTRL_VMENTRY_IRQ_INFO', value: '0x80000020' },
+        expect: ok,
+      },
+      run,
+    );
+    assert.deepEqual(rules(r), ['8:exit.x86.io']);
+  });
+
   it('accepts an EPT violation fixed by a mapping, and flags one left alone', () => {
     const ept = [
       run,

@@ -1,5 +1,6 @@
-# Builds hvspec's C libraries and the model server's addon into dist/ (run by the package build, after
-# scripts/generate.ts has written dist/generated/ from the spec's registry):
+# Builds hvspec's C libraries and the model server's addon into dist/ (run by the package build from the
+# package directory, `make -f scripts/libs.mk`, after scripts/generate.ts has written dist/generated/ from
+# the spec's registry; in scripts/ so that turbo's build inputs cover it):
 #   dist/lib/libhvspec-kvm.so            the KVM provider (x86) behind the recording front
 #   dist/lib/libhvspec-model-x86_64.so   the model server's x86 hv_* behind the recording front
 #   dist/lib/libhvspec-model-arm64.so    the same for the arm64 flavour
