@@ -14,16 +14,9 @@
 #include <sys/mman.h>
 #include <time.h>
 
-static long iterations = 1000, rounds = 5;
+#include "../examples/hv_check.h"
 
-#define CHECK(call)                                                                        \
-  do {                                                                                     \
-    hv_return_t ret_ = (call);                                                             \
-    if (ret_ != HV_SUCCESS) {                                                              \
-      fprintf(stderr, "%s:%d: %s returned 0x%x\n", __FILE__, __LINE__, #call, (unsigned)ret_); \
-      exit(1);                                                                             \
-    }                                                                                      \
-  } while (0)
+static long iterations = 1000, rounds = 5;
 
 static uint64_t now_ns(void) {
   struct timespec ts;

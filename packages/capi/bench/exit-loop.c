@@ -22,7 +22,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#include "../examples/x86_protected_mode.h"
+#include "../examples/x86_vmm.h"
 #ifdef HVSPEC_BENCH_PROVIDER
 #include "calls_x86_64.h"
 #endif
@@ -86,16 +86,9 @@ static void *vcpu_thread(void *arg) {
 int main(int argc, char **argv) {
   if (argc > 1) iterations = strtol(argv[1], NULL, 10);
   if (argc > 2) rounds = strtol(argv[2], NULL, 10);
-  CHECK(hv_vm_create(HV_VM_DEFAULT));
-  uint8_t *ram = mmap(NULL, 0x10000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (ram == MAP_FAILED) return 1;
   static const uint8_t guest[] = {0xe6, 0x10, 0xeb, 0xfc};
-  memcpy(ram + 0x1000, guest, sizeof guest);
-  CHECK(hv_vm_map(ram, 0, 0x10000, HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC));
-  pthread_t th;
-  if (pthread_create(&th, NULL, vcpu_thread, NULL) != 0) return 1;
-  pthread_join(th, NULL);
-  CHECK(hv_vm_unmap(0, 0x10000));
-  CHECK(hv_vm_destroy());
+  create_vm_with_ram(0x10000, guest, sizeof guest, 0x1000);
+  run_vcpu_thread(vcpu_thread);
+  destroy_vm(0x10000);
   return 0;
 }

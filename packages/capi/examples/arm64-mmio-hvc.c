@@ -21,6 +21,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "hv_check.h"
+
 #define RAM_IPA 0x10000ull
 #define RAM_SIZE 0x10000ull
 #define MESSAGE (RAM_IPA + 0x100)
@@ -54,15 +56,6 @@ static char console[64];
 static size_t console_len;
 static uint64_t answer;
 static int exits_mmio, exits_hvc;
-
-#define CHECK(call)                                                                       \
-  do {                                                                                    \
-    hv_return_t ret_ = (call);                                                            \
-    if (ret_ != HV_SUCCESS) {                                                             \
-      fprintf(stderr, "%s:%d: %s returned 0x%x\n", __FILE__, __LINE__, #call, (unsigned)ret_); \
-      exit(1);                                                                            \
-    }                                                                                     \
-  } while (0)
 
 static uint64_t get(hv_vcpu_t vcpu, hv_reg_t reg) {
   uint64_t v = 0;

@@ -23,7 +23,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "x86_protected_mode.h"
+#include "x86_vmm.h"
 
 #define RAM_SIZE 0x10000
 #define CODE 0x1000
@@ -133,17 +133,10 @@ static void *vcpu_thread(void *arg) {
 }
 
 int main(void) {
-  CHECK(hv_vm_create(HV_VM_DEFAULT));
-  ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (ram == MAP_FAILED) return 1;
-  memcpy(ram + CODE, guest, sizeof guest);
+  ram = create_vm_with_ram(RAM_SIZE, guest, sizeof guest, CODE);
   memcpy(ram + MESSAGE, message, sizeof message);
-  CHECK(hv_vm_map(ram, 0, RAM_SIZE, HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC));
-  pthread_t th;
-  if (pthread_create(&th, NULL, vcpu_thread, NULL) != 0) return 1;
-  pthread_join(th, NULL);
-  CHECK(hv_vm_unmap(0, RAM_SIZE));
-  CHECK(hv_vm_destroy());
+  run_vcpu_thread(vcpu_thread);
+  destroy_vm(RAM_SIZE);
   console[console_len] = '\0';
   printf("console: %s\nMMIO: read 0x%x, the guest wrote back 0x%x\nstatus port read: 0x%x\nexits: %d I/O, %d MMIO\n",
          console, device_value, device_written, status_read, exits_io, exits_mmio);

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "x86_protected_mode.h"
+#include "x86_vmm.h"
 
 #define RAM_SIZE 0x10000
 #define CODE 0x1000
@@ -53,49 +53,6 @@ static char console[64];
 static size_t console_len;
 static int exit_code = -1, services;
 
-/* Real mode as Apple's own x86 test sets it up (hvf-facts.md §1.8): CR0 NE only, segments with limit
- * 64 KiB, and here an IDT limit of 0 so that software interrupts come to the VMM. */
-static void setup_real_mode(hv_vcpuid_t vcpu, uint64_t ip) {
-  wvmcs(vcpu, VMCS_CTRL_PIN_BASED, control(HV_VMX_CAP_PINBASED, 0));
-  wvmcs(vcpu, VMCS_CTRL_CPU_BASED, control(HV_VMX_CAP_PROCBASED, CPU_BASED_HLT | CPU_BASED_CR8_LOAD | CPU_BASED_CR8_STORE));
-  wvmcs(vcpu, VMCS_CTRL_CPU_BASED2, control(HV_VMX_CAP_PROCBASED2, 0));
-  wvmcs(vcpu, VMCS_CTRL_VMENTRY_CONTROLS, control(HV_VMX_CAP_ENTRY, 0));
-  wvmcs(vcpu, VMCS_CTRL_VMEXIT_CONTROLS, control(HV_VMX_CAP_EXIT, 0));
-  wvmcs(vcpu, VMCS_GUEST_CR0, 0x20);
-  wvmcs(vcpu, VMCS_CTRL_CR0_MASK, 0xffffffff);
-  wvmcs(vcpu, VMCS_CTRL_CR0_SHADOW, 0x20);
-  wvmcs(vcpu, VMCS_GUEST_CR4, 0x2000);
-  wvmcs(vcpu, VMCS_CTRL_CR4_MASK, 0xffffffff);
-  wvmcs(vcpu, VMCS_CTRL_CR4_SHADOW, 0);
-  wvmcs(vcpu, VMCS_GUEST_TR_AR, 0x83);
-  wvmcs(vcpu, VMCS_GUEST_LDTR_AR, 0x10000);
-  static const struct {
-    uint32_t sel, base, limit, ar;
-    uint64_t access;
-  } segs[] = {
-      {VMCS_GUEST_SS, VMCS_GUEST_SS_BASE, VMCS_GUEST_SS_LIMIT, VMCS_GUEST_SS_AR, 0x93},
-      {VMCS_GUEST_CS, VMCS_GUEST_CS_BASE, VMCS_GUEST_CS_LIMIT, VMCS_GUEST_CS_AR, 0x9b},
-      {VMCS_GUEST_DS, VMCS_GUEST_DS_BASE, VMCS_GUEST_DS_LIMIT, VMCS_GUEST_DS_AR, 0x93},
-      {VMCS_GUEST_ES, VMCS_GUEST_ES_BASE, VMCS_GUEST_ES_LIMIT, VMCS_GUEST_ES_AR, 0x93},
-      {VMCS_GUEST_FS, VMCS_GUEST_FS_BASE, VMCS_GUEST_FS_LIMIT, VMCS_GUEST_FS_AR, 0x93},
-      {VMCS_GUEST_GS, VMCS_GUEST_GS_BASE, VMCS_GUEST_GS_LIMIT, VMCS_GUEST_GS_AR, 0x93},
-  };
-  for (size_t i = 0; i < sizeof segs / sizeof segs[0]; i++) {
-    wvmcs(vcpu, segs[i].sel, 0);
-    wvmcs(vcpu, segs[i].base, 0);
-    wvmcs(vcpu, segs[i].limit, 0xffff);
-    wvmcs(vcpu, segs[i].ar, segs[i].access);
-  }
-  wvmcs(vcpu, VMCS_GUEST_GDTR_BASE, 0);
-  wvmcs(vcpu, VMCS_GUEST_GDTR_LIMIT, 0);
-  wvmcs(vcpu, VMCS_GUEST_IDTR_BASE, 0);
-  wvmcs(vcpu, VMCS_GUEST_IDTR_LIMIT, 0);
-  wvmcs(vcpu, VMCS_GUEST_RFLAGS, 0x2);
-  wvmcs(vcpu, VMCS_CTRL_EXC_BITMAP, 0xffffffff);
-  wreg(vcpu, HV_X86_RSP, 0x8000);
-  wreg(vcpu, HV_X86_RIP, ip);
-}
-
 /* int 21h. Returns 1 when the guest exits. */
 static int dos(hv_vcpuid_t vcpu) {
   uint64_t rax = rreg(vcpu, HV_X86_RAX);
@@ -121,7 +78,10 @@ static void *vcpu_thread(void *arg) {
   (void)arg;
   hv_vcpuid_t vcpu;
   CHECK(hv_vcpu_create(&vcpu, HV_VCPU_DEFAULT));
+  /* Real mode as Apple's own x86 test sets it up (hvf-facts.md §1.8), with an IDT limit of 0 so that
+   * software interrupts come to the VMM. */
   setup_real_mode(vcpu, CODE);
+  wreg(vcpu, HV_X86_RSP, 0x8000);
   for (int done = 0; !done;) {
     CHECK(hv_vcpu_run_until(vcpu, HV_DEADLINE_FOREVER));
     uint64_t reason = rvmcs(vcpu, VMCS_RO_EXIT_REASON) & 0xffff;
@@ -155,17 +115,10 @@ static void *vcpu_thread(void *arg) {
 }
 
 int main(void) {
-  CHECK(hv_vm_create(HV_VM_DEFAULT));
-  uint8_t *ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (ram == MAP_FAILED) return 1;
-  memcpy(ram + CODE, guest, sizeof guest);
+  uint8_t *ram = create_vm_with_ram(RAM_SIZE, guest, sizeof guest, CODE);
   memcpy(ram + MESSAGE, message, sizeof message);
-  CHECK(hv_vm_map(ram, 0, RAM_SIZE, HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC));
-  pthread_t th;
-  if (pthread_create(&th, NULL, vcpu_thread, NULL) != 0) return 1;
-  pthread_join(th, NULL);
-  CHECK(hv_vm_unmap(0, RAM_SIZE));
-  CHECK(hv_vm_destroy());
+  run_vcpu_thread(vcpu_thread);
+  destroy_vm(RAM_SIZE);
   console[console_len] = '\0';
   printf("console: %s\nexit code: %d\nservices: %d\n", console, exit_code, services);
   int ok = console_len == strlen(message) + 1 && memcmp(console, message, strlen(message)) == 0 &&

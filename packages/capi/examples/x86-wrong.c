@@ -22,7 +22,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "x86_protected_mode.h"
+#include "x86_vmm.h"
 
 #define RAM_SIZE 0x10000
 #define CODE 0x1000
@@ -87,11 +87,7 @@ static void *vcpu_thread(void *arg) {
 }
 
 int main(void) {
-  CHECK(hv_vm_create(HV_VM_DEFAULT));
-  uint8_t *ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (ram == MAP_FAILED) return 1;
-  memcpy(ram + CODE, guest, sizeof guest);
-  CHECK(hv_vm_map(ram, 0, RAM_SIZE, HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC));
+  uint8_t *ram = create_vm_with_ram(RAM_SIZE, guest, sizeof guest, CODE);
   /* BUG (hv_vm_map.misaligned): neither the host address nor the GPA nor the size is 4 KiB aligned. */
   hv_return_t r = hv_vm_map(ram + 0x800, 0x20800, 0x800, HV_MEMORY_READ);
   printf("misaligned map: 0x%x\n", (unsigned)r);
@@ -114,8 +110,7 @@ int main(void) {
   printf("VM destroyed with a live vCPU: 0x%x\n", (unsigned)r);
   advance_to(2);
   pthread_join(th, NULL);
-  CHECK(hv_vm_unmap(0, RAM_SIZE));
-  CHECK(hv_vm_destroy());
+  destroy_vm(RAM_SIZE);
   console[console_len] = '\0';
   printf("console: %s\n", console);
   return 0;

@@ -53,6 +53,12 @@ function spinning(
   });
 }
 
+/** No process maps the VMM's guest memory or mailbox any more (memfds named after its pid). */
+async function noMemoryLeft(pid: number): Promise<void> {
+  for (const name of [`hvspec-guest-${pid}`, `hvspec-mailbox-${pid}`])
+    assert.ok(await eventually(() => mappers(name).length === 0), `${name} left behind`);
+}
+
 describe('libhvspec-model and its server', () => {
   it('shares guest memory, and a VMM killed mid-run leaves no process, socket or shared memory', async () => {
     const file = scratch('killed.json');
@@ -79,14 +85,7 @@ describe('libhvspec-model and its server', () => {
       await exited;
     }
     assert.ok(await eventually(() => !alive(server)), `the model server ${server} outlived its VMM`);
-    assert.ok(
-      await eventually(() => mappers(`hvspec-guest-${pid}`).length === 0),
-      'guest memory left behind',
-    );
-    assert.ok(
-      await eventually(() => mappers(`hvspec-mailbox-${pid}`).length === 0),
-      'the mailbox left behind',
-    );
+    await noMemoryLeft(pid);
     for (const socket of sockets)
       assert.ok(await eventually(() => holders(socket).length === 0), `${socket} left behind`);
     // The trace of the killed VMM is readable up to its last complete call (the run never returned).
@@ -113,14 +112,7 @@ describe('libhvspec-model and its server', () => {
       pid = p;
     });
     assert.equal(r.code, 0, r.stderr);
-    assert.ok(
-      await eventually(() => mappers(`hvspec-guest-${pid}`).length === 0),
-      'guest memory left behind',
-    );
-    assert.ok(
-      await eventually(() => mappers(`hvspec-mailbox-${pid}`).length === 0),
-      'the mailbox left behind',
-    );
+    await noMemoryLeft(pid);
   });
 
   it('lets another thread kick a vCPU whose guest never exits, and records the run as async + await', async () => {
