@@ -145,7 +145,6 @@ function callsHeader(arch: Arch): string {
     ...specs.map((s, i) => `  HVSPEC_CALL_${s.name} = ${i},`),
     `  HVSPEC_CALLS = ${specs.length},`,
     `  HVSPEC_SERVICE_SHARE = ${specs.length + SERVICE.share},`,
-    `  HVSPEC_SERVICE_HELLO = ${specs.length + SERVICE.hello},`,
     '};',
     `#define HVSPEC_PROTOCOL_SIGNATURE 0x${protocolSignature(specs).toString(16)}u`,
     `#define HVSPEC_ARCH_NAME "${arch}"`,

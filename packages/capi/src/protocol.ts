@@ -14,7 +14,7 @@ export const ARG_WORDS = 64;
 export const OUT_WORDS = 32;
 
 /** Requests that are not hv_* calls, after the last call id. */
-export const SERVICE = { share: 0, hello: 1 } as const;
+export const SERVICE = { share: 0 } as const;
 
 /**
  * Call ids are the order of the flavour's registry (`callSpecs(arch)`); service requests come after
