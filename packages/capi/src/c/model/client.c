@@ -76,6 +76,8 @@ static struct {
   size_t n_regions, cap_regions;
   uint64_t spin_ns;
   bool overlap_reported;
+  bool forked;
+  _Atomic int forked_reported;
 } m = {.once = PTHREAD_ONCE_INIT,
        .sock = -1,
        .mailbox_fd = -1,
@@ -185,8 +187,14 @@ static bool send_fd(int fd, const char *msg) {
   return n == (ssize_t)strlen(msg);
 }
 
+static void forked_child(void) {
+  /* The server, the mailbox and the channel are the parent's; a child's calls must not use them. */
+  m.forked = true;
+}
+
 static void start(void) {
   m.ready = -1;
+  pthread_atfork(NULL, NULL, forked_child);
   const char *spin = getenv("HVSPEC_MODEL_SPIN");
   m.spin_ns = (spin && *spin ? strtoull(spin, NULL, 10) : 0) * 1000ull;
   const char *node = getenv("HVSPEC_NODE");
@@ -305,6 +313,11 @@ bool hvspec_model_defer(uint64_t vcpu, uint64_t what, uint64_t value) {
 int32_t hvspec_model_call(uint32_t call, const uint64_t *args, uint32_t nargs, uint64_t *out) {
   pthread_once(&m.once, start);
   if (m.ready != 1) return HV_UNSUPPORTED;
+  if (m.forked) {
+    if (!atomic_exchange(&m.forked_reported, 1))
+      report("%s", "hv_* calls in a forked child are not supported (the model server belongs to the parent)");
+    return HV_ERROR;
+  }
   if (atomic_load(&m.dead)) return HV_ERROR;
   uint32_t t = hvspec_thread_id();
   if (t >= HVSPEC_MB_SLOTS) return HV_NO_RESOURCES;
