@@ -5,6 +5,7 @@
 
 export * from './backend.js';
 export * from './calls/index.js';
+export { cDeclaration } from './codegen/c-headers.js';
 export { ARM64_ARG_CHECKS, X86_ARG_CHECKS } from './generated/arg-checks.js';
 export * from './guest/arm64/actions.js';
 export * from './guest/arm64/assemble.js';
@@ -19,6 +20,25 @@ export * from './guest/x86/predict.js';
 export * from './guest/x86/scenario.js';
 export * from './guest/x86/setup.js';
 export * from './harness/index.js';
+// The judge's own describeValue (a field's value in words) stays inside; the harness's is the public one.
+export {
+  type Arm64ExitExpectation,
+  describeArm64Reason,
+  describeEsr,
+  describeExitReason,
+  describeInterruptionInfo,
+  describeQualification,
+  describeReturn,
+  type Expected,
+  exceptionClassName,
+  type FieldId,
+  type FieldMismatch,
+  fieldName,
+  formatMismatch,
+  type JudgeContext,
+  judgeArm64Exit,
+  judgeField,
+} from './judge/index.js';
 export * from './state.js';
 export * from './trace/index.js';
 export * from './validate.js';
