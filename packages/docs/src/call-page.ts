@@ -145,13 +145,19 @@ function deviationsSection(entry: CallEntry): Html {
   const { page } = entry;
   if (entry.deviations.length === 0)
     return html`<section id="deviations"><h2>Backend deviations</h2><p>No backend declares a deviation that touches <code>${entry.spec.name}</code> on ${entry.spec.arch}. See <a href="${relUrl(page, 'backends.html')}">Backends</a>.</p></section>`;
+  const backends = [...new Set(entry.deviations.map((d) => d.backend))];
   return html`<section id="deviations"><h2>Backend deviations</h2>
 <p>What a backend declares it does differently here; a conformance run never judges a backend on what it declared (<a href="${relUrl(page, 'backends.html')}">Backends</a>).</p>
-<table class="deviations"><thead><tr><th>Backend</th><th>Deviation</th><th>What differs</th></tr></thead>
-<tbody>${entry.deviations.map(
-    (d) =>
-      html`<tr><td><code>${d.backend.backend}</code></td><td><a href="${relUrl(page, `backends.html#dev-${anchorId(d.deviation.id)}`)}"><code>${d.deviation.id}</code></a></td><td>${prose(d.deviation.description)}<div class="muted">source: ${d.backend.source}</div></td></tr>`,
-  )}</tbody></table></section>`;
+${backends.map(
+  (b) => html`<h3><code>${b.backend}</code> <span class="muted">from ${b.source}</span></h3>
+<table class="deviations"><thead><tr><th>Deviation</th><th>What differs</th></tr></thead>
+<tbody>${entry.deviations
+    .filter((d) => d.backend === b)
+    .map(
+      (d) =>
+        html`<tr><td><a href="${relUrl(page, `backends.html#dev-${anchorId(d.deviation.id)}`)}"><code>${d.deviation.id}</code></a></td><td>${prose(d.deviation.description)}</td></tr>`,
+    )}</tbody></table>`,
+)}</section>`;
 }
 
 /** A JSON value with names and hex strings written bare: `{ reason: HV_EXIT_REASON_EXCEPTION }`. */

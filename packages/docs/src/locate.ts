@@ -10,7 +10,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import type { Arch, CallSpec, Row } from '@hvspec/spec';
+import { type Arch, type CallSpec, hvReturnName, type Row } from '@hvspec/spec';
 import ts from 'typescript';
 
 /** A place in the repository: a path relative to the repository root and a 1-based line. */
@@ -30,6 +30,12 @@ interface RowLiteral extends SourceLoc {
   readonly id: string;
   /** Matches the `when` text the literal produces (template literals match any substitution). */
   readonly when: RegExp;
+  /** The same for `source` and `result` (undefined: the literal has none). */
+  readonly source?: RegExp;
+  readonly result?: RegExp;
+  /** The evidence and return rule when the literal spells them plainly (`U`, `NOT_SUCCESS`, `code(HV.HV_BUSY)`). */
+  readonly evidence?: string;
+  readonly ret?: string;
   /** `name` of the enclosing registry entry literal, if the row is written inside one. */
   readonly callName?: string;
   /** `arch` of that entry when it is a string literal (undefined: a builder that takes the flavour). */
@@ -58,13 +64,21 @@ export interface SpecSourceIndex {
 const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 function propName(p: ts.ObjectLiteralElementLike): string | undefined {
-  if (!ts.isPropertyAssignment(p)) return undefined;
+  if (!ts.isPropertyAssignment(p) && !ts.isShorthandPropertyAssignment(p)) return undefined;
   const n = p.name;
   return ts.isIdentifier(n) || ts.isStringLiteral(n) ? n.text : undefined;
 }
 
-function prop(o: ts.ObjectLiteralExpression, name: string): ts.PropertyAssignment | undefined {
-  return o.properties.find((p): p is ts.PropertyAssignment => propName(p) === name);
+/** The value of a property (`when: '…'`, or the identifier of a shorthand `result,`). */
+function prop(
+  o: ts.ObjectLiteralExpression,
+  name: string,
+): { readonly initializer: ts.Expression } | undefined {
+  const p = o.properties.find((x) => propName(x) === name);
+  if (!p) return undefined;
+  if (ts.isPropertyAssignment(p)) return p;
+  if (ts.isShorthandPropertyAssignment(p)) return { initializer: p.name };
+  return undefined;
 }
 
 function stringValue(e: ts.Expression | undefined): string | undefined {
@@ -92,6 +106,41 @@ function textPatternBody(e: ts.Expression): string {
 
 function textPattern(e: ts.Expression): RegExp {
   return new RegExp(`^${textPatternBody(e)}$`);
+}
+
+const EVIDENCE_NAMES: Readonly<Record<string, string>> = {
+  H: 'header',
+  T: 'tested',
+  R: 'reported',
+  U: 'unverified',
+};
+
+/** `U` / `'unverified'` → `unverified`; anything computed → undefined (matches every row). */
+function evidenceOf(e: ts.Expression | undefined): string | undefined {
+  if (!e) return undefined;
+  if (ts.isIdentifier(e)) return EVIDENCE_NAMES[e.text];
+  return stringValue(e);
+}
+
+/** `SUCCESS` → `HV_SUCCESS`, `code(HV.HV_BUSY)` → `HV_BUSY`, `NOT_SUCCESS` / `ANY` → `not-success` / `any`. */
+function retOf(e: ts.Expression | undefined): string | undefined {
+  if (!e) return undefined;
+  if (ts.isIdentifier(e)) {
+    if (e.text === 'SUCCESS') return 'HV_SUCCESS';
+    if (e.text === 'NOT_SUCCESS') return 'not-success';
+    if (e.text === 'ANY') return 'any';
+    return undefined;
+  }
+  if (ts.isCallExpression(e) && ts.isIdentifier(e.expression) && e.expression.text === 'code') {
+    const a = e.arguments[0];
+    if (a && ts.isPropertyAccessExpression(a)) return a.name.text;
+  }
+  return undefined;
+}
+
+/** The same spelling for a registry row's return rule. */
+function rowRet(row: Row): string {
+  return row.ret.kind === 'code' ? hvReturnName(row.ret.code) : row.ret.kind;
 }
 
 function enclosingFunctionName(node: ts.Node): string | undefined {
@@ -139,11 +188,19 @@ export function indexSpecSources(repoRoot: string): SpecSourceIndex {
         if (idProp && whenProp && id !== undefined && prop(node, 'ret')) {
           const entry = enclosingEntry(node);
           const fn = enclosingFunctionName(node);
+          const sourceProp = prop(node, 'source');
+          const resultProp = prop(node, 'result');
+          const evidence = evidenceOf(prop(node, 'evidence')?.initializer);
+          const ret = retOf(prop(node, 'ret')?.initializer);
           rows.push({
             file,
-            line: lineOf(idProp),
+            line: lineOf(node.properties.find((p) => propName(p) === 'id') ?? node),
             id,
             when: textPattern(whenProp.initializer),
+            ...(sourceProp ? { source: textPattern(sourceProp.initializer) } : {}),
+            ...(resultProp ? { result: textPattern(resultProp.initializer) } : {}),
+            ...(evidence ? { evidence } : {}),
+            ...(ret ? { ret } : {}),
             ...(entry ? { callName: entry.name } : {}),
             ...(entry?.arch ? { arch: entry.arch } : {}),
             ...(fn ? { fn } : {}),
@@ -186,7 +243,18 @@ const TABLE_FILE: Record<Arch, string> = { x86_64: 'x86.ts', arm64: 'arm64.ts' }
  * Undefined when no literal matches (the caller reports it: every row must be found).
  */
 export function locateRow(index: SpecSourceIndex, spec: CallSpec, row: Row): RowLoc | undefined {
-  const candidates = index.rows.filter((r) => r.id === row.id && r.when.test(row.when));
+  // Same id and `when`, and nothing the literal spells plainly contradicts the row.
+  const candidates = index.rows.filter(
+    (r) =>
+      r.id === row.id &&
+      r.when.test(row.when) &&
+      (r.evidence === undefined || r.evidence === row.evidence) &&
+      (r.ret === undefined || r.ret === rowRet(row)) &&
+      (r.source === undefined || r.source.test(row.source)) &&
+      (r.result === undefined
+        ? row.result === undefined
+        : row.result !== undefined && r.result.test(row.result)),
+  );
   const rank = (r: RowLiteral): number => {
     if (r.callName === spec.name && r.arch === spec.arch) return 0;
     if (r.callName === spec.name && r.arch === undefined) return 1;

@@ -72,3 +72,23 @@ test('every registry entry is located at its definition or the builder that make
   assert.ok(destroy);
   assert.equal(locateCall(index, destroy).builder, 'vmDestroySpec');
 });
+
+test('rows that share an id and a precondition are told apart by their code, evidence, source and result', () => {
+  const at = (arch: 'x86_64' | 'arm64', name: string, id: string) => {
+    const spec = callSpec(arch, name);
+    const row = spec?.rows.find((r) => r.id === id);
+    assert.ok(spec && row, `${arch} ${name}.${id}`);
+    const loc = locateRow(index, spec, row);
+    assert.ok(loc);
+    const lines = readFileSync(join(REPO_ROOT, loc.file), 'utf8').split('\n');
+    return { ...loc, text: lines.slice(loc.line - 1, loc.line + 8).join('\n') };
+  };
+  const x86 = at('x86_64', 'hv_vm_map', 'overlap');
+  const arm = at('arm64', 'hv_vm_map', 'overlap');
+  assert.notEqual(x86.line, arm.line);
+  assert.match(x86.text, /ret: NOT_SUCCESS/);
+  assert.match(arm.text, /ret: code\(HV\.HV_ERROR\)/);
+  assert.equal(at('x86_64', 'hv_vm_unmap', 'not-fully-mapped').builder, 'unmapRows');
+  assert.equal(at('x86_64', 'hv_vm_protect', 'not-fully-mapped').builder, 'protectRows');
+  assert.equal(at('arm64', 'hv_vm_destroy', 'ok').builder, 'vmDestroySpec');
+});
