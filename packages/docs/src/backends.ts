@@ -149,8 +149,20 @@ export function deviationTouches(d: Deviation, spec: CallSpec): boolean {
   return false;
 }
 
-/** Every backend the reference describes. Never throws for a backend that cannot load: it says why. */
-export async function describeBackends(repoRoot: string): Promise<BackendInfo[]> {
+/** What {@link describeBackends} needs of `@hvspec/native` (replaceable in tests). */
+export type NativeModule = Pick<
+  typeof import('@hvspec/native'),
+  'nativeAvailability' | 'createNativeBackend'
+>;
+
+/**
+ * Every backend the reference describes. Never throws for a backend that cannot load: it says why, and
+ * the KVM provider's deviations then come from its source.
+ */
+export async function describeBackends(
+  repoRoot: string,
+  importNative: () => Promise<NativeModule> = () => import('@hvspec/native'),
+): Promise<BackendInfo[]> {
   const out: BackendInfo[] = [];
   for (const arch of ['x86_64', 'arm64'] as const) {
     const m = createModel(arch);
@@ -166,7 +178,7 @@ export async function describeBackends(repoRoot: string): Promise<BackendInfo[]>
   let native: BackendInfo | undefined;
   let why = '';
   try {
-    const mod = await import('@hvspec/native');
+    const mod = await importNative();
     const avail = mod.nativeAvailability();
     if (avail.available) {
       const b = mod.createNativeBackend();

@@ -10,6 +10,7 @@ export {
   type BackendInfo,
   describeBackends,
   deviationTouches,
+  type NativeModule,
   staticProviderDeviations,
 } from './backends.js';
 export { type CallPageContext, callPageContext, renderCallPage } from './call-page.js';

@@ -76,7 +76,7 @@ ${ARCHES.map(
 <table class="index"><thead><tr><th>Function</th><th>Summary</th><th>Available</th><th>Thread</th><th>Rows</th><th>Evidence</th></tr></thead>
 <tbody>${perArch(arch).map((c) => {
     const counts = countBy([c]);
-    return html`<tr><td>${callLink(path, c.spec)}${c.spec.deprecated ? html` <span class="flag deprecated">deprecated</span>` : ''}</td><td class="summary">${prose(c.spec.summary)}</td><td>${c.spec.availability}</td><td><code>${c.spec.thread}</code></td><td class="num">${c.rows.length}</td><td class="nowrap">${evidenceBar(counts)} ${evidenceCounts(counts)}</td></tr>`;
+    return html`<tr><td>${callLink(path, c.spec)}${c.spec.deprecated ? html` <span class="flag deprecated">deprecated</span>` : ''}</td><td class="summary">${prose(c.spec.summary)}</td><td class="nowrap">${c.spec.availability}</td><td><code>${c.spec.thread}</code></td><td class="num">${c.rows.length}</td><td class="nowrap">${evidenceBar(counts)} ${evidenceCounts(counts)}</td></tr>`;
   })}</tbody></table></section>`,
 )}`;
   return pageShell({

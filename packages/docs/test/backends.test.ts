@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { callSpec, HV_MEMORY } from '@hvspec/spec';
-import { deviationTouches, evalMaskExpression, staticProviderDeviations } from '../src/backends.js';
+import {
+  describeBackends,
+  deviationTouches,
+  evalMaskExpression,
+  staticProviderDeviations,
+} from '../src/backends.js';
 import { REPO_ROOT } from '../src/paths.js';
 
 test('the C mask expressions of the provider table evaluate as C does', () => {
@@ -44,4 +49,27 @@ test('a deviation touches the functions it concerns', () => {
   assert.ok(!touches('kvm.run-until', 'hv_vm_create'));
   assert.ok(touches('kvm.address-spaces', 'hv_vm_space_create'));
   assert.ok(touches('kvm.controls', 'hv_vmx_vcpu_write_vmcs'));
+});
+
+test('without the native addon the reference still shows the provider deviations, and says why', async () => {
+  const backends = await describeBackends(REPO_ROOT, () => Promise.reject(new Error('addon not built')));
+  const kvm = backends.find((b) => b.backend === 'native-kvm');
+  assert.ok(kvm);
+  assert.match(kvm.unavailable ?? '', /addon not built/);
+  assert.match(kvm.source, /provider\/vm\.cc/);
+  assert.ok(kvm.deviations.some((d) => d.id === 'kvm.exec-only'));
+  assert.deepEqual(
+    backends.filter((b) => b.backend === 'model').map((b) => b.arch),
+    ['x86_64', 'arm64'],
+  );
+  const unavailable = await describeBackends(REPO_ROOT, async () => ({
+    nativeAvailability: () => ({ available: false, reason: 'no /dev/kvm', fix: 'enable KVM' }),
+    createNativeBackend: () => {
+      throw new Error('not called');
+    },
+  }));
+  assert.match(
+    unavailable.find((b) => b.backend === 'native-kvm')?.unavailable ?? '',
+    /no \/dev\/kvm \(fix: enable KVM\)/,
+  );
 });
