@@ -51,7 +51,7 @@ export function lifecycleSvg(lc: Lifecycle, from: string): string {
   const boxH = loops.map((l) => TITLE_H + (l.length > 0 ? 8 + l.length * LINE : 0) + 6);
   const widest = Math.max(0, ...loops.flat().map((e) => loopLabel(e).length));
   const BOX_W = Math.max(200, Math.ceil(widest * CHAR) + 28);
-  const PITCH = BOX_W + 110;
+  const PITCH = BOX_W + 80;
   const cx = (i: number): number => 40 + BOX_W / 2 + i * PITCH;
 
   const pairs = new Map<string, Placed>();
