@@ -5,6 +5,7 @@
 
 export * from './backend.js';
 export * from './calls/index.js';
+export { cDeclaration } from './codegen/c-headers.js';
 export { ARM64_ARG_CHECKS, X86_ARG_CHECKS } from './generated/arg-checks.js';
 export * from './guest/arm64/actions.js';
 export * from './guest/arm64/assemble.js';

@@ -7,14 +7,22 @@ import type { SpecState, SpecVcpu } from '../state.js';
 import { HV, hvReturnName } from '../vocabulary/returns.js';
 import type { Evidence, RetRule, Row, SpecCall } from './types.js';
 
+/** A row that returns exactly this code. */
 export const code = (c: number): RetRule => ({ kind: 'code', code: c });
+/** A row that returns HV_SUCCESS. */
 export const SUCCESS: RetRule = code(HV.HV_SUCCESS);
+/** A row whose code Apple does not document: any code but HV_SUCCESS, and the state is unchanged. */
 export const NOT_SUCCESS: RetRule = { kind: 'not-success' };
+/** A row that allows any code; its effect says what success and failure each mean. */
 export const ANY: RetRule = { kind: 'any' };
 
+/** Evidence [H]: Apple's header or documentation. */
 export const H: Evidence = 'header';
+/** Evidence [T]: observed by code that ran on the real framework. */
 export const T: Evidence = 'tested';
+/** Evidence [R]: a single third-party report. */
 export const R: Evidence = 'reported';
+/** Evidence [U]: inference. */
 export const U: Evidence = 'unverified';
 
 /** Reads an argument, typed by the caller (the call was type-checked by the backend's validator). */

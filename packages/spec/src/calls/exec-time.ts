@@ -10,6 +10,7 @@ import { always, H, liveVcpu, SUCCESS, vcpuPrelude } from './dsl.js';
 import { IN, OUT } from './params.js';
 import type { CallSpec } from './types.js';
 
+/** The registry entry of `hv_vcpu_get_exec_time` for a flavour. */
 export function execTimeSpec(arch: Arch): CallSpec {
   const x86 = arch === 'x86_64';
   return {

@@ -201,19 +201,23 @@ export const IN = {
   u64: (c: string, v?: Vocab): InType => ({ kind: 'u64', c, ts: 'bigint', trace: int(64, v) }),
   /** A 128-bit SIMD&FP value (`hv_simd_fp_uchar16_t`); `bigint` in JS, little-endian bytes in C. */
   u128: (c: string): InType => ({ kind: 'u128', c, ts: 'bigint', trace: int(128) }),
+  /** A C `bool`; `boolean` in JS. */
   bool: (): InType => ({ kind: 'bool', c: 'bool', ts: 'boolean', trace: { t: 'bool' } }),
+  /** A vCPU handle (`hv_vcpuid_t` / `hv_vcpu_t`); a branded `Vcpu` in JS, `"$name"` in a trace. */
   vcpu: (c: 'hv_vcpuid_t' | 'hv_vcpu_t'): InType => ({
     kind: 'vcpu',
     c,
     ts: 'Vcpu',
     trace: { t: 'handle', kind: 'vcpu' },
   }),
+  /** An x86 address-space id (`hv_vm_space_t`); a branded `AddressSpace` in JS. */
   asid: (): InType => ({
     kind: 'asid',
     c: 'hv_vm_space_t',
     ts: 'AddressSpace',
     trace: { t: 'handle', kind: 'asid' },
   }),
+  /** An arm64 configuration object (`hv_vm_config_t`, `hv_vcpu_config_t`); `null` for C's NULL where `nullable`. */
   config: (c: string, nullable?: 'or-handle' | 'only'): InType => ({
     kind: 'config',
     c,
@@ -225,15 +229,20 @@ export const IN = {
     },
     ...(nullable ? { nullable } : {}),
   }),
+  /** A host address (`hv_uvaddr_t`, `void *`): `{mem, offset}` into a host buffer. */
   uva: (c: string): InType => ({ kind: 'uva', c, ts: 'Uva', trace: { t: 'uva' } }),
+  /** A C array of vCPU handles (`hv_vcpu_t *`); a list in JS and in traces. */
   vcpus: (c: string): InType => ({ kind: 'vcpus', c, ts: 'readonly Vcpu[]', trace: { t: 'vcpus' } }),
+  /** The element count beside a `vcpus` array; a trace may leave it out (the list's length). */
   count: (c: string): InType => ({ kind: 'count', c, ts: 'number', trace: { t: 'count' } }),
+  /** `hv_memory_flags_t`: a number in JS, a list of names in a trace. */
   flags: (v: Vocab): InType => ({
     kind: 'flags',
     c: 'hv_memory_flags_t',
     ts: 'number',
     trace: { t: 'flags', vocab: v },
   }),
+  /** An x86 option word (`hv_vm_options_t`, `hv_vcpu_options_t`): a `bigint` in JS, names in a trace. */
   options: (c: string, v: Vocab): InType => ({
     kind: 'options',
     c,
@@ -244,13 +253,22 @@ export const IN = {
 
 /** Constructors of `out` parameter types. */
 export const OUT = {
+  /** A 32-bit integer or enum written through a pointer; `number` in JS. */
   u32: (c: string, v?: Vocab): OutType => ({ kind: 'u32', c, ts: 'number', ...(v ? { vocab: v } : {}) }),
+  /** A 64-bit integer written through a pointer; `bigint` in JS. */
   u64: (c: string, v?: Vocab): OutType => ({ kind: 'u64', c, ts: 'bigint', ...(v ? { vocab: v } : {}) }),
+  /** A 128-bit SIMD&FP value; `bigint` in JS. */
   u128: (c: string): OutType => ({ kind: 'u128', c, ts: 'bigint' }),
+  /** A C `bool` written through a pointer; `boolean` in JS. */
   bool: (): OutType => ({ kind: 'bool', c: 'bool *', ts: 'boolean' }),
+  /** A new vCPU handle; bindable in a trace. */
   vcpu: (c: string): OutType => ({ kind: 'vcpu', c, ts: 'Vcpu' }),
+  /** A new address-space id; bindable in a trace. */
   asid: (): OutType => ({ kind: 'asid', c: 'hv_vm_space_t *', ts: 'AddressSpace' }),
+  /** A new configuration object (returned by the C function itself); bindable in a trace. */
   config: (c: string): OutType => ({ kind: 'config', c, ts: 'VmConfig' }),
+  /** `hv_vcpu_exit_t **`: where arm64 `hv_vcpu_create` leaves the exit record's address (no JS value). */
   exitPointer: (): OutType => ({ kind: 'exit-pointer', c: 'hv_vcpu_exit_t **', ts: 'never' }),
+  /** The arm64 exit record a run fills: the `Arm64Exit` value of `hv_vcpu_run`. */
   exit: (): OutType => ({ kind: 'exit', c: 'hv_vcpu_exit_t', ts: 'Arm64Exit' }),
 } as const;

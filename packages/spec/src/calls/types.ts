@@ -57,6 +57,7 @@ export interface Row {
   readonly id: string;
   /** The precondition, in words, for the reference. */
   readonly when: string;
+  /** The precondition as code: whether this row decides `c` in state `s` (rows are tried in order). */
   readonly applies: (s: SpecState, c: SpecCall) => boolean;
   readonly ret: RetRule;
   /** What happens, in words (state change, out-value), for the reference. */

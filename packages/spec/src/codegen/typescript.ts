@@ -142,6 +142,8 @@ export function argChecksSource(): string {
     for (const spec of callSpecs(arch)) {
       const params = inParams(spec);
       const args = ['t: unknown', ...params.map((p) => `${p.name}: unknown`)].join(', ');
+      const named = ['the thread', ...params.map((p) => `\`${p.name}\``)].join(' or ');
+      body += `  /** Throws a \`TypeError\` naming ${named} when its JS type is wrong for \`${spec.name}\`. */\n`;
       body += `  ${spec.name}(${args}): void {\n    checkThread(t);\n`;
       for (const p of params) {
         const check = checkOf(p, params);

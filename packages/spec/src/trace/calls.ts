@@ -17,6 +17,7 @@ import { X86_SETUP_MODES } from '../guest/x86/setup.js';
 export type { BindKind, OutKind, TraceArgType, Vocab } from '../calls/params.js';
 export { KIND_BITS, VOCABS, vocabName } from '../calls/params.js';
 
+/** One argument of a trace step: its name (the C parameter's) and how the trace writes it. */
 export interface TraceArgSpec {
   readonly name: string;
   readonly type: TraceArgType;
@@ -27,6 +28,7 @@ export interface TraceArgSpec {
 /** How the replayer runs a call. */
 export type TraceCallKind = 'hv' | 'host' | 'setup' | 'await';
 
+/** What a trace step may call: its arguments in order, its out-value, and how the replayer runs it. */
 export interface TraceCallSpec {
   readonly kind: TraceCallKind;
   /** In C parameter order, after the logical thread. */

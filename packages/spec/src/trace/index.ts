@@ -9,6 +9,7 @@ export {
   type OutKind,
   type TraceArgSpec,
   type TraceArgType,
+  type TraceCallKind,
   type TraceCallSpec,
   traceCallArchs,
   traceCallSpec,

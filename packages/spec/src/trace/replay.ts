@@ -47,6 +47,7 @@ export type X86SetupFn = (
   rip: bigint,
 ) => Array<{ field: number; value: bigint }>;
 
+/** Options of {@link replayTrace}. */
 export interface ReplayOptions {
   /** Call `backend.reset()` first, so the trace starts with no VM. Default true. */
   readonly reset?: boolean;

@@ -44,9 +44,11 @@ export const HV_REG = {
   HV_REG_FPSR: 33,
   HV_REG_CPSR: 34,
 } as const;
+/** An `hv_reg_t` name (`HV_REG_X0` … `HV_REG_CPSR`). */
 export type HvRegName = keyof typeof HV_REG;
-/** Aliases Apple's header defines. */
+/** `HV_REG_FP`: the frame pointer, an alias Apple's header defines for X29. */
 export const HV_REG_FP = HV_REG.HV_REG_X29;
+/** `HV_REG_LR`: the link register, an alias Apple's header defines for X30. */
 export const HV_REG_LR = HV_REG.HV_REG_X30;
 /** One past the last `hv_reg_t`. */
 export const HV_REG_COUNT = 35;
@@ -113,6 +115,7 @@ export const HV_SYS_REG = {
   HV_SYS_REG_CNTV_CVAL_EL0: 0xdf1a,
   HV_SYS_REG_SP_EL1: 0xe208,
 } as const;
+/** An `hv_sys_reg_t` name the spec models (`HV_SYS_REG_SCTLR_EL1`, …). */
 export type HvSysRegName = keyof typeof HV_SYS_REG;
 
 /** ID registers: readable, and in the spec's model read-only from the guest's view. */
@@ -147,6 +150,7 @@ export const HV_EXIT_REASON = {
   HV_EXIT_REASON_VTIMER_ACTIVATED: 2,
   HV_EXIT_REASON_UNKNOWN: 3,
 } as const;
+/** An `hv_exit_reason_t` name (`HV_EXIT_REASON_CANCELED`, …). */
 export type HvExitReasonName = keyof typeof HV_EXIT_REASON;
 
 /** `hv_interrupt_type_t`: IRQ = 0, FIQ = 1 (applevisor's enum has them swapped — a binding bug [H]). */

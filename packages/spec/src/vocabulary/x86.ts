@@ -60,6 +60,7 @@ export const HV_X86_REG = {
   /** One past the last register; not a register. */
   HV_X86_REGISTERS_MAX: 51,
 } as const;
+/** An `hv_x86_reg_t` name (`HV_X86_RIP`, `HV_X86_CR0`, …). */
 export type HvX86RegName = keyof typeof HV_X86_REG;
 
 /** `hv_vm_options_t` (hvf-facts.md §1.1, [H]). */
@@ -261,6 +262,7 @@ export const VMCS = {
   VMCS_HOST_RIP: 0x6c16,
   VMCS_MAX: 0x6c18,
 } as const;
+/** A VMCS field name of the spec's vocabulary (`VMCS_GUEST_RIP`, `VMCS_RO_EXIT_REASON`, …). */
 export type VmcsFieldName = keyof typeof VMCS;
 
 const VMCS_NAMES = new Map<number, VmcsFieldName>(
@@ -372,6 +374,7 @@ export const VMX_REASON = {
   VMX_REASON_XSAVES: 63,
   VMX_REASON_XRSTORS: 64,
 } as const;
+/** A basic exit reason name (`VMX_REASON_IO`, `VMX_REASON_EPT_VIOLATION`, …). */
 export type VmxReasonName = keyof typeof VMX_REASON;
 
 /** Bit 31 of VMCS_RO_EXIT_REASON: the exit was a VM-entry failure. */

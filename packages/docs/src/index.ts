@@ -1,0 +1,25 @@
+/**
+ * `@hvspec/docs` — the hvspec reference site, generated from the spec's registry of `hv_*` functions:
+ * one page per function and flavour (every rule row with its evidence and the line of the spec that
+ * states it, the exits, the backends' deviations, an example replayed on the model), overview pages
+ * (lifecycles derived from the rows, exit decoding, return codes, unverified rows, evidence, backends),
+ * client-side search, and the typedoc API reference of every package.
+ * @packageDocumentation
+ */
+export {
+  type BackendInfo,
+  describeBackends,
+  deviationTouches,
+  type NativeModule,
+  staticProviderDeviations,
+} from './backends.js';
+export { type CallPageContext, callPageContext, renderCallPage } from './call-page.js';
+export { ARCHES, type CallEntry, callEntry, callPage, collectSiteData, type SiteData } from './data.js';
+export { ExampleError, findExampleTraces, pickExample, replayExamples } from './examples.js';
+export { arm64ExitKinds, type ExitKindExample, probeLayout, x86ExitKinds } from './exits.js';
+export { type Lifecycle, type LifeEdge, type Registry, vcpuLifecycle, vmLifecycle } from './lifecycle.js';
+export { indexSpecSources, locateCall, locateRow, type RowLoc, type SourceLoc } from './locate.js';
+export { DEFAULT_OUT, REPO_ROOT } from './paths.js';
+export { type SearchEntry, searchEntries } from './search.js';
+export { type BuildOptions, type BuildReport, buildSite, renderPages } from './site.js';
+export { type ApiDocsReport, buildApiDocs, workspacePackages } from './typedoc.js';
