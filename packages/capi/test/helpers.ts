@@ -11,6 +11,7 @@ import {
   readdirSync,
   readFileSync,
   readlinkSync,
+  rmSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +21,8 @@ import { type CBackend, cflags, libs } from '../src/flags.ts';
 export const ROOT = join(import.meta.dirname, '..');
 export const EXAMPLES = join(ROOT, 'examples');
 const work = mkdtempSync(join(tmpdir(), 'hvspec-capi-test-'));
+// The binaries and traces of a test file go when its process ends.
+process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 
 /** Whether /dev/kvm can be used here; the reason when not. */
 export function kvmSkip(): string | false {
