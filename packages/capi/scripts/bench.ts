@@ -17,7 +17,7 @@
  *   node --import tsx scripts/bench.ts [--iterations 2000] [--rounds 15] [--out results.json]
  */
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { cflags, libs } from '../src/flags.ts';
@@ -42,8 +42,8 @@ function kvmUsable(): boolean {
   }
 }
 
-const dir = join(tmpdir(), 'hvspec-capi-bench');
-mkdirSync(dir, { recursive: true });
+const dir = mkdtempSync(join(tmpdir(), 'hvspec-capi-bench-'));
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 const split = (s: string): string[] => s.split(' ').filter(Boolean);
 const cc = (source: string, out: string, extra: string[]): string => {
   const file = join(dir, out);
