@@ -3,7 +3,16 @@
  * that are not in `@hvspec/spec`'s validate.ts, the vCPU → exit-record slot table, and reset/close.
  * @module
  */
-import { checkThread, checkU32, type Deviation, type HostMemory, HV, type Result } from '@hvspec/spec';
+import {
+  type Capabilities,
+  checkHostAllocSize,
+  checkThread,
+  checkU32,
+  type Deviation,
+  type HostMemory,
+  HV,
+  type Result,
+} from '@hvspec/spec';
 import type { AddonProbe, NativeAddon } from './addon.js';
 
 /** A vCPU as the wrapper knows it: the logical thread that created it and its exit-record slot. */
@@ -48,6 +57,7 @@ export interface BaselineRun {
 }
 
 export abstract class NativeBase<A extends NativeAddon> {
+  abstract readonly capabilities: Capabilities;
   /** Live buffers by id; the addon owns the memory, this map only recognises our own handles. */
   private readonly buffers = new Map<number, HostMemory>();
   /** vCPU handle → owner thread and exit-record slot. */
@@ -68,12 +78,12 @@ export abstract class NativeBase<A extends NativeAddon> {
     this.slotWords = addon.slotWords;
   }
 
+  /**
+   * The limit every backend shares (`checkHostAllocSize`); memory the system refuses is an `Error`
+   * from the addon and nothing allocated.
+   */
   host_alloc(size: number): HostMemory {
-    checkOffset('size', size);
-    if (size === 0)
-      throw new RangeError('size must be at least 1 byte (a host region has at least one page)');
-    if (size > 0xffff_ffff)
-      throw new RangeError(`size ${size} exceeds the native backend's 4 GiB buffer limit`);
+    checkHostAllocSize(size, this.capabilities.pageSize);
     const [id, rounded] = this.addon.host_alloc(size);
     const mem: HostMemory = Object.freeze({ id, size: rounded });
     this.buffers.set(id, mem);

@@ -294,6 +294,14 @@ test('a logical thread without a vCPU is released after its call; one with a vCP
     const created = b.hv_vcpu_create(7, 0n);
     ok(created, 'hv_vcpu_create on thread 7');
     assert.equal(threadCount(), before + 1, 'thread 7 owns a vCPU and stays');
+    // Async runs from 600 one-off threads (more than the 512 live threads allowed) of a vCPU they do
+    // not own: each fails in the provider, and its thread is released when its Promise settles, so
+    // none is refused for want of threads.
+    for (let t = 1000; t < 1600; t++) {
+      const r = await b.hv_vcpu_run_async(t, created.value!);
+      assert.equal(hvReturnName(r.ret), 'HV_BAD_ARGUMENT', `async run from thread ${t}`);
+    }
+    assert.equal(threadCount(), before + 1, 'no thread of an async run outlives it');
     ok(b.hv_vcpu_destroy(7, created.value!), 'hv_vcpu_destroy on thread 7');
     assert.equal(threadCount(), before, 'thread 7 is released with its vCPU');
   } finally {

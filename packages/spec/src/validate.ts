@@ -70,6 +70,30 @@ export function checkVcpuList(name: string, value: unknown, countName: string, c
     throw new TypeError(`${countName} ${count} exceeds ${name}.length ${value.length}`);
 }
 
+/**
+ * The largest host buffer `host_alloc` gives out, in bytes after rounding up to the page size, on every
+ * backend: 4 GiB, Node's largest ArrayBuffer in Node 20 (`buffer.constants.MAX_LENGTH`), which bounds
+ * the model. Native backends allocate with mmap and could go further, but a trace or a test that
+ * allocates more would then run on one backend and not on the other; guest memory of several GiB is
+ * several buffers.
+ */
+export const HOST_ALLOC_MAX = 2 ** 32;
+
+/**
+ * The one host_alloc size check of every backend: `size` must be a non-negative safe integer
+ * (TypeError otherwise), at least 1 and at most {@link HOST_ALLOC_MAX} once rounded up to `pageSize`
+ * (RangeError otherwise). Returns the rounded size.
+ */
+export function checkHostAllocSize(size: unknown, pageSize: number): number {
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0)
+    throw new TypeError(`size must be a non-negative integer, got ${describe(size)}`);
+  if (size === 0) throw new RangeError('size must be at least 1 byte (a host region has at least one page)');
+  const rounded = Math.ceil(size / pageSize) * pageSize;
+  if (rounded > HOST_ALLOC_MAX)
+    throw new RangeError(`size ${size} exceeds the host buffer limit of ${HOST_ALLOC_MAX} bytes (4 GiB)`);
+  return rounded;
+}
+
 function describe(value: unknown): string {
   if (typeof value === 'bigint') return `${value}n`;
   if (typeof value === 'string') return JSON.stringify(value);
