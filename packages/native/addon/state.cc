@@ -139,7 +139,8 @@ void State::Teardown() {
 State::~State() {
   if (!torn_down) Teardown();
   torn_down = true;
-  // The env is going away; its references die with it.
+  // Without the cleanup hook (which deletes the references) the env is half gone: deleting them
+  // now could fail, and a failed delete would abort. They are left to the process's end.
   records_ref.SuppressDestruct();
   out_ref.SuppressDestruct();
 }

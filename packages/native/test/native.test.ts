@@ -107,6 +107,18 @@ test('VM, mappings, a vCPU on thread 1, registers, wrong thread, type and range 
     ok(rax, 'read RAX');
     assert.equal(rax.value, 0x1122_3344_5566_7788n);
 
+    // A register beyond what hv_x86_reg_t can hold in C++ (0..63) never becomes one: converting it would be
+    // undefined behaviour (UBSan found it); the addon refuses it (README.md, "Guards").
+    for (const reg of [0x40, 8192, 0xffff_ffff]) {
+      assert.equal(b.hv_vcpu_read_register(1, vcpu, reg).ret, HV.HV_BAD_ARGUMENT, `read register ${reg}`);
+      assert.equal(
+        b.hv_vcpu_write_register(1, vcpu, reg, 0n).ret,
+        HV.HV_BAD_ARGUMENT,
+        `write register ${reg}`,
+      );
+    }
+    assert.equal(b.hv_vmx_read_capability(1, 0x40).ret, HV.HV_BAD_ARGUMENT, 'capability id 0x40');
+
     // Thread 0 does not own the vCPU: whatever the provider answers, it is not success.
     const wrong = b.hv_vcpu_read_register(0, vcpu, HV_X86_REG.HV_X86_RAX);
     assert.notEqual(wrong.ret, HV.HV_SUCCESS, 'read from a non-owning thread');

@@ -49,7 +49,8 @@ interface Addon {
 
 const CHANNEL = 3;
 const require = createRequire(import.meta.url);
-const addon = require('../lib/hvspec_server.node') as Addon;
+// HVSPEC_SERVER_ADDON names another build of the addon (scripts/sanitize.sh: its ASan+UBSan build).
+const addon = require(process.env.HVSPEC_SERVER_ADDON || '../lib/hvspec_server.node') as Addon;
 
 type Backend = Record<string, (...args: unknown[]) => unknown>;
 type Result = { ret: number; value?: unknown };
