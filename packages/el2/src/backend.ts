@@ -209,7 +209,7 @@ export const EL2_DEVIATIONS: readonly Deviation[] = Object.freeze([
   {
     id: 'el2.time',
     description:
-      'the virtual counter is QEMU’s (CNTFRQ 62.5 MHz, host clock), not mach_absolute_time; guests run about 100× slower than on hardware',
+      'the virtual counter is QEMU’s (CNTFRQ 62.5 MHz, host clock), not mach_absolute_time; guest code runs several times slower than on hardware and an exit takes about 100 µs, so vtimer exits land wherever QEMU’s timer fires',
   },
 ]);
 
