@@ -70,9 +70,9 @@ const NATIVE_PACKAGE: string = '@hvspec/native';
 const EL2_PACKAGE: string = '@hvspec/el2';
 
 const NATIVE_WHAT =
-  'the hv_* C API through the Node addon: Hypervisor.framework on macOS (native-hvf), the KVM provider on Linux (native-kvm, x86_64)';
+  'The hv_* C API through the Node addon: Hypervisor.framework on macOS (native-hvf), the KVM provider on Linux (native-kvm, x86_64)';
 const EL2_WHAT =
-  "arm64 guests on QEMU's implementation of the Arm architecture (TCG), under hvspec's own EL2 hypervisor: the project's arm64 oracle without a Mac";
+  "Arm64 guests on QEMU's implementation of the Arm architecture (TCG), under hvspec's own EL2 hypervisor: the project's arm64 oracle without a Mac";
 const BUILT_HERE = 'the capabilities it declared on the machine that built this site';
 
 async function nativeBackend(load: () => Promise<NativeModule>): Promise<BackendInfo> {
@@ -159,7 +159,7 @@ export async function describeBackends(loaders: BackendLoaders = {}): Promise<Ba
     out.push({
       backend: m.capabilities.backend,
       arch,
-      what: 'the pure TypeScript model of the framework, with x86 and arm64 interpreters for guest code',
+      what: 'The pure TypeScript model of the framework, with x86 and arm64 interpreters for guest code',
       source: 'the capabilities of @hvspec/model',
       capabilities: m.capabilities,
       deviations: m.capabilities.deviations,

@@ -8,7 +8,7 @@
 import { type Arch, callSpecs, cDeclaration, type Evidence, hvReturnName, type Step } from '@hvspec/spec';
 import type { CallEntry } from './data.js';
 import { ARCHES } from './data.js';
-import type { ExitKindExample } from './exits.js';
+import { type ExitKindExample, x86FieldsShown } from './exits.js';
 import { anchorId, type Html, html, prose, raw } from './html.js';
 import {
   archBadge,
@@ -137,7 +137,7 @@ function exitsSection(entry: CallEntry): Html {
     })),
   );
   return html`<section id="exits"><h2>Exits it can produce</h2>
-<p>The exit kinds of the spec's ${spec.arch} guest programs (each predicted exactly: reason, ${spec.arch === 'x86_64' ? 'qualification, GPA, instruction length, RIP' : 'syndrome, FAR, IPA, PC'}). One example of each, found by sampling the spec's program generator and predicting its exits; the decoded fields are what the exit judge prints. See <a href="${relUrl(page, `exits.html#${spec.arch}`)}">Exits</a> for the decoding tables.</p>
+<p>The exit kinds of the spec's ${spec.arch} guest programs (each predicted exactly: ${spec.arch === 'x86_64' ? x86FieldsShown(entry.exits).join(', ') : 'reason, syndrome, FAR, IPA, PC'}). One example of each, found by sampling the spec's program generator and predicting its exits; the decoded fields are what the exit judge prints. See <a href="${relUrl(page, `exits.html#${spec.arch}`)}">Exits</a> for the decoding tables.</p>
 <table class="exits"><thead><tr><th>Exit kind</th><th>Reason</th><th>Caused by</th><th>What the VMM reads</th></tr></thead>
 <tbody>${entry.exits.map((k) => {
     const nr = never.filter((n) => n.reason === k.reasonValue && spec.arch === 'x86_64');

@@ -29,6 +29,7 @@ import {
   arm64Layouts,
   type ExitKindExample,
   type Layout,
+  type SampleOptions,
   x86ExitFieldNames,
   x86ExitKinds,
   x86Layouts,
@@ -141,17 +142,26 @@ export function callEntry(
 /**
  * Gathers everything. Throws when an example does not pass on the model, a row cannot be located, or the
  * spec's generators produced no example of an exit kind. `options.backends` replaces the backends'
- * discovery (tests).
+ * discovery, `options.exitSamples` the sampling budget (tests).
  */
 export async function collectSiteData(
   repoRoot: string,
-  options: { readonly backends?: () => Promise<BackendInfo[]> } = {},
+  options: {
+    readonly backends?: () => Promise<BackendInfo[]>;
+    /** Seed and budget of the exit-kind sampling (default: `EXIT_SAMPLE_BUDGET` from the fixed seed). */
+    readonly exitSamples?: SampleOptions;
+  } = {},
 ): Promise<SiteData> {
   const sources = indexSpecSources(repoRoot);
   const backends = await (options.backends ?? describeBackends)();
+  const modelX86 = backends.find((b) => b.backend === 'model' && b.arch === 'x86_64')?.capabilities;
   const exitKinds: Record<Arch, ExitKindExample[]> = {
-    x86_64: x86ExitKinds({ fieldNames: x86ExitFieldNames(repoRoot) }),
-    arm64: arm64ExitKinds(),
+    x86_64: x86ExitKinds({
+      ...options.exitSamples,
+      fieldNames: x86ExitFieldNames(repoRoot),
+      ...(modelX86?.vmxCapabilities ? { vmxCapabilities: modelX86.vmxCapabilities } : {}),
+    }),
+    arm64: arm64ExitKinds(options.exitSamples),
   };
   const noExample = [...exitKinds.x86_64, ...exitKinds.arm64].filter((k) => k.missing);
   if (noExample.length > 0)

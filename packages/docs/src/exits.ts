@@ -10,6 +10,7 @@
  */
 
 import { join } from 'node:path';
+import { createModel } from '@hvspec/model';
 import * as spec from '@hvspec/spec';
 import {
   ARM64_EXIT_KINDS,
@@ -260,22 +261,50 @@ function x86Modes(): readonly (string | undefined)[] {
 
 type X86ScenarioWith = X86Scenario & { readonly mode?: string; readonly movDrExiting?: boolean };
 
-/** Samples of every x86 exit kind, in every mode the generator has. */
-export function x86ExitKinds(
-  options: SampleOptions & { readonly fieldNames?: ReadonlyMap<string, string> } = {},
-): ExitKindExample[] {
+/**
+ * The spec's x86 generator and prediction through their widest signatures: the generator takes a mode
+ * where the spec has modes, the prediction `hv_vmx_read_capability` of the backend the program runs on
+ * where the canonical setup's controls depend on it (CR3-load exiting is a must-be-one control on Intel
+ * cores). Arguments a function does not take are ignored, as JavaScript does.
+ */
+const x86ScenarioArbFor = spec.x86ScenarioArb as unknown as (
+  layout: X86Layout,
+  mode?: string,
+) => fc.Arbitrary<X86ScenarioWith>;
+const predictX86For = predictX86Scenario as unknown as (
+  scenario: X86Scenario,
+  initialByte?: (gpa: bigint) => number,
+  answer?: undefined,
+  readCapability?: (id: number) => bigint,
+) => ReturnType<typeof predictX86Scenario>;
+
+/** Options of {@link x86ExitKinds}. */
+export interface X86SampleOptions extends SampleOptions {
+  /** VMCS field names of the prediction's members (default: {@link x86ExitFieldNames}). */
+  readonly fieldNames?: ReadonlyMap<string, string>;
+  /** The VMX capabilities the programs run under (default: the model's). */
+  readonly vmxCapabilities?: Readonly<Record<number, bigint>>;
+}
+
+/** Samples of every x86 exit kind, in every mode the generator has, on the model's VMX capabilities. */
+export function x86ExitKinds(options: X86SampleOptions = {}): ExitKindExample[] {
   const names = options.fieldNames ?? x86ExitFieldNames();
+  let caps = options.vmxCapabilities;
+  if (!caps) {
+    const model = createModel('x86_64');
+    caps = model.capabilities.vmxCapabilities ?? {};
+    void model.close();
+  }
+  const vmx = caps;
+  const readCapability = (id: number): bigint => vmx[id] ?? 0n;
   const layout = x86Layout();
-  // The generator's mode is its second parameter where it has modes; called with one argument otherwise.
-  const arbFor = spec.x86ScenarioArb as unknown as (
-    l: X86Layout,
-    mode?: string,
-  ) => fc.Arbitrary<X86ScenarioWith>;
-  const sources = x86Modes().map((mode) => (mode === undefined ? arbFor(layout) : arbFor(layout, mode)));
+  const sources = x86Modes().map((mode) =>
+    mode === undefined ? x86ScenarioArbFor(layout) : x86ScenarioArbFor(layout, mode),
+  );
   return sampleKinds(
     X86_EXIT_KINDS,
     sources,
-    (sc) => predictX86Scenario(sc).exits,
+    (sc) => predictX86For(sc, undefined, undefined, readCapability).exits,
     (sc, e) => {
       const action = sc.program.actions[e.actionIndex];
       const setting = [
@@ -334,6 +363,14 @@ export function arm64ExitKinds(options: SampleOptions = {}): ExitKindExample[] {
     },
     options,
   );
+}
+
+/** The VMCS fields (and RIP) the examples show, in the order they first appear. */
+export function x86FieldsShown(kinds: readonly ExitKindExample[]): string[] {
+  const out = new Set<string>();
+  for (const k of kinds) for (const f of k.fields) out.add(/^(VMCS_[A-Z0-9_]+|RIP)\b/.exec(f)?.[1] ?? '');
+  out.delete('');
+  return [...out];
 }
 
 /** A run of bits that decode to the same fields. */

@@ -231,8 +231,9 @@ class Search {
     if (report.steps.slice(0, -1).some((s) => s.status !== 'pass')) return undefined;
     const last = steps[steps.length - 1];
     const seen = this.follower.seen;
-    const verdict = seen[seen.length - 1];
-    return last?.spec && verdict?.call === last.spec.name ? verdict : undefined;
+    // The replayer may make calls of its own after a step (it reads the exit reason after an x86 run).
+    const verdict = [...seen].reverse().find((v) => v.call === last?.spec?.name);
+    return last?.spec ? verdict : undefined;
   }
 
   /**
@@ -373,11 +374,11 @@ export async function generateExample(arch: Arch, name: string): Promise<Example
     const steps: Step[] = [];
     let k = 0;
     for (const p of found.steps) {
-      if (p.step.call.startsWith('hv_')) {
-        const s = verdicts[k++];
-        const expect = s ? expectOf(s) : undefined;
-        steps.push({ ...p.step, ...(expect ? { expect } : {}) });
-      } else steps.push(p.step);
+      // Each step's own verdict: the next one of its call (the replayer's own calls in between skipped).
+      while (p.spec && k < verdicts.length && verdicts[k]?.call !== p.spec.name) k++;
+      const s = p.spec ? verdicts[k++] : undefined;
+      const expect = s ? expectOf(s) : undefined;
+      steps.push({ ...p.step, ...(expect ? { expect } : {}) });
     }
     const row = found.seen.row;
     const setup = found.steps
@@ -388,7 +389,7 @@ export async function generateExample(arch: Arch, name: string): Promise<Example
     const trace = {
       format: TRACE_FORMAT,
       arch,
-      title: `${name}${setup.length ? ` after ${setup.join(', ')}` : ' alone'} (generated from the registry)`,
+      title: `${name}${setup.length ? ` after ${setup.slice(0, -1).join(', ')}${setup.length > 1 ? ' and ' : ''}${setup.at(-1)}` : ' alone'} (generated from the registry)`,
       description:
         `No trace in traces/ or packages/docs/examples calls ${name}, so the reference generated this one from the registry: ` +
         `the setup its parameters need, one call, and what the spec predicts for it. The deciding row is ${name}.${row.id} ` +

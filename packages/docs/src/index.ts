@@ -30,6 +30,7 @@ export {
   type ExitKindExample,
   probeLayout,
   type SampleOptions,
+  type X86SampleOptions,
   x86ExitFieldNames,
   x86ExitKinds,
 } from './exits.js';

@@ -17,7 +17,7 @@ import {
 import type { BackendInfo } from './backends.js';
 import { type CallPageContext, causeCell, sidebar } from './call-page.js';
 import { ARCHES, type CallEntry, type SiteData } from './data.js';
-import type { Layout } from './exits.js';
+import { type Layout, x86FieldsShown } from './exits.js';
 import { anchorId, type Html, html, prose, raw } from './html.js';
 import {
   archBadge,
@@ -183,7 +183,7 @@ export function renderExits(
 <p class="lead">What <code>hv_vcpu_run</code> leaves for the VMM and how to read it: the exit kinds the spec's guest programs produce (each with an example the spec predicts), the exit reasons, and the layouts of the fields a VMM decodes. The layouts come from the spec's own decoders (<code>decodeIoQualification</code>, <code>decodeEptQualification</code>, <code>decodeInterruptionInfo</code>, <code>decodeEsr</code>); the words are the exit judge's (<code>describeQualification</code>, <code>describeEsr</code>), which is also what a failing conformance run prints.</p>
 <ul class="toc"><li><a href="#x86_64-kinds">x86_64 exit kinds</a></li><li><a href="#x86_64-reasons">VMX basic exit reasons</a></li><li><a href="#x86_64-layouts">Qualification layouts</a></li><li><a href="#arm64-kinds">arm64 exit kinds</a></li><li><a href="#arm64-reasons">arm64 exit reasons</a></li><li><a href="#arm64-classes">Exception classes</a></li><li><a href="#arm64-layouts">ISS layouts</a></li></ul>
 <section id="x86_64"><h2>${archBadge('x86_64')}</h2>
-<p>The VMM reads the exit through <code>hv_vmx_vcpu_read_vmcs</code>: <code>VMCS_RO_EXIT_REASON</code> (the basic reason is the low 16 bits; bit 31 is a VM-entry failure), <code>VMCS_RO_EXIT_QUALIFIC</code>, <code>VMCS_GUEST_PHYSICAL_ADDRESS</code>, <code>VMCS_RO_VMEXIT_INSTR_LEN</code>. RIP stays at the exiting instruction.</p>
+<p>The VMM reads the exit through <code>hv_vmx_vcpu_read_vmcs</code>; the spec predicts ${x86FieldsShown(x86Kinds).map((f, i) => html`${i > 0 ? ', ' : ''}<code>${f}</code>`)}. The basic reason is the low 16 bits of <code>VMCS_RO_EXIT_REASON</code> (bit 31 is a VM-entry failure); RIP stays at the exiting instruction.</p>
 <h3 id="x86_64-kinds">Exit kinds of the spec's guest programs</h3>${kindsTable('x86_64', x86Kinds)}
 <h3 id="x86_64-reasons">VMX basic exit reasons</h3>
 <table class="reasons"><thead><tr><th>Reason</th><th>Name</th><th>Produced by the spec's programs</th><th>Never reported by</th></tr></thead>
