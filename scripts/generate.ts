@@ -8,10 +8,11 @@
  *
  *   node --import tsx scripts/generate.ts            write what changed
  *   node --import tsx scripts/generate.ts --check    write nothing; exit 1 naming each file that would change
- *   ... [--only spec|native]                          one package's files
+ *   ... [--only spec|native|capi]                    one package's files
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
+import { capiSources } from '../packages/capi/scripts/codegen.ts';
 import { addonCallsSource, wrapperSource } from '../packages/native/scripts/codegen.ts';
 import { cHeaders } from '../packages/spec/src/codegen/c-headers.ts';
 import { argChecksSource, backendMethodsSource } from '../packages/spec/src/codegen/typescript.ts';
@@ -35,6 +36,9 @@ export const GENERATED: Record<string, Record<string, () => string>> = {
     'packages/native/addon/generated/calls_arm64.inc': () => addonCallsSource('arm64'),
     'packages/native/src/generated/calls.ts': wrapperSource,
   },
+  capi: Object.fromEntries(
+    Object.entries(capiSources()).map(([file, text]) => [`packages/capi/dist/generated/${file}`, () => text]),
+  ),
 };
 
 const args = process.argv.slice(2);

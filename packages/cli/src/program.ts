@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerBench } from './bench.js';
+import { registerCapi } from './capi.js';
 import { registerCheck } from './check.js';
 import { EXIT_CODES_HELP, EXIT_OK, EXIT_USAGE } from './common.js';
 import { registerDoctor } from './doctor.js';
@@ -46,6 +47,7 @@ Each command's --help lists its options. The README's "Using it" section is the 
   registerExplain(program);
   registerDoctor(program);
   registerBench(program);
+  registerCapi(program);
   process.exitCode = undefined;
   try {
     await program.parseAsync([...argv]);

@@ -102,6 +102,15 @@ export abstract class ModelCore {
     return this.host.alloc(size);
   }
 
+  /**
+   * Uses `bytes` as a host buffer in place (not a copy): memory shared with another process, such as
+   * the guest memory of a C VMM that drives the model through libhvspec-model. A whole number of pages.
+   */
+  host_adopt(bytes: Uint8Array): HostMemory {
+    this.ensureOpen();
+    return this.host.adopt(bytes);
+  }
+
   host_write(mem: HostMemory, offset: number, bytes: Uint8Array): void {
     this.ensureOpen();
     this.host.write(mem, offset, bytes);

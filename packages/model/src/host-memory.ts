@@ -40,6 +40,20 @@ export class HostMemoryPool {
     return handle;
   }
 
+  /**
+   * Registers memory the caller already has as a buffer: the bytes are used in place, never copied, so
+   * that another process sharing them (a C VMM driving the model through libhvspec-model) and the
+   * guest see one memory. Its length must be a whole number of pages.
+   */
+  adopt(bytes: Uint8Array): HostMemory {
+    if (!(bytes instanceof Uint8Array)) throw new TypeError('bytes must be a Uint8Array');
+    if (bytes.length === 0 || bytes.length % this.pageSize !== 0)
+      throw new RangeError(`an adopted buffer must be a whole number of ${this.pageSize}-byte pages`);
+    const handle: HostMemory = Object.freeze({ id: this.nextId++, size: bytes.length });
+    this.buffers.set(handle.id, { handle, bytes });
+    return handle;
+  }
+
   /** The bytes behind a handle; TypeError when the handle is not a live buffer of this backend. */
   bytes(mem: HostMemory, name = 'mem'): Uint8Array {
     if (typeof mem !== 'object' || mem === null || typeof (mem as { id?: unknown }).id !== 'number') {

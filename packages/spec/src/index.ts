@@ -45,6 +45,7 @@ export {
   judgeField,
   qualificationFields,
 } from './judge/index.js';
+export * from './lint/index.js';
 export * from './state.js';
 export * from './trace/index.js';
 export * from './validate.js';

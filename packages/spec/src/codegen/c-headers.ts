@@ -412,15 +412,31 @@ function renderItem(item: Item): string {
   }
 }
 
+/** The parameters of a registry entry as C passes them, in order (the arm64 exit record is not one). */
+export function cParams(spec: CallSpec): readonly Param[] {
+  return spec.params.filter((p) => p.dir === 'in' || (p.c ?? 'param') === 'param');
+}
+
+/** The C return type of a registry entry: `hv_return_t`, or the object it returns (`hv_vm_config_t`). */
+export function cReturnType(spec: CallSpec): string {
+  const returned = spec.params.find((p) => p.dir === 'out' && p.c === 'return');
+  return returned ? returned.type.c : 'hv_return_t';
+}
+
+/**
+ * The C prototype of a registry entry, without the semicolon, under `name` (default: its own name), so
+ * that wrappers and implementations of the same function are declared exactly as Apple's header does.
+ */
+export function cPrototype(spec: CallSpec, name: string = spec.name): string {
+  const params = cParams(spec);
+  return `${cReturnType(spec)} ${name}(${params.length ? params.map(cParam).join(', ') : 'void'})`;
+}
+
 /** The C declaration of a registry entry, exactly as Apple's header has it. */
 export function cDeclaration(spec: CallSpec): string {
-  const cParams = spec.params.filter((p) => p.dir === 'in' || (p.c ?? 'param') === 'param');
-  const returned = spec.params.find((p) => p.dir === 'out' && p.c === 'return');
-  const params = cParams.length ? cParams.map(cParam).join(', ') : 'void';
-  const ret = returned ? returned.type.c : 'hv_return_t';
   const notes = [spec.availability];
   if (spec.thread !== 'owner') notes.push(spec.thread === 'any' ? 'any thread' : 'any thread of the process');
-  return `${ret} ${spec.name}(${params}); /* ${notes.join('; ')} */`;
+  return `${cPrototype(spec)}; /* ${notes.join('; ')} */`;
 }
 
 function cParam(p: Param): string {
