@@ -32,15 +32,18 @@ export interface BackendInfo {
 /**
  * Whether a deviation touches a function, from what the deviation declares: it names the function; it
  * concerns permission sets (the mapping calls and the run calls); it rules out exit reasons or speaks of
- * exits or the guest (the run calls); it speaks of the VMCS, its controls or fields (the VMCS calls).
+ * exits or guests (the run calls); it speaks of the VMCS, its controls or fields (the VMCS calls); it
+ * speaks of the counter or the timer (the vtimer calls).
  */
 export function deviationTouches(d: Deviation, spec: CallSpec): boolean {
   const text = d.description;
   if (new RegExp(`\\b${spec.name}\\b`).test(text)) return true;
   const takesFlags = spec.params.some((p) => p.dir === 'in' && p.type.kind === 'flags');
   if (d.permissions && d.permissions.length > 0 && (takesFlags || spec.runsGuest)) return true;
-  if (spec.runsGuest && ((d.exitReasons?.length ?? 0) > 0 || /\bexits?\b|\bguest\b/i.test(text))) return true;
+  if (spec.runsGuest && ((d.exitReasons?.length ?? 0) > 0 || /\bexits?\b|\bguests?\b/i.test(text)))
+    return true;
   if (/\bVMCS|\bcontrols?\b|\bfields?\b/.test(text) && /vmcs/.test(spec.name)) return true;
+  if (/\bcounter\b|\btimer\b/i.test(text) && /vtimer/.test(spec.name)) return true;
   return false;
 }
 
@@ -52,16 +55,23 @@ export type NativeModule = Pick<
 
 /** What {@link describeBackends} needs of `@hvspec/el2` (replaceable in tests). */
 export interface El2Module {
+  /** Whether QEMU and the EL2 runtime are here (does not start QEMU); if not, why and how to fix it. */
   el2Availability(): { available: boolean; reason?: string; fix?: string; qemuVersion?: string };
   /** Does not start QEMU: the machine starts at the first call that needs it. */
-  createEl2Backend(): { readonly capabilities: Capabilities; close(): Promise<void> };
+  createEl2Backend(): {
+    readonly capabilities: Capabilities;
+    /** Releases the backend (and hands its machine on, had one started). */
+    close(): Promise<void>;
+  };
   /** The apt-get command that installs what el2 needs. */
   readonly EL2_INSTALL_COMMAND?: string;
 }
 
 /** How the backends are loaded (the defaults import the workspace packages). */
 export interface BackendLoaders {
+  /** Loads `@hvspec/native` (a rejection stands for an addon that is not built). */
   readonly native?: () => Promise<NativeModule>;
+  /** Loads `@hvspec/el2` (a rejection stands for a package that is not built). */
   readonly el2?: () => Promise<El2Module>;
 }
 

@@ -365,12 +365,13 @@ export function arm64ExitKinds(options: SampleOptions = {}): ExitKindExample[] {
   );
 }
 
-/** The VMCS fields (and RIP) the examples show, in the order they first appear. */
+/** The VMCS fields the examples show, in the order they first appear, then RIP. */
 export function x86FieldsShown(kinds: readonly ExitKindExample[]): string[] {
   const out = new Set<string>();
   for (const k of kinds) for (const f of k.fields) out.add(/^(VMCS_[A-Z0-9_]+|RIP)\b/.exec(f)?.[1] ?? '');
   out.delete('');
-  return [...out];
+  const rip = out.delete('RIP');
+  return [...out, ...(rip ? ['RIP'] : [])];
 }
 
 /** A run of bits that decode to the same fields. */

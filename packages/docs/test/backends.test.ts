@@ -34,6 +34,10 @@ test('a deviation touches the functions it concerns, by what it declares', () =>
   assert.ok(deviationTouches(controls, spec('hv_vmx_vcpu_write_vmcs')));
   assert.ok(deviationTouches(controls, spec('hv_vcpu_run')), 'it rules out exit reasons');
   assert.ok(!deviationTouches(controls, spec('hv_vm_map')));
+  const counter: Deviation = { id: 't.time', description: 'the virtual counter is the emulator’s' };
+  const arm = callSpec('arm64', 'hv_vcpu_set_vtimer_offset');
+  assert.ok(arm && deviationTouches(counter, arm));
+  assert.ok(!deviationTouches(counter, spec('hv_vm_map')));
 });
 
 const gone: BackendLoaders = {
