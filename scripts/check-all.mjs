@@ -4,7 +4,9 @@
 //   - the native backend where this machine has one: x86_64 over /dev/kvm on Linux, the host's flavour
 //     of Hypervisor.framework on macOS. Where /dev/kvm exists the native check must run: a native backend
 //     that cannot load there is a failure, not a skip;
-//   - differential mode model vs native on the native architecture.
+//   - differential mode model vs native on the native architecture;
+//   - the el2 backend (arm64 under QEMU, the arm64 oracle) and model vs el2, where QEMU and the EL2
+//     runtime are here (the build installs them when it can); where they are not, a line says why.
 // Prints one summary line per check and a closing table; exits 1 if any check failed, 2 on an
 // environment error.
 import { spawnSync } from 'node:child_process';
@@ -36,6 +38,25 @@ if (nativeArch) {
   process.stdout.write(
     'native backend: not available on this machine (no /dev/kvm, not macOS); checking the model only\n',
   );
+}
+
+const el2Runs = process.env.HVSPEC_EL2_RUNS ?? '500';
+const el2DiffRuns = process.env.HVSPEC_EL2_DIFF_RUNS ?? '300';
+let el2 = { available: false, reason: '@hvspec/el2 does not load' };
+try {
+  const mod = await import('@hvspec/el2');
+  el2 = mod.el2Availability();
+} catch (e) {
+  el2 = { available: false, reason: `@hvspec/el2 does not load (${e instanceof Error ? e.message : e})` };
+}
+if (el2.available) {
+  jobs.push({ name: 'el2 arm64', args: ['--backend', 'el2', '--arch', 'arm64', '--runs', el2Runs] });
+  jobs.push({
+    name: 'diff model,el2 arm64',
+    args: ['--diff', 'model,el2', '--arch', 'arm64', '--runs', el2DiffRuns],
+  });
+} else {
+  process.stdout.write(`el2 backend: not available here: ${el2.reason}${el2.fix ? `; ${el2.fix}` : ''}\n`);
 }
 
 const results = [];

@@ -1,151 +1,49 @@
 /**
- * What each backend declares about itself: the model's capabilities (both flavours), the native
- * backend's capabilities when it loads on this machine, and otherwise the KVM provider's static list of
- * deviations read from its source (`packages/native/provider/vm.cc`), so the reference shows the
- * provider's deviations whether or not the addon is built here.
+ * What each backend declares about itself, as it declares it when it loads on the machine that builds
+ * the site: the model's capabilities (both flavours); the native backend's (its deviations are the ones
+ * the KVM provider or the framework computes when it starts); the el2 backend's (arm64 under QEMU).
+ * A backend that does not load here is listed with the reason and how to get it, never with facts
+ * gathered some other way.
  * @module
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { createModel } from '@hvspec/model';
 import type { Arch, CallSpec, Capabilities, Deviation } from '@hvspec/spec';
-import ts from 'typescript';
 
 /** One backend as the reference describes it. */
 export interface BackendInfo {
-  /** `model`, `native-kvm`, `native-hvf`. */
+  /** `model`, `native-kvm`, `native-hvf`, `el2`; `native` while the addon does not load. */
   readonly backend: string;
-  readonly arch: Arch;
+  /** The flavour it implements; undefined for a native backend that did not load (the host decides). */
+  readonly arch?: Arch;
+  /** What the backend is, in a line. */
+  readonly what: string;
   /** Where the facts come from, in words. */
   readonly source: string;
   /** The full capabilities, when the backend was instantiated here. */
   readonly capabilities?: Capabilities;
+  /** The declared deviations; empty when the backend did not load (see `unavailable`). */
   readonly deviations: readonly Deviation[];
   /** Why the backend could not be instantiated here, when it could not. */
   readonly unavailable?: string;
-}
-
-const MEMORY_BITS: Readonly<Record<string, number>> = {
-  HV_MEMORY_READ: 1,
-  HV_MEMORY_WRITE: 2,
-  HV_MEMORY_EXEC: 4,
-};
-
-/** Evaluates the C constant expressions of the provider's table: integers, `u` suffixes, `<<`, `|`, parentheses, HV_MEMORY_*. */
-export function evalMaskExpression(expr: string): number {
-  const tokens = expr
-    .replace(/\b(HV_MEMORY_[A-Z]+)\b/g, (_m, name: string) => String(MEMORY_BITS[name] ?? Number.NaN))
-    .match(/\d+u?|<<|\||\(|\)|\S/g);
-  if (!tokens) throw new Error(`docs: empty mask expression`);
-  let i = 0;
-  const primary = (): number => {
-    const t = tokens[i++];
-    if (t === '(') {
-      const v = or();
-      if (tokens[i++] !== ')') throw new Error(`docs: unbalanced parentheses in ${expr}`);
-      return v;
-    }
-    if (t !== undefined && /^\d+u?$/.test(t)) return Number.parseInt(t, 10);
-    throw new Error(`docs: cannot read the mask expression ${expr}`);
-  };
-  const shift = (): number => {
-    let v = primary();
-    while (tokens[i] === '<<') {
-      i++;
-      v = (v << primary()) >>> 0;
-    }
-    return v;
-  };
-  const or = (): number => {
-    let v = shift();
-    while (tokens[i] === '|') {
-      i++;
-      v = (v | shift()) >>> 0;
-    }
-    return v;
-  };
-  const v = or();
-  if (i !== tokens.length) throw new Error(`docs: trailing tokens in the mask expression ${expr}`);
-  return v;
-}
-
-const unescapeC = (s: string): string => s.replace(/\\(["\\])/g, '$1').replace(/\\n/g, '\n');
-
-/** The flag sets (0..7) of a permissions mask (bit i = set i), as the native wrapper reads it. */
-function flagSets(mask: number): number[] {
-  const sets: number[] = [];
-  for (let i = 0; i < 8; i++) if (mask & (1 << i)) sets.push(i);
-  return sets;
-}
-
-/** `NEVER_REPORTED` of the native wrapper (deviation id → exit reasons it rules out), read from its source. */
-function neverReported(repoRoot: string): Record<string, number[]> {
-  const file = join(repoRoot, 'packages', 'native', 'src', 'base.ts');
-  if (!existsSync(file)) return {};
-  const sf = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
-  const out: Record<string, number[]> = {};
-  const visit = (n: ts.Node): void => {
-    if (
-      ts.isVariableDeclaration(n) &&
-      ts.isIdentifier(n.name) &&
-      n.name.text === 'NEVER_REPORTED' &&
-      n.initializer &&
-      ts.isObjectLiteralExpression(n.initializer)
-    ) {
-      for (const p of n.initializer.properties) {
-        if (!ts.isPropertyAssignment(p) || !ts.isArrayLiteralExpression(p.initializer)) continue;
-        const key = ts.isStringLiteral(p.name) || ts.isIdentifier(p.name) ? p.name.text : undefined;
-        if (key === undefined) continue;
-        out[key] = p.initializer.elements.filter(ts.isNumericLiteral).map((e) => Number(e.text));
-      }
-    }
-    ts.forEachChild(n, visit);
-  };
-  visit(sf);
-  return out;
-}
-
-/**
- * The KVM provider's deviations as its source declares them (`kDeviations` in provider/vm.cc), with the
- * exit reasons the native wrapper derives from them. Empty when the source is not there.
- */
-export function staticProviderDeviations(repoRoot: string): Deviation[] {
-  const file = join(repoRoot, 'packages', 'native', 'provider', 'vm.cc');
-  if (!existsSync(file)) return [];
-  const text = readFileSync(file, 'utf8');
-  const table = /kDeviations\[\]\s*=\s*\{([\s\S]*?)\n\};/.exec(text)?.[1];
-  if (!table) return [];
-  const never = neverReported(repoRoot);
-  const out: Deviation[] = [];
-  const entry = /\{\s*"([^"]+)",\s*((?:"(?:[^"\\]|\\.)*"\s*)+),\s*([^{}]*?)\s*\}/g;
-  for (let m = entry.exec(table); m; m = entry.exec(table)) {
-    const [, id = '', strings = '', mask = '0'] = m;
-    const description = [...strings.matchAll(/"((?:[^"\\]|\\.)*)"/g)]
-      .map((s) => unescapeC(s[1] ?? ''))
-      .join('');
-    const permissions = flagSets(evalMaskExpression(mask));
-    out.push({
-      id,
-      description,
-      ...(permissions.length > 0 ? { permissions } : {}),
-      ...(never[id] ? { exitReasons: never[id] } : {}),
-    });
-  }
-  return out;
+  /** How to make it available, when it is not. */
+  readonly fix?: string;
 }
 
 /**
  * Whether a deviation touches a function, from what the deviation declares: it names the function; it
  * concerns permission sets (the mapping calls and the run calls); it rules out exit reasons or speaks of
- * exits or the guest (the run calls); it speaks of the VMCS, its controls or fields (the VMCS calls).
+ * exits or guests (the run calls); it speaks of the VMCS, its controls or fields (the VMCS calls); it
+ * speaks of the counter or the timer (the vtimer calls).
  */
 export function deviationTouches(d: Deviation, spec: CallSpec): boolean {
   const text = d.description;
   if (new RegExp(`\\b${spec.name}\\b`).test(text)) return true;
   const takesFlags = spec.params.some((p) => p.dir === 'in' && p.type.kind === 'flags');
   if (d.permissions && d.permissions.length > 0 && (takesFlags || spec.runsGuest)) return true;
-  if (spec.runsGuest && ((d.exitReasons?.length ?? 0) > 0 || /\bexits?\b|\bguest\b/i.test(text))) return true;
+  if (spec.runsGuest && ((d.exitReasons?.length ?? 0) > 0 || /\bexits?\b|\bguests?\b/i.test(text)))
+    return true;
   if (/\bVMCS|\bcontrols?\b|\bfields?\b/.test(text) && /vmcs/.test(spec.name)) return true;
+  if (/\bcounter\b|\btimer\b/i.test(text) && /vtimer/.test(spec.name)) return true;
   return false;
 }
 
@@ -155,56 +53,130 @@ export type NativeModule = Pick<
   'nativeAvailability' | 'createNativeBackend'
 >;
 
+/** What {@link describeBackends} needs of `@hvspec/el2` (replaceable in tests). */
+export interface El2Module {
+  /** Whether QEMU and the EL2 runtime are here (does not start QEMU); if not, why and how to fix it. */
+  el2Availability(): { available: boolean; reason?: string; fix?: string; qemuVersion?: string };
+  /** Does not start QEMU: the machine starts at the first call that needs it. */
+  createEl2Backend(): {
+    readonly capabilities: Capabilities;
+    /** Releases the backend (and hands its machine on, had one started). */
+    close(): Promise<void>;
+  };
+  /** The apt-get command that installs what el2 needs. */
+  readonly EL2_INSTALL_COMMAND?: string;
+}
+
+/** How the backends are loaded (the defaults import the workspace packages). */
+export interface BackendLoaders {
+  /** Loads `@hvspec/native` (a rejection stands for an addon that is not built). */
+  readonly native?: () => Promise<NativeModule>;
+  /** Loads `@hvspec/el2` (a rejection stands for a package that is not built). */
+  readonly el2?: () => Promise<El2Module>;
+}
+
+// Names in variables, so that a package that is not built is a load failure at run time, not a build error.
+const NATIVE_PACKAGE: string = '@hvspec/native';
+const EL2_PACKAGE: string = '@hvspec/el2';
+
+const NATIVE_WHAT =
+  'The hv_* C API through the Node addon: Hypervisor.framework on macOS (native-hvf), the KVM provider on Linux (native-kvm, x86_64)';
+const EL2_WHAT =
+  "Arm64 guests on QEMU's implementation of the Arm architecture (TCG), under hvspec's own EL2 hypervisor: the project's arm64 oracle without a Mac";
+const BUILT_HERE = 'the capabilities it declared on the machine that built this site';
+
+async function nativeBackend(load: () => Promise<NativeModule>): Promise<BackendInfo> {
+  let why: string;
+  let fix: string | undefined;
+  try {
+    const mod = await load();
+    const avail = mod.nativeAvailability();
+    if (avail.available) {
+      const b = mod.createNativeBackend();
+      try {
+        return {
+          backend: b.capabilities.backend,
+          arch: b.capabilities.arch,
+          what: NATIVE_WHAT,
+          source: BUILT_HERE,
+          capabilities: b.capabilities,
+          deviations: b.capabilities.deviations,
+        };
+      } finally {
+        await b.close();
+      }
+    }
+    why = avail.reason ?? 'unavailable';
+    fix = avail.fix;
+  } catch (e) {
+    why = `${NATIVE_PACKAGE} does not load: ${(e as Error).message}`;
+  }
+  return {
+    backend: 'native',
+    what: NATIVE_WHAT,
+    source: 'nothing: it did not load on the machine that built this site',
+    deviations: [],
+    unavailable: why,
+    ...(fix ? { fix } : {}),
+  };
+}
+
+async function el2Backend(load: () => Promise<El2Module>): Promise<BackendInfo> {
+  let why: string;
+  let fix: string | undefined;
+  try {
+    const mod = await load();
+    const avail = mod.el2Availability();
+    if (avail.available) {
+      const b = mod.createEl2Backend();
+      try {
+        return {
+          backend: b.capabilities.backend,
+          arch: b.capabilities.arch,
+          what: `${EL2_WHAT}${avail.qemuVersion ? ` (${avail.qemuVersion})` : ''}`,
+          source: BUILT_HERE,
+          capabilities: b.capabilities,
+          deviations: b.capabilities.deviations,
+        };
+      } finally {
+        await b.close();
+      }
+    }
+    why = avail.reason ?? 'unavailable';
+    fix = avail.fix ?? mod.EL2_INSTALL_COMMAND;
+  } catch (e) {
+    why = `${EL2_PACKAGE} does not load: ${(e as Error).message}`;
+  }
+  return {
+    backend: 'el2',
+    arch: 'arm64',
+    what: EL2_WHAT,
+    source: 'nothing: it did not load on the machine that built this site',
+    deviations: [],
+    unavailable: why,
+    ...(fix ? { fix } : {}),
+  };
+}
+
 /**
- * Every backend the reference describes. Never throws for a backend that cannot load: it says why, and
- * the KVM provider's deviations then come from its source.
+ * Every backend the reference describes: the model (both flavours), the native backend and el2. Never
+ * throws for a backend that cannot load: it says why and how to fix it.
  */
-export async function describeBackends(
-  repoRoot: string,
-  importNative: () => Promise<NativeModule> = () => import('@hvspec/native'),
-): Promise<BackendInfo[]> {
+export async function describeBackends(loaders: BackendLoaders = {}): Promise<BackendInfo[]> {
   const out: BackendInfo[] = [];
   for (const arch of ['x86_64', 'arm64'] as const) {
     const m = createModel(arch);
     out.push({
       backend: m.capabilities.backend,
       arch,
+      what: 'The pure TypeScript model of the framework, with x86 and arm64 interpreters for guest code',
       source: 'the capabilities of @hvspec/model',
       capabilities: m.capabilities,
       deviations: m.capabilities.deviations,
     });
     await m.close();
   }
-  let native: BackendInfo | undefined;
-  let why = '';
-  try {
-    const mod = await importNative();
-    const avail = mod.nativeAvailability();
-    if (avail.available) {
-      const b = mod.createNativeBackend();
-      native = {
-        backend: b.capabilities.backend,
-        arch: b.capabilities.arch,
-        source: `the capabilities the native backend declared on the machine that built this site`,
-        capabilities: b.capabilities,
-        deviations: b.capabilities.deviations,
-      };
-      await b.close();
-    } else {
-      why = `${avail.reason ?? 'unavailable'}${avail.fix ? ` (fix: ${avail.fix})` : ''}`;
-    }
-  } catch (e) {
-    why = `the native package does not load: ${(e as Error).message}`;
-  }
-  if (native) out.push(native);
-  if (native?.backend !== 'native-kvm') {
-    out.push({
-      backend: 'native-kvm',
-      arch: 'x86_64',
-      source: "the KVM provider's static list (packages/native/provider/vm.cc, kDeviations)",
-      deviations: staticProviderDeviations(repoRoot),
-      ...(native ? {} : { unavailable: why }),
-    });
-  }
+  out.push(await nativeBackend(loaders.native ?? (() => import(NATIVE_PACKAGE) as Promise<NativeModule>)));
+  out.push(await el2Backend(loaders.el2 ?? (() => import(EL2_PACKAGE) as Promise<El2Module>)));
   return out;
 }

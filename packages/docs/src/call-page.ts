@@ -8,6 +8,7 @@
 import { type Arch, callSpecs, cDeclaration, type Evidence, hvReturnName, type Step } from '@hvspec/spec';
 import type { CallEntry } from './data.js';
 import { ARCHES } from './data.js';
+import { type ExitKindExample, x86FieldsShown } from './exits.js';
 import { anchorId, type Html, html, prose, raw } from './html.js';
 import {
   archBadge,
@@ -119,6 +120,12 @@ function evidenceSummary(entry: CallEntry): Html {
     .map((e) => html`<span class="evcount">${evidenceBadge(e)} ${counts.get(e)} ${e}</span> `)}`;
 }
 
+/** The instruction that exits and how the VMM started the program, or why there is no example. */
+export function causeCell(k: ExitKindExample): Html {
+  if (!k.cause) return html`<span class="muted">${k.missing ?? 'no example'}</span>`;
+  return html`<code>${k.cause}</code>${k.setting ? html`<div class="muted">${k.setting}</div>` : ''}`;
+}
+
 function exitsSection(entry: CallEntry): Html {
   if (!entry.exits) return html``;
   const { page, spec } = entry;
@@ -130,21 +137,30 @@ function exitsSection(entry: CallEntry): Html {
     })),
   );
   return html`<section id="exits"><h2>Exits it can produce</h2>
-<p>The exit kinds of the spec's ${spec.arch} guest programs (each predicted exactly: reason, ${spec.arch === 'x86_64' ? 'qualification, GPA, instruction length, RIP' : 'syndrome, FAR, IPA, PC'}). One example of each, found by sampling the spec's program generator and predicting its exits; the decoded fields are what the exit judge prints. See <a href="${relUrl(page, `exits.html#${spec.arch}`)}">Exits</a> for the decoding tables.</p>
+<p>The exit kinds of the spec's ${spec.arch} guest programs (each predicted exactly: ${spec.arch === 'x86_64' ? x86FieldsShown(entry.exits).join(', ') : 'reason, syndrome, FAR, IPA, PC'}). One example of each, found by sampling the spec's program generator and predicting its exits; the decoded fields are what the exit judge prints. See <a href="${relUrl(page, `exits.html#${spec.arch}`)}">Exits</a> for the decoding tables.</p>
 <table class="exits"><thead><tr><th>Exit kind</th><th>Reason</th><th>Caused by</th><th>What the VMM reads</th></tr></thead>
 <tbody>${entry.exits.map((k) => {
     const nr = never.filter((n) => n.reason === k.reasonValue && spec.arch === 'x86_64');
     return html`<tr><td><a href="${relUrl(page, `exits.html#kind-${anchorId(k.kind)}`)}"><code>${k.kind}</code></a></td>
 <td>${k.reason ? html`<code>${k.reason}</code>` : html`<span class="muted">—</span>`}${nr.map((n) => html`<div class="flag host" title="declared by ${n.backend} (${n.id})">not on ${n.backend}</div>`)}</td>
-<td>${k.cause ? html`<code>${k.cause}</code>` : html`<span class="muted">no example in the sample</span>`}</td>
+<td>${causeCell(k)}</td>
 <td><ul class="fields">${k.fields.map((f) => html`<li><code>${f}</code></li>`)}</ul></td></tr>`;
   })}</tbody></table></section>`;
+}
+
+/** Backends whose deviations are not known on this build (they did not load where it was built). */
+function unknownNote(entry: CallEntry): Html {
+  if (entry.unknownDeviations.length === 0) return html``;
+  return html`<p class="muted">Not known on this build: the deviations of ${entry.unknownDeviations.map(
+    (b, i) =>
+      html`${i > 0 ? ', ' : ''}<a href="${relUrl(entry.page, `backends.html#${b.arch ? `${b.backend}-${b.arch}` : b.backend}`)}"><code>${b.backend}</code></a>`,
+  )}, which did not load on the machine that built this site; a site built where ${entry.unknownDeviations.length === 1 ? 'it loads' : 'they load'} shows them.</p>`;
 }
 
 function deviationsSection(entry: CallEntry): Html {
   const { page } = entry;
   if (entry.deviations.length === 0)
-    return html`<section id="deviations"><h2>Backend deviations</h2><p>No backend declares a deviation that touches <code>${entry.spec.name}</code> on ${entry.spec.arch}. See <a href="${relUrl(page, 'backends.html')}">Backends</a>.</p></section>`;
+    return html`<section id="deviations"><h2>Backend deviations</h2><p>No backend that loaded here declares a deviation that touches <code>${entry.spec.name}</code> on ${entry.spec.arch}. See <a href="${relUrl(page, 'backends.html')}">Backends</a>.</p>${unknownNote(entry)}</section>`;
   const backends = [...new Set(entry.deviations.map((d) => d.backend))];
   return html`<section id="deviations"><h2>Backend deviations</h2>
 <p>What a backend declares it does differently here; a conformance run never judges a backend on what it declared (<a href="${relUrl(page, 'backends.html')}">Backends</a>).</p>
@@ -157,7 +173,7 @@ ${backends.map(
       (d) =>
         html`<tr><td><a href="${relUrl(page, `backends.html#dev-${anchorId(d.deviation.id)}`)}"><code>${d.deviation.id}</code></a></td><td>${prose(d.deviation.description)}</td></tr>`,
     )}</tbody></table>`,
-)}</section>`;
+)}${unknownNote(entry)}</section>`;
 }
 
 /** A JSON value with names and hex strings written bare: `{ reason: HV_EXIT_REASON_EXCEPTION }`. */
@@ -216,12 +232,14 @@ function exampleSection(entry: CallEntry): Html {
   if (!ex)
     return html`<section id="example"><h2>Example</h2><p class="warn">No example trace calls <code>${entry.spec.name}</code> yet: add one under <code>packages/docs/examples/${entry.spec.arch}/</code>.</p></section>`;
   const calls = ex.trace.steps.filter((s) => s.call === entry.spec.name).length;
+  const generated = ex.origin === 'generated';
+  const file = ex.path.split('/').pop() ?? ex.path;
   return html`<section id="example"><h2>Example</h2>
 <p class="example-title"><strong>${prose(ex.trace.title)}</strong></p>
 ${ex.trace.description ? html`<p class="muted">${prose(ex.trace.description)}</p>` : ''}
-<p>Replayed on <code>${ex.report.backend}</code> when this site was built: <span class="st st-pass">${ex.report.status}</span>, ${ex.trace.steps.length} steps, ${calls} of them <code>${entry.spec.name}</code> (highlighted). Replay it yourself:</p>
-<pre class="cmd"><code>npx hvspec replay ${ex.path}</code></pre>
-<p><a href="${relUrl(page, `examples/${ex.path}`)}">Download the trace</a> (<code>${ex.path}</code>; format <code>hvspec-trace/1</code>).</p>
+<p>Replayed on <code>${ex.report.backend}</code> when this site was built: <span class="st st-pass">${ex.report.status}</span>, ${ex.trace.steps.length} steps, ${calls} of them <code>${entry.spec.name}</code> (highlighted). Replay it yourself${generated ? ' (download it first)' : ''}:</p>
+<pre class="cmd"><code>npx hvspec replay ${generated ? file : ex.path}</code></pre>
+<p><a href="${relUrl(page, `examples/${ex.path}`)}"${generated ? html` download="${file}"` : ''}>Download the trace</a> (<code>${generated ? file : ex.path}</code>; format <code>hvspec-trace/1</code>)${generated ? html`. Generated by the reference from the registry, because no trace in <code>traces/${entry.spec.arch}/</code> or <code>packages/docs/examples/${entry.spec.arch}/</code> calls <code>${entry.spec.name}</code>; a trace written there replaces it.` : '.'}</p>
 <div class="scroll"><table class="steps"><thead><tr><th>Step</th><th>Thread</th><th>Call</th><th>Arguments</th><th>Expects</th><th>Replay</th></tr></thead>
 <tbody>${ex.trace.steps.map((s, i) => stepRow(entry, s, i))}</tbody></table></div></section>`;
 }

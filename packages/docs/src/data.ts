@@ -29,9 +29,12 @@ import {
   arm64Layouts,
   type ExitKindExample,
   type Layout,
+  type SampleOptions,
+  x86ExitFieldNames,
   x86ExitKinds,
   x86Layouts,
 } from './exits.js';
+import { generateExample } from './generated-examples.js';
 import { type Lifecycle, vcpuLifecycle, vmLifecycle } from './lifecycle.js';
 import { indexSpecSources, locateCall, locateRow, type RowLoc, type SpecSourceIndex } from './locate.js';
 
@@ -61,6 +64,11 @@ export interface CallEntry {
   /** The exits a run call can produce (run calls only). */
   readonly exits?: readonly ExitKindExample[];
   readonly deviations: readonly TouchingDeviation[];
+  /**
+   * Backends of this flavour (or of a flavour the build could not tell) that did not load where the
+   * site was built, so their deviations are not known here.
+   */
+  readonly unknownDeviations: readonly BackendInfo[];
   /** The same function's page in the other flavour, when the spec models it there. */
   readonly other?: string;
 }
@@ -80,7 +88,7 @@ export interface SiteData {
   readonly codes: readonly { readonly name: string; readonly value: number; readonly doc: string }[];
   /** Evidence levels with the words of the `Evidence` type's doc comment. */
   readonly evidence: ReadonlyMap<string, string>;
-  /** Examples that were found but are not shown on any page (reported, not an error). */
+  /** Every example trace found, and the ones generated for functions no trace calls. */
   readonly examples: readonly ExampleTrace[];
 }
 
@@ -111,7 +119,9 @@ export function callEntry(
     return { row, loc };
   });
   const deviations: TouchingDeviation[] = [];
+  const unknownDeviations: BackendInfo[] = [];
   for (const b of ctx.backends ?? []) {
+    if (b.unavailable && (b.arch === undefined || b.arch === spec.arch)) unknownDeviations.push(b);
     if (b.arch !== spec.arch) continue;
     for (const d of b.deviations)
       if (deviationTouches(d, spec)) deviations.push({ backend: b, deviation: d });
@@ -124,22 +134,49 @@ export function callEntry(
     ...(ctx.example ? { example: ctx.example } : {}),
     ...(spec.runsGuest && ctx.exits ? { exits: ctx.exits } : {}),
     deviations,
+    unknownDeviations,
     ...(ctx.other ? { other: ctx.other } : {}),
   };
 }
 
-/** Gathers everything. Throws when an example does not pass on the model or a row cannot be located. */
-export async function collectSiteData(repoRoot: string): Promise<SiteData> {
+/**
+ * Gathers everything. Throws when an example does not pass on the model, a row cannot be located, or the
+ * spec's generators produced no example of an exit kind. `options.backends` replaces the backends'
+ * discovery, `options.exitSamples` the sampling budget (tests).
+ */
+export async function collectSiteData(
+  repoRoot: string,
+  options: {
+    readonly backends?: () => Promise<BackendInfo[]>;
+    /** Seed and budget of the exit-kind sampling (default: `EXIT_SAMPLE_BUDGET` from the fixed seed). */
+    readonly exitSamples?: SampleOptions;
+  } = {},
+): Promise<SiteData> {
   const sources = indexSpecSources(repoRoot);
-  const backends = await describeBackends(repoRoot);
-  const exitKinds: Record<Arch, ExitKindExample[]> = { x86_64: x86ExitKinds(), arm64: arm64ExitKinds() };
+  const backends = await (options.backends ?? describeBackends)();
+  const modelX86 = backends.find((b) => b.backend === 'model' && b.arch === 'x86_64')?.capabilities;
+  const exitKinds: Record<Arch, ExitKindExample[]> = {
+    x86_64: x86ExitKinds({
+      ...options.exitSamples,
+      fieldNames: x86ExitFieldNames(repoRoot),
+      ...(modelX86?.vmxCapabilities ? { vmxCapabilities: modelX86.vmxCapabilities } : {}),
+    }),
+    arm64: arm64ExitKinds(options.exitSamples),
+  };
+  const noExample = [...exitKinds.x86_64, ...exitKinds.arm64].filter((k) => k.missing);
+  if (noExample.length > 0)
+    throw new Error(
+      `docs: no example for the exit kinds ${noExample.map((k) => k.kind).join(', ')}: ${noExample[0]?.missing}. ` +
+        'Raise EXIT_SAMPLE_BUDGET (packages/docs/src/exits.ts) or bias the generator towards them.',
+    );
 
   const allExamples = findExampleTraces(repoRoot);
   const chosen = new Map<string, ExampleTrace>();
   for (const arch of ARCHES)
     for (const spec of callSpecs(arch)) {
+      // A function no trace calls gets one made from the registry (generated-examples.ts).
       const e = pickExample(allExamples, arch, spec.name);
-      if (e) chosen.set(`${arch}/${spec.name}`, e);
+      chosen.set(`${arch}/${spec.name}`, e ?? (await generateExample(arch, spec.name)));
     }
   const distinct = [...new Set(chosen.values())];
   const replayed = new Map((await replayExamples(distinct)).map((r) => [r.path, r]));
@@ -184,6 +221,6 @@ export async function collectSiteData(repoRoot: string): Promise<SiteData> {
     exceptionClasses,
     codes,
     evidence: evidenceDocs(join(repoRoot, 'packages', 'spec', 'src', 'calls', 'types.ts')),
-    examples: allExamples,
+    examples: [...allExamples, ...[...chosen.values()].filter((e) => e.origin === 'generated')],
   };
 }

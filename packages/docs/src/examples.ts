@@ -13,10 +13,13 @@ import { type Arch, type Backend, parseTrace, replayTrace, type Trace, type Trac
 /** A trace file found for the reference. */
 export interface ExampleTrace {
   readonly arch: Arch;
-  /** Repository-relative path. */
+  /** Repository-relative path; for a generated example, its path on the site (`generated/<arch>/<name>.json`). */
   readonly path: string;
-  /** `docs` (written for the reference) or `traces` (the repository's example traces). */
-  readonly origin: 'docs' | 'traces';
+  /**
+   * `docs` (written for the reference), `traces` (the repository's example traces) or `generated` (made
+   * from the registry for a function no trace calls; see `generated-examples.ts`).
+   */
+  readonly origin: 'docs' | 'traces' | 'generated';
   readonly text: string;
   readonly trace: Trace;
   /** The `hv_*` functions the trace calls. */

@@ -8,6 +8,10 @@
  *   decoded field are that field's bits.
  * @module
  */
+
+import { join } from 'node:path';
+import { createModel } from '@hvspec/model';
+import * as spec from '@hvspec/spec';
 import {
   ARM64_EXIT_KINDS,
   type Arm64Layout,
@@ -35,9 +39,11 @@ import {
   X86_EXIT_KINDS,
   type X86ExpectedExit,
   type X86Layout,
-  x86ScenarioArb,
+  type X86Scenario,
 } from '@hvspec/spec';
 import fc from 'fast-check';
+import { memberDocs } from './comments.js';
+import { REPO_ROOT } from './paths.js';
 
 const hex = (v: number | bigint): string => `0x${BigInt(v).toString(16)}`;
 
@@ -51,10 +57,21 @@ export interface ExitKindExample {
   readonly reasonValue?: number;
   /** arm64: the exception class of the syndrome. */
   readonly ec?: number;
+  /**
+   * arm64: the exception was taken by the guest at EL1 and reported from its vectors (the `arm64.el1.*`
+   * kinds); the exit itself is the report's HVC.
+   */
+  readonly guestTaken?: boolean;
+  /** arm64: the class of ESR_EL1 of an exception the guest took (absent for IRQ and FIQ). */
+  readonly guestEc?: number;
   /** The guest instruction (action) that exits. */
   readonly cause?: string;
+  /** How the VMM started the program, when it is not the default (x86 mode, arm64 EL and stage 1). */
+  readonly setting?: string;
   /** Decoded fields, one line each, as the exit judge renders them. */
   readonly fields: readonly string[];
+  /** Set when no sampled program produced this kind: how many were sampled (the build fails then). */
+  readonly missing?: string;
 }
 
 /** A fake host address: predictions never read it. */
@@ -68,41 +85,147 @@ const PERMS = [
   { flags: 0, label: 'none' },
 ] as const;
 
-function x86Layout(): X86Layout {
+/**
+ * The x86 layout the programs run in: the code page, one page of each permission set and, for the
+ * generator's paging modes, room for the canonical page tables (three pages: 4-level paging). Everything
+ * lies below 64 KiB, which every mode reaches (a real-mode data segment ends there).
+ */
+function x86Layout(): X86Layout & {
+  readonly tables: { readonly gpa: bigint; readonly uva: typeof FAKE_UVA };
+} {
   return {
     mappings: [
       { gpa: 0x1000n, size: 0x1000n, flags: 7 },
-      ...PERMS.map((p, i) => ({ gpa: 0x10000n + BigInt(i) * 0x1000n, size: 0x1000n, flags: p.flags })),
+      ...PERMS.map((p, i) => ({ gpa: 0x4000n + BigInt(i) * 0x1000n, size: 0x1000n, flags: p.flags })),
+      { gpa: 0xc000n, size: 0x3000n, flags: 3 },
     ],
     code: { gpa: 0x1000n, size: 0x1000, uva: FAKE_UVA },
+    tables: { gpa: 0xc000n, uva: FAKE_UVA },
   };
 }
 
+/**
+ * The arm64 layout: the code page, one page of each permission set, and a table area for the programs
+ * that turn stage 1 on (without one the generator never enables the MMU, and the kinds that need it,
+ * such as a stage-2 fault on the guest's table walk, never occur).
+ */
 function arm64Layout(): Arm64Layout {
   return {
     mappings: [
       { ipa: 0x10000n, size: 0x1000n, flags: 7 },
       ...PERMS.map((p, i) => ({ ipa: 0x20000n + BigInt(i) * 0x1000n, size: 0x1000n, flags: p.flags })),
+      { ipa: 0x100000n, size: 0x100000n, flags: 3 },
     ],
     code: { ipa: 0x10000n, size: 0x1000, uva: FAKE_UVA },
+    tables: { ipa: 0x100000n, size: 0x100000, uva: FAKE_UVA },
     ipaBits: 36,
   };
 }
 
-const VMX_NAMES = new Map<number, string>(Object.entries(VMX_REASON).map(([n, v]) => [v, n]));
+/**
+ * How many generated programs the sampling predicts per flavour, at most, before it gives up on the
+ * kinds still missing. Programs are drawn in chunks of {@link EXIT_SAMPLE_CHUNK}, each chunk with its own
+ * seed and taken in turn from every mode the generator has, until every kind has an example: a kind
+ * that is rare costs more chunks, not a hand-picked program.
+ */
+export const EXIT_SAMPLE_BUDGET = 40_000;
+/** Programs per seed (see {@link EXIT_SAMPLE_BUDGET}). */
+export const EXIT_SAMPLE_CHUNK = 200;
 
-function x86Fields(e: X86ExpectedExit): string[] {
-  const lines = [`VMCS_RO_EXIT_REASON: ${describeExitReason(e.reason)}`];
-  lines.push(
-    `VMCS_RO_EXIT_QUALIFIC ${hex(e.qualification)}: ${describeQualification(e.reason, e.qualification)}`,
+/** Options of {@link x86ExitKinds} and {@link arm64ExitKinds}. */
+export interface SampleOptions {
+  /** The first chunk's seed; chunk i uses seed + i. */
+  readonly seed?: number;
+  /** At most this many programs (default {@link EXIT_SAMPLE_BUDGET}). */
+  readonly budget?: number;
+}
+
+/**
+ * Finds one example of each kind in `kinds`: draws chunks of programs from the sources in turn (a new
+ * seed per chunk) and predicts their exits, until every kind has one or the budget is spent. A kind no
+ * program produced comes back with `missing` set.
+ */
+function sampleKinds<S, E extends { readonly kind: string }>(
+  kinds: readonly string[],
+  sources: readonly fc.Arbitrary<S>[],
+  predict: (scenario: S) => readonly E[],
+  example: (scenario: S, exit: E) => ExitKindExample,
+  options: SampleOptions,
+): ExitKindExample[] {
+  const seed = options.seed ?? 0x5eed;
+  const budget = options.budget ?? EXIT_SAMPLE_BUDGET;
+  const wanted = new Set(kinds);
+  const found = new Map<string, ExitKindExample>();
+  let sampled = 0;
+  let chunk = 0;
+  while (sampled < budget && found.size < wanted.size) {
+    const arb = sources[chunk % sources.length];
+    if (!arb) break;
+    const numRuns = Math.min(EXIT_SAMPLE_CHUNK, budget - sampled);
+    for (const sc of fc.sample(arb, { seed: (seed + chunk) | 0, numRuns })) {
+      sampled++;
+      let exits: readonly E[];
+      try {
+        exits = predict(sc);
+      } catch {
+        continue; // a program outside what the spec predicts: not an example
+      }
+      for (const e of exits) if (wanted.has(e.kind) && !found.has(e.kind)) found.set(e.kind, example(sc, e));
+      if (found.size === wanted.size) break;
+    }
+    chunk++;
+  }
+  return kinds.map(
+    (k) =>
+      found.get(k) ?? {
+        kind: k,
+        fields: [],
+        missing: `none of the ${sampled} programs the spec's generator produced (${chunk} seeds from ${seed}) exits this way`,
+      },
   );
-  if (e.gpa !== undefined) lines.push(`VMCS_GUEST_PHYSICAL_ADDRESS ${hex(e.gpa)}`);
-  if (e.instrLen !== undefined) lines.push(`VMCS_RO_VMEXIT_INSTR_LEN ${e.instrLen}`);
-  if (e.irqInfo !== undefined)
-    lines.push(`VMCS_RO_VMEXIT_IRQ_INFO ${hex(e.irqInfo)}: ${describeInterruptionInfo(e.irqInfo)}`);
-  if (e.rip !== undefined) lines.push(`RIP ${hex(e.rip)} (at the exiting instruction)`);
+}
+
+/**
+ * The name of the VMCS field (or `RIP`) each member of `X86ExpectedExit` predicts, from its doc
+ * comment (`/** VMCS_RO_EXIT_QUALIFIC, compared under … *\/`): a field the spec starts predicting shows
+ * up on the site with its VMCS name, no list to keep here.
+ */
+export function x86ExitFieldNames(repoRoot: string = REPO_ROOT): Map<string, string> {
+  const docs = memberDocs(
+    join(repoRoot, 'packages', 'spec', 'src', 'guest', 'x86', 'predict.ts'),
+    'X86ExpectedExit',
+  );
+  const out = new Map<string, string>();
+  for (const [member, doc] of docs) {
+    // "VMCS_GUEST_PHYSICAL_ADDRESS (EPT violations only)", "RIP at the exit", or a name in parentheses
+    // in the first sentence ("Basic exit reason (VMCS_RO_EXIT_REASON low 16 bits …)").
+    const m = /^(VMCS_[A-Z0-9_]+|RIP)\b/.exec(doc) ?? /^[^.(]*\((VMCS_[A-Z0-9_]+)\b/.exec(doc);
+    if (m?.[1]) out.set(member, m[1]);
+  }
+  return out;
+}
+
+/** The x86 fields of an exit, under their VMCS names, decoded the way the exit judge decodes them. */
+function x86Fields(e: X86ExpectedExit, names: ReadonlyMap<string, string>): string[] {
+  const lines: string[] = [];
+  const record = e as unknown as Readonly<Record<string, unknown>>;
+  for (const [member, name] of names) {
+    const v = record[member];
+    if (typeof v !== 'number' && typeof v !== 'bigint') continue;
+    if (name === 'VMCS_RO_EXIT_REASON') lines.push(`${name}: ${describeExitReason(v)}`);
+    else if (name === 'VMCS_RO_EXIT_QUALIFIC')
+      lines.push(`${name} ${hex(v)}: ${describeQualification(e.reason, BigInt(v))}`);
+    else if (/_(IRQ|VECTOR)_INFO$/.test(name))
+      lines.push(`${name} ${hex(v)}: ${describeInterruptionInfo(v)}`);
+    else if (name === 'RIP') lines.push(`RIP ${hex(v)} (at the exiting instruction)`);
+    else if (name.endsWith('_LEN')) lines.push(`${name} ${v}`);
+    else lines.push(`${name} ${hex(v)}`);
+  }
   return lines;
 }
+
+const VMX_NAMES = new Map<number, string>(Object.entries(VMX_REASON).map(([n, v]) => [v, n]));
+const EL_NAMES: Readonly<Record<string, string>> = { el1h: 'EL1h', el1t: 'EL1t', el0: 'EL0' };
 
 function arm64Fields(e: Arm64PredictedExit): string[] {
   const lines = [`reason: ${describeArm64Reason(e.reason)}`];
@@ -114,66 +237,141 @@ function arm64Fields(e: Arm64PredictedExit): string[] {
       lines.push(`exception.physical_address (IPA) ${hex(e.physical_address)}`);
   }
   lines.push(`PC when hv_vcpu_run returns: ${hex(e.pc)}`);
+  const g = e.guest;
+  if (g) {
+    lines.push(`taken by the guest at EL1 and reported from VBAR_EL1 + ${hex(g.slot * 0x80)}:`);
+    if (g.esr) lines.push(`ESR_EL1 ${hex(g.esr.value)}: ${describeEsr(g.esr.value)}`);
+    lines.push(`ELR_EL1 ${hex(g.elr)}`);
+    if (g.far !== undefined) lines.push(`FAR_EL1 ${hex(g.far)}`);
+    lines.push(`SPSR_EL1 ${hex(g.spsr)}`);
+  }
   return lines;
 }
 
-/** Samples of every x86 exit kind (kinds no sample reached are listed without an example). */
-export function x86ExitKinds(seed = 0x5eed, runs = 600): ExitKindExample[] {
-  const found = new Map<string, ExitKindExample>();
-  for (const sc of fc.sample(x86ScenarioArb(x86Layout()), { seed, numRuns: runs })) {
-    let exits: readonly X86ExpectedExit[];
-    try {
-      exits = predictX86Scenario(sc).exits;
-    } catch {
-      continue; // a program outside what the spec predicts: not an example
-    }
-    for (const e of exits) {
-      if (found.has(e.kind)) continue;
+/**
+ * The modes the x86 generator takes, when it takes one (the spec's `X86_MODES`), else only its default.
+ * Read from the spec's namespace, so that a mode the spec adds is sampled without an edit here.
+ */
+function x86Modes(): readonly (string | undefined)[] {
+  const modes = (spec as unknown as Readonly<Record<string, unknown>>).X86_MODES;
+  return Array.isArray(modes) && modes.every((m) => typeof m === 'string') && modes.length > 0
+    ? modes
+    : [undefined];
+}
+
+type X86ScenarioWith = X86Scenario & { readonly mode?: string; readonly movDrExiting?: boolean };
+
+/**
+ * The spec's x86 generator and prediction through their widest signatures: the generator takes a mode
+ * where the spec has modes, the prediction `hv_vmx_read_capability` of the backend the program runs on
+ * where the canonical setup's controls depend on it (CR3-load exiting is a must-be-one control on Intel
+ * cores). Arguments a function does not take are ignored, as JavaScript does.
+ */
+const x86ScenarioArbFor = spec.x86ScenarioArb as unknown as (
+  layout: X86Layout,
+  mode?: string,
+) => fc.Arbitrary<X86ScenarioWith>;
+const predictX86For = predictX86Scenario as unknown as (
+  scenario: X86Scenario,
+  initialByte?: (gpa: bigint) => number,
+  answer?: undefined,
+  readCapability?: (id: number) => bigint,
+) => ReturnType<typeof predictX86Scenario>;
+
+/** Options of {@link x86ExitKinds}. */
+export interface X86SampleOptions extends SampleOptions {
+  /** VMCS field names of the prediction's members (default: {@link x86ExitFieldNames}). */
+  readonly fieldNames?: ReadonlyMap<string, string>;
+  /** The VMX capabilities the programs run under (default: the model's). */
+  readonly vmxCapabilities?: Readonly<Record<number, bigint>>;
+}
+
+/** Samples of every x86 exit kind, in every mode the generator has, on the model's VMX capabilities. */
+export function x86ExitKinds(options: X86SampleOptions = {}): ExitKindExample[] {
+  const names = options.fieldNames ?? x86ExitFieldNames();
+  let caps = options.vmxCapabilities;
+  if (!caps) {
+    const model = createModel('x86_64');
+    caps = model.capabilities.vmxCapabilities ?? {};
+    void model.close();
+  }
+  const vmx = caps;
+  const readCapability = (id: number): bigint => vmx[id] ?? 0n;
+  const layout = x86Layout();
+  const sources = x86Modes().map((mode) =>
+    mode === undefined ? x86ScenarioArbFor(layout) : x86ScenarioArbFor(layout, mode),
+  );
+  return sampleKinds(
+    X86_EXIT_KINDS,
+    sources,
+    (sc) => predictX86For(sc, undefined, undefined, readCapability).exits,
+    (sc, e) => {
       const action = sc.program.actions[e.actionIndex];
-      found.set(e.kind, {
+      const setting = [
+        sc.mode ? `mode ${sc.mode}` : '',
+        sc.excBitmap !== undefined ? `exception bitmap ${hex(sc.excBitmap)}` : '',
+        sc.movDrExiting ? 'MOV-DR exiting' : '',
+      ].filter((s) => s !== '');
+      return {
         kind: e.kind,
         reason: VMX_NAMES.get(e.reason) ?? String(e.reason),
         reasonValue: e.reason,
         cause: action ? describeX86Action(action) : 'out 0xe0, al (the end marker)',
-        fields: x86Fields(e),
-      });
-    }
-    if (found.size === X86_EXIT_KINDS.length) break;
-  }
-  return X86_EXIT_KINDS.map((k) => found.get(k) ?? { kind: k, fields: [] });
+        ...(setting.length ? { setting: setting.join(', ') } : {}),
+        fields: x86Fields(e, names),
+      };
+    },
+    options,
+  );
 }
 
 /** Samples of every arm64 exit kind. */
-export function arm64ExitKinds(seed = 0x5eed, runs = 600): ExitKindExample[] {
-  const found = new Map<string, ExitKindExample>();
-  for (const sc of fc.sample(arm64ScenarioArb(arm64Layout()), { seed, numRuns: runs })) {
-    let exits: readonly Arm64PredictedExit[];
-    try {
-      exits = predictArm64Scenario(sc).exits;
-    } catch {
-      continue;
-    }
-    for (const e of exits) {
-      if (found.has(e.kind)) continue;
+export function arm64ExitKinds(options: SampleOptions = {}): ExitKindExample[] {
+  return sampleKinds(
+    ARM64_EXIT_KINDS,
+    [arm64ScenarioArb(arm64Layout())],
+    (sc) => predictArm64Scenario(sc).exits,
+    (sc, e) => {
       const action = sc.actions[e.action];
       const isException = e.reason === HV_EXIT_REASON.HV_EXIT_REASON_EXCEPTION;
-      found.set(e.kind, {
+      const start = sc.start ?? 'el1h';
+      const setting = [
+        start !== 'el1h' ? `starts at ${EL_NAMES[start] ?? start}` : '',
+        sc.mmu ? `stage 1 on (${sc.mmu.granule / 1024} KiB granule)` : '',
+        sc.pending ? `${sc.pending.toUpperCase()} pending` : '',
+      ].filter((s) => s !== '');
+      return {
         kind: e.kind,
         reason: describeArm64Reason(e.reason),
         reasonValue: e.reason,
         ...(isException ? { ec: decodeEsr(e.syndrome).ec } : {}),
+        ...(e.guest ? { guestTaken: true } : {}),
+        ...(e.guest?.esr ? { guestEc: decodeEsr(e.guest.esr.value).ec } : {}),
         cause:
           e.action < 0
-            ? 'hv_vcpus_exit before the run'
+            ? e.reason === HV_EXIT_REASON.HV_EXIT_REASON_CANCELED
+              ? 'hv_vcpus_exit before the run'
+              : sc.pending
+                ? `the ${sc.pending.toUpperCase()} made pending before the run (hv_vcpu_set_pending_interrupt)`
+                : 'before the first instruction'
             : action
               ? formatArm64Action(action)
               : 'hvc #0xffff (the end marker)',
+        ...(setting.length ? { setting: setting.join(', ') } : {}),
         fields: arm64Fields(e),
-      });
-    }
-    if (found.size === ARM64_EXIT_KINDS.length) break;
-  }
-  return ARM64_EXIT_KINDS.map((k) => found.get(k) ?? { kind: k, fields: [] });
+      };
+    },
+    options,
+  );
+}
+
+/** The VMCS fields the examples show, in the order they first appear, then RIP. */
+export function x86FieldsShown(kinds: readonly ExitKindExample[]): string[] {
+  const out = new Set<string>();
+  for (const k of kinds) for (const f of k.fields) out.add(/^(VMCS_[A-Z0-9_]+|RIP)\b/.exec(f)?.[1] ?? '');
+  out.delete('');
+  const rip = out.delete('RIP');
+  return [...out, ...(rip ? ['RIP'] : [])];
 }
 
 /** A run of bits that decode to the same fields. */
@@ -302,11 +500,15 @@ export function arm64Layouts(
     const base = (BigInt(ec) << 26n) | (1n << 25n);
     const kind = decodeEsr(base).kind;
     if (kind === 'unknown') continue;
-    const examples = samples
-      .filter((s) => s.ec === ec)
-      .map((s) => s.fields.find((f) => f.startsWith('exception.syndrome')) ?? '')
+    // The exit's own syndrome, and ESR_EL1 of the exceptions the guest took at EL1 and reported.
+    const line = (s: ExitKindExample, prefix: string): string[] =>
+      s.fields.filter((f) => f.startsWith(prefix));
+    const examples = [
+      ...samples.filter((s) => s.ec === ec && !s.guestTaken).flatMap((s) => line(s, 'exception.syndrome ')),
+      ...samples.filter((s) => s.guestEc === ec).flatMap((s) => line(s, 'ESR_EL1 ')),
+    ]
       .map((f) => {
-        const m = /^exception\.syndrome (0x[0-9a-f]+): (.*)$/.exec(f);
+        const m = /^(?:exception\.syndrome|ESR_EL1) (0x[0-9a-f]+): (.*)$/.exec(f);
         return { value: m?.[1] ?? '', described: m?.[2] ?? f };
       })
       .filter((e) => e.value !== '');

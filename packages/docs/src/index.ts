@@ -8,15 +8,33 @@
  */
 export {
   type BackendInfo,
+  type BackendLoaders,
   describeBackends,
   deviationTouches,
+  type El2Module,
   type NativeModule,
-  staticProviderDeviations,
 } from './backends.js';
 export { type CallPageContext, callPageContext, renderCallPage } from './call-page.js';
 export { ARCHES, type CallEntry, callEntry, callPage, collectSiteData, type SiteData } from './data.js';
-export { ExampleError, findExampleTraces, pickExample, replayExamples } from './examples.js';
-export { arm64ExitKinds, type ExitKindExample, probeLayout, x86ExitKinds } from './exits.js';
+export {
+  ExampleError,
+  type ExampleTrace,
+  findExampleTraces,
+  pickExample,
+  replayExamples,
+} from './examples.js';
+export {
+  arm64ExitKinds,
+  EXIT_SAMPLE_BUDGET,
+  EXIT_SAMPLE_CHUNK,
+  type ExitKindExample,
+  probeLayout,
+  type SampleOptions,
+  type X86SampleOptions,
+  x86ExitFieldNames,
+  x86ExitKinds,
+} from './exits.js';
+export { generatedExamplePath, generateExample } from './generated-examples.js';
 export { type Lifecycle, type LifeEdge, type Registry, vcpuLifecycle, vmLifecycle } from './lifecycle.js';
 export { indexSpecSources, locateCall, locateRow, type RowLoc, type SourceLoc } from './locate.js';
 export { DEFAULT_OUT, REPO_ROOT } from './paths.js';

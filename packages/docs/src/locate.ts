@@ -51,6 +51,8 @@ interface CallMention extends SourceLoc {
   /** A whole `{ name, arch, summary, … }` literal rather than a bare mention of the name. */
   readonly entry: boolean;
   readonly fn?: string;
+  /** For a bare name passed to a function (`ownerCall('hv_vcpu_flush', …)`), that function. */
+  readonly calledBy?: string;
 }
 
 /** The source index of `packages/spec/src/calls/`. */
@@ -225,7 +227,18 @@ export function indexSpecSources(repoRoot: string): SpecSourceIndex {
         // Names passed to builders (`accessorPair({ get: 'hv_vcpu_get_reg', … })`, `vcpuPrelude('hv_vcpu_run')`).
         if (!(ts.isPropertyAssignment(p) && propName(p) === 'name')) {
           const fn = enclosingFunctionName(node);
-          calls.push({ file, line: lineOf(node), name: node.text, entry: false, ...(fn ? { fn } : {}) });
+          const calledBy =
+            ts.isCallExpression(p) && ts.isIdentifier(p.expression) && p.arguments.includes(node)
+              ? p.expression.text
+              : undefined;
+          calls.push({
+            file,
+            line: lineOf(node),
+            name: node.text,
+            entry: false,
+            ...(fn ? { fn } : {}),
+            ...(calledBy ? { calledBy } : {}),
+          });
         }
       }
       ts.forEachChild(node, visit);
@@ -273,7 +286,8 @@ export function locateRow(index: SpecSourceIndex, spec: CallSpec, row: Row): Row
 
 /**
  * The line that defines `spec`: its entry literal in this flavour's table, else the builder that makes
- * it (with the line where this flavour's table names it, when there is one), else the table file.
+ * it (with the line where this flavour's table names it, when there is one), else the line of another
+ * registry file that passes its name to a builder, else the table file.
  */
 export function locateCall(index: SpecSourceIndex, spec: CallSpec): RowLoc {
   const own = index.calls.find((c) => c.entry && c.name === spec.name && c.arch === spec.arch);
@@ -287,6 +301,12 @@ export function locateCall(index: SpecSourceIndex, spec: CallSpec): RowLoc {
     return { file: mention.file, line: mention.line, ...(mention.fn ? { builder: mention.fn } : {}) };
   const built = index.calls.find((c) => c.entry && c.name === spec.name && c.arch === undefined);
   if (built) return { file: built.file, line: built.line, ...(built.fn ? { builder: built.fn } : {}) };
+  // A name passed to a builder at the top level of another file of the registry (`ownerCall('hv_vcpu_flush', …)`).
+  const passed = index.calls.find(
+    (c) => !c.entry && c.name === spec.name && c.fn === undefined && c.calledBy,
+  );
+  if (passed)
+    return { file: passed.file, line: passed.line, ...(passed.calledBy ? { builder: passed.calledBy } : {}) };
   const table = index.files.find((f) => f.endsWith(`/${TABLE_FILE[spec.arch]}`)) ?? index.files[0] ?? '';
   return { file: table, line: 1 };
 }

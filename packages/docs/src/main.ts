@@ -23,8 +23,10 @@ try {
   console.log(
     `docs: ${report.functionPages.length} function pages, ${report.pages.length} pages in all, in ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );
-  if (report.withoutExample.length > 0)
-    console.log(`docs: functions without an example trace: ${report.withoutExample.join(', ')}`);
+  if (report.generatedExamples.length > 0)
+    console.log(
+      `docs: no trace calls ${report.generatedExamples.join(', ')}: their examples were generated from the registry`,
+    );
   if (report.api) {
     console.log(
       `docs: API reference of ${report.api.packages.join(', ')}; ${report.api.undocumented.length} exports without a doc comment (listed in ${report.outDir}/api-undocumented.txt)`,

@@ -6,7 +6,6 @@
 import {
   ALL_RETURNS,
   type Arch,
-  type CallSpec,
   type Evidence,
   envFromCapabilities,
   HV,
@@ -15,9 +14,10 @@ import {
   hvReturnName,
   VMX_REASON,
 } from '@hvspec/spec';
-import { type CallPageContext, sidebar } from './call-page.js';
+import type { BackendInfo } from './backends.js';
+import { type CallPageContext, causeCell, sidebar } from './call-page.js';
 import { ARCHES, type CallEntry, type SiteData } from './data.js';
-import type { Layout } from './exits.js';
+import { type Layout, x86FieldsShown } from './exits.js';
 import { anchorId, type Html, html, prose, raw } from './html.js';
 import {
   archBadge,
@@ -177,13 +177,13 @@ export function renderExits(
   ): Html => html`<table class="exits"><thead><tr><th>Exit kind</th><th>Reason</th><th>Caused by</th><th>Decoded example</th></tr></thead>
 <tbody>${kinds.map(
     (k) =>
-      html`<tr id="kind-${anchorId(k.kind)}"><td><code>${k.kind}</code></td><td>${k.reason ? html`<a href="#${arch === 'x86_64' ? k.reason : `reason-${k.reason}`}"><code>${k.reason}</code></a>` : ''}</td><td>${k.cause ? html`<code>${k.cause}</code>` : html`<span class="muted">no example in the sample</span>`}</td><td><ul class="fields">${k.fields.map((f) => html`<li><code>${f}</code></li>`)}</ul></td></tr>`,
+      html`<tr id="kind-${anchorId(k.kind)}"><td><code>${k.kind}</code></td><td>${k.reason ? html`<a href="#${arch === 'x86_64' ? k.reason : `reason-${k.reason}`}"><code>${k.reason}</code></a>` : ''}</td><td>${causeCell(k)}</td><td><ul class="fields">${k.fields.map((f) => html`<li><code>${f}</code></li>`)}</ul></td></tr>`,
   )}</tbody></table>`;
   const body = html`<h1>Exit decoding</h1>
 <p class="lead">What <code>hv_vcpu_run</code> leaves for the VMM and how to read it: the exit kinds the spec's guest programs produce (each with an example the spec predicts), the exit reasons, and the layouts of the fields a VMM decodes. The layouts come from the spec's own decoders (<code>decodeIoQualification</code>, <code>decodeEptQualification</code>, <code>decodeInterruptionInfo</code>, <code>decodeEsr</code>); the words are the exit judge's (<code>describeQualification</code>, <code>describeEsr</code>), which is also what a failing conformance run prints.</p>
 <ul class="toc"><li><a href="#x86_64-kinds">x86_64 exit kinds</a></li><li><a href="#x86_64-reasons">VMX basic exit reasons</a></li><li><a href="#x86_64-layouts">Qualification layouts</a></li><li><a href="#arm64-kinds">arm64 exit kinds</a></li><li><a href="#arm64-reasons">arm64 exit reasons</a></li><li><a href="#arm64-classes">Exception classes</a></li><li><a href="#arm64-layouts">ISS layouts</a></li></ul>
 <section id="x86_64"><h2>${archBadge('x86_64')}</h2>
-<p>The VMM reads the exit through <code>hv_vmx_vcpu_read_vmcs</code>: <code>VMCS_RO_EXIT_REASON</code> (the basic reason is the low 16 bits; bit 31 is a VM-entry failure), <code>VMCS_RO_EXIT_QUALIFIC</code>, <code>VMCS_GUEST_PHYSICAL_ADDRESS</code>, <code>VMCS_RO_VMEXIT_INSTR_LEN</code>. RIP stays at the exiting instruction.</p>
+<p>The VMM reads the exit through <code>hv_vmx_vcpu_read_vmcs</code>; the spec predicts ${x86FieldsShown(x86Kinds).map((f, i) => html`${i > 0 ? ', ' : ''}<code>${f}</code>`)}. The basic reason is the low 16 bits of <code>VMCS_RO_EXIT_REASON</code> (bit 31 is a VM-entry failure); RIP stays at the exiting instruction.</p>
 <h3 id="x86_64-kinds">Exit kinds of the spec's guest programs</h3>${kindsTable('x86_64', x86Kinds)}
 <h3 id="x86_64-reasons">VMX basic exit reasons</h3>
 <table class="reasons"><thead><tr><th>Reason</th><th>Name</th><th>Produced by the spec's programs</th><th>Never reported by</th></tr></thead>
@@ -195,7 +195,7 @@ export function renderExits(
 ${data.layouts.x86_64.map((l) => layoutTable(l, (f) => f, fieldDocs.x86))}
 </section>
 <section id="arm64"><h2>${archBadge('arm64')}</h2>
-<p>Every run returns the exit record <code>hv_vcpu_exit_t</code>: <code>reason</code> and, for exceptions, <code>exception.syndrome</code> (ESR_EL2), <code>virtual_address</code> (FAR) and <code>physical_address</code> (IPA). PC stays at the instruction for aborts, WFx and trapped system registers, and points past an HVC.</p>
+<p>Every run returns the exit record <code>hv_vcpu_exit_t</code>: <code>reason</code> and, for exceptions, <code>exception.syndrome</code> (ESR_EL2), <code>virtual_address</code> (FAR) and <code>physical_address</code> (IPA). PC stays at the instruction for aborts, WFx and trapped system registers, and points past an HVC. Exceptions the guest takes itself at EL1 (the <code>arm64.el1.*</code> kinds) do not exit on their own: the spec's programs install vectors that report each one with <code>hvc #(0xfe00 | slot)</code>, and the VMM reads <code>ESR_EL1</code>, <code>ELR_EL1</code>, <code>FAR_EL1</code> and <code>SPSR_EL1</code> back.</p>
 <h3 id="arm64-kinds">Exit kinds of the spec's guest programs</h3>${kindsTable('arm64', armKinds)}
 <h3 id="arm64-reasons">Exit reasons (<code>hv_exit_reason_t</code>)</h3>
 <table class="reasons"><thead><tr><th>Value</th><th>Name</th><th>Produced by the spec's programs</th></tr></thead>
@@ -206,9 +206,10 @@ ${data.layouts.x86_64.map((l) => layoutTable(l, (f) => f, fieldDocs.x86))}
 <h3 id="arm64-classes">Exception classes (ESR_EL2.EC, bits 31:26)</h3>
 <table class="reasons"><thead><tr><th>EC</th><th>Vocabulary</th><th>Meaning</th><th>ISS decoded by the spec</th><th>Produced by the spec's programs</th></tr></thead>
 <tbody>${data.exceptionClasses.map((c) => {
-    const kinds = armKinds.filter((k) => k.ec === c.ec);
+    const kinds = armKinds.filter((k) => k.ec === c.ec && !k.guestTaken);
+    const guest = armKinds.filter((k) => k.guestEc === c.ec);
     const layout = data.layouts.arm64.find((l) => l.id === `arm64-iss-${hex(c.ec)}`);
-    return html`<tr id="ec-${hex(c.ec)}"><td class="num"><code>${hex(c.ec, 2)}</code></td><td><code>ESR_EC.${c.id}</code></td><td>${c.name}</td><td>${layout ? html`<a href="#${layout.id}">layout</a>` : html`<span class="muted">—</span>`}</td><td>${kinds.map((k) => html`<a href="#kind-${anchorId(k.kind)}"><code>${k.kind}</code></a> `)}</td></tr>`;
+    return html`<tr id="ec-${hex(c.ec)}"><td class="num"><code>${hex(c.ec, 2)}</code></td><td><code>ESR_EC.${c.id}</code></td><td>${c.name}</td><td>${layout ? html`<a href="#${layout.id}">layout</a>` : html`<span class="muted">—</span>`}</td><td>${kinds.map((k) => html`<a href="#kind-${anchorId(k.kind)}"><code>${k.kind}</code></a> `)}${guest.length > 0 ? html`<div class="muted">taken by the guest at EL1 (ESR_EL1): ${guest.map((k) => html`<a href="#kind-${anchorId(k.kind)}"><code>${k.kind}</code></a> `)}</div>` : ''}</td></tr>`;
   })}</tbody></table>
 <h3 id="arm64-layouts">ISS layouts</h3>
 <p>Common to every class: EC in bits 31:26, IL (32-bit instruction) in bit 25, the ISS in bits 24:0.</p>
@@ -300,62 +301,92 @@ ${ARCHES.map(
 const FLAG_NAMES = (flags: number): string =>
   flags === 0 ? 'NONE' : (['READ', 'WRITE', 'EXEC'] as const).filter((n) => flags & HV_MEMORY[n]).join('|');
 
-/** What each backend declares, and what it therefore can and cannot show. */
-export function renderBackends(data: SiteData, ctx: CallPageContext): Page {
-  const path = 'backends.html';
-  const touched = (arch: Arch, pred: (c: CallSpec) => boolean): CallEntry[] =>
-    data.calls.filter((c) => c.spec.arch === arch && pred(c.spec));
-  const body = html`<h1>Backends: what each can and cannot show</h1>
-<p class="lead">The same conformance harness and the same traces run on every backend. A backend declares its capabilities — guest execution, the memory permission sets it enforces, its limits — and every way it differs from the spec (a deviation); a run never judges a backend on what it declared. This page is built from those declarations.</p>
-${data.backends.map((b) => {
+/** The permission sets of a mask, as the API names them. */
+function flagList(flags: readonly number[]): Html {
+  return html`${flags.map((f) => html`<code>${FLAG_NAMES(f)}</code> `)}`;
+}
+
+function vmxReasonLink(r: number): Html {
+  const name = Object.entries(VMX_REASON).find(([, v]) => v === r)?.[0];
+  return name ? html`<a href="exits.html#${name}"><code>${name}</code></a> ` : html`<code>${r}</code> `;
+}
+
+/** The section id of a backend: `model-x86_64`, `native-kvm-x86_64`, `el2-arm64`, `native`. */
+export function backendAnchor(b: BackendInfo): string {
+  return b.arch ? `${b.backend}-${b.arch}` : b.backend;
+}
+
+/** The rows and deviations a backend's section lists: what it declared and what follows from it. */
+function backendSection(data: SiteData, b: BackendInfo, path: string): Html {
   const caps = b.capabilities;
   const env = caps ? envFromCapabilities(caps) : undefined;
+  const rowsOf = (arch: Arch | undefined) => data.calls.filter((c) => c.spec.arch === arch);
   const unreachable = env
-    ? data.calls
-        .filter((c) => c.spec.arch === b.arch)
-        .flatMap((c) => c.rows.filter((r) => r.row.requires && !r.row.requires(env)).map((r) => ({ c, r })))
+    ? rowsOf(b.arch).flatMap((c) =>
+        c.rows.filter((r) => r.row.requires && !r.row.requires(env)).map((r) => ({ c, r })),
+      )
     : [];
-  const dangerous = b.backend.startsWith('native')
-    ? data.calls
-        .filter((c) => c.spec.arch === b.arch)
-        .flatMap((c) => c.rows.filter((r) => r.row.dangerous).map((r) => ({ c, r })))
-    : [];
+  const dangerous =
+    caps && b.backend !== 'model'
+      ? rowsOf(b.arch).flatMap((c) => c.rows.filter((r) => r.row.dangerous).map((r) => ({ c, r })))
+      : [];
   const notEnforced = caps
     ? [0, 1, 2, 3, 4, 5, 6, 7].filter((f) => !caps.enforcedPermissions.includes(f))
     : [];
-  return html`<section class="backend" id="${`${b.backend}-${b.arch}`}"><h2><code>${b.backend}</code> ${archBadge(b.arch)}</h2>
-<p class="muted">From ${b.source}.${b.unavailable ? html` Not available on the machine that built this site: ${b.unavailable}.` : ''}</p>
-${
-  caps
+  const rowLink = (c: CallEntry, id: string): Html =>
+    html`<a href="${relUrl(path, `${c.page}#row-${anchorId(id)}`)}"><code>${c.spec.name}.${id}</code></a>`;
+  const facts = caps
     ? html`<dl class="facts"><dt>Guest execution</dt><dd>${caps.guestExecution ? 'yes: hv_vcpu_run executes guest code' : 'no'}</dd>
 <dt>Page size</dt><dd>${caps.pageSize} bytes</dd><dt>vCPUs per VM</dt><dd>${caps.maxVcpus}</dd>
 ${caps.maxAddressSpaces !== undefined ? html`<dt>Address spaces</dt><dd>${caps.maxAddressSpaces}</dd>` : ''}
 ${caps.maxIpaSize !== undefined ? html`<dt>IPA size</dt><dd>default ${caps.defaultIpaSize ?? '?'} bits, at most ${caps.maxIpaSize}; 4 KiB granule ${caps.ipaGranule4k ? 'available' : 'not available'}</dd>` : ''}
-<dt>Permissions enforced exactly</dt><dd>${caps.enforcedPermissions.map((f) => html`<code>${FLAG_NAMES(f)}</code> `)}</dd>
-${notEnforced.length > 0 ? html`<dt>Not enforced</dt><dd>${notEnforced.map((f) => html`<code>${FLAG_NAMES(f)}</code> `)} — a guest access to such memory is <em>unsupported</em> here, never a pass</dd>` : ''}
+<dt>Permissions enforced exactly</dt><dd>${flagList(caps.enforcedPermissions)}</dd>
+${notEnforced.length > 0 ? html`<dt>Not enforced</dt><dd>${flagList(notEnforced)} — a guest access to such memory is <em>unsupported</em> here, never a pass</dd>` : ''}
 </dl>`
+    : html`<p class="warn">Not available on the machine that built this site: ${prose(b.unavailable ?? 'it did not load')}.${b.fix ? html` To get it: <code>${b.fix}</code>.` : ''} Its capabilities and declared deviations are shown on a site built where it loads (<code>npm run docs</code> there).</p>`;
+  const deviations = !caps
+    ? ''
+    : b.deviations.length === 0
+      ? html`<h3>Deviations</h3><p>None declared: everything the spec predicts, this backend must do.</p>`
+      : html`<h3>Deviations</h3><table class="deviations"><thead><tr><th>Id</th><th>What differs</th><th>Touches</th></tr></thead><tbody>${b.deviations.map(
+          (d) =>
+            html`<tr id="dev-${anchorId(d.id)}"><td><code>${d.id}</code></td><td>${prose(d.description)}${d.permissions ? html`<div class="muted">permission sets: ${flagList(d.permissions)}</div>` : ''}${d.exitReasons ? html`<div class="muted">exit reasons never reported: ${d.exitReasons.map(vmxReasonLink)}</div>` : ''}</td><td>${rowsOf(
+              b.arch,
+            )
+              .filter((c) => c.deviations.some((x) => x.deviation.id === d.id && x.backend === b))
+              .map((c) => html`${callLink(path, c.spec)} `)}</td></tr>`,
+        )}</tbody></table>`;
+  return html`<section class="backend" id="${backendAnchor(b)}"><h2><code>${b.backend}</code> ${b.arch ? archBadge(b.arch) : html`<span class="muted">(the host's flavour)</span>`}</h2>
+<p>${prose(b.what)}.</p>
+<p class="muted">From ${b.source}.</p>
+${facts}
+${deviations}
+${unreachable.length > 0 ? html`<h3>Rows this backend's host cannot reach</h3><ul class="rowlist">${unreachable.map(({ c, r }) => html`<li>${rowLink(c, r.row.id)}: ${prose(r.row.when)}</li>`)}</ul>` : ''}
+${dangerous.length > 0 ? html`<h3>Calls a run on this backend never makes</h3><p>Reported to panic a real host, so the harness makes them only on the model.</p><details><summary>${dangerous.length} rows</summary><ul class="rowlist">${dangerous.map(({ c, r }) => html`<li>${rowLink(c, r.row.id)}: ${prose(r.row.dangerous ?? '')}</li>`)}</ul></details>` : ''}
+${
+  b.backend === 'model'
+    ? html`<p>The model shows every row, including the dangerous ones, and executes guest code with its interpreters; an instruction outside their subsets stops the vCPU with a documented unsupported-instruction exit instead of a guess. Touched by no deviation, it is the reference the others are compared with (${rowsOf(
+        b.arch,
+      )
+        .filter((c) => c.spec.runsGuest)
+        .map((c) => html`${callLink(path, c.spec)} `)}run its guest programs).</p>`
     : ''
 }
-<h3>Deviations</h3>
-${
-  b.deviations.length === 0
-    ? html`<p>None declared: everything the spec predicts, this backend must do.</p>`
-    : html`<table class="deviations"><thead><tr><th>Id</th><th>What differs</th><th>Touches</th></tr></thead><tbody>${b.deviations.map(
-        (d) =>
-          html`<tr id="dev-${anchorId(d.id)}"><td><code>${d.id}</code></td><td>${prose(d.description)}${d.permissions ? html`<div class="muted">permission sets: ${d.permissions.map((f) => html`<code>${FLAG_NAMES(f)}</code> `)}</div>` : ''}${d.exitReasons ? html`<div class="muted">exit reasons never reported: ${d.exitReasons.map((r) => html`<a href="exits.html#${Object.entries(VMX_REASON).find(([, v]) => v === r)?.[0] ?? ''}"><code>${Object.entries(VMX_REASON).find(([, v]) => v === r)?.[0] ?? r}</code></a> `)}</div>` : ''}</td><td>${data.calls
-            .filter(
-              (c) =>
-                c.spec.arch === b.arch &&
-                c.deviations.some((x) => x.deviation.id === d.id && x.backend === b),
-            )
-            .map((c) => html`${callLink(path, c.spec)} `)}</td></tr>`,
-      )}</tbody></table>`
-}
-${unreachable.length > 0 ? html`<h3>Rows this backend's host cannot reach</h3><ul class="rowlist">${unreachable.map(({ c, r }) => html`<li><a href="${relUrl(path, `${c.page}#row-${anchorId(r.row.id)}`)}"><code>${c.spec.name}.${r.row.id}</code></a>: ${prose(r.row.when)}</li>`)}</ul>` : ''}
-${dangerous.length > 0 ? html`<h3>Calls a native run never makes</h3><p>Reported to panic a real host, so the harness does not generate them on hardware; only the model shows them.</p><ul class="rowlist">${dangerous.map(({ c, r }) => html`<li><a href="${relUrl(path, `${c.page}#row-${anchorId(r.row.id)}`)}"><code>${c.spec.name}.${r.row.id}</code></a>: ${prose(r.row.dangerous ?? '')}</li>`)}</ul>` : ''}
-${b.backend === 'model' ? html`<p>The model shows every row, including the dangerous ones, and executes guest code with its interpreters; an instruction outside their subsets stops the vCPU with a documented unsupported-instruction exit instead of a guess. Touched by no deviation, it is the reference the others are compared with (${touched(b.arch, (s) => Boolean(s.runsGuest)).map((c) => html`${callLink(path, c.spec)} `)}run its guest programs).</p>` : ''}
 </section>`;
-})}
-<section id="native-hvf"><h2><code>native-hvf</code></h2><p>Hypervisor.framework itself, through the same addon, on macOS (both flavours). It is the oracle: it declares no deviations. Its code is compiled on Linux CI but has not been run by this project (see the README, "What has not been run on a Mac").</p></section>`;
+}
+
+/** What each backend declares, and what it therefore can and cannot show. */
+export function renderBackends(data: SiteData, ctx: CallPageContext): Page {
+  const path = 'backends.html';
+  const hvfLoaded = data.backends.some((b) => b.backend === 'native-hvf');
+  const body = html`<h1>Backends: what each can and cannot show</h1>
+<p class="lead">The same conformance harness and the same traces run on every backend. A backend declares its capabilities — guest execution, the memory permission sets it enforces, its limits — and every way it differs from the spec (a deviation); a run never judges a backend on what it declared. This page shows those declarations as each backend made them when it loaded on the machine that built the site.</p>
+<table class="index"><thead><tr><th>Backend</th><th>Flavour</th><th>Here</th><th>Guest execution</th><th>Permission sets enforced</th><th>Deviations</th></tr></thead>
+<tbody>${data.backends.map((b) => {
+    const caps = b.capabilities;
+    return html`<tr><td><a href="#${backendAnchor(b)}"><code>${b.backend}</code></a></td><td>${b.arch ? archBadge(b.arch) : html`<span class="muted">the host's</span>`}</td><td>${caps ? 'loaded' : html`<span class="muted">not available</span>`}</td><td>${caps ? (caps.guestExecution ? 'yes' : 'no') : ''}</td><td>${caps ? `${caps.enforcedPermissions.length} of 8` : ''}</td><td class="num">${caps ? b.deviations.length : html`<span class="muted">shown where it loads</span>`}</td></tr>`;
+  })}</tbody></table>
+${data.backends.map((b) => backendSection(data, b, path))}
+${hvfLoaded ? '' : html`<section id="native-hvf"><h2><code>native-hvf</code></h2><p>Hypervisor.framework itself, through the same addon, on macOS (both flavours). It is the oracle: it declares no deviations. Its code is compiled on Linux CI but has not been run by this project (see the README, "What has not been run on a Mac").</p></section>`}`;
   return pageShell({ path, title: 'Backends', sidebar: sidebar(path, ctx), body });
 }

@@ -46,8 +46,8 @@ export interface BuildReport {
   readonly pages: readonly string[];
   /** Site paths of the function pages. */
   readonly functionPages: readonly string[];
-  /** Functions without an example trace (`arch/name`). */
-  readonly withoutExample: readonly string[];
+  /** Functions whose example was generated from the registry, no trace calling them (`arch/name`). */
+  readonly generatedExamples: readonly string[];
   readonly api?: ApiDocsReport;
   readonly data: SiteData;
 }
@@ -146,12 +146,14 @@ export async function buildSite(options: BuildOptions = {}): Promise<BuildReport
     );
   }
 
-  const withoutExample = data.calls.filter((c) => !c.example).map((c) => `${c.spec.arch}/${c.spec.name}`);
+  const generatedExamples = data.calls
+    .filter((c) => c.example?.origin === 'generated')
+    .map((c) => `${c.spec.arch}/${c.spec.name}`);
   return {
     outDir,
     pages: pages.map((p) => p.path),
     functionPages: data.calls.map((c) => c.page),
-    withoutExample,
+    generatedExamples,
     ...(api ? { api } : {}),
     data,
   };

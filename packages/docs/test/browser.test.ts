@@ -206,6 +206,31 @@ test('pages are readable without JavaScript', { skip, timeout: 60_000 }, async (
   }
 });
 
+test('the backends page shows each backend: what it declared where it loads, how to get it where it does not', {
+  skip,
+  timeout: 60_000,
+}, async () => {
+  const page = await open('backends.html');
+  for (const b of report.data.backends) {
+    const id = b.arch ? `${b.backend}-${b.arch}` : b.backend;
+    const section = page.locator(`section#${id}`);
+    assert.equal(await section.count(), 1, id);
+    const text = (await section.textContent()) ?? '';
+    if (b.capabilities) {
+      assert.match(text, /Permissions enforced exactly/, id);
+      for (const d of b.deviations) assert.ok(text.includes(d.id), `${id} shows ${d.id}`);
+    } else {
+      assert.match(text, /Not available on the machine that built this site/, id);
+      assert.match(text, /shown on a site built where it loads/, id);
+    }
+  }
+  assert.ok(
+    report.data.backends.some((b) => b.backend === 'el2'),
+    'el2 is on the page, available or not',
+  );
+  await page.close();
+});
+
 test('screenshots of the main pages, with no script errors', { skip, timeout: 120_000 }, async () => {
   const shots: [string, string, { width: number; height: number }?][] = [
     ['index.html', 'index.png'],
@@ -218,6 +243,9 @@ test('screenshots of the main pages, with no script errors', { skip, timeout: 12
     ['codes.html', 'codes.png'],
     ['unverified.html', 'unverified.png'],
     ['backends.html', 'backends.png'],
+    ['backends.html#el2-arm64', 'backends-el2.png'],
+    ['exits.html#arm64-kinds', 'exits-arm64-kinds.png'],
+    ['calls/x86_64/hv_vcpu_flush.html#example', 'x86_64-hv_vcpu_flush-example.png'],
     ['evidence.html', 'evidence.png'],
     ['api/index.html', 'api.png'],
     ['calls/x86_64/hv_vm_map.html', 'mobile-x86_64-hv_vm_map.png', { width: 420, height: 900 }],

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ARM64_EXIT_KINDS, decodeEsr, decodeIoQualification, ESR_EC, X86_EXIT_KINDS } from '@hvspec/spec';
-import { arm64ExitKinds, arm64Layouts, probeLayout, x86ExitKinds, x86Layouts } from '../src/exits.js';
+import {
+  arm64ExitKinds,
+  arm64Layouts,
+  probeLayout,
+  x86ExitFieldNames,
+  x86ExitKinds,
+  x86Layouts,
+} from '../src/exits.js';
 
 test('probing a decoder recovers its bit layout', () => {
   const io = probeLayout((v) => decodeIoQualification(v) as Record<string, unknown> | undefined, 32, [
@@ -42,6 +49,7 @@ test('every exit kind of the spec has an example predicted for a generated progr
     [...ARM64_EXIT_KINDS],
   );
   for (const k of [...x86, ...arm]) {
+    assert.equal(k.missing, undefined, `${k.kind}: ${k.missing}`);
     assert.ok(k.reason, `${k.kind} has no example`);
     assert.ok(k.fields.length > 0, k.kind);
   }
@@ -50,6 +58,38 @@ test('every exit kind of the spec has an example predicted for a generated progr
   assert.equal(hlt?.cause, 'hlt');
   const hvc = arm.find((k) => k.kind === 'arm64.hvc');
   assert.equal(hvc?.ec, ESR_EC.HVC64);
+  // A stage-2 fault on the guest's own table walk needs stage 1 on: the layout has a table area.
+  const s1ptw = arm.find((k) => k.kind === 'arm64.s1ptw');
+  assert.match(s1ptw?.setting ?? '', /stage 1 on/);
+  assert.ok(s1ptw?.fields.some((f) => /S1PTW=1/.test(f)));
+  // An exception the guest takes at EL1 exits as its vector's report, with ESR_EL1 decoded.
+  const translation = arm.find((k) => k.kind === 'arm64.el1.dabt.translation');
+  assert.ok(translation?.guestTaken);
+  assert.equal(translation?.ec, ESR_EC.HVC64);
+  assert.equal(translation?.guestEc, ESR_EC.DABT_CURRENT);
+  assert.ok(translation?.fields.some((f) => /^ESR_EL1 0x[0-9a-f]+: data abort/.test(f)));
+});
+
+test('sampling is deterministic and gives up only after the budget, naming the kinds it missed', () => {
+  assert.deepEqual(arm64ExitKinds({ seed: 7 }), arm64ExitKinds({ seed: 7 }));
+  const starved = arm64ExitKinds({ budget: 3 });
+  const missing = starved.filter((k) => k.missing);
+  assert.ok(missing.length > 0);
+  for (const k of missing) {
+    assert.deepEqual(k.fields, []);
+    assert.match(k.missing ?? '', /none of the 3 programs/);
+  }
+});
+
+test("the x86 fields shown are the VMCS fields the spec's prediction documents", () => {
+  const names = x86ExitFieldNames();
+  assert.equal(names.get('reason'), 'VMCS_RO_EXIT_REASON');
+  assert.equal(names.get('qualification'), 'VMCS_RO_EXIT_QUALIFIC');
+  assert.equal(names.get('gpa'), 'VMCS_GUEST_PHYSICAL_ADDRESS');
+  assert.equal(names.get('rip'), 'RIP');
+  assert.ok(!names.has('vmmRip') && !names.has('qualificationMask'), 'not the VMM side of the prediction');
+  const ept = x86ExitKinds().find((k) => k.kind === 'x86.ept.read.unmapped');
+  assert.ok(ept?.fields.some((f) => f.startsWith('VMCS_GUEST_PHYSICAL_ADDRESS 0x')));
 });
 
 test('layouts exist for the x86 qualifications and every arm64 class the spec decodes', () => {

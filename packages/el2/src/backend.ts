@@ -14,6 +14,7 @@ import type {
   Arm64Backend,
   Arm64Exit,
   Capabilities,
+  Deviation,
   HostMemory,
   Result,
   ThreadId,
@@ -23,11 +24,7 @@ import type {
 } from '@hvspec/spec';
 import {
   ARM64_ARG_CHECKS,
-  checkBool,
   checkThread,
-  checkU32,
-  checkU64,
-  checkVcpuList,
   HV,
   HV_EXIT_REASON,
   HV_INTERRUPT_TYPE,
@@ -158,14 +155,6 @@ function checkOffset(name: string, value: unknown): asserts value is number {
   }
 }
 
-function checkU128(name: string, value: unknown): asserts value is bigint {
-  if (typeof value !== 'bigint' || value < 0n || value >= 1n << 128n) {
-    throw new TypeError(
-      `${name} must be a bigint in [0, 2^128), got ${typeof value === 'bigint' ? `${value}n` : String(value)}`,
-    );
-  }
-}
-
 /**
  * The identification registers a guest of this VM sees, from the CPU's values at boot: the guest runs
  * at EL1 of a VM without EL2 (hv_vm_config_set_el2_enabled is not offered), in AArch64 only (Apple
@@ -179,6 +168,50 @@ function guestIdValue(reg: number, boot: bigint): bigint {
   }
   return boot;
 }
+
+/** What el2 declares it does differently from the spec (README, "Capabilities" and "Disagreements"). */
+export const EL2_DEVIATIONS: readonly Deviation[] = Object.freeze([
+  {
+    id: 'el2.qemu',
+    description:
+      'guests run on the Arm architecture as QEMU (TCG, -cpu max without SVE/SME) implements it, under a small EL2 hypervisor of hvspec’s own; exits, syndromes and addresses are QEMU’s, not Apple’s',
+  },
+  {
+    id: 'el2.wfe',
+    description:
+      'QEMU (7.2) completes every WFE at once, as a hint, and never takes the HCR_EL2.TWE or SCTLR_EL1.nTWE trap: a guest WFE is neither an exit nor an exception at EL1 here. The Arm ARM allows it (a WFE may complete at any time; its traps are guaranteed only for a WFE that would not otherwise complete: HCR_EL2.TWE, SCTLR_EL1.nTWE); HVF traps WFE (EC 0x01, TI = 1)',
+    arm64ExitKinds: ['arm64.wfe', 'arm64.el1.wfe'],
+  },
+  {
+    id: 'el2.qemu-device-alignment',
+    description:
+      'QEMU 7.2 does not check the alignment of data accesses to Device memory (every data access while the stage-1 MMU is off): an unaligned one completes, or faults in stage 2, where the Arm ARM requires an Alignment fault first (B2 "Alignment of data accesses"; D8, the priority of alignment faults caused by the memory type). A QEMU bug (later QEMU checks it); alignment that the instruction requires (LDAR/STLR) is checked',
+    arm64ExitKinds: ['arm64.el1.alignment.device'],
+  },
+  {
+    id: 'el2.qemu-pc-alignment',
+    description:
+      'QEMU 7.2 translates the page of a misaligned PC before it checks the PC’s alignment: a branch to a misaligned address whose fetch would fault is reported as that instruction abort (an exit with a misaligned FAR) instead of the PC alignment fault the Arm ARM gives priority (D1 "Synchronous exception prioritization"). A QEMU bug; a misaligned target that can be fetched gives the PC alignment fault',
+    arm64ExitKinds: ['arm64.el1.pc-alignment.unfetchable'],
+  },
+  {
+    id: 'el2.qemu-daif-trap',
+    description:
+      'QEMU reports an EL0 MSR DAIFSet/DAIFClr trapped by SCTLR_EL1.UMA = 0 with Op1 and Op2 swapped in ESR_EL1 (Op1 6, Op2 3 for DAIFSet) where the Arm ARM has the instruction’s encoding (Op1 3, Op2 6/7: ESR_ELx, ISS of EC 0x18). A QEMU bug',
+    arm64ExitKinds: ['arm64.el1.sysreg.daif'],
+  },
+  {
+    id: 'el2.qemu-icc-sre',
+    description:
+      'QEMU’s GICv3 CPU interface makes ICC_SRE_EL1 a constant (0x7) without the trap ICC_SRE_EL2.Enable = 0 asks for (GICv3 architecture, ICC_SRE_EL2.Enable), so a guest access to it is not an exit here; HVF without hv_gic traps it (QEMU’s hvf code handles it, hvf-facts.md §2.8 [T]). The rest of the CPU interface traps (ICH_HCR_EL2.TALL0/TALL1/TC)',
+    arm64ExitKinds: ['arm64.sysreg.gic.sre'],
+  },
+  {
+    id: 'el2.time',
+    description:
+      'the virtual counter is QEMU’s (CNTFRQ 62.5 MHz, host clock), not mach_absolute_time; guest code runs several times slower than on hardware and an exit takes about 100 µs, so vtimer exits land wherever QEMU’s timer fires',
+  },
+]);
 
 export class El2Backend implements Arm64Backend {
   readonly arch = 'arm64' as const;
@@ -226,23 +259,7 @@ export class El2Backend implements Arm64Backend {
       maxVcpus: this.maxVcpus,
       guestExecution: true,
       enforcedPermissions: ALL_PERMISSION_SETS,
-      deviations: [
-        {
-          id: 'el2.qemu',
-          description:
-            'guests run on the Arm architecture as QEMU (TCG, -cpu max without SVE/SME) implements it, under a small EL2 hypervisor of hvspec’s own; exits, syndromes and addresses are QEMU’s, not Apple’s',
-        },
-        {
-          id: 'el2.wfe',
-          description:
-            'QEMU (7.2) implements WFE as a hint that completes at once and never takes the HCR_EL2.TWE trap, so a guest WFE is not an exit here (the Arm ARM allows it: a WFx trap need not be taken when the instruction completes); HVF traps WFE (EC 0x01, TI = 1)',
-        },
-        {
-          id: 'el2.time',
-          description:
-            'the virtual counter is QEMU’s (CNTFRQ 62.5 MHz, host clock), not mach_absolute_time; guests run about 100× slower than on hardware',
-        },
-      ],
+      deviations: EL2_DEVIATIONS,
       maxIpaSize: this.maxIpaSize,
       defaultIpaSize: IPA_SIZE_DEFAULT,
       ipaGranule4k: true,
@@ -444,21 +461,25 @@ export class El2Backend implements Arm64Backend {
 
   hv_vm_get_max_vcpu_count(t: ThreadId): Result<number> {
     this.enter(t);
+    ARM64_ARG_CHECKS.hv_vm_get_max_vcpu_count(t);
     return this.goneResult('hv_vm_get_max_vcpu_count') ?? ok(this.maxVcpus);
   }
 
   hv_vm_config_get_max_ipa_size(t: ThreadId): Result<number> {
     this.enter(t);
+    ARM64_ARG_CHECKS.hv_vm_config_get_max_ipa_size(t);
     return this.goneResult('hv_vm_config_get_max_ipa_size') ?? ok(this.maxIpaSize);
   }
 
   hv_vm_config_get_default_ipa_size(t: ThreadId): Result<number> {
     this.enter(t);
+    ARM64_ARG_CHECKS.hv_vm_config_get_default_ipa_size(t);
     return this.goneResult('hv_vm_config_get_default_ipa_size') ?? ok(IPA_SIZE_DEFAULT);
   }
 
   hv_vm_config_create(t: ThreadId): Result<VmConfig> {
     this.enter(t);
+    ARM64_ARG_CHECKS.hv_vm_config_create(t);
     const g = this.goneResult('hv_vm_config_create');
     if (g) return g;
     const id = this.nextConfig++;
@@ -468,8 +489,7 @@ export class El2Backend implements Arm64Backend {
 
   hv_vm_config_set_ipa_size(t: ThreadId, config: VmConfig, ipa_bit_length: number): Result {
     this.enter(t);
-    checkU32('config', config);
-    checkU32('ipa_bit_length', ipa_bit_length);
+    ARM64_ARG_CHECKS.hv_vm_config_set_ipa_size(t, config, ipa_bit_length);
     const g = this.goneResult('hv_vm_config_set_ipa_size');
     if (g) return g;
     const c = this.configs.get(config);
@@ -481,7 +501,7 @@ export class El2Backend implements Arm64Backend {
 
   hv_vm_config_get_ipa_size(t: ThreadId, config: VmConfig): Result<number> {
     this.enter(t);
-    checkU32('config', config);
+    ARM64_ARG_CHECKS.hv_vm_config_get_ipa_size(t, config);
     const g = this.goneResult('hv_vm_config_get_ipa_size');
     if (g) return g;
     const c = this.configs.get(config);
@@ -490,8 +510,7 @@ export class El2Backend implements Arm64Backend {
 
   hv_vm_config_set_ipa_granule(t: ThreadId, config: VmConfig, granule: number): Result {
     this.enter(t);
-    checkU32('config', config);
-    checkU32('granule', granule);
+    ARM64_ARG_CHECKS.hv_vm_config_set_ipa_granule(t, config, granule);
     const g = this.goneResult('hv_vm_config_set_ipa_granule');
     if (g) return g;
     const c = this.configs.get(config);
@@ -502,7 +521,7 @@ export class El2Backend implements Arm64Backend {
 
   hv_vm_config_get_ipa_granule(t: ThreadId, config: VmConfig): Result<number> {
     this.enter(t);
-    checkU32('config', config);
+    ARM64_ARG_CHECKS.hv_vm_config_get_ipa_granule(t, config);
     const g = this.goneResult('hv_vm_config_get_ipa_granule');
     if (g) return g;
     const c = this.configs.get(config);
@@ -513,7 +532,7 @@ export class El2Backend implements Arm64Backend {
 
   hv_vm_create(t: ThreadId, config: VmConfig | null): Result {
     this.enter(t);
-    if (config !== null) checkU32('config', config);
+    ARM64_ARG_CHECKS.hv_vm_create(t, config);
     const g = this.goneResult('hv_vm_create');
     if (g) return g;
     const c = config === null ? undefined : this.configs.get(config);
@@ -535,6 +554,7 @@ export class El2Backend implements Arm64Backend {
 
   hv_vm_destroy(t: ThreadId): Result {
     this.enter(t);
+    ARM64_ARG_CHECKS.hv_vm_destroy(t);
     const g = this.goneResult('hv_vm_destroy');
     if (g) return g;
     if (this.vm === undefined) return fail(HV.HV_NO_DEVICE);
@@ -547,12 +567,8 @@ export class El2Backend implements Arm64Backend {
 
   hv_vm_map(t: ThreadId, uva: Uva, ipa: bigint, size: bigint, flags: number): Result {
     this.enter(t);
-    if (typeof uva !== 'object' || uva === null) throw new TypeError('uva must be {mem, offset}');
+    ARM64_ARG_CHECKS.hv_vm_map(t, uva, ipa, size, flags);
     const b = this.buffer(uva.mem, 'uva.mem');
-    checkU32('uva.offset', uva.offset);
-    checkU64('ipa', ipa);
-    checkU64('size', size);
-    checkU32('flags', flags);
     const g = this.goneResult('hv_vm_map');
     if (g) return g;
     const vm = this.vm;
@@ -583,8 +599,7 @@ export class El2Backend implements Arm64Backend {
 
   hv_vm_unmap(t: ThreadId, ipa: bigint, size: bigint): Result {
     this.enter(t);
-    checkU64('ipa', ipa);
-    checkU64('size', size);
+    ARM64_ARG_CHECKS.hv_vm_unmap(t, ipa, size);
     const g = this.goneResult('hv_vm_unmap');
     if (g) return g;
     const vm = this.vm;
@@ -604,9 +619,7 @@ export class El2Backend implements Arm64Backend {
 
   hv_vm_protect(t: ThreadId, ipa: bigint, size: bigint, flags: number): Result {
     this.enter(t);
-    checkU64('ipa', ipa);
-    checkU64('size', size);
-    checkU32('flags', flags);
+    ARM64_ARG_CHECKS.hv_vm_protect(t, ipa, size, flags);
     const g = this.goneResult('hv_vm_protect');
     if (g) return g;
     const vm = this.vm;
@@ -673,7 +686,7 @@ export class El2Backend implements Arm64Backend {
 
   hv_vcpu_create(t: ThreadId, config: null): Result<Vcpu> {
     this.enter(t);
-    if (config !== null) throw new TypeError('config must be null (hv_vcpu_config_t is not modelled)');
+    ARM64_ARG_CHECKS.hv_vcpu_create(t, config);
     const g = this.goneResult('hv_vcpu_create');
     if (g) return g;
     const vm = this.vm;
@@ -725,7 +738,7 @@ export class El2Backend implements Arm64Backend {
 
   hv_vcpu_destroy(t: ThreadId, vcpu: Vcpu): Result {
     this.enter(t);
-    checkU32('vcpu', vcpu);
+    ARM64_ARG_CHECKS.hv_vcpu_destroy(t, vcpu);
     const v = this.vcpuFor(t, vcpu, 'hv_vcpu_destroy');
     if (typeof v === 'number') return fail(v);
     this.vm?.vcpus.delete(v.id);
@@ -762,8 +775,7 @@ export class El2Backend implements Arm64Backend {
 
   hv_vcpu_get_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
     this.enter(t);
-    checkU32('vcpu', vcpu);
-    checkU32('reg', reg);
+    ARM64_ARG_CHECKS.hv_vcpu_get_reg(t, vcpu, reg);
     const v = this.vcpuFor(t, vcpu, 'hv_vcpu_get_reg');
     if (typeof v === 'number') return fail(v);
     if (reg >= HV_REG_COUNT) return fail(HV.HV_BAD_ARGUMENT);
@@ -772,9 +784,7 @@ export class El2Backend implements Arm64Backend {
 
   hv_vcpu_set_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
     this.enter(t);
-    checkU32('vcpu', vcpu);
-    checkU32('reg', reg);
-    checkU64('value', value);
+    ARM64_ARG_CHECKS.hv_vcpu_set_reg(t, vcpu, reg, value);
     const v = this.vcpuFor(t, vcpu, 'hv_vcpu_set_reg');
     if (typeof v === 'number') return fail(v);
     if (reg >= HV_REG_COUNT) return fail(HV.HV_BAD_ARGUMENT);
@@ -784,8 +794,7 @@ export class El2Backend implements Arm64Backend {
 
   hv_vcpu_get_simd_fp_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
     this.enter(t);
-    checkU32('vcpu', vcpu);
-    checkU32('reg', reg);
+    ARM64_ARG_CHECKS.hv_vcpu_get_simd_fp_reg(t, vcpu, reg);
     const v = this.vcpuFor(t, vcpu, 'hv_vcpu_get_simd_fp_reg');
     if (typeof v === 'number') return fail(v);
     if (reg >= HV_SIMD_FP_REG_COUNT) return fail(HV.HV_BAD_ARGUMENT);
@@ -796,9 +805,7 @@ export class El2Backend implements Arm64Backend {
   /** Q registers as stored by `stp q`: the low 64 bits first (little-endian memory image). */
   hv_vcpu_set_simd_fp_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
     this.enter(t);
-    checkU32('vcpu', vcpu);
-    checkU32('reg', reg);
-    checkU128('value', value);
+    ARM64_ARG_CHECKS.hv_vcpu_set_simd_fp_reg(t, vcpu, reg, value);
     const v = this.vcpuFor(t, vcpu, 'hv_vcpu_set_simd_fp_reg');
     if (typeof v === 'number') return fail(v);
     if (reg >= HV_SIMD_FP_REG_COUNT) return fail(HV.HV_BAD_ARGUMENT);
@@ -810,8 +817,7 @@ export class El2Backend implements Arm64Backend {
 
   hv_vcpu_get_sys_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
     this.enter(t);
-    checkU32('vcpu', vcpu);
-    checkU32('reg', reg);
+    ARM64_ARG_CHECKS.hv_vcpu_get_sys_reg(t, vcpu, reg);
     const v = this.vcpuFor(t, vcpu, 'hv_vcpu_get_sys_reg');
     if (typeof v === 'number') return fail(v);
     if (!isKnownSysReg(reg)) return fail(HV.HV_BAD_ARGUMENT);
@@ -822,9 +828,7 @@ export class El2Backend implements Arm64Backend {
 
   hv_vcpu_set_sys_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
     this.enter(t);
-    checkU32('vcpu', vcpu);
-    checkU32('reg', reg);
-    checkU64('value', value);
+    ARM64_ARG_CHECKS.hv_vcpu_set_sys_reg(t, vcpu, reg, value);
     const v = this.vcpuFor(t, vcpu, 'hv_vcpu_set_sys_reg');
     if (typeof v === 'number') return fail(v);
     if (!isKnownSysReg(reg)) return fail(HV.HV_BAD_ARGUMENT);
@@ -836,8 +840,7 @@ export class El2Backend implements Arm64Backend {
 
   hv_vcpu_get_pending_interrupt(t: ThreadId, vcpu: Vcpu, type: number): Result<boolean> {
     this.enter(t);
-    checkU32('vcpu', vcpu);
-    checkU32('type', type);
+    ARM64_ARG_CHECKS.hv_vcpu_get_pending_interrupt(t, vcpu, type);
     const v = this.vcpuFor(t, vcpu, 'hv_vcpu_get_pending_interrupt');
     if (typeof v === 'number') return fail(v);
     if (type === HV_INTERRUPT_TYPE.HV_INTERRUPT_TYPE_IRQ) return ok(v.pendingIrq);
@@ -847,9 +850,7 @@ export class El2Backend implements Arm64Backend {
 
   hv_vcpu_set_pending_interrupt(t: ThreadId, vcpu: Vcpu, type: number, pending: boolean): Result {
     this.enter(t);
-    checkU32('vcpu', vcpu);
-    checkU32('type', type);
-    checkBool('pending', pending);
+    ARM64_ARG_CHECKS.hv_vcpu_set_pending_interrupt(t, vcpu, type, pending);
     const v = this.vcpuFor(t, vcpu, 'hv_vcpu_set_pending_interrupt');
     if (typeof v === 'number') return fail(v);
     if (type === HV_INTERRUPT_TYPE.HV_INTERRUPT_TYPE_IRQ) v.pendingIrq = pending;
@@ -859,26 +860,29 @@ export class El2Backend implements Arm64Backend {
   }
 
   hv_vcpu_get_vtimer_mask(t: ThreadId, vcpu: Vcpu): Result<boolean> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_vcpu_get_vtimer_mask(t, vcpu);
     return this.getFlag(t, vcpu, 'hv_vcpu_get_vtimer_mask', (v) => v.vtimerMasked);
   }
 
   hv_vcpu_set_vtimer_mask(t: ThreadId, vcpu: Vcpu, vtimer_is_masked: boolean): Result {
-    return this.setFlag(t, vcpu, 'hv_vcpu_set_vtimer_mask', 'vtimer_is_masked', vtimer_is_masked, (v, b) => {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_vcpu_set_vtimer_mask(t, vcpu, vtimer_is_masked);
+    return this.setFlag(t, vcpu, 'hv_vcpu_set_vtimer_mask', vtimer_is_masked, (v, b) => {
       v.vtimerMasked = b;
     });
   }
 
   hv_vcpu_get_vtimer_offset(t: ThreadId, vcpu: Vcpu): Result<bigint> {
     this.enter(t);
-    checkU32('vcpu', vcpu);
+    ARM64_ARG_CHECKS.hv_vcpu_get_vtimer_offset(t, vcpu);
     const v = this.vcpuFor(t, vcpu, 'hv_vcpu_get_vtimer_offset');
     return typeof v === 'number' ? fail(v) : ok(v.words[SLOT.VTIMER_OFFSET >> 3] as bigint);
   }
 
   hv_vcpu_set_vtimer_offset(t: ThreadId, vcpu: Vcpu, vtimer_offset: bigint): Result {
     this.enter(t);
-    checkU32('vcpu', vcpu);
-    checkU64('vtimer_offset', vtimer_offset);
+    ARM64_ARG_CHECKS.hv_vcpu_set_vtimer_offset(t, vcpu, vtimer_offset);
     const v = this.vcpuFor(t, vcpu, 'hv_vcpu_set_vtimer_offset');
     if (typeof v === 'number') return fail(v);
     v.words[SLOT.VTIMER_OFFSET >> 3] = vtimer_offset;
@@ -886,28 +890,35 @@ export class El2Backend implements Arm64Backend {
   }
 
   hv_vcpu_get_trap_debug_exceptions(t: ThreadId, vcpu: Vcpu): Result<boolean> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_vcpu_get_trap_debug_exceptions(t, vcpu);
     return this.getFlag(t, vcpu, 'hv_vcpu_get_trap_debug_exceptions', (v) => v.trapDebugExceptions);
   }
 
   hv_vcpu_set_trap_debug_exceptions(t: ThreadId, vcpu: Vcpu, value: boolean): Result {
-    return this.setFlag(t, vcpu, 'hv_vcpu_set_trap_debug_exceptions', 'value', value, (v, b) => {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_vcpu_set_trap_debug_exceptions(t, vcpu, value);
+    return this.setFlag(t, vcpu, 'hv_vcpu_set_trap_debug_exceptions', value, (v, b) => {
       v.trapDebugExceptions = b;
     });
   }
 
   hv_vcpu_get_trap_debug_reg_accesses(t: ThreadId, vcpu: Vcpu): Result<boolean> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_vcpu_get_trap_debug_reg_accesses(t, vcpu);
     return this.getFlag(t, vcpu, 'hv_vcpu_get_trap_debug_reg_accesses', (v) => v.trapDebugRegAccesses);
   }
 
   hv_vcpu_set_trap_debug_reg_accesses(t: ThreadId, vcpu: Vcpu, value: boolean): Result {
-    return this.setFlag(t, vcpu, 'hv_vcpu_set_trap_debug_reg_accesses', 'value', value, (v, b) => {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_vcpu_set_trap_debug_reg_accesses(t, vcpu, value);
+    return this.setFlag(t, vcpu, 'hv_vcpu_set_trap_debug_reg_accesses', value, (v, b) => {
       v.trapDebugRegAccesses = b;
     });
   }
 
+  /** A per-vCPU flag, once the call's arguments are checked. */
   private getFlag(t: number, vcpu: Vcpu, call: string, get: (v: VcpuRecord) => boolean): Result<boolean> {
-    this.enter(t);
-    checkU32('vcpu', vcpu);
     const v = this.vcpuFor(t, vcpu, call);
     return typeof v === 'number' ? fail(v) : ok(get(v));
   }
@@ -916,13 +927,9 @@ export class El2Backend implements Arm64Backend {
     t: number,
     vcpu: Vcpu,
     call: string,
-    name: string,
     value: boolean,
     set: (v: VcpuRecord, b: boolean) => void,
   ): Result {
-    this.enter(t);
-    checkU32('vcpu', vcpu);
-    checkBool(name, value);
     const v = this.vcpuFor(t, vcpu, call);
     if (typeof v === 'number') return fail(v);
     set(v, value);
@@ -943,7 +950,7 @@ export class El2Backend implements Arm64Backend {
    */
   hv_vcpu_run(t: ThreadId, vcpu: Vcpu): Result<Arm64Exit> {
     this.enter(t);
-    checkU32('vcpu', vcpu);
+    ARM64_ARG_CHECKS.hv_vcpu_run(t, vcpu);
     const v = this.vcpuFor(t, vcpu, 'hv_vcpu_run');
     if (typeof v === 'number') return fail(v);
     const early = this.runStart(v);
@@ -967,7 +974,7 @@ export class El2Backend implements Arm64Backend {
    */
   hv_vcpu_run_async(t: ThreadId, vcpu: Vcpu): Promise<Result<Arm64Exit>> {
     this.enter(t);
-    checkU32('vcpu', vcpu);
+    ARM64_ARG_CHECKS.hv_vcpu_run(t, vcpu);
     const g = this.goneResult('hv_vcpu_run');
     if (g) return Promise.resolve(g);
     const v = this.owned(t, vcpu);
@@ -1000,9 +1007,7 @@ export class El2Backend implements Arm64Backend {
 
   hv_vcpus_exit(t: ThreadId, vcpus: readonly Vcpu[], vcpu_count: number): Result {
     this.enter(t);
-    checkVcpuList('vcpus', vcpus, 'vcpu_count', vcpu_count);
-    if (vcpu_count > vcpus.length)
-      throw new TypeError(`vcpu_count ${vcpu_count} exceeds vcpus.length ${vcpus.length}`);
+    ARM64_ARG_CHECKS.hv_vcpus_exit(t, vcpus, vcpu_count);
     const g = this.goneResult('hv_vcpus_exit');
     if (g) return g;
     const vm = this.vm;

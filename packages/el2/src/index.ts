@@ -11,7 +11,7 @@ import { El2Backend, type El2BackendOptions, type MachineSource } from './backen
 import { Machine } from './machine.js';
 
 export * as el2Abi from './abi.js';
-export { El2Backend, type El2BackendOptions } from './backend.js';
+export { EL2_DEVIATIONS, El2Backend, type El2BackendOptions } from './backend.js';
 export { type SysRegEntry, sysRegTable } from './sysregs.js';
 
 /** The Debian packages the backend needs, and the command that installs them. */

@@ -105,6 +105,21 @@ export function sysRegHeader(table: readonly SysRegEntry[]): string {
     if (e.cls === SYSREG_CLASS.ID) out.push(`  case 0x${e.reg.toString(16)}: return ${i};`);
   });
   out.push('  default: return -1;', '  }', '}');
+  // Debug registers the guest owns (op0 2, context-switched): MDCR_EL2.TDE makes their accesses trap
+  // even when the host did not ask for that (TDA behaves as 1 while TDE is 1, Arm ARM D19, MDCR_EL2).
+  out.push('/* Reads (write = 0) or writes a context-switched debug register by encoding; 0 if not one. */');
+  out.push(
+    'static inline int sysreg_debug_access(unsigned enc, int write, unsigned long long *v) {',
+    '  switch (enc) {',
+  );
+  for (const e of table) {
+    if (e.cls !== SYSREG_CLASS.EL1 || e.reg >> 14 !== 2) continue;
+    const g = genericName(e.reg);
+    out.push(
+      `  case 0x${e.reg.toString(16)}: if (write) __asm__ volatile("msr ${g}, %0" :: "r"(*v)); else __asm__ volatile("mrs %0, ${g}" : "=r"(*v)); return 1; /* ${e.name} */`,
+    );
+  }
+  out.push('  default: return 0;', '  }', '}');
   out.push('/* Reads the hardware value of the identification registers at boot. */');
   out.push('static inline void sysregs_boot(volatile unsigned long long *s) {');
   table.forEach((e, i) => {

@@ -58,6 +58,7 @@ export const A64 = {
   hvc: (imm: number) => 0xd4000002 | (imm << 5),
   smc: (imm: number) => 0xd4000003 | (imm << 5),
   brk: (imm: number) => 0xd4200000 | (imm << 5),
+  svc: (imm: number) => 0xd4000001 | (imm << 5),
   wfi: 0xd503207f,
   wfe: 0xd503205f,
   nop: 0xd503201f,

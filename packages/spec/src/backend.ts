@@ -10,6 +10,7 @@
  * @module
  */
 import type { Arm64Calls, X86Calls } from './generated/backend-methods.js';
+import type { Arm64ExitKind } from './guest/arm64/vmm.js';
 
 /** The two API flavours of Hypervisor.framework. */
 export type Arch = 'x86_64' | 'arm64';
@@ -89,6 +90,14 @@ export interface Deviation {
    * is *unsupported* there, not failed.
    */
   readonly exitReasons?: readonly number[];
+  /**
+   * arm64: exit kinds (the spec's names, `ARM64_EXIT_KINDS`: exits to the VMM, and exceptions the
+   * guest takes itself and reports) this backend never produces as the spec predicts them — the
+   * implementation legitimately behaves otherwise (a WFE that completes instead of trapping) or is known
+   * to get that rule wrong. The harness generates no guest program that needs one, and a trace step that
+   * expects one (its `expect.kind`) is *unsupported* there, not failed.
+   */
+  readonly arm64ExitKinds?: readonly Arm64ExitKind[];
 }
 
 /** What a backend is and can do. The spec reads its environment (page size, limits) from here. */

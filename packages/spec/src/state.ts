@@ -55,6 +55,12 @@ export interface SpecVcpu {
   execTime: bigint;
   /** x86 MSRs made native with `hv_vcpu_enable_native_msr` (their RDMSR/WRMSR do not exit). */
   readonly nativeMsrs: Set<number>;
+  /**
+   * arm64: whether the VMM wrote one of the vCPU's feature ID registers (op0 3, op1 0, CRn 0, CRm 1..7).
+   * The guest then reads that value, but the core behaves as it is: the registers no longer tell what
+   * the core implements.
+   */
+  idRegsWritten: boolean;
 }
 
 /** An arm64 `hv_vm_config_t` as the spec tracks it. */
@@ -126,6 +132,7 @@ export function newVcpu(handle: number, owner: ThreadId): SpecVcpu {
     ran: false,
     execTime: 0n,
     nativeMsrs: new Set(),
+    idRegsWritten: false,
   };
 }
 

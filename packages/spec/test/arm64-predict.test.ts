@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import type { Capabilities } from '../src/backend.js';
 import type { Arm64Action } from '../src/guest/arm64/actions.js';
 import { predictArm64 } from '../src/guest/arm64/predict.js';
 import {
@@ -8,10 +9,17 @@ import {
   arm64ProgramArb,
   arm64ScenarioAnswer,
   arm64ScenarioArb,
+  arm64ScenarioFor,
   arm64ScenarioTraceSteps,
   predictArm64Scenario,
 } from '../src/guest/arm64/scenario.js';
-import { ARM64_EXIT_KINDS, arm64VmmStep, completeMmioLoad } from '../src/guest/arm64/vmm.js';
+import {
+  ARM64_EXIT_KINDS,
+  type Arm64ExitKind,
+  arm64KindDeviation,
+  arm64VmmStep,
+  completeMmioLoad,
+} from '../src/guest/arm64/vmm.js';
 import { HV_EXIT_REASON, HV_REG, HV_SYS_REG } from '../src/vocabulary/arm64.js';
 
 const CODE = 0x10000n;
@@ -294,6 +302,7 @@ test('trace steps: code, setup, run with the predicted exit record, VMM response
         virtual_address: '0x40000',
         physical_address: '0x40000',
       },
+      kind: 'arm64.dabt.write.unmapped',
     },
   });
   const i = steps.indexOf(runs[0]!);
@@ -503,6 +512,148 @@ test('MMU on: FAR is the VA and the IPA the translated address; a walk into noth
   // Device memory: the unaligned load is the guest's alignment fault (EC 0x25, DFSC 0x21, FAR = the VA).
   assert.deepEqual(
     [align!.kind, align!.guest?.esr?.value, align!.guest?.far],
-    ['arm64.el1.alignment', 0x9600_0021n, 0x8000_0012n],
+    ['arm64.el1.alignment.device', 0x9600_0021n, 0x8000_0012n],
   );
+});
+
+test('kinds the Arm ARM rules tell apart: WFI/WFE at EL0, the DAIF trap, ICC_SRE_EL1, alignment and PC alignment', () => {
+  const kinds = (actions: Arm64Action[], start?: 'el0' | 'el1h') =>
+    predictArm64({ actions, codeIpa: CODE, lookup, answer, ...(start ? { start } : {}) }).exits.map(
+      (e) => e.kind,
+    );
+  assert.deepEqual(kinds([{ op: 'wfi' }, { op: 'wfe' }], 'el0'), [
+    'arm64.el1.wfi',
+    'arm64.el1.wfe',
+    'arm64.end',
+  ]);
+  assert.deepEqual(
+    kinds(
+      [
+        { op: 'sysreg', reg: 'CNTPCT_EL0', read: true, rt: 0 },
+        { op: 'daif', set: true, imm: 2 },
+      ],
+      'el0',
+    ),
+    ['arm64.el1.sysreg', 'arm64.el1.sysreg.daif', 'arm64.end'],
+  );
+  assert.deepEqual(
+    kinds([
+      { op: 'sysreg', reg: 'ICC_SRE_EL1', read: true, rt: 0 },
+      { op: 'sysreg', reg: 'ICC_PMR_EL1', read: true, rt: 0 },
+    ]),
+    ['arm64.sysreg.gic.sre', 'arm64.sysreg.gic', 'arm64.end'],
+  );
+  // MMU off: an unaligned plain load is Device memory's alignment fault; an unaligned LDAR the instruction's.
+  assert.deepEqual(
+    kinds([
+      { op: 'ldr', size: 4, ipa: 0x20002n, base: 0, rt: 1 },
+      { op: 'ldr', size: 4, ipa: 0x20006n, base: 0, rt: 1, acquire: true },
+    ]),
+    ['arm64.el1.alignment.device', 'arm64.el1.alignment', 'arm64.end'],
+  );
+  // A misaligned branch target: the same EC 0x22 whether or not the fetch there would fault.
+  const p = predictArm64({
+    actions: [
+      { op: 'branch', ipa: CODE + 0x402n, reg: 9 },
+      { op: 'branch', ipa: 0x40002n, reg: 9 },
+      { op: 'branch', ipa: 0x20002n, reg: 9 },
+    ],
+    codeIpa: CODE,
+    lookup,
+    answer,
+  });
+  assert.deepEqual(
+    p.exits.map((e) => [e.kind, e.guest?.esr?.value, e.guest?.far]),
+    [
+      ['arm64.el1.pc-alignment', 0x8a00_0000n, CODE + 0x402n],
+      ['arm64.el1.pc-alignment.unfetchable', 0x8a00_0000n, 0x40002n],
+      ['arm64.el1.pc-alignment.unfetchable', 0x8a00_0000n, 0x20002n],
+      ['arm64.end', undefined, undefined],
+    ],
+  );
+});
+
+test('an EL0 read of the ID space: UNDEFINED, or a trapped MRS with FEAT_IDST, unpredicted when unknown', () => {
+  const actions: Arm64Action[] = [{ op: 'sysreg', reg: 'ID_AA64MMFR3_EL1', read: true, rt: 3 }];
+  const first = (idst?: boolean | 'unknown') =>
+    predictArm64({
+      actions,
+      codeIpa: CODE,
+      lookup,
+      answer,
+      start: 'el0',
+      ...(idst === undefined ? {} : { idst }),
+    }).exits[0]!;
+  assert.deepEqual([first().kind, first().guest?.esr?.value], ['arm64.el1.undefined', 0x0200_0000n]);
+  // EC 0x18: Op0 3, Op2 3, Op1 0, CRn 0, Rt 3, CRm 7, read.
+  assert.deepEqual([first(true).kind, first(true).guest?.esr?.value], ['arm64.el1.sysreg', 0x6236_006fn]);
+  assert.throws(() => first('unknown'), RangeError);
+  // A write is UNDEFINED either way (FEAT_IDST is about reads).
+  const w = predictArm64({
+    actions: [{ op: 'sysreg', reg: 'ID_AA64MMFR3_EL1', read: false, rt: 3 }],
+    codeIpa: CODE,
+    lookup,
+    answer,
+    start: 'el0',
+    idst: true,
+  });
+  assert.equal(w.exits[0]!.kind, 'arm64.el1.undefined');
+});
+
+test('a guest write of MDSCR_EL1 that may arm software step or breakpoints is not predicted', () => {
+  const mdscr = (value: bigint | undefined, rt = 1): Arm64Action[] => [
+    { op: 'sysreg', reg: 'MDSCR_EL1', read: false, rt, ...(value === undefined ? {} : { value }) },
+  ];
+  const predict = (actions: Arm64Action[]) => predictArm64({ actions, codeIpa: CODE, lookup, answer });
+  assert.equal(predict(mdscr(0x1000n)).exits.length, 1, 'TDCC alone: no debug event');
+  assert.equal(predict(mdscr(undefined, 31)).exits.length, 1, 'XZR');
+  assert.throws(() => predict(mdscr(1n)), /MDSCR_EL1/);
+  assert.throws(() => predict(mdscr(0x8000n)), /MDSCR_EL1/);
+  assert.throws(() => predict(mdscr(undefined)), /MDSCR_EL1/, 'an unknown value');
+  // Trapped to the VMM, the write does not happen: predicted whatever the value.
+  assert.equal(
+    predictArm64({ actions: mdscr(0x8001n), codeIpa: CODE, lookup, answer, trapDebugRegs: true }).exits[0]!
+      .kind,
+    'arm64.sysreg.debug',
+  );
+  // The generator never writes SS or MDE.
+  fc.assert(
+    fc.property(arm64ProgramArb(LAYOUT, 8), (actions) =>
+      actions.every(
+        (a) =>
+          a.op !== 'sysreg' ||
+          a.reg !== 'MDSCR_EL1' ||
+          a.read ||
+          a.rt === 31 ||
+          ((a.value ?? 1n) & 0x8001n) === 0n,
+      ),
+    ),
+  );
+});
+
+test('a backend’s declared exit kinds are taken out of a scenario, action by action', () => {
+  const caps = (kinds: string[]): Capabilities => ({
+    backend: 'x',
+    arch: 'arm64',
+    pageSize: 16384,
+    maxVcpus: 1,
+    guestExecution: true,
+    enforcedPermissions: [],
+    deviations: [{ id: 'x.no', description: '', arm64ExitKinds: kinds as Arm64ExitKind[] }],
+  });
+  const scenario = {
+    layout: LAYOUT,
+    actions: [{ op: 'hvc', imm: 1 }, { op: 'wfe' }, { op: 'udf', imm: 0 }, { op: 'wfe' }] as Arm64Action[],
+    cancelFirst: true,
+  };
+  const s = arm64ScenarioFor(caps(['arm64.wfe']), scenario);
+  assert.deepEqual(s?.actions, [
+    { op: 'hvc', imm: 1 },
+    { op: 'udf', imm: 0 },
+  ]);
+  assert.equal(s?.cancelFirst, true);
+  assert.equal(arm64ScenarioFor(caps(['arm64.canceled']), scenario)?.cancelFirst, false);
+  assert.equal(arm64ScenarioFor(caps(['arm64.end']), scenario), undefined);
+  assert.equal(arm64ScenarioFor(caps([]), scenario), scenario);
+  assert.equal(arm64KindDeviation(caps(['arm64.wfe']), 'arm64.wfe')?.id, 'x.no');
 });

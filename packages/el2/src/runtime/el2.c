@@ -520,6 +520,36 @@ static int emulate_id_read(int s, u64 esr)
 	return 1;
 }
 
+/*
+ * Debug-register accesses that trap only because of MDCR_EL2.TDE: while TDE is 1 the PE behaves as if
+ * MDCR_EL2.TDA were 1 (Arm ARM D19, MDCR_EL2.TDE), so asking for debug exceptions
+ * (hv_vcpu_set_trap_debug_exceptions) makes every access to DBGBVR/BCR/WVR/WCRn and MDSCR_EL1 trap too. The framework exits
+ * for those only when the host asked for it (hv_vcpu_set_trap_debug_reg_accesses, hvf-facts.md §2.4
+ * [H]); otherwise the access is the guest's own, so the runtime performs it on the guest's live
+ * register and the guest goes on.
+ */
+static int emulate_debug_access(int s, u64 esr)
+{
+	u64 flags = SLOTF(s, SLOT_FLAGS);
+	if ((flags & RUN_FLAG_TRAP_DEBUG_REG_ACCESSES) || !(flags & RUN_FLAG_TRAP_DEBUG_EXCEPTIONS))
+		return 0;
+	u32 iss = (u32)(esr & 0x1ffffff);
+	u32 op0 = (iss >> 20) & 3, op2 = (iss >> 17) & 7, op1 = (iss >> 14) & 7;
+	u32 crn = (iss >> 10) & 15, rt = (iss >> 5) & 31, crm = (iss >> 1) & 15;
+	int read = iss & 1;
+	u32 enc = (op0 << 14) | (op1 << 11) | (crn << 7) | (crm << 3) | op2;
+	if (op0 != 2)
+		return 0;
+	u64 v = (read || rt == 31) ? 0 : SLOTF(s, SLOT_X + 8 * rt);
+	if (!sysreg_debug_access(enc, !read, &v))
+		return 0;
+	isb();
+	if (read && rt != 31)
+		SLOTF(s, SLOT_X + 8 * rt) = v;
+	write_sysreg(elr_el2, read_sysreg(elr_el2) + 4);
+	return 1;
+}
+
 static void exit_to_host(int s, u64 reason, u64 esr)
 {
 	u64 far = 0, ipa = 0;
@@ -571,7 +601,7 @@ volatile u8 *el2_trap(u64 kind)
 	if (kind == KIND_SYNC || kind == KIND_SERROR || kind == KIND_AARCH32) {
 		u64 esr = read_sysreg(esr_el2);
 		u32 ec = (u32)(esr >> 26) & 0x3f;
-		if (kind == KIND_SYNC && ec == 0x18 && emulate_id_read(s, esr))
+		if (kind == KIND_SYNC && ec == 0x18 && (emulate_id_read(s, esr) || emulate_debug_access(s, esr)))
 			return slot_page(s);
 		exit_to_host(s, 1, esr);
 		return schedule();

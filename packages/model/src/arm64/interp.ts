@@ -41,7 +41,9 @@
  *
  * Not modelled (the run stops with the "unsupported instruction" result instead): AArch32, EL2/EL3
  * modes, big-endian data (SCTLR_EL1.EE/E0E), top-byte-ignore, reserved TCR granules, instruction fetch
- * from Device memory, SIMD&FP, exclusives, DC/AT, hardware breakpoints, watchpoints and single-step.
+ * from Device memory, SIMD&FP, exclusives, DC/AT, hardware breakpoints, watchpoints and single-step
+ * (a run, or a guest MSR, that leaves MDSCR_EL1.SS = 1, or MDE = 1 with a DBGBCRn/DBGWCRn enabled,
+ * stops as unsupported rather than run without the debug events the Arm ARM would raise).
  *
  * Virtual time: `ctx.clock.count` advances by 1 per instruction the guest retires (one that completes,
  * or that generates an exception whose return address is the next instruction: SVC, HVC; not one that
@@ -113,6 +115,14 @@ const F_UNSUP = 3;
 
 /** System registers the interpreter reads as numbers (refreshed after every MSR). */
 const R_SCTLR = S.HV_SYS_REG_SCTLR_EL1;
+/** MDSCR_EL1, then the controls of the pretend core's 2 breakpoints and 2 watchpoints. */
+const DEBUG_CONTROLS = [
+  S.HV_SYS_REG_MDSCR_EL1,
+  S.HV_SYS_REG_DBGBCR0_EL1,
+  S.HV_SYS_REG_DBGBCR1_EL1,
+  S.HV_SYS_REG_DBGWCR0_EL1,
+  S.HV_SYS_REG_DBGWCR1_EL1,
+] as const;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
@@ -342,6 +352,11 @@ class Interp implements SlowRegs {
   sysWrites = -1;
   /** The bigints the number fields above were converted from (see refresh). */
   readonly seen: (bigint | undefined)[] = new Array<bigint | undefined>(7).fill(undefined);
+  /** MDSCR_EL1 and the breakpoint/watchpoint controls as {@link debugArmed} last saw them. */
+  readonly seenDebug: (bigint | undefined)[] = new Array<bigint | undefined>(DEBUG_CONTROLS.length).fill(
+    undefined,
+  );
+  debugWhy = '';
 
   /** The code page the PC is in: its tag (VA bits 31:12 with bits 1:0 of the PC, see fetch), host view, decoded ops. */
   cpTag = -1;
@@ -415,7 +430,10 @@ class Interp implements SlowRegs {
       if (region !== this.cpRegion || region === undefined || (region.flags & HV_MEMORY.EXEC) === 0)
         this.cpTag = -1;
     }
-    let stop = cpu.sysWrites === this.sysWrites && this.unsupportedConfig === '' ? undefined : this.refresh();
+    let stop =
+      cpu.sysWrites === this.sysWrites && this.unsupportedConfig === '' && this.debugWhy === ''
+        ? undefined
+        : this.refresh();
     this.sysWrites = cpu.sysWrites;
     if (stop === undefined) {
       this.retime();
@@ -520,7 +538,38 @@ class Interp implements SlowRegs {
     }
     if (this.unsupportedConfig !== '')
       return { kind: 'unsupported', bytes: new Uint8Array(0), reason: this.unsupportedConfig };
+    const why = this.debugArmed();
+    if (why !== '') return { kind: 'unsupported', bytes: new Uint8Array(0), reason: why };
     return undefined;
+  }
+
+  /**
+   * Why the debug registers would make debug events the model does not implement, or ''. Software step
+   * needs MDSCR_EL1.SS = 1; breakpoints and watchpoints need MDSCR_EL1.MDE = 1 and a DBGBCRn/DBGWCRn
+   * with E = 1 (Arm ARM D2, AArch64.CheckDebug, "Software Step exceptions"). Checked whether or not
+   * debug exceptions are enabled from the guest's EL: with hv_vcpu_set_trap_debug_exceptions they are,
+   * whatever PSTATE.D.
+   */
+  debugArmed(): string {
+    const sys = this.cpu.sys;
+    const seen = this.seenDebug;
+    let changed = false;
+    for (let k = 0; k < DEBUG_CONTROLS.length; k++) {
+      const v = sys.get(DEBUG_CONTROLS[k]!) ?? 0n;
+      if (v !== seen[k]) {
+        seen[k] = v;
+        changed = true;
+      }
+    }
+    if (!changed) return this.debugWhy;
+    const mdscr = seen[0] ?? 0n;
+    this.debugWhy =
+      (mdscr & 1n) !== 0n
+        ? 'MDSCR_EL1.SS = 1: software step is not modelled'
+        : (mdscr & 0x8000n) !== 0n && seen.slice(1).some((c) => ((c ?? 0n) & 1n) !== 0n)
+          ? 'MDSCR_EL1.MDE = 1 with a breakpoint or watchpoint enabled: hardware breakpoints and watchpoints are not modelled'
+          : '';
+    return this.debugWhy;
   }
 
   count(): bigint {
@@ -1753,7 +1802,8 @@ class Interp implements SlowRegs {
           if (this.ctx.trapDebugRegAccesses) return toVmm();
           if (read) return readValue(this.sysBig(enc));
           this.cpu.sys.set(enc, value());
-          return undefined;
+          const why = this.debugArmed();
+          return why === '' ? undefined : { kind: 'unsupported', bytes: this.wordBytes(), reason: why };
         }
       }
       throw new Unsupported(

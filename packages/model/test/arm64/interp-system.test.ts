@@ -355,3 +355,32 @@ test('outside the model: top-byte-ignore, reserved granules, fetches from Device
   d.cpu.setX(1, RAM);
   assert.equal(run(d).kind, 'unsupported');
 });
+
+test('outside the model: software step and enabled breakpoints/watchpoints stop the run as unsupported', () => {
+  const MDSCR = 0x8012;
+  const DBGWCR1 = 0x800f;
+  // MDSCR_EL1.SS = 1 before the run: a step exception the model does not raise.
+  const step = machine([0xd503201f]);
+  step.cpu.setSys(MDSCR, 1n);
+  const s = run(step);
+  assert.equal(s.kind, 'unsupported');
+  if (s.kind === 'unsupported') assert.match(s.reason, /MDSCR_EL1\.SS/);
+  // MDE alone, or an enabled watchpoint without MDE, raises nothing: the program runs.
+  const mde = machine([0xd503201f]);
+  mde.cpu.setSys(MDSCR, 0x8000n);
+  assert.deepEqual(run(mde), hvc(0xffff));
+  const wcr = machine([0xd503201f]);
+  wcr.cpu.setSys(DBGWCR1, 0x1ff7n);
+  assert.deepEqual(run(wcr), hvc(0xffff));
+  // The guest itself arms one: msr MDSCR_EL1, x1 with MDE while DBGWCR1_EL1.E = 1 stops at the msr.
+  const guest = machine([0xd5100241, 0xd503201f]); // msr mdscr_el1, x1; nop
+  guest.cpu.setSys(DBGWCR1, 0x1ff7n);
+  guest.cpu.setX(1, 0x8000n);
+  const g = run(guest);
+  assert.equal(g.kind, 'unsupported');
+  if (g.kind === 'unsupported') assert.match(g.reason, /MDE = 1 with a breakpoint or watchpoint/);
+  // Cleared again by the VMM, the next run goes on.
+  guest.cpu.setSys(MDSCR, 0n);
+  guest.cpu.pc = CODE + 4n;
+  assert.deepEqual(run(guest), hvc(0xffff));
+});

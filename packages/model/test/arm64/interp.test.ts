@@ -315,10 +315,11 @@ test('system registers: PMU traps, debug traps when enabled, held registers, cou
     virtual_address: 0n,
     physical_address: 0n,
   });
+  // Untrapped, the guest writes its own MDSCR_EL1 (here TDCC: no debug event to model).
   const dbgOff = machine([0xd5100241]);
-  dbgOff.cpu.setX(1, 5n);
+  dbgOff.cpu.setX(1, 0x1000n);
   assert.deepEqual(run(dbgOff), hvcEnd);
-  assert.equal(dbgOff.cpu.sys.get(0x8012), 5n);
+  assert.equal(dbgOff.cpu.sys.get(0x8012), 0x1000n);
 
   const held = machine([0xd51bd041, 0xd538d080, 0xd5384240, 0xd53be043, 0xd53b4204]); // msr TPIDR_EL0,x1; mrs x0,TPIDR_EL1; mrs x0,CurrentEL; mrs x3,CNTVCT_EL0; mrs x4, NZCV
   held.cpu.setX(1, 0xabcn);

@@ -47,6 +47,11 @@ const configParam: InParam = {
 const REG_EXACT = (reg: number): boolean => reg <= HV_REG.HV_REG_PC;
 
 /** System registers that are plain 64-bit storage with no RES0/RES1 bits the framework might fix. */
+/** The feature ID registers: op0 3, op1 0, CRn 0, CRm 1..7 (Arm ARM D19; MIDR/MPIDR are CRm 0). */
+function isIdSpaceSysReg(r: number): boolean {
+  return r >> 7 === 0b11_000_0000 && ((r >> 3) & 15) !== 0;
+}
+
 const SYS_REG_EXACT: ReadonlySet<number> = new Set([
   HV_SYS_REG.HV_SYS_REG_TPIDR_EL0,
   HV_SYS_REG.HV_SYS_REG_TPIDR_EL1,
@@ -686,8 +691,14 @@ const registers: CallSpec[] = [
     valueParam: { name: 'value', doc: 'the value', in: IN.u64('uint64_t'), out: OUT.u64('uint64_t *') },
     exact: (r) => SYS_REG_EXACT.has(r),
     read: (v, r) => v.fields.get(r),
-    write: (v, r, value) => v.fields.set(r, value as bigint),
-    forget: (v, r) => v.fields.delete(r),
+    write: (v, r, value) => {
+      v.fields.set(r, value as bigint);
+      if (isIdSpaceSysReg(r)) v.idRegsWritten = true;
+    },
+    forget: (v, r) => {
+      v.fields.delete(r);
+      if (isIdSpaceSysReg(r)) v.idRegsWritten = true;
+    },
     evidence: U,
     source: 'hvf-facts §2.2/§2.4 [H]; read-back of plain 64-bit registers is not asserted by any test [U]',
     setAlwaysSucceeds: (r) => SYS_REG_EXACT.has(r),

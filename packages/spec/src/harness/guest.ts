@@ -12,7 +12,10 @@ import {
   type Arm64Layout,
   type Arm64Scenario,
   arm64Granules,
+  arm64HostByteReader,
+  arm64Idst,
   arm64ScenarioArb,
+  arm64ScenarioFor,
   arm64ScenarioTraceSteps,
   runArm64Scenario,
 } from '../guest/arm64/scenario.js';
@@ -128,12 +131,15 @@ async function vmmReset(m: Model, r: Real, vcpu: SpecVcpu): Promise<void> {
     }
     return;
   }
-  // arm64: EL1h with the MMU off (and TCR_EL1 0: the model does not run top-byte-ignore) and the
-  // virtual timer off (hvf-facts §2.6, §5.7: fresh state is undefined).
+  // arm64: EL1h with the MMU off (and TCR_EL1 0: the model does not run top-byte-ignore), the
+  // virtual timer off (hvf-facts §2.6, §5.7: fresh state is undefined) and self-hosted debug off
+  // (MDSCR_EL1.SS and MDE clear: with trap-debug-exceptions on, a software step or breakpoint armed by
+  // an earlier hv_vcpu_set_sys_reg would end the spin with a debug exit — Arm ARM D2).
   for (const [reg, value] of [
     [HV_SYS_REG.HV_SYS_REG_SCTLR_EL1, 0n],
     [HV_SYS_REG.HV_SYS_REG_TCR_EL1, 0n],
     [HV_SYS_REG.HV_SYS_REG_CNTV_CTL_EL0, 0n],
+    [HV_SYS_REG.HV_SYS_REG_MDSCR_EL1, 0n],
   ] as const) {
     await execute(m, r, { name: 'hv_vcpu_set_sys_reg', t, args: { vcpu: handle, reg, value } });
   }
@@ -215,6 +221,8 @@ export class GuestCommand implements HvCommand {
     const handle = forgeVcpu(vcpu.handle);
     const memName = (mem: HostMemory): string => `mem${mem.id}`;
     let report: ScenarioReport;
+    /** arm64: whether the scenario ran (the runner runs nothing of one it does not predict). */
+    let ran = true;
     if (m.state.env.arch === 'x86_64') {
       await vmmReset(m, r, vcpu);
       const layout: X86Layout = {
@@ -252,31 +260,53 @@ export class GuestCommand implements HvCommand {
         ...(tables ? { tables } : {}),
         ipaBits: Number(m.state.vm?.addrLimit.toString(2).length ?? 37) - 1,
         granules: mmfr0.ret === HV.HV_SUCCESS ? arm64Granules(mmfr0.value ?? 0n) : [],
+        idst: idstOf(first(r.backend) as Arm64Backend, vcpu, handle),
       };
-      const scenario = sample(arm64ScenarioArb(layout), this.seed) as Arm64Scenario;
+      // Without what the backend declares it cannot show (Deviation.arm64ExitKinds): not generated.
+      const scenario = arm64ScenarioFor(
+        r.backend.capabilities,
+        sample(arm64ScenarioArb(layout), this.seed) as Arm64Scenario,
+        arm64HostByteReader(r.backend as Arm64Backend, layout),
+      );
+      if (!scenario) {
+        r.log.push({
+          kind: 'skipped',
+          call: { name: 'guest', t: vcpu.owner, args: {} },
+          why: 'the program needs an exit kind this backend declares it never produces',
+        });
+        return;
+      }
       this.summary = `t${vcpu.owner}: guest arm64 program of ${scenario.actions.length} actions on vcpu ${vcpu.handle}`;
+      // A scenario the runner does not run (outside the prediction, or needing what the backend cannot
+      // enforce) makes no call at all: the trace shows nothing of it, and the vCPU is as it was.
       r.log.push({
         kind: 'guest',
         render: (name) =>
-          arm64ScenarioTraceSteps(scenario, {
-            vcpu: name(vcpu.handle),
-            thread: vcpu.owner,
-            memName,
-            masked: r.backend.capabilities.backend !== 'model',
-          }),
+          ran
+            ? arm64ScenarioTraceSteps(scenario, {
+                vcpu: name(vcpu.handle),
+                thread: vcpu.owner,
+                memName,
+                masked: r.backend.capabilities.backend !== 'model',
+              })
+            : [],
       });
+      // Each backend's run is predicted for its own core (FEAT_IDST), read as its vCPU reports it.
       report = onEach(r.backend, handle, (b, v, mem) =>
         runArm64Scenario(b as Arm64Backend, vcpu.owner, v, {
           ...scenario,
-          layout: arm64LayoutOn(scenario.layout, mem),
+          layout: { ...arm64LayoutOn(scenario.layout, mem), idst: idstOf(b as Arm64Backend, vcpu, v) },
         }),
       );
-      // The state the scenario's VMM left: its debug traps, the vtimer unmasked (hvf-facts.md §2.4, §2.6).
-      vcpu.trapDebugExceptions = scenario.trapDebug ?? true;
-      vcpu.trapDebugRegAccesses = scenario.trapDebugRegs ?? false;
-      vcpu.vtimerMask = false;
+      ran = report.unsupported === undefined;
+      if (ran) {
+        // The state the scenario's VMM left: its debug traps, the vtimer unmasked (hvf-facts.md §2.4, §2.6).
+        vcpu.trapDebugExceptions = scenario.trapDebug ?? true;
+        vcpu.trapDebugRegAccesses = scenario.trapDebugRegs ?? false;
+        vcpu.vtimerMask = false;
+      }
     }
-    afterGuestRun(vcpu);
+    if (ran) afterGuestRun(vcpu);
     if (m.state.env.arch === 'arm64') m.coverage.add('hv_vcpu_run.guest');
     if (report.unsupported) {
       r.log.push({
@@ -328,6 +358,21 @@ function onEach(
     exitsCovered: a.exitsCovered.filter((k) => b.exitsCovered.includes(k)),
     ...(a.unsupported || b.unsupported ? { unsupported: a.unsupported ?? b.unsupported } : {}),
   };
+}
+
+/** The backend itself, or in differential mode the first of the two (whose run the trace shows). */
+function first(backend: Backend): Backend {
+  return (backend as Partial<DiffingBackend>).diff?.a ?? backend;
+}
+
+/**
+ * Whether the vCPU's core implements FEAT_IDST, from its ID_AA64MMFR2_EL1 — `'unknown'` once the VMM
+ * wrote a feature ID register of it (then it reads that value, whatever the core does).
+ */
+function idstOf(b: Arm64Backend, v: SpecVcpu, handle: ReturnType<typeof forgeVcpu>): boolean | 'unknown' {
+  if (v.idRegsWritten) return 'unknown';
+  const r = b.hv_vcpu_get_sys_reg(v.owner, handle, HV_SYS_REG.HV_SYS_REG_ID_AA64MMFR2_EL1);
+  return r.ret === HV.HV_SUCCESS ? arm64Idst(r.value ?? 0n) : 'unknown';
 }
 
 function x86LayoutOn(l: X86Layout, mem: (m: HostMemory) => HostMemory): X86Layout {

@@ -7,6 +7,7 @@
  */
 
 import type { Arch, HostMemory } from '../backend.js';
+import { ARM64_EXIT_KINDS, type Arm64ExitKind } from '../guest/arm64/vmm.js';
 import {
   type BindKind,
   KIND_BITS,
@@ -56,6 +57,8 @@ export interface ExpectCheck {
     Partial<Record<'reason' | 'syndrome' | 'virtual_address' | 'physical_address', NumericCheck>>
   >;
   readonly bytes?: Uint8Array;
+  /** The arm64 exit kind the step is about (see `Expect.kind`). */
+  readonly kind?: Arm64ExitKind;
 }
 
 const STEP_KEYS = ['thread', 'call', 'args', 'expect', 'bind', 'async', 'label'];
@@ -85,7 +88,7 @@ export function compileExpect(
   const obj = raw as Expect & Record<string, unknown>;
   const allowed: string[] = [];
   if (spec.kind === 'hv') allowed.push('ret');
-  if (spec.out === 'exit') allowed.push('exit');
+  if (spec.out === 'exit') allowed.push('exit', 'kind');
   else if (spec.out === 'bytes') allowed.push('bytes');
   else if (spec.out !== undefined) allowed.push('value');
   for (const key of Object.keys(obj)) {
@@ -129,6 +132,14 @@ export function compileExpect(
     out.exit = checks;
   }
   if (obj.bytes !== undefined) out.bytes = toBytes(obj.bytes, 'expect.bytes');
+  if (obj.kind !== undefined) {
+    if (typeof obj.kind !== 'string' || !(ARM64_EXIT_KINDS as readonly string[]).includes(obj.kind))
+      throw new FieldError(
+        'expect.kind',
+        `expected an arm64 exit kind (arm64.…), got ${describeJson(obj.kind)}`,
+      );
+    out.kind = obj.kind as Arm64ExitKind;
+  }
   return out;
 }
 

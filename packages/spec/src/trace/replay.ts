@@ -14,14 +14,18 @@
  * - A step the backend cannot honour is *unsupported*, never a pass: a run on a backend without
  *   guest execution; a map/protect that may succeed (per its `expect.ret`) with a permission set not
  *   in the backend's `capabilities.enforcedPermissions`, when a later step runs the guest (its
- *   accesses would not mean what the trace says). The step and every later step are then reported
- *   unsupported.
+ *   accesses would not mean what the trace says); an arm64 run (or its await) whose `expect.kind` is
+ *   an exit kind one of the backend's deviations declares it never produces (`arm64ExitKinds`), found
+ *   before a synchronous run is made (an async run's at its await); an x86 exit-reason read expecting
+ *   a reason the backend declares it never reports (`exitReasons`). The step and every later step are
+ *   then reported unsupported.
  * - After a failure every later step is skipped. Async runs still in flight are then cancelled
  *   (`hv_vcpus_exit` / `hv_vcpu_interrupt` from thread 0) and awaited, so the backend is left idle.
  * @module
  */
 
 import type { Arm64Exit, Backend, Capabilities, HostMemory, Vcpu } from '../backend.js';
+import { arm64KindDeviation } from '../guest/arm64/vmm.js';
 import { x86SetupSteps } from '../guest/x86/setup.js';
 import { type FieldId, type JudgeContext, judgeField } from '../judge/exit.js';
 import { memoryFlagsName } from '../vocabulary/memory.js';
@@ -308,6 +312,15 @@ export async function replayTrace(
       }
       const check =
         step.expect === undefined ? {} : compileExpect(step.expect, resultCall, resultSpec, resultArgs, env);
+      if (check.kind !== undefined) {
+        const d = arm64KindDeviation(caps, check.kind);
+        if (d)
+          throw new StepEnd(
+            'unsupported',
+            `${caps.backend} declares it never produces ${check.kind} as the spec predicts`,
+            d.id,
+          );
+      }
 
       if (spec.kind === 'hv') {
         if (spec.runsGuest && !caps.guestExecution) {

@@ -95,6 +95,13 @@ export interface Expect {
   readonly value?: NumericExpect | boolean;
   /** arm64 `hv_vcpu_run` (or its `await`) only. */
   readonly exit?: ExitExpect;
+  /**
+   * arm64 `hv_vcpu_run` (or its `await`) only: the spec's name for what the guest did to make this exit
+   * (one of `ARM64_EXIT_KINDS`, e.g. `arm64.wfe`, `arm64.el1.alignment.device` for an exception the guest
+   * took and reported). Nothing is compared with it; on a backend that declares it never produces this
+   * kind as the spec predicts (`Deviation.arm64ExitKinds`) the step is unsupported.
+   */
+  readonly kind?: string;
   /** `host_read` only: the bytes read, as hex. */
   readonly bytes?: string;
 }

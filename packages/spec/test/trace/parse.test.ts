@@ -384,6 +384,24 @@ describe('parseTrace rejects, naming file, step and field', () => {
       /step 0 \(hv_vm_create\): async: hv_vm_create has no async form/,
     ],
     [
+      'an unknown exit kind',
+      arm64(vmCreate, vcpuCreate, {
+        call: 'hv_vcpu_run',
+        args: { vcpu: '$cpu' },
+        expect: { ret: 'HV_SUCCESS', kind: 'arm64.wfx' },
+      }),
+      /step 2 \(hv_vcpu_run\): expect\.kind: expected an arm64 exit kind \(arm64\.…\), got "arm64\.wfx"/,
+    ],
+    [
+      'an exit kind on a call without an exit',
+      arm64(vmCreate, vcpuCreate, {
+        call: 'hv_vcpu_get_reg',
+        args: { vcpu: '$cpu', reg: 'HV_REG_PC' },
+        expect: { ret: 'HV_SUCCESS', kind: 'arm64.wfe' },
+      }),
+      /step 2 \(hv_vcpu_get_reg\): expect\.kind: not checkable on hv_vcpu_get_reg/,
+    ],
+    [
       'async without label',
       arm64(vmCreate, vcpuCreate, { call: 'hv_vcpu_run', args: { vcpu: '$cpu' }, async: true }),
       /step 2 \(hv_vcpu_run\): label: an async step needs a label/,

@@ -533,6 +533,49 @@ describe('replayTrace', () => {
     );
   });
 
+  it('an arm64 run whose expect.kind the backend declares it never produces is unsupported before the run', async () => {
+    const b = arm();
+    b.caps = {
+      deviations: [{ id: 'fake.no-wfe', description: 'WFE never traps', arm64ExitKinds: ['arm64.wfe'] }],
+    };
+    const run = (kind: string) => [
+      vmCreate,
+      { call: 'hv_vcpu_create', args: { config: null }, bind: 'cpu' },
+      {
+        call: 'hv_vcpu_run',
+        args: { vcpu: '$cpu' },
+        expect: { ret: 'HV_SUCCESS', exit: { syndrome: '0x93810046' }, kind },
+      },
+      { call: 'hv_vm_destroy', args: {} },
+    ];
+    const wfe = await replayTrace(trace('arm64', ...run('arm64.wfe')), asArm(b));
+    assert.equal(wfe.status, 'unsupported');
+    assert.equal(wfe.firstProblem?.index, 2);
+    assert.equal(wfe.firstProblem?.deviation, 'fake.no-wfe');
+    assert.match(wfe.firstProblem?.message ?? '', /never produces arm64\.wfe/);
+    assert.deepEqual(
+      wfe.steps.map((s) => s.status),
+      ['pass', 'pass', 'unsupported', 'unsupported'],
+    );
+    assert.ok(!b.calls.includes('0:hv_vcpu_run'), 'the run was not attempted');
+    // Another kind runs and is judged: this fake's exit matches, so it passes.
+    assert.equal(
+      (await replayTrace(trace('arm64', ...run('arm64.dabt.write.unmapped')), asArm(b))).status,
+      'pass',
+    );
+    // Without the deviation the same WFE step runs (and here fails: the fake's exit is no WFE trap).
+    b.caps = {};
+    const failed = await replayTrace(
+      trace('arm64', ...run('arm64.wfe').slice(0, 2), {
+        call: 'hv_vcpu_run',
+        args: { vcpu: '$cpu' },
+        expect: { exit: { syndrome: { value: '0x07e00001', mask: '0xfe000003' } }, kind: 'arm64.wfe' },
+      }),
+      asArm(b),
+    );
+    assert.equal(failed.firstProblem?.status, 'fail');
+  });
+
   it('turns a backend exception into a failure naming it', async () => {
     const b = arm();
     b.host_write = () => {

@@ -243,6 +243,8 @@ export const ARM64_SYSREG_ENC = {
  * What an access to one of these registers does (Arm ARM register descriptions; HVF's traps as
  * QEMU's hvf code handles them, hvf-facts.md §2.3, §2.4):
  * - `group`: the exit kind of a trap to the VMM (`arm64.sysreg` for the PMU, `arm64.sysreg.<group>`);
+ *   ICC_SRE_EL1 has its own (`gic.sre`): ICC_SRE_EL2.Enable = 0 traps it, where ICH_HCR_EL2.TALL0,
+ *   TALL1 and TC trap the rest of the CPU interface (Arm GICv3 architecture, ICC_SRE_EL2, ICH_HCR_EL2);
  * - `dir`: which of MRS/MSR exist (the other is UNDEFINED);
  * - `el0`: at EL0 the access is UNDEFINED (`undef`) or trapped to EL1 by CNTKCTL_EL1 = 0 (`el1`);
  * - `trap`: `always`, or `debug` when only hv_vcpu_set_trap_debug_reg_accesses(true) traps it.
@@ -256,7 +258,7 @@ export const ARM64_SYSREGS = {
   ICC_IAR1_EL1: { enc: 0xc660, group: 'gic', dir: 'r', el0: 'undef', trap: 'always', evidence: 'tested' },
   ICC_EOIR1_EL1: { enc: 0xc661, group: 'gic', dir: 'w', el0: 'undef', trap: 'always', evidence: 'tested' },
   ICC_SGI1R_EL1: { enc: 0xc65d, group: 'gic', dir: 'w', el0: 'undef', trap: 'always', evidence: 'tested' },
-  ICC_SRE_EL1: { enc: 0xc665, group: 'gic', dir: 'rw', el0: 'undef', trap: 'always', evidence: 'tested' },
+  ICC_SRE_EL1: { enc: 0xc665, group: 'gic.sre', dir: 'rw', el0: 'undef', trap: 'always', evidence: 'tested' },
   CNTPCT_EL0: { enc: 0xdf01, group: 'timer', dir: 'r', el0: 'el1', trap: 'always', evidence: 'tested' },
   CNTP_CTL_EL0: { enc: 0xdf11, group: 'timer', dir: 'rw', el0: 'el1', trap: 'always', evidence: 'tested' },
   CNTP_CVAL_EL0: { enc: 0xdf12, group: 'timer', dir: 'rw', el0: 'el1', trap: 'always', evidence: 'tested' },
@@ -269,7 +271,7 @@ export const ARM64_SYSREGS = {
   string,
   {
     enc: number;
-    group: 'pmu' | 'oslock' | 'gic' | 'timer' | 'id' | 'debug';
+    group: 'pmu' | 'oslock' | 'gic' | 'gic.sre' | 'timer' | 'id' | 'debug';
     dir: 'r' | 'w' | 'rw';
     el0: 'undef' | 'el1' | 'none';
     trap: 'always' | 'debug';

@@ -19,6 +19,15 @@
  *   0b1110 for AArch64 state; as with the exit, they are masked out on hardware [U].
  * - SMC at EL1 exits with EC 0x17 and PC at the smc: whether HVF sets HCR_EL2.TSC is unverified
  *   (hvf-facts.md §2.8 [U]); without it an SMC would be UNDEFINED at EL1.
+ * - EL0 reads of the ID register space are UNDEFINED (EC 0x00) on a core without FEAT_IDST and a
+ *   trapped MRS (EC 0x18) at EL1 on one with it (Arm ARM D19, ID_AA64MMFR2_EL1.IDS): the caller says
+ *   which (`idst`), from the core's own ID_AA64MMFR2_EL1; whether Apple's cores have it is [U].
+ * - Self-hosted debug stays off: the VMM writes MDSCR_EL1 = 0 (scenario.ts), and a guest write of it
+ *   that may set SS or MDE is not predicted (software step, breakpoints and watchpoints are not).
+ * - Kinds name the Arm ARM rule behind each exit (vmm.ts): an unaligned access to Device memory
+ *   (`arm64.el1.alignment.device`) apart from an instruction's own alignment requirement, a PC
+ *   alignment fault where the fetch would also fault (`arm64.el1.pc-alignment.unfetchable`), the EL0
+ *   DAIF trap (`arm64.el1.sysreg.daif`), ICC_SRE_EL1 (`arm64.sysreg.gic.sre`), WFI and WFE at EL0.
  * - A pending IRQ/FIQ line (hv_vcpu_set_pending_interrupt before the first run) is taken by the guest as
  *   soon as PSTATE.I/F allow, until the first run returns (the framework then clears it, §2.4 [H]); while
  *   it is pending WFI does not wait and so does not trap. Both lines unmasked at once are not predicted
@@ -67,6 +76,7 @@ import {
   type Arm64ExitKind,
   type Arm64VmmDecision,
   type Arm64VmmQuery,
+  arm64BaseKind,
   arm64VmmException,
   arm64VmmStep,
 } from './vmm.js';
@@ -119,6 +129,12 @@ export interface Arm64PredictInput {
   /** Interrupt lines the VMM makes pending before the first run. */
   readonly irq?: boolean;
   readonly fiq?: boolean;
+  /**
+   * Whether the core implements FEAT_IDST (ID_AA64MMFR2_EL1.IDS = 1), which changes how an EL0 read of
+   * the ID register space is reported (see the module notes); `'unknown'` makes such a read
+   * unpredicted. Default false (the model's core).
+   */
+  readonly idst?: boolean | 'unknown';
 }
 
 /** An exception the guest took and reported from its vector: the EL1 state the VMM reads back. */
@@ -175,6 +191,8 @@ export interface Arm64Prediction {
 
 const PAGE_MASK_4K = ~0xfffn;
 const ALL32 = 0xffffffffn;
+/** MDSCR_EL1.SS (bit 0) and MDE (bit 15): software step and breakpoints/watchpoints (Arm ARM D2). */
+export const MDSCR_SS_MDE = 0x8001n;
 /** The bits of a WFx syndrome hardware must match: EC, IL, TI (CV/COND are [U]). */
 const WFX_MASK = 0xfe000003n;
 
@@ -279,7 +297,7 @@ export function predictArm64(input: Arm64PredictInput): Arm64Prediction {
     };
     if (e.reason === HV_EXIT_REASON.HV_EXIT_REASON_EXCEPTION) {
       vmm = arm64VmmException(decodeEsr(e.syndrome), ctx);
-      if (vmm.kind !== e.kind)
+      if (vmm.kind !== arm64BaseKind(e.kind))
         throw new Error(`internal: predicted ${e.kind} but the VMM classifies ${vmm.kind}`);
     } else {
       // CANCELED and VTIMER_ACTIVATED: the same VMM step a runner takes on the real exit record.
@@ -355,6 +373,7 @@ export function predictArm64(input: Arm64PredictInput): Arm64Prediction {
     va: bigint,
     at: bigint,
     resume: bigint,
+    kind?: Arm64ExitKind,
   ) => {
     const ec = fetch
       ? el === 0
@@ -377,7 +396,7 @@ export function predictArm64(input: Arm64PredictInput): Arm64Prediction {
           ec,
         });
     guestException({
-      kind: fetch ? 'arm64.el1.iabt' : s1DataKind(fsc),
+      kind: kind ?? (fetch ? 'arm64.el1.iabt' : s1DataKind(fsc)),
       action,
       type: 0,
       esr: { value, mask: ALL32 },
@@ -429,7 +448,7 @@ export function predictArm64(input: Arm64PredictInput): Arm64Prediction {
           return;
         }
         if (misaligned && t.device) {
-          s1Abort(i, false, write, FSC.ALIGNMENT, va, lay.at, lay.end);
+          s1Abort(i, false, write, FSC.ALIGNMENT, va, lay.at, lay.end, 'arm64.el1.alignment.device');
           return;
         }
         const ipa = t.ipa;
@@ -520,7 +539,7 @@ export function predictArm64(input: Arm64PredictInput): Arm64Prediction {
         if (ti === 0 && pending) return;
         if (el === 0) {
           guestException({
-            kind: 'arm64.el1.wfx',
+            kind: ti === 0 ? 'arm64.el1.wfi' : 'arm64.el1.wfe',
             action: i,
             type: 0,
             esr: { value: esrWfx({ ti }), mask: WFX_MASK },
@@ -568,6 +587,27 @@ export function predictArm64(input: Arm64PredictInput): Arm64Prediction {
         const dirOk = info.dir === 'rw' || (info.dir === 'r') === act.read;
         if (el === 0) {
           if (info.el0 === 'none') throw new RangeError(`${name} at EL0 is not predicted`);
+          if (info.group === 'id' && act.read) {
+            // An EL0 read of the ID space is UNDEFINED (EC 0x00), or with FEAT_IDST reported as a
+            // trapped MRS (EC 0x18) — Arm ARM D19, ID_AA64MMFR2_EL1.IDS; whether Apple's cores have
+            // it is not in the facts [U].
+            const idst = input.idst ?? false;
+            if (idst === 'unknown')
+              throw new RangeError(
+                'an EL0 read of the ID space on a core not known to have FEAT_IDST or not',
+              );
+            if (idst) {
+              guestException({
+                kind: 'arm64.el1.sysreg',
+                action: i,
+                type: 0,
+                esr: { value: esrSysreg({ ...fields, rt: act.rt, read: true }), mask: ALL32 },
+                elr: lay.at,
+                resume: lay.end,
+              });
+              return;
+            }
+          }
           if (info.el0 === 'undef' || !dirOk) {
             undefinedAt(i, lay.at, lay.end);
             return;
@@ -588,8 +628,16 @@ export function predictArm64(input: Arm64PredictInput): Arm64Prediction {
           return;
         }
         if (info.trap === 'debug' && !input.trapDebugRegs) {
-          // Not trapped: the guest reads what the register holds (unknown here) or writes it.
+          // Not trapped: the guest reads what the register holds (unknown here) or writes it. A write
+          // that arms software step or breakpoints/watchpoints (MDSCR_EL1.SS, MDE) would make debug
+          // exceptions the spec does not predict (Arm ARM D2); with both clear the other debug
+          // registers have no effect.
           if (act.read) setReg(act.rt, undefined);
+          else if (name === 'MDSCR_EL1') {
+            const v = act.rt === 31 ? 0n : regs[act.rt];
+            if (v === undefined || (v & MDSCR_SS_MDE) !== 0n)
+              throw new RangeError('a write of MDSCR_EL1 that may set SS or MDE is not predicted');
+          }
           return;
         }
         exit({
@@ -606,8 +654,12 @@ export function predictArm64(input: Arm64PredictInput): Arm64Prediction {
         const va = act.ipa;
         setReg(act.reg, va);
         if ((va & 3n) !== 0n) {
+          // PC alignment is checked before the fetch (Arm ARM D1, "Synchronous exception
+          // prioritization"): the same exception whether or not the fetch there would fault.
+          const f = arm64Stage1(mmu, va & ~3n, 'fetch', el);
+          const fetchable = f.kind === 'ok' && s2(f.ipa, HV_MEMORY.EXEC).ok;
           guestException({
-            kind: 'arm64.el1.pc-alignment',
+            kind: fetchable ? 'arm64.el1.pc-alignment' : 'arm64.el1.pc-alignment.unfetchable',
             action: i,
             type: 0,
             esr: { value: esrNoIss(ARM64_EC.PC_ALIGNMENT), mask: ALL32 },
@@ -679,7 +731,7 @@ export function predictArm64(input: Arm64PredictInput): Arm64Prediction {
             read: false,
           });
           guestException({
-            kind: 'arm64.el1.sysreg',
+            kind: 'arm64.el1.sysreg.daif',
             action: i,
             type: 0,
             esr: { value: iss, mask: ALL32 },

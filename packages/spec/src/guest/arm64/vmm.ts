@@ -29,7 +29,7 @@
  * @module
  */
 
-import type { Arm64Exit } from '../../backend.js';
+import type { Arm64Exit, Capabilities, Deviation } from '../../backend.js';
 import { HV_EXIT_REASON, HV_REG, HV_SYS_REG } from '../../vocabulary/arm64.js';
 import { ARM64_END_MARKER_IMM, ARM64_REPORT_IMM, ARM64_SYSREGS } from './actions.js';
 import { ARM64_EC, type DecodedEsr, decodeEsr, describeFsc } from './esr.js';
@@ -54,6 +54,7 @@ export const ARM64_EXIT_KINDS = [
   'arm64.sysreg',
   'arm64.sysreg.oslock',
   'arm64.sysreg.gic',
+  'arm64.sysreg.gic.sre',
   'arm64.sysreg.timer',
   'arm64.sysreg.id',
   'arm64.sysreg.debug',
@@ -62,19 +63,49 @@ export const ARM64_EXIT_KINDS = [
   'arm64.el1.undefined',
   'arm64.el1.svc',
   'arm64.el1.brk',
-  'arm64.el1.wfx',
+  'arm64.el1.wfi',
+  'arm64.el1.wfe',
   'arm64.el1.sysreg',
+  'arm64.el1.sysreg.daif',
   'arm64.el1.alignment',
+  'arm64.el1.alignment.device',
   'arm64.el1.dabt.translation',
   'arm64.el1.dabt.permission',
   'arm64.el1.dabt.access-flag',
   'arm64.el1.iabt',
   'arm64.el1.pc-alignment',
+  'arm64.el1.pc-alignment.unfetchable',
   'arm64.el1.illegal',
   'arm64.el1.irq',
   'arm64.el1.fiq',
   'arm64.end',
 ] as const;
+
+/**
+ * Kinds that refine another: the exit record and the EL1 registers are those of the base kind, and only
+ * the program tells them apart (so the VMM, which classifies from the record, names the base kind). They
+ * are separate kinds because they are separate rules of the Arm ARM, which an implementation may get
+ * right or wrong separately:
+ * - `arm64.el1.alignment.device`: an unaligned access to Device memory (all data memory while the
+ *   stage-1 MMU is off) is an Alignment fault whatever SCTLR_EL1.A says (Arm ARM B2, "Alignment of data
+ *   accesses"); the base kind is the alignment an instruction itself requires (LDAR/STLR);
+ * - `arm64.el1.pc-alignment.unfetchable`: a branch to a misaligned address where the fetch would also
+ *   fault: the PC alignment fault comes first (Arm ARM D1, "Synchronous exception prioritization").
+ */
+export const ARM64_REFINED_KINDS: Readonly<Partial<Record<Arm64ExitKind, Arm64ExitKind>>> = {
+  'arm64.el1.alignment.device': 'arm64.el1.alignment',
+  'arm64.el1.pc-alignment.unfetchable': 'arm64.el1.pc-alignment',
+};
+
+/** The kind the VMM names for an exit of kind `k` (its base kind, or itself). */
+export function arm64BaseKind(k: Arm64ExitKind): Arm64ExitKind {
+  return ARM64_REFINED_KINDS[k] ?? k;
+}
+
+/** The deviation by which a backend declares it never produces exit kind `kind` as the spec predicts. */
+export function arm64KindDeviation(caps: Capabilities, kind: string): Deviation | undefined {
+  return caps.deviations.find((d) => (d.arm64ExitKinds as readonly string[] | undefined)?.includes(kind));
+}
 
 /** A read the VMM answers: an MMIO load or a trapped MRS. */
 export type Arm64VmmQuery =
@@ -264,8 +295,13 @@ function guestKind(esr: DecodedEsr): Arm64ExitKind | undefined {
     case ARM64_EC.BRK64:
       return 'arm64.el1.brk';
     case ARM64_EC.WFX:
-      return 'arm64.el1.wfx';
+      if (esr.kind !== 'wfx' || esr.ti > 1) return undefined;
+      return esr.ti === 0 ? 'arm64.el1.wfi' : 'arm64.el1.wfe';
     case ARM64_EC.SYSREG:
+      if (esr.kind !== 'sysreg') return undefined;
+      // MSR DAIFSet/DAIFClr (MSR immediate: Op0 0, Op1 3, CRn 4, Op2 6/7) trapped by SCTLR_EL1.UMA.
+      if (esr.op0 === 0 && esr.op1 === 3 && esr.crn === 4 && (esr.op2 === 6 || esr.op2 === 7))
+        return 'arm64.el1.sysreg.daif';
       return 'arm64.el1.sysreg';
     case ARM64_EC.ILLEGAL_STATE:
       return 'arm64.el1.illegal';
