@@ -24,6 +24,14 @@ export { ConformanceError, execute, SequenceEnd } from './execute.js';
 export { GuestCommand, guestCommands, SpinCancelCommand } from './guest.js';
 export { invoke, positionalArgs } from './invoke.js';
 export {
+  RACES,
+  type RaceName,
+  type RaceOptions,
+  type RaceReport,
+  type RaceScenario,
+  runRace,
+} from './races.js';
+export {
   type CommandSource,
   type ConformanceOptions,
   type ConformanceReport,
