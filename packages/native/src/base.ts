@@ -5,6 +5,7 @@
  */
 import {
   type Capabilities,
+  checkAsyncThread,
   checkHostAllocSize,
   checkThread,
   checkU32,
@@ -62,8 +63,12 @@ export abstract class NativeBase<A extends NativeAddon> {
   private readonly buffers = new Map<number, HostMemory>();
   /** vCPU handle → owner thread and exit-record slot. */
   protected readonly vcpus = new Map<number, VcpuSlot>();
-  /** Logical threads with an `hv_vcpu_run_async` in flight (their exit records are being written). */
-  protected readonly busy = new Set<number>();
+  /**
+   * Logical threads with an `hv_vcpu_run_async` in flight (their exit records are being written), each
+   * with a token of the run that made it busy: only that run's end frees the thread, not the end of a
+   * second run the addon refused with HV_BUSY, nor of a run from before reset().
+   */
+  protected readonly busy = new Map<number, object>();
   /** The shared exit record, as u64 words and as u32 halves (the mask word is read as u32). */
   protected readonly rec: BigUint64Array;
   protected readonly rec32: Uint32Array;
@@ -168,18 +173,20 @@ export abstract class NativeBase<A extends NativeAddon> {
     return ret === HV.HV_SUCCESS ? { ret, value: Number(this.out[0]) as T } : { ret };
   }
 
-  /** Starts an async run and keeps `busy` while it is in flight. */
+  /**
+   * Starts an async run and keeps `busy` while it is in flight. Thread 0 is a TypeError, thrown as the
+   * spec's argument checks throw (`checkAsyncThread`); a busy thread's run resolves with HV_BUSY.
+   */
   protected startAsync(t: number, vcpu: number): Promise<number> {
-    checkThread(t);
+    checkAsyncThread(t);
     checkU32('vcpu', vcpu);
-    let promise: Promise<number>;
-    try {
-      promise = this.addon.hv_vcpu_run_async(t, vcpu);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    this.busy.add(t);
-    return promise.finally(() => this.busy.delete(t));
+    const promise = this.addon.hv_vcpu_run_async(t, vcpu);
+    if (this.busy.has(t)) return promise;
+    const token = {};
+    this.busy.set(t, token);
+    return promise.finally(() => {
+      if (this.busy.get(t) === token) this.busy.delete(t);
+    });
   }
 
   /**

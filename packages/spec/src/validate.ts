@@ -53,6 +53,19 @@ export function checkBool(name: string, value: unknown): asserts value is boolea
   if (typeof value !== 'boolean') throw new TypeError(`${name} must be a boolean, got ${describe(value)}`);
 }
 
+/**
+ * Throws unless `value` is a logical thread that can run a vCPU asynchronously: a logical thread id
+ * other than 0. Thread 0 is the caller's own (the JS thread), which cannot wait in the guest and go on
+ * calling at once; every backend's `hv_vcpu_run_async` refuses it with this TypeError.
+ */
+export function checkAsyncThread(value: unknown): asserts value is number {
+  checkThread(value);
+  if (value === 0)
+    throw new TypeError(
+      't must be a logical thread > 0 for hv_vcpu_run_async: thread 0 is the caller itself, which cannot wait in the guest',
+    );
+}
+
 /** Throws unless `value` is a logical thread id (a non-negative safe integer). */
 export function checkThread(value: unknown): asserts value is number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {

@@ -23,6 +23,7 @@ export {
 export { ConformanceError, execute, SequenceEnd } from './execute.js';
 export { GuestCommand, guestCommands, SpinCancelCommand } from './guest.js';
 export { invoke, positionalArgs } from './invoke.js';
+export { checkMisuse, type MisuseOptions, type MisuseReport } from './misuse.js';
 export {
   RACES,
   type RaceName,
