@@ -235,7 +235,7 @@ test('an async run of a spinning guest is cancelled by hv_vcpu_interrupt from th
     // throw; an async run on thread 0 (the JS thread) is a TypeError naming t.
     assert.equal(b.hv_vcpu_read_register(t, vcpu, HV_X86_REG.HV_X86_RIP).ret, HV.HV_BUSY);
     assert.equal(b.hv_vmx_vcpu_read_vmcs(t, vcpu, VMCS.VMCS_RO_EXIT_REASON).ret, HV.HV_BUSY);
-    await assert.rejects(b.hv_vcpu_run_async(0, vcpu), {
+    assert.throws(() => b.hv_vcpu_run_async(0, vcpu), {
       name: 'TypeError',
       message: /^t must be a logical thread > 0/,
     });
