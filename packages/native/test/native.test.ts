@@ -19,6 +19,7 @@ import {
   VMX_REASON,
   type X86Backend,
 } from '@hvspec/spec';
+import { loadAddon } from '../src/addon.js';
 import { createNativeBackend, nativeAvailability } from '../src/index.js';
 import { setupProt32 } from './helpers/prot32.js';
 
@@ -186,6 +187,21 @@ test('a 32-bit protected-mode guest: out 0x10, al exits with reason 30', { skip:
     ok(b.hv_vmx_vcpu_write_vmcs(t, vcpu, VMCS.VMCS_GUEST_RIP, 0x1004n), 'advance RIP');
     assert.equal(b.hv_vmx_vcpu_read_vmcs(t, vcpu, VMCS.VMCS_GUEST_RIP).value, 0x1004n);
     assert.equal(runToExit(b, t, vcpu), VMX_REASON.VMX_REASON_HLT, 'then hlt');
+    // A run of this vCPU from another thread fails in the provider and leaves the owner's slot of the
+    // exit record alone: its writes would race the owner's own run filling the slot.
+    const load = loadAddon();
+    assert.ok(load.ok);
+    const words = new BigUint64Array(load.addon.records);
+    const before = [...words];
+    assert.notEqual(
+      b.hv_vcpu_run(3, vcpu).ret,
+      HV.HV_SUCCESS,
+      'a run from a thread that does not own the vCPU',
+    );
+    await assert.doesNotReject(async () => {
+      assert.notEqual((await b.hv_vcpu_run_async(4, vcpu)).ret, HV.HV_SUCCESS);
+    });
+    assert.deepEqual([...words], before, 'the exit record is unchanged');
   } finally {
     await b.reset();
   }
