@@ -204,7 +204,11 @@ export const TRACE_CALLS: Readonly<Record<string, Partial<Record<Arch, TraceCall
   x86_setup: {
     x86_64: {
       kind: 'setup',
-      args: [a('vcpu', vcpu), a('mode', { t: 'word', values: ['prot32'] }), a('rip', u64)],
+      args: [
+        a('vcpu', vcpu),
+        a('mode', { t: 'word', values: ['real', 'prot32', 'prot32-paging', 'long64'] }),
+        a('rip', u64),
+      ],
     },
   },
 
