@@ -39,10 +39,11 @@ import { ConformanceError, execute } from './execute.js';
 const CODE_ADDR: Record<Arch, bigint> = { x86_64: 0x20_0000n, arm64: 0x100_0000n };
 
 /**
- * x86 real-mode code: below 1 MiB (a real-mode CS reaches no further) and above the window the mapping
- * commands use.
+ * x86 real-mode code: below 1 MiB (a real-mode CS reaches no further), just above the window the mapping
+ * commands use, so that its 64 KiB code segment (base 0x40000) overlaps the window's last pages and
+ * jumps can reach mappings there.
  */
-const X86_REAL_CODE_ADDR = 0x8_0000n;
+const X86_REAL_CODE_ADDR = 0x4_8000n;
 /** x86 paging modes: where the VMM puts the canonical page tables, next to the code (mapped READ|WRITE). */
 const X86_TABLES_ADDR = 0x20_1000n;
 
@@ -158,25 +159,25 @@ function layoutMappings(m: Model, v: SpecVcpu): { addr: bigint; size: bigint; fl
 }
 
 /**
- * The page tables' place for an x86 paging mode: a READ|WRITE mapping of exactly the tables' size at
- * X86_TABLES_ADDR, made through checked calls when missing. Undefined when something else is there
- * (an earlier command mapped or protected that range differently) or no buffer can be made.
+ * An x86 mapping of exactly `size` bytes at `addr` with `flags` and a host buffer of its own, made
+ * through checked calls when missing: the page tables' place of the paging modes, and the real-mode
+ * code segment's data page. Undefined when something else is there (an earlier command mapped or
+ * protected that range differently) or no buffer can be made.
  */
-async function prepareX86Tables(
+async function ensureX86Mapping(
   m: Model,
   r: Real,
   vcpu: SpecVcpu,
-  mode: X86Mode,
+  addr: bigint,
+  size: bigint,
+  flags: number,
 ): Promise<{ gpa: bigint; uva: Uva } | undefined> {
-  const size = x86PageTablesSize(mode as 'prot32-paging' | 'long64');
-  const addr = X86_TABLES_ADDR;
   const maps = m.state.vm?.spaces.get(vcpu.space) ?? [];
-  const rw = HV_MEMORY.READ | HV_MEMORY.WRITE;
   const hit = maps.filter((x) => x.addr < addr + size && addr < x.addr + x.size);
   if (hit.length) {
     const t = hit[0]!;
     const mem = m.mems.get(t.mem);
-    if (hit.length !== 1 || !mem || t.addr !== addr || t.size < size || (t.flags & 7) !== rw)
+    if (hit.length !== 1 || !mem || t.addr !== addr || t.size < size || (t.flags & 7) !== flags)
       return undefined;
     return { gpa: addr, uva: { mem, offset: t.offset } };
   }
@@ -195,7 +196,7 @@ async function prepareX86Tables(
       uva: { mem, offset: 0 },
       gpa: addr,
       size,
-      flags: rw,
+      flags,
     },
   });
   const made = (m.state.vm?.spaces.get(vcpu.space) ?? []).find((x) => x.addr === addr && x.mem === mem.id);
@@ -225,9 +226,15 @@ export class GuestCommand implements HvCommand {
     const setup = await prepare(m, r, this.index, x86 && mode === 'real' ? X86_REAL_CODE_ADDR : undefined);
     if (!setup) return;
     const { vcpu, code } = setup;
-    const tables = x86 && x86ModePaging(mode) ? await prepareX86Tables(m, r, vcpu, mode) : undefined;
+    const rw = HV_MEMORY.READ | HV_MEMORY.WRITE;
+    const tables =
+      x86 && x86ModePaging(mode)
+        ? await ensureX86Mapping(m, r, vcpu, X86_TABLES_ADDR, x86PageTablesSize(mode as 'long64'), rw)
+        : undefined;
     // Without room for the page tables the program runs with paging off.
     if (x86 && x86ModePaging(mode) && !tables) mode = 'prot32';
+    // Real mode: a data page in the code segment, which jumps can reach (a fetch there is an EPT violation).
+    if (x86 && mode === 'real') await ensureX86Mapping(m, r, vcpu, X86_REAL_CODE_ADDR + 0x1000n, 0x1000n, rw);
     const maps = layoutMappings(m, vcpu);
     if (!enforceable(r.backend, maps)) {
       r.log.push({
@@ -358,6 +365,9 @@ function x86LayoutOn(l: X86Layout, mem: (m: HostMemory) => HostMemory): X86Layou
       x.uva ? { ...x, uva: { mem: mem(x.uva.mem), offset: x.uva.offset } } : x,
     ),
     code: { ...l.code, uva: { mem: mem(l.code.uva.mem), offset: l.code.uva.offset } },
+    ...(l.tables
+      ? { tables: { ...l.tables, uva: { mem: mem(l.tables.uva.mem), offset: l.tables.uva.offset } } }
+      : {}),
   };
 }
 

@@ -310,6 +310,11 @@ export interface X86PredictInput {
   readonly lookup: (gpa: bigint) => { readonly flags: number } | undefined;
   /** Guest memory before the run, outside the program's code (missing = 0, as fresh host buffers are zeroed). */
   readonly initialByte?: (gpa: bigint) => number;
+  /**
+   * The GPA that stands for the host byte behind `gpa` when one host buffer is mapped at several GPAs
+   * (a store through one is seen through the others); default: every GPA is its own byte.
+   */
+  readonly canonical?: (gpa: bigint) => bigint;
   /** The VMM's answers; default {@link defaultX86Answer}. */
   readonly answer?: (q: X86VmmQuestion) => number;
   /** VMCS_CTRL_EXC_BITMAP as the VMM set it (default: the canonical 0xffffffff); the IDTR limit is the setup's 0. */
@@ -439,7 +444,9 @@ export function predictX86(input: X86PredictInput): X86Prediction {
     for (const t of tables) if (g >= t.gpa && g < t.gpa + PAGE) return t.bytes[Number(g - t.gpa)]!;
     return undefined;
   };
-  const byteAt = (g: bigint): number => {
+  const canonical = input.canonical ?? ((g: bigint): bigint => g);
+  const byteAt = (gpa: bigint): number => {
+    const g = canonical(gpa);
     const w = written.get(g);
     if (w !== undefined) return w;
     if (g >= codeStart && g < codeEnd) return asm.bytes[Number(g - codeStart)]!;
@@ -851,7 +858,7 @@ export function predictX86(input: X86PredictInput): X86Prediction {
             let v = 0;
             for (let k = a.size - 1; k >= 0; k--) v = (v * 256 + byteAt(f[k]!)) >>> 0;
             regs.eax = mergeLow(regs.eax, v, a.size);
-            for (const g of f) touchedRanges.push([g, 1]);
+            for (const g of f) touchedRanges.push([canonical(g), 1]);
           } else {
             for (const g of f) {
               if ((g >= codeStart && g < codeEnd) || inTables(g))
@@ -860,8 +867,8 @@ export function predictX86(input: X86PredictInput): X86Prediction {
                 );
             }
             f.forEach((g, k) => {
-              written.set(g, (regs.eax >>> (8 * k)) & 0xff);
-              touchedRanges.push([g, 1]);
+              written.set(canonical(g), (regs.eax >>> (8 * k)) & 0xff);
+              touchedRanges.push([canonical(g), 1]);
             });
           }
           break;

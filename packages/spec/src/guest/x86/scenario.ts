@@ -108,6 +108,26 @@ export function x86LayoutLookup(
   return (gpa) => layout.mappings.find((m) => gpa >= m.gpa && gpa < m.gpa + m.size);
 }
 
+/**
+ * For layouts that map one host buffer at several GPAs: the lowest GPA that shows the same host byte as
+ * `gpa` (mappings without a `uva` are their own bytes).
+ */
+export function x86LayoutCanonical(layout: Pick<X86Layout, 'mappings'>): (gpa: bigint) => bigint {
+  const backed = layout.mappings.filter((m) => m.uva !== undefined);
+  return (gpa) => {
+    const m = backed.find((x) => gpa >= x.gpa && gpa < x.gpa + x.size);
+    if (!m?.uva) return gpa;
+    const at = BigInt(m.uva.offset) + (gpa - m.gpa);
+    let best = gpa;
+    for (const o of backed) {
+      if (o.uva?.mem.id !== m.uva.mem.id) continue;
+      const start = BigInt(o.uva.offset);
+      if (at >= start && at < start + o.size && o.gpa + (at - start) < best) best = o.gpa + (at - start);
+    }
+    return best;
+  };
+}
+
 /** The canonical page tables of a scenario (paging modes), at the layout's table address. */
 export function x86ScenarioPageTables(
   scenario: Pick<X86Scenario, 'layout' | 'mode'>,
@@ -298,7 +318,9 @@ export function x86ProgramArb(
   // next to the unmapped candidates, and would otherwise hardly ever be drawn.
   const noExec: bigint[] = [];
   for (const m of usable)
-    if (!(m.flags & HV_MEMORY.EXEC) && m.gpa + PAGE <= (real ? 0x10_0000n : reach)) noExec.push(m.gpa);
+    if (!(m.flags & HV_MEMORY.EXEC))
+      for (let p = m.gpa; p < m.gpa + m.size && noExec.length < 64; p += PAGE)
+        if (p + PAGE <= (real ? 0x10_0000n : reach)) noExec.push(p);
   const csBase = real ? layout.code.gpa & ~0xffffn : 0n;
   const inCs = (g: bigint): boolean => !real || (g >= csBase && g <= csBase + 0xf000n);
   const fetchTargets = (trailing: boolean): fc.Arbitrary<bigint>[] => {
@@ -393,7 +415,7 @@ export function x86ProgramArb(
       io,
     ),
     ...w(
-      2,
+      3,
       fc
         .record({
           op: fc.constantFrom('outs' as const, 'ins' as const),
@@ -516,7 +538,7 @@ export function x86ProgramArb(
 export const X86_SCENARIO_BITMAPS: readonly (number | undefined)[] = [undefined, 0, 1 << 13, 1 << 8];
 
 /**
- * A whole scenario for a layout and mode: a program, initial registers, one of
+ * A whole scenario for a layout and mode: a program of up to 12 actions, initial registers, one of
  * {@link X86_SCENARIO_BITMAPS} (the canonical one most often) and, one time in three, MOV-DR exiting.
  * `caps` are the backend's: programs whose exits it declares it never reports are not generated.
  */
@@ -542,7 +564,7 @@ export function x86ScenarioArb(
       fc.oneof({ weight: 2, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
     )
     .chain(([excBitmap, movDrExiting]) =>
-      fc.record({ program: x86ProgramArb(layout, 8, excBitmap ?? 0xffff_ffff, mode, exclude), regs }).map(
+      fc.record({ program: x86ProgramArb(layout, 12, excBitmap ?? 0xffff_ffff, mode, exclude), regs }).map(
         ({ program, regs }): X86Scenario => ({
           layout,
           program,
@@ -640,6 +662,7 @@ export function predictX86Scenario(
     ...(paging ? { paging } : {}),
     ...(scenario.regs ? { regs: scenario.regs } : {}),
     lookup: x86LayoutLookup(scenario.layout),
+    canonical: x86LayoutCanonical(scenario.layout),
     ...(initialByte ? { initialByte } : {}),
     ...(answer ? { answer } : {}),
     ...(scenario.excBitmap !== undefined ? { excBitmap: scenario.excBitmap } : {}),
