@@ -66,6 +66,23 @@ test('ratios: values, targets and pass/fail; n/a with the reason when a side is 
     [false, false],
   );
 
+  // The model's long-mode throughput against the flat one: reported when the flat task ran.
+  const throughput = computeRatios(
+    [synthetic('model.x86.guest-throughput', 30), synthetic('model.x86.guest-throughput.long64', 50)],
+    [],
+  );
+  assert.deepEqual(
+    throughput.map((r) => [r.name, r.value, r.pass]),
+    [['x86.long64-vs-flat-throughput', 0.6, true]],
+  );
+  assert.equal(
+    computeRatios(
+      [synthetic('model.x86.guest-throughput', 30), synthetic('model.x86.guest-throughput.long64', 70)],
+      [],
+    )[0]!.pass,
+    false,
+  );
+
   const missing = computeRatios(
     [synthetic('model.x86.exit', 100)],
     [{ name: 'native.x86.exit.js', reason: 'native: not available here (no /dev/kvm)' }],
