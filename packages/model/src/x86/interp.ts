@@ -261,8 +261,53 @@ class Run {
     return undefined;
   }
 
+  // The inputs of the last mode derivation: an exit loop enters the same mode run after run, and
+  // deriving it again was a measurable part of the exit round trip.
+  private modeCpu: X86Cpu | undefined;
+  private modeCr0 = -1n;
+  private modeCr4 = -1n;
+  private modeEfer = -1n;
+  private modeCs: X86Segment | undefined;
+  private modeAr = -1;
+  private modeBase = -1n;
+  private modeLimit = -1;
+  private modeFlags = -1;
+
   /** Derives the mode from CR0, CR4, EFER and CS; why it is outside the subset, or undefined. */
   setMode(): string | undefined {
+    const cpu = this.cpu;
+    const cs = cpu.seg.cs;
+    if (
+      cpu === this.modeCpu &&
+      cpu.cr0 === this.modeCr0 &&
+      cpu.cr4 === this.modeCr4 &&
+      cpu.efer === this.modeEfer &&
+      cs === this.modeCs &&
+      cs.ar === this.modeAr &&
+      cs.base === this.modeBase &&
+      cs.limit === this.modeLimit &&
+      (this.flags & 0x2_0000) === this.modeFlags
+    ) {
+      this.fetchPage = -1;
+      return undefined;
+    }
+    this.modeCpu = undefined;
+    const why = this.deriveMode();
+    if (why === undefined) {
+      this.modeCpu = cpu;
+      this.modeCr0 = cpu.cr0;
+      this.modeCr4 = cpu.cr4;
+      this.modeEfer = cpu.efer;
+      this.modeCs = cs;
+      this.modeAr = cs.ar;
+      this.modeBase = cs.base;
+      this.modeLimit = cs.limit;
+      this.modeFlags = this.flags & 0x2_0000;
+    }
+    return why;
+  }
+
+  private deriveMode(): string | undefined {
     const cpu = this.cpu;
     const cr0 = CR0.of(cpu.cr0);
     const cr4 = CR4.of(cpu.cr4);
@@ -394,6 +439,25 @@ class Run {
   }
 
   private fetchMore(): void {
+    // The common case first, kept small: the first bytes of an instruction, paging off, not 64-bit code.
+    if (this.fetched === 0 && this.paging === 0 && !this.long) {
+      const offset = this.start >>> 0;
+      if (offset <= this.csLimit) {
+        const linear = (this.csBase + offset) >>> 0;
+        const n = Math.min(15, 4096 - (linear & 0xfff));
+        const view = this.mem.span?.(linear, n, 'fetch');
+        if (view !== undefined) {
+          this.code = view.bytes;
+          this.codeAt = view.at;
+          this.fetched = n;
+          return;
+        }
+      }
+    }
+    this.fetchSlow();
+  }
+
+  private fetchSlow(): void {
     if (this.fetched >= 15) throw new Fault(13, 0); // an instruction longer than 15 bytes
     let linear: number;
     if (this.long) {
