@@ -703,7 +703,7 @@ function x86ModeExample(mode: X86Mode, ex: ModeExample): void {
   if (p.exits.at(-1)?.kind === 'x86.end') steps.push(...x86Epilogue());
   add(
     'x86_64',
-    `${mode}/${ex.name}`,
+    `${mode}-${ex.name}`,
     `${mode}: ${ex.title}`,
     ex.description + MODE_TEXT[mode] + MODE_COMMON,
     steps,
