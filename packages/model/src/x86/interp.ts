@@ -390,10 +390,6 @@ class Run {
     this.loaded |= 1 << r;
     this.dirty |= 1 << r;
   }
-  /** {@link wLow} for the event-delivery code. */
-  wLowPublic(r: number, v: number): void {
-    this.wLow(r, v);
-  }
   /** Writes all 64 bits of GPR `r`. */
   w64(r: number, lo: number, hi: number): void {
     const bit = 1 << r;
@@ -1160,7 +1156,7 @@ class Run {
       return undefined;
     } catch (x) {
       // The exit reports the state before delivery began (SDM §28.2.4): the stack pointer goes back.
-      this.wLowPublic(4, sp);
+      this.wLow(4, sp);
       if (x instanceof Stop && x.stop.kind === 'ept') return { ...x.stop, during: e };
       if (x instanceof Fault)
         this.unsupported(
@@ -1936,7 +1932,3 @@ function runLoop(s: Run, budget: number): X86Stop {
 
 /** The `add`…`cmp` mnemonics in opcode order, for disassembly in diagnostics. */
 export const X86_ALU_MNEMONICS: readonly string[] = ALU_NAMES;
-
-/** The segment type the model's engine uses, re-exported for tests. */
-/** A fault type for diagnostics. */
-export type { MemFault, X86Segment };

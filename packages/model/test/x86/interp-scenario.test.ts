@@ -359,3 +359,25 @@ test('x86ScenarioTraceSteps replays with the spec replayer on the same backend',
     assert.equal(report.status, 'pass', JSON.stringify(report.firstProblem));
   }
 });
+
+test('deviations beyond exit reasons: x86.string-io keeps INS/OUTS out of the programs, x86.mode.<mode> makes a scenario unsupported', () => {
+  const b = new MiniX86();
+  const layout = buildLayout(b, 5, [3]);
+  const caps = { deviations: [{ id: 'x86.string-io', description: 'test' }] };
+  fc.assert(
+    fc.property(x86ScenarioArb(layout, 'prot32', caps), (s) => {
+      assert.ok(!s.program.actions.some((a) => a.op === 'ins' || a.op === 'outs'));
+    }),
+    { numRuns: 200, seed: 5 },
+  );
+  const noLong = Object.assign(Object.create(b) as MiniX86, {
+    capabilities: { ...b.capabilities, deviations: [{ id: 'x86.mode.long64', description: 'test' }] },
+  }) as unknown as X86Backend;
+  const report = runX86Scenario(noLong, 0, 0 as Vcpu, {
+    layout,
+    mode: 'long64',
+    program: { actions: [{ op: 'hlt' }] },
+  });
+  assert.match(report.unsupported ?? '', /cannot run long64 guests/);
+  assert.deepEqual(report.mismatches, []);
+});

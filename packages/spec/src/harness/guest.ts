@@ -21,6 +21,7 @@ import {
   runX86Scenario,
   type X86Layout,
   type X86Scenario,
+  x86ModeDeviation,
   x86ScenarioArb,
   x86ScenarioTraceSteps,
 } from '../guest/x86/scenario.js';
@@ -223,6 +224,8 @@ export class GuestCommand implements HvCommand {
     // x86: the mode comes from the seed (bit 0 picks hv_vcpu_run or hv_vcpu_run_until below).
     let mode: X86Mode = X86_MODES[(this.seed >>> 1) % X86_MODES.length]!;
     const x86 = m.state.env.arch === 'x86_64';
+    // A mode the backend declares it cannot run (deviation x86.mode.<mode>): the program runs in prot32.
+    if (r.backend.capabilities.deviations.some((d) => d.id === x86ModeDeviation(mode))) mode = 'prot32';
     const setup = await prepare(m, r, this.index, x86 && mode === 'real' ? X86_REAL_CODE_ADDR : undefined);
     if (!setup) return;
     const { vcpu, code } = setup;

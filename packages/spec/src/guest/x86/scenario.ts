@@ -75,6 +75,20 @@ export interface X86Layout {
   readonly tables?: { readonly gpa: bigint; readonly uva: Uva };
 }
 
+/**
+ * Deviation ids (Capabilities.deviations[].id) the scenarios honour beyond exit reasons: a backend that
+ * declares `x86.mode.<mode>` cannot run guests in that mode (its scenarios run in `prot32` instead, or
+ * are unsupported), one that declares `x86.string-io` does not present INS/OUTS as the framework does
+ * (no string I/O is generated for it).
+ */
+export const X86_STRING_IO_DEVIATION = 'x86.string-io';
+/** The deviation id of a mode a backend cannot run: see {@link X86_STRING_IO_DEVIATION}. */
+export function x86ModeDeviation(mode: X86Mode): string {
+  return `x86.mode.${mode}`;
+}
+const declares = (caps: Pick<Capabilities, 'deviations'> | undefined, id: string): boolean =>
+  (caps?.deviations ?? []).some((d) => d.id === id);
+
 /** A program, its initial registers, the mode it runs in and the controls the VMM adds. */
 export interface X86Scenario {
   readonly layout: X86Layout;
@@ -190,7 +204,8 @@ type AddressClass = 'allowed' | 'denied' | 'unmapped' | 'not-present' | 'structu
  * (ud2, int3, int1, int n, div0, load-ds, and accesses that fault with #PF or #GP) appears anywhere when
  * the exception ends in an exit (`x86EventOutcome`), and only as the last action when it ends in a
  * triple fault (which ends the run). `excludeReasons` are exit reasons the backend never reports (its
- * declared deviations): no action whose exit has one of them is generated.
+ * declared deviations): no action whose exit has one of them is generated; with `stringIo` false no
+ * INS/OUTS either.
  */
 export function x86ProgramArb(
   layout: Pick<X86Layout, 'mappings' | 'code' | 'tables'>,
@@ -198,6 +213,7 @@ export function x86ProgramArb(
   excBitmap = 0xffff_ffff,
   mode: X86Mode = 'prot32',
   excludeReasons: readonly number[] = [],
+  stringIo = true,
 ): fc.Arbitrary<X86Program> {
   const real = mode === 'real';
   const long = mode === 'long64';
@@ -429,7 +445,7 @@ export function x86ProgramArb(
           const { rep, ...rest } = x;
           return rep === undefined ? rest : { ...rest, rep };
         }),
-      io,
+      io && stringIo,
     ),
     ...w(1, fc.constant({ op: 'hlt' as const }), reportable(VMX_REASON.VMX_REASON_HLT)),
     ...w(2, fc.constant({ op: 'vmcall' as const }), reportable(VMX_REASON.VMX_REASON_VMCALL)),
@@ -540,7 +556,8 @@ export const X86_SCENARIO_BITMAPS: readonly (number | undefined)[] = [undefined,
 /**
  * A whole scenario for a layout and mode: a program of up to 12 actions, initial registers, one of
  * {@link X86_SCENARIO_BITMAPS} (the canonical one most often) and, one time in three, MOV-DR exiting.
- * `caps` are the backend's: programs whose exits it declares it never reports are not generated.
+ * `caps` are the backend's: programs whose exits it declares it never reports are not generated, nor
+ * string I/O for a backend that declares {@link X86_STRING_IO_DEVIATION}.
  */
 export function x86ScenarioArb(
   layout: X86Layout,
@@ -564,16 +581,28 @@ export function x86ScenarioArb(
       fc.oneof({ weight: 2, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
     )
     .chain(([excBitmap, movDrExiting]) =>
-      fc.record({ program: x86ProgramArb(layout, 12, excBitmap ?? 0xffff_ffff, mode, exclude), regs }).map(
-        ({ program, regs }): X86Scenario => ({
-          layout,
-          program,
+      fc
+        .record({
+          program: x86ProgramArb(
+            layout,
+            12,
+            excBitmap ?? 0xffff_ffff,
+            mode,
+            exclude,
+            !declares(caps, X86_STRING_IO_DEVIATION),
+          ),
           regs,
-          ...(mode !== 'prot32' ? { mode } : {}),
-          ...(excBitmap !== undefined ? { excBitmap } : {}),
-          ...(movDrExiting ? { movDrExiting } : {}),
-        }),
-      ),
+        })
+        .map(
+          ({ program, regs }): X86Scenario => ({
+            layout,
+            program,
+            regs,
+            ...(mode !== 'prot32' ? { mode } : {}),
+            ...(excBitmap !== undefined ? { excBitmap } : {}),
+            ...(movDrExiting ? { movDrExiting } : {}),
+          }),
+        ),
     );
 }
 
@@ -822,6 +851,17 @@ export function runX86Scenario(
     );
   if (!backend.capabilities.guestExecution)
     return report(`backend ${backend.capabilities.backend} does not execute guest code`);
+  if (declares(backend.capabilities, x86ModeDeviation(mode)))
+    return report(
+      `backend ${backend.capabilities.backend} cannot run ${mode} guests (deviation ${x86ModeDeviation(mode)})`,
+    );
+  if (
+    declares(backend.capabilities, X86_STRING_IO_DEVIATION) &&
+    scenario.program.actions.some((a) => a.op === 'ins' || a.op === 'outs')
+  )
+    return report(
+      `backend ${backend.capabilities.backend} does not present string I/O as the framework does (deviation ${X86_STRING_IO_DEVIATION})`,
+    );
   // An exit the backend declares it never reports (e.g. KVM handles guest exceptions, CPUID, CR and
   // MSR accesses in the kernel: deviation kvm.controls) cannot be judged there.
   const never = backend.capabilities.deviations.filter((d) =>
