@@ -532,17 +532,35 @@ export function x86ProgramArb(
   return fc
     .tuple(fc.array(draft, { minLength: 0, maxLength: Math.max(0, maxActions - 1) }), trailing)
     .map(([raw, tail]) => {
-      const body = raw.flat().slice(0, Math.max(0, maxActions - tail.length));
-      const n = body.length + tail.length;
-      return {
-        actions: [
-          ...body.map(
-            (d, i): X86Action =>
-              d.op === 'jump-later' ? { op: 'jump', target: { action: Math.min(i + 1 + d.skip, n) } } : d,
-          ),
-          ...(tail as X86Action[]),
-        ],
-      };
+      // Groups (a register load and the move that uses it) stay whole, and jumps land only on a
+      // group's first action: a jump between them would leave the register unloaded.
+      const limit = Math.max(0, maxActions - tail.length);
+      const groups: Draft[][] = [];
+      let count = 0;
+      for (const d of raw) {
+        const g = Array.isArray(d) ? d : [d];
+        if (count + g.length > limit) break;
+        groups.push(g);
+        count += g.length;
+      }
+      const starts: number[] = [];
+      let at = 0;
+      for (const g of groups) {
+        starts.push(at);
+        at += g.length;
+      }
+      const n = at + tail.length;
+      const landing = [...starts.slice(1), at, n];
+      const actions: X86Action[] = [];
+      groups.forEach((g, k) => {
+        for (const d of g)
+          actions.push(
+            d.op === 'jump-later'
+              ? { op: 'jump', target: { action: landing[Math.min(k + d.skip, landing.length - 1)]! } }
+              : d,
+          );
+      });
+      return { actions: [...actions, ...(tail as X86Action[])] };
     });
 }
 
