@@ -218,7 +218,8 @@ test('runX86Scenario on an interpreter-backed backend: every generated scenario 
         );
       },
     ),
-    { numRuns: 200 },
+    // A fixed seed: the coverage asserted below is a property of the draw, not of the backend.
+    { numRuns: 200, seed: 0x86 },
   );
   assert.ok(covered.size >= 60, [...covered].join(' '));
   for (const mode of X86_MODES)
