@@ -17,7 +17,7 @@
  * Traces in those folders that are not listed here (the lifecycle traces) are written by hand and left alone.
  * @module
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -35,6 +35,8 @@ import {
   assembleArm64,
   assembleX86,
   CPSR_EL1H_DAIF,
+  CPU_BASED,
+  defaultX86Answer,
   EPT_QUALIFICATION_MASK,
   esrInstructionAbort,
   esrNoIss,
@@ -43,6 +45,8 @@ import {
   HV_MEMORY,
   HV_REG,
   HV_SYS_REG,
+  IDT_VECTOR_INFO_INVALID_MASK,
+  IDT_VECTOR_INFO_MASK,
   type JsonValue,
   parseTrace,
   predictArm64,
@@ -53,10 +57,14 @@ import {
   VMEXIT_IRQ_INFO_MASK,
   VMX_REASON,
   wordsToBytes,
+  X86_SETUP_CPU_BASED,
   type X86Action,
   type X86ExpectedExit,
+  type X86Mode,
   type X86RegName,
   type X86VmmQuestion,
+  x86CanonicalPageTables,
+  x86PageTablesSize,
 } from '@hvspec/spec';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -146,8 +154,8 @@ function x86Predict(
   return p;
 }
 
-/** VM, code page, extra pages, vCPU on thread 1, `x86_setup` at the code. */
-function x86Prologue(code: Uint8Array, extra: readonly X86Map[] = []): Step[] {
+/** VM, code page, extra pages, vCPU on thread 1, `x86_setup` (default `prot32`) at the code. */
+function x86Prologue(code: Uint8Array, extra: readonly X86Map[] = [], mode: X86Mode = 'prot32'): Step[] {
   const steps: Step[] = [
     { call: 'hv_vm_create', args: { flags: 0 }, expect: OK },
     { call: 'host_alloc', args: { name: 'ram', size: hex(X86_PAGE) } },
@@ -175,7 +183,7 @@ function x86Prologue(code: Uint8Array, extra: readonly X86Map[] = []): Step[] {
   }
   steps.push(
     on({ call: 'hv_vcpu_create', args: { flags: 0 }, bind: 'cpu', expect: OK }),
-    on({ call: 'x86_setup', args: { vcpu: '$cpu', mode: 'prot32', rip: hex(X86_CODE) } }),
+    on({ call: 'x86_setup', args: { vcpu: '$cpu', mode, rip: hex(X86_CODE) } }),
   );
   return steps;
 }
@@ -218,12 +226,24 @@ function x86Exit(e: X86ExpectedExit, opts: { regs?: readonly X86RegName[]; resum
     ),
   ];
   if (e.gpa !== undefined) steps.push(readVmcs('VMCS_GUEST_PHYSICAL_ADDRESS', hex(e.gpa)));
+  if (e.gla !== undefined) steps.push(readVmcs('VMCS_RO_GUEST_LIN_ADDR', hex(e.gla)));
   if (e.instrLen !== undefined) steps.push(readVmcs('VMCS_RO_VMEXIT_INSTR_LEN', num(e.instrLen)));
   if (e.irqInfo !== undefined) {
     steps.push(
       readVmcs('VMCS_RO_VMEXIT_IRQ_INFO', { value: hex(e.irqInfo), mask: hex(VMEXIT_IRQ_INFO_MASK) }),
     );
   }
+  if (e.irqError !== undefined) steps.push(readVmcs('VMCS_RO_VMEXIT_IRQ_ERROR', num(e.irqError)));
+  if (e.idtVectorInfo !== undefined)
+    steps.push(
+      readVmcs(
+        'VMCS_RO_IDT_VECTOR_INFO',
+        e.idtVectorInfo === 0
+          ? { value: '0x0', mask: hex(IDT_VECTOR_INFO_INVALID_MASK) }
+          : { value: hex(e.idtVectorInfo), mask: hex(IDT_VECTOR_INFO_MASK) },
+      ),
+    );
+  if (e.idtVectorError !== undefined) steps.push(readVmcs('VMCS_RO_IDT_VECTOR_ERROR', num(e.idtVectorError)));
   if (e.rip !== undefined) steps.push(readVmcs('VMCS_GUEST_RIP', hex(e.rip)));
   // At the end marker the prediction knows all eight GPRs, but only from the values the trace itself
   // set: a fresh vCPU's registers are not the spec's to predict (at reset EDX holds the CPU signature).
@@ -411,7 +431,7 @@ function x86Examples(): void {
   // EPT read of an unmapped GPA.
   {
     const answer = (q: X86VmmQuestion): number => (q.kind === 'mmio-read' ? 0xfeedface : 0);
-    const p = x86Predict([{ op: 'load', size: 4, gpa: 0xd000_0000n, via: 'moffs' }], [], answer);
+    const p = x86Predict([{ op: 'load', size: 4, addr: 0xd000_0000n, via: 'moffs' }], [], answer);
     add(
       'x86_64',
       'ept-read-unmapped',
@@ -430,7 +450,7 @@ function x86Examples(): void {
   {
     const p = x86Predict([
       { op: 'mov', reg: 'eax', value: 0xbeef },
-      { op: 'store', size: 2, gpa: 0xd000_0004n, via: 'ebx' },
+      { op: 'store', size: 2, addr: 0xd000_0004n, via: 'ebx' },
     ]);
     add(
       'x86_64',
@@ -447,7 +467,7 @@ function x86Examples(): void {
     const data: X86Map = { name: 'data', gpa: 0x2000n, flags: HV_MEMORY.READ | HV_MEMORY.EXEC };
     const actions: X86Action[] = [
       { op: 'mov', reg: 'eax', value: 0xcafe_f00d },
-      { op: 'store', size: 4, gpa: 0x2010n, via: 'moffs' },
+      { op: 'store', size: 4, addr: 0x2010n, via: 'moffs' },
     ];
     const before = x86Predict(actions, [data]);
     const after = x86Predict(actions, [{ ...data, flags: 7 }]);
@@ -484,7 +504,7 @@ function x86Examples(): void {
   }
   // Instruction fetch from an unmapped GPA.
   {
-    const p = x86Predict([{ op: 'jump', target: { gpa: 0x8000_0000n } }]);
+    const p = x86Predict([{ op: 'jump', target: { addr: 0x8000_0000n } }]);
     add(
       'x86_64',
       'ept-fetch-unmapped',
@@ -531,7 +551,7 @@ function x86Examples(): void {
   {
     // `jmp $`: a jump to its own address, assembled by the spec (rel32 = -5). The prediction does not
     // cover a spin (it never exits), so only the assembler is used.
-    const p = assembleX86({ actions: [{ op: 'jump', target: { gpa: X86_CODE } }] }, X86_CODE).bytes;
+    const p = assembleX86({ actions: [{ op: 'jump', target: { addr: X86_CODE } }] }, X86_CODE).bytes;
     add(
       'x86_64',
       'kick-spinning-vcpu',
@@ -555,6 +575,383 @@ function x86Examples(): void {
       ],
     );
   }
+}
+
+// ---- x86: the other modes, and the exits beyond I/O, HLT, EPT and #UD ------------------------------
+
+/** Where the paging modes' canonical page tables go (mapped READ|WRITE, written by the VMM). */
+const X86_TABLES = 0x10000n;
+/**
+ * The CPU-based controls the mode examples' predictions assume: what x86_setup asks for (HLT, CR8
+ * load/store) and CR3-load/-store exiting, which the model's capability makes must-be-1 (on a host
+ * whose controls leave them off, the CR3 example fails at its first exit).
+ */
+const X86_EXAMPLE_CPU_BASED =
+  X86_SETUP_CPU_BASED | CPU_BASED.CPU_BASED_CR3_LOAD | CPU_BASED.CPU_BASED_CR3_STORE;
+/**
+ * VMCS_CTRL_CPU_BASED with MOV-DR exiting, as the MOV DR examples write it: x86_setup's value on the
+ * model (HLT, CR8 load/store and the must-be-1 bits of its capability: the Intel default-1 bits,
+ * unconditional I/O, CR3 load/store, secondary controls) plus CPU_BASED_MOV_DR. A trace cannot
+ * canonicalise a control against another host's capability, so the write's result is not checked:
+ * a host that rejects the value keeps its controls and fails (or is unsupported) at the first MOV DR.
+ */
+const X86_MOV_DR_CPU_BASED = (0x8519_e1f2 | CPU_BASED.CPU_BASED_MOV_DR) >>> 0;
+
+const MODE_TEXT: Record<X86Mode, string> = {
+  real:
+    "x86_setup 'real' puts the vCPU in real-address mode exactly as Apple's XNU test does (setup_real_mode: CR0 0x20, segments base 0 limit 0xffff, hvf-facts.md §1.8 [T]); the framework runs it as an unrestricted guest. " +
+    'Code is 16-bit (0x66 selects 32-bit operands), RIP is the offset in CS (base 0 here, so RIP = the linear address), data offsets above DS.limit 0xffff fault. ',
+  prot32:
+    "x86_setup 'prot32' puts the vCPU in 32-bit flat protected mode with paging off, as Apple's XNU test does (hvf-facts.md §1.8 [T]), so guest-linear = guest-physical. ",
+  'prot32-paging':
+    "x86_setup 'prot32-paging' is the protected-mode setup with CR0.PG and CR4.PSE (CR0 0x80000021, CR4 0x2010); the VMM writes the spec's canonical page directory (4 MiB pages: linear [0, 64 MiB) identity, [1 GiB, +64 MiB) → GPA 0, 2 GiB through a page table at the unmapped GPA 0xfff00000, the rest not present) to GPA 0x10000 and loads CR3 with it. ",
+  long64:
+    "x86_setup 'long64' puts the vCPU in IA-32e 64-bit mode as Apple's XNU test does (setup_long_mode: VMENTRY_GUEST_IA32E, CR0 0x80000021, CR4 0x2020, EFER 0x500, CS AR 0xa09b, hvf-facts.md §1.8 [T]); the VMM writes the spec's canonical 4-level tables (PML4, PDPT, one PD of 2 MiB pages: linear [0, 64 MiB) identity, [1 GiB, +64 MiB) → GPA 0, 2 GiB through a page directory at the unmapped GPA 0xfff00000, the rest not present) to GPA 0x10000 and loads CR3 with the PML4. Apple also makes MSR_IA32_KERNEL_GS_BASE native; no program here touches it. ",
+};
+
+const MODE_COMMON =
+  'The framework never moves RIP for the VMM (§1.7 [T]); the VMM writes RIP past the instruction. All eight GPRs are zeroed first, so every register the trace reads is known. ' +
+  "Every program ends with `out 0xe0, al`, the spec's end marker. Machine code and expectations are generated by scripts/make-example-traces.ts from the spec's assembler and prediction (Intel SDM Vol. 3 chapters 25–28 for what exits and how). Needs a backend that executes guest code.";
+
+interface ModeExample {
+  readonly name: string;
+  readonly title: string;
+  readonly description: string;
+  readonly actions: X86Action[];
+  readonly modes: readonly X86Mode[];
+  readonly extra?: readonly X86Map[];
+  readonly excBitmap?: number;
+  readonly movDr?: boolean;
+  readonly answer?: (q: X86VmmQuestion) => number;
+}
+
+function x86ModeLookup(
+  mode: X86Mode,
+  extra: readonly X86Map[],
+): (gpa: bigint) => { flags: number } | undefined {
+  const base = x86Lookup(extra);
+  const tables = mode === 'long64' || mode === 'prot32-paging';
+  const size = tables ? x86PageTablesSize(mode) : 0n;
+  return (gpa) =>
+    base(gpa) ?? (tables && gpa >= X86_TABLES && gpa < X86_TABLES + size ? { flags: 3 } : undefined);
+}
+
+/** One example in one mode: VM, code, page tables, setup, the VMM's writes, the exits, and the end. */
+function x86ModeExample(mode: X86Mode, ex: ModeExample): void {
+  const paging =
+    mode === 'long64' || mode === 'prot32-paging'
+      ? x86CanonicalPageTables(mode, X86_TABLES, 0xfff0_0000n)
+      : undefined;
+  const extra = ex.extra ?? [];
+  const p = predictX86({
+    program: { actions: ex.actions },
+    gpa: X86_CODE,
+    mode,
+    ...(paging ? { paging } : {}),
+    lookup: x86ModeLookup(mode, extra),
+    ...(ex.answer ? { answer: ex.answer } : {}),
+    ...(ex.excBitmap !== undefined ? { excBitmap: ex.excBitmap } : {}),
+    cpuBased: X86_EXAMPLE_CPU_BASED | (ex.movDr ? CPU_BASED.CPU_BASED_MOV_DR : 0),
+  });
+  if (p.unspecified) throw new Error(`${mode}/${ex.name}: not predicted: ${p.unspecified.reason}`);
+  const steps = x86Prologue(p.assembly.bytes, extra, mode);
+  if (paging) {
+    // The tables go in right after the code and its pages, before the vCPU exists (host_write order).
+    const at = steps.findIndex((st) => st.call === 'hv_vcpu_create');
+    steps.splice(
+      at,
+      0,
+      { call: 'host_alloc', args: { name: 'tables', size: hex(x86PageTablesSize(paging.mode)) } },
+      ...paging.pages.map(
+        (pg): Step => ({
+          call: 'host_write',
+          args: { mem: 'tables', offset: Number(pg.gpa - paging.root), bytes: bytesHex(pg.bytes) },
+        }),
+      ),
+      {
+        call: 'hv_vm_map',
+        args: {
+          uva: { mem: 'tables', offset: 0 },
+          gpa: hex(X86_TABLES),
+          size: hex(x86PageTablesSize(paging.mode)),
+          flags: flagNames(3),
+        },
+        expect: OK,
+      },
+    );
+    steps.push(
+      on({
+        call: 'hv_vmx_vcpu_write_vmcs',
+        args: { vcpu: '$cpu', field: 'VMCS_GUEST_CR3', value: hex(paging.root) },
+        expect: OK,
+      }),
+    );
+  }
+  if (ex.movDr)
+    steps.push(
+      on({
+        call: 'hv_vmx_vcpu_write_vmcs',
+        args: { vcpu: '$cpu', field: 'VMCS_CTRL_CPU_BASED', value: hex(X86_MOV_DR_CPU_BASED) },
+      }),
+    );
+  if (ex.excBitmap !== undefined)
+    steps.push(
+      on({
+        call: 'hv_vmx_vcpu_write_vmcs',
+        args: { vcpu: '$cpu', field: 'VMCS_CTRL_EXC_BITMAP', value: hex(ex.excBitmap) },
+        expect: OK,
+      }),
+    );
+  for (const r of ['RAX', 'RCX', 'RDX', 'RBX', 'RSP', 'RBP', 'RSI', 'RDI'])
+    steps.push(writeReg(`HV_X86_${r}`, 0));
+  for (const e of p.exits) steps.push(...x86Exit(e, { regs: Object.keys(e.regs) as X86RegName[] }));
+  if (p.exits.at(-1)?.kind === 'x86.end') steps.push(...x86Epilogue());
+  add(
+    'x86_64',
+    `${mode}-${ex.name}`,
+    `${mode}: ${ex.title}`,
+    ex.description + MODE_TEXT[mode] + MODE_COMMON,
+    steps,
+  );
+}
+
+function x86ModeExamples(): void {
+  const ALL: readonly X86Mode[] = ['real', 'prot32', 'prot32-paging', 'long64'];
+  const NEW_MODES: readonly X86Mode[] = ['real', 'prot32-paging', 'long64'];
+  const PAGING: readonly X86Mode[] = ['prot32-paging', 'long64'];
+  const mmio = (q: X86VmmQuestion): number =>
+    q.kind === 'mmio-read' ? 0xfeedface : q.kind === 'in' ? 0x5a : defaultX86Answer(q);
+  const examples: ModeExample[] = [
+    {
+      name: 'vmcall',
+      modes: ALL,
+      title:
+        'mov eax, 0x23456; vmcall exits with VMX_REASON_VMCALL, RAX = 0x23456, RIP at the vmcall, VMCS_RO_VMEXIT_INSTR_LEN 3',
+      description:
+        "Apple's XNU test runs exactly this guest in real, protected and long mode and expects reason 18 with RAX 0x23456; it advances VMCS_GUEST_RIP by VMCS_RO_VMEXIT_INSTR_LEN (hvf-facts.md §1.5 [H], §1.8 [T]). " +
+        'VMCALL (0F 01 C1) exits unconditionally in VMX non-root operation (Intel SDM §26.1.2); qualification 0, length 3. In real mode `mov eax, imm32` needs the 0x66 prefix (66 B8 id: 6 bytes), so the vmcall is at 0x1006. ',
+      actions: [{ op: 'mov', reg: 'eax', value: 0x23456 }, { op: 'vmcall' }],
+    },
+    {
+      name: 'cpuid',
+      modes: ALL,
+      title:
+        'cpuid exits with VMX_REASON_CPUID; the VMM writes EAX, EBX, ECX and EDX and skips the 2-byte instruction',
+      description:
+        'CPUID exits unconditionally in VMX non-root operation (Intel SDM §26.1.2): reason 10 (hvf-facts.md §1.5 [H]), qualification 0, length 2. QEMU and other HVF VMMs answer it themselves [T]. The leaf is in EAX (1), the subleaf in ECX; the VMM writes the four result registers (deterministic values here) and RIP += 2; the end marker shows the guest saw them. ',
+      actions: [{ op: 'cpuid', leaf: 1 }],
+    },
+    {
+      name: 'msr-efer',
+      modes: ALL,
+      title:
+        'rdmsr / wrmsr of IA32_EFER exit with VMX_REASON_RDMSR / _WRMSR, the MSR in RCX, the value in EDX:EAX',
+      description:
+        "Apple's XNU test (rdar61961809) sees exactly this: rdmsr of 0xc0000080 exits with reason 31 and RCX = 0xc0000080; the VMM writes EDX:EAX; wrmsr exits with reason 32 with the value in EDX:EAX (hvf-facts.md §1.8 [T]). Every MSR exits unless the VMM made it native (hv_vcpu_enable_native_msr; Intel SDM §26.1.3). Qualification 0, length 2. This VMM answers the rdmsr with a deterministic value and ignores the write. ",
+      actions: [
+        { op: 'rdmsr', msr: 0xc000_0080 },
+        { op: 'wrmsr', msr: 0xc000_0080 },
+      ],
+    },
+    {
+      name: 'mov-cr',
+      modes: ALL,
+      title:
+        'mov to CR0/CR4 exits (VMX_REASON_MOV_CR) when a bit the guest/host mask owns differs from the read shadow; mov from CR0 reads the shadow and does not exit',
+      description:
+        "Under the canonical masks (bits 31:0 of CR0 and CR4 owned by the VMM, hvf-facts.md §1.8 [T]) a MOV to CR0 or CR4 with a value that differs from VMCS_CTRL_CR0_SHADOW / _CR4_SHADOW exits with reason 28 (§1.5 [H]); one with the shadow's value executes and changes nothing; a MOV from CR0 never exits and reads the shadow for owned bits (Intel SDM §26.1.3, §27.3). " +
+        'Qualification (§1.6): bits 3:0 the CR, bits 5:4 the type (0 MOV to CR), bits 11:8 the GPR (3 = EBX); length 3. The VMM ignores the writes; the end marker shows ECX = the shadow. ',
+      actions: [
+        { op: 'mov', reg: 'ebx', value: 0x1234_0000 },
+        { op: 'mov-to-cr', cr: 0, reg: 'ebx' },
+        { op: 'mov-from-cr', cr: 0, reg: 'ecx' },
+        { op: 'mov-to-cr', cr: 0, reg: 'ecx' },
+        { op: 'mov-to-cr', cr: 4, reg: 'ebx' },
+      ],
+    },
+    {
+      name: 'mov-cr3',
+      modes: ALL,
+      title:
+        'mov from/to CR3 exits under CR3-store/-load exiting (VMX_REASON_MOV_CR); the VMM answers the read',
+      description:
+        'MOV from CR3 exits under CPU_BASED_CR3_STORE and MOV to CR3 under CPU_BASED_CR3_LOAD with a CR3-target count of 0 (Intel SDM §26.1.3). x86_setup does not ask for them; they are on when the capability makes them must-be-1 (the Intel default-1 bits 15 and 16 of the non-TRUE CPU-based capability), as on the model; a backend whose controls leave them off runs the guest past the MOVs and fails at the first exit. ' +
+        'Qualification: CR 3, type 1 (from) / 0 (to), GPR 7 (EDI). The VMM answers the read and ignores the write. ',
+      actions: [
+        { op: 'mov-from-cr', cr: 3, reg: 'edi' },
+        { op: 'mov-to-cr', cr: 3, reg: 'edi' },
+      ],
+    },
+    {
+      name: 'mov-cr8',
+      modes: ['long64'],
+      title: 'mov to/from CR8 (REX.R) exits under CR8-load/-store exiting, which x86_setup requests',
+      description:
+        "x86_setup requests CPU_BASED_CR8_LOAD | CPU_BASED_CR8_STORE as Apple's test does (hvf-facts.md §1.8 [T]), so MOV to and from CR8 (the task priority, 64-bit mode only: 44 0F 22 / 44 0F 20) exit with reason 28 and CR number 8 in the qualification (Intel SDM §26.1.3, Table 28-3); length 4. The VMM ignores the write and answers the read with a priority 0–15. ",
+      actions: [
+        { op: 'mov', reg: 'esi', value: 5 },
+        { op: 'mov-to-cr', cr: 8, reg: 'esi' },
+        { op: 'mov-from-cr', cr: 8, reg: 'edx' },
+      ],
+    },
+    {
+      name: 'mov-dr',
+      modes: ALL,
+      movDr: true,
+      title:
+        'with MOV-DR exiting, mov to/from DR0–DR3 exits with VMX_REASON_MOV_DR and the DR, direction and GPR in the qualification',
+      description:
+        'The VMM sets CPU_BASED_MOV_DR (bit 23) in VMCS_CTRL_CPU_BASED, so every MOV DR exits with reason 29 (hvf-facts.md §1.5 [H]; Intel SDM §26.1.3). Qualification (SDM Table 28-4): bits 2:0 the DR, bit 4 the direction (0 to DR, 1 from DR), bits 11:8 the GPR; length 3. The VMM ignores the write and answers the read. ' +
+        "The write of VMCS_CTRL_CPU_BASED is the model's x86_setup value plus bit 23 ; its result is not checked: a host that rejects it keeps its controls and fails, or is unsupported, at the first MOV DR exit. ",
+      actions: [
+        { op: 'mov', reg: 'eax', value: 0x1000 },
+        { op: 'mov-to-dr', dr: 0, reg: 'eax' },
+        { op: 'mov-from-dr', dr: 3, reg: 'ecx' },
+      ],
+    },
+    {
+      name: 'hlt',
+      modes: NEW_MODES,
+      title: 'hlt exits with VMX_REASON_HLT, qualification 0, length 1',
+      description:
+        "x86_setup requests HLT exiting (CPU_BASED_HLT) as Apple's test does (hvf-facts.md §1.8 [T]): reason 12, qualification 0, length 1; the VMM advances RIP. ",
+      actions: [{ op: 'hlt' }],
+    },
+    {
+      name: 'io',
+      modes: NEW_MODES,
+      answer: mmio,
+      title:
+        'out/in with an imm8 port and with DX: VMX_REASON_IO with the I/O qualification; the VMM answers the in',
+      description:
+        'I/O exits (reason 30) although no I/O exiting is requested: the framework forces it (hvf-facts.md §1.8 [T]). Qualification (§1.6 [T]): bits 2:0 size − 1, bit 3 IN, bit 6 imm8 form, bits 31:16 port. The VMM writes IN data into the low bytes of RAX and RIP += VMCS_RO_VMEXIT_INSTR_LEN. ',
+      actions: [
+        { op: 'mov', reg: 'eax', value: 0x1122_3344 },
+        { op: 'out', size: 4, port: 0x80, form: 'imm8' },
+        { op: 'out', size: 1, port: 0x3f8, form: 'dx' },
+        { op: 'in', size: 1, port: 0x71, form: 'imm8' },
+        { op: 'in', size: 2, port: 0xcfc, form: 'dx' },
+      ],
+    },
+    {
+      name: 'string-io',
+      modes: ALL,
+      extra: [
+        { name: 'src', gpa: 0x2000n, flags: HV_MEMORY.READ | HV_MEMORY.WRITE },
+        { name: 'dst', gpa: 0x3000n, flags: HV_MEMORY.READ | HV_MEMORY.WRITE },
+      ],
+      title:
+        'outs, rep outs, ins and rep ins: bit 4 (string) and bit 5 (REP) of the I/O qualification, the operand in VMCS_RO_GUEST_LIN_ADDR',
+      description:
+        'INS/OUTS exit like IN/OUT (reason 30, forced I/O exiting, hvf-facts.md §1.8 [T]) before touching memory; the qualification has bit 4 (string) and, with REP, bit 5, bit 6 clear (the port is in DX), and VMCS_RO_GUEST_LIN_ADDR holds the linear address of the memory operand, DS:ESI for OUTS and ES:EDI for INS (Intel SDM §28.2.1, §1.6). The length includes the prefixes. ' +
+        'This VMM completes each instruction without moving data: ESI/EDI advance by size × count and ECX becomes 0 under REP, RIP += length. ',
+      actions: [
+        { op: 'outs', size: 1, port: 0x3f8, addr: 0x2000n },
+        { op: 'outs', size: 2, port: 0x80, addr: 0x2100n, rep: 4 },
+        { op: 'ins', size: 4, port: 0xcfc, addr: 0x3000n },
+        { op: 'ins', size: 1, port: 0x60, addr: 0x3100n, rep: 16 },
+      ],
+    },
+    {
+      name: 'ept',
+      modes: NEW_MODES,
+      answer: mmio,
+      extra: [{ name: 'data', gpa: 0x2000n, flags: HV_MEMORY.READ }],
+      title:
+        'EPT violations: an MMIO read of an unmapped GPA, a write to a read-only page, a fetch from an unmapped GPA',
+      description:
+        'EPT violations (reason 48): bit 0/1/2 the access, bits 3–5 what the GPA allows, bit 7 the guest-linear address is valid and bit 8 the access was to the translation of that address (hvf-facts.md §1.6 [T]); GPA in VMCS_GUEST_PHYSICAL_ADDRESS, the linear address in VMCS_RO_GUEST_LIN_ADDR; bits 6 and 9–11 are host dependent and masked [U]. The instruction length is not defined: the VMM decodes the instruction, emulates the load (RAX) and skips it; for the fetch it resumes after the jump. ',
+      actions: [
+        { op: 'load', size: 4, addr: 0x9000n, via: 'moffs' },
+        { op: 'mov', reg: 'eax', value: 0xbeef },
+        { op: 'store', size: 2, addr: 0x2010n, via: 'ebx' },
+        { op: 'jump', target: { addr: 0xa000n } },
+      ],
+    },
+    {
+      name: 'ept-linear',
+      modes: PAGING,
+      answer: mmio,
+      title:
+        'with paging: an EPT violation through an alias (GLA ≠ GPA, bit 8 set) and one on a paging-structure entry (bit 8 clear, GPA = the entry)',
+      description:
+        "Through the alias at linear 1 GiB + 0x9000 the load reaches GPA 0x9000, which is unmapped: the GPA and the linear address differ, bits 7 and 8 set (Intel SDM Table 28-7; hvf-facts.md §1.6). A store to linear 2 GiB walks through a page table at GPA 0xfff00000, which the VMM never mapped: the EPT violation is on reading that entry, so VMCS_GUEST_PHYSICAL_ADDRESS is the entry's GPA and bit 8 is clear (the access was to a paging structure); bits 0–2 are masked too, since with EPT accessed/dirty flags the CPU treats paging-structure accesses as writes and whether the framework enables them is not known [U]. QEMU emulates MMIO only for bit 8 set [T]: this VMM skips the instruction without emulating. ",
+      actions: [
+        { op: 'load', size: 4, addr: 0x4000_9000n, via: 'ebx' },
+        { op: 'store', size: 1, addr: 0x8000_1000n, via: 'moffs' },
+      ],
+    },
+    {
+      name: 'exceptions',
+      modes: ALL,
+      title:
+        'guest exceptions under the canonical exception bitmap: #DE, #DB (int1), #BP (int3), #UD and #GP exit with VMX_REASON_EXC_NMI',
+      description:
+        "x86_setup sets VMCS_CTRL_EXC_BITMAP to 0xffffffff as Apple's test does, so every guest exception exits with reason 0 (hvf-facts.md §1.6, §1.8 [T]). VMCS_RO_VMEXIT_IRQ_INFO = valid | type | vector (bit 12 masked): #DE (div by zero) and #UD are hardware exceptions (type 3) whose RIP is the faulting instruction and whose length is not defined (the VMM decodes); #DB from int1 is a privileged software exception (type 5) and #BP from int3 a software exception (type 6), both with RIP at the instruction and length 1 (Intel SDM §28.2.2, §28.2.5); #DB's qualification B3–B0 are masked. " +
+        '#GP comes from loading DS with a selector beyond the GDT limit 0 (error code = the selector, VMCS_RO_VMEXIT_IRQ_ERROR) in protected and long mode, and from a data access past DS.limit in real mode, where no error code is delivered (bit 11 clear). VMCS_RO_IDT_VECTOR_INFO is invalid (no event was being delivered). ',
+      actions: [
+        { op: 'div0' },
+        { op: 'int1' },
+        { op: 'int3' },
+        { op: 'ud2' },
+        { op: 'load', size: 1, addr: 0x1_0010n, via: 'ebx' },
+      ],
+    },
+    {
+      name: 'page-fault',
+      modes: PAGING,
+      title:
+        '#PF under the canonical exception bitmap: the linear address in the qualification, the error code in VMCS_RO_VMEXIT_IRQ_ERROR',
+      description:
+        "A read and a write to linear 0xc0000000, which the canonical tables leave not present, and a jump there: each a #PF exit with reason 0, VMCS_RO_VMEXIT_IRQ_INFO 0x80000b0e (the XNU test's check `& 0x800003ff == 0x8000030e`, hvf-facts.md §1.8 [T]), the faulting linear address as the qualification (CR2 is not written: the exception was not delivered, Intel SDM §28.2.1) and the error code P = 0, W/R = the access, U/S = 0, I/D = 0 (no EFER.NXE) (SDM §4.7). RIP is the faulting instruction (for the jump: its target); the VMM skips the access and resumes after the jump. ",
+      actions: [
+        { op: 'load', size: 4, addr: 0xc000_0000n, via: 'moffs' },
+        { op: 'store', size: 2, addr: 0xc000_1002n, via: 'ebx' },
+        { op: 'jump', target: { addr: 0xc000_2000n } },
+      ],
+    },
+    {
+      name: 'int21-idt-vectoring',
+      modes: ALL,
+      title:
+        'int 0x21 with the IDT limit 0: #GP exits with IDT-vectoring information naming the software interrupt and its length — how small VMMs service DOS calls',
+      description:
+        'INT n never consults the exception bitmap (Intel SDM §25.2): the guest delivers it through its IDT, whose limit is 0 after x86_setup (hvf-facts.md §1.8 [T]), so delivery fails with #GP (error code 0x21 × 8 + 2 outside real mode; none in real mode), which the canonical bitmap intercepts: reason 0, VMCS_RO_VMEXIT_IRQ_INFO #GP, VMCS_RO_IDT_VECTOR_INFO = valid | software interrupt (type 4) | 0x21 = 0x80000421, and VMCS_RO_VMEXIT_INSTR_LEN = 2, the length of the int (SDM §28.2.4, §28.2.5). RIP stays at the int. A real-mode VMM (DOS-style tools) reads AH from RAX, emulates the service and writes RIP += 2. ',
+      actions: [
+        { op: 'mov', reg: 'eax', value: 0x0900 },
+        { op: 'int', vector: 0x21 },
+      ],
+    },
+    {
+      name: 'double-fault-vectoring',
+      modes: ALL,
+      excBitmap: 1 << 8,
+      title:
+        'ud2 with only #DF intercepted: #UD and the #GP of its failed delivery go to the guest; the #DF exits with the #GP as IDT-vectoring information',
+      description:
+        'With VMCS_CTRL_EXC_BITMAP = 1 << 8, #UD is delivered through the IDT (limit 0): that fails with #GP (error code 6 × 8 + 3: IDT, external; none in real mode), whose delivery fails again, and a #GP during a contributory exception is a #DF (Intel SDM §6.15 Table 6-5). The #DF is intercepted: reason 0, VMCS_RO_VMEXIT_IRQ_INFO #DF (error code 0 outside real mode), VMCS_RO_IDT_VECTOR_INFO = the #GP being delivered, with its error code in VMCS_RO_IDT_VECTOR_ERROR (SDM §28.2.4). No instruction length (all hardware events). ',
+      actions: [{ op: 'ud2' }],
+    },
+    {
+      name: 'triple-fault',
+      modes: NEW_MODES,
+      excBitmap: 0,
+      title:
+        'ud2 with VMCS_CTRL_EXC_BITMAP = 0 and the IDT limit 0: #UD, #GP, #DF, then a triple fault (VMX_REASON_TRIPLE_FAULT)',
+      description:
+        'Nothing is intercepted, every delivery fails (IDT limit 0), and a fault while delivering #DF shuts the processor down: reason 2 (hvf-facts.md §1.5 [H]; Intel SDM §6.15). RIP at a triple fault is not compared [U]; the vCPU is in shutdown and a VMM resets it. ',
+      actions: [{ op: 'ud2' }],
+    },
+  ];
+  for (const ex of examples)
+    for (const mode of ex.modes) {
+      // #GP from the DS limit is a real-mode fault; protected and long mode load a bad selector instead.
+      const actions =
+        ex.name === 'exceptions' && mode !== 'real'
+          ? ex.actions.map((a): X86Action => (a.op === 'load' ? { op: 'load-ds', selector: 0x18 } : a))
+          : ex.actions;
+      x86ModeExample(mode, { ...ex, actions });
+    }
 }
 
 // ---- arm64 -----------------------------------------------------------------------------------------
@@ -1579,6 +1976,7 @@ function layout(v: unknown, indent: number, lead: number, trail: number): string
 function main(): void {
   const check = process.argv.includes('--check');
   x86Examples();
+  x86ModeExamples();
   armExamples();
   armGuestExamples();
   let stale = 0;
@@ -1600,7 +1998,10 @@ function main(): void {
       }
       continue;
     }
-    if (old !== text) writeFileSync(path, text);
+    if (old !== text) {
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, text);
+    }
     process.stdout.write(`${old === text ? 'unchanged' : 'wrote    '} traces/${file}  ${trace.title}\n`);
   }
   if (check && stale) {

@@ -27,6 +27,8 @@ import {
   VMCS,
   VMX_REASON,
   type X86Backend,
+  x86CanonicalPageTables,
+  x86PageTablesSize,
   x86SetupSteps,
 } from '@hvspec/spec';
 
@@ -80,6 +82,34 @@ export function x86ThroughputProgram(iterations: number): GuestProgram {
     ].flat(),
   );
   return { bytes, exitAt: 11, exitLength: 2 };
+}
+
+/**
+ * The x86 throughput loop as 64-bit code (IA-32e mode with 4-level paging, the spec's `long64` setup):
+ * the same three instructions per iteration, with `dec ecx` in its two-byte form because 0x48–0x4F are
+ * REX prefixes in 64-bit mode.
+ *
+ * | offset | bytes | instruction |
+ * |---|---|---|
+ * | 0 | B9 id | `mov ecx, iterations` |
+ * | 5 | 83 C0 01 | `L: add eax, 1` |
+ * | 8 | FF C9 | `dec ecx` (FF /1, ModRM 11 001 001) |
+ * | 10 | 75 F9 | `jnz L` (rel8 = 5 − 12 = −7) |
+ * | 12 | E6 10 | `out 0x10, al` |
+ */
+export function x86LongThroughputProgram(iterations: number): GuestProgram {
+  checkIterations(iterations, 0xffff_ffff);
+  const n = iterations >>> 0;
+  const bytes = Uint8Array.from(
+    [
+      [0xb9, n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff], // mov ecx, n
+      [0x83, 0xc0, 0x01], // L: add eax, 1
+      [0xff, 0xc9], // dec ecx
+      [0x75, 0xf9], // jnz L
+      [0xe6, BENCH_PORT], // out 0x10, al
+    ].flat(),
+  );
+  return { bytes, exitAt: 12, exitLength: 2 };
 }
 
 /**
@@ -189,6 +219,43 @@ export function setupX86Guest(backend: X86Backend, t: ThreadId, program: GuestPr
     'hv_vcpu_write_register(HV_X86_RCX)',
     backend.hv_vcpu_write_register(t, vcpu, HV_X86_REG.HV_X86_RCX, 0n),
   );
+  return { backend, t, vcpu, mem, program };
+}
+
+/** Where the long-mode bench guest's page tables go: right after the code mapping. */
+export const TABLES_GPA = CODE_GPA + BigInt(CODE_SIZE);
+
+/**
+ * Like {@link setupX86Guest}, in the spec's `long64` mode: the spec's canonical 4-level page tables
+ * (2 MiB pages, the code identity-mapped) written to a READ|WRITE mapping at TABLES_GPA, CR3 their
+ * root, then Apple's long-mode setup (`x86SetupSteps(…, 'long64', …)`, hvf-facts.md §1.8 [T]).
+ */
+export function setupX86LongGuest(backend: X86Backend, t: ThreadId, program: GuestProgram): X86Guest {
+  must('hv_vm_create', backend.hv_vm_create(0, 0n));
+  const mem = backend.host_alloc(CODE_SIZE);
+  backend.host_write(mem, 0, program.bytes);
+  must(
+    'hv_vm_map',
+    backend.hv_vm_map(0, { mem, offset: 0 }, CODE_GPA, BigInt(CODE_SIZE), HV_MEMORY.READ | HV_MEMORY.EXEC),
+  );
+  const tables = x86CanonicalPageTables('long64', TABLES_GPA, 0xfff0_0000n);
+  const size = x86PageTablesSize('long64');
+  const tmem = backend.host_alloc(Number(size));
+  for (const p of tables.pages) backend.host_write(tmem, Number(p.gpa - tables.root), p.bytes);
+  must(
+    'hv_vm_map(tables)',
+    backend.hv_vm_map(0, { mem: tmem, offset: 0 }, TABLES_GPA, size, HV_MEMORY.READ | HV_MEMORY.WRITE),
+  );
+  const vcpu = must('hv_vcpu_create', backend.hv_vcpu_create(t, 0n));
+  const readCapability = (id: number): bigint =>
+    must('hv_vmx_read_capability', backend.hv_vmx_read_capability(t, id));
+  for (const { field, value } of x86SetupSteps(readCapability, 'long64', CODE_GPA, tables.root))
+    must(
+      `hv_vmx_vcpu_write_vmcs(0x${field.toString(16)})`,
+      backend.hv_vmx_vcpu_write_vmcs(t, vcpu, field, value),
+    );
+  for (const r of [HV_X86_REG.HV_X86_RAX, HV_X86_REG.HV_X86_RCX])
+    must('hv_vcpu_write_register', backend.hv_vcpu_write_register(t, vcpu, r, 0n));
   return { backend, t, vcpu, mem, program };
 }
 

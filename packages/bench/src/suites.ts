@@ -4,7 +4,8 @@
  * software KVM):
  *
  * - `model.<arch>.guest-throughput`: one run of a long loop of simple instructions per iteration →
- *   ns per guest instruction (instructions per second).
+ *   ns per guest instruction (instructions per second); `model.x86.long.guest-throughput` the same
+ *   loop in 64-bit mode with 4-level paging.
  * - `model.<arch>.exit`: exit round trips of an `out`/`hvc` loop through the backend interface, as a
  *   VMM drives them → ns per exit.
  * - `native.<arch>.exit.js`: the same exit loop on the native backend through its JS API, with the
@@ -28,9 +29,11 @@ import {
   arm64ThroughputRun,
   setupArm64Guest,
   setupX86Guest,
+  setupX86LongGuest,
   throughputInstructions,
   x86ExitLoopProgram,
   x86ExitRoundTrips,
+  x86LongThroughputProgram,
   x86ThroughputProgram,
   x86ThroughputRun,
 } from './guests.js';
@@ -179,6 +182,19 @@ function modelTasks(skipped: SkippedTask[]): PlannedTask[] {
       unitsPerIteration: throughputInstructions(THROUGHPUT_ITERATIONS),
       fn: () => {
         x86ThroughputRun(x86Throughput);
+      },
+    };
+  });
+
+  plan(tasks, skipped, 'model.x86.long.guest-throughput', () => {
+    const long = setupX86LongGuest(createModel('x86_64'), 0, x86LongThroughputProgram(THROUGHPUT_ITERATIONS));
+    return {
+      name: 'model.x86.long.guest-throughput',
+      description: `model x86 interpreter in IA-32e mode with 4-level paging (the spec's long64 setup, 2 MiB pages): mov ecx, ${THROUGHPUT_ITERATIONS}; L: add eax, 1; dec ecx; jnz L; out 0x10, al — one hv_vcpu_run per iteration`,
+      unit: 'instruction',
+      unitsPerIteration: throughputInstructions(THROUGHPUT_ITERATIONS),
+      fn: () => {
+        x86ThroughputRun(long);
       },
     };
   });

@@ -28,9 +28,11 @@ import {
   exitEc,
   setupArm64Guest,
   setupX86Guest,
+  setupX86LongGuest,
   throughputInstructions,
   x86ExitLoopProgram,
   x86ExitRoundTrips,
+  x86LongThroughputProgram,
   x86ThroughputProgram,
   x86ThroughputRun,
 } from '../src/guests.js';
@@ -40,6 +42,7 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 test('encodings are pinned byte for byte', () => {
   assert.equal(hex(x86ThroughputProgram(0x12345678).bytes), 'b97856341283c0014975fae610');
   assert.equal(hex(x86ExitLoopProgram().bytes), 'e610ebfc');
+  assert.equal(hex(x86LongThroughputProgram(0x12345678).bytes), 'b97856341283c001ffc975f9e610');
   // Little-endian words: movz x1, #0x1234 = d2824681; add; subs; b.ne -8; hvc #0.
   assert.equal(
     hex(arm64ThroughputProgram(0x1234).bytes),
@@ -61,6 +64,21 @@ function vmcs(b: X86Backend, vcpu: Parameters<X86Backend['hv_vmx_vcpu_read_vmcs'
   assert.equal(v.ret, HV.HV_SUCCESS);
   return v.value!;
 }
+
+test('x86 throughput loop in long mode with paging on the model: 64-bit code through the canonical page tables', () => {
+  const b = createModel('x86_64');
+  const p = x86LongThroughputProgram(1000);
+  const g = setupX86LongGuest(b, 0, p);
+  assert.equal(vmcs(b, g.vcpu, VMCS.VMCS_GUEST_CR0), 0x8000_0021n, 'paging on');
+  assert.equal(vmcs(b, g.vcpu, VMCS.VMCS_GUEST_IA32_EFER), 0x500n, 'IA-32e mode');
+  assert.equal(x86ThroughputRun(g), VMX_REASON.VMX_REASON_IO);
+  assert.equal(vmcs(b, g.vcpu, VMCS.VMCS_GUEST_RIP), CODE_GPA + BigInt(p.exitAt));
+  assert.equal(vmcs(b, g.vcpu, VMCS.VMCS_RO_VMEXIT_INSTR_LEN), BigInt(p.exitLength));
+  assert.equal(reg(b, g.vcpu, HV_X86_REG.HV_X86_RAX), 1000n);
+  assert.equal(reg(b, g.vcpu, HV_X86_REG.HV_X86_RCX), 0n);
+  assert.equal(x86ThroughputRun(g), VMX_REASON.VMX_REASON_IO);
+  assert.equal(reg(b, g.vcpu, HV_X86_REG.HV_X86_RAX), 2000n);
+});
 
 test('x86 throughput loop on the model: runs the loop to completion, then the out exits', () => {
   const b = createModel('x86_64');

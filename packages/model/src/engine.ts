@@ -85,6 +85,40 @@ export function readInto(
   return undefined;
 }
 
+/** One segment register as the VMCS holds it: selector, base, limit and access rights. */
+export interface X86Segment {
+  selector: number;
+  base: bigint;
+  limit: number;
+  ar: number;
+}
+
+/**
+ * The VMCS controls the x86 engine consults (values as the VMCS holds them). They decide which
+ * instructions exit and what guest exceptions become (Intel SDM Vol. 3 chapter 26).
+ */
+export interface X86Controls {
+  /** VMCS_CTRL_CPU_BASED. */
+  cpuBased: number;
+  /** VMCS_CTRL_CPU_BASED2. */
+  cpuBased2: number;
+  /** VMCS_CTRL_VMENTRY_CONTROLS (IA-32e mode guest: bit 9). */
+  entry: number;
+  /** VMCS_CTRL_EXC_BITMAP. */
+  excBitmap: number;
+  /** VMCS_CTRL_PF_ERROR_MASK / _MATCH. */
+  pfMask: number;
+  pfMatch: number;
+  /** VMCS_CTRL_CR3_COUNT and the CR3-target values. */
+  cr3Count: number;
+  readonly cr3Targets: bigint[];
+  /** VMCS_CTRL_CR0_MASK / _SHADOW, VMCS_CTRL_CR4_MASK / _SHADOW. */
+  cr0Mask: bigint;
+  cr0Shadow: bigint;
+  cr4Mask: bigint;
+  cr4Shadow: bigint;
+}
+
 /** x86 architectural state the engine reads and writes (values as the VMCS / hv_x86_reg_t hold them). */
 export interface X86Cpu {
   /** General-purpose registers in Intel encoding order: RAX RCX RDX RBX RSP RBP RSI RDI R8..R15. */
@@ -92,14 +126,37 @@ export interface X86Cpu {
   rip: bigint;
   rflags: bigint;
   cr0: bigint;
+  cr2: bigint;
   cr3: bigint;
   cr4: bigint;
   efer: bigint;
+  /** DR0–DR7 by number (DR4 and DR5 are not registers of their own: unused). */
+  readonly dr: bigint[];
   /** Segment bases/limits/access rights by name (cs, ds, es, fs, gs, ss). */
-  readonly seg: Record<
-    'cs' | 'ds' | 'es' | 'fs' | 'gs' | 'ss',
-    { selector: number; base: bigint; limit: number; ar: number }
-  >;
+  readonly seg: Record<'cs' | 'ds' | 'es' | 'fs' | 'gs' | 'ss', X86Segment>;
+  /** LDTR and TR (the engine only checks whether the LDT is usable). */
+  readonly ldtr: X86Segment;
+  readonly tr: X86Segment;
+  readonly gdtr: { base: bigint; limit: number };
+  readonly idtr: { base: bigint; limit: number };
+  readonly ctl: X86Controls;
+}
+
+/** The kinds of events (the interruption types of Intel SDM Table 25-17 the engine produces). */
+export type X86EventType =
+  | 'hardware-exception'
+  | 'software-interrupt'
+  | 'privileged-software-exception'
+  | 'software-exception';
+
+/** An event: an exception or software interrupt being raised or delivered. */
+export interface X86EventInfo {
+  readonly vector: number;
+  readonly type: X86EventType;
+  /** The error code it delivers (none in real mode, none for most vectors). */
+  readonly errorCode?: number;
+  /** The length of the instruction that raised it (INT n, INT3, INT1). */
+  readonly len?: number;
 }
 
 /** Why an x86 run stopped. RIP is left at the instruction that exited (HVF semantics). */
@@ -115,20 +172,49 @@ export type X86Stop =
       readonly imm: boolean;
       /** Instruction length, for VMCS_RO_VMEXIT_INSTR_LEN. */
       readonly len: number;
+      /** INS/OUTS: the linear address of the memory operand (VMCS_RO_GUEST_LIN_ADDR). */
+      readonly gla?: bigint;
     }
-  | { readonly kind: 'hlt'; readonly len: number }
+  | { readonly kind: 'hlt' | 'vmcall' | 'cpuid' | 'rdmsr' | 'wrmsr'; readonly len: number }
+  /** MOV to/from a control register that the masks or controls make exit. */
+  | {
+      readonly kind: 'mov-cr';
+      readonly cr: number;
+      readonly write: boolean;
+      readonly gpr: number;
+      readonly len: number;
+    }
+  /** MOV to/from a debug register under MOV-DR exiting. */
+  | {
+      readonly kind: 'mov-dr';
+      readonly dr: number;
+      readonly write: boolean;
+      readonly gpr: number;
+      readonly len: number;
+    }
   | {
       readonly kind: 'ept';
-      readonly fault: MemFault /** guest-linear address of the access */;
+      readonly fault: MemFault;
+      /** The guest-linear address of the access. */
       readonly gla: bigint;
+      /** The access was to a paging-structure entry (qualification bit 8 clear). */
+      readonly structure?: boolean;
+      /** The event being delivered when the access faulted (VMCS_RO_IDT_VECTOR_INFO). */
+      readonly during?: X86EventInfo;
     }
   | { readonly kind: 'triple-fault' }
   /**
-   * A fault-class guest exception raised by the instruction at RIP (RIP and the registers are as before
-   * it). The API layer decides what it becomes: an exit with reason 0 when VMCS_CTRL_EXC_BITMAP has the
-   * vector's bit, else delivery through the guest's IDT (hvf-facts.md §1.6, §1.8 [T]).
+   * A guest exception the exception bitmap intercepts: it exits with reason 0 (hvf-facts.md §1.6, §1.8
+   * [T]). `during` is the event whose delivery raised it (IDT-vectoring information). RIP and the
+   * registers are as before the instruction that raised the first event.
    */
-  | { readonly kind: 'exception'; readonly vector: number; readonly errorCode?: number }
+  | {
+      readonly kind: 'exception';
+      readonly event: X86EventInfo;
+      /** VMCS_RO_EXIT_QUALIFIC: the linear address of a #PF, else 0. */
+      readonly qualification: bigint;
+      readonly during?: X86EventInfo;
+    }
   | { readonly kind: 'unsupported'; readonly bytes: Uint8Array; readonly reason: string }
   | { readonly kind: 'budget' };
 

@@ -17,6 +17,7 @@ export * from './guest/arm64/vmm.js';
 export * from './guest/x86/actions.js';
 export * from './guest/x86/assemble.js';
 export * from './guest/x86/exits.js';
+export * from './guest/x86/paging.js';
 export * from './guest/x86/predict.js';
 export * from './guest/x86/scenario.js';
 export * from './guest/x86/setup.js';

@@ -2,10 +2,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   basicExitReason,
+  crAccessQualification,
+  DEBUG_QUALIFICATION_MASK,
   decodeEptQualification,
   decodeInterruptionInfo,
   decodeIoQualification,
+  drAccessQualification,
   EPT_QUALIFICATION_MASK,
+  EPT_STRUCTURE_QUALIFICATION_MASK,
   eptQualification,
   exitReasonName,
   interruptionInfo,
@@ -192,5 +196,70 @@ test('x86SetupSteps: Apple setup_protected_mode order and values, controls canon
   assert.deepEqual(steps[steps.length - 1], { field: VMCS.VMCS_GUEST_RIP, value: 0x1000n });
   assert.equal(steps.length, 5 + 7 + 4 + 24 + 4 + 3);
   assert.equal(new Set(steps.map((s) => s.field)).size, steps.length, 'each field written once');
-  assert.throws(() => x86SetupSteps(() => 0n, 'real' as 'prot32', 0n), TypeError);
+  assert.throws(() => x86SetupSteps(() => 0n, 'prot16' as 'prot32', 0n), TypeError);
+});
+
+test('x86SetupSteps: Apple setup_real_mode and setup_long_mode values and order; prot32-paging is prot32 with PG and PSE', () => {
+  const all = (): bigint => 0xffff_ffffn << 32n;
+  const fields = (mode: 'real' | 'prot32-paging' | 'long64', rip: bigint, cr3?: bigint) => {
+    const steps = x86SetupSteps(all, mode, rip, cr3);
+    assert.equal(new Set(steps.map((s) => s.field)).size, steps.length, `${mode}: each field written once`);
+    return new Map(steps.map((s) => [s.field, s.value]));
+  };
+  // Real mode (XNU setup_real_mode): CR0 0x20, TR AR 0x83, segments base 0 limit 0xffff AR 0x93/0x9b,
+  // no CR3, no TR/LDTR selectors.
+  const real = fields('real', 0x1000n);
+  assert.equal(real.get(VMCS.VMCS_GUEST_CR0), 0x20n);
+  assert.equal(real.get(VMCS.VMCS_CTRL_CR0_SHADOW), 0x20n);
+  assert.equal(real.get(VMCS.VMCS_GUEST_CR4), 0x2000n);
+  assert.equal(real.get(VMCS.VMCS_GUEST_TR_AR), 0x83n);
+  assert.equal(real.get(VMCS.VMCS_GUEST_CS), 0n);
+  assert.equal(real.get(VMCS.VMCS_GUEST_CS_AR), 0x9bn);
+  assert.equal(real.get(VMCS.VMCS_GUEST_DS_AR), 0x93n);
+  assert.equal(real.get(VMCS.VMCS_GUEST_SS_LIMIT), 0xffffn);
+  assert.equal(real.get(VMCS.VMCS_GUEST_RIP), 0x1000n);
+  assert.equal(real.has(VMCS.VMCS_GUEST_CR3), false);
+  assert.equal(real.has(VMCS.VMCS_GUEST_TR), false);
+  assert.equal(real.get(VMCS.VMCS_CTRL_VMENTRY_CONTROLS), 0n);
+  // Code above 64 KiB: CS selector × 16 is the base, RIP the offset.
+  const high = fields('real', 0x8_0123n);
+  assert.equal(high.get(VMCS.VMCS_GUEST_CS), 0x8000n);
+  assert.equal(high.get(VMCS.VMCS_GUEST_CS_BASE), 0x8_0000n);
+  assert.equal(high.get(VMCS.VMCS_GUEST_RIP), 0x123n);
+  assert.throws(() => x86SetupSteps(all, 'real', 0x10_0000n), TypeError);
+  // Long mode (XNU setup_long_mode): IA-32e entry control, CR0 0x80000021, CR4 0x2020 (shadow too),
+  // EFER 0x500, 64-bit segments, CR3 = the tables' root.
+  const long = fields('long64', 0x20_0000n, 0x20_1000n);
+  assert.equal(long.get(VMCS.VMCS_CTRL_VMENTRY_CONTROLS), 1n << 9n);
+  assert.equal(long.get(VMCS.VMCS_GUEST_CR0), 0x8000_0021n);
+  assert.equal(long.get(VMCS.VMCS_CTRL_CR0_SHADOW), 0x8000_0021n);
+  assert.equal(long.get(VMCS.VMCS_GUEST_CR4), 0x2020n);
+  assert.equal(long.get(VMCS.VMCS_CTRL_CR4_SHADOW), 0x2020n);
+  assert.equal(long.get(VMCS.VMCS_GUEST_IA32_EFER), 0x500n);
+  assert.equal(long.get(VMCS.VMCS_GUEST_CS_AR), 0xa09bn);
+  assert.equal(long.get(VMCS.VMCS_GUEST_GS_AR), 0xa093n);
+  assert.equal(long.get(VMCS.VMCS_GUEST_CR3), 0x20_1000n);
+  const order = x86SetupSteps(all, 'long64', 0n).map((s) => s.field);
+  assert.ok(order.indexOf(VMCS.VMCS_CTRL_EXC_BITMAP) < order.indexOf(VMCS.VMCS_GUEST_CR3));
+  assert.ok(order.indexOf(VMCS.VMCS_GUEST_CR3) < order.indexOf(VMCS.VMCS_GUEST_GDTR_BASE));
+  const paging = fields('prot32-paging', 0x1000n, 0x5000n);
+  assert.equal(paging.get(VMCS.VMCS_GUEST_CR0), 0x8000_0021n);
+  assert.equal(paging.get(VMCS.VMCS_GUEST_CR4), 0x2010n);
+  assert.equal(paging.get(VMCS.VMCS_CTRL_CR4_SHADOW), 0x10n);
+  assert.equal(paging.get(VMCS.VMCS_GUEST_CR3), 0x5000n);
+  assert.equal(paging.get(VMCS.VMCS_GUEST_CS_AR), 0xc09bn);
+});
+
+test('CR and DR access qualifications (Intel SDM Tables 28-3, 28-4; hvf-facts.md §1.6)', () => {
+  assert.equal(crAccessQualification({ cr: 0, type: 'to', gpr: 0 }), 0n);
+  assert.equal(crAccessQualification({ cr: 4, type: 'to', gpr: 3 }), 0x304n);
+  assert.equal(crAccessQualification({ cr: 3, type: 'from', gpr: 7 }), 0x713n);
+  assert.equal(crAccessQualification({ cr: 8, type: 'from', gpr: 15 }), 0xf18n);
+  assert.equal(drAccessQualification({ dr: 7, direction: 'to', gpr: 2 }), 0x207n);
+  assert.equal(drAccessQualification({ dr: 1, direction: 'from', gpr: 1 }), 0x111n);
+  assert.throws(() => crAccessQualification({ cr: 16, type: 'to', gpr: 0 }), TypeError);
+  assert.throws(() => drAccessQualification({ dr: 8, direction: 'to', gpr: 0 }), TypeError);
+  // Paging-structure EPT violations leave out the access bits 0–2 as well; #DB exits B3–B0.
+  assert.equal(EPT_STRUCTURE_QUALIFICATION_MASK, 0xffff_ffff_ffff_f1b8n);
+  assert.equal(DEBUG_QUALIFICATION_MASK & 0xfn, 0n);
 });

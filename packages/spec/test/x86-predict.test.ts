@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import type { X86Action } from '../src/guest/x86/actions.js';
-import { EPT_QUALIFICATION_MASK } from '../src/guest/x86/exits.js';
+import type { X86Action, X86Mode } from '../src/guest/x86/actions.js';
+import { EPT_QUALIFICATION_MASK, EPT_STRUCTURE_QUALIFICATION_MASK } from '../src/guest/x86/exits.js';
+import { x86CanonicalPageTables } from '../src/guest/x86/paging.js';
 import { predictX86 } from '../src/guest/x86/predict.js';
 import {
   type X86Layout,
@@ -10,6 +11,8 @@ import {
   x86ProgramArb,
   x86ScenarioTraceSteps,
 } from '../src/guest/x86/scenario.js';
+import { X86_SETUP_CPU_BASED } from '../src/guest/x86/setup.js';
+import { CPU_BASED } from '../src/vocabulary/x86.js';
 
 const R = 1,
   W = 2,
@@ -31,11 +34,11 @@ test('a hand-computed prediction: every exit kind field by field, the VMM answer
     { op: 'out', size: 2, port: 0x80, form: 'imm8' }, // 0x1005: 66 e7 80
     { op: 'in', size: 1, port: 0x3f8, form: 'dx' }, // 0x1008: ba f8030000, 0x100d: ec
     { op: 'hlt' }, // 0x100e
-    { op: 'store', size: 4, gpa: 0x9000n, via: 'moffs' }, // 0x100f: a3 00900000 (unmapped)
-    { op: 'load', size: 2, gpa: 0x2004n, via: 'ebx' }, // 0x1014: bb.., 0x1019: 66 8b 03 (R: no exit)
-    { op: 'store', size: 1, gpa: 0x2008n, via: 'ebx' }, // 0x101c: bb.., 0x1021: 88 03 (R: write fault)
-    { op: 'store', size: 4, gpa: 0x3000n, via: 'moffs' }, // 0x1023: a3 00300000 (RW: no exit)
-    { op: 'jump', target: { gpa: 0x9000n } }, // 0x1028: e9 .. (fetch from unmapped)
+    { op: 'store', size: 4, addr: 0x9000n, via: 'moffs' }, // 0x100f: a3 00900000 (unmapped)
+    { op: 'load', size: 2, addr: 0x2004n, via: 'ebx' }, // 0x1014: bb.., 0x1019: 66 8b 03 (R: no exit)
+    { op: 'store', size: 1, addr: 0x2008n, via: 'ebx' }, // 0x101c: bb.., 0x1021: 88 03 (R: write fault)
+    { op: 'store', size: 4, addr: 0x3000n, via: 'moffs' }, // 0x1023: a3 00300000 (RW: no exit)
+    { op: 'jump', target: { addr: 0x9000n } }, // 0x1028: e9 .. (fetch from unmapped)
   ]; // end marker at 0x102d
   const p = predictX86({
     program: { actions },
@@ -169,8 +172,8 @@ test('MMIO loads: the VMM answer lands in AL/AX/EAX, keeping the upper bytes; re
   const p = predictX86({
     program: {
       actions: [
-        { op: 'load', size: 1, gpa: 0x8000n, via: 'moffs' },
-        { op: 'load', size: 2, gpa: 0x5002n, via: 'ebx' },
+        { op: 'load', size: 1, addr: 0x8000n, via: 'moffs' },
+        { op: 'load', size: 2, addr: 0x5002n, via: 'ebx' },
       ],
     },
     gpa: 0x1000n,
@@ -208,7 +211,7 @@ test('jumps to a later action skip actions; the program only continues forward',
 
 test('unspecified: stores into the code, WRITE-without-READ mappings, jumps into other executable memory', () => {
   const program = {
-    actions: [{ op: 'hlt' }, { op: 'store', size: 1, gpa: 0x1000n, via: 'moffs' }],
+    actions: [{ op: 'hlt' }, { op: 'store', size: 1, addr: 0x1000n, via: 'moffs' }],
   } satisfies { actions: X86Action[] };
   // Code mapped READ|EXEC: the store is an ordinary write fault...
   assert.deepEqual(
@@ -225,7 +228,7 @@ test('unspecified: stores into the code, WRITE-without-READ mappings, jumps into
   });
   assert.match(
     predictX86({
-      program: { actions: [{ op: 'load', size: 1, gpa: 0x6000n, via: 'moffs' }] },
+      program: { actions: [{ op: 'load', size: 1, addr: 0x6000n, via: 'moffs' }] },
       gpa: 0x1000n,
       lookup: wOnly,
     }).unspecified?.reason ?? '',
@@ -236,7 +239,7 @@ test('unspecified: stores into the code, WRITE-without-READ mappings, jumps into
   });
   assert.ok(
     predictX86({
-      program: { actions: [{ op: 'jump', target: { gpa: 0x7000n } }] },
+      program: { actions: [{ op: 'jump', target: { addr: 0x7000n } }] },
       gpa: 0x1000n,
       lookup: exec,
     }).unspecified,
@@ -268,6 +271,7 @@ test('ud2 under the canonical exception bitmap: reason 0, IRQ_INFO 0x80000306, R
     qualification: 0n,
     qualificationMask: FULL,
     irqInfo: 0x8000_0306,
+    idtVectorInfo: 0,
     rip: 0x1005n,
     regs: { RAX: 5 },
     vmmAdvance: 2,
@@ -292,7 +296,7 @@ test('ud2 under the canonical exception bitmap: reason 0, IRQ_INFO 0x80000306, R
 
 test('ud2 with the exception bitmap clear: a triple fault through the empty IDT ends the program', () => {
   const actions: X86Action[] = [
-    { op: 'store', size: 4, gpa: 0x3000n, via: 'moffs' }, // 0x1000 (RW: no exit)
+    { op: 'store', size: 4, addr: 0x3000n, via: 'moffs' }, // 0x1000 (RW: no exit)
     { op: 'hlt' }, // 0x1005
     { op: 'ud2' }, // 0x1006
     { op: 'out', size: 1, port: 0x80, form: 'imm8' }, // never reached
@@ -320,12 +324,143 @@ test('ud2 with the exception bitmap clear: a triple fault through the empty IDT 
   assert.deepEqual(t.regs, { RAX: 0xa1b2c3d4, RCX: 0, RDX: 0, RBX: 0, RSP: 0, RBP: 0, RSI: 0, RDI: 0 });
   // The store before it happened.
   assert.deepEqual(p.memory, [{ gpa: 0x3000n, bytes: Uint8Array.from([0xd4, 0xc3, 0xb2, 0xa1]) }]);
-  // A bitmap that intercepts #GP or #DF but not #UD: an exit with IDT-vectoring information, not predicted.
-  for (const excBitmap of [1 << 13, 1 << 8])
-    assert.match(
-      predictX86({ program: { actions }, gpa: 0x1000n, lookup, excBitmap }).unspecified?.reason ?? '',
-      /#GP or #DF/,
+  // A bitmap that intercepts #GP or #DF but not #UD: the failed delivery of #UD exits with IDT-vectoring
+  // information (#GP(6 × 8 + 2 + 1) during #UD; #DF during that #GP).
+  const gp = predictX86({ program: { actions }, gpa: 0x1000n, lookup, excBitmap: 1 << 13 }).exits[1]!;
+  assert.deepEqual(
+    [gp.kind, gp.irqInfo, gp.irqError, gp.idtVectorInfo, gp.idtVectorError, gp.rip, gp.instrLen],
+    ['x86.exception.gp.vectoring', 0x8000_0b0d, 0x33, 0x8000_0306, undefined, 0x1006n, undefined],
+  );
+  const df = predictX86({ program: { actions }, gpa: 0x1000n, lookup, excBitmap: 1 << 8 }).exits[1]!;
+  assert.deepEqual(
+    [df.kind, df.irqInfo, df.irqError, df.idtVectorInfo, df.idtVectorError],
+    ['x86.exception.df.vectoring', 0x8000_0b08, 0, 0x8000_0b0d, 0x33],
+  );
+});
+
+test('int n never consults the exception bitmap: with the IDT limit 0 it ends in #GP with the interrupt as IDT-vectoring information', () => {
+  for (const [mode, irqInfo, irqError] of [
+    ['real', 0x8000_030d, undefined],
+    ['prot32', 0x8000_0b0d, 0x21 * 8 + 2],
+  ] as const) {
+    const p = predictX86({
+      program: { actions: [{ op: 'int', vector: 0x21 }] },
+      gpa: 0x1000n,
+      mode,
+      lookup: () => ({ flags: R | X }),
+    });
+    const e = p.exits[0]!;
+    assert.deepEqual(
+      [e.kind, e.reason, e.irqInfo, e.irqError, e.idtVectorInfo, e.instrLen, e.rip, e.vmmRip],
+      ['x86.exception.gp.vectoring', 0, irqInfo, irqError, 0x8000_0421, 2, 0x1000n, 0x1002n],
     );
+  }
+});
+
+test('the acceptance program in real mode: mov eax, 0x23456; vmcall exits with reason 18, RAX 0x23456, RIP at the vmcall, length 3', () => {
+  const p = predictX86({
+    program: { actions: [{ op: 'mov', reg: 'eax', value: 0x23456 }, { op: 'vmcall' }] },
+    gpa: 0x1000n,
+    mode: 'real',
+    lookup: () => ({ flags: R | X }),
+  });
+  const e = p.exits[0]!;
+  assert.deepEqual(
+    [e.kind, e.reason, e.qualification, e.instrLen, e.rip, e.regs.RAX, e.vmmRip],
+    ['x86.vmcall', 18, 0n, 3, 0x1006n, 0x23456, 0x1009n],
+  );
+});
+
+test('paging: #PF with the linear address and error code, an alias reaching the same GPA, an EPT violation on a paging structure', () => {
+  const tables = x86CanonicalPageTables('long64', 0x30000n, 0xfff0_0000n);
+  const lay = x86LayoutLookup({
+    mappings: [...layout.mappings, { gpa: 0x30000n, size: 0x3000n, flags: R | W }],
+  });
+  const p = predictX86({
+    program: {
+      actions: [
+        { op: 'store', size: 4, addr: 0x4000_3000n, via: 'ebx' }, // alias of GPA 0x3000 (RW): no exit
+        { op: 'load', size: 2, addr: 0xc000_0010n, via: 'moffs' }, // not present: #PF, read
+        { op: 'store', size: 1, addr: 0x8000_1000n, via: 'moffs' }, // through the missing table
+        { op: 'load', size: 1, addr: 0x4000_9000n, via: 'moffs' }, // alias of an unmapped GPA
+      ],
+    },
+    gpa: 0x1000n,
+    mode: 'long64',
+    paging: tables,
+    lookup: lay,
+    regs: { eax: 0x01020304 },
+  });
+  assert.equal(p.unspecified, undefined);
+  assert.deepEqual(
+    p.exits.map((e) => [e.kind, e.qualification, e.qualificationMask, e.gpa, e.gla, e.irqError]),
+    [
+      ['x86.exception.pf', 0xc000_0010n, FULL, undefined, undefined, 0],
+      [
+        'x86.ept.paging-structure',
+        0x81n,
+        EPT_STRUCTURE_QUALIFICATION_MASK,
+        0xfff0_0000n,
+        0x8000_1000n,
+        undefined,
+      ],
+      ['x86.ept.read.unmapped', 0x181n, EPT_QUALIFICATION_MASK, 0x9000n, 0x4000_9000n, undefined],
+      ['x86.end', 0x00e0_0040n, FULL, undefined, undefined, undefined],
+    ],
+  );
+  assert.deepEqual(p.memory, [{ gpa: 0x3000n, bytes: Uint8Array.from([4, 3, 2, 1]) }]);
+  // A write through the not-present range sets W/R in the error code.
+  const w = predictX86({
+    program: { actions: [{ op: 'store', size: 1, addr: 0xc000_0000n, via: 'moffs' }] },
+    gpa: 0x1000n,
+    mode: 'prot32-paging',
+    paging: x86CanonicalPageTables('prot32-paging', 0x30000n, 0xfff0_0000n),
+    lookup: lay,
+  });
+  assert.equal(w.exits[0]!.irqError, 2);
+});
+
+test('MOV CR and MOV DR: exits by the masks and controls, qualifications, the VMM answers reads', () => {
+  const all = X86_SETUP_CPU_BASED | CPU_BASED.CPU_BASED_CR3_LOAD | CPU_BASED.CPU_BASED_CR3_STORE;
+  const p = predictX86({
+    program: {
+      actions: [
+        { op: 'mov', reg: 'ebx', value: 0x21 },
+        { op: 'mov-to-cr', cr: 0, reg: 'ebx' }, // the shadow's value: no exit
+        { op: 'mov', reg: 'ecx', value: 0x8000_0021 },
+        { op: 'mov-to-cr', cr: 0, reg: 'ecx' }, // exits
+        { op: 'mov-from-cr', cr: 0, reg: 'edx' }, // the shadow, no exit
+        { op: 'mov-from-cr', cr: 3, reg: 'esi' }, // exits (CR3-store exiting)
+        { op: 'mov-to-dr', dr: 2, reg: 'ecx' }, // no MOV-DR exiting: executes
+        { op: 'mov-from-dr', dr: 2, reg: 'edi' },
+      ],
+    },
+    gpa: 0x1000n,
+    lookup,
+    cpuBased: all,
+    answer: () => 0xabcd,
+  });
+  assert.deepEqual(
+    p.exits.map((e) => [e.kind, e.qualification, e.instrLen, e.vmmRegs]),
+    [
+      ['x86.cr.write.cr0', 0x100n, 3, {}],
+      ['x86.cr.read.cr3', 0x613n, 3, { RSI: 0xabcd }],
+      ['x86.end', 0x00e0_0040n, 2, {}],
+    ],
+  );
+  assert.equal(p.finalRegs.RDX, 0x21);
+  assert.equal(p.finalRegs.RDI, 0x8000_0021);
+  const dr = predictX86({
+    program: { actions: [{ op: 'mov-from-dr', dr: 1, reg: 'eax' }] },
+    gpa: 0x1000n,
+    lookup,
+    cpuBased: X86_SETUP_CPU_BASED | CPU_BASED.CPU_BASED_MOV_DR,
+    answer: () => 7,
+  });
+  assert.deepEqual(
+    [dr.exits[0]!.kind, dr.exits[0]!.reason, dr.exits[0]!.qualification, dr.exits[0]!.vmmRegs],
+    ['x86.dr.read', 29, 0x11n, { RAX: 7 }],
+  );
 });
 
 test('x86ProgramArb only generates programs the spec predicts, with at most 8 actions', () => {
@@ -359,15 +494,16 @@ test('x86ProgramArb only generates programs the spec predicts, with at most 8 ac
   assert.ok(!kinds.has('x86.triple-fault'));
 });
 
-test('x86ProgramArb with excBitmap 0: a trailing ud2 ends in a triple fault unless a jump skips it', () => {
+test('x86ProgramArb under other bitmaps: an exception that would end in a triple fault comes last, everything predicted', () => {
+  const raises = (a: X86Action) => ['ud2', 'int3', 'int1', 'int', 'div0', 'load-ds'].includes(a.op);
   let tripleFaults = 0;
   fc.assert(
     fc.property(x86ProgramArb(layout, 8, 0), (program) => {
       assert.ok(program.actions.length >= 1 && program.actions.length <= 8);
-      assert.deepEqual(program.actions[program.actions.length - 1], { op: 'ud2' });
-      assert.equal(program.actions.filter((a) => a.op === 'ud2').length, 1);
       const p = predictX86({ program, gpa: layout.code.gpa, lookup, excBitmap: 0 });
       assert.equal(p.unspecified, undefined, p.unspecified?.reason);
+      // Under bitmap 0 every exception ends the run: only the last action raises one.
+      assert.ok(!program.actions.slice(0, -1).some(raises));
       const last = p.exits[p.exits.length - 1]!.kind;
       assert.ok(last === 'x86.triple-fault' || last === 'x86.end', last);
       if (last === 'x86.triple-fault') tripleFaults++;
@@ -375,13 +511,31 @@ test('x86ProgramArb with excBitmap 0: a trailing ud2 ends in a triple fault unle
     { numRuns: 200 },
   );
   assert.ok(tripleFaults > 100);
-  // A bitmap that would make the ud2's fate unpredictable gets no ud2 at all.
-  fc.assert(
-    fc.property(x86ProgramArb(layout, 8, 1 << 13), (program) => {
-      assert.ok(!program.actions.some((a) => a.op === 'ud2'));
-    }),
-    { numRuns: 100 },
-  );
+  for (const excBitmap of [1 << 13, 1 << 8])
+    fc.assert(
+      fc.property(x86ProgramArb(layout, 8, excBitmap), (program) => {
+        const p = predictX86({ program, gpa: layout.code.gpa, lookup, excBitmap });
+        assert.equal(p.unspecified, undefined, p.unspecified?.reason);
+      }),
+      { numRuns: 100 },
+    );
+});
+
+test('x86ProgramArb leaves out the exits a backend declares it never reports', () => {
+  const reasons = (mode: X86Mode) => {
+    const seen = new Set<number>();
+    fc.assert(
+      fc.property(x86ProgramArb(layout, 8, 0xffff_ffff, mode, [0, 10, 28, 31, 32, 18]), (program) => {
+        const p = predictX86({ program, gpa: layout.code.gpa, lookup, mode });
+        for (const e of p.exits) seen.add(e.reason);
+      }),
+      { numRuns: 150, seed: 3 },
+    );
+    return seen;
+  };
+  const seen = reasons('prot32');
+  for (const r of [0, 10, 28, 31, 32, 18]) assert.ok(!seen.has(r), `reason ${r} generated`);
+  assert.ok(seen.has(30) && seen.has(48) && seen.has(12));
 });
 
 test('x86ScenarioTraceSteps: the scenario as replayable trace steps', () => {
@@ -441,16 +595,17 @@ test('x86ScenarioTraceSteps: the exception bitmap write after x86_setup, IRQ_INF
     { memName: () => 'ram' },
   );
   assert.ok(!ud.some((s) => s.call === 'hv_vmx_vcpu_write_vmcs'), 'no bitmap write without the option');
-  assert.deepEqual(ud.slice(10, 16).map(line), [
+  assert.deepEqual(ud.slice(10, 17).map(line), [
     'hv_vcpu_run {"vcpu":"$cpu"} {"ret":"HV_SUCCESS"}',
     'hv_vmx_vcpu_read_vmcs {"vcpu":"$cpu","field":"VMCS_RO_EXIT_REASON"} {"ret":"HV_SUCCESS","value":"0x0"}',
     'hv_vmx_vcpu_read_vmcs {"vcpu":"$cpu","field":"VMCS_RO_EXIT_QUALIFIC"} {"ret":"HV_SUCCESS","value":"0x0"}',
     'hv_vmx_vcpu_read_vmcs {"vcpu":"$cpu","field":"VMCS_RO_VMEXIT_IRQ_INFO"} {"ret":"HV_SUCCESS","value":{"value":"0x80000306","mask":"0xffffefff"}}',
+    'hv_vmx_vcpu_read_vmcs {"vcpu":"$cpu","field":"VMCS_RO_IDT_VECTOR_INFO"} {"ret":"HV_SUCCESS","value":{"value":"0x0","mask":"0x80000000"}}',
     'hv_vmx_vcpu_read_vmcs {"vcpu":"$cpu","field":"VMCS_GUEST_RIP"} {"ret":"HV_SUCCESS","value":"0x1000"}',
     'hv_vcpu_read_register {"vcpu":"$cpu","reg":"HV_X86_RAX"} {"ret":"HV_SUCCESS","value":{"value":"0x0","mask":"0xffffffff"}}',
   ]);
   assert.equal(
-    line(ud[16]!),
+    line(ud[17]!),
     'hv_vcpu_write_register {"vcpu":"$cpu","reg":"HV_X86_RIP","value":"0x1002"} {"ret":"HV_SUCCESS"}',
   );
 

@@ -12,7 +12,6 @@ import {
   EPT_QUAL,
   HV,
   HV_CAP,
-  HV_MEMORY,
   HV_MEMORY_RWX,
   HV_VCPU_OPTIONS,
   HV_VM_OPTIONS,
@@ -34,7 +33,7 @@ import type { ModelOptions, UnsupportedInstruction } from '../core.js';
 import { ALL_PERMISSION_SETS, fail, kick, ModelCore, ok, SUCCESS, slicedRun } from '../core.js';
 import type { X86Engine, X86Stop } from '../engine.js';
 import { GuestMemoryView, MappingTable } from '../mappings.js';
-import { x86ExceptionIrqInfo, x86ExceptionOutcome } from './exit.js';
+import { x86ExitFields } from './exit.js';
 import { X86RegisterFile } from './state.js';
 import { controlAllowed, MODEL_VMX_CAPABILITIES } from './vmx-capabilities.js';
 
@@ -530,73 +529,46 @@ export class X86Model extends ModelCore implements X86Backend {
       return SUCCESS;
     }
     const stop = end.stop;
-    switch (stop.kind) {
-      case 'io': {
-        const q =
-          (stop.size - 1) |
-          (stop.in ? IO_QUAL.IN : 0) |
-          (stop.string ? IO_QUAL.STRING : 0) |
-          (stop.rep ? IO_QUAL.REP : 0) |
-          (stop.imm ? IO_QUAL.IMMEDIATE : 0);
-        // The port is bits 31:16: the whole qualification fits in 32 bits, so build it as a number.
-        const qualification = (q | ((stop.port & 0xffff) << IO_QUAL.PORT_SHIFT)) >>> 0;
-        regs.setExit(IO, IO_QUALIFICATION.of(qualification), INSTR_LEN.of(stop.len));
-        return SUCCESS;
-      }
-      case 'hlt':
-        regs.setExit(HLT, 0n, INSTR_LEN.of(stop.len));
-        return SUCCESS;
-      case 'ept': {
-        const f = stop.fault;
-        const access =
-          f.access === 'read' ? EPT_QUAL.READ : f.access === 'write' ? EPT_QUAL.WRITE : EPT_QUAL.FETCH;
-        const perms =
-          (f.perms & HV_MEMORY.READ ? EPT_QUAL.READABLE : 0) |
-          (f.perms & HV_MEMORY.WRITE ? EPT_QUAL.WRITABLE : 0) |
-          (f.perms & HV_MEMORY.EXEC ? EPT_QUAL.EXECUTABLE : 0);
-        // The access came from a linear address (paging off: linear = physical), so bits 7 and 8 are set
-        // for data accesses and fetches alike; VMMs test (qual & 0x86) (hvf-facts.md §1.6, §1.8 [T]).
-        const q = access | perms | EPT_QUAL.GLA_VALID | EPT_QUAL.GLA_TRANSLATED;
-        regs.writeField(VMCS.VMCS_GUEST_PHYSICAL_ADDRESS, f.gpa);
-        regs.writeField(VMCS.VMCS_RO_GUEST_LIN_ADDR, stop.gla);
-        // The instruction length is not defined for EPT violations (SDM); the model reports 0.
-        regs.setExit(EPT_VIOLATION, BigInt(q), 0n);
-        return SUCCESS;
-      }
-      case 'triple-fault':
-        regs.setExit(TRIPLE_FAULT, 0n, 0n);
-        return SUCCESS;
-      case 'exception': {
-        // VMCS_CTRL_EXC_BITMAP decides: its bit makes the exception exit with reason 0; otherwise the
-        // guest's IDT delivers it, which with the canonical IDTR limit 0 ends in a triple fault (x86/exit.ts).
-        const o = x86ExceptionOutcome(stop.vector, stop.errorCode, {
-          excBitmap: Number(regs.readField(VMCS.VMCS_CTRL_EXC_BITMAP) & 0xffff_ffffn),
-          idtrLimit: Number(regs.readField(VMCS.VMCS_GUEST_IDTR_LIMIT) & 0xffff_ffffn),
-        });
-        if (o.kind === 'unsupported') {
-          v.lastUnsupported = { bytes: new Uint8Array(0), reason: o.reason };
-          return fail(HV.HV_ERROR);
-        }
-        if (o.kind === 'triple-fault') {
-          regs.setExit(TRIPLE_FAULT, 0n, 0n);
-          return SUCCESS;
-        }
-        // Qualification 0 (only #DB and #PF define one); the instruction length is not defined for a
-        // hardware exception (Intel SDM), the model reports 0 as for EPT violations.
-        regs.setExit(EXC_NMI, 0n, 0n);
-        const info = x86ExceptionIrqInfo(o.vector, o.errorCode);
-        regs.writeField(VMCS.VMCS_RO_VMEXIT_IRQ_INFO, BigInt(info));
-        regs.writeField(VMCS.VMCS_RO_VMEXIT_IRQ_ERROR, BigInt((o.errorCode ?? 0) >>> 0));
-        return SUCCESS;
-      }
-      case 'unsupported':
-        v.lastUnsupported = { bytes: stop.bytes.slice(), reason: stop.reason };
-        return fail(HV.HV_ERROR);
-      case 'budget':
-        // Callers loop on 'budget'; reaching here would be a model bug, reported as an IRQ exit.
-        regs.setExit(IRQ, 0n, 0n);
-        return SUCCESS;
+    // The exit round trip of an I/O loop is a benchmarked path: I/O and HLT exits are written directly.
+    if (stop.kind === 'io' && !stop.string) {
+      const q =
+        (stop.size - 1) |
+        (stop.in ? IO_QUAL.IN : 0) |
+        (stop.rep ? IO_QUAL.REP : 0) |
+        (stop.imm ? IO_QUAL.IMMEDIATE : 0);
+      // The port is bits 31:16: the whole qualification fits in 32 bits, so build it as a number.
+      const qualification = (q | ((stop.port & 0xffff) << IO_QUAL.PORT_SHIFT)) >>> 0;
+      regs.setExit(IO, IO_QUALIFICATION.of(qualification), INSTR_LEN.of(stop.len));
+      return SUCCESS;
     }
+    if (stop.kind === 'hlt') {
+      regs.setExit(HLT, 0n, INSTR_LEN.of(stop.len));
+      return SUCCESS;
+    }
+    if (stop.kind === 'unsupported') {
+      v.lastUnsupported = { bytes: stop.bytes.slice(), reason: stop.reason };
+      return fail(HV.HV_ERROR);
+    }
+    const f = x86ExitFields(stop);
+    if (f === undefined) {
+      // Callers loop on 'budget'; reaching here would be a model bug, reported as an IRQ exit.
+      regs.setExit(IRQ, 0n, 0n);
+      return SUCCESS;
+    }
+    // The instruction length is not defined for EPT violations and hardware exceptions (Intel SDM): the
+    // model reports 0 there.
+    regs.setExit(BigInt(f.reason), f.qualification, BigInt(f.instrLen ?? 0));
+    if (f.gpa !== undefined) regs.writeField(VMCS.VMCS_GUEST_PHYSICAL_ADDRESS, f.gpa);
+    if (f.gla !== undefined) regs.writeField(VMCS.VMCS_RO_GUEST_LIN_ADDR, f.gla);
+    if (f.irqInfo !== undefined) {
+      regs.writeField(VMCS.VMCS_RO_VMEXIT_IRQ_INFO, BigInt(f.irqInfo));
+      regs.writeField(VMCS.VMCS_RO_VMEXIT_IRQ_ERROR, BigInt(f.irqError ?? 0));
+    }
+    if (f.idtVectorInfo !== undefined) {
+      regs.writeField(VMCS.VMCS_RO_IDT_VECTOR_INFO, BigInt(f.idtVectorInfo));
+      regs.writeField(VMCS.VMCS_RO_IDT_VECTOR_ERROR, BigInt(f.idtVectorError ?? 0));
+    }
+    return SUCCESS;
   }
 }
 
@@ -604,12 +576,9 @@ export class X86Model extends ModelCore implements X86Backend {
 const IO_QUALIFICATION = new BigIntMemo();
 const INSTR_LEN = new BigIntMemo();
 
-const EXC_NMI = BigInt(VMX_REASON.VMX_REASON_EXC_NMI);
 const IRQ = BigInt(VMX_REASON.VMX_REASON_IRQ);
 const IO = BigInt(VMX_REASON.VMX_REASON_IO);
 const HLT = BigInt(VMX_REASON.VMX_REASON_HLT);
-const EPT_VIOLATION = BigInt(VMX_REASON.VMX_REASON_EPT_VIOLATION);
-const TRIPLE_FAULT = BigInt(VMX_REASON.VMX_REASON_TRIPLE_FAULT);
 
 /** Fields a VMM may read: known, not host state, not framework-owned (EPTP, hvf-facts.md §1.2 [T]). */
 const ACCESSIBLE_FIELDS: readonly number[] = Object.values(VMCS).filter(

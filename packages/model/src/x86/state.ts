@@ -116,6 +116,99 @@ slot(
   (f) => f.cpu.efer,
   (f, v) => (f.cpu.efer = v),
 );
+slot(
+  VMCS.VMCS_GUEST_DR7,
+  (f) => f.cpu.dr[7] as bigint,
+  (f, v) => (f.cpu.dr[7] = v),
+);
+for (const [name, sel, base, limit, ar] of [
+  [
+    'ldtr',
+    VMCS.VMCS_GUEST_LDTR,
+    VMCS.VMCS_GUEST_LDTR_BASE,
+    VMCS.VMCS_GUEST_LDTR_LIMIT,
+    VMCS.VMCS_GUEST_LDTR_AR,
+  ],
+  ['tr', VMCS.VMCS_GUEST_TR, VMCS.VMCS_GUEST_TR_BASE, VMCS.VMCS_GUEST_TR_LIMIT, VMCS.VMCS_GUEST_TR_AR],
+] as const) {
+  slot(
+    sel,
+    (f) => BigInt(f.cpu[name].selector),
+    (f, v) => (f.cpu[name].selector = Number(v)),
+  );
+  slot(
+    base,
+    (f) => f.cpu[name].base,
+    (f, v) => (f.cpu[name].base = v),
+  );
+  slot(
+    limit,
+    (f) => BigInt(f.cpu[name].limit),
+    (f, v) => (f.cpu[name].limit = Number(v)),
+  );
+  slot(
+    ar,
+    (f) => BigInt(f.cpu[name].ar),
+    (f, v) => (f.cpu[name].ar = Number(v)),
+  );
+}
+for (const [name, base, limit] of [
+  ['gdtr', VMCS.VMCS_GUEST_GDTR_BASE, VMCS.VMCS_GUEST_GDTR_LIMIT],
+  ['idtr', VMCS.VMCS_GUEST_IDTR_BASE, VMCS.VMCS_GUEST_IDTR_LIMIT],
+] as const) {
+  slot(
+    base,
+    (f) => f.cpu[name].base,
+    (f, v) => (f.cpu[name].base = v),
+  );
+  slot(
+    limit,
+    (f) => BigInt(f.cpu[name].limit),
+    (f, v) => (f.cpu[name].limit = Number(v)),
+  );
+}
+
+// The controls the engine consults (X86Controls): 32-bit ones as numbers, the masks and shadows as bigints.
+for (const [field, key] of [
+  [VMCS.VMCS_CTRL_CPU_BASED, 'cpuBased'],
+  [VMCS.VMCS_CTRL_CPU_BASED2, 'cpuBased2'],
+  [VMCS.VMCS_CTRL_VMENTRY_CONTROLS, 'entry'],
+  [VMCS.VMCS_CTRL_EXC_BITMAP, 'excBitmap'],
+  [VMCS.VMCS_CTRL_PF_ERROR_MASK, 'pfMask'],
+  [VMCS.VMCS_CTRL_PF_ERROR_MATCH, 'pfMatch'],
+  [VMCS.VMCS_CTRL_CR3_COUNT, 'cr3Count'],
+] as const) {
+  slot(
+    field,
+    (f) => BigInt(f.cpu.ctl[key] >>> 0),
+    (f, v) => (f.cpu.ctl[key] = Number(v & 0xffff_ffffn)),
+  );
+}
+for (const [field, key] of [
+  [VMCS.VMCS_CTRL_CR0_MASK, 'cr0Mask'],
+  [VMCS.VMCS_CTRL_CR0_SHADOW, 'cr0Shadow'],
+  [VMCS.VMCS_CTRL_CR4_MASK, 'cr4Mask'],
+  [VMCS.VMCS_CTRL_CR4_SHADOW, 'cr4Shadow'],
+] as const) {
+  slot(
+    field,
+    (f) => f.cpu.ctl[key],
+    (f, v) => (f.cpu.ctl[key] = v),
+  );
+}
+const CR3_TARGETS = [
+  VMCS.VMCS_CTRL_CR3_VALUE0,
+  VMCS.VMCS_CTRL_CR3_VALUE1,
+  VMCS.VMCS_CTRL_CR3_VALUE2,
+  VMCS.VMCS_CTRL_CR3_VALUE3,
+];
+for (const [i, field] of CR3_TARGETS.entries()) {
+  slot(
+    field,
+    (f) => f.cpu.ctl.cr3Targets[i] as bigint,
+    (f, v) => (f.cpu.ctl.cr3Targets[i] = v),
+  );
+}
 
 // The exit-information fields every exit writes (X86RegisterFile.exit). One closure per field, not one
 // shared `f.exit[key]`: a property access with a varying key is a slow (megamorphic) lookup.
@@ -165,6 +258,15 @@ const GPR_INDEX = new Map<number, number>([
   [R.HV_X86_R15, 15],
 ]);
 
+/** Registers without a VMCS field that live in the engine's CPU object: CR2 and DR0–DR6. */
+const CPU_REGS = new Map<number, { get: (c: X86Cpu) => bigint; set: (c: X86Cpu, v: bigint) => void }>([
+  [R.HV_X86_CR2, { get: (c) => c.cr2, set: (c, v) => (c.cr2 = v) }],
+  ...[R.HV_X86_DR0, R.HV_X86_DR1, R.HV_X86_DR2, R.HV_X86_DR3, R.HV_X86_DR4, R.HV_X86_DR5, R.HV_X86_DR6].map(
+    (reg, i) =>
+      [reg, { get: (c: X86Cpu) => c.dr[i] as bigint, set: (c: X86Cpu, v: bigint) => (c.dr[i] = v) }] as const,
+  ),
+]);
+
 /** Registers that are views of a VMCS guest-state field. */
 const REG_FIELD = new Map<number, number>([
   [R.HV_X86_RIP, VMCS.VMCS_GUEST_RIP],
@@ -203,6 +305,50 @@ function segment(selector: number, base: bigint, limit: number, ar: number) {
   return { selector, base, limit, ar };
 }
 
+/**
+ * A CPU in the model's initial state (the module comment): Intel's state after INIT with CR0 = 0x20,
+ * DR6 0xffff0ff0, DR7 0x400, descriptor-table limits 0xffff, every control 0.
+ */
+export function x86ResetCpu(): X86Cpu {
+  return {
+    gpr: Array.from({ length: 16 }, () => 0n),
+    rip: 0xfff0n,
+    rflags: 0x2n,
+    cr0: 0x20n,
+    cr2: 0n,
+    cr3: 0n,
+    cr4: 0n,
+    efer: 0n,
+    dr: [0n, 0n, 0n, 0n, 0n, 0n, 0xffff_0ff0n, 0x400n],
+    seg: {
+      cs: segment(0xf000, 0xffff_0000n, 0xffff, 0x9b),
+      ds: segment(0, 0n, 0xffff, 0x93),
+      es: segment(0, 0n, 0xffff, 0x93),
+      fs: segment(0, 0n, 0xffff, 0x93),
+      gs: segment(0, 0n, 0xffff, 0x93),
+      ss: segment(0, 0n, 0xffff, 0x93),
+    },
+    ldtr: segment(0, 0n, 0xffff, 0x82),
+    tr: segment(0, 0n, 0xffff, 0x8b),
+    gdtr: { base: 0n, limit: 0xffff },
+    idtr: { base: 0n, limit: 0xffff },
+    ctl: {
+      cpuBased: 0,
+      cpuBased2: 0,
+      entry: 0,
+      excBitmap: 0,
+      pfMask: 0,
+      pfMatch: 0,
+      cr3Count: 0,
+      cr3Targets: [0n, 0n, 0n, 0n],
+      cr0Mask: 0n,
+      cr0Shadow: 0n,
+      cr4Mask: 0n,
+      cr4Shadow: 0n,
+    },
+  };
+}
+
 /** The exit-information fields {@link X86RegisterFile.setExit} writes on every exit. */
 interface ExitInformation {
   reason: bigint;
@@ -228,37 +374,13 @@ export class X86RegisterFile {
   };
   /** Fields not held in `cpu` or `exit` (controls, other guest state, other exit information). */
   private readonly vmcs = new Map<number, bigint>();
-  /** Registers without a VMCS field (CR1, CR2, DR0–DR6, TPR, XCR0). */
+  /** Registers without a VMCS field and not in the CPU object (CR1, TPR, XCR0). */
   private readonly own = new Map<number, bigint>();
   /** Full values written through the register API into narrower fields. */
   private readonly wide = new Map<number, bigint>();
 
   constructor() {
-    this.cpu = {
-      gpr: Array.from({ length: 16 }, () => 0n),
-      rip: 0xfff0n,
-      rflags: 0x2n,
-      cr0: 0x20n,
-      cr3: 0n,
-      cr4: 0n,
-      efer: 0n,
-      seg: {
-        cs: segment(0xf000, 0xffff_0000n, 0xffff, 0x9b),
-        ds: segment(0, 0n, 0xffff, 0x93),
-        es: segment(0, 0n, 0xffff, 0x93),
-        fs: segment(0, 0n, 0xffff, 0x93),
-        gs: segment(0, 0n, 0xffff, 0x93),
-        ss: segment(0, 0n, 0xffff, 0x93),
-      },
-    };
-    this.vmcs.set(VMCS.VMCS_GUEST_LDTR_LIMIT, 0xffffn);
-    this.vmcs.set(VMCS.VMCS_GUEST_LDTR_AR, 0x82n);
-    this.vmcs.set(VMCS.VMCS_GUEST_TR_LIMIT, 0xffffn);
-    this.vmcs.set(VMCS.VMCS_GUEST_TR_AR, 0x8bn);
-    this.vmcs.set(VMCS.VMCS_GUEST_GDTR_LIMIT, 0xffffn);
-    this.vmcs.set(VMCS.VMCS_GUEST_IDTR_LIMIT, 0xffffn);
-    this.vmcs.set(VMCS.VMCS_GUEST_DR7, 0x400n);
-    this.own.set(R.HV_X86_DR6, 0xffff_0ff0n);
+    this.cpu = x86ResetCpu();
     this.own.set(R.HV_X86_XCR0, 1n);
   }
 
@@ -294,6 +416,8 @@ export class X86RegisterFile {
   readRegister(reg: number): bigint {
     const g = GPR_INDEX.get(reg);
     if (g !== undefined) return this.cpu.gpr[g] as bigint;
+    const c = CPU_REGS.get(reg);
+    if (c !== undefined) return c.get(this.cpu);
     const field = REG_FIELD.get(reg);
     if (field === undefined) return this.own.get(reg) ?? 0n;
     const current = this.readField(field);
@@ -306,6 +430,11 @@ export class X86RegisterFile {
     const g = GPR_INDEX.get(reg);
     if (g !== undefined) {
       this.cpu.gpr[g] = value;
+      return;
+    }
+    const c = CPU_REGS.get(reg);
+    if (c !== undefined) {
+      c.set(this.cpu, value);
       return;
     }
     const field = REG_FIELD.get(reg);

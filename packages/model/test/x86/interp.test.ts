@@ -1,85 +1,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 // The spec's encoders, by path until packages/spec/src/index.ts exports guest/x86 (the lead wires it).
-import { eptQualification, interruptionInfo, ioQualification } from '../../../spec/src/guest/x86/exits.js';
-import type { AccessKind, GuestMemory, MemFault, X86Cpu, X86Stop } from '../../src/engine.js';
-import { x86ExceptionOutcome, x86ExitFields } from '../../src/x86/exit.js';
+import {
+  crAccessQualification,
+  drAccessQualification,
+  eptQualification,
+  interruptionInfo,
+  ioQualification,
+} from '../../../spec/src/guest/x86/exits.js';
+import type { X86Cpu, X86Stop } from '../../src/engine.js';
+import { x86ExitFields } from '../../src/x86/exit.js';
 import { x86Engine } from '../../src/x86/interp.js';
-
-const R = 1,
-  W = 2,
-  X = 4;
-
-/** A tiny GuestMemory: 4 KiB pages with flags, as the API layer's would be after hv_vm_map. */
-class Pages implements GuestMemory {
-  readonly pages = new Map<bigint, { flags: number; data: Uint8Array }>();
-  map(gpa: bigint, size: number, flags: number): this {
-    for (let p = gpa; p < gpa + BigInt(size); p += 4096n)
-      this.pages.set(p, { flags, data: new Uint8Array(4096) });
-    return this;
-  }
-  poke(gpa: bigint, bytes: Uint8Array | string): this {
-    const b =
-      typeof bytes === 'string' ? Uint8Array.from(Buffer.from(bytes.replace(/\s+/g, ''), 'hex')) : bytes;
-    b.forEach((v, i) => {
-      const g = gpa + BigInt(i);
-      this.pages.get(g & ~0xfffn)!.data[Number(g & 0xfffn)] = v;
-    });
-    return this;
-  }
-  peek(gpa: bigint, n: number): string {
-    return Buffer.from(
-      Array.from({ length: n }, (_, i) => {
-        const g = gpa + BigInt(i);
-        return this.pages.get(g & ~0xfffn)!.data[Number(g & 0xfffn)]!;
-      }),
-    ).toString('hex');
-  }
-  private check(gpa: bigint, size: number, access: AccessKind): MemFault | undefined {
-    const need = access === 'read' ? R : access === 'write' ? W : X;
-    for (let g = gpa; g < gpa + BigInt(size); g = (g & ~0xfffn) + 4096n) {
-      const p = this.pages.get(g & ~0xfffn);
-      if (!p || !(p.flags & need))
-        return { gpa: g, access, size, mapped: p !== undefined, perms: p?.flags ?? 0 };
-    }
-    return undefined;
-  }
-  read(gpa: bigint, size: number, access: 'read' | 'fetch'): Uint8Array | MemFault {
-    const f = this.check(gpa, size, access);
-    if (f) return f;
-    return Uint8Array.from({ length: size }, (_, i) => {
-      const g = gpa + BigInt(i);
-      return this.pages.get(g & ~0xfffn)!.data[Number(g & 0xfffn)]!;
-    });
-  }
-  write(gpa: bigint, bytes: Uint8Array): MemFault | undefined {
-    const f = this.check(gpa, bytes.length, 'write');
-    if (f) return f;
-    this.poke(gpa, bytes);
-    return undefined;
-  }
-}
-
-function prot32Cpu(rip: bigint): X86Cpu {
-  const flat = (selector: number, ar: number) => ({ selector, base: 0n, limit: 0xffff_ffff, ar });
-  return {
-    gpr: Array.from({ length: 16 }, () => 0n),
-    rip,
-    rflags: 2n,
-    cr0: 0x21n,
-    cr3: 0n,
-    cr4: 0x2000n,
-    efer: 0n,
-    seg: {
-      cs: flat(0x10, 0xc09b),
-      ds: flat(8, 0xc093),
-      es: flat(8, 0xc093),
-      fs: flat(8, 0xc093),
-      gs: flat(8, 0xc093),
-      ss: flat(8, 0xc093),
-    },
-  };
-}
+import { Pages, prot32Cpu, R, W, X } from './helpers.js';
 
 const CODE = 0x1000n;
 const EAX = 0,
@@ -331,35 +263,38 @@ test('EPT violations: read unmapped, write read-only (nothing written), fetch fr
   assert.equal(cpu.rip, 0x1ffcn);
 });
 
-test('outside the subset: unsupported with the bytes, never a guess; paging and real mode refused', () => {
-  // cpuid: a two-byte opcode outside the subset (it would exit with reason 10 on hardware).
-  let r = run('90 0f a2');
+test('outside the subset: unsupported with the bytes, never a guess; modes the model does not run refused', () => {
+  // rdtsc: a two-byte opcode outside the subset.
+  let r = run('90 0f 31');
   assert.equal(r.stop.kind, 'unsupported');
-  assert.equal(r.stop.kind === 'unsupported' && Buffer.from(r.stop.bytes).toString('hex'), '0fa2');
+  assert.equal(r.stop.kind === 'unsupported' && Buffer.from(r.stop.bytes).toString('hex'), '0f31');
   assert.equal(r.cpu.rip, CODE + 1n);
   r = run('f0 01 03');
   assert.equal(r.stop.kind === 'unsupported' && Buffer.from(r.stop.bytes).toString('hex'), 'f0');
-  r = run('cd 80');
-  assert.match(r.stop.kind === 'unsupported' ? r.stop.reason : '', /CD/);
+  r = run('f3 90');
+  assert.match(r.stop.kind === 'unsupported' ? r.stop.reason : '', /REP/);
   const cpu = prot32Cpu(CODE);
   cpu.cr0 = 0x80000021n;
-  assert.equal(x86Engine(cpu, new Pages(), 1).kind, 'unsupported');
-  cpu.cr0 = 0x20n;
-  assert.equal(x86Engine(cpu, new Pages(), 1).kind, 'unsupported');
+  cpu.cr4 = 0x2020n; // PAE paging outside IA-32e mode
+  assert.match(String((x86Engine(cpu, new Pages(), 1) as { reason?: string }).reason), /PAE/);
+  const v86 = prot32Cpu(CODE);
+  v86.rflags = 0x2_0002n;
+  assert.match(String((x86Engine(v86, new Pages(), 1) as { reason?: string }).reason), /virtual-8086/);
 });
 
 test('ud2 and lea with a register operand raise #UD: an exception stop, RIP at the instruction, nothing changed', () => {
+  const UD = { kind: 'exception', event: { vector: 6, type: 'hardware-exception' }, qualification: 0n };
   let r = run(`b8 44332211 0f 0b${END}`);
-  assert.deepEqual(r.stop, { kind: 'exception', vector: 6 });
+  assert.deepEqual(r.stop, UD);
   assert.equal(r.cpu.rip, CODE + 5n);
   assert.equal(r.cpu.gpr[EAX], 0x11223344n);
   // A prefix does not make ud2 anything else.
   r = run('66 0f 0b');
-  assert.deepEqual(r.stop, { kind: 'exception', vector: 6 });
+  assert.deepEqual(r.stop, UD);
   assert.equal(r.cpu.rip, CODE);
   // lea eax, ebx (8D C3) is #UD; EAX keeps its value.
   r = run('8d c3', { regs: { [EAX]: 7n } });
-  assert.deepEqual(r.stop, { kind: 'exception', vector: 6 });
+  assert.deepEqual(r.stop, UD);
   assert.equal(r.cpu.rip, CODE);
   assert.equal(r.cpu.gpr[EAX], 7n);
 });
@@ -403,52 +338,122 @@ test('x86ExitFields agrees with the spec encoders', () => {
       instrLen: 2,
     },
   );
+  assert.deepEqual(
+    x86ExitFields({
+      kind: 'io',
+      port: 0x80,
+      size: 4,
+      in: false,
+      string: true,
+      rep: true,
+      imm: false,
+      len: 2,
+      gla: 0x1234n,
+    }),
+    {
+      reason: 30,
+      qualification: ioQualification({ size: 4, in: false, string: true, rep: true, imm: false, port: 0x80 }),
+      instrLen: 2,
+      gla: 0x1234n,
+    },
+  );
   assert.deepEqual(x86ExitFields({ kind: 'hlt', len: 1 }), { reason: 12, qualification: 0n, instrLen: 1 });
+  assert.deepEqual(x86ExitFields({ kind: 'vmcall', len: 3 }), { reason: 18, qualification: 0n, instrLen: 3 });
+  assert.deepEqual(x86ExitFields({ kind: 'cpuid', len: 2 }), { reason: 10, qualification: 0n, instrLen: 2 });
+  assert.deepEqual(x86ExitFields({ kind: 'rdmsr', len: 2 }), { reason: 31, qualification: 0n, instrLen: 2 });
+  assert.deepEqual(x86ExitFields({ kind: 'wrmsr', len: 2 }), { reason: 32, qualification: 0n, instrLen: 2 });
+  for (const write of [true, false]) {
+    assert.deepEqual(x86ExitFields({ kind: 'mov-cr', cr: 8, write, gpr: 13, len: 4 }), {
+      reason: 28,
+      qualification: crAccessQualification({ cr: 8, type: write ? 'to' : 'from', gpr: 13 }),
+      instrLen: 4,
+    });
+    assert.deepEqual(x86ExitFields({ kind: 'mov-dr', dr: 7, write, gpr: 2, len: 3 }), {
+      reason: 29,
+      qualification: drAccessQualification({ dr: 7, direction: write ? 'to' : 'from', gpr: 2 }),
+      instrLen: 3,
+    });
+  }
   for (const access of ['read', 'write', 'fetch'] as const)
-    for (let perms = 0; perms < 8; perms++) {
-      const f = x86ExitFields({
-        kind: 'ept',
-        fault: { gpa: 0x5000n, access, size: 4, mapped: perms !== 0, perms },
-        gla: 0x5000n,
-      });
-      assert.deepEqual(f, {
-        reason: 48,
-        qualification: eptQualification({ access, perms, glaValid: true, glaTranslated: true }),
-        gpa: 0x5000n,
-        gla: 0x5000n,
-      });
-    }
+    for (let perms = 0; perms < 8; perms++)
+      for (const structure of [false, true]) {
+        const f = x86ExitFields({
+          kind: 'ept',
+          fault: { gpa: 0x5000n, access, size: 4, mapped: perms !== 0, perms },
+          gla: 0x7000n,
+          structure,
+        });
+        assert.deepEqual(f, {
+          reason: 48,
+          qualification: eptQualification({ access, perms, glaValid: true, glaTranslated: !structure }),
+          gpa: 0x5000n,
+          gla: 0x7000n,
+          idtVectorInfo: 0,
+        });
+      }
   assert.equal(x86ExitFields({ kind: 'budget' }), undefined);
 });
 
-test('x86ExitFields of a guest exception: reason 0 with IRQ_INFO when intercepted, else triple fault through an empty IDT', () => {
-  const ud = { kind: 'exception', vector: 6 } as const;
-  // The canonical setup (VMCS_CTRL_EXC_BITMAP 0xffffffff): 0x80000306 = valid | hardware exception | 6,
-  // the spec's own encoding of the same field.
-  assert.deepEqual(x86ExitFields(ud), {
-    reason: 0,
-    qualification: 0n,
-    irqInfo: interruptionInfo({ vector: 6, type: 'hardware-exception', errorCodeValid: false }),
-  });
-  assert.equal(x86ExitFields(ud)?.irqInfo, 0x8000_0306);
-  // #GP(0x1a) pushes an error code: bit 11 and VMCS_RO_VMEXIT_IRQ_ERROR.
-  assert.deepEqual(x86ExitFields({ kind: 'exception', vector: 13, errorCode: 0x1a }), {
-    reason: 0,
-    qualification: 0n,
-    irqInfo: 0x8000_0b0d,
-    irqError: 0x1a,
-  });
-  // Bitmap 0, IDTR limit 0: #UD → #GP → #DF → triple fault.
-  assert.deepEqual(x86ExitFields(ud, { excBitmap: 0, idtrLimit: 0 }), { reason: 2, qualification: 0n });
-  // Only bit 6 set: the exception still exits.
-  assert.equal(x86ExitFields(ud, { excBitmap: 1 << 6, idtrLimit: 0 })?.reason, 0);
-  // What the model does not model: a real IDT, or #GP / #DF intercepted on the way.
-  assert.equal(x86ExitFields(ud, { excBitmap: 0, idtrLimit: 0xfff }), undefined);
-  assert.equal(x86ExitFields(ud, { excBitmap: 1 << 13, idtrLimit: 0 }), undefined);
-  assert.equal(x86ExitFields(ud, { excBitmap: 1 << 8, idtrLimit: 0 }), undefined);
-  assert.equal(
-    x86ExceptionOutcome(6, undefined, { excBitmap: 0, idtrLimit: 6 * 8 + 6 }).kind,
-    'triple-fault',
+test('x86ExitFields of a guest exception: IRQ_INFO, error code, IDT-vectoring information, instruction length', () => {
+  const info = (
+    vector: number,
+    type: Parameters<typeof interruptionInfo>[0]['type'],
+    errorCodeValid: boolean,
+  ) => interruptionInfo({ vector, type, errorCodeValid });
+  assert.deepEqual(
+    x86ExitFields({ kind: 'exception', event: { vector: 6, type: 'hardware-exception' }, qualification: 0n }),
+    { reason: 0, qualification: 0n, irqInfo: 0x8000_0306, idtVectorInfo: 0 },
   );
-  assert.equal(x86ExceptionOutcome(6, undefined, { excBitmap: 0, idtrLimit: 6 * 8 + 7 }).kind, 'unsupported');
+  // #PF: the linear address in the qualification, the error code beside IRQ_INFO (0x80000b0e).
+  assert.deepEqual(
+    x86ExitFields({
+      kind: 'exception',
+      event: { vector: 14, type: 'hardware-exception', errorCode: 2 },
+      qualification: 0xc000_1000n,
+    }),
+    {
+      reason: 0,
+      qualification: 0xc000_1000n,
+      irqInfo: info(14, 'hardware-exception', true),
+      irqError: 2,
+      idtVectorInfo: 0,
+    },
+  );
+  // #BP from int3: a software exception, instruction length saved.
+  assert.deepEqual(
+    x86ExitFields({
+      kind: 'exception',
+      event: { vector: 3, type: 'software-exception', len: 1 },
+      qualification: 0n,
+    }),
+    { reason: 0, qualification: 0n, irqInfo: 0x8000_0603, idtVectorInfo: 0, instrLen: 1 },
+  );
+  // #GP while delivering int 0x21 (real mode: no error codes): IDT-vectoring names the software interrupt
+  // and the instruction length is the int's (how DOS-style VMMs find the service number).
+  assert.deepEqual(
+    x86ExitFields({
+      kind: 'exception',
+      event: { vector: 13, type: 'hardware-exception' },
+      qualification: 0n,
+      during: { vector: 0x21, type: 'software-interrupt', len: 2 },
+    }),
+    { reason: 0, qualification: 0n, irqInfo: 0x8000_030d, idtVectorInfo: 0x8000_0421, instrLen: 2 },
+  );
+  assert.deepEqual(
+    x86ExitFields({
+      kind: 'exception',
+      event: { vector: 8, type: 'hardware-exception', errorCode: 0 },
+      qualification: 0n,
+      during: { vector: 13, type: 'hardware-exception', errorCode: 0x6b },
+    }),
+    {
+      reason: 0,
+      qualification: 0n,
+      irqInfo: info(8, 'hardware-exception', true),
+      irqError: 0,
+      idtVectorInfo: info(13, 'hardware-exception', true),
+      idtVectorError: 0x6b,
+    },
+  );
+  assert.deepEqual(x86ExitFields({ kind: 'triple-fault' }), { reason: 2, qualification: 0n });
 });

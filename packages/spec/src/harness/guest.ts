@@ -19,10 +19,13 @@ import {
   arm64ScenarioTraceSteps,
   runArm64Scenario,
 } from '../guest/arm64/scenario.js';
+import { X86_MODES, type X86Mode, x86ModePaging } from '../guest/x86/actions.js';
+import { x86PageTablesSize } from '../guest/x86/paging.js';
 import {
   runX86Scenario,
   type X86Layout,
   type X86Scenario,
+  x86ModeDeviation,
   x86ScenarioArb,
   x86ScenarioTraceSteps,
 } from '../guest/x86/scenario.js';
@@ -45,7 +48,21 @@ const CODE_ADDR: Record<Arch, bigint> = { x86_64: 0x20_0000n, arm64: 0x100_0000n
  */
 const ARM64_TABLES = { ipa: 0x180_0000n, size: 0x10_0000 } as const;
 
-/** VMCS fields a VMM puts back to their reset values before it (re)starts a vCPU (Intel SDM). */
+/**
+ * x86 real-mode code: below 1 MiB (a real-mode CS reaches no further), just above the window the mapping
+ * commands use, so that its 64 KiB code segment (base 0x40000) overlaps the window's last pages and
+ * jumps can reach mappings there.
+ */
+const X86_REAL_CODE_ADDR = 0x4_8000n;
+/** x86 paging modes: where the VMM puts the canonical page tables, next to the code (mapped READ|WRITE). */
+const X86_TABLES_ADDR = 0x20_1000n;
+
+/**
+ * VMCS fields a VMM puts back to their reset values before it (re)starts a vCPU (Intel SDM), including
+ * the controls the spec's predictions assume at their reset value: the page-fault error-code mask and
+ * match (0: a #PF exits exactly by bit 14 of the exception bitmap) and the CR3-target count (0: every
+ * CR3 write exits under CR3-load exiting).
+ */
 const VMM_VMCS_RESET: readonly (readonly [number, bigint])[] = [
   [VMCS.VMCS_GUEST_IA32_EFER, 0n],
   [VMCS.VMCS_GUEST_IA32_PAT, 0x0007_0406_0007_0406n],
@@ -54,6 +71,9 @@ const VMM_VMCS_RESET: readonly (readonly [number, bigint])[] = [
   [VMCS.VMCS_GUEST_DEBUG_EXC, 0n],
   [VMCS.VMCS_GUEST_LINK_POINTER, 0xffff_ffff_ffff_ffffn],
   [VMCS.VMCS_CTRL_VMENTRY_IRQ_INFO, 0n],
+  [VMCS.VMCS_CTRL_PF_ERROR_MASK, 0n],
+  [VMCS.VMCS_CTRL_PF_ERROR_MATCH, 0n],
+  [VMCS.VMCS_CTRL_CR3_COUNT, 0n],
 ];
 
 /** What a guest command needs from the model: a live vCPU its owner can run, and a code page. */
@@ -68,7 +88,7 @@ interface GuestSetup {
  * when the state does not allow a guest run (no VM, no vCPU, a pending kick, or the code address is
  * taken by something else).
  */
-async function prepare(m: Model, r: Real, index: number): Promise<GuestSetup | undefined> {
+async function prepare(m: Model, r: Real, index: number, at?: bigint): Promise<GuestSetup | undefined> {
   const s = m.state;
   if (!s.vm) return undefined;
   const live = [...s.vcpus.values()].filter((v) => !v.cancel);
@@ -76,7 +96,7 @@ async function prepare(m: Model, r: Real, index: number): Promise<GuestSetup | u
   if (!vcpu) return undefined;
   const arch = s.env.arch;
   const page = s.vm.granule;
-  const addr = CODE_ADDR[arch];
+  const addr = at ?? CODE_ADDR[arch];
   const maps = s.vm.spaces.get(vcpu.space) ?? [];
   const existing = maps.find((x) => addr >= x.addr && addr < x.addr + x.size);
   if (existing) {
@@ -189,6 +209,51 @@ function layoutMappings(m: Model, v: SpecVcpu): { addr: bigint; size: bigint; fl
   });
 }
 
+/**
+ * An x86 mapping of exactly `size` bytes at `addr` with `flags` and a host buffer of its own, made
+ * through checked calls when missing: the page tables' place of the paging modes, and the real-mode
+ * code segment's data page. Undefined when something else is there (an earlier command mapped or
+ * protected that range differently) or no buffer can be made.
+ */
+async function ensureX86Mapping(
+  m: Model,
+  r: Real,
+  vcpu: SpecVcpu,
+  addr: bigint,
+  size: bigint,
+  flags: number,
+): Promise<{ gpa: bigint; uva: Uva } | undefined> {
+  const maps = m.state.vm?.spaces.get(vcpu.space) ?? [];
+  const hit = maps.filter((x) => x.addr < addr + size && addr < x.addr + x.size);
+  if (hit.length) {
+    const t = hit[0]!;
+    const mem = m.mems.get(t.mem);
+    if (hit.length !== 1 || !mem || t.addr !== addr || t.size < size || (t.flags & 7) !== flags)
+      return undefined;
+    return { gpa: addr, uva: { mem, offset: t.offset } };
+  }
+  if (m.mems.size >= 6) return undefined;
+  const mem = r.backend.host_alloc(Number(size));
+  m.mems.set(mem.id, mem);
+  m.codeMems.add(mem.id);
+  m.state.buffers.set(mem.id, mem.size);
+  r.log.push({ kind: 'host_alloc', mem });
+  const mapCall = vcpu.space === 0 ? 'hv_vm_map' : 'hv_vm_map_space';
+  await execute(m, r, {
+    name: mapCall,
+    t: 0,
+    args: {
+      ...(vcpu.space === 0 ? {} : { asid: vcpu.space }),
+      uva: { mem, offset: 0 },
+      gpa: addr,
+      size,
+      flags,
+    },
+  });
+  const made = (m.state.vm?.spaces.get(vcpu.space) ?? []).find((x) => x.addr === addr && x.mem === mem.id);
+  return made ? { gpa: addr, uva: { mem, offset: 0 } } : undefined;
+}
+
 /** Whether every mapping's permissions are ones the backend enforces exactly (else the prediction cannot hold). */
 function enforceable(backend: Backend, maps: readonly { flags: number }[]): boolean {
   return maps.every((x) => backend.capabilities.enforcedPermissions.includes(x.flags & 7));
@@ -206,9 +271,23 @@ export class GuestCommand implements HvCommand {
     return true;
   }
   async run(m: Model, r: Real): Promise<void> {
-    const setup = await prepare(m, r, this.index);
+    // x86: the mode comes from the seed (bit 0 picks hv_vcpu_run or hv_vcpu_run_until below).
+    let mode: X86Mode = X86_MODES[(this.seed >>> 1) % X86_MODES.length]!;
+    const x86 = m.state.env.arch === 'x86_64';
+    // A mode the backend declares it cannot run (deviation x86.mode.<mode>): the program runs in prot32.
+    if (r.backend.capabilities.deviations.some((d) => d.id === x86ModeDeviation(mode))) mode = 'prot32';
+    const setup = await prepare(m, r, this.index, x86 && mode === 'real' ? X86_REAL_CODE_ADDR : undefined);
     if (!setup) return;
     const { vcpu, code } = setup;
+    const rw = HV_MEMORY.READ | HV_MEMORY.WRITE;
+    const tables =
+      x86 && x86ModePaging(mode)
+        ? await ensureX86Mapping(m, r, vcpu, X86_TABLES_ADDR, x86PageTablesSize(mode as 'long64'), rw)
+        : undefined;
+    // Without room for the page tables the program runs with paging off.
+    if (x86 && x86ModePaging(mode) && !tables) mode = 'prot32';
+    // Real mode: a data page in the code segment, which jumps can reach (a fetch there is an EPT violation).
+    if (x86 && mode === 'real') await ensureX86Mapping(m, r, vcpu, X86_REAL_CODE_ADDR + 0x1000n, 0x1000n, rw);
     const maps = layoutMappings(m, vcpu);
     if (!enforceable(r.backend, maps)) {
       r.log.push({
@@ -228,13 +307,21 @@ export class GuestCommand implements HvCommand {
       const layout: X86Layout = {
         mappings: maps.map((x) => ({ ...x, gpa: x.addr })),
         code: { gpa: code.addr, size: code.size, uva: code.uva },
+        ...(tables ? { tables } : {}),
       };
-      const scenario = sample(x86ScenarioArb(layout), this.seed) as X86Scenario;
-      this.summary = `t${vcpu.owner}: guest x86 program of ${scenario.program.actions.length} actions on vcpu ${vcpu.handle}`;
+      const scenario = sample(x86ScenarioArb(layout, mode, r.backend.capabilities), this.seed) as X86Scenario;
+      this.summary = `t${vcpu.owner}: guest x86 ${mode} program of ${scenario.program.actions.length} actions on vcpu ${vcpu.handle}`;
+      const x = r.backend as X86Backend;
+      const readCapability = (id: number): bigint => x.hv_vmx_read_capability(0, id).value ?? 0n;
       r.log.push({
         kind: 'guest',
         render: (name) =>
-          x86ScenarioTraceSteps(scenario, { vcpu: name(vcpu.handle), thread: vcpu.owner, memName }),
+          x86ScenarioTraceSteps(scenario, {
+            vcpu: name(vcpu.handle),
+            thread: vcpu.owner,
+            memName,
+            readCapability,
+          }),
       });
       // Half the programs run through hv_vcpu_run_until(HV_DEADLINE_FOREVER), the call QEMU uses since
       // macOS 11 (hvf-facts §1.7, §5.1); the spec predicts the same exits for both.
@@ -381,6 +468,9 @@ function x86LayoutOn(l: X86Layout, mem: (m: HostMemory) => HostMemory): X86Layou
       x.uva ? { ...x, uva: { mem: mem(x.uva.mem), offset: x.uva.offset } } : x,
     ),
     code: { ...l.code, uva: { mem: mem(l.code.uva.mem), offset: l.code.uva.offset } },
+    ...(l.tables
+      ? { tables: { ...l.tables, uva: { mem: mem(l.tables.uva.mem), offset: l.tables.uva.offset } } }
+      : {}),
   };
 }
 

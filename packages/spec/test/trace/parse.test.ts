@@ -472,9 +472,9 @@ describe('parseTrace rejects, naming file, step and field', () => {
       'x86_setup unknown mode',
       x86(
         { call: 'hv_vcpu_create', args: { flags: 0 }, bind: 'cpu' },
-        { call: 'x86_setup', args: { vcpu: '$cpu', mode: 'long64', rip: 0 } },
+        { call: 'x86_setup', args: { vcpu: '$cpu', mode: 'prot16', rip: 0 } },
       ),
-      /step 1 \(x86_setup\): args\.mode: expected one of "prot32", got "long64"/,
+      /step 1 \(x86_setup\): args\.mode: expected one of "real", "prot32", "prot32-paging", "long64", got "prot16"/,
     ],
     [
       'x86_setup on a thread that does not own the vCPU',

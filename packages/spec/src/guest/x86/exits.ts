@@ -214,3 +214,66 @@ export function exitReasonName(exitReason: bigint | number): string {
 export function isSpuriousExitReason(exitReason: bigint | number): boolean {
   return basicExitReason(exitReason) === VMX_REASON.VMX_REASON_IRQ && !isEntryFailure(exitReason);
 }
+
+/**
+ * The bits of an EPT-violation qualification the spec pins when the access that faulted was to a
+ * paging structure (bit 8 clear): as {@link EPT_QUALIFICATION_MASK}, and also without bits 0–2. The CPU
+ * reads paging-structure entries as data reads, but with "EPT accessed and dirty flags" enabled it
+ * treats them as writes (Intel SDM Vol. 3 §29.3.3.2, footnote to Table 28-7); whether the framework
+ * enables them is not known [U]. Bits 3–5 (what the GPA allows), 7 (set) and 8 (clear) are pinned.
+ */
+export const EPT_STRUCTURE_QUALIFICATION_MASK = EPT_QUALIFICATION_MASK & ~0x7n;
+
+/** The fields of a control-register-access exit qualification (reason 28; hvf-facts.md §1.6, Intel SDM Table 28-3). */
+export interface CrAccessQualification {
+  /** Bits 3:0: the control register (0, 3, 4 or 8). */
+  readonly cr: number;
+  /** Bits 5:4: 0 MOV to CR, 1 MOV from CR (2 CLTS and 3 LMSW are not generated). */
+  readonly type: 'to' | 'from';
+  /** Bits 11:8: the general-purpose register, in Intel encoding order (0 = RAX … 15 = R15). */
+  readonly gpr: number;
+}
+
+/** Encodes a MOV CR exit qualification: cr | type << 4 | gpr << 8. */
+export function crAccessQualification(q: CrAccessQualification): bigint {
+  if (!Number.isInteger(q.cr) || q.cr < 0 || q.cr > 15)
+    throw new TypeError(`cr must be in [0, 15], got ${q.cr}`);
+  if (!Number.isInteger(q.gpr) || q.gpr < 0 || q.gpr > 15)
+    throw new TypeError(`gpr must be in [0, 15], got ${q.gpr}`);
+  return BigInt(q.cr | ((q.type === 'from' ? 1 : 0) << 4) | (q.gpr << 8));
+}
+
+/** The fields of a debug-register-access exit qualification (reason 29; Intel SDM Table 28-4). */
+export interface DrAccessQualification {
+  /** Bits 2:0: the debug register. */
+  readonly dr: number;
+  /** Bit 4: 0 MOV to DR, 1 MOV from DR. */
+  readonly direction: 'to' | 'from';
+  /** Bits 11:8: the general-purpose register. */
+  readonly gpr: number;
+}
+
+/** Encodes a MOV DR exit qualification: dr | direction << 4 | gpr << 8. */
+export function drAccessQualification(q: DrAccessQualification): bigint {
+  if (!Number.isInteger(q.dr) || q.dr < 0 || q.dr > 7)
+    throw new TypeError(`dr must be in [0, 7], got ${q.dr}`);
+  if (!Number.isInteger(q.gpr) || q.gpr < 0 || q.gpr > 15)
+    throw new TypeError(`gpr must be in [0, 15], got ${q.gpr}`);
+  return BigInt(q.dr | ((q.direction === 'from' ? 1 : 0) << 4) | (q.gpr << 8));
+}
+
+/**
+ * The bits of the qualification of a #DB exception exit the spec pins: all but B3–B0 (bits 3:0), which
+ * "may be set even if [the] corresponding enabling bit in DR7 is not set" (Intel SDM Table 28-1), so a
+ * #DB from `int1` may report breakpoint conditions nobody asked for. BD (13) and BS (14) are pinned.
+ */
+export const DEBUG_QUALIFICATION_MASK = 0xffff_ffff_ffff_fff0n;
+
+/**
+ * The bits of VMCS_RO_IDT_VECTOR_INFO the spec pins: the same as {@link VMEXIT_IRQ_INFO_MASK} (bit 12 is
+ * undefined in this field, Intel SDM Table 25-20). When bit 31 is clear only bit 31 is pinned: the rest
+ * of an invalid field is not defined.
+ */
+export const IDT_VECTOR_INFO_MASK = 0xffff_efff;
+/** The mask of an invalid IDT-vectoring information field: only the valid bit (31). */
+export const IDT_VECTOR_INFO_INVALID_MASK = 0x8000_0000;
