@@ -304,7 +304,10 @@ function failed(e: unknown, call: string): number {
 function handle(i: number): void {
   const base = slotBase(i);
   const call = u32[(base + MAILBOX.slot.call) / 4] as number;
-  const t = u32[(base + MAILBOX.slot.thread) / 4] as number;
+  // The VMM's threads are numbered from 0 in the order of their first call; on the model they are
+  // logical threads from 1, since its thread 0 is the caller itself, which cannot run a vCPU
+  // asynchronously (and the model runs every VMM run asynchronously).
+  const t = (u32[(base + MAILBOX.slot.thread) / 4] as number) + 1;
   const argsAt = (base + MAILBOX.slot.args) / 8;
   if (arch === 'x86_64') applyPending(base, t);
   if (call === share) {
