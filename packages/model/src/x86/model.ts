@@ -10,7 +10,6 @@ import type { AddressSpace, Capabilities, Result, ThreadId, Uva, Vcpu, X86Backen
 import {
   checkAsyncThread,
   checkU32,
-  EPT_QUAL,
   HV,
   HV_CAP,
   HV_MEMORY_RWX,
