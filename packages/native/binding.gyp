@@ -5,7 +5,7 @@
   "targets": [
     {
       "target_name": "hvspec_native",
-      "sources": ["addon/threads.cc", "addon/state.cc", "addon/args.cc", "addon/module.cc"],
+      "sources": ["addon/threads.cc", "addon/state.cc", "addon/args.cc", "addon/module.cc", "addon/faults.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "include",

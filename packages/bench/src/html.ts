@@ -199,7 +199,7 @@ export function renderHtml(report: BenchReport, history?: HtmlHistory, jsonName?
     `<p>${summary.filter((v) => v === 'PASS').length} pass, ${summary.filter((v) => v === 'FAIL').length} fail, ${summary.filter((v) => v === 'n/a').length} not judged here. From DESIGN.md "Performance targets"; each bar is this run's value, the dashed line the bound, the green side meets it.</p>`,
     ...report.ratios.map(targetSection),
     '<h2>Tasks</h2>',
-    "<p>Every sample is one iteration's time divided by the units it did (ns per exit, or per guest instruction); lower is faster.</p>",
+    "<p>Every sample is one iteration's time divided by the units it did (ns per exit, per guest instruction, or per page mapped and unmapped); lower is faster.</p>",
     taskTable(report.tasks),
     ...report.tasks.map(taskSection),
   );

@@ -24,7 +24,8 @@ export const BENCH_SCHEMA = 'hvspec-bench/2';
 export const READABLE_SCHEMAS: readonly string[] = ['hvspec-bench/1', BENCH_SCHEMA];
 
 /** What one sample measures. */
-export type BenchUnit = 'exit' | 'instruction';
+/** What a sample's ns are per: an exit round trip, a guest instruction, or one page mapped and unmapped. */
+export type BenchUnit = 'exit' | 'instruction' | 'page';
 
 /** One measured task. */
 export interface TaskReport {
@@ -350,7 +351,7 @@ export function renderReport(r: BenchReport): string {
       `${pad(t.name, nameW)}  ${pad(t.unit, 11)}  ${pad(formatNs(t.mean), 10, true)}  ${pad(formatNs(t.p50), 10, true)}  ${pad(formatNs(t.p99), 10, true)}  ${pad(String(t.samplesCount), 7, true)}  ${pad(formatRate(t.opsPerSecond), 10, true)}`,
     );
   }
-  for (const unit of ['exit', 'instruction'] as const) {
+  for (const unit of ['exit', 'instruction', 'page'] as const) {
     const group = r.tasks.filter((t) => t.unit === unit);
     if (group.length === 0) continue;
     lines.push('');

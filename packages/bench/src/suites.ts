@@ -37,6 +37,7 @@ import {
   x86ThroughputProgram,
   x86ThroughputRun,
 } from './guests.js';
+import { mapUnmapPages, setupMapping } from './mapping.js';
 import { buildReport, type MeasuredTask, type Measurement } from './measurement.js';
 import { referenceWorkload } from './reference.js';
 import {
@@ -97,6 +98,13 @@ export const THROUGHPUT_ITERATIONS = 10_000;
 export const MODEL_EXITS_PER_ITERATION = 1000;
 /** Exits per tinybench iteration on the native backend (~6–20 µs each under PVM). */
 export const NATIVE_EXITS_PER_ITERATION = 100;
+/** The page counts of the mapping tasks (`<backend>.<arch>.map-unmap.10k` / `.100k`). */
+export const MAP_PAGES = { '10k': 10_000, '100k': 100_000 } as const;
+/**
+ * Rounds the native 100,000-page task runs in (full / quick): one iteration takes about ten seconds on
+ * KVM here, where every other task's takes under a second.
+ */
+export const NATIVE_MAP_100K_ROUNDS = { full: 3, quick: 1 } as const;
 
 /** What the bench needs of `@hvspec/native`, typed here so that the bench builds without it. */
 interface NativeModule {
@@ -127,6 +135,13 @@ interface PlannedTask {
   readonly exits?: () => OtherExits;
   /** Tasks with the same key take turns iteration by iteration (the two sides of a ratio target). */
   readonly interleave?: string;
+  /**
+   * Exactly this many iterations per round, with no warm-up and no time budget: for tasks whose one
+   * iteration takes a second or more (the mapping tasks).
+   */
+  readonly iterations?: number;
+  /** Runs only in rounds 1..rounds (a task too slow for every round); default every round. */
+  readonly rounds?: number;
 }
 
 /** Loads `@hvspec/native` by a computed specifier, so that neither tsc nor the bench needs it installed. */
@@ -236,7 +251,43 @@ function modelTasks(skipped: SkippedTask[]): PlannedTask[] {
       exits: () => otherExits(hvc, arm64Runs, 'HVC'),
     };
   });
+
+  for (const [label, pages] of Object.entries(MAP_PAGES)) {
+    const name = `model.x86.map-unmap.${label}`;
+    plan(tasks, skipped, name, () => {
+      const w = setupMapping(createModel('x86_64'), pages, true);
+      return mapTask(name, `model x86: ${mapDescription(pages)}`, pages, () => mapUnmapPages(w));
+    });
+  }
   return tasks;
+}
+
+function mapDescription(pages: number): string {
+  return `hv_vm_map of ${pages.toLocaleString('en')} single pages one call at a time (consecutive GPAs from 4 GiB, consecutive host pages, RWX), then hv_vm_unmap of each`;
+}
+
+/** A mapping task: one iteration per round (it takes up to seconds); unit = one map and one unmap. */
+function mapTask(
+  name: string,
+  description: string,
+  pages: number,
+  fn: () => void,
+  rounds?: number,
+): PlannedTask {
+  return {
+    name,
+    description,
+    unit: 'page',
+    unitsPerIteration: pages,
+    iterations: 1,
+    ...(rounds !== undefined ? { rounds } : {}),
+    fn: () => {
+      fn();
+    },
+    notes: () => [
+      `one iteration per round, no warm-up${rounds !== undefined ? `, in the first ${rounds} round${rounds === 1 ? '' : 's'} only` : ''}: a sample is the whole ${pages.toLocaleString('en')}-page run divided by its pages`,
+    ],
+  };
 }
 
 /** How many exits were not the benchmarked kind (host interrupts, spurious cancels). */
@@ -249,10 +300,14 @@ function hostArch(): Arch {
   return process.arch === 'arm64' ? 'arm64' : 'x86_64';
 }
 
-/** The two native task names of a flavour. */
-export function nativeTaskNames(arch: Arch): { js: string; c: string } {
+/** The native task names of a flavour. */
+export function nativeTaskNames(arch: Arch): { js: string; c: string; map: readonly string[] } {
   const a = arch === 'x86_64' ? 'x86' : 'arm64';
-  return { js: `native.${a}.exit.js`, c: `native.${a}.exit.c-baseline` };
+  return {
+    js: `native.${a}.exit.js`,
+    c: `native.${a}.exit.c-baseline`,
+    map: Object.keys(MAP_PAGES).map((label) => `native.${a}.map-unmap.${label}`),
+  };
 }
 
 /**
@@ -263,11 +318,16 @@ export function nativeTaskNames(arch: Arch): { js: string; c: string } {
 async function nativeTasks(
   skipped: SkippedTask[],
   clock: BenchClock,
+  quick: boolean,
 ): Promise<{ tasks: PlannedTask[]; close: () => Promise<void> }> {
   const none = { tasks: [], close: async () => {} };
   let names = nativeTaskNames(hostArch());
   const skipBoth = (reason: string): typeof none => {
-    skipped.push({ name: names.js, reason }, { name: names.c, reason });
+    skipped.push(
+      { name: names.js, reason },
+      { name: names.c, reason },
+      ...names.map.map((name) => ({ name, reason })),
+    );
     return none;
   };
   const loaded = await loadNative();
@@ -366,6 +426,23 @@ async function nativeTasks(
       reason: 'C baseline: not available (this @hvspec/native has no baselineExitLoop)',
     });
   }
+
+  // The mapping tasks share the process's one VM with the exit loop (GPAs from 4 GiB, clear of it).
+  const pageCounts = Object.values(MAP_PAGES);
+  names.map.forEach((name, i) => {
+    const pages = pageCounts[i]!;
+    plan(tasks, skipped, name, () => {
+      const w = setupMapping(backend, pages, false);
+      const rounds = pages >= 100_000 ? NATIVE_MAP_100K_ROUNDS[quick ? 'quick' : 'full'] : undefined;
+      return mapTask(
+        name,
+        `native (${label}): ${mapDescription(pages)}`,
+        pages,
+        () => mapUnmapPages(w),
+        rounds,
+      );
+    });
+  });
   return { tasks, close: () => backend.reset() };
 }
 
@@ -469,13 +546,15 @@ export async function measure(
 
   const planned = modelTasks(skipped);
   const hostNames = nativeTaskNames(hostArch());
-  const nativeWanted = options.native !== false && [hostNames.js, hostNames.c].some(wanted);
+  const nativeWanted = options.native !== false && [hostNames.js, hostNames.c, ...hostNames.map].some(wanted);
   const clock = benchClock(options.clock);
-  const native = nativeWanted ? await nativeTasks(skipped, clock) : undefined;
+  const native = nativeWanted ? await nativeTasks(skipped, clock, options.quick === true) : undefined;
   if (options.native === false)
     skipped.push(
-      { name: hostNames.js, reason: 'native: not requested (--no-native)' },
-      { name: hostNames.c, reason: 'native: not requested (--no-native)' },
+      ...[hostNames.js, hostNames.c, ...hostNames.map].map((name) => ({
+        name,
+        reason: 'native: not requested (--no-native)',
+      })),
     );
   if (native) planned.push(...native.tasks);
 
@@ -504,16 +583,20 @@ export async function measure(
     );
     const first = options.firstRound ?? 1;
     for (let round = first; round < first + rounds; round++) {
-      const live = chosen.filter((t) => !failed.has(t.name));
+      const live = chosen.filter(
+        (t) => !failed.has(t.name) && (t.rounds === undefined || round < 1 + t.rounds),
+      );
       if (live.length === 0) break;
       const groups = interleaveGroups(live);
       for (const group of round % 2 === 0 ? [...groups].reverse() : groups) {
+        // A task with a fixed count (group of one) runs exactly that many iterations, without warm-up.
+        const fixed = group.length === 1 ? group[0]!.iterations : undefined;
         const bench = new Bench({
           now: clock.now,
           // Each member of a group gets the time a task alone gets.
-          time: perRound * group.length,
-          iterations: minIterations,
-          warmup: round === first,
+          time: fixed !== undefined ? 0 : perRound * group.length,
+          iterations: fixed ?? minIterations,
+          warmup: fixed === undefined && round === first,
           warmupTime: warmupMs * group.length,
           warmupIterations: 2,
           retainSamples: true,

@@ -105,12 +105,17 @@ test('a short run of one model task produces a well-formed JSON report', async (
   // model exit target is judged (PASS or FAIL: this test does not time anything).
   assert.deepEqual(
     parsed.skipped.map((s) => s.name),
-    [host.js, host.c],
+    [host.js, host.c, ...host.map],
   );
   const byName = new Map(parsed.ratios.map((q) => [q.name, q]));
   assert.deepEqual(
     [...byName.keys()].sort(),
-    [`${flavour}.native-js-vs-c-baseline`, 'x86.model-exit-round-trip'].sort(),
+    [
+      `${flavour}.native-js-vs-c-baseline`,
+      'x86.model-exit-round-trip',
+      `native.${flavour}.map-unmap-100k`,
+      `native.${flavour}.map-unmap-scaling`,
+    ].sort(),
   );
   assert.equal(byName.get(`${flavour}.native-js-vs-c-baseline`)!.pass, null);
   const exitTarget = byName.get('x86.model-exit-round-trip')!;

@@ -21,12 +21,16 @@ NODE_INCLUDE := $(or $(npm_config_nodedir),$(shell $(NODE) -p "require('path').r
 SERVER := $(abspath $(OUT)/server/main.js)
 NODE_PATH_ABS := $(shell $(NODE) -p process.execPath)
 
+# Extra compiler and linker flags for every object and library (scripts/sanitize.sh at the repository
+# root builds them with -fsanitize=... into its own OBJ and LIB directories).
+EXTRA_FLAGS ?=
+
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
-CFLAGS_LIB := -std=gnu11 -O2 -g -fPIC -fvisibility=hidden -pthread $(WARN) -I$(NATIVE)/include -I$(GEN) -Isrc/c
+CFLAGS_LIB := -std=gnu11 -O2 -g -fPIC -fvisibility=hidden -pthread $(WARN) -I$(NATIVE)/include -I$(GEN) -Isrc/c $(EXTRA_FLAGS)
 CXXFLAGS_PROVIDER := -std=c++17 -O2 -g -fPIC -fvisibility=hidden -pthread -Wall -Wextra -Werror \
-  -include $(GEN)/kvm_rename.h -I$(NATIVE)/include -I$(NATIVE)/provider
+  -include $(GEN)/kvm_rename.h -I$(NATIVE)/include -I$(NATIVE)/provider $(EXTRA_FLAGS)
 # -z defs: a library missing an hv_* implementation fails to link, not at the VMM's first call.
-LDFLAGS_LIB := -shared -pthread -Wl,-z,defs -Wl,-z,now -Wl,--version-script=src/c/exports.map
+LDFLAGS_LIB := -shared -pthread -Wl,-z,defs -Wl,-z,now -Wl,--version-script=src/c/exports.map $(EXTRA_FLAGS)
 
 .PHONY: all clean
 all: $(LIB)/libhvspec-kvm.so $(LIB)/libhvspec-model-x86_64.so $(LIB)/libhvspec-model-arm64.so $(LIB)/hvspec_server.node
@@ -79,7 +83,7 @@ $(LIB)/libhvspec-model-%.so: $(OBJ)/%/front.o $(OBJ)/%/model.o $(OBJ)/%/custom.o
 
 $(LIB)/hvspec_server.node: src/c/server/addon.c $(GEN)/mailbox.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -O2 -g -fPIC -shared -pthread $(WARN) -DNODE_GYP_MODULE_NAME=hvspec_server \
+	$(CC) -std=gnu11 -O2 -g -fPIC -shared -pthread $(WARN) $(EXTRA_FLAGS) -DNODE_GYP_MODULE_NAME=hvspec_server \
 	  -DNAPI_VERSION=8 -I$(NODE_INCLUDE) -I$(GEN) -o $@ $<
 
 clean:

@@ -34,9 +34,12 @@ export class FlagsError extends Error {
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** The built libraries (packages/capi/dist/lib), from the built module and from its source alike. */
+/**
+ * The built libraries (packages/capi/dist/lib), from the built module and from its source alike.
+ * `HVSPEC_CAPI_LIB_DIR` names another build of them (scripts/sanitize.sh: its ASan+UBSan build).
+ */
 export function libraryDir(): string {
-  return resolve(here, '..', 'dist', 'lib');
+  return process.env.HVSPEC_CAPI_LIB_DIR || resolve(here, '..', 'dist', 'lib');
 }
 
 /** The directory that holds `Hypervisor/Hypervisor.h`. */

@@ -24,6 +24,8 @@ import type {
 } from '@hvspec/spec';
 import {
   ARM64_ARG_CHECKS,
+  checkAsyncThread,
+  checkHostAllocSize,
   checkThread,
   HV,
   HV_EXIT_REASON,
@@ -146,6 +148,8 @@ function fail(ret: number): Result<never> {
   return { ret };
 }
 const SUCCESS: Result = Object.freeze({ ret: HV.HV_SUCCESS });
+/** A call on a logical thread that is inside an async run. */
+const BUSY: Result<never> = Object.freeze({ ret: HV.HV_BUSY });
 
 function checkOffset(name: string, value: unknown): asserts value is number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
@@ -284,15 +288,18 @@ export class El2Backend implements Arm64Backend {
     if (this.closed) throw new Error('this el2 backend was closed');
   }
 
-  /** Step 0 of every call: the thread id, the thread being free (not inside an async run). */
+  /** Step 0 of every call: the backend is open and the thread id has its type. */
   private enter(t: number): void {
     this.ensureOpen();
     checkThread(t);
-    if (this.busy.size > 0 && this.busy.has(t)) {
-      throw new Error(
-        `logical thread ${t} is inside an async hv_vcpu_run and cannot make another call until it returns`,
-      );
-    }
+  }
+
+  /**
+   * After the argument checks: whether logical thread `t` is inside an async run. Its calls then answer
+   * HV_BUSY, as a real vCPU thread inside hv_vcpu_run is busy (the model and the native backend agree).
+   */
+  private busyOn(t: number): boolean {
+    return this.busy.size > 0 && this.busy.has(t);
   }
 
   private noteGone(reason: string): void {
@@ -337,16 +344,17 @@ export class El2Backend implements Arm64Backend {
 
   // ---- host memory -----------------------------------------------------------------------------------
 
+  /**
+   * The limit every backend shares (`checkHostAllocSize`: TypeError, RangeError); memory the machine
+   * does not have left is an `Error`, as memory the system refuses is on the native backend.
+   */
   host_alloc(size: number): HostMemory {
     this.ensureOpen();
-    checkOffset('size', size);
-    if (size === 0)
-      throw new RangeError('size must be at least 1 byte (a host region has at least one page)');
+    const rounded = checkHostAllocSize(size, PAGE_16K);
     if (this.gone) throw new Error(`the el2 backend is gone: ${this.goneReason}`);
     const m = this.machine();
-    const rounded = Math.ceil(size / PAGE_16K) * PAGE_16K;
     if (this.poolNext + rounded > m.ramSize)
-      throw new RangeError(
+      throw new Error(
         `host_alloc(${size}): the el2 machine has ${m.ramSize - this.poolNext} bytes of host memory left (option ramSize)`,
       );
     const offset = this.poolNext;
@@ -462,24 +470,28 @@ export class El2Backend implements Arm64Backend {
   hv_vm_get_max_vcpu_count(t: ThreadId): Result<number> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vm_get_max_vcpu_count(t);
+    if (this.busyOn(t)) return BUSY;
     return this.goneResult('hv_vm_get_max_vcpu_count') ?? ok(this.maxVcpus);
   }
 
   hv_vm_config_get_max_ipa_size(t: ThreadId): Result<number> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vm_config_get_max_ipa_size(t);
+    if (this.busyOn(t)) return BUSY;
     return this.goneResult('hv_vm_config_get_max_ipa_size') ?? ok(this.maxIpaSize);
   }
 
   hv_vm_config_get_default_ipa_size(t: ThreadId): Result<number> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vm_config_get_default_ipa_size(t);
+    if (this.busyOn(t)) return BUSY;
     return this.goneResult('hv_vm_config_get_default_ipa_size') ?? ok(IPA_SIZE_DEFAULT);
   }
 
   hv_vm_config_create(t: ThreadId): Result<VmConfig> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vm_config_create(t);
+    if (this.busyOn(t)) return BUSY;
     const g = this.goneResult('hv_vm_config_create');
     if (g) return g;
     const id = this.nextConfig++;
@@ -490,6 +502,7 @@ export class El2Backend implements Arm64Backend {
   hv_vm_config_set_ipa_size(t: ThreadId, config: VmConfig, ipa_bit_length: number): Result {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vm_config_set_ipa_size(t, config, ipa_bit_length);
+    if (this.busyOn(t)) return BUSY;
     const g = this.goneResult('hv_vm_config_set_ipa_size');
     if (g) return g;
     const c = this.configs.get(config);
@@ -502,6 +515,7 @@ export class El2Backend implements Arm64Backend {
   hv_vm_config_get_ipa_size(t: ThreadId, config: VmConfig): Result<number> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vm_config_get_ipa_size(t, config);
+    if (this.busyOn(t)) return BUSY;
     const g = this.goneResult('hv_vm_config_get_ipa_size');
     if (g) return g;
     const c = this.configs.get(config);
@@ -511,6 +525,7 @@ export class El2Backend implements Arm64Backend {
   hv_vm_config_set_ipa_granule(t: ThreadId, config: VmConfig, granule: number): Result {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vm_config_set_ipa_granule(t, config, granule);
+    if (this.busyOn(t)) return BUSY;
     const g = this.goneResult('hv_vm_config_set_ipa_granule');
     if (g) return g;
     const c = this.configs.get(config);
@@ -522,6 +537,7 @@ export class El2Backend implements Arm64Backend {
   hv_vm_config_get_ipa_granule(t: ThreadId, config: VmConfig): Result<number> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vm_config_get_ipa_granule(t, config);
+    if (this.busyOn(t)) return BUSY;
     const g = this.goneResult('hv_vm_config_get_ipa_granule');
     if (g) return g;
     const c = this.configs.get(config);
@@ -533,6 +549,7 @@ export class El2Backend implements Arm64Backend {
   hv_vm_create(t: ThreadId, config: VmConfig | null): Result {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vm_create(t, config);
+    if (this.busyOn(t)) return BUSY;
     const g = this.goneResult('hv_vm_create');
     if (g) return g;
     const c = config === null ? undefined : this.configs.get(config);
@@ -555,6 +572,7 @@ export class El2Backend implements Arm64Backend {
   hv_vm_destroy(t: ThreadId): Result {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vm_destroy(t);
+    if (this.busyOn(t)) return BUSY;
     const g = this.goneResult('hv_vm_destroy');
     if (g) return g;
     if (this.vm === undefined) return fail(HV.HV_NO_DEVICE);
@@ -568,6 +586,7 @@ export class El2Backend implements Arm64Backend {
   hv_vm_map(t: ThreadId, uva: Uva, ipa: bigint, size: bigint, flags: number): Result {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vm_map(t, uva, ipa, size, flags);
+    if (this.busyOn(t)) return BUSY;
     const b = this.buffer(uva.mem, 'uva.mem');
     const g = this.goneResult('hv_vm_map');
     if (g) return g;
@@ -600,6 +619,7 @@ export class El2Backend implements Arm64Backend {
   hv_vm_unmap(t: ThreadId, ipa: bigint, size: bigint): Result {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vm_unmap(t, ipa, size);
+    if (this.busyOn(t)) return BUSY;
     const g = this.goneResult('hv_vm_unmap');
     if (g) return g;
     const vm = this.vm;
@@ -620,6 +640,7 @@ export class El2Backend implements Arm64Backend {
   hv_vm_protect(t: ThreadId, ipa: bigint, size: bigint, flags: number): Result {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vm_protect(t, ipa, size, flags);
+    if (this.busyOn(t)) return BUSY;
     const g = this.goneResult('hv_vm_protect');
     if (g) return g;
     const vm = this.vm;
@@ -687,6 +708,7 @@ export class El2Backend implements Arm64Backend {
   hv_vcpu_create(t: ThreadId, config: null): Result<Vcpu> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_create(t, config);
+    if (this.busyOn(t)) return BUSY;
     const g = this.goneResult('hv_vcpu_create');
     if (g) return g;
     const vm = this.vm;
@@ -739,6 +761,7 @@ export class El2Backend implements Arm64Backend {
   hv_vcpu_destroy(t: ThreadId, vcpu: Vcpu): Result {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_destroy(t, vcpu);
+    if (this.busyOn(t)) return BUSY;
     const v = this.vcpuFor(t, vcpu, 'hv_vcpu_destroy');
     if (typeof v === 'number') return fail(v);
     this.vm?.vcpus.delete(v.id);
@@ -776,6 +799,7 @@ export class El2Backend implements Arm64Backend {
   hv_vcpu_get_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_get_reg(t, vcpu, reg);
+    if (this.busyOn(t)) return BUSY;
     const v = this.vcpuFor(t, vcpu, 'hv_vcpu_get_reg');
     if (typeof v === 'number') return fail(v);
     if (reg >= HV_REG_COUNT) return fail(HV.HV_BAD_ARGUMENT);
@@ -785,6 +809,7 @@ export class El2Backend implements Arm64Backend {
   hv_vcpu_set_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_set_reg(t, vcpu, reg, value);
+    if (this.busyOn(t)) return BUSY;
     const v = this.vcpuFor(t, vcpu, 'hv_vcpu_set_reg');
     if (typeof v === 'number') return fail(v);
     if (reg >= HV_REG_COUNT) return fail(HV.HV_BAD_ARGUMENT);
@@ -795,6 +820,7 @@ export class El2Backend implements Arm64Backend {
   hv_vcpu_get_simd_fp_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_get_simd_fp_reg(t, vcpu, reg);
+    if (this.busyOn(t)) return BUSY;
     const v = this.vcpuFor(t, vcpu, 'hv_vcpu_get_simd_fp_reg');
     if (typeof v === 'number') return fail(v);
     if (reg >= HV_SIMD_FP_REG_COUNT) return fail(HV.HV_BAD_ARGUMENT);
@@ -806,6 +832,7 @@ export class El2Backend implements Arm64Backend {
   hv_vcpu_set_simd_fp_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_set_simd_fp_reg(t, vcpu, reg, value);
+    if (this.busyOn(t)) return BUSY;
     const v = this.vcpuFor(t, vcpu, 'hv_vcpu_set_simd_fp_reg');
     if (typeof v === 'number') return fail(v);
     if (reg >= HV_SIMD_FP_REG_COUNT) return fail(HV.HV_BAD_ARGUMENT);
@@ -818,6 +845,7 @@ export class El2Backend implements Arm64Backend {
   hv_vcpu_get_sys_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_get_sys_reg(t, vcpu, reg);
+    if (this.busyOn(t)) return BUSY;
     const v = this.vcpuFor(t, vcpu, 'hv_vcpu_get_sys_reg');
     if (typeof v === 'number') return fail(v);
     if (!isKnownSysReg(reg)) return fail(HV.HV_BAD_ARGUMENT);
@@ -829,6 +857,7 @@ export class El2Backend implements Arm64Backend {
   hv_vcpu_set_sys_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_set_sys_reg(t, vcpu, reg, value);
+    if (this.busyOn(t)) return BUSY;
     const v = this.vcpuFor(t, vcpu, 'hv_vcpu_set_sys_reg');
     if (typeof v === 'number') return fail(v);
     if (!isKnownSysReg(reg)) return fail(HV.HV_BAD_ARGUMENT);
@@ -841,6 +870,7 @@ export class El2Backend implements Arm64Backend {
   hv_vcpu_get_pending_interrupt(t: ThreadId, vcpu: Vcpu, type: number): Result<boolean> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_get_pending_interrupt(t, vcpu, type);
+    if (this.busyOn(t)) return BUSY;
     const v = this.vcpuFor(t, vcpu, 'hv_vcpu_get_pending_interrupt');
     if (typeof v === 'number') return fail(v);
     if (type === HV_INTERRUPT_TYPE.HV_INTERRUPT_TYPE_IRQ) return ok(v.pendingIrq);
@@ -851,6 +881,7 @@ export class El2Backend implements Arm64Backend {
   hv_vcpu_set_pending_interrupt(t: ThreadId, vcpu: Vcpu, type: number, pending: boolean): Result {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_set_pending_interrupt(t, vcpu, type, pending);
+    if (this.busyOn(t)) return BUSY;
     const v = this.vcpuFor(t, vcpu, 'hv_vcpu_set_pending_interrupt');
     if (typeof v === 'number') return fail(v);
     if (type === HV_INTERRUPT_TYPE.HV_INTERRUPT_TYPE_IRQ) v.pendingIrq = pending;
@@ -862,12 +893,14 @@ export class El2Backend implements Arm64Backend {
   hv_vcpu_get_vtimer_mask(t: ThreadId, vcpu: Vcpu): Result<boolean> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_get_vtimer_mask(t, vcpu);
+    if (this.busyOn(t)) return BUSY;
     return this.getFlag(t, vcpu, 'hv_vcpu_get_vtimer_mask', (v) => v.vtimerMasked);
   }
 
   hv_vcpu_set_vtimer_mask(t: ThreadId, vcpu: Vcpu, vtimer_is_masked: boolean): Result {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_set_vtimer_mask(t, vcpu, vtimer_is_masked);
+    if (this.busyOn(t)) return BUSY;
     return this.setFlag(t, vcpu, 'hv_vcpu_set_vtimer_mask', vtimer_is_masked, (v, b) => {
       v.vtimerMasked = b;
     });
@@ -876,6 +909,7 @@ export class El2Backend implements Arm64Backend {
   hv_vcpu_get_vtimer_offset(t: ThreadId, vcpu: Vcpu): Result<bigint> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_get_vtimer_offset(t, vcpu);
+    if (this.busyOn(t)) return BUSY;
     const v = this.vcpuFor(t, vcpu, 'hv_vcpu_get_vtimer_offset');
     return typeof v === 'number' ? fail(v) : ok(v.words[SLOT.VTIMER_OFFSET >> 3] as bigint);
   }
@@ -883,6 +917,7 @@ export class El2Backend implements Arm64Backend {
   hv_vcpu_set_vtimer_offset(t: ThreadId, vcpu: Vcpu, vtimer_offset: bigint): Result {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_set_vtimer_offset(t, vcpu, vtimer_offset);
+    if (this.busyOn(t)) return BUSY;
     const v = this.vcpuFor(t, vcpu, 'hv_vcpu_set_vtimer_offset');
     if (typeof v === 'number') return fail(v);
     v.words[SLOT.VTIMER_OFFSET >> 3] = vtimer_offset;
@@ -892,12 +927,14 @@ export class El2Backend implements Arm64Backend {
   hv_vcpu_get_trap_debug_exceptions(t: ThreadId, vcpu: Vcpu): Result<boolean> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_get_trap_debug_exceptions(t, vcpu);
+    if (this.busyOn(t)) return BUSY;
     return this.getFlag(t, vcpu, 'hv_vcpu_get_trap_debug_exceptions', (v) => v.trapDebugExceptions);
   }
 
   hv_vcpu_set_trap_debug_exceptions(t: ThreadId, vcpu: Vcpu, value: boolean): Result {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_set_trap_debug_exceptions(t, vcpu, value);
+    if (this.busyOn(t)) return BUSY;
     return this.setFlag(t, vcpu, 'hv_vcpu_set_trap_debug_exceptions', value, (v, b) => {
       v.trapDebugExceptions = b;
     });
@@ -906,12 +943,14 @@ export class El2Backend implements Arm64Backend {
   hv_vcpu_get_trap_debug_reg_accesses(t: ThreadId, vcpu: Vcpu): Result<boolean> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_get_trap_debug_reg_accesses(t, vcpu);
+    if (this.busyOn(t)) return BUSY;
     return this.getFlag(t, vcpu, 'hv_vcpu_get_trap_debug_reg_accesses', (v) => v.trapDebugRegAccesses);
   }
 
   hv_vcpu_set_trap_debug_reg_accesses(t: ThreadId, vcpu: Vcpu, value: boolean): Result {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_set_trap_debug_reg_accesses(t, vcpu, value);
+    if (this.busyOn(t)) return BUSY;
     return this.setFlag(t, vcpu, 'hv_vcpu_set_trap_debug_reg_accesses', value, (v, b) => {
       v.trapDebugRegAccesses = b;
     });
@@ -951,6 +990,7 @@ export class El2Backend implements Arm64Backend {
   hv_vcpu_run(t: ThreadId, vcpu: Vcpu): Result<Arm64Exit> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_run(t, vcpu);
+    if (this.busyOn(t)) return BUSY;
     const v = this.vcpuFor(t, vcpu, 'hv_vcpu_run');
     if (typeof v === 'number') return fail(v);
     const early = this.runStart(v);
@@ -975,6 +1015,9 @@ export class El2Backend implements Arm64Backend {
   hv_vcpu_run_async(t: ThreadId, vcpu: Vcpu): Promise<Result<Arm64Exit>> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_run(t, vcpu);
+    // Thread 0 is the caller itself: it cannot wait in the guest (a TypeError, as on every backend).
+    checkAsyncThread(t);
+    if (this.busyOn(t)) return Promise.resolve(BUSY);
     const g = this.goneResult('hv_vcpu_run');
     if (g) return Promise.resolve(g);
     const v = this.owned(t, vcpu);
@@ -1001,6 +1044,7 @@ export class El2Backend implements Arm64Backend {
   hv_vcpu_get_exec_time(t: ThreadId, vcpu: Vcpu): Result<bigint> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_get_exec_time(t, vcpu);
+    if (this.busyOn(t)) return BUSY;
     const v = this.vcpuFor(t, vcpu, 'hv_vcpu_get_exec_time');
     return typeof v === 'number' ? fail(v) : ok(v.execTime);
   }
@@ -1008,6 +1052,7 @@ export class El2Backend implements Arm64Backend {
   hv_vcpus_exit(t: ThreadId, vcpus: readonly Vcpu[], vcpu_count: number): Result {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpus_exit(t, vcpus, vcpu_count);
+    if (this.busyOn(t)) return BUSY;
     const g = this.goneResult('hv_vcpus_exit');
     if (g) return g;
     const vm = this.vm;

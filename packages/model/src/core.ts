@@ -4,9 +4,10 @@
  *
  * Order of checks (the spec uses the same order, so the model's choice among several applicable codes
  * is predictable):
- *  0. JS types — a wrong type is a programmer error: `TypeError` naming the parameter. So is a call from
- *     a logical thread that is blocked in an async `hv_vcpu_run` (a real thread cannot make a call while
- *     it is inside `hv_vcpu_run`): `Error`.
+ *  0. JS types — a wrong type is a programmer error: `TypeError` naming the parameter (so is an async
+ *     run on thread 0, the caller itself, which cannot wait in the guest).
+ *  ½. the calling thread inside an async run → HV_BUSY: a real thread cannot make a call while it is
+ *     inside `hv_vcpu_run`; the native backend answers the same (its README, "Threads").
  *  1. no VM                 → HV_NO_DEVICE
  *  2. handle validity       → HV_BAD_ARGUMENT (vCPU not live, unknown address space / config)
  *  3. owner thread          → HV_BAD_ARGUMENT
@@ -51,6 +52,8 @@ export interface ModelOptions {
 }
 
 export const SUCCESS: Result = Object.freeze({ ret: HV.HV_SUCCESS });
+/** A call on a logical thread that is inside an async run. */
+export const BUSY: Result<never> = Object.freeze({ ret: HV.HV_BUSY });
 export function fail(ret: number): Result<never> {
   return { ret };
 }
@@ -145,16 +148,18 @@ export abstract class ModelCore {
     if (this.closed) throw new Error('this model backend was closed');
   }
 
-  /** Step 0 for every call: the thread id's type, and the thread being free to make a call. */
+  /** Step 0 for every call: the backend is open and the thread id has its type. */
   protected enter(t: number): void {
     this.ensureOpen();
     checkThread(t);
-    // Every call passes here: skip the Set lookup while no async run is in flight (the usual case).
-    if (this.busy.size > 0 && this.busy.has(t)) {
-      throw new Error(
-        `logical thread ${t} is inside an async hv_vcpu_run and cannot make another call until it returns`,
-      );
-    }
+  }
+
+  /**
+   * Step ½, after the argument checks: whether logical thread `t` is inside an async run (the call then
+   * answers HV_BUSY). Every call passes here: the Set lookup is skipped while no run is in flight.
+   */
+  protected busyOn(t: number): boolean {
+    return this.busy.size > 0 && this.busy.has(t);
   }
 
   /**

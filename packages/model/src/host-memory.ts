@@ -5,7 +5,7 @@
  * memory; `reset()` drops every buffer at once, as process exit would.
  * @module
  */
-import type { HostMemory } from '@hvspec/spec';
+import { checkHostAllocSize, type HostMemory } from '@hvspec/spec';
 
 /** One buffer: the handle given out plus its bytes. */
 interface HostBuffer {
@@ -28,13 +28,13 @@ export class HostMemoryPool {
 
   constructor(private readonly pageSize: number) {}
 
-  /** Allocates `size` bytes rounded up to the page size. Size 0 has no page-aligned region: RangeError. */
+  /**
+   * Allocates `size` bytes rounded up to the page size, within the limit every backend shares
+   * (`checkHostAllocSize`: TypeError for a non-integer, RangeError for 0 or above HOST_ALLOC_MAX). When
+   * the memory is refused, V8's RangeError ("Array buffer allocation failed") and nothing allocated.
+   */
   alloc(size: number): HostMemory {
-    checkOffset('size', size);
-    if (size === 0)
-      throw new RangeError('size must be at least 1 byte (a host region has at least one page)');
-    const rounded = Math.ceil(size / this.pageSize) * this.pageSize;
-    if (rounded > 0x1_0000_0000) throw new RangeError(`size ${size} exceeds the model's 4 GiB buffer limit`);
+    const rounded = checkHostAllocSize(size, this.pageSize);
     const handle: HostMemory = Object.freeze({ id: this.nextId++, size: rounded });
     this.buffers.set(handle.id, { handle, bytes: new Uint8Array(rounded) });
     return handle;

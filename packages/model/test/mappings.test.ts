@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { HV, HV_MEMORY, HV_X86_REG } from '@hvspec/spec';
+import fc from 'fast-check';
 import { createArm64Model, createX86Model } from '../src/create.js';
 import type { Arm64Region, GuestMemory, MemFault, X86Engine } from '../src/engine.js';
 import { isFault } from '../src/engine.js';
@@ -125,6 +126,62 @@ describe('mapping table and guest memory view', () => {
     assert.equal(t.covers(0n, 3n * P), false);
     assert.equal(t.covers(3n * P, 4n * P), true);
     assert.equal(t.covers(2n * P, 3n * P), false);
+  });
+
+  it('agrees with a page-by-page reference over random map, unmap and protect (chunks split and empty)', () => {
+    // 64 pages, chunks of 2 mappings: splits, empty chunks and ranges across chunk boundaries are the
+    // usual case here. Each page of the reference holds [flags, host page] or undefined.
+    const PAGES = 64;
+    const op = fc.record({
+      kind: fc.constantFrom('map', 'unmap', 'protect'),
+      page: fc.integer({ min: 0, max: PAGES - 1 }),
+      pages: fc.integer({ min: 1, max: 8 }),
+      flags: fc.integer({ min: 0, max: 7 }),
+    });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
+        const host = new Uint8Array((PAGES + 8) * 4096);
+        const t = new MappingTable(2);
+        const ref: ([number, number] | undefined)[] = new Array(PAGES + 8).fill(undefined);
+        for (const o of ops) {
+          const start = BigInt(o.page) * P;
+          const end = start + BigInt(o.pages) * P;
+          const pages = [...Array(o.pages).keys()].map((k) => o.page + k);
+          const mappedAny = pages.some((p) => ref[p] !== undefined);
+          const mappedAll = pages.every((p) => ref[p] !== undefined);
+          assert.equal(t.overlaps(start, end), mappedAny, `overlaps ${o.page}+${o.pages}`);
+          assert.equal(t.covers(start, end), mappedAll, `covers ${o.page}+${o.pages}`);
+          if (o.kind === 'map' && !mappedAny) {
+            t.add(start, end, host, o.page * 4096, o.flags);
+            for (const p of pages) ref[p] = [o.flags, p];
+          } else if (o.kind === 'unmap') {
+            t.remove(start, end);
+            for (const p of pages) ref[p] = undefined;
+          } else if (o.kind === 'protect' && mappedAll) {
+            t.protect(start, end, o.flags);
+            for (const p of pages) ref[p] = [o.flags, ref[p]![1]];
+          }
+        }
+        const list = t.mappings();
+        for (let k = 1; k < list.length; k++)
+          assert.ok(list[k - 1]!.end <= list[k]!.start, 'sorted, disjoint');
+        for (let p = 0; p < PAGES + 8; p++) {
+          const gpa = BigInt(p) * P;
+          const m = t.find(gpa + 5n);
+          const n = t.findAt(p * 4096 + 7);
+          assert.equal(m, n, `find and findAt agree at page ${p}`);
+          const want = ref[p];
+          if (want === undefined) {
+            assert.equal(m, undefined, `page ${p} unmapped`);
+          } else {
+            assert.ok(m !== undefined, `page ${p} mapped`);
+            assert.equal(m.flags, want[0], `page ${p} flags`);
+            assert.equal(m.offset + Number(gpa - m.start), want[1] * 4096, `page ${p} host page`);
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 

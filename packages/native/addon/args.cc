@@ -47,6 +47,18 @@ bool ArgU32(const Napi::CallbackInfo &info, size_t i, const char *name, uint32_t
   return ThrowTypeError(info.Env(), std::string(name) + " must be an integer in [0, 2^32), got " + Describe(v));
 }
 
+bool ArgSafeInt(const Napi::CallbackInfo &info, size_t i, const char *name, uint64_t *out) {
+  Napi::Value v = info[i];
+  if (v.IsNumber()) {
+    double d = v.As<Napi::Number>().DoubleValue();
+    if (d >= 0 && d <= 9007199254740991.0 && d == static_cast<double>(static_cast<uint64_t>(d))) {
+      *out = static_cast<uint64_t>(d);
+      return true;
+    }
+  }
+  return ThrowTypeError(info.Env(), std::string(name) + " must be a non-negative integer, got " + Describe(v));
+}
+
 bool ArgU64(const Napi::CallbackInfo &info, size_t i, const char *name, uint64_t *out) {
   Napi::Value v = info[i];
   if (v.IsBigInt()) {

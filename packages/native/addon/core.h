@@ -87,6 +87,11 @@ constexpr uint32_t kOutWords = 4;
 // is released after its call, so this bounds the threads that own vCPUs or run asynchronously.
 constexpr size_t kMaxLiveThreads = 512;
 
+// The largest host buffer, after rounding to pages: HOST_ALLOC_MAX of @hvspec/spec (one limit for
+// every backend; the model's is Node's largest ArrayBuffer, 2^32 bytes in Node 20). The module
+// exports it as `host_alloc_max` and a test checks the two agree.
+constexpr uint64_t kMaxHostAlloc = 1ull << 32;
+
 struct State {
   Napi::Env env;
   explicit State(Napi::Env e) : env(e) {}
@@ -110,6 +115,8 @@ struct State {
   uint32_t next_config = 1;
 
   bool torn_down = false;
+  // Bumped by every Teardown: an async run that started before it leaves the threads alone.
+  uint64_t generation = 0;
 
   uint64_t *Slot(uint32_t slot) { return records + static_cast<size_t>(slot) * kSlotWords; }
   int AllocSlot();
@@ -221,6 +228,8 @@ Napi::Value VcpuDestroyEntry(const Napi::CallbackInfo &info) {
 bool ArgThread(const Napi::CallbackInfo &info, size_t i, uint64_t *out);
 bool ArgU32(const Napi::CallbackInfo &info, size_t i, const char *name, uint32_t *out);
 bool ArgU64(const Napi::CallbackInfo &info, size_t i, const char *name, uint64_t *out);
+// A Number that is a non-negative safe integer (sizes and offsets of host buffers).
+bool ArgSafeInt(const Napi::CallbackInfo &info, size_t i, const char *name, uint64_t *out);
 bool ArgBool(const Napi::CallbackInfo &info, size_t i, const char *name, bool *out);
 bool ArgHandleList(const Napi::CallbackInfo &info, size_t i, const char *name, size_t count_index,
                    std::vector<uint64_t> *out);
@@ -285,6 +294,9 @@ struct PlatformInfo {
 // Whether hv_vm_create can work here, and why not. May create and destroy a VM to find out (macOS),
 // so it is only called while the addon holds no VM.
 PlatformInfo PlatformProbe();
+// Adds the platform's test-only hooks to the module's `testing` object (Linux: the KVM provider's
+// fault injection, hvkvm_inject_fault, with the KVM ioctl numbers a test names).
+void PlatformTesting(Napi::Env env, Napi::Object testing);
 
 }  // namespace hvspec
 

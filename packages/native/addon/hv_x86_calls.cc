@@ -58,9 +58,11 @@ static void FillExit(hv_vcpuid_t vcpu, int32_t ret, uint64_t *slot) {
   slot[kX86Mask] = mask;
 }
 
-static uint64_t *SlotOf(State *state, uint64_t vcpu) {
+// The exit-record slot a run on thread t may fill: only the owner's. A run of someone else's vCPU
+// fails in the framework, and its bookkeeping must not race the owner's run writing the same slot.
+static uint64_t *SlotOf(State *state, uint64_t vcpu, uint64_t t) {
   auto it = state->vcpus.find(vcpu);
-  return it == state->vcpus.end() ? nullptr : state->Slot(it->second.slot);
+  return it == state->vcpus.end() || it->second.owner != t ? nullptr : state->Slot(it->second.slot);
 }
 
 #include "generated/calls_x86_64.inc"
@@ -83,7 +85,7 @@ static Napi::Value RunEntry(const Napi::CallbackInfo &info) {
   // The slot is looked up on the logical thread, while the JS thread waits for it (no N-API there).
   State *state = GetState(info.Env());
   return CallEntry(
-      info, c, [&](hv_return_t ret) { FillExit(c.vcpu, ret, SlotOf(state, c.vcpu)); }, [](State *, hv_return_t) {});
+      info, c, [&](hv_return_t ret) { FillExit(c.vcpu, ret, SlotOf(state, c.vcpu, c.t)); }, [](State *, hv_return_t) {});
 }
 
 static Napi::Value js_hv_vcpu_run(const Napi::CallbackInfo &info) { return RunEntry<hv_vcpu_run_call>(info); }
@@ -97,7 +99,7 @@ static Napi::Value js_hv_vcpu_run_async(const Napi::CallbackInfo &info) {
   State *state = GetState(info.Env());
   hv_return_t early = c.t == 0 ? HV_SUCCESS : c.Check(state);
   if (early != HV_SUCCESS) return ResolvedRet(info.Env(), early);
-  uint64_t *slot = SlotOf(state, c.vcpu);
+  uint64_t *slot = SlotOf(state, c.vcpu, c.t);
   hv_vcpuid_t vcpu = c.vcpu;
   return StartAsync(info, c.t, [vcpu, slot]() -> int32_t {
     int32_t ret = hv_vcpu_run(vcpu);
@@ -139,7 +141,7 @@ static Napi::Value BaselineExitLoop(const Napi::CallbackInfo &info) {  // (t, vc
   state->out[0] = io;
   state->out[1] = ns;
   // The loop bypassed the exit record; its contents are stale for this vCPU now.
-  if (uint64_t *slot = SlotOf(state, vcpu)) slot[kX86Mask] = 0;
+  if (uint64_t *slot = SlotOf(state, vcpu, t)) slot[kX86Mask] = 0;
   return Finish(info.Env(), state, t, ret);
 }
 

@@ -4,6 +4,8 @@
 
 #ifdef HVSPEC_LINUX
 
+#include <linux/kvm.h>
+
 #include "core.h"
 
 namespace hvspec {
@@ -42,6 +44,42 @@ PlatformInfo PlatformProbe() {
     p.deviations.push_back(d);
   }
   return p;
+}
+
+// testing.inject_provider_fault(site, request, nth, errno) → hvkvm_inject_fault (kvm_provider.h), so
+// that the addon's tests can fail the provider's OS calls under the JS API.
+static Napi::Value InjectProviderFault(const Napi::CallbackInfo &info) {
+  uint32_t site = 0, nth = 0, err = 0;
+  double request = 0;
+  if (!ArgU32(info, 0, "site", &site)) return info.Env().Undefined();
+  if (!info[1].IsNumber()) {
+    ThrowTypeError(info.Env(), "request must be a number (an ioctl request, or 0)");
+    return info.Env().Undefined();
+  }
+  request = info[1].As<Napi::Number>().DoubleValue();
+  if (!ArgU32(info, 2, "nth", &nth) || !ArgU32(info, 3, "errno", &err)) return info.Env().Undefined();
+  unsigned long counted = hvkvm_inject_fault(static_cast<int>(site), static_cast<unsigned long>(request), nth, static_cast<int>(err));
+  return Napi::Number::New(info.Env(), static_cast<double>(counted));
+}
+
+void PlatformTesting(Napi::Env env, Napi::Object testing) {
+  testing.Set("inject_provider_fault", Napi::Function::New(env, InjectProviderFault, "inject_provider_fault"));
+  Napi::Object sites = Napi::Object::New(env);
+  sites.Set("none", Napi::Number::New(env, HVKVM_FAULT_NONE));
+  sites.Set("any", Napi::Number::New(env, HVKVM_FAULT_ANY));
+  sites.Set("open", Napi::Number::New(env, HVKVM_FAULT_OPEN));
+  sites.Set("mmap", Napi::Number::New(env, HVKVM_FAULT_MMAP));
+  sites.Set("ioctl", Napi::Number::New(env, HVKVM_FAULT_IOCTL));
+  sites.Set("alloc", Napi::Number::New(env, HVKVM_FAULT_ALLOC));
+  testing.Set("provider_sites", sites);
+  // The requests a test fails one kind of ioctl by (the standard <linux/kvm.h> numbers).
+  Napi::Object kvm = Napi::Object::New(env);
+  kvm.Set("KVM_CREATE_VM", Napi::Number::New(env, static_cast<double>(KVM_CREATE_VM)));
+  kvm.Set("KVM_CREATE_VCPU", Napi::Number::New(env, static_cast<double>(KVM_CREATE_VCPU)));
+  kvm.Set("KVM_RUN", Napi::Number::New(env, static_cast<double>(KVM_RUN)));
+  kvm.Set("KVM_SET_USER_MEMORY_REGION", Napi::Number::New(env, static_cast<double>(KVM_SET_USER_MEMORY_REGION)));
+  kvm.Set("KVM_GET_REGS", Napi::Number::New(env, static_cast<double>(KVM_GET_REGS)));
+  testing.Set("kvm", kvm);
 }
 
 }  // namespace hvspec

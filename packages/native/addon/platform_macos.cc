@@ -99,6 +99,9 @@ bool PlatformIpaGranuleAvailable() {
 }
 #endif
 
+// No test-only hooks beyond the addon's own (faults.h): the framework cannot be made to fail.
+void PlatformTesting(Napi::Env, Napi::Object) {}
+
 }  // namespace hvspec
 
 #endif  // HVSPEC_MACOS

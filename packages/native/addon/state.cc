@@ -6,7 +6,10 @@
 
 #include <chrono>
 #include <cstring>
+#include <new>
 #include <thread>
+
+#include "faults.h"
 
 namespace hvspec {
 
@@ -48,8 +51,8 @@ LogicalThread *State::Thread(uint64_t id) {
   auto it = threads.find(id);
   if (it != threads.end()) return it->second.get();
   if (threads.size() >= kMaxLiveThreads) return nullptr;
-  auto thread = std::make_unique<LogicalThread>(id);
-  if (!thread->Start()) return nullptr;
+  std::unique_ptr<LogicalThread> thread(FaultFails(kFaultAlloc) ? nullptr : new (std::nothrow) LogicalThread(id));
+  if (thread == nullptr || !thread->Start()) return nullptr;
   LogicalThread *raw = thread.get();
   threads.emplace(id, std::move(thread));
   return raw;
@@ -66,6 +69,7 @@ void State::ReleaseIdle(uint64_t t) {
 }
 
 void State::Teardown() {
+  generation++;
   // 1. Async runs still in the guest: kick their threads' vCPUs until they return. A kick is sticky
   //    (hvf-facts.md §1.7, §2.4 [H/R]), so a run that has not entered the guest yet also returns.
   //    If a run never returns (a broken provider), its thread is abandoned rather than the process
@@ -135,7 +139,8 @@ void State::Teardown() {
 State::~State() {
   if (!torn_down) Teardown();
   torn_down = true;
-  // The env is going away; its references die with it.
+  // Without the cleanup hook (which deletes the references) the env is half gone: deleting them
+  // now could fail, and a failed delete would abort. They are left to the process's end.
   records_ref.SuppressDestruct();
   out_ref.SuppressDestruct();
 }

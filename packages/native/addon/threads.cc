@@ -3,7 +3,12 @@
 // thread that created them).
 #include "core.h"
 
+#include <errno.h>
+
+#include <new>
 #include <string>
+
+#include "faults.h"
 
 namespace hvspec {
 
@@ -16,7 +21,7 @@ bool LogicalThread::Start() {
     static_cast<LogicalThread *>(self)->Loop();
     return nullptr;
   };
-  started_ = pthread_create(&thread_, nullptr, entry, this) == 0;
+  started_ = !FaultFails(kFaultThread) && pthread_create(&thread_, nullptr, entry, this) == 0;
   return started_;
 }
 
@@ -83,19 +88,68 @@ Napi::Value Finish(Napi::Env env, State *state, uint64_t t, hv_return_t ret) {
 
 // Async runs: the work runs on the owner thread; a ThreadSafeFunction carries the result back to
 // the JS thread and resolves the Promise. One TSFN per run keeps the event loop alive exactly while
-// a run is pending.
+// a run is pending. The TSFN is driven through the C API (not Napi::TypedThreadSafeFunction) so that
+// each failure is a status the addon answers, never an exception in an addon built without them.
+//
+// Who frees the record: the TSFN's call (CallRun) runs on the JS thread before the TSFN's finalizer
+// (FinalizeRun) in normal operation, but after it when the environment is torn down (Node empties
+// the queue after finalizing). A run whose result never entered the queue (the call failed) is
+// settled by the finalizer instead, so its Promise still resolves with the run's own code.
 struct AsyncRun {
-  Napi::Promise::Deferred deferred;
-  int32_t ret = 0;
-  explicit AsyncRun(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
+  State *state;
+  uint64_t t;
+  uint64_t generation;  // State::generation when the run started: a reset() since means hands off
+  napi_deferred deferred = nullptr;
+  napi_threadsafe_function tsfn = nullptr;
+  int32_t ret = HV_ERROR;
+  std::atomic<bool> finished{false};  // the worker has written ret
+  std::atomic<bool> queued{false};    // ret is in the TSFN's queue: CallRun will see the record
+  bool delivered = false;             // JS thread: CallRun has run
+  bool finalized = false;             // JS thread: the finalizer ran first and left the record to CallRun
+  AsyncRun(State *s, uint64_t thread) : state(s), t(thread), generation(s->generation) {}
 };
 
-static void ResolveRun(Napi::Env env, Napi::Function, std::nullptr_t *, AsyncRun *run) {
-  if (env != nullptr) run->deferred.Resolve(Napi::Number::New(env, static_cast<uint32_t>(run->ret)));
-  delete run;
+// Settles the Promise once and releases the run's logical thread if it owns no vCPU (an async run
+// from a thread that owns nothing must not pin an OS thread until reset()). During teardown the
+// resolve fails harmlessly (no JS can run) and the thread is the teardown's.
+static void Settle(napi_env env, AsyncRun *run) {
+  if (run->deferred == nullptr) return;
+  napi_value value = nullptr;
+  if (napi_create_uint32(env, static_cast<uint32_t>(run->ret), &value) == napi_ok)
+    napi_resolve_deferred(env, run->deferred, value);
+  run->deferred = nullptr;
+  if (run->generation == run->state->generation) run->state->ReleaseIdle(run->t);
 }
 
-using RunTsfn = Napi::TypedThreadSafeFunction<std::nullptr_t, AsyncRun, ResolveRun>;
+static void CallRun(napi_env env, napi_value, void *, void *data) {
+  AsyncRun *run = static_cast<AsyncRun *>(data);
+  if (env != nullptr) Settle(env, run);
+  if (run->finalized) {
+    delete run;
+  } else {
+    run->delivered = true;
+  }
+}
+
+static void FinalizeRun(napi_env env, void *data, void *) {
+  AsyncRun *run = static_cast<AsyncRun *>(data);
+  // A worker still in the guest (a run teardown had to abandon, state.cc) keeps its record.
+  if (!run->finished.load()) return;
+  if (!run->queued.load()) {
+    Settle(env, run);
+    delete run;
+  } else if (run->delivered) {
+    delete run;
+  } else {
+    run->finalized = true;
+  }
+}
+
+// An async run refused before it started: its thread is released if idle, the Promise resolved.
+static Napi::Value Refused(Napi::Env env, State *state, uint64_t t, hv_return_t ret) {
+  state->ReleaseIdle(t);
+  return ResolvedRet(env, ret);
+}
 
 Napi::Value StartAsync(const Napi::CallbackInfo &info, uint64_t t, std::function<int32_t()> work) {
   Napi::Env env = info.Env();
@@ -103,20 +157,39 @@ Napi::Value StartAsync(const Napi::CallbackInfo &info, uint64_t t, std::function
     ThrowTypeError(env, "t must be a logical thread > 0 for hv_vcpu_run_async: thread 0 is the JS thread itself");
     return env.Undefined();
   }
-  LogicalThread *thread = GetState(env)->Thread(t);
+  State *state = GetState(env);
+  LogicalThread *thread = state->Thread(t);
   if (thread == nullptr) return ResolvedRet(env, HV_NO_RESOURCES);
-  if (thread->async_busy.load()) return ResolvedRet(env, HV_BUSY);
-  AsyncRun *run = new AsyncRun(env);
-  Napi::Promise promise = run->deferred.Promise();
-  RunTsfn tsfn = RunTsfn::New(env, "hvspec_hv_vcpu_run_async", 0, 1);
+  if (thread->async_busy.load()) return Refused(env, state, t, HV_BUSY);
+  AsyncRun *run = FaultFails(kFaultAlloc) ? nullptr : new (std::nothrow) AsyncRun(state, t);
+  if (run == nullptr) return Refused(env, state, t, HV_NO_RESOURCES);
+  napi_value promise = nullptr;
+  if (napi_create_promise(env, &run->deferred, &promise) != napi_ok) {
+    delete run;
+    return Refused(env, state, t, HV_NO_RESOURCES);
+  }
+  napi_value name = nullptr;
+  napi_create_string_utf8(env, "hvspec_hv_vcpu_run_async", NAPI_AUTO_LENGTH, &name);
+  if (FaultFails(kFaultTsfn) || napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, run, FinalizeRun,
+                                                                 nullptr, CallRun, &run->tsfn) != napi_ok) {
+    run->ret = HV_NO_RESOURCES;
+    Settle(env, run);
+    delete run;
+    return Napi::Value(env, promise);
+  }
   thread->async_busy.store(true);
-  thread->Post([thread, tsfn, run, work = std::move(work)]() mutable {
+  thread->Post([thread, run, work = std::move(work)]() {
     run->ret = work();
     thread->async_busy.store(false);
-    if (tsfn.NonBlockingCall(run) != napi_ok) delete run;  // env closing: nobody awaits any more
-    tsfn.Release();
+    napi_threadsafe_function tsfn = run->tsfn;
+    run->queued.store(true);
+    run->finished.store(true);
+    // After a successful call the record belongs to the JS thread; only the local handle is used.
+    if (FaultFails(kFaultTsfnCall) || napi_call_threadsafe_function(tsfn, run, napi_tsfn_nonblocking) != napi_ok)
+      run->queued.store(false);
+    napi_release_threadsafe_function(tsfn, napi_tsfn_release);
   });
-  return promise;
+  return Napi::Value(env, promise);
 }
 
 }  // namespace hvspec

@@ -17,7 +17,7 @@
 import type { Arch } from '../../spec/src/backend.ts';
 import { callSpecs, inParams, valueParam } from '../../spec/src/calls/registry.ts';
 import type { CallSpec, InParam, OutParam } from '../../spec/src/calls/types.ts';
-import { cIntegerBits } from '../../spec/src/codegen/c-headers.ts';
+import { cEnumMax, cIntegerBits } from '../../spec/src/codegen/c-headers.ts';
 import { docBlock, generatedBanner } from '../../spec/src/codegen/typescript.ts';
 
 /**
@@ -134,7 +134,7 @@ function member(p: InParam): string[] {
     case 'config':
       return [`${c} ${p.name}{};`, `uint32_t ${p.name}_id = 0;`, `bool ${p.name}_null = true;`];
     case 'u32':
-      return cIntegerBits(c) !== undefined && (cIntegerBits(c) as number) < 32
+      return cEnumMax(c) !== undefined || (cIntegerBits(c) !== undefined && (cIntegerBits(c) as number) < 32)
         ? [`${c} ${p.name}{};`, `uint32_t ${p.name}_raw = 0;`]
         : [`${c} ${p.name}{};`];
     default:
@@ -196,7 +196,10 @@ function readStatements(spec: CallSpec): string[] {
     } else {
       // u32, vcpu, asid, flags
       const bits = cIntegerBits(c);
-      if (bits !== undefined && bits < 32) {
+      if (cEnumMax(c) !== undefined) {
+        // Converted in Check, once the value is known to be one the enum can hold.
+        lines.push(`if (!ArgU32(info, ${i}, "${p.name}", &${p.name}_raw)) return false;`);
+      } else if (bits !== undefined && bits < 32) {
         lines.push(`if (!ArgU32(info, ${i}, "${p.name}", &${p.name}_raw)) return false;`);
         lines.push(`${p.name} = static_cast<${c}>(${p.name}_raw);`);
       } else {
@@ -240,7 +243,15 @@ function checkStatements(spec: CallSpec): string[] {
       );
     } else if (p.type.kind === 'u32') {
       const bits = cIntegerBits(c);
-      if (bits !== undefined && bits < 32)
+      const enumMax = cEnumMax(c);
+      if (enumMax !== undefined)
+        lines.push(
+          `// ${c} is a plain C enum: in C++ it holds only 0..0x${enumMax.toString(16)}, and converting a larger value is`,
+          `// undefined behaviour, so such a ${p.name} is refused before it becomes one.`,
+          `if (${p.name}_raw > 0x${enumMax.toString(16)}u) return HV_BAD_ARGUMENT;`,
+          `${p.name} = static_cast<${c}>(${p.name}_raw);`,
+        );
+      else if (bits !== undefined && bits < 32)
         lines.push(
           `// ${c} is ${bits} bits wide: a wider value would name some other ${p.name} once truncated.`,
           `if (${p.name}_raw > 0x${((1n << BigInt(bits)) - 1n).toString(16)}u) return HV_BAD_ARGUMENT;`,

@@ -29,6 +29,37 @@ export interface AddonProbe {
 
 type Ret = number;
 
+/**
+ * The addon's test-only fault injection (addon/faults.h): among the calls of kind `site` from now on,
+ * the `nth` (1-based) fails with `errno` (0: the usual one); nth 0 only counts. Returns how many
+ * matching calls the previous rule counted; `sites.none` disarms.
+ */
+export interface AddonTesting {
+  inject_fault(site: number, nth: number, errno: number): number;
+  readonly sites: {
+    readonly none: number;
+    readonly any: number;
+    readonly thread: number;
+    readonly alloc: number;
+    readonly mmap: number;
+    readonly tsfn: number;
+    readonly tsfn_call: number;
+  };
+  /** What the addon holds: OS threads of logical threads, vCPUs, exit-record slots, host buffers, the VM. */
+  counts(): { threads: number; vcpus: number; slots: number; buffers: number; vm: boolean };
+  /** Linux: the KVM provider's hvkvm_inject_fault (`request` 0: any ioctl). */
+  inject_provider_fault?(site: number, request: number, nth: number, errno: number): number;
+  readonly provider_sites?: {
+    readonly none: number;
+    readonly any: number;
+    readonly open: number;
+    readonly mmap: number;
+    readonly ioctl: number;
+    readonly alloc: number;
+  };
+  readonly kvm?: Readonly<Record<string, number>>;
+}
+
 /** The raw addon: what every flavour exports. */
 export interface NativeAddon {
   readonly arch: Arch;
@@ -41,6 +72,10 @@ export interface NativeAddon {
   reset(): void;
   /** Returns [id, rounded size]. */
   host_alloc(size: number): [number, number];
+  /** The largest host buffer the addon allocates (HOST_ALLOC_MAX of `@hvspec/spec`). */
+  readonly host_alloc_max: number;
+  /** Test-only hooks: fault injection in the addon and (Linux) in the KVM provider. */
+  readonly testing: AddonTesting;
   host_write(id: number, offset: number, bytes: Uint8Array): void;
   host_read(id: number, offset: number, size: number): Uint8Array;
   /** `hv_vcpu_run` on logical thread `t` > 0; the Promise settles with its `hv_return_t`. */
@@ -76,9 +111,11 @@ export function loadAddon(): AddonLoad {
     return cached;
   }
   try {
-    // src/ and dist/ are both one level below the package root, next to build/.
+    // src/ and dist/ are both one level below the package root, next to build/. HVSPEC_NATIVE_ADDON
+    // names another build of the same sources (scripts/sanitize.sh loads its ASan+UBSan build so).
     const require = createRequire(import.meta.url);
-    const raw = require('../build/Release/hvspec_native.node') as NativeAddon;
+    const path = process.env.HVSPEC_NATIVE_ADDON || '../build/Release/hvspec_native.node';
+    const raw = require(path) as NativeAddon;
     // The module's exports object gets its ~35 properties one by one from C (exports.Set), which
     // leaves it in V8's dictionary mode: every `addon.hv_*` load was then a hash lookup through the
     // generic LoadIC, on every call. A copy made by spread has fast properties, so optimised code

@@ -3,7 +3,17 @@
  * that are not in `@hvspec/spec`'s validate.ts, the vCPU → exit-record slot table, and reset/close.
  * @module
  */
-import { checkThread, checkU32, type Deviation, type HostMemory, HV, type Result } from '@hvspec/spec';
+import {
+  type Capabilities,
+  checkAsyncThread,
+  checkHostAllocSize,
+  checkThread,
+  checkU32,
+  type Deviation,
+  type HostMemory,
+  HV,
+  type Result,
+} from '@hvspec/spec';
 import type { AddonProbe, NativeAddon } from './addon.js';
 
 /** A vCPU as the wrapper knows it: the logical thread that created it and its exit-record slot. */
@@ -48,12 +58,17 @@ export interface BaselineRun {
 }
 
 export abstract class NativeBase<A extends NativeAddon> {
+  abstract readonly capabilities: Capabilities;
   /** Live buffers by id; the addon owns the memory, this map only recognises our own handles. */
   private readonly buffers = new Map<number, HostMemory>();
   /** vCPU handle → owner thread and exit-record slot. */
   protected readonly vcpus = new Map<number, VcpuSlot>();
-  /** Logical threads with an `hv_vcpu_run_async` in flight (their exit records are being written). */
-  protected readonly busy = new Set<number>();
+  /**
+   * Logical threads with an `hv_vcpu_run_async` in flight (their exit records are being written), each
+   * with a token of the run that made it busy: only that run's end frees the thread, not the end of a
+   * second run the addon refused with HV_BUSY, nor of a run from before reset().
+   */
+  protected readonly busy = new Map<number, object>();
   /** The shared exit record, as u64 words and as u32 halves (the mask word is read as u32). */
   protected readonly rec: BigUint64Array;
   protected readonly rec32: Uint32Array;
@@ -68,12 +83,12 @@ export abstract class NativeBase<A extends NativeAddon> {
     this.slotWords = addon.slotWords;
   }
 
+  /**
+   * The limit every backend shares (`checkHostAllocSize`); memory the system refuses is an `Error`
+   * from the addon and nothing allocated.
+   */
   host_alloc(size: number): HostMemory {
-    checkOffset('size', size);
-    if (size === 0)
-      throw new RangeError('size must be at least 1 byte (a host region has at least one page)');
-    if (size > 0xffff_ffff)
-      throw new RangeError(`size ${size} exceeds the native backend's 4 GiB buffer limit`);
+    checkHostAllocSize(size, this.capabilities.pageSize);
     const [id, rounded] = this.addon.host_alloc(size);
     const mem: HostMemory = Object.freeze({ id, size: rounded });
     this.buffers.set(id, mem);
@@ -158,18 +173,20 @@ export abstract class NativeBase<A extends NativeAddon> {
     return ret === HV.HV_SUCCESS ? { ret, value: Number(this.out[0]) as T } : { ret };
   }
 
-  /** Starts an async run and keeps `busy` while it is in flight. */
+  /**
+   * Starts an async run and keeps `busy` while it is in flight. Thread 0 is a TypeError, thrown as the
+   * spec's argument checks throw (`checkAsyncThread`); a busy thread's run resolves with HV_BUSY.
+   */
   protected startAsync(t: number, vcpu: number): Promise<number> {
-    checkThread(t);
+    checkAsyncThread(t);
     checkU32('vcpu', vcpu);
-    let promise: Promise<number>;
-    try {
-      promise = this.addon.hv_vcpu_run_async(t, vcpu);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    this.busy.add(t);
-    return promise.finally(() => this.busy.delete(t));
+    const promise = this.addon.hv_vcpu_run_async(t, vcpu);
+    if (this.busy.has(t)) return promise;
+    const token = {};
+    this.busy.set(t, token);
+    return promise.finally(() => {
+      if (this.busy.get(t) === token) this.busy.delete(t);
+    });
   }
 
   /**

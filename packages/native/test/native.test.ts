@@ -19,6 +19,7 @@ import {
   VMX_REASON,
   type X86Backend,
 } from '@hvspec/spec';
+import { loadAddon } from '../src/addon.js';
 import { createNativeBackend, nativeAvailability } from '../src/index.js';
 import { setupProt32 } from './helpers/prot32.js';
 
@@ -107,6 +108,18 @@ test('VM, mappings, a vCPU on thread 1, registers, wrong thread, type and range 
     ok(rax, 'read RAX');
     assert.equal(rax.value, 0x1122_3344_5566_7788n);
 
+    // A register beyond what hv_x86_reg_t can hold in C++ (0..63) never becomes one: converting it would be
+    // undefined behaviour (UBSan found it); the addon refuses it (README.md, "Guards").
+    for (const reg of [0x40, 8192, 0xffff_ffff]) {
+      assert.equal(b.hv_vcpu_read_register(1, vcpu, reg).ret, HV.HV_BAD_ARGUMENT, `read register ${reg}`);
+      assert.equal(
+        b.hv_vcpu_write_register(1, vcpu, reg, 0n).ret,
+        HV.HV_BAD_ARGUMENT,
+        `write register ${reg}`,
+      );
+    }
+    assert.equal(b.hv_vmx_read_capability(1, 0x40).ret, HV.HV_BAD_ARGUMENT, 'capability id 0x40');
+
     // Thread 0 does not own the vCPU: whatever the provider answers, it is not success.
     const wrong = b.hv_vcpu_read_register(0, vcpu, HV_X86_REG.HV_X86_RAX);
     assert.notEqual(wrong.ret, HV.HV_SUCCESS, 'read from a non-owning thread');
@@ -174,6 +187,21 @@ test('a 32-bit protected-mode guest: out 0x10, al exits with reason 30', { skip:
     ok(b.hv_vmx_vcpu_write_vmcs(t, vcpu, VMCS.VMCS_GUEST_RIP, 0x1004n), 'advance RIP');
     assert.equal(b.hv_vmx_vcpu_read_vmcs(t, vcpu, VMCS.VMCS_GUEST_RIP).value, 0x1004n);
     assert.equal(runToExit(b, t, vcpu), VMX_REASON.VMX_REASON_HLT, 'then hlt');
+    // A run of this vCPU from another thread fails in the provider and leaves the owner's slot of the
+    // exit record alone: its writes would race the owner's own run filling the slot.
+    const load = loadAddon();
+    assert.ok(load.ok);
+    const words = new BigUint64Array(load.addon.records);
+    const before = [...words];
+    assert.notEqual(
+      b.hv_vcpu_run(3, vcpu).ret,
+      HV.HV_SUCCESS,
+      'a run from a thread that does not own the vCPU',
+    );
+    await assert.doesNotReject(async () => {
+      assert.notEqual((await b.hv_vcpu_run_async(4, vcpu)).ret, HV.HV_SUCCESS);
+    });
+    assert.deepEqual([...words], before, 'the exit record is unchanged');
   } finally {
     await b.reset();
   }
@@ -223,7 +251,7 @@ test('an async run of a spinning guest is cancelled by hv_vcpu_interrupt from th
     // throw; an async run on thread 0 (the JS thread) is a TypeError naming t.
     assert.equal(b.hv_vcpu_read_register(t, vcpu, HV_X86_REG.HV_X86_RIP).ret, HV.HV_BUSY);
     assert.equal(b.hv_vmx_vcpu_read_vmcs(t, vcpu, VMCS.VMCS_RO_EXIT_REASON).ret, HV.HV_BUSY);
-    await assert.rejects(b.hv_vcpu_run_async(0, vcpu), {
+    assert.throws(() => b.hv_vcpu_run_async(0, vcpu), {
       name: 'TypeError',
       message: /^t must be a logical thread > 0/,
     });
@@ -294,6 +322,14 @@ test('a logical thread without a vCPU is released after its call; one with a vCP
     const created = b.hv_vcpu_create(7, 0n);
     ok(created, 'hv_vcpu_create on thread 7');
     assert.equal(threadCount(), before + 1, 'thread 7 owns a vCPU and stays');
+    // Async runs from 600 one-off threads (more than the 512 live threads allowed) of a vCPU they do
+    // not own: each fails in the provider, and its thread is released when its Promise settles, so
+    // none is refused for want of threads.
+    for (let t = 1000; t < 1600; t++) {
+      const r = await b.hv_vcpu_run_async(t, created.value!);
+      assert.equal(hvReturnName(r.ret), 'HV_BAD_ARGUMENT', `async run from thread ${t}`);
+    }
+    assert.equal(threadCount(), before + 1, 'no thread of an async run outlives it');
     ok(b.hv_vcpu_destroy(7, created.value!), 'hv_vcpu_destroy on thread 7');
     assert.equal(threadCount(), before, 'thread 7 is released with its vCPU');
   } finally {

@@ -53,6 +53,19 @@ export function checkBool(name: string, value: unknown): asserts value is boolea
   if (typeof value !== 'boolean') throw new TypeError(`${name} must be a boolean, got ${describe(value)}`);
 }
 
+/**
+ * Throws unless `value` is a logical thread that can run a vCPU asynchronously: a logical thread id
+ * other than 0. Thread 0 is the caller's own (the JS thread), which cannot wait in the guest and go on
+ * calling at once; every backend's `hv_vcpu_run_async` refuses it with this TypeError.
+ */
+export function checkAsyncThread(value: unknown): asserts value is number {
+  checkThread(value);
+  if (value === 0)
+    throw new TypeError(
+      't must be a logical thread > 0 for hv_vcpu_run_async: thread 0 is the caller itself, which cannot wait in the guest',
+    );
+}
+
 /** Throws unless `value` is a logical thread id (a non-negative safe integer). */
 export function checkThread(value: unknown): asserts value is number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
@@ -68,6 +81,30 @@ export function checkVcpuList(name: string, value: unknown, countName: string, c
   checkU32(countName, count);
   if (count > value.length)
     throw new TypeError(`${countName} ${count} exceeds ${name}.length ${value.length}`);
+}
+
+/**
+ * The largest host buffer `host_alloc` gives out, in bytes after rounding up to the page size, on every
+ * backend: 4 GiB, Node's largest ArrayBuffer in Node 20 (`buffer.constants.MAX_LENGTH`), which bounds
+ * the model. Native backends allocate with mmap and could go further, but a trace or a test that
+ * allocates more would then run on one backend and not on the other; guest memory of several GiB is
+ * several buffers.
+ */
+export const HOST_ALLOC_MAX = 2 ** 32;
+
+/**
+ * The one host_alloc size check of every backend: `size` must be a non-negative safe integer
+ * (TypeError otherwise), at least 1 and at most {@link HOST_ALLOC_MAX} once rounded up to `pageSize`
+ * (RangeError otherwise). Returns the rounded size.
+ */
+export function checkHostAllocSize(size: unknown, pageSize: number): number {
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0)
+    throw new TypeError(`size must be a non-negative integer, got ${describe(size)}`);
+  if (size === 0) throw new RangeError('size must be at least 1 byte (a host region has at least one page)');
+  const rounded = Math.ceil(size / pageSize) * pageSize;
+  if (rounded > HOST_ALLOC_MAX)
+    throw new RangeError(`size ${size} exceeds the host buffer limit of ${HOST_ALLOC_MAX} bytes (4 GiB)`);
+  return rounded;
 }
 
 function describe(value: unknown): string {

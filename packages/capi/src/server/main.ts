@@ -49,7 +49,8 @@ interface Addon {
 
 const CHANNEL = 3;
 const require = createRequire(import.meta.url);
-const addon = require('../lib/hvspec_server.node') as Addon;
+// HVSPEC_SERVER_ADDON names another build of the addon (scripts/sanitize.sh: its ASan+UBSan build).
+const addon = require(process.env.HVSPEC_SERVER_ADDON || '../lib/hvspec_server.node') as Addon;
 
 type Backend = Record<string, (...args: unknown[]) => unknown>;
 type Result = { ret: number; value?: unknown };
@@ -303,7 +304,10 @@ function failed(e: unknown, call: string): number {
 function handle(i: number): void {
   const base = slotBase(i);
   const call = u32[(base + MAILBOX.slot.call) / 4] as number;
-  const t = u32[(base + MAILBOX.slot.thread) / 4] as number;
+  // The VMM's threads are numbered from 0 in the order of their first call; on the model they are
+  // logical threads from 1, since its thread 0 is the caller itself, which cannot run a vCPU
+  // asynchronously (and the model runs every VMM run asynchronously).
+  const t = (u32[(base + MAILBOX.slot.thread) / 4] as number) + 1;
   const argsAt = (base + MAILBOX.slot.args) / 8;
   if (arch === 'x86_64') applyPending(base, t);
   if (call === share) {

@@ -19,6 +19,7 @@ import type {
 } from '@hvspec/spec';
 import {
   ARM64_ARG_CHECKS,
+  checkAsyncThread,
   checkU32,
   HV,
   HV_EXIT_REASON,
@@ -32,7 +33,7 @@ import {
   isKnownSysReg,
 } from '@hvspec/spec';
 import type { ModelOptions, UnsupportedInstruction } from '../core.js';
-import { ALL_PERMISSION_SETS, fail, kick, ModelCore, ok, SUCCESS, slicedRun } from '../core.js';
+import { ALL_PERMISSION_SETS, BUSY, fail, kick, ModelCore, ok, SUCCESS, slicedRun } from '../core.js';
 import type { Arm64Engine, Arm64Region, Arm64RunContext, Arm64Stop } from '../engine.js';
 import { MappingTable } from '../mappings.js';
 import { type Arm64Cpu, initialArm64Cpu } from './state.js';
@@ -147,24 +148,28 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   hv_vm_get_max_vcpu_count(t: ThreadId): Result<number> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vm_get_max_vcpu_count(t);
+    if (this.busyOn(t)) return BUSY;
     return ok(this.maxVcpus);
   }
 
   hv_vm_config_get_max_ipa_size(t: ThreadId): Result<number> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vm_config_get_max_ipa_size(t);
+    if (this.busyOn(t)) return BUSY;
     return ok(this.maxIpaSize);
   }
 
   hv_vm_config_get_default_ipa_size(t: ThreadId): Result<number> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vm_config_get_default_ipa_size(t);
+    if (this.busyOn(t)) return BUSY;
     return ok(IPA_SIZE_DEFAULT);
   }
 
   hv_vm_config_create(t: ThreadId): Result<VmConfig> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vm_config_create(t);
+    if (this.busyOn(t)) return BUSY;
     const id = this.nextConfig++;
     this.configs.set(id, { ipaSize: 0, granule: HV_IPA_GRANULE.HV_IPA_GRANULE_16KB });
     return ok(id as VmConfig);
@@ -173,6 +178,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   hv_vm_config_set_ipa_size(t: ThreadId, config: VmConfig, ipa_bit_length: number): Result {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vm_config_set_ipa_size(t, config, ipa_bit_length);
+    if (this.busyOn(t)) return BUSY;
     const c = this.configs.get(config);
     if (c === undefined) return fail(HV.HV_BAD_ARGUMENT);
     // 0..max accepted, above max HV_UNSUPPORTED (hvf-facts.md §3 [T]).
@@ -184,6 +190,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   hv_vm_config_get_ipa_size(t: ThreadId, config: VmConfig): Result<number> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vm_config_get_ipa_size(t, config);
+    if (this.busyOn(t)) return BUSY;
     const c = this.configs.get(config);
     return c === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(c.ipaSize);
   }
@@ -191,6 +198,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   hv_vm_config_set_ipa_granule(t: ThreadId, config: VmConfig, granule: number): Result {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vm_config_set_ipa_granule(t, config, granule);
+    if (this.busyOn(t)) return BUSY;
     const c = this.configs.get(config);
     if (c === undefined) return fail(HV.HV_BAD_ARGUMENT);
     if (GRANULE_BYTES[granule] === undefined) return fail(HV.HV_BAD_ARGUMENT);
@@ -202,6 +210,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   hv_vm_config_get_ipa_granule(t: ThreadId, config: VmConfig): Result<number> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vm_config_get_ipa_granule(t, config);
+    if (this.busyOn(t)) return BUSY;
     const c = this.configs.get(config);
     return c === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(c.granule);
   }
@@ -211,6 +220,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   hv_vm_create(t: ThreadId, config: VmConfig | null): Result {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vm_create(t, config);
+    if (this.busyOn(t)) return BUSY;
     const c = config === null ? undefined : this.configs.get(config);
     if (config !== null && c === undefined) return fail(HV.HV_BAD_ARGUMENT);
     if (this.vm !== undefined) return fail(HV.HV_BUSY); // one VM per process (hvf-facts.md §3 [T])
@@ -232,6 +242,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   hv_vm_destroy(t: ThreadId): Result {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vm_destroy(t);
+    if (this.busyOn(t)) return BUSY;
     if (this.vm === undefined) return fail(HV.HV_NO_DEVICE);
     // "Requires all vCPUs be destroyed" (hvf-facts.md §2.3 [H]).
     if (this.vm.vcpus.size > 0) return fail(HV.HV_BUSY);
@@ -244,6 +255,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   hv_vm_map(t: ThreadId, uva: Uva, ipa: bigint, size: bigint, flags: number): Result {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vm_map(t, uva, ipa, size, flags);
+    if (this.busyOn(t)) return BUSY;
     const bytes = this.host.bytes(uva.mem, 'uva.mem');
     const vm = this.vm;
     if (vm === undefined) return fail(HV.HV_NO_DEVICE);
@@ -261,6 +273,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   hv_vm_unmap(t: ThreadId, ipa: bigint, size: bigint): Result {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vm_unmap(t, ipa, size);
+    if (this.busyOn(t)) return BUSY;
     const vm = this.vm;
     if (vm === undefined) return fail(HV.HV_NO_DEVICE);
     const bad = this.rangeError(vm, ipa, size);
@@ -272,6 +285,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   hv_vm_protect(t: ThreadId, ipa: bigint, size: bigint, flags: number): Result {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vm_protect(t, ipa, size, flags);
+    if (this.busyOn(t)) return BUSY;
     const vm = this.vm;
     if (vm === undefined) return fail(HV.HV_NO_DEVICE);
     if ((flags & ~HV_MEMORY_RWX) !== 0) return fail(HV.HV_BAD_ARGUMENT);
@@ -294,6 +308,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   hv_vcpu_create(t: ThreadId, config: null): Result<Vcpu> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_create(t, config);
+    if (this.busyOn(t)) return BUSY;
     if (config !== null) throw new TypeError('config must be null (hv_vcpu_config_t is not modelled)');
     const vm = this.vm;
     if (vm === undefined) return fail(HV.HV_NO_DEVICE);
@@ -322,6 +337,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   hv_vcpu_destroy(t: ThreadId, vcpu: Vcpu): Result {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_destroy(t, vcpu);
+    if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     this.vm?.vcpus.delete(v.id);
@@ -331,6 +347,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   hv_vcpu_get_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_get_reg(t, vcpu, reg);
+    if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     if (reg >= HV_REG_COUNT) return fail(HV.HV_BAD_ARGUMENT);
@@ -352,6 +369,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   hv_vcpu_set_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_set_reg(t, vcpu, reg, value);
+    if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     if (reg >= HV_REG_COUNT) return fail(HV.HV_BAD_ARGUMENT);
@@ -378,6 +396,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   hv_vcpu_get_simd_fp_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_get_simd_fp_reg(t, vcpu, reg);
+    if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     if (reg >= HV_SIMD_FP_REG_COUNT) return fail(HV.HV_BAD_ARGUMENT);
@@ -387,6 +406,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   hv_vcpu_set_simd_fp_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_set_simd_fp_reg(t, vcpu, reg, value);
+    if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     if (reg >= HV_SIMD_FP_REG_COUNT) return fail(HV.HV_BAD_ARGUMENT);
@@ -397,6 +417,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   hv_vcpu_get_sys_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_get_sys_reg(t, vcpu, reg);
+    if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     if (!isKnownSysReg(reg)) return fail(HV.HV_BAD_ARGUMENT);
@@ -406,6 +427,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   hv_vcpu_set_sys_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_set_sys_reg(t, vcpu, reg, value);
+    if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     if (!isKnownSysReg(reg)) return fail(HV.HV_BAD_ARGUMENT);
@@ -417,6 +439,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   hv_vcpu_get_pending_interrupt(t: ThreadId, vcpu: Vcpu, type: number): Result<boolean> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_get_pending_interrupt(t, vcpu, type);
+    if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     if (type === HV_INTERRUPT_TYPE.HV_INTERRUPT_TYPE_IRQ) return ok(v.pendingIrq);
@@ -427,6 +450,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   hv_vcpu_set_pending_interrupt(t: ThreadId, vcpu: Vcpu, type: number, pending: boolean): Result {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_set_pending_interrupt(t, vcpu, type, pending);
+    if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     if (type === HV_INTERRUPT_TYPE.HV_INTERRUPT_TYPE_IRQ) v.pendingIrq = pending;
@@ -446,6 +470,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   hv_vcpu_get_vtimer_offset(t: ThreadId, vcpu: Vcpu): Result<bigint> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_get_vtimer_offset(t, vcpu);
+    if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
     return typeof v === 'number' ? fail(v) : ok(v.vtimerOffset);
   }
@@ -453,6 +478,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   hv_vcpu_set_vtimer_offset(t: ThreadId, vcpu: Vcpu, vtimer_offset: bigint): Result {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_set_vtimer_offset(t, vcpu, vtimer_offset);
+    if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     v.vtimerOffset = vtimer_offset;
@@ -495,6 +521,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   ): Result<boolean> {
     this.enter(t);
     ARM64_ARG_CHECKS[name](t, vcpu);
+    if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
     return typeof v === 'number' ? fail(v) : ok(get(v));
   }
@@ -508,6 +535,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   ): Result {
     this.enter(t);
     ARM64_ARG_CHECKS[name](t, vcpu, value);
+    if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     set(v, value);
@@ -538,6 +566,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   hv_vcpu_run(t: ThreadId, vcpu: Vcpu): Result<Arm64Exit> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_run(t, vcpu);
+    if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     const early = this.runStart(v);
@@ -563,6 +592,9 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   hv_vcpu_run_async(t: ThreadId, vcpu: Vcpu): Promise<Result<Arm64Exit>> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_run(t, vcpu);
+    // Thread 0 is the caller itself: it cannot wait in the guest (a TypeError, as on every backend).
+    checkAsyncThread(t);
+    if (this.busyOn(t)) return Promise.resolve(BUSY);
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return Promise.resolve(fail(v));
     const early = this.runStart(v);
@@ -582,6 +614,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   hv_vcpu_get_exec_time(t: ThreadId, vcpu: Vcpu): Result<bigint> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_get_exec_time(t, vcpu);
+    if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
     return typeof v === 'number' ? fail(v) : ok(v.execTime);
   }
@@ -589,6 +622,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   hv_vcpus_exit(t: ThreadId, vcpus: readonly Vcpu[], vcpu_count: number): Result {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpus_exit(t, vcpus, vcpu_count);
+    if (this.busyOn(t)) return BUSY;
     return kick(this.vm?.vcpus, vcpus, vcpu_count);
   }
 

@@ -8,8 +8,8 @@
 
 import type { AddressSpace, Capabilities, Result, ThreadId, Uva, Vcpu, X86Backend } from '@hvspec/spec';
 import {
+  checkAsyncThread,
   checkU32,
-  EPT_QUAL,
   HV,
   HV_CAP,
   HV_MEMORY_RWX,
@@ -30,7 +30,7 @@ import {
 } from '@hvspec/spec';
 import { BigIntMemo } from '../bigint-memo.js';
 import type { ModelOptions, UnsupportedInstruction } from '../core.js';
-import { ALL_PERMISSION_SETS, fail, kick, ModelCore, ok, SUCCESS, slicedRun } from '../core.js';
+import { ALL_PERMISSION_SETS, BUSY, fail, kick, ModelCore, ok, SUCCESS, slicedRun } from '../core.js';
 import type { X86Engine, X86Stop } from '../engine.js';
 import { GuestMemoryView, MappingTable } from '../mappings.js';
 import { x86ExitFields } from './exit.js';
@@ -137,6 +137,7 @@ export class X86Model extends ModelCore implements X86Backend {
   hv_capability(t: ThreadId, capability: number): Result<bigint> {
     this.enter(t);
     X86_ARG_CHECKS.hv_capability(t, capability);
+    if (this.busyOn(t)) return BUSY;
     if (capability === HV_CAP.HV_CAP_VCPUMAX) return ok(BigInt(this.maxVcpus));
     if (capability === HV_CAP.HV_CAP_ADDRSPACEMAX) return ok(BigInt(this.maxAddressSpaces));
     return fail(HV.HV_BAD_ARGUMENT);
@@ -145,6 +146,7 @@ export class X86Model extends ModelCore implements X86Backend {
   hv_vmx_read_capability(t: ThreadId, field: number): Result<bigint> {
     this.enter(t);
     X86_ARG_CHECKS.hv_vmx_read_capability(t, field);
+    if (this.busyOn(t)) return BUSY;
     const value = this.vmxCaps[field];
     return value === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(value);
   }
@@ -154,6 +156,7 @@ export class X86Model extends ModelCore implements X86Backend {
   hv_vm_create(t: ThreadId, flags: bigint): Result {
     this.enter(t);
     X86_ARG_CHECKS.hv_vm_create(t, flags);
+    if (this.busyOn(t)) return BUSY;
     if ((flags & ~KNOWN_VM_OPTIONS) !== 0n) return fail(HV.HV_BAD_ARGUMENT);
     if (this.vm !== undefined) return fail(HV.HV_BUSY); // one VM per process (hvf-facts.md §0.3 [H])
     this.lastOwned = undefined;
@@ -169,6 +172,7 @@ export class X86Model extends ModelCore implements X86Backend {
   hv_vm_destroy(t: ThreadId): Result {
     this.enter(t);
     X86_ARG_CHECKS.hv_vm_destroy(t);
+    if (this.busyOn(t)) return BUSY;
     if (this.vm === undefined) return fail(HV.HV_NO_DEVICE);
     if (this.vm.vcpus.size > 0) return fail(HV.HV_BUSY);
     this.vm = undefined;
@@ -179,6 +183,7 @@ export class X86Model extends ModelCore implements X86Backend {
   hv_vm_space_create(t: ThreadId): Result<AddressSpace> {
     this.enter(t);
     X86_ARG_CHECKS.hv_vm_space_create(t);
+    if (this.busyOn(t)) return BUSY;
     const vm = this.vm;
     if (vm === undefined) return fail(HV.HV_NO_DEVICE);
     if (vm.spaces.size >= this.maxAddressSpaces) return fail(HV.HV_NO_RESOURCES);
@@ -190,6 +195,7 @@ export class X86Model extends ModelCore implements X86Backend {
   hv_vm_space_destroy(t: ThreadId, asid: AddressSpace): Result {
     this.enter(t);
     X86_ARG_CHECKS.hv_vm_space_destroy(t, asid);
+    if (this.busyOn(t)) return BUSY;
     const vm = this.vm;
     if (vm === undefined) return fail(HV.HV_NO_DEVICE);
     if (asid === HV_VM_SPACE_DEFAULT || !vm.spaces.has(asid)) return fail(HV.HV_BAD_ARGUMENT);
@@ -222,6 +228,7 @@ export class X86Model extends ModelCore implements X86Backend {
   ): Result {
     this.enter(t);
     X86_ARG_CHECKS.hv_vm_map_space(t, asid, uva, gpa, size, flags);
+    if (this.busyOn(t)) return BUSY;
     const bytes = this.host.bytes(uva.mem, 'uva.mem');
     const space = this.space(asid);
     if (typeof space === 'number') return fail(space);
@@ -238,6 +245,7 @@ export class X86Model extends ModelCore implements X86Backend {
   hv_vm_unmap_space(t: ThreadId, asid: AddressSpace, gpa: bigint, size: bigint): Result {
     this.enter(t);
     X86_ARG_CHECKS.hv_vm_unmap_space(t, asid, gpa, size);
+    if (this.busyOn(t)) return BUSY;
     const space = this.space(asid);
     if (typeof space === 'number') return fail(space);
     const bad = this.rangeError(gpa, size);
@@ -250,6 +258,7 @@ export class X86Model extends ModelCore implements X86Backend {
   hv_vm_protect_space(t: ThreadId, asid: AddressSpace, gpa: bigint, size: bigint, flags: number): Result {
     this.enter(t);
     X86_ARG_CHECKS.hv_vm_protect_space(t, asid, gpa, size, flags);
+    if (this.busyOn(t)) return BUSY;
     const space = this.space(asid);
     if (typeof space === 'number') return fail(space);
     if ((flags & ~HV_MEMORY_RWX) !== 0) return fail(HV.HV_BAD_ARGUMENT);
@@ -279,6 +288,7 @@ export class X86Model extends ModelCore implements X86Backend {
   hv_vcpu_create(t: ThreadId, flags: bigint): Result<Vcpu> {
     this.enter(t);
     X86_ARG_CHECKS.hv_vcpu_create(t, flags);
+    if (this.busyOn(t)) return BUSY;
     const vm = this.vm;
     if (vm === undefined) return fail(HV.HV_NO_DEVICE);
     if ((flags & ~KNOWN_VCPU_OPTIONS) !== 0n) return fail(HV.HV_BAD_ARGUMENT);
@@ -302,6 +312,7 @@ export class X86Model extends ModelCore implements X86Backend {
   hv_vcpu_destroy(t: ThreadId, vcpu: Vcpu): Result {
     this.enter(t);
     X86_ARG_CHECKS.hv_vcpu_destroy(t, vcpu);
+    if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     this.vm?.vcpus.delete(v.id);
@@ -312,6 +323,7 @@ export class X86Model extends ModelCore implements X86Backend {
   hv_vcpu_set_space(t: ThreadId, vcpu: Vcpu, asid: AddressSpace): Result {
     this.enter(t);
     X86_ARG_CHECKS.hv_vcpu_set_space(t, vcpu, asid);
+    if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     if (!this.vm?.spaces.has(asid)) return fail(HV.HV_BAD_ARGUMENT);
@@ -322,6 +334,7 @@ export class X86Model extends ModelCore implements X86Backend {
   hv_vcpu_read_register(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
     this.enter(t);
     X86_ARG_CHECKS.hv_vcpu_read_register(t, vcpu, reg);
+    if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     if (reg >= HV_X86_REG.HV_X86_REGISTERS_MAX) return fail(HV.HV_BAD_ARGUMENT);
@@ -331,6 +344,7 @@ export class X86Model extends ModelCore implements X86Backend {
   hv_vcpu_write_register(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
     this.enter(t);
     X86_ARG_CHECKS.hv_vcpu_write_register(t, vcpu, reg, value);
+    if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     if (reg >= HV_X86_REG.HV_X86_REGISTERS_MAX) return fail(HV.HV_BAD_ARGUMENT);
@@ -341,6 +355,7 @@ export class X86Model extends ModelCore implements X86Backend {
   hv_vmx_vcpu_read_vmcs(t: ThreadId, vcpu: Vcpu, field: number): Result<bigint> {
     this.enter(t);
     X86_ARG_CHECKS.hv_vmx_vcpu_read_vmcs(t, vcpu, field);
+    if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     if (!accessibleField(field)) return fail(HV.HV_BAD_ARGUMENT);
@@ -350,6 +365,7 @@ export class X86Model extends ModelCore implements X86Backend {
   hv_vmx_vcpu_write_vmcs(t: ThreadId, vcpu: Vcpu, field: number, value: bigint): Result {
     this.enter(t);
     X86_ARG_CHECKS.hv_vmx_vcpu_write_vmcs(t, vcpu, field, value);
+    if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     if (!accessibleField(field) || isVmcsReadOnly(field)) return fail(HV.HV_BAD_ARGUMENT);
@@ -384,6 +400,7 @@ export class X86Model extends ModelCore implements X86Backend {
   hv_vcpu_run(t: ThreadId, vcpu: Vcpu): Result {
     this.enter(t);
     X86_ARG_CHECKS.hv_vcpu_run(t, vcpu);
+    if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     const early = this.runStart(v);
@@ -405,6 +422,7 @@ export class X86Model extends ModelCore implements X86Backend {
   hv_vcpu_run_until(t: ThreadId, vcpu: Vcpu, deadline: bigint): Result {
     this.enter(t);
     X86_ARG_CHECKS.hv_vcpu_run_until(t, vcpu, deadline);
+    if (this.busyOn(t)) return BUSY;
     return this.hv_vcpu_run(t, vcpu);
   }
 
@@ -416,6 +434,9 @@ export class X86Model extends ModelCore implements X86Backend {
   hv_vcpu_run_async(t: ThreadId, vcpu: Vcpu): Promise<Result> {
     this.enter(t);
     X86_ARG_CHECKS.hv_vcpu_run(t, vcpu);
+    // Thread 0 is the caller itself: it cannot wait in the guest (a TypeError, as on every backend).
+    checkAsyncThread(t);
+    if (this.busyOn(t)) return Promise.resolve(BUSY);
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return Promise.resolve(fail(v));
     const early = this.runStart(v);
@@ -434,6 +455,7 @@ export class X86Model extends ModelCore implements X86Backend {
   hv_vcpu_get_exec_time(t: ThreadId, vcpu: Vcpu): Result<bigint> {
     this.enter(t);
     X86_ARG_CHECKS.hv_vcpu_get_exec_time(t, vcpu);
+    if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
     return typeof v === 'number' ? fail(v) : ok(v.execTime);
   }
@@ -444,6 +466,7 @@ export class X86Model extends ModelCore implements X86Backend {
   hv_vcpu_enable_native_msr(t: ThreadId, vcpu: Vcpu, msr: number, enable: boolean): Result {
     this.enter(t);
     X86_ARG_CHECKS.hv_vcpu_enable_native_msr(t, vcpu, msr, enable);
+    if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     if (!NATIVE_MSRS_TESTED.includes(msr)) return fail(HV.HV_BAD_ARGUMENT);
@@ -456,6 +479,7 @@ export class X86Model extends ModelCore implements X86Backend {
   hv_vcpu_read_msr(t: ThreadId, vcpu: Vcpu, msr: number): Result<bigint> {
     this.enter(t);
     X86_ARG_CHECKS.hv_vcpu_read_msr(t, vcpu, msr);
+    if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     if (!NATIVE_MSRS_TESTED.includes(msr)) return fail(HV.HV_BAD_ARGUMENT);
@@ -465,6 +489,7 @@ export class X86Model extends ModelCore implements X86Backend {
   hv_vcpu_write_msr(t: ThreadId, vcpu: Vcpu, msr: number, value: bigint): Result {
     this.enter(t);
     X86_ARG_CHECKS.hv_vcpu_write_msr(t, vcpu, msr, value);
+    if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     if (!NATIVE_MSRS_TESTED.includes(msr)) return fail(HV.HV_BAD_ARGUMENT);
@@ -476,6 +501,7 @@ export class X86Model extends ModelCore implements X86Backend {
   hv_vcpu_flush(t: ThreadId, vcpu: Vcpu): Result {
     this.enter(t);
     X86_ARG_CHECKS.hv_vcpu_flush(t, vcpu);
+    if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
     return typeof v === 'number' ? fail(v) : SUCCESS;
   }
@@ -484,6 +510,7 @@ export class X86Model extends ModelCore implements X86Backend {
   hv_vcpu_invalidate_tlb(t: ThreadId, vcpu: Vcpu): Result {
     this.enter(t);
     X86_ARG_CHECKS.hv_vcpu_invalidate_tlb(t, vcpu);
+    if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
     return typeof v === 'number' ? fail(v) : SUCCESS;
   }
@@ -491,6 +518,7 @@ export class X86Model extends ModelCore implements X86Backend {
   hv_vcpu_interrupt(t: ThreadId, vcpus: readonly Vcpu[], vcpu_count: number): Result {
     this.enter(t);
     X86_ARG_CHECKS.hv_vcpu_interrupt(t, vcpus, vcpu_count);
+    if (this.busyOn(t)) return BUSY;
     return kick(this.vm?.vcpus, vcpus, vcpu_count);
   }
 

@@ -496,8 +496,14 @@ describe('x86 model: async runs', () => {
     const cpu = vcpu(m, 1);
     m.hv_vcpu_write_register(1, cpu, HV_X86_REG.HV_X86_RIP, 0n);
     const run = m.hv_vcpu_run_async(1, cpu);
-    // Thread 1 is blocked in hv_vcpu_run: it cannot make calls.
-    assert.throws(() => m.hv_vcpu_read_register(1, cpu, 0), /inside an async hv_vcpu_run/);
+    // Thread 1 is inside hv_vcpu_run: its calls answer HV_BUSY, as on the native backend; thread 0
+    // cannot run asynchronously (it is the caller itself).
+    assert.equal(m.hv_vcpu_read_register(1, cpu, 0).ret, HV.HV_BUSY);
+    assert.equal((await m.hv_vcpu_run_async(1, cpu)).ret, HV.HV_BUSY);
+    assert.throws(() => m.hv_vcpu_run_async(0, cpu), {
+      name: 'TypeError',
+      message: /^t must be a logical thread > 0/,
+    });
     // Another thread cannot touch the vCPU either; the VM cannot go away.
     assert.equal(m.hv_vcpu_read_register(0, cpu, 0).ret, HV.HV_BAD_ARGUMENT);
     assert.equal(m.hv_vm_destroy(0).ret, HV.HV_BUSY);
@@ -528,9 +534,9 @@ describe('x86 model: async runs', () => {
       },
       budget: 10,
     });
-    const cpu = vcpu(m);
-    assert.equal((await m.hv_vcpu_run_async(0, cpu)).ret, HV.HV_SUCCESS);
-    assert.equal(vmcs(m, cpu, VMCS.VMCS_RO_EXIT_REASON), 12n);
+    const cpu = vcpu(m, 1);
+    assert.equal((await m.hv_vcpu_run_async(1, cpu)).ret, HV.HV_SUCCESS);
+    assert.equal(vmcs(m, cpu, VMCS.VMCS_RO_EXIT_REASON, 1), 12n);
     assert.equal(n, 5);
   });
 

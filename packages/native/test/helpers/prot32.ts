@@ -14,8 +14,23 @@ import {
   type X86Backend,
 } from '@hvspec/spec';
 
+/** A setup call that did not return HV_SUCCESS: which one, and its code (fault tests read both). */
+export class SetupFailed extends assert.AssertionError {
+  constructor(
+    readonly call: string,
+    readonly ret: number,
+  ) {
+    super({
+      message: `${call}: ${hvReturnName(ret)}`,
+      actual: ret,
+      expected: HV.HV_SUCCESS,
+      operator: '===',
+    });
+  }
+}
+
 function ok(r: { ret: number }, what: string): void {
-  assert.equal(r.ret, HV.HV_SUCCESS, `${what}: ${hvReturnName(r.ret)}`);
+  if (r.ret !== HV.HV_SUCCESS) throw new SetupFailed(what, r.ret);
 }
 
 /** Writes a VMCS field on the vCPU's owner thread and insists on success. */

@@ -538,6 +538,24 @@ export function cIntegerBits(type: string): number | undefined {
   return undefined;
 }
 
+/**
+ * The largest value a plain C enum of the headers (`typedef enum { ... } name;`, no fixed underlying
+ * type) can hold in C++, or undefined for any other type. C++ gives such an enum only the values of
+ * the smallest bit-field that holds its enumerators ([dcl.enum]/8): converting a larger integer to it
+ * is undefined behaviour, so the addon must refuse one before the conversion.
+ */
+export function cEnumMax(type: string): bigint | undefined {
+  const c = type.replace(/\s*_Nullable\s*/, '').trim();
+  for (const h of HEADERS)
+    for (const item of h.items) {
+      if (item.kind !== 'enum' || item.name !== c) continue;
+      let top = 0n;
+      for (const v of Object.values(item.values)) if (BigInt(v) > top) top = BigInt(v);
+      return (1n << BigInt(top.toString(2).length)) - 1n;
+    }
+  return undefined;
+}
+
 /** Every header of the tree: file name (inside `Hypervisor/`) → text. */
 export function cHeaders(): Record<string, string> {
   const out: Record<string, string> = { 'Hypervisor.h': umbrella() };

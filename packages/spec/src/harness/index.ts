@@ -23,6 +23,15 @@ export {
 export { ConformanceError, execute, SequenceEnd } from './execute.js';
 export { GuestCommand, guestCommands, SpinCancelCommand } from './guest.js';
 export { invoke, positionalArgs } from './invoke.js';
+export { checkMisuse, type MisuseOptions, type MisuseReport } from './misuse.js';
+export {
+  RACES,
+  type RaceName,
+  type RaceOptions,
+  type RaceReport,
+  type RaceScenario,
+  runRace,
+} from './races.js';
 export {
   type CommandSource,
   type ConformanceOptions,
