@@ -121,7 +121,11 @@ export type AppleHeader =
   | 'hv_vm_config.h'
   | 'hv_vcpu.h'
   | 'hv_vcpu_config.h'
-  | 'hv_gic.h';
+  | 'hv_vm_allocate.h'
+  | 'hv_gic.h'
+  | 'hv_gic_config.h'
+  | 'hv_gic_parameters.h'
+  | 'hv_gic_state.h';
 
 /** Everything the spec says about one `hv_*` function on one architecture. */
 export interface CallSpec {
