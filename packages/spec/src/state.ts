@@ -31,6 +31,8 @@ export interface SpecEnv {
   readonly gic: GicParameters | undefined;
   readonly maxAddressSpaces: number;
   readonly vmxCapabilities: Readonly<Record<number, bigint>>;
+  /** Whether `hv_vcpu_run` executes guest code (rows about what follows a run count only then). */
+  readonly guestExecution?: boolean;
 }
 
 /** One vCPU as the spec tracks it. */
@@ -120,6 +122,8 @@ export interface SpecVm {
   vcpusCreated?: boolean;
   /** arm64: some vCPU of this VM returned from a run (`hv_gic_set_state` must come before, §2.7 [H]). */
   ran?: boolean;
+  /** arm64: a run of a vCPU of this VM failed: whether it entered the guest is not known. */
+  mayHaveRun?: boolean;
 }
 
 /** The whole process, as the spec sees it. */
@@ -157,6 +161,7 @@ export function envFromCapabilities(caps: Capabilities): SpecEnv {
     gic: caps.gic,
     maxAddressSpaces: caps.maxAddressSpaces ?? 1,
     vmxCapabilities: caps.vmxCapabilities ?? {},
+    guestExecution: caps.guestExecution,
   };
 }
 

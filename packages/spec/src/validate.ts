@@ -75,7 +75,8 @@ export function checkVcpuList(name: string, value: unknown, countName: string, c
  * function reads `length` bytes of it).
  */
 export function checkBytes(name: string, value: unknown, lengthName: string, length: unknown): void {
-  if (!(value instanceof Uint8Array)) throw new TypeError(`${name} must be a Uint8Array, got ${describe(value)}`);
+  if (!(value instanceof Uint8Array))
+    throw new TypeError(`${name} must be a Uint8Array, got ${describe(value)}`);
   checkU64(lengthName, length);
   if (length > BigInt(value.length))
     throw new TypeError(`${lengthName} ${length} exceeds ${name}.length ${value.length}`);

@@ -163,7 +163,7 @@ const hv_vcpu_config_get_ccsidr_el1_sys_reg_values: CallSpec = {
       applies: (_s, c) => arg<number>(c, 'cache_type') > HV_CACHE_TYPE.HV_CACHE_TYPE_INSTRUCTION,
       ret: NOT_SUCCESS,
       evidence: U,
-      source: "hvf-facts §2.1: hv_cache_type_t has two values [H]; others are undocumented",
+      source: 'hvf-facts §2.1: hv_cache_type_t has two values [H]; others are undocumented',
     },
     {
       id: 'ok',
@@ -425,7 +425,8 @@ const hv_vm_deallocate: CallSpec = {
       applies: (s, c) => !s.allocations.has(arg<Uva>(c, 'uva').mem.id),
       ret: NOT_SUCCESS,
       evidence: U,
-      source: 'hvf-facts §2.3: hv_vm_deallocate frees what hv_vm_allocate made [H]; other memory is undocumented',
+      source:
+        'hvf-facts §2.3: hv_vm_deallocate frees what hv_vm_allocate made [H]; other memory is undocumented',
       dangerous:
         'the framework may unmap whatever host memory is there (it is anonymous memory management), under the VMM',
     },

@@ -13,6 +13,7 @@ import {
   isKnownSysReg,
 } from '../vocabulary/arm64.js';
 import { HV } from '../vocabulary/returns.js';
+import { ARM64_CONFIG_CALLS } from './arm64-config.js';
 import {
   ANY,
   always,
@@ -28,7 +29,6 @@ import {
   U,
   vcpuPrelude,
 } from './dsl.js';
-import { ARM64_CONFIG_CALLS } from './arm64-config.js';
 import { execTimeSpec } from './exec-time.js';
 import { GIC_CALLS } from './gic.js';
 import { vcpuDestroySpec, vmDestroySpec } from './lifecycle.js';
@@ -857,7 +857,9 @@ const hv_vcpu_run: CallSpec = {
       effect: (s, c, o) => {
         const v = liveVcpu(s, c);
         afterGuestRun(v);
-        if (s.vm) s.vm.ran = true;
+        // A run that returned HV_SUCCESS entered the guest; one that failed may or may not have.
+        if (s.vm && o.ret === HV.HV_SUCCESS) s.vm.ran = true;
+        else if (s.vm) s.vm.mayHaveRun = true;
         if ((o.value as Arm64Exit | undefined)?.reason === HV_EXIT_REASON.HV_EXIT_REASON_VTIMER_ACTIVATED)
           v.vtimerMask = true;
       },

@@ -73,7 +73,7 @@ const noGic: Row = {
   applies: (s) => gicOf(s) === undefined,
   ret: NOT_SUCCESS,
   evidence: U,
-  source: 'hvf-facts §2.7: the calls act on the VM\'s one GIC; without one the code is undocumented',
+  source: "hvf-facts §2.7: the calls act on the VM's one GIC; without one the code is undocumented",
 };
 
 /**
@@ -124,7 +124,7 @@ function parameter(
         when: 'always (no VM needed)',
         applies: always,
         ret: SUCCESS,
-        result: 'value = the host\'s value (the backend declares it)',
+        result: "value = the host's value (the backend declares it)",
         evidence: T,
         source:
           'hvf-facts §2.7: runtime parameter queries [H]; applevisor reads each one on the real framework without creating a VM [T]',
@@ -275,7 +275,15 @@ const hv_gic_config_create = spec(
   'hv_gic_config.h',
   'process',
   'Creates a GIC configuration object (no bases, no MSI range).',
-  [{ name: 'config', dir: 'out', type: OUT.config('hv_gic_config_t'), doc: 'the new configuration', c: 'return' }],
+  [
+    {
+      name: 'config',
+      dir: 'out',
+      type: OUT.config('hv_gic_config_t'),
+      doc: 'the new configuration',
+      c: 'return',
+    },
+  ],
   [
     noGicSupport,
     {
@@ -335,14 +343,16 @@ function baseSetter(
         applies: (s, c) => base(c) + BigInt(size(gicEnv(s))) > U64_END,
         ret: code(HV.HV_BAD_ARGUMENT),
         evidence: T,
-        source: 'hvf-facts §2.7/§3: a base whose region would overflow 2^64 is HV_BAD_ARGUMENT (applevisor) [T]',
+        source:
+          'hvf-facts §2.7/§3: a base whose region would overflow 2^64 is HV_BAD_ARGUMENT (applevisor) [T]',
       },
       {
         id: 'misaligned',
         when: `the base is not a multiple of ${alignCall}`,
         applies: (s, c) => base(c) % BigInt(align(gicEnv(s))) !== 0n,
         ret: ANY,
-        result: 'undocumented which call refuses it; on HV_SUCCESS the configuration holds it (hv_gic_create then fails)',
+        result:
+          'undocumented which call refuses it; on HV_SUCCESS the configuration holds it (hv_gic_create then fails)',
         evidence: U,
         source: `hvf-facts §2.7: the base is to be aligned to ${alignCall} [H]; where that is checked is undocumented [U]`,
         effect: (s, c, o) => {
@@ -510,7 +520,7 @@ const hv_gic_create = spec(
   'hv_gic_create',
   'hv_gic.h',
   'process',
-  'Creates the VM\'s GICv3 (distributor, redistributors, MSI frame, CPU interface registers).',
+  "Creates the VM's GICv3 (distributor, redistributors, MSI frame, CPU interface registers).",
   [{ name: 'gic_config', dir: 'in', type: IN.config('hv_gic_config_t'), doc: 'the GIC configuration' }],
   [
     noGicSupport,
@@ -563,7 +573,8 @@ const hv_gic_create = spec(
       },
       ret: code(HV.HV_BAD_ARGUMENT),
       evidence: T,
-      source: 'hvf-facts §2.7/§3: hv_gic_create with an all-default configuration is HV_BAD_ARGUMENT (applevisor) [T]',
+      source:
+        'hvf-facts §2.7/§3: hv_gic_create with an all-default configuration is HV_BAD_ARGUMENT (applevisor) [T]',
     },
     {
       id: 'misaligned',
@@ -589,7 +600,7 @@ const hv_gic_create = spec(
     },
     {
       id: 'outside-ipa',
-      when: 'a region ends past the VM\'s IPA space',
+      when: "a region ends past the VM's IPA space",
       applies: (s, c) =>
         regions(s, gicConfig(s, c) as SpecGicConfig).some(
           (r) => r.base + r.size > (s.vm?.addrLimit ?? U64_END),
@@ -640,7 +651,7 @@ const hv_gic_set_spi = spec(
     },
     {
       id: 'msi-range',
-      when: 'intid is inside the GIC\'s MSI range',
+      when: "intid is inside the GIC's MSI range",
       applies: (s, c) => {
         const msi = liveGic(s).msi;
         const i = arg<number>(c, 'intid');
@@ -648,7 +659,8 @@ const hv_gic_set_spi = spec(
       },
       ret: code(HV.HV_BAD_ARGUMENT),
       evidence: T,
-      source: 'hvf-facts §2.7: "… or in the MSI interrupt range will return a HV_BAD_ARGUMENT" [H]; applevisor [T]',
+      source:
+        'hvf-facts §2.7: "… or in the MSI interrupt range will return a HV_BAD_ARGUMENT" [H]; applevisor [T]',
     },
     {
       id: 'ok',
@@ -657,7 +669,8 @@ const hv_gic_set_spi = spec(
       ret: SUCCESS,
       result: 'the line is driven (no owning-thread rule)',
       evidence: T,
-      source: 'hvf-facts §2.7: injection from any thread [H/T]; applevisor drives every SPI outside the MSIs [T]',
+      source:
+        'hvf-facts §2.7: injection from any thread [H/T]; applevisor drives every SPI outside the MSIs [T]',
     },
   ],
 );
@@ -666,7 +679,7 @@ const hv_gic_send_msi = spec(
   'hv_gic_send_msi',
   'hv_gic.h',
   'process',
-  'Sends an MSI to the GIC\'s MSI frame, as a write of intid to its GICM_SET_SPI_NSR would.',
+  "Sends an MSI to the GIC's MSI frame, as a write of intid to its GICM_SET_SPI_NSR would.",
   [
     {
       name: 'address',
@@ -674,7 +687,7 @@ const hv_gic_send_msi = spec(
       type: IN.u64('hv_ipa_t'),
       doc: 'the IPA of GICM_SET_SPI_NSR in the MSI frame',
     },
-    { name: 'intid', dir: 'in', type: IN.u32('uint32_t'), doc: 'the MSI\'s INTID' },
+    { name: 'intid', dir: 'in', type: IN.u32('uint32_t'), doc: "the MSI's INTID" },
   ],
   [
     noGicSupport,
@@ -702,16 +715,17 @@ const hv_gic_send_msi = spec(
     },
     {
       id: 'bad-address',
-      when: 'address is not the MSI frame\'s GICM_SET_SPI_NSR',
+      when: "address is not the MSI frame's GICM_SET_SPI_NSR",
       applies: (s, c) => arg<bigint>(c, 'address') !== (liveGic(s).msi?.base ?? 0n) + GICM_SET_SPI_NSR,
       ret: ANY,
       result: 'undocumented',
       evidence: U,
-      source: 'hvf-facts §2.7: "Use the address of the HV_GIC_REG_GICM_SET_SPI_NSR register in the MSI frame" [H]; other addresses are undocumented',
+      source:
+        'hvf-facts §2.7: "Use the address of the HV_GIC_REG_GICM_SET_SPI_NSR register in the MSI frame" [H]; other addresses are undocumented',
     },
     {
       id: 'ok',
-      when: 'an MSI INTID at the frame\'s GICM_SET_SPI_NSR',
+      when: "an MSI INTID at the frame's GICM_SET_SPI_NSR",
       applies: always,
       ret: SUCCESS,
       result: 'the MSI is delivered as its SPI',
@@ -778,8 +792,7 @@ function distributorRows(set: boolean): Row[] {
     },
     {
       id: 'other-reg',
-      when:
-        'reg is another offset of the frame (IIDR, TYPER2, SETSPI, SGIR, IGRPMODR, …), or an array entry for INTIDs beyond the SPIs',
+      when: 'reg is another offset of the frame (IIDR, TYPER2, SETSPI, SGIR, IGRPMODR, …), or an array entry for INTIDs beyond the SPIs',
       applies: (s, c) => {
         const intids = distributorRegIntids(arg<number>(c, 'reg'));
         const g = gicEnv(s);
@@ -796,7 +809,7 @@ function distributorRows(set: boolean): Row[] {
       applies: always,
       ret: SUCCESS,
       result: set
-        ? 'the write goes to the register (what it keeps is the architecture\'s; not predicted)'
+        ? "the write goes to the register (what it keeps is the architecture's; not predicted)"
         : 'value = the register (not predicted)',
       evidence: T,
       source:
@@ -885,7 +898,9 @@ function vcpuRegisterPair(opts: {
       when: `the owner ${set ? 'writes' : 'reads'} an ${opts.what} register of the VM's GIC`,
       applies: always,
       ret: SUCCESS,
-      result: set ? 'the write goes to the register (what it keeps is not predicted)' : 'value = the register (not predicted)',
+      result: set
+        ? 'the write goes to the register (what it keeps is not predicted)'
+        : 'value = the register (not predicted)',
       evidence: H,
       source: set ? opts.evidence.set : opts.evidence.get,
     });
@@ -905,7 +920,11 @@ function vcpuRegisterPair(opts: {
       'hv_gic.h',
       'owner',
       `Writes a GIC ${opts.what} register of a vCPU.`,
-      [vcpuParam, { name: 'reg', dir: 'in', type: opts.type, doc: `the ${opts.what} register` }, valueIn('the value to write')],
+      [
+        vcpuParam,
+        { name: 'reg', dir: 'in', type: opts.type, doc: `the ${opts.what} register` },
+        valueIn('the value to write'),
+      ],
       rows(true),
     ),
   ];
@@ -954,7 +973,8 @@ const registers: CallSpec[] = [
         applies: (s, c) => arg<number>(c, 'reg') === ICC_SRE_EL2 && s.vm?.el2 !== true,
         ret: NOT_SUCCESS,
         evidence: H,
-        source: 'hvf-facts §3: EL2 system registers without EL2 enabled are an error [H]; the code is undocumented [U]',
+        source:
+          'hvf-facts §3: EL2 system registers without EL2 enabled are an error [H]; the code is undocumented [U]',
       },
     ],
     evidence: {
@@ -1039,7 +1059,7 @@ const msi: CallSpec[] = [
     'hv_gic_get_msi_reg',
     'hv_gic.h',
     'process',
-    'Reads a register of the GIC\'s MSI frame.',
+    "Reads a register of the GIC's MSI frame.",
     [msiParam, valueOut()],
     msiRows(false),
   ),
@@ -1047,7 +1067,7 @@ const msi: CallSpec[] = [
     'hv_gic_set_msi_reg',
     'hv_gic.h',
     'process',
-    'Writes a register of the GIC\'s MSI frame.',
+    "Writes a register of the GIC's MSI frame.",
     [msiParam, valueIn('the value to write')],
     msiRows(true),
   ),
@@ -1067,7 +1087,7 @@ const hv_gic_get_redistributor_base = spec(
   'hv_gic_get_redistributor_base',
   'hv_gic.h',
   'any',
-  'Reads the IPA of a vCPU\'s redistributor (after its MPIDR_EL1 affinity is set).',
+  "Reads the IPA of a vCPU's redistributor (after its MPIDR_EL1 affinity is set).",
   [
     vcpuParam,
     {
@@ -1090,12 +1110,13 @@ const hv_gic_get_redistributor_base = spec(
     noGic,
     {
       id: 'mpidr-unset',
-      when: 'the VMM has not written the vCPU\'s MPIDR_EL1',
+      when: "the VMM has not written the vCPU's MPIDR_EL1",
       applies: (s, c) => !liveVcpu(s, c).mpidrWritten,
       ret: ANY,
       result: 'undocumented; on HV_SUCCESS the value is a redistributor of the region',
       evidence: U,
-      source: 'hvf-facts §2.7, §5.8: "Must be called after the affinity of the given vCPU has been set in its MPIDR_EL1" [H]; before, undocumented',
+      source:
+        'hvf-facts §2.7, §5.8: "Must be called after the affinity of the given vCPU has been set in its MPIDR_EL1" [H]; before, undocumented',
       value: (s, c, v) => redistributorBaseCheck(s, liveVcpu(s, c), v),
     },
     {
@@ -1135,7 +1156,15 @@ const hv_gic_state_create = spec(
   'hv_gic_state.h',
   'process',
   'Takes a GIC state object: the distributor and redistributors as they are now (not the CPU registers).',
-  [{ name: 'state', dir: 'out', type: OUT.config('hv_gic_state_t'), doc: 'the new state object', c: 'return' }],
+  [
+    {
+      name: 'state',
+      dir: 'out',
+      type: OUT.config('hv_gic_state_t'),
+      doc: 'the new state object',
+      c: 'return',
+    },
+  ],
   [
     noGicSupport,
     {
@@ -1155,7 +1184,9 @@ const hv_gic_state_create = spec(
       evidence: H,
       source: 'hvf-facts §2.7: hv_gic_state_create ("VM must be stopped") [H]',
       value: (s, _c, v) =>
-        typeof v === 'number' && !s.gicStates.has(v) ? undefined : `state: expected a new object, got ${String(v)}`,
+        typeof v === 'number' && !s.gicStates.has(v)
+          ? undefined
+          : `state: expected a new object, got ${String(v)}`,
       effect: (s, _c, o) => {
         s.gicStates.set(Number(o.value), { gic: liveGic(s), size: undefined });
       },
@@ -1167,7 +1198,7 @@ const hv_gic_state_get_size = spec(
   'hv_gic_state_get_size',
   'hv_gic_state.h',
   'process',
-  'Reads how many bytes the state object\'s data takes.',
+  "Reads how many bytes the state object's data takes.",
   [stateParam, { name: 'gic_state_size', dir: 'out', type: OUT.u64('size_t *'), doc: 'the size in bytes' }],
   [
     noGicSupport,
@@ -1193,7 +1224,7 @@ const hv_gic_state_get_data = spec(
   'hv_gic_state_get_data',
   'hv_gic_state.h',
   'process',
-  'Reads the state object\'s data: an opaque, versioned blob of the whole GIC but its CPU registers.',
+  "Reads the state object's data: an opaque, versioned blob of the whole GIC but its CPU registers.",
   [
     stateParam,
     {
@@ -1268,13 +1299,23 @@ const hv_gic_set_state = spec(
       id: 'ran',
       when: 'a vCPU of the VM has run',
       applies: (s) => s.vm?.ran === true,
+      requires: (env) => env.guestExecution !== false,
       ret: NOT_SUCCESS,
       evidence: H,
       source: 'hvf-facts §2.7: "… and must be done before vcpu\'s are run" [H]; the code is undocumented [U]',
     },
     {
+      id: 'may-have-run',
+      when: 'a run of a vCPU of the VM failed (whether it entered the guest is unknown)',
+      applies: (s) => s.vm?.mayHaveRun === true,
+      ret: ANY,
+      result: 'undocumented; on HV_SUCCESS the GIC holds the data',
+      evidence: U,
+      source: 'hvf-facts §2.7: "must be done before vcpu\'s are run" [H]; after a failed run, undocumented',
+    },
+    {
       id: 'short',
-      when: 'gic_state_size is smaller than the GIC\'s state data',
+      when: "gic_state_size is smaller than the GIC's state data",
       applies: (s, c) => liveGic(s).blobs.some((b) => stateData(c).length < b.length),
       ret: code(HV.HV_BAD_ARGUMENT),
       evidence: T,
@@ -1282,14 +1323,15 @@ const hv_gic_set_state = spec(
     },
     {
       id: 'corrupted',
-      when: 'the data is the GIC\'s state data with its first byte changed',
+      when: "the data is the GIC's state data with its first byte changed",
       applies: (s, c) => {
         const d = stateData(c);
         return liveGic(s).blobs.some((b) => b.length === d.length && b[0] !== d[0]);
       },
       ret: code(HV.HV_BAD_ARGUMENT),
       evidence: T,
-      source: 'hvf-facts §2.7/§3: a corrupted buffer (applevisor zeroes its first byte) is HV_BAD_ARGUMENT [T]',
+      source:
+        'hvf-facts §2.7/§3: a corrupted buffer (applevisor zeroes its first byte) is HV_BAD_ARGUMENT [T]',
     },
     {
       id: 'ok',
@@ -1316,7 +1358,7 @@ const hv_gic_reset = spec(
   'hv_gic_reset',
   'hv_gic.h',
   'process',
-  'Resets the GIC\'s distributor, redistributors and internal state (on VM reset).',
+  "Resets the GIC's distributor, redistributors and internal state (on VM reset).",
   [],
   [
     noGicSupport,

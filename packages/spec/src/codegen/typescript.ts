@@ -103,9 +103,7 @@ export function backendMethodsSource(): string {
     'Vcpu',
     'VcpuConfig',
     'VmConfig',
-  ].filter((t) =>
-    new RegExp(`\\b${t}\\b`).test(body),
-  );
+  ].filter((t) => new RegExp(`\\b${t}\\b`).test(body));
   out += `import type { ${[...types, 'Result', 'ThreadId'].sort().join(', ')} } from '../backend.js';\n`;
   out += body;
   return out;

@@ -9,10 +9,11 @@
 import fc from 'fast-check';
 import type { GicParameters, HostMemory, ThreadId, Vcpu } from '../backend.js';
 import { forgeVcpu } from '../backend.js';
+import { VOCABS, type Vocab } from '../calls/params.js';
 import type { SpecCall } from '../calls/types.js';
 import type { SpecState } from '../state.js';
 import { CPSR_EL1H_DAIF, HV_GIC_MSI_REG, HV_REG, HV_SYS_REG } from '../vocabulary/arm64.js';
-import { THREADS, threadArb } from './choices.js';
+import { THREADS, threadArb, u64Arb } from './choices.js';
 import type { HvCommand, Weighted } from './commands.js';
 import type { Model, Real } from './context.js';
 import { describeCall } from './describe.js';
@@ -50,7 +51,10 @@ function allocate(page: number): fc.Arbitrary<HvCommand> {
     { weight: 8, arbitrary: fc.integer({ min: 1, max: 3 }).map((n) => BigInt(n * page)) },
     { weight: 1, arbitrary: fc.constantFrom(0n, BigInt(page / 4), BigInt(page + 4096)) },
   );
-  const flags = fc.oneof({ weight: 8, arbitrary: fc.constant(0n) }, { weight: 1, arbitrary: fc.constant(1n) });
+  const flags = fc.oneof(
+    { weight: 8, arbitrary: fc.constant(0n) },
+    { weight: 1, arbitrary: fc.constant(1n) },
+  );
   return fc.tuple(size, flags, threadArb).map(
     ([sz, fl, t]) =>
       new SequenceCommand('hv_vm_allocate', async (m, run) => {
@@ -61,21 +65,32 @@ function allocate(page: number): fc.Arbitrary<HvCommand> {
   );
 }
 
-/** `hv_vm_deallocate`: mostly a whole allocation; sometimes part of one, or a host_alloc buffer. */
+/**
+ * `hv_vm_deallocate`: mostly a whole allocation; sometimes part of one, a host_alloc buffer, or an
+ * allocation the VMM maps first (at the top of the IPA space, where nothing else goes).
+ */
 function deallocate(page: number): fc.Arbitrary<HvCommand> {
   const how = fc.oneof(
     { weight: 6, arbitrary: fc.constant('whole' as const) },
     { weight: 1, arbitrary: fc.constant('part' as const) },
     { weight: 1, arbitrary: fc.constant('other' as const) },
+    { weight: 1, arbitrary: fc.constant('mapped' as const) },
   );
   return fc.tuple(how, fc.nat(3), threadArb).map(
     ([h, i, t]) =>
       new SequenceCommand('hv_vm_deallocate', async (m, run) => {
         const allocated = [...m.mems.values()].filter((x) => m.state.allocations.has(x.id));
-        const others = [...m.mems.values()].filter((x) => !m.state.allocations.has(x.id) && !m.codeMems.has(x.id));
+        const others = [...m.mems.values()].filter(
+          (x) => !m.state.allocations.has(x.id) && !m.codeMems.has(x.id),
+        );
         const pool = h === 'other' ? others : allocated;
         const mem = pool[i % Math.max(pool.length, 1)];
         if (!mem) return;
+        const vm = m.state.vm;
+        if (h === 'mapped' && vm) {
+          const ipa = vm.addrLimit - BigInt(mem.size) - BigInt(vm.granule) * 4n;
+          await run(call('hv_vm_map', t, { uva: { mem, offset: 0 }, ipa, size: BigInt(mem.size), flags: 3 }));
+        }
         const size = h === 'part' ? BigInt(Math.max(mem.size - page, page)) : BigInt(mem.size);
         await run(call('hv_vm_deallocate', t, { uva: { mem, offset: h === 'part' ? page : 0 }, size }));
         if (!m.state.buffers.has(mem.id)) m.mems.delete(mem.id);
@@ -198,7 +213,10 @@ function gicCreate(): fc.Arbitrary<HvCommand> {
     .tuple(
       baseChoice,
       baseChoice,
-      fc.oneof({ weight: 3, arbitrary: fc.constant<BaseChoice>('unset') }, { weight: 2, arbitrary: baseChoice }),
+      fc.oneof(
+        { weight: 3, arbitrary: fc.constant<BaseChoice>('unset') },
+        { weight: 2, arbitrary: baseChoice },
+      ),
       rangeChoice,
       fc.oneof({ weight: 12, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
       threadArb,
@@ -319,37 +337,134 @@ function gicRun(): fc.Arbitrary<HvCommand> {
         const vcpu = forgeVcpu(v.handle);
         await run(call('hv_vcpu_set_sys_reg', t, { vcpu, reg: HV_SYS_REG.HV_SYS_REG_SCTLR_EL1, value: 0n }));
         await run(call('hv_vcpu_set_sys_reg', t, { vcpu, reg: HV_SYS_REG.HV_SYS_REG_VBAR_EL1, value: ipa }));
-        await run(call('hv_vcpu_set_reg', t, { vcpu, reg: HV_REG.HV_REG_CPSR, value: BigInt(CPSR_EL1H_DAIF) }));
+        await run(
+          call('hv_vcpu_set_reg', t, { vcpu, reg: HV_REG.HV_REG_CPSR, value: BigInt(CPSR_EL1H_DAIF) }),
+        );
         await run(call('hv_vcpu_set_reg', t, { vcpu, reg: HV_REG.HV_REG_PC, value: ipa }));
         await run(call('hv_vcpu_run', t, { vcpu }));
       }),
   );
 }
 
+type RegFamily = 'distributor' | 'redistributor' | 'icc' | 'ich' | 'icv' | 'msi';
+
+/**
+ * Register numbers of each family: the enum's names, the ones with rows of their own (read-only, EL2),
+ * array entries, and a few that are no register.
+ */
+function registerArb(family: RegFamily): fc.Arbitrary<number> {
+  const names = (v: Vocab): number[] => [...v.names.values()].map(Number);
+  const pick = (all: number[], special: number[], bad: number[]): fc.Arbitrary<number> =>
+    fc.oneof(
+      { weight: 6, arbitrary: fc.constantFrom(...all) },
+      { weight: 3, arbitrary: fc.constantFrom(...special) },
+      { weight: 2, arbitrary: fc.constantFrom(...bad) },
+    );
+  switch (family) {
+    case 'distributor':
+      return fc.oneof(
+        {
+          weight: 6,
+          arbitrary: pick(
+            names(VOCABS.gicDistributorReg),
+            [0x0004, 0xffe8, 0x0008, 0x000c, 0x0040, 0x0f00, 0x7f00],
+            [0x0102, 0x1_0000, 0xffff],
+          ),
+        },
+        { weight: 2, arbitrary: fc.nat(255).map((i) => 0x0400 + 4 * i) },
+      );
+    case 'redistributor':
+      return pick(names(VOCABS.gicRedistributorReg), [0x0008, 0xffe8], [0x0000, 0x0014, 0x10001, 0x2_0000]);
+    case 'icc':
+      return pick(names(VOCABS.gicIccReg), [0xc65b, 0xe64d], [0xc000, 0xc66f, 0xffff]);
+    case 'ich':
+      return pick(names(VOCABS.gicIchReg), [0xe659, 0xe65a, 0xe65b, 0xe65d], [0xe641, 0xffff]);
+    case 'icv':
+      return fc.constantFrom(0xc230, 0xc664, 0xc667);
+    case 'msi':
+      return pick(names(VOCABS.gicMsiReg), [0x0008], [0x0000, 0x0044]);
+  }
+}
+
+const REG_CALLS: Record<RegFamily, { get: string; set: string; perVcpu: boolean }> = {
+  distributor: { get: 'hv_gic_get_distributor_reg', set: 'hv_gic_set_distributor_reg', perVcpu: false },
+  redistributor: { get: 'hv_gic_get_redistributor_reg', set: 'hv_gic_set_redistributor_reg', perVcpu: true },
+  icc: { get: 'hv_gic_get_icc_reg', set: 'hv_gic_set_icc_reg', perVcpu: true },
+  ich: { get: 'hv_gic_get_ich_reg', set: 'hv_gic_set_ich_reg', perVcpu: true },
+  icv: { get: 'hv_gic_get_icv_reg', set: 'hv_gic_set_icv_reg', perVcpu: true },
+  msi: { get: 'hv_gic_get_msi_reg', set: 'hv_gic_set_msi_reg', perVcpu: false },
+};
+
+/**
+ * A VMM saving or restoring a GIC register, as it does around a snapshot: read one, and maybe write
+ * back what it read (or another value), on the owner thread of a vCPU of the GIC's VM for the per-vCPU
+ * families; sometimes an MSI through the frame as well.
+ */
+function gicRegisters(): fc.Arbitrary<HvCommand> {
+  const family = fc.constantFrom<RegFamily>('distributor', 'redistributor', 'icc', 'ich', 'icv', 'msi');
+  return fc
+    .tuple(family, fc.nat(7), fc.boolean(), u64Arb, fc.boolean(), fc.nat(THREADS - 1))
+    .chain(([f, i, write, value, msi, t]) =>
+      registerArb(f).map((reg) => ({ f, i, write, value, msi, t, reg })),
+    )
+    .map(
+      ({ f, i, write, value, msi, t, reg }) =>
+        new SequenceCommand(REG_CALLS[f].get, async (m, run) => {
+          const s = m.state;
+          if (!s.vm?.gic) return;
+          const calls = REG_CALLS[f];
+          if (calls.perVcpu && s.vcpus.size === 0 && s.env.maxVcpus > 0)
+            await run(call('hv_vcpu_create', t, { config: null }));
+          const live = [...s.vcpus.values()];
+          const v = live[i % Math.max(live.length, 1)];
+          if (calls.perVcpu && !v) return;
+          const target =
+            calls.perVcpu && v ? { t: v.owner, args: { vcpu: forgeVcpu(v.handle) } } : { t, args: {} };
+          const got = await run(call(calls.get, target.t, { ...target.args, reg }));
+          if (write)
+            await run(
+              call(calls.set, target.t, {
+                ...target.args,
+                reg,
+                value: typeof got === 'bigint' ? got : value,
+              }),
+            );
+          const frame = s.vm?.gic?.msi;
+          if (msi && frame)
+            await run(
+              call('hv_gic_send_msi', t, {
+                // Now and then the frame's base instead of its GICM_SET_SPI_NSR.
+                address: frame.base + (i === 7 ? 0n : BigInt(HV_GIC_MSI_REG.HV_GIC_REG_GICM_SET_SPI_NSR)),
+                intid: frame.intidBase + (i % frame.count),
+              }),
+            );
+        }),
+    );
+}
+
 /** INTIDs around the SPI and MSI ranges. */
 function intidArb(): fc.Arbitrary<(s: SpecState) => number> {
-  return fc.tuple(fc.constantFrom('spi-low', 'spi-mid', 'spi-high', 'below', 'above', 'msi'), fc.nat(3)).map(
-    ([where, k]) =>
-      (s: SpecState) => {
-        const g = s.env.gic;
-        if (!g) return k;
-        const msi = s.vm?.gic?.msi;
-        switch (where) {
-          case 'spi-low':
-            return g.spiBase + k;
-          case 'spi-mid':
-            return g.spiBase + Math.floor(g.spiCount / 2) + k;
-          case 'spi-high':
-            return g.spiBase + g.spiCount - 1 - k;
-          case 'below':
-            return Math.max(0, g.spiBase - 1 - k);
-          case 'above':
-            return g.spiBase + g.spiCount + k;
-          default:
-            return msi ? msi.intidBase + (k % Math.max(msi.count, 1)) : g.spiBase + k;
-        }
-      },
-  );
+  return fc
+    .tuple(fc.constantFrom('spi-low', 'spi-mid', 'spi-high', 'below', 'above', 'msi'), fc.nat(3))
+    .map(([where, k]) => (s: SpecState) => {
+      const g = s.env.gic;
+      if (!g) return k;
+      const msi = s.vm?.gic?.msi;
+      switch (where) {
+        case 'spi-low':
+          return g.spiBase + k;
+        case 'spi-mid':
+          return g.spiBase + Math.floor(g.spiCount / 2) + k;
+        case 'spi-high':
+          return g.spiBase + g.spiCount - 1 - k;
+        case 'below':
+          return Math.max(0, g.spiBase - 1 - k);
+        case 'above':
+          return g.spiBase + g.spiCount + k;
+        default:
+          return msi ? msi.intidBase + (k % Math.max(msi.count, 1)) : g.spiBase + k;
+      }
+    });
 }
 
 function setSpi(): fc.Arbitrary<HvCommand> {
@@ -384,8 +499,20 @@ export function arm64Shaped(page: number): Map<string, Weighted> {
   return new Map([
     ['hv_vm_allocate', w(2, allocate(page))],
     ['hv_vm_deallocate', w(2, deallocate(page))],
-    ['hv_vcpu_config_create', w(2, creator('hv_vcpu_config_create', (s) => s.vcpuConfigs.size))],
-    ['hv_gic_config_create', w(1, creator('hv_gic_config_create', (s) => s.gicConfigs.size))],
+    [
+      'hv_vcpu_config_create',
+      w(
+        2,
+        creator('hv_vcpu_config_create', (s) => s.vcpuConfigs.size),
+      ),
+    ],
+    [
+      'hv_gic_config_create',
+      w(
+        1,
+        creator('hv_gic_config_create', (s) => s.gicConfigs.size),
+      ),
+    ],
     ['hv_vcpu_create', w(6, vcpuCreate())],
     ['hv_gic_set_spi', w(2, setSpi())],
     ['hv_gic_send_msi', w(2, sendMsi())],
@@ -398,6 +525,7 @@ export function gicSequences(): Weighted[] {
     { weight: 4, arbitrary: gicCreate() },
     { weight: 3, arbitrary: gicVcpu() },
     { weight: 3, arbitrary: gicState() },
-    { weight: 1, arbitrary: gicRun() },
+    { weight: 2, arbitrary: gicRun() },
+    { weight: 6, arbitrary: gicRegisters() },
   ];
 }

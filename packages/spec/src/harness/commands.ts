@@ -11,6 +11,7 @@ import { callSpecs, inParams } from '../calls/registry.js';
 import type { CallSpec, InParam, SpecCall } from '../calls/types.js';
 import { HV_REG, HV_REG_COUNT } from '../vocabulary/arm64.js';
 import { HV_VM_OPTIONS, VMCS } from '../vocabulary/x86.js';
+import { arm64Shaped, gicSequences } from './arm64-commands.js';
 import {
   addrArb,
   flagsArb,
@@ -22,7 +23,6 @@ import {
   type VcpuChoice,
   vcpuChoice,
 } from './choices.js';
-import { arm64Shaped, gicSequences } from './arm64-commands.js';
 import type { Model, Real } from './context.js';
 import { describeCall } from './describe.js';
 import { execute } from './execute.js';
@@ -576,7 +576,13 @@ export function lifecycleCommands(arch: Arch): Weighted[] {
       3,
       fc.integer({ min: 1, max: 8 }).map((pages) => new HostAllocCommand(pages)),
     ),
-    ...callSpecs(arch).map((spec) => shaped.get(spec.name) ?? weighted(2, genericCommand(spec, unit))),
+    // The GIC's many register and parameter calls share the weight of a few, so that they do not crowd
+    // out the calls every VM needs; its deeper rows come from the GIC sequences.
+    ...callSpecs(arch).map(
+      (spec) =>
+        shaped.get(spec.name) ??
+        weighted(spec.name.startsWith('hv_gic_') ? 1 : 2, genericCommand(spec, unit)),
+    ),
     ...(arch === 'arm64' ? gicSequences() : []),
   ];
 }

@@ -22,7 +22,8 @@ export interface Difference {
 
 function sameValue(a: unknown, b: unknown): boolean {
   if (a instanceof Uint8Array && b instanceof Uint8Array) return Buffer.compare(a, b) === 0;
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => sameValue(x, b[i]));
+  if (Array.isArray(a) && Array.isArray(b))
+    return a.length === b.length && a.every((x, i) => sameValue(x, b[i]));
   if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null) {
     if ('exception' in a && 'exception' in b) {
       const x = a as Arm64Exit;

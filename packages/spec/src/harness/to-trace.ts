@@ -4,10 +4,10 @@
  * @module
  */
 import type { Arch, HostMemory, Uva } from '../backend.js';
+import type { HandleKind } from '../calls/params.js';
 import { callSpec, valueParam } from '../calls/registry.js';
 import { HV, hvReturnName } from '../vocabulary/returns.js';
 import type { LogEntry } from './context.js';
-import type { HandleKind } from '../calls/params.js';
 import { HANDLE_CALLS, handleArgs } from './handles.js';
 
 /** A trace step as plain JSON. */

@@ -164,7 +164,8 @@ const GIC_PARAMETER_CALLS: Readonly<Record<string, Exclude<keyof GicParameters, 
   hv_gic_get_msi_region_base_alignment: 'msiRegionBaseAlignment',
 };
 
-const full = (check: { readonly mask: bigint }, bits: number): boolean => check.mask === (1n << BigInt(bits)) - 1n;
+const full = (check: { readonly mask: bigint }, bits: number): boolean =>
+  check.mask === (1n << BigInt(bits)) - 1n;
 
 /** The outcome a compiled expectation pins down (exact codes and values only). */
 function recorded(check: ExpectCheck, spec: TraceCallSpec): Recorded {
@@ -210,7 +211,13 @@ function recorded(check: ExpectCheck, spec: TraceCallSpec): Recorded {
         known = true;
         value = Object.fromEntries(names.map((n) => [n, Number(v.fields[n]?.value)]));
       }
-    } else if (spec.out !== 'bytes' && spec.out !== 'bool' && spec.out !== 'mem' && spec.out !== 'u64x8' && spec.out !== 'record') {
+    } else if (
+      spec.out !== 'bytes' &&
+      spec.out !== 'bool' &&
+      spec.out !== 'mem' &&
+      spec.out !== 'u64x8' &&
+      spec.out !== 'record'
+    ) {
       const bits = KIND_BITS[spec.out];
       if (full(v, bits)) {
         known = true;
@@ -432,7 +439,12 @@ export function lintTrace(trace: Trace, options: LintOptions = {}): LintReport {
         );
       }
     }
-    if (step.bind !== undefined && assumedRet === HV.HV_SUCCESS && spec.out !== undefined && spec.out !== 'mem') {
+    if (
+      step.bind !== undefined &&
+      assumedRet === HV.HV_SUCCESS &&
+      spec.out !== undefined &&
+      spec.out !== 'mem'
+    ) {
       const kind = spec.out as BindKind;
       binds.set(step.bind, { kind, value: value as number | bigint | boolean | undefined });
     }

@@ -7,8 +7,8 @@
  */
 
 import type { HostMemory } from '../backend.js';
-import { HV, hvReturnFromName } from '../vocabulary/returns.js';
 import type { HandleKind } from '../calls/params.js';
+import { HV, hvReturnFromName } from '../vocabulary/returns.js';
 import { type BindKind, KIND_BITS, type TraceArgSpec, type TraceArgType, type Vocab } from './calls.js';
 import type { JsonValue } from './types.js';
 

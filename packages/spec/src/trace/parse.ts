@@ -134,7 +134,10 @@ export function compileExpect(
       const rec = obj.value as unknown;
       const names = spec.fields ?? [];
       if (rec === null || typeof rec !== 'object' || Array.isArray(rec))
-        throw new FieldError('expect.value', `expected an object of ${names.join(', ')}, got ${describeJson(rec)}`);
+        throw new FieldError(
+          'expect.value',
+          `expected an object of ${names.join(', ')}, got ${describeJson(rec)}`,
+        );
       const fields: Record<string, NumericCheck> = {};
       for (const [k, x] of Object.entries(rec as Record<string, unknown>)) {
         if (!names.includes(k))
