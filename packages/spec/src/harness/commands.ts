@@ -9,6 +9,7 @@ import { forgeSpace } from '../backend.js';
 import type { ObjectKind, Vocab } from '../calls/params.js';
 import { callSpecs, inParams } from '../calls/registry.js';
 import type { CallSpec, InParam, SpecCall } from '../calls/types.js';
+import type { SpecEnv } from '../state.js';
 import { HV_REG, HV_REG_COUNT } from '../vocabulary/arm64.js';
 import { HV_VM_OPTIONS, VMCS } from '../vocabulary/x86.js';
 import { arm64Shaped, gicSequences } from './arm64-commands.js';
@@ -568,21 +569,33 @@ const VMCS_INTERESTING = [
  * shaped where the rules need more), plus host allocation; the calls that build state (a VM, vCPUs,
  * buffers, mappings) are picked more often, so that the calls that need that state get to run.
  */
-export function lifecycleCommands(arch: Arch): Weighted[] {
+export function lifecycleCommands(arch: Arch, env?: Pick<SpecEnv, 'gic'>): Weighted[] {
   const shaped = shapedCommands(arch);
   const { unit } = SHAPE[arch];
+  const commandOf = (spec: CallSpec): fc.Arbitrary<HvCommand> =>
+    shaped.get(spec.name)?.arbitrary ?? genericCommand(spec, unit);
+  const specs = callSpecs(arch);
+  const gic = specs.filter((spec) => spec.name.startsWith('hv_gic_'));
+  // The GIC's many register and parameter calls share the weight of a few, so that they do not crowd
+  // out the calls every VM needs; its deeper rows come from the GIC sequences. On a host without
+  // hv_gic every one of them fails alike: one command stands for them all.
+  const gicCommands =
+    arch !== 'arm64'
+      ? []
+      : env !== undefined && env.gic === undefined
+        ? [weighted(2, fc.oneof(...gic.map(commandOf)))]
+        : [
+            ...gic.map((spec) => weighted(shaped.get(spec.name)?.weight ?? 1, commandOf(spec))),
+            ...gicSequences(),
+          ];
   return [
     weighted(
       3,
       fc.integer({ min: 1, max: 8 }).map((pages) => new HostAllocCommand(pages)),
     ),
-    // The GIC's many register and parameter calls share the weight of a few, so that they do not crowd
-    // out the calls every VM needs; its deeper rows come from the GIC sequences.
-    ...callSpecs(arch).map(
-      (spec) =>
-        shaped.get(spec.name) ??
-        weighted(spec.name.startsWith('hv_gic_') ? 1 : 2, genericCommand(spec, unit)),
-    ),
-    ...(arch === 'arm64' ? gicSequences() : []),
+    ...specs
+      .filter((spec) => !spec.name.startsWith('hv_gic_'))
+      .map((spec) => shaped.get(spec.name) ?? weighted(2, genericCommand(spec, unit))),
+    ...gicCommands,
   ];
 }
