@@ -337,7 +337,7 @@ const hv_vm_allocate: CallSpec = {
     {
       name: 'uvap',
       dir: 'out',
-      type: OUT.mem('void **'),
+      type: OUT.mem('void **', 'size'),
       doc: 'the memory (in JS a HostMemory, usable wherever a host buffer is)',
     },
     { name: 'size', dir: 'in', type: IN.u64('size_t'), doc: 'bytes, a multiple of the page size' },

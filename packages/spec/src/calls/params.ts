@@ -262,6 +262,8 @@ export interface OutType {
    * it): `hv_gic_state_get_data` writes as many bytes as `hv_gic_state_get_size` of the same object says.
    */
   readonly sizeFrom?: string;
+  /** `mem` only: the `in` parameter giving the memory's size in bytes. */
+  readonly extent?: string;
   /** `record` only: the out-parameters the value gathers, by name. */
   readonly fields?: readonly { readonly name: string; readonly type: OutType }[];
 }
@@ -364,8 +366,8 @@ export const OUT = {
   },
   /** Eight 64-bit values written into a C array (`uint64_t values[_Nonnull 8]`); a list in JS. */
   u64x8: (c: string, array: string): OutType => ({ kind: 'u64x8', c, ts: 'readonly bigint[]', array }),
-  /** Host memory the call allocates (`void **`): a `HostMemory` in JS, a buffer name in a trace. */
-  mem: (c: string): OutType => ({ kind: 'mem', c, ts: 'HostMemory' }),
+  /** Host memory the call allocates (`void **`), `extent` bytes: a `HostMemory` in JS, a buffer name in a trace. */
+  mem: (c: string, extent: string): OutType => ({ kind: 'mem', c, ts: 'HostMemory', extent }),
   /** Bytes written into the caller's buffer (`void *`), as many as `sizeFrom` says; a `Uint8Array` in JS. */
   bytes: (c: string, sizeFrom: string): OutType => ({ kind: 'bytes', c, ts: 'Uint8Array', sizeFrom }),
   /** `hv_vcpu_exit_t **`: where arm64 `hv_vcpu_create` leaves the exit record's address (no JS value). */
