@@ -415,6 +415,7 @@ const hv_vm_deallocate: CallSpec = {
       type: IN.uva('void *'),
       doc: 'the memory hv_vm_allocate returned (in JS its HostMemory, offset 0)',
       extent: 'size',
+      frees: true,
     },
     { name: 'size', dir: 'in', type: IN.u64('size_t'), doc: 'its size' },
   ],

@@ -94,6 +94,8 @@ export interface InParam {
   readonly doc: string;
   /** `uva` only: the parameter giving the number of bytes the host range spans. */
   readonly extent?: string;
+  /** `uva` only: on HV_SUCCESS the memory is freed (`hv_vm_deallocate`): it is no longer the VMM's. */
+  readonly frees?: boolean;
 }
 
 /** An `out` parameter of an `hv_*` function. */

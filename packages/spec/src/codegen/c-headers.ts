@@ -533,7 +533,8 @@ export function cDeclaration(spec: CallSpec): string {
   return `${cPrototype(spec)}; /* ${notes.join('; ')} */`;
 }
 
-function cParam(p: Param): string {
+/** One C parameter as Apple's header spells it (`uint64_t *value`, `uint64_t values[_Nonnull 8]`). */
+export function cParam(p: Param): string {
   const type = p.type.c;
   if (p.dir === 'out' && p.type.array !== undefined) return `${type} ${p.name}[${p.type.array}]`;
   return type.endsWith('*') ? `${type}${p.name}` : `${type} ${p.name}`;

@@ -82,7 +82,8 @@ function fromRegistry(spec: CallSpec): TraceCallSpec {
   const inputs = spec.params.filter((p) => p.dir === 'in');
   const value = valueParam(spec);
   const flagsArg = inputs.findIndex((p) => p.type.kind === 'flags');
-  const out = value?.type.kind;
+  // An OS object binds as its kind (a vCPU configuration is not a VM configuration).
+  const out = value?.type.kind === 'config' ? (value.type.object ?? 'config') : value?.type.kind;
   const vocab = value?.type.vocab;
   return {
     kind: 'hv',
