@@ -17,11 +17,11 @@
  * Written into `packages/capi/dist/generated/` by the package build (scripts/generate.ts --only capi).
  */
 import type { Arch } from '../../spec/src/backend.ts';
-import { type TraceArgType, VOCABS, type Vocab } from '../../spec/src/calls/params.ts';
+import { type ObjectKind, type TraceArgType, VOCABS, type Vocab } from '../../spec/src/calls/params.ts';
 import { VMCS_REG_ALIAS, X86_REG_EXACT } from '../../spec/src/calls/registers.ts';
 import { callSpecs } from '../../spec/src/calls/registry.ts';
 import type { CallSpec, InParam, OutParam, Param } from '../../spec/src/calls/types.ts';
-import { cParams, cPrototype, cReturnType } from '../../spec/src/codegen/c-headers.ts';
+import { cParam, cParams, cPrototype, cReturnType } from '../../spec/src/codegen/c-headers.ts';
 import { ALL_RETURNS, HV } from '../../spec/src/vocabulary/returns.ts';
 import { HV_X86_REG, VMCS } from '../../spec/src/vocabulary/x86.ts';
 import {
@@ -31,6 +31,7 @@ import {
   MAX_LIST,
   MAX_PENDING,
   OUT_WORDS,
+  outRequestWords,
   outWords,
   PENDING_VMCS,
   protocolSignature,
@@ -57,7 +58,15 @@ export const MODEL_CUSTOM: Readonly<Record<Arch, readonly string[]>> = {
     'hv_vmx_vcpu_read_vmcs',
     'hv_vmx_vcpu_write_vmcs',
   ],
-  arm64: ['hv_vm_config_create', 'hv_vcpu_create', 'hv_vcpu_destroy', 'hv_vcpu_run'],
+  arm64: ['hv_vm_allocate', 'hv_vm_deallocate', 'hv_vcpu_create', 'hv_vcpu_destroy', 'hv_vcpu_run'],
+};
+
+/** The number of each kind of arm64 OS object, as libhvspec-model keeps it with the object. */
+const OBJECT_KIND: Readonly<Record<ObjectKind, number>> = {
+  config: 1,
+  vcpu_config: 2,
+  gic_config: 3,
+  gic_state: 4,
 };
 
 const BANNER = (what: string): string =>
@@ -118,8 +127,7 @@ function remotePrototype(spec: CallSpec): string {
 }
 
 function cParamText(p: Param): string {
-  const type = p.type.c;
-  return type.endsWith('*') ? `${type}${p.name}` : `${type} ${p.name}`;
+  return cParam(p);
 }
 
 function callsHeader(arch: Arch): string {
@@ -145,6 +153,7 @@ function callsHeader(arch: Arch): string {
     ...specs.map((s, i) => `  HVSPEC_CALL_${s.name} = ${i},`),
     `  HVSPEC_CALLS = ${specs.length},`,
     `  HVSPEC_SERVICE_SHARE = ${specs.length + SERVICE.share},`,
+    `  HVSPEC_SERVICE_REBIND = ${specs.length + SERVICE.rebind},`,
     '};',
     `#define HVSPEC_PROTOCOL_SIGNATURE 0x${protocolSignature(specs).toString(16)}u`,
     `#define HVSPEC_ARCH_NAME "${arch}"`,
@@ -198,7 +207,15 @@ function recordIn(spec: CallSpec, p: InParam, vocabs: VocabTable): string[] {
       ];
     }
     case 'count':
+    case 'length':
       return [`hvspec_rec_int(r, ${name}, (uint64_t)${p.name}, NULL);`];
+    case 'bytes': {
+      const ins = spec.params.filter((q): q is InParam => q.dir === 'in');
+      const length = ins[ins.indexOf(p) + 1];
+      if (length?.type.kind !== 'length')
+        throw new Error(`${spec.name}: ${p.name} must be followed by its size`);
+      return [`hvspec_rec_bytes(r, ${name}, ${p.name}, (uint64_t)${length.name});`];
+    }
     case 'flags':
     case 'options':
       return [`hvspec_rec_flags(r, ${name}, (uint64_t)${p.name}, ${vocabs.ref(vocabOf(t.trace))});`];
@@ -217,10 +234,37 @@ function countOf(spec: CallSpec, list: InParam): string {
 function recordOut(spec: CallSpec, ret: string): string[] {
   const lines: string[] = [];
   const vcpuOut = spec.params.find((p): p is OutParam => p.dir === 'out' && p.type.kind === 'vcpu');
+  const values = spec.params.filter((p): p is OutParam => p.dir === 'out' && p.type.kind !== 'exit-pointer');
+  if (values.length > 1) {
+    // Several out-values: one record value, named as in C.
+    if (values.some((p) => p.type.kind !== 'u32' && p.type.kind !== 'u64'))
+      throw new Error(`${spec.name}: a record of other than integers`);
+    lines.push(
+      `if (${values.map((p) => `${p.name} != NULL`).join(' && ')}) {`,
+      `  static const char *const names[] = {${values.map((p) => JSON.stringify(p.name)).join(', ')}};`,
+      `  const uint64_t v[] = {${values.map((p) => `(uint64_t)*${p.name}`).join(', ')}};`,
+      `  hvspec_rec_value_record(r, names, v, ${values.length});`,
+      '}',
+    );
+    return lines;
+  }
   for (const p of spec.params) {
+    if (p.dir === 'in' && p.frees) lines.push(`hvspec_rec_forget_memory(r, (const void *)${p.name});`);
     if (p.dir !== 'out') continue;
     const ptr = p.name;
     switch (p.type.kind) {
+      case 'u64x8':
+        lines.push(`if (${ptr} != NULL) hvspec_rec_value_list(r, ${ptr}, 8);`);
+        break;
+      case 'mem': {
+        const extent = p.type.extent;
+        if (!extent) throw new Error(`${spec.name}: ${p.name} needs its size parameter`);
+        lines.push(`if (${ptr} != NULL) hvspec_rec_bind_memory(r, *${ptr}, (uint64_t)${extent});`);
+        break;
+      }
+      case 'bytes':
+        // Opaque data of the backend that made it: a trace of another backend could not expect it.
+        break;
       case 'u32':
       case 'u64':
         lines.push(`if (${ptr} != NULL) hvspec_rec_value_int(r, (uint64_t)*${ptr});`);
@@ -369,8 +413,25 @@ function pack(spec: CallSpec, p: InParam): string[] {
     case 'config':
       return [
         `a[n++] = ${p.name} == NULL ? 1 : 0;`,
-        `a[n++] = hvspec_model_config_id((const void *)${p.name});`,
+        `a[n++] = hvspec_model_object_id((const void *)${p.name}, ${OBJECT_KIND[p.type.object ?? 'config']}u);`,
       ];
+    case 'bytes': {
+      const ins = spec.params.filter((q): q is InParam => q.dir === 'in');
+      const length = ins[ins.indexOf(p) + 1] as InParam;
+      // A copy through the thread's shared scratch area: the VMM's own memory is left as it is.
+      return [
+        '{',
+        '  void *scratch = NULL;',
+        `  hv_return_t shared = hvspec_model_scratch((uint64_t)${length.name}, &scratch, &a[n], &a[n + 1]);`,
+        '  if (shared != HV_SUCCESS) return shared;',
+        `  if (${length.name} != 0) memcpy(scratch, ${p.name}, (size_t)${length.name});`,
+        `  a[n + 2] = (uint64_t)${length.name};`,
+        '  n += 3;',
+        '}',
+      ];
+    }
+    case 'length':
+      return [];
     case 'vcpus': {
       const count = countOf(spec, p);
       return [
@@ -396,6 +457,13 @@ function unpack(p: OutParam, k: number): string[] {
       return [`if (${p.name} != NULL) *${p.name} = o[${k}] != 0;`];
     case 'u128':
       return [`if (${p.name} != NULL) memcpy(${p.name}, &o[${k}], 16);`];
+    case 'u64x8':
+      return [`if (${p.name} != NULL) memcpy(${p.name}, &o[${k}], 8 * sizeof(uint64_t));`];
+    case 'bytes':
+      return [`if (${p.name} != NULL && out_size != 0) memcpy(${p.name}, out_scratch, (size_t)out_size);`];
+    case 'mem':
+      // The library maps the memory itself (custom_arm64.c): the reply holds the model's buffer.
+      return [];
     case 'exit-pointer':
       return [];
     default:
@@ -410,6 +478,22 @@ function modelFunction(spec: CallSpec, arch: Arch): string {
     'uint32_t n = 0;',
   ];
   for (const p of ins) lines.push(...pack(spec, p));
+  const bytesOut = spec.params.find((p): p is OutParam => p.dir === 'out' && p.type.kind === 'bytes');
+  if (bytesOut) {
+    // The caller's buffer holds what the size call says (Apple: "at least as large as …_get_size"); the
+    // server writes the bytes to the thread's scratch area, copied to the caller's buffer on success.
+    const from = bytesOut.type.sizeFrom;
+    if (!from) throw new Error(`${spec.name}: ${bytesOut.name} needs sizeFrom`);
+    lines.push(
+      'size_t out_size = 0;',
+      `hv_return_t sized = hvspec_remote_${from}(${[...ins.map((p) => p.name), '&out_size', 'NULL'].join(', ')});`,
+      'if (sized != HV_SUCCESS) return sized;',
+      'void *out_scratch = NULL;',
+      'hv_return_t shared = hvspec_model_scratch((uint64_t)out_size, &out_scratch, &a[n], &a[n + 1]);',
+      'if (shared != HV_SUCCESS) return shared;',
+      'n += 2;',
+    );
+  }
   lines.push('uint64_t o[HVSPEC_OUT_WORDS];');
   lines.push(`hv_return_t ret = hvspec_model_call(HVSPEC_CALL_${spec.name}, a, n, o);`);
   const unpacked: string[] = [];
@@ -422,16 +506,27 @@ function modelFunction(spec: CallSpec, arch: Arch): string {
   if (k > OUT_WORDS) throw new Error(`${spec.name}: ${k} reply words, the slot holds ${OUT_WORDS}`);
   if (unpacked.length) lines.push('if (ret == HV_SUCCESS) {', indent(unpacked), '}');
   lines.push('if (reply != NULL) memcpy(reply->out, o, sizeof(o));', 'return ret;');
-  const words = ins.reduce((sum, p) => {
-    const w = inWords(p);
-    return sum + (w === 'list' ? MAX_LIST + 1 : w);
-  }, 0);
+  const words =
+    ins.reduce((sum, p) => {
+      const w = inWords(p);
+      return sum + (w === 'list' ? MAX_LIST + 1 : w);
+    }, 0) +
+    spec.params.filter((p): p is OutParam => p.dir === 'out').reduce((sum, p) => sum + outRequestWords(p), 0);
   if (words > ARG_WORDS) throw new Error(`${spec.name}: ${words} request words, the slot holds ${ARG_WORDS}`);
   const custom = MODEL_CUSTOM[arch].includes(spec.name);
   const args = [...cParams(spec).map((p) => p.name), 'NULL'].join(', ');
+  const returned = spec.params.find((p): p is OutParam => p.dir === 'out' && p.c === 'return');
   const impl = custom
     ? `/* hvspec_impl_${spec.name}: src/c/model/custom_${arch}.c */\n`
-    : `${cPrototype(spec, `hvspec_impl_${spec.name}`)} { return hvspec_remote_${spec.name}(${args}); }\n`;
+    : returned?.type.kind === 'config'
+      ? // An OS object: the library's own allocation holding the server's id and its kind.
+        `${cPrototype(spec, `hvspec_impl_${spec.name}`)} {
+  hvspec_reply_t reply;
+  if (hvspec_remote_${spec.name}(${[...cParams(spec).map((p) => p.name), '&reply'].join(', ')}) != HV_SUCCESS) return NULL;
+  return (${returned.type.c})hvspec_model_object_new(reply.out[0], ${OBJECT_KIND[returned.type.object ?? 'config']}u);
+}
+`
+      : `${cPrototype(spec, `hvspec_impl_${spec.name}`)} { return hvspec_remote_${spec.name}(${args}); }\n`;
   return `${remotePrototype(spec)} {
 ${indent(lines)}
 }

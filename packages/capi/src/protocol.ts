@@ -13,8 +13,12 @@ import type { CallSpec, InParam, OutParam } from '@hvspec/spec';
 export const ARG_WORDS = 64;
 export const OUT_WORDS = 32;
 
-/** Requests that are not hv_* calls, after the last call id. */
-export const SERVICE = { share: 0 } as const;
+/**
+ * Requests that are not hv_* calls, after the last call id: `share` adopts a memory object as a new
+ * host buffer; `rebind` puts one behind the buffer `hv_vm_allocate` just made (the VMM's own mapping of
+ * the memory the framework "allocated").
+ */
+export const SERVICE = { share: 0, rebind: 1 } as const;
 
 /**
  * Call ids are the order of the flavour's registry (`callSpecs(arch)`); service requests come after
@@ -24,7 +28,8 @@ export const SERVICE = { share: 0 } as const;
 /**
  * Request words of one `in` parameter: a uva is its shared buffer id and the offset in it; a 128-bit
  * value two words (low first); a config object a null flag and its handle; a vCPU list its count and
- * then the handles (and its `count` parameter none).
+ * then the handles (and its `count` parameter none); bytes the shared buffer holding a copy, the
+ * offset and the length (and its `length` parameter none).
  */
 export function inWords(p: InParam): number | 'list' {
   switch (p.type.kind) {
@@ -32,23 +37,41 @@ export function inWords(p: InParam): number | 'list' {
     case 'u128':
     case 'config':
       return 2;
+    case 'bytes':
+      return 3;
     case 'vcpus':
       return 'list';
     case 'count':
+    case 'length':
       return 0;
     default:
       return 1;
   }
 }
 
-/** Reply words of one `out` parameter (the arm64 exit record: reason, syndrome, VA, IPA). */
+/**
+ * Request words an `out` parameter adds after the `in` ones: bytes the call writes go to a shared
+ * buffer (its id and the offset), from where the library copies them to the caller's memory.
+ */
+export function outRequestWords(p: OutParam): number {
+  return p.type.kind === 'bytes' ? 2 : 0;
+}
+
+/**
+ * Reply words of one `out` parameter (the arm64 exit record: reason, syndrome, VA, IPA; host memory:
+ * its buffer id and size; bytes: none, they are in shared memory).
+ */
 export function outWords(p: OutParam): number {
   switch (p.type.kind) {
     case 'u128':
+    case 'mem':
       return 2;
     case 'exit':
       return 4;
+    case 'u64x8':
+      return 8;
     case 'exit-pointer':
+    case 'bytes':
       return 0;
     default:
       return 1;

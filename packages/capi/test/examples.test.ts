@@ -37,6 +37,7 @@ const summary = (r: LintReport): string =>
 
 const IO_MMIO = join(EXAMPLES, 'x86-io-mmio.c');
 const ARM64 = join(EXAMPLES, 'arm64-mmio-hvc.c');
+const GIC = join(EXAMPLES, 'arm64-gic-setup.c');
 const WRONG = join(EXAMPLES, 'x86-wrong.c');
 const REAL_MODE = join(EXAMPLES, 'x86-realmode-int.c');
 
@@ -131,5 +132,23 @@ describe('x86-wrong (planted bugs)', () => {
   it('on libhvspec-kvm: the same rules', { skip: kvmSkip() }, async () => {
     const { trace } = await recorded(build(WRONG, 'kvm'), 'wrong-kvm');
     check(lintTrace(trace));
+  });
+});
+
+describe('arm64-gic-setup (vCPU configuration, hv_vm_allocate, the macOS 15 GIC and its state)', () => {
+  it('runs on libhvspec-model; its trace lints without errors and replays on the model', async () => {
+    const { out, trace } = await recorded(build(GIC, 'model', 'arm64'), 'gic-setup-model');
+    assert.match(out, /^GIC: SPIs 32\.\.255$/m);
+    assert.match(out, /^redistributor of vcpu 0 at 0x80a0000$/m);
+    assert.match(out, /^GIC state: \d+ bytes, restored$/m);
+    assert.match(out, /^vtimer INTID 27$/m);
+    assert.match(out, /^ok$/m);
+    const calls = trace.steps.map((s) => s.call);
+    for (const call of ['hv_vm_allocate', 'hv_gic_create', 'hv_gic_set_state', 'hv_vm_deallocate'])
+      assert.ok(calls.includes(call), `${call} is in the trace`);
+    const report = lintTrace(trace);
+    assert.deepEqual(errors(report), [], summary(report));
+    const replay = await replayTrace(trace, createModel('arm64'));
+    assert.equal(replay.status, 'pass', JSON.stringify(replay.firstProblem));
   });
 });

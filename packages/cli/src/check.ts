@@ -64,6 +64,7 @@ export function modelLike(caps: Backend['capabilities']): Record<string, unknown
     ...(caps.vmxCapabilities ? { vmxCapabilities: caps.vmxCapabilities } : {}),
     ...(caps.maxIpaSize !== undefined ? { maxIpaSize: caps.maxIpaSize } : {}),
     ...(caps.ipaGranule4k !== undefined ? { ipaGranule4k: caps.ipaGranule4k } : {}),
+    ...(caps.arch === 'arm64' ? { gic: caps.gic ?? false, el2Supported: caps.el2Supported ?? false } : {}),
   };
 }
 

@@ -50,6 +50,12 @@ export const CTRL = {
   SYSREG_BOOT: 0x600,
   /** NUL-terminated text of a runtime panic. */
   MESSAGE: 0xa00,
+  /** The cache identification registers at boot: CTR_EL0, CLIDR_EL1, DCZID_EL0. */
+  CTR_EL0: 0xc00,
+  CLIDR_EL1: 0xc08,
+  DCZID_EL0: 0xc10,
+  /** CCSIDR_EL1 of each cache level (u64 × 8): the data or unified caches, then (at +0x40) the instruction caches. */
+  CCSIDR: 0xc40,
   /** (pa, len) u64 pairs for DB.INVALIDATE. */
   RANGES: 0x1000,
 } as const;
@@ -57,7 +63,7 @@ export const MAX_SYSREGS = 128;
 export const MAX_RANGES = (CTRL_SIZE - CTRL.RANGES) / 16;
 /** "HVSPEL2" followed by a zero byte: the runtime writes it once it is ready. */
 export const MAGIC = 0x4856_5350_454c_3200n;
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 
 /** Slot page fields. */
 export const SLOT = {

@@ -15,11 +15,14 @@ import type {
   Arm64Exit,
   Capabilities,
   Deviation,
+  GicConfig,
+  GicState,
   HostMemory,
   Result,
   ThreadId,
   Uva,
   Vcpu,
+  VcpuConfig,
   VmConfig,
 } from '@hvspec/spec';
 import {
@@ -28,7 +31,9 @@ import {
   checkHostAllocSize,
   checkThread,
   HV,
+  HV_CACHE_TYPE,
   HV_EXIT_REASON,
+  HV_FEATURE_REG,
   HV_INTERRUPT_TYPE,
   HV_IPA_GRANULE,
   HV_MEMORY_RWX,
@@ -85,7 +90,31 @@ export interface El2BackendOptions {
 interface VmConfigRecord {
   ipaSize: number;
   granule: number;
+  el2?: boolean;
 }
+
+/** Feature registers that are `hv_sys_reg_t` ID registers (the vCPU's, by guestIdValue). */
+const FEATURE_SYS_REG: Readonly<Record<number, number>> = {
+  [HV_FEATURE_REG.HV_FEATURE_REG_ID_AA64DFR0_EL1]: HV_SYS_REG.HV_SYS_REG_ID_AA64DFR0_EL1,
+  [HV_FEATURE_REG.HV_FEATURE_REG_ID_AA64DFR1_EL1]: HV_SYS_REG.HV_SYS_REG_ID_AA64DFR1_EL1,
+  [HV_FEATURE_REG.HV_FEATURE_REG_ID_AA64ISAR0_EL1]: HV_SYS_REG.HV_SYS_REG_ID_AA64ISAR0_EL1,
+  [HV_FEATURE_REG.HV_FEATURE_REG_ID_AA64ISAR1_EL1]: HV_SYS_REG.HV_SYS_REG_ID_AA64ISAR1_EL1,
+  [HV_FEATURE_REG.HV_FEATURE_REG_ID_AA64MMFR0_EL1]: HV_SYS_REG.HV_SYS_REG_ID_AA64MMFR0_EL1,
+  [HV_FEATURE_REG.HV_FEATURE_REG_ID_AA64MMFR1_EL1]: HV_SYS_REG.HV_SYS_REG_ID_AA64MMFR1_EL1,
+  [HV_FEATURE_REG.HV_FEATURE_REG_ID_AA64MMFR2_EL1]: HV_SYS_REG.HV_SYS_REG_ID_AA64MMFR2_EL1,
+  [HV_FEATURE_REG.HV_FEATURE_REG_ID_AA64PFR0_EL1]: HV_SYS_REG.HV_SYS_REG_ID_AA64PFR0_EL1,
+  [HV_FEATURE_REG.HV_FEATURE_REG_ID_AA64PFR1_EL1]: HV_SYS_REG.HV_SYS_REG_ID_AA64PFR1_EL1,
+  // Not in the spec's hv_sys_reg_t table: QEMU runs with sve=off, sme=off, so they are 0 (not read).
+  [HV_FEATURE_REG.HV_FEATURE_REG_ID_AA64SMFR0_EL1]: 0xc025,
+  [HV_FEATURE_REG.HV_FEATURE_REG_ID_AA64ZFR0_EL1]: 0xc024,
+};
+
+/** Feature registers the runtime reads at boot into the control page. */
+const FEATURE_BOOT: Readonly<Record<number, number>> = {
+  [HV_FEATURE_REG.HV_FEATURE_REG_CTR_EL0]: CTRL.CTR_EL0,
+  [HV_FEATURE_REG.HV_FEATURE_REG_CLIDR_EL1]: CTRL.CLIDR_EL1,
+  [HV_FEATURE_REG.HV_FEATURE_REG_DCZID_EL0]: CTRL.DCZID_EL0,
+};
 
 interface Buffer {
   readonly handle: HostMemory;
@@ -228,6 +257,10 @@ export class El2Backend implements Arm64Backend {
   private closed = false;
   private readonly configs = new Map<number, VmConfigRecord>();
   private nextConfig = 1;
+  /** hv_vcpu_config_t objects (ids shared with VM configs, so that one is never taken for the other). */
+  private readonly vcpuConfigs = new Set<number>();
+  /** Buffers from hv_vm_allocate not yet freed. */
+  private readonly allocations = new Set<number>();
   private vm: Vm | undefined;
   private readonly buffers = new Map<number, Buffer>();
   private nextBuffer = 1;
@@ -267,6 +300,7 @@ export class El2Backend implements Arm64Backend {
       maxIpaSize: this.maxIpaSize,
       defaultIpaSize: IPA_SIZE_DEFAULT,
       ipaGranule4k: true,
+      el2Supported: false,
     });
     for (let s = MAX_SLOTS - 1; s >= 0; s--) this.freeSlots.push(s);
   }
@@ -434,6 +468,8 @@ export class El2Backend implements Arm64Backend {
     this.busy.clear();
     this.vm = undefined;
     this.configs.clear();
+    this.vcpuConfigs.clear();
+    this.allocations.clear();
     this.buffers.clear();
     this.staleCode.length = 0;
     this.freeSlots.length = 0;
@@ -705,7 +741,8 @@ export class El2Backend implements Arm64Backend {
 
   // ---- vCPUs ----------------------------------------------------------------------------------------------------
 
-  hv_vcpu_create(t: ThreadId, config: null): Result<Vcpu> {
+  /** A vCPU configuration describes the same vCPU as NULL (the CPU's, guestIdValue). */
+  hv_vcpu_create(t: ThreadId, config: VcpuConfig | null): Result<Vcpu> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_create(t, config);
     if (this.busyOn(t)) return BUSY;
@@ -713,6 +750,7 @@ export class El2Backend implements Arm64Backend {
     if (g) return g;
     const vm = this.vm;
     if (vm === undefined) return fail(HV.HV_NO_DEVICE);
+    if (config !== null && !this.vcpuConfigs.has(config)) return fail(HV.HV_BAD_ARGUMENT);
     // "Each thread can have only one vCPU at a time" (hvf-facts.md §2.4 [H]).
     for (const v of vm.vcpus.values()) if (v.owner === t) return fail(HV.HV_BUSY);
     if (vm.vcpus.size >= this.maxVcpus) return fail(HV.HV_NO_RESOURCES);
@@ -1197,5 +1235,356 @@ export class El2Backend implements Arm64Backend {
       }
     }, 250);
     this.watchdog.unref();
+  }
+  // ---- EL2, the default granule, vCPU configurations ----------------------------------------------------
+
+  /** QEMU 7.2's TCG has no FEAT_NV and the runtime runs guests at EL1: no EL2 guests (README). */
+  hv_vm_config_get_el2_supported(t: ThreadId): Result<boolean> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_vm_config_get_el2_supported(t);
+    return this.goneResult('hv_vm_config_get_el2_supported') ?? ok(false);
+  }
+
+  hv_vm_config_get_el2_enabled(t: ThreadId, config: VmConfig): Result<boolean> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_vm_config_get_el2_enabled(t, config);
+    const g = this.goneResult('hv_vm_config_get_el2_enabled');
+    if (g) return g;
+    const c = this.configs.get(config);
+    return c === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(c.el2 === true);
+  }
+
+  hv_vm_config_set_el2_enabled(t: ThreadId, config: VmConfig, el2_enabled: boolean): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_vm_config_set_el2_enabled(t, config, el2_enabled);
+    const g = this.goneResult('hv_vm_config_set_el2_enabled');
+    if (g) return g;
+    const c = this.configs.get(config);
+    if (c === undefined) return fail(HV.HV_BAD_ARGUMENT);
+    if (el2_enabled) return fail(HV.HV_UNSUPPORTED);
+    c.el2 = false;
+    return SUCCESS;
+  }
+
+  hv_vm_config_get_default_ipa_granule(t: ThreadId): Result<number> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_vm_config_get_default_ipa_granule(t);
+    return this.goneResult('hv_vm_config_get_default_ipa_granule') ?? ok(HV_IPA_GRANULE.HV_IPA_GRANULE_16KB);
+  }
+
+  hv_vcpu_config_create(t: ThreadId): Result<VcpuConfig> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_vcpu_config_create(t);
+    const g = this.goneResult('hv_vcpu_config_create');
+    if (g) return g;
+    const id = this.nextConfig++;
+    this.vcpuConfigs.add(id);
+    return ok(id as VcpuConfig);
+  }
+
+  /**
+   * The CPU's registers as a vCPU of this backend presents them (the ID registers with guestIdValue's
+   * changes); CTR_EL0, CLIDR_EL1 and DCZID_EL0 as the runtime read them at boot.
+   */
+  hv_vcpu_config_get_feature_reg(t: ThreadId, config: VcpuConfig, feature_reg: number): Result<bigint> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_vcpu_config_get_feature_reg(t, config, feature_reg);
+    const g = this.goneResult('hv_vcpu_config_get_feature_reg');
+    if (g) return g;
+    if (!this.vcpuConfigs.has(config)) return fail(HV.HV_BAD_ARGUMENT);
+    const m = this.machine();
+    const boot = FEATURE_BOOT[feature_reg];
+    if (boot !== undefined) return ok(m.readU64(CTRL_OFFSET + boot));
+    const reg = FEATURE_SYS_REG[feature_reg];
+    if (reg === undefined) return fail(HV.HV_BAD_ARGUMENT);
+    const e = this.sysIndex.get(reg);
+    return ok(e === undefined ? 0n : guestIdValue(reg, this.bootSys[e.index] ?? 0n));
+  }
+
+  /** CCSIDR_EL1 per level as the runtime read it at boot (index = level - 1; 0: no such cache). */
+  hv_vcpu_config_get_ccsidr_el1_sys_reg_values(
+    t: ThreadId,
+    config: VcpuConfig,
+    cache_type: number,
+  ): Result<readonly bigint[]> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_vcpu_config_get_ccsidr_el1_sys_reg_values(t, config, cache_type);
+    const g = this.goneResult('hv_vcpu_config_get_ccsidr_el1_sys_reg_values');
+    if (g) return g;
+    if (!this.vcpuConfigs.has(config) || cache_type > HV_CACHE_TYPE.HV_CACHE_TYPE_INSTRUCTION)
+      return fail(HV.HV_BAD_ARGUMENT);
+    const m = this.machine();
+    const at = CTRL_OFFSET + CTRL.CCSIDR + 64 * cache_type;
+    return ok(Array.from({ length: 8 }, (_, i) => m.readU64(at + 8 * i)));
+  }
+
+  // ---- host memory for guests --------------------------------------------------------------------------
+
+  /** Zeroed memory from the machine's host pool, like host_alloc's (its RAM is the guest's memory). */
+  hv_vm_allocate(t: ThreadId, size: bigint, flags: bigint): Result<HostMemory> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_vm_allocate(t, size, flags);
+    const g = this.goneResult('hv_vm_allocate');
+    if (g) return g;
+    if (flags !== 0n || size === 0n || size % BigInt(PAGE_16K) !== 0n) return fail(HV.HV_BAD_ARGUMENT);
+    const m = this.machine();
+    if (BigInt(this.poolNext) + size > BigInt(m.ramSize)) return fail(HV.HV_NO_RESOURCES);
+    const mem = this.host_alloc(Number(size));
+    this.allocations.add(mem.id);
+    return ok(mem);
+  }
+
+  /** Frees a whole allocation no mapping uses (its RAM is not reused before reset()). */
+  hv_vm_deallocate(t: ThreadId, uva: Uva, size: bigint): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_vm_deallocate(t, uva, size);
+    const b = this.buffer(uva.mem, 'uva.mem');
+    const g = this.goneResult('hv_vm_deallocate');
+    if (g) return g;
+    if (!this.allocations.has(b.handle.id)) return fail(HV.HV_BAD_ARGUMENT);
+    if (uva.offset !== 0 || size !== BigInt(b.handle.size)) return fail(HV.HV_BAD_ARGUMENT);
+    const first = b.offset;
+    const last = b.offset + b.handle.size;
+    for (const p of this.vm?.pages.values() ?? [])
+      if (p.ram >= first && p.ram < last) return fail(HV.HV_BUSY);
+    this.buffers.delete(b.handle.id);
+    this.allocations.delete(b.handle.id);
+    return SUCCESS;
+  }
+
+  // ---- the in-framework GIC: not on this backend --------------------------------------------------------
+
+  /**
+   * Every `hv_gic_*` is HV_UNSUPPORTED here, as on a host without the macOS 15 GIC: QEMU's GICv3 is the
+   * runtime's own interrupt controller (its UART, its timers), and the runtime has no virtual GIC to give
+   * a guest (README, "Capabilities").
+   */
+  private noGic(call: string): Result<never> {
+    return this.goneResult(call) ?? fail(HV.HV_UNSUPPORTED);
+  }
+
+  hv_gic_config_create(t: ThreadId): Result<GicConfig> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_config_create(t);
+    return this.noGic('hv_gic_config_create');
+  }
+
+  hv_gic_config_set_distributor_base(
+    t: ThreadId,
+    config: GicConfig,
+    distributor_base_address: bigint,
+  ): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_config_set_distributor_base(t, config, distributor_base_address);
+    return this.noGic('hv_gic_config_set_distributor_base');
+  }
+
+  hv_gic_config_set_redistributor_base(
+    t: ThreadId,
+    config: GicConfig,
+    redistributor_base_address: bigint,
+  ): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_config_set_redistributor_base(t, config, redistributor_base_address);
+    return this.noGic('hv_gic_config_set_redistributor_base');
+  }
+
+  hv_gic_config_set_msi_region_base(t: ThreadId, config: GicConfig, msi_region_base_address: bigint): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_config_set_msi_region_base(t, config, msi_region_base_address);
+    return this.noGic('hv_gic_config_set_msi_region_base');
+  }
+
+  hv_gic_config_set_msi_interrupt_range(
+    t: ThreadId,
+    config: GicConfig,
+    msi_intid_base: number,
+    msi_intid_count: number,
+  ): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_config_set_msi_interrupt_range(t, config, msi_intid_base, msi_intid_count);
+    return this.noGic('hv_gic_config_set_msi_interrupt_range');
+  }
+
+  hv_gic_get_distributor_size(t: ThreadId): Result<bigint> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_get_distributor_size(t);
+    return this.noGic('hv_gic_get_distributor_size');
+  }
+
+  hv_gic_get_distributor_base_alignment(t: ThreadId): Result<bigint> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_get_distributor_base_alignment(t);
+    return this.noGic('hv_gic_get_distributor_base_alignment');
+  }
+
+  hv_gic_get_redistributor_region_size(t: ThreadId): Result<bigint> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_get_redistributor_region_size(t);
+    return this.noGic('hv_gic_get_redistributor_region_size');
+  }
+
+  hv_gic_get_redistributor_size(t: ThreadId): Result<bigint> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_get_redistributor_size(t);
+    return this.noGic('hv_gic_get_redistributor_size');
+  }
+
+  hv_gic_get_redistributor_base_alignment(t: ThreadId): Result<bigint> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_get_redistributor_base_alignment(t);
+    return this.noGic('hv_gic_get_redistributor_base_alignment');
+  }
+
+  hv_gic_get_msi_region_size(t: ThreadId): Result<bigint> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_get_msi_region_size(t);
+    return this.noGic('hv_gic_get_msi_region_size');
+  }
+
+  hv_gic_get_msi_region_base_alignment(t: ThreadId): Result<bigint> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_get_msi_region_base_alignment(t);
+    return this.noGic('hv_gic_get_msi_region_base_alignment');
+  }
+
+  hv_gic_get_spi_interrupt_range(
+    t: ThreadId,
+  ): Result<{ readonly spi_intid_base: number; readonly spi_intid_count: number }> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_get_spi_interrupt_range(t);
+    return this.noGic('hv_gic_get_spi_interrupt_range');
+  }
+
+  hv_gic_get_intid(t: ThreadId, interrupt: number): Result<number> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_get_intid(t, interrupt);
+    return this.noGic('hv_gic_get_intid');
+  }
+
+  hv_gic_create(t: ThreadId, gic_config: GicConfig): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_create(t, gic_config);
+    return this.noGic('hv_gic_create');
+  }
+
+  hv_gic_set_spi(t: ThreadId, intid: number, level: boolean): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_set_spi(t, intid, level);
+    return this.noGic('hv_gic_set_spi');
+  }
+
+  hv_gic_send_msi(t: ThreadId, address: bigint, intid: number): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_send_msi(t, address, intid);
+    return this.noGic('hv_gic_send_msi');
+  }
+
+  hv_gic_get_distributor_reg(t: ThreadId, reg: number): Result<bigint> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_get_distributor_reg(t, reg);
+    return this.noGic('hv_gic_get_distributor_reg');
+  }
+
+  hv_gic_set_distributor_reg(t: ThreadId, reg: number, value: bigint): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_set_distributor_reg(t, reg, value);
+    return this.noGic('hv_gic_set_distributor_reg');
+  }
+
+  hv_gic_get_redistributor_base(t: ThreadId, vcpu: Vcpu): Result<bigint> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_get_redistributor_base(t, vcpu);
+    return this.noGic('hv_gic_get_redistributor_base');
+  }
+
+  hv_gic_get_redistributor_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_get_redistributor_reg(t, vcpu, reg);
+    return this.noGic('hv_gic_get_redistributor_reg');
+  }
+
+  hv_gic_set_redistributor_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_set_redistributor_reg(t, vcpu, reg, value);
+    return this.noGic('hv_gic_set_redistributor_reg');
+  }
+
+  hv_gic_get_icc_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_get_icc_reg(t, vcpu, reg);
+    return this.noGic('hv_gic_get_icc_reg');
+  }
+
+  hv_gic_set_icc_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_set_icc_reg(t, vcpu, reg, value);
+    return this.noGic('hv_gic_set_icc_reg');
+  }
+
+  hv_gic_get_ich_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_get_ich_reg(t, vcpu, reg);
+    return this.noGic('hv_gic_get_ich_reg');
+  }
+
+  hv_gic_set_ich_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_set_ich_reg(t, vcpu, reg, value);
+    return this.noGic('hv_gic_set_ich_reg');
+  }
+
+  hv_gic_get_icv_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_get_icv_reg(t, vcpu, reg);
+    return this.noGic('hv_gic_get_icv_reg');
+  }
+
+  hv_gic_set_icv_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_set_icv_reg(t, vcpu, reg, value);
+    return this.noGic('hv_gic_set_icv_reg');
+  }
+
+  hv_gic_get_msi_reg(t: ThreadId, reg: number): Result<bigint> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_get_msi_reg(t, reg);
+    return this.noGic('hv_gic_get_msi_reg');
+  }
+
+  hv_gic_set_msi_reg(t: ThreadId, reg: number, value: bigint): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_set_msi_reg(t, reg, value);
+    return this.noGic('hv_gic_set_msi_reg');
+  }
+
+  hv_gic_set_state(t: ThreadId, gic_state_data: Uint8Array, gic_state_size: bigint): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_set_state(t, gic_state_data, gic_state_size);
+    return this.noGic('hv_gic_set_state');
+  }
+
+  hv_gic_reset(t: ThreadId): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_reset(t);
+    return this.noGic('hv_gic_reset');
+  }
+
+  hv_gic_state_create(t: ThreadId): Result<GicState> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_state_create(t);
+    return this.noGic('hv_gic_state_create');
+  }
+
+  hv_gic_state_get_size(t: ThreadId, state: GicState): Result<bigint> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_state_get_size(t, state);
+    return this.noGic('hv_gic_state_get_size');
+  }
+
+  hv_gic_state_get_data(t: ThreadId, state: GicState): Result<Uint8Array> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_state_get_data(t, state);
+    return this.noGic('hv_gic_state_get_data');
   }
 }

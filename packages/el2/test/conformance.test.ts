@@ -59,6 +59,8 @@ describe('conformance of el2', { skip }, () => {
       maxVcpus: c.maxVcpus,
       ...(c.maxIpaSize !== undefined ? { maxIpaSize: c.maxIpaSize } : {}),
       ...(c.ipaGranule4k !== undefined ? { ipaGranule4k: c.ipaGranule4k } : {}),
+      gic: c.gic ?? false,
+      el2Supported: c.el2Supported ?? false,
     });
     try {
       await sweep(diffBackends(model, el2), [11, 12, 13, 14], 150);

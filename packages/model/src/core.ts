@@ -17,7 +17,7 @@
  * @module
  */
 
-import type { HostMemory, Result } from '@hvspec/spec';
+import type { GicParameters, HostMemory, Result } from '@hvspec/spec';
 import { checkThread, HV } from '@hvspec/spec';
 import type { Arm64Engine, X86Engine } from './engine.js';
 import { HostMemoryPool } from './host-memory.js';
@@ -32,6 +32,16 @@ export interface ModelOptions {
   maxIpaSize?: number;
   /** arm64: whether `HV_IPA_GRANULE_4KB` is available (macOS 26+). Default true. */
   ipaGranule4k?: boolean;
+  /**
+   * arm64: the in-framework GIC (`hv_gic_*`, macOS 15+) and what its parameter queries answer; `false`
+   * for a host without it (every `hv_gic_*` then returns HV_UNSUPPORTED). Default: the model's own GIC.
+   */
+  gic?: GicParameters | false;
+  /**
+   * arm64: `hv_vm_config_get_el2_supported`. Default false. When true, configurations may enable EL2 and
+   * the GIC's ICH/ICV registers exist in such VMs; the interpreter still runs guests without an EL2.
+   */
+  el2Supported?: boolean;
   /** x86: `HV_CAP_ADDRSPACEMAX`, the default space included. Default 8. */
   maxAddressSpaces?: number;
   /**

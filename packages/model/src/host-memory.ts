@@ -1,8 +1,8 @@
 /**
  * Host memory of the model: page-aligned, zeroed buffers that stand in for the `mmap`ed regions a VMM
- * hands to `hv_vm_map` (hvf-facts.md §1.2: "host memory must be a single VM region" [H]). A buffer is
- * never freed while the backend lives (there is no `host_free`), so a mapping can never outlive its
- * memory; `reset()` drops every buffer at once, as process exit would.
+ * hands to `hv_vm_map` (hvf-facts.md §1.2: "host memory must be a single VM region" [H]). Only
+ * `hv_vm_deallocate` frees one (there is no `host_free`), and never while it is mapped, so a mapping
+ * can never outlive its memory; `reset()` drops every buffer at once, as process exit would.
  * @module
  */
 import { checkHostAllocSize, type HostMemory } from '@hvspec/spec';
@@ -90,6 +90,25 @@ export class HostMemoryPool {
       );
     }
     return source.slice(offset, offset + size);
+  }
+
+  /** Forgets a buffer (hv_vm_deallocate): later uses of its handle are TypeErrors. */
+  release(mem: HostMemory): void {
+    this.bytes(mem);
+    this.buffers.delete(mem.id);
+  }
+
+  /**
+   * Puts `bytes` (as many as the buffer has) behind an existing handle, its contents copied first: the
+   * model server gives memory that `hv_vm_allocate` made for a C VMM the VMM's own mapping, before
+   * anything can have mapped it.
+   */
+  rebind(mem: HostMemory, bytes: Uint8Array): void {
+    const old = this.bytes(mem);
+    if (!(bytes instanceof Uint8Array) || bytes.length !== old.length)
+      throw new RangeError(`rebind: ${bytes.length} bytes for a ${old.length}-byte buffer`);
+    bytes.set(old);
+    this.buffers.set(mem.id, { handle: mem, bytes });
   }
 
   clear(): void {

@@ -102,6 +102,14 @@ bool ArgHandleList(const Napi::CallbackInfo &info, size_t i, const char *name, s
   return true;
 }
 
+bool ArgBytes(const Napi::CallbackInfo &info, size_t i, const char *name, std::vector<uint8_t> *out) {
+  if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    return ThrowTypeError(info.Env(), std::string(name) + " must be a Uint8Array, got " + Describe(info[i]));
+  Napi::Uint8Array bytes = info[i].As<Napi::Uint8Array>();
+  out->assign(bytes.Data(), bytes.Data() + bytes.ByteLength());
+  return true;
+}
+
 HostBuffer *ArgBuffer(const Napi::CallbackInfo &info, size_t i, const char *name) {
   uint32_t id = 0;
   if (!ArgU32(info, i, name, &id)) return nullptr;

@@ -59,10 +59,19 @@ class LogicalThread {
   pthread_t thread_{};
 };
 
-// A page-aligned host buffer from mmap (hv_vm_map wants a single VM region, not malloc: §1.2 [H]).
+// A page-aligned host buffer from mmap (hv_vm_map wants a single VM region, not malloc: §1.2 [H]), or
+// memory the framework allocated (arm64 hv_vm_allocate), which only hv_vm_deallocate frees.
 struct HostBuffer {
   void *base = nullptr;
   size_t size = 0;
+  bool framework = false;
+};
+
+// An OS object of the arm64 API (hv_vm_config_t, hv_vcpu_config_t, hv_gic_config_t, hv_gic_state_t)
+// and which of them it is: an id of one kind passed as another is refused, never reinterpreted.
+struct ConfigObject {
+  void *object = nullptr;
+  uint32_t kind = 0;
 };
 
 // A live vCPU as the addon knows it: its handle, the logical thread that created (owns) it, its
@@ -81,7 +90,7 @@ constexpr uint32_t kSlots = 256;
 constexpr uint32_t kSlotWords = 8;
 
 // Out-values of the last synchronous call (JS is single threaded, so one scratch area suffices).
-constexpr uint32_t kOutWords = 4;
+constexpr uint32_t kOutWords = 8;
 
 // At most this many logical threads are live at once (each is an OS thread). A thread without a vCPU
 // is released after its call, so this bounds the threads that own vCPUs or run asynchronously.
@@ -110,9 +119,11 @@ struct State {
   Napi::Reference<Napi::ArrayBuffer> out_ref;
   uint64_t *out = nullptr;
 
-  // arm64 hv_vm_config_t objects by the small ids JS sees (VmConfig); unused on x86.
-  std::map<uint32_t, void *> configs;
+  // arm64 OS objects by the small ids JS sees (VmConfig, VcpuConfig, GicConfig, GicState); unused on x86.
+  std::map<uint32_t, ConfigObject> configs;
   uint32_t next_config = 1;
+  // Bytes the last synchronous call returned (hv_gic_state_get_data), until JS takes them.
+  std::vector<uint8_t> out_bytes;
 
   bool torn_down = false;
   // Bumped by every Teardown: an async run that started before it leaves the threads alone.
@@ -233,6 +244,8 @@ bool ArgSafeInt(const Napi::CallbackInfo &info, size_t i, const char *name, uint
 bool ArgBool(const Napi::CallbackInfo &info, size_t i, const char *name, bool *out);
 bool ArgHandleList(const Napi::CallbackInfo &info, size_t i, const char *name, size_t count_index,
                    std::vector<uint64_t> *out);
+// A Uint8Array's bytes, copied (a call's `const void *` input).
+bool ArgBytes(const Napi::CallbackInfo &info, size_t i, const char *name, std::vector<uint8_t> *out);
 // A host buffer by id, and a byte range of it. Unknown ids are a TypeError; a range outside the
 // buffer is a RangeError (host_read/host_write) — hv_vm_map checks its own range (see callers).
 HostBuffer *ArgBuffer(const Napi::CallbackInfo &info, size_t i, const char *name);
@@ -254,9 +267,10 @@ struct ExportEntry {
 // HV_BAD_ARGUMENT itself. Linux: always true — the KVM provider enforces ownership itself, and the
 // conformance tests check it there. Unknown handles are passed through for the framework to judge.
 bool OwnerOk(State *state, uint64_t vcpu, uint64_t t);
-// The framework object behind a config id the addon issued (arm64 hv_vm_config_t); false for an id
-// it never issued. Defined by the flavour that has config objects.
-bool ConfigArg(State *state, uint32_t id, void **out);
+// The framework object behind an object id the addon issued for an object of `kind` (arm64 OS objects,
+// generated/calls_arm64.inc numbers the kinds); false for an id it never issued or of another kind.
+// Defined by the flavour that has such objects.
+bool ConfigArg(State *state, uint32_t id, uint32_t kind, void **out);
 
 // Starts `work` (an hv_vcpu_run) on logical thread t > 0 and returns a Promise of its hv_return_t.
 // The thread counts as busy until the work returns; calls on it meanwhile get HV_BUSY (see Dispatch).
@@ -273,6 +287,8 @@ int32_t FlavourDestroyVcpu(uint64_t handle);
 void FlavourKick(const std::vector<uint64_t> &handles);
 int32_t FlavourDestroyVm();
 void FlavourReleaseConfig(void *config);
+// Frees memory the framework allocated for a host buffer (arm64 hv_vm_allocate).
+void FlavourDeallocate(void *base, size_t size);
 const char *FlavourArch();  // "x86_64" | "arm64"
 
 // ---- Platform hooks (platform_linux.cc / platform_macos.cc) ----

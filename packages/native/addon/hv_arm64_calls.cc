@@ -45,28 +45,52 @@ static void FillExit(const void *exit_ptr, int32_t ret, uint64_t *slot) {
   slot[kArmRuns] += 1;
 }
 
-// hv_vm_config_t objects are never handed to JS: JS holds a small id (VmConfig). An id the addon
-// never issued is HV_BAD_ARGUMENT (the spec's loose code for a forged config), never a wild pointer.
-bool ConfigArg(State *state, uint32_t id, void **out) {
+// OS objects (configs, GIC state) are never handed to JS: JS holds a small id. An id the addon never
+// issued, or one of another kind of object, is HV_BAD_ARGUMENT (the spec's loose code for a forged
+// object), never a wild pointer.
+bool ConfigArg(State *state, uint32_t id, uint32_t kind, void **out) {
   auto it = state->configs.find(id);
-  if (it == state->configs.end()) return false;
-  *out = it->second;
+  if (it == state->configs.end() || it->second.kind != kind) return false;
+  *out = it->second.object;
   return true;
 }
+
+// A byte of storage for `const void *` arguments of zero bytes: the framework gets a valid pointer.
+static const uint8_t kNoBytes = 0;
 
 #include "generated/calls_arm64.inc"
 
 // ---- Entry points with addon state around the call ------------------------------------------------
 
-// The object stays with the addon; JS gets an id (out[0]).
-static Napi::Value js_hv_vm_config_create(const Napi::CallbackInfo &info) {
-  hv_vm_config_create_call c;
-  return CallEntry(info, c, [&](State *s, hv_return_t ret) {
-    if (ret != HV_SUCCESS) return;
-    uint32_t id = s->next_config++;
-    s->configs[id] = c.config;
-    s->out[0] = id;
-  });
+// hv_vm_deallocate frees only what hv_vm_allocate made, whole: the framework would unmap whatever
+// host memory the range covers (the spec marks the other cases dangerous), so the addon refuses them
+// itself with HV_BAD_ARGUMENT, and forgets the buffer once the framework has freed it.
+static Napi::Value js_hv_vm_deallocate(const Napi::CallbackInfo &info) {
+  hv_vm_deallocate_call c;
+  if (!c.Read(info)) return info.Env().Undefined();
+  State *s = GetState(info.Env());
+  if (!c.uva_buffer->framework || c.uva_offset != 0 || c.size != c.uva_buffer->size)
+    return Ret(info.Env(), HV_BAD_ARGUMENT);
+  hv_return_t ret = c.Check(s);
+  if (ret != HV_SUCCESS) return Ret(info.Env(), ret);
+  hv_return_t ran = RunOn(s, c.t, [&] { ret = c.Invoke(); });
+  if (ran != HV_SUCCESS) return Finish(info.Env(), s, c.t, ran);
+  if (ret == HV_SUCCESS)
+    for (auto it = s->buffers.begin(); it != s->buffers.end(); ++it)
+      if (&it->second == c.uva_buffer) {
+        s->buffers.erase(it);
+        break;
+      }
+  return Finish(info.Env(), s, c.t, ret);
+}
+
+// The bytes of the last call that returned some (hv_gic_state_get_data), as a Uint8Array.
+static Napi::Value TakeBytes(const Napi::CallbackInfo &info) {
+  State *s = GetState(info.Env());
+  Napi::Uint8Array out = Napi::Uint8Array::New(info.Env(), s->out_bytes.size());
+  if (!s->out_bytes.empty()) std::memcpy(out.Data(), s->out_bytes.data(), s->out_bytes.size());
+  s->out_bytes.clear();
+  return out;
 }
 
 static Napi::Value js_hv_vm_create(const Napi::CallbackInfo &info) { return VmEntry<hv_vm_create_call>(info, true); }
@@ -163,12 +187,14 @@ void FlavourKick(const std::vector<uint64_t> &handles) {
 
 int32_t FlavourDestroyVm() { return hv_vm_destroy(); }
 void FlavourReleaseConfig(void *config) { os_release(config); }
+void FlavourDeallocate(void *base, size_t size) { hv_vm_deallocate(base, size); }
 const char *FlavourArch() { return "arm64"; }
 
 void RegisterFlavour(Napi::Env env, Napi::Object exports) {
   for (const ExportEntry &e : kGeneratedCalls) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
   exports.Set("baseline_exit_loop", Napi::Function::New(env, BaselineExitLoop, "baseline_exit_loop"));
   exports.Set("ipaGranuleAvailable", Napi::Boolean::New(env, PlatformIpaGranuleAvailable()));
+  exports.Set("take_bytes", Napi::Function::New(env, TakeBytes, "take_bytes"));
 }
 
 }  // namespace hvspec

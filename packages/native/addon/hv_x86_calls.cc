@@ -154,6 +154,8 @@ void FlavourKick(const std::vector<uint64_t> &handles) {
 
 int32_t FlavourDestroyVm() { return hv_vm_destroy(); }
 void FlavourReleaseConfig(void *) {}
+// The x86 flavour has no hv_vm_allocate in the registry: no framework buffers to free.
+void FlavourDeallocate(void *, size_t) {}
 const char *FlavourArch() { return "x86_64"; }
 
 void RegisterFlavour(Napi::Env env, Napi::Object exports) {

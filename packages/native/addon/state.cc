@@ -115,7 +115,7 @@ void State::Teardown() {
   if (vm_created && !abandoned) {
     if (FlavourDestroyVm() == 0) vm_created = false;
   }
-  for (auto &c : configs) FlavourReleaseConfig(c.second);
+  for (auto &c : configs) FlavourReleaseConfig(c.second.object);
   configs.clear();
 
   // 4. Threads.
@@ -130,7 +130,12 @@ void State::Teardown() {
 
   // 5. Host buffers, unless a VM we could not destroy may still map them.
   if (!vm_created) {
-    for (auto &b : buffers) munmap(b.second.base, b.second.size);
+    for (auto &b : buffers) {
+      if (b.second.framework)
+        FlavourDeallocate(b.second.base, b.second.size);
+      else
+        munmap(b.second.base, b.second.size);
+    }
   }
   buffers.clear();
   vm_created = false;

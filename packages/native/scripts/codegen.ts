@@ -15,6 +15,7 @@
  * Run by the native build and install scripts (scripts/generate.ts at the repository root).
  */
 import type { Arch } from '../../spec/src/backend.ts';
+import type { ObjectKind } from '../../spec/src/calls/params.ts';
 import { callSpecs, inParams, valueParam } from '../../spec/src/calls/registry.ts';
 import type { CallSpec, InParam, OutParam } from '../../spec/src/calls/types.ts';
 import { cEnumMax, cIntegerBits } from '../../spec/src/codegen/c-headers.ts';
@@ -35,9 +36,9 @@ export const CUSTOM_ENTRY: Readonly<Record<Arch, readonly string[]>> = {
     'hv_vcpu_run_until',
   ],
   arm64: [
-    'hv_vm_config_create',
     'hv_vm_create',
     'hv_vm_destroy',
+    'hv_vm_deallocate',
     'hv_vcpu_create',
     'hv_vcpu_destroy',
     'hv_vcpu_run',
@@ -55,8 +56,20 @@ export const CUSTOM_METHOD: Readonly<Record<Arch, readonly string[]>> = {
     'hv_vcpu_run',
     'hv_vcpu_run_async',
   ],
-  arm64: ['hv_vm_config_create', 'hv_vcpu_create', 'hv_vcpu_destroy', 'hv_vcpu_run', 'hv_vcpu_run_async'],
+  arm64: ['hv_vm_deallocate', 'hv_vcpu_create', 'hv_vcpu_destroy', 'hv_vcpu_run', 'hv_vcpu_run_async'],
 };
+
+/** The number of each kind of arm64 OS object, as the addon stores it with the object (ConfigArg). */
+const OBJECT_KIND_NUMBER: Readonly<Record<ObjectKind, number>> = {
+  config: 1,
+  vcpu_config: 2,
+  gic_config: 3,
+  gic_state: 4,
+};
+
+function objectConstant(kind: ObjectKind): string {
+  return `kObject_${kind}`;
+}
 
 /** The deployment target of each flavour's addon on macOS (binding.gyp). */
 const DEPLOYMENT: Readonly<Record<Arch, number>> = { x86_64: 101500, arm64: 130000 };
@@ -78,6 +91,11 @@ function pointee(c: string): string {
 
 function stripNullable(c: string): string {
   return c.replace(/\s*_Nullable\s*/, '').trim();
+}
+
+/** The out-parameters that make the call's JS value, in reply order (a record's fields, or the one). */
+function valueOuts(spec: CallSpec): OutParam[] {
+  return spec.params.filter((p): p is OutParam => p.dir === 'out' && p.type.kind !== 'exit-pointer');
 }
 
 /** How many JS arguments an `in` parameter takes (a uva is buffer id + offset; a u128 is two halves). */
@@ -102,6 +120,12 @@ function jsArgs(spec: CallSpec): { name: string; ts: string }[] {
         break;
       case 'bool':
         out.push({ name: p.name, ts: 'boolean' });
+        break;
+      case 'bytes':
+        out.push({ name: p.name, ts: 'Uint8Array' });
+        break;
+      case 'length':
+        out.push({ name: p.name, ts: 'bigint' });
         break;
       case 'vcpus':
         out.push({ name: p.name, ts: 'readonly number[]' });
@@ -133,6 +157,8 @@ function member(p: InParam): string[] {
       return [];
     case 'config':
       return [`${c} ${p.name}{};`, `uint32_t ${p.name}_id = 0;`, `bool ${p.name}_null = true;`];
+    case 'bytes':
+      return [`std::vector<uint8_t> ${p.name}_bytes;`, `${c} ${p.name} = nullptr;`];
     case 'u32':
       return cEnumMax(c) !== undefined || (cIntegerBits(c) !== undefined && (cIntegerBits(c) as number) < 32)
         ? [`${c} ${p.name}{};`, `uint32_t ${p.name}_raw = 0;`]
@@ -145,6 +171,10 @@ function member(p: InParam): string[] {
 function outMember(p: OutParam): string | undefined {
   if ((p.c ?? 'param') === 'none') return undefined;
   if (p.c === 'return') return `${p.type.c} ${p.name}{};`;
+  if (p.type.array !== undefined)
+    return `${p.type.c} ${p.name}[${p.type.array.replace(/_Nonnull\s*/, '')}]{};`;
+  if (p.type.kind === 'bytes')
+    return `std::vector<uint8_t> ${p.name}_bytes;\n  ${p.type.c}${p.name} = nullptr;`;
   return `${pointee(p.type.c)} ${p.name}{};`;
 }
 
@@ -173,6 +203,20 @@ function readStatements(spec: CallSpec): string[] {
       );
     } else if (k === 'bool') {
       lines.push(`if (!ArgBool(info, ${i}, "${p.name}", &${p.name})) return false;`);
+    } else if (k === 'bytes') {
+      lines.push(`if (!ArgBytes(info, ${i}, "${p.name}", &${p.name}_bytes)) return false;`);
+    } else if (k === 'length') {
+      const bytes = params[params.indexOf(p) - 1];
+      if (bytes?.type.kind !== 'bytes') throw new Error(`${spec.name}: ${p.name} must follow its bytes`);
+      lines.push('{');
+      lines.push('  uint64_t v = 0;');
+      lines.push(`  if (!ArgU64(info, ${i}, "${p.name}", &v)) return false;`);
+      lines.push(`  // The framework reads ${p.name} bytes: never more than JS handed over.`);
+      lines.push(
+        `  if (v > ${bytes.name}_bytes.size()) return ThrowTypeError(info.Env(), "${p.name} exceeds ${bytes.name}.length");`,
+      );
+      lines.push(`  ${p.name} = static_cast<${c}>(v);`);
+      lines.push('}');
     } else if (k === 'vcpus') {
       const count = params[params.indexOf(p) + 1];
       lines.push('{');
@@ -237,9 +281,13 @@ function checkStatements(spec: CallSpec): string[] {
         `// Config objects never reach JS; an id the addon did not issue is refused, never a wild pointer.`,
         `if (!${p.name}_null) {`,
         `  void *object = nullptr;`,
-        `  if (!ConfigArg(s, ${p.name}_id, &object)) return HV_BAD_ARGUMENT;`,
+        `  if (!ConfigArg(s, ${p.name}_id, ${objectConstant(p.type.object ?? 'config')}, &object)) return HV_BAD_ARGUMENT;`,
         `  ${p.name} = static_cast<${c}>(object);`,
         '}',
+      );
+    } else if (p.type.kind === 'bytes') {
+      lines.push(
+        `${p.name} = ${p.name}_bytes.empty() ? static_cast<${c}>(&kNoBytes) : static_cast<${c}>(${p.name}_bytes.data());`,
       );
     } else if (p.type.kind === 'u32') {
       const bits = cIntegerBits(c);
@@ -272,9 +320,29 @@ function invokeExpression(spec: CallSpec): string {
         const list = inParams(spec)[inParams(spec).indexOf(p) - 1] as InParam;
         args.push(`static_cast<${p.type.c}>(${list.name}.size())`);
       } else args.push(p.name);
-    } else if ((p.c ?? 'param') === 'param') args.push(`&${p.name}`);
+    } else if ((p.c ?? 'param') === 'param')
+      args.push(p.type.array !== undefined || p.type.kind === 'bytes' ? p.name : `&${p.name}`);
   }
   return `${spec.name}(${args.join(', ')})`;
+}
+
+/**
+ * Before a call that writes bytes into the caller's buffer: the buffer, as large as the call named by
+ * `sizeFrom` says (the same object's size), or that call's failure.
+ */
+function sizeStatements(spec: CallSpec): string[] {
+  const out = spec.params.find((p): p is OutParam => p.dir === 'out' && p.type.kind === 'bytes');
+  if (!out) return [];
+  const from = out.type.sizeFrom;
+  if (!from) throw new Error(`${spec.name}: ${out.name} needs sizeFrom`);
+  const args = inParams(spec).map((p) => p.name);
+  return [
+    'size_t size = 0;',
+    `hv_return_t sized = ${from}(${[...args, '&size'].join(', ')});`,
+    'if (sized != HV_SUCCESS) return sized;',
+    `${out.name}_bytes.assign(size ? size : 1, 0);`,
+    `${out.name} = ${out.name}_bytes.data();`,
+  ];
 }
 
 function invokeStatements(spec: CallSpec, arch: Arch): string[] {
@@ -283,12 +351,21 @@ function invokeStatements(spec: CallSpec, arch: Arch): string[] {
   if (list)
     lines.push(`${pointee(list.type.c)} ${list.name}_none{};  // a valid pointer even for a count of 0`);
   const returned = spec.params.find((p): p is OutParam => p.dir === 'out' && p.c === 'return');
+  const sized = sizeStatements(spec);
+  const bytesOut = spec.params.find((p): p is OutParam => p.dir === 'out' && p.type.kind === 'bytes');
   const call = returned
     ? [
         `${returned.name} = ${invokeExpression(spec)};`,
         `return ${returned.name} != nullptr ? HV_SUCCESS : HV_NO_RESOURCES;`,
       ]
-    : [`return ${invokeExpression(spec)};`];
+    : bytesOut
+      ? [
+          ...sized,
+          `hv_return_t ret = ${invokeExpression(spec)};`,
+          `if (ret == HV_SUCCESS) ${bytesOut.name}_bytes.resize(size);`,
+          'return ret;',
+        ]
+      : [`return ${invokeExpression(spec)};`];
   const v = macosVersion(spec.availability);
   if (v && v.number > DEPLOYMENT[arch]) {
     lines.push(
@@ -305,20 +382,68 @@ function invokeStatements(spec: CallSpec, arch: Arch): string[] {
 }
 
 function storeStatements(spec: CallSpec): string[] {
-  const value = valueParam(spec);
-  // An exit record has no out word; a config object never reaches JS (its entry point stores an id).
-  if (!value || value.type.kind === 'exit' || value.type.kind === 'config') return [];
-  switch (value.type.kind) {
-    case 'u128':
-      return [
-        `static_assert(sizeof(${value.name}) == 16, "a 128-bit value");`,
-        `std::memcpy(s->out, &${value.name}, 16);`,
-      ];
-    case 'bool':
-      return [`s->out[0] = ${value.name} ? 1 : 0;`];
-    default:
-      return [`s->out[0] = static_cast<uint64_t>(${value.name});`];
+  const outs = valueOuts(spec);
+  const lines: string[] = [];
+  let word = 0;
+  for (const value of outs) {
+    switch (value.type.kind) {
+      case 'exit':
+        // An exit record has no out word (the run's entry point fills the vCPU's slot).
+        break;
+      case 'config': {
+        // The object stays with the addon; JS gets an id of its kind.
+        const kind = objectConstant(value.type.object ?? 'config');
+        lines.push(
+          'if (ret != HV_SUCCESS) return;',
+          'uint32_t id = s->next_config++;',
+          `s->configs[id] = ConfigObject{static_cast<void *>(${value.name}), ${kind}};`,
+          `s->out[${word}] = id;`,
+        );
+        word++;
+        break;
+      }
+      case 'mem': {
+        // Memory the framework allocated becomes a host buffer JS refers to by id, freed by hv_vm_deallocate.
+        const extent = value.type.extent;
+        if (!extent) throw new Error(`${spec.name}: ${value.name} needs the parameter giving its size`);
+        lines.push(
+          'if (ret != HV_SUCCESS) return;',
+          'uint32_t id = s->next_buffer++;',
+          `s->buffers[id] = HostBuffer{${value.name}, static_cast<size_t>(${extent}), true};`,
+          `s->out[${word}] = id;`,
+          `s->out[${word + 1}] = static_cast<uint64_t>(${extent});`,
+        );
+        word += 2;
+        break;
+      }
+      case 'bytes':
+        lines.push(`if (ret == HV_SUCCESS) s->out_bytes = ${value.name}_bytes;`);
+        break;
+      case 'u64x8':
+        lines.push(
+          `static_assert(sizeof(${value.name}) == 8 * sizeof(uint64_t), "eight 64-bit values");`,
+          `std::memcpy(s->out + ${word}, ${value.name}, sizeof(${value.name}));`,
+        );
+        word += 8;
+        break;
+      case 'u128':
+        lines.push(
+          `static_assert(sizeof(${value.name}) == 16, "a 128-bit value");`,
+          `std::memcpy(s->out + ${word}, &${value.name}, 16);`,
+        );
+        word += 2;
+        break;
+      case 'bool':
+        lines.push(`s->out[${word}] = ${value.name} ? 1 : 0;`);
+        word++;
+        break;
+      default:
+        lines.push(`s->out[${word}] = static_cast<uint64_t>(${value.name});`);
+        word++;
+    }
   }
+  if (word > 8) throw new Error(`${spec.name}: ${word} out words, the addon has 8`);
+  return lines;
 }
 
 const indent = (lines: readonly string[], by: string): string =>
@@ -353,8 +478,9 @@ ${indent(checkStatements(spec), '    ')}
 ${indent(invokeStatements(spec, arch), '    ')}
   }
   // The out-value, for the JS wrapper to read right after the call.
-  void Store(State *s) const {
-    (void)s;${storeStatements(spec).length ? `\n${indent(storeStatements(spec), '    ')}` : ''}
+  void Store(State *s, hv_return_t ret) const {
+    (void)s;
+    (void)ret;${storeStatements(spec).length ? `\n${indent(storeStatements(spec), '    ')}` : ''}
   }
 };
 `;
@@ -363,7 +489,7 @@ ${indent(invokeStatements(spec, arch), '    ')}
 function defaultEntry(spec: CallSpec): string {
   return `static Napi::Value js_${spec.name}(const Napi::CallbackInfo &info) {
   ${spec.name}_call c;
-  return CallEntry(info, c, [&](State *s, hv_return_t) { c.Store(s); });
+  return CallEntry(info, c, [&](State *s, hv_return_t ret) { c.Store(s, ret); });
 }
 `;
 }
@@ -380,6 +506,11 @@ export function addonCallsSource(arch: Arch): string {
     `// GENERATED FILE — do not edit. The addon's ${arch} argument table, from the spec's registry.`,
     "// Written by the build from the spec's registry (packages/native/scripts/codegen.ts; scripts/generate.ts).",
     "// Included by the flavour's hv_*_calls.cc inside namespace hvspec, after hv_api.h and core.h.",
+    '',
+    '// The kinds of OS object an id stands for (ConfigArg refuses an id of another kind).',
+    'enum : uint32_t {',
+    ...Object.entries(OBJECT_KIND_NUMBER).map(([k, n]) => `  ${objectConstant(k as ObjectKind)} = ${n},`),
+    '};',
     '',
   );
   for (const spec of specs) lines.push(callRecord(spec, arch));
@@ -419,6 +550,18 @@ function tsResult(spec: CallSpec, call: string): string {
   const value = valueParam(spec);
   if (!value) return `return { ret: ${call} };`;
   switch (value.type.kind) {
+    case 'u64x8':
+      return `return this.outU64List(${call}, 8);`;
+    case 'record': {
+      const fields = value.type.fields ?? [];
+      if (fields.some((f) => f.type.kind !== 'u32' && f.type.kind !== 'u64'))
+        throw new Error(`${spec.name}: a record of other than integers`);
+      return `return this.outRecord<${value.type.ts}>(${call}, ${JSON.stringify(fields.map((f) => [f.name, f.type.kind === 'u64' ? 'bigint' : 'number']))});`;
+    }
+    case 'mem':
+      return `return this.outMemory(${call});`;
+    case 'bytes':
+      return `return this.outBytes(${call});`;
     case 'u64':
       return `return this.outU64(${call});`;
     case 'u128':
@@ -430,7 +573,7 @@ function tsResult(spec: CallSpec, call: string): string {
     case 'vcpu':
       return `return this.outNumber<Vcpu>(${call});`;
     case 'config':
-      return `return this.outNumber<VmConfig>(${call});`;
+      return `return this.outNumber<${value.type.ts}>(${call});`;
     case 'exit':
       throw new Error(`${spec.name}: an exit value needs a hand-written method`);
     default:
@@ -484,9 +627,19 @@ export function wrapperSource(): string {
     }
     body += '}\n';
   }
-  const specTypes = ['AddressSpace', 'Arm64Exit', 'Result', 'ThreadId', 'Uva', 'Vcpu', 'VmConfig'].filter(
-    (t) => new RegExp(`\\b${t}\\b`).test(body),
-  );
+  const specTypes = [
+    'AddressSpace',
+    'Arm64Exit',
+    'GicConfig',
+    'GicState',
+    'HostMemory',
+    'Result',
+    'ThreadId',
+    'Uva',
+    'Vcpu',
+    'VcpuConfig',
+    'VmConfig',
+  ].filter((t) => new RegExp(`\\b${t}\\b`).test(body));
   let out = generatedBanner(
     "The native backend's hv_* methods and the addon's method types, from the registry.",
     'packages/native/scripts/codegen.ts',

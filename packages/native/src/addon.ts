@@ -91,6 +91,8 @@ export interface X86Addon extends NativeAddon, X86AddonCalls {}
 export interface Arm64Addon extends NativeAddon, Arm64AddonCalls {
   /** Whether the macOS 26 IPA-granule functions exist on this host. */
   readonly ipaGranuleAvailable: boolean;
+  /** The bytes the last call returned (hv_gic_state_get_data), taken once. */
+  take_bytes(): Uint8Array;
 }
 
 /** The addon, or why it could not be loaded. */

@@ -13,8 +13,9 @@ import {
   HV,
   type Result,
   type ThreadId,
+  type Uva,
   type Vcpu,
-  type VmConfig,
+  type VcpuConfig,
 } from '@hvspec/spec';
 import type { Arm64Addon } from './addon.js';
 import { Arm64Calls } from './generated/calls.js';
@@ -59,12 +60,16 @@ export class NativeArm64Backend extends Arm64Calls<Arm64Addon> implements Arm64B
     return exit === undefined ? { ret } : { ret, value: exit };
   }
 
-  hv_vm_config_create(t: ThreadId): Result<VmConfig> {
-    ARM64_ARG_CHECKS.hv_vm_config_create(t);
-    return this.outNumber<VmConfig>(this.addon.hv_vm_config_create(t));
+  /** Only memory from hv_vm_allocate, whole (the addon refuses the rest, addon/hv_arm64_calls.cc). */
+  hv_vm_deallocate(t: ThreadId, uva: Uva, size: bigint): Result {
+    ARM64_ARG_CHECKS.hv_vm_deallocate(t, uva, size);
+    const mem = this.mem(uva.mem, 'uva.mem');
+    const ret = this.addon.hv_vm_deallocate(t, mem.id, uva.offset, size);
+    if (ret === HV.HV_SUCCESS) this.forgetBuffer(mem);
+    return { ret };
   }
 
-  hv_vcpu_create(t: ThreadId, config: null): Result<Vcpu> {
+  hv_vcpu_create(t: ThreadId, config: VcpuConfig | null): Result<Vcpu> {
     ARM64_ARG_CHECKS.hv_vcpu_create(t, config);
     const ret = this.addon.hv_vcpu_create(t, config);
     return ret === HV.HV_SUCCESS ? { ret, value: this.created(t) as Vcpu } : { ret };

@@ -168,6 +168,46 @@ export abstract class NativeBase<A extends NativeAddon> {
     return ret === HV.HV_SUCCESS ? { ret, value: this.out[0] !== 0n } : { ret };
   }
 
+  /** `Result` of a call whose out-value is `n` 64-bit integers (out[0..n-1]). */
+  protected outU64List(ret: number, n: number): Result<readonly bigint[]> {
+    return ret === HV.HV_SUCCESS
+      ? { ret, value: Array.from({ length: n }, (_, i) => this.out[i] ?? 0n) }
+      : { ret };
+  }
+
+  /** `Result` of a call with several integer out-values, one word each in C order. */
+  protected outRecord<T>(
+    ret: number,
+    fields: readonly (readonly [string, 'number' | 'bigint'])[],
+  ): Result<T> {
+    if (ret !== HV.HV_SUCCESS) return { ret };
+    const value: Record<string, number | bigint> = {};
+    fields.forEach(([name, kind], i) => {
+      const w = this.out[i] ?? 0n;
+      value[name] = kind === 'bigint' ? w : Number(w);
+    });
+    return { ret, value: value as T };
+  }
+
+  /** `Result` of a call that allocated host memory (out[0] the addon's buffer id, out[1] its size). */
+  protected outMemory(ret: number): Result<HostMemory> {
+    if (ret !== HV.HV_SUCCESS) return { ret };
+    const mem: HostMemory = Object.freeze({ id: Number(this.out[0]), size: Number(this.out[1]) });
+    this.buffers.set(mem.id, mem);
+    return { ret, value: mem };
+  }
+
+  /** Forgets a buffer the framework freed (hv_vm_deallocate). */
+  protected forgetBuffer(mem: HostMemory): void {
+    this.buffers.delete(mem.id);
+  }
+
+  /** `Result` of a call whose out-value is bytes (taken from the addon once). */
+  protected outBytes(ret: number): Result<Uint8Array> {
+    const bytes = (this.addon as unknown as { take_bytes?: () => Uint8Array }).take_bytes?.();
+    return ret === HV.HV_SUCCESS && bytes ? { ret, value: bytes } : { ret };
+  }
+
   /** `Result` of a call whose out-value is a small integer or a handle. */
   protected outNumber<T extends number>(ret: number): Result<T> {
     return ret === HV.HV_SUCCESS ? { ret, value: Number(this.out[0]) as T } : { ret };

@@ -33,6 +33,18 @@ declare const configBrand: unique symbol;
 /** An arm64 `hv_vm_config_t` object; made only by `hv_vm_config_create`. */
 export type VmConfig = number & { readonly [configBrand]: 'hv_vm_config' };
 
+declare const vcpuConfigBrand: unique symbol;
+/** An arm64 `hv_vcpu_config_t` object; made only by `hv_vcpu_config_create`. */
+export type VcpuConfig = number & { readonly [vcpuConfigBrand]: 'hv_vcpu_config' };
+
+declare const gicConfigBrand: unique symbol;
+/** An arm64 `hv_gic_config_t` object; made only by `hv_gic_config_create`. */
+export type GicConfig = number & { readonly [gicConfigBrand]: 'hv_gic_config' };
+
+declare const gicStateBrand: unique symbol;
+/** An arm64 `hv_gic_state_t` object; made only by `hv_gic_state_create`. */
+export type GicState = number & { readonly [gicStateBrand]: 'hv_gic_state' };
+
 /** Turns a number into a handle without a parent: for traces, probes and misuse tests only. */
 export function forgeVcpu(id: number): Vcpu {
   return id as Vcpu;
@@ -121,10 +133,33 @@ export interface Capabilities {
   readonly defaultIpaSize?: number;
   /** arm64: whether the 4 KiB IPA granule (macOS 26+) is available. */
   readonly ipaGranule4k?: boolean;
+  /** arm64: `hv_vm_config_get_el2_supported` — whether guests may run with EL2 (macOS 15+, M3 and later). */
+  readonly el2Supported?: boolean;
+  /** arm64: the in-framework GICv3 (`hv_gic_*`, macOS 15+) and its parameters; absent: no `hv_gic`. */
+  readonly gic?: GicParameters;
   /** x86: `hv_vmx_read_capability` values by capability id, as this host reports them. */
   readonly vmxCapabilities?: Readonly<Record<number, bigint>>;
   /** x86: `HV_CAP_ADDRSPACEMAX`. */
   readonly maxAddressSpaces?: number;
+}
+
+/**
+ * What the `hv_gic_get_*` parameter queries answer on a host (hvf-facts.md §2.7: runtime values), in
+ * bytes and INTIDs.
+ */
+export interface GicParameters {
+  readonly distributorSize: number;
+  readonly distributorBaseAlignment: number;
+  /** The whole redistributor region: one redistributor per vCPU the VM supports. */
+  readonly redistributorRegionSize: number;
+  /** One redistributor: two 64 KiB frames (§2.7 [H]). */
+  readonly redistributorSize: number;
+  readonly redistributorBaseAlignment: number;
+  readonly msiRegionSize: number;
+  readonly msiRegionBaseAlignment: number;
+  /** `hv_gic_get_spi_interrupt_range`: the first SPI INTID and how many there are. */
+  readonly spiBase: number;
+  readonly spiCount: number;
 }
 
 /** Calls shared by both flavours, plus host-memory management (not `hv_*` calls). */

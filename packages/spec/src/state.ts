@@ -4,7 +4,7 @@
  * The conformance harness uses this as its fast-check model; the rules read and update it.
  * @module
  */
-import type { Arch, Capabilities, ThreadId } from './backend.js';
+import type { Arch, Capabilities, GicParameters, ThreadId } from './backend.js';
 
 /** A guest-physical range with its permissions. Ranges in one address space are disjoint. */
 export interface Mapping {
@@ -25,8 +25,14 @@ export interface SpecEnv {
   readonly maxIpaSize: number;
   readonly defaultIpaSize: number;
   readonly ipaGranule4k: boolean;
+  /** arm64: guests may run with EL2 (`hv_vm_config_get_el2_supported`). */
+  readonly el2Supported: boolean;
+  /** arm64: the host's `hv_gic` parameters; undefined on a host without `hv_gic` (before macOS 15). */
+  readonly gic: GicParameters | undefined;
   readonly maxAddressSpaces: number;
   readonly vmxCapabilities: Readonly<Record<number, bigint>>;
+  /** Whether `hv_vcpu_run` executes guest code (rows about what follows a run count only then). */
+  readonly guestExecution?: boolean;
 }
 
 /** One vCPU as the spec tracks it. */
@@ -61,6 +67,8 @@ export interface SpecVcpu {
    * the core implements.
    */
   idRegsWritten: boolean;
+  /** arm64: whether the VMM wrote MPIDR_EL1 (`hv_gic_get_redistributor_base` must come after, §2.7 [H]). */
+  mpidrWritten: boolean;
 }
 
 /** An arm64 `hv_vm_config_t` as the spec tracks it. */
@@ -69,6 +77,33 @@ export interface SpecVmConfig {
   ipaSize: number | undefined;
   /** undefined = not set (default granule: 16 KiB). */
   granule: number | undefined;
+  /** undefined = never set (`hv_vm_config_set_el2_enabled`). */
+  el2Enabled: boolean | undefined;
+}
+
+/** An arm64 `hv_gic_config_t` as the spec tracks it: bases as last set (undefined: never set). */
+export interface SpecGicConfig {
+  distributorBase: bigint | undefined;
+  redistributorBase: bigint | undefined;
+  msiRegionBase: bigint | undefined;
+  /** [base, count] as last set. */
+  msiRange: readonly [number, number] | undefined;
+}
+
+/** The VM's GIC (`hv_gic_create`), with what the spec remembers of its state blobs. */
+export interface SpecGic {
+  readonly distributorBase: bigint;
+  readonly redistributorBase: bigint;
+  /** The MSI frame's base and INTID range, when both were configured (§2.7 [H]). */
+  readonly msi: { readonly base: bigint; readonly intidBase: number; readonly count: number } | undefined;
+  /** Blobs `hv_gic_state_get_data` returned for this GIC (what `hv_gic_set_state` may restore). */
+  readonly blobs: Uint8Array[];
+}
+
+/** An `hv_gic_state_t`: the GIC it was taken from, and its size once read. */
+export interface SpecGicState {
+  readonly gic: SpecGic;
+  size: bigint | undefined;
 }
 
 /** The VM, when one exists. */
@@ -79,6 +114,16 @@ export interface SpecVm {
   readonly addrLimit: bigint;
   /** Mappings by address space (x86: 0 = default plus created spaces; arm64: only 0). */
   readonly spaces: Map<number, Mapping[]>;
+  /** arm64: guests of this VM may run at EL2 (`hv_vm_config_set_el2_enabled`). */
+  el2?: boolean;
+  /** arm64: the in-framework GIC, once `hv_gic_create` made it. */
+  gic?: SpecGic;
+  /** arm64: some vCPU of this VM was created (`hv_gic_create` must come before, §2.7 [H]). */
+  vcpusCreated?: boolean;
+  /** arm64: some vCPU of this VM returned from a run (`hv_gic_set_state` must come before, §2.7 [H]). */
+  ran?: boolean;
+  /** arm64: a run of a vCPU of this VM failed: whether it entered the guest is not known. */
+  mayHaveRun?: boolean;
 }
 
 /** The whole process, as the spec sees it. */
@@ -91,6 +136,14 @@ export interface SpecState {
   readonly stale: Set<number>;
   /** arm64 config objects by handle. */
   readonly configs: Map<number, SpecVmConfig>;
+  /** arm64 `hv_vcpu_config_t` objects by handle (they hold nothing the spec models). */
+  readonly vcpuConfigs: Set<number>;
+  /** arm64 `hv_gic_config_t` objects by handle. */
+  readonly gicConfigs: Map<number, SpecGicConfig>;
+  /** arm64 `hv_gic_state_t` objects by handle. */
+  readonly gicStates: Map<number, SpecGicState>;
+  /** arm64 host memory from `hv_vm_allocate` still allocated, by buffer id: its size. */
+  readonly allocations: Map<number, number>;
   /** Host buffers by id: size in bytes. */
   readonly buffers: Map<number, number>;
 }
@@ -104,14 +157,28 @@ export function envFromCapabilities(caps: Capabilities): SpecEnv {
     maxIpaSize: caps.maxIpaSize ?? 40,
     defaultIpaSize: caps.defaultIpaSize ?? 36,
     ipaGranule4k: caps.ipaGranule4k ?? false,
+    el2Supported: caps.el2Supported ?? false,
+    gic: caps.gic,
     maxAddressSpaces: caps.maxAddressSpaces ?? 1,
     vmxCapabilities: caps.vmxCapabilities ?? {},
+    guestExecution: caps.guestExecution,
   };
 }
 
 /** A process with no VM. */
 export function initialState(env: SpecEnv): SpecState {
-  return { env, vm: null, vcpus: new Map(), stale: new Set(), configs: new Map(), buffers: new Map() };
+  return {
+    env,
+    vm: null,
+    vcpus: new Map(),
+    stale: new Set(),
+    configs: new Map(),
+    vcpuConfigs: new Set(),
+    gicConfigs: new Map(),
+    gicStates: new Map(),
+    allocations: new Map(),
+    buffers: new Map(),
+  };
 }
 
 /** A fresh vCPU record. */
@@ -133,6 +200,7 @@ export function newVcpu(handle: number, owner: ThreadId): SpecVcpu {
     execTime: 0n,
     nativeMsrs: new Set(),
     idRegsWritten: false,
+    mpidrWritten: false,
   };
 }
 

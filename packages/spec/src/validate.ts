@@ -107,6 +107,18 @@ export function checkHostAllocSize(size: unknown, pageSize: number): number {
   return rounded;
 }
 
+/**
+ * Throws unless `value` is a `Uint8Array` and `length` a bigint no larger than its length (the C
+ * function reads `length` bytes of it).
+ */
+export function checkBytes(name: string, value: unknown, lengthName: string, length: unknown): void {
+  if (!(value instanceof Uint8Array))
+    throw new TypeError(`${name} must be a Uint8Array, got ${describe(value)}`);
+  checkU64(lengthName, length);
+  if (length > BigInt(value.length))
+    throw new TypeError(`${lengthName} ${length} exceeds ${name}.length ${value.length}`);
+}
+
 function describe(value: unknown): string {
   if (typeof value === 'bigint') return `${value}n`;
   if (typeof value === 'string') return JSON.stringify(value);

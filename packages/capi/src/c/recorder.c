@@ -162,6 +162,8 @@ static struct {
   uint64_t counters[3];
   buffer_t *buffers;
   size_t n_buffers, cap_buffers;
+  /* Buffers ever named (memN): a freed buffer's name is never given to another. */
+  size_t buffer_names;
   inflight_t *inflight;
   size_t n_inflight, cap_inflight;
   uint64_t labels;
@@ -419,7 +421,7 @@ static buffer_t *buffer_for(uintptr_t uva, uint64_t extent) {
   buffer_t *b = &g.buffers[g.n_buffers++];
   b->base = base;
   b->size = top - base;
-  snprintf(b->name, sizeof b->name, "mem%zu", g.n_buffers - 1);
+  snprintf(b->name, sizeof b->name, "mem%zu", g.buffer_names++);
   text_t s = {0};
   t_str(&s, "{\"call\": \"host_alloc\", \"args\": {\"name\": ");
   t_json_string(&s, b->name);
@@ -634,6 +636,13 @@ void hvspec_rec_list_handle(hvspec_rec_t *r, int kind, uint64_t v) {
 
 void hvspec_rec_list_end(hvspec_rec_t *r) { t_str(&r->args, "]"); }
 
+void hvspec_rec_bytes(hvspec_rec_t *r, const char *name, const void *bytes, uint64_t len) {
+  arg_name(r, name);
+  t_str(&r->args, "\"");
+  if (bytes != NULL) hex_bytes(&r->args, bytes, (size_t)len);
+  t_str(&r->args, "\"");
+}
+
 void hvspec_rec_call(hvspec_rec_t *r) {
   if (!(r->flags & HVSPEC_REC_RUN)) return;
   pthread_mutex_lock(&g.mu);
@@ -677,6 +686,55 @@ void hvspec_rec_bind_handle(hvspec_rec_t *r, int kind, uint64_t v) {
 
 void hvspec_rec_bind_config(hvspec_rec_t *r, const void *config) {
   hvspec_rec_bind_handle(r, HVSPEC_KIND_CONFIG, (uint64_t)(uintptr_t)config);
+}
+
+void hvspec_rec_value_list(hvspec_rec_t *r, const uint64_t *values, uint32_t n) {
+  expect_key(r, "value");
+  t_str(&r->expect, "[");
+  for (uint32_t i = 0; i < n; i++) {
+    if (i) t_str(&r->expect, ", ");
+    t_number(&r->expect, values[i]);
+  }
+  t_str(&r->expect, "]");
+}
+
+void hvspec_rec_value_record(hvspec_rec_t *r, const char *const *names, const uint64_t *values, uint32_t n) {
+  expect_key(r, "value");
+  t_str(&r->expect, "{");
+  for (uint32_t i = 0; i < n; i++) {
+    if (i) t_str(&r->expect, ", ");
+    t_json_string(&r->expect, names[i]);
+    t_str(&r->expect, ": ");
+    t_number(&r->expect, values[i]);
+  }
+  t_str(&r->expect, "}");
+}
+
+void hvspec_rec_bind_memory(hvspec_rec_t *r, const void *base, uint64_t size) {
+  pthread_mutex_lock(&g.mu);
+  GROW(g.buffers, g.n_buffers, g.cap_buffers);
+  if (g.n_buffers < g.cap_buffers && size > 0) {
+    buffer_t *b = &g.buffers[g.n_buffers++];
+    b->base = (uintptr_t)base;
+    b->size = (size_t)size;
+    snprintf(b->name, sizeof b->name, "mem%zu", g.buffer_names++);
+    /* Fresh anonymous memory reads as zero: the shadow starts so, and later writes are diffed from it. */
+    b->shadow = b->size <= MAX_FOLLOWED ? calloc(1, b->size) : NULL;
+    t_str(&r->bind, b->name);
+  }
+  pthread_mutex_unlock(&g.mu);
+}
+
+void hvspec_rec_forget_memory(hvspec_rec_t *r, const void *base) {
+  (void)r;
+  pthread_mutex_lock(&g.mu);
+  for (size_t i = g.n_buffers; i-- > 0;)
+    if (g.buffers[i].base == (uintptr_t)base) {
+      free(g.buffers[i].shadow);
+      g.buffers[i] = g.buffers[--g.n_buffers];
+      break;
+    }
+  pthread_mutex_unlock(&g.mu);
 }
 
 void hvspec_rec_exit_pointer(hvspec_rec_t *r, uint64_t vcpu, const void *exit) {

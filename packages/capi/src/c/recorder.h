@@ -58,6 +58,8 @@ HVSPEC_HIDDEN void hvspec_rec_uva(hvspec_rec_t *r, const char *name, const void 
 HVSPEC_HIDDEN void hvspec_rec_list_begin(hvspec_rec_t *r, const char *name);
 HVSPEC_HIDDEN void hvspec_rec_list_handle(hvspec_rec_t *r, int kind, uint64_t v);
 HVSPEC_HIDDEN void hvspec_rec_list_end(hvspec_rec_t *r);
+/* Bytes the call reads (hex in the trace). */
+HVSPEC_HIDDEN void hvspec_rec_bytes(hvspec_rec_t *r, const char *name, const void *bytes, uint64_t len);
 /* The implementation is about to be called (a run: the VMM's memory writes are recorded first). */
 HVSPEC_HIDDEN void hvspec_rec_call(hvspec_rec_t *r);
 /* What it returned. */
@@ -67,6 +69,14 @@ HVSPEC_HIDDEN void hvspec_rec_value_bool(hvspec_rec_t *r, bool v);
 HVSPEC_HIDDEN void hvspec_rec_value_u128(hvspec_rec_t *r, const void *bytes16);
 HVSPEC_HIDDEN void hvspec_rec_bind_handle(hvspec_rec_t *r, int kind, uint64_t v);
 HVSPEC_HIDDEN void hvspec_rec_bind_config(hvspec_rec_t *r, const void *config);
+/* Several 64-bit out-values (CCSIDR_EL1 values) as a list; several named ones as an object. */
+HVSPEC_HIDDEN void hvspec_rec_value_list(hvspec_rec_t *r, const uint64_t *values, uint32_t n);
+HVSPEC_HIDDEN void hvspec_rec_value_record(hvspec_rec_t *r, const char *const *names, const uint64_t *values,
+                                           uint32_t n);
+/* Host memory the call allocated (hv_vm_allocate): a buffer the step binds by name, zero as it starts. */
+HVSPEC_HIDDEN void hvspec_rec_bind_memory(hvspec_rec_t *r, const void *base, uint64_t size);
+/* Host memory the call freed (hv_vm_deallocate): its buffer is no longer followed. */
+HVSPEC_HIDDEN void hvspec_rec_forget_memory(hvspec_rec_t *r, const void *base);
 /* arm64: the exit record hv_vcpu_create handed out for a vCPU, and the record after a run. */
 HVSPEC_HIDDEN void hvspec_rec_exit_pointer(hvspec_rec_t *r, uint64_t vcpu, const void *exit);
 HVSPEC_HIDDEN void hvspec_rec_exit(hvspec_rec_t *r, uint64_t vcpu);

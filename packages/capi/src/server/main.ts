@@ -25,11 +25,13 @@ import {
   type OutParam,
   VMCS,
   VMX_REASON,
+  valueParam,
 } from '@hvspec/spec';
 import {
   inWords,
   MAILBOX,
   MAX_PENDING,
+  outRequestWords,
   outWords,
   PENDING_VMCS,
   protocolSignature,
@@ -53,6 +55,10 @@ const require = createRequire(import.meta.url);
 const addon = require(process.env.HVSPEC_SERVER_ADDON || '../lib/hvspec_server.node') as Addon;
 
 type Backend = Record<string, (...args: unknown[]) => unknown>;
+/** The arm64 model's hook that puts the library's mapping behind memory its hv_vm_allocate made. */
+interface Rebinding {
+  host_rebind_allocation(mem: HostMemory, bytes: Uint8Array): void;
+}
 type Result = { ret: number; value?: unknown };
 
 function fail(message: string): never {
@@ -81,14 +87,37 @@ interface Codec {
   /** Index of the value's first reply word (out-values before it take their words). */
   readonly valueWord: number;
   readonly async: boolean;
+  /** Its value is host memory (hv_vm_allocate): the library then shares its own mapping of it (rebind). */
+  readonly allocates: boolean;
+  /** Where bytes the call writes go (a shared buffer and offset from the request), if it writes any. */
+  readonly destination: (w: BigUint64Array, at: number) => { mem: HostMemory; offset: number } | undefined;
 }
 
 function codecOf(spec: CallSpec, backend: Backend): Codec {
   const ins = spec.params.filter((p): p is InParam => p.dir === 'in');
+  /** Request words of the `in` parameters, for what follows them (a destination of bytes). */
+  const inLength = (w: BigUint64Array, at: number): number => {
+    let i = at;
+    for (const p of ins) {
+      const n = inWords(p);
+      i += n === 'list' ? 1 + Number(w[i]) : n;
+    }
+    return i - at;
+  };
+  const outs = spec.params.filter((p): p is OutParam => p.dir === 'out');
+  const writesBytes = outs.some((p) => outRequestWords(p) > 0);
+  const destination = (w: BigUint64Array, at: number): { mem: HostMemory; offset: number } | undefined => {
+    if (!writesBytes) return undefined;
+    const i = at + inLength(w, at);
+    const mem = buffers.get(Number(w[i]));
+    if (!mem) throw new TypeError(`no shared buffer ${w[i]} for the bytes the call writes`);
+    return { mem, offset: Number(w[i + 1]) };
+  };
   const decode = (w: BigUint64Array, at: number): unknown[] => {
     const args: unknown[] = [];
     let i = at;
     let listLength = 0;
+    let bytesLength = 0n;
     for (const p of ins) {
       const n = inWords(p);
       const word = w[i] as bigint;
@@ -112,6 +141,16 @@ function codecOf(spec: CallSpec, backend: Backend): Codec {
         case 'config':
           args.push(word !== 0n ? null : Number(w[i + 1]));
           break;
+        case 'bytes': {
+          const mem = buffers.get(Number(word));
+          if (!mem) throw new TypeError(`${p.name}: no shared buffer ${word}`);
+          bytesLength = w[i + 2] as bigint;
+          args.push(model.host_read(mem, Number(w[i + 1]), Number(bytesLength)));
+          break;
+        }
+        case 'length':
+          args.push(bytesLength);
+          break;
         case 'vcpus': {
           listLength = Number(word);
           const list: number[] = [];
@@ -131,7 +170,6 @@ function codecOf(spec: CallSpec, backend: Backend): Codec {
     return args;
   };
   // The value's reply words come after those of the out-values before it (the arm64 exit pointer has none).
-  const outs = spec.params.filter((p): p is OutParam => p.dir === 'out');
   const value = outs.findIndex((p) => p.type.kind !== 'exit-pointer');
   const valueWord = outs.slice(0, Math.max(value, 0)).reduce((sum, p) => sum + outWords(p), 0);
   // Runs use the model's async runs (slices, kicks between them). hv_vcpu_run_until has none: the model
@@ -148,6 +186,8 @@ function codecOf(spec: CallSpec, backend: Backend): Codec {
     decode,
     valueWord,
     async: asyncName !== undefined,
+    allocates: valueParam(spec)?.type.kind === 'mem',
+    destination,
   };
 }
 
@@ -174,8 +214,16 @@ if (header(MAILBOX.header.signature) !== protocolSignature(specs))
 const model = createModel(arch);
 const backend = model as unknown as Backend;
 const buffers = new Map<number, HostMemory>();
+/** Memory the model's hv_vm_allocate made, until the library shares its own mapping of it (rebind). */
+const allocated = new Map<number, HostMemory>();
+const allocatedBuffer = (id: number): HostMemory | undefined => {
+  const mem = allocated.get(id);
+  allocated.delete(id);
+  return mem;
+};
 const codecs = specs.map((s) => codecOf(s, backend));
 const share = specs.length + SERVICE.share;
+const rebind = specs.length + SERVICE.rebind;
 const EXIT_VMCS = X86_EXIT_VMCS.map((n) => VMCS[n]);
 const EXIT_REGS = X86_EXIT_REGS.map((n) => HV_X86_REG[n]);
 addon.send(CHANNEL, 'OK');
@@ -194,6 +242,26 @@ function answer(i: number, ret: number, fill?: (out: number) => void): void {
 
 function storeValue(codec: Codec, out: number, value: unknown): void {
   const at = out + codec.valueWord;
+  if (value instanceof Uint8Array) return; // written to the request's destination (see done())
+  if (Array.isArray(value)) {
+    value.forEach((x, i) => {
+      u64[at + i] = BigInt.asUintN(64, BigInt(x as bigint));
+    });
+    return;
+  }
+  if (typeof value === 'object' && value !== null && !('exception' in value)) {
+    if ('id' in value && 'size' in value) {
+      // Host memory (hv_vm_allocate): the model's buffer id and its size.
+      u64[at] = BigInt((value as HostMemory).id);
+      u64[at + 1] = BigInt((value as HostMemory).size);
+      return;
+    }
+    // Several out-values: one word each, in C order.
+    Object.values(value).forEach((x, i) => {
+      u64[at + i] = BigInt.asUintN(64, BigInt(x as number | bigint));
+    });
+    return;
+  }
   switch (typeof value) {
     case 'bigint':
       if (codec.spec.params.some((p) => p.dir === 'out' && p.type.kind === 'u128')) {
@@ -310,6 +378,24 @@ function handle(i: number): void {
   const t = (u32[(base + MAILBOX.slot.thread) / 4] as number) + 1;
   const argsAt = (base + MAILBOX.slot.args) / 8;
   if (arch === 'x86_64') applyPending(base, t);
+  if (call === rebind) {
+    try {
+      const size = Number(u64[argsAt]);
+      const allocated = buffers.get(Number(u64[argsAt + 1])) ?? allocatedBuffer(Number(u64[argsAt + 1]));
+      const object = addon.recvFd(CHANNEL);
+      if (object.message !== 'SHARE' || object.fd < 0) throw new Error('expected a memory object');
+      if (!allocated) throw new TypeError(`no buffer ${u64[argsAt + 1]} from hv_vm_allocate`);
+      (model as unknown as Rebinding).host_rebind_allocation(
+        allocated,
+        new Uint8Array(addon.map(object.fd, size)),
+      );
+      buffers.set(allocated.id, allocated);
+      answer(i, HV.HV_SUCCESS);
+    } catch (e) {
+      answer(i, failed(e, 'sharing allocated memory'));
+    }
+    return;
+  }
   if (call === share) {
     try {
       const size = Number(u64[argsAt]);
@@ -338,7 +424,18 @@ function handle(i: number): void {
     return;
   }
   const method = backend[codec.method] as (...a: unknown[]) => unknown;
+  let destination: { mem: HostMemory; offset: number } | undefined;
+  try {
+    destination = codec.destination(u64, argsAt);
+  } catch (e) {
+    answer(i, failed(e, codec.spec.name));
+    return;
+  }
   const done = (r: Result): void => {
+    if (r.ret === HV.HV_SUCCESS && r.value instanceof Uint8Array && destination)
+      model.host_write(destination.mem, destination.offset, r.value);
+    if (r.ret === HV.HV_SUCCESS && codec.allocates)
+      allocated.set((r.value as HostMemory).id, r.value as HostMemory);
     answer(i, r.ret, (out) => {
       if (r.ret !== HV.HV_SUCCESS) return;
       if (r.value !== undefined) storeValue(codec, out, r.value);

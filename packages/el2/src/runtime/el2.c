@@ -464,6 +464,38 @@ static volatile u8 *schedule(void)
 	}
 }
 
+/*
+ * The cache identification registers a vCPU configuration reports (hv_vcpu_config_get_feature_reg and
+ * hv_vcpu_config_get_ccsidr_el1_sys_reg_values): CCSIDR_EL1 of each level and kind CLIDR_EL1 names,
+ * selected through CSSELR_EL1 (Arm ARM D19, CLIDR_EL1.Ctype<n>, CSSELR_EL1, CCSIDR_EL1); 0 where the
+ * level has no cache of that kind.
+ */
+static void caches_boot(void)
+{
+	u64 clidr = read_sysreg(clidr_el1);
+	CTRLF(CTRL_CTR_EL0) = read_sysreg(ctr_el0);
+	CTRLF(CTRL_CLIDR_EL1) = clidr;
+	CTRLF(CTRL_DCZID_EL0) = read_sysreg(dczid_el0);
+	for (int level = 0; level < 8; level++) {
+		unsigned ctype = level < 7 ? (unsigned)(clidr >> (3 * level)) & 7 : 0;
+		u64 data = 0, instr = 0;
+		if (ctype >= 2 && ctype <= 4) {
+			write_sysreg(csselr_el1, (u64)level << 1);
+			isb();
+			data = read_sysreg(ccsidr_el1);
+		}
+		if (ctype == 1 || ctype == 3) {
+			write_sysreg(csselr_el1, ((u64)level << 1) | 1);
+			isb();
+			instr = read_sysreg(ccsidr_el1);
+		}
+		(&CTRLF(CTRL_CCSIDR))[level] = data;
+		(&CTRLF(CTRL_CCSIDR))[8 + level] = instr;
+	}
+	write_sysreg(csselr_el1, 0);
+	isb();
+}
+
 volatile u8 *el2_main(void)
 {
 	cntfrq = read_sysreg(cntfrq_el0);
@@ -479,6 +511,7 @@ volatile u8 *el2_main(void)
 	for (int i = 0; i < NSYSREGS; i++)
 		(&CTRLF(CTRL_SYSREG_TABLE))[i] = sysreg_table[i];
 	sysregs_boot(&CTRLF(CTRL_SYSREG_BOOT));
+	caches_boot();
 	CTRLF(CTRL_VERSION) = ABI_VERSION;
 	CTRLF(CTRL_MAGIC) = MAGIC;
 	dsb();

@@ -11,10 +11,15 @@ import type {
   Arm64Backend,
   Arm64Exit,
   Capabilities,
+  GicConfig,
+  GicParameters,
+  GicState,
+  HostMemory,
   Result,
   ThreadId,
   Uva,
   Vcpu,
+  VcpuConfig,
   VmConfig,
 } from '@hvspec/spec';
 import {
@@ -23,12 +28,15 @@ import {
   checkU32,
   HV,
   HV_EXIT_REASON,
+  HV_GIC_ICC_REG,
+  HV_GIC_INT,
   HV_INTERRUPT_TYPE,
   HV_IPA_GRANULE,
   HV_MEMORY_RWX,
   HV_REG,
   HV_REG_COUNT,
   HV_SIMD_FP_REG_COUNT,
+  HV_SYS_REG,
   IPA_SIZE_DEFAULT,
   isKnownSysReg,
 } from '@hvspec/spec';
@@ -36,9 +44,12 @@ import type { ModelOptions, UnsupportedInstruction } from '../core.js';
 import { ALL_PERMISSION_SETS, BUSY, fail, kick, ModelCore, ok, SUCCESS, slicedRun } from '../core.js';
 import type { Arm64Engine, Arm64Region, Arm64RunContext, Arm64Stop } from '../engine.js';
 import { MappingTable } from '../mappings.js';
+import { modelCcsidr, modelFeatureReg } from './features.js';
+import { GicDevice, type GicLayout, modelGicParameters } from './gic.js';
 import { type Arm64Cpu, initialArm64Cpu } from './state.js';
 
 const PAGE_16K = 16384;
+const HV_SYS_REG_MPIDR_EL1 = HV_SYS_REG.HV_SYS_REG_MPIDR_EL1;
 const GRANULE_BYTES: Record<number, bigint> = {
   [HV_IPA_GRANULE.HV_IPA_GRANULE_4KB]: 4096n,
   [HV_IPA_GRANULE.HV_IPA_GRANULE_16KB]: 16384n,
@@ -58,6 +69,16 @@ type FlagSetter =
 interface VmConfigRecord {
   ipaSize: number;
   granule: number;
+  /** hv_vm_config_set_el2_enabled (absent: never set, off). */
+  el2?: boolean;
+}
+
+/** An `hv_gic_config_t`: bases as set (absent: 0), the MSI INTID range. */
+interface GicConfigRecord {
+  distributorBase?: bigint;
+  redistributorBase?: bigint;
+  msiRegionBase?: bigint;
+  msiRange?: readonly [number, number];
 }
 
 interface Arm64VcpuRecord {
@@ -92,6 +113,12 @@ interface Arm64Vm {
   nextVcpu: number;
   /** The VM's virtual counter; the engine advances it per instruction (deterministic, DESIGN.md). */
   readonly clock: { count: bigint };
+  /** Created from a configuration with EL2 enabled. */
+  readonly el2?: boolean;
+  /** The in-framework GIC, once hv_gic_create made it. */
+  gic?: GicDevice;
+  /** A vCPU of this VM entered the guest (hv_gic_set_state must come before, hvf-facts.md §2.7 [H]). */
+  ran?: boolean;
 }
 
 type RunEnd =
@@ -111,6 +138,14 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   private readonly configs = new Map<number, VmConfigRecord>();
   private nextConfig = 1;
   private vm: Arm64Vm | undefined;
+  private readonly gicParameters: GicParameters | undefined;
+  private readonly el2Supported: boolean;
+  /** hv_vcpu_config_t, hv_gic_config_t and hv_gic_state_t objects (one id space with VM configs). */
+  private readonly vcpuConfigs = new Set<number>();
+  private readonly gicConfigs = new Map<number, GicConfigRecord>();
+  private readonly gicStates = new Map<number, Uint8Array>();
+  /** Buffers hv_vm_allocate made and hv_vm_deallocate has not freed. */
+  private readonly allocations = new Set<number>();
 
   constructor(options: ModelOptions = {}) {
     super(PAGE_16K, options);
@@ -124,6 +159,9 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
       throw new TypeError(`options.maxIpaSize must be an integer in [${IPA_SIZE_DEFAULT}, 52]`);
     }
     this.ipaGranule4k = options.ipaGranule4k ?? true;
+    this.gicParameters =
+      options.gic === false ? undefined : (options.gic ?? modelGicParameters(this.maxVcpus));
+    this.el2Supported = options.el2Supported ?? false;
     this.capabilities = Object.freeze({
       backend: 'model',
       arch: 'arm64',
@@ -135,12 +173,18 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
       maxIpaSize: this.maxIpaSize,
       defaultIpaSize: IPA_SIZE_DEFAULT,
       ipaGranule4k: this.ipaGranule4k,
+      el2Supported: this.el2Supported,
+      ...(this.gicParameters ? { gic: Object.freeze({ ...this.gicParameters }) } : {}),
     });
   }
 
   protected dropState(): void {
     this.vm = undefined;
     this.configs.clear();
+    this.vcpuConfigs.clear();
+    this.gicConfigs.clear();
+    this.gicStates.clear();
+    this.allocations.clear();
   }
 
   // ---- host queries and configs (no VM needed) ---------------------------------------------------------
@@ -235,6 +279,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
       vcpus: new Map(),
       nextVcpu: 0,
       clock: { count: 0n },
+      el2: c?.el2 === true,
     };
     return SUCCESS;
   }
@@ -305,13 +350,14 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
 
   // ---- vCPUs -------------------------------------------------------------------------------------------
 
-  hv_vcpu_create(t: ThreadId, config: null): Result<Vcpu> {
+  /** A vCPU configuration describes the same host vCPU as NULL does (the model has one kind of core). */
+  hv_vcpu_create(t: ThreadId, config: VcpuConfig | null): Result<Vcpu> {
     this.enter(t);
     ARM64_ARG_CHECKS.hv_vcpu_create(t, config);
     if (this.busyOn(t)) return BUSY;
-    if (config !== null) throw new TypeError('config must be null (hv_vcpu_config_t is not modelled)');
     const vm = this.vm;
     if (vm === undefined) return fail(HV.HV_NO_DEVICE);
+    if (config !== null && !this.vcpuConfigs.has(config)) return fail(HV.HV_BAD_ARGUMENT);
     // "Each thread can have only one vCPU at a time" (hvf-facts.md §2.4 [H]); code per the model README's choices.
     for (const v of vm.vcpus.values()) if (v.owner === t) return fail(HV.HV_BUSY);
     if (vm.vcpus.size >= this.maxVcpus) return fail(HV.HV_NO_RESOURCES);
@@ -658,6 +704,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
     }
     if (this.engine === undefined) return fail(HV.HV_UNSUPPORTED);
     v.runClock = (this.vm as Arm64Vm).clock.count;
+    (this.vm as Arm64Vm).ran = true;
     // The framework enters the guest with an exception return from EL2, which sets the event register
     // (Arm ARM, "The Event Register"); whether HVF does anything else to it is not known [U].
     v.cpu.event = true;
@@ -697,6 +744,524 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
         // Callers loop on 'budget'; reaching here would be a model bug, reported as a spurious CANCELED.
         return ok({ reason: HV_EXIT_REASON.HV_EXIT_REASON_CANCELED, exception: NO_EXCEPTION });
     }
+  }
+  // ---- EL2, the default granule, vCPU configurations (hvf-facts.md §2.3, §2.4) ------------------------
+
+  hv_vm_config_get_el2_supported(t: ThreadId): Result<boolean> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_vm_config_get_el2_supported(t);
+    return ok(this.el2Supported);
+  }
+
+  hv_vm_config_get_el2_enabled(t: ThreadId, config: VmConfig): Result<boolean> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_vm_config_get_el2_enabled(t, config);
+    const c = this.configs.get(config);
+    return c === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(c.el2 === true);
+  }
+
+  hv_vm_config_set_el2_enabled(t: ThreadId, config: VmConfig, el2_enabled: boolean): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_vm_config_set_el2_enabled(t, config, el2_enabled);
+    const c = this.configs.get(config);
+    if (c === undefined) return fail(HV.HV_BAD_ARGUMENT);
+    // A host without EL2 support refuses it (hvf-facts.md §2.3: M3 and later [H]); code per the README.
+    if (el2_enabled && !this.el2Supported) return fail(HV.HV_UNSUPPORTED);
+    c.el2 = el2_enabled;
+    return SUCCESS;
+  }
+
+  hv_vm_config_get_default_ipa_granule(t: ThreadId): Result<number> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_vm_config_get_default_ipa_granule(t);
+    // The granule API is a macOS 26 addition, as is the 4 KiB granule (hvf-facts.md §2.3 [H]).
+    if (!this.ipaGranule4k) return fail(HV.HV_UNSUPPORTED);
+    return ok(HV_IPA_GRANULE.HV_IPA_GRANULE_16KB);
+  }
+
+  hv_vcpu_config_create(t: ThreadId): Result<VcpuConfig> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_vcpu_config_create(t);
+    const id = this.nextConfig++;
+    this.vcpuConfigs.add(id);
+    return ok(id as VcpuConfig);
+  }
+
+  hv_vcpu_config_get_feature_reg(t: ThreadId, config: VcpuConfig, feature_reg: number): Result<bigint> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_vcpu_config_get_feature_reg(t, config, feature_reg);
+    if (!this.vcpuConfigs.has(config)) return fail(HV.HV_BAD_ARGUMENT);
+    const value = modelFeatureReg(feature_reg);
+    return value === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(value);
+  }
+
+  hv_vcpu_config_get_ccsidr_el1_sys_reg_values(
+    t: ThreadId,
+    config: VcpuConfig,
+    cache_type: number,
+  ): Result<readonly bigint[]> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_vcpu_config_get_ccsidr_el1_sys_reg_values(t, config, cache_type);
+    if (!this.vcpuConfigs.has(config)) return fail(HV.HV_BAD_ARGUMENT);
+    const values = modelCcsidr(cache_type);
+    return values === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(values);
+  }
+
+  // ---- host memory for guests (hvf-facts.md §2.3) ------------------------------------------------------
+
+  /** Zeroed, page-aligned memory of exactly `size` bytes, a host buffer like host_alloc's. */
+  hv_vm_allocate(t: ThreadId, size: bigint, flags: bigint): Result<HostMemory> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_vm_allocate(t, size, flags);
+    if (flags !== 0n) return fail(HV.HV_BAD_ARGUMENT);
+    // "size must be a multiple of PAGE_SIZE" (hvf-facts.md §2.3 [H]); 0 is refused too (README).
+    if (size === 0n || size % BigInt(PAGE_16K) !== 0n) return fail(HV.HV_BAD_ARGUMENT);
+    if (size > 0x1_0000_0000n) return fail(HV.HV_NO_RESOURCES);
+    const mem = this.host.alloc(Number(size));
+    this.allocations.add(mem.id);
+    return ok(mem);
+  }
+
+  /** Frees a whole allocation that no mapping uses; anything else is refused and nothing changes. */
+  hv_vm_deallocate(t: ThreadId, uva: Uva, size: bigint): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_vm_deallocate(t, uva, size);
+    const bytes = this.host.bytes(uva.mem, 'uva.mem');
+    if (!this.allocations.has(uva.mem.id)) return fail(HV.HV_BAD_ARGUMENT);
+    if (uva.offset !== 0 || size !== BigInt(bytes.length)) return fail(HV.HV_BAD_ARGUMENT);
+    if (this.vm?.table.mappings().some((m) => m.bytes === bytes)) return fail(HV.HV_BUSY);
+    this.host.release(uva.mem);
+    this.allocations.delete(uva.mem.id);
+    return SUCCESS;
+  }
+
+  /**
+   * Puts memory shared with another process behind a buffer `hv_vm_allocate` just made (model-only, for
+   * the model server: a C VMM's `hv_vm_allocate` must hand out its own mapping). The buffer must not be
+   * mapped yet; its contents are copied over.
+   */
+  host_rebind_allocation(mem: HostMemory, bytes: Uint8Array): void {
+    if (!this.allocations.has(mem.id)) throw new TypeError('mem is not memory from hv_vm_allocate');
+    const current = this.host.bytes(mem);
+    if (this.vm?.table.mappings().some((m) => m.bytes === current))
+      throw new Error('mem is mapped: its memory can no longer be replaced');
+    this.host.rebind(mem, bytes);
+  }
+
+  // ---- the in-framework GIC (hvf-facts.md §2.7) ----------------------------------------------------------
+
+  /** The GIC of the VM, or the code of a call that needs one (no hv_gic on this host; no VM or GIC). */
+  private gicOf(): GicDevice | number {
+    if (!this.gicParameters) return HV.HV_UNSUPPORTED;
+    return this.vm?.gic ?? HV.HV_NO_DEVICE;
+  }
+
+  /** The host's GIC parameters, or HV_UNSUPPORTED without hv_gic. */
+  private gicParams(): GicParameters | number {
+    return this.gicParameters ?? HV.HV_UNSUPPORTED;
+  }
+
+  hv_gic_config_create(t: ThreadId): Result<GicConfig> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_config_create(t);
+    if (!this.gicParameters) return fail(HV.HV_UNSUPPORTED);
+    const id = this.nextConfig++;
+    this.gicConfigs.set(id, {});
+    return ok(id as GicConfig);
+  }
+
+  /** A base is stored when its region fits below 2^64 (hvf-facts.md §2.7 [T]); hv_gic_create checks alignment. */
+  private setGicBase(
+    config: GicConfig,
+    base: bigint,
+    field: 'distributorBase' | 'redistributorBase' | 'msiRegionBase',
+    size: (g: GicParameters) => number,
+  ): Result {
+    const g = this.gicParams();
+    if (typeof g === 'number') return fail(g);
+    const c = this.gicConfigs.get(config);
+    if (c === undefined) return fail(HV.HV_BAD_ARGUMENT);
+    if (base + BigInt(size(g)) > 1n << 64n) return fail(HV.HV_BAD_ARGUMENT);
+    c[field] = base;
+    return SUCCESS;
+  }
+
+  hv_gic_config_set_distributor_base(
+    t: ThreadId,
+    config: GicConfig,
+    distributor_base_address: bigint,
+  ): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_config_set_distributor_base(t, config, distributor_base_address);
+    return this.setGicBase(config, distributor_base_address, 'distributorBase', (g) => g.distributorSize);
+  }
+
+  hv_gic_config_set_redistributor_base(
+    t: ThreadId,
+    config: GicConfig,
+    redistributor_base_address: bigint,
+  ): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_config_set_redistributor_base(t, config, redistributor_base_address);
+    return this.setGicBase(
+      config,
+      redistributor_base_address,
+      'redistributorBase',
+      (g) => g.redistributorRegionSize,
+    );
+  }
+
+  hv_gic_config_set_msi_region_base(t: ThreadId, config: GicConfig, msi_region_base_address: bigint): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_config_set_msi_region_base(t, config, msi_region_base_address);
+    return this.setGicBase(config, msi_region_base_address, 'msiRegionBase', (g) => g.msiRegionSize);
+  }
+
+  hv_gic_config_set_msi_interrupt_range(
+    t: ThreadId,
+    config: GicConfig,
+    msi_intid_base: number,
+    msi_intid_count: number,
+  ): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_config_set_msi_interrupt_range(t, config, msi_intid_base, msi_intid_count);
+    const g = this.gicParams();
+    if (typeof g === 'number') return fail(g);
+    const c = this.gicConfigs.get(config);
+    if (c === undefined) return fail(HV.HV_BAD_ARGUMENT);
+    // Inside the SPI range or HV_BAD_ARGUMENT (hvf-facts.md §2.7, §3 [T]); an empty range is kept (no MSIs).
+    if (msi_intid_base < g.spiBase || msi_intid_base + msi_intid_count > g.spiBase + g.spiCount)
+      return fail(HV.HV_BAD_ARGUMENT);
+    c.msiRange = [msi_intid_base, msi_intid_count];
+    return SUCCESS;
+  }
+
+  private gicParameter(t: ThreadId, name: string, value: (g: GicParameters) => number): Result<bigint> {
+    this.enter(t);
+    (ARM64_ARG_CHECKS as unknown as Record<string, (t: unknown) => void>)[name]?.(t);
+    const g = this.gicParams();
+    return typeof g === 'number' ? fail(g) : ok(BigInt(value(g)));
+  }
+
+  hv_gic_get_distributor_size(t: ThreadId): Result<bigint> {
+    return this.gicParameter(t, 'hv_gic_get_distributor_size', (g) => g.distributorSize);
+  }
+
+  hv_gic_get_distributor_base_alignment(t: ThreadId): Result<bigint> {
+    return this.gicParameter(t, 'hv_gic_get_distributor_base_alignment', (g) => g.distributorBaseAlignment);
+  }
+
+  hv_gic_get_redistributor_region_size(t: ThreadId): Result<bigint> {
+    return this.gicParameter(t, 'hv_gic_get_redistributor_region_size', (g) => g.redistributorRegionSize);
+  }
+
+  hv_gic_get_redistributor_size(t: ThreadId): Result<bigint> {
+    return this.gicParameter(t, 'hv_gic_get_redistributor_size', (g) => g.redistributorSize);
+  }
+
+  hv_gic_get_redistributor_base_alignment(t: ThreadId): Result<bigint> {
+    return this.gicParameter(
+      t,
+      'hv_gic_get_redistributor_base_alignment',
+      (g) => g.redistributorBaseAlignment,
+    );
+  }
+
+  hv_gic_get_msi_region_size(t: ThreadId): Result<bigint> {
+    return this.gicParameter(t, 'hv_gic_get_msi_region_size', (g) => g.msiRegionSize);
+  }
+
+  hv_gic_get_msi_region_base_alignment(t: ThreadId): Result<bigint> {
+    return this.gicParameter(t, 'hv_gic_get_msi_region_base_alignment', (g) => g.msiRegionBaseAlignment);
+  }
+
+  hv_gic_get_spi_interrupt_range(
+    t: ThreadId,
+  ): Result<{ readonly spi_intid_base: number; readonly spi_intid_count: number }> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_get_spi_interrupt_range(t);
+    const g = this.gicParams();
+    return typeof g === 'number' ? fail(g) : ok({ spi_intid_base: g.spiBase, spi_intid_count: g.spiCount });
+  }
+
+  /** The reserved INTIDs are the PPIs the enum names (the Arm BSA's layout: 23, 25, 26, 27, 30). */
+  hv_gic_get_intid(t: ThreadId, interrupt: number): Result<number> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_get_intid(t, interrupt);
+    const g = this.gicParams();
+    if (typeof g === 'number') return fail(g);
+    return (Object.values(HV_GIC_INT) as number[]).includes(interrupt)
+      ? ok(interrupt)
+      : fail(HV.HV_BAD_ARGUMENT);
+  }
+
+  /**
+   * Creates the GIC: after the VM, before any vCPU, once (hvf-facts.md §2.7 [H]). Unset bases are 0; a
+   * configuration with none set is HV_BAD_ARGUMENT ([T]); misaligned, overlapping or out-of-IPA-space
+   * regions are refused with HV_BAD_ARGUMENT too (README).
+   */
+  hv_gic_create(t: ThreadId, gic_config: GicConfig): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_create(t, gic_config);
+    const g = this.gicParams();
+    if (typeof g === 'number') return fail(g);
+    const vm = this.vm;
+    if (vm === undefined) return fail(HV.HV_NO_DEVICE);
+    const c = this.gicConfigs.get(gic_config);
+    if (c === undefined) return fail(HV.HV_BAD_ARGUMENT);
+    if (vm.gic !== undefined || vm.nextVcpu > 0) return fail(HV.HV_BUSY);
+    if (
+      c.distributorBase === undefined &&
+      c.redistributorBase === undefined &&
+      c.msiRegionBase === undefined &&
+      c.msiRange === undefined
+    )
+      return fail(HV.HV_BAD_ARGUMENT);
+    const regions = [
+      { base: c.distributorBase ?? 0n, size: g.distributorSize, align: g.distributorBaseAlignment },
+      {
+        base: c.redistributorBase ?? 0n,
+        size: g.redistributorRegionSize,
+        align: g.redistributorBaseAlignment,
+      },
+      ...(c.msiRegionBase === undefined
+        ? []
+        : [{ base: c.msiRegionBase, size: g.msiRegionSize, align: g.msiRegionBaseAlignment }]),
+    ].map((r) => ({ base: r.base, end: r.base + BigInt(r.size), align: BigInt(r.align) }));
+    if (regions.some((r) => r.base % r.align !== 0n)) return fail(HV.HV_BAD_ARGUMENT);
+    for (const [i, a] of regions.entries())
+      for (const b of regions.slice(i + 1))
+        if (a.base < b.end && b.base < a.end) return fail(HV.HV_BAD_ARGUMENT);
+    if (regions.some((r) => r.end > vm.ipaLimit)) return fail(HV.HV_BAD_ARGUMENT);
+    const msi =
+      c.msiRegionBase !== undefined && c.msiRange !== undefined && c.msiRange[1] > 0
+        ? { base: c.msiRegionBase, intidBase: c.msiRange[0], count: c.msiRange[1] }
+        : undefined;
+    const layout: GicLayout = {
+      distributorBase: c.distributorBase ?? 0n,
+      redistributorBase: c.redistributorBase ?? 0n,
+      msi,
+    };
+    vm.gic = new GicDevice(g, layout, this.maxVcpus);
+    return SUCCESS;
+  }
+
+  hv_gic_set_spi(t: ThreadId, intid: number, level: boolean): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_set_spi(t, intid, level);
+    const gic = this.gicOf();
+    if (typeof gic === 'number') return fail(gic);
+    const msi = gic.layout.msi;
+    // Outside the SPIs or inside the MSI range: HV_BAD_ARGUMENT (hvf-facts.md §2.7 [H/T]).
+    if (!gic.isSpi(intid)) return fail(HV.HV_BAD_ARGUMENT);
+    if (msi && intid >= msi.intidBase && intid < msi.intidBase + msi.count) return fail(HV.HV_BAD_ARGUMENT);
+    gic.setSpi(intid, level);
+    return SUCCESS;
+  }
+
+  hv_gic_send_msi(t: ThreadId, address: bigint, intid: number): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_send_msi(t, address, intid);
+    const gic = this.gicOf();
+    if (typeof gic === 'number') return fail(gic);
+    const msi = gic.layout.msi;
+    if (msi === undefined) return fail(HV.HV_BAD_ARGUMENT);
+    if (intid < msi.intidBase || intid >= msi.intidBase + msi.count) return fail(HV.HV_BAD_ARGUMENT);
+    if (address !== msi.base + 0x40n) return fail(HV.HV_BAD_ARGUMENT);
+    gic.sendMsi(intid);
+    return SUCCESS;
+  }
+
+  hv_gic_get_distributor_reg(t: ThreadId, reg: number): Result<bigint> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_get_distributor_reg(t, reg);
+    const gic = this.gicOf();
+    if (typeof gic === 'number') return fail(gic);
+    const value = gic.readDistributor(reg);
+    return value === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(value);
+  }
+
+  hv_gic_set_distributor_reg(t: ThreadId, reg: number, value: bigint): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_set_distributor_reg(t, reg, value);
+    const gic = this.gicOf();
+    if (typeof gic === 'number') return fail(gic);
+    return gic.writeDistributor(reg, value) ? SUCCESS : fail(HV.HV_BAD_ARGUMENT);
+  }
+
+  /** Any thread may ask (no owning-thread rule, hvf-facts.md §2.7 [H]). */
+  hv_gic_get_redistributor_base(t: ThreadId, vcpu: Vcpu): Result<bigint> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_get_redistributor_base(t, vcpu);
+    if (!this.gicParameters) return fail(HV.HV_UNSUPPORTED);
+    const v = this.vm?.vcpus.get(vcpu);
+    if (this.vm === undefined) return fail(HV.HV_NO_DEVICE);
+    if (v === undefined) return fail(HV.HV_BAD_ARGUMENT);
+    const gic = this.gicOf();
+    if (typeof gic === 'number') return fail(gic);
+    return ok(gic.redistributorBase(v.cpu.getSys(HV_SYS_REG_MPIDR_EL1)));
+  }
+
+  /** The GIC and the owner's vCPU of a per-vCPU GIC register call, or its code. */
+  private gicVcpu(t: number, vcpu: number): { gic: GicDevice; v: Arm64VcpuRecord; vm: Arm64Vm } | number {
+    if (!this.gicParameters) return HV.HV_UNSUPPORTED;
+    const v = this.owned(t, vcpu);
+    if (typeof v === 'number') return v;
+    const gic = this.gicOf();
+    if (typeof gic === 'number') return gic;
+    return { gic, v, vm: this.vm as Arm64Vm };
+  }
+
+  hv_gic_get_redistributor_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_get_redistributor_reg(t, vcpu, reg);
+    const x = this.gicVcpu(t, vcpu);
+    if (typeof x === 'number') return fail(x);
+    const value = x.gic.readRedistributor(x.v.cpu.getSys(HV_SYS_REG_MPIDR_EL1), reg);
+    return value === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(value);
+  }
+
+  hv_gic_set_redistributor_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_set_redistributor_reg(t, vcpu, reg, value);
+    const x = this.gicVcpu(t, vcpu);
+    if (typeof x === 'number') return fail(x);
+    return x.gic.writeRedistributor(x.v.cpu.getSys(HV_SYS_REG_MPIDR_EL1), reg, value)
+      ? SUCCESS
+      : fail(HV.HV_BAD_ARGUMENT);
+  }
+
+  hv_gic_get_icc_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_get_icc_reg(t, vcpu, reg);
+    const x = this.gicVcpu(t, vcpu);
+    if (typeof x === 'number') return fail(x);
+    // ICC_SRE_EL2 is an EL2 register: only in a VM with EL2 (hvf-facts.md §3 [H]).
+    if (reg === HV_GIC_ICC_REG.HV_GIC_ICC_REG_SRE_EL2 && !x.vm.el2) return fail(HV.HV_UNSUPPORTED);
+    const value = x.gic.readIcc(x.v.id, reg);
+    return value === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(value);
+  }
+
+  hv_gic_set_icc_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_set_icc_reg(t, vcpu, reg, value);
+    const x = this.gicVcpu(t, vcpu);
+    if (typeof x === 'number') return fail(x);
+    if (reg === HV_GIC_ICC_REG.HV_GIC_ICC_REG_SRE_EL2 && !x.vm.el2) return fail(HV.HV_UNSUPPORTED);
+    return x.gic.writeIcc(x.v.id, reg, value) ? SUCCESS : fail(HV.HV_BAD_ARGUMENT);
+  }
+
+  /** ICH and ICV registers exist in VMs with EL2 only (hvf-facts.md §2.7 [H]). */
+  private el2GicVcpu(t: number, vcpu: number): { gic: GicDevice; v: Arm64VcpuRecord } | number {
+    const x = this.gicVcpu(t, vcpu);
+    if (typeof x === 'number') return x;
+    return x.vm.el2 ? x : HV.HV_UNSUPPORTED;
+  }
+
+  hv_gic_get_ich_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_get_ich_reg(t, vcpu, reg);
+    const x = this.el2GicVcpu(t, vcpu);
+    if (typeof x === 'number') return fail(x);
+    const value = x.gic.readIch(x.v.id, reg);
+    return value === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(value);
+  }
+
+  hv_gic_set_ich_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_set_ich_reg(t, vcpu, reg, value);
+    const x = this.el2GicVcpu(t, vcpu);
+    if (typeof x === 'number') return fail(x);
+    return x.gic.writeIch(x.v.id, reg, value) ? SUCCESS : fail(HV.HV_BAD_ARGUMENT);
+  }
+
+  hv_gic_get_icv_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_get_icv_reg(t, vcpu, reg);
+    const x = this.el2GicVcpu(t, vcpu);
+    return typeof x === 'number' ? fail(x) : ok(x.gic.readIcv(x.v.id, reg));
+  }
+
+  hv_gic_set_icv_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_set_icv_reg(t, vcpu, reg, value);
+    const x = this.el2GicVcpu(t, vcpu);
+    if (typeof x === 'number') return fail(x);
+    x.gic.writeIcv(x.v.id, reg, value);
+    return SUCCESS;
+  }
+
+  hv_gic_get_msi_reg(t: ThreadId, reg: number): Result<bigint> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_get_msi_reg(t, reg);
+    const gic = this.gicOf();
+    if (typeof gic === 'number') return fail(gic);
+    const value = gic.readMsi(reg);
+    if (value === undefined || gic.layout.msi === undefined) return fail(HV.HV_BAD_ARGUMENT);
+    return ok(value);
+  }
+
+  hv_gic_set_msi_reg(t: ThreadId, reg: number, value: bigint): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_set_msi_reg(t, reg, value);
+    const gic = this.gicOf();
+    if (typeof gic === 'number') return fail(gic);
+    if (gic.readMsi(reg) === undefined || gic.layout.msi === undefined) return fail(HV.HV_BAD_ARGUMENT);
+    gic.writeMsi(reg, value);
+    return SUCCESS;
+  }
+
+  /**
+   * Restores state data of this GIC: after the vCPUs exist and before any has run (hvf-facts.md §2.7
+   * [H], HV_BUSY otherwise, README); data that is not this GIC's (short, damaged, another geometry) is
+   * HV_BAD_ARGUMENT ([T]).
+   */
+  hv_gic_set_state(t: ThreadId, gic_state_data: Uint8Array, gic_state_size: bigint): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_set_state(t, gic_state_data, gic_state_size);
+    const gic = this.gicOf();
+    if (typeof gic === 'number') return fail(gic);
+    const vm = this.vm as Arm64Vm;
+    if (vm.vcpus.size === 0 || vm.ran) return fail(HV.HV_BUSY);
+    return gic.restore(gic_state_data.subarray(0, Number(gic_state_size)))
+      ? SUCCESS
+      : fail(HV.HV_BAD_ARGUMENT);
+  }
+
+  hv_gic_reset(t: ThreadId): Result {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_reset(t);
+    const gic = this.gicOf();
+    if (typeof gic === 'number') return fail(gic);
+    gic.reset();
+    return SUCCESS;
+  }
+
+  /** A snapshot of the GIC as it is now (the framework's object is "representative of the current state"). */
+  hv_gic_state_create(t: ThreadId): Result<GicState> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_state_create(t);
+    const gic = this.gicOf();
+    if (typeof gic === 'number') return fail(gic);
+    const id = this.nextConfig++;
+    this.gicStates.set(id, gic.serialize());
+    return ok(id as GicState);
+  }
+
+  hv_gic_state_get_size(t: ThreadId, state: GicState): Result<bigint> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_state_get_size(t, state);
+    if (!this.gicParameters) return fail(HV.HV_UNSUPPORTED);
+    const data = this.gicStates.get(state);
+    return data === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(BigInt(data.length));
+  }
+
+  hv_gic_state_get_data(t: ThreadId, state: GicState): Result<Uint8Array> {
+    this.enter(t);
+    ARM64_ARG_CHECKS.hv_gic_state_get_data(t, state);
+    if (!this.gicParameters) return fail(HV.HV_UNSUPPORTED);
+    const data = this.gicStates.get(state);
+    return data === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(data.slice());
   }
 }
 

@@ -13,6 +13,7 @@ import {
   isKnownSysReg,
 } from '../vocabulary/arm64.js';
 import { HV } from '../vocabulary/returns.js';
+import { ARM64_CONFIG_CALLS } from './arm64-config.js';
 import {
   ANY,
   always,
@@ -29,10 +30,11 @@ import {
   vcpuPrelude,
 } from './dsl.js';
 import { execTimeSpec } from './exec-time.js';
+import { GIC_CALLS } from './gic.js';
 import { vcpuDestroySpec, vmDestroySpec } from './lifecycle.js';
 import { mapRows, protectRows, unmapRows } from './memory.js';
 import { IN, type InType, OUT, type OutType, VOCABS } from './params.js';
-import type { CallSpec, InParam, Row, SpecCall } from './types.js';
+import type { CallSpec, InParam, Outcome, Row, SpecCall } from './types.js';
 import { interruptRows } from './x86.js';
 
 const vcpuParam: InParam = { name: 'vcpu', dir: 'in', type: IN.vcpu('hv_vcpu_t'), doc: 'the vCPU' };
@@ -157,7 +159,7 @@ const hv_vm_config_create: CallSpec = {
           ? undefined
           : `config: expected a new object, got ${String(v)}`,
       effect: (s, _c, o) => {
-        s.configs.set(Number(o.value), { ipaSize: undefined, granule: undefined });
+        s.configs.set(Number(o.value), { ipaSize: undefined, granule: undefined, el2Enabled: undefined });
       },
     },
   ],
@@ -317,6 +319,7 @@ function vmFromConfig(s: SpecState, cfg: SpecVmConfig | undefined): void {
     granule: cfg?.granule === 0 ? 4096 : 16384,
     addrLimit: 1n << BigInt(bits),
     spaces: new Map([[0, []]]),
+    el2: cfg?.el2Enabled === true,
   };
 }
 
@@ -463,8 +466,8 @@ const hv_vcpu_create: CallSpec = {
     {
       name: 'config',
       dir: 'in',
-      type: IN.config('hv_vcpu_config_t _Nullable', 'only'),
-      doc: 'NULL for defaults',
+      type: IN.config('hv_vcpu_config_t _Nullable', 'or-handle'),
+      doc: 'NULL for defaults, or a vCPU configuration',
     },
   ],
   rows: [
@@ -475,6 +478,14 @@ const hv_vcpu_create: CallSpec = {
       ret: NOT_SUCCESS,
       evidence: U,
       source: 'hvf-facts §3: undocumented; HV_NO_DEVICE is the plausible code',
+    },
+    {
+      id: 'bad-config',
+      when: 'config is neither NULL nor an object from hv_vcpu_config_create',
+      applies: (s, c) => c.args.config !== null && !s.vcpuConfigs.has(Number(c.args.config)),
+      ret: NOT_SUCCESS,
+      evidence: U,
+      source: 'hvf-facts §2.4: vCPU configurations come from hv_vcpu_config_create; others are undocumented',
     },
     {
       id: 'thread-owns-one',
@@ -499,7 +510,7 @@ const hv_vcpu_create: CallSpec = {
       applies: always,
       ret: SUCCESS,
       result:
-        'vcpu = a new handle owned by the calling thread; fresh state (CPSR and SCTLR_EL1 unspecified: set them)',
+        'vcpu = a new handle owned by the calling thread; fresh state (CPSR and SCTLR_EL1 unspecified: set them); a configuration describes the host vCPU as NULL does',
       evidence: H,
       source: 'hvf-facts §2.4 [H]; §5.7 fresh state [T/R]',
       value: (s, _c, v) =>
@@ -510,6 +521,7 @@ const hv_vcpu_create: CallSpec = {
         const h = Number(o.value);
         s.stale.delete(h);
         s.vcpus.set(h, newVcpu(h, c.t));
+        if (s.vm) s.vm.vcpusCreated = true;
       },
     },
   ],
@@ -535,6 +547,8 @@ function accessorPair(opts: {
   read: (v: SpecVcpu, sel: number) => unknown;
   write: (v: SpecVcpu, sel: number, value: unknown) => void;
   forget?: (v: SpecVcpu, sel: number) => void;
+  /** After a write that returned HV_SUCCESS, whatever its row. */
+  written?: (v: SpecVcpu, sel: number) => void;
   evidence: Row['evidence'];
   source: string;
   /** For registers whose writable bits the spec does not pin down: which selectors always accept a write. */
@@ -615,6 +629,7 @@ function accessorPair(opts: {
             const v = liveVcpu(s, c);
             if (opts.exact?.(sel(c)) ?? true) opts.write(v, sel(c), c.args[valueName]);
             else opts.forget?.(v, sel(c));
+            opts.written?.(v, sel(c));
           },
         },
         ...(opts.setAlwaysSucceeds
@@ -628,7 +643,10 @@ function accessorPair(opts: {
                   'on HV_SUCCESS the register holds a value the spec does not predict; otherwise it is unchanged',
                 evidence: U,
                 source: 'RES0/RES1 and read-only bits are undocumented',
-                effect: (s: SpecState, c: SpecCall) => opts.forget?.(liveVcpu(s, c), sel(c)),
+                effect: (s: SpecState, c: SpecCall, o: Outcome) => {
+                  opts.forget?.(liveVcpu(s, c), sel(c));
+                  if (o.ret === HV.HV_SUCCESS) opts.written?.(liveVcpu(s, c), sel(c));
+                },
               } satisfies Row,
             ]
           : []),
@@ -698,6 +716,9 @@ const registers: CallSpec[] = [
     forget: (v, r) => {
       v.fields.delete(r);
       if (isIdSpaceSysReg(r)) v.idRegsWritten = true;
+    },
+    written: (v, r) => {
+      if (r === HV_SYS_REG.HV_SYS_REG_MPIDR_EL1) v.mpidrWritten = true;
     },
     evidence: U,
     source: 'hvf-facts §2.2/§2.4 [H]; read-back of plain 64-bit registers is not asserted by any test [U]',
@@ -836,6 +857,9 @@ const hv_vcpu_run: CallSpec = {
       effect: (s, c, o) => {
         const v = liveVcpu(s, c);
         afterGuestRun(v);
+        // A run that returned HV_SUCCESS entered the guest; one that failed may or may not have.
+        if (s.vm && o.ret === HV.HV_SUCCESS) s.vm.ran = true;
+        else if (s.vm) s.vm.mayHaveRun = true;
         if ((o.value as Arm64Exit | undefined)?.reason === HV_EXIT_REASON.HV_EXIT_REASON_VTIMER_ACTIVATED)
           v.vtimerMask = true;
       },
@@ -865,13 +889,16 @@ export const ARM64_CALLS: readonly CallSpec[] = [
   hv_vm_config_get_ipa_size,
   hv_vm_config_set_ipa_granule,
   hv_vm_config_get_ipa_granule,
+  ...ARM64_CONFIG_CALLS.slice(0, 4),
   hv_vm_create,
   hv_vm_destroy,
   ...mapping,
+  ...ARM64_CONFIG_CALLS.slice(4),
   hv_vcpu_create,
   hv_vcpu_destroy,
   ...registers,
   hv_vcpu_run,
   hv_vcpus_exit,
   execTimeSpec('arm64'),
+  ...GIC_CALLS,
 ];

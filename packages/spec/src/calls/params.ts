@@ -7,7 +7,16 @@
  */
 
 import {
+  HV_ALLOCATE_FLAGS,
+  HV_CACHE_TYPE,
   HV_EXIT_REASON,
+  HV_FEATURE_REG,
+  HV_GIC_DISTRIBUTOR_REG,
+  HV_GIC_ICC_REG,
+  HV_GIC_ICH_REG,
+  HV_GIC_INT,
+  HV_GIC_MSI_REG,
+  HV_GIC_REDISTRIBUTOR_REG,
   HV_INTERRUPT_TYPE,
   HV_IPA_GRANULE,
   HV_REG,
@@ -71,6 +80,15 @@ export const VOCABS = {
   cap: vocab('HV_CAP_*', HV_CAP),
   interruptType: vocab('HV_INTERRUPT_TYPE_*', HV_INTERRUPT_TYPE),
   ipaGranule: vocab('HV_IPA_GRANULE_*', HV_IPA_GRANULE),
+  featureReg: vocab('HV_FEATURE_REG_*', HV_FEATURE_REG),
+  cacheType: vocab('HV_CACHE_TYPE_*', HV_CACHE_TYPE),
+  allocateFlags: vocab('HV_ALLOCATE_*', HV_ALLOCATE_FLAGS),
+  gicIntid: vocab('HV_GIC_INT_*', HV_GIC_INT),
+  gicDistributorReg: vocab('HV_GIC_DISTRIBUTOR_REG_*', HV_GIC_DISTRIBUTOR_REG),
+  gicRedistributorReg: vocab('HV_GIC_REDISTRIBUTOR_REG_*', HV_GIC_REDISTRIBUTOR_REG),
+  gicIccReg: vocab('HV_GIC_ICC_REG_*', HV_GIC_ICC_REG),
+  gicIchReg: vocab('HV_GIC_ICH_REG_*', HV_GIC_ICH_REG),
+  gicMsiReg: vocab('HV_GIC_REG_GICM_*', HV_GIC_MSI_REG),
   vmOptions: vocab('HV_VM_*', HV_VM_OPTIONS),
   vcpuOptions: vocab('HV_VCPU_*', HV_VCPU_OPTIONS),
   deadline: vocab('HV_DEADLINE_FOREVER', { HV_DEADLINE_FOREVER }),
@@ -84,20 +102,59 @@ export const VOCABS = {
   }),
 } as const;
 
-/** What a trace's `bind` holds: handles, integers and booleans. */
-export type BindKind = 'vcpu' | 'config' | 'asid' | 'u32' | 'u64' | 'u128' | 'bool';
-/** What a call yields: a bindable value, the arm64 exit record, or bytes. */
-export type OutKind = BindKind | 'exit' | 'bytes';
+/**
+ * The OS objects of the arm64 API that JS holds as small numbers: `config` is an `hv_vm_config_t`
+ * (its name predates the others), then `hv_vcpu_config_t`, `hv_gic_config_t` and `hv_gic_state_t`.
+ */
+export type ObjectKind = 'config' | 'vcpu_config' | 'gic_config' | 'gic_state';
+/** Handle kinds: vCPUs, x86 address spaces and the arm64 objects. */
+export type HandleKind = 'vcpu' | 'asid' | ObjectKind;
 
-/** Bits of each bindable kind, for range checks when a bound value is used as an argument. */
-export const KIND_BITS: Readonly<Record<Exclude<BindKind, 'bool'>, number>> = {
+/** What a trace's `bind` holds: handles, integers, booleans, and host memory (`hv_vm_allocate`). */
+export type BindKind = HandleKind | 'u32' | 'u64' | 'u128' | 'bool' | 'mem';
+/**
+ * What a call yields: a bindable value, the arm64 exit record, bytes, eight 64-bit values (CCSIDR_EL1),
+ * or a record of several out-values (`hv_gic_get_spi_interrupt_range`).
+ */
+export type OutKind = BindKind | 'exit' | 'bytes' | 'u64x8' | 'record';
+
+/** Bits of each bindable number, for range checks when a bound value is used as an argument. */
+export const KIND_BITS: Readonly<Record<Exclude<BindKind, 'bool' | 'mem'>, number>> = {
   vcpu: 64,
   config: 64,
+  vcpu_config: 64,
+  gic_config: 64,
+  gic_state: 64,
   asid: 32,
   u32: 32,
   u64: 64,
   u128: 128,
 };
+
+/** The JS type of each object kind's handle. */
+export const OBJECT_TS: Readonly<Record<ObjectKind, string>> = {
+  config: 'VmConfig',
+  vcpu_config: 'VcpuConfig',
+  gic_config: 'GicConfig',
+  gic_state: 'GicState',
+};
+
+/** The object kind of an OS object's C type (`hv_vcpu_config_t _Nullable` → `vcpu_config`). */
+export function objectKindOf(c: string): ObjectKind {
+  const t = c.replace(/\s*_Nullable\s*/, '').trim();
+  switch (t) {
+    case 'hv_vm_config_t':
+      return 'config';
+    case 'hv_vcpu_config_t':
+      return 'vcpu_config';
+    case 'hv_gic_config_t':
+      return 'gic_config';
+    case 'hv_gic_state_t':
+      return 'gic_state';
+    default:
+      throw new Error(`registry: ${c} is not an OS object type of the API`);
+  }
+}
 
 /** How a trace writes one argument. */
 export type TraceArgType =
@@ -116,9 +173,11 @@ export type TraceArgType =
   /** A handle: `"$name"` bound by its parent call, or a number (a forged handle, for misuse traces). */
   | {
       readonly t: 'handle';
-      readonly kind: 'vcpu' | 'config' | 'asid';
+      readonly kind: HandleKind;
       readonly nullable?: 'null-or-handle' | 'null-only';
     }
+  /** The size beside a `hex` argument (`hv_gic_set_state`); defaults to the bytes' length. */
+  | { readonly t: 'length' }
   /** A list of vCPU handles (`hv_vcpus_exit`, `hv_vcpu_interrupt`). */
   | { readonly t: 'vcpus' }
   /** The `vcpu_count` beside a `vcpus` list; defaults to the list's length. */
@@ -141,9 +200,12 @@ export type TraceArgType =
  * `checks.ts`), one trace spelling and one native marshalling:
  * - `u32` / `u64`: an integer (`number` below 2^32 / `bigint` below 2^64);
  * - `bool`; `u128`: a `bigint` below 2^128 (a SIMD register);
- * - `vcpu`, `asid`, `config`: handles (branded numbers); `config` may be nullable;
+ * - `vcpu`, `asid`, `config`: handles (branded numbers); `config` is any OS object of the arm64 API
+ *   (`object` says which) and may be nullable;
  * - `uva`: `{mem, offset}` into a host buffer, standing for a host pointer;
  * - `vcpus` + `count`: a list of vCPU handles and the C count beside it;
+ * - `bytes` + `length`: bytes the call reads (`const void *`) and the C size beside them (at most the
+ *   bytes' length);
  * - `flags`: `hv_memory_flags_t` as a number; `options`: an x86 option word as a bigint.
  */
 export type InKind =
@@ -157,6 +219,8 @@ export type InKind =
   | 'uva'
   | 'vcpus'
   | 'count'
+  | 'bytes'
+  | 'length'
   | 'flags'
   | 'options';
 
@@ -170,6 +234,8 @@ export interface InType {
   readonly trace: TraceArgType;
   /** `config` only: `null` stands for the C NULL (defaults). `'only'`: nothing else is accepted yet. */
   readonly nullable?: 'or-handle' | 'only';
+  /** `config` only: which OS object. */
+  readonly object?: ObjectKind;
 }
 
 /**
@@ -178,12 +244,28 @@ export interface InType {
  */
 export interface OutType {
   readonly kind: OutKind | 'exit-pointer';
-  /** The C type of the pointer parameter (`uint64_t *`), or of the C return value when `returned`. */
+  /**
+   * The C type of the pointer parameter (`uint64_t *`), or of the C return value when `returned`. An
+   * array parameter (`u64x8`) has its element type here and its extent in {@link array}.
+   */
   readonly c: string;
   /** The TypeScript type of `Result.value`. */
   readonly ts: string;
   /** Names usable for the value in a trace's `expect.value`. */
   readonly vocab?: Vocab;
+  /** `config` only: which OS object. */
+  readonly object?: ObjectKind;
+  /** A C array parameter: `uint64_t values[_Nonnull 8]` is `{c: 'uint64_t', array: '_Nonnull 8'}`. */
+  readonly array?: string;
+  /**
+   * `bytes` only: the call whose value gives how many bytes the C buffer must hold (the caller allocates
+   * it): `hv_gic_state_get_data` writes as many bytes as `hv_gic_state_get_size` of the same object says.
+   */
+  readonly sizeFrom?: string;
+  /** `mem` only: the `in` parameter giving the memory's size in bytes. */
+  readonly extent?: string;
+  /** `record` only: the out-parameters the value gathers, by name. */
+  readonly fields?: readonly { readonly name: string; readonly type: OutType }[];
 }
 
 const int = (bits: 32 | 64 | 128, v?: Vocab): TraceArgType => ({
@@ -217,18 +299,30 @@ export const IN = {
     ts: 'AddressSpace',
     trace: { t: 'handle', kind: 'asid' },
   }),
-  /** An arm64 configuration object (`hv_vm_config_t`, `hv_vcpu_config_t`); `null` for C's NULL where `nullable`. */
-  config: (c: string, nullable?: 'or-handle' | 'only'): InType => ({
-    kind: 'config',
-    c,
-    ts: nullable === 'only' ? 'null' : nullable === 'or-handle' ? 'VmConfig | null' : 'VmConfig',
-    trace: {
-      t: 'handle',
+  /**
+   * An arm64 OS object (`hv_vm_config_t`, `hv_vcpu_config_t`, `hv_gic_config_t`, `hv_gic_state_t`, by
+   * its C type); `null` for C's NULL where `nullable`.
+   */
+  config: (c: string, nullable?: 'or-handle' | 'only'): InType => {
+    const object = objectKindOf(c);
+    const ts = OBJECT_TS[object];
+    return {
       kind: 'config',
-      ...(nullable ? { nullable: nullable === 'only' ? 'null-only' : 'null-or-handle' } : {}),
-    },
-    ...(nullable ? { nullable } : {}),
-  }),
+      c,
+      ts: nullable === 'only' ? 'null' : nullable === 'or-handle' ? `${ts} | null` : ts,
+      trace: {
+        t: 'handle',
+        kind: object,
+        ...(nullable ? { nullable: nullable === 'only' ? 'null-only' : 'null-or-handle' } : {}),
+      },
+      object,
+      ...(nullable ? { nullable } : {}),
+    };
+  },
+  /** Bytes the call reads (`const void *`): a `Uint8Array` in JS, hex in a trace. */
+  bytes: (c: string): InType => ({ kind: 'bytes', c, ts: 'Uint8Array', trace: { t: 'hex' } }),
+  /** The size of the `bytes` parameter before it (`size_t`); a trace may leave it out (the bytes' length). */
+  length: (c: string): InType => ({ kind: 'length', c, ts: 'bigint', trace: { t: 'length' } }),
   /** A host address (`hv_uvaddr_t`, `void *`): `{mem, offset}` into a host buffer. */
   uva: (c: string): InType => ({ kind: 'uva', c, ts: 'Uva', trace: { t: 'uva' } }),
   /** A C array of vCPU handles (`hv_vcpu_t *`); a list in JS and in traces. */
@@ -265,8 +359,17 @@ export const OUT = {
   vcpu: (c: string): OutType => ({ kind: 'vcpu', c, ts: 'Vcpu' }),
   /** A new address-space id; bindable in a trace. */
   asid: (): OutType => ({ kind: 'asid', c: 'hv_vm_space_t *', ts: 'AddressSpace' }),
-  /** A new configuration object (returned by the C function itself); bindable in a trace. */
-  config: (c: string): OutType => ({ kind: 'config', c, ts: 'VmConfig' }),
+  /** A new OS object (returned by the C function itself); bindable in a trace. */
+  config: (c: string): OutType => {
+    const object = objectKindOf(c);
+    return { kind: 'config', c, ts: OBJECT_TS[object], object };
+  },
+  /** Eight 64-bit values written into a C array (`uint64_t values[_Nonnull 8]`); a list in JS. */
+  u64x8: (c: string, array: string): OutType => ({ kind: 'u64x8', c, ts: 'readonly bigint[]', array }),
+  /** Host memory the call allocates (`void **`), `extent` bytes: a `HostMemory` in JS, a buffer name in a trace. */
+  mem: (c: string, extent: string): OutType => ({ kind: 'mem', c, ts: 'HostMemory', extent }),
+  /** Bytes written into the caller's buffer (`void *`), as many as `sizeFrom` says; a `Uint8Array` in JS. */
+  bytes: (c: string, sizeFrom: string): OutType => ({ kind: 'bytes', c, ts: 'Uint8Array', sizeFrom }),
   /** `hv_vcpu_exit_t **`: where arm64 `hv_vcpu_create` leaves the exit record's address (no JS value). */
   exitPointer: (): OutType => ({ kind: 'exit-pointer', c: 'hv_vcpu_exit_t **', ts: 'never' }),
   /** The arm64 exit record a run fills: the `Arm64Exit` value of `hv_vcpu_run`. */

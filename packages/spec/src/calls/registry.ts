@@ -32,12 +32,33 @@ export function inParams(spec: CallSpec): readonly InParam[] {
   return spec.params.filter((p): p is InParam => p.dir === 'in');
 }
 
+const RECORDS = new WeakMap<CallSpec, OutParam>();
+
 /**
  * The out-parameter that is the call's JS value (`Result.value`), if any: the one out-parameter that is
- * not the arm64 exit-record pointer.
+ * not the arm64 exit-record pointer. Several of them (`hv_gic_get_spi_interrupt_range`) make one
+ * `record` value, an object with a field per out-parameter, named as in C.
  */
 export function valueParam(spec: CallSpec): OutParam | undefined {
-  return spec.params.find((p): p is OutParam => p.dir === 'out' && p.type.kind !== 'exit-pointer');
+  const outs = spec.params.filter((p): p is OutParam => p.dir === 'out' && p.type.kind !== 'exit-pointer');
+  if (outs.length <= 1) return outs[0];
+  let record = RECORDS.get(spec);
+  if (!record) {
+    const fields = outs.map((p) => ({ name: p.name, type: p.type }));
+    record = {
+      name: outs.map((p) => p.name).join(', '),
+      dir: 'out',
+      doc: outs.map((p) => `${p.name}: ${p.doc}`).join('; '),
+      type: {
+        kind: 'record',
+        c: '',
+        ts: `{ ${fields.map((f) => `readonly ${f.name}: ${f.type.ts}`).join('; ')} }`,
+        fields,
+      },
+    };
+    RECORDS.set(spec, record);
+  }
+  return record;
 }
 
 /**

@@ -94,6 +94,8 @@ export interface InParam {
   readonly doc: string;
   /** `uva` only: the parameter giving the number of bytes the host range spans. */
   readonly extent?: string;
+  /** `uva` only: on HV_SUCCESS the memory is freed (`hv_vm_deallocate`): it is no longer the VMM's. */
+  readonly frees?: boolean;
 }
 
 /** An `out` parameter of an `hv_*` function. */
@@ -121,7 +123,11 @@ export type AppleHeader =
   | 'hv_vm_config.h'
   | 'hv_vcpu.h'
   | 'hv_vcpu_config.h'
-  | 'hv_gic.h';
+  | 'hv_vm_allocate.h'
+  | 'hv_gic.h'
+  | 'hv_gic_config.h'
+  | 'hv_gic_parameters.h'
+  | 'hv_gic_state.h';
 
 /** Everything the spec says about one `hv_*` function on one architecture. */
 export interface CallSpec {

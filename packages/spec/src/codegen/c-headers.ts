@@ -17,6 +17,12 @@ import {
   HV_CACHE_TYPE,
   HV_EXIT_REASON,
   HV_FEATURE_REG,
+  HV_GIC_DISTRIBUTOR_REG,
+  HV_GIC_ICC_REG,
+  HV_GIC_ICH_REG,
+  HV_GIC_INT,
+  HV_GIC_MSI_REG,
+  HV_GIC_REDISTRIBUTOR_REG,
   HV_INTERRUPT_TYPE,
   HV_IPA_GRANULE,
   HV_REG,
@@ -111,7 +117,7 @@ const HEADERS: readonly HeaderSpec[] = [
       { kind: 'raw', text: FLAVOUR_GUARD },
       {
         kind: 'raw',
-        text: "/* Apple's headers carry clang's nullability qualifiers; other compilers do not know them. */\n#if !defined(__clang__) && !defined(_Nullable)\n#define _Nullable\n#endif",
+        text: "/* Apple's headers carry clang's nullability qualifiers; other compilers do not know them. */\n#if !defined(__clang__) && !defined(_Nullable)\n#define _Nullable\n#endif\n#if !defined(__clang__) && !defined(_Nonnull)\n#define _Nonnull\n#endif",
       },
       { kind: 'typedef', name: 'hv_return_t', type: 'int', doc: 'mach_error_t' },
       {
@@ -360,10 +366,98 @@ typedef uint8_t hv_simd_fp_uchar16_t __attribute__((vector_size(16)));
     items: [],
   },
   {
+    file: 'hv_vm_allocate.h',
+    flavour: 'arm64',
+    doc: 'Host memory for guests: anonymous memory with proper accounting (macOS 12.1+; hvf-facts.md §2.3 [H]).',
+    includes: ['hv_error.h', 'hv_types.h', 'hv_vm_types.h'],
+    items: [],
+  },
+  {
+    file: 'hv_gic_types.h',
+    flavour: 'arm64',
+    doc: 'Types of the in-framework GICv3: its objects and register enums (macOS 15.0+; hvf-facts.md §2.7 [H]).',
+    includes: ['hv_types.h'],
+    items: [
+      {
+        kind: 'raw',
+        text: "/* OS objects, released with os_release; opaque here, spelt as Apple's headers do without Objective-C. */\ntypedef struct hv_gic_config_s *hv_gic_config_t;\ntypedef struct hv_gic_state_s *hv_gic_state_t;",
+      },
+      {
+        kind: 'os_enum',
+        name: 'hv_gic_intid',
+        type: 'uint16_t',
+        doc: 'INTIDs the framework reserves; the EL2 ones with EL2 only',
+        values: HV_GIC_INT,
+      },
+      {
+        kind: 'os_enum',
+        name: 'hv_gic_distributor_reg',
+        type: 'uint16_t',
+        doc: 'GICD register offsets (the GICv3 map); other offsets of the register arrays may be passed too',
+        values: HV_GIC_DISTRIBUTOR_REG,
+      },
+      {
+        kind: 'os_enum',
+        name: 'hv_gic_redistributor_reg',
+        type: 'uint32_t',
+        doc: 'GICR register offsets from RD_base; the SGI frame at 0x10000',
+        values: HV_GIC_REDISTRIBUTOR_REG,
+      },
+      {
+        kind: 'os_enum',
+        name: 'hv_gic_icc_reg',
+        type: 'uint16_t',
+        doc: 'ICC system registers (hv_sys_reg_t encoding)',
+        values: HV_GIC_ICC_REG,
+      },
+      {
+        kind: 'os_enum',
+        name: 'hv_gic_ich_reg',
+        type: 'uint16_t',
+        doc: 'ICH system registers, EL2 VMs only (hv_sys_reg_t encoding)',
+        values: HV_GIC_ICH_REG,
+      },
+      {
+        kind: 'typedef',
+        name: 'hv_gic_icv_reg_t',
+        type: 'uint16_t',
+        doc: 'ICV system registers, EL2 VMs only: the facts give no values, so hvspec names none',
+      },
+      {
+        kind: 'os_enum',
+        name: 'hv_gic_msi_reg',
+        type: 'uint16_t',
+        doc: 'MSI frame register offsets',
+        values: HV_GIC_MSI_REG,
+      },
+    ],
+  },
+  {
+    file: 'hv_gic_config.h',
+    flavour: 'arm64',
+    doc: 'GIC configuration objects: the bases of the distributor, redistributor and MSI regions, the MSI INTIDs (macOS 15.0+; hvf-facts.md §2.7 [H]).',
+    includes: ['hv_error.h', 'hv_types.h', 'hv_gic_types.h', 'hv_vm_types.h'],
+    items: [],
+  },
+  {
+    file: 'hv_gic_parameters.h',
+    flavour: 'arm64',
+    doc: "The GIC's sizes, alignments, SPI range and reserved INTIDs: runtime queries (macOS 15.0+; hvf-facts.md §2.7 [H]).",
+    includes: ['hv_error.h', 'hv_types.h', 'hv_gic_types.h'],
+    items: [],
+  },
+  {
+    file: 'hv_gic_state.h',
+    flavour: 'arm64',
+    doc: 'GIC state objects: save the distributor and redistributors as opaque data (macOS 15.0+; hvf-facts.md §2.7 [H]).',
+    includes: ['hv_error.h', 'hv_types.h', 'hv_gic_types.h'],
+    items: [],
+  },
+  {
     file: 'hv_gic.h',
     flavour: 'arm64',
-    doc: 'The in-framework GICv3 (macOS 15.0+; hvf-facts.md §2.7 [H]).',
-    includes: ['hv_error.h', 'hv_types.h', 'hv_vcpu_types.h'],
+    doc: 'The in-framework GICv3: creation, injection, registers, state restore, reset (macOS 15.0+; hvf-facts.md §2.7 [H]).',
+    includes: ['hv_error.h', 'hv_types.h', 'hv_gic_types.h', 'hv_vcpu.h', 'hv_vm_types.h'],
     items: [],
   },
 ];
@@ -439,8 +533,10 @@ export function cDeclaration(spec: CallSpec): string {
   return `${cPrototype(spec)}; /* ${notes.join('; ')} */`;
 }
 
-function cParam(p: Param): string {
+/** One C parameter as Apple's header spells it (`uint64_t *value`, `uint64_t values[_Nonnull 8]`). */
+export function cParam(p: Param): string {
   const type = p.type.c;
+  if (p.dir === 'out' && p.type.array !== undefined) return `${type} ${p.name}[${p.type.array}]`;
   return type.endsWith('*') ? `${type}${p.name}` : `${type} ${p.name}`;
 }
 

@@ -93,9 +93,17 @@ export function backendMethodsSource(): string {
     }
     body += '}\n';
   }
-  const types = ['AddressSpace', 'Arm64Exit', 'Uva', 'Vcpu', 'VmConfig'].filter((t) =>
-    new RegExp(`\\b${t}\\b`).test(body),
-  );
+  const types = [
+    'AddressSpace',
+    'Arm64Exit',
+    'GicConfig',
+    'GicState',
+    'HostMemory',
+    'Uva',
+    'Vcpu',
+    'VcpuConfig',
+    'VmConfig',
+  ].filter((t) => new RegExp(`\\b${t}\\b`).test(body));
   out += `import type { ${[...types, 'Result', 'ThreadId'].sort().join(', ')} } from '../backend.js';\n`;
   out += body;
   return out;
@@ -129,6 +137,13 @@ function checkOf(p: InParam, params: readonly InParam[]): string | undefined {
     }
     case 'count':
       return undefined; // checked with its list
+    case 'bytes': {
+      const length = params[params.indexOf(p) + 1];
+      if (length?.type.kind !== 'length') throw new Error(`registry: ${p.name} must be followed by its size`);
+      return `checkBytes('${p.name}', ${p.name}, '${length.name}', ${length.name});`;
+    }
+    case 'length':
+      return undefined; // checked with its bytes
   }
 }
 

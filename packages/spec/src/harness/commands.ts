@@ -6,11 +6,13 @@
 import fc from 'fast-check';
 import type { AddressSpace, Arch, HostMemory, ThreadId, Uva, VmConfig } from '../backend.js';
 import { forgeSpace } from '../backend.js';
-import type { Vocab } from '../calls/params.js';
+import type { ObjectKind, Vocab } from '../calls/params.js';
 import { callSpecs, inParams } from '../calls/registry.js';
 import type { CallSpec, InParam, SpecCall } from '../calls/types.js';
+import type { SpecEnv } from '../state.js';
 import { HV_REG, HV_REG_COUNT } from '../vocabulary/arm64.js';
 import { HV_VM_OPTIONS, VMCS } from '../vocabulary/x86.js';
+import { arm64Shaped, gicSequences } from './arm64-commands.js';
 import {
   addrArb,
   flagsArb,
@@ -184,13 +186,30 @@ const configChoice = fc.oneof(
   { weight: 4, arbitrary: fc.nat(3).map((i): ConfigChoice => ({ kind: 'known', i })) },
   { weight: 1, arbitrary: fc.constant<ConfigChoice>({ kind: 'bogus', i: 999 }) },
 );
-const resolveConfig = (m: Model, c: ConfigChoice): VmConfig | null | undefined => {
+
+/** The handles of one kind of arm64 object the spec knows. */
+function objectHandles(m: Model, kind: ObjectKind): number[] {
+  const s = m.state;
+  switch (kind) {
+    case 'config':
+      return [...s.configs.keys()];
+    case 'vcpu_config':
+      return [...s.vcpuConfigs];
+    case 'gic_config':
+      return [...s.gicConfigs.keys()];
+    case 'gic_state':
+      return [...s.gicStates.keys()];
+  }
+}
+
+const resolveObject = (m: Model, c: ConfigChoice, kind: ObjectKind): number | null | undefined => {
   if (c.kind === 'null') return null;
-  if (c.kind === 'bogus') return c.i as VmConfig;
-  const known = [...m.state.configs.keys()];
-  const k = known[c.i % Math.max(known.length, 1)];
-  return k === undefined ? undefined : (k as VmConfig);
+  if (c.kind === 'bogus') return c.i;
+  const known = objectHandles(m, kind);
+  return known[c.i % Math.max(known.length, 1)];
 };
+const resolveConfig = (m: Model, c: ConfigChoice): VmConfig | null | undefined =>
+  resolveObject(m, c, 'config') as VmConfig | null | undefined;
 
 /** The generator of one `in` parameter, from its type in the registry. */
 function paramGen(p: InParam, unit: number): ArgGen | undefined {
@@ -220,14 +239,21 @@ function paramGen(p: InParam, unit: number): ArgGen | undefined {
     }
     case 'asid':
       return gen(spaceChoice, (c, m) => resolveSpace(m, c));
-    case 'config':
+    case 'config': {
+      const kind = t.object ?? 'config';
       if (t.nullable === 'only') return gen(fc.constant(null));
       return t.nullable
-        ? gen(configChoice, (c, m) => resolveConfig(m, c))
+        ? gen(configChoice, (c, m) => resolveObject(m, c, kind))
         : gen(
             configChoice.filter((c) => c.kind !== 'null'),
-            (c, m) => resolveConfig(m, c),
+            (c, m) => resolveObject(m, c, kind),
           );
+    }
+    case 'bytes':
+      return gen(fc.uint8Array({ maxLength: 64 }));
+    case 'length':
+      // The size of the bytes before it: filled in by genericCommand.
+      return gen(fc.constant(null));
     case 'uva':
       return gen(uvaChoice(unit), (c, m) => resolveUva(m, c));
     case 'vcpu':
@@ -263,10 +289,14 @@ function genericCommand(spec: CallSpec, unit: number): fc.Arbitrary<HvCommand> {
           t = v.t;
           args.vcpu = v.vcpu;
         } else t = tc as ThreadId;
+        let last: unknown;
         for (const [i, [name, g]] of gens.entries()) {
-          const value = (g as ArgGen).resolve(choices[i], m);
+          let value = (g as ArgGen).resolve(choices[i], m);
           if (value === undefined) return undefined;
+          if (value === null && params.find((p) => p.name === name)?.type.kind === 'length')
+            value = BigInt(last instanceof Uint8Array ? last.length : 0);
           args[name] = value;
+          last = value;
         }
         return call(spec.name, t, args);
       }),
@@ -456,13 +486,7 @@ function shapedCommands(arch: Arch): Map<string, Weighted> {
           }),
       ),
     );
-    set(
-      'hv_vcpu_create',
-      6,
-      fc
-        .nat(THREADS - 1)
-        .map((t) => new CallCommand('hv_vcpu_create', () => call('hv_vcpu_create', t, { config: null }))),
-    );
+    for (const [name, w] of arm64Shaped(granule)) out.set(name, w);
     set(
       'hv_vm_config_create',
       2,
@@ -545,14 +569,33 @@ const VMCS_INTERESTING = [
  * shaped where the rules need more), plus host allocation; the calls that build state (a VM, vCPUs,
  * buffers, mappings) are picked more often, so that the calls that need that state get to run.
  */
-export function lifecycleCommands(arch: Arch): Weighted[] {
+export function lifecycleCommands(arch: Arch, env?: Pick<SpecEnv, 'gic'>): Weighted[] {
   const shaped = shapedCommands(arch);
   const { unit } = SHAPE[arch];
+  const commandOf = (spec: CallSpec): fc.Arbitrary<HvCommand> =>
+    shaped.get(spec.name)?.arbitrary ?? genericCommand(spec, unit);
+  const specs = callSpecs(arch);
+  const gic = specs.filter((spec) => spec.name.startsWith('hv_gic_'));
+  // The GIC's many register and parameter calls share the weight of a few, so that they do not crowd
+  // out the calls every VM needs; its deeper rows come from the GIC sequences. On a host without
+  // hv_gic every one of them fails alike: one command stands for them all.
+  const gicCommands =
+    arch !== 'arm64'
+      ? []
+      : env !== undefined && env.gic === undefined
+        ? [weighted(2, fc.oneof(...gic.map(commandOf)))]
+        : [
+            ...gic.map((spec) => weighted(shaped.get(spec.name)?.weight ?? 1, commandOf(spec))),
+            ...gicSequences(),
+          ];
   return [
     weighted(
       3,
       fc.integer({ min: 1, max: 8 }).map((pages) => new HostAllocCommand(pages)),
     ),
-    ...callSpecs(arch).map((spec) => shaped.get(spec.name) ?? weighted(2, genericCommand(spec, unit))),
+    ...specs
+      .filter((spec) => !spec.name.startsWith('hv_gic_'))
+      .map((spec) => shaped.get(spec.name) ?? weighted(2, genericCommand(spec, unit))),
+    ...gicCommands,
   ];
 }

@@ -9,7 +9,7 @@ import type { Arm64Exit, Backend, Capabilities, HostMemory, Result, ThreadId } f
 import { callSpec } from '../calls/registry.js';
 import { hvReturnName } from '../vocabulary/returns.js';
 import { describeValue } from './describe.js';
-import { HANDLE_CALLS } from './handles.js';
+import { handleArgs, handleMade } from './handles.js';
 
 /** One call on which the two backends answered differently. */
 export interface Difference {
@@ -21,14 +21,26 @@ export interface Difference {
 }
 
 function sameValue(a: unknown, b: unknown): boolean {
+  if (a instanceof Uint8Array && b instanceof Uint8Array) return Buffer.compare(a, b) === 0;
+  if (Array.isArray(a) && Array.isArray(b))
+    return a.length === b.length && a.every((x, i) => sameValue(x, b[i]));
   if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null) {
-    const x = a as Arm64Exit;
-    const y = b as Arm64Exit;
+    if ('exception' in a && 'exception' in b) {
+      const x = a as Arm64Exit;
+      const y = b as Arm64Exit;
+      return (
+        x.reason === y.reason &&
+        x.exception.syndrome === y.exception.syndrome &&
+        x.exception.virtual_address === y.exception.virtual_address &&
+        x.exception.physical_address === y.exception.physical_address
+      );
+    }
+    // Host memory is each backend's own: the same size is the same answer.
+    if ('id' in a && 'size' in a && 'id' in b && 'size' in b) return a.size === b.size;
+    const ka = Object.keys(a);
     return (
-      x.reason === y.reason &&
-      x.exception.syndrome === y.exception.syndrome &&
-      x.exception.virtual_address === y.exception.virtual_address &&
-      x.exception.physical_address === y.exception.physical_address
+      ka.length === Object.keys(b).length &&
+      ka.every((k) => sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
     );
   }
   return a === b;
@@ -103,15 +115,13 @@ export class DiffBackend {
     return m;
   }
 
-  private mapArg(v: unknown, name: string): unknown {
+  private mapArg(v: unknown, kind: string | undefined): unknown {
     if (typeof v === 'object' && v !== null && 'mem' in v && 'offset' in v) {
       const u = v as { mem: HostMemory; offset: number };
       return { mem: this.toB(u.mem), offset: u.offset };
     }
-    if (Array.isArray(v)) return v.map((x) => this.mapArg(x, 'vcpu'));
-    if (typeof v === 'number' && (name === 'vcpu' || name === 'config' || name === 'asid')) {
-      return this.handleB.get(`${name}:${v}`) ?? v;
-    }
+    if (Array.isArray(v)) return v.map((x) => this.mapArg(x, kind));
+    if (typeof v === 'number' && kind !== undefined) return this.handleB.get(`${kind}:${v}`) ?? v;
     return v;
   }
 
@@ -151,7 +161,8 @@ export class DiffBackend {
     const fa = (this.a as unknown as Record<string, Fn>)[name];
     const fb = (this.b as unknown as Record<string, Fn>)[name];
     if (!fa || !fb) throw new Error(`diff: ${name} missing on a backend`);
-    const argsB = args.map((v, i) => this.mapArg(v, argNames[i] ?? ''));
+    const kinds = handleArgs(this.arch, name);
+    const argsB = args.map((v, i) => this.mapArg(v, kinds[argNames[i] ?? '']));
     if (name.endsWith('_async')) {
       const pa = fa.call(this.a, t, ...args) as Promise<Result<unknown>>;
       const pb = fb.call(this.b, t, ...argsB) as Promise<Result<unknown>>;
@@ -168,7 +179,10 @@ export class DiffBackend {
     ra: Result<unknown>,
     rb: Result<unknown>,
   ): Result<unknown> {
-    const kind = HANDLE_CALLS[name];
+    const mem = ra.value as HostMemory | undefined;
+    const memB = rb.value as HostMemory | undefined;
+    if (ra.ret === 0 && rb.ret === 0 && isMemory(mem) && isMemory(memB)) this.memB.set(mem.id, memB);
+    const kind = handleMade(this.arch, name);
     if (kind) {
       if (ra.ret === 0 && rb.ret === 0) this.handleB.set(`${kind}:${String(ra.value)}`, Number(rb.value));
       if (ra.ret >>> 0 !== rb.ret >>> 0)
@@ -200,6 +214,10 @@ export class DiffBackend {
     }
     return ra;
   }
+}
+
+function isMemory(v: unknown): v is HostMemory {
+  return typeof v === 'object' && v !== null && 'id' in v && 'size' in v && !('exception' in v);
 }
 
 /** Describes a difference on one line. */

@@ -154,7 +154,8 @@ export async function runConformance(
   const differences: OpenDifference[] = [];
   let skipped = 0;
   const sources = opts.extraCommands ?? [guestCommands];
-  const arbs = [...lifecycleCommands(arch), ...sources.flatMap((src) => src(arch, backend))];
+  const env = envFromCapabilities(backend.capabilities);
+  const arbs = [...lifecycleCommands(arch, env), ...sources.flatMap((src) => src(arch, backend))];
   let done = 0;
   const observers = {
     ...(opts.observe ? { observe: opts.observe } : {}),

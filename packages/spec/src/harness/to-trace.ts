@@ -4,10 +4,11 @@
  * @module
  */
 import type { Arch, HostMemory, Uva } from '../backend.js';
-import { callSpec } from '../calls/registry.js';
+import type { HandleKind } from '../calls/params.js';
+import { callSpec, valueParam } from '../calls/registry.js';
 import { HV, hvReturnName } from '../vocabulary/returns.js';
 import type { LogEntry } from './context.js';
-import { HANDLE_CALLS } from './handles.js';
+import { HANDLE_CALLS, handleArgs } from './handles.js';
 
 /** A trace step as plain JSON. */
 export interface TraceStepJson {
@@ -27,18 +28,28 @@ export interface TraceJson {
   steps: unknown[];
 }
 
-/** The name prefix of a bound handle in a trace, by the argument it is passed as. */
-const HANDLE_ARGS: Record<string, string> = { vcpu: 'cpu', config: 'cfg', asid: 'asid' };
+/** The name prefix of a bound handle in a trace, by its kind. */
+const HANDLE_PREFIX: Record<HandleKind, string> = {
+  vcpu: 'cpu',
+  config: 'cfg',
+  vcpu_config: 'vcfg',
+  gic_config: 'gcfg',
+  gic_state: 'gstate',
+  asid: 'asid',
+};
 
-/** JSON spelling of a value: bigints as hex strings, buffers by name. */
-function jsonValue(v: unknown, refs: Map<string, string>, argName: string): unknown {
+/** JSON spelling of a value: bigints as hex strings, buffers by name, handles of `kind` by reference. */
+function jsonValue(v: unknown, refs: Map<string, string>, kind: HandleKind | undefined): unknown {
   if (typeof v === 'bigint') return `0x${v.toString(16)}`;
+  if (v instanceof Uint8Array) return Buffer.from(v).toString('hex');
   if (typeof v === 'object' && v !== null && 'mem' in v && 'offset' in v) {
     const uva = v as Uva;
     return { mem: `mem${(uva.mem as HostMemory).id}`, offset: uva.offset };
   }
-  if (Array.isArray(v)) return v.map((x) => jsonValue(x, refs, 'vcpu'));
-  const prefix = HANDLE_ARGS[argName];
+  if (Array.isArray(v)) return v.map((x) => jsonValue(x, refs, kind));
+  if (typeof v === 'object' && v !== null)
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, jsonValue(x, refs, undefined)]));
+  const prefix = kind && HANDLE_PREFIX[kind];
   if (prefix && typeof v === 'number') return refs.get(`${prefix}:${v}`) ?? v;
   return v;
 }
@@ -74,7 +85,8 @@ export function logToTrace(
     if (e.kind === 'skipped') continue;
     const { call, outcome, judgement } = e;
     const args: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(call.args)) args[k] = jsonValue(v, refs, k);
+    const kinds = handleArgs(arch, call.name);
+    for (const [k, v] of Object.entries(call.args)) args[k] = jsonValue(v, refs, kinds[k]);
     const step: TraceStepJson = { call: call.name, args };
     if (call.t !== 0) step.thread = call.t;
     const r = judgement.row.ret;
@@ -84,14 +96,19 @@ export function logToTrace(
     // A row that allows any code gets no `ret` expectation: another backend may answer differently
     // and still conform. The steps after it carry their own expectations.
     const kind = HANDLE_CALLS[call.name];
-    const prefix = kind && HANDLE_ARGS[kind];
+    const prefix = kind && HANDLE_PREFIX[kind];
     if (prefix && outcome.ret === HV.HV_SUCCESS && judgement.ok) {
       const name = `${prefix}${refs.size}`;
       refs.set(`${prefix}:${String(outcome.value)}`, `$${name}`);
       step.bind = name;
     }
+    // Host memory a call makes (hv_vm_allocate) is named like a host_alloc buffer.
+    const mem = outcome.value as HostMemory | undefined;
+    const spec = callSpec(arch, call.name);
+    if (spec && valueParam(spec)?.type.kind === 'mem' && outcome.ret === HV.HV_SUCCESS && judgement.ok && mem)
+      step.bind = `mem${mem.id}`;
     if (e.expected !== undefined && r.kind === 'code' && r.code === HV.HV_SUCCESS) {
-      expect.value = jsonValue(e.expected, refs, '');
+      expect.value = jsonValue(e.expected, refs, undefined);
     }
     if (Object.keys(expect).length) step.expect = expect;
     steps.push(step);

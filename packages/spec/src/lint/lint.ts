@@ -11,7 +11,7 @@
  * recording stays replayable on backends that number vCPUs differently.
  * @module
  */
-import type { Arm64Exit, HostMemory } from '../backend.js';
+import type { Arm64Exit, GicParameters, HostMemory } from '../backend.js';
 import { showRet } from '../calls/dsl.js';
 import { callSpec, inParams, judge, predict } from '../calls/registry.js';
 import type { CallSpec, Row, SpecCall } from '../calls/types.js';
@@ -82,6 +82,20 @@ function lintEnv(trace: Trace): SpecEnv {
     ipaGranule4k: true,
     maxAddressSpaces: UNKNOWN_LIMIT,
     vmxCapabilities: {} as Record<number, bigint>,
+    el2Supported: true,
+    // GIC parameters the trace does not record are as loose as they can be: no alignment, regions of
+    // one byte (a redistributor region of 4 GiB, so that any redistributor IPA is inside), every INTID.
+    gic: {
+      distributorSize: 1,
+      distributorBaseAlignment: 1,
+      redistributorRegionSize: 2 ** 32,
+      redistributorSize: 1,
+      redistributorBaseAlignment: 1,
+      msiRegionSize: 1,
+      msiRegionBaseAlignment: 1,
+      spiBase: 0,
+      spiCount: 2 ** 32 - 1,
+    } as { -readonly [K in keyof GicParameters]: GicParameters[K] },
   };
   const noRefs: ConvertEnv = {
     ref: (name, _a, field) => {
@@ -121,10 +135,37 @@ function lintEnv(trace: Trace): SpecEnv {
       case 'hv_vm_config_get_default_ipa_size':
         env.defaultIpaSize = Number(value);
         break;
+      case 'hv_vm_config_get_el2_supported':
+        env.el2Supported = value as boolean;
+        break;
+      case 'hv_gic_get_spi_interrupt_range': {
+        const r = value as { spi_intid_base: number; spi_intid_count: number };
+        env.gic.spiBase = r.spi_intid_base;
+        env.gic.spiCount = r.spi_intid_count;
+        break;
+      }
+      default: {
+        const field = GIC_PARAMETER_CALLS[step.call];
+        if (field) env.gic[field] = Number(value);
+      }
     }
   }
   return env;
 }
+
+/** The parameter queries and the field of {@link GicParameters} each answers. */
+const GIC_PARAMETER_CALLS: Readonly<Record<string, Exclude<keyof GicParameters, 'spiBase' | 'spiCount'>>> = {
+  hv_gic_get_distributor_size: 'distributorSize',
+  hv_gic_get_distributor_base_alignment: 'distributorBaseAlignment',
+  hv_gic_get_redistributor_region_size: 'redistributorRegionSize',
+  hv_gic_get_redistributor_size: 'redistributorSize',
+  hv_gic_get_redistributor_base_alignment: 'redistributorBaseAlignment',
+  hv_gic_get_msi_region_size: 'msiRegionSize',
+  hv_gic_get_msi_region_base_alignment: 'msiRegionBaseAlignment',
+};
+
+const full = (check: { readonly mask: bigint }, bits: number): boolean =>
+  check.mask === (1n << BigInt(bits)) - 1n;
 
 /** The outcome a compiled expectation pins down (exact codes and values only). */
 function recorded(check: ExpectCheck, spec: TraceCallSpec): Recorded {
@@ -155,14 +196,32 @@ function recorded(check: ExpectCheck, spec: TraceCallSpec): Recorded {
       known = true;
     }
   } else if (check.value !== undefined) {
-    if ('bool' in check.value) {
-      value = check.value.bool;
+    const v = check.value;
+    if ('bool' in v) {
+      value = v.bool;
       known = true;
-    } else if (spec.out !== 'bytes' && spec.out !== 'bool') {
-      const bits = KIND_BITS[spec.out];
-      if (check.value.mask === (1n << BigInt(bits)) - 1n) {
+    } else if ('list' in v) {
+      if (v.list.every((x) => full(x, 64))) {
         known = true;
-        value = spec.out === 'u64' || spec.out === 'u128' ? check.value.value : Number(check.value.value);
+        value = v.list.map((x) => x.value);
+      }
+    } else if ('fields' in v) {
+      const names = spec.fields ?? [];
+      if (names.every((n) => v.fields[n] !== undefined && full(v.fields[n] as { mask: bigint }, 32))) {
+        known = true;
+        value = Object.fromEntries(names.map((n) => [n, Number(v.fields[n]?.value)]));
+      }
+    } else if (
+      spec.out !== 'bytes' &&
+      spec.out !== 'bool' &&
+      spec.out !== 'mem' &&
+      spec.out !== 'u64x8' &&
+      spec.out !== 'record'
+    ) {
+      const bits = KIND_BITS[spec.out];
+      if (full(v, bits)) {
+        known = true;
+        value = spec.out === 'u64' || spec.out === 'u128' ? v.value : Number(v.value);
       }
     }
   }
@@ -334,10 +393,23 @@ export function lintTrace(trace: Trace, options: LintOptions = {}): LintReport {
       (row.ret.kind === 'code' ? row.ret.code : row.ret.kind === 'not-success' ? undefined : HV.HV_SUCCESS);
     let value = rec.value;
     let valueKnown = rec.valueKnown;
-    const handleOut = spec.out === 'vcpu' || spec.out === 'config' || spec.out === 'asid';
+    const handleOut =
+      spec.out === 'vcpu' ||
+      spec.out === 'config' ||
+      spec.out === 'vcpu_config' ||
+      spec.out === 'gic_config' ||
+      spec.out === 'gic_state' ||
+      spec.out === 'asid';
     if (!valueKnown && assumedRet === HV.HV_SUCCESS && handleOut) {
       value = nextHandle++;
       valueKnown = true;
+    }
+    if (!valueKnown && assumedRet === HV.HV_SUCCESS && spec.out === 'mem') {
+      // Host memory of the size asked for: a buffer of its own, under the name the step binds.
+      const mem: HostMemory = { id: nextMem++, size: Number(named.size) };
+      value = mem;
+      valueKnown = true;
+      if (step.bind !== undefined) mems.set(step.bind, mem);
     }
     if (!valueKnown && assumedRet === HV.HV_SUCCESS && row.expect) {
       value = row.expect(state, call);
@@ -367,7 +439,12 @@ export function lintTrace(trace: Trace, options: LintOptions = {}): LintReport {
         );
       }
     }
-    if (step.bind !== undefined && assumedRet === HV.HV_SUCCESS && spec.out !== undefined) {
+    if (
+      step.bind !== undefined &&
+      assumedRet === HV.HV_SUCCESS &&
+      spec.out !== undefined &&
+      spec.out !== 'mem'
+    ) {
       const kind = spec.out as BindKind;
       binds.set(step.bind, { kind, value: value as number | bigint | boolean | undefined });
     }

@@ -21,7 +21,7 @@ export { KIND_BITS, VOCABS, vocabName } from '../calls/params.js';
 export interface TraceArgSpec {
   readonly name: string;
   readonly type: TraceArgType;
-  /** Only `vcpu_count` is optional. */
+  /** Only the counts beside a list or bytes (`vcpu_count`, `gic_state_size`) are optional. */
   readonly optional?: boolean;
 }
 
@@ -42,6 +42,8 @@ export interface TraceCallSpec {
   readonly flagsArg?: number;
   /** Names usable in a `value` expectation, given the converted arguments. */
   readonly valueVocab?: (args: readonly unknown[]) => Vocab | undefined;
+  /** `record` values: the fields an expectation may name. */
+  readonly fields?: readonly string[];
 }
 
 const a = (name: string, type: TraceArgType): TraceArgSpec => ({ name, type });
@@ -80,16 +82,18 @@ function fromRegistry(spec: CallSpec): TraceCallSpec {
   const inputs = spec.params.filter((p) => p.dir === 'in');
   const value = valueParam(spec);
   const flagsArg = inputs.findIndex((p) => p.type.kind === 'flags');
-  const out = value?.type.kind;
+  // An OS object binds as its kind (a vCPU configuration is not a VM configuration).
+  const out = value?.type.kind === 'config' ? (value.type.object ?? 'config') : value?.type.kind;
   const vocab = value?.type.vocab;
   return {
     kind: 'hv',
     args: inputs.map((p) => ({
       name: p.name,
       type: p.type.trace,
-      ...(p.type.kind === 'count' ? { optional: true } : {}),
+      ...(p.type.kind === 'count' || p.type.kind === 'length' ? { optional: true } : {}),
     })),
     ...(out !== undefined && out !== 'exit-pointer' ? { out } : {}),
+    ...(value?.type.fields ? { fields: value.type.fields.map((f) => f.name) } : {}),
     ...(spec.async ? { hasAsync: true } : {}),
     ...(spec.runsGuest ? { runsGuest: true } : {}),
     ...(flagsArg >= 0 ? { flagsArg } : {}),

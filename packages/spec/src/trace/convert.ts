@@ -7,6 +7,7 @@
  */
 
 import type { HostMemory } from '../backend.js';
+import type { HandleKind } from '../calls/params.js';
 import { HV, hvReturnFromName } from '../vocabulary/returns.js';
 import { type BindKind, KIND_BITS, type TraceArgSpec, type TraceArgType, type Vocab } from './calls.js';
 import type { JsonValue } from './types.js';
@@ -54,7 +55,17 @@ export function hex(value: number | bigint): string {
   return `0x${BigInt(value).toString(16)}`;
 }
 
-const NUMERIC_KINDS: readonly BindKind[] = ['u32', 'u64', 'u128', 'vcpu', 'config', 'asid'];
+const NUMERIC_KINDS: readonly BindKind[] = [
+  'u32',
+  'u64',
+  'u128',
+  'vcpu',
+  'config',
+  'vcpu_config',
+  'gic_config',
+  'gic_state',
+  'asid',
+];
 
 function refName(value: string, field: string): string {
   const name = value.slice(1);
@@ -127,7 +138,16 @@ export function toBytes(raw: unknown, field: string): Uint8Array {
   return out;
 }
 
-function toHandle(raw: unknown, field: string, kind: 'vcpu' | 'config' | 'asid', env: ConvertEnv): number {
+const HANDLE_WORD: Readonly<Record<HandleKind, string>> = {
+  vcpu: 'vCPU',
+  asid: 'address space',
+  config: 'VM configuration',
+  vcpu_config: 'vCPU configuration',
+  gic_config: 'GIC configuration',
+  gic_state: 'GIC state object',
+};
+
+function toHandle(raw: unknown, field: string, kind: HandleKind, env: ConvertEnv): number {
   if (typeof raw === 'string' && raw.startsWith('$')) {
     return Number(env.ref(refName(raw, field), [kind], field));
   }
@@ -136,7 +156,7 @@ function toHandle(raw: unknown, field: string, kind: 'vcpu' | 'config' | 'asid',
   }
   throw new FieldError(
     field,
-    `expected a $reference to a ${kind === 'vcpu' ? 'vCPU' : kind} or a number, got ${describeJson(raw)}`,
+    `expected a $reference to a ${HANDLE_WORD[kind]} or a number, got ${describeJson(raw)}`,
   );
 }
 
@@ -184,6 +204,8 @@ export function convertArg(
       return raw.map((item, i) => toHandle(item, `${field}[${i}]`, 'vcpu', env));
     case 'count':
       return toSafeNumber(toInteger(raw, field, 32, undefined, env), field);
+    case 'length':
+      return toInteger(raw, field, 64, undefined, env);
     case 'uva': {
       if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
         throw new FieldError(field, `expected {mem, offset}, got ${describeJson(raw)}`);
@@ -250,6 +272,11 @@ export function convertArgs(
       if (spec.type.t === 'count') {
         const list = out[out.length - 1];
         out.push(Array.isArray(list) ? list.length : 0);
+        continue;
+      }
+      if (spec.type.t === 'length') {
+        const bytes = out[out.length - 1];
+        out.push(BigInt(bytes instanceof Uint8Array ? bytes.length : 0));
         continue;
       }
       if (spec.optional) {

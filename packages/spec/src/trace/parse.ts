@@ -52,7 +52,13 @@ export class TraceError extends Error {
 /** A compiled expectation, ready to compare against a result. */
 export interface ExpectCheck {
   readonly ret?: RetCheck;
-  readonly value?: NumericCheck | { readonly bool: boolean };
+  readonly value?:
+    | NumericCheck
+    | { readonly bool: boolean }
+    /** `u64x8` values (CCSIDR_EL1): one check per element. */
+    | { readonly list: readonly NumericCheck[] }
+    /** A `record` value: one check per field named. */
+    | { readonly fields: Readonly<Record<string, NumericCheck>> };
   readonly exit?: Readonly<
     Partial<Record<'reason' | 'syndrome' | 'virtual_address' | 'physical_address', NumericCheck>>
   >;
@@ -65,9 +71,18 @@ const STEP_KEYS = ['thread', 'call', 'args', 'expect', 'bind', 'async', 'label']
 const TRACE_KEYS = ['format', 'arch', 'title', 'description', 'steps'];
 const EXIT_KEYS = ['reason', 'syndrome', 'virtual_address', 'physical_address'] as const;
 
-/** The kinds of out-value a `bind` can hold. */
+/** The kinds of out-value a `bind` can hold (host memory binds a buffer name). */
 export function bindKindOf(spec: TraceCallSpec): BindKind | undefined {
-  return spec.out === undefined || spec.out === 'exit' || spec.out === 'bytes' ? undefined : spec.out;
+  switch (spec.out) {
+    case undefined:
+    case 'exit':
+    case 'bytes':
+    case 'u64x8':
+    case 'record':
+      return undefined;
+    default:
+      return spec.out;
+  }
 }
 
 /**
@@ -90,7 +105,7 @@ export function compileExpect(
   if (spec.kind === 'hv') allowed.push('ret');
   if (spec.out === 'exit') allowed.push('exit', 'kind');
   else if (spec.out === 'bytes') allowed.push('bytes');
-  else if (spec.out !== undefined) allowed.push('value');
+  else if (spec.out !== undefined && spec.out !== 'mem') allowed.push('value');
   for (const key of Object.keys(obj)) {
     if (!allowed.includes(key)) {
       throw new FieldError(
@@ -108,8 +123,30 @@ export function compileExpect(
       if (typeof obj.value !== 'boolean')
         throw new FieldError('expect.value', `expected true or false, got ${describeJson(obj.value)}`);
       out.value = { bool: obj.value };
+    } else if (spec.out === 'u64x8') {
+      const list = obj.value as unknown;
+      if (!Array.isArray(list) || list.length !== 8)
+        throw new FieldError('expect.value', `expected a list of 8 values, got ${describeJson(list)}`);
+      out.value = {
+        list: list.map((x, i) => convertNumeric(x, `expect.value[${i}]`, 64, undefined, env)),
+      };
+    } else if (spec.out === 'record') {
+      const rec = obj.value as unknown;
+      const names = spec.fields ?? [];
+      if (rec === null || typeof rec !== 'object' || Array.isArray(rec))
+        throw new FieldError(
+          'expect.value',
+          `expected an object of ${names.join(', ')}, got ${describeJson(rec)}`,
+        );
+      const fields: Record<string, NumericCheck> = {};
+      for (const [k, x] of Object.entries(rec as Record<string, unknown>)) {
+        if (!names.includes(k))
+          throw new FieldError(`expect.value.${k}`, `unknown field (the value has ${names.join(', ')})`);
+        fields[k] = convertNumeric(x, `expect.value.${k}`, 64, undefined, env);
+      }
+      out.value = { fields };
     } else {
-      const bits = KIND_BITS[spec.out as Exclude<BindKind, 'bool'>];
+      const bits = KIND_BITS[spec.out as Exclude<BindKind, 'bool' | 'mem'>];
       out.value = convertNumeric(obj.value, 'expect.value', bits, spec.valueVocab?.(args), env);
     }
   }
@@ -272,6 +309,11 @@ function parseStep(
       if (!kind) fail(`${resultCall} has no out-value to bind`, 'bind', call);
       env.binds.set(step.bind, { kind, step: index, call, thread: (thread as number | undefined) ?? 0 });
       if (resultCall === 'hv_vcpu_create') vcpuThreads.set(step.bind, (thread as number | undefined) ?? 0);
+      if (kind === 'mem') {
+        if (env.mems.has(step.bind))
+          fail(`a host buffer named ${JSON.stringify(step.bind)} already exists`, 'bind', call);
+        env.mems.add(step.bind);
+      }
     }
     if (call === 'host_alloc') {
       const name = args[0] as string;

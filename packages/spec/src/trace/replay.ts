@@ -158,6 +158,18 @@ function checkProduced(
             : String(got.value);
         problems.push(`value: expected ${check.value.bool}, got ${g}`);
       }
+    } else if ('list' in check.value) {
+      const list = Array.isArray(got.value) ? (got.value as unknown[]) : [];
+      check.value.list.forEach((c, i) => {
+        const p = checkNumeric({ kind: 'value', name: `value[${i}]` }, c, list[i], got.ret, ctx);
+        if (p) problems.push(p);
+      });
+    } else if ('fields' in check.value) {
+      const rec = (got.value ?? {}) as Record<string, unknown>;
+      for (const [k, c] of Object.entries(check.value.fields)) {
+        const p = checkNumeric({ kind: 'value', name: `value.${k}` }, c, rec[k], got.ret, ctx);
+        if (p) problems.push(p);
+      }
     } else {
       const p = checkNumeric(
         fieldOf('value', call, args, check.value.vocab),
@@ -228,7 +240,7 @@ function neverReported(
 ): string | undefined {
   if (call !== 'hv_vmx_vcpu_read_vmcs' || args[1] !== VMCS.VMCS_RO_EXIT_REASON) return undefined;
   const want = check.value;
-  if (want === undefined || 'bool' in want) return undefined;
+  if (want === undefined || !('mask' in want)) return undefined;
   const basic = Number(want.value & 0xffffn);
   return caps.deviations.find((d) => d.exitReasons?.includes(basic))?.id;
 }
@@ -477,9 +489,16 @@ export async function replayTrace(
       if (step.bind !== undefined) {
         const kind = bindKindOf(resultSpec) as BindKind;
         const ok = produced.ret === undefined || u32(produced.ret) === HV.HV_SUCCESS;
-        const value = ok ? (produced.value as number | bigint | boolean | undefined) : undefined;
-        env.binds.set(step.bind, { kind, value, step: index, call: step.call, ret: produced.ret });
+        if (kind === 'mem') {
+          // Host memory from the call (hv_vm_allocate) is a buffer the later steps name.
+          if (ok && produced.value !== undefined) env.mems.set(step.bind, produced.value as HostMemory);
+        } else {
+          const value = ok ? (produced.value as number | bigint | boolean | undefined) : undefined;
+          env.binds.set(step.bind, { kind, value, step: index, call: step.call, ret: produced.ret });
+        }
       }
+      if (resultSpec.out === 'bytes' && produced.value instanceof Uint8Array)
+        produced = { ...produced, bytes: produced.value };
       // The exit reason a VMM read last, per vCPU: the judge decodes the qualification read after it.
       const vmcsRead = x86 && resultCall === 'hv_vmx_vcpu_read_vmcs';
       if (vmcsRead && resultArgs[1] === VMCS.VMCS_RO_EXIT_REASON && typeof produced.value === 'bigint')

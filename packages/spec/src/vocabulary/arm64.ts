@@ -238,3 +238,94 @@ export const CPSR_EL1H_DAIF = 0x3c5;
 
 /** Default and maximum IPA sizes the spec assumes: 36 bits default [R]; max is host dependent [R]. */
 export const IPA_SIZE_DEFAULT = 36;
+
+/** `hv_allocate_flags_t`: the only flag (hvf-facts.md §2.1 [H]). */
+export const HV_ALLOCATE_FLAGS = { HV_ALLOCATE_DEFAULT: 0 } as const;
+
+/** `hv_gic_intid_t`: the INTIDs the framework reserves (macOS 15.0; hvf-facts.md §2.7 [H]). */
+export const HV_GIC_INT = {
+  HV_GIC_INT_PERFORMANCE_MONITOR: 23,
+  HV_GIC_INT_MAINTENANCE: 25,
+  HV_GIC_INT_EL2_PHYSICAL_TIMER: 26,
+  HV_GIC_INT_EL1_VIRTUAL_TIMER: 27,
+  HV_GIC_INT_EL1_PHYSICAL_TIMER: 30,
+} as const;
+
+/**
+ * `hv_gic_distributor_reg_t`: "enum values are equal to the device register offsets defined in the ARM
+ * GIC v3 specification" and other offsets of the register arrays may be used (hvf-facts.md §2.7 [H]).
+ * The names are those VMMs use against the real framework; the offsets are the GICv3 distributor map
+ * (Arm IHI 0069, "The GIC Distributor register map").
+ */
+export const HV_GIC_DISTRIBUTOR_REG = {
+  HV_GIC_DISTRIBUTOR_REG_GICD_CTLR: 0x0000,
+  HV_GIC_DISTRIBUTOR_REG_GICD_TYPER: 0x0004,
+  HV_GIC_DISTRIBUTOR_REG_GICD_IGROUPR0: 0x0080,
+  HV_GIC_DISTRIBUTOR_REG_GICD_ISENABLER0: 0x0100,
+  HV_GIC_DISTRIBUTOR_REG_GICD_ICENABLER0: 0x0180,
+  HV_GIC_DISTRIBUTOR_REG_GICD_ISPENDR0: 0x0200,
+  HV_GIC_DISTRIBUTOR_REG_GICD_ICPENDR0: 0x0280,
+  HV_GIC_DISTRIBUTOR_REG_GICD_ISACTIVER0: 0x0300,
+  HV_GIC_DISTRIBUTOR_REG_GICD_ICACTIVER0: 0x0380,
+  HV_GIC_DISTRIBUTOR_REG_GICD_IPRIORITYR0: 0x0400,
+  HV_GIC_DISTRIBUTOR_REG_GICD_ICFGR0: 0x0c00,
+  HV_GIC_DISTRIBUTOR_REG_GICD_IROUTER32: 0x6100,
+  HV_GIC_DISTRIBUTOR_REG_GICD_PIDR2: 0xffe8,
+} as const;
+
+/** `hv_gic_redistributor_reg_t`: offsets from RD_base; the SGI frame at 0x10000 (hvf-facts.md §2.7 [H]). */
+export const HV_GIC_REDISTRIBUTOR_REG = {
+  HV_GIC_REDISTRIBUTOR_REG_GICR_TYPER: 0x0008,
+  HV_GIC_REDISTRIBUTOR_REG_GICR_PIDR2: 0xffe8,
+  HV_GIC_REDISTRIBUTOR_REG_GICR_IGROUPR0: 0x10080,
+  HV_GIC_REDISTRIBUTOR_REG_GICR_ISENABLER0: 0x10100,
+  HV_GIC_REDISTRIBUTOR_REG_GICR_ICENABLER0: 0x10180,
+  HV_GIC_REDISTRIBUTOR_REG_GICR_ISPENDR0: 0x10200,
+  HV_GIC_REDISTRIBUTOR_REG_GICR_ICPENDR0: 0x10280,
+  HV_GIC_REDISTRIBUTOR_REG_GICR_ISACTIVER0: 0x10300,
+  HV_GIC_REDISTRIBUTOR_REG_GICR_ICACTIVER0: 0x10380,
+  HV_GIC_REDISTRIBUTOR_REG_GICR_IPRIORITYR0: 0x10400,
+  HV_GIC_REDISTRIBUTOR_REG_GICR_IPRIORITYR1: 0x10404,
+  HV_GIC_REDISTRIBUTOR_REG_GICR_IPRIORITYR2: 0x10408,
+  HV_GIC_REDISTRIBUTOR_REG_GICR_IPRIORITYR3: 0x1040c,
+  HV_GIC_REDISTRIBUTOR_REG_GICR_IPRIORITYR4: 0x10410,
+  HV_GIC_REDISTRIBUTOR_REG_GICR_IPRIORITYR5: 0x10414,
+  HV_GIC_REDISTRIBUTOR_REG_GICR_IPRIORITYR6: 0x10418,
+  HV_GIC_REDISTRIBUTOR_REG_GICR_IPRIORITYR7: 0x1041c,
+  HV_GIC_REDISTRIBUTOR_REG_GICR_ICFGR0: 0x10c00,
+  HV_GIC_REDISTRIBUTOR_REG_GICR_ICFGR1: 0x10c04,
+} as const;
+
+/** `hv_gic_icc_reg_t`: the GIC CPU interface's system registers, in `hv_sys_reg_t` encoding (§2.7 [H]). */
+export const HV_GIC_ICC_REG = {
+  HV_GIC_ICC_REG_PMR_EL1: 0xc230,
+  HV_GIC_ICC_REG_BPR0_EL1: 0xc643,
+  HV_GIC_ICC_REG_AP0R0_EL1: 0xc644,
+  HV_GIC_ICC_REG_AP1R0_EL1: 0xc648,
+  HV_GIC_ICC_REG_RPR_EL1: 0xc65b,
+  HV_GIC_ICC_REG_BPR1_EL1: 0xc663,
+  HV_GIC_ICC_REG_CTLR_EL1: 0xc664,
+  HV_GIC_ICC_REG_SRE_EL1: 0xc665,
+  HV_GIC_ICC_REG_IGRPEN0_EL1: 0xc666,
+  HV_GIC_ICC_REG_IGRPEN1_EL1: 0xc667,
+  HV_GIC_ICC_REG_SRE_EL2: 0xe64d,
+} as const;
+
+/** `hv_gic_ich_reg_t`: the virtualization control registers, EL2 VMs only (§2.7 [H]). */
+export const HV_GIC_ICH_REG = {
+  HV_GIC_ICH_REG_AP0R0_EL2: 0xe640,
+  HV_GIC_ICH_REG_AP1R0_EL2: 0xe648,
+  HV_GIC_ICH_REG_HCR_EL2: 0xe658,
+  HV_GIC_ICH_REG_VTR_EL2: 0xe659,
+  HV_GIC_ICH_REG_MISR_EL2: 0xe65a,
+  HV_GIC_ICH_REG_EISR_EL2: 0xe65b,
+  HV_GIC_ICH_REG_ELRSR_EL2: 0xe65d,
+  HV_GIC_ICH_REG_VMCR_EL2: 0xe65f,
+  ...Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`HV_GIC_ICH_REG_LR${i}_EL2`, 0xe660 + i])),
+} as Readonly<Record<string, number>>;
+
+/** `hv_gic_msi_reg_t`: the MSI frame's registers, by offset (§2.7 [H]). */
+export const HV_GIC_MSI_REG = {
+  HV_GIC_REG_GICM_TYPER: 0x0008,
+  HV_GIC_REG_GICM_SET_SPI_NSR: 0x0040,
+} as const;

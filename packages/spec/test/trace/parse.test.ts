@@ -485,13 +485,13 @@ describe('parseTrace rejects, naming file, step and field', () => {
       /step 1 \(x86_setup\): thread: x86_setup runs on the vCPU's owning thread 2/,
     ],
     [
-      'arm64 vcpu config not null',
+      'arm64 vcpu config of the wrong kind (a VM configuration)',
       arm64(
         vmCreate,
         { call: 'hv_vm_config_create', args: {}, bind: 'cfg' },
         { call: 'hv_vcpu_create', args: { config: '$cfg' } },
       ),
-      /step 2 \(hv_vcpu_create\): args\.config: expected null/,
+      /step 2 \(hv_vcpu_create\): args\.config: \$cfg holds a config \(bound by step 1, hv_vm_config_create\), expected vcpu_config/,
     ],
   ];
   for (const [name, trace, pattern] of cases) {

@@ -394,6 +394,71 @@ static bool still_shared(const region_t *r, uintptr_t base, uintptr_t end) {
   return covered >= end;
 }
 
+/* Registers a shared range. Called with share_mu held. */
+static int32_t add_region(uintptr_t base, size_t len, ino_t ino, uint64_t buffer) {
+  if (m.n_regions == m.cap_regions) {
+    size_t cap = m.cap_regions ? m.cap_regions * 2 : 16;
+    region_t *p = realloc(m.regions, cap * sizeof *p);
+    if (p == NULL) return HV_NO_RESOURCES;
+    m.regions = p;
+    m.cap_regions = cap;
+  }
+  m.regions[m.n_regions++] = (region_t){base, len, ino, buffer};
+  return HV_SUCCESS;
+}
+
+int32_t hvspec_model_share_allocation(void *base, uint64_t size, uint64_t buffer) {
+  pthread_once(&m.once, start);
+  if (m.ready != 1) return HV_UNSUPPORTED;
+  int32_t ret = HV_SUCCESS;
+  char name[64];
+  snprintf(name, sizeof name, "hvspec-allocated-%ld", (long)getpid());
+  pthread_mutex_lock(&m.share_mu);
+  int fd = memfd_create(name, MFD_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || ftruncate(fd, (off_t)size) != 0 || fstat(fd, &st) != 0 ||
+      mmap(base, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) {
+    ret = HV_NO_RESOURCES;
+    goto out;
+  }
+  if (!send_fd(fd, "SHARE")) {
+    ret = HV_ERROR;
+    goto out;
+  }
+  uint64_t args[2] = {size, buffer}, reply[HVSPEC_OUT_WORDS];
+  ret = hvspec_model_call(HVSPEC_SERVICE_REBIND, args, 2, reply);
+  if (ret == HV_SUCCESS) ret = add_region((uintptr_t)base, (size_t)size, st.st_ino, buffer);
+out:
+  if (fd >= 0) close(fd);
+  pthread_mutex_unlock(&m.share_mu);
+  return ret;
+}
+
+void hvspec_model_unshare(const void *base, uint64_t size) {
+  uintptr_t a = (uintptr_t)base, e = a + size;
+  pthread_mutex_lock(&m.share_mu);
+  for (size_t i = m.n_regions; i-- > 0;)
+    if (m.regions[i].base >= a && m.regions[i].base + m.regions[i].size <= e)
+      m.regions[i] = m.regions[--m.n_regions];
+  pthread_mutex_unlock(&m.share_mu);
+}
+
+int32_t hvspec_model_scratch(uint64_t size, void **p, uint64_t *buffer, uint64_t *offset) {
+  /* One area per thread, grown as needed; an outgrown one stays shared (its pages stay mapped). */
+  static __thread void *area;
+  static __thread uint64_t area_size;
+  uint64_t want = (size + SHARE_UNIT - 1) / SHARE_UNIT * SHARE_UNIT;
+  if (want == 0) want = SHARE_UNIT;
+  if (area == NULL || area_size < want) {
+    void *a = mmap(NULL, (size_t)want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (a == MAP_FAILED) return HV_NO_RESOURCES;
+    area = a;
+    area_size = want;
+  }
+  *p = area;
+  return hvspec_model_share(area, area_size, buffer, offset);
+}
+
 int32_t hvspec_model_share(const void *uva, uint64_t size, uint64_t *buffer, uint64_t *offset) {
   pthread_once(&m.once, start);
   if (m.ready != 1) return HV_UNSUPPORTED;
@@ -448,24 +513,14 @@ int32_t hvspec_model_share(const void *uva, uint64_t size, uint64_t *buffer, uin
     ret = HV_NO_RESOURCES;
     goto out;
   }
-  if (m.n_regions == m.cap_regions) {
-    size_t cap = m.cap_regions ? m.cap_regions * 2 : 16;
-    region_t *p = realloc(m.regions, cap * sizeof *p);
-    if (p == NULL) {
-      ret = HV_NO_RESOURCES;
-      goto out;
-    }
-    m.regions = p;
-    m.cap_regions = cap;
-  }
   if (!send_fd(fd, "SHARE")) {
     ret = HV_ERROR;
     goto out;
   }
   uint64_t args[1] = {object}, reply[HVSPEC_OUT_WORDS];
   ret = hvspec_model_call(HVSPEC_SERVICE_SHARE, args, 1, reply);
+  if (ret == HV_SUCCESS) ret = add_region(base, len, st.st_ino, reply[0]);
   if (ret == HV_SUCCESS) {
-    m.regions[m.n_regions++] = (region_t){base, len, st.st_ino, reply[0]};
     *buffer = reply[0];
     *offset = a - base;
   }

@@ -37,8 +37,27 @@ HVSPEC_HIDDEN int32_t hvspec_model_share(const void *uva, uint64_t size, uint64_
  */
 HVSPEC_HIDDEN bool hvspec_model_defer(uint64_t vcpu, uint64_t what, uint64_t value);
 
-/* arm64: the server's handle of a config object (custom_arm64.c); x86: unused. */
-HVSPEC_HIDDEN uint64_t hvspec_model_config_id(const void *config);
+/*
+ * Like hvspec_model_share, for [base, base + size) the library itself just mapped for memory the model's
+ * hv_vm_allocate made (buffer `buffer`): the server puts the shared object behind that buffer, so that
+ * the VMM, the server and the guest see one memory under the model's own id.
+ */
+HVSPEC_HIDDEN int32_t hvspec_model_share_allocation(void *base, uint64_t size, uint64_t buffer);
+/* Forgets the shared ranges inside [base, base + size) (memory the VMM no longer has). */
+HVSPEC_HIDDEN void hvspec_model_unshare(const void *base, uint64_t size);
+/*
+ * A shared scratch area of at least `size` bytes for the calling thread (bytes a call reads or writes
+ * travel through it rather than through the VMM's own memory): its address, buffer id and offset.
+ */
+HVSPEC_HIDDEN int32_t hvspec_model_scratch(uint64_t size, void **p, uint64_t *buffer, uint64_t *offset);
+
+/*
+ * arm64 OS objects (custom_arm64.c): a new object of `kind` (codegen.ts numbers the kinds) holding the
+ * server's id, and the id of one the library handed out (an id the server never issued for anything
+ * else, or a pointer of another kind).
+ */
+HVSPEC_HIDDEN void *hvspec_model_object_new(uint64_t id, uint32_t kind);
+HVSPEC_HIDDEN uint64_t hvspec_model_object_id(const void *object, uint32_t kind);
 
 #ifdef __cplusplus
 }
