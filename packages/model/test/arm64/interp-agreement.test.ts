@@ -149,7 +149,7 @@ test('the runner reports a wrong syndrome, and judges [U] fields only in exact m
   assert.equal(r.ok, false);
   assert.deepEqual(
     r.mismatches.map((m) => [m.exitIndex, m.field]),
-    [[0, 'syndrome']],
+    [[0, 'exit.syndrome']],
   );
 
   // Level 1 instead of 3 and a page-granular IPA: wrong for the model's documented choices, fine for hardware.
@@ -171,7 +171,7 @@ test('the runner reports a wrong syndrome, and judges [U] fields only in exact m
   });
   assert.deepEqual(
     exact.mismatches.map((m) => m.field),
-    ['syndrome', 'physical_address'],
+    ['exit.syndrome', 'exit.physical_address'],
   );
   const c = modelWithLayout();
   const loose = runArm64Scenario(

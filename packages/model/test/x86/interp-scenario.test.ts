@@ -270,8 +270,8 @@ test('runX86Scenario compares VMCS_RO_VMEXIT_IRQ_INFO of an exception exit', () 
     {
       exitIndex: 1,
       field: 'VMCS_RO_VMEXIT_IRQ_INFO',
-      expected: '0x80000306 under mask 0xffffefff',
-      got: '0x80000b06',
+      expected: '0x80000306 (vector 6 (0x6), hardware exception) under mask 0xffffefff',
+      got: '0x80000b06 (vector 6 (0x6), hardware exception, error code valid)',
     },
   ]);
   assert.deepEqual(report.exitsCovered, ['x86.prot32.end', 'x86.prot32.exception.ud']);

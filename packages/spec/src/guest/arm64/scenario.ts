@@ -19,6 +19,7 @@ import type {
   Uva,
   Vcpu,
 } from '../../backend.js';
+import { type Arm64ExitExpectation, judgeArm64Exit } from '../../judge/exit.js';
 import type { Step } from '../../trace/types.js';
 import { HV_EXIT_REASON, HV_INTERRUPT_TYPE, HV_REG, HV_SYS_REG } from '../../vocabulary/arm64.js';
 import { HV_MEMORY } from '../../vocabulary/memory.js';
@@ -1121,49 +1122,25 @@ export function runArm64Scenario(
   }
 
   function compareExit(at: number, e: Arm64PredictedExit, exit: Arm64Exit, pc: bigint): boolean {
-    if (exit.reason !== e.reason) {
-      mismatches.push({
-        exitIndex: at,
-        field: 'reason',
-        expected: `${reasonName(e.reason)} (${e.kind})`,
-        got: reasonName(exit.reason),
-      });
+    const all = (1n << 64n) - 1n;
+    const want: Arm64ExitExpectation = { reason: { value: BigInt(e.reason), mask: all } };
+    if (e.reason === HV_EXIT_REASON.HV_EXIT_REASON_EXCEPTION) {
+      want.syndrome = { value: e.syndrome, mask: exact ? 0xffff_ffffn : e.syndromeMask };
+      if (e.virtual_address !== undefined) want.virtual_address = { value: e.virtual_address, mask: all };
+      if (e.physical_address !== undefined)
+        want.physical_address = {
+          value: e.physical_address,
+          mask: exact ? all : BigInt.asUintN(64, e.physicalAddressMask ?? all),
+        };
+    }
+    // The exit judge compares the reason first; a different reason leaves nothing else to judge.
+    const found = judgeArm64Exit(want, exit);
+    if (found[0]?.field === 'exit.reason') {
+      mismatches.push({ exitIndex: at, ...found[0], expected: `${found[0].expected} (${e.kind})` });
       return false;
     }
-    const before = mismatches.length;
-    if (e.reason === HV_EXIT_REASON.HV_EXIT_REASON_EXCEPTION) {
-      const mask = exact ? 0xffff_ffffn : e.syndromeMask;
-      const got = exit.exception.syndrome & 0xffff_ffffn;
-      if ((got & mask) !== (e.syndrome & mask)) {
-        mismatches.push({
-          exitIndex: at,
-          field: 'syndrome',
-          expected: exact ? hex(e.syndrome) : `${hex(e.syndrome)} under mask ${hex(mask)}`,
-          got: hex(exit.exception.syndrome),
-        });
-      }
-      if (e.virtual_address !== undefined && exit.exception.virtual_address !== e.virtual_address) {
-        mismatches.push({
-          exitIndex: at,
-          field: 'virtual_address',
-          expected: hex(e.virtual_address),
-          got: hex(exit.exception.virtual_address),
-        });
-      }
-      if (e.physical_address !== undefined) {
-        const pm = exact ? (1n << 64n) - 1n : (e.physicalAddressMask ?? (1n << 64n) - 1n);
-        if ((exit.exception.physical_address & pm) !== (e.physical_address & pm)) {
-          mismatches.push({
-            exitIndex: at,
-            field: 'physical_address',
-            expected: exact
-              ? hex(e.physical_address)
-              : `${hex(e.physical_address)} under mask ${hex(BigInt.asUintN(64, pm))}`,
-            got: hex(exit.exception.physical_address),
-          });
-        }
-      }
-    }
+    for (const m of found) mismatches.push({ exitIndex: at, ...m });
+    const before = mismatches.length - found.length;
     // A VTIMER_ACTIVATED exit's PC is the model's clock; on hardware it is wherever the interrupt landed.
     if ((exact || e.kind !== 'arm64.vtimer') && pc !== e.pc)
       mismatches.push({ exitIndex: at, field: 'HV_REG_PC', expected: hex(e.pc), got: hex(pc) });

@@ -7,6 +7,7 @@
  */
 import fc from 'fast-check';
 import type { Capabilities, HostMemory, ThreadId, Uva, Vcpu, X86Backend } from '../../backend.js';
+import { judgeField } from '../../judge/exit.js';
 import type { JsonValue, Step } from '../../trace/types.js';
 import { HV_MEMORY } from '../../vocabulary/memory.js';
 import { HV, hvReturnName } from '../../vocabulary/returns.js';
@@ -656,6 +657,7 @@ export interface X86RunOptions {
 }
 
 const hex = (v: bigint | number): string => `0x${v.toString(16)}`;
+const FULL64 = 0xffff_ffff_ffff_ffffn;
 const toHex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 const REG_IDS: Record<X86RegName, number> = {
   RAX: HV_X86_REG.HV_X86_RAX,
@@ -770,58 +772,43 @@ function compareExit(
   read: VmcsReader,
   mismatches: X86Mismatch[],
 ): boolean {
+  const ctx = { exitReason: Number(got.reason) };
+  // One field through the exit judge, which names and decodes the values it reports.
   const diff = (
-    field: string,
+    field: number,
     expected: bigint | number,
-    value: bigint | number | undefined,
-    mask?: bigint,
-  ) => {
-    const m = mask ?? 0xffff_ffff_ffff_ffffn;
-    if (value === undefined || (BigInt(expected) & m) !== (BigInt(value) & m))
-      mismatches.push({
-        exitIndex: k,
-        field,
-        expected: mask === undefined ? hex(expected) : `${hex(expected)} under mask ${hex(mask)}`,
-        got: value === undefined ? 'unreadable' : hex(value),
-      });
+    value: bigint | undefined,
+    mask = FULL64,
+  ): boolean => {
+    const m = judgeField({ kind: 'vmcs', field }, { value: BigInt(expected), mask }, value, ctx);
+    if (m) mismatches.push({ exitIndex: k, ...m });
+    return m === undefined;
   };
-  if (BigInt(got.reason) !== BigInt(e.reason)) {
-    mismatches.push({
-      exitIndex: k,
-      field: 'VMCS_RO_EXIT_REASON',
-      expected: exitReasonName(e.reason),
-      got: exitReasonName(got.reason),
-    });
-    return false;
-  }
-  diff('VMCS_RO_EXIT_QUALIFIC', e.qualification, got.qual, e.qualificationMask);
-  if (e.gpa !== undefined) diff('VMCS_GUEST_PHYSICAL_ADDRESS', e.gpa, got.gpa);
-  if (e.gla !== undefined) diff('VMCS_RO_GUEST_LIN_ADDR', e.gla, read(VMCS.VMCS_RO_GUEST_LIN_ADDR));
+  if (!diff(VMCS.VMCS_RO_EXIT_REASON, e.reason, got.reason)) return false;
+  diff(VMCS.VMCS_RO_EXIT_QUALIFIC, e.qualification, got.qual, e.qualificationMask ?? FULL64);
+  if (e.gpa !== undefined) diff(VMCS.VMCS_GUEST_PHYSICAL_ADDRESS, e.gpa, got.gpa);
+  if (e.gla !== undefined) diff(VMCS.VMCS_RO_GUEST_LIN_ADDR, e.gla, read(VMCS.VMCS_RO_GUEST_LIN_ADDR));
   if (e.instrLen !== undefined)
-    diff('VMCS_RO_VMEXIT_INSTR_LEN', e.instrLen, read(VMCS.VMCS_RO_VMEXIT_INSTR_LEN));
+    diff(VMCS.VMCS_RO_VMEXIT_INSTR_LEN, e.instrLen, read(VMCS.VMCS_RO_VMEXIT_INSTR_LEN));
   if (e.irqInfo !== undefined)
     diff(
-      'VMCS_RO_VMEXIT_IRQ_INFO',
+      VMCS.VMCS_RO_VMEXIT_IRQ_INFO,
       e.irqInfo,
       read(VMCS.VMCS_RO_VMEXIT_IRQ_INFO),
       BigInt(VMEXIT_IRQ_INFO_MASK),
     );
   if (e.irqError !== undefined)
-    diff('VMCS_RO_VMEXIT_IRQ_ERROR', e.irqError, read(VMCS.VMCS_RO_VMEXIT_IRQ_ERROR), 0xffff_ffffn);
+    diff(VMCS.VMCS_RO_VMEXIT_IRQ_ERROR, e.irqError, read(VMCS.VMCS_RO_VMEXIT_IRQ_ERROR), 0xffff_ffffn);
   if (e.idtVectorInfo !== undefined)
     diff(
-      'VMCS_RO_IDT_VECTOR_INFO',
+      VMCS.VMCS_RO_IDT_VECTOR_INFO,
       e.idtVectorInfo,
       read(VMCS.VMCS_RO_IDT_VECTOR_INFO),
       BigInt(e.idtVectorInfo === 0 ? IDT_VECTOR_INFO_INVALID_MASK : IDT_VECTOR_INFO_MASK),
     );
   if (e.idtVectorError !== undefined)
-    diff('VMCS_RO_IDT_VECTOR_ERROR', e.idtVectorError, read(VMCS.VMCS_RO_IDT_VECTOR_ERROR), 0xffff_ffffn);
-  if (e.rip !== undefined) {
-    const rip = read(VMCS.VMCS_GUEST_RIP);
-    diff('VMCS_GUEST_RIP', e.rip, rip);
-    if (rip === undefined || rip !== e.rip) return false;
-  }
+    diff(VMCS.VMCS_RO_IDT_VECTOR_ERROR, e.idtVectorError, read(VMCS.VMCS_RO_IDT_VECTOR_ERROR), 0xffff_ffffn);
+  if (e.rip !== undefined && !diff(VMCS.VMCS_GUEST_RIP, e.rip, read(VMCS.VMCS_GUEST_RIP))) return false;
   return true;
 }
 

@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { X86Action, X86Mode } from '../src/guest/x86/actions.js';
-import { describeX86Program } from '../src/guest/x86/actions.js';
-import { assembleX86 } from '../src/guest/x86/assemble.js';
+import type { X86Action, X86Mode } from '../../../src/guest/x86/actions.js';
+import { describeX86Program } from '../../../src/guest/x86/actions.js';
+import { assembleX86 } from '../../../src/guest/x86/assemble.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const one = (a: X86Action, gpa = 0x1000n, mode: X86Mode = 'prot32') => {

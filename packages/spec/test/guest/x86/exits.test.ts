@@ -17,9 +17,9 @@ import {
   isEntryFailure,
   isSpuriousExitReason,
   VMEXIT_IRQ_INFO_MASK,
-} from '../src/guest/x86/exits.js';
-import { x86SetupSteps } from '../src/guest/x86/setup.js';
-import { VMCS } from '../src/vocabulary/x86.js';
+} from '../../../src/guest/x86/exits.js';
+import { x86SetupSteps } from '../../../src/guest/x86/setup.js';
+import { VMCS } from '../../../src/vocabulary/x86.js';
 
 const io = (size: 1 | 2 | 4, isIn: boolean, imm: boolean, port: number, string = false, rep = false) =>
   ioQualification({ size, in: isIn, string, rep, imm, port });

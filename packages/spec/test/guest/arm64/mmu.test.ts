@@ -7,8 +7,8 @@ import {
   arm64Stage1,
   arm64StartLevel,
   buildArm64Tables,
-} from '../src/guest/arm64/mmu.js';
-import { arm64Granules } from '../src/guest/arm64/scenario.js';
+} from '../../../src/guest/arm64/mmu.js';
+import { arm64Granules } from '../../../src/guest/arm64/scenario.js';
 
 const T = 0x100000n;
 const page = (va: bigint, o: Partial<Arm64S1Entry> = {}): Arm64S1Entry => ({

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import type { Capabilities } from '../src/backend.js';
-import type { Arm64Action } from '../src/guest/arm64/actions.js';
-import { predictArm64 } from '../src/guest/arm64/predict.js';
+import type { Capabilities } from '../../../src/backend.js';
+import type { Arm64Action } from '../../../src/guest/arm64/actions.js';
+import { predictArm64 } from '../../../src/guest/arm64/predict.js';
 import {
   type Arm64Layout,
   arm64ProgramArb,
@@ -12,15 +12,15 @@ import {
   arm64ScenarioFor,
   arm64ScenarioTraceSteps,
   predictArm64Scenario,
-} from '../src/guest/arm64/scenario.js';
+} from '../../../src/guest/arm64/scenario.js';
 import {
   ARM64_EXIT_KINDS,
   type Arm64ExitKind,
   arm64KindDeviation,
   arm64VmmStep,
   completeMmioLoad,
-} from '../src/guest/arm64/vmm.js';
-import { HV_EXIT_REASON, HV_REG, HV_SYS_REG } from '../src/vocabulary/arm64.js';
+} from '../../../src/guest/arm64/vmm.js';
+import { HV_EXIT_REASON, HV_REG, HV_SYS_REG } from '../../../src/vocabulary/arm64.js';
 
 const CODE = 0x10000n;
 const PAGE = 0x4000n;

@@ -16,7 +16,7 @@ import {
   esrWfx,
   SYSREG_ISS_KEY_MASK,
   sysRegFields,
-} from '../src/guest/arm64/esr.js';
+} from '../../../src/guest/arm64/esr.js';
 
 // Every expected value below is computed by hand from the layout in hvf-facts.md §2.8:
 // EC[31:26] IL[25] ISV[24] SAS[23:22] SSE[21] SRT[20:16] SF[15] AR[14] ... WnR[6] DFSC[5:0].

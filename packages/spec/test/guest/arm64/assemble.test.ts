@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import type { Arm64Action } from '../src/guest/arm64/actions.js';
-import { ARM64_SYSREGS, formatArm64Action } from '../src/guest/arm64/actions.js';
-import { A64, assembleAction, assembleArm64, movSequence } from '../src/guest/arm64/assemble.js';
+import type { Arm64Action } from '../../../src/guest/arm64/actions.js';
+import { ARM64_SYSREGS, formatArm64Action } from '../../../src/guest/arm64/actions.js';
+import { A64, assembleAction, assembleArm64, movSequence } from '../../../src/guest/arm64/assemble.js';
 
 const hex = (w: number): string => w.toString(16).padStart(8, '0');
 const words = (a: Arm64Action): string[] => assembleAction(a).words.map(hex);

@@ -6,7 +6,7 @@ import {
   X86_PF_ERROR,
   x86CanonicalPageTables,
   x86PageTablesSize,
-} from '../src/guest/x86/paging.js';
+} from '../../../src/guest/x86/paging.js';
 
 /** An entry reader over the tables' pages (every other GPA unmapped). */
 function reader(pages: ReadonlyArray<{ gpa: bigint; bytes: Uint8Array }>) {

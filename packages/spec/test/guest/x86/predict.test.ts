@@ -1,18 +1,18 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import type { X86Action, X86Mode } from '../src/guest/x86/actions.js';
-import { EPT_QUALIFICATION_MASK, EPT_STRUCTURE_QUALIFICATION_MASK } from '../src/guest/x86/exits.js';
-import { x86CanonicalPageTables } from '../src/guest/x86/paging.js';
-import { predictX86 } from '../src/guest/x86/predict.js';
+import type { X86Action, X86Mode } from '../../../src/guest/x86/actions.js';
+import { EPT_QUALIFICATION_MASK, EPT_STRUCTURE_QUALIFICATION_MASK } from '../../../src/guest/x86/exits.js';
+import { x86CanonicalPageTables } from '../../../src/guest/x86/paging.js';
+import { predictX86 } from '../../../src/guest/x86/predict.js';
 import {
   type X86Layout,
   x86LayoutLookup,
   x86ProgramArb,
   x86ScenarioTraceSteps,
-} from '../src/guest/x86/scenario.js';
-import { X86_SETUP_CPU_BASED } from '../src/guest/x86/setup.js';
-import { CPU_BASED } from '../src/vocabulary/x86.js';
+} from '../../../src/guest/x86/scenario.js';
+import { X86_SETUP_CPU_BASED } from '../../../src/guest/x86/setup.js';
+import { CPU_BASED } from '../../../src/vocabulary/x86.js';
 
 const R = 1,
   W = 2,
