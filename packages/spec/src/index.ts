@@ -1,54 +1,246 @@
 /**
  * `@hvspec/spec` — the executable specification of Apple's Hypervisor.framework `hv_*` API.
+ *
+ * The package's API, chosen rather than re-exported wholesale: the backend contract, the registry of
+ * calls with its rows, the vocabulary and argument checks, whole; of the guest programs, the harness,
+ * traces, lint and the judge, what the other packages and a VMM's tests use, with the types their
+ * signatures name. Everything else stays inside its module.
  * @packageDocumentation
  */
 
 export * from './backend.js';
-export * from './calls/index.js';
+export { showRet } from './calls/dsl.js';
+export {
+  type BindKind,
+  type InKind,
+  type InType,
+  type OutKind,
+  type OutType,
+  type TraceArgType,
+  type Vocab,
+} from './calls/params.js';
+export { callSpec, callSpecs, inParams, judge, predict, valueParam } from './calls/registry.js';
+export * from './calls/types.js';
 export { cDeclaration } from './codegen/c-headers.js';
 export { ARM64_ARG_CHECKS, X86_ARG_CHECKS } from './generated/arg-checks.js';
-export * from './guest/arm64/actions.js';
-export * from './guest/arm64/assemble.js';
-export * from './guest/arm64/esr.js';
-export * from './guest/arm64/mmu.js';
-export * from './guest/arm64/predict.js';
-export * from './guest/arm64/scenario.js';
-export * from './guest/arm64/vmm.js';
-export * from './guest/x86/actions.js';
-export * from './guest/x86/assemble.js';
-export * from './guest/x86/exits.js';
-export * from './guest/x86/paging.js';
-export * from './guest/x86/predict.js';
-export * from './guest/x86/scenario.js';
-export * from './guest/x86/setup.js';
-export * from './harness/index.js';
-// The judge's decoders (what `hvspec explain` prints); its `describeValue` stays inside, as the
-// harness's is the one exported under that name.
 export {
-  type Arm64ExitExpectation,
+  ARM64_SYSREGS,
+  type Arm64AccessSize,
+  type Arm64Action,
+  type Arm64RegNum,
+  type Arm64StartMode,
+  type Arm64SysregName,
+  type BranchAction,
+  type BrkAction,
+  type DaifAction,
+  type EretAction,
+  formatArm64Action,
+  type HvcAction,
+  type LdrAction,
+  type MovAction,
+  type SmcAction,
+  type StrAction,
+  type SvcAction,
+  type SysregAction,
+  type UdfAction,
+  type VtimerAction,
+  type WfeAction,
+  type WfiAction,
+} from './guest/arm64/actions.js';
+export {
+  A64,
+  type Arm64ActionLayout,
+  type Arm64Program,
+  assembleArm64,
+  wordsToBytes,
+} from './guest/arm64/assemble.js';
+export {
+  ARM64_EC,
+  type DataAbortFields,
+  type DecodedEsr,
+  decodeEsr,
+  esrDataAbort,
+  esrInstructionAbort,
+  esrNoIss,
+  type SysregTrapFields,
+} from './guest/arm64/esr.js';
+export {
+  type Arm64Granule,
+  type Arm64MmuConfig,
+  type Arm64S1BadTable,
+  type Arm64S1Entry,
+} from './guest/arm64/mmu.js';
+export {
+  type Arm64GuestException,
+  type Arm64MappingLookup,
+  type Arm64PredictedExit,
+  type Arm64PredictInput,
+  type Arm64Prediction,
+  predictArm64,
+} from './guest/arm64/predict.js';
+export {
+  ARM64_PSTATE_V80_MASK,
+  arm64Idst,
+  type Arm64Layout,
+  type Arm64LayoutMapping,
+  type Arm64Scenario,
+  arm64ScenarioArb,
+  arm64ScenarioTraceSteps,
+  type Arm64TraceOptions,
+  predictArm64Scenario,
+} from './guest/arm64/scenario.js';
+export {
+  ARM64_EXIT_KINDS,
+  type Arm64ExitKind,
+  type Arm64VmmDecision,
+  type Arm64VmmQuery,
+} from './guest/arm64/vmm.js';
+export {
+  describeX86Action,
+  type X86Action,
+  type X86AddressForm,
+  type X86Cr,
+  type X86Dr,
+  type X86Gpr,
+  type X86JumpTarget,
+  type X86Mode,
+  type X86Program,
+  type X86Size,
+} from './guest/x86/actions.js';
+export {
+  assembleX86,
+  type X86AssembledAction,
+  type X86Assembly,
+  type X86Instruction,
+} from './guest/x86/assemble.js';
+export {
+  basicExitReason,
+  decodeEptQualification,
+  decodeInterruptionInfo,
+  decodeIoQualification,
+  EPT_QUALIFICATION_MASK,
+  type EptAccess,
+  type EptQualification,
+  exitReasonName,
+  IDT_VECTOR_INFO_INVALID_MASK,
+  IDT_VECTOR_INFO_MASK,
+  type InterruptionInfo,
+  type InterruptionType,
+  type IoQualification,
+  isEntryFailure,
+  VMEXIT_IRQ_INFO_MASK,
+} from './guest/x86/exits.js';
+export {
+  x86CanonicalPageTables,
+  type X86PageTables,
+  x86PageTablesSize,
+  type X86PagingMode,
+} from './guest/x86/paging.js';
+export {
+  defaultX86Answer,
+  predictX86,
+  X86_EXIT_KINDS,
+  type X86ExceptionKind,
+  type X86ExitKind,
+  type X86ExpectedExit,
+  type X86PredictInput,
+  type X86Prediction,
+  type X86RegName,
+  type X86VmmQuestion,
+} from './guest/x86/predict.js';
+export {
+  predictX86Scenario,
+  type X86Layout,
+  type X86LayoutMapping,
+  type X86Scenario,
+  x86ScenarioArb,
+} from './guest/x86/scenario.js';
+export { X86_SETUP_CPU_BASED, X86_SETUP_MODES, type X86SetupMode, x86SetupSteps } from './guest/x86/setup.js';
+export { type HvCommand, type Weighted } from './harness/commands.js';
+export {
+  type LogEntry,
+  type Model,
+  type Observation,
+  type OpenDifference,
+  type Real,
+} from './harness/context.js';
+export { DiffBackend, diffBackends, type Difference, type DiffingBackend } from './harness/diff.js';
+export { ConformanceError } from './harness/execute.js';
+export { checkMisuse, type MisuseOptions, type MisuseReport } from './harness/misuse.js';
+export {
+  type RaceName,
+  type RaceOptions,
+  type RaceReport,
+  RACES,
+  type RaceScenario,
+  runRace,
+} from './harness/races.js';
+export {
+  type CommandSource,
+  type ConformanceOptions,
+  type ConformanceReport,
+  type DifferenceGroup,
+  runConformance,
+  type Shard,
+  shardRun,
+} from './harness/run.js';
+export { logToTrace, type TraceJson } from './harness/to-trace.js';
+export {
   describeArm64Reason,
   describeEsr,
   describeExitReason,
   describeInterruptionInfo,
   describeQualification,
   describeReturn,
-  describeVmxExit,
-  type Expected,
   esrFields,
   exceptionClassName,
+  isNamedExceptionClass,
+  qualificationFields,
+} from './judge/describe.js';
+export {
+  type Arm64ExitExpectation,
+  type Expected,
   type FieldId,
   type FieldMismatch,
   fieldName,
   formatMismatch,
-  isNamedExceptionClass,
   type JudgeContext,
   judgeArm64Exit,
   judgeField,
-  qualificationFields,
-} from './judge/index.js';
-export * from './lint/index.js';
-export * from './state.js';
-export * from './trace/index.js';
+} from './judge/exit.js';
+export { formatLintReport } from './lint/format.js';
+export { type LintOptions, lintTrace } from './lint/lint.js';
+export { type Finding, type FindingKind, type LintReport, type Severity } from './lint/types.js';
+export {
+  envFromCapabilities,
+  initialState,
+  type Mapping,
+  type SpecEnv,
+  type SpecGic,
+  type SpecGicConfig,
+  type SpecGicState,
+  type SpecState,
+  type SpecVcpu,
+  type SpecVm,
+  type SpecVmConfig,
+} from './state.js';
+export { parseTrace, TraceError } from './trace/parse.js';
+export { expandTrace, type ReplayOptions, replayTrace, type X86SetupFn } from './trace/replay.js';
+export {
+  type ExitExpect,
+  type Expect,
+  type JsonValue,
+  type NumberSpec,
+  type NumericExpect,
+  type RetExpect,
+  type ReturnCodeSpec,
+  type Step,
+  type StepOutcome,
+  type StepStatus,
+  type Trace,
+  TRACE_FORMAT,
+  type TraceReport,
+} from './trace/types.js';
 export * from './validate.js';
 export * from './vocabulary/arm64.js';
 export * from './vocabulary/memory.js';
