@@ -13,7 +13,7 @@ import {
   renderReport,
   taskReport,
 } from '../src/report.js';
-import { nativeTaskNames, runBench } from '../src/suites.js';
+import { EL2_MAP_TASKS, nativeTaskNames, runBench } from '../src/suites.js';
 
 test('taskReport converts per-iteration ms to sorted ns per unit with consistent statistics', () => {
   const t = taskReport(
@@ -105,7 +105,7 @@ test('a short run of one model task produces a well-formed JSON report', async (
   // model exit target is judged (PASS or FAIL: this test does not time anything).
   assert.deepEqual(
     parsed.skipped.map((s) => s.name),
-    [host.js, host.c, ...host.map],
+    [host.js, host.c, ...host.map, ...EL2_MAP_TASKS],
   );
   const byName = new Map(parsed.ratios.map((q) => [q.name, q]));
   assert.deepEqual(
@@ -115,6 +115,8 @@ test('a short run of one model task produces a well-formed JSON report', async (
       'x86.model-exit-round-trip',
       `native.${flavour}.map-unmap-100k`,
       `native.${flavour}.map-unmap-scaling`,
+      'el2.arm64.map-unmap-100k',
+      'el2.arm64.map-unmap-scaling',
     ].sort(),
   );
   assert.equal(byName.get(`${flavour}.native-js-vs-c-baseline`)!.pass, null);
