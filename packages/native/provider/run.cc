@@ -171,6 +171,8 @@ hv_return_t run_vcpu(Vcpu &v) {
   if (v.pending != Pending::kNone && !complete_pending(v)) return HV_ERROR;
   for (;;) {
     kvm_run *run = v.run;
+    // A memslot for the guest's page tables that KVM refused (its memslot limit).
+    if (sync_guest_tables(v) != HV_SUCCESS) return HV_ERROR;
     if (int err = write_back_ioctl_state(v)) {
       if (err != EINVAL) return HV_ERROR;
       set_exit(v, VMX_REASON_VMENTRY_GUEST | 0x80000000u);  // KVM refuses the values: entry failure

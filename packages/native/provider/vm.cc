@@ -72,7 +72,7 @@ int open_kvm(char *why, size_t len) {
   return fd;
 }
 
-const uint32_t kControlsReasons[] = {VMX_REASON_EXC_NMI, VMX_REASON_CPUID, VMX_REASON_MOV_CR};
+const uint32_t kControlsReasons[] = {VMX_REASON_EXC_NMI, VMX_REASON_CPUID, VMX_REASON_MOV_CR, VMX_REASON_MOV_DR};
 const uint32_t kVmcallReasons[] = {VMX_REASON_VMCALL};
 const uint32_t kMsrReasons[] = {VMX_REASON_RDMSR, VMX_REASON_WRMSR};
 
@@ -98,8 +98,9 @@ const hvkvm_deviation_t kDeviations[] = {
     {"kvm.controls",
      "VM-execution controls, the exception bitmap, CR0/CR4 masks and shadows and other control fields "
      "are stored and read back but have no effect: KVM handles CPUID, CR accesses and guest exceptions "
-     "in the kernel (no exits 0, 10, 28), and always exits on HLT and I/O.",
-     0, kControlsReasons, 3},
+     "in the kernel (no exits 0, 10, 28), and always exits on HLT and I/O. CPU_BASED_MOV_DR is not "
+     "among the allowed controls (KVM runs guest MOV DR itself), so exit 29 never happens.",
+     0, kControlsReasons, 4},
     {"kvm.cr-shadow",
      "The guest reads its real CR0/CR4 (not the VMCS read shadows). CR4.VMXE is kept for the VMM but "
      "not given to KVM.",
