@@ -438,6 +438,18 @@ bool vmcall_at_rip(const KvmExit &e, int *len) {
 }
 
 Translation translate_shutdown(const KvmExit &e) {
+  if (e.walk.failed) {
+    // The framework's EPT violation on the paging-structure access (Intel SDM Table 28-7): GPA of the
+    // entry, the linear address valid (bit 7) but not a translated access (bit 8 clear), the
+    // permissions of the entry's memory in bits 5:3; RIP at the instruction.
+    Translation t = report(e, VMX_REASON_EPT_VIOLATION);
+    t.exit.qualification = (e.walk.fetch ? kEptFetch : e.walk.write ? kEptWrite : kEptRead) |
+                           (static_cast<uint64_t>(e.walk.flags & kPermBits) << 3) | 0x80;
+    t.exit.gpa = e.walk.entry_gpa;
+    t.exit.gla = e.walk.gla;
+    t.exit.instr_len = static_cast<uint64_t>(e.walk.len);
+    return t;
+  }
   int len = 0;
   if (!vmcall_at_rip(e, &len)) return report(e, VMX_REASON_TRIPLE_FAULT);
   Translation t = report(e, VMX_REASON_VMCALL);

@@ -67,6 +67,7 @@ struct Vcpu {
   // RIP at the last KVM_RUN entry: a known instruction boundary from which the instruction behind a
   // retired exit can be found by decoding forward (see anchored_length in exit.cc).
   uint64_t entry_rip = 0;
+  uint64_t entry_cr2 = 0;  // CR2 at that entry (see find_blocked_walk in run.cc)
   uint64_t fetch_retry_generation = ~0ull;  // see translate_emulation_failure in exit.cc
   // What the last walk of this vCPU's page tables (tables.cc) saw: CR0.PG, CR3, CR4, EFER, the memslot
   // generation and Vm::table_writes. Equal at entry: no walk.
@@ -145,6 +146,10 @@ void release_memory(Vm &vm);
 // Guest page tables (tables.cc): before an entry with paging on, makes sure KVM can walk the
 // vCPU's page tables (mark_guest_tables) when they or the memory map changed since the last walk.
 hv_return_t sync_guest_tables(Vcpu &v);
+// Walks the vCPU's page tables for `lin` (64-bit, PAE or 32-bit paging) and answers whether the walk
+// reaches an entry in memory it may not read (unmapped, or without READ): that entry's GPA and the
+// permissions of its memory. False when the walk completes or ends at a not-present entry.
+bool walk_blocked(Vcpu &v, uint64_t lin, uint64_t *entry_gpa, uint32_t *flags);
 
 // Guest code (guest_code.cc): linear → guest-physical with the vCPU's paging state, and the code
 // bytes the exit translation asks for.

@@ -74,7 +74,55 @@ void walk_pae(Walk &w, uint64_t cr3) {
     if (x & kPresent) walk64(w, x & kAddr64, 2);
 }
 
+// The memory of a paging-structure entry: whether the walk may read it, and its permissions.
+bool entry_readable(uint64_t gpa, uint32_t *flags) {
+  bool mapped;
+  uint64_t generation;
+  *flags = region_flags(*g_vm, gpa, &mapped, &generation) & kRWX;
+  return mapped && (*flags & HV_MEMORY_READ);
+}
+
 }  // namespace
+
+bool walk_blocked(Vcpu &v, uint64_t lin, uint64_t *entry_gpa, uint32_t *flags) {
+  const kvm_sregs &s = v.sregs;
+  if (!(s.cr0 & kCr0Pg)) return false;
+  auto blocked = [&](uint64_t gpa) {
+    if (entry_readable(gpa, flags)) return false;
+    *entry_gpa = gpa;
+    return true;
+  };
+  if (!(s.efer & (kEferLma | kEferLme)) && !(s.cr4 & kCr4Pae)) {
+    uint64_t pde_gpa = (s.cr3 & 0xfffff000ull) + ((lin >> 22) & 0x3ff) * 4;
+    if (blocked(pde_gpa)) return true;
+    uint32_t pde;
+    if (!read_guest_phys(*g_vm, pde_gpa, &pde, 4) || !(pde & kPresent) || ((s.cr4 & kCr4Pse) && (pde & kPageSize)))
+      return false;
+    return blocked((pde & 0xfffff000u) + ((lin >> 12) & 0x3ff) * 4);
+  }
+  int level;
+  uint64_t table;
+  if (s.efer & (kEferLma | kEferLme)) {
+    level = (s.cr4 & kCr4La57) ? 5 : 4;
+    table = s.cr3 & kAddr64;
+  } else {
+    uint64_t pdpte_gpa = (s.cr3 & 0xffffffe0ull) + ((lin >> 30) & 3) * 8;
+    if (blocked(pdpte_gpa)) return true;
+    uint64_t pdpte;
+    if (!read_guest_phys(*g_vm, pdpte_gpa, &pdpte, 8) || !(pdpte & kPresent)) return false;
+    level = 2;
+    table = pdpte & kAddr64;
+  }
+  for (; level >= 1; --level) {
+    uint64_t gpa = table + ((lin >> (12 + 9 * (level - 1))) & 0x1ff) * 8;
+    if (blocked(gpa)) return true;
+    uint64_t x;
+    if (!read_guest_phys(*g_vm, gpa, &x, 8) || !(x & kPresent)) return false;
+    if (level == 1 || ((level == 2 || level == 3) && (x & kPageSize))) return false;
+    table = x & kAddr64;
+  }
+  return false;
+}
 
 hv_return_t sync_guest_tables(Vcpu &v) {
   const kvm_sregs &s = v.sregs;
