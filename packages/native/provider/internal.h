@@ -146,6 +146,10 @@ void release_memory(Vm &vm);
 // Guest page tables (tables.cc): before an entry with paging on, makes sure KVM can walk the
 // vCPU's page tables (mark_guest_tables) when they or the memory map changed since the last walk.
 hv_return_t sync_guest_tables(Vcpu &v);
+// Whether this host's KVM runs 32-bit and PAE paging (CR0.PG without long mode); PVM does not
+// (deviation x86.mode.prot32-paging). legacy_paging: whether a register state asks for it.
+bool legacy_paging_works();
+bool legacy_paging(const kvm_sregs &s);
 // Walks the vCPU's page tables for `lin` (64-bit, PAE or 32-bit paging) and answers whether the walk
 // reaches an entry in memory it may not read (unmapped, or without READ): that entry's GPA and the
 // permissions of its memory. False when the walk completes or ends at a not-present entry.

@@ -62,6 +62,19 @@ bool flush_completion(Vcpu &v) {
   return ok;
 }
 
+// A pending REP INS: KVM's completion stores this element and then goes on with the next iterations
+// (each its own I/O exit, and stores the VMM never asked for), while the VMM has already emulated
+// what it wanted. With the count register at 1 in KVM (KVM_SET_REGS makes its emulator read the
+// registers again) the completion ends the instruction after this element.
+bool trim_rep_ins(Vcpu &v) {
+  kvm_regs r = v.run->s.regs.regs;  // KVM's registers at the exit, as it synced them
+  uint64_t asz = (v.exit.instr_info >> 7) & 7;
+  uint64_t mask = asz == 0 ? 0xffffull : asz == 1 ? 0xffffffffull : ~0ull;
+  r.rcx = (r.rcx & ~mask) | 1;
+  // KVM_SET_REGS: the general-purpose registers of the vCPU.
+  return kvm_ioctl(v.fd, KVM_SET_REGS, &r) == 0;
+}
+
 // The completion the last reported exit left pending: KVM gets the VMM's result (for IN, its RAX)
 // and finishes the instruction; the VMM's registers are then written back over KVM's. False when KVM
 // failed it (still owed).
@@ -79,6 +92,7 @@ bool complete_pending(Vcpu &v) {
     uint64_t rax = v.regs.rax;
     memcpy(data, &rax, n < 8 ? n : 8);
   }
+  if (v.pending == Pending::kIoIn && (v.exit.qualification & 0x30) == 0x30 && !trim_rep_ins(v)) return false;
   uint8_t saved[64];
   bool restore = v.pending_store_len && v.pending_store_len <= sizeof saved &&
                  read_guest_phys(*g_vm, v.pending_store_gpa, saved, v.pending_store_len);
@@ -237,6 +251,8 @@ hv_return_t run_vcpu(Vcpu &v) {
     return HV_SUCCESS;
   }
   if (v.pending != Pending::kNone && !complete_pending(v)) return HV_ERROR;
+  // KVM would run the guest with paging silently off (deviation x86.mode.prot32-paging).
+  if (legacy_paging(v.sregs) && !legacy_paging_works()) return HV_UNSUPPORTED;
   for (;;) {
     kvm_run *run = v.run;
     // A memslot for the guest's page tables that KVM refused (its memslot limit).

@@ -6,7 +6,10 @@
 // entry with paging on, the provider walks the tables from CR3 itself (Intel SDM Vol. 3 §4.3–4.5)
 // and gives the trap-mode pages among them a read-only memslot (memory.cc, mark_guest_tables). The
 // walk is repeated only when CR0.PG, CR3, CR4, EFER, the memory map or a marked page changed.
+#include <fcntl.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include <unordered_set>
 #include <vector>
@@ -123,6 +126,34 @@ bool walk_blocked(Vcpu &v, uint64_t lin, uint64_t *entry_gpa, uint32_t *flags) {
   }
   return false;
 }
+
+bool legacy_paging_works() {
+  // Asked once, on a throwaway VM, with plain system calls (not the provider's fault-injectable ones:
+  // the answer is about the host, and is kept). PVM hosts accept CR0.PG without EFER.LME in
+  // KVM_SET_SREGS and silently clear it (README, "What KVM does" §8).
+  static const bool works = [] {
+    int sys = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (sys < 0) return true;
+    bool ok = true;
+    int vm = ioctl(sys, KVM_CREATE_VM, 0);
+    int cpu = vm >= 0 ? ioctl(vm, KVM_CREATE_VCPU, 0ul) : -1;
+    kvm_sregs s;
+    if (cpu >= 0 && ioctl(cpu, KVM_GET_SREGS, &s) == 0) {
+      s.cr0 = 0x80000011ull;  // PG | ET | PE
+      s.cr4 = kCr4Pse;
+      s.efer = 0;
+      s.cr3 = 0;
+      if (ioctl(cpu, KVM_SET_SREGS, &s) == 0 && ioctl(cpu, KVM_GET_SREGS, &s) == 0) ok = (s.cr0 & kCr0Pg) != 0;
+    }
+    if (cpu >= 0) close(cpu);
+    if (vm >= 0) close(vm);
+    close(sys);
+    return ok;
+  }();
+  return works;
+}
+
+bool legacy_paging(const kvm_sregs &s) { return (s.cr0 & kCr0Pg) && !(s.efer & (kEferLma | kEferLme)); }
 
 hv_return_t sync_guest_tables(Vcpu &v) {
   const kvm_sregs &s = v.sregs;

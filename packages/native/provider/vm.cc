@@ -144,6 +144,14 @@ const hvkvm_deviation_t kTscDeviation = {
     "hv_vcpu_write_msr of IA32_TSC returns HV_UNSUPPORTED.",
     0, nullptr, 0};
 
+// Only where KVM drops CR0.PG outside long mode (PVM, measured: README "What KVM does" §8).
+const hvkvm_deviation_t kLegacyPagingDeviation = {
+    "x86.mode.prot32-paging",
+    "KVM on this host cannot run 32-bit or PAE paging (it clears CR0.PG when EFER.LME is 0): "
+    "hv_vcpu_run of a vCPU in that state returns HV_UNSUPPORTED without entering the guest. Long "
+    "mode paging works.",
+    0, nullptr, 0};
+
 // Only where KVM cannot send RDMSR/WRMSR to user space (no KVM_CAP_X86_USER_SPACE_MSR or
 // KVM_CAP_X86_MSR_FILTER, before Linux 5.10).
 const hvkvm_deviation_t kMsrDeviation = {
@@ -242,6 +250,7 @@ size_t hvkvm_deviations(const hvkvm_deviation_t **list) {
     if (fd >= 0) close(fd);
     if (!msr_exits) v.push_back(kMsrDeviation);
     if (!tsc_writable_probe()) v.push_back(kTscDeviation);
+    if (!legacy_paging_works()) v.push_back(kLegacyPagingDeviation);
     return v;
   }();
   if (list) *list = all.data();
