@@ -62,7 +62,7 @@ bool flush_completion(Vcpu &v) {
   return ok;
 }
 
-// A pending REP INS: KVM's completion stores this element and then goes on with the next iterations
+// A pending REP INS (or REP OUTS whose source read is pending): KVM's completion stores this element and then goes on with the next iterations
 // (each its own I/O exit, and stores the VMM never asked for), while the VMM has already emulated
 // what it wanted. With the count register at 1 in KVM (KVM_SET_REGS makes its emulator read the
 // registers again) the completion ends the instruction after this element.
@@ -92,7 +92,9 @@ bool complete_pending(Vcpu &v) {
     uint64_t rax = v.regs.rax;
     memcpy(data, &rax, n < 8 ? n : 8);
   }
-  if (v.pending == Pending::kIoIn && (v.exit.qualification & 0x30) == 0x30 && !trim_rep_ins(v)) return false;
+  if ((v.pending == Pending::kIoIn || v.pending == Pending::kMmioRead) && v.exit.reason == VMX_REASON_IO &&
+      (v.exit.qualification & 0x30) == 0x30 && !trim_rep_ins(v))
+    return false;
   uint8_t saved[64];
   bool restore = v.pending_store_len && v.pending_store_len <= sizeof saved &&
                  read_guest_phys(*g_vm, v.pending_store_gpa, saved, v.pending_store_len);

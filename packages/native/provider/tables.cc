@@ -153,7 +153,10 @@ bool legacy_paging_works() {
   return works;
 }
 
-bool legacy_paging(const kvm_sregs &s) { return (s.cr0 & kCr0Pg) && !(s.efer & (kEferLma | kEferLme)); }
+// PG without PE is no paging mode but an invalid state, which fails VM entry on every host.
+bool legacy_paging(const kvm_sregs &s) {
+  return (s.cr0 & kCr0Pg) && (s.cr0 & 1) && !(s.efer & (kEferLma | kEferLme));
+}
 
 hv_return_t sync_guest_tables(Vcpu &v) {
   const kvm_sregs &s = v.sregs;
