@@ -88,8 +88,11 @@ const hvkvm_deviation_t kDeviations[] = {
      1u << (HV_MEMORY_WRITE | HV_MEMORY_EXEC), nullptr, 0},
     {"kvm.trap-mode",
      "NONE, READ, WRITE and READ|WRITE memory has no memslot: the provider completes each permitted "
-     "access itself (one exit per access, no atomicity for locked read-modify-write), and guest page "
-     "tables cannot live in such memory.",
+     "access itself (one exit per access, no atomicity for locked read-modify-write). Guest page "
+     "tables in READ or READ|WRITE memory are served by read-only memslots over the pages a vCPU's "
+     "walk from CR3 reached when it entered the guest: fetches from those pages are not refused, "
+     "KVM does not set accessed/dirty bits in them, and tables the guest builds and switches to "
+     "without an exit are not walkable (#PF).",
      (1u << 1) | (1u << 2) | (1u << 3), nullptr, 0},
     {"kvm.address-spaces",
      "KVM has one memslot set per VM: hv_vm_space_create returns HV_UNSUPPORTED and "

@@ -27,8 +27,8 @@
 
 import type { Arm64Exit, Backend, Capabilities, HostMemory, Vcpu } from '../backend.js';
 import { arm64KindDeviation } from '../guest/arm64/vmm.js';
-import { x86ModeDeviation } from '../guest/x86/scenario.js';
 import type { X86Mode } from '../guest/x86/actions.js';
+import { x86ModeDeviation } from '../guest/x86/scenario.js';
 import { x86SetupSteps } from '../guest/x86/setup.js';
 import { type FieldId, type JudgeContext, judgeField } from '../judge/exit.js';
 import { memoryFlagsName } from '../vocabulary/memory.js';
