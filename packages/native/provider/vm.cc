@@ -94,6 +94,11 @@ const hvkvm_deviation_t kDeviations[] = {
      "KVM does not set accessed/dirty bits in them, and tables the guest builds and switches to "
      "without an exit are not walkable (#PF).",
      (1u << 1) | (1u << 2) | (1u << 3), nullptr, 0},
+    {"x86.exec-tables",
+     "Guest page tables in READ or READ|WRITE memory are read-only memslots (KVM walks tables only in "
+     "memslots): a guest instruction fetch from those pages is not refused (no EPT violation); the "
+     "rest of that memory still traps every access.",
+     0, nullptr, 0},
     {"kvm.address-spaces",
      "KVM has one memslot set per VM: hv_vm_space_create returns HV_UNSUPPORTED and "
      "HV_CAP_ADDRSPACEMAX is 1.",
