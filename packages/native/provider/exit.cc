@@ -341,6 +341,31 @@ bool find_mmio(const KvmExit &e, MmioInsn *out) {
   return false;
 }
 
+// OUTS whose source KVM's emulator reads first, from memory that exits: the framework exits on the
+// I/O instruction before any memory access (unconditional I/O exiting, Intel SDM §26.1.3), so this is
+// the I/O exit, with RSI and RCX untouched. KVM still owes the read (and then performs the output,
+// which the next run's completion absorbs).
+Translation translate_outs_read(const KvmExit &e, const MmioInsn &m) {
+  const int mode = code_mode(e.sregs);
+  const int size = m.insn.op == 0x6e ? 1 : (m.insn.opsize == 2 ? 2 : 4);
+  const uint16_t port = static_cast<uint16_t>(e.regs.rdx);
+  Translation t = report(e, VMX_REASON_IO);
+  t.exit.qualification = static_cast<uint64_t>(size - 1) | 16u | (m.insn.rep ? 32u : 0u) |
+                         (static_cast<uint64_t>(port) << 16);
+  t.exit.instr_len = static_cast<uint64_t>(m.len);
+  t.regs.rip = m.start;
+  t.exit.gla = seg_base(e.sregs, m.insn.seg) + (e.regs.rsi & addr_mask(m.insn.addrsize));
+  if (mode != 64) t.exit.gla &= 0xffffffffull;
+  uint64_t asz = m.insn.addrsize == 2 ? 0 : m.insn.addrsize == 4 ? 1 : 2;
+  t.exit.instr_info = (asz << 7) | (static_cast<uint64_t>(m.insn.seg) << 15);
+  t.exit.io_rcx = t.regs.rcx;
+  t.exit.io_rsi = t.regs.rsi;
+  t.exit.io_rdi = t.regs.rdi;
+  t.exit.io_rip = t.regs.rip;
+  t.pending = Pending::kMmioRead;
+  return t;
+}
+
 Translation translate_mmio(const KvmExit &e) {
   // Permitted by the mapping (trap-mode regions, WX writes, a slot being rebuilt): done by the
   // provider, the VMM never sees it (hv_vcpu_run_until does not return for handled exits, facts §1.2 [H]).
@@ -349,6 +374,8 @@ Translation translate_mmio(const KvmExit &e) {
   // completion is a no-op), so no flush is needed; for a read the completion stays pending.
   MmioInsn m;
   bool found = find_mmio(e, &m);
+  if (found && !e.mmio.is_write && m.insn.map == 0 && (m.insn.op == 0x6e || m.insn.op == 0x6f))
+    return translate_outs_read(e, m);
   Translation t = report(e, VMX_REASON_EPT_VIOLATION);
   uint32_t flags = e.mmio.mapped ? e.mmio.flags & kPermBits : 0;
   t.exit.qualification = (e.mmio.is_write ? kEptWrite : kEptRead) | (static_cast<uint64_t>(flags) << 3) | kEptGla;
@@ -438,6 +465,18 @@ bool vmcall_at_rip(const KvmExit &e, int *len) {
 }
 
 Translation translate_shutdown(const KvmExit &e) {
+  if (e.walk.failed) {
+    // The framework's EPT violation on the paging-structure access (Intel SDM Table 28-7): GPA of the
+    // entry, the linear address valid (bit 7) but not a translated access (bit 8 clear), the
+    // permissions of the entry's memory in bits 5:3; RIP at the instruction.
+    Translation t = report(e, VMX_REASON_EPT_VIOLATION);
+    t.exit.qualification = (e.walk.fetch ? kEptFetch : e.walk.write ? kEptWrite : kEptRead) |
+                           (static_cast<uint64_t>(e.walk.flags & kPermBits) << 3) | 0x80;
+    t.exit.gpa = e.walk.entry_gpa;
+    t.exit.gla = e.walk.gla;
+    t.exit.instr_len = static_cast<uint64_t>(e.walk.len);
+    return t;
+  }
   int len = 0;
   if (!vmcall_at_rip(e, &len)) return report(e, VMX_REASON_TRIPLE_FAULT);
   Translation t = report(e, VMX_REASON_VMCALL);

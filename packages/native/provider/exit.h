@@ -85,6 +85,17 @@ struct KvmExit {
     bool slot_backed = false;  // the mapping has a KVM memslot (fetches are native there)
     uint64_t generation = 0;   // the memslot generation the lookup saw
   } fetch;
+  // KVM_EXIT_SHUTDOWN with paging on: the guest's page walk for the access at RIP (the fetch, or the
+  // decoded memory operand) reached a paging-structure entry in memory the walk may not read, where
+  // KVM (which has no EPT view of it) raised #PF and the guest could not deliver it (tables.cc).
+  struct {
+    bool failed = false;
+    bool write = false, fetch = false;
+    uint64_t entry_gpa = 0;  // the entry's guest-physical address
+    uint32_t flags = 0;      // the permissions of the memory it is in (0: unmapped)
+    uint64_t gla = 0;        // the linear address being translated
+    int len = 0;             // the instruction's length (0 for a fetch)
+  } walk;
   uint64_t fetch_retry_generation = ~0ull;  // the vCPU's last retry (see Translation)
   // The vCPU's registers after the exit (KVM_CAP_SYNC_REGS), and the RIP it entered the guest at.
   kvm_regs regs{};

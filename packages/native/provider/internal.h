@@ -67,7 +67,11 @@ struct Vcpu {
   // RIP at the last KVM_RUN entry: a known instruction boundary from which the instruction behind a
   // retired exit can be found by decoding forward (see anchored_length in exit.cc).
   uint64_t entry_rip = 0;
+  uint64_t entry_cr2 = 0;  // CR2 at that entry (see find_blocked_walk in run.cc)
   uint64_t fetch_retry_generation = ~0ull;  // see translate_emulation_failure in exit.cc
+  // What the last walk of this vCPU's page tables (tables.cc) saw: CR0.PG, CR3, CR4, EFER, the memslot
+  // generation and Vm::table_writes. Equal at entry: no walk.
+  uint64_t tables_key[6] = {~0ull, 0, 0, 0, 0, 0};
   uint16_t native_msrs = 0;                 // hv_vcpu_enable_native_msr (bits: msr.cc's kKnownMsrs)
   // Guest code fetched for the exit translation (KvmExit::code, ::flush_code).
   uint8_t code_buf[kMaxCodeBack + kMaxInsn];
@@ -86,6 +90,11 @@ struct Vm {
   uint32_t max_slots = 0;       // KVM_CAP_NR_MEMSLOTS: memslot ids run below it
   uint64_t mem_generation = 0;  // bumped by every memslot change
   std::mutex mem_mu;
+  // Paging structures each vCPU's guest page tables consist of, as tables.cc last walked them, and the
+  // trap-mode pages among them that carry kTableBit (memory.cc, mark_guest_tables); guarded by mem_mu.
+  std::map<hv_vcpuid_t, std::vector<uint64_t>> table_pages;
+  std::vector<uint64_t> marked_tables;
+  uint64_t table_writes = 0;  // completed guest writes to marked pages (a reason to walk again)
   std::map<hv_vcpuid_t, Vcpu *> vcpus;  // live vCPUs; guarded by g_mu
   hv_vcpuid_t next_vcpu_id = 0;
   unsigned max_vcpus = kMaxVcpus;
@@ -129,7 +138,22 @@ bool try_complete_access(Vm &vm, uint64_t gpa, uint8_t *data, size_t len, bool i
 // Copies into guest-physical memory regardless of permissions; false if unmapped.
 bool write_guest_phys(Vm &vm, uint64_t gpa, const void *in, size_t len);
 uint32_t region_flags(Vm &vm, uint64_t gpa, bool *mapped, uint64_t *generation);
+// Records the guest-physical pages of `vcpu`'s paging structures and gives those in trap-mode memory
+// with READ a read-only memslot (kTableBit), taking it from pages no vCPU walks any more.
+hv_return_t mark_guest_tables(Vm &vm, hv_vcpuid_t vcpu, std::vector<uint64_t> pages);
 void release_memory(Vm &vm);
+
+// Guest page tables (tables.cc): before an entry with paging on, makes sure KVM can walk the
+// vCPU's page tables (mark_guest_tables) when they or the memory map changed since the last walk.
+hv_return_t sync_guest_tables(Vcpu &v);
+// Whether this host's KVM runs 32-bit and PAE paging (CR0.PG without long mode); PVM does not
+// (deviation x86.mode.prot32-paging). legacy_paging: whether a register state asks for it.
+bool legacy_paging_works();
+bool legacy_paging(const kvm_sregs &s);
+// Walks the vCPU's page tables for `lin` (64-bit, PAE or 32-bit paging) and answers whether the walk
+// reaches an entry in memory it may not read (unmapped, or without READ): that entry's GPA and the
+// permissions of its memory. False when the walk completes or ends at a not-present entry.
+bool walk_blocked(Vcpu &v, uint64_t lin, uint64_t *entry_gpa, uint32_t *flags);
 
 // Guest code (guest_code.cc): linear → guest-physical with the vCPU's paging state, and the code
 // bytes the exit translation asks for.

@@ -7,6 +7,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include <algorithm>
+#include <iterator>
+
 #include "faults.h"
 #include "internal.h"
 
@@ -106,6 +109,25 @@ bool copy_guest(Vm &vm, uint64_t gpa, uint8_t *buf, size_t len, bool to_guest) {
   return true;
 }
 
+// A completed guest write to a paging structure in a read-only memslot (kTableBit): KVM's shadow MMU
+// only follows writes it performs itself, so the memslot is dropped and created again, which makes
+// KVM discard what it derived from the old entries; the vCPU's next entry walks the tables again.
+// Caller holds mem_mu.
+void refresh_table_slots(Vm &vm, uint64_t gpa, size_t len) {
+  for (uint64_t page = gpa & ~(kPage - 1); page < gpa + len; page += kPage) {
+    const Extent *r = vm.mem.region(page);
+    if (!r || !(r->attr & kTableBit)) continue;
+    auto it = vm.mem.slots().upper_bound(page);
+    if (it == vm.mem.slots().begin()) continue;
+    const MemSlot &s = std::prev(it)->second;
+    if (page >= s.gpa + s.size) continue;
+    vm.mem_generation++;
+    vm.table_writes++;
+    // Dropped and created with the same id and range: this cannot hit KVM's limit.
+    if (set_slot(vm, s, false) == 0) set_slot(vm, s, true);
+  }
+}
+
 }  // namespace
 
 uint32_t region_flags(Vm &vm, uint64_t gpa, bool *mapped, uint64_t *generation) {
@@ -144,7 +166,43 @@ bool try_complete_access(Vm &vm, uint64_t gpa, uint8_t *data, size_t len, bool i
     if (!p || !(f & need)) return false;
     done += avail;
   }
-  return copy_guest(vm, gpa, data, len, is_write);
+  if (!copy_guest(vm, gpa, data, len, is_write)) return false;
+  if (is_write) refresh_table_slots(vm, gpa, len);
+  return true;
+}
+
+hv_return_t mark_guest_tables(Vm &vm, hv_vcpuid_t vcpu, std::vector<uint64_t> pages) {
+  std::lock_guard<std::mutex> lock(vm.mem_mu);
+  std::sort(pages.begin(), pages.end());
+  pages.erase(std::unique(pages.begin(), pages.end()), pages.end());
+  if (pages.empty()) vm.table_pages.erase(vcpu);
+  else vm.table_pages[vcpu] = std::move(pages);
+  std::vector<uint64_t> wanted;
+  for (const auto &[id, list] : vm.table_pages) wanted.insert(wanted.end(), list.begin(), list.end());
+  std::sort(wanted.begin(), wanted.end());
+  wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+  // Pages marked now but no longer walked lose the mark; the bit in the regions is the truth (a
+  // hv_vm_map/protect of the page has already cleared it).
+  std::vector<uint64_t> marked;
+  for (uint64_t gpa : vm.marked_tables) {
+    const Extent *r = vm.mem.region(gpa);
+    if (r && (r->attr & kTableBit) && !std::binary_search(wanted.begin(), wanted.end(), gpa)) {
+      MemPlan plan = vm.mem.plan_table_mark(gpa, false);
+      if (hv_return_t ret = apply(vm, plan)) return ret;
+    }
+  }
+  for (uint64_t gpa : wanted) {
+    const Extent *r = vm.mem.region(gpa);
+    // Only trap-mode pages the walk may read (R, RW): elsewhere KVM already has the page in a
+    // memslot, or the walk must fail as the EPT walk does (no READ).
+    if (!r || !(r->attr & HV_MEMORY_READ) || slot_kind_for(r->attr & ~kTableBit) != SlotKind::kNone) continue;
+    marked.push_back(gpa);
+    if (r->attr & kTableBit) continue;
+    MemPlan plan = vm.mem.plan_table_mark(gpa, true);
+    if (hv_return_t ret = apply(vm, plan)) return ret;
+  }
+  vm.marked_tables = std::move(marked);
+  return HV_SUCCESS;
 }
 
 void release_memory(Vm &vm) {

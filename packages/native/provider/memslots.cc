@@ -171,6 +171,12 @@ MemPlan GuestMemory::plan_protect(uint64_t gpa, uint64_t size, uint32_t flags) c
   return plan(gpa, gpa + size, merged);
 }
 
+MemPlan GuestMemory::plan_table_mark(uint64_t gpa, bool table) const {
+  std::vector<Extent> inner = regions_.inside(gpa, gpa + 4096);
+  for (Extent &e : inner) e.attr = table ? e.attr | kTableBit : e.attr & ~kTableBit;
+  return plan(gpa, gpa + 4096, inner);
+}
+
 void GuestMemory::commit(const MemPlan &p) {
   regions_.replace(p.old_regions, p.new_regions);
   runs_.replace(p.old_runs, p.new_runs);

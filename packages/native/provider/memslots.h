@@ -31,7 +31,14 @@ enum class SlotKind {
   kReadOnly,  // KVM_MEM_READONLY memslot: reads and fetches native, writes are MMIO exits
 };
 
+// Region attribute bit beside the hv_memory_flags_t: the page holds a paging structure a vCPU's page
+// walk reads (memory.cc, mark_guest_tables). KVM walks guest page tables only in memslots (notes §3),
+// so such a page in trap-mode memory with READ gets a read-only memslot: the walk and guest reads are
+// native, writes still exit and are checked; fetches from it are not (deviation kvm.trap-mode).
+constexpr uint32_t kTableBit = 0x100;
+
 inline SlotKind slot_kind_for(uint32_t flags) {
+  if ((flags & kTableBit) && (flags & HV_MEMORY_READ) && (flags & kRWX) != kRWX) return SlotKind::kReadOnly;
   switch (flags & kRWX) {
     case kRWX: return SlotKind::kNormal;
     case HV_MEMORY_READ | HV_MEMORY_EXEC:
@@ -126,6 +133,8 @@ class GuestMemory {
   MemPlan plan_map(uint64_t gpa, uint64_t size, uint8_t *hva, uint32_t flags) const;
   MemPlan plan_unmap(uint64_t gpa, uint64_t size) const;
   MemPlan plan_protect(uint64_t gpa, uint64_t size, uint32_t flags) const;
+  // The page at gpa (mapped) with kTableBit set or cleared, its permissions unchanged.
+  MemPlan plan_table_mark(uint64_t gpa, bool table) const;
   void commit(const MemPlan &plan);
 
   const ExtentMap &regions() const { return regions_; }

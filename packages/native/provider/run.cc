@@ -62,6 +62,19 @@ bool flush_completion(Vcpu &v) {
   return ok;
 }
 
+// A pending REP INS (or REP OUTS whose source read is pending): KVM's completion stores this element and then goes on with the next iterations
+// (each its own I/O exit, and stores the VMM never asked for), while the VMM has already emulated
+// what it wanted. With the count register at 1 in KVM (KVM_SET_REGS makes its emulator read the
+// registers again) the completion ends the instruction after this element.
+bool trim_rep_ins(Vcpu &v) {
+  kvm_regs r = v.run->s.regs.regs;  // KVM's registers at the exit, as it synced them
+  uint64_t asz = (v.exit.instr_info >> 7) & 7;
+  uint64_t mask = asz == 0 ? 0xffffull : asz == 1 ? 0xffffffffull : ~0ull;
+  r.rcx = (r.rcx & ~mask) | 1;
+  // KVM_SET_REGS: the general-purpose registers of the vCPU.
+  return kvm_ioctl(v.fd, KVM_SET_REGS, &r) == 0;
+}
+
 // The completion the last reported exit left pending: KVM gets the VMM's result (for IN, its RAX)
 // and finishes the instruction; the VMM's registers are then written back over KVM's. False when KVM
 // failed it (still owed).
@@ -79,6 +92,9 @@ bool complete_pending(Vcpu &v) {
     uint64_t rax = v.regs.rax;
     memcpy(data, &rax, n < 8 ? n : 8);
   }
+  if ((v.pending == Pending::kIoIn || v.pending == Pending::kMmioRead) && v.exit.reason == VMX_REASON_IO &&
+      (v.exit.qualification & 0x30) == 0x30 && !trim_rep_ins(v))
+    return false;
   uint8_t saved[64];
   bool restore = v.pending_store_len && v.pending_store_len <= sizeof saved &&
                  read_guest_phys(*g_vm, v.pending_store_gpa, saved, v.pending_store_len);
@@ -88,6 +104,43 @@ bool complete_pending(Vcpu &v) {
   v.pending = Pending::kNone;
   v.regs_dirty = true;
   return true;
+}
+
+// Stores that the exit translation tells from loads by their opcode (one-byte map): MOV r/m, reg and
+// imm, MOV moffs, STOS. Any other memory operand is reported as a read.
+bool is_store(const Insn &d) {
+  if (d.map != 0) return false;
+  switch (d.op) {
+    case 0x88: case 0x89: case 0xc6: case 0xc7: case 0xa2: case 0xa3: case 0xaa: case 0xab: return true;
+    default: return false;
+  }
+}
+
+// For a triple fault with paging on: whether the access at RIP (the fetch, or the decoded memory
+// operand) walks through a paging-structure entry the walk may not read. KVM then raised #PF (it has
+// no EPT view of that memory) and set CR2 to the address, which confirms it.
+void find_blocked_walk(Vcpu &v, KvmExit &e) {
+  if (!(v.sregs.cr0 & 0x80000000ull)) return;
+  const int mode = code_mode(v.sregs);
+  uint64_t lin = code_linear(v.sregs, v.regs.rip, mode);
+  auto &w = e.walk;
+  if (walk_blocked(v, lin, &w.entry_gpa, &w.flags)) {
+    w.fetch = true;
+  } else {
+    // code_wanted asks for the bytes from RIP on for this exit.
+    Insn d;
+    if (e.code.ip != v.regs.rip || !e.code.n || !decode(e.code.bytes, e.code.n, mode, &v.regs, v.regs.rip, &d) ||
+        !d.has_mem || !d.ea_known)
+      return;
+    lin = seg_base(v.sregs, d.seg) + d.ea;
+    if (mode != 64) lin &= 0xffffffffull;
+    if (!walk_blocked(v, lin, &w.entry_gpa, &w.flags)) return;
+    w.write = is_store(d);
+    w.len = d.len;
+  }
+  if (v.sregs.cr2 != lin) return;
+  w.gla = lin;
+  w.failed = true;
 }
 
 // The exit KVM_RUN just returned with, as translate_exit reads it. Does the provider's part of it:
@@ -142,6 +195,37 @@ void record_exit(Vcpu &v, KvmExit &e) {
       break;
   }
   e.code = fetch_code(v, code_wanted(e));
+  if (e.reason == KVM_EXIT_SHUTDOWN) find_blocked_walk(v, e);
+}
+
+// KVM's instruction emulator (which runs all ring-0 code on PVM hosts) cannot deliver a software
+// interrupt in protected or long mode: INT n fails emulation. Where the IDT limit does not cover the
+// gate, the architecture's answer is #GP with error code vector * 8 + 2 (IDT bit; Intel SDM Vol. 3
+// §6.12.1, §6.13), which the provider injects (KVM_SET_VCPU_EVENTS); KVM delivers it through the
+// guest's IDT as the guest's own exception (the exception bitmap has no effect, kvm.controls), or
+// ends in a triple fault. True when it did.
+bool inject_int_gp(Vcpu &v) {
+  if (v.regs_dirty || v.sregs_dirty) return false;  // KVM's state must be the one that failed
+  const int mode = code_mode(v.sregs);
+  if (mode == 16 && !(v.sregs.cr0 & 1)) return false;  // real mode: KVM delivers through the IVT
+  CodeBytes c = fetch_code(v, CodeWanted{0, 2});
+  if (c.n < 1) return false;
+  unsigned vector;
+  if (c.bytes[0] == 0xcd && c.n >= 2) vector = c.bytes[1];
+  else if (c.bytes[0] == 0xcc) vector = 3;
+  else return false;
+  const uint64_t gate_end = mode == 64 ? vector * 16ull + 15 : vector * 8ull + 7;
+  if (gate_end <= v.sregs.idt.limit) return false;  // a gate within the limit: not this case
+  kvm_vcpu_events ev{};
+  // KVM_GET_VCPU_EVENTS / KVM_SET_VCPU_EVENTS: the vCPU's pending and injected events; an injected
+  // exception is delivered at the next entry, with RIP at the faulting INT.
+  if (kvm_ioctl(v.fd, KVM_GET_VCPU_EVENTS, &ev) != 0) return false;
+  ev.exception.injected = 1;
+  ev.exception.nr = 13;
+  ev.exception.has_error_code = 1;
+  ev.exception.error_code = vector * 8 + 2;
+  ev.flags = 0;
+  return kvm_ioctl(v.fd, KVM_SET_VCPU_EVENTS, &ev) == 0;
 }
 
 // Makes the translation the VMM's view.
@@ -169,8 +253,12 @@ hv_return_t run_vcpu(Vcpu &v) {
     return HV_SUCCESS;
   }
   if (v.pending != Pending::kNone && !complete_pending(v)) return HV_ERROR;
+  // KVM would run the guest with paging silently off (deviation x86.mode.prot32-paging).
+  if (legacy_paging(v.sregs) && !legacy_paging_works()) return HV_UNSUPPORTED;
   for (;;) {
     kvm_run *run = v.run;
+    // A memslot for the guest's page tables that KVM refused (its memslot limit).
+    if (sync_guest_tables(v) != HV_SUCCESS) return HV_ERROR;
     if (int err = write_back_ioctl_state(v)) {
       if (err != EINVAL) return HV_ERROR;
       set_exit(v, VMX_REASON_VMENTRY_GUEST | 0x80000000u);  // KVM refuses the values: entry failure
@@ -192,6 +280,7 @@ hv_return_t run_vcpu(Vcpu &v) {
     // KVM_RUN: loads kvm_dirty_regs, runs the guest until an exit to user space (returns 0,
     // exit_reason set), a signal (-EINTR), or an error (-EINVAL for refused register state).
     v.entry_rip = v.regs.rip;
+    v.entry_cr2 = v.sregs.cr2;
     int r = kvm_ioctl(v.fd, KVM_RUN, 0);
     int err = errno;
     v.exec_time_ns += now_ns() - t0;
@@ -231,7 +320,15 @@ hv_return_t run_vcpu(Vcpu &v) {
       t = translate_exit(e);
       if (t.next == Next::kFlush) t.next = Next::kError;
     }
+    if (t.next == Next::kError && e.result == RunResult::kExit && e.reason == KVM_EXIT_INTERNAL_ERROR &&
+        e.suberror == KVM_INTERNAL_ERROR_EMULATION && inject_int_gp(v))
+      t.next = Next::kResume;
     apply(v, t);
+    if (t.next == Next::kReport && e.walk.failed) {
+      // KVM's #PF set CR2; the framework's EPT violation leaves it as the guest had it.
+      v.sregs.cr2 = v.entry_cr2;
+      v.sregs_dirty = true;
+    }
     if (e.msr.failed) {
       v.pending = Pending::kNativeMsr;  // the next run tries the access again before entering
       return HV_ERROR;

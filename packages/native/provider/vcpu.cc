@@ -103,6 +103,9 @@ hv_return_t hv_vcpu_destroy(hv_vcpuid_t vcpu) {
   g_vm->vcpus.erase(it);
   free_vcpu(v);
   update_msr_filter(*g_vm);
+  // Its page tables need no memslots any more (tables.cc); a refusal only leaves read-only memslots
+  // over READ memory, which the next walk of another vCPU or a map/protect call clears.
+  mark_guest_tables(*g_vm, vcpu, {});
   drain_kick();  // a kick racing the destroy must not leave a pending signal on this thread
   return HV_SUCCESS;
 }

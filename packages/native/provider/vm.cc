@@ -72,7 +72,7 @@ int open_kvm(char *why, size_t len) {
   return fd;
 }
 
-const uint32_t kControlsReasons[] = {VMX_REASON_EXC_NMI, VMX_REASON_CPUID, VMX_REASON_MOV_CR};
+const uint32_t kControlsReasons[] = {VMX_REASON_EXC_NMI, VMX_REASON_CPUID, VMX_REASON_MOV_CR, VMX_REASON_MOV_DR};
 const uint32_t kVmcallReasons[] = {VMX_REASON_VMCALL};
 const uint32_t kMsrReasons[] = {VMX_REASON_RDMSR, VMX_REASON_WRMSR};
 
@@ -88,9 +88,17 @@ const hvkvm_deviation_t kDeviations[] = {
      1u << (HV_MEMORY_WRITE | HV_MEMORY_EXEC), nullptr, 0},
     {"kvm.trap-mode",
      "NONE, READ, WRITE and READ|WRITE memory has no memslot: the provider completes each permitted "
-     "access itself (one exit per access, no atomicity for locked read-modify-write), and guest page "
-     "tables cannot live in such memory.",
+     "access itself (one exit per access, no atomicity for locked read-modify-write). Guest page "
+     "tables in READ or READ|WRITE memory are served by read-only memslots over the pages a vCPU's "
+     "walk from CR3 reached when it entered the guest: fetches from those pages are not refused, "
+     "KVM does not set accessed/dirty bits in them, and tables the guest builds and switches to "
+     "without an exit are not walkable (#PF).",
      (1u << 1) | (1u << 2) | (1u << 3), nullptr, 0},
+    {"x86.exec-tables",
+     "Guest page tables in READ or READ|WRITE memory are read-only memslots (KVM walks tables only in "
+     "memslots): a guest instruction fetch from those pages is not refused (no EPT violation); the "
+     "rest of that memory still traps every access.",
+     0, nullptr, 0},
     {"kvm.address-spaces",
      "KVM has one memslot set per VM: hv_vm_space_create returns HV_UNSUPPORTED and "
      "HV_CAP_ADDRSPACEMAX is 1.",
@@ -98,8 +106,9 @@ const hvkvm_deviation_t kDeviations[] = {
     {"kvm.controls",
      "VM-execution controls, the exception bitmap, CR0/CR4 masks and shadows and other control fields "
      "are stored and read back but have no effect: KVM handles CPUID, CR accesses and guest exceptions "
-     "in the kernel (no exits 0, 10, 28), and always exits on HLT and I/O.",
-     0, kControlsReasons, 3},
+     "in the kernel (no exits 0, 10, 28), and always exits on HLT and I/O. CPU_BASED_MOV_DR is not "
+     "among the allowed controls (KVM runs guest MOV DR itself), so exit 29 never happens.",
+     0, kControlsReasons, 4},
     {"kvm.cr-shadow",
      "The guest reads its real CR0/CR4 (not the VMCS read shadows). CR4.VMXE is kept for the VMM but "
      "not given to KVM.",
@@ -141,6 +150,14 @@ const hvkvm_deviation_t kTscDeviation = {
     "kvm.tsc-write",
     "KVM cannot set the guest's TSC on this host (no TSC offsetting: the guest reads the host's TSC): "
     "hv_vcpu_write_msr of IA32_TSC returns HV_UNSUPPORTED.",
+    0, nullptr, 0};
+
+// Only where KVM drops CR0.PG outside long mode (PVM, measured: README "What KVM does" §8).
+const hvkvm_deviation_t kLegacyPagingDeviation = {
+    "x86.mode.prot32-paging",
+    "KVM on this host cannot run 32-bit or PAE paging (it clears CR0.PG when EFER.LME is 0): "
+    "hv_vcpu_run of a vCPU in that state returns HV_UNSUPPORTED without entering the guest. Long "
+    "mode paging works.",
     0, nullptr, 0};
 
 // Only where KVM cannot send RDMSR/WRMSR to user space (no KVM_CAP_X86_USER_SPACE_MSR or
@@ -241,6 +258,7 @@ size_t hvkvm_deviations(const hvkvm_deviation_t **list) {
     if (fd >= 0) close(fd);
     if (!msr_exits) v.push_back(kMsrDeviation);
     if (!tsc_writable_probe()) v.push_back(kTscDeviation);
+    if (!legacy_paging_works()) v.push_back(kLegacyPagingDeviation);
     return v;
   }();
   if (list) *list = all.data();

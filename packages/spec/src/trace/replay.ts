@@ -17,7 +17,8 @@
  *   accesses would not mean what the trace says); an arm64 run (or its await) whose `expect.kind` is
  *   an exit kind one of the backend's deviations declares it never produces (`arm64ExitKinds`), found
  *   before a synchronous run is made (an async run's at its await); an x86 exit-reason read expecting
- *   a reason the backend declares it never reports (`exitReasons`). The step and every later step are
+ *   a reason the backend declares it never reports (`exitReasons`); an `x86_setup` of a mode the
+ *   backend declares it cannot run (deviation `x86.mode.<mode>`). The step and every later step are
  *   then reported unsupported.
  * - After a failure every later step is skipped. Async runs still in flight are then cancelled
  *   (`hv_vcpus_exit` / `hv_vcpu_interrupt` from thread 0) and awaited, so the backend is left idle.
@@ -26,6 +27,8 @@
 
 import type { Arm64Exit, Backend, Capabilities, HostMemory, Vcpu } from '../backend.js';
 import { arm64KindDeviation } from '../guest/arm64/vmm.js';
+import type { X86Mode } from '../guest/x86/actions.js';
+import { x86ModeDeviation } from '../guest/x86/scenario.js';
 import { x86SetupSteps } from '../guest/x86/setup.js';
 import { type FieldId, type JudgeContext, judgeField } from '../judge/exit.js';
 import { memoryFlagsName } from '../vocabulary/memory.js';
@@ -379,6 +382,14 @@ export async function replayTrace(
         }
         case 'setup': {
           if (backend.arch !== 'x86_64') throw new StepEnd('fail', 'x86_setup needs an x86_64 backend');
+          const mode = args[1] as X86Mode;
+          const modeDeviation = caps.deviations.find((d) => d.id === x86ModeDeviation(mode));
+          if (modeDeviation)
+            throw new StepEnd(
+              'unsupported',
+              `${caps.backend} declares it cannot run guests in ${mode} mode`,
+              modeDeviation.id,
+            );
           const vcpu = args[0] as number;
           const owner = owners.get(vcpu) ?? thread;
           base.thread = owner;

@@ -83,6 +83,12 @@ export interface X86Layout {
  * (no string I/O is generated for it).
  */
 export const X86_STRING_IO_DEVIATION = 'x86.string-io';
+/**
+ * A backend that declares `x86.exec-tables` does not refuse instruction fetches from the pages that
+ * hold the guest's page tables when their mapping lacks EXEC (the KVM provider serves such tables from
+ * read-only memslots, which KVM lets the guest execute): no program jumps into the page tables there.
+ */
+export const X86_EXEC_TABLES_DEVIATION = 'x86.exec-tables';
 /** The deviation id of a mode a backend cannot run: see {@link X86_STRING_IO_DEVIATION}. */
 export function x86ModeDeviation(mode: X86Mode): string {
   return `x86.mode.${mode}`;
@@ -206,7 +212,7 @@ type AddressClass = 'allowed' | 'denied' | 'unmapped' | 'not-present' | 'structu
  * the exception ends in an exit (`x86EventOutcome`), and only as the last action when it ends in a
  * triple fault (which ends the run). `excludeReasons` are exit reasons the backend never reports (its
  * declared deviations): no action whose exit has one of them is generated; with `stringIo` false no
- * INS/OUTS either.
+ * INS/OUTS either, and with `fetchFromTables` false no jump into the page tables' pages.
  */
 export function x86ProgramArb(
   layout: Pick<X86Layout, 'mappings' | 'code' | 'tables'>,
@@ -215,6 +221,7 @@ export function x86ProgramArb(
   mode: X86Mode = 'prot32',
   excludeReasons: readonly number[] = [],
   stringIo = true,
+  fetchFromTables = true,
 ): fc.Arbitrary<X86Program> {
   const real = mode === 'real';
   const long = mode === 'long64';
@@ -337,7 +344,11 @@ export function x86ProgramArb(
   for (const m of usable)
     if (!(m.flags & HV_MEMORY.EXEC))
       for (let p = m.gpa; p < m.gpa + m.size && noExec.length < 64; p += PAGE)
-        if (p + PAGE <= (real ? 0x10_0000n : reach)) noExec.push(p);
+        if (
+          p + PAGE <= (real ? 0x10_0000n : reach) &&
+          (fetchFromTables || p + PAGE <= tablesStart || p >= tablesEnd)
+        )
+          noExec.push(p);
   const csBase = real ? layout.code.gpa & ~0xffffn : 0n;
   const inCs = (g: bigint): boolean => !real || (g >= csBase && g <= csBase + 0xf000n);
   const fetchTargets = (trailing: boolean): fc.Arbitrary<bigint>[] => {
@@ -609,6 +620,7 @@ export function x86ScenarioArb(
             mode,
             exclude,
             !declares(caps, X86_STRING_IO_DEVIATION),
+            !declares(caps, X86_EXEC_TABLES_DEVIATION),
           ),
           regs,
         })
