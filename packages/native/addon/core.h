@@ -80,6 +80,14 @@ struct VcpuEntry {
 constexpr uint32_t kSlots = 256;
 constexpr uint32_t kSlotWords = 8;
 
+// Word kDeferredWord of a vCPU's slot holds writes the TS wrapper answered itself and left for the
+// addon (flavour-defined flags; x86: VMCS_GUEST_RIP, hv_x86_calls.cc), 0 for none. The addon applies
+// them on the owner thread before that vCPU's next call reaches the framework (CallEntry, async runs,
+// the baseline loop), the way KVM applies kvm_run's kvm_dirty_regs at the next KVM_RUN: what the
+// framework sees is the same calls in the same order, one crossing fewer per exit (DESIGN.md
+// "native backend").
+constexpr uint32_t kDeferredWord = 6;
+
 // Out-values of the last synchronous call (JS is single threaded, so one scratch area suffices).
 constexpr uint32_t kOutWords = 4;
 
@@ -112,6 +120,11 @@ struct State {
   bool torn_down = false;
 
   uint64_t *Slot(uint32_t slot) { return records + static_cast<size_t>(slot) * kSlotWords; }
+  // The live vCPU with this handle, or nullptr. (The pointer stays valid until RemoveVcpu.)
+  VcpuEntry *FindVcpu(uint64_t handle) {
+    auto it = vcpus.find(handle);
+    return it == vcpus.end() ? nullptr : &it->second;
+  }
   int AllocSlot();
   void FreeSlot(uint32_t slot);
   // Records a vCPU hv_vcpu_create just made on thread `owner`, with its exit-record slot; out[0] =
@@ -130,7 +143,8 @@ struct State {
 
 State *GetState(Napi::Env env);
 
-Napi::Value Ret(Napi::Env env, int32_t ret);  // hv_return_t as an unsigned 32-bit Number
+// hv_return_t as an unsigned 32-bit Number.
+inline Napi::Value Ret(Napi::Env env, int32_t ret) { return Napi::Number::New(env, static_cast<uint32_t>(ret)); }
 
 // Runs fn on logical thread t (inline when t == 0) and returns HV_SUCCESS once it has run. When it
 // cannot run, fn does not run and the code says why, with no exception: HV_BUSY when t is inside an
@@ -152,20 +166,38 @@ hv_return_t RunOn(State *state, uint64_t t, F &&fn) {
 
 // The end of every entry point: a logical thread that now owns no vCPU and runs nothing is released
 // (its OS thread joined), so ids that are used once do not pile up threads; then the return code.
-Napi::Value Finish(Napi::Env env, State *state, uint64_t t, hv_return_t ret);
+inline Napi::Value Finish(Napi::Env env, State *state, uint64_t t, hv_return_t ret) {
+  if (t != 0) state->ReleaseIdle(t);  // thread 0 is the JS thread, never released
+  return Ret(env, ret);
+}
+
+// Applies and clears the deferred writes in `slot` (kDeferredWord) with the flavour's hv_* calls, on
+// the vCPU's owner thread; the code of the first that failed, or HV_SUCCESS.
+hv_return_t FlavourApplyDeferred(uint64_t vcpu, uint64_t *slot);
+
+// Whether a call by thread t on `vcpu` must apply the vCPU's deferred writes first: only its owner's
+// calls can see the state they change (the framework refuses the others before looking at it).
+inline bool HasDeferred(State *s, const VcpuEntry *vcpu, uint64_t t) {
+  return vcpu != nullptr && vcpu->owner == t && s->Slot(vcpu->slot)[kDeferredWord] != 0;
+}
 
 // The shape of every entry point over a generated call record (generated/calls_*.inc): read the JS
-// arguments (a TypeError leaves undefined), the record's guards, the C call on the logical thread
-// followed there by `on_thread(ret)`, then `after(state, ret)` on the JS thread.
+// arguments (a TypeError leaves undefined), the record's guards, then on the logical thread the
+// vCPU's deferred writes (a failure is the call's code, and the call is not made), the C call and
+// `on_thread(ret, vcpu)` (vcpu: the addon's entry for the call's vCPU, or nullptr), then
+// `after(state, ret)` on the JS thread.
 template <class Call, class OnThread, class After>
 Napi::Value CallEntry(const Napi::CallbackInfo &info, Call &c, OnThread &&on_thread, After &&after) {
   if (!c.Read(info)) return info.Env().Undefined();
   State *s = GetState(info.Env());
   hv_return_t ret = c.Check(s);
   if (ret != HV_SUCCESS) return Ret(info.Env(), ret);
+  VcpuEntry *vcpu = Call::kOnVcpu ? s->FindVcpu(c.Vcpu()) : nullptr;
+  bool deferred = HasDeferred(s, vcpu, c.t);
   hv_return_t ran = RunOn(s, c.t, [&] {
-    ret = c.Invoke();
-    on_thread(ret);
+    ret = deferred ? FlavourApplyDeferred(c.Vcpu(), s->Slot(vcpu->slot)) : HV_SUCCESS;
+    if (ret == HV_SUCCESS) ret = c.Invoke();
+    on_thread(ret, vcpu);
   });
   if (ran != HV_SUCCESS) return Finish(info.Env(), s, c.t, ran);
   after(s, ret);
@@ -174,7 +206,7 @@ Napi::Value CallEntry(const Napi::CallbackInfo &info, Call &c, OnThread &&on_thr
 
 template <class Call, class After>
 Napi::Value CallEntry(const Napi::CallbackInfo &info, Call &c, After &&after) {
-  return CallEntry(info, c, [](hv_return_t) {}, std::forward<After>(after));
+  return CallEntry(info, c, [](hv_return_t, VcpuEntry *) {}, std::forward<After>(after));
 }
 
 // hv_vm_create / hv_vm_destroy: the addon remembers whether it holds the process's VM (teardown).

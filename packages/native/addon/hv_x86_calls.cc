@@ -13,9 +13,9 @@
 
 namespace hvspec {
 
-// x86 exit-record slot layout (u64 words). Bit i of word 0 says word i+1 holds the value that
-// hv_vmx_vcpu_read_vmcs returned right after the run (HV_SUCCESS); a failed read leaves it unset so
-// the TS side asks the API instead of inventing a value.
+// x86 exit-record slot layout (u64 words). Bit k of word 0 says word k holds the value of its field
+// (hv_vmx_vcpu_read_vmcs right after the run returned HV_SUCCESS, or a deferred write since); a
+// failed read leaves it unset so the TS side asks the API instead of inventing a value.
 enum : uint32_t {
   kX86Mask = 0,
   kX86ExitReason = 1,      // VMCS_RO_EXIT_REASON
@@ -23,8 +23,23 @@ enum : uint32_t {
   kX86GuestPhysical = 3,   // VMCS_GUEST_PHYSICAL_ADDRESS
   kX86InstrLen = 4,        // VMCS_RO_VMEXIT_INSTR_LEN
   kX86GuestRip = 5,        // VMCS_GUEST_RIP
-  kX86Runs = 6,            // runs completed on this vCPU (diagnostics)
+  // kDeferredWord (6): bit 0 = hv_vmx_vcpu_write_vmcs(VMCS_GUEST_RIP, word 5) is owed (src/x86.ts).
+  kX86Runs = 7,            // runs completed on this vCPU (diagnostics)
 };
+static_assert(kDeferredWord == 6, "word 6 is the deferred writes");
+constexpr uint64_t kDeferredRip = 1;
+
+// The RIP write a VMM makes after every exit the JS wrapper answers at once and leaves in the slot
+// (src/x86.ts): the spec's rows make it HV_SUCCESS for the owner of a live vCPU [T], and the owner
+// thread is the only one whose calls see it, so it is made here, on that thread, before the vCPU's
+// next call — the same call, in the same order, without a crossing of its own.
+hv_return_t FlavourApplyDeferred(uint64_t vcpu, uint64_t *slot) {
+  uint64_t deferred = slot[kDeferredWord];
+  slot[kDeferredWord] = 0;
+  if (deferred & kDeferredRip)
+    return hv_vmx_vcpu_write_vmcs(static_cast<hv_vcpuid_t>(vcpu), VMCS_GUEST_RIP, slot[kX86GuestRip]);
+  return HV_SUCCESS;
+}
 
 static const uint32_t kExitFields[] = {VMCS_RO_EXIT_REASON, VMCS_RO_EXIT_QUALIFIC,
                                        VMCS_GUEST_PHYSICAL_ADDRESS, VMCS_RO_VMEXIT_INSTR_LEN,
@@ -58,11 +73,6 @@ static void FillExit(hv_vcpuid_t vcpu, int32_t ret, uint64_t *slot) {
   slot[kX86Mask] = mask;
 }
 
-static uint64_t *SlotOf(State *state, uint64_t vcpu) {
-  auto it = state->vcpus.find(vcpu);
-  return it == state->vcpus.end() ? nullptr : state->Slot(it->second.slot);
-}
-
 #include "generated/calls_x86_64.inc"
 
 // ---- Entry points with addon state around the call ------------------------------------------------
@@ -80,10 +90,11 @@ static Napi::Value js_hv_vcpu_destroy(const Napi::CallbackInfo &info) {
 template <class Call>
 static Napi::Value RunEntry(const Napi::CallbackInfo &info) {
   Call c;
-  // The slot is looked up on the logical thread, while the JS thread waits for it (no N-API there).
   State *state = GetState(info.Env());
   return CallEntry(
-      info, c, [&](hv_return_t ret) { FillExit(c.vcpu, ret, SlotOf(state, c.vcpu)); }, [](State *, hv_return_t) {});
+      info, c,
+      [&](hv_return_t ret, VcpuEntry *v) { FillExit(c.vcpu, ret, v == nullptr ? nullptr : state->Slot(v->slot)); },
+      [](State *, hv_return_t) {});
 }
 
 static Napi::Value js_hv_vcpu_run(const Napi::CallbackInfo &info) { return RunEntry<hv_vcpu_run_call>(info); }
@@ -97,10 +108,13 @@ static Napi::Value js_hv_vcpu_run_async(const Napi::CallbackInfo &info) {
   State *state = GetState(info.Env());
   hv_return_t early = c.t == 0 ? HV_SUCCESS : c.Check(state);
   if (early != HV_SUCCESS) return ResolvedRet(info.Env(), early);
-  uint64_t *slot = SlotOf(state, c.vcpu);
+  VcpuEntry *entry = state->FindVcpu(c.vcpu);
+  uint64_t *slot = entry == nullptr ? nullptr : state->Slot(entry->slot);
+  bool deferred = HasDeferred(state, entry, c.t);
   hv_vcpuid_t vcpu = c.vcpu;
-  return StartAsync(info, c.t, [vcpu, slot]() -> int32_t {
-    int32_t ret = hv_vcpu_run(vcpu);
+  return StartAsync(info, c.t, [vcpu, slot, deferred]() -> int32_t {
+    int32_t ret = deferred ? FlavourApplyDeferred(vcpu, slot) : HV_SUCCESS;
+    if (ret == HV_SUCCESS) ret = hv_vcpu_run(vcpu);
     FillExit(vcpu, ret, slot);
     return ret;
   });
@@ -118,7 +132,11 @@ static Napi::Value BaselineExitLoop(const Napi::CallbackInfo &info) {  // (t, vc
   int32_t ret = HV_SUCCESS;
   uint64_t io = 0, ns = 0;
   State *state = GetState(info.Env());
+  VcpuEntry *entry = state->FindVcpu(vcpu);
+  uint64_t *slot = entry == nullptr ? nullptr : state->Slot(entry->slot);
+  bool deferred = HasDeferred(state, entry, t);
   hv_return_t ran = RunOn(state, t, [&] {
+        if (deferred && (ret = FlavourApplyDeferred(vcpu, slot)) != HV_SUCCESS) return;
         struct timespec a, b;
         clock_gettime(CLOCK_MONOTONIC, &a);
         for (uint32_t i = 0; i < iterations && ret == HV_SUCCESS; i++) {
@@ -139,7 +157,7 @@ static Napi::Value BaselineExitLoop(const Napi::CallbackInfo &info) {  // (t, vc
   state->out[0] = io;
   state->out[1] = ns;
   // The loop bypassed the exit record; its contents are stale for this vCPU now.
-  if (uint64_t *slot = SlotOf(state, vcpu)) slot[kX86Mask] = 0;
+  if (slot != nullptr) slot[kX86Mask] = 0;
   return Finish(info.Env(), state, t, ret);
 }
 

@@ -76,10 +76,6 @@ hv_return_t Dispatch(State *state, uint64_t t, const std::function<void()> &fn) 
   return HV_SUCCESS;
 }
 
-Napi::Value Finish(Napi::Env env, State *state, uint64_t t, hv_return_t ret) {
-  state->ReleaseIdle(t);
-  return Ret(env, ret);
-}
 
 // Async runs: the work runs on the owner thread; a ThreadSafeFunction carries the result back to
 // the JS thread and resolves the Promise. One TSFN per run keeps the event loop alive exactly while

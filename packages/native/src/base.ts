@@ -6,6 +6,12 @@
 import { checkThread, checkU32, type Deviation, type HostMemory, HV, type Result } from '@hvspec/spec';
 import type { AddonProbe, NativeAddon } from './addon.js';
 
+/** The result of every call that succeeds without an out-value: one frozen object, no allocation. */
+export const OK: Result = Object.freeze({ ret: HV.HV_SUCCESS });
+
+/** Marks an exit-record word whose result has not been built yet (see {@link NativeBase.recorded}). */
+const NO_RESULT: Result<bigint> = Object.freeze({ ret: HV.HV_SUCCESS, value: 0n });
+
 /** A vCPU as the wrapper knows it: the logical thread that created it and its exit-record slot. */
 export interface VcpuSlot {
   readonly owner: number;
@@ -50,8 +56,11 @@ export interface BaselineRun {
 export abstract class NativeBase<A extends NativeAddon> {
   /** Live buffers by id; the addon owns the memory, this map only recognises our own handles. */
   private readonly buffers = new Map<number, HostMemory>();
-  /** vCPU handle → owner thread and exit-record slot. */
+  /** vCPU handle → owner thread and exit-record slot (change it through created/forget/reset). */
   protected readonly vcpus = new Map<number, VcpuSlot>();
+  /** The last entry {@link vcpu} found, so that a loop over one vCPU does no map lookup. */
+  private lastHandle = -1;
+  private lastVcpu: VcpuSlot | undefined;
   /** Logical threads with an `hv_vcpu_run_async` in flight (their exit records are being written). */
   protected readonly busy = new Set<number>();
   /** The shared exit record, as u64 words and as u32 halves (the mask word is read as u32). */
@@ -60,12 +69,60 @@ export abstract class NativeBase<A extends NativeAddon> {
   /** Out-values of the last synchronous call. */
   protected readonly out: BigUint64Array;
   protected readonly slotWords: number;
+  /**
+   * Per exit-record word, the last `Result` built from it and the word's two 32-bit halves then:
+   * see {@link recorded}.
+   */
+  private readonly results: Result<bigint>[];
+  private readonly resultHalves: Uint32Array;
 
   constructor(protected readonly addon: A) {
     this.rec = new BigUint64Array(addon.records);
     this.rec32 = new Uint32Array(addon.records);
     this.out = new BigUint64Array(addon.out);
     this.slotWords = addon.slotWords;
+    this.results = new Array<Result<bigint>>(this.rec.length).fill(NO_RESULT);
+    this.resultHalves = new Uint32Array(this.rec32.length);
+  }
+
+  /** What the wrapper knows of vCPU handle `vcpu`, or undefined for one it did not create (or destroyed). */
+  protected vcpu(vcpu: number): VcpuSlot | undefined {
+    if (vcpu === this.lastHandle) return this.lastVcpu;
+    const v = this.vcpus.get(vcpu);
+    this.lastHandle = vcpu;
+    this.lastVcpu = v;
+    return v;
+  }
+
+  /** Forgets a destroyed vCPU. */
+  protected forget(vcpu: number): void {
+    this.vcpus.delete(vcpu);
+    this.lastHandle = -1;
+    this.lastVcpu = undefined;
+  }
+
+  /** `Result` of a call that has no out-value: the shared {@link OK} when it succeeded. */
+  protected result(ret: number): Result {
+    return ret === HV.HV_SUCCESS ? OK : { ret };
+  }
+
+  /**
+   * `{ ret: HV_SUCCESS, value }` for exit-record word `i`, frozen, and the same object as last time
+   * while the word holds the same value: a VMM reads the same few fields after every exit, and
+   * their values repeat (the exit reason and instruction length nearly always, RIP in a polling
+   * loop), so the exit loop allocates neither a BigInt nor a result for them. The word is compared
+   * by its two 32-bit halves, which reads no BigInt.
+   */
+  protected recorded(i: number): Result<bigint> {
+    const lo = this.rec32[2 * i] ?? 0;
+    const hi = this.rec32[2 * i + 1] ?? 0;
+    const last = this.results[i] ?? NO_RESULT;
+    if (last !== NO_RESULT && this.resultHalves[2 * i] === lo && this.resultHalves[2 * i + 1] === hi) return last;
+    const made: Result<bigint> = Object.freeze({ ret: HV.HV_SUCCESS, value: this.rec[i] ?? 0n });
+    this.results[i] = made;
+    this.resultHalves[2 * i] = lo;
+    this.resultHalves[2 * i + 1] = hi;
+    return made;
   }
 
   host_alloc(size: number): HostMemory {
@@ -112,6 +169,8 @@ export abstract class NativeBase<A extends NativeAddon> {
     this.addon.reset();
     this.buffers.clear();
     this.vcpus.clear();
+    this.lastHandle = -1;
+    this.lastVcpu = undefined;
     this.busy.clear();
   }
 
@@ -190,6 +249,8 @@ export abstract class NativeBase<A extends NativeAddon> {
   protected created(t: number): number {
     const vcpu = Number(this.out[0]);
     this.vcpus.set(vcpu, { owner: t, slot: Number(this.out[1]) });
+    this.lastHandle = -1;
+    this.lastVcpu = undefined;
     return vcpu;
   }
 }

@@ -15,13 +15,13 @@ import {
   type X86Backend,
 } from '@hvspec/spec';
 import type { X86Addon } from './addon.js';
+import { OK } from './base.js';
 import { X86Calls } from './generated/calls.js';
-
-const OK: Result = Object.freeze({ ret: HV.HV_SUCCESS });
 
 /**
  * Words of a vCPU's exit-record slot (addon/hv_x86_calls.cc): word 0 is a mask (bit k = word k is
- * valid), words 1..5 what hv_vmx_vcpu_read_vmcs returned for these fields right after the run.
+ * valid), words 1..5 what hv_vmx_vcpu_read_vmcs returned for these fields right after the run (or,
+ * for RIP, a deferred write since), word 6 the writes deferred to the addon.
  */
 function exitWord(field: number): number {
   switch (field) {
@@ -39,7 +39,11 @@ function exitWord(field: number): number {
       return 0;
   }
 }
-const RIP_BIT = 1 << 5;
+const RIP_WORD = 5;
+const RIP_BIT = 1 << RIP_WORD;
+/** The deferred-writes word (kDeferredWord in addon/core.h) and its VMCS_GUEST_RIP flag. */
+const DEFERRED_WORD = 6;
+const DEFERRED_RIP = 1;
 
 export class NativeX86Backend extends X86Calls<X86Addon> implements X86Backend {
   readonly arch = 'x86_64' as const;
@@ -56,6 +60,16 @@ export class NativeX86Backend extends X86Calls<X86Addon> implements X86Backend {
     this.closed();
   }
 
+  /**
+   * The first word of `vcpu`'s exit-record slot when thread `t` may use the record (it owns the
+   * vCPU and is not inside an async run, which writes the slot meanwhile), or -1: the API answers.
+   */
+  private ownedSlot(t: ThreadId, vcpu: Vcpu): number {
+    const v = this.vcpu(vcpu);
+    if (v === undefined || v.owner !== t || (this.busy.size !== 0 && this.busy.has(t))) return -1;
+    return v.slot * this.slotWords;
+  }
+
   hv_vcpu_create(t: ThreadId, flags: bigint): Result<Vcpu> {
     X86_ARG_CHECKS.hv_vcpu_create(t, flags);
     const ret = this.addon.hv_vcpu_create(t, flags);
@@ -65,14 +79,14 @@ export class NativeX86Backend extends X86Calls<X86Addon> implements X86Backend {
   hv_vcpu_destroy(t: ThreadId, vcpu: Vcpu): Result {
     X86_ARG_CHECKS.hv_vcpu_destroy(t, vcpu);
     const ret = this.addon.hv_vcpu_destroy(t, vcpu);
-    if (ret === HV.HV_SUCCESS) this.vcpus.delete(vcpu);
+    if (ret === HV.HV_SUCCESS) this.forget(vcpu);
     return { ret };
   }
 
   hv_vcpu_write_register(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
     X86_ARG_CHECKS.hv_vcpu_write_register(t, vcpu, reg, value);
     this.forgetRip(vcpu);
-    return { ret: this.addon.hv_vcpu_write_register(t, vcpu, reg, value) };
+    return this.result(this.addon.hv_vcpu_write_register(t, vcpu, reg, value));
   }
 
   /**
@@ -87,26 +101,38 @@ export class NativeX86Backend extends X86Calls<X86Addon> implements X86Backend {
     X86_ARG_CHECKS.hv_vmx_vcpu_read_vmcs(t, vcpu, field);
     const word = exitWord(field);
     if (word !== 0) {
-      const v = this.vcpus.get(vcpu);
-      if (v !== undefined && v.owner === t && (this.busy.size === 0 || !this.busy.has(t))) {
-        const base = v.slot * this.slotWords;
-        if ((this.rec32[base * 2] ?? 0) & (1 << word))
-          return { ret: HV.HV_SUCCESS, value: this.rec[base + word] ?? 0n };
-      }
+      const base = this.ownedSlot(t, vcpu);
+      if (base >= 0 && ((this.rec32[base * 2] ?? 0) & (1 << word)) !== 0) return this.recorded(base + word);
     }
     return this.outU64(this.addon.hv_vmx_vcpu_read_vmcs(t, vcpu, field));
   }
 
+  /**
+   * A write of VMCS_GUEST_RIP by the vCPU's owner — what a VMM does after every exit that it
+   * emulates — is answered here and left in the exit record for the addon, which makes the same
+   * hv_vmx_vcpu_write_vmcs call on the owner thread before the vCPU's next call of any kind
+   * (addon/core.h kDeferredWord): one crossing into C per exit instead of two. The answer is the
+   * spec's: HV_SUCCESS for a guest-state field of a live vCPU on its owner thread (the `ok` row,
+   * [T]), and later reads of RIP see the value. Other writes, and other threads, go to the API.
+   */
   hv_vmx_vcpu_write_vmcs(t: ThreadId, vcpu: Vcpu, field: number, value: bigint): Result {
     X86_ARG_CHECKS.hv_vmx_vcpu_write_vmcs(t, vcpu, field, value);
+    if (field === VMCS.VMCS_GUEST_RIP) {
+      const base = this.ownedSlot(t, vcpu);
+      if (base >= 0) {
+        this.rec[base + RIP_WORD] = value;
+        this.rec32[base * 2] = (this.rec32[base * 2] ?? 0) | RIP_BIT;
+        this.rec32[(base + DEFERRED_WORD) * 2] = (this.rec32[(base + DEFERRED_WORD) * 2] ?? 0) | DEFERRED_RIP;
+        return OK;
+      }
+    }
     this.forgetRip(vcpu);
-    return { ret: this.addon.hv_vmx_vcpu_write_vmcs(t, vcpu, field, value) };
+    return this.result(this.addon.hv_vmx_vcpu_write_vmcs(t, vcpu, field, value));
   }
 
   hv_vcpu_run(t: ThreadId, vcpu: Vcpu): Result {
     X86_ARG_CHECKS.hv_vcpu_run(t, vcpu);
-    const ret = this.addon.hv_vcpu_run(t, vcpu);
-    return ret === HV.HV_SUCCESS ? OK : { ret };
+    return this.result(this.addon.hv_vcpu_run(t, vcpu));
   }
 
   /** Needs a logical thread > 0: thread 0 is the JS thread, which must not block in the guest. */
@@ -116,7 +142,7 @@ export class NativeX86Backend extends X86Calls<X86Addon> implements X86Backend {
 
   /** A register or VMCS write may change RIP: later RIP reads go to the API. */
   private forgetRip(vcpu: number): void {
-    const v = this.vcpus.get(vcpu);
+    const v = this.vcpu(vcpu);
     if (v === undefined || (this.busy.size !== 0 && this.busy.has(v.owner))) return;
     const mask = v.slot * this.slotWords * 2;
     this.rec32[mask] = (this.rec32[mask] ?? 0) & ~RIP_BIT;
