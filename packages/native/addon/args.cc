@@ -48,6 +48,24 @@ bool ArgU32(const Napi::CallbackInfo &info, size_t i, const char *name, uint32_t
   return ThrowTypeError(info.Env(), std::string(name) + " must be an integer in [0, 2^32), got " + Describe(info[i]));
 }
 
+bool SharedThread(napi_env env, double d, uint64_t *out) {
+  if (d >= 0 && d <= 9007199254740991.0 && d == static_cast<double>(static_cast<uint64_t>(d))) {
+    *out = static_cast<uint64_t>(d);
+    return true;
+  }
+  Napi::Env e(env);
+  return ThrowTypeError(e, "t (logical thread) must be a non-negative integer, got " + Describe(Napi::Number::New(e, d)));
+}
+
+bool SharedU32(napi_env env, double d, const char *name, uint32_t *out) {
+  if (d >= 0 && d <= 4294967295.0 && d == static_cast<double>(static_cast<uint32_t>(d))) {
+    *out = static_cast<uint32_t>(d);
+    return true;
+  }
+  Napi::Env e(env);
+  return ThrowTypeError(e, std::string(name) + " must be an integer in [0, 2^32), got " + Describe(Napi::Number::New(e, d)));
+}
+
 bool ArgU64(const Napi::CallbackInfo &info, size_t i, const char *name, uint64_t *out) {
   Napi::Value v = info[i];
   if (v.IsBigInt()) {
@@ -94,7 +112,7 @@ bool ArgHandleList(const Napi::CallbackInfo &info, size_t i, const char *name, s
 HostBuffer *ArgBuffer(const Napi::CallbackInfo &info, size_t i, const char *name) {
   uint32_t id = 0;
   if (!ArgU32(info, i, name, &id)) return nullptr;
-  State *state = GetState(info.Env());
+  State *state = GetState(info);
   auto it = state->buffers.find(id);
   if (it == state->buffers.end()) {
     ThrowTypeError(info.Env(), std::string(name) + " is not a live host buffer of this backend (id " +

@@ -91,6 +91,12 @@ constexpr uint32_t kDeferredWord = 6;
 // Out-values of the last synchronous call (JS is single threaded, so one scratch area suffices).
 constexpr uint32_t kOutWords = 4;
 
+// The shared run call (run_shared): hv_vcpu_run's arguments and result as doubles, [0] the logical
+// thread, [1] the vCPU, [2] the hv_return_t. The run is the one crossing of every exit, and N-API's
+// argument reads and its returned Number are most of what the crossing costs beyond the call itself
+// (packages/bench: 2% of an exit here), so the exit path passes them through memory instead.
+constexpr uint32_t kRunCallWords = 3;
+
 // At most this many logical threads are live at once (each is an OS thread). A thread without a vCPU
 // is released after its call, so this bounds the threads that own vCPUs or run asynchronously.
 constexpr size_t kMaxLiveThreads = 512;
@@ -112,6 +118,8 @@ struct State {
   uint64_t *records = nullptr;
   Napi::Reference<Napi::ArrayBuffer> out_ref;
   uint64_t *out = nullptr;
+  Napi::Reference<Napi::ArrayBuffer> run_call_ref;
+  double *run_call = nullptr;
 
   // arm64 hv_vm_config_t objects by the small ids JS sees (VmConfig); unused on x86.
   std::map<uint32_t, void *> configs;
@@ -142,6 +150,9 @@ struct State {
 };
 
 State *GetState(Napi::Env env);
+// The state of the env whose exported function is running: every export carries it as its data
+// (Export), which spares the entry points an N-API call on every call.
+inline State *GetState(const Napi::CallbackInfo &info) { return static_cast<State *>(info.Data()); }
 
 // hv_return_t as an unsigned 32-bit Number.
 inline Napi::Value Ret(Napi::Env env, int32_t ret) { return Napi::Number::New(env, static_cast<uint32_t>(ret)); }
@@ -181,17 +192,15 @@ inline bool HasDeferred(State *s, const VcpuEntry *vcpu, uint64_t t) {
   return vcpu != nullptr && vcpu->owner == t && s->Slot(vcpu->slot)[kDeferredWord] != 0;
 }
 
-// The shape of every entry point over a generated call record (generated/calls_*.inc): read the JS
-// arguments (a TypeError leaves undefined), the record's guards, then on the logical thread the
-// vCPU's deferred writes (a failure is the call's code, and the call is not made), the C call and
-// `on_thread(ret, vcpu)` (vcpu: the addon's entry for the call's vCPU, or nullptr), then
-// `after(state, ret)` on the JS thread.
+// Everything an entry point does after reading its arguments into `c`: the record's guards, then
+// on the logical thread the vCPU's deferred writes (a failure is the call's code, and the call is not
+// made), the C call and `on_thread(ret, vcpu)` (vcpu: the addon's entry for the call's vCPU, or
+// nullptr), then `after(state, ret)` on the JS thread and the release of an idle logical thread
+// (see Finish). Returns the call's code.
 template <class Call, class OnThread, class After>
-Napi::Value CallEntry(const Napi::CallbackInfo &info, Call &c, OnThread &&on_thread, After &&after) {
-  if (!c.Read(info)) return info.Env().Undefined();
-  State *s = GetState(info.Env());
+hv_return_t Perform(State *s, Call &c, OnThread &&on_thread, After &&after) {
   hv_return_t ret = c.Check(s);
-  if (ret != HV_SUCCESS) return Ret(info.Env(), ret);
+  if (ret != HV_SUCCESS) return ret;
   VcpuEntry *vcpu = Call::kOnVcpu ? s->FindVcpu(c.Vcpu()) : nullptr;
   bool deferred = HasDeferred(s, vcpu, c.t);
   hv_return_t ran = RunOn(s, c.t, [&] {
@@ -199,9 +208,21 @@ Napi::Value CallEntry(const Napi::CallbackInfo &info, Call &c, OnThread &&on_thr
     if (ret == HV_SUCCESS) ret = c.Invoke();
     on_thread(ret, vcpu);
   });
-  if (ran != HV_SUCCESS) return Finish(info.Env(), s, c.t, ran);
-  after(s, ret);
-  return Finish(info.Env(), s, c.t, ret);
+  if (ran != HV_SUCCESS) {
+    ret = ran;
+  } else {
+    after(s, ret);
+  }
+  if (c.t != 0) s->ReleaseIdle(c.t);
+  return ret;
+}
+
+// The shape of every entry point over a generated call record (generated/calls_*.inc): read the JS
+// arguments (a TypeError leaves undefined), then Perform.
+template <class Call, class OnThread, class After>
+Napi::Value CallEntry(const Napi::CallbackInfo &info, Call &c, OnThread &&on_thread, After &&after) {
+  if (!c.Read(info)) return info.Env().Undefined();
+  return Ret(info.Env(), Perform(GetState(info), c, std::forward<OnThread>(on_thread), std::forward<After>(after)));
 }
 
 template <class Call, class After>
@@ -224,7 +245,7 @@ template <class Call, class ExitPtr>
 Napi::Value VcpuCreateEntry(const Napi::CallbackInfo &info, ExitPtr &&exit_ptr) {
   Call c;
   if (!c.Read(info)) return info.Env().Undefined();
-  State *s = GetState(info.Env());
+  State *s = GetState(info);
   int slot = s->AllocSlot();
   if (slot < 0) return Ret(info.Env(), HV_NO_RESOURCES);  // no exit-record slot left
   hv_return_t ret = 0;
@@ -254,6 +275,9 @@ bool ArgThread(const Napi::CallbackInfo &info, size_t i, uint64_t *out);
 bool ArgU32(const Napi::CallbackInfo &info, size_t i, const char *name, uint32_t *out);
 bool ArgU64(const Napi::CallbackInfo &info, size_t i, const char *name, uint64_t *out);
 bool ArgBool(const Napi::CallbackInfo &info, size_t i, const char *name, bool *out);
+// The same checks on a number from shared memory (run_shared); a TypeError is thrown with N-API.
+bool SharedThread(napi_env env, double d, uint64_t *out);
+bool SharedU32(napi_env env, double d, const char *name, uint32_t *out);
 bool ArgHandleList(const Napi::CallbackInfo &info, size_t i, const char *name, size_t count_index,
                    std::vector<uint64_t> *out);
 // A host buffer by id, and a byte range of it. Unknown ids are a TypeError; a range outside the
@@ -270,6 +294,12 @@ struct ExportEntry {
   const char *name;
   Napi::Value (*fn)(const Napi::CallbackInfo &);
 };
+
+// Sets exports[name] to fn, with the env's state as the function's data (GetState(info)).
+inline void Export(Napi::Env env, Napi::Object exports, const char *name, Napi::Value (*fn)(const Napi::CallbackInfo &),
+                   State *state) {
+  exports.Set(name, Napi::Function::New(env, fn, name, state));
+}
 
 // Whether thread t may make a per-vCPU call on `vcpu` without the framework seeing it first
 // (platform_*.cc). macOS: only the owner — a cross-thread call is forbidden (hvf-facts.md §1.2, §2.4
@@ -288,8 +318,8 @@ bool ConfigArg(State *state, uint32_t id, void **out);
 Napi::Value StartAsync(const Napi::CallbackInfo &info, uint64_t t, std::function<int32_t()> work);
 
 // ---- Flavour hooks, implemented once per API flavour (hv_x86_calls.cc / hv_arm64_calls.cc) ----
-// Registers the flavour's hv_* functions on exports.
-void RegisterFlavour(Napi::Env env, Napi::Object exports);
+// Registers the flavour's hv_* functions on exports (with Export).
+void RegisterFlavour(Napi::Env env, Napi::Object exports, State *state);
 // Destroys one vCPU; called on its owner thread during teardown.
 int32_t FlavourDestroyVcpu(uint64_t handle);
 // Forces the listed vCPUs out of hv_vcpu_run (any thread).

@@ -96,7 +96,7 @@ static const void *ExitPtrOf(State *state, uint64_t vcpu, uint64_t **slot) {
 
 static Napi::Value js_hv_vcpu_run(const Napi::CallbackInfo &info) {
   hv_vcpu_run_call c;
-  State *state = GetState(info.Env());
+  State *state = GetState(info);
   return CallEntry(
       info, c,
       [&](hv_return_t ret, VcpuEntry *v) {
@@ -108,7 +108,7 @@ static Napi::Value js_hv_vcpu_run(const Napi::CallbackInfo &info) {
 static Napi::Value js_hv_vcpu_run_async(const Napi::CallbackInfo &info) {
   hv_vcpu_run_call c;
   if (!c.Read(info)) return info.Env().Undefined();
-  State *state = GetState(info.Env());
+  State *state = GetState(info);
   // The wrong-thread answer of Check, as the Promise the caller awaits (t == 0 is StartAsync's
   // refusal, checked there).
   hv_return_t early = c.t == 0 ? HV_SUCCESS : c.Check(state);
@@ -132,7 +132,7 @@ static Napi::Value BaselineExitLoop(const Napi::CallbackInfo &info) {  // (t, vc
   uint32_t vcpu = 0, iterations = 0;
   if (!ArgThread(info, 0, &t) || !ArgU32(info, 1, "vcpu", &vcpu) || !ArgU32(info, 2, "iterations", &iterations))
     return info.Env().Undefined();
-  State *state = GetState(info.Env());
+  State *state = GetState(info);
   if (!OwnerOk(state, vcpu, t)) return Ret(info.Env(), HV_BAD_ARGUMENT);
   uint64_t *slot = nullptr;
   const hv_vcpu_exit_t *exit = static_cast<const hv_vcpu_exit_t *>(ExitPtrOf(state, vcpu, &slot));
@@ -168,9 +168,9 @@ int32_t FlavourDestroyVm() { return hv_vm_destroy(); }
 void FlavourReleaseConfig(void *config) { os_release(config); }
 const char *FlavourArch() { return "arm64"; }
 
-void RegisterFlavour(Napi::Env env, Napi::Object exports) {
-  for (const ExportEntry &e : kGeneratedCalls) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
-  exports.Set("baseline_exit_loop", Napi::Function::New(env, BaselineExitLoop, "baseline_exit_loop"));
+void RegisterFlavour(Napi::Env env, Napi::Object exports, State *state) {
+  for (const ExportEntry &e : kGeneratedCalls) Export(env, exports, e.name, e.fn, state);
+  Export(env, exports, "baseline_exit_loop", BaselineExitLoop, state);
   exports.Set("ipaGranuleAvailable", Napi::Boolean::New(env, PlatformIpaGranuleAvailable()));
 }
 

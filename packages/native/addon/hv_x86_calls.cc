@@ -41,9 +41,11 @@ hv_return_t FlavourApplyDeferred(uint64_t vcpu, uint64_t *slot) {
   return HV_SUCCESS;
 }
 
-static const uint32_t kExitFields[] = {VMCS_RO_EXIT_REASON, VMCS_RO_EXIT_QUALIFIC,
-                                       VMCS_GUEST_PHYSICAL_ADDRESS, VMCS_RO_VMEXIT_INSTR_LEN,
-                                       VMCS_GUEST_RIP};
+// One read of the exit record: word `word` of the slot gets what hv_vmx_vcpu_read_vmcs answered,
+// and its mask bit is set, when it answered HV_SUCCESS.
+static inline void Record(hv_vcpuid_t vcpu, uint32_t field, uint64_t *slot, uint32_t word, uint64_t *mask) {
+  if (hv_vmx_vcpu_read_vmcs(vcpu, field, &slot[word]) == HV_SUCCESS) *mask |= 1ull << word;
+}
 
 // On the owner thread, right after hv_vcpu_run*: the reads every VMM makes after an exit
 // (hvf-facts.md §1.6, §1.7 [T]), so that JS gets them without four more crossings.
@@ -55,19 +57,13 @@ static void FillExit(hv_vcpuid_t vcpu, int32_t ret, uint64_t *slot) {
   if (slot == nullptr) return;
   uint64_t mask = 0;
   if (ret == HV_SUCCESS) {
-    bool ept = false;
-    for (uint32_t i = 0; i < sizeof(kExitFields) / sizeof(kExitFields[0]); i++) {
-      if (kExitFields[i] == VMCS_GUEST_PHYSICAL_ADDRESS && !ept) continue;
-      uint64_t value = 0;
-      if (hv_vmx_vcpu_read_vmcs(vcpu, kExitFields[i], &value) == HV_SUCCESS) {
-        slot[1 + i] = value;
-        mask |= 1ull << (i + 1);
-        if (kExitFields[i] == VMCS_RO_EXIT_REASON) {
-          uint64_t basic = value & 0xffff;
-          ept = basic == VMX_REASON_EPT_VIOLATION || basic == VMX_REASON_EPT_MISCONFIG;
-        }
-      }
-    }
+    Record(vcpu, VMCS_RO_EXIT_REASON, slot, kX86ExitReason, &mask);
+    Record(vcpu, VMCS_RO_EXIT_QUALIFIC, slot, kX86ExitQualific, &mask);
+    uint64_t basic = slot[kX86ExitReason] & 0xffff;
+    if ((mask & (1ull << kX86ExitReason)) && (basic == VMX_REASON_EPT_VIOLATION || basic == VMX_REASON_EPT_MISCONFIG))
+      Record(vcpu, VMCS_GUEST_PHYSICAL_ADDRESS, slot, kX86GuestPhysical, &mask);
+    Record(vcpu, VMCS_RO_VMEXIT_INSTR_LEN, slot, kX86InstrLen, &mask);
+    Record(vcpu, VMCS_GUEST_RIP, slot, kX86GuestRip, &mask);
   }
   slot[kX86Runs] += 1;
   slot[kX86Mask] = mask;
@@ -90,7 +86,7 @@ static Napi::Value js_hv_vcpu_destroy(const Napi::CallbackInfo &info) {
 template <class Call>
 static Napi::Value RunEntry(const Napi::CallbackInfo &info) {
   Call c;
-  State *state = GetState(info.Env());
+  State *state = GetState(info);
   return CallEntry(
       info, c,
       [&](hv_return_t ret, VcpuEntry *v) { FillExit(c.vcpu, ret, v == nullptr ? nullptr : state->Slot(v->slot)); },
@@ -98,6 +94,24 @@ static Napi::Value RunEntry(const Napi::CallbackInfo &info) {
 }
 
 static Napi::Value js_hv_vcpu_run(const Napi::CallbackInfo &info) { return RunEntry<hv_vcpu_run_call>(info); }
+
+// hv_vcpu_run with its arguments and result in the shared run call (core.h kRunCallWords): the same
+// checks, guards, deferred writes and exit record as js_hv_vcpu_run, with no N-API argument or result.
+// A plain N-API callback: node-addon-api's CallbackInfo would fetch six argument slots first.
+static napi_value RunShared(napi_env env, napi_callback_info cbinfo) {
+  size_t argc = 0;
+  void *data = nullptr;
+  if (napi_get_cb_info(env, cbinfo, &argc, nullptr, nullptr, &data) != napi_ok) return nullptr;
+  State *s = static_cast<State *>(data);
+  hv_vcpu_run_call c;
+  uint32_t vcpu = 0;
+  if (!SharedThread(env, s->run_call[0], &c.t) || !SharedU32(env, s->run_call[1], "vcpu", &vcpu)) return nullptr;
+  c.vcpu = static_cast<hv_vcpuid_t>(vcpu);
+  s->run_call[2] = static_cast<uint32_t>(Perform(
+      s, c, [&](hv_return_t ret, VcpuEntry *v) { FillExit(c.vcpu, ret, v == nullptr ? nullptr : s->Slot(v->slot)); },
+      [](State *, hv_return_t) {}));
+  return nullptr;
+}
 static Napi::Value js_hv_vcpu_run_until(const Napi::CallbackInfo &info) {
   return RunEntry<hv_vcpu_run_until_call>(info);
 }
@@ -105,7 +119,7 @@ static Napi::Value js_hv_vcpu_run_until(const Napi::CallbackInfo &info) {
 static Napi::Value js_hv_vcpu_run_async(const Napi::CallbackInfo &info) {
   hv_vcpu_run_call c;
   if (!c.Read(info)) return info.Env().Undefined();
-  State *state = GetState(info.Env());
+  State *state = GetState(info);
   hv_return_t early = c.t == 0 ? HV_SUCCESS : c.Check(state);
   if (early != HV_SUCCESS) return ResolvedRet(info.Env(), early);
   VcpuEntry *entry = state->FindVcpu(c.vcpu);
@@ -131,7 +145,7 @@ static Napi::Value BaselineExitLoop(const Napi::CallbackInfo &info) {  // (t, vc
     return info.Env().Undefined();
   int32_t ret = HV_SUCCESS;
   uint64_t io = 0, ns = 0;
-  State *state = GetState(info.Env());
+  State *state = GetState(info);
   VcpuEntry *entry = state->FindVcpu(vcpu);
   uint64_t *slot = entry == nullptr ? nullptr : state->Slot(entry->slot);
   bool deferred = HasDeferred(state, entry, t);
@@ -172,9 +186,12 @@ int32_t FlavourDestroyVm() { return hv_vm_destroy(); }
 void FlavourReleaseConfig(void *) {}
 const char *FlavourArch() { return "x86_64"; }
 
-void RegisterFlavour(Napi::Env env, Napi::Object exports) {
-  for (const ExportEntry &e : kGeneratedCalls) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
-  exports.Set("baseline_exit_loop", Napi::Function::New(env, BaselineExitLoop, "baseline_exit_loop"));
+void RegisterFlavour(Napi::Env env, Napi::Object exports, State *state) {
+  for (const ExportEntry &e : kGeneratedCalls) Export(env, exports, e.name, e.fn, state);
+  Export(env, exports, "baseline_exit_loop", BaselineExitLoop, state);
+  napi_value run_shared = nullptr;
+  if (napi_create_function(env, "run_shared", NAPI_AUTO_LENGTH, RunShared, state, &run_shared) == napi_ok)
+    exports.Set("run_shared", Napi::Value(env, run_shared));
 }
 
 }  // namespace hvspec

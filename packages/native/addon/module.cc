@@ -10,7 +10,7 @@
 namespace hvspec {
 
 static Napi::Value HostAlloc(const Napi::CallbackInfo &info) {
-  State *state = GetState(info.Env());
+  State *state = GetState(info);
   uint32_t size = 0;
   if (!ArgU32(info, 0, "size", &size)) return info.Env().Undefined();
   if (size == 0) {
@@ -69,13 +69,13 @@ static Napi::Value HostRead(const Napi::CallbackInfo &info) {
 }
 
 static Napi::Value Reset(const Napi::CallbackInfo &info) {
-  GetState(info.Env())->Teardown();
+  GetState(info)->Teardown();
   return info.Env().Undefined();
 }
 
 static Napi::Value Probe(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  State *state = GetState(env);
+  State *state = GetState(info);
   PlatformInfo p;
   if (state->vm_created) {
     // The addon holds a VM, so the system evidently allows one; probing again would disturb it.
@@ -128,16 +128,21 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   state->out = static_cast<uint64_t *>(out.Data());
   state->out_ref = Napi::Persistent(out);
 
+  Napi::ArrayBuffer run_call = Napi::ArrayBuffer::New(env, kRunCallWords * sizeof(double));
+  state->run_call = static_cast<double *>(run_call.Data());
+  state->run_call_ref = Napi::Persistent(run_call);
+
   exports.Set("records", records);
   exports.Set("out", out);
+  exports.Set("runCall", run_call);
   exports.Set("slotWords", Napi::Number::New(env, kSlotWords));
   exports.Set("arch", Napi::String::New(env, FlavourArch()));
-  exports.Set("probe", Napi::Function::New(env, Probe, "probe"));
-  exports.Set("reset", Napi::Function::New(env, Reset, "reset"));
-  exports.Set("host_alloc", Napi::Function::New(env, HostAlloc, "host_alloc"));
-  exports.Set("host_write", Napi::Function::New(env, HostWrite, "host_write"));
-  exports.Set("host_read", Napi::Function::New(env, HostRead, "host_read"));
-  RegisterFlavour(env, exports);
+  Export(env, exports, "probe", Probe, state);
+  Export(env, exports, "reset", Reset, state);
+  Export(env, exports, "host_alloc", HostAlloc, state);
+  Export(env, exports, "host_write", HostWrite, state);
+  Export(env, exports, "host_read", HostRead, state);
+  RegisterFlavour(env, exports, state);
   return exports;
 }
 

@@ -99,7 +99,7 @@ Napi::Value StartAsync(const Napi::CallbackInfo &info, uint64_t t, std::function
     ThrowTypeError(env, "t must be a logical thread > 0 for hv_vcpu_run_async: thread 0 is the JS thread itself");
     return env.Undefined();
   }
-  LogicalThread *thread = GetState(env)->Thread(t);
+  LogicalThread *thread = GetState(info)->Thread(t);
   if (thread == nullptr) return ResolvedRet(env, HV_NO_RESOURCES);
   if (thread->async_busy.load()) return ResolvedRet(env, HV_BUSY);
   AsyncRun *run = new AsyncRun(env);

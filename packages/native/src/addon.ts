@@ -50,7 +50,12 @@ export interface NativeAddon {
 }
 
 /** The x86 flavour of the addon: its `hv_*` functions are generated from the registry (addon/hv_x86_calls.cc). */
-export interface X86Addon extends NativeAddon, X86AddonCalls {}
+export interface X86Addon extends NativeAddon, X86AddonCalls {
+  /** The shared run call, three doubles: the logical thread, the vCPU, and the `hv_return_t` run_shared leaves. */
+  readonly runCall: ArrayBuffer;
+  /** `hv_vcpu_run` with its arguments and result in `runCall` (the exit path: no N-API argument or result). */
+  run_shared(): void;
+}
 
 /** The arm64 flavour of the addon (addon/hv_arm64_calls.cc). */
 export interface Arm64Addon extends NativeAddon, Arm64AddonCalls {

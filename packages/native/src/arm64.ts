@@ -39,7 +39,7 @@ export class NativeArm64Backend extends Arm64Calls<Arm64Addon> implements Arm64B
    * thread right after hv_vcpu_run (addon/hv_arm64_calls.cc; layout hvf-facts.md §2.1 [H]).
    */
   private exit(vcpu: number): Arm64Exit | undefined {
-    const v = this.vcpu(vcpu);
+    const v = this.vcpus.get(vcpu);
     if (v === undefined) return undefined;
     const base = v.slot * this.slotWords;
     if (this.rec[base + 4] !== 1n) return undefined;

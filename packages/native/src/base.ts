@@ -58,9 +58,15 @@ export abstract class NativeBase<A extends NativeAddon> {
   private readonly buffers = new Map<number, HostMemory>();
   /** vCPU handle → owner thread and exit-record slot (change it through created/forget/reset). */
   protected readonly vcpus = new Map<number, VcpuSlot>();
-  /** The last entry {@link vcpu} found, so that a loop over one vCPU does no map lookup. */
-  private lastHandle = -1;
-  private lastVcpu: VcpuSlot | undefined;
+  /**
+   * The last (thread, vCPU) pair {@link ownedSlot} admitted, and the vCPU's slot: a VMM's exit loop
+   * is one thread on one vCPU, which then costs two comparisons per call instead of a map lookup.
+   * Both are -1 (equal to no valid argument) while there is none. A call whose thread and vCPU are
+   * === this pair has passed the argument checks of both before, so the hot methods skip those.
+   */
+  protected fastThread = -1;
+  protected fastVcpu = -1;
+  protected fastBase = 0;
   /** Logical threads with an `hv_vcpu_run_async` in flight (their exit records are being written). */
   protected readonly busy = new Set<number>();
   /** The shared exit record, as u64 words and as u32 halves (the mask word is read as u32). */
@@ -85,20 +91,30 @@ export abstract class NativeBase<A extends NativeAddon> {
     this.resultHalves = new Uint32Array(this.rec32.length);
   }
 
-  /** What the wrapper knows of vCPU handle `vcpu`, or undefined for one it did not create (or destroyed). */
-  protected vcpu(vcpu: number): VcpuSlot | undefined {
-    if (vcpu === this.lastHandle) return this.lastVcpu;
+  /**
+   * The first word of `vcpu`'s exit-record slot when thread `t` may use the record — it owns the
+   * vCPU and is not inside an async run, which writes the slot meanwhile — or -1 (the API answers).
+   */
+  protected ownedSlot(t: number, vcpu: number): number {
+    if (vcpu === this.fastVcpu && t === this.fastThread) return this.fastBase;
     const v = this.vcpus.get(vcpu);
-    this.lastHandle = vcpu;
-    this.lastVcpu = v;
-    return v;
+    if (v === undefined || v.owner !== t || this.busy.has(t)) return -1;
+    this.fastThread = t;
+    this.fastVcpu = vcpu;
+    this.fastBase = v.slot * this.slotWords;
+    return this.fastBase;
+  }
+
+  /** Drops the fast pair: the vCPU table or the threads' async runs changed. */
+  protected forgetFast(): void {
+    this.fastThread = -1;
+    this.fastVcpu = -1;
   }
 
   /** Forgets a destroyed vCPU. */
   protected forget(vcpu: number): void {
     this.vcpus.delete(vcpu);
-    this.lastHandle = -1;
-    this.lastVcpu = undefined;
+    this.forgetFast();
   }
 
   /** `Result` of a call that has no out-value: the shared {@link OK} when it succeeded. */
@@ -117,7 +133,8 @@ export abstract class NativeBase<A extends NativeAddon> {
     const lo = this.rec32[2 * i] ?? 0;
     const hi = this.rec32[2 * i + 1] ?? 0;
     const last = this.results[i] ?? NO_RESULT;
-    if (last !== NO_RESULT && this.resultHalves[2 * i] === lo && this.resultHalves[2 * i + 1] === hi) return last;
+    if (last !== NO_RESULT && this.resultHalves[2 * i] === lo && this.resultHalves[2 * i + 1] === hi)
+      return last;
     const made: Result<bigint> = Object.freeze({ ret: HV.HV_SUCCESS, value: this.rec[i] ?? 0n });
     this.results[i] = made;
     this.resultHalves[2 * i] = lo;
@@ -169,8 +186,7 @@ export abstract class NativeBase<A extends NativeAddon> {
     this.addon.reset();
     this.buffers.clear();
     this.vcpus.clear();
-    this.lastHandle = -1;
-    this.lastVcpu = undefined;
+    this.forgetFast();
     this.busy.clear();
   }
 
@@ -228,6 +244,7 @@ export abstract class NativeBase<A extends NativeAddon> {
       return Promise.reject(e);
     }
     this.busy.add(t);
+    this.forgetFast();
     return promise.finally(() => this.busy.delete(t));
   }
 
@@ -249,8 +266,7 @@ export abstract class NativeBase<A extends NativeAddon> {
   protected created(t: number): number {
     const vcpu = Number(this.out[0]);
     this.vcpus.set(vcpu, { owner: t, slot: Number(this.out[1]) });
-    this.lastHandle = -1;
-    this.lastVcpu = undefined;
+    this.forgetFast();
     return vcpu;
   }
 }

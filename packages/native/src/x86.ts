@@ -6,6 +6,7 @@
  */
 import {
   type Capabilities,
+  checkU64,
   HV,
   type Result,
   type ThreadId,
@@ -18,26 +19,32 @@ import type { X86Addon } from './addon.js';
 import { OK } from './base.js';
 import { X86Calls } from './generated/calls.js';
 
+// The exit fields of a vCPU's exit-record slot (addon/hv_x86_calls.cc), as module constants: each
+// read compares its field against these, and V8 folds a module `const` into the compiled code where
+// a property of `VMCS` would be loaded and checked on every call.
+const EXIT_REASON = VMCS.VMCS_RO_EXIT_REASON;
+const EXIT_QUALIFIC = VMCS.VMCS_RO_EXIT_QUALIFIC;
+const GUEST_PHYSICAL_ADDRESS = VMCS.VMCS_GUEST_PHYSICAL_ADDRESS;
+const VMEXIT_INSTR_LEN = VMCS.VMCS_RO_VMEXIT_INSTR_LEN;
+const GUEST_RIP = VMCS.VMCS_GUEST_RIP;
+
 /**
- * Words of a vCPU's exit-record slot (addon/hv_x86_calls.cc): word 0 is a mask (bit k = word k is
- * valid), words 1..5 what hv_vmx_vcpu_read_vmcs returned for these fields right after the run (or,
- * for RIP, a deferred write since), word 6 the writes deferred to the addon.
+ * The word of a vCPU's exit-record slot that holds `field`, or 0: word 0 is a mask (bit k = word k
+ * is valid), words 1..5 what hv_vmx_vcpu_read_vmcs returned for these fields right after the run
+ * (or, for RIP, a deferred write since), word 6 the writes deferred to the addon.
  */
 function exitWord(field: number): number {
-  switch (field) {
-    case VMCS.VMCS_RO_EXIT_REASON:
-      return 1;
-    case VMCS.VMCS_RO_EXIT_QUALIFIC:
-      return 2;
-    case VMCS.VMCS_GUEST_PHYSICAL_ADDRESS:
-      return 3;
-    case VMCS.VMCS_RO_VMEXIT_INSTR_LEN:
-      return 4;
-    case VMCS.VMCS_GUEST_RIP:
-      return 5;
-    default:
-      return 0;
-  }
+  return field === EXIT_REASON
+    ? 1
+    : field === VMEXIT_INSTR_LEN
+      ? 4
+      : field === GUEST_RIP
+        ? 5
+        : field === EXIT_QUALIFIC
+          ? 2
+          : field === GUEST_PHYSICAL_ADDRESS
+            ? 3
+            : 0;
 }
 const RIP_WORD = 5;
 const RIP_BIT = 1 << RIP_WORD;
@@ -47,6 +54,8 @@ const DEFERRED_RIP = 1;
 
 export class NativeX86Backend extends X86Calls<X86Addon> implements X86Backend {
   readonly arch = 'x86_64' as const;
+  /** The addon's shared run call: thread, vCPU, hv_return_t. */
+  private readonly runCall: Float64Array;
 
   constructor(
     addon: X86Addon,
@@ -54,20 +63,11 @@ export class NativeX86Backend extends X86Calls<X86Addon> implements X86Backend {
     private readonly closed: () => void,
   ) {
     super(addon);
+    this.runCall = new Float64Array(addon.runCall);
   }
 
   protected onClose(): void {
     this.closed();
-  }
-
-  /**
-   * The first word of `vcpu`'s exit-record slot when thread `t` may use the record (it owns the
-   * vCPU and is not inside an async run, which writes the slot meanwhile), or -1: the API answers.
-   */
-  private ownedSlot(t: ThreadId, vcpu: Vcpu): number {
-    const v = this.vcpu(vcpu);
-    if (v === undefined || v.owner !== t || (this.busy.size !== 0 && this.busy.has(t))) return -1;
-    return v.slot * this.slotWords;
   }
 
   hv_vcpu_create(t: ThreadId, flags: bigint): Result<Vcpu> {
@@ -93,17 +93,21 @@ export class NativeX86Backend extends X86Calls<X86Addon> implements X86Backend {
    * The exit fields a VMM reads after every exit (reason, qualification, GPA, instruction length)
    * and VMCS_GUEST_RIP come from the exit record that hv_vcpu_run filled on the owner thread — no
    * crossing into C — as long as the caller is the owner thread (any other thread gets the C
-   * call's own code) and, for RIP, nothing was written since the run. (The addon records
-   * VMCS_GUEST_PHYSICAL_ADDRESS only after EPT exits, the only ones where it means something; other
-   * reads of it ask the API, which answers the same.)
+   * call's own code) and, for RIP, nothing was written since the run but a deferred RIP write.
+   * (The addon records VMCS_GUEST_PHYSICAL_ADDRESS only after EPT exits, the only ones where it means
+   * something; other reads of it ask the API, which answers the same.)
    */
   hv_vmx_vcpu_read_vmcs(t: ThreadId, vcpu: Vcpu, field: number): Result<bigint> {
-    X86_ARG_CHECKS.hv_vmx_vcpu_read_vmcs(t, vcpu, field);
     const word = exitWord(field);
-    if (word !== 0) {
-      const base = this.ownedSlot(t, vcpu);
-      if (base >= 0 && ((this.rec32[base * 2] ?? 0) & (1 << word)) !== 0) return this.recorded(base + word);
+    let base: number;
+    // The fast pair passed the checks before, and `field` is one of the record's: nothing to check.
+    if (word !== 0 && vcpu === this.fastVcpu && t === this.fastThread) base = this.fastBase;
+    else {
+      X86_ARG_CHECKS.hv_vmx_vcpu_read_vmcs(t, vcpu, field);
+      base = word === 0 ? -1 : this.ownedSlot(t, vcpu);
     }
+    if (base >= 0 && ((this.rec32[base * 2] as number) & (1 << word)) !== 0)
+      return this.recorded(base + word);
     return this.outU64(this.addon.hv_vmx_vcpu_read_vmcs(t, vcpu, field));
   }
 
@@ -116,23 +120,34 @@ export class NativeX86Backend extends X86Calls<X86Addon> implements X86Backend {
    * [T]), and later reads of RIP see the value. Other writes, and other threads, go to the API.
    */
   hv_vmx_vcpu_write_vmcs(t: ThreadId, vcpu: Vcpu, field: number, value: bigint): Result {
-    X86_ARG_CHECKS.hv_vmx_vcpu_write_vmcs(t, vcpu, field, value);
-    if (field === VMCS.VMCS_GUEST_RIP) {
-      const base = this.ownedSlot(t, vcpu);
-      if (base >= 0) {
-        this.rec[base + RIP_WORD] = value;
-        this.rec32[base * 2] = (this.rec32[base * 2] ?? 0) | RIP_BIT;
-        this.rec32[(base + DEFERRED_WORD) * 2] = (this.rec32[(base + DEFERRED_WORD) * 2] ?? 0) | DEFERRED_RIP;
-        return OK;
-      }
+    let base = -1;
+    if (field === GUEST_RIP && vcpu === this.fastVcpu && t === this.fastThread) {
+      checkU64('value', value);
+      base = this.fastBase;
+    } else {
+      X86_ARG_CHECKS.hv_vmx_vcpu_write_vmcs(t, vcpu, field, value);
+      if (field === GUEST_RIP) base = this.ownedSlot(t, vcpu);
     }
-    this.forgetRip(vcpu);
-    return this.result(this.addon.hv_vmx_vcpu_write_vmcs(t, vcpu, field, value));
+    if (base < 0) {
+      this.forgetRip(vcpu);
+      return this.result(this.addon.hv_vmx_vcpu_write_vmcs(t, vcpu, field, value));
+    }
+    // The slot's RIP, valid for reads, and owed to the API (kDeferredWord).
+    this.rec[base + RIP_WORD] = value;
+    this.rec32[base * 2] = (this.rec32[base * 2] as number) | RIP_BIT;
+    this.rec32[(base + DEFERRED_WORD) * 2] =
+      (this.rec32[(base + DEFERRED_WORD) * 2] as number) | DEFERRED_RIP;
+    return OK;
   }
 
+  /** Through the shared run call (addon/core.h kRunCallWords): the one crossing of every exit. */
   hv_vcpu_run(t: ThreadId, vcpu: Vcpu): Result {
-    X86_ARG_CHECKS.hv_vcpu_run(t, vcpu);
-    return this.result(this.addon.hv_vcpu_run(t, vcpu));
+    if (vcpu !== this.fastVcpu || t !== this.fastThread) X86_ARG_CHECKS.hv_vcpu_run(t, vcpu);
+    const call = this.runCall;
+    call[0] = t;
+    call[1] = vcpu;
+    this.addon.run_shared();
+    return this.result(call[2] as number);
   }
 
   /** Needs a logical thread > 0: thread 0 is the JS thread, which must not block in the guest. */
@@ -142,8 +157,8 @@ export class NativeX86Backend extends X86Calls<X86Addon> implements X86Backend {
 
   /** A register or VMCS write may change RIP: later RIP reads go to the API. */
   private forgetRip(vcpu: number): void {
-    const v = this.vcpu(vcpu);
-    if (v === undefined || (this.busy.size !== 0 && this.busy.has(v.owner))) return;
+    const v = this.vcpus.get(vcpu);
+    if (v === undefined || this.busy.has(v.owner)) return;
     const mask = v.slot * this.slotWords * 2;
     this.rec32[mask] = (this.rec32[mask] ?? 0) & ~RIP_BIT;
   }
