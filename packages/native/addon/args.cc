@@ -48,20 +48,12 @@ bool ArgU32(const Napi::CallbackInfo &info, size_t i, const char *name, uint32_t
   return ThrowTypeError(info.Env(), std::string(name) + " must be an integer in [0, 2^32), got " + Describe(info[i]));
 }
 
-bool SharedThread(napi_env env, double d, uint64_t *out) {
-  if (d >= 0 && d <= 9007199254740991.0 && d == static_cast<double>(static_cast<uint64_t>(d))) {
-    *out = static_cast<uint64_t>(d);
-    return true;
-  }
+bool ThrowSharedThread(napi_env env, double d) {
   Napi::Env e(env);
   return ThrowTypeError(e, "t (logical thread) must be a non-negative integer, got " + Describe(Napi::Number::New(e, d)));
 }
 
-bool SharedU32(napi_env env, double d, const char *name, uint32_t *out) {
-  if (d >= 0 && d <= 4294967295.0 && d == static_cast<double>(static_cast<uint32_t>(d))) {
-    *out = static_cast<uint32_t>(d);
-    return true;
-  }
+bool ThrowSharedU32(napi_env env, double d, const char *name) {
   Napi::Env e(env);
   return ThrowTypeError(e, std::string(name) + " must be an integer in [0, 2^32), got " + Describe(Napi::Number::New(e, d)));
 }

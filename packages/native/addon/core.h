@@ -276,8 +276,22 @@ bool ArgU32(const Napi::CallbackInfo &info, size_t i, const char *name, uint32_t
 bool ArgU64(const Napi::CallbackInfo &info, size_t i, const char *name, uint64_t *out);
 bool ArgBool(const Napi::CallbackInfo &info, size_t i, const char *name, bool *out);
 // The same checks on a number from shared memory (run_shared); a TypeError is thrown with N-API.
-bool SharedThread(napi_env env, double d, uint64_t *out);
-bool SharedU32(napi_env env, double d, const char *name, uint32_t *out);
+bool ThrowSharedThread(napi_env env, double d);
+bool ThrowSharedU32(napi_env env, double d, const char *name);
+inline bool SharedThread(napi_env env, double d, uint64_t *out) {
+  if (d >= 0 && d <= 9007199254740991.0 && d == static_cast<double>(static_cast<uint64_t>(d))) {
+    *out = static_cast<uint64_t>(d);
+    return true;
+  }
+  return ThrowSharedThread(env, d);
+}
+inline bool SharedU32(napi_env env, double d, const char *name, uint32_t *out) {
+  if (d >= 0 && d <= 4294967295.0 && d == static_cast<double>(static_cast<uint32_t>(d))) {
+    *out = static_cast<uint32_t>(d);
+    return true;
+  }
+  return ThrowSharedU32(env, d, name);
+}
 bool ArgHandleList(const Napi::CallbackInfo &info, size_t i, const char *name, size_t count_index,
                    std::vector<uint64_t> *out);
 // A host buffer by id, and a byte range of it. Unknown ids are a TypeError; a range outside the

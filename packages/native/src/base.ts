@@ -130,15 +130,23 @@ export abstract class NativeBase<A extends NativeAddon> {
    * by its two 32-bit halves, which reads no BigInt.
    */
   protected recorded(i: number): Result<bigint> {
-    const lo = this.rec32[2 * i] ?? 0;
-    const hi = this.rec32[2 * i + 1] ?? 0;
-    const last = this.results[i] ?? NO_RESULT;
-    if (last !== NO_RESULT && this.resultHalves[2 * i] === lo && this.resultHalves[2 * i + 1] === hi)
+    const last = this.results[i] as Result<bigint>;
+    const halves = this.resultHalves;
+    if (
+      this.rec32[2 * i] === halves[2 * i] &&
+      this.rec32[2 * i + 1] === halves[2 * i + 1] &&
+      last !== NO_RESULT
+    )
       return last;
-    const made: Result<bigint> = Object.freeze({ ret: HV.HV_SUCCESS, value: this.rec[i] ?? 0n });
+    return this.record(i);
+  }
+
+  /** Builds and remembers word `i`'s result (see {@link recorded}). */
+  private record(i: number): Result<bigint> {
+    const made: Result<bigint> = Object.freeze({ ret: HV.HV_SUCCESS, value: this.rec[i] as bigint });
     this.results[i] = made;
-    this.resultHalves[2 * i] = lo;
-    this.resultHalves[2 * i + 1] = hi;
+    this.resultHalves[2 * i] = this.rec32[2 * i] as number;
+    this.resultHalves[2 * i + 1] = this.rec32[2 * i + 1] as number;
     return made;
   }
 

@@ -99,13 +99,18 @@ export class NativeX86Backend extends X86Calls<X86Addon> implements X86Backend {
    */
   hv_vmx_vcpu_read_vmcs(t: ThreadId, vcpu: Vcpu, field: number): Result<bigint> {
     const word = exitWord(field);
-    let base: number;
     // The fast pair passed the checks before, and `field` is one of the record's: nothing to check.
-    if (word !== 0 && vcpu === this.fastVcpu && t === this.fastThread) base = this.fastBase;
-    else {
-      X86_ARG_CHECKS.hv_vmx_vcpu_read_vmcs(t, vcpu, field);
-      base = word === 0 ? -1 : this.ownedSlot(t, vcpu);
+    // (The rest is a method of its own, so that V8 inlines this part into the VMM's loop.)
+    if (word !== 0 && vcpu === this.fastVcpu && t === this.fastThread) {
+      const base = this.fastBase;
+      if (((this.rec32[base * 2] as number) & (1 << word)) !== 0) return this.recorded(base + word);
     }
+    return this.readVmcs(t, vcpu, field, word);
+  }
+
+  private readVmcs(t: ThreadId, vcpu: Vcpu, field: number, word: number): Result<bigint> {
+    X86_ARG_CHECKS.hv_vmx_vcpu_read_vmcs(t, vcpu, field);
+    const base = word === 0 ? -1 : this.ownedSlot(t, vcpu);
     if (base >= 0 && ((this.rec32[base * 2] as number) & (1 << word)) !== 0)
       return this.recorded(base + word);
     return this.outU64(this.addon.hv_vmx_vcpu_read_vmcs(t, vcpu, field));
@@ -120,19 +125,19 @@ export class NativeX86Backend extends X86Calls<X86Addon> implements X86Backend {
    * [T]), and later reads of RIP see the value. Other writes, and other threads, go to the API.
    */
   hv_vmx_vcpu_write_vmcs(t: ThreadId, vcpu: Vcpu, field: number, value: bigint): Result {
-    let base = -1;
     if (field === GUEST_RIP && vcpu === this.fastVcpu && t === this.fastThread) {
       checkU64('value', value);
-      base = this.fastBase;
-    } else {
-      X86_ARG_CHECKS.hv_vmx_vcpu_write_vmcs(t, vcpu, field, value);
-      if (field === GUEST_RIP) base = this.ownedSlot(t, vcpu);
+      return this.deferRip(this.fastBase, value);
     }
-    if (base < 0) {
-      this.forgetRip(vcpu);
-      return this.result(this.addon.hv_vmx_vcpu_write_vmcs(t, vcpu, field, value));
-    }
-    // The slot's RIP, valid for reads, and owed to the API (kDeferredWord).
+    X86_ARG_CHECKS.hv_vmx_vcpu_write_vmcs(t, vcpu, field, value);
+    const base = field === GUEST_RIP ? this.ownedSlot(t, vcpu) : -1;
+    if (base >= 0) return this.deferRip(base, value);
+    this.forgetRip(vcpu);
+    return this.result(this.addon.hv_vmx_vcpu_write_vmcs(t, vcpu, field, value));
+  }
+
+  /** Leaves `value` as the slot's RIP, valid for reads, and owed to the API (kDeferredWord). */
+  private deferRip(base: number, value: bigint): Result {
     this.rec[base + RIP_WORD] = value;
     this.rec32[base * 2] = (this.rec32[base * 2] as number) | RIP_BIT;
     this.rec32[(base + DEFERRED_WORD) * 2] =
