@@ -48,16 +48,6 @@ bool ArgU32(const Napi::CallbackInfo &info, size_t i, const char *name, uint32_t
   return ThrowTypeError(info.Env(), std::string(name) + " must be an integer in [0, 2^32), got " + Describe(info[i]));
 }
 
-bool ThrowSharedThread(napi_env env, double d) {
-  Napi::Env e(env);
-  return ThrowTypeError(e, "t (logical thread) must be a non-negative integer, got " + Describe(Napi::Number::New(e, d)));
-}
-
-bool ThrowSharedU32(napi_env env, double d, const char *name) {
-  Napi::Env e(env);
-  return ThrowTypeError(e, std::string(name) + " must be an integer in [0, 2^32), got " + Describe(Napi::Number::New(e, d)));
-}
-
 bool ArgU64(const Napi::CallbackInfo &info, size_t i, const char *name, uint64_t *out) {
   Napi::Value v = info[i];
   if (v.IsBigInt()) {

@@ -74,11 +74,23 @@ struct VcpuEntry {
   const void *exit_ptr = nullptr;
 };
 
-// The shared exit record: kSlots slots of kSlotWords u64 words, in one ArrayBuffer that the TS
-// wrapper views as a BigUint64Array. hv_vcpu_run fills the vCPU's slot on its own thread, so one
-// crossing into C returns everything a VMM reads after an exit (DESIGN.md "native backend").
+// The shared exit record: kSlots slots of kSlotWords u64 words, then the shared run call, in one
+// ArrayBuffer that the TS wrapper views as a BigUint64Array and a Uint32Array. hv_vcpu_run fills the
+// vCPU's slot on its own thread, so one crossing into C returns everything a VMM reads after an exit
+// (DESIGN.md "native backend"). Words 0..kSlotAddonWords-1 of a slot are the addon's; the rest
+// belong to the TS wrapper (src/base.ts keeps its memo of results there, next to the values), and
+// the addon neither reads nor clears them.
 constexpr uint32_t kSlots = 256;
-constexpr uint32_t kSlotWords = 8;
+constexpr uint32_t kSlotWords = 16;
+constexpr uint32_t kSlotAddonWords = 8;
+
+// The shared run call (run_shared), the u64 word after the slots, as two u32 halves: the vCPU
+// handle in the first, the hv_return_t the run leaves in the second; the logical thread is 0 (the
+// JS thread, whose vCPU loop this is). hv_vcpu_run is the one crossing of every exit, and N-API's
+// argument reads and its returned Number are most of what a crossing costs beyond the call itself
+// (packages/bench: about 2% of an exit here), so the exit path passes them through memory instead.
+constexpr uint32_t kRunCallWord = kSlots * kSlotWords;
+constexpr uint32_t kRecordWords = kRunCallWord + 1;
 
 // Word kDeferredWord of a vCPU's slot holds writes the TS wrapper answered itself and left for the
 // addon (flavour-defined flags; x86: VMCS_GUEST_RIP, hv_x86_calls.cc), 0 for none. The addon applies
@@ -91,11 +103,6 @@ constexpr uint32_t kDeferredWord = 6;
 // Out-values of the last synchronous call (JS is single threaded, so one scratch area suffices).
 constexpr uint32_t kOutWords = 4;
 
-// The shared run call (run_shared): hv_vcpu_run's arguments and result as doubles, [0] the logical
-// thread, [1] the vCPU, [2] the hv_return_t. The run is the one crossing of every exit, and N-API's
-// argument reads and its returned Number are most of what the crossing costs beyond the call itself
-// (packages/bench: 2% of an exit here), so the exit path passes them through memory instead.
-constexpr uint32_t kRunCallWords = 3;
 
 // At most this many logical threads are live at once (each is an OS thread). A thread without a vCPU
 // is released after its call, so this bounds the threads that own vCPUs or run asynchronously.
@@ -118,8 +125,6 @@ struct State {
   uint64_t *records = nullptr;
   Napi::Reference<Napi::ArrayBuffer> out_ref;
   uint64_t *out = nullptr;
-  Napi::Reference<Napi::ArrayBuffer> run_call_ref;
-  double *run_call = nullptr;
 
   // arm64 hv_vm_config_t objects by the small ids JS sees (VmConfig); unused on x86.
   std::map<uint32_t, void *> configs;
@@ -128,6 +133,8 @@ struct State {
   bool torn_down = false;
 
   uint64_t *Slot(uint32_t slot) { return records + static_cast<size_t>(slot) * kSlotWords; }
+  // The shared run call's two halves: [0] the vCPU, [1] the hv_return_t.
+  uint32_t *RunCall() { return reinterpret_cast<uint32_t *>(records + kRunCallWord); }
   // The live vCPU with this handle, or nullptr. (The pointer stays valid until RemoveVcpu.)
   VcpuEntry *FindVcpu(uint64_t handle) {
     auto it = vcpus.find(handle);
@@ -275,23 +282,6 @@ bool ArgThread(const Napi::CallbackInfo &info, size_t i, uint64_t *out);
 bool ArgU32(const Napi::CallbackInfo &info, size_t i, const char *name, uint32_t *out);
 bool ArgU64(const Napi::CallbackInfo &info, size_t i, const char *name, uint64_t *out);
 bool ArgBool(const Napi::CallbackInfo &info, size_t i, const char *name, bool *out);
-// The same checks on a number from shared memory (run_shared); a TypeError is thrown with N-API.
-bool ThrowSharedThread(napi_env env, double d);
-bool ThrowSharedU32(napi_env env, double d, const char *name);
-inline bool SharedThread(napi_env env, double d, uint64_t *out) {
-  if (d >= 0 && d <= 9007199254740991.0 && d == static_cast<double>(static_cast<uint64_t>(d))) {
-    *out = static_cast<uint64_t>(d);
-    return true;
-  }
-  return ThrowSharedThread(env, d);
-}
-inline bool SharedU32(napi_env env, double d, const char *name, uint32_t *out) {
-  if (d >= 0 && d <= 4294967295.0 && d == static_cast<double>(static_cast<uint32_t>(d))) {
-    *out = static_cast<uint32_t>(d);
-    return true;
-  }
-  return ThrowSharedU32(env, d, name);
-}
 bool ArgHandleList(const Napi::CallbackInfo &info, size_t i, const char *name, size_t count_index,
                    std::vector<uint64_t> *out);
 // A host buffer by id, and a byte range of it. Unknown ids are a TypeError; a range outside the

@@ -95,23 +95,24 @@ static Napi::Value RunEntry(const Napi::CallbackInfo &info) {
 
 static Napi::Value js_hv_vcpu_run(const Napi::CallbackInfo &info) { return RunEntry<hv_vcpu_run_call>(info); }
 
-// hv_vcpu_run with its arguments and result in the shared run call (core.h kRunCallWords): the same
-// checks, guards, deferred writes and exit record as js_hv_vcpu_run, with no N-API argument or result.
-// A plain N-API callback: node-addon-api's CallbackInfo would fetch six argument slots first.
+// hv_vcpu_run on thread 0 with its vCPU and result in the shared run call (core.h kRunCallWord):
+// the same guards, deferred writes and exit record as js_hv_vcpu_run, with no N-API argument or
+// result. A plain N-API callback: node-addon-api's CallbackInfo would fetch six argument slots first.
 static napi_value RunShared(napi_env env, napi_callback_info cbinfo) {
   size_t argc = 0;
   void *data = nullptr;
   if (napi_get_cb_info(env, cbinfo, &argc, nullptr, nullptr, &data) != napi_ok) return nullptr;
   State *s = static_cast<State *>(data);
+  uint32_t *call = s->RunCall();
   hv_vcpu_run_call c;
-  uint32_t vcpu = 0;
-  if (!SharedThread(env, s->run_call[0], &c.t) || !SharedU32(env, s->run_call[1], "vcpu", &vcpu)) return nullptr;
-  c.vcpu = static_cast<hv_vcpuid_t>(vcpu);
-  s->run_call[2] = static_cast<uint32_t>(Perform(
+  c.t = 0;
+  c.vcpu = static_cast<hv_vcpuid_t>(call[0]);
+  call[1] = static_cast<uint32_t>(Perform(
       s, c, [&](hv_return_t ret, VcpuEntry *v) { FillExit(c.vcpu, ret, v == nullptr ? nullptr : s->Slot(v->slot)); },
       [](State *, hv_return_t) {}));
   return nullptr;
 }
+
 static Napi::Value js_hv_vcpu_run_until(const Napi::CallbackInfo &info) {
   return RunEntry<hv_vcpu_run_until_call>(info);
 }

@@ -120,7 +120,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<State>(state);
   env.AddCleanupHook(CleanupHook, state);
 
-  Napi::ArrayBuffer records = Napi::ArrayBuffer::New(env, kSlots * kSlotWords * sizeof(uint64_t));
+  Napi::ArrayBuffer records = Napi::ArrayBuffer::New(env, kRecordWords * sizeof(uint64_t));
   std::memset(records.Data(), 0, records.ByteLength());
   state->records = static_cast<uint64_t *>(records.Data());
   state->records_ref = Napi::Persistent(records);
@@ -128,14 +128,11 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   state->out = static_cast<uint64_t *>(out.Data());
   state->out_ref = Napi::Persistent(out);
 
-  Napi::ArrayBuffer run_call = Napi::ArrayBuffer::New(env, kRunCallWords * sizeof(double));
-  state->run_call = static_cast<double *>(run_call.Data());
-  state->run_call_ref = Napi::Persistent(run_call);
-
   exports.Set("records", records);
   exports.Set("out", out);
-  exports.Set("runCall", run_call);
+  exports.Set("runCallWord", Napi::Number::New(env, kRunCallWord));
   exports.Set("slotWords", Napi::Number::New(env, kSlotWords));
+  exports.Set("slotAddonWords", Napi::Number::New(env, kSlotAddonWords));
   exports.Set("arch", Napi::String::New(env, FlavourArch()));
   Export(env, exports, "probe", Probe, state);
   Export(env, exports, "reset", Reset, state);

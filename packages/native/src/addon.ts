@@ -32,8 +32,12 @@ type Ret = number;
 /** The raw addon: what every flavour exports. */
 export interface NativeAddon {
   readonly arch: Arch;
-  /** The shared exit record: 256 slots of `slotWords` u64 words (see addon/core.h). */
+  /**
+   * The shared exit record: 256 slots of `slotWords` u64 words, of which the first `slotAddonWords`
+   * are the addon's and the rest the wrapper's, then the shared run call (see addon/core.h).
+   */
   readonly records: ArrayBuffer;
+  readonly slotAddonWords: number;
   /** Out-values of the last synchronous call. */
   readonly out: ArrayBuffer;
   readonly slotWords: number;
@@ -51,9 +55,9 @@ export interface NativeAddon {
 
 /** The x86 flavour of the addon: its `hv_*` functions are generated from the registry (addon/hv_x86_calls.cc). */
 export interface X86Addon extends NativeAddon, X86AddonCalls {
-  /** The shared run call, three doubles: the logical thread, the vCPU, and the `hv_return_t` run_shared leaves. */
-  readonly runCall: ArrayBuffer;
-  /** `hv_vcpu_run` with its arguments and result in `runCall` (the exit path: no N-API argument or result). */
+  /** The u64 word of `records` that is the shared run call: the vCPU, then the `hv_return_t`, as u32 halves. */
+  readonly runCallWord: number;
+  /** `hv_vcpu_run` on thread 0 with its vCPU and result in the shared run call (the exit path: no N-API argument or result). */
   run_shared(): void;
 }
 

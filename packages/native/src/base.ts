@@ -76,11 +76,11 @@ export abstract class NativeBase<A extends NativeAddon> {
   protected readonly out: BigUint64Array;
   protected readonly slotWords: number;
   /**
-   * Per exit-record word, the last `Result` built from it and the word's two 32-bit halves then:
-   * see {@link recorded}.
+   * Per exit-record word, the last `Result` built from it; the word's two 32-bit halves then are
+   * kept in the slot's wrapper words, `memo` words after it (see {@link recorded}).
    */
   private readonly results: Result<bigint>[];
-  private readonly resultHalves: Uint32Array;
+  private readonly memo: number;
 
   constructor(protected readonly addon: A) {
     this.rec = new BigUint64Array(addon.records);
@@ -88,7 +88,7 @@ export abstract class NativeBase<A extends NativeAddon> {
     this.out = new BigUint64Array(addon.out);
     this.slotWords = addon.slotWords;
     this.results = new Array<Result<bigint>>(this.rec.length).fill(NO_RESULT);
-    this.resultHalves = new Uint32Array(this.rec32.length);
+    this.memo = addon.slotAddonWords;
   }
 
   /**
@@ -131,13 +131,9 @@ export abstract class NativeBase<A extends NativeAddon> {
    */
   protected recorded(i: number): Result<bigint> {
     const last = this.results[i] as Result<bigint>;
-    const halves = this.resultHalves;
-    if (
-      this.rec32[2 * i] === halves[2 * i] &&
-      this.rec32[2 * i + 1] === halves[2 * i + 1] &&
-      last !== NO_RESULT
-    )
-      return last;
+    const rec32 = this.rec32;
+    const m = 2 * (i + this.memo);
+    if (rec32[2 * i] === rec32[m] && rec32[2 * i + 1] === rec32[m + 1] && last !== NO_RESULT) return last;
     return this.record(i);
   }
 
@@ -145,8 +141,8 @@ export abstract class NativeBase<A extends NativeAddon> {
   private record(i: number): Result<bigint> {
     const made: Result<bigint> = Object.freeze({ ret: HV.HV_SUCCESS, value: this.rec[i] as bigint });
     this.results[i] = made;
-    this.resultHalves[2 * i] = this.rec32[2 * i] as number;
-    this.resultHalves[2 * i + 1] = this.rec32[2 * i + 1] as number;
+    this.rec32[2 * (i + this.memo)] = this.rec32[2 * i] as number;
+    this.rec32[2 * (i + this.memo) + 1] = this.rec32[2 * i + 1] as number;
     return made;
   }
 

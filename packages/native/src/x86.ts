@@ -54,8 +54,9 @@ const DEFERRED_RIP = 1;
 
 export class NativeX86Backend extends X86Calls<X86Addon> implements X86Backend {
   readonly arch = 'x86_64' as const;
-  /** The addon's shared run call: thread, vCPU, hv_return_t. */
-  private readonly runCall: Float64Array;
+  /** The shared run call's first u32 in `rec32` (the vCPU; the hv_return_t follows), and its function. */
+  private readonly runCall: number;
+  private readonly runShared: () => void;
 
   constructor(
     addon: X86Addon,
@@ -63,7 +64,8 @@ export class NativeX86Backend extends X86Calls<X86Addon> implements X86Backend {
     private readonly closed: () => void,
   ) {
     super(addon);
-    this.runCall = new Float64Array(addon.runCall);
+    this.runCall = addon.runCallWord * 2;
+    this.runShared = addon.run_shared;
   }
 
   protected onClose(): void {
@@ -145,14 +147,14 @@ export class NativeX86Backend extends X86Calls<X86Addon> implements X86Backend {
     return OK;
   }
 
-  /** Through the shared run call (addon/core.h kRunCallWords): the one crossing of every exit. */
+  /** On thread 0 through the shared run call (addon/core.h kRunCallWord): the one crossing of every exit. */
   hv_vcpu_run(t: ThreadId, vcpu: Vcpu): Result {
     if (vcpu !== this.fastVcpu || t !== this.fastThread) X86_ARG_CHECKS.hv_vcpu_run(t, vcpu);
-    const call = this.runCall;
-    call[0] = t;
-    call[1] = vcpu;
-    this.addon.run_shared();
-    return this.result(call[2] as number);
+    if (t !== 0) return this.result(this.addon.hv_vcpu_run(t, vcpu));
+    const rec32 = this.rec32;
+    rec32[this.runCall] = vcpu;
+    this.runShared();
+    return this.result(rec32[this.runCall + 1] as number);
   }
 
   /** Needs a logical thread > 0: thread 0 is the JS thread, which must not block in the guest. */
