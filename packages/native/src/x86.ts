@@ -46,6 +46,7 @@ function exitWord(field: number): number {
             ? 3
             : 0;
 }
+const SUCCESS = HV.HV_SUCCESS;
 const RIP_WORD = 5;
 const RIP_BIT = 1 << RIP_WORD;
 /** The deferred-writes word (kDeferredWord in addon/core.h) and its VMCS_GUEST_RIP flag. */
@@ -131,6 +132,10 @@ export class NativeX86Backend extends X86Calls<X86Addon> implements X86Backend {
       checkU64('value', value);
       return this.deferRip(this.fastBase, value);
     }
+    return this.writeVmcs(t, vcpu, field, value);
+  }
+
+  private writeVmcs(t: ThreadId, vcpu: Vcpu, field: number, value: bigint): Result {
     X86_ARG_CHECKS.hv_vmx_vcpu_write_vmcs(t, vcpu, field, value);
     const base = field === GUEST_RIP ? this.ownedSlot(t, vcpu) : -1;
     if (base >= 0) return this.deferRip(base, value);
@@ -149,12 +154,22 @@ export class NativeX86Backend extends X86Calls<X86Addon> implements X86Backend {
 
   /** On thread 0 through the shared run call (addon/core.h kRunCallWord): the one crossing of every exit. */
   hv_vcpu_run(t: ThreadId, vcpu: Vcpu): Result {
-    if (vcpu !== this.fastVcpu || t !== this.fastThread) X86_ARG_CHECKS.hv_vcpu_run(t, vcpu);
-    if (t !== 0) return this.result(this.addon.hv_vcpu_run(t, vcpu));
-    const rec32 = this.rec32;
-    rec32[this.runCall] = vcpu;
+    if (t !== 0 || vcpu !== this.fastVcpu || t !== this.fastThread) return this.run(t, vcpu);
+    this.rec32[this.runCall] = vcpu;
     this.runShared();
-    return this.result(rec32[this.runCall + 1] as number);
+    const ret = this.rec32[this.runCall + 1] as number;
+    return ret === SUCCESS ? OK : { ret };
+  }
+
+  private run(t: ThreadId, vcpu: Vcpu): Result {
+    X86_ARG_CHECKS.hv_vcpu_run(t, vcpu);
+    return this.result(t === 0 ? this.runOnZero(vcpu) : this.addon.hv_vcpu_run(t, vcpu));
+  }
+
+  private runOnZero(vcpu: Vcpu): number {
+    this.rec32[this.runCall] = vcpu;
+    this.runShared();
+    return this.rec32[this.runCall + 1] as number;
   }
 
   /** Needs a logical thread > 0: thread 0 is the JS thread, which must not block in the guest. */
