@@ -460,9 +460,18 @@ function callRecord(spec: CallSpec, arch: Arch): string {
   const sig = `${spec.name}(${jsArgs(spec)
     .map((a) => a.name)
     .join(', ')})`;
+  const vcpu = ins.find((p) => p.type.kind === 'vcpu');
+  const onVcpu = vcpu
+    ? `  // The vCPU the call is on: CallEntry applies that vCPU's deferred writes first (core.h).
+  static constexpr bool kOnVcpu = true;
+  uint64_t Vcpu() const { return static_cast<uint64_t>(${vcpu.name}); }`
+    : `  static constexpr bool kOnVcpu = false;
+  uint64_t Vcpu() const { return 0; }`;
   return `// ${sig} — ${spec.summary}
 struct ${spec.name}_call {
 ${indent(members, '  ')}
+
+${onVcpu}
 
   // The JS arguments (logical thread first), in the registry's order. False: a TypeError is pending.
   bool Read(const Napi::CallbackInfo &info) {
@@ -548,7 +557,7 @@ function tsConvertArgs(spec: CallSpec): string[] {
 
 function tsResult(spec: CallSpec, call: string): string {
   const value = valueParam(spec);
-  if (!value) return `return { ret: ${call} };`;
+  if (!value) return `return this.result(${call});`;
   switch (value.type.kind) {
     case 'u64x8':
       return `return this.outU64List(${call}, 8);`;

@@ -64,8 +64,11 @@ interface X86VcpuRecord {
   /** Set by hv_vcpu_interrupt; sticky until a run consumes it (hvf-facts.md §1.7 [R]). */
   cancel: boolean;
   lastUnsupported: UnsupportedInstruction | undefined;
-  /** hv_vcpu_get_exec_time: the model's guest time is virtual — 1 ns per run that enters the guest. */
-  execTime: bigint;
+  /**
+   * hv_vcpu_get_exec_time: the model's guest time is virtual — 1 ns per run that enters the guest. A
+   * number (exact up to 2^53 runs), made a bigint when read: a BigInt sum per run allocated on every exit.
+   */
+  execTime: number;
   /** MSRs written with hv_vcpu_write_msr (the model's store of the MSRs it accepts). */
   readonly msrs: Map<number, bigint>;
   /** MSRs made native with hv_vcpu_enable_native_msr. */
@@ -105,6 +108,8 @@ export class X86Model extends ModelCore implements X86Backend {
    * so it is always a live vCPU of the current VM; ids are never reused within a VM.
    */
   private lastOwned: X86VcpuRecord | undefined;
+  /** Recent VMCS read results (see {@link readResult}). */
+  private readonly reads: Result<bigint>[] = new Array<Result<bigint>>(READ_RESULTS).fill(NO_READ);
 
   constructor(options: ModelOptions = {}) {
     super(4096, options);
@@ -302,7 +307,7 @@ export class X86Model extends ModelCore implements X86Backend {
       space: HV_VM_SPACE_DEFAULT,
       cancel: false,
       lastUnsupported: undefined,
-      execTime: 0n,
+      execTime: 0,
       msrs: new Map(),
       nativeMsrs: new Set(),
     });
@@ -359,7 +364,7 @@ export class X86Model extends ModelCore implements X86Backend {
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     if (!accessibleField(field)) return fail(HV.HV_BAD_ARGUMENT);
-    return ok(v.regs.readField(field));
+    return this.readResult(field, v.regs.readField(field));
   }
 
   hv_vmx_vcpu_write_vmcs(t: ThreadId, vcpu: Vcpu, field: number, value: bigint): Result {
@@ -375,6 +380,23 @@ export class X86Model extends ModelCore implements X86Backend {
     }
     v.regs.writeField(field, value);
     return SUCCESS;
+  }
+
+  /**
+   * `{ ret: HV_SUCCESS, value }` for a VMCS read, frozen and shared: the same object as the field's
+   * last read while it reads the same value. A VMM reads the same few fields after every exit and
+   * their values repeat (the exit reason and instruction length nearly always, RIP in a polling loop),
+   * so the exit round trip allocates no result for them. The table is direct-mapped by the field's
+   * low bits; since the result depends only on the value, a collision costs an allocation, never a
+   * wrong answer.
+   */
+  private readResult(field: number, value: bigint): Result<bigint> {
+    const i = field & (READ_RESULTS - 1);
+    const last = this.reads[i] as Result<bigint>;
+    if (last.value === value) return last;
+    const made: Result<bigint> = Object.freeze({ ret: HV.HV_SUCCESS, value });
+    this.reads[i] = made;
+    return made;
   }
 
   /** Steps 1–3 for per-vCPU calls: VM, live handle, owner thread. */
@@ -411,7 +433,7 @@ export class X86Model extends ModelCore implements X86Backend {
     for (;;) {
       const slice = Math.min(left, 1_000_000);
       const stop = engine(v.regs.cpu, mem, slice);
-      if (stop.kind !== 'budget') return this.runEnd(v, { kind: 'stop', stop });
+      if (stop.kind !== 'budget') return this.runStop(v, stop);
       left -= slice;
       // Out of instructions: a host interrupt would end the run the same way (spurious exit, DESIGN.md).
       if (left <= 0) return this.runEnd(v, { kind: 'cancel' });
@@ -457,7 +479,7 @@ export class X86Model extends ModelCore implements X86Backend {
     X86_ARG_CHECKS.hv_vcpu_get_exec_time(t, vcpu);
     if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
-    return typeof v === 'number' ? fail(v) : ok(v.execTime);
+    return typeof v === 'number' ? fail(v) : ok(BigInt(v.execTime));
   }
 
   // ---- MSRs, cache and TLB -----------------------------------------------------------------------------
@@ -544,19 +566,26 @@ export class X86Model extends ModelCore implements X86Backend {
       return this.runEnd(v, { kind: 'cancel' });
     }
     if (this.engine === undefined) return fail(HV.HV_UNSUPPORTED);
-    v.execTime += 1n;
+    v.execTime += 1;
     return undefined;
   }
 
-  /** Writes the exit into the VMCS exit-information fields (hvf-facts.md §1.6, Intel SDM layouts). */
+  /** How a run ended ({@link RunEnd}) into the VMCS exit-information fields. */
   private runEnd(v: X86VcpuRecord, end: RunEnd): Result {
     if (end.kind === 'reset') return fail(HV.HV_NO_DEVICE);
-    const regs = v.regs;
     if (end.kind === 'cancel') {
-      regs.setExit(IRQ, 0n, 0n);
+      v.regs.setExit(IRQ, 0n, 0n);
       return SUCCESS;
     }
-    const stop = end.stop;
+    return this.runStop(v, end.stop);
+  }
+
+  /**
+   * Writes the exit of an engine stop into the VMCS exit-information fields (hvf-facts.md §1.6, Intel
+   * SDM layouts). A method of its own, so that a synchronous run's exit allocates no RunEnd.
+   */
+  private runStop(v: X86VcpuRecord, stop: X86Stop): Result {
+    const regs = v.regs;
     // The exit round trip of an I/O loop is a benchmarked path: I/O and HLT exits are written directly.
     if (stop.kind === 'io' && !stop.string) {
       const q =
@@ -599,6 +628,11 @@ export class X86Model extends ModelCore implements X86Backend {
     return SUCCESS;
   }
 }
+
+/** Entries of the VMCS read-result table (a power of two; the hot exit fields land in distinct ones). */
+const READ_RESULTS = 64;
+/** Fills the read-result table: a value no field ever reads, so the first read of each entry builds its result. */
+const NO_READ: Result<bigint> = Object.freeze({ ret: HV.HV_SUCCESS, value: -1n });
 
 /** An I/O exit loop exits the same way every time: its fields' BigInts are memoised (bigint-memo.ts). */
 const IO_QUALIFICATION = new BigIntMemo();
