@@ -21,7 +21,7 @@ import { type ObjectKind, type TraceArgType, VOCABS, type Vocab } from '../../sp
 import { VMCS_REG_ALIAS, X86_REG_EXACT } from '../../spec/src/calls/registers.ts';
 import { callSpecs } from '../../spec/src/calls/registry.ts';
 import type { CallSpec, InParam, OutParam, Param } from '../../spec/src/calls/types.ts';
-import { cParam, cParams, cPrototype, cReturnType } from '../../spec/src/codegen/c-headers.ts';
+import { cParam, cParams, cPrototype, cReturnType, macosVersion } from '../../spec/src/codegen/c-headers.ts';
 import { ALL_RETURNS, HV } from '../../spec/src/vocabulary/returns.ts';
 import { HV_X86_REG, VMCS } from '../../spec/src/vocabulary/x86.ts';
 import {
@@ -107,7 +107,10 @@ class VocabTable {
       out.push(`static const hvspec_name_t ${id}_names[] = {`);
       for (const [name, value] of vocab.names) out.push(`    {"${name}", 0x${value.toString(16)}ull},`);
       out.push('};');
-      out.push(`static const hvspec_vocab_t ${id} = {${id}_names, ${vocab.names.size}};`);
+      // unused: in an interposer built for an older macOS, the functions that name it may be left out.
+      out.push(
+        `__attribute__((unused)) static const hvspec_vocab_t ${id} = {${id}_names, ${vocab.names.size}};`,
+      );
     }
     return out.join('\n');
   }
@@ -337,10 +340,29 @@ ${indent(outs, '      ')}
 `;
 }
 
+/** The first macOS of each flavour's API: functions no newer than this need no gate in the interposer. */
+const MACOS_FLOOR: Readonly<Record<Arch, number>> = { x86_64: 101000, arm64: 110000 };
+
+/**
+ * The interposer's gate of a function newer than the flavour's first macOS (`#if HVSPEC_INTERPOSE_HAS(v)`),
+ * or undefined when it needs none. Outside the interposer every function is compiled.
+ */
+function interposeGate(spec: CallSpec, arch: Arch): string | undefined {
+  const v = macosVersion(spec.availability);
+  return v && v.number > MACOS_FLOOR[arch]
+    ? `#if HVSPEC_INTERPOSE_HAS(${v.number}) /* ${spec.availability} */`
+    : undefined;
+}
+
+function gated(spec: CallSpec, arch: Arch, text: string): string {
+  const gate = interposeGate(spec, arch);
+  return gate ? `${gate}\n${text}#endif\n` : text;
+}
+
 function frontSource(arch: Arch): string {
   const specs = callSpecs(arch);
   const vocabs = new VocabTable();
-  const functions = specs.map((s) => frontFunction(s, vocabs));
+  const functions = specs.map((s) => gated(s, arch, frontFunction(s, vocabs)));
   const exitReasons = arch === 'arm64' ? vocabs.ref(VOCABS.exitReason) : 'NULL';
   const returns = ALL_RETURNS.map((n) => `    case 0x${HV[n].toString(16)}u: return "${n}";`);
   return `${BANNER(`The exported ${arch} hv_* functions of hvspec's C libraries, with recording.`)}
@@ -362,6 +384,22 @@ function frontSource(arch: Arch): string {
 #else
 #define HVSPEC_FRONT(name) name
 #define HVSPEC_IMPL(name) hvspec_impl_##name
+#endif
+
+/*
+ * The interposer wraps only the functions of the macOS it is built for (its deployment target,
+ * -mmacosx-version-min): a newer function would be weak-imported, its __interpose entry would name
+ * address 0 on an older macOS, and an SDK older than the function does not declare it at all. Calls of
+ * a function left out reach the framework unrecorded. The libraries and the syntax check on Linux
+ * compile every function.
+ */
+#if defined(HVSPEC_INTERPOSE_HAS)
+/* given (the syntax check builds the interposer as for the oldest macOS too) */
+#elif defined(HVSPEC_INTERPOSE) && defined(__APPLE__)
+#include <Availability.h>
+#define HVSPEC_INTERPOSE_HAS(v) (__MAC_OS_X_VERSION_MIN_REQUIRED >= (v))
+#else
+#define HVSPEC_INTERPOSE_HAS(v) 1
 #endif
 
 ${vocabs.source()}
@@ -386,7 +424,7 @@ __attribute__((used)) static const struct {
   const void *replacement;
   const void *original;
 } hvspec_interposers[] __attribute__((section("__DATA,__interpose"))) = {
-${specs.map((s) => `    HVSPEC_INTERPOSE_ENTRY(${s.name})`).join('\n')}
+${specs.map((s) => gated(s, arch, `    HVSPEC_INTERPOSE_ENTRY(${s.name})\n`)).join('')}
 };
 #endif
 `;

@@ -18,7 +18,7 @@ import type { Arch } from '../../spec/src/backend.ts';
 import type { ObjectKind } from '../../spec/src/calls/params.ts';
 import { callSpecs, inParams, valueParam } from '../../spec/src/calls/registry.ts';
 import type { CallSpec, InParam, OutParam } from '../../spec/src/calls/types.ts';
-import { cEnumMax, cIntegerBits } from '../../spec/src/codegen/c-headers.ts';
+import { cEnumMax, cIntegerBits, macosVersion } from '../../spec/src/codegen/c-headers.ts';
 import { docBlock, generatedBanner } from '../../spec/src/codegen/typescript.ts';
 
 /**
@@ -73,15 +73,6 @@ function objectConstant(kind: ObjectKind): string {
 
 /** The deployment target of each flavour's addon on macOS (binding.gyp). */
 const DEPLOYMENT: Readonly<Record<Arch, number>> = { x86_64: 101500, arm64: 130000 };
-
-/** `macOS 26.0` → 260000 (the form of __MAC_OS_X_VERSION_MAX_ALLOWED). */
-function macosVersion(availability: string): { number: number; text: string } | undefined {
-  const m = /macOS (\d+)\.(\d+)/.exec(availability);
-  if (!m) return undefined;
-  const major = Number(m[1]);
-  const minor = Number(m[2]);
-  return { number: major * 10000 + minor * 100, text: `${major}.${minor}` };
-}
 
 /** The C type of the object a pointer parameter points to (`uint64_t *` → `uint64_t`). */
 function pointee(c: string): string {

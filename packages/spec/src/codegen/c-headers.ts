@@ -255,13 +255,16 @@ const HEADERS: readonly HeaderSpec[] = [
         doc: 'macOS 26.0 (§2.3 [H])',
         values: HV_IPA_GRANULE,
       },
+      // A plain integer with an anonymous enum constant, not an OS_ENUM: Apple's documentation shows
+      // `hv_allocate_flags_t` as an alias of UInt64 and HV_ALLOCATE_DEFAULT as a plain Int constant,
+      // so `hv_vm_allocate(&p, size, 0)` compiles in C++ on a Mac and must here too.
       {
-        kind: 'os_enum',
-        name: 'hv_allocate_flags',
+        kind: 'typedef',
+        name: 'hv_allocate_flags_t',
         type: 'uint64_t',
-        doc: 'hv_vm_allocate flags',
-        values: { HV_ALLOCATE_DEFAULT: 0 },
+        doc: 'hv_vm_allocate flags (§2.1 [H])',
       },
+      { kind: 'consts', doc: 'hv_allocate_flags_t', values: { HV_ALLOCATE_DEFAULT: 0 }, suffix: 'ull' },
     ],
   },
   {
@@ -650,6 +653,19 @@ export function cEnumMax(type: string): bigint | undefined {
       return (1n << BigInt(top.toString(2).length)) - 1n;
     }
   return undefined;
+}
+
+/**
+ * The macOS release a registry entry's `availability` names first (`macOS 26.0` → 260000, the form of
+ * `__MAC_OS_X_VERSION_MAX_ALLOWED` / `__MAC_OS_X_VERSION_MIN_REQUIRED`), or undefined without one.
+ * Code that calls Apple's functions gates the newer ones on it (the addon, the macOS interposer).
+ */
+export function macosVersion(availability: string): { number: number; text: string } | undefined {
+  const m = /macOS (\d+)\.(\d+)/.exec(availability);
+  if (!m) return undefined;
+  const major = Number(m[1]);
+  const minor = Number(m[2]);
+  return { number: major * 10000 + minor * 100, text: `${major}.${minor}` };
 }
 
 /** Every header of the tree: file name (inside `Hypervisor/`) → text. */
