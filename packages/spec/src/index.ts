@@ -3,6 +3,7 @@
  * @packageDocumentation
  */
 
+export * from './arm64-configs.js';
 export * from './backend.js';
 export * from './calls/index.js';
 export { cDeclaration } from './codegen/c-headers.js';
