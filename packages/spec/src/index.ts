@@ -8,6 +8,7 @@
  * @packageDocumentation
  */
 
+export * from './arm64-configs.js';
 export * from './backend.js';
 export { showRet } from './calls/dsl.js';
 export type {
