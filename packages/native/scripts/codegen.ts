@@ -15,7 +15,7 @@
  * Run by the native build and install scripts (scripts/generate.ts at the repository root).
  */
 import type { Arch } from '../../spec/src/backend.ts';
-import { callSpecs, inParams, valueParam } from '../../spec/src/calls/registry.ts';
+import { callSpecs, inParams, valueParam, valueParams, valueType } from '../../spec/src/calls/registry.ts';
 import type { CallSpec, InParam, OutParam } from '../../spec/src/calls/types.ts';
 import { cEnumMax, cIntegerBits } from '../../spec/src/codegen/c-headers.ts';
 import { docBlock, generatedBanner } from '../../spec/src/codegen/typescript.ts';
@@ -305,6 +305,12 @@ function invokeStatements(spec: CallSpec, arch: Arch): string[] {
 }
 
 function storeStatements(spec: CallSpec): string[] {
+  const values = valueParams(spec);
+  if (values.length > 1) {
+    if (values.some((v) => v.type.kind !== 'u64' && v.type.kind !== 'u32'))
+      throw new Error(`${spec.name}: several out-values must be integers`);
+    return values.map((v, i) => `s->out[${i}] = static_cast<uint64_t>(${v.name});`);
+  }
   const value = valueParam(spec);
   // An exit record has no out word; a config object never reaches JS (its entry point stores an id).
   if (!value || value.type.kind === 'exit' || value.type.kind === 'config') return [];
@@ -416,6 +422,9 @@ function tsConvertArgs(spec: CallSpec): string[] {
 }
 
 function tsResult(spec: CallSpec, call: string): string {
+  const values = valueParams(spec);
+  if (values.length > 1)
+    return `return this.outRecord(${call}, [${values.map((v) => `'${v.name}'`).join(', ')}] as const);`;
   const value = valueParam(spec);
   if (!value) return `return { ret: ${call} };`;
   switch (value.type.kind) {
@@ -440,7 +449,7 @@ function tsResult(spec: CallSpec, call: string): string {
 
 function tsMethod(spec: CallSpec, arch: Arch): string {
   const params = inParams(spec);
-  const value = valueParam(spec);
+  const value = valueType(spec);
   const sigArgs = ['t: ThreadId', ...params.map((p) => `${p.name}: ${p.type.ts}`)].join(', ');
   const names = ['t', ...params.map((p) => p.name)].join(', ');
   const body: string[] = [`${arch === 'x86_64' ? 'X86' : 'ARM64'}_ARG_CHECKS.${spec.name}(${names});`];
@@ -448,7 +457,7 @@ function tsMethod(spec: CallSpec, arch: Arch): string {
     if (p.type.kind === 'uva') body.push(`const ${p.name}m = this.mem(${p.name}.mem, '${p.name}.mem');`);
   const call = `this.addon.${spec.name}(${['t', ...tsConvertArgs(spec)].join(', ')})`;
   body.push(tsResult(spec, call));
-  return `  ${spec.name}(${sigArgs}): Result${value ? `<${value.type.ts}>` : ''} {\n${indent(body, '    ')}\n  }\n`;
+  return `  ${spec.name}(${sigArgs}): Result${value ? `<${value}>` : ''} {\n${indent(body, '    ')}\n  }\n`;
 }
 
 /** `src/generated/calls.ts`. */
@@ -473,10 +482,10 @@ export function wrapperSource(): string {
     for (const spec of callSpecs(arch)) {
       if (custom.has(spec.name)) {
         const params = inParams(spec);
-        const value = valueParam(spec);
-        body += `  abstract ${spec.name}(${['t: ThreadId', ...params.map((p) => `${p.name}: ${p.type.ts}`)].join(', ')}): Result${value ? `<${value.type.ts}>` : ''};\n`;
+        const value = valueType(spec);
+        body += `  abstract ${spec.name}(${['t: ThreadId', ...params.map((p) => `${p.name}: ${p.type.ts}`)].join(', ')}): Result${value ? `<${value}>` : ''};\n`;
         if (spec.async)
-          body += `  abstract ${spec.name}_async(${['t: ThreadId', ...params.map((p) => `${p.name}: ${p.type.ts}`)].join(', ')}): Promise<Result${value ? `<${value.type.ts}>` : ''}>;\n`;
+          body += `  abstract ${spec.name}_async(${['t: ThreadId', ...params.map((p) => `${p.name}: ${p.type.ts}`)].join(', ')}): Promise<Result${value ? `<${value}>` : ''}>;\n`;
         continue;
       }
       body += tsMethod(spec, arch);

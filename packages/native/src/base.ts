@@ -163,6 +163,19 @@ export abstract class NativeBase<A extends NativeAddon> {
       : { ret };
   }
 
+  /**
+   * `Result` of a call with several integer out-values (out[i] is the i-th), as one record keyed by
+   * their C names.
+   */
+  protected outRecord<K extends string>(ret: number, names: readonly K[]): Result<{ readonly [k in K]: bigint }> {
+    if (ret !== HV.HV_SUCCESS) return { ret };
+    const value = {} as { [k in K]: bigint };
+    names.forEach((name, i) => {
+      value[name] = this.out[i] ?? 0n;
+    });
+    return { ret, value };
+  }
+
   /** `Result` of a call whose out-value is a boolean. */
   protected outBool(ret: number): Result<boolean> {
     return ret === HV.HV_SUCCESS ? { ret, value: this.out[0] !== 0n } : { ret };
