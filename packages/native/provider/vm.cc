@@ -140,7 +140,7 @@ const hvkvm_deviation_t kDeviations[] = {
 const hvkvm_deviation_t kTscDeviation = {
     "kvm.tsc-write",
     "KVM cannot set the guest's TSC on this host (no TSC offsetting: the guest reads the host's TSC): "
-    "hv_vcpu_write_msr of IA32_TSC returns HV_UNSUPPORTED.",
+    "hv_vcpu_write_msr of IA32_TSC and hv_vm_sync_tsc return HV_UNSUPPORTED.",
     0, nullptr, 0};
 
 // Only where KVM cannot send RDMSR/WRMSR to user space (no KVM_CAP_X86_USER_SPACE_MSR or

@@ -37,6 +37,14 @@ export function flagSets(mask: number): number[] {
   return sets;
 }
 
+/**
+ * The `hv_*` functions each provider deviation makes answer HV_UNSUPPORTED (Deviation.calls), by id:
+ * kvm.tsc-write — no guest TSC can be set, so hv_vm_sync_tsc has nothing it could do.
+ */
+const DEVIATION_CALLS: Readonly<Record<string, readonly string[]>> = {
+  'kvm.tsc-write': ['hv_vm_sync_tsc'],
+};
+
 /** The provider's declared deviations, as the spec's {@link Deviation}s. */
 export function deviationsFrom(probe: AddonProbe): Deviation[] {
   return probe.deviations.map((d) => ({
@@ -44,6 +52,7 @@ export function deviationsFrom(probe: AddonProbe): Deviation[] {
     description: d.description,
     ...(d.permissionsMask !== 0 ? { permissions: flagSets(d.permissionsMask) } : {}),
     ...(d.exitReasons.length ? { exitReasons: d.exitReasons } : {}),
+    ...(DEVIATION_CALLS[d.id] ? { calls: DEVIATION_CALLS[d.id] } : {}),
   }));
 }
 
@@ -167,7 +176,10 @@ export abstract class NativeBase<A extends NativeAddon> {
    * `Result` of a call with several integer out-values (out[i] is the i-th), as one record keyed by
    * their C names.
    */
-  protected outRecord<K extends string>(ret: number, names: readonly K[]): Result<{ readonly [k in K]: bigint }> {
+  protected outRecord<K extends string>(
+    ret: number,
+    names: readonly K[],
+  ): Result<{ readonly [k in K]: bigint }> {
     if (ret !== HV.HV_SUCCESS) return { ret };
     const value = {} as { [k in K]: bigint };
     names.forEach((name, i) => {

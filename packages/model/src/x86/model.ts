@@ -8,8 +8,8 @@
 
 import type { AddressSpace, Capabilities, Result, ThreadId, Uva, Vcpu, X86Backend } from '@hvspec/spec';
 import {
-  checkAsyncThread,
   CPU_BASED2,
+  checkAsyncThread,
   checkU32,
   HV,
   HV_CAP,

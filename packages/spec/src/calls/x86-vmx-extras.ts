@@ -63,8 +63,18 @@ const hv_vmx_vcpu_get_cap_write_vmcs: CallSpec = {
   params: [
     vcpuParam,
     fieldParam('the VMCS field encoding'),
-    { name: 'allowed_0', dir: 'out', type: OUT.u64('uint64_t *'), doc: 'bits that must be 1 (allowed-0 mask)' },
-    { name: 'allowed_1', dir: 'out', type: OUT.u64('uint64_t *'), doc: 'bits that may be 1 (allowed-1 mask)' },
+    {
+      name: 'allowed_0',
+      dir: 'out',
+      type: OUT.u64('uint64_t *'),
+      doc: 'bits that must be 1 (allowed-0 mask)',
+    },
+    {
+      name: 'allowed_1',
+      dir: 'out',
+      type: OUT.u64('uint64_t *'),
+      doc: 'bits that may be 1 (allowed-1 mask)',
+    },
   ],
   rows: [
     ...vcpuPrelude('hv_vmx_vcpu_get_cap_write_vmcs'),
@@ -180,8 +190,7 @@ const shadowRows = (name: string) => [
 const hv_vmx_vcpu_set_shadow_access: CallSpec = {
   name: 'hv_vmx_vcpu_set_shadow_access',
   arch: 'x86_64',
-  summary:
-    "Sets whether a vCPU's guest may VMREAD and VMWRITE a field of its shadow VMCS without an exit.",
+  summary: "Sets whether a vCPU's guest may VMREAD and VMWRITE a field of its shadow VMCS without an exit.",
   availability: 'macOS 10.15',
   thread: 'owner',
   header: 'hv_vmx.h',
@@ -223,7 +232,8 @@ const hv_vmx_vcpu_set_shadow_access: CallSpec = {
       ret: ANY,
       result: 'undocumented; on HV_SUCCESS the field has the new access, otherwise nothing changes',
       evidence: U,
-      source: 'hvf-facts §1.2: hv_vmx_vcpu_set_shadow_access, 10.15 [H]; other fields and flags are untested [U]',
+      source:
+        'hvf-facts §1.2: hv_vmx_vcpu_set_shadow_access, 10.15 [H]; other fields and flags are untested [U]',
       effect: (s, c, o) => {
         const v = liveVcpu(s, c);
         if (o.ret === 0) v.shadowAccess.set(arg<number>(c, 'field'), arg<bigint>(c, 'flags'));
@@ -254,7 +264,8 @@ const hv_vmx_vcpu_write_shadow_vmcs: CallSpec = {
       ret: SUCCESS,
       result: 'the shadow VMCS field holds the value (the guest VMREADs it)',
       evidence: T,
-      source: "hvf-facts §1.8: Apple's test writes these shadow fields, HV_SUCCESS, and its guest reads the values [T]",
+      source:
+        "hvf-facts §1.8: Apple's test writes these shadow fields, HV_SUCCESS, and its guest reads the values [T]",
       effect: (s, c) => {
         const v = liveVcpu(s, c);
         const field = arg<number>(c, 'field');

@@ -201,7 +201,12 @@ hv_return_t hvspec_impl_hv_vcpu_read_fpstate(hv_vcpuid_t vcpu, void *buffer, siz
   size_t n = size < FPSTATE_SCRATCH ? size : FPSTATE_SCRATCH;
   pthread_mutex_lock(&fp_mu);
   void *scratch = fp_scratch_get();
-  hv_return_t ret = scratch == NULL ? HV_NO_RESOURCES : hvspec_remote_hv_vcpu_read_fpstate(vcpu, scratch, n, NULL);
+  hv_return_t ret = HV_NO_RESOURCES;
+  if (scratch != NULL) {
+    /* The bytes the model does not write stay the VMM's. */
+    memcpy(scratch, buffer, n);
+    ret = hvspec_remote_hv_vcpu_read_fpstate(vcpu, scratch, n, NULL);
+  }
   if (ret == HV_SUCCESS) memcpy(buffer, scratch, n);
   pthread_mutex_unlock(&fp_mu);
   return ret;
