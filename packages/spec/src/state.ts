@@ -56,8 +56,8 @@ export interface SpecVcpu {
   /** x86 MSRs made native with `hv_vcpu_enable_native_msr` (their RDMSR/WRMSR do not exit). */
   readonly nativeMsrs: Set<number>;
   /**
-   * x86: VMCS_CTRL_CPU_BASED2 as the VMM last wrote it successfully (controls are the VMM's; a guest
-   * run does not change them). Whether VMCS shadowing is enabled depends on it.
+   * x86: VMCS_CTRL_CPU_BASED2 as the VMM last wrote it with a judged call (forgotten after a guest
+   * program, whose set-up writes the controls itself). Whether VMCS shadowing is enabled depends on it.
    */
   cpuBased2: bigint | undefined;
   /** x86 shadow VMCS: the access the VMM granted per field (`hv_vmx_vcpu_set_shadow_access`). */
@@ -159,6 +159,8 @@ export function afterGuestRun(v: SpecVcpu): void {
   v.simd.clear();
   // A guest with VMCS shadowing may VMWRITE the fields the VMM gave it write access to.
   v.shadow.clear();
+  // The guest-program commands set the controls up for their mode themselves, outside the judged calls.
+  v.cpuBased2 = undefined;
   v.pending[0] = false;
   v.pending[1] = false;
   v.ran = true;
