@@ -60,11 +60,12 @@ export async function execute(m: Model, r: Real, call: SpecCall): Promise<unknow
   }
   const expected = row.expect?.(m.state, call);
   const outcome = await invoke(r.backend, call);
-  if (declaredUnsupported(r, call, outcome.ret)) {
+  const judgement = judge(m.state, call, outcome, predicted);
+  if (!judgement.ok && declaredUnsupported(r, call, outcome.ret)) {
+    // The state is unchanged (a mismatch applies no effect) and the row is not counted as covered.
     r.log.push({ kind: 'skipped', call, why: `HV_UNSUPPORTED: a declared deviation of ${call.name}` });
     return undefined;
   }
-  const judgement = judge(m.state, call, outcome, predicted);
   m.coverage.add(judgement.ruleId);
   const entry = { kind: 'call', call, outcome, judgement, expected } as const;
   r.log.push(entry);
