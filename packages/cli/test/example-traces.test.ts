@@ -100,11 +100,12 @@ describe('example x86_64 traces on the native backend', {
       const report = await replayTrace(trace as Trace, backend);
       if (report.status === 'unsupported') {
         // Only a declared deviation may make a step unsupported: a permission set the backend says it
-        // does not enforce, no guest execution, a call it does not have, or an exit reason it never reports.
+        // does not enforce, no guest execution, a call it does not have, an exit reason it never reports,
+        // or a call it declares HV_UNSUPPORTED (Deviation.calls).
         const why = report.firstProblem?.message ?? '';
         assert.match(
           why,
-          /enforcedPermissions|guestExecution|has no |never reports this exit reason/,
+          /enforcedPermissions|guestExecution|has no |never reports this exit reason|declares \S+ unsupported here/,
           `${name}: ${why}`,
         );
         unsupported.push(`${name}: ${problem(report)}`);
