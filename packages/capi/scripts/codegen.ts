@@ -57,6 +57,8 @@ export const MODEL_CUSTOM: Readonly<Record<Arch, readonly string[]>> = {
     'hv_vcpu_write_register',
     'hv_vmx_vcpu_read_vmcs',
     'hv_vmx_vcpu_write_vmcs',
+    'hv_vcpu_read_fpstate',
+    'hv_vcpu_write_fpstate',
   ],
   arm64: ['hv_vm_allocate', 'hv_vm_deallocate', 'hv_vcpu_create', 'hv_vcpu_destroy', 'hv_vcpu_run'],
 };

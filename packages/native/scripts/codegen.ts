@@ -16,7 +16,7 @@
  */
 import type { Arch } from '../../spec/src/backend.ts';
 import type { ObjectKind } from '../../spec/src/calls/params.ts';
-import { callSpecs, inParams, valueParam } from '../../spec/src/calls/registry.ts';
+import { callSpecs, inParams, valueParam, valueType } from '../../spec/src/calls/registry.ts';
 import type { CallSpec, InParam, OutParam } from '../../spec/src/calls/types.ts';
 import { cEnumMax, cIntegerBits, macosVersion } from '../../spec/src/codegen/c-headers.ts';
 import { docBlock, generatedBanner } from '../../spec/src/codegen/typescript.ts';
@@ -583,7 +583,7 @@ function tsResult(spec: CallSpec, call: string): string {
 
 function tsMethod(spec: CallSpec, arch: Arch): string {
   const params = inParams(spec);
-  const value = valueParam(spec);
+  const value = valueType(spec);
   const sigArgs = ['t: ThreadId', ...params.map((p) => `${p.name}: ${p.type.ts}`)].join(', ');
   const names = ['t', ...params.map((p) => p.name)].join(', ');
   const body: string[] = [`${arch === 'x86_64' ? 'X86' : 'ARM64'}_ARG_CHECKS.${spec.name}(${names});`];
@@ -591,7 +591,7 @@ function tsMethod(spec: CallSpec, arch: Arch): string {
     if (p.type.kind === 'uva') body.push(`const ${p.name}m = this.mem(${p.name}.mem, '${p.name}.mem');`);
   const call = `this.addon.${spec.name}(${['t', ...tsConvertArgs(spec)].join(', ')})`;
   body.push(tsResult(spec, call));
-  return `  ${spec.name}(${sigArgs}): Result${value ? `<${value.type.ts}>` : ''} {\n${indent(body, '    ')}\n  }\n`;
+  return `  ${spec.name}(${sigArgs}): Result${value ? `<${value}>` : ''} {\n${indent(body, '    ')}\n  }\n`;
 }
 
 /** `src/generated/calls.ts`. */
@@ -616,10 +616,10 @@ export function wrapperSource(): string {
     for (const spec of callSpecs(arch)) {
       if (custom.has(spec.name)) {
         const params = inParams(spec);
-        const value = valueParam(spec);
-        body += `  abstract ${spec.name}(${['t: ThreadId', ...params.map((p) => `${p.name}: ${p.type.ts}`)].join(', ')}): Result${value ? `<${value.type.ts}>` : ''};\n`;
+        const value = valueType(spec);
+        body += `  abstract ${spec.name}(${['t: ThreadId', ...params.map((p) => `${p.name}: ${p.type.ts}`)].join(', ')}): Result${value ? `<${value}>` : ''};\n`;
         if (spec.async)
-          body += `  abstract ${spec.name}_async(${['t: ThreadId', ...params.map((p) => `${p.name}: ${p.type.ts}`)].join(', ')}): Promise<Result${value ? `<${value.type.ts}>` : ''}>;\n`;
+          body += `  abstract ${spec.name}_async(${['t: ThreadId', ...params.map((p) => `${p.name}: ${p.type.ts}`)].join(', ')}): Promise<Result${value ? `<${value}>` : ''}>;\n`;
         continue;
       }
       body += tsMethod(spec, arch);

@@ -43,6 +43,20 @@ export function flagSets(mask: number): number[] {
   return sets;
 }
 
+/**
+ * The `hv_*` functions each provider deviation makes answer HV_UNSUPPORTED (Deviation.calls), by id:
+ * kvm.tsc-write — no guest TSC can be set, so hv_vm_sync_tsc has nothing it could do; kvm.shadow-vmcs —
+ * no VMCS shadowing.
+ */
+const DEVIATION_CALLS: Readonly<Record<string, readonly string[]>> = {
+  'kvm.tsc-write': ['hv_vm_sync_tsc'],
+  'kvm.shadow-vmcs': [
+    'hv_vmx_vcpu_set_shadow_access',
+    'hv_vmx_vcpu_read_shadow_vmcs',
+    'hv_vmx_vcpu_write_shadow_vmcs',
+  ],
+};
+
 /** The provider's declared deviations, as the spec's {@link Deviation}s. */
 export function deviationsFrom(probe: AddonProbe): Deviation[] {
   return probe.deviations.map((d) => ({
@@ -50,6 +64,7 @@ export function deviationsFrom(probe: AddonProbe): Deviation[] {
     description: d.description,
     ...(d.permissionsMask !== 0 ? { permissions: flagSets(d.permissionsMask) } : {}),
     ...(d.exitReasons.length ? { exitReasons: d.exitReasons } : {}),
+    ...(DEVIATION_CALLS[d.id] ? { calls: DEVIATION_CALLS[d.id] } : {}),
   }));
 }
 

@@ -8,11 +8,13 @@
 
 import type { AddressSpace, Capabilities, Result, ThreadId, Uva, Vcpu, X86Backend } from '@hvspec/spec';
 import {
+  CPU_BASED2,
   checkAsyncThread,
   checkU32,
   HV,
   HV_CAP,
   HV_MEMORY_RWX,
+  HV_SHADOW_VMCS,
   HV_VCPU_OPTIONS,
   HV_VM_OPTIONS,
   HV_VM_SPACE_DEFAULT,
@@ -27,6 +29,7 @@ import {
   VMCS_FRAMEWORK_OWNED,
   VMX_REASON,
   X86_ARG_CHECKS,
+  X86_MSR,
 } from '@hvspec/spec';
 import { BigIntMemo } from '../bigint-memo.js';
 import type { ModelOptions, UnsupportedInstruction } from '../core.js';
@@ -35,9 +38,17 @@ import type { X86Engine, X86Stop } from '../engine.js';
 import { GuestMemoryView, MappingTable } from '../mappings.js';
 import { x86ExitFields } from './exit.js';
 import { X86RegisterFile } from './state.js';
+import {
+  MODEL_FPSTATE_SIZE,
+  MODEL_MSR_INFO,
+  offersShadowVmcs,
+  resetFpstate,
+  truncateToWidth,
+} from './vcpu-extras.js';
 import { controlAllowed, MODEL_VMX_CAPABILITIES } from './vmx-capabilities.js';
 
 const PAGE = 4096n;
+const SHADOW_RW = BigInt(HV_SHADOW_VMCS.HV_SHADOW_VMCS_READ | HV_SHADOW_VMCS.HV_SHADOW_VMCS_WRITE);
 const U64_LIMIT = 1n << 64n;
 const KNOWN_VM_OPTIONS = BigInt(Object.values(HV_VM_OPTIONS).reduce((a, b) => a | b, 0));
 const KNOWN_VCPU_OPTIONS = BigInt(Object.values(HV_VCPU_OPTIONS).reduce((a, b) => a | b, 0));
@@ -73,6 +84,13 @@ interface X86VcpuRecord {
   readonly msrs: Map<number, bigint>;
   /** MSRs made native with hv_vcpu_enable_native_msr. */
   readonly nativeMsrs: Set<number>;
+  /** hv_vcpu_read/write_fpstate: the x87/SSE/AVX state in the standard XSAVE layout. */
+  readonly fpstate: Uint8Array;
+  /** hv_vmx_vcpu_set_apic_address (stored; the model has no APIC). */
+  apicAddress: bigint;
+  /** The shadow VMCS: field values, and the access the VMM granted the guest per field. */
+  readonly shadow: Map<number, bigint>;
+  readonly shadowAccess: Map<number, bigint>;
 }
 
 interface X86Vm {
@@ -310,6 +328,10 @@ export class X86Model extends ModelCore implements X86Backend {
       execTime: 0,
       msrs: new Map(),
       nativeMsrs: new Set(),
+      fpstate: resetFpstate(),
+      apicAddress: 0xfee0_0000n,
+      shadow: new Map(),
+      shadowAccess: new Map(),
     });
     return ok(id as Vcpu);
   }
@@ -535,6 +557,137 @@ export class X86Model extends ModelCore implements X86Backend {
     if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
     return typeof v === 'number' ? fail(v) : SUCCESS;
+  }
+
+  // ---- floating-point state, TSC, APIC -------------------------------------------------------------------
+
+  /** A buffer of at least the model's XSAVE area (4 KiB) gets the state; a smaller one is HV_BAD_ARGUMENT. */
+  hv_vcpu_read_fpstate(t: ThreadId, vcpu: Vcpu, buffer: Uva, size: bigint): Result {
+    this.enter(t);
+    X86_ARG_CHECKS.hv_vcpu_read_fpstate(t, vcpu, buffer, size);
+    if (this.busyOn(t)) return BUSY;
+    const bytes = this.host.bytes(buffer.mem, 'buffer.mem');
+    const v = this.owned(t, vcpu);
+    if (typeof v === 'number') return fail(v);
+    if (!this.fpstateBufferOk(bytes, buffer.offset, size)) return fail(HV.HV_BAD_ARGUMENT);
+    bytes.set(v.fpstate, buffer.offset);
+    return SUCCESS;
+  }
+
+  hv_vcpu_write_fpstate(t: ThreadId, vcpu: Vcpu, buffer: Uva, size: bigint): Result {
+    this.enter(t);
+    X86_ARG_CHECKS.hv_vcpu_write_fpstate(t, vcpu, buffer, size);
+    if (this.busyOn(t)) return BUSY;
+    const bytes = this.host.bytes(buffer.mem, 'buffer.mem');
+    const v = this.owned(t, vcpu);
+    if (typeof v === 'number') return fail(v);
+    if (!this.fpstateBufferOk(bytes, buffer.offset, size)) return fail(HV.HV_BAD_ARGUMENT);
+    v.fpstate.set(bytes.subarray(buffer.offset, buffer.offset + MODEL_FPSTATE_SIZE));
+    return SUCCESS;
+  }
+
+  private fpstateBufferOk(bytes: Uint8Array, offset: number, size: bigint): boolean {
+    return size >= BigInt(MODEL_FPSTATE_SIZE) && BigInt(offset) + size <= BigInt(bytes.length);
+  }
+
+  /** Every live vCPU's IA32_TSC becomes tsc (what hv_vcpu_read_msr of MSR_IA32_TSC then reads). */
+  hv_vm_sync_tsc(t: ThreadId, tsc: bigint): Result {
+    this.enter(t);
+    X86_ARG_CHECKS.hv_vm_sync_tsc(t, tsc);
+    if (this.busyOn(t)) return BUSY;
+    if (this.vm === undefined) return fail(HV.HV_NO_DEVICE);
+    for (const v of this.vm.vcpus.values()) v.msrs.set(X86_MSR.MSR_IA32_TSC, tsc);
+    return SUCCESS;
+  }
+
+  hv_vmx_vcpu_set_apic_address(t: ThreadId, vcpu: Vcpu, gpa: bigint): Result {
+    this.enter(t);
+    X86_ARG_CHECKS.hv_vmx_vcpu_set_apic_address(t, vcpu, gpa);
+    if (this.busyOn(t)) return BUSY;
+    const v = this.owned(t, vcpu);
+    if (typeof v === 'number') return fail(v);
+    if (gpa % PAGE !== 0n) return fail(HV.HV_BAD_ARGUMENT);
+    v.apicAddress = gpa;
+    return SUCCESS;
+  }
+
+  // ---- VMX: write masks, MSR information, shadow VMCS ---------------------------------------------------
+
+  /**
+   * Controls: the capability's must-be-1 and may-be-1 halves; other fields the VMM may write: any value
+   * of the field's width; read-only, host-state, framework-owned or unknown fields: HV_BAD_ARGUMENT.
+   */
+  hv_vmx_vcpu_get_cap_write_vmcs(
+    t: ThreadId,
+    vcpu: Vcpu,
+    field: number,
+  ): Result<{ readonly allowed_0: bigint; readonly allowed_1: bigint }> {
+    this.enter(t);
+    X86_ARG_CHECKS.hv_vmx_vcpu_get_cap_write_vmcs(t, vcpu, field);
+    if (this.busyOn(t)) return BUSY;
+    const v = this.owned(t, vcpu);
+    if (typeof v === 'number') return fail(v);
+    if (!accessibleField(field) || isVmcsReadOnly(field)) return fail(HV.HV_BAD_ARGUMENT);
+    const cap = CONTROL_CAPABILITY.get(field);
+    if (cap !== undefined) {
+      const c = this.vmxCaps[cap] ?? 0n;
+      return ok({ allowed_0: c & 0xffff_ffffn, allowed_1: c >> 32n });
+    }
+    return ok({ allowed_0: 0n, allowed_1: truncateToWidth(field, U64_LIMIT - 1n) });
+  }
+
+  /** The model's host enumerates nothing these ids ask about (vcpu-extras.ts); no VM needed. */
+  hv_vmx_get_msr_info(t: ThreadId, field: bigint): Result<bigint> {
+    this.enter(t);
+    X86_ARG_CHECKS.hv_vmx_get_msr_info(t, field);
+    if (this.busyOn(t)) return BUSY;
+    const value = MODEL_MSR_INFO.get(field);
+    return value === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(value);
+  }
+
+  /**
+   * The shadow-VMCS calls' common checks: the host offers VMCS shadowing (else HV_UNSUPPORTED), the VMM
+   * enabled it in the vCPU's secondary controls, and the field is a VMCS field (else HV_BAD_ARGUMENT).
+   */
+  private shadowTarget(t: number, vcpu: number, field: number): X86VcpuRecord | number {
+    const v = this.owned(t, vcpu);
+    if (typeof v === 'number') return v;
+    if (!offersShadowVmcs(this.vmxCaps)) return HV.HV_UNSUPPORTED;
+    const ctl = v.regs.readField(VMCS.VMCS_CTRL_CPU_BASED2);
+    if ((ctl & BigInt(CPU_BASED2.CPU_BASED2_VMCS_SHADOW)) === 0n) return HV.HV_BAD_ARGUMENT;
+    if (!isKnownVmcsField(field)) return HV.HV_BAD_ARGUMENT;
+    return v;
+  }
+
+  hv_vmx_vcpu_set_shadow_access(t: ThreadId, vcpu: Vcpu, field: number, flags: bigint): Result {
+    this.enter(t);
+    X86_ARG_CHECKS.hv_vmx_vcpu_set_shadow_access(t, vcpu, field, flags);
+    if (this.busyOn(t)) return BUSY;
+    const v = this.shadowTarget(t, vcpu, field);
+    if (typeof v === 'number') return fail(v);
+    if ((flags & ~SHADOW_RW) !== 0n) return fail(HV.HV_BAD_ARGUMENT);
+    v.shadowAccess.set(field, flags);
+    return SUCCESS;
+  }
+
+  /** The VMM reads and writes any field of the shadow VMCS; the access flags govern only the guest. */
+  hv_vmx_vcpu_read_shadow_vmcs(t: ThreadId, vcpu: Vcpu, field: number): Result<bigint> {
+    this.enter(t);
+    X86_ARG_CHECKS.hv_vmx_vcpu_read_shadow_vmcs(t, vcpu, field);
+    if (this.busyOn(t)) return BUSY;
+    const v = this.shadowTarget(t, vcpu, field);
+    if (typeof v === 'number') return fail(v);
+    return ok(v.shadow.get(field) ?? 0n);
+  }
+
+  hv_vmx_vcpu_write_shadow_vmcs(t: ThreadId, vcpu: Vcpu, field: number, value: bigint): Result {
+    this.enter(t);
+    X86_ARG_CHECKS.hv_vmx_vcpu_write_shadow_vmcs(t, vcpu, field, value);
+    if (this.busyOn(t)) return BUSY;
+    const v = this.shadowTarget(t, vcpu, field);
+    if (typeof v === 'number') return fail(v);
+    v.shadow.set(field, truncateToWidth(field, value));
+    return SUCCESS;
   }
 
   hv_vcpu_interrupt(t: ThreadId, vcpus: readonly Vcpu[], vcpu_count: number): Result {

@@ -35,9 +35,11 @@ import {
   CPU_BASED,
   CPU_BASED2,
   HV_CAP,
+  HV_SHADOW_VMCS,
   HV_VCPU_OPTIONS,
   HV_VM_OPTIONS,
   HV_VMX_CAP,
+  HV_VMX_MSR_INFO,
   HV_X86_REG,
   IRQ_INFO,
   PIN_BASED,
@@ -239,6 +241,19 @@ const HEADERS: readonly HeaderSpec[] = [
     includes: ['hv_error.h', 'hv_types.h', 'hv_arch_vmx.h'],
     items: [
       { kind: 'enum', name: 'hv_vmx_capability_t', doc: 'hv_vmx_read_capability ids', values: HV_VMX_CAP },
+      {
+        kind: 'consts',
+        doc: 'hv_shadow_flags_t: shadow VMCS permissions of hv_vmx_vcpu_set_shadow_access (macOS 10.15)',
+        values: HV_SHADOW_VMCS,
+        suffix: 'ull',
+      },
+      { kind: 'typedef', name: 'hv_shadow_flags_t', type: 'uint64_t' },
+      {
+        kind: 'consts',
+        doc: 'hv_vmx_msr_info_t: hv_vmx_get_msr_info ids (macOS 11.0)',
+        values: HV_VMX_MSR_INFO,
+      },
+      { kind: 'typedef', name: 'hv_vmx_msr_info_t', type: 'uint64_t' },
     ],
   },
   // ---- arm64 (Apple Silicon; the model on Linux) ---------------------------------------------------
