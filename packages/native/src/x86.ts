@@ -44,6 +44,10 @@ const RIP_BIT = 1 << 5;
 export class NativeX86Backend extends X86Calls<X86Addon> implements X86Backend {
   readonly arch = 'x86_64' as const;
 
+  /**
+   * Built by {@link createNativeBackend}, which loads the addon and probes the host.
+   * @internal
+   */
   constructor(
     addon: X86Addon,
     readonly capabilities: Capabilities,
