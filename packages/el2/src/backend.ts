@@ -290,6 +290,10 @@ export class El2Backend implements Arm64Backend {
   /** VTTBR, VTCR and TLB generation as last written to the control page. */
   private ctrlShadow: bigint[] = [];
 
+  /**
+   * Built by {@link createEl2Backend}, which boots the machine pool (`source`).
+   * @internal
+   */
   constructor(
     private readonly source: MachineSource,
     options: El2BackendOptions = {},

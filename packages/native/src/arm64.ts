@@ -23,6 +23,10 @@ import { Arm64Calls } from './generated/calls.js';
 export class NativeArm64Backend extends Arm64Calls<Arm64Addon> implements Arm64Backend {
   readonly arch = 'arm64' as const;
 
+  /**
+   * Built by {@link createNativeBackend}, which loads the addon and probes the host.
+   * @internal
+   */
   constructor(
     addon: Arm64Addon,
     readonly capabilities: Capabilities,

@@ -59,6 +59,10 @@ export class NativeX86Backend extends X86Calls<X86Addon> implements X86Backend {
   private readonly runCall: number;
   private readonly runShared: () => void;
 
+  /**
+   * Built by {@link createNativeBackend}, which loads the addon and probes the host.
+   * @internal
+   */
   constructor(
     addon: X86Addon,
     readonly capabilities: Capabilities,

@@ -13,8 +13,10 @@ export * from './backend.js';
 export { showRet } from './calls/dsl.js';
 export type {
   BindKind,
+  HandleKind,
   InKind,
   InType,
+  ObjectKind,
   OutKind,
   OutType,
   TraceArgType,
@@ -139,6 +141,7 @@ export {
 } from './guest/x86/paging.js';
 export {
   defaultX86Answer,
+  type ExceptionName as X86ExceptionName,
   predictX86,
   X86_EXIT_KINDS,
   type X86ExceptionKind,
