@@ -12,6 +12,7 @@
  */
 import type { Arch } from '../backend.js';
 import { callSpecs } from '../calls/registry.js';
+import type { ObjectKind } from '../calls/params.js';
 import type { AppleHeader, CallSpec, Param } from '../calls/types.js';
 import {
   HV_CACHE_TYPE,
@@ -619,6 +620,17 @@ const BASE_BITS: Readonly<Record<string, number>> = {
   int: 32,
   bool: 8,
   size_t: 64,
+};
+
+/**
+ * The number generated C gives each kind of arm64 OS object, stored with the object so that a handle
+ * of the wrong kind is told apart: the addon's argument table and libhvspec-model use the same numbers.
+ */
+export const OBJECT_KIND_NUMBER: Readonly<Record<ObjectKind, number>> = {
+  config: 1,
+  vcpu_config: 2,
+  gic_config: 3,
+  gic_state: 4,
 };
 
 /**
