@@ -18,7 +18,12 @@ import type { Arch } from '../../spec/src/backend.ts';
 import type { ObjectKind } from '../../spec/src/calls/params.ts';
 import { callSpecs, inParams, valueParam } from '../../spec/src/calls/registry.ts';
 import type { CallSpec, InParam, OutParam } from '../../spec/src/calls/types.ts';
-import { cEnumMax, cIntegerBits, macosVersion, OBJECT_KIND_NUMBER } from '../../spec/src/codegen/c-headers.ts';
+import {
+  cEnumMax,
+  cIntegerBits,
+  macosVersion,
+  OBJECT_KIND_NUMBER,
+} from '../../spec/src/codegen/c-headers.ts';
 import { docBlock, generatedBanner } from '../../spec/src/codegen/typescript.ts';
 
 /**

@@ -11,8 +11,8 @@
  * @module
  */
 import type { Arch } from '../backend.js';
-import { callSpecs } from '../calls/registry.js';
 import type { ObjectKind } from '../calls/params.js';
+import { callSpecs } from '../calls/registry.js';
 import type { AppleHeader, CallSpec, Param } from '../calls/types.js';
 import {
   HV_CACHE_TYPE,
