@@ -17,11 +17,18 @@
  * Written into `packages/capi/dist/generated/` by the package build (scripts/generate.ts --only capi).
  */
 import type { Arch } from '../../spec/src/backend.ts';
-import { type ObjectKind, type TraceArgType, VOCABS, type Vocab } from '../../spec/src/calls/params.ts';
+import { type TraceArgType, VOCABS, type Vocab } from '../../spec/src/calls/params.ts';
 import { VMCS_REG_ALIAS, X86_REG_EXACT } from '../../spec/src/calls/registers.ts';
 import { callSpecs } from '../../spec/src/calls/registry.ts';
 import type { CallSpec, InParam, OutParam, Param } from '../../spec/src/calls/types.ts';
-import { cParam, cParams, cPrototype, cReturnType, macosVersion } from '../../spec/src/codegen/c-headers.ts';
+import {
+  cParam,
+  cParams,
+  cPrototype,
+  cReturnType,
+  macosVersion,
+  OBJECT_KIND_NUMBER,
+} from '../../spec/src/codegen/c-headers.ts';
 import { ALL_RETURNS, HV } from '../../spec/src/vocabulary/returns.ts';
 import { HV_X86_REG, VMCS } from '../../spec/src/vocabulary/x86.ts';
 import {
@@ -61,14 +68,6 @@ export const MODEL_CUSTOM: Readonly<Record<Arch, readonly string[]>> = {
     'hv_vcpu_write_fpstate',
   ],
   arm64: ['hv_vm_allocate', 'hv_vm_deallocate', 'hv_vcpu_create', 'hv_vcpu_destroy', 'hv_vcpu_run'],
-};
-
-/** The number of each kind of arm64 OS object, as libhvspec-model keeps it with the object. */
-const OBJECT_KIND: Readonly<Record<ObjectKind, number>> = {
-  config: 1,
-  vcpu_config: 2,
-  gic_config: 3,
-  gic_state: 4,
 };
 
 const BANNER = (what: string): string =>
@@ -453,7 +452,7 @@ function pack(spec: CallSpec, p: InParam): string[] {
     case 'config':
       return [
         `a[n++] = ${p.name} == NULL ? 1 : 0;`,
-        `a[n++] = hvspec_model_object_id((const void *)${p.name}, ${OBJECT_KIND[p.type.object ?? 'config']}u);`,
+        `a[n++] = hvspec_model_object_id((const void *)${p.name}, ${OBJECT_KIND_NUMBER[p.type.object ?? 'config']}u);`,
       ];
     case 'bytes': {
       const ins = spec.params.filter((q): q is InParam => q.dir === 'in');
@@ -563,7 +562,7 @@ function modelFunction(spec: CallSpec, arch: Arch): string {
         `${cPrototype(spec, `hvspec_impl_${spec.name}`)} {
   hvspec_reply_t reply;
   if (hvspec_remote_${spec.name}(${[...cParams(spec).map((p) => p.name), '&reply'].join(', ')}) != HV_SUCCESS) return NULL;
-  return (${returned.type.c})hvspec_model_object_new(reply.out[0], ${OBJECT_KIND[returned.type.object ?? 'config']}u);
+  return (${returned.type.c})hvspec_model_object_new(reply.out[0], ${OBJECT_KIND_NUMBER[returned.type.object ?? 'config']}u);
 }
 `
       : `${cPrototype(spec, `hvspec_impl_${spec.name}`)} { return hvspec_remote_${spec.name}(${args}); }\n`;

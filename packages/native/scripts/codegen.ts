@@ -18,7 +18,12 @@ import type { Arch } from '../../spec/src/backend.ts';
 import type { ObjectKind } from '../../spec/src/calls/params.ts';
 import { callSpecs, inParams, valueParam, valueType } from '../../spec/src/calls/registry.ts';
 import type { CallSpec, InParam, OutParam } from '../../spec/src/calls/types.ts';
-import { cEnumMax, cIntegerBits, macosVersion } from '../../spec/src/codegen/c-headers.ts';
+import {
+  cEnumMax,
+  cIntegerBits,
+  macosVersion,
+  OBJECT_KIND_NUMBER,
+} from '../../spec/src/codegen/c-headers.ts';
 import { docBlock, generatedBanner } from '../../spec/src/codegen/typescript.ts';
 
 /**
@@ -57,14 +62,6 @@ export const CUSTOM_METHOD: Readonly<Record<Arch, readonly string[]>> = {
     'hv_vcpu_run_async',
   ],
   arm64: ['hv_vm_deallocate', 'hv_vcpu_create', 'hv_vcpu_destroy', 'hv_vcpu_run', 'hv_vcpu_run_async'],
-};
-
-/** The number of each kind of arm64 OS object, as the addon stores it with the object (ConfigArg). */
-const OBJECT_KIND_NUMBER: Readonly<Record<ObjectKind, number>> = {
-  config: 1,
-  vcpu_config: 2,
-  gic_config: 3,
-  gic_state: 4,
 };
 
 function objectConstant(kind: ObjectKind): string {

@@ -11,6 +11,7 @@
  * @module
  */
 import type { Arch } from '../backend.js';
+import type { ObjectKind } from '../calls/params.js';
 import { callSpecs } from '../calls/registry.js';
 import type { AppleHeader, CallSpec, Param } from '../calls/types.js';
 import {
@@ -634,6 +635,17 @@ const BASE_BITS: Readonly<Record<string, number>> = {
   int: 32,
   bool: 8,
   size_t: 64,
+};
+
+/**
+ * The number generated C gives each kind of arm64 OS object, stored with the object so that a handle
+ * of the wrong kind is told apart: the addon's argument table and libhvspec-model use the same numbers.
+ */
+export const OBJECT_KIND_NUMBER: Readonly<Record<ObjectKind, number>> = {
+  config: 1,
+  vcpu_config: 2,
+  gic_config: 3,
+  gic_state: 4,
 };
 
 /**
