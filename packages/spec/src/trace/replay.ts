@@ -63,7 +63,7 @@ export interface ReplayOptions {
 
 interface Bound {
   readonly kind: BindKind;
-  readonly value: number | bigint | boolean | undefined;
+  readonly value: number | bigint | boolean | Uint8Array | undefined;
   readonly step: number;
   readonly call: string;
   readonly ret: number | undefined;
@@ -77,6 +77,15 @@ class RuntimeEnv implements ConvertEnv {
     if (!b || !accept.includes(b.kind))
       throw new FieldError(field, `$${name} is not bound to a ${accept.join(' or ')}`);
     if (b.value === undefined) {
+      const why = b.ret === undefined ? 'made no call' : `returned ${hvReturnName(b.ret)}`;
+      throw new FieldError(field, `$${name} has no value: step ${b.step} (${b.call}) ${why}`);
+    }
+    return b.value as number | bigint | boolean;
+  }
+  bytes(name: string, field: string): Uint8Array {
+    const b = this.binds.get(name);
+    if (!b || b.kind !== 'bytes') throw new FieldError(field, `$${name} is not bound to bytes`);
+    if (!(b.value instanceof Uint8Array)) {
       const why = b.ret === undefined ? 'made no call' : `returned ${hvReturnName(b.ret)}`;
       throw new FieldError(field, `$${name} has no value: step ${b.step} (${b.call}) ${why}`);
     }
@@ -371,9 +380,8 @@ export async function replayTrace(
             backend.host_write(args[0] as HostMemory, args[1] as number, args[2] as Uint8Array);
             produced = {};
           } else {
-            produced = {
-              bytes: backend.host_read(args[0] as HostMemory, args[1] as number, args[2] as number),
-            };
+            const bytes = backend.host_read(args[0] as HostMemory, args[1] as number, args[2] as number);
+            produced = { value: bytes, bytes };
           }
           break;
         }
@@ -493,7 +501,7 @@ export async function replayTrace(
           // Host memory from the call (hv_vm_allocate) is a buffer the later steps name.
           if (ok && produced.value !== undefined) env.mems.set(step.bind, produced.value as HostMemory);
         } else {
-          const value = ok ? (produced.value as number | bigint | boolean | undefined) : undefined;
+          const value = ok ? (produced.value as number | bigint | boolean | Uint8Array | undefined) : undefined;
           env.binds.set(step.bind, { kind, value, step: index, call: step.call, ret: produced.ret });
         }
       }
@@ -568,6 +576,9 @@ const LITERAL_ENV: ConvertEnv = {
   },
   mem(name: string, field: string): never {
     throw new FieldError(field, `no host buffer ${JSON.stringify(name)}`);
+  },
+  bytes(name: string, field: string): never {
+    throw new FieldError(field, `$${name}: x86_setup takes no bytes`);
   },
 };
 

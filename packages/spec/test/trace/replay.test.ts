@@ -429,6 +429,17 @@ describe('replayTrace', () => {
     assert.equal(bad.firstProblem?.message, 'bytes: expected ffff, got 0100');
   });
 
+  it('passes bytes a step bound to a later step as $name', async () => {
+    const steps = [
+      { call: 'host_alloc', args: { name: 'ram', size: 4096 } },
+      { call: 'host_write', args: { mem: 'ram', offset: 0, bytes: 'c0ffee' } },
+      { call: 'host_read', args: { mem: 'ram', offset: 0, size: 3 }, bind: 'saved' },
+      { call: 'host_write', args: { mem: 'ram', offset: 8, bytes: '$saved' } },
+      { call: 'host_read', args: { mem: 'ram', offset: 8, size: 3 }, expect: { bytes: 'c0ffee' } },
+    ];
+    assert.equal((await replayTrace(trace('arm64', ...steps), asArm(arm()))).status, 'pass');
+  });
+
   it('runs async steps and awaits them by label (cancellation)', async () => {
     const b = arm();
     const report = await replayTrace(
