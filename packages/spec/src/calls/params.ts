@@ -110,8 +110,10 @@ export type ObjectKind = 'config' | 'vcpu_config' | 'gic_config' | 'gic_state';
 /** Handle kinds: vCPUs, x86 address spaces and the arm64 objects. */
 export type HandleKind = 'vcpu' | 'asid' | ObjectKind;
 
-/** What a trace's `bind` holds: handles, integers, booleans, and host memory (`hv_vm_allocate`). */
-/** `bytes`: data a call gave (hv_gic_state_get_data), passed back as a later call's bytes. */
+/**
+ * What a trace's `bind` holds: handles, integers, booleans, host memory (`hv_vm_allocate`), and bytes
+ * a call gave (`hv_gic_state_get_data`) that a later call takes back.
+ */
 export type BindKind = HandleKind | 'u32' | 'u64' | 'u128' | 'bool' | 'mem' | 'bytes';
 /**
  * What a call yields: a bindable value, the arm64 exit record, bytes, eight 64-bit values (CCSIDR_EL1),

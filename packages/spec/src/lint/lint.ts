@@ -265,7 +265,7 @@ export function lintTrace(trace: Trace, options: LintOptions = {}): LintReport {
     },
     bytes(name, field) {
       const b = binds.get(name);
-      if (!b || b.kind !== 'bytes') throw new FieldError(field, `$${name} is not bound`);
+      if (b?.kind !== 'bytes') throw new FieldError(field, `$${name} is not bound`);
       if (!(b.value instanceof Uint8Array)) throw new FieldError(field, `$${name} has no recorded bytes`);
       return b.value;
     },

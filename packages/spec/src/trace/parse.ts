@@ -218,7 +218,10 @@ class StaticEnv implements ConvertEnv {
     const b = this.binds.get(name);
     if (!b) throw new FieldError(field, `$${name} is not bound by an earlier step`);
     if (b.kind !== 'bytes')
-      throw new FieldError(field, `$${name} holds a ${b.kind} (bound by step ${b.step}, ${b.call}), expected bytes`);
+      throw new FieldError(
+        field,
+        `$${name} holds a ${b.kind} (bound by step ${b.step}, ${b.call}), expected bytes`,
+      );
     return new Uint8Array(0);
   }
   mem(name: string, field: string): HostMemory {

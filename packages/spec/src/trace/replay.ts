@@ -84,7 +84,7 @@ class RuntimeEnv implements ConvertEnv {
   }
   bytes(name: string, field: string): Uint8Array {
     const b = this.binds.get(name);
-    if (!b || b.kind !== 'bytes') throw new FieldError(field, `$${name} is not bound to bytes`);
+    if (b?.kind !== 'bytes') throw new FieldError(field, `$${name} is not bound to bytes`);
     if (!(b.value instanceof Uint8Array)) {
       const why = b.ret === undefined ? 'made no call' : `returned ${hvReturnName(b.ret)}`;
       throw new FieldError(field, `$${name} has no value: step ${b.step} (${b.call}) ${why}`);
@@ -501,7 +501,9 @@ export async function replayTrace(
           // Host memory from the call (hv_vm_allocate) is a buffer the later steps name.
           if (ok && produced.value !== undefined) env.mems.set(step.bind, produced.value as HostMemory);
         } else {
-          const value = ok ? (produced.value as number | bigint | boolean | Uint8Array | undefined) : undefined;
+          const value = ok
+            ? (produced.value as number | bigint | boolean | Uint8Array | undefined)
+            : undefined;
           env.binds.set(step.bind, { kind, value, step: index, call: step.call, ret: produced.ret });
         }
       }

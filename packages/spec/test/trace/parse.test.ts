@@ -375,10 +375,14 @@ describe('parseTrace rejects, naming file, step and field', () => {
     ],
     [
       'bytes from a binding of another kind',
-      arm64(vmCreate, { ...vcpuCreate, bind: 'cpu' }, {
-        call: 'hv_gic_set_state',
-        args: { gic_state_data: '$cpu' },
-      }),
+      arm64(
+        vmCreate,
+        { ...vcpuCreate, bind: 'cpu' },
+        {
+          call: 'hv_gic_set_state',
+          args: { gic_state_data: '$cpu' },
+        },
+      ),
       /step 2 \(hv_gic_set_state\): args\.gic_state_data: \$cpu holds a vcpu .*expected bytes/,
     ],
     [
