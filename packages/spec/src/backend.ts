@@ -110,6 +110,12 @@ export interface Deviation {
    * expects one (its `expect.kind`) is *unsupported* there, not failed.
    */
   readonly arm64ExitKinds?: readonly Arm64ExitKind[];
+  /**
+   * `hv_*` functions this backend does not provide (it answers each with an error, as a host without
+   * them does: no `hv_gic_*` before macOS 15). A replayed trace step of one whose expectation fails is
+   * *unsupported* there, not failed.
+   */
+  readonly calls?: readonly string[];
 }
 
 /** What a backend is and can do. The spec reads its environment (page size, limits) from here. */

@@ -17,9 +17,9 @@
  *   accesses would not mean what the trace says); an arm64 run (or its await) whose `expect.kind` is
  *   an exit kind one of the backend's deviations declares it never produces (`arm64ExitKinds`), found
  *   before a synchronous run is made (an async run's at its await); an x86 exit-reason read expecting
- *   a reason the backend declares it never reports (`exitReasons`); an `hv_gic_*` step whose
- *   expectation fails on a backend without the macOS 15 GIC (no `capabilities.gic`). The step and
- *   every later step are then reported unsupported.
+ *   a reason the backend declares it never reports (`exitReasons`); a step whose expectation
+ *   fails, of a function one of the backend's deviations declares it does not provide (`calls`). The
+ *   step and every later step are then reported unsupported.
  * - After a failure every later step is skipped. Async runs still in flight are then cancelled
  *   (`hv_vcpus_exit` / `hv_vcpu_interrupt` from thread 0) and awaited, so the backend is left idle.
  * @module
@@ -524,10 +524,13 @@ export async function replayTrace(
           deviation,
         );
       }
-      // A host without the macOS 15 GIC (capabilities.gic absent) has no hv_gic_* to answer as the trace
-      // expects of one that has it (hvf-facts §2.7 [H]).
-      if (problem && !x86 && step.call.startsWith('hv_gic_') && caps.gic === undefined)
-        return end('unsupported', `${caps.backend} has no hv_gic (capabilities.gic; ${problem})`);
+      const missing = problem ? caps.deviations.find((d) => d.calls?.includes(step.call)) : undefined;
+      if (problem && missing)
+        return end(
+          'unsupported',
+          `${caps.backend} declares it does not provide ${step.call} (${problem})`,
+          missing.id,
+        );
       return problem ? end('fail', problem) : end('pass');
     } catch (e) {
       if (e instanceof StepEnd) return end(e.status, e.message, e.deviation);
