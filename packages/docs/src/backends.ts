@@ -37,6 +37,7 @@ export interface BackendInfo {
  */
 export function deviationTouches(d: Deviation, spec: CallSpec): boolean {
   const text = d.description;
+  if (d.calls?.includes(spec.name)) return true;
   if (new RegExp(`\\b${spec.name}\\b`).test(text)) return true;
   const takesFlags = spec.params.some((p) => p.dir === 'in' && p.type.kind === 'flags');
   if (d.permissions && d.permissions.length > 0 && (takesFlags || spec.runsGuest)) return true;

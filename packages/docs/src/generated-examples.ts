@@ -37,6 +37,7 @@ import {
   type Row,
   replayTrace,
   type SpecCall,
+  type SpecEnv,
   type SpecState,
   type Step,
   TRACE_FORMAT,
@@ -118,7 +119,7 @@ class SpecFollower {
 /** A candidate value of one argument, as a trace writes it, and the handles it needs made first. */
 interface Candidate {
   readonly json: JsonValue | undefined;
-  /** Handle kinds (`vcpu`, `config`, `asid`) or `buffer` this value refers to. */
+  /** Handle kinds (`vcpu`, `asid`, an object kind such as `gic_state`), `bytes` or `buffer` this value refers to. */
   readonly needs: readonly string[];
 }
 
@@ -147,12 +148,18 @@ function candidates(p: InParam, pageSize: number): Candidate[] {
       return [val(undefined)]; // optional: the list's length
     case 'asid':
       return [val(0), val('$asid', 'asid')];
-    case 'config':
+    case 'config': {
+      const handle = val(`$${t.object}`, t.object ?? 'config');
       return t.nullable === 'only'
         ? [val(null)]
         : t.nullable === 'or-handle'
-          ? [val(null), val('$config', 'config')]
-          : [val('$config', 'config')];
+          ? [val(null), handle]
+          : [handle];
+    }
+    case 'bytes':
+      return [val('$bytes', 'bytes')];
+    case 'length':
+      return [val(undefined)]; // optional: the length of the bytes beside it
     case 'uva':
       return [val({ mem: 'buf', offset: 0 }, 'buffer')];
     case 'flags':
@@ -193,8 +200,12 @@ function producers(arch: Arch, kind: string, forName: string, among = callSpecs(
     while (i < a.length && a[i] === forName[i]) i++;
     return i;
   };
+  const makes = (c: CallSpec): boolean => {
+    const t = valueParam(c)?.type;
+    return t !== undefined && (t.kind === 'config' ? t.object === kind : t.kind === kind);
+  };
   return among
-    .filter((c) => kind === '' || valueParam(c)?.type.kind === kind)
+    .filter((c) => kind === '' || makes(c))
     .sort((a, b) => shared(b.name) - shared(a.name) || a.name.localeCompare(b.name));
 }
 
@@ -216,6 +227,21 @@ class Search {
 
   /** Replays made so far (see {@link REPLAYS}). */
   replays = 0;
+
+  /** Whether every step replays and every call of them succeeds (a setup to build on). */
+  async succeeds(steps: readonly Planned[]): Promise<boolean> {
+    this.replays++;
+    const trace: Trace = {
+      format: TRACE_FORMAT,
+      arch: this.arch,
+      title: 'setup',
+      steps: steps.map((p) => p.step),
+    };
+    const report = await replayTrace(trace, this.follower.backend);
+    return (
+      report.status === 'pass' && this.follower.seen.every((s) => s.ok && s.outcome.ret === HV.HV_SUCCESS)
+    );
+  }
 
   /** Replays steps on the model with the spec following; what the spec said about the last step. */
   async run(steps: readonly Planned[]): Promise<Seen | undefined> {
@@ -273,6 +299,8 @@ class Search {
       const needs = [...new Set(chosen.flatMap((c) => c.needs))];
       let steps: Planned[] | undefined = [...prefix];
       for (const kind of needs) {
+        // A handle the setup already made is used as it is (a vCPU whose MPIDR_EL1 the VMM wrote).
+        if (prefix.some((p) => p.step.bind === kind)) continue;
         if (!made.has(kind)) made.set(kind, await this.make(kind, steps, spec.name, depth));
         const extra = made.get(kind);
         steps = extra ? [...steps, ...extra] : undefined;
@@ -298,6 +326,55 @@ class Search {
     }
     return best;
   }
+}
+
+const roundUp = (v: bigint, align: number): bigint => {
+  const a = BigInt(Math.max(align, 1));
+  return ((v + a - 1n) / a) * a;
+};
+
+/**
+ * What a VMM does after hv_vm_create before most calls make sense, in the order hvf-facts §2.7 gives
+ * for a VM with a GIC: a GIC configuration with its three regions placed apart at the host's alignments
+ * and an MSI range in the upper half of the SPIs, hv_gic_create; then a vCPU whose MPIDR_EL1 is written.
+ * Each stage is the one before plus its steps; none where the host has no GIC.
+ */
+function vmmStages(arch: Arch, env: SpecEnv, vm: readonly Planned[]): Planned[][] {
+  const g = env.gic;
+  if (arch !== 'arm64' || g === undefined) return [];
+  const step = (call: string, args: Record<string, JsonValue>, bind?: string): Planned => {
+    const spec = callSpec(arch, call);
+    return { step: { call, args, ...(bind ? { bind } : {}) }, ...(spec ? { spec } : {}) };
+  };
+  const distributor = roundUp(0x0800_0000n, g.distributorBaseAlignment);
+  const msi = roundUp(distributor + BigInt(g.distributorSize), g.msiRegionBaseAlignment);
+  const redistributor = roundUp(msi + BigInt(g.msiRegionSize), g.redistributorBaseAlignment);
+  const msiCount = Math.max(1, Math.floor(g.spiCount / 2));
+  const gic = [
+    ...vm,
+    step('hv_gic_config_create', {}, 'gic_config'),
+    step('hv_gic_config_set_distributor_base', {
+      config: '$gic_config',
+      distributor_base_address: int(distributor),
+    }),
+    step('hv_gic_config_set_msi_region_base', { config: '$gic_config', msi_region_base_address: int(msi) }),
+    step('hv_gic_config_set_redistributor_base', {
+      config: '$gic_config',
+      redistributor_base_address: int(redistributor),
+    }),
+    step('hv_gic_config_set_msi_interrupt_range', {
+      config: '$gic_config',
+      msi_intid_base: g.spiBase + g.spiCount - msiCount,
+      msi_intid_count: msiCount,
+    }),
+    step('hv_gic_create', { gic_config: '$gic_config' }),
+  ];
+  const vcpu = [
+    ...gic,
+    step('hv_vcpu_create', { config: null }, 'vcpu'),
+    step('hv_vcpu_set_sys_reg', { vcpu: '$vcpu', reg: 'HV_SYS_REG_MPIDR_EL1', value: 0 }),
+  ];
+  return [gic, vcpu];
 }
 
 /** A JSON spelling of an out-value the spec predicts. */
@@ -365,6 +442,13 @@ export async function generateExample(arch: Arch, name: string): Promise<Example
         if (after && after.score > found.score) found = after;
         if (found.score === 3) break;
       }
+    }
+    // Still refused: on top of what a VMM sets up next (a GIC, then a vCPU of it).
+    for (const stage of vmmStages(arch, envFromCapabilities(follower.backend.capabilities), vmSteps)) {
+      if ((found?.score ?? -1) >= 3 || name === 'hv_vm_create') break;
+      if (!(await search.succeeds(stage))) break;
+      const onStage = await search.best(spec, stage);
+      if (onStage && onStage.score > (found?.score ?? -1)) found = onStage;
     }
     if (!found) throw new Error(`docs: could not make any call of ${name} (${arch}) to show as its example`);
 

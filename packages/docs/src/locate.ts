@@ -176,6 +176,20 @@ function enclosingEntry(node: ts.Node): { name: string; arch?: string } | undefi
   return undefined;
 }
 
+/**
+ * The function a name is passed to: as an argument (`ownerCall('hv_vcpu_flush', …)`) or as a property of
+ * an argument object (`vcpuRegisterPair({ get: 'hv_gic_get_icc_reg', … })`).
+ */
+function builderCalled(node: ts.StringLiteral): string | undefined {
+  let arg: ts.Node = node;
+  const p = node.parent;
+  if (ts.isPropertyAssignment(p) && ts.isObjectLiteralExpression(p.parent)) arg = p.parent;
+  const c = arg.parent;
+  return c && ts.isCallExpression(c) && ts.isIdentifier(c.expression) && c.arguments.some((a) => a === arg)
+    ? c.expression.text
+    : undefined;
+}
+
 /** Reads every `.ts` file of `packages/spec/src/calls/` under `repoRoot`. */
 export function indexSpecSources(repoRoot: string): SpecSourceIndex {
   const dir = join(repoRoot, 'packages', 'spec', 'src', 'calls');
@@ -235,10 +249,7 @@ export function indexSpecSources(repoRoot: string): SpecSourceIndex {
         // Names passed to builders (`accessorPair({ get: 'hv_vcpu_get_reg', … })`, `vcpuPrelude('hv_vcpu_run')`).
         if (!(ts.isPropertyAssignment(p) && propName(p) === 'name')) {
           const fn = enclosingFunctionName(node);
-          const calledBy =
-            ts.isCallExpression(p) && ts.isIdentifier(p.expression) && p.arguments.includes(node)
-              ? p.expression.text
-              : undefined;
+          const calledBy = builderCalled(node);
           calls.push({
             file,
             line: lineOf(node),

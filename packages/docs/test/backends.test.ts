@@ -38,6 +38,10 @@ test('a deviation touches the functions it concerns, by what it declares', () =>
   const arm = callSpec('arm64', 'hv_vcpu_set_vtimer_offset');
   assert.ok(arm && deviationTouches(counter, arm));
   assert.ok(!deviationTouches(counter, spec('hv_vm_map')));
+  const noGic: Deviation = { id: 't.no-gic', description: 'no GIC', calls: ['hv_gic_reset'] };
+  const reset = callSpec('arm64', 'hv_gic_reset');
+  assert.ok(reset && deviationTouches(noGic, reset), 'a call it declares missing');
+  assert.ok(!deviationTouches(noGic, spec('hv_vm_map')));
 });
 
 const gone: BackendLoaders = {

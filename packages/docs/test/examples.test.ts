@@ -84,7 +84,16 @@ test('a function no trace calls gets an example generated from the registry: its
   assert.equal(expect?.ret, hvReturnName(HV.HV_SUCCESS));
   assert.equal(typeof expect?.value, 'number');
 
-  const replayed = await replayExamples([flush, msr, read, protect, limit]);
+  // A call that needs a VMM's setup: a GIC and a vCPU, then a snapshot whose data it takes back.
+  const restore = await generateExample('arm64', 'hv_gic_set_state');
+  const calls = restore.trace.steps.map((s) => s.call);
+  for (const c of ['hv_gic_create', 'hv_vcpu_create', 'hv_gic_state_create', 'hv_gic_state_get_data'])
+    assert.ok(calls.includes(c), `${c} in ${calls.join(', ')}`);
+  assert.ok(calls.indexOf('hv_gic_create') < calls.indexOf('hv_vcpu_create'), 'the GIC before any vCPU');
+  assert.deepEqual(restore.trace.steps.at(-1)?.expect, { ret: 'HV_SUCCESS' });
+  assert.match(String(restore.trace.steps.at(-1)?.args.gic_state_data), /^\$/);
+
+  const replayed = await replayExamples([flush, msr, read, protect, limit, restore]);
   for (const r of replayed) assert.equal(r.report.status, 'pass', r.path);
 });
 

@@ -26,6 +26,7 @@ import type {
 import {
   ARM64_ARG_CHECKS,
   Arm64Configs,
+  callSpecs,
   checkAsyncThread,
   checkHostAllocSize,
   checkThread,
@@ -249,6 +250,14 @@ export const EL2_DEVIATIONS: readonly Deviation[] = Object.freeze([
     description:
       'QEMU’s GICv3 CPU interface makes ICC_SRE_EL1 a constant (0x7) without the trap ICC_SRE_EL2.Enable = 0 asks for (GICv3 architecture, ICC_SRE_EL2.Enable), so a guest access to it is not an exit here; HVF without hv_gic traps it (QEMU’s hvf code handles it, hvf-facts.md §2.8 [T]). The rest of the CPU interface traps (ICH_HCR_EL2.TALL0/TALL1/TC)',
     arm64ExitKinds: ['arm64.sysreg.gic.sre'],
+  },
+  {
+    id: 'el2.no-gic',
+    description:
+      'no in-framework GIC: every hv_gic_* answers HV_UNSUPPORTED, as on a host before macOS 15 (capabilities.gic is absent). QEMU’s GICv3 is the runtime’s own interrupt controller (its UART, its timers); the runtime has no virtual GIC to give a guest',
+    calls: callSpecs('arm64')
+      .map((s) => s.name)
+      .filter((n) => n.startsWith('hv_gic_')),
   },
   {
     id: 'el2.time',

@@ -111,10 +111,11 @@ export interface Deviation {
    */
   readonly arm64ExitKinds?: readonly Arm64ExitKind[];
   /**
-   * `hv_*` functions this backend answers HV_UNSUPPORTED where the spec predicts another result,
-   * because what they do cannot be done here (e.g. setting the guest TSC on a host without TSC
-   * offsetting). The harness takes HV_UNSUPPORTED from them as that deviation (state unchanged, the row
-   * not counted as covered); a trace step expecting anything else is *unsupported* there, not failed.
+   * `hv_*` functions this backend answers with an error where the spec predicts another result: ones
+   * it does not provide (as a host without them: no `hv_gic_*` before macOS 15, or el2 without a GIC)
+   * and ones whose effect cannot be had here (the guest TSC on a host without TSC offsetting). The
+   * harness takes HV_UNSUPPORTED from them as that deviation (state unchanged, the row not counted as
+   * covered); a replayed trace step of one whose expectation fails is *unsupported* there, not failed.
    */
   readonly calls?: readonly string[];
 }

@@ -930,15 +930,15 @@ function vcpuRegisterPair(opts: {
   ];
 }
 
-const noEl2: Row = {
+/** ICH and ICV registers exist only for a VM created with EL2. */
+const noEl2 = (what: 'ICH' | 'ICV'): Row => ({
   id: 'no-el2',
   when: 'the VM was created without EL2',
   applies: (s) => s.vm?.el2 !== true,
   ret: NOT_SUCCESS,
   evidence: H,
-  source:
-    'hvf-facts §2.7/§3: "ICH registers are only available when EL2 is enabled, otherwise returns an error" [H]; the code is undocumented [U]',
-};
+  source: `hvf-facts §2.7/§3: the ${what} registers are only available with EL2 enabled, otherwise an error [H]; the code is undocumented [U]`,
+});
 
 const ICC_SRE_EL2 = HV_GIC_ICC_REG.HV_GIC_ICC_REG_SRE_EL2;
 
@@ -994,7 +994,7 @@ const registers: CallSpec[] = [
       HV_GIC_ICH_REG.HV_GIC_ICH_REG_EISR_EL2 as number,
       HV_GIC_ICH_REG.HV_GIC_ICH_REG_ELRSR_EL2 as number,
     ]),
-    extra: () => [noEl2],
+    extra: () => [noEl2('ICH')],
     evidence: {
       get: 'hvf-facts §2.7: hv_gic_get_ich_reg: EL2 VMs only, owning thread [H]',
       set: 'hvf-facts §2.7: hv_gic_set_ich_reg: EL2 VMs only, owning thread [H]',
@@ -1007,7 +1007,7 @@ const registers: CallSpec[] = [
     type: IN.u32('hv_gic_icv_reg_t'),
     names: undefined,
     readOnly: new Set(),
-    extra: () => [{ ...noEl2, source: noEl2.source.replace('ICH', 'ICV') }],
+    extra: () => [noEl2('ICV')],
     evidence: { get: '', set: '' },
   }),
 ];

@@ -110,8 +110,11 @@ export type ObjectKind = 'config' | 'vcpu_config' | 'gic_config' | 'gic_state';
 /** Handle kinds: vCPUs, x86 address spaces and the arm64 objects. */
 export type HandleKind = 'vcpu' | 'asid' | ObjectKind;
 
-/** What a trace's `bind` holds: handles, integers, booleans, and host memory (`hv_vm_allocate`). */
-export type BindKind = HandleKind | 'u32' | 'u64' | 'u128' | 'bool' | 'mem';
+/**
+ * What a trace's `bind` holds: handles, integers, booleans, host memory (`hv_vm_allocate`), and bytes
+ * a call gave (`hv_gic_state_get_data`) that a later call takes back.
+ */
+export type BindKind = HandleKind | 'u32' | 'u64' | 'u128' | 'bool' | 'mem' | 'bytes';
 /**
  * What a call yields: a bindable value, the arm64 exit record, bytes, eight 64-bit values (CCSIDR_EL1),
  * or a record of several out-values (`hv_gic_get_spi_interrupt_range`).
@@ -119,7 +122,7 @@ export type BindKind = HandleKind | 'u32' | 'u64' | 'u128' | 'bool' | 'mem';
 export type OutKind = BindKind | 'exit' | 'bytes' | 'u64x8' | 'record';
 
 /** Bits of each bindable number, for range checks when a bound value is used as an argument. */
-export const KIND_BITS: Readonly<Record<Exclude<BindKind, 'bool' | 'mem'>, number>> = {
+export const KIND_BITS: Readonly<Record<Exclude<BindKind, 'bool' | 'mem' | 'bytes'>, number>> = {
   vcpu: 64,
   config: 64,
   vcpu_config: 64,

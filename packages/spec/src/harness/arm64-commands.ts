@@ -22,7 +22,7 @@ import { execute } from './execute.js';
 const call = (name: string, t: ThreadId, args: Record<string, unknown>): SpecCall => ({ name, t, args });
 
 /** A command that makes several checked calls, each chosen when the one before has answered. */
-class SequenceCommand implements HvCommand {
+export class SequenceCommand implements HvCommand {
   private readonly made: SpecCall[] = [];
   constructor(
     readonly label: string,
@@ -110,16 +110,32 @@ function creator(name: string, count: (s: SpecState) => number): fc.Arbitrary<Hv
   );
 }
 
-/** `hv_vcpu_create` with NULL, a vCPU configuration, or a forged one. */
+type VcpuConfigChoice = 'null' | 'known' | 'bogus' | 'fill';
+
+/**
+ * `hv_vcpu_create` with NULL, a vCPU configuration, or a forged one; or a VMM starting one vCPU per
+ * thread that has none, until the VM's limit refuses one.
+ */
 function vcpuCreate(): fc.Arbitrary<HvCommand> {
   const config = fc.oneof(
-    { weight: 6, arbitrary: fc.constant<'null' | 'known' | 'bogus'>('null') },
-    { weight: 3, arbitrary: fc.constant<'null' | 'known' | 'bogus'>('known') },
-    { weight: 1, arbitrary: fc.constant<'null' | 'known' | 'bogus'>('bogus') },
+    { weight: 6, arbitrary: fc.constant<VcpuConfigChoice>('null') },
+    { weight: 3, arbitrary: fc.constant<VcpuConfigChoice>('known') },
+    { weight: 1, arbitrary: fc.constantFrom<VcpuConfigChoice>('bogus', 'fill') },
   );
   return fc.tuple(config, fc.nat(3), fc.nat(THREADS - 1)).map(
     ([k, i, t]) =>
       new SequenceCommand('hv_vcpu_create', async (m, run) => {
+        if (k === 'fill') {
+          const s = m.state;
+          if (!s.vm) return;
+          for (let u = 0; u < THREADS; u++) {
+            if ([...s.vcpus.values()].some((v) => v.owner === u)) continue;
+            const full = s.vcpus.size >= s.env.maxVcpus;
+            await run(call('hv_vcpu_create', u, { config: null }));
+            if (full) return;
+          }
+          return;
+        }
         const known = [...m.state.vcpuConfigs];
         const cfg = k === 'null' ? null : k === 'bogus' ? 998 : known[i % Math.max(known.length, 1)];
         if (cfg === undefined) return;
@@ -204,51 +220,85 @@ function rangeFor(g: GicParameters, choice: RangeChoice): readonly [number, numb
   }
 }
 
+/** How a VMM's GIC setup goes: each base set or not, placed well or not; the MSI range; the config passed. */
+export interface GicChoices {
+  readonly distributor: BaseChoice;
+  readonly redistributor: BaseChoice;
+  readonly msi: BaseChoice;
+  readonly range: RangeChoice;
+  readonly bogus: boolean;
+}
+
+/** Mostly a configured GIC; now and then a configuration left as it was created (no base, no range). */
+export const gicChoices: fc.Arbitrary<GicChoices> = fc.oneof(
+  {
+    weight: 15,
+    arbitrary: fc.record({
+      distributor: baseChoice,
+      redistributor: baseChoice,
+      msi: fc.oneof(
+        { weight: 1, arbitrary: fc.constant<BaseChoice>('unset') },
+        { weight: 2, arbitrary: baseChoice },
+      ),
+      range: rangeChoice,
+      bogus: fc.oneof(
+        { weight: 12, arbitrary: fc.constant(false) },
+        { weight: 1, arbitrary: fc.constant(true) },
+      ),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constant<GicChoices>({
+      distributor: 'unset',
+      redistributor: 'unset',
+      msi: 'unset',
+      range: 'none',
+      bogus: false,
+    }),
+  },
+);
+
+/** A configuration, its bases and MSI range, then hv_gic_create: each call checked. */
+export async function setUpGic(
+  m: Model,
+  run: (c: SpecCall) => Promise<unknown>,
+  c: GicChoices,
+  t: ThreadId,
+): Promise<void> {
+  const g = m.state.env.gic;
+  if (!g || m.state.gicConfigs.size >= 4) return;
+  const config = (await run(call('hv_gic_config_create', t, {}))) as number | undefined;
+  if (config === undefined) return;
+  const dist = baseFor(g, 'distributor', c.distributor, HOME.redistributor);
+  const redist = baseFor(g, 'redistributor', c.redistributor, dist ?? 0n);
+  const msiBase = baseFor(g, 'msi', c.msi, dist ?? 0n);
+  const set = async (name: string, arg: string, v: bigint | undefined): Promise<void> => {
+    if (v !== undefined) await run(call(name, t, { config, [arg]: v }));
+  };
+  await set('hv_gic_config_set_distributor_base', 'distributor_base_address', dist);
+  await set('hv_gic_config_set_redistributor_base', 'redistributor_base_address', redist);
+  await set('hv_gic_config_set_msi_region_base', 'msi_region_base_address', msiBase);
+  const r = rangeFor(g, c.range);
+  if (r)
+    await run(
+      call('hv_gic_config_set_msi_interrupt_range', t, {
+        config,
+        msi_intid_base: r[0],
+        msi_intid_count: r[1],
+      }),
+    );
+  await run(call('hv_gic_create', t, { gic_config: c.bogus ? 997 : config }));
+}
+
 /**
- * A VMM's GIC setup: a configuration, its bases and MSI range (each set or not, well placed or not),
- * then hv_gic_create; most often right after hv_vm_create, before any vCPU.
+ * A VMM's GIC setup on its own: after hv_vm_create and before any vCPU most often, but at any point
+ * (the creation-order rows).
  */
 function gicCreate(): fc.Arbitrary<HvCommand> {
   return fc
-    .tuple(
-      baseChoice,
-      baseChoice,
-      fc.oneof(
-        { weight: 3, arbitrary: fc.constant<BaseChoice>('unset') },
-        { weight: 2, arbitrary: baseChoice },
-      ),
-      rangeChoice,
-      fc.oneof({ weight: 12, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
-      threadArb,
-    )
-    .map(
-      ([d, rd, msi, range, bogus, t]) =>
-        new SequenceCommand('hv_gic_create', async (m, run) => {
-          const g = m.state.env.gic;
-          if (!g || m.state.gicConfigs.size >= 4) return;
-          const config = (await run(call('hv_gic_config_create', t, {}))) as number | undefined;
-          if (config === undefined) return;
-          const dist = baseFor(g, 'distributor', d, HOME.redistributor);
-          const redist = baseFor(g, 'redistributor', rd, dist ?? 0n);
-          const msiBase = baseFor(g, 'msi', msi, dist ?? 0n);
-          const set = async (name: string, arg: string, v: bigint | undefined): Promise<void> => {
-            if (v !== undefined) await run(call(name, t, { config, [arg]: v }));
-          };
-          await set('hv_gic_config_set_distributor_base', 'distributor_base_address', dist);
-          await set('hv_gic_config_set_redistributor_base', 'redistributor_base_address', redist);
-          await set('hv_gic_config_set_msi_region_base', 'msi_region_base_address', msiBase);
-          const r = rangeFor(g, range);
-          if (r)
-            await run(
-              call('hv_gic_config_set_msi_interrupt_range', t, {
-                config,
-                msi_intid_base: r[0],
-                msi_intid_count: r[1],
-              }),
-            );
-          await run(call('hv_gic_create', t, { gic_config: bogus ? 997 : config }));
-        }),
-    );
+    .tuple(gicChoices, threadArb)
+    .map(([c, t]) => new SequenceCommand('hv_gic_create', (m, run) => setUpGic(m, run, c, t)));
 }
 
 /** A vCPU of the GIC's VM: its affinity in MPIDR_EL1 (or not yet), then its redistributor's IPA. */
@@ -285,15 +335,25 @@ function gicVcpu(): fc.Arbitrary<HvCommand> {
 }
 
 type DataChoice = 'same' | 'short' | 'corrupted' | 'other';
+/** What happens between the save and the restore: nothing, a run (that may fail), a GIC reset. */
+type Between = 'nothing' | 'run' | 'reset';
 
-/** Save the GIC (state object, size, data), then restore data that is it, a piece of it, or spoilt. */
+/**
+ * Save the GIC (state object, size, data), then restore data that is it, a piece of it, or spoilt;
+ * in between, now and then a vCPU runs (the restore then comes too late) or the GIC is reset, as a VMM
+ * resetting its VM does.
+ */
 function gicState(): fc.Arbitrary<HvCommand> {
   const data = fc.oneof(
-    { weight: 4, arbitrary: fc.constant<DataChoice>('same') },
-    { weight: 2, arbitrary: fc.constantFrom<DataChoice>('short', 'corrupted', 'other') },
+    { weight: 3, arbitrary: fc.constant<DataChoice>('same') },
+    { weight: 3, arbitrary: fc.constantFrom<DataChoice>('short', 'corrupted', 'other') },
   );
-  return fc.tuple(data, fc.boolean(), threadArb).map(
-    ([d, sizeFirst, t]) =>
+  const between = fc.oneof(
+    { weight: 8, arbitrary: fc.constant<Between>('nothing') },
+    { weight: 2, arbitrary: fc.constantFrom<Between>('run', 'reset') },
+  );
+  return fc.tuple(data, fc.boolean(), threadArb, between, fc.nat(7), runMode).map(
+    ([d, sizeFirst, t, b, i, mode]) =>
       new SequenceCommand('hv_gic_set_state', async (m, run) => {
         const s = m.state;
         if (!s.vm?.gic || s.gicStates.size >= 4) return;
@@ -302,6 +362,8 @@ function gicState(): fc.Arbitrary<HvCommand> {
         if (sizeFirst) await run(call('hv_gic_state_get_size', t, { state }));
         const blob = (await run(call('hv_gic_state_get_data', t, { state }))) as Uint8Array | undefined;
         if (!blob) return;
+        if (b === 'run') await runOnce(m, run, i, mode);
+        if (b === 'reset') await run(call('hv_gic_reset', t, {}));
         let bytes: Uint8Array = blob.slice();
         if (d === 'short') bytes = blob.slice(0, Math.max(0, blob.length - 0x10));
         else if (d === 'corrupted') bytes[0] = (bytes[0] ?? 0) ^ 0xff;
@@ -313,37 +375,48 @@ function gicState(): fc.Arbitrary<HvCommand> {
   );
 }
 
+/** EL1h, or EL2h, which no guest of a VM without EL2 runs in (a run that fails). */
+const runMode = fc.oneof(
+  { weight: 1, arbitrary: fc.constant(BigInt(CPSR_EL1H_DAIF)) },
+  { weight: 1, arbitrary: fc.constant(0x3c9n) },
+);
+
 /**
  * A run of a vCPU of the GIC's VM, so that later restores meet the "before any vCPU runs" rule. The
  * spec predicts no guest behaviour in a VM with a GIC, so the run is made to end at once whatever the
  * GIC does: PC and VBAR_EL1 at an IPA nothing is mapped at, the MMU off, so that the first fetch (or
  * that of any exception vector) is a stage-2 fault. Only the calls' rows are judged.
  */
+async function runOnce(
+  m: Model,
+  run: (c: SpecCall) => Promise<unknown>,
+  i: number,
+  mode: bigint,
+): Promise<void> {
+  const s = m.state;
+  const vm = s.vm;
+  if (!vm?.gic) return;
+  if (s.vcpus.size === 0) await run(call('hv_vcpu_create', 1, { config: null }));
+  const live = [...s.vcpus.values()].filter((v) => !v.cancel);
+  const v = live[i % Math.max(live.length, 1)];
+  if (!v) return;
+  const maps = vm.spaces.get(0) ?? [];
+  const g = BigInt(vm.granule);
+  let ipa = vm.addrLimit - g;
+  while (ipa > 0n && maps.some((x) => ipa < x.addr + x.size && x.addr < ipa + g)) ipa -= g;
+  const t = v.owner;
+  const vcpu = forgeVcpu(v.handle);
+  await run(call('hv_vcpu_set_sys_reg', t, { vcpu, reg: HV_SYS_REG.HV_SYS_REG_SCTLR_EL1, value: 0n }));
+  await run(call('hv_vcpu_set_sys_reg', t, { vcpu, reg: HV_SYS_REG.HV_SYS_REG_VBAR_EL1, value: ipa }));
+  await run(call('hv_vcpu_set_reg', t, { vcpu, reg: HV_REG.HV_REG_CPSR, value: mode }));
+  await run(call('hv_vcpu_set_reg', t, { vcpu, reg: HV_REG.HV_REG_PC, value: ipa }));
+  await run(call('hv_vcpu_run', t, { vcpu }));
+}
+
 function gicRun(): fc.Arbitrary<HvCommand> {
-  return fc.nat(7).map(
-    (i) =>
-      new SequenceCommand('hv_vcpu_run', async (m, run) => {
-        const s = m.state;
-        const vm = s.vm;
-        if (!vm?.gic) return;
-        const live = [...s.vcpus.values()].filter((v) => !v.cancel);
-        const v = live[i % Math.max(live.length, 1)];
-        if (!v) return;
-        const maps = vm.spaces.get(0) ?? [];
-        const g = BigInt(vm.granule);
-        let ipa = vm.addrLimit - g;
-        while (ipa > 0n && maps.some((x) => ipa < x.addr + x.size && x.addr < ipa + g)) ipa -= g;
-        const t = v.owner;
-        const vcpu = forgeVcpu(v.handle);
-        await run(call('hv_vcpu_set_sys_reg', t, { vcpu, reg: HV_SYS_REG.HV_SYS_REG_SCTLR_EL1, value: 0n }));
-        await run(call('hv_vcpu_set_sys_reg', t, { vcpu, reg: HV_SYS_REG.HV_SYS_REG_VBAR_EL1, value: ipa }));
-        await run(
-          call('hv_vcpu_set_reg', t, { vcpu, reg: HV_REG.HV_REG_CPSR, value: BigInt(CPSR_EL1H_DAIF) }),
-        );
-        await run(call('hv_vcpu_set_reg', t, { vcpu, reg: HV_REG.HV_REG_PC, value: ipa }));
-        await run(call('hv_vcpu_run', t, { vcpu }));
-      }),
-  );
+  return fc
+    .tuple(fc.nat(7), runMode)
+    .map(([i, mode]) => new SequenceCommand('hv_vcpu_run', (m, run) => runOnce(m, run, i, mode)));
 }
 
 type RegFamily = 'distributor' | 'redistributor' | 'icc' | 'ich' | 'icv' | 'msi';
@@ -395,49 +468,84 @@ const REG_CALLS: Record<RegFamily, { get: string; set: string; perVcpu: boolean 
   msi: { get: 'hv_gic_get_msi_reg', set: 'hv_gic_set_msi_reg', perVcpu: false },
 };
 
+/** How an MSI goes: none, to the frame's GICM_SET_SPI_NSR, to the frame's base, or outside the range. */
+type MsiChoice = 'none' | 'ok' | 'base' | 'outside';
+
 /**
- * A VMM saving or restoring a GIC register, as it does around a snapshot: read one, and maybe write
- * back what it read (or another value), on the owner thread of a vCPU of the GIC's VM for the per-vCPU
- * families; sometimes an MSI through the frame as well.
+ * A VMM saving or restoring GIC registers, as it does around a snapshot: read some, and maybe write
+ * back what it read (or another value), on the owner thread of a vCPU for the per-vCPU families (now
+ * and then from another thread); then an SPI, and maybe an MSI through the frame. In a VM without a
+ * GIC the same calls meet the no-GIC rows.
  */
 function gicRegisters(): fc.Arbitrary<HvCommand> {
   const family = fc.constantFrom<RegFamily>('distributor', 'redistributor', 'icc', 'ich', 'icv', 'msi');
+  const fromOwner = fc.oneof(
+    { weight: 4, arbitrary: fc.constant(true) },
+    { weight: 1, arbitrary: fc.constant(false) },
+  );
+  const access = fc
+    .tuple(family, fc.nat(7), fc.boolean(), u64Arb, fromOwner)
+    .chain(([f, i, write, value, owner]) =>
+      registerArb(f).map((reg) => ({ f, i, write, value, owner, reg })),
+    );
+  const msiChoice = fc.oneof(
+    { weight: 2, arbitrary: fc.constantFrom<MsiChoice>('none', 'ok') },
+    { weight: 1, arbitrary: fc.constantFrom<MsiChoice>('base', 'outside') },
+  );
   return fc
-    .tuple(family, fc.nat(7), fc.boolean(), u64Arb, fc.boolean(), fc.nat(THREADS - 1))
-    .chain(([f, i, write, value, msi, t]) =>
-      registerArb(f).map((reg) => ({ f, i, write, value, msi, t, reg })),
+    .tuple(
+      fc.array(access, { minLength: 1, maxLength: 4 }),
+      msiChoice,
+      fc.nat(THREADS - 1),
+      intidArb(),
+      fc.boolean(),
     )
     .map(
-      ({ f, i, write, value, msi, t, reg }) =>
-        new SequenceCommand(REG_CALLS[f].get, async (m, run) => {
+      ([accesses, msi, t, spi, level]) =>
+        new SequenceCommand('hv_gic_get_distributor_reg', async (m, run) => {
           const s = m.state;
-          if (!s.vm?.gic) return;
-          const calls = REG_CALLS[f];
-          if (calls.perVcpu && s.vcpus.size === 0 && s.env.maxVcpus > 0)
-            await run(call('hv_vcpu_create', t, { config: null }));
-          const live = [...s.vcpus.values()];
-          const v = live[i % Math.max(live.length, 1)];
-          if (calls.perVcpu && !v) return;
-          const target =
-            calls.perVcpu && v ? { t: v.owner, args: { vcpu: forgeVcpu(v.handle) } } : { t, args: {} };
-          const got = await run(call(calls.get, target.t, { ...target.args, reg }));
-          if (write)
-            await run(
-              call(calls.set, target.t, {
-                ...target.args,
-                reg,
-                value: typeof got === 'bigint' ? got : value,
-              }),
-            );
+          if (!s.vm) return;
+          if (s.vm.gic && s.vcpus.size === 0) await run(call('hv_vcpu_create', t, { config: null }));
+          for (const { f, i, write, value, owner, reg } of accesses) {
+            const calls = REG_CALLS[f];
+            const live = [...s.vcpus.values()];
+            const v = live[i % Math.max(live.length, 1)];
+            if (calls.perVcpu && !v) continue;
+            // The owner rule (§2.7 [H]): per-vCPU registers from the vCPU's thread, or another.
+            const target =
+              calls.perVcpu && v
+                ? {
+                    t: owner ? v.owner : (v.owner + 1 + (i % (THREADS - 1))) % THREADS,
+                    args: { vcpu: forgeVcpu(v.handle) },
+                  }
+                : { t, args: {} };
+            const got = await run(call(calls.get, target.t, { ...target.args, reg }));
+            if (write)
+              await run(
+                call(calls.set, target.t, {
+                  ...target.args,
+                  reg,
+                  value: typeof got === 'bigint' ? got : value,
+                }),
+              );
+          }
+          await run(call('hv_gic_set_spi', t, { intid: spi(s), level }));
           const frame = s.vm?.gic?.msi;
-          if (msi && frame)
-            await run(
-              call('hv_gic_send_msi', t, {
-                // Now and then the frame's base instead of its GICM_SET_SPI_NSR.
-                address: frame.base + (i === 7 ? 0n : BigInt(HV_GIC_MSI_REG.HV_GIC_REG_GICM_SET_SPI_NSR)),
-                intid: frame.intidBase + (i % frame.count),
-              }),
-            );
+          if (msi === 'none') return;
+          const nsr = BigInt(HV_GIC_MSI_REG.HV_GIC_REG_GICM_SET_SPI_NSR);
+          // A GIC without an MSI frame: where VMMs put one (the no-MSI row).
+          if (!frame) {
+            await run(call('hv_gic_send_msi', t, { address: HOME.msi + nsr, intid: 0 }));
+            return;
+          }
+          const k = accesses.length;
+          await run(
+            call('hv_gic_send_msi', t, {
+              address: msi === 'base' ? frame.base : frame.base + nsr,
+              intid:
+                msi === 'outside' ? frame.intidBase + frame.count + k : frame.intidBase + (k % frame.count),
+            }),
+          );
         }),
     );
 }
@@ -523,9 +631,9 @@ export function arm64Shaped(page: number): Map<string, Weighted> {
 export function gicSequences(): Weighted[] {
   return [
     { weight: 4, arbitrary: gicCreate() },
-    { weight: 3, arbitrary: gicVcpu() },
-    { weight: 3, arbitrary: gicState() },
-    { weight: 2, arbitrary: gicRun() },
-    { weight: 6, arbitrary: gicRegisters() },
+    { weight: 2, arbitrary: gicVcpu() },
+    { weight: 2, arbitrary: gicState() },
+    { weight: 1, arbitrary: gicRun() },
+    { weight: 4, arbitrary: gicRegisters() },
   ];
 }

@@ -40,7 +40,7 @@ const UNKNOWN_LIMIT = 1 << 20;
 
 interface Bound {
   readonly kind: BindKind;
-  readonly value: number | bigint | boolean | undefined;
+  readonly value: number | bigint | boolean | Uint8Array | undefined;
 }
 
 /** What a step says happened. */
@@ -104,6 +104,9 @@ function lintEnv(trace: Trace): SpecEnv {
     },
     mem: (name, field) => {
       throw new FieldError(field, name);
+    },
+    bytes: (name, field) => {
+      throw new FieldError(field, `$${name}`);
     },
   };
   for (const step of trace.steps) {
@@ -196,6 +199,9 @@ function recorded(check: ExpectCheck, spec: TraceCallSpec): Recorded {
       value = exit;
       known = true;
     }
+  } else if (spec.out === 'bytes' && check.bytes !== undefined) {
+    value = check.bytes;
+    known = true;
   } else if (check.value !== undefined) {
     const v = check.value;
     if ('bool' in v) {
@@ -251,12 +257,18 @@ export function lintTrace(trace: Trace, options: LintOptions = {}): LintReport {
       const b = binds.get(name);
       if (!b || !accept.includes(b.kind)) throw new FieldError(field, `$${name} is not bound`);
       if (b.value === undefined) throw new FieldError(field, `$${name} has no value (its call failed)`);
-      return b.value;
+      return b.value as number | bigint | boolean;
     },
     mem(name, field) {
       const m = mems.get(name);
       if (!m) throw new FieldError(field, `no host buffer named ${JSON.stringify(name)}`);
       return m;
+    },
+    bytes(name, field) {
+      const b = binds.get(name);
+      if (b?.kind !== 'bytes') throw new FieldError(field, `$${name} is not bound`);
+      if (!(b.value instanceof Uint8Array)) throw new FieldError(field, `$${name} has no recorded bytes`);
+      return b.value;
     },
   };
 
@@ -447,7 +459,7 @@ export function lintTrace(trace: Trace, options: LintOptions = {}): LintReport {
       spec.out !== 'mem'
     ) {
       const kind = spec.out as BindKind;
-      binds.set(step.bind, { kind, value: value as number | bigint | boolean | undefined });
+      binds.set(step.bind, { kind, value: value as number | bigint | boolean | Uint8Array | undefined });
     }
     if (!ok) return;
 

@@ -29,6 +29,8 @@ export interface ConvertEnv {
   ref(name: string, accept: readonly BindKind[], field: string): number | bigint | boolean;
   /** The buffer `host_alloc` made under `name`; throws FieldError when there is none. */
   mem(name: string, field: string): HostMemory;
+  /** The bytes an earlier step bound to `name`; throws FieldError when there are none. */
+  bytes(name: string, field: string): Uint8Array;
 }
 
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -227,6 +229,8 @@ export function convertArg(
         throw new FieldError(field, `expected the name of a host_alloc buffer, got ${describeJson(raw)}`);
       return env.mem(raw, field);
     case 'hex':
+      // Data a call gave, by the name its step bound (a VMM passes back what it was handed).
+      if (typeof raw === 'string' && raw.startsWith('$')) return env.bytes(refName(raw, field), field);
       return toBytes(raw, field);
     case 'name':
     case 'label':

@@ -76,7 +76,6 @@ export function bindKindOf(spec: TraceCallSpec): BindKind | undefined {
   switch (spec.out) {
     case undefined:
     case 'exit':
-    case 'bytes':
     case 'u64x8':
     case 'record':
       return undefined;
@@ -146,7 +145,7 @@ export function compileExpect(
       }
       out.value = { fields };
     } else {
-      const bits = KIND_BITS[spec.out as Exclude<BindKind, 'bool' | 'mem'>];
+      const bits = KIND_BITS[spec.out as Exclude<BindKind, 'bool' | 'mem' | 'bytes'>];
       out.value = convertNumeric(obj.value, 'expect.value', bits, spec.valueVocab?.(args), env);
     }
   }
@@ -214,6 +213,16 @@ class StaticEnv implements ConvertEnv {
       );
     }
     return b.kind === 'bool' ? false : 0;
+  }
+  bytes(name: string, field: string): Uint8Array {
+    const b = this.binds.get(name);
+    if (!b) throw new FieldError(field, `$${name} is not bound by an earlier step`);
+    if (b.kind !== 'bytes')
+      throw new FieldError(
+        field,
+        `$${name} holds a ${b.kind} (bound by step ${b.step}, ${b.call}), expected bytes`,
+      );
+    return new Uint8Array(0);
   }
   mem(name: string, field: string): HostMemory {
     if (!this.mems.has(name))

@@ -18,9 +18,10 @@
  *   an exit kind one of the backend's deviations declares it never produces (`arm64ExitKinds`), found
  *   before a synchronous run is made (an async run's at its await); an x86 exit-reason read expecting
  *   a reason the backend declares it never reports (`exitReasons`); an `x86_setup` of a mode the
- *   backend declares it cannot run (deviation `x86.mode.<mode>`); a call that answered HV_UNSUPPORTED
- *   where the backend declares that call unsupported (`calls`). The step and every later step are
- *   then reported unsupported.
+ *   backend declares it cannot run (deviation `x86.mode.<mode>`); a step whose expectation fails, of
+ *   a function one of the backend's deviations lists (`calls`: it answered HV_UNSUPPORTED, or the
+ *   backend does not provide the function). The step and every later step are then reported
+ *   unsupported.
  * - After a failure every later step is skipped. Async runs still in flight are then cancelled
  *   (`hv_vcpus_exit` / `hv_vcpu_interrupt` from thread 0) and awaited, so the backend is left idle.
  * @module
@@ -67,7 +68,7 @@ export interface ReplayOptions {
 
 interface Bound {
   readonly kind: BindKind;
-  readonly value: number | bigint | boolean | undefined;
+  readonly value: number | bigint | boolean | Uint8Array | undefined;
   readonly step: number;
   readonly call: string;
   readonly ret: number | undefined;
@@ -81,6 +82,15 @@ class RuntimeEnv implements ConvertEnv {
     if (!b || !accept.includes(b.kind))
       throw new FieldError(field, `$${name} is not bound to a ${accept.join(' or ')}`);
     if (b.value === undefined) {
+      const why = b.ret === undefined ? 'made no call' : `returned ${hvReturnName(b.ret)}`;
+      throw new FieldError(field, `$${name} has no value: step ${b.step} (${b.call}) ${why}`);
+    }
+    return b.value as number | bigint | boolean;
+  }
+  bytes(name: string, field: string): Uint8Array {
+    const b = this.binds.get(name);
+    if (b?.kind !== 'bytes') throw new FieldError(field, `$${name} is not bound to bytes`);
+    if (!(b.value instanceof Uint8Array)) {
       const why = b.ret === undefined ? 'made no call' : `returned ${hvReturnName(b.ret)}`;
       throw new FieldError(field, `$${name} has no value: step ${b.step} (${b.call}) ${why}`);
     }
@@ -375,9 +385,8 @@ export async function replayTrace(
             backend.host_write(args[0] as HostMemory, args[1] as number, args[2] as Uint8Array);
             produced = {};
           } else {
-            produced = {
-              bytes: backend.host_read(args[0] as HostMemory, args[1] as number, args[2] as number),
-            };
+            const bytes = backend.host_read(args[0] as HostMemory, args[1] as number, args[2] as number);
+            produced = { value: bytes, bytes };
           }
           break;
         }
@@ -505,7 +514,9 @@ export async function replayTrace(
           // Host memory from the call (hv_vm_allocate) is a buffer the later steps name.
           if (ok && produced.value !== undefined) env.mems.set(step.bind, produced.value as HostMemory);
         } else {
-          const value = ok ? (produced.value as number | bigint | boolean | undefined) : undefined;
+          const value = ok
+            ? (produced.value as number | bigint | boolean | Uint8Array | undefined)
+            : undefined;
           env.binds.set(step.bind, { kind, value, step: index, call: step.call, ret: produced.ret });
         }
       }
@@ -536,6 +547,13 @@ export async function replayTrace(
           deviation,
         );
       }
+      const missing = problem ? caps.deviations.find((d) => d.calls?.includes(step.call)) : undefined;
+      if (problem && missing)
+        return end(
+          'unsupported',
+          `${caps.backend} declares it does not provide ${step.call} (${problem})`,
+          missing.id,
+        );
       return problem ? end('fail', problem) : end('pass');
     } catch (e) {
       if (e instanceof StepEnd) return end(e.status, e.message, e.deviation);
@@ -591,6 +609,9 @@ const LITERAL_ENV: ConvertEnv = {
   },
   mem(name: string, field: string): never {
     throw new FieldError(field, `no host buffer ${JSON.stringify(name)}`);
+  },
+  bytes(name: string, field: string): never {
+    throw new FieldError(field, `$${name}: x86_setup takes no bytes`);
   },
 };
 

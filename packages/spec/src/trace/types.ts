@@ -13,7 +13,8 @@
  *   trace can pass an illegal value on purpose.
  * - Memory flags are a list of names (`["READ","EXEC"]`, `HV_MEMORY_` prefix optional) or a number.
  *   x86 option words (`hv_vm_options_t`, `hv_vcpu_options_t`) are a name, a list of names or a number.
- * - `"$name"` refers to the out-value bound by an earlier step's `bind` (the latest such step).
+ * - `"$name"` refers to the out-value bound by an earlier step's `bind` (the latest such step); bytes
+ *   a call gave (`hv_gic_state_get_data`, `host_read`) can be bound and passed back the same way.
  *   Host buffers are referred to by the bare name given to `host_alloc`.
  * - An async step (`"async": true`, only `hv_vcpu_run`) must carry a `label`; the step
  *   `{ "call": "await", "args": { "label": ... } }` waits for it and carries its `expect` and `bind`.
@@ -57,7 +58,7 @@ export interface Step {
   readonly args: { readonly [name: string]: JsonValue };
   /** What to check; only the listed fields are checked. */
   readonly expect?: Expect;
-  /** Binds the call's out-value (a vCPU, a config, a register value...) to `$name`. */
+  /** Binds the call's out-value (a vCPU, a config, a register value, bytes...) to `$name`. */
   readonly bind?: string;
   /** Starts the call (`hv_vcpu_run`) without waiting; `await` with the same `label` waits for it. */
   readonly async?: boolean;

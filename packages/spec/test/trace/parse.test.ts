@@ -374,6 +374,18 @@ describe('parseTrace rejects, naming file, step and field', () => {
       /step 0 \(hv_vm_create\): bind: hv_vm_create has no out-value to bind/,
     ],
     [
+      'bytes from a binding of another kind',
+      arm64(
+        vmCreate,
+        { ...vcpuCreate, bind: 'cpu' },
+        {
+          call: 'hv_gic_set_state',
+          args: { gic_state_data: '$cpu' },
+        },
+      ),
+      /step 2 \(hv_gic_set_state\): args\.gic_state_data: \$cpu holds a vcpu .*expected bytes/,
+    ],
+    [
       'bad bind name',
       arm64(vmCreate, { ...vcpuCreate, bind: '$cpu' }),
       /step 1 \(hv_vcpu_create\): bind: expected a name/,

@@ -418,6 +418,28 @@ describe('replayTrace', () => {
     assert.equal(bad.firstProblem?.message, 'bytes: expected ffff, got 0100');
   });
 
+  it('passes bytes a step bound to a later step as $name', async () => {
+    const steps = [
+      { call: 'host_alloc', args: { name: 'ram', size: 4096 } },
+      { call: 'host_write', args: { mem: 'ram', offset: 0, bytes: 'c0ffee' } },
+      { call: 'host_read', args: { mem: 'ram', offset: 0, size: 3 }, bind: 'saved' },
+      { call: 'host_write', args: { mem: 'ram', offset: 8, bytes: '$saved' } },
+      { call: 'host_read', args: { mem: 'ram', offset: 8, size: 3 }, expect: { bytes: 'c0ffee' } },
+    ];
+    assert.equal((await replayTrace(trace('arm64', ...steps), asArm(arm()))).status, 'pass');
+  });
+
+  it('a failing step of a call a deviation declares missing is unsupported; otherwise it fails', async () => {
+    const b = arm() as FakeArm64 & { hv_gic_reset(t: number): Result };
+    b.hv_gic_reset = () => ({ ret: HV.HV_UNSUPPORTED });
+    const steps = [vmCreate, { call: 'hv_gic_reset', args: {}, expect: { ret: 'HV_SUCCESS' } }];
+    assert.equal((await replayTrace(trace('arm64', ...steps), asArm(b))).status, 'fail');
+    b.caps = { deviations: [{ id: 'fake.no-gic', description: 'no GIC', calls: ['hv_gic_reset'] }] };
+    const without = await replayTrace(trace('arm64', ...steps), asArm(b));
+    assert.equal(without.status, 'unsupported');
+    assert.equal(without.firstProblem?.deviation, 'fake.no-gic');
+  });
+
   it('runs async steps and awaits them by label (cancellation)', async () => {
     const b = arm();
     const report = await replayTrace(
