@@ -5,20 +5,12 @@
  * can never outlive its memory; `reset()` drops every buffer at once, as process exit would.
  * @module
  */
-import { checkHostAllocSize, type HostMemory } from '@hvspec/spec';
+import { checkHostAllocSize, checkHostOffset, type HostMemory } from '@hvspec/spec';
 
 /** One buffer: the handle given out plus its bytes. */
 interface HostBuffer {
   readonly handle: HostMemory;
   readonly bytes: Uint8Array;
-}
-
-function checkOffset(name: string, value: unknown): asserts value is number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new TypeError(
-      `${name} must be a non-negative integer, got ${typeof value === 'bigint' ? `${value}n` : String(value)}`,
-    );
-  }
 }
 
 /** The backend's host buffers, by id. Ids are never reused, so a buffer kept across `reset()` is detected. */
@@ -70,7 +62,7 @@ export class HostMemoryPool {
 
   write(mem: HostMemory, offset: number, bytes: Uint8Array): void {
     const target = this.bytes(mem);
-    checkOffset('offset', offset);
+    checkHostOffset('offset', offset);
     if (!(bytes instanceof Uint8Array)) throw new TypeError('bytes must be a Uint8Array');
     if (offset + bytes.length > target.length) {
       throw new RangeError(
@@ -82,8 +74,8 @@ export class HostMemoryPool {
 
   read(mem: HostMemory, offset: number, size: number): Uint8Array {
     const source = this.bytes(mem);
-    checkOffset('offset', offset);
-    checkOffset('size', size);
+    checkHostOffset('offset', offset);
+    checkHostOffset('size', size);
     if (offset + size > source.length) {
       throw new RangeError(
         `host_read of ${size} bytes at offset ${offset} is outside the ${source.length}-byte buffer`,

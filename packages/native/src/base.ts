@@ -7,6 +7,7 @@ import {
   type Capabilities,
   checkAsyncThread,
   checkHostAllocSize,
+  checkHostOffset,
   checkThread,
   checkU32,
   type Deviation,
@@ -26,14 +27,6 @@ const NO_RESULT: Result<bigint> = Object.freeze({ ret: HV.HV_SUCCESS, value: 0n 
 export interface VcpuSlot {
   readonly owner: number;
   readonly slot: number;
-}
-
-function checkOffset(name: string, value: unknown): asserts value is number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new TypeError(
-      `${name} must be a non-negative integer, got ${typeof value === 'bigint' ? `${value}n` : String(value)}`,
-    );
-  }
 }
 
 /** Memory flag sets (0..7) from a bit mask (bit i = set i). */
@@ -190,7 +183,7 @@ export abstract class NativeBase<A extends NativeAddon> {
 
   host_write(mem: HostMemory, offset: number, bytes: Uint8Array): void {
     const m = this.mem(mem, 'mem');
-    checkOffset('offset', offset);
+    checkHostOffset('offset', offset);
     if (!(bytes instanceof Uint8Array)) throw new TypeError('bytes must be a Uint8Array');
     if (offset + bytes.length > m.size) {
       throw new RangeError(
@@ -202,8 +195,8 @@ export abstract class NativeBase<A extends NativeAddon> {
 
   host_read(mem: HostMemory, offset: number, size: number): Uint8Array {
     const m = this.mem(mem, 'mem');
-    checkOffset('offset', offset);
-    checkOffset('size', size);
+    checkHostOffset('offset', offset);
+    checkHostOffset('size', size);
     if (offset + size > m.size) {
       throw new RangeError(
         `host_read of ${size} bytes at offset ${offset} is outside the ${m.size}-byte buffer`,

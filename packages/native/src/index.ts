@@ -86,22 +86,11 @@ export function createNativeBackend(arch?: Arch): X86Backend | Arm64Backend {
   const closed = (): void => {
     current = undefined;
   };
-  if (addon.arch === 'x86_64') {
-    const backend: NativeX86Backend = new NativeX86Backend(
-      addon as X86Addon,
-      x86Capabilities(addon as X86Addon, p.probe),
-      closed,
-    );
-    current = backend;
-    return backend;
-  }
-  const backend: NativeArm64Backend = new NativeArm64Backend(
-    addon as Arm64Addon,
-    arm64Capabilities(addon as Arm64Addon, p.probe),
-    closed,
-  );
-  current = backend;
-  return backend;
+  current =
+    addon.arch === 'x86_64'
+      ? new NativeX86Backend(addon as X86Addon, x86Capabilities(addon as X86Addon, p.probe), closed)
+      : new NativeArm64Backend(addon as Arm64Addon, arm64Capabilities(addon as Arm64Addon, p.probe), closed);
+  return current;
 }
 
 function base(probe: AddonProbe): Omit<Capabilities, 'maxVcpus'> {

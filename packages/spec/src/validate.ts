@@ -129,6 +129,15 @@ export function checkHostAllocSize(size: unknown, pageSize: number): number {
 }
 
 /**
+ * The one host_read/host_write offset and size check of every backend: a non-negative safe integer
+ * (TypeError naming the parameter otherwise). Bounds against the buffer are the buffer's owner's.
+ */
+export function checkHostOffset(name: string, value: unknown): asserts value is number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
+    throw new TypeError(`${name} must be a non-negative integer, got ${describe(value)}`);
+}
+
+/**
  * Throws unless `value` is a `Uint8Array` and `length` a bigint no larger than its length (the C
  * function reads `length` bytes of it).
  */

@@ -5,11 +5,12 @@
  * @module
  */
 import type { HostMemory, Uva } from '../backend.js';
-import type { SpecState, SpecVmConfig } from '../state.js';
+import type { SpecState } from '../state.js';
 import { HV_CACHE_TYPE, HV_FEATURE_REG, HV_IPA_GRANULE } from '../vocabulary/arm64.js';
 import { ANY, always, arg, H, NOT_SUCCESS, R, SUCCESS, U } from './dsl.js';
 import { IN, OUT, VOCABS } from './params.js';
 import type { CallSpec, InParam, Row, SpecCall } from './types.js';
+import { badVmConfig, storeInVmConfig, vmConfigOf } from './vm-config.js';
 
 const vmConfigParam: InParam = {
   name: 'config',
@@ -22,19 +23,6 @@ const vcpuConfigParam: InParam = {
   dir: 'in',
   type: IN.config('hv_vcpu_config_t'),
   doc: 'a vCPU configuration',
-};
-
-function vmConfigOf(s: SpecState, c: SpecCall): SpecVmConfig | undefined {
-  return s.configs.get(Number(c.args.config));
-}
-
-const badVmConfig: Row = {
-  id: 'bad-config',
-  when: 'config is not an object returned by hv_vm_config_create',
-  applies: (s, c) => !vmConfigOf(s, c),
-  ret: NOT_SUCCESS,
-  evidence: U,
-  source: 'hvf-facts §2.3: config objects come from hv_vm_config_create; others are undocumented',
 };
 
 const badVcpuConfig: Row = {
@@ -260,10 +248,7 @@ const hv_vm_config_set_el2_enabled: CallSpec = {
       result: 'the configuration holds the switch; a VM created from it runs guests with EL2 when it is on',
       evidence: H,
       source: 'hvf-facts §2.3: hv_vm_config_set_el2_enabled (15.0) [H]',
-      effect: (s, c) => {
-        const cfg = vmConfigOf(s, c);
-        if (cfg) cfg.el2Enabled = arg<boolean>(c, 'el2_enabled');
-      },
+      effect: storeInVmConfig('el2Enabled', 'el2_enabled'),
     },
   ],
 };

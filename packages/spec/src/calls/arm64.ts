@@ -23,6 +23,7 @@ import {
   H,
   liveVcpu,
   NOT_SUCCESS,
+  noVmRow,
   R,
   SUCCESS,
   T,
@@ -35,6 +36,7 @@ import { vcpuDestroySpec, vmDestroySpec } from './lifecycle.js';
 import { mapRows, protectRows, unmapRows } from './memory.js';
 import { IN, type InType, OUT, type OutType, VOCABS } from './params.js';
 import type { CallSpec, InParam, Outcome, Row, SpecCall } from './types.js';
+import { badVmConfig, storeInVmConfig, vmConfigOf } from './vm-config.js';
 import { interruptRows } from './x86.js';
 
 const vcpuParam: InParam = { name: 'vcpu', dir: 'in', type: IN.vcpu('hv_vcpu_t'), doc: 'the vCPU' };
@@ -65,19 +67,6 @@ const SYS_REG_EXACT: ReadonlySet<number> = new Set([
   HV_SYS_REG.HV_SYS_REG_MAIR_EL1,
   HV_SYS_REG.HV_SYS_REG_CNTV_CVAL_EL0,
 ]);
-
-function configOf(s: SpecState, c: SpecCall): SpecVmConfig | undefined {
-  return s.configs.get(Number(c.args.config));
-}
-
-const badConfig: Row = {
-  id: 'bad-config',
-  when: 'config is not an object returned by hv_vm_config_create',
-  applies: (s, c) => !configOf(s, c),
-  ret: NOT_SUCCESS,
-  evidence: U,
-  source: 'hvf-facts §2.3: config objects come from hv_vm_config_create; others are undocumented',
-};
 
 function hostQuery(
   name: string,
@@ -177,7 +166,7 @@ const hv_vm_config_set_ipa_size: CallSpec = {
     { name: 'ipa_bit_length', dir: 'in', type: IN.u32('uint32_t'), doc: 'IPA size in bits' },
   ],
   rows: [
-    badConfig,
+    badVmConfig,
     {
       id: 'above-max',
       when: 'ipa_bit_length is above hv_vm_config_get_max_ipa_size (including UINT32_MAX)',
@@ -195,10 +184,7 @@ const hv_vm_config_set_ipa_size: CallSpec = {
       result: 'the configuration holds the IPA size',
       evidence: T,
       source: 'hvf-facts §3: applevisor tests: 0..max accepted at config time [T]',
-      effect: (s, c) => {
-        const cfg = configOf(s, c);
-        if (cfg) cfg.ipaSize = arg<number>(c, 'ipa_bit_length');
-      },
+      effect: storeInVmConfig('ipaSize', 'ipa_bit_length'),
     },
   ],
 };
@@ -215,7 +201,7 @@ const hv_vm_config_get_ipa_size: CallSpec = {
     { name: 'ipa_bit_length', dir: 'out', type: OUT.u32('uint32_t *'), doc: 'IPA size in bits' },
   ],
   rows: [
-    badConfig,
+    badVmConfig,
     {
       id: 'ok',
       when: 'config is a configuration object',
@@ -224,7 +210,7 @@ const hv_vm_config_get_ipa_size: CallSpec = {
       result: 'value = the size last set; unspecified if never set',
       evidence: H,
       source: 'hvf-facts §2.3: hv_vm_config_get_ipa_size [H]',
-      expect: (s, c) => configOf(s, c)?.ipaSize,
+      expect: (s, c) => vmConfigOf(s, c)?.ipaSize,
     },
   ],
 };
@@ -246,7 +232,7 @@ const hv_vm_config_set_ipa_granule: CallSpec = {
     },
   ],
   rows: [
-    badConfig,
+    badVmConfig,
     {
       id: 'bad-granule',
       when: 'granule is not HV_IPA_GRANULE_4KB (0) or HV_IPA_GRANULE_16KB (1)',
@@ -274,10 +260,7 @@ const hv_vm_config_set_ipa_granule: CallSpec = {
       evidence: R,
       source:
         'hvf-facts §2.5: with HV_IPA_GRANULE_4KB, 4 KiB-aligned mappings work (measured, macOS 26.5) [R]',
-      effect: (s, c) => {
-        const cfg = configOf(s, c);
-        if (cfg) cfg.granule = arg<number>(c, 'granule');
-      },
+      effect: storeInVmConfig('granule', 'granule'),
     },
   ],
 };
@@ -299,7 +282,7 @@ const hv_vm_config_get_ipa_granule: CallSpec = {
     },
   ],
   rows: [
-    badConfig,
+    badVmConfig,
     {
       id: 'ok',
       when: 'config is a configuration object',
@@ -308,7 +291,7 @@ const hv_vm_config_get_ipa_granule: CallSpec = {
       result: 'value = the granule last set; unspecified if never set',
       evidence: H,
       source: 'hvf-facts §2.3 [H]',
-      expect: (s, c) => configOf(s, c)?.granule,
+      expect: (s, c) => vmConfigOf(s, c)?.granule,
     },
   ],
 };
@@ -342,7 +325,7 @@ const hv_vm_create: CallSpec = {
     {
       id: 'bad-config',
       when: 'config is neither NULL nor an object from hv_vm_config_create',
-      applies: (s, c) => c.args.config !== null && !configOf(s, c),
+      applies: (s, c) => c.args.config !== null && !vmConfigOf(s, c),
       ret: NOT_SUCCESS,
       evidence: U,
       source: 'undocumented (whether this or an existing VM is checked first is undocumented too)',
@@ -358,13 +341,13 @@ const hv_vm_create: CallSpec = {
     {
       id: 'ipa-size-zero',
       when: "config's IPA size was explicitly set to 0",
-      applies: (s, c) => c.args.config !== null && configOf(s, c)?.ipaSize === 0,
+      applies: (s, c) => c.args.config !== null && vmConfigOf(s, c)?.ipaSize === 0,
       ret: ANY,
       result: 'undocumented: on HV_SUCCESS the VM is assumed to get the default IPA size',
       evidence: U,
       source: 'hvf-facts §3: 0 is accepted at config time [T]; what hv_vm_create then does is undocumented',
       effect: (s, c, o) => {
-        if (o.ret === HV.HV_SUCCESS) vmFromConfig(s, configOf(s, c));
+        if (o.ret === HV.HV_SUCCESS) vmFromConfig(s, vmConfigOf(s, c));
       },
     },
     {
@@ -375,7 +358,7 @@ const hv_vm_create: CallSpec = {
       result: 'the process has a VM with the configured (or default: 36-bit, 16 KiB) IPA space',
       evidence: T,
       source: 'hvf-facts §3: create after destroy succeeds (applevisor) [T]; defaults §2.3 [R]',
-      effect: (s, c) => vmFromConfig(s, c.args.config === null ? undefined : configOf(s, c)),
+      effect: (s, c) => vmFromConfig(s, c.args.config === null ? undefined : vmConfigOf(s, c)),
     },
   ],
 };
@@ -471,14 +454,7 @@ const hv_vcpu_create: CallSpec = {
     },
   ],
   rows: [
-    {
-      id: 'no-vm',
-      when: 'no VM exists',
-      applies: (s) => s.vm === null,
-      ret: NOT_SUCCESS,
-      evidence: U,
-      source: 'hvf-facts §3: undocumented; HV_NO_DEVICE is the plausible code',
-    },
+    noVmRow('hvf-facts §3: undocumented; HV_NO_DEVICE is the plausible code'),
     {
       id: 'bad-config',
       when: 'config is neither NULL nor an object from hv_vcpu_config_create',
@@ -655,6 +631,29 @@ function accessorPair(opts: {
   ];
 }
 
+/** The per-vCPU values a get/set pair reads and writes whole, with no selector. */
+type WholeField = 'vtimerMask' | 'vtimerOffset' | 'trapDebugExceptions' | 'trapDebugRegAccesses';
+
+/** A get/set pair over one {@link WholeField}; Apple's header declares each pair (hvf-facts §2.4 [H]). */
+function wholeFieldPair(opts: {
+  get: string;
+  set: string;
+  summary: string;
+  field: WholeField;
+  valueParam: { name: string; doc: string; in: InType; out: OutType };
+  source: string;
+}): CallSpec[] {
+  const { field, ...rest } = opts;
+  return accessorPair({
+    ...rest,
+    read: (v) => v[field],
+    write: (v, _sel, value) => {
+      v[field] = value as never;
+    },
+    evidence: H,
+  });
+}
+
 const registers: CallSpec[] = [
   ...accessorPair({
     get: 'hv_vcpu_get_reg',
@@ -742,64 +741,58 @@ const registers: CallSpec[] = [
     evidence: H,
     source: 'hvf-facts §2.4: cleared automatically when hv_vcpu_run returns [H]',
   }),
-  ...accessorPair({
+  ...wholeFieldPair({
     get: 'hv_vcpu_get_vtimer_mask',
     set: 'hv_vcpu_set_vtimer_mask',
     summary: 'the virtual-timer mask',
+    field: 'vtimerMask',
     valueParam: {
       name: 'vtimer_is_masked',
       doc: 'whether the vtimer is masked',
       in: IN.bool(),
       out: OUT.bool(),
     },
-    read: (v) => v.vtimerMask,
-    write: (v, _s, value) => {
-      v.vtimerMask = value as boolean;
-    },
-    evidence: H,
     source: 'hvf-facts §2.4/§2.6: set automatically by a VTIMER_ACTIVATED exit, cleared only by the VMM [H]',
   }),
-  ...accessorPair({
+  ...wholeFieldPair({
     get: 'hv_vcpu_get_vtimer_offset',
     set: 'hv_vcpu_set_vtimer_offset',
     summary: 'the virtual-timer offset (CNTVOFF_EL2)',
+    field: 'vtimerOffset',
     valueParam: {
       name: 'vtimer_offset',
       doc: 'the offset',
       in: IN.u64('uint64_t'),
       out: OUT.u64('uint64_t *'),
     },
-    read: (v) => v.vtimerOffset,
-    write: (v, _s, value) => {
-      v.vtimerOffset = value as bigint;
-    },
-    evidence: H,
     source: 'hvf-facts §2.4: hv_vcpu_get/set_vtimer_offset [H]',
   }),
-  ...accessorPair({
-    get: 'hv_vcpu_get_trap_debug_exceptions',
-    set: 'hv_vcpu_set_trap_debug_exceptions',
-    summary: 'whether guest debug exceptions exit to the VMM',
-    valueParam: { name: 'value', doc: 'trap or not', in: IN.bool(), out: OUT.bool() },
-    read: (v) => v.trapDebugExceptions,
-    write: (v, _s, value) => {
-      v.trapDebugExceptions = value as boolean;
-    },
-    evidence: H,
-    source: 'hvf-facts §2.4 [H]',
-  }),
-  ...accessorPair({
-    get: 'hv_vcpu_get_trap_debug_reg_accesses',
-    set: 'hv_vcpu_set_trap_debug_reg_accesses',
-    summary: 'whether guest debug-register accesses exit to the VMM',
-    valueParam: { name: 'value', doc: 'trap or not', in: IN.bool(), out: OUT.bool() },
-    read: (v) => v.trapDebugRegAccesses,
-    write: (v, _s, value) => {
-      v.trapDebugRegAccesses = value as boolean;
-    },
-    evidence: H,
-    source: 'hvf-facts §2.4 [H]',
-  }),
+  // The two debug-trap switches differ only in what they trap.
+  ...(
+    [
+      [
+        'hv_vcpu_get_trap_debug_exceptions',
+        'hv_vcpu_set_trap_debug_exceptions',
+        'whether guest debug exceptions exit to the VMM',
+        'trapDebugExceptions',
+      ],
+      [
+        'hv_vcpu_get_trap_debug_reg_accesses',
+        'hv_vcpu_set_trap_debug_reg_accesses',
+        'whether guest debug-register accesses exit to the VMM',
+        'trapDebugRegAccesses',
+      ],
+    ] as const
+  ).flatMap(([get, set, summary, field]) =>
+    wholeFieldPair({
+      get,
+      set,
+      summary,
+      field,
+      valueParam: { name: 'value', doc: 'trap or not', in: IN.bool(), out: OUT.bool() },
+      source: 'hvf-facts §2.4 [H]',
+    }),
+  ),
 ];
 
 const hv_vcpu_run: CallSpec = {

@@ -71,6 +71,21 @@ export function vcpuPrelude(callName: string, opts: { dangerousCrossThread?: str
   ];
 }
 
+/**
+ * The row a call that acts on the process's VM starts with when there is none. Apple documents the
+ * requirement for some calls ([H]), never the code (hvf-facts §3), so it is always NOT_SUCCESS.
+ */
+export function noVmRow(source: string, evidence: Evidence = U): Row {
+  return {
+    id: 'no-vm',
+    when: 'no VM exists',
+    applies: (s) => s.vm === null,
+    ret: NOT_SUCCESS,
+    evidence,
+    source,
+  };
+}
+
 /** A mismatch message for an out-value, or undefined when equal. */
 export function expectEqual(what: string, expected: unknown, got: unknown): string | undefined {
   if (expected === got) return undefined;

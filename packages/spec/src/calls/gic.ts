@@ -26,6 +26,7 @@ import {
   H,
   liveVcpu,
   NOT_SUCCESS,
+  noVmRow,
   SUCCESS,
   show,
   T,
@@ -524,15 +525,10 @@ const hv_gic_create = spec(
   [{ name: 'gic_config', dir: 'in', type: IN.config('hv_gic_config_t'), doc: 'the GIC configuration' }],
   [
     noGicSupport,
-    {
-      id: 'no-vm',
-      when: 'no VM exists',
-      applies: (s) => s.vm === null,
-      ret: NOT_SUCCESS,
-      evidence: H,
-      source:
-        'hvf-facts §2.7: "must only be called after a virtual machine has been created … If either of these conditions aren\'t met an error is returned" [H]; the code is undocumented [U]',
-    },
+    noVmRow(
+      'hvf-facts §2.7: "must only be called after a virtual machine has been created … If either of these conditions aren\'t met an error is returned" [H]; the code is undocumented [U]',
+      H,
+    ),
     {
       id: 'bad-config',
       when: 'gic_config is not an object returned by hv_gic_config_create',

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Arch } from '../backend.js';
-import { always, H, NOT_SUCCESS, SUCCESS, T, U, vcpuPrelude } from './dsl.js';
+import { always, H, NOT_SUCCESS, noVmRow, SUCCESS, T, vcpuPrelude } from './dsl.js';
 import { IN } from './params.js';
 import type { CallSpec, Evidence } from './types.js';
 
@@ -24,14 +24,7 @@ export function vmDestroySpec(
     header: arch === 'x86_64' ? 'hv.h' : 'hv_vm.h',
     params: [],
     rows: [
-      {
-        id: 'no-vm',
-        when: 'no VM exists',
-        applies: (s) => s.vm === null,
-        ret: NOT_SUCCESS,
-        evidence: U,
-        source: 'hvf-facts §3: undocumented',
-      },
+      noVmRow('hvf-facts §3: undocumented'),
       {
         id: 'live-vcpus',
         when: 'some vCPU is not destroyed',

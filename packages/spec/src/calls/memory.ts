@@ -8,7 +8,7 @@ import type { Uva } from '../backend.js';
 import type { SpecState } from '../state.js';
 import { HV_MEMORY_RWX } from '../vocabulary/memory.js';
 import { HV } from '../vocabulary/returns.js';
-import { ANY, arg, code, H, NOT_SUCCESS, R, SUCCESS, U } from './dsl.js';
+import { ANY, arg, code, H, NOT_SUCCESS, noVmRow, R, SUCCESS, U } from './dsl.js';
 import { fullyMapped, mappingsIn, protectRange, unmapRange } from './ranges.js';
 import type { Row, SpecCall } from './types.js';
 
@@ -26,14 +26,9 @@ function spaceOf(c: SpecCall, shape: Shape): number {
   return shape.space ? Number(c.args.asid) : 0;
 }
 
-const noVm: Row = {
-  id: 'no-vm',
-  when: 'no VM exists in the process',
-  applies: (s) => s.vm === null,
-  ret: NOT_SUCCESS,
-  evidence: U,
-  source: 'hvf-facts §1.2/§2.3: memory calls act on the process VM; the code without one is undocumented',
-};
+const noVm: Row = noVmRow(
+  'hvf-facts §1.2/§2.3: memory calls act on the process VM; the code without one is undocumented',
+);
 
 function badSpace(shape: Shape): Row[] {
   if (!shape.space) return [];

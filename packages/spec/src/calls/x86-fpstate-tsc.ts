@@ -5,7 +5,7 @@
  */
 import type { Uva } from '../backend.js';
 import { HV_FPSTATE_SIZE_TESTED } from '../vocabulary/x86.js';
-import { ANY, always, arg, H, NOT_SUCCESS, SUCCESS, T, U, vcpuPrelude } from './dsl.js';
+import { ANY, always, arg, H, NOT_SUCCESS, noVmRow, SUCCESS, T, U, vcpuPrelude } from './dsl.js';
 import { IN } from './params.js';
 import type { CallSpec, InParam, Row } from './types.js';
 
@@ -84,14 +84,7 @@ const hv_vm_sync_tsc: CallSpec = {
   header: 'hv.h',
   params: [{ name: 'tsc', dir: 'in', type: IN.u64('uint64_t'), doc: 'the guest TSC value' }],
   rows: [
-    {
-      id: 'no-vm',
-      when: 'there is no VM',
-      applies: (s) => s.vm === null,
-      ret: NOT_SUCCESS,
-      evidence: U,
-      source: 'hvf-facts §1.2: it acts on the VM of the process; without one the code is undocumented',
-    },
+    noVmRow('hvf-facts §1.2: it acts on the VM of the process; without one the code is undocumented'),
     {
       id: 'ok',
       when: 'a VM exists',

@@ -25,6 +25,7 @@ import {
   H,
   liveVcpu,
   NOT_SUCCESS,
+  noVmRow,
   R,
   SUCCESS,
   T,
@@ -187,14 +188,7 @@ const hv_vm_space_create: CallSpec = {
   header: 'hv.h',
   params: [{ name: 'asid', dir: 'out', type: OUT.asid(), doc: 'the new address space' }],
   rows: [
-    {
-      id: 'no-vm',
-      when: 'no VM exists',
-      applies: (s) => s.vm === null,
-      ret: NOT_SUCCESS,
-      evidence: U,
-      source: 'hvf-facts §1.2: address spaces belong to the VM; undocumented without one',
-    },
+    noVmRow('hvf-facts §1.2: address spaces belong to the VM; undocumented without one'),
     {
       id: 'limit',
       when: 'HV_CAP_ADDRSPACEMAX address spaces (the default one included) already exist',
@@ -232,14 +226,7 @@ const hv_vm_space_destroy: CallSpec = {
   header: 'hv.h',
   params: [{ name: 'asid', dir: 'in', type: IN.asid(), doc: 'the address space' }],
   rows: [
-    {
-      id: 'no-vm',
-      when: 'no VM exists',
-      applies: (s) => s.vm === null,
-      ret: NOT_SUCCESS,
-      evidence: U,
-      source: 'undocumented',
-    },
+    noVmRow('undocumented'),
     {
       id: 'default-or-unknown',
       when: 'asid is HV_VM_SPACE_DEFAULT or not an existing address space',
@@ -379,14 +366,7 @@ const hv_vcpu_create: CallSpec = {
     },
   ],
   rows: [
-    {
-      id: 'no-vm',
-      when: 'no VM exists',
-      applies: (s) => s.vm === null,
-      ret: NOT_SUCCESS,
-      evidence: U,
-      source: 'hvf-facts §3: undocumented; HV_NO_DEVICE ("no VM or vCPU available") is the plausible code',
-    },
+    noVmRow('hvf-facts §3: undocumented; HV_NO_DEVICE ("no VM or vCPU available") is the plausible code'),
     {
       id: 'bad-options',
       when: 'flags has bits that are not hv_vcpu_options_t values',
