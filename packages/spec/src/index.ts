@@ -10,29 +10,7 @@
 
 export * from './arm64-configs.js';
 export * from './backend.js';
-export { showRet } from './calls/dsl.js';
-export type {
-  BindKind,
-  HandleKind,
-  InKind,
-  InType,
-  ObjectKind,
-  OutKind,
-  OutType,
-  TraceArgType,
-  Vocab,
-} from './calls/params.js';
-export {
-  allRuleIds,
-  callSpec,
-  callSpecs,
-  inParams,
-  judge,
-  predict,
-  valueParam,
-  valueParams,
-} from './calls/registry.js';
-export * from './calls/types.js';
+export * from './calls/index.js';
 export { cDeclaration } from './codegen/c-headers.js';
 export { ARM64_ARG_CHECKS, X86_ARG_CHECKS } from './generated/arg-checks.js';
 export {
@@ -169,61 +147,9 @@ export {
   x86ScenarioArb,
 } from './guest/x86/scenario.js';
 export { X86_SETUP_CPU_BASED, X86_SETUP_MODES, type X86SetupMode, x86SetupSteps } from './guest/x86/setup.js';
-export type { HvCommand, Weighted } from './harness/commands.js';
-export type {
-  LogEntry,
-  Model,
-  Observation,
-  OpenDifference,
-  Real,
-} from './harness/context.js';
-export { DiffBackend, type Difference, type DiffingBackend, diffBackends } from './harness/diff.js';
-export { ConformanceError } from './harness/execute.js';
-export { checkMisuse, type MisuseOptions, type MisuseReport } from './harness/misuse.js';
-export {
-  RACES,
-  type RaceName,
-  type RaceOptions,
-  type RaceReport,
-  type RaceScenario,
-  runRace,
-} from './harness/races.js';
-export {
-  type CommandSource,
-  type ConformanceOptions,
-  type ConformanceReport,
-  type DifferenceGroup,
-  runConformance,
-  type Shard,
-  shardRun,
-} from './harness/run.js';
-export { logToTrace, type TraceJson } from './harness/to-trace.js';
-export {
-  describeArm64Reason,
-  describeEsr,
-  describeExitReason,
-  describeInterruptionInfo,
-  describeQualification,
-  describeReturn,
-  esrFields,
-  exceptionClassName,
-  isNamedExceptionClass,
-  qualificationFields,
-} from './judge/describe.js';
-export {
-  type Arm64ExitExpectation,
-  type Expected,
-  type FieldId,
-  type FieldMismatch,
-  fieldName,
-  formatMismatch,
-  type JudgeContext,
-  judgeArm64Exit,
-  judgeField,
-} from './judge/exit.js';
-export { formatLintReport } from './lint/format.js';
-export { type LintOptions, lintTrace } from './lint/lint.js';
-export type { Finding, FindingKind, LintReport, Severity } from './lint/types.js';
+export * from './harness/index.js';
+export * from './judge/index.js';
+export * from './lint/index.js';
 export {
   envFromCapabilities,
   initialState,
@@ -237,23 +163,7 @@ export {
   type SpecVm,
   type SpecVmConfig,
 } from './state.js';
-export { parseTrace, TraceError } from './trace/parse.js';
-export { expandTrace, type ReplayOptions, replayTrace, type X86SetupFn } from './trace/replay.js';
-export {
-  type ExitExpect,
-  type Expect,
-  type JsonValue,
-  type NumberSpec,
-  type NumericExpect,
-  type RetExpect,
-  type ReturnCodeSpec,
-  type Step,
-  type StepOutcome,
-  type StepStatus,
-  TRACE_FORMAT,
-  type Trace,
-  type TraceReport,
-} from './trace/types.js';
+export * from './trace/index.js';
 export * from './validate.js';
 export * from './vocabulary/arm64.js';
 export * from './vocabulary/memory.js';

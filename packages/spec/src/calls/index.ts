@@ -4,22 +4,19 @@
  * parameters derives from it.
  * @module
  */
+
 export { showRet } from './dsl.js';
-export {
-  type BindKind,
-  IN,
-  type InKind,
-  type InType,
-  KIND_BITS,
-  OUT,
-  type OutKind,
-  type OutType,
-  type TraceArgType,
-  VOCABS,
-  type Vocab,
-  vocabName,
+export type {
+  BindKind,
+  HandleKind,
+  InKind,
+  InType,
+  ObjectKind,
+  OutKind,
+  OutType,
+  TraceArgType,
+  Vocab,
 } from './params.js';
-export { fullyMapped, mappingAt, mappingsIn, overlaps, protectRange, unmapRange } from './ranges.js';
 export {
   allRuleIds,
   callSpec,
@@ -29,19 +26,5 @@ export {
   predict,
   valueParam,
   valueParams,
-  valueType,
 } from './registry.js';
-export type {
-  AppleHeader,
-  CallSpec,
-  Evidence,
-  InParam,
-  Judgement,
-  Outcome,
-  OutParam,
-  Param,
-  RetRule,
-  Row,
-  SpecCall,
-} from './types.js';
-export { EVIDENCE_TAG } from './types.js';
+export * from './types.js';

@@ -3,26 +3,16 @@
  * @module
  */
 
-export { resolveVcpu, THREADS, type VcpuChoice, vcpuChoice } from './choices.js';
-export {
-  CallCommand,
-  HostAllocCommand,
-  type HvCommand,
-  lifecycleCommands,
-  type Weighted,
-} from './commands.js';
-export type { LogEntry, Model, Observation, OpenDifference, Real } from './context.js';
-export { describeCall, describeValue } from './describe.js';
-export {
-  DiffBackend,
-  type Difference,
-  type DiffingBackend,
-  describeDifference,
-  diffBackends,
-} from './diff.js';
-export { ConformanceError, execute, SequenceEnd } from './execute.js';
-export { GuestCommand, guestCommands, SpinCancelCommand } from './guest.js';
-export { invoke, positionalArgs } from './invoke.js';
+export type { HvCommand, Weighted } from './commands.js';
+export type {
+  LogEntry,
+  Model,
+  Observation,
+  OpenDifference,
+  Real,
+} from './context.js';
+export { DiffBackend, type Difference, type DiffingBackend, diffBackends } from './diff.js';
+export { ConformanceError } from './execute.js';
 export { checkMisuse, type MisuseOptions, type MisuseReport } from './misuse.js';
 export {
   RACES,
@@ -41,4 +31,4 @@ export {
   type Shard,
   shardRun,
 } from './run.js';
-export { isModelledCall, logToTrace, type TraceJson, type TraceStepJson } from './to-trace.js';
+export { logToTrace, type TraceJson } from './to-trace.js';

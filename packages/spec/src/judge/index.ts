@@ -2,6 +2,7 @@
  * The exit judge and the decoders it renders with (also what `hvspec explain` prints).
  * @module
  */
+
 export {
   describeArm64Reason,
   describeEsr,
@@ -9,7 +10,6 @@ export {
   describeInterruptionInfo,
   describeQualification,
   describeReturn,
-  describeVmxExit,
   esrFields,
   exceptionClassName,
   isNamedExceptionClass,
@@ -17,7 +17,6 @@ export {
 } from './describe.js';
 export {
   type Arm64ExitExpectation,
-  describeValue,
   type Expected,
   type FieldId,
   type FieldMismatch,

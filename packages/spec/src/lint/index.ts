@@ -3,7 +3,7 @@
  * hosts, reliance on unverified rules, exits left unhandled). `hvspec lint` prints its reports.
  * @module
  */
-export { EXIT_RULES, type ExitRule } from './exits.js';
+
 export { formatLintReport } from './format.js';
-export { type LintOptions, lintTrace, stepText } from './lint.js';
+export { type LintOptions, lintTrace } from './lint.js';
 export type { Finding, FindingKind, LintReport, Severity } from './types.js';

@@ -4,19 +4,20 @@
  * @module
  */
 
-export {
-  type BindKind,
-  type OutKind,
-  type TraceArgSpec,
-  type TraceArgType,
-  type TraceCallKind,
-  type TraceCallSpec,
-  traceCallArchs,
-  traceCallSpec,
-  VOCABS,
-  type Vocab,
-} from './calls.js';
-export { FieldError } from './convert.js';
 export { parseTrace, TraceError } from './parse.js';
 export { expandTrace, type ReplayOptions, replayTrace, type X86SetupFn } from './replay.js';
-export * from './types.js';
+export {
+  type ExitExpect,
+  type Expect,
+  type JsonValue,
+  type NumberSpec,
+  type NumericExpect,
+  type RetExpect,
+  type ReturnCodeSpec,
+  type Step,
+  type StepOutcome,
+  type StepStatus,
+  TRACE_FORMAT,
+  type Trace,
+  type TraceReport,
+} from './types.js';
