@@ -250,6 +250,13 @@ class Run implements Prefixes {
   private readonly data = new Uint8Array(8);
   private readonly tlb: (TlbEntry | undefined)[] = new Array(TLB_SIZE).fill(undefined);
   private tlbGen = 0;
+  /**
+   * Paging off: the guest page instructions were last fetched from, as a span (GuestMemory.span), for
+   * this run only (spans are valid within a run); -1 when none.
+   */
+  private codePage = -1;
+  private codePageBytes: Uint8Array = this.own;
+  private codePageAt = 0;
   /** The last instruction-fetch translation: linear page → physical page. */
   private fetchPage = -1;
   private fetchGpa = 0;
@@ -274,6 +281,7 @@ class Run implements Prefixes {
     this.dirty = 0;
     this.flags = smi(RFLAGS.of(cpu.rflags));
     this.flags0 = this.flags;
+    this.codePage = -1;
     this.flushTlb();
     const why = this.setMode();
     if (why !== undefined) return why;
@@ -469,6 +477,25 @@ class Run implements Prefixes {
       if (offset <= this.csLimit) {
         const linear = (this.csBase + offset) >>> 0;
         const n = Math.min(15, 4096 - (linear & 0xfff));
+        const page = linear - (linear & 0xfff);
+        if (page === this.codePage) {
+          this.code = this.codePageBytes;
+          this.codeAt = this.codePageAt + (linear & 0xfff);
+          this.fetched = n;
+          return;
+        }
+        // The whole page when one mapping holds it (then the rest of this run's fetches from the page
+        // skip the lookup), else the instruction's bytes as before.
+        const whole = this.mem.span?.(page, 4096, 'fetch');
+        if (whole !== undefined) {
+          this.codePage = page;
+          this.codePageBytes = whole.bytes;
+          this.codePageAt = smi(whole.at);
+          this.code = whole.bytes;
+          this.codeAt = smi(whole.at) + (linear & 0xfff);
+          this.fetched = n;
+          return;
+        }
         const view = this.mem.span?.(linear, n, 'fetch');
         if (view !== undefined) {
           this.code = view.bytes;
