@@ -250,6 +250,13 @@ class Run implements Prefixes {
   private readonly data = new Uint8Array(8);
   private readonly tlb: (TlbEntry | undefined)[] = new Array(TLB_SIZE).fill(undefined);
   private tlbGen = 0;
+  /**
+   * Paging off: the guest page instructions were last fetched from, as a span (GuestMemory.span), for
+   * this run only (spans are valid within a run); -1 when none.
+   */
+  private codePage = -1;
+  private codePageBytes: Uint8Array = this.own;
+  private codePageAt = 0;
   /** The last instruction-fetch translation: linear page → physical page. */
   private fetchPage = -1;
   private fetchGpa = 0;
@@ -274,6 +281,7 @@ class Run implements Prefixes {
     this.dirty = 0;
     this.flags = smi(RFLAGS.of(cpu.rflags));
     this.flags0 = this.flags;
+    this.codePage = -1;
     this.flushTlb();
     const why = this.setMode();
     if (why !== undefined) return why;
@@ -311,6 +319,13 @@ class Run implements Prefixes {
       this.fetchPage = -1;
       return undefined;
     }
+    return this.rederiveMode();
+  }
+
+  /** {@link setMode} when the inputs changed: kept out of it, so that the check alone is small enough to inline. */
+  private rederiveMode(): string | undefined {
+    const cpu = this.cpu;
+    const cs = cpu.seg.cs;
     this.modeCpu = undefined;
     const why = this.deriveMode();
     if (why === undefined) {
@@ -462,6 +477,25 @@ class Run implements Prefixes {
       if (offset <= this.csLimit) {
         const linear = (this.csBase + offset) >>> 0;
         const n = Math.min(15, 4096 - (linear & 0xfff));
+        const page = linear - (linear & 0xfff);
+        if (page === this.codePage) {
+          this.code = this.codePageBytes;
+          this.codeAt = this.codePageAt + (linear & 0xfff);
+          this.fetched = n;
+          return;
+        }
+        // The whole page when one mapping holds it (then the rest of this run's fetches from the page
+        // skip the lookup), else the instruction's bytes as before.
+        const whole = this.mem.span?.(page, 4096, 'fetch');
+        if (whole !== undefined) {
+          this.codePage = page;
+          this.codePageBytes = whole.bytes;
+          this.codePageAt = smi(whole.at);
+          this.code = whole.bytes;
+          this.codeAt = smi(whole.at) + (linear & 0xfff);
+          this.fetched = n;
+          return;
+        }
         const view = this.mem.span?.(linear, n, 'fetch');
         if (view !== undefined) {
           this.code = view.bytes;
@@ -1509,7 +1543,7 @@ function step(s: Run): X86Stop | undefined {
       const imm = op < 0xe8;
       const port = imm ? s.next() : s.get(2, 2);
       const size: Size = op & 1 ? (osz === 8 ? 4 : (osz as Size)) : 1;
-      return { kind: 'io', port, size, in: (op & 2) === 0, string: false, rep: false, imm, len: s.pos };
+      return ioStop(port, size, (op & 2) === 0, imm, s.pos);
     }
     case 0xe9: {
       const d = osz === 2 ? s.simm16() : s.simm32();
@@ -1650,6 +1684,26 @@ function divide(s: Run, x: ModRm, size: Size, rex: number): X86Stop | undefined 
   s.set(0, size, Number(q));
   s.set(2, size, Number(dividend % BigInt(divisor)));
   return s.finish();
+}
+
+/** The last non-string I/O stop: frozen, and returned again while an exit loop exits the same way. */
+let lastIo: X86Stop & { kind: 'io' } = Object.freeze({
+  kind: 'io',
+  port: -1,
+  size: 1,
+  in: false,
+  string: false,
+  rep: false,
+  imm: false,
+  len: 0,
+});
+
+/** IN/OUT's stop, without an allocation when it equals the last one (an exit loop's every exit). */
+function ioStop(port: number, size: Size, isIn: boolean, imm: boolean, len: number): X86Stop {
+  const l = lastIo;
+  if (l.port === port && l.size === size && l.in === isIn && l.imm === imm && l.len === len) return l;
+  lastIo = Object.freeze({ kind: 'io', port, size, in: isIn, string: false, rep: false, imm, len });
+  return lastIo;
 }
 
 /** Checks that I/O instructions exit unconditionally (the framework forces it, hvf-facts.md §1.8). */

@@ -396,7 +396,8 @@ export class X86Model extends ModelCore implements X86Backend {
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     if (!accessibleField(field) || isVmcsReadOnly(field)) return fail(HV.HV_BAD_ARGUMENT);
-    const cap = CONTROL_CAPABILITY.get(field);
+    // Every control of CONTROL_CAPABILITY is a 32-bit control field (0x40xx): others skip the Map.
+    const cap = (field & 0xfc00) === 0x4000 ? CONTROL_CAPABILITY.get(field) : undefined;
     if (cap !== undefined && !controlAllowed(this.vmxCaps[cap] ?? 0n, Number(value & 0xffff_ffffn))) {
       return fail(HV.HV_BAD_ARGUMENT);
     }

@@ -386,12 +386,23 @@ export class X86RegisterFile {
 
   /** Reads a VMCS field (the caller has checked that the field is accessible). */
   readField(field: number): bigint {
+    // The fields an exit handler reads after every exit, before the table: a call through the table's
+    // closures is polymorphic at this one call site, and was the costliest line of a VMCS read.
+    if (field === VMCS.VMCS_RO_EXIT_REASON) return this.exit.reason;
+    if (field === VMCS.VMCS_RO_VMEXIT_INSTR_LEN) return this.exit.instrLen;
+    if (field === VMCS.VMCS_GUEST_RIP) return this.cpu.rip;
+    if (field === VMCS.VMCS_RO_EXIT_QUALIFIC) return this.exit.qualification;
     const s = slotOf(field);
     return s !== undefined ? s.get(this) : (this.vmcs.get(field) ?? 0n);
   }
 
   /** Writes a VMCS field, truncated to its width (the caller has checked that it is writable). */
   writeField(field: number, value: bigint): void {
+    // RIP, the field a VMM writes after nearly every exit, is natural width: no truncation, no table.
+    if (field === VMCS.VMCS_GUEST_RIP) {
+      this.cpu.rip = value;
+      return;
+    }
     const v = truncate(value, vmcsFieldWidth(field));
     const s = slotOf(field);
     if (s !== undefined) s.set(this, v);

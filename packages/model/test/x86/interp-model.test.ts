@@ -13,7 +13,7 @@ import { X86_MODES } from '../../../spec/src/guest/x86/actions.js';
 import { runX86Scenario, type X86Layout, x86ScenarioArb } from '../../../spec/src/guest/x86/scenario.js';
 import { x86SetupSteps } from '../../../spec/src/guest/x86/setup.js';
 import { HV } from '../../../spec/src/vocabulary/returns.js';
-import { HV_X86_REG, VMCS } from '../../../spec/src/vocabulary/x86.js';
+import { HV_X86_REG, IO_QUAL, VMCS, VMX_REASON } from '../../../spec/src/vocabulary/x86.js';
 import { createX86Model } from '../../src/create.js';
 import { x86Engine } from '../../src/x86/interp.js';
 import type { X86Model } from '../../src/x86/model.js';
@@ -70,6 +70,44 @@ test('ud2 under the canonical setup: reason 0, VMCS_RO_VMEXIT_IRQ_INFO 0x8000030
   assert.equal(read(m, cpu, VMCS.VMCS_RO_VMEXIT_IRQ_INFO), 0n);
   // The field is read-only for the VMM.
   assert.equal(m.hv_vmx_vcpu_write_vmcs(0, cpu, VMCS.VMCS_RO_VMEXIT_IRQ_INFO, 0n).ret, HV.HV_BAD_ARGUMENT);
+});
+
+test('an exit loop sees each exit as it is: alternating ports, then new code, a new mapping and a new permission between runs', () => {
+  // The exit path reuses what repeats (I/O stops, the code page's host bytes within a run, read
+  // results): none of it may outlive a change. L: out 0x10, al; out 0x20, al; jmp L
+  const { m, cpu, layout } = vm();
+  m.host_write(layout.code.uva.mem, 0, Uint8Array.from([0xe6, 0x10, 0xe6, 0x20, 0xeb, 0xfa]));
+  setup(m, cpu);
+  const io = (port: number): bigint => BigInt((port << IO_QUAL.PORT_SHIFT) | IO_QUAL.IMMEDIATE);
+  const exit = (reason: number, rip: bigint, qualification?: bigint): void => {
+    assert.equal(m.hv_vcpu_run(0, cpu).ret, HV.HV_SUCCESS);
+    assert.equal(read(m, cpu, VMCS.VMCS_RO_EXIT_REASON), BigInt(reason));
+    assert.equal(read(m, cpu, VMCS.VMCS_GUEST_RIP), rip);
+    if (qualification !== undefined) assert.equal(read(m, cpu, VMCS.VMCS_RO_EXIT_QUALIFIC), qualification);
+  };
+  const skip = (): void => {
+    const next = read(m, cpu, VMCS.VMCS_GUEST_RIP) + read(m, cpu, VMCS.VMCS_RO_VMEXIT_INSTR_LEN);
+    assert.equal(m.hv_vmx_vcpu_write_vmcs(0, cpu, VMCS.VMCS_GUEST_RIP, next).ret, HV.HV_SUCCESS);
+  };
+  for (let i = 0; i < 3; i++) {
+    exit(VMX_REASON.VMX_REASON_IO, CODE, io(0x10));
+    skip();
+    exit(VMX_REASON.VMX_REASON_IO, CODE + 2n, io(0x20));
+    skip();
+  }
+  // The host rewrites the code between two runs: the next run fetches the new bytes (out 0x30, al).
+  m.host_write(layout.code.uva.mem, 0, Uint8Array.from([0xe6, 0x30]));
+  exit(VMX_REASON.VMX_REASON_IO, CODE, io(0x30));
+  // Another buffer mapped at the same address: hlt.
+  assert.equal(m.hv_vm_unmap(0, CODE, 0x1000n).ret, HV.HV_SUCCESS);
+  const other = m.host_alloc(0x1000);
+  m.host_write(other, 0, Uint8Array.from([0xf4]));
+  assert.equal(m.hv_vm_map(0, { mem: other, offset: 0 }, CODE, 0x1000n, 5).ret, HV.HV_SUCCESS);
+  exit(VMX_REASON.VMX_REASON_HLT, CODE);
+  // Read-only now: the fetch is an EPT violation.
+  assert.equal(m.hv_vm_protect(0, CODE, 0x1000n, 1).ret, HV.HV_SUCCESS);
+  exit(VMX_REASON.VMX_REASON_EPT_VIOLATION, CODE);
+  assert.equal(read(m, cpu, VMCS.VMCS_GUEST_PHYSICAL_ADDRESS), CODE);
 });
 
 test('ud2 with VMCS_CTRL_EXC_BITMAP 0 and IDTR limit 0: triple fault (reason 2)', () => {
