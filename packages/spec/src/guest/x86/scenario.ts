@@ -1038,6 +1038,12 @@ export interface X86TraceOptions {
   readonly initialByte?: (gpa: bigint) => number;
   readonly answer?: (q: X86VmmQuestion) => number;
   /**
+   * The prediction a run was judged against (`X86ScenarioReport.prediction`), made from the guest memory
+   * as it was when the run started; without it the scenario is predicted here from `initialByte`. A
+   * trace rendered after later steps changed that memory must use it.
+   */
+  readonly prediction?: X86Prediction;
+  /**
    * `hv_vmx_read_capability` of the backend the trace is for: the controls the VMM writes and the
    * prediction depend on it (default: every control allowed, none forced).
    */
@@ -1053,7 +1059,7 @@ export interface X86TraceOptions {
  */
 export function x86ScenarioTraceSteps(scenario: X86Scenario, options: X86TraceOptions): Step[] {
   const readCap = options.readCapability ?? ((): bigint => 0xffff_ffffn << 32n);
-  const p = predictX86Scenario(scenario, options.initialByte, options.answer, readCap);
+  const p = options.prediction ?? predictX86Scenario(scenario, options.initialByte, options.answer, readCap);
   const vcpu = `$${options.vcpu ?? 'cpu'}`;
   const thread = options.thread ?? 0;
   const on = (s: Omit<Step, 'thread'>): Step => (thread ? { thread, ...s } : s);
