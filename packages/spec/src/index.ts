@@ -10,14 +10,14 @@
 
 export * from './backend.js';
 export { showRet } from './calls/dsl.js';
-export {
-  type BindKind,
-  type InKind,
-  type InType,
-  type OutKind,
-  type OutType,
-  type TraceArgType,
-  type Vocab,
+export type {
+  BindKind,
+  InKind,
+  InType,
+  OutKind,
+  OutType,
+  TraceArgType,
+  Vocab,
 } from './calls/params.js';
 export { callSpec, callSpecs, inParams, judge, predict, valueParam } from './calls/registry.js';
 export * from './calls/types.js';
@@ -64,11 +64,11 @@ export {
   esrNoIss,
   type SysregTrapFields,
 } from './guest/arm64/esr.js';
-export {
-  type Arm64Granule,
-  type Arm64MmuConfig,
-  type Arm64S1BadTable,
-  type Arm64S1Entry,
+export type {
+  Arm64Granule,
+  Arm64MmuConfig,
+  Arm64S1BadTable,
+  Arm64S1Entry,
 } from './guest/arm64/mmu.js';
 export {
   type Arm64GuestException,
@@ -80,13 +80,13 @@ export {
 } from './guest/arm64/predict.js';
 export {
   ARM64_PSTATE_V80_MASK,
-  arm64Idst,
   type Arm64Layout,
   type Arm64LayoutMapping,
   type Arm64Scenario,
+  type Arm64TraceOptions,
+  arm64Idst,
   arm64ScenarioArb,
   arm64ScenarioTraceSteps,
-  type Arm64TraceOptions,
   predictArm64Scenario,
 } from './guest/arm64/scenario.js';
 export {
@@ -131,10 +131,10 @@ export {
   VMEXIT_IRQ_INFO_MASK,
 } from './guest/x86/exits.js';
 export {
-  x86CanonicalPageTables,
   type X86PageTables,
-  x86PageTablesSize,
   type X86PagingMode,
+  x86CanonicalPageTables,
+  x86PageTablesSize,
 } from './guest/x86/paging.js';
 export {
   defaultX86Answer,
@@ -156,22 +156,22 @@ export {
   x86ScenarioArb,
 } from './guest/x86/scenario.js';
 export { X86_SETUP_CPU_BASED, X86_SETUP_MODES, type X86SetupMode, x86SetupSteps } from './guest/x86/setup.js';
-export { type HvCommand, type Weighted } from './harness/commands.js';
-export {
-  type LogEntry,
-  type Model,
-  type Observation,
-  type OpenDifference,
-  type Real,
+export type { HvCommand, Weighted } from './harness/commands.js';
+export type {
+  LogEntry,
+  Model,
+  Observation,
+  OpenDifference,
+  Real,
 } from './harness/context.js';
-export { DiffBackend, diffBackends, type Difference, type DiffingBackend } from './harness/diff.js';
+export { DiffBackend, type Difference, type DiffingBackend, diffBackends } from './harness/diff.js';
 export { ConformanceError } from './harness/execute.js';
 export { checkMisuse, type MisuseOptions, type MisuseReport } from './harness/misuse.js';
 export {
+  RACES,
   type RaceName,
   type RaceOptions,
   type RaceReport,
-  RACES,
   type RaceScenario,
   runRace,
 } from './harness/races.js';
@@ -210,7 +210,7 @@ export {
 } from './judge/exit.js';
 export { formatLintReport } from './lint/format.js';
 export { type LintOptions, lintTrace } from './lint/lint.js';
-export { type Finding, type FindingKind, type LintReport, type Severity } from './lint/types.js';
+export type { Finding, FindingKind, LintReport, Severity } from './lint/types.js';
 export {
   envFromCapabilities,
   initialState,
@@ -237,8 +237,8 @@ export {
   type Step,
   type StepOutcome,
   type StepStatus,
-  type Trace,
   TRACE_FORMAT,
+  type Trace,
   type TraceReport,
 } from './trace/types.js';
 export * from './validate.js';

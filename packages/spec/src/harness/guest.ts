@@ -307,10 +307,18 @@ export class GuestCommand implements HvCommand {
     let ran = true;
     if (m.state.env.arch === 'x86_64') {
       await vmmReset(m, r, vcpu);
+      // Earlier programs of other vCPUs may have left their page tables at the paging modes' place.
+      const tablesSize = x86PageTablesSize('long64');
+      const otherTables = maps.some(
+        (x) => x.addr < X86_TABLES_ADDR + tablesSize && X86_TABLES_ADDR < x.addr + x.size,
+      )
+        ? { otherTables: { gpa: X86_TABLES_ADDR, size: tablesSize } }
+        : {};
       const layout: X86Layout = {
         mappings: maps.map((x) => ({ ...x, gpa: x.addr })),
         code: { gpa: code.addr, size: code.size, uva: code.uva },
         ...(tables ? { tables } : {}),
+        ...otherTables,
       };
       const scenario = sample(x86ScenarioArb(layout, mode, r.backend.capabilities), this.seed) as X86Scenario;
       this.summary = `t${vcpu.owner}: guest x86 ${mode} program of ${scenario.program.actions.length} actions on vcpu ${vcpu.handle}`;
