@@ -152,6 +152,15 @@ async function vmmReset(m: Model, r: Real, vcpu: SpecVcpu): Promise<void> {
     for (const [field, value] of VMM_VMCS_RESET) {
       await execute(m, r, { name: 'hv_vmx_vcpu_write_vmcs', t, args: { vcpu: handle, field, value } });
     }
+    // The predictions assume no native MSR (every RDMSR/WRMSR exits, predict.ts): the VMM takes back
+    // those an earlier command made native.
+    for (const msr of [...vcpu.nativeMsrs]) {
+      await execute(m, r, {
+        name: 'hv_vcpu_enable_native_msr',
+        t,
+        args: { vcpu: handle, msr, enable: false },
+      });
+    }
     return;
   }
   // arm64: EL1h with the MMU off (and TCR_EL1 0: the model does not run top-byte-ignore), the
