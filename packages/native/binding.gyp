@@ -6,9 +6,11 @@
     {
       "target_name": "hvspec_native",
       "sources": ["addon/threads.cc", "addon/state.cc", "addon/args.cc", "addon/module.cc", "addon/faults.cc"],
+      # hvspec's own include/ (its <Hypervisor/*.h> and <hvspec/*.h>) only on Linux: a -I directory is
+      # searched before the SDK's frameworks, so on macOS it would shadow Apple's <Hypervisor/Hypervisor.h>
+      # and the addon would lose the framework's availability attributes (weak linking of newer symbols).
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
-        "include",
       ],
       "defines": [
         "NAPI_VERSION=8",
@@ -18,6 +20,7 @@
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "conditions": [
         ["OS=='linux'", {
+          "include_dirs": ["include"],
           "sources": [
             "addon/hv_x86_calls.cc",
             "addon/platform_linux.cc",

@@ -21,6 +21,7 @@ import {
 import { type BenchReport, checkReport, renderReport, verdictTag } from './report.js';
 import { type RunOptions, runBench } from './suites.js';
 
+/** The text `bench --help` prints: every command and option with its default. */
 export const BENCH_USAGE = `usage:
   bench [--quick] [--out FILE] [--history DIR] [--filter S]... [--enforce] [--json]
         [--time MS] [--warmup MS] [--rounds N] [--min-iterations N] [--no-native]
@@ -109,7 +110,9 @@ export function parseSlowdown(v: string): { task: string; factor: number } {
 
 /** Where the CLI writes: stdout and stderr by default; tests pass their own. */
 export interface CliIo {
+  /** Reports, JSON and the usage text; one call per block of text, without the trailing newline. */
   readonly out: (text: string) => void;
+  /** Progress (lines starting with `#`), missed targets and errors. */
   readonly err: (text: string) => void;
   readonly env: Readonly<Record<string, string | undefined>>;
 }

@@ -22,6 +22,7 @@
 /** Which clock a run's samples were taken with. */
 export type ClockName = 'cpu' | 'wall';
 
+/** A clock samples are taken with, and how to bring a wall-clock span onto it (see the module comment). */
 export interface BenchClock {
   readonly name: ClockName;
   /** Milliseconds on this clock; monotonic. */

@@ -18,6 +18,7 @@
 import type { BenchReport, TaskReport } from './report.js';
 import { mannWhitney, mannWhitneySmall, type OneSidedTest, quantile, welch } from './stats.js';
 
+/** The thresholds of {@link compare}; the defaults are the module comment's. */
 export interface CompareOptions {
   /** Significance level of the one-sided test (default 0.01). */
   readonly alpha?: number;
@@ -32,8 +33,14 @@ export interface CompareOptions {
   readonly minRounds?: number;
 }
 
+/**
+ * A task's verdict: `regression` / `improvement` when the change is both significant (p < alpha) and at
+ * least minEffect; `no-change` otherwise; `missing` (only in the baseline) and `new` (only in the current
+ * report) are never regressions.
+ */
 export type Verdict = 'regression' | 'improvement' | 'no-change' | 'missing' | 'new';
 
+/** One task of a {@link Comparison}: its verdict, and the test and numbers behind it. */
 export interface TaskComparison {
   readonly name: string;
   readonly verdict: Verdict;
@@ -53,6 +60,7 @@ export interface TaskComparison {
   readonly why: string;
 }
 
+/** What {@link compare} decided, task by task, with the thresholds it used. */
 export interface Comparison {
   readonly alpha: number;
   readonly minEffect: number;

@@ -70,18 +70,7 @@ function checkIterations(iterations: number, max: number): void {
  * | 11 | E6 10 | `out 0x10, al` (E6 ib) — exits with VMX_REASON_IO |
  */
 export function x86ThroughputProgram(iterations: number): GuestProgram {
-  checkIterations(iterations, 0xffff_ffff);
-  const n = iterations >>> 0;
-  const bytes = Uint8Array.from(
-    [
-      [0xb9, n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff], // mov ecx, n
-      [0x83, 0xc0, 0x01], // L: add eax, 1
-      [0x49], // dec ecx
-      [0x75, 0xfa], // jnz L
-      [0xe6, BENCH_PORT], // out 0x10, al
-    ].flat(),
-  );
-  return { bytes, exitAt: 11, exitLength: 2 };
+  return x86CountingLoop(iterations, [0x49]);
 }
 
 /**
@@ -98,18 +87,18 @@ export function x86ThroughputProgram(iterations: number): GuestProgram {
  * | 12 | E6 10 | `out 0x10, al` |
  */
 export function x86LongThroughputProgram(iterations: number): GuestProgram {
+  return x86CountingLoop(iterations, [0xff, 0xc9]);
+}
+
+/** `mov ecx, n; L: add eax, 1; dec ecx; jnz L; out 0x10, al`, with the mode's encoding of `dec ecx`. */
+function x86CountingLoop(iterations: number, decEcx: readonly number[]): GuestProgram {
   checkIterations(iterations, 0xffff_ffff);
   const n = iterations >>> 0;
-  const bytes = Uint8Array.from(
-    [
-      [0xb9, n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff], // mov ecx, n
-      [0x83, 0xc0, 0x01], // L: add eax, 1
-      [0xff, 0xc9], // dec ecx
-      [0x75, 0xf9], // jnz L
-      [0xe6, BENCH_PORT], // out 0x10, al
-    ].flat(),
-  );
-  return { bytes, exitAt: 12, exitLength: 2 };
+  const movEcx = [0xb9, n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24];
+  const body = [0x83, 0xc0, 0x01, ...decEcx]; // L: add eax, 1; dec ecx
+  const jnz = [0x75, -(body.length + 2) & 0xff]; // rel8 back to L, from the end of the jnz
+  const bytes = Uint8Array.from([...movEcx, ...body, ...jnz, 0xe6, BENCH_PORT]);
+  return { bytes, exitAt: bytes.length - 2, exitLength: 2 };
 }
 
 /**
@@ -196,6 +185,13 @@ export interface X86Guest {
  * logical thread `t`, applies the canonical prot32 setup with RIP at the program, and zeroes RAX/RCX.
  */
 export function setupX86Guest(backend: X86Backend, t: ThreadId, program: GuestProgram): X86Guest {
+  const mem = createX86Vm(backend, program);
+  const vcpu = createX86Vcpu(backend, t, 'prot32');
+  return { backend, t, vcpu, mem, program };
+}
+
+/** Creates the VM (the backend must have none) and maps `program` read+execute at CODE_GPA. */
+function createX86Vm(backend: X86Backend, program: GuestProgram): HostMemory {
   must('hv_vm_create', backend.hv_vm_create(0, 0n));
   const mem = backend.host_alloc(CODE_SIZE);
   backend.host_write(mem, 0, program.bytes);
@@ -203,23 +199,22 @@ export function setupX86Guest(backend: X86Backend, t: ThreadId, program: GuestPr
     'hv_vm_map',
     backend.hv_vm_map(0, { mem, offset: 0 }, CODE_GPA, BigInt(CODE_SIZE), HV_MEMORY.READ | HV_MEMORY.EXEC),
   );
+  return mem;
+}
+
+/** A vCPU owned by `t` with Apple's setup of `mode`, RIP at CODE_GPA, and RAX and RCX zero. */
+function createX86Vcpu(backend: X86Backend, t: ThreadId, mode: 'prot32' | 'long64', cr3?: bigint): Vcpu {
   const vcpu = must('hv_vcpu_create', backend.hv_vcpu_create(t, 0n));
   const readCapability = (id: number): bigint =>
     must('hv_vmx_read_capability', backend.hv_vmx_read_capability(t, id));
-  for (const { field, value } of x86SetupSteps(readCapability, 'prot32', CODE_GPA))
+  for (const { field, value } of x86SetupSteps(readCapability, mode, CODE_GPA, cr3))
     must(
       `hv_vmx_vcpu_write_vmcs(0x${field.toString(16)})`,
       backend.hv_vmx_vcpu_write_vmcs(t, vcpu, field, value),
     );
-  must(
-    'hv_vcpu_write_register(HV_X86_RAX)',
-    backend.hv_vcpu_write_register(t, vcpu, HV_X86_REG.HV_X86_RAX, 0n),
-  );
-  must(
-    'hv_vcpu_write_register(HV_X86_RCX)',
-    backend.hv_vcpu_write_register(t, vcpu, HV_X86_REG.HV_X86_RCX, 0n),
-  );
-  return { backend, t, vcpu, mem, program };
+  for (const name of ['HV_X86_RAX', 'HV_X86_RCX'] as const)
+    must(`hv_vcpu_write_register(${name})`, backend.hv_vcpu_write_register(t, vcpu, HV_X86_REG[name], 0n));
+  return vcpu;
 }
 
 /** Where the long-mode bench guest's page tables go: right after the code mapping. */
@@ -231,13 +226,7 @@ export const TABLES_GPA = CODE_GPA + BigInt(CODE_SIZE);
  * root, then Apple's long-mode setup (`x86SetupSteps(…, 'long64', …)`, hvf-facts.md §1.8 [T]).
  */
 export function setupX86LongGuest(backend: X86Backend, t: ThreadId, program: GuestProgram): X86Guest {
-  must('hv_vm_create', backend.hv_vm_create(0, 0n));
-  const mem = backend.host_alloc(CODE_SIZE);
-  backend.host_write(mem, 0, program.bytes);
-  must(
-    'hv_vm_map',
-    backend.hv_vm_map(0, { mem, offset: 0 }, CODE_GPA, BigInt(CODE_SIZE), HV_MEMORY.READ | HV_MEMORY.EXEC),
-  );
+  const mem = createX86Vm(backend, program);
   const tables = x86CanonicalPageTables('long64', TABLES_GPA, 0xfff0_0000n);
   const size = x86PageTablesSize('long64');
   const tmem = backend.host_alloc(Number(size));
@@ -246,16 +235,7 @@ export function setupX86LongGuest(backend: X86Backend, t: ThreadId, program: Gue
     'hv_vm_map(tables)',
     backend.hv_vm_map(0, { mem: tmem, offset: 0 }, TABLES_GPA, size, HV_MEMORY.READ | HV_MEMORY.WRITE),
   );
-  const vcpu = must('hv_vcpu_create', backend.hv_vcpu_create(t, 0n));
-  const readCapability = (id: number): bigint =>
-    must('hv_vmx_read_capability', backend.hv_vmx_read_capability(t, id));
-  for (const { field, value } of x86SetupSteps(readCapability, 'long64', CODE_GPA, tables.root))
-    must(
-      `hv_vmx_vcpu_write_vmcs(0x${field.toString(16)})`,
-      backend.hv_vmx_vcpu_write_vmcs(t, vcpu, field, value),
-    );
-  for (const r of [HV_X86_REG.HV_X86_RAX, HV_X86_REG.HV_X86_RCX])
-    must('hv_vcpu_write_register', backend.hv_vcpu_write_register(t, vcpu, r, 0n));
+  const vcpu = createX86Vcpu(backend, t, 'long64', tables.root);
   return { backend, t, vcpu, mem, program };
 }
 

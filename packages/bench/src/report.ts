@@ -149,6 +149,10 @@ export interface BenchOptions {
   readonly injectedSlowdown?: { readonly task: string; readonly factor: number };
 }
 
+/**
+ * A bench run as written to JSON (schema {@link BENCH_SCHEMA}; version 1 is still read): the machine and
+ * options, every task's samples and statistics (ns per unit), the tasks skipped with why, and the targets.
+ */
 export interface BenchReport {
   readonly schema: typeof BENCH_SCHEMA | 'hvspec-bench/1';
   /** ISO 8601, when the run started. */

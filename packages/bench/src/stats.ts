@@ -26,6 +26,7 @@ export function quantile(sorted: readonly number[], q: number): number {
   return a + (b - a) * (pos - lo);
 }
 
+/** The {@link Summary} of `samples` (any order); all NaN but `n` for an empty sample, `sd` 0 for one value. */
 export function summarize(samples: readonly number[]): Summary {
   const n = samples.length;
   if (n === 0) return { n: 0, mean: Number.NaN, sd: Number.NaN, p50: Number.NaN, p99: Number.NaN };

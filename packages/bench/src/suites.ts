@@ -49,6 +49,7 @@ import {
   type SkippedTask,
 } from './report.js';
 
+/** Options of {@link runBench} and {@link measure}: how long and how often to measure, and which tasks. */
 export interface RunOptions {
   /** Measuring time per task over all rounds, ms (default 3000; quick 600). */
   readonly timeMs?: number;
@@ -86,6 +87,7 @@ export interface RunOptions {
 
 /** The measuring defaults of a full run and of a quick one (`RunOptions` fields override them). */
 export const FULL_DEFAULTS = { timeMs: 3000, warmupMs: 150, rounds: 10, minIterations: 4 } as const;
+/** The measuring defaults of a `--quick` run (CI: every suite, fewer samples). */
 export const QUICK_DEFAULTS = { timeMs: 600, warmupMs: 50, rounds: 6, minIterations: 2 } as const;
 
 /**

@@ -8,13 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { compare, renderComparison } from '../src/compare.js';
 import { buildReport, type Measurement, mergeMeasurements } from '../src/measurement.js';
-import {
-  BENCH_SCHEMA,
-  type BenchReport,
-  describeMachine,
-  type TaskReport,
-  taskReport,
-} from '../src/report.js';
+import { type BenchReport, describeMachine, type TaskReport, taskReport } from '../src/report.js';
 import {
   mannWhitney,
   mannWhitneyCounts,
@@ -25,6 +19,7 @@ import {
   welch,
 } from '../src/stats.js';
 import { measure } from '../src/suites.js';
+import { syntheticReport } from './helpers.js';
 
 /** mulberry32: a small seeded PRNG. */
 function prng(seed: number): () => number {
@@ -58,29 +53,6 @@ function task(name: string, ns: number[]): TaskReport {
   );
 }
 
-function report(tasks: TaskReport[]): BenchReport {
-  return {
-    schema: BENCH_SCHEMA,
-    date: '2026-01-01T00:00:00.000Z',
-    machine: {
-      cpuModel: 'test',
-      cpuCount: 2,
-      node: 'v20',
-      platform: 'linux',
-      arch: 'x64',
-      osRelease: '6',
-      totalMemoryBytes: 1,
-      loadAverage: [0, 0, 0],
-      devKvm: false,
-      kvmPvm: null,
-    },
-    options: { timeMs: 1, warmupMs: 1, rounds: 1 },
-    tasks,
-    skipped: [],
-    ratios: [],
-  };
-}
-
 test('the distributions: normal and Student tails match tabulated values', () => {
   assert.ok(Math.abs(normalUpperTail(1.959964) - 0.025) < 1e-6);
   assert.ok(Math.abs(normalUpperTail(0) - 0.5) < 1e-7);
@@ -112,8 +84,8 @@ test('Welch from summaries agrees in direction with the rank test', () => {
 });
 
 test('a clear regression (20% slower) is detected', () => {
-  const base = report([task('model.x86.exit', latencies(11, 500, 2000, 100))]);
-  const cur = report([task('model.x86.exit', latencies(12, 500, 2400, 100))]);
+  const base = syntheticReport([task('model.x86.exit', latencies(11, 500, 2000, 100))]);
+  const cur = syntheticReport([task('model.x86.exit', latencies(12, 500, 2400, 100))]);
   const c = compare(base, cur);
   assert.equal(c.regression, true);
   const t = c.tasks[0]!;
@@ -127,8 +99,8 @@ test('a clear regression (20% slower) is detected', () => {
 
 test('noise is not flagged: two draws of the same distribution', () => {
   for (const seed of [21, 22, 23, 24, 25]) {
-    const base = report([task('t', latencies(seed, 400, 5000, 800))]);
-    const cur = report([task('t', latencies(seed + 100, 400, 5000, 800))]);
+    const base = syntheticReport([task('t', latencies(seed, 400, 5000, 800))]);
+    const cur = syntheticReport([task('t', latencies(seed + 100, 400, 5000, 800))]);
     const c = compare(base, cur);
     assert.equal(c.regression, false, `seed ${seed}: ${c.tasks[0]!.why}`);
     assert.equal(c.tasks[0]!.verdict, 'no-change');
@@ -136,8 +108,8 @@ test('noise is not flagged: two draws of the same distribution', () => {
 });
 
 test('a small but significant effect (2% slower, many samples) is not flagged', () => {
-  const base = report([task('t', latencies(31, 20000, 1000, 10))]);
-  const cur = report([task('t', latencies(32, 20000, 1020, 10))]);
+  const base = syntheticReport([task('t', latencies(31, 20000, 1000, 10))]);
+  const cur = syntheticReport([task('t', latencies(32, 20000, 1020, 10))]);
   const c = compare(base, cur);
   const t = c.tasks[0]!;
   assert.ok(t.p! < 0.01, 'the shift is statistically significant');
@@ -149,15 +121,15 @@ test('a small but significant effect (2% slower, many samples) is not flagged', 
 });
 
 test('a large difference on too few noisy samples is not flagged', () => {
-  const base = report([task('t', [100, 300, 120, 280, 90, 310, 150, 260])]);
-  const cur = report([task('t', [130, 320, 140, 290, 110, 330, 170, 300])]);
+  const base = syntheticReport([task('t', [100, 300, 120, 280, 90, 310, 150, 260])]);
+  const cur = syntheticReport([task('t', [130, 320, 140, 290, 110, 330, 170, 300])]);
   const c = compare(base, cur);
   assert.equal(c.tasks[0]!.verdict, 'no-change');
 });
 
 test('an improvement is reported and is not a regression', () => {
-  const base = report([task('t', latencies(41, 300, 10000, 300))]);
-  const cur = report([task('t', latencies(42, 300, 8000, 300))]);
+  const base = syntheticReport([task('t', latencies(41, 300, 10000, 300))]);
+  const cur = syntheticReport([task('t', latencies(42, 300, 8000, 300))]);
   const c = compare(base, cur);
   assert.equal(c.tasks[0]!.verdict, 'improvement');
   assert.equal(c.regression, false);
@@ -165,18 +137,20 @@ test('an improvement is reported and is not a regression', () => {
 
 test('without raw samples, Welch on the summaries decides', () => {
   const strip = (t: TaskReport): TaskReport => ({ ...t, samples: [] });
-  const base = report([strip(task('t', latencies(51, 300, 1000, 40)))]);
-  const cur = report([strip(task('t', latencies(52, 300, 1200, 40)))]);
+  const base = syntheticReport([strip(task('t', latencies(51, 300, 1000, 40)))]);
+  const cur = syntheticReport([strip(task('t', latencies(52, 300, 1200, 40)))]);
   const c = compare(base, cur);
   assert.equal(c.tasks[0]!.test, 'welch');
   assert.equal(c.tasks[0]!.verdict, 'regression');
-  const same = compare(base, report([strip(task('t', latencies(53, 300, 1000, 40)))]));
+  const same = compare(base, syntheticReport([strip(task('t', latencies(53, 300, 1000, 40)))]));
   assert.equal(same.tasks[0]!.verdict, 'no-change');
 });
 
 test('tasks missing on one side are reported, not counted as regressions', () => {
-  const base = report([task('a', latencies(61, 50, 100, 5)), task('b', latencies(62, 50, 100, 5))]);
-  const cur = { ...report([task('b', latencies(63, 50, 100, 5)), task('c', latencies(64, 50, 100, 5))]) };
+  const base = syntheticReport([task('a', latencies(61, 50, 100, 5)), task('b', latencies(62, 50, 100, 5))]);
+  const cur = {
+    ...syntheticReport([task('b', latencies(63, 50, 100, 5)), task('c', latencies(64, 50, 100, 5))]),
+  };
   const withSkip: BenchReport = {
     ...cur,
     skipped: [{ name: 'a', reason: 'native: not available here (test)' }],
@@ -195,7 +169,7 @@ test('tasks missing on one side are reported, not counted as regressions', () =>
 });
 
 test('compare rejects nonsensical options', () => {
-  const r = report([]);
+  const r = syntheticReport([]);
   assert.throws(() => compare(r, r, { alpha: 0 }), TypeError);
   assert.throws(() => compare(r, r, { alpha: 1.5 }), TypeError);
   assert.throws(() => compare(r, r, { minEffect: -1 }), TypeError);
@@ -262,8 +236,8 @@ test('with five rounds or more, the rounds are the replicates: run-to-run drift 
   // of them "significantly" different; the round medians do not.
   let pooledFlags = 0;
   for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
-    const base = report([roundsTask('t', seed, 5, 200, 1000, 0.3)]);
-    const cur = report([roundsTask('t', seed + 50, 5, 200, 1000, 0.3)]);
+    const base = syntheticReport([roundsTask('t', seed, 5, 200, 1000, 0.3)]);
+    const cur = syntheticReport([roundsTask('t', seed + 50, 5, 200, 1000, 0.3)]);
     const c = compare(base, cur);
     assert.equal(c.tasks[0]!.test, 'mann-whitney-rounds');
     assert.equal(c.regression, false, `seed ${seed}: ${c.tasks[0]!.why}`);
@@ -273,8 +247,8 @@ test('with five rounds or more, the rounds are the replicates: run-to-run drift 
 });
 
 test('with five rounds, a doubled distribution is a regression', () => {
-  const base = report([roundsTask('model.x86.exit', 91, 5, 200, 400, 0.3)]);
-  const cur = report([roundsTask('model.x86.exit', 92, 5, 200, 800, 0.3)]);
+  const base = syntheticReport([roundsTask('model.x86.exit', 91, 5, 200, 400, 0.3)]);
+  const cur = syntheticReport([roundsTask('model.x86.exit', 92, 5, 200, 800, 0.3)]);
   const c = compare(base, cur);
   const t = c.tasks[0]!;
   assert.equal(t.test, 'mann-whitney-rounds');
@@ -284,7 +258,7 @@ test('with five rounds, a doubled distribution is a regression', () => {
 });
 
 test('comparability warnings: other machine, load, quick against full, injected slowdown', () => {
-  const a = report([]);
+  const a = syntheticReport([]);
   const b: BenchReport = {
     ...a,
     machine: { ...a.machine, cpuModel: 'other', loadAverage: [5, 5, 5] },

@@ -12,17 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 
 #include "../examples/hv_check.h"
-
-static long iterations = 1000, rounds = 5;
-
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+#include "bench.h"
 
 static void *vcpu_thread(void *arg) {
   (void)arg;
@@ -49,8 +41,7 @@ static void *vcpu_thread(void *arg) {
 }
 
 int main(int argc, char **argv) {
-  if (argc > 1) iterations = strtol(argv[1], NULL, 10);
-  if (argc > 2) rounds = strtol(argv[2], NULL, 10);
+  parse_bench_args(argc, argv);
   CHECK(hv_vm_create(NULL));
   uint32_t *ram = mmap(NULL, 0x10000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (ram == MAP_FAILED) return 1;

@@ -20,20 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 
 #include "../examples/x86_vmm.h"
+#include "bench.h"
 #ifdef HVSPEC_BENCH_PROVIDER
 #include "calls_x86_64.h"
 #endif
-
-static long iterations = 1000, rounds = 5;
-
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* The exit loop, with every hv_* call made through CALL(name): n exits, ns per exit. */
 #define EXIT_LOOP(NAME, CALL)                                                     \
@@ -88,9 +80,9 @@ static void *vcpu_thread(void *arg) {
   CHECK(hv_vcpu_destroy(vcpu));
   return NULL;
 }
+
 int main(int argc, char **argv) {
-  if (argc > 1) iterations = strtol(argv[1], NULL, 10);
-  if (argc > 2) rounds = strtol(argv[2], NULL, 10);
+  parse_bench_args(argc, argv);
   static const uint8_t guest[] = {0xe6, 0x10, 0xeb, 0xfc};
   create_vm_with_ram(0x10000, guest, sizeof guest, 0x1000);
   run_vcpu_thread(vcpu_thread);

@@ -17,11 +17,18 @@
  * Written into `packages/capi/dist/generated/` by the package build (scripts/generate.ts --only capi).
  */
 import type { Arch } from '../../spec/src/backend.ts';
-import { type ObjectKind, type TraceArgType, VOCABS, type Vocab } from '../../spec/src/calls/params.ts';
+import { type TraceArgType, VOCABS, type Vocab } from '../../spec/src/calls/params.ts';
 import { VMCS_REG_ALIAS, X86_REG_EXACT } from '../../spec/src/calls/registers.ts';
 import { callSpecs } from '../../spec/src/calls/registry.ts';
 import type { CallSpec, InParam, OutParam, Param } from '../../spec/src/calls/types.ts';
-import { cParam, cParams, cPrototype, cReturnType } from '../../spec/src/codegen/c-headers.ts';
+import {
+  cParam,
+  cParams,
+  cPrototype,
+  cReturnType,
+  macosVersion,
+  OBJECT_KIND_NUMBER,
+} from '../../spec/src/codegen/c-headers.ts';
 import { ALL_RETURNS, HV } from '../../spec/src/vocabulary/returns.ts';
 import { HV_X86_REG, VMCS } from '../../spec/src/vocabulary/x86.ts';
 import {
@@ -57,16 +64,10 @@ export const MODEL_CUSTOM: Readonly<Record<Arch, readonly string[]>> = {
     'hv_vcpu_write_register',
     'hv_vmx_vcpu_read_vmcs',
     'hv_vmx_vcpu_write_vmcs',
+    'hv_vcpu_read_fpstate',
+    'hv_vcpu_write_fpstate',
   ],
   arm64: ['hv_vm_allocate', 'hv_vm_deallocate', 'hv_vcpu_create', 'hv_vcpu_destroy', 'hv_vcpu_run'],
-};
-
-/** The number of each kind of arm64 OS object, as libhvspec-model keeps it with the object. */
-const OBJECT_KIND: Readonly<Record<ObjectKind, number>> = {
-  config: 1,
-  vcpu_config: 2,
-  gic_config: 3,
-  gic_state: 4,
 };
 
 const BANNER = (what: string): string =>
@@ -107,7 +108,10 @@ class VocabTable {
       out.push(`static const hvspec_name_t ${id}_names[] = {`);
       for (const [name, value] of vocab.names) out.push(`    {"${name}", 0x${value.toString(16)}ull},`);
       out.push('};');
-      out.push(`static const hvspec_vocab_t ${id} = {${id}_names, ${vocab.names.size}};`);
+      // unused: in an interposer built for an older macOS, the functions that name it may be left out.
+      out.push(
+        `__attribute__((unused)) static const hvspec_vocab_t ${id} = {${id}_names, ${vocab.names.size}};`,
+      );
     }
     return out.join('\n');
   }
@@ -337,10 +341,29 @@ ${indent(outs, '      ')}
 `;
 }
 
+/** The first macOS of each flavour's API: functions no newer than this need no gate in the interposer. */
+const MACOS_FLOOR: Readonly<Record<Arch, number>> = { x86_64: 101000, arm64: 110000 };
+
+/**
+ * The interposer's gate of a function newer than the flavour's first macOS (`#if HVSPEC_INTERPOSE_HAS(v)`),
+ * or undefined when it needs none. Outside the interposer every function is compiled.
+ */
+function interposeGate(spec: CallSpec, arch: Arch): string | undefined {
+  const v = macosVersion(spec.availability);
+  return v && v.number > MACOS_FLOOR[arch]
+    ? `#if HVSPEC_INTERPOSE_HAS(${v.number}) /* ${spec.availability} */`
+    : undefined;
+}
+
+function gated(spec: CallSpec, arch: Arch, text: string): string {
+  const gate = interposeGate(spec, arch);
+  return gate ? `${gate}\n${text}#endif\n` : text;
+}
+
 function frontSource(arch: Arch): string {
   const specs = callSpecs(arch);
   const vocabs = new VocabTable();
-  const functions = specs.map((s) => frontFunction(s, vocabs));
+  const functions = specs.map((s) => gated(s, arch, frontFunction(s, vocabs)));
   const exitReasons = arch === 'arm64' ? vocabs.ref(VOCABS.exitReason) : 'NULL';
   const returns = ALL_RETURNS.map((n) => `    case 0x${HV[n].toString(16)}u: return "${n}";`);
   return `${BANNER(`The exported ${arch} hv_* functions of hvspec's C libraries, with recording.`)}
@@ -362,6 +385,22 @@ function frontSource(arch: Arch): string {
 #else
 #define HVSPEC_FRONT(name) name
 #define HVSPEC_IMPL(name) hvspec_impl_##name
+#endif
+
+/*
+ * The interposer wraps only the functions of the macOS it is built for (its deployment target,
+ * -mmacosx-version-min): a newer function would be weak-imported, its __interpose entry would name
+ * address 0 on an older macOS, and an SDK older than the function does not declare it at all. Calls of
+ * a function left out reach the framework unrecorded. The libraries and the syntax check on Linux
+ * compile every function.
+ */
+#if defined(HVSPEC_INTERPOSE_HAS)
+/* given (the syntax check builds the interposer as for the oldest macOS too) */
+#elif defined(HVSPEC_INTERPOSE) && defined(__APPLE__)
+#include <Availability.h>
+#define HVSPEC_INTERPOSE_HAS(v) (__MAC_OS_X_VERSION_MIN_REQUIRED >= (v))
+#else
+#define HVSPEC_INTERPOSE_HAS(v) 1
 #endif
 
 ${vocabs.source()}
@@ -386,7 +425,7 @@ __attribute__((used)) static const struct {
   const void *replacement;
   const void *original;
 } hvspec_interposers[] __attribute__((section("__DATA,__interpose"))) = {
-${specs.map((s) => `    HVSPEC_INTERPOSE_ENTRY(${s.name})`).join('\n')}
+${specs.map((s) => gated(s, arch, `    HVSPEC_INTERPOSE_ENTRY(${s.name})\n`)).join('')}
 };
 #endif
 `;
@@ -413,7 +452,7 @@ function pack(spec: CallSpec, p: InParam): string[] {
     case 'config':
       return [
         `a[n++] = ${p.name} == NULL ? 1 : 0;`,
-        `a[n++] = hvspec_model_object_id((const void *)${p.name}, ${OBJECT_KIND[p.type.object ?? 'config']}u);`,
+        `a[n++] = hvspec_model_object_id((const void *)${p.name}, ${OBJECT_KIND_NUMBER[p.type.object ?? 'config']}u);`,
       ];
     case 'bytes': {
       const ins = spec.params.filter((q): q is InParam => q.dir === 'in');
@@ -523,7 +562,7 @@ function modelFunction(spec: CallSpec, arch: Arch): string {
         `${cPrototype(spec, `hvspec_impl_${spec.name}`)} {
   hvspec_reply_t reply;
   if (hvspec_remote_${spec.name}(${[...cParams(spec).map((p) => p.name), '&reply'].join(', ')}) != HV_SUCCESS) return NULL;
-  return (${returned.type.c})hvspec_model_object_new(reply.out[0], ${OBJECT_KIND[returned.type.object ?? 'config']}u);
+  return (${returned.type.c})hvspec_model_object_new(reply.out[0], ${OBJECT_KIND_NUMBER[returned.type.object ?? 'config']}u);
 }
 `
       : `${cPrototype(spec, `hvspec_impl_${spec.name}`)} { return hvspec_remote_${spec.name}(${args}); }\n`;

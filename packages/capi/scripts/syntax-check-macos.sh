@@ -11,13 +11,18 @@ common="-fsyntax-only -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -DH
   -I$here/scripts/macos-shim -I$here/../native/include -I$here/dist/generated -I$here/src/c"
 for flavour in x86_64 arm64; do
   case $flavour in
-    arm64) api=-DHVSPEC_API_ARM64 ;;
-    *) api=-DHVSPEC_API_X86_64 ;;
+    arm64) api=-DHVSPEC_API_ARM64 oldest=110000 ;;
+    *) api=-DHVSPEC_API_X86_64 oldest=101000 ;;
   esac
   echo "syntax-check-macos [$flavour] interposer"
   for f in "$here/dist/generated/front_$flavour.c" "$here/src/c/recorder.c" "$here/src/c/macos/interpose.c"; do
     # shellcheck disable=SC2086
     $cc $common $api "$f"
   done
+  # The front as an interposer built for the flavour's oldest macOS, which leaves out every newer
+  # function (HVSPEC_INTERPOSE_HAS, as __MAC_OS_X_VERSION_MIN_REQUIRED decides on a Mac).
+  echo "syntax-check-macos [$flavour] interposer for macOS $oldest"
+  # shellcheck disable=SC2086
+  $cc $common $api "-DHVSPEC_INTERPOSE_HAS(v)=((v) <= $oldest)" "$here/dist/generated/front_$flavour.c"
 done
 echo "syntax-check-macos: ok (x86_64 and arm64)"

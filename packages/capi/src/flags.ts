@@ -16,14 +16,21 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Arch } from '@hvspec/spec';
 
+/**
+ * The library a VMM links against: `model` (libhvspec-model-<flavour>.so: the calls go to the TypeScript
+ * model in a server process; either flavour) or `kvm` (libhvspec-kvm.so: hvspec's KVM provider, x86_64 only).
+ */
 export type CBackend = 'model' | 'kvm';
 
+/** Options of {@link cflags} (`hvspec cflags [--arch A]`). */
 export interface FlagOptions {
   /** The API flavour; default the host's. */
   readonly arch?: Arch;
 }
 
+/** Options of {@link libs} (`hvspec libs --backend B [--arch A]`). */
 export interface LibOptions extends FlagOptions {
+  /** Which library to link; required (FlagsError for anything but `model` or `kvm`). */
   readonly backend: CBackend;
 }
 

@@ -8,12 +8,18 @@
 import { readFile } from 'node:fs/promises';
 import { formatLintReport, type LintReport, lintTrace, parseTrace, TraceError } from '@hvspec/spec';
 
+/** Exit code: every trace is clean (warnings allowed), or `--help`. */
 export const LINT_OK = 0;
+/** Exit code: a trace has at least one error finding. */
 export const LINT_ERRORS = 1;
+/** Exit code: a usage error, or a file that could not be read or parsed as a trace (the others are still linted). */
 export const LINT_UNREADABLE = 2;
 
+/** Where {@link runLintCli} writes (default: stdout and stderr, a newline after each text). */
 export interface LintIo {
+  /** Reports, the JSON output and the usage text asked for with `--help`. */
   readonly out: (text: string) => void;
+  /** Usage errors and unreadable traces. */
   readonly err: (text: string) => void;
 }
 

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Arch, Backend } from '@hvspec/spec';
+import { EXIT_USAGE, UsageError } from './common.js';
 import { hostFix } from './host.js';
 
 /** The backends the CLI knows. */
@@ -128,4 +129,14 @@ export async function hostArchs(name: BackendName): Promise<Arch[]> {
     );
   }
   return [a.arch];
+}
+
+/**
+ * What a command does with an error that ends it: a usage error or a backend that cannot run here is
+ * reported as `hvspec <command>: …` with exit code 2; anything else is a bug and propagates.
+ */
+export function reportUsageFailure(command: string, e: unknown): void {
+  if (!(e instanceof UsageError || e instanceof BackendUnavailable)) throw e;
+  process.stderr.write(`hvspec ${command}: ${e.message}\n`);
+  process.exitCode = EXIT_USAGE;
 }

@@ -16,7 +16,7 @@ import {
   shardRun,
 } from '@hvspec/spec';
 import type { Command } from 'commander';
-import { BACKEND_NAMES, type BackendName, BackendUnavailable, hostArchs, openBackend } from './backends.js';
+import { BACKEND_NAMES, type BackendName, hostArchs, openBackend, reportUsageFailure } from './backends.js';
 import {
   checkOutputDir,
   EXIT_FAILED,
@@ -327,12 +327,7 @@ export function registerCheck(program: Command): void {
       if (o.json) process.stdout.write(`${jsonText(reports)}\n`);
       process.exitCode = unwritten ? EXIT_USAGE : reports.every((r) => r.ok) ? EXIT_OK : EXIT_FAILED;
     } catch (e) {
-      if (e instanceof UsageError || e instanceof BackendUnavailable) {
-        process.stderr.write(`hvspec check: ${e.message}\n`);
-        process.exitCode = EXIT_USAGE;
-        return;
-      }
-      throw e;
+      reportUsageFailure('check', e);
     }
   });
 }

@@ -59,34 +59,34 @@ export interface DoctorReport {
   readonly code: number;
 }
 
+/** A backend that cannot be used here, and why. */
+function unavailable(
+  name: BackendStatus['name'],
+  reason: string,
+  more: Pick<BackendStatus, 'backend' | 'fix'> = {},
+): BackendStatus {
+  return { name, available: false, archs: [], reason, ...more };
+}
+
 async function nativeStatus(): Promise<BackendStatus> {
   let mod: NativeModule;
   try {
     mod = (await import(NATIVE_PACKAGE)) as NativeModule;
   } catch (e) {
-    return {
-      name: 'native',
-      available: false,
-      archs: [],
-      reason: `${NATIVE_PACKAGE} does not load (${messageOf(e)})`,
+    return unavailable('native', `${NATIVE_PACKAGE} does not load (${messageOf(e)})`, {
       fix: 'build it: npm run build',
-    };
+    });
   }
   const a = mod.nativeAvailability?.();
   if (!a?.available) {
     const fix = hostFix(a?.fix);
-    return {
-      name: 'native',
-      available: false,
-      archs: [],
+    return unavailable('native', a?.reason ?? 'unknown reason', {
       ...(a?.backend ? { backend: a.backend } : {}),
-      reason: a?.reason ?? 'unknown reason',
       ...(fix ? { fix } : {}),
-    };
+    });
   }
   const b = mod.createNativeBackend?.(a.arch);
-  if (!b)
-    return { name: 'native', available: false, archs: [], reason: 'the package has no createNativeBackend' };
+  if (!b) return unavailable('native', 'the package has no createNativeBackend');
   const c = b.capabilities;
   await b.close();
   return {
@@ -107,22 +107,15 @@ async function el2Status(): Promise<BackendStatus> {
   try {
     mod = (await import(EL2_PACKAGE)) as El2Module;
   } catch (e) {
-    return {
-      name: 'el2',
-      available: false,
-      archs: [],
-      reason: `${EL2_PACKAGE} does not load (${messageOf(e)})`,
-    };
+    return unavailable('el2', `${EL2_PACKAGE} does not load (${messageOf(e)})`);
   }
   const a = mod.el2Availability?.();
   if (!a?.available)
-    return {
-      name: 'el2',
-      available: false,
-      archs: [],
-      reason: `arm64 under QEMU: ${a?.reason ?? 'unknown reason'}`,
-      ...(a?.fix ? { fix: a.fix } : {}),
-    };
+    return unavailable(
+      'el2',
+      `arm64 under QEMU: ${a?.reason ?? 'unknown reason'}`,
+      a?.fix ? { fix: a.fix } : {},
+    );
   return { name: 'el2', available: true, archs: ['arm64'], backend: `qemu ${a.qemuVersion ?? ''}`.trim() };
 }
 

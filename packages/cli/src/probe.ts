@@ -31,12 +31,11 @@ import {
   type TraceJson,
 } from '@hvspec/spec';
 import type { Command } from 'commander';
-import { BackendUnavailable, hostArchs, openBackend } from './backends.js';
+import { hostArchs, openBackend, reportUsageFailure } from './backends.js';
 import {
   checkOutputDir,
   EXIT_FAILED,
   EXIT_OK,
-  EXIT_USAGE,
   integer,
   jsonText,
   makeDir,
@@ -356,12 +355,7 @@ export function registerProbe(program: Command): void {
       if (o.json) process.stdout.write(`${jsonText(reports)}\n`);
       process.exitCode = reports.some((r) => r.failure) ? EXIT_FAILED : EXIT_OK;
     } catch (e) {
-      if (e instanceof UsageError || e instanceof BackendUnavailable) {
-        process.stderr.write(`hvspec probe: ${e.message}\n`);
-        process.exitCode = EXIT_USAGE;
-        return;
-      }
-      throw e;
+      reportUsageFailure('probe', e);
     }
   });
 }

@@ -101,11 +101,11 @@ describe('example x86_64 traces on the native backend', {
       if (report.status === 'unsupported') {
         // Only a declared deviation may make a step unsupported: a permission set the backend says it
         // does not enforce, no guest execution, a call it does not have, an exit reason it never reports,
-        // or an x86 mode it cannot run.
+        // an x86 mode it cannot run, or a call it declares HV_UNSUPPORTED (Deviation.calls).
         const why = report.firstProblem?.message ?? '';
         assert.match(
           why,
-          /enforcedPermissions|guestExecution|has no |never reports this exit reason|cannot run guests in/,
+          /enforcedPermissions|guestExecution|has no |never reports this exit reason|cannot run guests in|declares \S+ unsupported here/,
           `${name}: ${why}`,
         );
         unsupported.push(`${name}: ${problem(report)}`);

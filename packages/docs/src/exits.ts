@@ -382,7 +382,8 @@ export interface BitField {
   readonly fields: readonly string[];
 }
 
-type Decoder = (v: bigint) => Readonly<Record<string, unknown>> | undefined;
+/** A spec decoder of a field (`decodeEsr`, `decodeEptQualification`, ...): its fields, or undefined for a value it refuses. */
+export type Decoder = (v: bigint) => Readonly<Record<string, unknown>> | undefined;
 
 /**
  * The layout of a field as a decoder sees it: flips each bit of `base` values and records which decoded

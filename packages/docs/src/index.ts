@@ -14,20 +14,33 @@ export {
   type El2Module,
   type NativeModule,
 } from './backends.js';
-export { type CallPageContext, callPageContext, renderCallPage } from './call-page.js';
-export { ARCHES, type CallEntry, callEntry, callPage, collectSiteData, type SiteData } from './data.js';
+export { type CallPageContext, callPageContext, renderCallPage, type ThreadWords } from './call-page.js';
+export {
+  ARCHES,
+  type CallEntry,
+  callEntry,
+  callPage,
+  collectSiteData,
+  type RowEntry,
+  type SiteData,
+  type TouchingDeviation,
+} from './data.js';
 export {
   ExampleError,
   type ExampleTrace,
   findExampleTraces,
   pickExample,
+  type ReplayedExample,
   replayExamples,
 } from './examples.js';
 export {
   arm64ExitKinds,
+  type BitField,
+  type Decoder,
   EXIT_SAMPLE_BUDGET,
   EXIT_SAMPLE_CHUNK,
   type ExitKindExample,
+  type Layout,
   probeLayout,
   type SampleOptions,
   type X86SampleOptions,
@@ -35,8 +48,23 @@ export {
   x86ExitKinds,
 } from './exits.js';
 export { generatedExamplePath, generateExample } from './generated-examples.js';
-export { type Lifecycle, type LifeEdge, type Registry, vcpuLifecycle, vmLifecycle } from './lifecycle.js';
-export { indexSpecSources, locateCall, locateRow, type RowLoc, type SourceLoc } from './locate.js';
+export type { Page } from './layout.js';
+export {
+  type Lifecycle,
+  type LifeEdge,
+  type LifeState,
+  type Registry,
+  vcpuLifecycle,
+  vmLifecycle,
+} from './lifecycle.js';
+export {
+  indexSpecSources,
+  locateCall,
+  locateRow,
+  type RowLoc,
+  type SourceLoc,
+  type SpecSourceIndex,
+} from './locate.js';
 export { DEFAULT_OUT, REPO_ROOT } from './paths.js';
 export { type SearchEntry, searchEntries } from './search.js';
 export { type BuildOptions, type BuildReport, buildSite, renderPages } from './site.js';

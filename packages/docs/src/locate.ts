@@ -59,7 +59,15 @@ interface CallMention extends SourceLoc {
 export interface SpecSourceIndex {
   /** Repository-relative paths of the files read. */
   readonly files: readonly string[];
+  /**
+   * The row literals found, for {@link locateRow}.
+   * @internal
+   */
   readonly rows: readonly RowLiteral[];
+  /**
+   * The registry entries and mentions of function names found, for {@link locateCall}.
+   * @internal
+   */
   readonly calls: readonly CallMention[];
 }
 

@@ -13,7 +13,9 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { callSpecs } from '@hvspec/spec';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { REPO_ROOT } from '../src/paths.js';
 import { type BuildReport, buildSite } from '../src/site.js';
+import { workspacePackages } from '../src/typedoc.js';
 import { checkLinks, ensureChromium, listFiles, serve } from './site-check.js';
 
 const SHOTS = fileURLToPath(new URL('../screenshots-out/', import.meta.url));
@@ -143,6 +145,16 @@ test('every internal link of the site resolves', { skip, timeout: 120_000 }, asy
   assert.deepEqual(missing, []);
   assert.ok(linked.size > 100, `only ${linked.size} distinct links`);
   await page.close();
+});
+
+test('the API reference documents every export, and every type it names', { skip }, () => {
+  const api = report.api;
+  assert.ok(api, 'the build ran typedoc');
+  assert.deepEqual(api.packages, workspacePackages(REPO_ROOT));
+  // Exports without a doc comment, then the rest: types named by a documented export but left out
+  // of the reference ("referenced by ... but not included"), broken relative paths.
+  assert.deepEqual(api.undocumented, []);
+  assert.deepEqual(api.warnings, []);
 });
 
 test('search finds HV_BAD_ARGUMENT and hv_vm_map', { skip, timeout: 60_000 }, async () => {

@@ -16,13 +16,17 @@ export const RAM_BASE = 0x4000_0000;
 export const IMAGE_OFFSET = 0x20_0000;
 /** The control page: VM-wide state, boot information, the range list of a TB-invalidation request. */
 export const CTRL_OFFSET = 0x30_0000;
+/** Bytes of the control page; its tail from {@link CTRL}.RANGES holds the range list. */
 export const CTRL_SIZE = 0x4000;
 /** One page per vCPU slot: its registers going in, its exit record coming out. */
 export const SLOT_OFFSET = 0x40_0000;
+/** Bytes of one slot page (4 KiB, laid out as {@link SLOT}). */
 export const SLOT_SIZE = 0x1000;
+/** Number of slot pages, so the most vCPUs a VM can have (`hv_vm_get_max_vcpu_count` at most). */
 export const MAX_SLOTS = 64;
 /** Stage-2 translation tables, written by the host (stage2.ts). */
 export const TABLE_POOL_OFFSET = 0x100_0000;
+/** Bytes of the stage-2 table pool (48 MiB); a `hv_vm_map` that needs more tables returns HV_NO_RESOURCES. */
 export const TABLE_POOL_SIZE = 0x300_0000;
 /** Host buffers (`host_alloc`) are carved from here to the end of RAM. */
 export const HOST_POOL_OFFSET = 0x400_0000;
@@ -59,10 +63,16 @@ export const CTRL = {
   /** (pa, len) u64 pairs for DB.INVALIDATE. */
   RANGES: 0x1000,
 } as const;
+/** Entries the system-register table and each slot's register area hold; the spec's list must fit. */
 export const MAX_SYSREGS = 128;
+/** (pa, len) pairs one DB.INVALIDATE request carries: what fits from RANGES to the end of the control page. */
 export const MAX_RANGES = (CTRL_SIZE - CTRL.RANGES) / 16;
 /** "HVSPEL2" followed by a zero byte: the runtime writes it once it is ready. */
 export const MAGIC = 0x4856_5350_454c_3200n;
+/**
+ * Version of this layout; the runtime writes it to {@link CTRL}.VERSION at boot, and the host refuses a
+ * runtime that answers with another (an image built from an older abi.ts).
+ */
 export const ABI_VERSION = 2;
 
 /** Slot page fields. */
@@ -89,6 +99,11 @@ export const SLOT = {
   SYS: 0x400,
 } as const;
 
+/**
+ * Bits of a slot's FLAGS word, written by the host before each run: a pending IRQ / FIQ
+ * (`hv_vcpu_set_pending_interrupt`: HCR_EL2.VI / VF), the vtimer mask (`hv_vcpu_set_vtimer_mask`), and
+ * the debug traps (`hv_vcpu_set_trap_debug_exceptions` / `_reg_accesses`: MDCR_EL2.TDE / TDA).
+ */
 export const RUN_FLAG = {
   IRQ: 1,
   FIQ: 2,
@@ -142,6 +157,7 @@ export const DB_OUT = {
  * - SOFT: stored only: this CPU model has no such register for an EL1 guest (see the README).
  */
 export const SYSREG_CLASS = { EL1: 0, ID: 1, VPIDR: 2, VMPIDR: 3, SOFT: 4 } as const;
+/** One of the {@link SYSREG_CLASS} values. */
 export type SysRegClass = (typeof SYSREG_CLASS)[keyof typeof SYSREG_CLASS];
 
 /** The C header the runtime is compiled with. */

@@ -15,8 +15,6 @@ import type {
   Arm64Exit,
   Capabilities,
   Deviation,
-  GicConfig,
-  GicState,
   HostMemory,
   Result,
   ThreadId,
@@ -27,6 +25,7 @@ import type {
 } from '@hvspec/spec';
 import {
   ARM64_ARG_CHECKS,
+  Arm64Configs,
   checkAsyncThread,
   checkHostAllocSize,
   checkThread,
@@ -35,7 +34,6 @@ import {
   HV_EXIT_REASON,
   HV_FEATURE_REG,
   HV_INTERRUPT_TYPE,
-  HV_IPA_GRANULE,
   HV_MEMORY_RWX,
   HV_REG,
   HV_REG_COUNT,
@@ -65,10 +63,6 @@ import { Stage2, TablePoolExhausted } from './stage2.js';
 
 const ALL_PERMISSION_SETS: readonly number[] = Object.freeze([0, 1, 2, 3, 4, 5, 6, 7]);
 const PAGE_16K = 16384;
-const GRANULE_BYTES: Record<number, number> = {
-  [HV_IPA_GRANULE.HV_IPA_GRANULE_4KB]: 4096,
-  [HV_IPA_GRANULE.HV_IPA_GRANULE_16KB]: 16384,
-};
 /** The smallest IPA size the stage-2 format takes (T0SZ ≤ 39 without FEAT_TTST). */
 const MIN_HW_IPA_BITS = 25;
 const NO_EXCEPTION = Object.freeze({ syndrome: 0n, virtual_address: 0n, physical_address: 0n });
@@ -85,12 +79,6 @@ export interface El2BackendOptions {
   readonly maxVcpus?: number;
   /** `hv_vm_config_get_max_ipa_size`. Default 40 (hvf-facts.md §2.3 [R]). */
   readonly maxIpaSize?: number;
-}
-
-interface VmConfigRecord {
-  ipaSize: number;
-  granule: number;
-  el2?: boolean;
 }
 
 /** Feature registers that are `hv_sys_reg_t` ID registers (the vCPU's, by guestIdValue). */
@@ -115,6 +103,29 @@ const FEATURE_BOOT: Readonly<Record<number, number>> = {
   [HV_FEATURE_REG.HV_FEATURE_REG_CLIDR_EL1]: CTRL.CLIDR_EL1,
   [HV_FEATURE_REG.HV_FEATURE_REG_DCZID_EL0]: CTRL.DCZID_EL0,
 };
+
+type Arm64Call = keyof typeof ARM64_ARG_CHECKS;
+type ArgsOf<K extends Arm64Call> = Parameters<(typeof ARM64_ARG_CHECKS)[K]>;
+/** The registry's boolean accessors of a vCPU, and the flags they read and write. */
+type FlagGetter = Extract<
+  Arm64Call,
+  `hv_vcpu_get_${'vtimer_mask' | 'trap_debug_exceptions' | 'trap_debug_reg_accesses'}`
+>;
+type FlagSetter = Extract<
+  Arm64Call,
+  `hv_vcpu_set_${'vtimer_mask' | 'trap_debug_exceptions' | 'trap_debug_reg_accesses'}`
+>;
+type GicCall = Extract<Arm64Call, `hv_gic_${string}`>;
+/** Every `hv_gic_*` function of the registry. */
+const GIC_CALLS = (Object.keys(ARM64_ARG_CHECKS) as Arm64Call[]).filter((n): n is GicCall =>
+  n.startsWith('hv_gic_'),
+);
+type VcpuFlag = 'vtimerMasked' | 'trapDebugExceptions' | 'trapDebugRegAccesses';
+
+/** The registry's JS-type checks of call `name` (TypeError naming the parameter). */
+function checkArgs<K extends Arm64Call>(name: K, args: ArgsOf<K>): void {
+  (ARM64_ARG_CHECKS[name] as (...a: readonly unknown[]) => void)(...args);
+}
 
 interface Buffer {
   readonly handle: HostMemory;
@@ -246,6 +257,9 @@ export const EL2_DEVIATIONS: readonly Deviation[] = Object.freeze([
   },
 ]);
 
+/** The `hv_gic_*` methods: made in the class's static block. */
+export interface El2Backend extends Pick<Arm64Backend, GicCall> {}
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface declares the methods the static block makes
 export class El2Backend implements Arm64Backend {
   readonly arch = 'arm64' as const;
   readonly capabilities: Capabilities;
@@ -255,10 +269,7 @@ export class El2Backend implements Arm64Backend {
   private goneReason: string | undefined;
   private goneReported = false;
   private closed = false;
-  private readonly configs = new Map<number, VmConfigRecord>();
-  private nextConfig = 1;
-  /** hv_vcpu_config_t objects (ids shared with VM configs, so that one is never taken for the other). */
-  private readonly vcpuConfigs = new Set<number>();
+  private readonly configs: Arm64Configs;
   /** Buffers from hv_vm_allocate not yet freed. */
   private readonly allocations = new Set<number>();
   private vm: Vm | undefined;
@@ -279,6 +290,10 @@ export class El2Backend implements Arm64Backend {
   /** VTTBR, VTCR and TLB generation as last written to the control page. */
   private ctrlShadow: bigint[] = [];
 
+  /**
+   * Built by {@link createEl2Backend}, which boots the machine pool (`source`).
+   * @internal
+   */
   constructor(
     private readonly source: MachineSource,
     options: El2BackendOptions = {},
@@ -289,6 +304,7 @@ export class El2Backend implements Arm64Backend {
     this.maxIpaSize = options.maxIpaSize ?? 40;
     if (!Number.isSafeInteger(this.maxIpaSize) || this.maxIpaSize < IPA_SIZE_DEFAULT || this.maxIpaSize > 40)
       throw new TypeError(`options.maxIpaSize must be an integer in [${IPA_SIZE_DEFAULT}, 40]`);
+    this.configs = new Arm64Configs({ maxIpaSize: this.maxIpaSize, ipaGranule4k: true, el2Supported: false });
     this.capabilities = Object.freeze({
       backend: 'el2',
       arch: 'arm64',
@@ -326,6 +342,28 @@ export class El2Backend implements Arm64Backend {
   private enter(t: number): void {
     this.ensureOpen();
     checkThread(t);
+  }
+
+  /**
+   * The prologue of call `name`: step 0, the registry's JS-type checks, HV_BUSY on a thread inside an
+   * async run (busyOn), then HV_ERROR once the machine is gone. Undefined when the call goes on.
+   */
+  private begin<K extends Arm64Call>(name: K, ...args: ArgsOf<K>): Result<never> | undefined {
+    const t = args[0] as number;
+    this.enter(t);
+    checkArgs(name, args);
+    if (this.busyOn(t)) return BUSY;
+    return this.goneResult(name);
+  }
+
+  /**
+   * begin() without the busy step, for the calls that both arm64 backends answer from their own checks
+   * on a busy thread too (EL2 and vCPU configs, hv_vm_allocate/deallocate, hv_gic_*; as the model does).
+   */
+  private beginWithoutBusyCheck<K extends Arm64Call>(name: K, ...args: ArgsOf<K>): Result<never> | undefined {
+    this.enter(args[0] as number);
+    checkArgs(name, args);
+    return this.goneResult(name);
   }
 
   /**
@@ -468,7 +506,6 @@ export class El2Backend implements Arm64Backend {
     this.busy.clear();
     this.vm = undefined;
     this.configs.clear();
-    this.vcpuConfigs.clear();
     this.allocations.clear();
     this.buffers.clear();
     this.staleCode.length = 0;
@@ -504,95 +541,52 @@ export class El2Backend implements Arm64Backend {
   // ---- host queries and configs --------------------------------------------------------------------------
 
   hv_vm_get_max_vcpu_count(t: ThreadId): Result<number> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_get_max_vcpu_count(t);
-    if (this.busyOn(t)) return BUSY;
-    return this.goneResult('hv_vm_get_max_vcpu_count') ?? ok(this.maxVcpus);
+    return this.begin('hv_vm_get_max_vcpu_count', t) ?? ok(this.maxVcpus);
   }
 
   hv_vm_config_get_max_ipa_size(t: ThreadId): Result<number> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_config_get_max_ipa_size(t);
-    if (this.busyOn(t)) return BUSY;
-    return this.goneResult('hv_vm_config_get_max_ipa_size') ?? ok(this.maxIpaSize);
+    return this.begin('hv_vm_config_get_max_ipa_size', t) ?? ok(this.maxIpaSize);
   }
 
   hv_vm_config_get_default_ipa_size(t: ThreadId): Result<number> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_config_get_default_ipa_size(t);
-    if (this.busyOn(t)) return BUSY;
-    return this.goneResult('hv_vm_config_get_default_ipa_size') ?? ok(IPA_SIZE_DEFAULT);
+    return this.begin('hv_vm_config_get_default_ipa_size', t) ?? ok(IPA_SIZE_DEFAULT);
   }
 
   hv_vm_config_create(t: ThreadId): Result<VmConfig> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_config_create(t);
-    if (this.busyOn(t)) return BUSY;
-    const g = this.goneResult('hv_vm_config_create');
-    if (g) return g;
-    const id = this.nextConfig++;
-    this.configs.set(id, { ipaSize: 0, granule: HV_IPA_GRANULE.HV_IPA_GRANULE_16KB });
-    return ok(id as VmConfig);
+    return this.begin('hv_vm_config_create', t) ?? this.configs.createVm();
   }
 
   hv_vm_config_set_ipa_size(t: ThreadId, config: VmConfig, ipa_bit_length: number): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_config_set_ipa_size(t, config, ipa_bit_length);
-    if (this.busyOn(t)) return BUSY;
-    const g = this.goneResult('hv_vm_config_set_ipa_size');
-    if (g) return g;
-    const c = this.configs.get(config);
-    if (c === undefined) return fail(HV.HV_BAD_ARGUMENT);
-    if (ipa_bit_length > this.maxIpaSize) return fail(HV.HV_UNSUPPORTED);
-    c.ipaSize = ipa_bit_length;
-    return SUCCESS;
+    return (
+      this.begin('hv_vm_config_set_ipa_size', t, config, ipa_bit_length) ??
+      this.configs.setIpaSize(config, ipa_bit_length)
+    );
   }
 
   hv_vm_config_get_ipa_size(t: ThreadId, config: VmConfig): Result<number> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_config_get_ipa_size(t, config);
-    if (this.busyOn(t)) return BUSY;
-    const g = this.goneResult('hv_vm_config_get_ipa_size');
-    if (g) return g;
-    const c = this.configs.get(config);
-    return c === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(c.ipaSize);
+    return this.begin('hv_vm_config_get_ipa_size', t, config) ?? this.configs.getIpaSize(config);
   }
 
   hv_vm_config_set_ipa_granule(t: ThreadId, config: VmConfig, granule: number): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_config_set_ipa_granule(t, config, granule);
-    if (this.busyOn(t)) return BUSY;
-    const g = this.goneResult('hv_vm_config_set_ipa_granule');
-    if (g) return g;
-    const c = this.configs.get(config);
-    if (c === undefined || GRANULE_BYTES[granule] === undefined) return fail(HV.HV_BAD_ARGUMENT);
-    c.granule = granule;
-    return SUCCESS;
+    return (
+      this.begin('hv_vm_config_set_ipa_granule', t, config, granule) ??
+      this.configs.setIpaGranule(config, granule)
+    );
   }
 
   hv_vm_config_get_ipa_granule(t: ThreadId, config: VmConfig): Result<number> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_config_get_ipa_granule(t, config);
-    if (this.busyOn(t)) return BUSY;
-    const g = this.goneResult('hv_vm_config_get_ipa_granule');
-    if (g) return g;
-    const c = this.configs.get(config);
-    return c === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(c.granule);
+    return this.begin('hv_vm_config_get_ipa_granule', t, config) ?? this.configs.getIpaGranule(config);
   }
 
   // ---- VM ---------------------------------------------------------------------------------------------------
 
   hv_vm_create(t: ThreadId, config: VmConfig | null): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_create(t, config);
-    if (this.busyOn(t)) return BUSY;
-    const g = this.goneResult('hv_vm_create');
-    if (g) return g;
-    const c = config === null ? undefined : this.configs.get(config);
-    if (config !== null && c === undefined) return fail(HV.HV_BAD_ARGUMENT);
+    const early = this.begin('hv_vm_create', t, config);
+    if (early) return early;
+    const shape = this.configs.vmShape(config);
+    if (shape === undefined) return fail(HV.HV_BAD_ARGUMENT);
     if (this.vm !== undefined) return fail(HV.HV_BUSY); // one VM per process (hvf-facts.md §3 [T])
-    const ipaSize = c === undefined || c.ipaSize === 0 ? IPA_SIZE_DEFAULT : c.ipaSize;
-    const granule = GRANULE_BYTES[c?.granule ?? HV_IPA_GRANULE.HV_IPA_GRANULE_16KB] as number;
+    const { ipaSize, granuleBytes: granule } = shape;
     this.machine().tlbEpoch++;
     this.vm = {
       ipaLimit: 1n << BigInt(ipaSize),
@@ -606,11 +600,8 @@ export class El2Backend implements Arm64Backend {
   }
 
   hv_vm_destroy(t: ThreadId): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_destroy(t);
-    if (this.busyOn(t)) return BUSY;
-    const g = this.goneResult('hv_vm_destroy');
-    if (g) return g;
+    const early = this.begin('hv_vm_destroy', t);
+    if (early) return early;
     if (this.vm === undefined) return fail(HV.HV_NO_DEVICE);
     if (this.vm.vcpus.size > 0) return fail(HV.HV_BUSY); // "Requires all vCPUs be destroyed" [H]
     this.vm = undefined;
@@ -653,11 +644,8 @@ export class El2Backend implements Arm64Backend {
   }
 
   hv_vm_unmap(t: ThreadId, ipa: bigint, size: bigint): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_unmap(t, ipa, size);
-    if (this.busyOn(t)) return BUSY;
-    const g = this.goneResult('hv_vm_unmap');
-    if (g) return g;
+    const early = this.begin('hv_vm_unmap', t, ipa, size);
+    if (early) return early;
     const vm = this.vm;
     if (vm === undefined) return fail(HV.HV_NO_DEVICE);
     const bad = this.rangeError(vm, ipa, size);
@@ -674,11 +662,8 @@ export class El2Backend implements Arm64Backend {
   }
 
   hv_vm_protect(t: ThreadId, ipa: bigint, size: bigint, flags: number): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_protect(t, ipa, size, flags);
-    if (this.busyOn(t)) return BUSY;
-    const g = this.goneResult('hv_vm_protect');
-    if (g) return g;
+    const early = this.begin('hv_vm_protect', t, ipa, size, flags);
+    if (early) return early;
     const vm = this.vm;
     if (vm === undefined) return fail(HV.HV_NO_DEVICE);
     if ((flags & ~HV_MEMORY_RWX) !== 0) return fail(HV.HV_BAD_ARGUMENT);
@@ -743,14 +728,11 @@ export class El2Backend implements Arm64Backend {
 
   /** A vCPU configuration describes the same vCPU as NULL (the CPU's, guestIdValue). */
   hv_vcpu_create(t: ThreadId, config: VcpuConfig | null): Result<Vcpu> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_create(t, config);
-    if (this.busyOn(t)) return BUSY;
-    const g = this.goneResult('hv_vcpu_create');
-    if (g) return g;
+    const early = this.begin('hv_vcpu_create', t, config);
+    if (early) return early;
     const vm = this.vm;
     if (vm === undefined) return fail(HV.HV_NO_DEVICE);
-    if (config !== null && !this.vcpuConfigs.has(config)) return fail(HV.HV_BAD_ARGUMENT);
+    if (config !== null && !this.configs.isVcpu(config)) return fail(HV.HV_BAD_ARGUMENT);
     // "Each thread can have only one vCPU at a time" (hvf-facts.md §2.4 [H]).
     for (const v of vm.vcpus.values()) if (v.owner === t) return fail(HV.HV_BUSY);
     if (vm.vcpus.size >= this.maxVcpus) return fail(HV.HV_NO_RESOURCES);
@@ -797,19 +779,16 @@ export class El2Backend implements Arm64Backend {
   }
 
   hv_vcpu_destroy(t: ThreadId, vcpu: Vcpu): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_destroy(t, vcpu);
-    if (this.busyOn(t)) return BUSY;
-    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_destroy');
+    const v = this.vcpuCall('hv_vcpu_destroy', t, vcpu);
     if (typeof v === 'number') return fail(v);
     this.vm?.vcpus.delete(v.id);
     this.freeSlots.push(v.slot);
     return SUCCESS;
   }
 
-  /** The vCPU a per-vCPU call is about, or the code it returns: the machine gone, then steps 1–3. */
-  private vcpuFor(t: number, vcpu: number, call: string): VcpuRecord | number {
-    return this.goneResult(call)?.ret ?? this.owned(t, vcpu);
+  /** The vCPU a per-vCPU call is about, or the code it returns: begin(), then steps 1–3. */
+  private vcpuCall<K extends Arm64Call>(name: K, ...args: ArgsOf<K>): VcpuRecord | number {
+    return this.begin(name, ...args)?.ret ?? this.owned(args[0] as number, args[1] as number);
   }
 
   /** Steps 1–3 for per-vCPU calls: VM, live handle, owner thread. */
@@ -835,20 +814,14 @@ export class El2Backend implements Arm64Backend {
   }
 
   hv_vcpu_get_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_get_reg(t, vcpu, reg);
-    if (this.busyOn(t)) return BUSY;
-    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_get_reg');
+    const v = this.vcpuCall('hv_vcpu_get_reg', t, vcpu, reg);
     if (typeof v === 'number') return fail(v);
     if (reg >= HV_REG_COUNT) return fail(HV.HV_BAD_ARGUMENT);
     return ok(v.words[this.regWord(reg)] as bigint);
   }
 
   hv_vcpu_set_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_set_reg(t, vcpu, reg, value);
-    if (this.busyOn(t)) return BUSY;
-    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_set_reg');
+    const v = this.vcpuCall('hv_vcpu_set_reg', t, vcpu, reg, value);
     if (typeof v === 'number') return fail(v);
     if (reg >= HV_REG_COUNT) return fail(HV.HV_BAD_ARGUMENT);
     v.words[this.regWord(reg)] = value;
@@ -856,10 +829,7 @@ export class El2Backend implements Arm64Backend {
   }
 
   hv_vcpu_get_simd_fp_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_get_simd_fp_reg(t, vcpu, reg);
-    if (this.busyOn(t)) return BUSY;
-    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_get_simd_fp_reg');
+    const v = this.vcpuCall('hv_vcpu_get_simd_fp_reg', t, vcpu, reg);
     if (typeof v === 'number') return fail(v);
     if (reg >= HV_SIMD_FP_REG_COUNT) return fail(HV.HV_BAD_ARGUMENT);
     const w = (SLOT.Q >> 3) + 2 * reg;
@@ -868,10 +838,7 @@ export class El2Backend implements Arm64Backend {
 
   /** Q registers as stored by `stp q`: the low 64 bits first (little-endian memory image). */
   hv_vcpu_set_simd_fp_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_set_simd_fp_reg(t, vcpu, reg, value);
-    if (this.busyOn(t)) return BUSY;
-    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_set_simd_fp_reg');
+    const v = this.vcpuCall('hv_vcpu_set_simd_fp_reg', t, vcpu, reg, value);
     if (typeof v === 'number') return fail(v);
     if (reg >= HV_SIMD_FP_REG_COUNT) return fail(HV.HV_BAD_ARGUMENT);
     const w = (SLOT.Q >> 3) + 2 * reg;
@@ -881,10 +848,7 @@ export class El2Backend implements Arm64Backend {
   }
 
   hv_vcpu_get_sys_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_get_sys_reg(t, vcpu, reg);
-    if (this.busyOn(t)) return BUSY;
-    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_get_sys_reg');
+    const v = this.vcpuCall('hv_vcpu_get_sys_reg', t, vcpu, reg);
     if (typeof v === 'number') return fail(v);
     if (!isKnownSysReg(reg)) return fail(HV.HV_BAD_ARGUMENT);
     const e = this.sysIndex.get(reg);
@@ -893,10 +857,7 @@ export class El2Backend implements Arm64Backend {
   }
 
   hv_vcpu_set_sys_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_set_sys_reg(t, vcpu, reg, value);
-    if (this.busyOn(t)) return BUSY;
-    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_set_sys_reg');
+    const v = this.vcpuCall('hv_vcpu_set_sys_reg', t, vcpu, reg, value);
     if (typeof v === 'number') return fail(v);
     if (!isKnownSysReg(reg)) return fail(HV.HV_BAD_ARGUMENT);
     const e = this.sysIndex.get(reg);
@@ -906,10 +867,7 @@ export class El2Backend implements Arm64Backend {
   }
 
   hv_vcpu_get_pending_interrupt(t: ThreadId, vcpu: Vcpu, type: number): Result<boolean> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_get_pending_interrupt(t, vcpu, type);
-    if (this.busyOn(t)) return BUSY;
-    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_get_pending_interrupt');
+    const v = this.vcpuCall('hv_vcpu_get_pending_interrupt', t, vcpu, type);
     if (typeof v === 'number') return fail(v);
     if (type === HV_INTERRUPT_TYPE.HV_INTERRUPT_TYPE_IRQ) return ok(v.pendingIrq);
     if (type === HV_INTERRUPT_TYPE.HV_INTERRUPT_TYPE_FIQ) return ok(v.pendingFiq);
@@ -917,10 +875,7 @@ export class El2Backend implements Arm64Backend {
   }
 
   hv_vcpu_set_pending_interrupt(t: ThreadId, vcpu: Vcpu, type: number, pending: boolean): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_set_pending_interrupt(t, vcpu, type, pending);
-    if (this.busyOn(t)) return BUSY;
-    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_set_pending_interrupt');
+    const v = this.vcpuCall('hv_vcpu_set_pending_interrupt', t, vcpu, type, pending);
     if (typeof v === 'number') return fail(v);
     if (type === HV_INTERRUPT_TYPE.HV_INTERRUPT_TYPE_IRQ) v.pendingIrq = pending;
     else if (type === HV_INTERRUPT_TYPE.HV_INTERRUPT_TYPE_FIQ) v.pendingFiq = pending;
@@ -929,87 +884,50 @@ export class El2Backend implements Arm64Backend {
   }
 
   hv_vcpu_get_vtimer_mask(t: ThreadId, vcpu: Vcpu): Result<boolean> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_get_vtimer_mask(t, vcpu);
-    if (this.busyOn(t)) return BUSY;
-    return this.getFlag(t, vcpu, 'hv_vcpu_get_vtimer_mask', (v) => v.vtimerMasked);
+    return this.getFlag('hv_vcpu_get_vtimer_mask', t, vcpu, 'vtimerMasked');
   }
 
   hv_vcpu_set_vtimer_mask(t: ThreadId, vcpu: Vcpu, vtimer_is_masked: boolean): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_set_vtimer_mask(t, vcpu, vtimer_is_masked);
-    if (this.busyOn(t)) return BUSY;
-    return this.setFlag(t, vcpu, 'hv_vcpu_set_vtimer_mask', vtimer_is_masked, (v, b) => {
-      v.vtimerMasked = b;
-    });
+    return this.setFlag('hv_vcpu_set_vtimer_mask', t, vcpu, vtimer_is_masked, 'vtimerMasked');
   }
 
   hv_vcpu_get_vtimer_offset(t: ThreadId, vcpu: Vcpu): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_get_vtimer_offset(t, vcpu);
-    if (this.busyOn(t)) return BUSY;
-    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_get_vtimer_offset');
+    const v = this.vcpuCall('hv_vcpu_get_vtimer_offset', t, vcpu);
     return typeof v === 'number' ? fail(v) : ok(v.words[SLOT.VTIMER_OFFSET >> 3] as bigint);
   }
 
   hv_vcpu_set_vtimer_offset(t: ThreadId, vcpu: Vcpu, vtimer_offset: bigint): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_set_vtimer_offset(t, vcpu, vtimer_offset);
-    if (this.busyOn(t)) return BUSY;
-    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_set_vtimer_offset');
+    const v = this.vcpuCall('hv_vcpu_set_vtimer_offset', t, vcpu, vtimer_offset);
     if (typeof v === 'number') return fail(v);
     v.words[SLOT.VTIMER_OFFSET >> 3] = vtimer_offset;
     return SUCCESS;
   }
 
   hv_vcpu_get_trap_debug_exceptions(t: ThreadId, vcpu: Vcpu): Result<boolean> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_get_trap_debug_exceptions(t, vcpu);
-    if (this.busyOn(t)) return BUSY;
-    return this.getFlag(t, vcpu, 'hv_vcpu_get_trap_debug_exceptions', (v) => v.trapDebugExceptions);
+    return this.getFlag('hv_vcpu_get_trap_debug_exceptions', t, vcpu, 'trapDebugExceptions');
   }
 
   hv_vcpu_set_trap_debug_exceptions(t: ThreadId, vcpu: Vcpu, value: boolean): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_set_trap_debug_exceptions(t, vcpu, value);
-    if (this.busyOn(t)) return BUSY;
-    return this.setFlag(t, vcpu, 'hv_vcpu_set_trap_debug_exceptions', value, (v, b) => {
-      v.trapDebugExceptions = b;
-    });
+    return this.setFlag('hv_vcpu_set_trap_debug_exceptions', t, vcpu, value, 'trapDebugExceptions');
   }
 
   hv_vcpu_get_trap_debug_reg_accesses(t: ThreadId, vcpu: Vcpu): Result<boolean> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_get_trap_debug_reg_accesses(t, vcpu);
-    if (this.busyOn(t)) return BUSY;
-    return this.getFlag(t, vcpu, 'hv_vcpu_get_trap_debug_reg_accesses', (v) => v.trapDebugRegAccesses);
+    return this.getFlag('hv_vcpu_get_trap_debug_reg_accesses', t, vcpu, 'trapDebugRegAccesses');
   }
 
   hv_vcpu_set_trap_debug_reg_accesses(t: ThreadId, vcpu: Vcpu, value: boolean): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_set_trap_debug_reg_accesses(t, vcpu, value);
-    if (this.busyOn(t)) return BUSY;
-    return this.setFlag(t, vcpu, 'hv_vcpu_set_trap_debug_reg_accesses', value, (v, b) => {
-      v.trapDebugRegAccesses = b;
-    });
+    return this.setFlag('hv_vcpu_set_trap_debug_reg_accesses', t, vcpu, value, 'trapDebugRegAccesses');
   }
 
-  /** A per-vCPU flag, once the call's arguments are checked. */
-  private getFlag(t: number, vcpu: Vcpu, call: string, get: (v: VcpuRecord) => boolean): Result<boolean> {
-    const v = this.vcpuFor(t, vcpu, call);
-    return typeof v === 'number' ? fail(v) : ok(get(v));
+  private getFlag(name: FlagGetter, t: number, vcpu: Vcpu, flag: VcpuFlag): Result<boolean> {
+    const v = this.vcpuCall(name, t, vcpu);
+    return typeof v === 'number' ? fail(v) : ok(v[flag]);
   }
 
-  private setFlag(
-    t: number,
-    vcpu: Vcpu,
-    call: string,
-    value: boolean,
-    set: (v: VcpuRecord, b: boolean) => void,
-  ): Result {
-    const v = this.vcpuFor(t, vcpu, call);
+  private setFlag(name: FlagSetter, t: number, vcpu: Vcpu, value: boolean, flag: VcpuFlag): Result {
+    const v = this.vcpuCall(name, t, vcpu, value);
     if (typeof v === 'number') return fail(v);
-    set(v, value);
+    v[flag] = value;
     return SUCCESS;
   }
 
@@ -1026,10 +944,7 @@ export class El2Backend implements Arm64Backend {
    * Pending IRQ/FIQ are cleared whenever the run returns (hvf-facts.md §2.4 [H]).
    */
   hv_vcpu_run(t: ThreadId, vcpu: Vcpu): Result<Arm64Exit> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_run(t, vcpu);
-    if (this.busyOn(t)) return BUSY;
-    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_run');
+    const v = this.vcpuCall('hv_vcpu_run', t, vcpu);
     if (typeof v === 'number') return fail(v);
     const early = this.runStart(v);
     if (early !== undefined) return early;
@@ -1080,19 +995,13 @@ export class El2Backend implements Arm64Backend {
   }
 
   hv_vcpu_get_exec_time(t: ThreadId, vcpu: Vcpu): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_get_exec_time(t, vcpu);
-    if (this.busyOn(t)) return BUSY;
-    const v = this.vcpuFor(t, vcpu, 'hv_vcpu_get_exec_time');
+    const v = this.vcpuCall('hv_vcpu_get_exec_time', t, vcpu);
     return typeof v === 'number' ? fail(v) : ok(v.execTime);
   }
 
   hv_vcpus_exit(t: ThreadId, vcpus: readonly Vcpu[], vcpu_count: number): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpus_exit(t, vcpus, vcpu_count);
-    if (this.busyOn(t)) return BUSY;
-    const g = this.goneResult('hv_vcpus_exit');
-    if (g) return g;
+    const early = this.begin('hv_vcpus_exit', t, vcpus, vcpu_count);
+    if (early) return early;
     const vm = this.vm;
     if (vm === undefined) return fail(HV.HV_NO_DEVICE);
     const targets: VcpuRecord[] = [];
@@ -1240,46 +1149,32 @@ export class El2Backend implements Arm64Backend {
 
   /** QEMU 7.2's TCG has no FEAT_NV and the runtime runs guests at EL1: no EL2 guests (README). */
   hv_vm_config_get_el2_supported(t: ThreadId): Result<boolean> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_config_get_el2_supported(t);
-    return this.goneResult('hv_vm_config_get_el2_supported') ?? ok(false);
+    return this.beginWithoutBusyCheck('hv_vm_config_get_el2_supported', t) ?? ok(false);
   }
 
   hv_vm_config_get_el2_enabled(t: ThreadId, config: VmConfig): Result<boolean> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_config_get_el2_enabled(t, config);
-    const g = this.goneResult('hv_vm_config_get_el2_enabled');
-    if (g) return g;
-    const c = this.configs.get(config);
-    return c === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(c.el2 === true);
+    return (
+      this.beginWithoutBusyCheck('hv_vm_config_get_el2_enabled', t, config) ??
+      this.configs.getEl2Enabled(config)
+    );
   }
 
   hv_vm_config_set_el2_enabled(t: ThreadId, config: VmConfig, el2_enabled: boolean): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_config_set_el2_enabled(t, config, el2_enabled);
-    const g = this.goneResult('hv_vm_config_set_el2_enabled');
-    if (g) return g;
-    const c = this.configs.get(config);
-    if (c === undefined) return fail(HV.HV_BAD_ARGUMENT);
-    if (el2_enabled) return fail(HV.HV_UNSUPPORTED);
-    c.el2 = false;
-    return SUCCESS;
+    return (
+      this.beginWithoutBusyCheck('hv_vm_config_set_el2_enabled', t, config, el2_enabled) ??
+      this.configs.setEl2Enabled(config, el2_enabled)
+    );
   }
 
   hv_vm_config_get_default_ipa_granule(t: ThreadId): Result<number> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_config_get_default_ipa_granule(t);
-    return this.goneResult('hv_vm_config_get_default_ipa_granule') ?? ok(HV_IPA_GRANULE.HV_IPA_GRANULE_16KB);
+    return (
+      this.beginWithoutBusyCheck('hv_vm_config_get_default_ipa_granule', t) ??
+      this.configs.defaultIpaGranule()
+    );
   }
 
   hv_vcpu_config_create(t: ThreadId): Result<VcpuConfig> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_config_create(t);
-    const g = this.goneResult('hv_vcpu_config_create');
-    if (g) return g;
-    const id = this.nextConfig++;
-    this.vcpuConfigs.add(id);
-    return ok(id as VcpuConfig);
+    return this.beginWithoutBusyCheck('hv_vcpu_config_create', t) ?? this.configs.createVcpu();
   }
 
   /**
@@ -1287,11 +1182,9 @@ export class El2Backend implements Arm64Backend {
    * changes); CTR_EL0, CLIDR_EL1 and DCZID_EL0 as the runtime read them at boot.
    */
   hv_vcpu_config_get_feature_reg(t: ThreadId, config: VcpuConfig, feature_reg: number): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_config_get_feature_reg(t, config, feature_reg);
-    const g = this.goneResult('hv_vcpu_config_get_feature_reg');
-    if (g) return g;
-    if (!this.vcpuConfigs.has(config)) return fail(HV.HV_BAD_ARGUMENT);
+    const early = this.beginWithoutBusyCheck('hv_vcpu_config_get_feature_reg', t, config, feature_reg);
+    if (early) return early;
+    if (!this.configs.isVcpu(config)) return fail(HV.HV_BAD_ARGUMENT);
     const m = this.machine();
     const boot = FEATURE_BOOT[feature_reg];
     if (boot !== undefined) return ok(m.readU64(CTRL_OFFSET + boot));
@@ -1307,11 +1200,14 @@ export class El2Backend implements Arm64Backend {
     config: VcpuConfig,
     cache_type: number,
   ): Result<readonly bigint[]> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_config_get_ccsidr_el1_sys_reg_values(t, config, cache_type);
-    const g = this.goneResult('hv_vcpu_config_get_ccsidr_el1_sys_reg_values');
-    if (g) return g;
-    if (!this.vcpuConfigs.has(config) || cache_type > HV_CACHE_TYPE.HV_CACHE_TYPE_INSTRUCTION)
+    const early = this.beginWithoutBusyCheck(
+      'hv_vcpu_config_get_ccsidr_el1_sys_reg_values',
+      t,
+      config,
+      cache_type,
+    );
+    if (early) return early;
+    if (!this.configs.isVcpu(config) || cache_type > HV_CACHE_TYPE.HV_CACHE_TYPE_INSTRUCTION)
       return fail(HV.HV_BAD_ARGUMENT);
     const m = this.machine();
     const at = CTRL_OFFSET + CTRL.CCSIDR + 64 * cache_type;
@@ -1322,10 +1218,8 @@ export class El2Backend implements Arm64Backend {
 
   /** Zeroed memory from the machine's host pool, like host_alloc's (its RAM is the guest's memory). */
   hv_vm_allocate(t: ThreadId, size: bigint, flags: bigint): Result<HostMemory> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_allocate(t, size, flags);
-    const g = this.goneResult('hv_vm_allocate');
-    if (g) return g;
+    const early = this.beginWithoutBusyCheck('hv_vm_allocate', t, size, flags);
+    if (early) return early;
     if (flags !== 0n || size === 0n || size % BigInt(PAGE_16K) !== 0n) return fail(HV.HV_BAD_ARGUMENT);
     const m = this.machine();
     if (BigInt(this.poolNext) + size > BigInt(m.ramSize)) return fail(HV.HV_NO_RESOURCES);
@@ -1357,234 +1251,17 @@ export class El2Backend implements Arm64Backend {
   /**
    * Every `hv_gic_*` is HV_UNSUPPORTED here, as on a host without the macOS 15 GIC: QEMU's GICv3 is the
    * runtime's own interrupt controller (its UART, its timers), and the runtime has no virtual GIC to give
-   * a guest (README, "Capabilities").
+   * a guest (README, "Capabilities"). One method per registry entry, installed on the prototype.
    */
-  private noGic(call: string): Result<never> {
-    return this.goneResult(call) ?? fail(HV.HV_UNSUPPORTED);
-  }
-
-  hv_gic_config_create(t: ThreadId): Result<GicConfig> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_config_create(t);
-    return this.noGic('hv_gic_config_create');
-  }
-
-  hv_gic_config_set_distributor_base(
-    t: ThreadId,
-    config: GicConfig,
-    distributor_base_address: bigint,
-  ): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_config_set_distributor_base(t, config, distributor_base_address);
-    return this.noGic('hv_gic_config_set_distributor_base');
-  }
-
-  hv_gic_config_set_redistributor_base(
-    t: ThreadId,
-    config: GicConfig,
-    redistributor_base_address: bigint,
-  ): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_config_set_redistributor_base(t, config, redistributor_base_address);
-    return this.noGic('hv_gic_config_set_redistributor_base');
-  }
-
-  hv_gic_config_set_msi_region_base(t: ThreadId, config: GicConfig, msi_region_base_address: bigint): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_config_set_msi_region_base(t, config, msi_region_base_address);
-    return this.noGic('hv_gic_config_set_msi_region_base');
-  }
-
-  hv_gic_config_set_msi_interrupt_range(
-    t: ThreadId,
-    config: GicConfig,
-    msi_intid_base: number,
-    msi_intid_count: number,
-  ): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_config_set_msi_interrupt_range(t, config, msi_intid_base, msi_intid_count);
-    return this.noGic('hv_gic_config_set_msi_interrupt_range');
-  }
-
-  hv_gic_get_distributor_size(t: ThreadId): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_get_distributor_size(t);
-    return this.noGic('hv_gic_get_distributor_size');
-  }
-
-  hv_gic_get_distributor_base_alignment(t: ThreadId): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_get_distributor_base_alignment(t);
-    return this.noGic('hv_gic_get_distributor_base_alignment');
-  }
-
-  hv_gic_get_redistributor_region_size(t: ThreadId): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_get_redistributor_region_size(t);
-    return this.noGic('hv_gic_get_redistributor_region_size');
-  }
-
-  hv_gic_get_redistributor_size(t: ThreadId): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_get_redistributor_size(t);
-    return this.noGic('hv_gic_get_redistributor_size');
-  }
-
-  hv_gic_get_redistributor_base_alignment(t: ThreadId): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_get_redistributor_base_alignment(t);
-    return this.noGic('hv_gic_get_redistributor_base_alignment');
-  }
-
-  hv_gic_get_msi_region_size(t: ThreadId): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_get_msi_region_size(t);
-    return this.noGic('hv_gic_get_msi_region_size');
-  }
-
-  hv_gic_get_msi_region_base_alignment(t: ThreadId): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_get_msi_region_base_alignment(t);
-    return this.noGic('hv_gic_get_msi_region_base_alignment');
-  }
-
-  hv_gic_get_spi_interrupt_range(
-    t: ThreadId,
-  ): Result<{ readonly spi_intid_base: number; readonly spi_intid_count: number }> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_get_spi_interrupt_range(t);
-    return this.noGic('hv_gic_get_spi_interrupt_range');
-  }
-
-  hv_gic_get_intid(t: ThreadId, interrupt: number): Result<number> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_get_intid(t, interrupt);
-    return this.noGic('hv_gic_get_intid');
-  }
-
-  hv_gic_create(t: ThreadId, gic_config: GicConfig): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_create(t, gic_config);
-    return this.noGic('hv_gic_create');
-  }
-
-  hv_gic_set_spi(t: ThreadId, intid: number, level: boolean): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_set_spi(t, intid, level);
-    return this.noGic('hv_gic_set_spi');
-  }
-
-  hv_gic_send_msi(t: ThreadId, address: bigint, intid: number): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_send_msi(t, address, intid);
-    return this.noGic('hv_gic_send_msi');
-  }
-
-  hv_gic_get_distributor_reg(t: ThreadId, reg: number): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_get_distributor_reg(t, reg);
-    return this.noGic('hv_gic_get_distributor_reg');
-  }
-
-  hv_gic_set_distributor_reg(t: ThreadId, reg: number, value: bigint): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_set_distributor_reg(t, reg, value);
-    return this.noGic('hv_gic_set_distributor_reg');
-  }
-
-  hv_gic_get_redistributor_base(t: ThreadId, vcpu: Vcpu): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_get_redistributor_base(t, vcpu);
-    return this.noGic('hv_gic_get_redistributor_base');
-  }
-
-  hv_gic_get_redistributor_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_get_redistributor_reg(t, vcpu, reg);
-    return this.noGic('hv_gic_get_redistributor_reg');
-  }
-
-  hv_gic_set_redistributor_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_set_redistributor_reg(t, vcpu, reg, value);
-    return this.noGic('hv_gic_set_redistributor_reg');
-  }
-
-  hv_gic_get_icc_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_get_icc_reg(t, vcpu, reg);
-    return this.noGic('hv_gic_get_icc_reg');
-  }
-
-  hv_gic_set_icc_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_set_icc_reg(t, vcpu, reg, value);
-    return this.noGic('hv_gic_set_icc_reg');
-  }
-
-  hv_gic_get_ich_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_get_ich_reg(t, vcpu, reg);
-    return this.noGic('hv_gic_get_ich_reg');
-  }
-
-  hv_gic_set_ich_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_set_ich_reg(t, vcpu, reg, value);
-    return this.noGic('hv_gic_set_ich_reg');
-  }
-
-  hv_gic_get_icv_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_get_icv_reg(t, vcpu, reg);
-    return this.noGic('hv_gic_get_icv_reg');
-  }
-
-  hv_gic_set_icv_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_set_icv_reg(t, vcpu, reg, value);
-    return this.noGic('hv_gic_set_icv_reg');
-  }
-
-  hv_gic_get_msi_reg(t: ThreadId, reg: number): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_get_msi_reg(t, reg);
-    return this.noGic('hv_gic_get_msi_reg');
-  }
-
-  hv_gic_set_msi_reg(t: ThreadId, reg: number, value: bigint): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_set_msi_reg(t, reg, value);
-    return this.noGic('hv_gic_set_msi_reg');
-  }
-
-  hv_gic_set_state(t: ThreadId, gic_state_data: Uint8Array, gic_state_size: bigint): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_set_state(t, gic_state_data, gic_state_size);
-    return this.noGic('hv_gic_set_state');
-  }
-
-  hv_gic_reset(t: ThreadId): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_reset(t);
-    return this.noGic('hv_gic_reset');
-  }
-
-  hv_gic_state_create(t: ThreadId): Result<GicState> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_state_create(t);
-    return this.noGic('hv_gic_state_create');
-  }
-
-  hv_gic_state_get_size(t: ThreadId, state: GicState): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_state_get_size(t, state);
-    return this.noGic('hv_gic_state_get_size');
-  }
-
-  hv_gic_state_get_data(t: ThreadId, state: GicState): Result<Uint8Array> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_state_get_data(t, state);
-    return this.noGic('hv_gic_state_get_data');
+  static {
+    for (const name of GIC_CALLS) {
+      Object.defineProperty(El2Backend.prototype, name, {
+        value(this: El2Backend, ...args: ArgsOf<GicCall>): Result<never> {
+          return this.beginWithoutBusyCheck(name, ...args) ?? fail(HV.HV_UNSUPPORTED);
+        },
+        writable: true,
+        configurable: true,
+      });
+    }
   }
 }

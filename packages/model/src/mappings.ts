@@ -141,24 +141,9 @@ export class MappingTable {
     const last = this.last;
     if (last !== undefined && gpa >= last.startN && gpa < last.endN) return last;
     const chunks = this.chunks;
-    let lo = 0;
-    let hi = chunks.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      const c = chunks[mid]!;
-      if (c[c.length - 1]!.endN > gpa) hi = mid;
-      else lo = mid + 1;
-    }
-    const c = chunks[lo];
+    const c = chunks[firstEndingAbove(chunks.length, (k) => chunks[k]![chunks[k]!.length - 1]!.endN > gpa)];
     if (c === undefined) return undefined;
-    let a = 0;
-    let b = c.length;
-    while (a < b) {
-      const mid = (a + b) >> 1;
-      if (c[mid]!.endN > gpa) b = mid;
-      else a = mid + 1;
-    }
-    const m = c[a];
+    const m = c[firstEndingAbove(c.length, (k) => c[k]!.endN > gpa)];
     if (m === undefined || m.startN > gpa) return undefined;
     this.last = m;
     return m;
@@ -170,24 +155,10 @@ export class MappingTable {
    */
   private seek(addr: bigint): [number, number] {
     const chunks = this.chunks;
-    let lo = 0;
-    let hi = chunks.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      const c = chunks[mid]!;
-      if (c[c.length - 1]!.end > addr) hi = mid;
-      else lo = mid + 1;
-    }
-    const c = chunks[lo];
-    if (c === undefined) return [lo, 0];
-    let a = 0;
-    let b = c.length;
-    while (a < b) {
-      const mid = (a + b) >> 1;
-      if (c[mid]!.end > addr) b = mid;
-      else a = mid + 1;
-    }
-    return [lo, a];
+    const ci = firstEndingAbove(chunks.length, (k) => chunks[k]![chunks[k]!.length - 1]!.end > addr);
+    const c = chunks[ci];
+    if (c === undefined) return [ci, 0];
+    return [ci, firstEndingAbove(c.length, (k) => c[k]!.end > addr)];
   }
 
   /**
@@ -335,4 +306,19 @@ export class GuestMemoryView implements GuestMemory {
     }
     return undefined;
   }
+}
+
+/**
+ * Binary search over sorted ends: the first index in [0, n) for which `endsAbove` holds (it is false
+ * up to some index and true from there on), or n.
+ */
+function firstEndingAbove(n: number, endsAbove: (i: number) => boolean): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (endsAbove(mid)) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
 }

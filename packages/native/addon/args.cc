@@ -23,28 +23,29 @@ bool ThrowTypeError(Napi::Env env, const std::string &msg) {
   return false;
 }
 
+// napi_get_value_double answers napi_number_expected for anything but a number, so one N-API call
+// both checks the type and reads the value (these run on every call, twice or more).
+static bool NumberArg(const Napi::CallbackInfo &info, size_t i, double *d) {
+  return napi_get_value_double(info.Env(), info[i], d) == napi_ok;
+}
+
 bool ArgThread(const Napi::CallbackInfo &info, size_t i, uint64_t *out) {
-  Napi::Value v = info[i];
-  if (v.IsNumber()) {
-    double d = v.As<Napi::Number>().DoubleValue();
-    if (d >= 0 && d <= 9007199254740991.0 && d == static_cast<double>(static_cast<uint64_t>(d))) {
-      *out = static_cast<uint64_t>(d);
-      return true;
-    }
+  double d = 0;
+  if (NumberArg(info, i, &d) && d >= 0 && d <= 9007199254740991.0 &&
+      d == static_cast<double>(static_cast<uint64_t>(d))) {
+    *out = static_cast<uint64_t>(d);
+    return true;
   }
-  return ThrowTypeError(info.Env(), "t (logical thread) must be a non-negative integer, got " + Describe(v));
+  return ThrowTypeError(info.Env(), "t (logical thread) must be a non-negative integer, got " + Describe(info[i]));
 }
 
 bool ArgU32(const Napi::CallbackInfo &info, size_t i, const char *name, uint32_t *out) {
-  Napi::Value v = info[i];
-  if (v.IsNumber()) {
-    double d = v.As<Napi::Number>().DoubleValue();
-    if (d >= 0 && d <= 4294967295.0 && d == static_cast<double>(static_cast<uint32_t>(d))) {
-      *out = static_cast<uint32_t>(d);
-      return true;
-    }
+  double d = 0;
+  if (NumberArg(info, i, &d) && d >= 0 && d <= 4294967295.0 && d == static_cast<double>(static_cast<uint32_t>(d))) {
+    *out = static_cast<uint32_t>(d);
+    return true;
   }
-  return ThrowTypeError(info.Env(), std::string(name) + " must be an integer in [0, 2^32), got " + Describe(v));
+  return ThrowTypeError(info.Env(), std::string(name) + " must be an integer in [0, 2^32), got " + Describe(info[i]));
 }
 
 bool ArgSafeInt(const Napi::CallbackInfo &info, size_t i, const char *name, uint64_t *out) {
@@ -113,7 +114,7 @@ bool ArgBytes(const Napi::CallbackInfo &info, size_t i, const char *name, std::v
 HostBuffer *ArgBuffer(const Napi::CallbackInfo &info, size_t i, const char *name) {
   uint32_t id = 0;
   if (!ArgU32(info, i, name, &id)) return nullptr;
-  State *state = GetState(info.Env());
+  State *state = GetState(info);
   auto it = state->buffers.find(id);
   if (it == state->buffers.end()) {
     ThrowTypeError(info.Env(), std::string(name) + " is not a live host buffer of this backend (id " +
@@ -122,8 +123,6 @@ HostBuffer *ArgBuffer(const Napi::CallbackInfo &info, size_t i, const char *name
   }
   return &it->second;
 }
-
-Napi::Value Ret(Napi::Env env, int32_t ret) { return Napi::Number::New(env, static_cast<uint32_t>(ret)); }
 
 Napi::Value ResolvedRet(Napi::Env env, int32_t ret) {
   Napi::Promise::Deferred done = Napi::Promise::Deferred::New(env);

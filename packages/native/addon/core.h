@@ -83,11 +83,31 @@ struct VcpuEntry {
   const void *exit_ptr = nullptr;
 };
 
-// The shared exit record: kSlots slots of kSlotWords u64 words, in one ArrayBuffer that the TS
-// wrapper views as a BigUint64Array. hv_vcpu_run fills the vCPU's slot on its own thread, so one
-// crossing into C returns everything a VMM reads after an exit (DESIGN.md "native backend").
+// The shared exit record: kSlots slots of kSlotWords u64 words, then the shared run call, in one
+// ArrayBuffer that the TS wrapper views as a BigUint64Array and a Uint32Array. hv_vcpu_run fills the
+// vCPU's slot on its own thread, so one crossing into C returns everything a VMM reads after an exit
+// (DESIGN.md "native backend"). Words 0..kSlotAddonWords-1 of a slot are the addon's; the rest
+// belong to the TS wrapper (src/base.ts keeps its memo of results there, next to the values), and
+// the addon neither reads nor clears them.
 constexpr uint32_t kSlots = 256;
-constexpr uint32_t kSlotWords = 8;
+constexpr uint32_t kSlotWords = 16;
+constexpr uint32_t kSlotAddonWords = 8;
+
+// The shared run call (run_shared), the u64 word after the slots, as two u32 halves: the vCPU
+// handle in the first, the hv_return_t the run leaves in the second; the logical thread is 0 (the
+// JS thread, whose vCPU loop this is). hv_vcpu_run is the one crossing of every exit, and N-API's
+// argument reads and its returned Number are most of what a crossing costs beyond the call itself
+// (packages/bench: about 2% of an exit here), so the exit path passes them through memory instead.
+constexpr uint32_t kRunCallWord = kSlots * kSlotWords;
+constexpr uint32_t kRecordWords = kRunCallWord + 1;
+
+// Word kDeferredWord of a vCPU's slot holds writes the TS wrapper answered itself and left for the
+// addon (flavour-defined flags; x86: VMCS_GUEST_RIP, hv_x86_calls.cc), 0 for none. The addon applies
+// them on the owner thread before that vCPU's next call reaches the framework (CallEntry, async runs,
+// the baseline loop), the way KVM applies kvm_run's kvm_dirty_regs at the next KVM_RUN: what the
+// framework sees is the same calls in the same order, one crossing fewer per exit (DESIGN.md
+// "native backend").
+constexpr uint32_t kDeferredWord = 6;
 
 // Out-values of the last synchronous call (JS is single threaded, so one scratch area suffices).
 constexpr uint32_t kOutWords = 8;
@@ -130,6 +150,13 @@ struct State {
   uint64_t generation = 0;
 
   uint64_t *Slot(uint32_t slot) { return records + static_cast<size_t>(slot) * kSlotWords; }
+  // The shared run call's two halves: [0] the vCPU, [1] the hv_return_t.
+  uint32_t *RunCall() { return reinterpret_cast<uint32_t *>(records + kRunCallWord); }
+  // The live vCPU with this handle, or nullptr. (The pointer stays valid until RemoveVcpu.)
+  VcpuEntry *FindVcpu(uint64_t handle) {
+    auto it = vcpus.find(handle);
+    return it == vcpus.end() ? nullptr : &it->second;
+  }
   int AllocSlot();
   void FreeSlot(uint32_t slot);
   // Records a vCPU hv_vcpu_create just made on thread `owner`, with its exit-record slot; out[0] =
@@ -147,8 +174,12 @@ struct State {
 };
 
 State *GetState(Napi::Env env);
+// The state of the env whose exported function is running: every export carries it as its data
+// (Export), which spares the entry points an N-API call on every call.
+inline State *GetState(const Napi::CallbackInfo &info) { return static_cast<State *>(info.Data()); }
 
-Napi::Value Ret(Napi::Env env, int32_t ret);  // hv_return_t as an unsigned 32-bit Number
+// hv_return_t as an unsigned 32-bit Number.
+inline Napi::Value Ret(Napi::Env env, int32_t ret) { return Napi::Number::New(env, static_cast<uint32_t>(ret)); }
 
 // Runs fn on logical thread t (inline when t == 0) and returns HV_SUCCESS once it has run. When it
 // cannot run, fn does not run and the code says why, with no exception: HV_BUSY when t is inside an
@@ -170,29 +201,57 @@ hv_return_t RunOn(State *state, uint64_t t, F &&fn) {
 
 // The end of every entry point: a logical thread that now owns no vCPU and runs nothing is released
 // (its OS thread joined), so ids that are used once do not pile up threads; then the return code.
-Napi::Value Finish(Napi::Env env, State *state, uint64_t t, hv_return_t ret);
+inline Napi::Value Finish(Napi::Env env, State *state, uint64_t t, hv_return_t ret) {
+  if (t != 0) state->ReleaseIdle(t);  // thread 0 is the JS thread, never released
+  return Ret(env, ret);
+}
+
+// Applies and clears the deferred writes in `slot` (kDeferredWord) with the flavour's hv_* calls, on
+// the vCPU's owner thread; the code of the first that failed, or HV_SUCCESS.
+hv_return_t FlavourApplyDeferred(uint64_t vcpu, uint64_t *slot);
+
+// Whether a call by thread t on `vcpu` must apply the vCPU's deferred writes first: only its owner's
+// calls can see the state they change (the framework refuses the others before looking at it).
+inline bool HasDeferred(State *s, const VcpuEntry *vcpu, uint64_t t) {
+  return vcpu != nullptr && vcpu->owner == t && s->Slot(vcpu->slot)[kDeferredWord] != 0;
+}
+
+// Everything an entry point does after reading its arguments into `c`: the record's guards, then
+// on the logical thread the vCPU's deferred writes (a failure is the call's code, and the call is not
+// made), the C call and `on_thread(ret, vcpu)` (vcpu: the addon's entry for the call's vCPU, or
+// nullptr), then `after(state, ret)` on the JS thread and the release of an idle logical thread
+// (see Finish). Returns the call's code.
+template <class Call, class OnThread, class After>
+hv_return_t Perform(State *s, Call &c, OnThread &&on_thread, After &&after) {
+  hv_return_t ret = c.Check(s);
+  if (ret != HV_SUCCESS) return ret;
+  VcpuEntry *vcpu = Call::kOnVcpu ? s->FindVcpu(c.Vcpu()) : nullptr;
+  bool deferred = HasDeferred(s, vcpu, c.t);
+  hv_return_t ran = RunOn(s, c.t, [&] {
+    ret = deferred ? FlavourApplyDeferred(c.Vcpu(), s->Slot(vcpu->slot)) : HV_SUCCESS;
+    if (ret == HV_SUCCESS) ret = c.Invoke();
+    on_thread(ret, vcpu);
+  });
+  if (ran != HV_SUCCESS) {
+    ret = ran;
+  } else {
+    after(s, ret);
+  }
+  if (c.t != 0) s->ReleaseIdle(c.t);
+  return ret;
+}
 
 // The shape of every entry point over a generated call record (generated/calls_*.inc): read the JS
-// arguments (a TypeError leaves undefined), the record's guards, the C call on the logical thread
-// followed there by `on_thread(ret)`, then `after(state, ret)` on the JS thread.
+// arguments (a TypeError leaves undefined), then Perform.
 template <class Call, class OnThread, class After>
 Napi::Value CallEntry(const Napi::CallbackInfo &info, Call &c, OnThread &&on_thread, After &&after) {
   if (!c.Read(info)) return info.Env().Undefined();
-  State *s = GetState(info.Env());
-  hv_return_t ret = c.Check(s);
-  if (ret != HV_SUCCESS) return Ret(info.Env(), ret);
-  hv_return_t ran = RunOn(s, c.t, [&] {
-    ret = c.Invoke();
-    on_thread(ret);
-  });
-  if (ran != HV_SUCCESS) return Finish(info.Env(), s, c.t, ran);
-  after(s, ret);
-  return Finish(info.Env(), s, c.t, ret);
+  return Ret(info.Env(), Perform(GetState(info), c, std::forward<OnThread>(on_thread), std::forward<After>(after)));
 }
 
 template <class Call, class After>
 Napi::Value CallEntry(const Napi::CallbackInfo &info, Call &c, After &&after) {
-  return CallEntry(info, c, [](hv_return_t) {}, std::forward<After>(after));
+  return CallEntry(info, c, [](hv_return_t, VcpuEntry *) {}, std::forward<After>(after));
 }
 
 // hv_vm_create / hv_vm_destroy: the addon remembers whether it holds the process's VM (teardown).
@@ -210,7 +269,7 @@ template <class Call, class ExitPtr>
 Napi::Value VcpuCreateEntry(const Napi::CallbackInfo &info, ExitPtr &&exit_ptr) {
   Call c;
   if (!c.Read(info)) return info.Env().Undefined();
-  State *s = GetState(info.Env());
+  State *s = GetState(info);
   int slot = s->AllocSlot();
   if (slot < 0) return Ret(info.Env(), HV_NO_RESOURCES);  // no exit-record slot left
   hv_return_t ret = 0;
@@ -261,6 +320,12 @@ struct ExportEntry {
   Napi::Value (*fn)(const Napi::CallbackInfo &);
 };
 
+// Sets exports[name] to fn, with the env's state as the function's data (GetState(info)).
+inline void Export(Napi::Env env, Napi::Object exports, const char *name, Napi::Value (*fn)(const Napi::CallbackInfo &),
+                   State *state) {
+  exports.Set(name, Napi::Function::New(env, fn, name, state));
+}
+
 // Whether thread t may make a per-vCPU call on `vcpu` without the framework seeing it first
 // (platform_*.cc). macOS: only the owner — a cross-thread call is forbidden (hvf-facts.md §1.2, §2.4
 // [H]) and cross-thread destroy was reported to panic the host (§5.17 [R]), so the addon answers
@@ -279,8 +344,8 @@ bool ConfigArg(State *state, uint32_t id, uint32_t kind, void **out);
 Napi::Value StartAsync(const Napi::CallbackInfo &info, uint64_t t, std::function<int32_t()> work);
 
 // ---- Flavour hooks, implemented once per API flavour (hv_x86_calls.cc / hv_arm64_calls.cc) ----
-// Registers the flavour's hv_* functions on exports.
-void RegisterFlavour(Napi::Env env, Napi::Object exports);
+// Registers the flavour's hv_* functions on exports (with Export).
+void RegisterFlavour(Napi::Env env, Napi::Object exports, State *state);
 // Destroys one vCPU; called on its owner thread during teardown.
 int32_t FlavourDestroyVcpu(uint64_t handle);
 // Forces the listed vCPUs out of hv_vcpu_run (any thread).

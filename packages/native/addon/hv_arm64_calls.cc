@@ -21,7 +21,7 @@ bool PlatformIpaGranuleAvailable();  // platform_macos.cc
 
 // The exit record slot starts with a copy of the framework's hv_vcpu_exit_t (hvf-facts.md §2.1 [H]):
 // word 0 reason (low 32 bits), 1 syndrome, 2 virtual_address, 3 physical_address. Word 4 is 1 when
-// the copy is from a successful run; word 6 counts runs.
+// the copy is from a successful run; word 7 counts runs (word 6 is kDeferredWord, unused on arm64).
 static_assert(offsetof(hv_vcpu_exit_t, reason) == 0, "hv_vcpu_exit_t.reason @0");
 static_assert(sizeof(hv_exit_reason_t) == 4, "hv_exit_reason_t is a uint32_t enum");
 static_assert(offsetof(hv_vcpu_exit_t, exception) == 8, "hv_vcpu_exit_t.exception @8");
@@ -31,7 +31,13 @@ static_assert(offsetof(hv_vcpu_exit_t, exception.physical_address) == 24, "physi
 static_assert(sizeof(hv_vcpu_exit_t) == 32, "hv_vcpu_exit_t is 32 bytes");
 // hv_simd_fp_uchar16_t is a 16-byte vector (§2.1 [H]); its bytes are copied as they lie in memory.
 static_assert(sizeof(hv_simd_fp_uchar16_t) == 16, "hv_simd_fp_uchar16_t is 16 bytes");
-enum : uint32_t { kArmValid = 4, kArmRuns = 6 };
+enum : uint32_t { kArmValid = 4, kArmRuns = 7 };
+
+// The arm64 wrapper defers no writes (src/arm64.ts): the word is always 0.
+hv_return_t FlavourApplyDeferred(uint64_t, uint64_t *slot) {
+  slot[kDeferredWord] = 0;
+  return HV_SUCCESS;
+}
 
 static void FillExit(const void *exit_ptr, int32_t ret, uint64_t *slot) {
   if (slot == nullptr) return;
@@ -114,14 +120,11 @@ static const void *ExitPtrOf(State *state, uint64_t vcpu, uint64_t **slot) {
 
 static Napi::Value js_hv_vcpu_run(const Napi::CallbackInfo &info) {
   hv_vcpu_run_call c;
-  // The exit pointer and slot are looked up on the logical thread, while the JS thread waits for it.
-  State *state = GetState(info.Env());
+  State *state = GetState(info);
   return CallEntry(
       info, c,
-      [&](hv_return_t ret) {
-        uint64_t *slot = nullptr;
-        const void *exit_ptr = ExitPtrOf(state, c.vcpu, &slot);
-        FillExit(exit_ptr, ret, slot);
+      [&](hv_return_t ret, VcpuEntry *v) {
+        FillExit(v == nullptr ? nullptr : v->exit_ptr, ret, v == nullptr ? nullptr : state->Slot(v->slot));
       },
       [](State *, hv_return_t) {});
 }
@@ -129,7 +132,7 @@ static Napi::Value js_hv_vcpu_run(const Napi::CallbackInfo &info) {
 static Napi::Value js_hv_vcpu_run_async(const Napi::CallbackInfo &info) {
   hv_vcpu_run_call c;
   if (!c.Read(info)) return info.Env().Undefined();
-  State *state = GetState(info.Env());
+  State *state = GetState(info);
   // The wrong-thread answer of Check, as the Promise the caller awaits (t == 0 is StartAsync's
   // refusal, checked there).
   hv_return_t early = c.t == 0 ? HV_SUCCESS : c.Check(state);
@@ -153,7 +156,7 @@ static Napi::Value BaselineExitLoop(const Napi::CallbackInfo &info) {  // (t, vc
   uint32_t vcpu = 0, iterations = 0;
   if (!ArgThread(info, 0, &t) || !ArgU32(info, 1, "vcpu", &vcpu) || !ArgU32(info, 2, "iterations", &iterations))
     return info.Env().Undefined();
-  State *state = GetState(info.Env());
+  State *state = GetState(info);
   if (!OwnerOk(state, vcpu, t)) return Ret(info.Env(), HV_BAD_ARGUMENT);
   uint64_t *slot = nullptr;
   const hv_vcpu_exit_t *exit = static_cast<const hv_vcpu_exit_t *>(ExitPtrOf(state, vcpu, &slot));
@@ -190,9 +193,9 @@ void FlavourReleaseConfig(void *config) { os_release(config); }
 void FlavourDeallocate(void *base, size_t size) { hv_vm_deallocate(base, size); }
 const char *FlavourArch() { return "arm64"; }
 
-void RegisterFlavour(Napi::Env env, Napi::Object exports) {
-  for (const ExportEntry &e : kGeneratedCalls) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
-  exports.Set("baseline_exit_loop", Napi::Function::New(env, BaselineExitLoop, "baseline_exit_loop"));
+void RegisterFlavour(Napi::Env env, Napi::Object exports, State *state) {
+  for (const ExportEntry &e : kGeneratedCalls) Export(env, exports, e.name, e.fn, state);
+  Export(env, exports, "baseline_exit_loop", BaselineExitLoop, state);
   exports.Set("ipaGranuleAvailable", Napi::Boolean::New(env, PlatformIpaGranuleAvailable()));
   exports.Set("take_bytes", Napi::Function::New(env, TakeBytes, "take_bytes"));
 }

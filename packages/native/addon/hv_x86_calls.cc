@@ -13,9 +13,9 @@
 
 namespace hvspec {
 
-// x86 exit-record slot layout (u64 words). Bit i of word 0 says word i+1 holds the value that
-// hv_vmx_vcpu_read_vmcs returned right after the run (HV_SUCCESS); a failed read leaves it unset so
-// the TS side asks the API instead of inventing a value.
+// x86 exit-record slot layout (u64 words). Bit k of word 0 says word k holds the value of its field
+// (hv_vmx_vcpu_read_vmcs right after the run returned HV_SUCCESS, or a deferred write since); a
+// failed read leaves it unset so the TS side asks the API instead of inventing a value.
 enum : uint32_t {
   kX86Mask = 0,
   kX86ExitReason = 1,      // VMCS_RO_EXIT_REASON
@@ -23,12 +23,29 @@ enum : uint32_t {
   kX86GuestPhysical = 3,   // VMCS_GUEST_PHYSICAL_ADDRESS
   kX86InstrLen = 4,        // VMCS_RO_VMEXIT_INSTR_LEN
   kX86GuestRip = 5,        // VMCS_GUEST_RIP
-  kX86Runs = 6,            // runs completed on this vCPU (diagnostics)
+  // kDeferredWord (6): bit 0 = hv_vmx_vcpu_write_vmcs(VMCS_GUEST_RIP, word 5) is owed (src/x86.ts).
+  kX86Runs = 7,            // runs completed on this vCPU (diagnostics)
 };
+static_assert(kDeferredWord == 6, "word 6 is the deferred writes");
+constexpr uint64_t kDeferredRip = 1;
 
-static const uint32_t kExitFields[] = {VMCS_RO_EXIT_REASON, VMCS_RO_EXIT_QUALIFIC,
-                                       VMCS_GUEST_PHYSICAL_ADDRESS, VMCS_RO_VMEXIT_INSTR_LEN,
-                                       VMCS_GUEST_RIP};
+// The RIP write a VMM makes after every exit the JS wrapper answers at once and leaves in the slot
+// (src/x86.ts): the spec's rows make it HV_SUCCESS for the owner of a live vCPU [T], and the owner
+// thread is the only one whose calls see it, so it is made here, on that thread, before the vCPU's
+// next call — the same call, in the same order, without a crossing of its own.
+hv_return_t FlavourApplyDeferred(uint64_t vcpu, uint64_t *slot) {
+  uint64_t deferred = slot[kDeferredWord];
+  slot[kDeferredWord] = 0;
+  if (deferred & kDeferredRip)
+    return hv_vmx_vcpu_write_vmcs(static_cast<hv_vcpuid_t>(vcpu), VMCS_GUEST_RIP, slot[kX86GuestRip]);
+  return HV_SUCCESS;
+}
+
+// One read of the exit record: word `word` of the slot gets what hv_vmx_vcpu_read_vmcs answered,
+// and its mask bit is set, when it answered HV_SUCCESS.
+static inline void Record(hv_vcpuid_t vcpu, uint32_t field, uint64_t *slot, uint32_t word, uint64_t *mask) {
+  if (hv_vmx_vcpu_read_vmcs(vcpu, field, &slot[word]) == HV_SUCCESS) *mask |= 1ull << word;
+}
 
 // On the owner thread, right after hv_vcpu_run*: the reads every VMM makes after an exit
 // (hvf-facts.md §1.6, §1.7 [T]), so that JS gets them without four more crossings.
@@ -40,29 +57,22 @@ static void FillExit(hv_vcpuid_t vcpu, int32_t ret, uint64_t *slot) {
   if (slot == nullptr) return;
   uint64_t mask = 0;
   if (ret == HV_SUCCESS) {
-    bool ept = false;
-    for (uint32_t i = 0; i < sizeof(kExitFields) / sizeof(kExitFields[0]); i++) {
-      if (kExitFields[i] == VMCS_GUEST_PHYSICAL_ADDRESS && !ept) continue;
-      uint64_t value = 0;
-      if (hv_vmx_vcpu_read_vmcs(vcpu, kExitFields[i], &value) == HV_SUCCESS) {
-        slot[1 + i] = value;
-        mask |= 1ull << (i + 1);
-        if (kExitFields[i] == VMCS_RO_EXIT_REASON) {
-          uint64_t basic = value & 0xffff;
-          ept = basic == VMX_REASON_EPT_VIOLATION || basic == VMX_REASON_EPT_MISCONFIG;
-        }
-      }
-    }
+    Record(vcpu, VMCS_RO_EXIT_REASON, slot, kX86ExitReason, &mask);
+    Record(vcpu, VMCS_RO_EXIT_QUALIFIC, slot, kX86ExitQualific, &mask);
+    uint64_t basic = slot[kX86ExitReason] & 0xffff;
+    if ((mask & (1ull << kX86ExitReason)) && (basic == VMX_REASON_EPT_VIOLATION || basic == VMX_REASON_EPT_MISCONFIG))
+      Record(vcpu, VMCS_GUEST_PHYSICAL_ADDRESS, slot, kX86GuestPhysical, &mask);
+    Record(vcpu, VMCS_RO_VMEXIT_INSTR_LEN, slot, kX86InstrLen, &mask);
+    Record(vcpu, VMCS_GUEST_RIP, slot, kX86GuestRip, &mask);
   }
   slot[kX86Runs] += 1;
   slot[kX86Mask] = mask;
 }
 
-// The exit-record slot a run on thread t may fill: only the owner's. A run of someone else's vCPU
-// fails in the framework, and its bookkeeping must not race the owner's run writing the same slot.
-static uint64_t *SlotOf(State *state, uint64_t vcpu, uint64_t t) {
-  auto it = state->vcpus.find(vcpu);
-  return it == state->vcpus.end() || it->second.owner != t ? nullptr : state->Slot(it->second.slot);
+// The exit-record slot a call by thread t on `v` may fill: only the owner's. A run of someone else's
+// vCPU fails in the framework, and its bookkeeping must not race the owner's run writing the same slot.
+static uint64_t *OwnedSlot(State *state, const VcpuEntry *v, uint64_t t) {
+  return v == nullptr || v->owner != t ? nullptr : state->Slot(v->slot);
 }
 
 #include "generated/calls_x86_64.inc"
@@ -82,13 +92,32 @@ static Napi::Value js_hv_vcpu_destroy(const Napi::CallbackInfo &info) {
 template <class Call>
 static Napi::Value RunEntry(const Napi::CallbackInfo &info) {
   Call c;
-  // The slot is looked up on the logical thread, while the JS thread waits for it (no N-API there).
-  State *state = GetState(info.Env());
+  State *state = GetState(info);
   return CallEntry(
-      info, c, [&](hv_return_t ret) { FillExit(c.vcpu, ret, SlotOf(state, c.vcpu, c.t)); }, [](State *, hv_return_t) {});
+      info, c, [&](hv_return_t ret, VcpuEntry *v) { FillExit(c.vcpu, ret, OwnedSlot(state, v, c.t)); },
+      [](State *, hv_return_t) {});
 }
 
 static Napi::Value js_hv_vcpu_run(const Napi::CallbackInfo &info) { return RunEntry<hv_vcpu_run_call>(info); }
+
+// hv_vcpu_run on thread 0 with its vCPU and result in the shared run call (core.h kRunCallWord):
+// the same guards, deferred writes and exit record as js_hv_vcpu_run, with no N-API argument or
+// result. A plain N-API callback: node-addon-api's CallbackInfo would fetch six argument slots first.
+static napi_value RunShared(napi_env env, napi_callback_info cbinfo) {
+  size_t argc = 0;
+  void *data = nullptr;
+  if (napi_get_cb_info(env, cbinfo, &argc, nullptr, nullptr, &data) != napi_ok) return nullptr;
+  State *s = static_cast<State *>(data);
+  uint32_t *call = s->RunCall();
+  hv_vcpu_run_call c;
+  c.t = 0;
+  c.vcpu = static_cast<hv_vcpuid_t>(call[0]);
+  call[1] = static_cast<uint32_t>(Perform(
+      s, c, [&](hv_return_t ret, VcpuEntry *v) { FillExit(c.vcpu, ret, OwnedSlot(s, v, 0)); },
+      [](State *, hv_return_t) {}));
+  return nullptr;
+}
+
 static Napi::Value js_hv_vcpu_run_until(const Napi::CallbackInfo &info) {
   return RunEntry<hv_vcpu_run_until_call>(info);
 }
@@ -96,13 +125,16 @@ static Napi::Value js_hv_vcpu_run_until(const Napi::CallbackInfo &info) {
 static Napi::Value js_hv_vcpu_run_async(const Napi::CallbackInfo &info) {
   hv_vcpu_run_call c;
   if (!c.Read(info)) return info.Env().Undefined();
-  State *state = GetState(info.Env());
+  State *state = GetState(info);
   hv_return_t early = c.t == 0 ? HV_SUCCESS : c.Check(state);
   if (early != HV_SUCCESS) return ResolvedRet(info.Env(), early);
-  uint64_t *slot = SlotOf(state, c.vcpu, c.t);
+  VcpuEntry *entry = state->FindVcpu(c.vcpu);
+  uint64_t *slot = OwnedSlot(state, entry, c.t);
+  bool deferred = HasDeferred(state, entry, c.t);
   hv_vcpuid_t vcpu = c.vcpu;
-  return StartAsync(info, c.t, [vcpu, slot]() -> int32_t {
-    int32_t ret = hv_vcpu_run(vcpu);
+  return StartAsync(info, c.t, [vcpu, slot, deferred]() -> int32_t {
+    int32_t ret = deferred ? FlavourApplyDeferred(vcpu, slot) : HV_SUCCESS;
+    if (ret == HV_SUCCESS) ret = hv_vcpu_run(vcpu);
     FillExit(vcpu, ret, slot);
     return ret;
   });
@@ -119,8 +151,12 @@ static Napi::Value BaselineExitLoop(const Napi::CallbackInfo &info) {  // (t, vc
     return info.Env().Undefined();
   int32_t ret = HV_SUCCESS;
   uint64_t io = 0, ns = 0;
-  State *state = GetState(info.Env());
+  State *state = GetState(info);
+  VcpuEntry *entry = state->FindVcpu(vcpu);
+  uint64_t *slot = OwnedSlot(state, entry, t);
+  bool deferred = HasDeferred(state, entry, t);
   hv_return_t ran = RunOn(state, t, [&] {
+        if (deferred && (ret = FlavourApplyDeferred(vcpu, slot)) != HV_SUCCESS) return;
         struct timespec a, b;
         clock_gettime(CLOCK_MONOTONIC, &a);
         for (uint32_t i = 0; i < iterations && ret == HV_SUCCESS; i++) {
@@ -141,7 +177,7 @@ static Napi::Value BaselineExitLoop(const Napi::CallbackInfo &info) {  // (t, vc
   state->out[0] = io;
   state->out[1] = ns;
   // The loop bypassed the exit record; its contents are stale for this vCPU now.
-  if (uint64_t *slot = SlotOf(state, vcpu, t)) slot[kX86Mask] = 0;
+  if (slot != nullptr) slot[kX86Mask] = 0;
   return Finish(info.Env(), state, t, ret);
 }
 
@@ -158,9 +194,12 @@ void FlavourReleaseConfig(void *) {}
 void FlavourDeallocate(void *, size_t) {}
 const char *FlavourArch() { return "x86_64"; }
 
-void RegisterFlavour(Napi::Env env, Napi::Object exports) {
-  for (const ExportEntry &e : kGeneratedCalls) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
-  exports.Set("baseline_exit_loop", Napi::Function::New(env, BaselineExitLoop, "baseline_exit_loop"));
+void RegisterFlavour(Napi::Env env, Napi::Object exports, State *state) {
+  for (const ExportEntry &e : kGeneratedCalls) Export(env, exports, e.name, e.fn, state);
+  Export(env, exports, "baseline_exit_loop", BaselineExitLoop, state);
+  napi_value run_shared = nullptr;
+  if (napi_create_function(env, "run_shared", NAPI_AUTO_LENGTH, RunShared, state, &run_shared) == napi_ok)
+    exports.Set("run_shared", Napi::Value(env, run_shared));
 }
 
 }  // namespace hvspec

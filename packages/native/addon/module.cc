@@ -23,7 +23,7 @@ namespace hvspec {
 // when the system refuses the memory (nothing is allocated then).
 static Napi::Value HostAlloc(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  State *state = GetState(env);
+  State *state = GetState(info);
   uint64_t size = 0;
   if (!ArgSafeInt(info, 0, "size", &size)) return env.Undefined();
   if (size == 0) {
@@ -98,13 +98,13 @@ static Napi::Value HostRead(const Napi::CallbackInfo &info) {
 }
 
 static Napi::Value Reset(const Napi::CallbackInfo &info) {
-  GetState(info.Env())->Teardown();
+  GetState(info)->Teardown();
   return info.Env().Undefined();
 }
 
 static Napi::Value Probe(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  State *state = GetState(env);
+  State *state = GetState(info);
   PlatformInfo p;
   if (state->vm_created) {
     // The addon holds a VM, so the system evidently allows one; probing again would disturb it.
@@ -205,7 +205,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<State>(state);
   env.AddCleanupHook(CleanupHook, state);
 
-  Napi::ArrayBuffer records = Napi::ArrayBuffer::New(env, kSlots * kSlotWords * sizeof(uint64_t));
+  Napi::ArrayBuffer records = Napi::ArrayBuffer::New(env, kRecordWords * sizeof(uint64_t));
   std::memset(records.Data(), 0, records.ByteLength());
   state->records = static_cast<uint64_t *>(records.Data());
   state->records_ref = Napi::Persistent(records);
@@ -215,16 +215,18 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
   exports.Set("records", records);
   exports.Set("out", out);
+  exports.Set("runCallWord", Napi::Number::New(env, kRunCallWord));
   exports.Set("slotWords", Napi::Number::New(env, kSlotWords));
+  exports.Set("slotAddonWords", Napi::Number::New(env, kSlotAddonWords));
   exports.Set("arch", Napi::String::New(env, FlavourArch()));
-  exports.Set("probe", Napi::Function::New(env, Probe, "probe"));
-  exports.Set("reset", Napi::Function::New(env, Reset, "reset"));
-  exports.Set("host_alloc", Napi::Function::New(env, HostAlloc, "host_alloc"));
-  exports.Set("host_write", Napi::Function::New(env, HostWrite, "host_write"));
-  exports.Set("host_read", Napi::Function::New(env, HostRead, "host_read"));
+  Export(env, exports, "probe", Probe, state);
+  Export(env, exports, "reset", Reset, state);
+  Export(env, exports, "host_alloc", HostAlloc, state);
+  Export(env, exports, "host_write", HostWrite, state);
+  Export(env, exports, "host_read", HostRead, state);
   exports.Set("host_alloc_max", Napi::Number::New(env, static_cast<double>(kMaxHostAlloc)));
   exports.Set("testing", Testing(env));
-  RegisterFlavour(env, exports);
+  RegisterFlavour(env, exports, state);
   return exports;
 }
 

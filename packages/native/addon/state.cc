@@ -19,7 +19,7 @@ int State::AllocSlot() {
   for (uint32_t i = 0; i < kSlots; i++) {
     if (!slot_used[i]) {
       slot_used[i] = true;
-      if (records) std::memset(Slot(i), 0, kSlotWords * sizeof(uint64_t));
+      if (records) std::memset(Slot(i), 0, kSlotAddonWords * sizeof(uint64_t));
       return static_cast<int>(i);
     }
   }
@@ -29,7 +29,7 @@ int State::AllocSlot() {
 void State::FreeSlot(uint32_t slot) {
   if (slot >= kSlots) return;
   slot_used[slot] = false;
-  if (records) std::memset(Slot(slot), 0, kSlotWords * sizeof(uint64_t));
+  if (records) std::memset(Slot(slot), 0, kSlotAddonWords * sizeof(uint64_t));
 }
 
 void State::AddVcpu(uint64_t handle, uint64_t owner, uint32_t slot, const void *exit_ptr) {

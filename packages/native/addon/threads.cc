@@ -81,11 +81,6 @@ hv_return_t Dispatch(State *state, uint64_t t, const std::function<void()> &fn) 
   return HV_SUCCESS;
 }
 
-Napi::Value Finish(Napi::Env env, State *state, uint64_t t, hv_return_t ret) {
-  state->ReleaseIdle(t);
-  return Ret(env, ret);
-}
-
 // Async runs: the work runs on the owner thread; a ThreadSafeFunction carries the result back to
 // the JS thread and resolves the Promise. One TSFN per run keeps the event loop alive exactly while
 // a run is pending. The TSFN is driven through the C API (not Napi::TypedThreadSafeFunction) so that
@@ -157,7 +152,7 @@ Napi::Value StartAsync(const Napi::CallbackInfo &info, uint64_t t, std::function
     ThrowTypeError(env, "t must be a logical thread > 0 for hv_vcpu_run_async: thread 0 is the JS thread itself");
     return env.Undefined();
   }
-  State *state = GetState(env);
+  State *state = GetState(info);
   LogicalThread *thread = state->Thread(t);
   if (thread == nullptr) return ResolvedRet(env, HV_NO_RESOURCES);
   if (thread->async_busy.load()) return Refused(env, state, t, HV_BUSY);

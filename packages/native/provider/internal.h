@@ -73,6 +73,7 @@ struct Vcpu {
   // generation and Vm::table_writes. Equal at entry: no walk.
   uint64_t tables_key[6] = {~0ull, 0, 0, 0, 0, 0};
   uint16_t native_msrs = 0;                 // hv_vcpu_enable_native_msr (bits: msr.cc's kKnownMsrs)
+  uint64_t tsc_sync_seen = 0;               // the last hv_vm_sync_tsc applied to this vCPU (extras.cc)
   // Guest code fetched for the exit translation (KvmExit::code, ::flush_code).
   uint8_t code_buf[kMaxCodeBack + kMaxInsn];
   uint8_t flush_buf[kMaxInsn];
@@ -110,6 +111,10 @@ struct Vm {
   int probe_fd = -1;
   bool probe_failed = false;
   std::mutex probe_mu;
+  // hv_vm_sync_tsc (extras.cc): the guest TSC asked for and the host TSC at that moment, applied by each
+  // vCPU's owner before its next entry or MSR access. Written under g_mu; tsc_sync_gen counts them.
+  std::atomic<uint64_t> tsc_sync_gen{0};
+  uint64_t tsc_sync_value = 0, tsc_sync_host = 0;
 };
 
 // Global lock for the VM's existence and the vCPU table.
@@ -184,6 +189,10 @@ NativeMsr complete_native_msr(Vcpu &v, kvm_run *run);
 // at all (asked on a throwaway VM).
 bool tsc_write_took(Vcpu &v, uint64_t value);
 bool tsc_writable_probe();
+
+// hv_vm_sync_tsc (extras.cc): on the owner thread, sets the vCPU's TSC to the last synchronised value
+// (plus the host TSC ticks since) if it has not seen that one yet. False: KVM_SET_MSRS failed.
+bool apply_tsc_sync(Vcpu &v);
 
 // VMCS view (vmcs.cc).
 bool vmcs_field_known(uint32_t field);

@@ -197,6 +197,7 @@ hv_return_t hv_vcpu_enable_native_msr(hv_vcpuid_t vcpu, uint32_t msr, bool enabl
 hv_return_t hv_vcpu_read_msr(hv_vcpuid_t vcpu, uint32_t msr, uint64_t *value) {
   Vcpu *v = find_vcpu(vcpu, true);
   if (!v || !value || known_msr(msr) < 0) return HV_BAD_ARGUMENT;
+  if (!apply_tsc_sync(*v)) return HV_ERROR;
   uint64_t x = 0;
   if (!msr_get(*v, msr, &x)) return HV_ERROR;
   *value = x;
@@ -206,6 +207,7 @@ hv_return_t hv_vcpu_read_msr(hv_vcpuid_t vcpu, uint32_t msr, uint64_t *value) {
 hv_return_t hv_vcpu_write_msr(hv_vcpuid_t vcpu, uint32_t msr, uint64_t value) {
   Vcpu *v = find_vcpu(vcpu, true);
   if (!v || known_msr(msr) < 0) return HV_BAD_ARGUMENT;
+  if (!apply_tsc_sync(*v)) return HV_ERROR;
   // KVM refuses a value the MSR cannot hold (a non-canonical address: KVM_SET_MSRS writes none of it):
   // nothing changes. A failing ioctl is HV_ERROR.
   errno = 0;

@@ -32,6 +32,7 @@ bool load_xcrs(Vcpu &v) {
 
 // Writes the VMM's pending changes to KVM; false when KVM refuses them (invalid guest state).
 int write_back_ioctl_state(Vcpu &v) {
+  if (!apply_tsc_sync(v)) return EIO;
   if (v.dregs_dirty) {
     // KVM_SET_DEBUGREGS: loads DR0-3, DR6, DR7; EINVAL when DR6/DR7 have bits set above 31.
     if (kvm_ioctl(v.fd, KVM_SET_DEBUGREGS, &v.dregs) != 0) return errno;

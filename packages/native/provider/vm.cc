@@ -143,13 +143,18 @@ const hvkvm_deviation_t kDeviations[] = {
      "ends in a triple fault at the VMCALL, i.e. a guest without a usable IDT; elsewhere the guest's "
      "own #UD handler runs.",
      0, kVmcallReasons, 1},
+    {"kvm.shadow-vmcs",
+     "No VMCS shadowing: KVM runs no nested VMX guest here, so HV_VMX_CAP_PROCBASED2 does not offer "
+     "CPU_BASED2_VMCS_SHADOW and the shadow-VMCS calls return HV_UNSUPPORTED (as the framework refuses "
+     "them on a host without it).",
+     0, nullptr, 0},
 };
 
 // Only where KVM cannot apply a guest TSC written from user space (PVM: no TSC offsetting).
 const hvkvm_deviation_t kTscDeviation = {
     "kvm.tsc-write",
     "KVM cannot set the guest's TSC on this host (no TSC offsetting: the guest reads the host's TSC): "
-    "hv_vcpu_write_msr of IA32_TSC returns HV_UNSUPPORTED.",
+    "hv_vcpu_write_msr of IA32_TSC and hv_vm_sync_tsc return HV_UNSUPPORTED.",
     0, nullptr, 0};
 
 // Only where KVM drops CR0.PG outside long mode (PVM, measured: README "What KVM does" §8).

@@ -16,9 +16,14 @@
  */
 import type { Arch } from '../../spec/src/backend.ts';
 import type { ObjectKind } from '../../spec/src/calls/params.ts';
-import { callSpecs, inParams, valueParam } from '../../spec/src/calls/registry.ts';
+import { callSpecs, inParams, valueParam, valueType } from '../../spec/src/calls/registry.ts';
 import type { CallSpec, InParam, OutParam } from '../../spec/src/calls/types.ts';
-import { cEnumMax, cIntegerBits } from '../../spec/src/codegen/c-headers.ts';
+import {
+  cEnumMax,
+  cIntegerBits,
+  macosVersion,
+  OBJECT_KIND_NUMBER,
+} from '../../spec/src/codegen/c-headers.ts';
 import { docBlock, generatedBanner } from '../../spec/src/codegen/typescript.ts';
 
 /**
@@ -59,29 +64,12 @@ export const CUSTOM_METHOD: Readonly<Record<Arch, readonly string[]>> = {
   arm64: ['hv_vm_deallocate', 'hv_vcpu_create', 'hv_vcpu_destroy', 'hv_vcpu_run', 'hv_vcpu_run_async'],
 };
 
-/** The number of each kind of arm64 OS object, as the addon stores it with the object (ConfigArg). */
-const OBJECT_KIND_NUMBER: Readonly<Record<ObjectKind, number>> = {
-  config: 1,
-  vcpu_config: 2,
-  gic_config: 3,
-  gic_state: 4,
-};
-
 function objectConstant(kind: ObjectKind): string {
   return `kObject_${kind}`;
 }
 
 /** The deployment target of each flavour's addon on macOS (binding.gyp). */
 const DEPLOYMENT: Readonly<Record<Arch, number>> = { x86_64: 101500, arm64: 130000 };
-
-/** `macOS 26.0` → 260000 (the form of __MAC_OS_X_VERSION_MAX_ALLOWED). */
-function macosVersion(availability: string): { number: number; text: string } | undefined {
-  const m = /macOS (\d+)\.(\d+)/.exec(availability);
-  if (!m) return undefined;
-  const major = Number(m[1]);
-  const minor = Number(m[2]);
-  return { number: major * 10000 + minor * 100, text: `${major}.${minor}` };
-}
 
 /** The C type of the object a pointer parameter points to (`uint64_t *` → `uint64_t`). */
 function pointee(c: string): string {
@@ -460,9 +448,18 @@ function callRecord(spec: CallSpec, arch: Arch): string {
   const sig = `${spec.name}(${jsArgs(spec)
     .map((a) => a.name)
     .join(', ')})`;
+  const vcpu = ins.find((p) => p.type.kind === 'vcpu');
+  const onVcpu = vcpu
+    ? `  // The vCPU the call is on: CallEntry applies that vCPU's deferred writes first (core.h).
+  static constexpr bool kOnVcpu = true;
+  uint64_t Vcpu() const { return static_cast<uint64_t>(${vcpu.name}); }`
+    : `  static constexpr bool kOnVcpu = false;
+  uint64_t Vcpu() const { return 0; }`;
   return `// ${sig} — ${spec.summary}
 struct ${spec.name}_call {
 ${indent(members, '  ')}
+
+${onVcpu}
 
   // The JS arguments (logical thread first), in the registry's order. False: a TypeError is pending.
   bool Read(const Napi::CallbackInfo &info) {
@@ -548,7 +545,7 @@ function tsConvertArgs(spec: CallSpec): string[] {
 
 function tsResult(spec: CallSpec, call: string): string {
   const value = valueParam(spec);
-  if (!value) return `return { ret: ${call} };`;
+  if (!value) return `return this.result(${call});`;
   switch (value.type.kind) {
     case 'u64x8':
       return `return this.outU64List(${call}, 8);`;
@@ -583,7 +580,7 @@ function tsResult(spec: CallSpec, call: string): string {
 
 function tsMethod(spec: CallSpec, arch: Arch): string {
   const params = inParams(spec);
-  const value = valueParam(spec);
+  const value = valueType(spec);
   const sigArgs = ['t: ThreadId', ...params.map((p) => `${p.name}: ${p.type.ts}`)].join(', ');
   const names = ['t', ...params.map((p) => p.name)].join(', ');
   const body: string[] = [`${arch === 'x86_64' ? 'X86' : 'ARM64'}_ARG_CHECKS.${spec.name}(${names});`];
@@ -591,7 +588,7 @@ function tsMethod(spec: CallSpec, arch: Arch): string {
     if (p.type.kind === 'uva') body.push(`const ${p.name}m = this.mem(${p.name}.mem, '${p.name}.mem');`);
   const call = `this.addon.${spec.name}(${['t', ...tsConvertArgs(spec)].join(', ')})`;
   body.push(tsResult(spec, call));
-  return `  ${spec.name}(${sigArgs}): Result${value ? `<${value.type.ts}>` : ''} {\n${indent(body, '    ')}\n  }\n`;
+  return `  ${spec.name}(${sigArgs}): Result${value ? `<${value}>` : ''} {\n${indent(body, '    ')}\n  }\n`;
 }
 
 /** `src/generated/calls.ts`. */
@@ -616,10 +613,10 @@ export function wrapperSource(): string {
     for (const spec of callSpecs(arch)) {
       if (custom.has(spec.name)) {
         const params = inParams(spec);
-        const value = valueParam(spec);
-        body += `  abstract ${spec.name}(${['t: ThreadId', ...params.map((p) => `${p.name}: ${p.type.ts}`)].join(', ')}): Result${value ? `<${value.type.ts}>` : ''};\n`;
+        const value = valueType(spec);
+        body += `  abstract ${spec.name}(${['t: ThreadId', ...params.map((p) => `${p.name}: ${p.type.ts}`)].join(', ')}): Result${value ? `<${value}>` : ''};\n`;
         if (spec.async)
-          body += `  abstract ${spec.name}_async(${['t: ThreadId', ...params.map((p) => `${p.name}: ${p.type.ts}`)].join(', ')}): Promise<Result${value ? `<${value.type.ts}>` : ''}>;\n`;
+          body += `  abstract ${spec.name}_async(${['t: ThreadId', ...params.map((p) => `${p.name}: ${p.type.ts}`)].join(', ')}): Promise<Result${value ? `<${value}>` : ''}>;\n`;
         continue;
       }
       body += tsMethod(spec, arch);

@@ -22,8 +22,9 @@ common="-fsyntax-only -std=c++17 -Wall -Wextra -Werror -Wno-unused-parameter -Wn
   -DHVSPEC_SYNTAX_MACOS -DNAPI_VERSION=8 -DNAPI_DISABLE_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED \
   -I$here/scripts/macos-shim -I$here/include -I$nodeinc -I$napi"
 
-# One translation unit per flavour (the flavour's calls + platform_macos.cc); core.cc has no
-# platform or flavour code and is compiled for real on Linux.
+# One translation unit per flavour with every source file the macOS build compiles (binding.gyp's
+# OS=='mac' sources plus the shared ones): the shared core is compiled for real on Linux, but only
+# against the x86 API; here it meets the arm64 declarations too.
 check() {
   flavour=$1; shift
   defs=$1; shift
@@ -33,6 +34,35 @@ check() {
     $cxx $common $defs -I"$here" -x c++ -
 }
 
-check x86_64 "-DHVSPEC_API_X86_64" addon/hv_x86_calls.cc addon/platform_macos.cc
-check arm64 "-DHVSPEC_API_ARM64" addon/hv_arm64_calls.cc addon/platform_macos.cc
+shared="addon/threads.cc addon/state.cc addon/args.cc addon/module.cc addon/faults.cc"
+# shellcheck disable=SC2086
+check x86_64 "-DHVSPEC_API_X86_64" addon/hv_x86_calls.cc addon/platform_macos.cc $shared
+# shellcheck disable=SC2086
+check arm64 "-DHVSPEC_API_ARM64" addon/hv_arm64_calls.cc addon/platform_macos.cc $shared
+
+# Code written for Apple's arm64 headers must compile against hvspec's as it does on a Mac (C++, where
+# Apple's OS_ENUM types are distinct enums but hv_memory_flags_t and hv_allocate_flags_t are plain
+# integers), and the exit record must have Apple's layout.
+echo "syntax-check-macos [arm64] Apple's header shapes"
+$cxx $common -DHVSPEC_API_ARM64 -x c++ - <<'CXX'
+#include <Hypervisor/Hypervisor.h>
+#include <cstddef>
+#include <type_traits>
+static_assert(sizeof(hv_vcpu_exit_t) == 32 && offsetof(hv_vcpu_exit_t, exception) == 8, "hv_vcpu_exit_t");
+static_assert(sizeof(hv_exit_reason_t) == 4 && sizeof(hv_reg_t) == 4 && sizeof(hv_sys_reg_t) == 2, "widths");
+static_assert(sizeof(hv_gic_intid_t) == 2 && sizeof(hv_gic_redistributor_reg_t) == 4, "GIC widths");
+static_assert(std::is_enum<hv_reg_t>::value && std::is_enum<hv_sys_reg_t>::value, "OS_ENUMs are enums in C++");
+static_assert(std::is_same<hv_memory_flags_t, uint64_t>::value, "hv_memory_flags_t is uint64_t");
+static_assert(std::is_same<hv_allocate_flags_t, uint64_t>::value, "hv_allocate_flags_t is uint64_t");
+static_assert(HV_REG_PC == 31 && HV_INTERRUPT_TYPE_FIQ == 1 && HV_SYS_REG_CNTV_CTL_EL0 == 0xdf19, "values");
+int vmm(void *ram, size_t size) {
+  void *mem = nullptr;
+  hv_vcpu_t vcpu = 0;
+  hv_vcpu_exit_t *exit = nullptr;
+  return hv_vm_create(nullptr) | hv_vm_allocate(&mem, size, 0) | hv_vm_allocate(&mem, size, HV_ALLOCATE_DEFAULT) |
+         hv_vm_map(ram, 0x10000, size, HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC) |
+         hv_vcpu_create(&vcpu, &exit, nullptr) | hv_vcpu_set_reg(vcpu, HV_REG_CPSR, 0x3c5) |
+         hv_vcpus_exit(&vcpu, 1);
+}
+CXX
 echo "syntax-check-macos: ok (x86_64 and arm64)"

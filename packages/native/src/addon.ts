@@ -63,8 +63,12 @@ export interface AddonTesting {
 /** The raw addon: what every flavour exports. */
 export interface NativeAddon {
   readonly arch: Arch;
-  /** The shared exit record: 256 slots of `slotWords` u64 words (see addon/core.h). */
+  /**
+   * The shared exit record: 256 slots of `slotWords` u64 words, of which the first `slotAddonWords`
+   * are the addon's and the rest the wrapper's, then the shared run call (see addon/core.h).
+   */
   readonly records: ArrayBuffer;
+  readonly slotAddonWords: number;
   /** Out-values of the last synchronous call. */
   readonly out: ArrayBuffer;
   readonly slotWords: number;
@@ -85,7 +89,12 @@ export interface NativeAddon {
 }
 
 /** The x86 flavour of the addon: its `hv_*` functions are generated from the registry (addon/hv_x86_calls.cc). */
-export interface X86Addon extends NativeAddon, X86AddonCalls {}
+export interface X86Addon extends NativeAddon, X86AddonCalls {
+  /** The u64 word of `records` that is the shared run call: the vCPU, then the `hv_return_t`, as u32 halves. */
+  readonly runCallWord: number;
+  /** `hv_vcpu_run` on thread 0 with its vCPU and result in the shared run call (the exit path: no N-API argument or result). */
+  run_shared(): void;
+}
 
 /** The arm64 flavour of the addon (addon/hv_arm64_calls.cc). */
 export interface Arm64Addon extends NativeAddon, Arm64AddonCalls {

@@ -23,6 +23,10 @@ import { Arm64Calls } from './generated/calls.js';
 export class NativeArm64Backend extends Arm64Calls<Arm64Addon> implements Arm64Backend {
   readonly arch = 'arm64' as const;
 
+  /**
+   * Built by {@link createNativeBackend}, which loads the addon and probes the host.
+   * @internal
+   */
   constructor(
     addon: Arm64Addon,
     readonly capabilities: Capabilities,
@@ -78,7 +82,7 @@ export class NativeArm64Backend extends Arm64Calls<Arm64Addon> implements Arm64B
   hv_vcpu_destroy(t: ThreadId, vcpu: Vcpu): Result {
     ARM64_ARG_CHECKS.hv_vcpu_destroy(t, vcpu);
     const ret = this.addon.hv_vcpu_destroy(t, vcpu);
-    if (ret === HV.HV_SUCCESS) this.vcpus.delete(vcpu);
+    if (ret === HV.HV_SUCCESS) this.forget(vcpu);
     return { ret };
   }
 

@@ -16,6 +16,12 @@ import {
 } from '@hvspec/spec';
 import type { AddonProbe, NativeAddon } from './addon.js';
 
+/** The result of every call that succeeds without an out-value: one frozen object, no allocation. */
+export const OK: Result = Object.freeze({ ret: HV.HV_SUCCESS });
+
+/** Marks an exit-record word whose result has not been built yet (see {@link NativeBase.recorded}). */
+const NO_RESULT: Result<bigint> = Object.freeze({ ret: HV.HV_SUCCESS, value: 0n });
+
 /** A vCPU as the wrapper knows it: the logical thread that created it and its exit-record slot. */
 export interface VcpuSlot {
   readonly owner: number;
@@ -37,6 +43,20 @@ export function flagSets(mask: number): number[] {
   return sets;
 }
 
+/**
+ * The `hv_*` functions each provider deviation makes answer HV_UNSUPPORTED (Deviation.calls), by id:
+ * kvm.tsc-write — no guest TSC can be set, so hv_vm_sync_tsc has nothing it could do; kvm.shadow-vmcs —
+ * no VMCS shadowing.
+ */
+const DEVIATION_CALLS: Readonly<Record<string, readonly string[]>> = {
+  'kvm.tsc-write': ['hv_vm_sync_tsc'],
+  'kvm.shadow-vmcs': [
+    'hv_vmx_vcpu_set_shadow_access',
+    'hv_vmx_vcpu_read_shadow_vmcs',
+    'hv_vmx_vcpu_write_shadow_vmcs',
+  ],
+};
+
 /** The provider's declared deviations, as the spec's {@link Deviation}s. */
 export function deviationsFrom(probe: AddonProbe): Deviation[] {
   return probe.deviations.map((d) => ({
@@ -44,6 +64,7 @@ export function deviationsFrom(probe: AddonProbe): Deviation[] {
     description: d.description,
     ...(d.permissionsMask !== 0 ? { permissions: flagSets(d.permissionsMask) } : {}),
     ...(d.exitReasons.length ? { exitReasons: d.exitReasons } : {}),
+    ...(DEVIATION_CALLS[d.id] ? { calls: DEVIATION_CALLS[d.id] } : {}),
   }));
 }
 
@@ -61,8 +82,17 @@ export abstract class NativeBase<A extends NativeAddon> {
   abstract readonly capabilities: Capabilities;
   /** Live buffers by id; the addon owns the memory, this map only recognises our own handles. */
   private readonly buffers = new Map<number, HostMemory>();
-  /** vCPU handle → owner thread and exit-record slot. */
+  /** vCPU handle → owner thread and exit-record slot (change it through created/forget/reset). */
   protected readonly vcpus = new Map<number, VcpuSlot>();
+  /**
+   * The last (thread, vCPU) pair {@link ownedSlot} admitted, and the vCPU's slot: a VMM's exit loop
+   * is one thread on one vCPU, which then costs two comparisons per call instead of a map lookup.
+   * Both are -1 (equal to no valid argument) while there is none. A call whose thread and vCPU are
+   * === this pair has passed the argument checks of both before, so the hot methods skip those.
+   */
+  protected fastThread = -1;
+  protected fastVcpu = -1;
+  protected fastBase = 0;
   /**
    * Logical threads with an `hv_vcpu_run_async` in flight (their exit records are being written), each
    * with a token of the run that made it busy: only that run's end frees the thread, not the end of a
@@ -75,12 +105,75 @@ export abstract class NativeBase<A extends NativeAddon> {
   /** Out-values of the last synchronous call. */
   protected readonly out: BigUint64Array;
   protected readonly slotWords: number;
+  /**
+   * Per exit-record word, the last `Result` built from it; the word's two 32-bit halves then are
+   * kept in the slot's wrapper words, `memo` words after it (see {@link recorded}).
+   */
+  private readonly results: Result<bigint>[];
+  private readonly memo: number;
 
   constructor(protected readonly addon: A) {
     this.rec = new BigUint64Array(addon.records);
     this.rec32 = new Uint32Array(addon.records);
     this.out = new BigUint64Array(addon.out);
     this.slotWords = addon.slotWords;
+    this.results = new Array<Result<bigint>>(this.rec.length).fill(NO_RESULT);
+    this.memo = addon.slotAddonWords;
+  }
+
+  /**
+   * The first word of `vcpu`'s exit-record slot when thread `t` may use the record — it owns the
+   * vCPU and is not inside an async run, which writes the slot meanwhile — or -1 (the API answers).
+   */
+  protected ownedSlot(t: number, vcpu: number): number {
+    if (vcpu === this.fastVcpu && t === this.fastThread) return this.fastBase;
+    const v = this.vcpus.get(vcpu);
+    if (v === undefined || v.owner !== t || this.busy.has(t)) return -1;
+    this.fastThread = t;
+    this.fastVcpu = vcpu;
+    this.fastBase = v.slot * this.slotWords;
+    return this.fastBase;
+  }
+
+  /** Drops the fast pair: the vCPU table or the threads' async runs changed. */
+  protected forgetFast(): void {
+    this.fastThread = -1;
+    this.fastVcpu = -1;
+  }
+
+  /** Forgets a destroyed vCPU. */
+  protected forget(vcpu: number): void {
+    this.vcpus.delete(vcpu);
+    this.forgetFast();
+  }
+
+  /** `Result` of a call that has no out-value: the shared {@link OK} when it succeeded. */
+  protected result(ret: number): Result {
+    return ret === HV.HV_SUCCESS ? OK : { ret };
+  }
+
+  /**
+   * `{ ret: HV_SUCCESS, value }` for exit-record word `i`, frozen, and the same object as last time
+   * while the word holds the same value: a VMM reads the same few fields after every exit, and
+   * their values repeat (the exit reason and instruction length nearly always, RIP in a polling
+   * loop), so the exit loop allocates neither a BigInt nor a result for them. The word is compared
+   * by its two 32-bit halves, which reads no BigInt.
+   */
+  protected recorded(i: number): Result<bigint> {
+    const last = this.results[i] as Result<bigint>;
+    const rec32 = this.rec32;
+    const m = 2 * (i + this.memo);
+    if (rec32[2 * i] === rec32[m] && rec32[2 * i + 1] === rec32[m + 1] && last !== NO_RESULT) return last;
+    return this.record(i);
+  }
+
+  /** Builds and remembers word `i`'s result (see {@link recorded}). */
+  private record(i: number): Result<bigint> {
+    const made: Result<bigint> = Object.freeze({ ret: HV.HV_SUCCESS, value: this.rec[i] as bigint });
+    this.results[i] = made;
+    this.rec32[2 * (i + this.memo)] = this.rec32[2 * i] as number;
+    this.rec32[2 * (i + this.memo) + 1] = this.rec32[2 * i + 1] as number;
+    return made;
   }
 
   /**
@@ -127,6 +220,7 @@ export abstract class NativeBase<A extends NativeAddon> {
     this.addon.reset();
     this.buffers.clear();
     this.vcpus.clear();
+    this.forgetFast();
     this.busy.clear();
   }
 
@@ -224,6 +318,7 @@ export abstract class NativeBase<A extends NativeAddon> {
     if (this.busy.has(t)) return promise;
     const token = {};
     this.busy.set(t, token);
+    this.forgetFast();
     return promise.finally(() => {
       if (this.busy.get(t) === token) this.busy.delete(t);
     });
@@ -247,6 +342,7 @@ export abstract class NativeBase<A extends NativeAddon> {
   protected created(t: number): number {
     const vcpu = Number(this.out[0]);
     this.vcpus.set(vcpu, { owner: t, slot: Number(this.out[1]) });
+    this.forgetFast();
     return vcpu;
   }
 }

@@ -110,6 +110,13 @@ export interface Deviation {
    * expects one (its `expect.kind`) is *unsupported* there, not failed.
    */
   readonly arm64ExitKinds?: readonly Arm64ExitKind[];
+  /**
+   * `hv_*` functions this backend answers HV_UNSUPPORTED where the spec predicts another result,
+   * because what they do cannot be done here (e.g. setting the guest TSC on a host without TSC
+   * offsetting). The harness takes HV_UNSUPPORTED from them as that deviation (state unchanged, the row
+   * not counted as covered); a trace step expecting anything else is *unsupported* there, not failed.
+   */
+  readonly calls?: readonly string[];
 }
 
 /** What a backend is and can do. The spec reads its environment (page size, limits) from here. */

@@ -8,18 +8,21 @@
  * @packageDocumentation
  */
 
+export * from './arm64-configs.js';
 export * from './backend.js';
 export { showRet } from './calls/dsl.js';
 export type {
   BindKind,
+  HandleKind,
   InKind,
   InType,
+  ObjectKind,
   OutKind,
   OutType,
   TraceArgType,
   Vocab,
 } from './calls/params.js';
-export { callSpec, callSpecs, inParams, judge, predict, valueParam } from './calls/registry.js';
+export { allRuleIds, callSpec, callSpecs, inParams, judge, predict, valueParam, valueParams } from './calls/registry.js';
 export * from './calls/types.js';
 export { cDeclaration } from './codegen/c-headers.js';
 export { ARM64_ARG_CHECKS, X86_ARG_CHECKS } from './generated/arg-checks.js';
@@ -138,6 +141,7 @@ export {
 } from './guest/x86/paging.js';
 export {
   defaultX86Answer,
+  type ExceptionName as X86ExceptionName,
   predictX86,
   X86_EXIT_KINDS,
   type X86ExceptionKind,

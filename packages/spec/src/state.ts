@@ -62,6 +62,15 @@ export interface SpecVcpu {
   /** x86 MSRs made native with `hv_vcpu_enable_native_msr` (their RDMSR/WRMSR do not exit). */
   readonly nativeMsrs: Set<number>;
   /**
+   * x86: VMCS_CTRL_CPU_BASED2 as the VMM last wrote it with a judged call (forgotten after a guest
+   * program, whose set-up writes the controls itself). Whether VMCS shadowing is enabled depends on it.
+   */
+  cpuBased2: bigint | undefined;
+  /** x86 shadow VMCS: the access the VMM granted per field (`hv_vmx_vcpu_set_shadow_access`). */
+  readonly shadowAccess: Map<number, bigint>;
+  /** x86 shadow VMCS: field values the spec knows (written by the VMM since the last guest run). */
+  readonly shadow: Map<number, bigint>;
+  /**
    * arm64: whether the VMM wrote one of the vCPU's feature ID registers (op0 3, op1 0, CRn 0, CRm 1..7).
    * The guest then reads that value, but the core behaves as it is: the registers no longer tell what
    * the core implements.
@@ -199,6 +208,9 @@ export function newVcpu(handle: number, owner: ThreadId): SpecVcpu {
     ran: false,
     execTime: 0n,
     nativeMsrs: new Set(),
+    cpuBased2: undefined,
+    shadowAccess: new Map(),
+    shadow: new Map(),
     idRegsWritten: false,
     mpidrWritten: false,
   };
@@ -213,6 +225,10 @@ export function afterGuestRun(v: SpecVcpu): void {
   v.regs.clear();
   v.fields.clear();
   v.simd.clear();
+  // A guest with VMCS shadowing may VMWRITE the fields the VMM gave it write access to.
+  v.shadow.clear();
+  // The guest-program commands set the controls up for their mode themselves, outside the judged calls.
+  v.cpuBased2 = undefined;
   v.pending[0] = false;
   v.pending[1] = false;
   v.ran = true;

@@ -26,6 +26,7 @@ import {
   VMCS,
   VMX_REASON,
   valueParam,
+  valueParams,
 } from '@hvspec/spec';
 import {
   inWords,
@@ -276,6 +277,15 @@ function storeValue(codec: Codec, out: number, value: unknown): void {
       u64[at] = value ? 1n : 0n;
       break;
     case 'object': {
+      const values = valueParams(codec.spec);
+      if (values.length > 1) {
+        // Several integer out-values, one reply word each in C order (a record keyed by their names).
+        const record = value as Record<string, bigint | number>;
+        values.forEach((p, i) => {
+          u64[at + i] = BigInt.asUintN(64, BigInt(record[p.name] ?? 0));
+        });
+        break;
+      }
       const exit = value as Arm64Exit | null;
       if (!exit) break;
       u64[at] = BigInt(exit.reason);

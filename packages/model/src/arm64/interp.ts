@@ -57,6 +57,7 @@
 
 import { HV_MEMORY, HV_SYS_REG as S } from '@hvspec/spec';
 import type { Arm64Engine, Arm64Region, Arm64RunContext, Arm64Stop } from '../engine.js';
+import { condHolds } from './conditions.js';
 import { ADDR, decode, K, LS, type Op, PSTATE_FIELD } from './decode.js';
 import { executeSlow, type SlowRegs } from './slow.js';
 import { type Arm64Cpu, SLOT } from './state.js';
@@ -242,36 +243,6 @@ function shift32(v: number, type: number, amt: number): number {
     default:
       return ((v >>> amt) | (v << (32 - amt))) >>> 0;
   }
-}
-
-function condHolds(cond: number, f: number): boolean {
-  let r: boolean;
-  switch (cond >>> 1) {
-    case 0:
-      r = (f & 4) !== 0;
-      break;
-    case 1:
-      r = (f & 2) !== 0;
-      break;
-    case 2:
-      r = (f & 8) !== 0;
-      break;
-    case 3:
-      r = (f & 1) !== 0;
-      break;
-    case 4:
-      r = (f & 6) === 2;
-      break;
-    case 5:
-      r = ((f >>> 3) & 1) === (f & 1);
-      break;
-    case 6:
-      r = ((f >>> 3) & 1) === (f & 1) && (f & 4) === 0;
-      break;
-    default:
-      r = true;
-  }
-  return (cond & 1) === 1 && cond !== 15 ? !r : r;
 }
 
 const toBig = (lo: number, hi: number): bigint => (hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo));

@@ -24,6 +24,7 @@ import type {
 } from '@hvspec/spec';
 import {
   ARM64_ARG_CHECKS,
+  Arm64Configs,
   checkAsyncThread,
   checkU32,
   HV,
@@ -31,7 +32,6 @@ import {
   HV_GIC_ICC_REG,
   HV_GIC_INT,
   HV_INTERRUPT_TYPE,
-  HV_IPA_GRANULE,
   HV_MEMORY_RWX,
   HV_REG,
   HV_REG_COUNT,
@@ -50,28 +50,14 @@ import { type Arm64Cpu, initialArm64Cpu } from './state.js';
 
 const PAGE_16K = 16384;
 const HV_SYS_REG_MPIDR_EL1 = HV_SYS_REG.HV_SYS_REG_MPIDR_EL1;
-const GRANULE_BYTES: Record<number, bigint> = {
-  [HV_IPA_GRANULE.HV_IPA_GRANULE_4KB]: 4096n,
-  [HV_IPA_GRANULE.HV_IPA_GRANULE_16KB]: 16384n,
-};
 
-/** The registry's boolean accessors of a vCPU, by the shape of their arguments. */
-type FlagGetter =
-  | 'hv_vcpu_get_vtimer_mask'
-  | 'hv_vcpu_get_trap_debug_exceptions'
-  | 'hv_vcpu_get_trap_debug_reg_accesses';
-type FlagSetter =
-  | 'hv_vcpu_set_vtimer_mask'
-  | 'hv_vcpu_set_trap_debug_exceptions'
-  | 'hv_vcpu_set_trap_debug_reg_accesses';
-
-/** An `hv_vm_config_t`: IPA size 0 means "use the default" (model README, choices). */
-interface VmConfigRecord {
-  ipaSize: number;
-  granule: number;
-  /** hv_vm_config_set_el2_enabled (absent: never set, off). */
-  el2?: boolean;
-}
+type Arm64Call = keyof typeof ARM64_ARG_CHECKS;
+type ArgsOf<K extends Arm64Call> = Parameters<(typeof ARM64_ARG_CHECKS)[K]>;
+/** The registry's boolean accessors of a vCPU, and the flags they read and write. */
+type FlagName = 'vtimer_mask' | 'trap_debug_exceptions' | 'trap_debug_reg_accesses';
+type FlagGetter = `hv_vcpu_get_${FlagName}`;
+type FlagSetter = `hv_vcpu_set_${FlagName}`;
+type VcpuFlag = 'vtimerMasked' | 'trapDebugExceptions' | 'trapDebugRegAccesses';
 
 /** An `hv_gic_config_t`: bases as set (absent: 0), the MSI INTID range. */
 interface GicConfigRecord {
@@ -135,13 +121,11 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   private readonly engine: Arm64Engine | undefined;
   private readonly maxIpaSize: number;
   private readonly ipaGranule4k: boolean;
-  private readonly configs = new Map<number, VmConfigRecord>();
-  private nextConfig = 1;
+  /** VM and vCPU configurations; the GIC's configs and states take their ids from the same space. */
+  private readonly configs: Arm64Configs;
   private vm: Arm64Vm | undefined;
   private readonly gicParameters: GicParameters | undefined;
   private readonly el2Supported: boolean;
-  /** hv_vcpu_config_t, hv_gic_config_t and hv_gic_state_t objects (one id space with VM configs). */
-  private readonly vcpuConfigs = new Set<number>();
   private readonly gicConfigs = new Map<number, GicConfigRecord>();
   private readonly gicStates = new Map<number, Uint8Array>();
   /** Buffers hv_vm_allocate made and hv_vm_deallocate has not freed. */
@@ -162,6 +146,11 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
     this.gicParameters =
       options.gic === false ? undefined : (options.gic ?? modelGicParameters(this.maxVcpus));
     this.el2Supported = options.el2Supported ?? false;
+    this.configs = new Arm64Configs({
+      maxIpaSize: this.maxIpaSize,
+      ipaGranule4k: this.ipaGranule4k,
+      el2Supported: this.el2Supported,
+    });
     this.capabilities = Object.freeze({
       backend: 'model',
       arch: 'arm64',
@@ -181,7 +170,6 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   protected dropState(): void {
     this.vm = undefined;
     this.configs.clear();
-    this.vcpuConfigs.clear();
     this.gicConfigs.clear();
     this.gicStates.clear();
     this.allocations.clear();
@@ -190,104 +178,68 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   // ---- host queries and configs (no VM needed) ---------------------------------------------------------
 
   hv_vm_get_max_vcpu_count(t: ThreadId): Result<number> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_get_max_vcpu_count(t);
-    if (this.busyOn(t)) return BUSY;
-    return ok(this.maxVcpus);
+    return this.begin('hv_vm_get_max_vcpu_count', t) ?? ok(this.maxVcpus);
   }
 
   hv_vm_config_get_max_ipa_size(t: ThreadId): Result<number> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_config_get_max_ipa_size(t);
-    if (this.busyOn(t)) return BUSY;
-    return ok(this.maxIpaSize);
+    return this.begin('hv_vm_config_get_max_ipa_size', t) ?? ok(this.maxIpaSize);
   }
 
   hv_vm_config_get_default_ipa_size(t: ThreadId): Result<number> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_config_get_default_ipa_size(t);
-    if (this.busyOn(t)) return BUSY;
-    return ok(IPA_SIZE_DEFAULT);
+    return this.begin('hv_vm_config_get_default_ipa_size', t) ?? ok(IPA_SIZE_DEFAULT);
   }
 
   hv_vm_config_create(t: ThreadId): Result<VmConfig> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_config_create(t);
-    if (this.busyOn(t)) return BUSY;
-    const id = this.nextConfig++;
-    this.configs.set(id, { ipaSize: 0, granule: HV_IPA_GRANULE.HV_IPA_GRANULE_16KB });
-    return ok(id as VmConfig);
+    return this.begin('hv_vm_config_create', t) ?? this.configs.createVm();
   }
 
   hv_vm_config_set_ipa_size(t: ThreadId, config: VmConfig, ipa_bit_length: number): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_config_set_ipa_size(t, config, ipa_bit_length);
-    if (this.busyOn(t)) return BUSY;
-    const c = this.configs.get(config);
-    if (c === undefined) return fail(HV.HV_BAD_ARGUMENT);
-    // 0..max accepted, above max HV_UNSUPPORTED (hvf-facts.md §3 [T]).
-    if (ipa_bit_length > this.maxIpaSize) return fail(HV.HV_UNSUPPORTED);
-    c.ipaSize = ipa_bit_length;
-    return SUCCESS;
+    return (
+      this.begin('hv_vm_config_set_ipa_size', t, config, ipa_bit_length) ??
+      this.configs.setIpaSize(config, ipa_bit_length)
+    );
   }
 
   hv_vm_config_get_ipa_size(t: ThreadId, config: VmConfig): Result<number> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_config_get_ipa_size(t, config);
-    if (this.busyOn(t)) return BUSY;
-    const c = this.configs.get(config);
-    return c === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(c.ipaSize);
+    return this.begin('hv_vm_config_get_ipa_size', t, config) ?? this.configs.getIpaSize(config);
   }
 
   hv_vm_config_set_ipa_granule(t: ThreadId, config: VmConfig, granule: number): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_config_set_ipa_granule(t, config, granule);
-    if (this.busyOn(t)) return BUSY;
-    const c = this.configs.get(config);
-    if (c === undefined) return fail(HV.HV_BAD_ARGUMENT);
-    if (GRANULE_BYTES[granule] === undefined) return fail(HV.HV_BAD_ARGUMENT);
-    if (granule === HV_IPA_GRANULE.HV_IPA_GRANULE_4KB && !this.ipaGranule4k) return fail(HV.HV_UNSUPPORTED);
-    c.granule = granule;
-    return SUCCESS;
+    return (
+      this.begin('hv_vm_config_set_ipa_granule', t, config, granule) ??
+      this.configs.setIpaGranule(config, granule)
+    );
   }
 
   hv_vm_config_get_ipa_granule(t: ThreadId, config: VmConfig): Result<number> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_config_get_ipa_granule(t, config);
-    if (this.busyOn(t)) return BUSY;
-    const c = this.configs.get(config);
-    return c === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(c.granule);
+    return this.begin('hv_vm_config_get_ipa_granule', t, config) ?? this.configs.getIpaGranule(config);
   }
 
   // ---- VM ----------------------------------------------------------------------------------------------
 
   hv_vm_create(t: ThreadId, config: VmConfig | null): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_create(t, config);
-    if (this.busyOn(t)) return BUSY;
-    const c = config === null ? undefined : this.configs.get(config);
-    if (config !== null && c === undefined) return fail(HV.HV_BAD_ARGUMENT);
+    const busy = this.begin('hv_vm_create', t, config);
+    if (busy) return busy;
+    const shape = this.configs.vmShape(config);
+    if (shape === undefined) return fail(HV.HV_BAD_ARGUMENT);
     if (this.vm !== undefined) return fail(HV.HV_BUSY); // one VM per process (hvf-facts.md §3 [T])
-    const ipaSize = c === undefined || c.ipaSize === 0 ? IPA_SIZE_DEFAULT : c.ipaSize;
-    const granule = GRANULE_BYTES[c?.granule ?? HV_IPA_GRANULE.HV_IPA_GRANULE_16KB] as bigint;
     const table = new MappingTable();
     this.vm = {
-      ipaLimit: 1n << BigInt(ipaSize),
-      granule,
+      ipaLimit: 1n << BigInt(shape.ipaSize),
+      granule: BigInt(shape.granuleBytes),
       table,
       region: (ipa) => table.findAt(ipa),
       vcpus: new Map(),
       nextVcpu: 0,
       clock: { count: 0n },
-      el2: c?.el2 === true,
+      el2: shape.el2,
     };
     return SUCCESS;
   }
 
   hv_vm_destroy(t: ThreadId): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_destroy(t);
-    if (this.busyOn(t)) return BUSY;
+    const busy = this.begin('hv_vm_destroy', t);
+    if (busy) return busy;
     if (this.vm === undefined) return fail(HV.HV_NO_DEVICE);
     // "Requires all vCPUs be destroyed" (hvf-facts.md §2.3 [H]).
     if (this.vm.vcpus.size > 0) return fail(HV.HV_BUSY);
@@ -298,9 +250,8 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   // ---- mappings ----------------------------------------------------------------------------------------
 
   hv_vm_map(t: ThreadId, uva: Uva, ipa: bigint, size: bigint, flags: number): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_map(t, uva, ipa, size, flags);
-    if (this.busyOn(t)) return BUSY;
+    const busy = this.begin('hv_vm_map', t, uva, ipa, size, flags);
+    if (busy) return busy;
     const bytes = this.host.bytes(uva.mem, 'uva.mem');
     const vm = this.vm;
     if (vm === undefined) return fail(HV.HV_NO_DEVICE);
@@ -316,9 +267,8 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   }
 
   hv_vm_unmap(t: ThreadId, ipa: bigint, size: bigint): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_unmap(t, ipa, size);
-    if (this.busyOn(t)) return BUSY;
+    const busy = this.begin('hv_vm_unmap', t, ipa, size);
+    if (busy) return busy;
     const vm = this.vm;
     if (vm === undefined) return fail(HV.HV_NO_DEVICE);
     const bad = this.rangeError(vm, ipa, size);
@@ -328,9 +278,8 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   }
 
   hv_vm_protect(t: ThreadId, ipa: bigint, size: bigint, flags: number): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_protect(t, ipa, size, flags);
-    if (this.busyOn(t)) return BUSY;
+    const busy = this.begin('hv_vm_protect', t, ipa, size, flags);
+    if (busy) return busy;
     const vm = this.vm;
     if (vm === undefined) return fail(HV.HV_NO_DEVICE);
     if ((flags & ~HV_MEMORY_RWX) !== 0) return fail(HV.HV_BAD_ARGUMENT);
@@ -352,12 +301,11 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
 
   /** A vCPU configuration describes the same host vCPU as NULL does (the model has one kind of core). */
   hv_vcpu_create(t: ThreadId, config: VcpuConfig | null): Result<Vcpu> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_create(t, config);
-    if (this.busyOn(t)) return BUSY;
+    const busy = this.begin('hv_vcpu_create', t, config);
+    if (busy) return busy;
     const vm = this.vm;
     if (vm === undefined) return fail(HV.HV_NO_DEVICE);
-    if (config !== null && !this.vcpuConfigs.has(config)) return fail(HV.HV_BAD_ARGUMENT);
+    if (config !== null && !this.configs.isVcpu(config)) return fail(HV.HV_BAD_ARGUMENT);
     // "Each thread can have only one vCPU at a time" (hvf-facts.md §2.4 [H]); code per the model README's choices.
     for (const v of vm.vcpus.values()) if (v.owner === t) return fail(HV.HV_BUSY);
     if (vm.vcpus.size >= this.maxVcpus) return fail(HV.HV_NO_RESOURCES);
@@ -381,20 +329,14 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   }
 
   hv_vcpu_destroy(t: ThreadId, vcpu: Vcpu): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_destroy(t, vcpu);
-    if (this.busyOn(t)) return BUSY;
-    const v = this.owned(t, vcpu);
+    const v = this.vcpuCall('hv_vcpu_destroy', t, vcpu);
     if (typeof v === 'number') return fail(v);
     this.vm?.vcpus.delete(v.id);
     return SUCCESS;
   }
 
   hv_vcpu_get_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_get_reg(t, vcpu, reg);
-    if (this.busyOn(t)) return BUSY;
-    const v = this.owned(t, vcpu);
+    const v = this.vcpuCall('hv_vcpu_get_reg', t, vcpu, reg);
     if (typeof v === 'number') return fail(v);
     if (reg >= HV_REG_COUNT) return fail(HV.HV_BAD_ARGUMENT);
     const c = v.cpu;
@@ -413,10 +355,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   }
 
   hv_vcpu_set_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_set_reg(t, vcpu, reg, value);
-    if (this.busyOn(t)) return BUSY;
-    const v = this.owned(t, vcpu);
+    const v = this.vcpuCall('hv_vcpu_set_reg', t, vcpu, reg, value);
     if (typeof v === 'number') return fail(v);
     if (reg >= HV_REG_COUNT) return fail(HV.HV_BAD_ARGUMENT);
     const c = v.cpu;
@@ -440,20 +379,14 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   }
 
   hv_vcpu_get_simd_fp_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_get_simd_fp_reg(t, vcpu, reg);
-    if (this.busyOn(t)) return BUSY;
-    const v = this.owned(t, vcpu);
+    const v = this.vcpuCall('hv_vcpu_get_simd_fp_reg', t, vcpu, reg);
     if (typeof v === 'number') return fail(v);
     if (reg >= HV_SIMD_FP_REG_COUNT) return fail(HV.HV_BAD_ARGUMENT);
     return ok(v.cpu.q[reg] as bigint);
   }
 
   hv_vcpu_set_simd_fp_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_set_simd_fp_reg(t, vcpu, reg, value);
-    if (this.busyOn(t)) return BUSY;
-    const v = this.owned(t, vcpu);
+    const v = this.vcpuCall('hv_vcpu_set_simd_fp_reg', t, vcpu, reg, value);
     if (typeof v === 'number') return fail(v);
     if (reg >= HV_SIMD_FP_REG_COUNT) return fail(HV.HV_BAD_ARGUMENT);
     v.cpu.q[reg] = value;
@@ -461,20 +394,14 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   }
 
   hv_vcpu_get_sys_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_get_sys_reg(t, vcpu, reg);
-    if (this.busyOn(t)) return BUSY;
-    const v = this.owned(t, vcpu);
+    const v = this.vcpuCall('hv_vcpu_get_sys_reg', t, vcpu, reg);
     if (typeof v === 'number') return fail(v);
     if (!isKnownSysReg(reg)) return fail(HV.HV_BAD_ARGUMENT);
     return ok(v.cpu.getSys(reg));
   }
 
   hv_vcpu_set_sys_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_set_sys_reg(t, vcpu, reg, value);
-    if (this.busyOn(t)) return BUSY;
-    const v = this.owned(t, vcpu);
+    const v = this.vcpuCall('hv_vcpu_set_sys_reg', t, vcpu, reg, value);
     if (typeof v === 'number') return fail(v);
     if (!isKnownSysReg(reg)) return fail(HV.HV_BAD_ARGUMENT);
     // ID registers are writable through the API (VMMs such as QEMU write MIDR/MPIDR, hvf-facts.md §5.8).
@@ -483,10 +410,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   }
 
   hv_vcpu_get_pending_interrupt(t: ThreadId, vcpu: Vcpu, type: number): Result<boolean> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_get_pending_interrupt(t, vcpu, type);
-    if (this.busyOn(t)) return BUSY;
-    const v = this.owned(t, vcpu);
+    const v = this.vcpuCall('hv_vcpu_get_pending_interrupt', t, vcpu, type);
     if (typeof v === 'number') return fail(v);
     if (type === HV_INTERRUPT_TYPE.HV_INTERRUPT_TYPE_IRQ) return ok(v.pendingIrq);
     if (type === HV_INTERRUPT_TYPE.HV_INTERRUPT_TYPE_FIQ) return ok(v.pendingFiq);
@@ -494,10 +418,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   }
 
   hv_vcpu_set_pending_interrupt(t: ThreadId, vcpu: Vcpu, type: number, pending: boolean): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_set_pending_interrupt(t, vcpu, type, pending);
-    if (this.busyOn(t)) return BUSY;
-    const v = this.owned(t, vcpu);
+    const v = this.vcpuCall('hv_vcpu_set_pending_interrupt', t, vcpu, type, pending);
     if (typeof v === 'number') return fail(v);
     if (type === HV_INTERRUPT_TYPE.HV_INTERRUPT_TYPE_IRQ) v.pendingIrq = pending;
     else if (type === HV_INTERRUPT_TYPE.HV_INTERRUPT_TYPE_FIQ) v.pendingFiq = pending;
@@ -506,86 +427,71 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   }
 
   hv_vcpu_get_vtimer_mask(t: ThreadId, vcpu: Vcpu): Result<boolean> {
-    return this.getFlag('hv_vcpu_get_vtimer_mask', t, vcpu, (v) => v.vtimerMasked);
+    return this.getFlag('hv_vcpu_get_vtimer_mask', t, vcpu, 'vtimerMasked');
   }
 
   hv_vcpu_set_vtimer_mask(t: ThreadId, vcpu: Vcpu, vtimer_is_masked: boolean): Result {
-    return this.setFlag('hv_vcpu_set_vtimer_mask', t, vcpu, vtimer_is_masked, (v, b) => (v.vtimerMasked = b));
+    return this.setFlag('hv_vcpu_set_vtimer_mask', t, vcpu, vtimer_is_masked, 'vtimerMasked');
   }
 
   hv_vcpu_get_vtimer_offset(t: ThreadId, vcpu: Vcpu): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_get_vtimer_offset(t, vcpu);
-    if (this.busyOn(t)) return BUSY;
-    const v = this.owned(t, vcpu);
+    const v = this.vcpuCall('hv_vcpu_get_vtimer_offset', t, vcpu);
     return typeof v === 'number' ? fail(v) : ok(v.vtimerOffset);
   }
 
   hv_vcpu_set_vtimer_offset(t: ThreadId, vcpu: Vcpu, vtimer_offset: bigint): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_set_vtimer_offset(t, vcpu, vtimer_offset);
-    if (this.busyOn(t)) return BUSY;
-    const v = this.owned(t, vcpu);
+    const v = this.vcpuCall('hv_vcpu_set_vtimer_offset', t, vcpu, vtimer_offset);
     if (typeof v === 'number') return fail(v);
     v.vtimerOffset = vtimer_offset;
     return SUCCESS;
   }
 
   hv_vcpu_get_trap_debug_exceptions(t: ThreadId, vcpu: Vcpu): Result<boolean> {
-    return this.getFlag('hv_vcpu_get_trap_debug_exceptions', t, vcpu, (v) => v.trapDebugExceptions);
+    return this.getFlag('hv_vcpu_get_trap_debug_exceptions', t, vcpu, 'trapDebugExceptions');
   }
 
   hv_vcpu_set_trap_debug_exceptions(t: ThreadId, vcpu: Vcpu, value: boolean): Result {
-    return this.setFlag(
-      'hv_vcpu_set_trap_debug_exceptions',
-      t,
-      vcpu,
-      value,
-      (v, b) => (v.trapDebugExceptions = b),
-    );
+    return this.setFlag('hv_vcpu_set_trap_debug_exceptions', t, vcpu, value, 'trapDebugExceptions');
   }
 
   hv_vcpu_get_trap_debug_reg_accesses(t: ThreadId, vcpu: Vcpu): Result<boolean> {
-    return this.getFlag('hv_vcpu_get_trap_debug_reg_accesses', t, vcpu, (v) => v.trapDebugRegAccesses);
+    return this.getFlag('hv_vcpu_get_trap_debug_reg_accesses', t, vcpu, 'trapDebugRegAccesses');
   }
 
   hv_vcpu_set_trap_debug_reg_accesses(t: ThreadId, vcpu: Vcpu, value: boolean): Result {
-    return this.setFlag(
-      'hv_vcpu_set_trap_debug_reg_accesses',
-      t,
-      vcpu,
-      value,
-      (v, b) => (v.trapDebugRegAccesses = b),
-    );
+    return this.setFlag('hv_vcpu_set_trap_debug_reg_accesses', t, vcpu, value, 'trapDebugRegAccesses');
   }
 
-  private getFlag(
-    name: FlagGetter,
-    t: number,
-    vcpu: Vcpu,
-    get: (v: Arm64VcpuRecord) => boolean,
-  ): Result<boolean> {
-    this.enter(t);
-    ARM64_ARG_CHECKS[name](t, vcpu);
-    if (this.busyOn(t)) return BUSY;
-    const v = this.owned(t, vcpu);
-    return typeof v === 'number' ? fail(v) : ok(get(v));
+  private getFlag(name: FlagGetter, t: number, vcpu: Vcpu, flag: VcpuFlag): Result<boolean> {
+    const v = this.vcpuCall(name, t, vcpu);
+    return typeof v === 'number' ? fail(v) : ok(v[flag]);
   }
 
-  private setFlag(
-    name: FlagSetter,
-    t: number,
-    vcpu: Vcpu,
-    value: boolean,
-    set: (v: Arm64VcpuRecord, b: boolean) => void,
-  ): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS[name](t, vcpu, value);
-    if (this.busyOn(t)) return BUSY;
-    const v = this.owned(t, vcpu);
+  private setFlag(name: FlagSetter, t: number, vcpu: Vcpu, value: boolean, flag: VcpuFlag): Result {
+    const v = this.vcpuCall(name, t, vcpu, value);
     if (typeof v === 'number') return fail(v);
-    set(v, value);
+    v[flag] = value;
     return SUCCESS;
+  }
+
+  /** Step 0 of call `name` (core.ts): the backend open, the registry's JS-type checks. */
+  private checked<K extends Arm64Call>(name: K, ...args: ArgsOf<K>): void {
+    this.enter(args[0] as number);
+    (ARM64_ARG_CHECKS[name] as (...a: readonly unknown[]) => void)(...args);
+  }
+
+  /**
+   * Steps 0 and ½ of call `name` (core.ts): checked(), then HV_BUSY on a thread inside an async run.
+   * Undefined when the call goes on. The configuration, allocation and GIC calls skip step ½ (checked()).
+   */
+  private begin<K extends Arm64Call>(name: K, ...args: ArgsOf<K>): Result<never> | undefined {
+    this.checked(name, ...args);
+    return this.busyOn(args[0] as number) ? BUSY : undefined;
+  }
+
+  /** The vCPU a per-vCPU call is about, or the code it returns: begin(), then steps 1–3 (owned). */
+  private vcpuCall<K extends Arm64Call>(name: K, ...args: ArgsOf<K>): Arm64VcpuRecord | number {
+    return this.begin(name, ...args)?.ret ?? this.owned(args[0] as number, args[1] as number);
   }
 
   /** Steps 1–3 for per-vCPU calls: VM, live handle, owner thread. */
@@ -610,10 +516,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
    * for HV_UNSUPPORTED (nothing happened) (hvf-facts.md §2.4 [H]).
    */
   hv_vcpu_run(t: ThreadId, vcpu: Vcpu): Result<Arm64Exit> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_run(t, vcpu);
-    if (this.busyOn(t)) return BUSY;
-    const v = this.owned(t, vcpu);
+    const v = this.vcpuCall('hv_vcpu_run', t, vcpu);
     if (typeof v === 'number') return fail(v);
     const early = this.runStart(v);
     if (early !== undefined) return early;
@@ -636,8 +539,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
    * slices ends the run with HV_EXIT_REASON_CANCELED and PC at the next instruction to execute.
    */
   hv_vcpu_run_async(t: ThreadId, vcpu: Vcpu): Promise<Result<Arm64Exit>> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_run(t, vcpu);
+    this.checked('hv_vcpu_run', t, vcpu);
     // Thread 0 is the caller itself: it cannot wait in the guest (a TypeError, as on every backend).
     checkAsyncThread(t);
     if (this.busyOn(t)) return Promise.resolve(BUSY);
@@ -658,18 +560,12 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   }
 
   hv_vcpu_get_exec_time(t: ThreadId, vcpu: Vcpu): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_get_exec_time(t, vcpu);
-    if (this.busyOn(t)) return BUSY;
-    const v = this.owned(t, vcpu);
+    const v = this.vcpuCall('hv_vcpu_get_exec_time', t, vcpu);
     return typeof v === 'number' ? fail(v) : ok(v.execTime);
   }
 
   hv_vcpus_exit(t: ThreadId, vcpus: readonly Vcpu[], vcpu_count: number): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpus_exit(t, vcpus, vcpu_count);
-    if (this.busyOn(t)) return BUSY;
-    return kick(this.vm?.vcpus, vcpus, vcpu_count);
+    return this.begin('hv_vcpus_exit', t, vcpus, vcpu_count) ?? kick(this.vm?.vcpus, vcpus, vcpu_count);
   }
 
   /**
@@ -748,49 +644,33 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   // ---- EL2, the default granule, vCPU configurations (hvf-facts.md §2.3, §2.4) ------------------------
 
   hv_vm_config_get_el2_supported(t: ThreadId): Result<boolean> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_config_get_el2_supported(t);
+    this.checked('hv_vm_config_get_el2_supported', t);
     return ok(this.el2Supported);
   }
 
   hv_vm_config_get_el2_enabled(t: ThreadId, config: VmConfig): Result<boolean> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_config_get_el2_enabled(t, config);
-    const c = this.configs.get(config);
-    return c === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(c.el2 === true);
+    this.checked('hv_vm_config_get_el2_enabled', t, config);
+    return this.configs.getEl2Enabled(config);
   }
 
   hv_vm_config_set_el2_enabled(t: ThreadId, config: VmConfig, el2_enabled: boolean): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_config_set_el2_enabled(t, config, el2_enabled);
-    const c = this.configs.get(config);
-    if (c === undefined) return fail(HV.HV_BAD_ARGUMENT);
-    // A host without EL2 support refuses it (hvf-facts.md §2.3: M3 and later [H]); code per the README.
-    if (el2_enabled && !this.el2Supported) return fail(HV.HV_UNSUPPORTED);
-    c.el2 = el2_enabled;
-    return SUCCESS;
+    this.checked('hv_vm_config_set_el2_enabled', t, config, el2_enabled);
+    return this.configs.setEl2Enabled(config, el2_enabled);
   }
 
   hv_vm_config_get_default_ipa_granule(t: ThreadId): Result<number> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_config_get_default_ipa_granule(t);
-    // The granule API is a macOS 26 addition, as is the 4 KiB granule (hvf-facts.md §2.3 [H]).
-    if (!this.ipaGranule4k) return fail(HV.HV_UNSUPPORTED);
-    return ok(HV_IPA_GRANULE.HV_IPA_GRANULE_16KB);
+    this.checked('hv_vm_config_get_default_ipa_granule', t);
+    return this.configs.defaultIpaGranule();
   }
 
   hv_vcpu_config_create(t: ThreadId): Result<VcpuConfig> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_config_create(t);
-    const id = this.nextConfig++;
-    this.vcpuConfigs.add(id);
-    return ok(id as VcpuConfig);
+    this.checked('hv_vcpu_config_create', t);
+    return this.configs.createVcpu();
   }
 
   hv_vcpu_config_get_feature_reg(t: ThreadId, config: VcpuConfig, feature_reg: number): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_config_get_feature_reg(t, config, feature_reg);
-    if (!this.vcpuConfigs.has(config)) return fail(HV.HV_BAD_ARGUMENT);
+    this.checked('hv_vcpu_config_get_feature_reg', t, config, feature_reg);
+    if (!this.configs.isVcpu(config)) return fail(HV.HV_BAD_ARGUMENT);
     const value = modelFeatureReg(feature_reg);
     return value === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(value);
   }
@@ -800,9 +680,8 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
     config: VcpuConfig,
     cache_type: number,
   ): Result<readonly bigint[]> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vcpu_config_get_ccsidr_el1_sys_reg_values(t, config, cache_type);
-    if (!this.vcpuConfigs.has(config)) return fail(HV.HV_BAD_ARGUMENT);
+    this.checked('hv_vcpu_config_get_ccsidr_el1_sys_reg_values', t, config, cache_type);
+    if (!this.configs.isVcpu(config)) return fail(HV.HV_BAD_ARGUMENT);
     const values = modelCcsidr(cache_type);
     return values === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(values);
   }
@@ -811,8 +690,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
 
   /** Zeroed, page-aligned memory of exactly `size` bytes, a host buffer like host_alloc's. */
   hv_vm_allocate(t: ThreadId, size: bigint, flags: bigint): Result<HostMemory> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_allocate(t, size, flags);
+    this.checked('hv_vm_allocate', t, size, flags);
     if (flags !== 0n) return fail(HV.HV_BAD_ARGUMENT);
     // "size must be a multiple of PAGE_SIZE" (hvf-facts.md §2.3 [H]); 0 is refused too (README).
     if (size === 0n || size % BigInt(PAGE_16K) !== 0n) return fail(HV.HV_BAD_ARGUMENT);
@@ -824,8 +702,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
 
   /** Frees a whole allocation that no mapping uses; anything else is refused and nothing changes. */
   hv_vm_deallocate(t: ThreadId, uva: Uva, size: bigint): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_vm_deallocate(t, uva, size);
+    this.checked('hv_vm_deallocate', t, uva, size);
     const bytes = this.host.bytes(uva.mem, 'uva.mem');
     if (!this.allocations.has(uva.mem.id)) return fail(HV.HV_BAD_ARGUMENT);
     if (uva.offset !== 0 || size !== BigInt(bytes.length)) return fail(HV.HV_BAD_ARGUMENT);
@@ -861,11 +738,22 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
     return this.gicParameters ?? HV.HV_UNSUPPORTED;
   }
 
+  /** checked(), then gicParams(). */
+  private gicParamsCall<K extends Arm64Call>(name: K, ...args: ArgsOf<K>): GicParameters | number {
+    this.checked(name, ...args);
+    return this.gicParams();
+  }
+
+  /** checked(), then gicOf(). */
+  private gicCall<K extends Arm64Call>(name: K, ...args: ArgsOf<K>): GicDevice | number {
+    this.checked(name, ...args);
+    return this.gicOf();
+  }
+
   hv_gic_config_create(t: ThreadId): Result<GicConfig> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_config_create(t);
+    this.checked('hv_gic_config_create', t);
     if (!this.gicParameters) return fail(HV.HV_UNSUPPORTED);
-    const id = this.nextConfig++;
+    const id = this.configs.newId();
     this.gicConfigs.set(id, {});
     return ok(id as GicConfig);
   }
@@ -891,8 +779,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
     config: GicConfig,
     distributor_base_address: bigint,
   ): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_config_set_distributor_base(t, config, distributor_base_address);
+    this.checked('hv_gic_config_set_distributor_base', t, config, distributor_base_address);
     return this.setGicBase(config, distributor_base_address, 'distributorBase', (g) => g.distributorSize);
   }
 
@@ -901,8 +788,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
     config: GicConfig,
     redistributor_base_address: bigint,
   ): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_config_set_redistributor_base(t, config, redistributor_base_address);
+    this.checked('hv_gic_config_set_redistributor_base', t, config, redistributor_base_address);
     return this.setGicBase(
       config,
       redistributor_base_address,
@@ -912,8 +798,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   }
 
   hv_gic_config_set_msi_region_base(t: ThreadId, config: GicConfig, msi_region_base_address: bigint): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_config_set_msi_region_base(t, config, msi_region_base_address);
+    this.checked('hv_gic_config_set_msi_region_base', t, config, msi_region_base_address);
     return this.setGicBase(config, msi_region_base_address, 'msiRegionBase', (g) => g.msiRegionSize);
   }
 
@@ -923,9 +808,13 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
     msi_intid_base: number,
     msi_intid_count: number,
   ): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_config_set_msi_interrupt_range(t, config, msi_intid_base, msi_intid_count);
-    const g = this.gicParams();
+    const g = this.gicParamsCall(
+      'hv_gic_config_set_msi_interrupt_range',
+      t,
+      config,
+      msi_intid_base,
+      msi_intid_count,
+    );
     if (typeof g === 'number') return fail(g);
     const c = this.gicConfigs.get(config);
     if (c === undefined) return fail(HV.HV_BAD_ARGUMENT);
@@ -978,17 +867,13 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   hv_gic_get_spi_interrupt_range(
     t: ThreadId,
   ): Result<{ readonly spi_intid_base: number; readonly spi_intid_count: number }> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_get_spi_interrupt_range(t);
-    const g = this.gicParams();
+    const g = this.gicParamsCall('hv_gic_get_spi_interrupt_range', t);
     return typeof g === 'number' ? fail(g) : ok({ spi_intid_base: g.spiBase, spi_intid_count: g.spiCount });
   }
 
   /** The reserved INTIDs are the PPIs the enum names (the Arm BSA's layout: 23, 25, 26, 27, 30). */
   hv_gic_get_intid(t: ThreadId, interrupt: number): Result<number> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_get_intid(t, interrupt);
-    const g = this.gicParams();
+    const g = this.gicParamsCall('hv_gic_get_intid', t, interrupt);
     if (typeof g === 'number') return fail(g);
     return (Object.values(HV_GIC_INT) as number[]).includes(interrupt)
       ? ok(interrupt)
@@ -1001,9 +886,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
    * regions are refused with HV_BAD_ARGUMENT too (README).
    */
   hv_gic_create(t: ThreadId, gic_config: GicConfig): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_create(t, gic_config);
-    const g = this.gicParams();
+    const g = this.gicParamsCall('hv_gic_create', t, gic_config);
     if (typeof g === 'number') return fail(g);
     const vm = this.vm;
     if (vm === undefined) return fail(HV.HV_NO_DEVICE);
@@ -1047,9 +930,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   }
 
   hv_gic_set_spi(t: ThreadId, intid: number, level: boolean): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_set_spi(t, intid, level);
-    const gic = this.gicOf();
+    const gic = this.gicCall('hv_gic_set_spi', t, intid, level);
     if (typeof gic === 'number') return fail(gic);
     const msi = gic.layout.msi;
     // Outside the SPIs or inside the MSI range: HV_BAD_ARGUMENT (hvf-facts.md §2.7 [H/T]).
@@ -1060,9 +941,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   }
 
   hv_gic_send_msi(t: ThreadId, address: bigint, intid: number): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_send_msi(t, address, intid);
-    const gic = this.gicOf();
+    const gic = this.gicCall('hv_gic_send_msi', t, address, intid);
     if (typeof gic === 'number') return fail(gic);
     const msi = gic.layout.msi;
     if (msi === undefined) return fail(HV.HV_BAD_ARGUMENT);
@@ -1073,26 +952,21 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   }
 
   hv_gic_get_distributor_reg(t: ThreadId, reg: number): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_get_distributor_reg(t, reg);
-    const gic = this.gicOf();
+    const gic = this.gicCall('hv_gic_get_distributor_reg', t, reg);
     if (typeof gic === 'number') return fail(gic);
     const value = gic.readDistributor(reg);
     return value === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(value);
   }
 
   hv_gic_set_distributor_reg(t: ThreadId, reg: number, value: bigint): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_set_distributor_reg(t, reg, value);
-    const gic = this.gicOf();
+    const gic = this.gicCall('hv_gic_set_distributor_reg', t, reg, value);
     if (typeof gic === 'number') return fail(gic);
     return gic.writeDistributor(reg, value) ? SUCCESS : fail(HV.HV_BAD_ARGUMENT);
   }
 
   /** Any thread may ask (no owning-thread rule, hvf-facts.md §2.7 [H]). */
   hv_gic_get_redistributor_base(t: ThreadId, vcpu: Vcpu): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_get_redistributor_base(t, vcpu);
+    this.checked('hv_gic_get_redistributor_base', t, vcpu);
     if (!this.gicParameters) return fail(HV.HV_UNSUPPORTED);
     const v = this.vm?.vcpus.get(vcpu);
     if (this.vm === undefined) return fail(HV.HV_NO_DEVICE);
@@ -1113,18 +987,14 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   }
 
   hv_gic_get_redistributor_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_get_redistributor_reg(t, vcpu, reg);
-    const x = this.gicVcpu(t, vcpu);
+    const x = this.gicVcpuCall('hv_gic_get_redistributor_reg', t, vcpu, reg);
     if (typeof x === 'number') return fail(x);
     const value = x.gic.readRedistributor(x.v.cpu.getSys(HV_SYS_REG_MPIDR_EL1), reg);
     return value === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(value);
   }
 
   hv_gic_set_redistributor_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_set_redistributor_reg(t, vcpu, reg, value);
-    const x = this.gicVcpu(t, vcpu);
+    const x = this.gicVcpuCall('hv_gic_set_redistributor_reg', t, vcpu, reg, value);
     if (typeof x === 'number') return fail(x);
     return x.gic.writeRedistributor(x.v.cpu.getSys(HV_SYS_REG_MPIDR_EL1), reg, value)
       ? SUCCESS
@@ -1132,9 +1002,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   }
 
   hv_gic_get_icc_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_get_icc_reg(t, vcpu, reg);
-    const x = this.gicVcpu(t, vcpu);
+    const x = this.gicVcpuCall('hv_gic_get_icc_reg', t, vcpu, reg);
     if (typeof x === 'number') return fail(x);
     // ICC_SRE_EL2 is an EL2 register: only in a VM with EL2 (hvf-facts.md §3 [H]).
     if (reg === HV_GIC_ICC_REG.HV_GIC_ICC_REG_SRE_EL2 && !x.vm.el2) return fail(HV.HV_UNSUPPORTED);
@@ -1143,58 +1011,55 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   }
 
   hv_gic_set_icc_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_set_icc_reg(t, vcpu, reg, value);
-    const x = this.gicVcpu(t, vcpu);
+    const x = this.gicVcpuCall('hv_gic_set_icc_reg', t, vcpu, reg, value);
     if (typeof x === 'number') return fail(x);
     if (reg === HV_GIC_ICC_REG.HV_GIC_ICC_REG_SRE_EL2 && !x.vm.el2) return fail(HV.HV_UNSUPPORTED);
     return x.gic.writeIcc(x.v.id, reg, value) ? SUCCESS : fail(HV.HV_BAD_ARGUMENT);
   }
 
-  /** ICH and ICV registers exist in VMs with EL2 only (hvf-facts.md §2.7 [H]). */
-  private el2GicVcpu(t: number, vcpu: number): { gic: GicDevice; v: Arm64VcpuRecord } | number {
-    const x = this.gicVcpu(t, vcpu);
+  /** checked(), then gicVcpu() of the call's thread and vCPU. */
+  private gicVcpuCall<K extends Arm64Call>(name: K, ...args: ArgsOf<K>): ReturnType<Arm64Model['gicVcpu']> {
+    this.checked(name, ...args);
+    return this.gicVcpu(args[0] as number, args[1] as number);
+  }
+
+  /** gicVcpuCall() for the ICH and ICV registers, which exist in VMs with EL2 only (hvf-facts.md §2.7 [H]). */
+  private el2GicVcpuCall<K extends Arm64Call>(
+    name: K,
+    ...args: ArgsOf<K>
+  ): { gic: GicDevice; v: Arm64VcpuRecord } | number {
+    const x = this.gicVcpuCall(name, ...args);
     if (typeof x === 'number') return x;
     return x.vm.el2 ? x : HV.HV_UNSUPPORTED;
   }
 
   hv_gic_get_ich_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_get_ich_reg(t, vcpu, reg);
-    const x = this.el2GicVcpu(t, vcpu);
+    const x = this.el2GicVcpuCall('hv_gic_get_ich_reg', t, vcpu, reg);
     if (typeof x === 'number') return fail(x);
     const value = x.gic.readIch(x.v.id, reg);
     return value === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(value);
   }
 
   hv_gic_set_ich_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_set_ich_reg(t, vcpu, reg, value);
-    const x = this.el2GicVcpu(t, vcpu);
+    const x = this.el2GicVcpuCall('hv_gic_set_ich_reg', t, vcpu, reg, value);
     if (typeof x === 'number') return fail(x);
     return x.gic.writeIch(x.v.id, reg, value) ? SUCCESS : fail(HV.HV_BAD_ARGUMENT);
   }
 
   hv_gic_get_icv_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_get_icv_reg(t, vcpu, reg);
-    const x = this.el2GicVcpu(t, vcpu);
+    const x = this.el2GicVcpuCall('hv_gic_get_icv_reg', t, vcpu, reg);
     return typeof x === 'number' ? fail(x) : ok(x.gic.readIcv(x.v.id, reg));
   }
 
   hv_gic_set_icv_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_set_icv_reg(t, vcpu, reg, value);
-    const x = this.el2GicVcpu(t, vcpu);
+    const x = this.el2GicVcpuCall('hv_gic_set_icv_reg', t, vcpu, reg, value);
     if (typeof x === 'number') return fail(x);
     x.gic.writeIcv(x.v.id, reg, value);
     return SUCCESS;
   }
 
   hv_gic_get_msi_reg(t: ThreadId, reg: number): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_get_msi_reg(t, reg);
-    const gic = this.gicOf();
+    const gic = this.gicCall('hv_gic_get_msi_reg', t, reg);
     if (typeof gic === 'number') return fail(gic);
     const value = gic.readMsi(reg);
     if (value === undefined || gic.layout.msi === undefined) return fail(HV.HV_BAD_ARGUMENT);
@@ -1202,9 +1067,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   }
 
   hv_gic_set_msi_reg(t: ThreadId, reg: number, value: bigint): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_set_msi_reg(t, reg, value);
-    const gic = this.gicOf();
+    const gic = this.gicCall('hv_gic_set_msi_reg', t, reg, value);
     if (typeof gic === 'number') return fail(gic);
     if (gic.readMsi(reg) === undefined || gic.layout.msi === undefined) return fail(HV.HV_BAD_ARGUMENT);
     gic.writeMsi(reg, value);
@@ -1217,9 +1080,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
    * HV_BAD_ARGUMENT ([T]).
    */
   hv_gic_set_state(t: ThreadId, gic_state_data: Uint8Array, gic_state_size: bigint): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_set_state(t, gic_state_data, gic_state_size);
-    const gic = this.gicOf();
+    const gic = this.gicCall('hv_gic_set_state', t, gic_state_data, gic_state_size);
     if (typeof gic === 'number') return fail(gic);
     const vm = this.vm as Arm64Vm;
     if (vm.vcpus.size === 0 || vm.ran) return fail(HV.HV_BUSY);
@@ -1229,9 +1090,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   }
 
   hv_gic_reset(t: ThreadId): Result {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_reset(t);
-    const gic = this.gicOf();
+    const gic = this.gicCall('hv_gic_reset', t);
     if (typeof gic === 'number') return fail(gic);
     gic.reset();
     return SUCCESS;
@@ -1239,26 +1098,22 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
 
   /** A snapshot of the GIC as it is now (the framework's object is "representative of the current state"). */
   hv_gic_state_create(t: ThreadId): Result<GicState> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_state_create(t);
-    const gic = this.gicOf();
+    const gic = this.gicCall('hv_gic_state_create', t);
     if (typeof gic === 'number') return fail(gic);
-    const id = this.nextConfig++;
+    const id = this.configs.newId();
     this.gicStates.set(id, gic.serialize());
     return ok(id as GicState);
   }
 
   hv_gic_state_get_size(t: ThreadId, state: GicState): Result<bigint> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_state_get_size(t, state);
+    this.checked('hv_gic_state_get_size', t, state);
     if (!this.gicParameters) return fail(HV.HV_UNSUPPORTED);
     const data = this.gicStates.get(state);
     return data === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(BigInt(data.length));
   }
 
   hv_gic_state_get_data(t: ThreadId, state: GicState): Result<Uint8Array> {
-    this.enter(t);
-    ARM64_ARG_CHECKS.hv_gic_state_get_data(t, state);
+    this.checked('hv_gic_state_get_data', t, state);
     if (!this.gicParameters) return fail(HV.HV_UNSUPPORTED);
     const data = this.gicStates.get(state);
     return data === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(data.slice());

@@ -5,6 +5,8 @@
  * the Arm ARM's pseudocode of each instruction.
  * @module
  */
+
+import { condHolds } from './conditions.js';
 import { fld, SLOW } from './decode.js';
 
 const M64 = (1n << 64n) - 1n;
@@ -35,36 +37,6 @@ function addWithCarry(x: bigint, y: bigint, carry: bigint, width: number): { res
   const c = unsignedSum === result ? 0 : 1;
   const v = BigInt.asIntN(width, result) === signedSum ? 0 : 1;
   return { result, nzcv: (n << 3) | (z << 2) | (c << 1) | v };
-}
-
-function condHolds(cond: number, f: number): boolean {
-  let r: boolean;
-  switch (cond >> 1) {
-    case 0:
-      r = (f & 4) !== 0;
-      break;
-    case 1:
-      r = (f & 2) !== 0;
-      break;
-    case 2:
-      r = (f & 8) !== 0;
-      break;
-    case 3:
-      r = (f & 1) !== 0;
-      break;
-    case 4:
-      r = (f & 2) !== 0 && (f & 4) === 0;
-      break;
-    case 5:
-      r = ((f >> 3) & 1) === (f & 1);
-      break;
-    case 6:
-      r = ((f >> 3) & 1) === (f & 1) && (f & 4) === 0;
-      break;
-    default:
-      r = true;
-  }
-  return (cond & 1) === 1 && cond !== 15 ? !r : r;
 }
 
 /** Arm ARM DecodeBitMasks returning (wmask, tmask), for the bitfield instructions. */

@@ -60,6 +60,7 @@ export class Arm64Cpu {
   getX(n: number): bigint {
     return toBig(this.r[2 * n]!, this.r[2 * n + 1]!);
   }
+  /** Sets Xn (n 0..30) or a slot to `v`, taken modulo 2^64. */
   setX(n: number, v: bigint): void {
     this.r[2 * n] = Number(v & 0xffff_ffffn);
     this.r[2 * n + 1] = Number((v >> 32n) & 0xffff_ffffn);
@@ -84,6 +85,10 @@ export class Arm64Cpu {
     if (reg === S.HV_SYS_REG_SP_EL1) return this.getX(SLOT.SP_EL1);
     return this.sys.get(reg) ?? 0n;
   }
+  /**
+   * Sets a system register by `hv_sys_reg_t` encoding (SP_EL0/SP_EL1 go to their slots). The only way
+   * to write {@link sys} from outside the interpreter: it bumps the count the interpreter's copies watch.
+   */
   setSys(reg: number, v: bigint): void {
     if (reg === S.HV_SYS_REG_SP_EL0) this.setX(SLOT.SP_EL0, v);
     else if (reg === S.HV_SYS_REG_SP_EL1) this.setX(SLOT.SP_EL1, v);

@@ -8,11 +8,13 @@
 
 import type { AddressSpace, Capabilities, Result, ThreadId, Uva, Vcpu, X86Backend } from '@hvspec/spec';
 import {
+  CPU_BASED2,
   checkAsyncThread,
   checkU32,
   HV,
   HV_CAP,
   HV_MEMORY_RWX,
+  HV_SHADOW_VMCS,
   HV_VCPU_OPTIONS,
   HV_VM_OPTIONS,
   HV_VM_SPACE_DEFAULT,
@@ -27,6 +29,7 @@ import {
   VMCS_FRAMEWORK_OWNED,
   VMX_REASON,
   X86_ARG_CHECKS,
+  X86_MSR,
 } from '@hvspec/spec';
 import { BigIntMemo } from '../bigint-memo.js';
 import type { ModelOptions, UnsupportedInstruction } from '../core.js';
@@ -35,9 +38,17 @@ import type { X86Engine, X86Stop } from '../engine.js';
 import { GuestMemoryView, MappingTable } from '../mappings.js';
 import { x86ExitFields } from './exit.js';
 import { X86RegisterFile } from './state.js';
+import {
+  MODEL_FPSTATE_SIZE,
+  MODEL_MSR_INFO,
+  offersShadowVmcs,
+  resetFpstate,
+  truncateToWidth,
+} from './vcpu-extras.js';
 import { controlAllowed, MODEL_VMX_CAPABILITIES } from './vmx-capabilities.js';
 
 const PAGE = 4096n;
+const SHADOW_RW = BigInt(HV_SHADOW_VMCS.HV_SHADOW_VMCS_READ | HV_SHADOW_VMCS.HV_SHADOW_VMCS_WRITE);
 const U64_LIMIT = 1n << 64n;
 const KNOWN_VM_OPTIONS = BigInt(Object.values(HV_VM_OPTIONS).reduce((a, b) => a | b, 0));
 const KNOWN_VCPU_OPTIONS = BigInt(Object.values(HV_VCPU_OPTIONS).reduce((a, b) => a | b, 0));
@@ -64,12 +75,22 @@ interface X86VcpuRecord {
   /** Set by hv_vcpu_interrupt; sticky until a run consumes it (hvf-facts.md §1.7 [R]). */
   cancel: boolean;
   lastUnsupported: UnsupportedInstruction | undefined;
-  /** hv_vcpu_get_exec_time: the model's guest time is virtual — 1 ns per run that enters the guest. */
-  execTime: bigint;
+  /**
+   * hv_vcpu_get_exec_time: the model's guest time is virtual — 1 ns per run that enters the guest. A
+   * number (exact up to 2^53 runs), made a bigint when read: a BigInt sum per run allocated on every exit.
+   */
+  execTime: number;
   /** MSRs written with hv_vcpu_write_msr (the model's store of the MSRs it accepts). */
   readonly msrs: Map<number, bigint>;
   /** MSRs made native with hv_vcpu_enable_native_msr. */
   readonly nativeMsrs: Set<number>;
+  /** hv_vcpu_read/write_fpstate: the x87/SSE/AVX state in the standard XSAVE layout. */
+  readonly fpstate: Uint8Array;
+  /** hv_vmx_vcpu_set_apic_address (stored; the model has no APIC). */
+  apicAddress: bigint;
+  /** The shadow VMCS: field values, and the access the VMM granted the guest per field. */
+  readonly shadow: Map<number, bigint>;
+  readonly shadowAccess: Map<number, bigint>;
 }
 
 interface X86Vm {
@@ -105,6 +126,8 @@ export class X86Model extends ModelCore implements X86Backend {
    * so it is always a live vCPU of the current VM; ids are never reused within a VM.
    */
   private lastOwned: X86VcpuRecord | undefined;
+  /** Recent VMCS read results (see {@link readResult}). */
+  private readonly reads: Result<bigint>[] = new Array<Result<bigint>>(READ_RESULTS).fill(NO_READ);
 
   constructor(options: ModelOptions = {}) {
     super(4096, options);
@@ -302,9 +325,13 @@ export class X86Model extends ModelCore implements X86Backend {
       space: HV_VM_SPACE_DEFAULT,
       cancel: false,
       lastUnsupported: undefined,
-      execTime: 0n,
+      execTime: 0,
       msrs: new Map(),
       nativeMsrs: new Set(),
+      fpstate: resetFpstate(),
+      apicAddress: 0xfee0_0000n,
+      shadow: new Map(),
+      shadowAccess: new Map(),
     });
     return ok(id as Vcpu);
   }
@@ -359,7 +386,7 @@ export class X86Model extends ModelCore implements X86Backend {
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
     if (!accessibleField(field)) return fail(HV.HV_BAD_ARGUMENT);
-    return ok(v.regs.readField(field));
+    return this.readResult(field, v.regs.readField(field));
   }
 
   hv_vmx_vcpu_write_vmcs(t: ThreadId, vcpu: Vcpu, field: number, value: bigint): Result {
@@ -375,6 +402,23 @@ export class X86Model extends ModelCore implements X86Backend {
     }
     v.regs.writeField(field, value);
     return SUCCESS;
+  }
+
+  /**
+   * `{ ret: HV_SUCCESS, value }` for a VMCS read, frozen and shared: the same object as the field's
+   * last read while it reads the same value. A VMM reads the same few fields after every exit and
+   * their values repeat (the exit reason and instruction length nearly always, RIP in a polling loop),
+   * so the exit round trip allocates no result for them. The table is direct-mapped by the field's
+   * low bits; since the result depends only on the value, a collision costs an allocation, never a
+   * wrong answer.
+   */
+  private readResult(field: number, value: bigint): Result<bigint> {
+    const i = field & (READ_RESULTS - 1);
+    const last = this.reads[i] as Result<bigint>;
+    if (last.value === value) return last;
+    const made: Result<bigint> = Object.freeze({ ret: HV.HV_SUCCESS, value });
+    this.reads[i] = made;
+    return made;
   }
 
   /** Steps 1–3 for per-vCPU calls: VM, live handle, owner thread. */
@@ -411,7 +455,7 @@ export class X86Model extends ModelCore implements X86Backend {
     for (;;) {
       const slice = Math.min(left, 1_000_000);
       const stop = engine(v.regs.cpu, mem, slice);
-      if (stop.kind !== 'budget') return this.runEnd(v, { kind: 'stop', stop });
+      if (stop.kind !== 'budget') return this.runStop(v, stop);
       left -= slice;
       // Out of instructions: a host interrupt would end the run the same way (spurious exit, DESIGN.md).
       if (left <= 0) return this.runEnd(v, { kind: 'cancel' });
@@ -457,7 +501,7 @@ export class X86Model extends ModelCore implements X86Backend {
     X86_ARG_CHECKS.hv_vcpu_get_exec_time(t, vcpu);
     if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
-    return typeof v === 'number' ? fail(v) : ok(v.execTime);
+    return typeof v === 'number' ? fail(v) : ok(BigInt(v.execTime));
   }
 
   // ---- MSRs, cache and TLB -----------------------------------------------------------------------------
@@ -515,6 +559,137 @@ export class X86Model extends ModelCore implements X86Backend {
     return typeof v === 'number' ? fail(v) : SUCCESS;
   }
 
+  // ---- floating-point state, TSC, APIC -------------------------------------------------------------------
+
+  /** A buffer of at least the model's XSAVE area (4 KiB) gets the state; a smaller one is HV_BAD_ARGUMENT. */
+  hv_vcpu_read_fpstate(t: ThreadId, vcpu: Vcpu, buffer: Uva, size: bigint): Result {
+    this.enter(t);
+    X86_ARG_CHECKS.hv_vcpu_read_fpstate(t, vcpu, buffer, size);
+    if (this.busyOn(t)) return BUSY;
+    const bytes = this.host.bytes(buffer.mem, 'buffer.mem');
+    const v = this.owned(t, vcpu);
+    if (typeof v === 'number') return fail(v);
+    if (!this.fpstateBufferOk(bytes, buffer.offset, size)) return fail(HV.HV_BAD_ARGUMENT);
+    bytes.set(v.fpstate, buffer.offset);
+    return SUCCESS;
+  }
+
+  hv_vcpu_write_fpstate(t: ThreadId, vcpu: Vcpu, buffer: Uva, size: bigint): Result {
+    this.enter(t);
+    X86_ARG_CHECKS.hv_vcpu_write_fpstate(t, vcpu, buffer, size);
+    if (this.busyOn(t)) return BUSY;
+    const bytes = this.host.bytes(buffer.mem, 'buffer.mem');
+    const v = this.owned(t, vcpu);
+    if (typeof v === 'number') return fail(v);
+    if (!this.fpstateBufferOk(bytes, buffer.offset, size)) return fail(HV.HV_BAD_ARGUMENT);
+    v.fpstate.set(bytes.subarray(buffer.offset, buffer.offset + MODEL_FPSTATE_SIZE));
+    return SUCCESS;
+  }
+
+  private fpstateBufferOk(bytes: Uint8Array, offset: number, size: bigint): boolean {
+    return size >= BigInt(MODEL_FPSTATE_SIZE) && BigInt(offset) + size <= BigInt(bytes.length);
+  }
+
+  /** Every live vCPU's IA32_TSC becomes tsc (what hv_vcpu_read_msr of MSR_IA32_TSC then reads). */
+  hv_vm_sync_tsc(t: ThreadId, tsc: bigint): Result {
+    this.enter(t);
+    X86_ARG_CHECKS.hv_vm_sync_tsc(t, tsc);
+    if (this.busyOn(t)) return BUSY;
+    if (this.vm === undefined) return fail(HV.HV_NO_DEVICE);
+    for (const v of this.vm.vcpus.values()) v.msrs.set(X86_MSR.MSR_IA32_TSC, tsc);
+    return SUCCESS;
+  }
+
+  hv_vmx_vcpu_set_apic_address(t: ThreadId, vcpu: Vcpu, gpa: bigint): Result {
+    this.enter(t);
+    X86_ARG_CHECKS.hv_vmx_vcpu_set_apic_address(t, vcpu, gpa);
+    if (this.busyOn(t)) return BUSY;
+    const v = this.owned(t, vcpu);
+    if (typeof v === 'number') return fail(v);
+    if (gpa % PAGE !== 0n) return fail(HV.HV_BAD_ARGUMENT);
+    v.apicAddress = gpa;
+    return SUCCESS;
+  }
+
+  // ---- VMX: write masks, MSR information, shadow VMCS ---------------------------------------------------
+
+  /**
+   * Controls: the capability's must-be-1 and may-be-1 halves; other fields the VMM may write: any value
+   * of the field's width; read-only, host-state, framework-owned or unknown fields: HV_BAD_ARGUMENT.
+   */
+  hv_vmx_vcpu_get_cap_write_vmcs(
+    t: ThreadId,
+    vcpu: Vcpu,
+    field: number,
+  ): Result<{ readonly allowed_0: bigint; readonly allowed_1: bigint }> {
+    this.enter(t);
+    X86_ARG_CHECKS.hv_vmx_vcpu_get_cap_write_vmcs(t, vcpu, field);
+    if (this.busyOn(t)) return BUSY;
+    const v = this.owned(t, vcpu);
+    if (typeof v === 'number') return fail(v);
+    if (!accessibleField(field) || isVmcsReadOnly(field)) return fail(HV.HV_BAD_ARGUMENT);
+    const cap = CONTROL_CAPABILITY.get(field);
+    if (cap !== undefined) {
+      const c = this.vmxCaps[cap] ?? 0n;
+      return ok({ allowed_0: c & 0xffff_ffffn, allowed_1: c >> 32n });
+    }
+    return ok({ allowed_0: 0n, allowed_1: truncateToWidth(field, U64_LIMIT - 1n) });
+  }
+
+  /** The model's host enumerates nothing these ids ask about (vcpu-extras.ts); no VM needed. */
+  hv_vmx_get_msr_info(t: ThreadId, field: bigint): Result<bigint> {
+    this.enter(t);
+    X86_ARG_CHECKS.hv_vmx_get_msr_info(t, field);
+    if (this.busyOn(t)) return BUSY;
+    const value = MODEL_MSR_INFO.get(field);
+    return value === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(value);
+  }
+
+  /**
+   * The shadow-VMCS calls' common checks: the host offers VMCS shadowing (else HV_UNSUPPORTED), the VMM
+   * enabled it in the vCPU's secondary controls, and the field is a VMCS field (else HV_BAD_ARGUMENT).
+   */
+  private shadowTarget(t: number, vcpu: number, field: number): X86VcpuRecord | number {
+    const v = this.owned(t, vcpu);
+    if (typeof v === 'number') return v;
+    if (!offersShadowVmcs(this.vmxCaps)) return HV.HV_UNSUPPORTED;
+    const ctl = v.regs.readField(VMCS.VMCS_CTRL_CPU_BASED2);
+    if ((ctl & BigInt(CPU_BASED2.CPU_BASED2_VMCS_SHADOW)) === 0n) return HV.HV_BAD_ARGUMENT;
+    if (!isKnownVmcsField(field)) return HV.HV_BAD_ARGUMENT;
+    return v;
+  }
+
+  hv_vmx_vcpu_set_shadow_access(t: ThreadId, vcpu: Vcpu, field: number, flags: bigint): Result {
+    this.enter(t);
+    X86_ARG_CHECKS.hv_vmx_vcpu_set_shadow_access(t, vcpu, field, flags);
+    if (this.busyOn(t)) return BUSY;
+    const v = this.shadowTarget(t, vcpu, field);
+    if (typeof v === 'number') return fail(v);
+    if ((flags & ~SHADOW_RW) !== 0n) return fail(HV.HV_BAD_ARGUMENT);
+    v.shadowAccess.set(field, flags);
+    return SUCCESS;
+  }
+
+  /** The VMM reads and writes any field of the shadow VMCS; the access flags govern only the guest. */
+  hv_vmx_vcpu_read_shadow_vmcs(t: ThreadId, vcpu: Vcpu, field: number): Result<bigint> {
+    this.enter(t);
+    X86_ARG_CHECKS.hv_vmx_vcpu_read_shadow_vmcs(t, vcpu, field);
+    if (this.busyOn(t)) return BUSY;
+    const v = this.shadowTarget(t, vcpu, field);
+    if (typeof v === 'number') return fail(v);
+    return ok(v.shadow.get(field) ?? 0n);
+  }
+
+  hv_vmx_vcpu_write_shadow_vmcs(t: ThreadId, vcpu: Vcpu, field: number, value: bigint): Result {
+    this.enter(t);
+    X86_ARG_CHECKS.hv_vmx_vcpu_write_shadow_vmcs(t, vcpu, field, value);
+    if (this.busyOn(t)) return BUSY;
+    const v = this.shadowTarget(t, vcpu, field);
+    if (typeof v === 'number') return fail(v);
+    v.shadow.set(field, truncateToWidth(field, value));
+    return SUCCESS;
+  }
+
   hv_vcpu_interrupt(t: ThreadId, vcpus: readonly Vcpu[], vcpu_count: number): Result {
     this.enter(t);
     X86_ARG_CHECKS.hv_vcpu_interrupt(t, vcpus, vcpu_count);
@@ -544,19 +719,26 @@ export class X86Model extends ModelCore implements X86Backend {
       return this.runEnd(v, { kind: 'cancel' });
     }
     if (this.engine === undefined) return fail(HV.HV_UNSUPPORTED);
-    v.execTime += 1n;
+    v.execTime += 1;
     return undefined;
   }
 
-  /** Writes the exit into the VMCS exit-information fields (hvf-facts.md §1.6, Intel SDM layouts). */
+  /** How a run ended ({@link RunEnd}) into the VMCS exit-information fields. */
   private runEnd(v: X86VcpuRecord, end: RunEnd): Result {
     if (end.kind === 'reset') return fail(HV.HV_NO_DEVICE);
-    const regs = v.regs;
     if (end.kind === 'cancel') {
-      regs.setExit(IRQ, 0n, 0n);
+      v.regs.setExit(IRQ, 0n, 0n);
       return SUCCESS;
     }
-    const stop = end.stop;
+    return this.runStop(v, end.stop);
+  }
+
+  /**
+   * Writes the exit of an engine stop into the VMCS exit-information fields (hvf-facts.md §1.6, Intel
+   * SDM layouts). A method of its own, so that a synchronous run's exit allocates no RunEnd.
+   */
+  private runStop(v: X86VcpuRecord, stop: X86Stop): Result {
+    const regs = v.regs;
     // The exit round trip of an I/O loop is a benchmarked path: I/O and HLT exits are written directly.
     if (stop.kind === 'io' && !stop.string) {
       const q =
@@ -599,6 +781,11 @@ export class X86Model extends ModelCore implements X86Backend {
     return SUCCESS;
   }
 }
+
+/** Entries of the VMCS read-result table (a power of two; the hot exit fields land in distinct ones). */
+const READ_RESULTS = 64;
+/** Fills the read-result table: a value no field ever reads, so the first read of each entry builds its result. */
+const NO_READ: Result<bigint> = Object.freeze({ ret: HV.HV_SUCCESS, value: -1n });
 
 /** An I/O exit loop exits the same way every time: its fields' BigInts are memoised (bigint-memo.ts). */
 const IO_QUALIFICATION = new BigIntMemo();

@@ -34,7 +34,11 @@ function run(m: { ctx: Arm64RunContext }, budget = 1000): Arm64Stop {
   return arm64Engine(m.ctx, budget);
 }
 
-const hvcEnd = { kind: 'exception', syndrome: 0x5a00ffffn, virtual_address: 0n, physical_address: 0n };
+/** An exception exit's stop; the tests run with stage 1 off, so the faulting VA is the IPA. */
+function exception(syndrome: bigint, address = 0n): Arm64Stop {
+  return { kind: 'exception', syndrome, virtual_address: address, physical_address: address };
+}
+const hvcEnd = exception(0x5a00ffffn);
 const x = (cpu: Arm64Cpu, n: number): bigint => cpu.getX(n);
 
 test('move wide, add/sub immediate and flags', () => {
@@ -157,12 +161,7 @@ test('data abort on an unmapped load: full ISS, FAR = IPA, PC at the instruction
   m.cpu.setX(1, 0x1234n);
   const stop = run(m);
   // EC 0x24, IL, ISV, SAS 0, SSE, SRT 1, SF 0, translation L3.
-  assert.deepEqual(stop, {
-    kind: 'exception',
-    syndrome: 0x93210007n,
-    virtual_address: HOLE + 5n,
-    physical_address: HOLE + 5n,
-  });
+  assert.deepEqual(stop, exception(0x93210007n, HOLE + 5n));
   assert.equal(m.cpu.pc, CODE);
   assert.equal(m.cpu.getX(1), 0x1234n);
   assert.equal(m.ctx.clock.count, 0n); // the aborted load did not retire
@@ -171,20 +170,10 @@ test('data abort on an unmapped load: full ISS, FAR = IPA, PC at the instruction
 test('data abort on a store to a read-only page: permission fault, WnR; LDAR/STLR set AR', () => {
   const m = machine([0xc89ffc86]); // stlr x6, [x4]
   m.cpu.setX(4, ROM + 8n);
-  assert.deepEqual(run(m), {
-    kind: 'exception',
-    syndrome: 0x93c6c04fn,
-    virtual_address: ROM + 8n,
-    physical_address: ROM + 8n,
-  });
+  assert.deepEqual(run(m), exception(0x93c6c04fn, ROM + 8n));
   const l = machine([0x08dffc41]); // ldarb w1, [x2]
   l.cpu.setX(2, NOPERM);
-  assert.deepEqual(run(l), {
-    kind: 'exception',
-    syndrome: 0x9301400fn,
-    virtual_address: NOPERM,
-    physical_address: NOPERM,
-  });
+  assert.deepEqual(run(l), exception(0x9301400fn, NOPERM));
 });
 
 test('Rt = 31: a store writes zero, a load discards', () => {
@@ -201,88 +190,43 @@ test('Rt = 31: a store writes zero, a load discards', () => {
   // On MMIO, SRT = 31 is reported (XZR, never SP).
   const mm = machine([0xb900001f]); // str wzr, [x0]
   mm.cpu.setX(0, HOLE);
-  assert.deepEqual(run(mm), {
-    kind: 'exception',
-    syndrome: 0x939f0047n,
-    virtual_address: HOLE,
-    physical_address: HOLE,
-  });
+  assert.deepEqual(run(mm), exception(0x939f0047n, HOLE));
 });
 
 test('pairs and writeback on MMIO abort with ISV = 0', () => {
   const p = machine([0xa9400801]); // ldp x1, x2, [x0]
   p.cpu.setX(0, HOLE);
-  assert.deepEqual(run(p), {
-    kind: 'exception',
-    syndrome: 0x92000007n,
-    virtual_address: HOLE,
-    physical_address: HOLE,
-  });
+  assert.deepEqual(run(p), exception(0x92000007n, HOLE));
   const w = machine([0xf81f0c01]); // str x1, [x0, #-16]!
   w.cpu.setX(0, ROM + 16n);
-  assert.deepEqual(run(w), {
-    kind: 'exception',
-    syndrome: 0x9200004fn,
-    virtual_address: ROM,
-    physical_address: ROM,
-  });
+  assert.deepEqual(run(w), exception(0x9200004fn, ROM));
   assert.equal(w.cpu.getX(0), ROM + 16n); // no writeback on abort
 });
 
 test('instruction aborts: unmapped target and non-executable page; execute-only pages run', () => {
   const m = machine([0xd61f0020]); // br x1
   m.cpu.setX(1, HOLE);
-  assert.deepEqual(run(m), {
-    kind: 'exception',
-    syndrome: 0x82000007n,
-    virtual_address: HOLE,
-    physical_address: HOLE,
-  });
+  assert.deepEqual(run(m), exception(0x82000007n, HOLE));
   assert.equal(m.cpu.pc, HOLE);
   const n = machine([0xd61f0020]);
   n.cpu.setX(1, RAM + 4n);
-  assert.deepEqual(run(n), {
-    kind: 'exception',
-    syndrome: 0x8200000fn,
-    virtual_address: RAM + 4n,
-    physical_address: RAM + 4n,
-  });
+  assert.deepEqual(run(n), exception(0x8200000fn, RAM + 4n));
   const e = machine([0xd61f0020]);
   e.cpu.setX(1, EXEC_ONLY);
   e.mem.poke(EXEC_ONLY, code(0xd40000e2)); // hvc #7
-  assert.deepEqual(run(e), {
-    kind: 'exception',
-    syndrome: 0x5a000007n,
-    virtual_address: 0n,
-    physical_address: 0n,
-  });
+  assert.deepEqual(run(e), exception(0x5a000007n));
 });
 
 test('HVC leaves PC past it; WFI and BRK leave PC at them', () => {
   const h = machine([0xd40000e2]);
-  assert.deepEqual(run(h), {
-    kind: 'exception',
-    syndrome: 0x5a000007n,
-    virtual_address: 0n,
-    physical_address: 0n,
-  });
+  assert.deepEqual(run(h), exception(0x5a000007n));
   assert.equal(h.cpu.pc, CODE + 4n);
   assert.equal(h.ctx.clock.count, 1n); // HVC retires
   const w = machine([0xd503207f]);
-  assert.deepEqual(run(w), {
-    kind: 'exception',
-    syndrome: 0x07e00000n,
-    virtual_address: 0n,
-    physical_address: 0n,
-  });
+  assert.deepEqual(run(w), exception(0x07e00000n));
   assert.equal(w.cpu.pc, CODE);
   const b = machine([0xd4224680]); // brk #0x1234
-  assert.deepEqual(run(b), {
-    kind: 'exception',
-    syndrome: 0xf2001234n,
-    virtual_address: 0n,
-    physical_address: 0n,
-  });
+  assert.deepEqual(run(b), exception(0xf2001234n));
   assert.equal(b.cpu.pc, CODE);
   // Without the debug trap the guest takes the BRK itself: EC 0x3C in ESR_EL1, ELR at the brk, the
   // current-EL SPx synchronous vector (VBAR_EL1 + 0x200), and then the unmapped vector's fetch exits.
@@ -298,23 +242,13 @@ test('HVC leaves PC past it; WFI and BRK leave PC at them', () => {
 test('system registers: PMU traps, debug traps when enabled, held registers, counter and timer', () => {
   const pmu = machine([0xd53b9d00]); // mrs x0, PMCCNTR_EL0
   // Op0 3, Op2 0, Op1 3, CRn 9, Rt 0, CRm 13, read.
-  assert.deepEqual(run(pmu), {
-    kind: 'exception',
-    syndrome: 0x6230e41bn,
-    virtual_address: 0n,
-    physical_address: 0n,
-  });
+  assert.deepEqual(run(pmu), exception(0x6230e41bn));
   assert.equal(pmu.cpu.pc, CODE);
 
   const dbgOn = machine([0xd5100241], { trapDebugRegAccesses: true }); // msr MDSCR_EL1, x1
   dbgOn.cpu.setX(1, 5n);
   // Op0 2, Op2 2, Op1 0, CRn 0, Rt 1, CRm 2, write.
-  assert.deepEqual(run(dbgOn), {
-    kind: 'exception',
-    syndrome: 0x62240024n,
-    virtual_address: 0n,
-    physical_address: 0n,
-  });
+  assert.deepEqual(run(dbgOn), exception(0x62240024n));
   // Untrapped, the guest writes its own MDSCR_EL1 (here TDCC: no debug event to model).
   const dbgOff = machine([0xd5100241]);
   dbgOff.cpu.setX(1, 0x1000n);

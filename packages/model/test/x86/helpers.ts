@@ -9,6 +9,18 @@ import type { AccessKind, GuestMemory, MemFault, X86Cpu } from '../../src/engine
 import { x86ResetCpu } from '../../src/x86/state.js';
 import { MODEL_VMX_CAPABILITIES } from '../../src/x86/vmx-capabilities.js';
 
+/** Where the tests' snippets are placed. */
+export const CODE = 0x1000n;
+/** General-purpose register indices, in Intel encoding order (the model's `gpr` array order). */
+export const EAX = 0,
+  ECX = 1,
+  EDX = 2,
+  EBX = 3,
+  ESP = 4,
+  EBP = 5,
+  ESI = 6,
+  EDI = 7;
+
 export const R = 1;
 export const W = 2;
 export const X = 4;

@@ -28,11 +28,10 @@ import {
   x86ScenarioCpuBased,
   x86ScenarioPageTables,
 } from '../../../spec/src/guest/x86/scenario.js';
-import type { AccessKind, GuestMemory, MemFault } from '../../src/engine.js';
 import { x86ExitFields } from '../../src/x86/exit.js';
 import { x86Engine } from '../../src/x86/interp.js';
 import { MODEL_VMX_CAPABILITIES } from '../../src/x86/vmx-capabilities.js';
-import { modeCpu, R, W, X } from './helpers.js';
+import { modeCpu, Pages, R, W, X } from './helpers.js';
 
 const REG_INDEX: Record<X86RegName, number> = {
   RAX: 0,
@@ -47,41 +46,13 @@ const REG_INDEX: Record<X86RegName, number> = {
 /** Initial memory outside the code: a fixed pattern, so loads from mapped memory read something non-zero. */
 const pattern = (g: bigint): number => Number((g * 0x9dn + 0x17n) & 0xffn);
 
-/** A GuestMemory over a layout's mappings (page granular), with `pattern` as initial content. */
-class LayoutMemory implements GuestMemory {
-  readonly pages = new Map<bigint, { flags: number; data: Uint8Array }>();
+/** Pages over a layout's mappings, with `pattern` as initial content. */
+class LayoutMemory extends Pages {
   constructor(mappings: readonly X86LayoutMapping[]) {
-    for (const m of mappings)
-      for (let p = m.gpa; p < m.gpa + m.size; p += 4096n)
-        this.pages.set(p, {
-          flags: m.flags,
-          data: Uint8Array.from({ length: 4096 }, (_, i) => pattern(p + BigInt(i))),
-        });
-  }
-  byte(g: bigint): number {
-    return this.pages.get(g & ~0xfffn)!.data[Number(g & 0xfffn)]!;
-  }
-  setByte(g: bigint, v: number): void {
-    this.pages.get(g & ~0xfffn)!.data[Number(g & 0xfffn)] = v;
-  }
-  private check(gpa: bigint, size: number, access: AccessKind): MemFault | undefined {
-    const need = access === 'read' ? R : access === 'write' ? W : X;
-    for (let g = gpa; g < gpa + BigInt(size); g = (g & ~0xfffn) + 4096n) {
-      const p = this.pages.get(g & ~0xfffn);
-      if (!p || !(p.flags & need))
-        return { gpa: g, access, size, mapped: p !== undefined, perms: p?.flags ?? 0 };
-    }
-    return undefined;
-  }
-  read(gpa: bigint, size: number, access: 'read' | 'fetch'): Uint8Array | MemFault {
-    return (
-      this.check(gpa, size, access) ?? Uint8Array.from({ length: size }, (_, i) => this.byte(gpa + BigInt(i)))
-    );
-  }
-  write(gpa: bigint, bytes: Uint8Array): MemFault | undefined {
-    const f = this.check(gpa, bytes.length, 'write');
-    if (!f) for (const [i, b] of bytes.entries()) this.setByte(gpa + BigInt(i), b);
-    return f;
+    super();
+    for (const m of mappings) this.map(m.gpa, Number(m.size), m.flags);
+    for (const [p, page] of this.pages)
+      page.data = Uint8Array.from({ length: 4096 }, (_, i) => pattern(p + BigInt(i)));
   }
 }
 
@@ -135,10 +106,9 @@ function agree(s: X86Scenario): string[] {
   const pred = predictX86Scenario(s, pattern, undefined, readCap);
   assert.equal(pred.unspecified, undefined, 'the arbitrary only generates predictable programs');
   const mem = new LayoutMemory(s.layout.mappings);
-  for (const [i, b] of pred.assembly.bytes.entries()) mem.setByte(s.layout.code.gpa + BigInt(i), b);
+  mem.poke(s.layout.code.gpa, pred.assembly.bytes);
   const tables = x86ScenarioPageTables(s);
-  for (const t of tables?.pages ?? [])
-    for (const [i, b] of t.bytes.entries()) mem.setByte(t.gpa + BigInt(i), b);
+  for (const t of tables?.pages ?? []) mem.poke(t.gpa, t.bytes);
   const cpu = modeCpu(mode, s.layout.code.gpa, tables?.root ?? 0n);
   for (const [i, r] of X86_GPRS.entries()) cpu.gpr[i] = BigInt((s.regs?.[r] ?? 0) >>> 0);
   cpu.ctl.cpuBased = x86ScenarioCpuBased(s, readCap);
@@ -192,8 +162,11 @@ function agree(s: X86Scenario): string[] {
     if (pred.exits.at(-1)?.kind === 'x86.end')
       assert.equal(cpu.gpr[REG_INDEX[name]]! & 0xffff_ffffn, BigInt(v), `final ${name}`);
   for (const { gpa, bytes } of pred.memory) {
-    const got = Uint8Array.from(bytes, (_, i) => mem.byte(gpa + BigInt(i)));
-    assert.deepEqual(got, bytes, `memory at 0x${gpa.toString(16)}`);
+    assert.equal(
+      mem.peek(gpa, bytes.length),
+      Buffer.from(bytes).toString('hex'),
+      `memory at 0x${gpa.toString(16)}`,
+    );
   }
   return kinds;
 }

@@ -11,16 +11,8 @@ import { test } from 'node:test';
 import type { X86Cpu, X86Stop } from '../../src/engine.js';
 import { x86ExitFields } from '../../src/x86/exit.js';
 import { x86Engine } from '../../src/x86/interp.js';
-import { modeCpu, Pages, prot32Cpu, R, W, X } from './helpers.js';
+import { CODE, EAX, EBX, ECX, EDI, EDX, ESI, ESP, modeCpu, Pages, prot32Cpu, R, W, X } from './helpers.js';
 
-const CODE = 0x1000n;
-const EAX = 0,
-  ECX = 1,
-  EDX = 2,
-  EBX = 3,
-  ESP = 4,
-  ESI = 6,
-  EDI = 7;
 const CTL_MOV_DR = 1 << 23;
 const CTL_CR3_LOAD = 1 << 15;
 const CTL_CR3_STORE = 1 << 16;

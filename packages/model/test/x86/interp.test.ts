@@ -11,17 +11,7 @@ import {
 import type { X86Cpu, X86Stop } from '../../src/engine.js';
 import { x86ExitFields } from '../../src/x86/exit.js';
 import { x86Engine } from '../../src/x86/interp.js';
-import { Pages, prot32Cpu, R, W, X } from './helpers.js';
-
-const CODE = 0x1000n;
-const EAX = 0,
-  ECX = 1,
-  EDX = 2,
-  EBX = 3,
-  ESP = 4,
-  EBP = 5,
-  ESI = 6,
-  EDI = 7;
+import { CODE, EAX, EBP, EBX, ECX, EDI, EDX, ESI, ESP, Pages, prot32Cpu, R, W, X } from './helpers.js';
 
 /** Runs `code` at 0x1000 (page RWX-mapped 0x0000–0x8000 unless `mem` is given) until a stop. */
 function run(

@@ -20,7 +20,17 @@ export {
   vocabName,
 } from './params.js';
 export { fullyMapped, mappingAt, mappingsIn, overlaps, protectRange, unmapRange } from './ranges.js';
-export { allRuleIds, callSpec, callSpecs, inParams, judge, predict, valueParam } from './registry.js';
+export {
+  allRuleIds,
+  callSpec,
+  callSpecs,
+  inParams,
+  judge,
+  predict,
+  valueParam,
+  valueParams,
+  valueType,
+} from './registry.js';
 export type {
   AppleHeader,
   CallSpec,

@@ -62,6 +62,21 @@ export function valueParam(spec: CallSpec): OutParam | undefined {
 }
 
 /**
+ * Every out-parameter that carries a JS value, in C order. A call with several (the two masks of
+ * `hv_vmx_vcpu_get_cap_write_vmcs`) returns them as one record keyed by the C names.
+ */
+export function valueParams(spec: CallSpec): readonly OutParam[] {
+  return spec.params.filter((p): p is OutParam => p.dir === 'out' && p.type.kind !== 'exit-pointer');
+}
+
+/** The TypeScript type of a call's `Result.value`, or undefined when it has none. */
+export function valueType(spec: CallSpec): string | undefined {
+  const values = valueParams(spec);
+  if (values.length <= 1) return values[0]?.type.ts;
+  return `{ ${values.map((p) => `readonly ${p.name}: ${p.type.ts}`).join('; ')} }`;
+}
+
+/**
  * Every rule id of an architecture (`hv_vm_create.vm-exists`, …), in table order; with `env`, only the
  * rows that can apply in that host environment.
  */

@@ -45,7 +45,9 @@ import {
   X86_REG_SIGNIFICANT,
 } from './registers.js';
 import type { CallSpec, InParam, OutParam, Row, SpecCall } from './types.js';
+import { X86_FPSTATE_TSC_CALLS } from './x86-fpstate-tsc.js';
 import { X86_VCPU_STATE_CALLS } from './x86-vcpu-state.js';
+import { X86_VMX_EXTRA_CALLS } from './x86-vmx-extras.js';
 
 const VM_OPTIONS_MASK = Object.values(HV_VM_OPTIONS).reduce((a, b) => a | b, 0);
 const VCPU_OPTIONS_MASK = Object.values(HV_VCPU_OPTIONS).reduce((a, b) => a | b, 0);
@@ -760,6 +762,7 @@ const hv_vmx_vcpu_write_vmcs: CallSpec = {
 };
 
 function storeField(v: SpecVcpu, field: number, value: bigint): void {
+  if (field === VMCS.VMCS_CTRL_CPU_BASED2) v.cpuBased2 = value & 0xffff_ffffn;
   const alias = VMCS_REG_ALIAS.get(field);
   const maybe = VMCS_REG_MAYBE_ALIAS.get(field);
   if (maybe !== undefined) v.regs.delete(maybe);
@@ -923,4 +926,6 @@ export const X86_CALLS: readonly CallSpec[] = [
   hv_vcpu_interrupt,
   execTimeSpec('x86_64'),
   ...X86_VCPU_STATE_CALLS,
+  ...X86_FPSTATE_TSC_CALLS,
+  ...X86_VMX_EXTRA_CALLS,
 ];

@@ -11,6 +11,7 @@
  * @module
  */
 import type { Arch } from '../backend.js';
+import type { ObjectKind } from '../calls/params.js';
 import { callSpecs } from '../calls/registry.js';
 import type { AppleHeader, CallSpec, Param } from '../calls/types.js';
 import {
@@ -35,9 +36,11 @@ import {
   CPU_BASED,
   CPU_BASED2,
   HV_CAP,
+  HV_SHADOW_VMCS,
   HV_VCPU_OPTIONS,
   HV_VM_OPTIONS,
   HV_VMX_CAP,
+  HV_VMX_MSR_INFO,
   HV_X86_REG,
   IRQ_INFO,
   PIN_BASED,
@@ -239,6 +242,19 @@ const HEADERS: readonly HeaderSpec[] = [
     includes: ['hv_error.h', 'hv_types.h', 'hv_arch_vmx.h'],
     items: [
       { kind: 'enum', name: 'hv_vmx_capability_t', doc: 'hv_vmx_read_capability ids', values: HV_VMX_CAP },
+      {
+        kind: 'consts',
+        doc: 'hv_shadow_flags_t: shadow VMCS permissions of hv_vmx_vcpu_set_shadow_access (macOS 10.15)',
+        values: HV_SHADOW_VMCS,
+        suffix: 'ull',
+      },
+      { kind: 'typedef', name: 'hv_shadow_flags_t', type: 'uint64_t' },
+      {
+        kind: 'consts',
+        doc: 'hv_vmx_msr_info_t: hv_vmx_get_msr_info ids (macOS 11.0)',
+        values: HV_VMX_MSR_INFO,
+      },
+      { kind: 'typedef', name: 'hv_vmx_msr_info_t', type: 'uint64_t' },
     ],
   },
   // ---- arm64 (Apple Silicon; the model on Linux) ---------------------------------------------------
@@ -255,13 +271,16 @@ const HEADERS: readonly HeaderSpec[] = [
         doc: 'macOS 26.0 (§2.3 [H])',
         values: HV_IPA_GRANULE,
       },
+      // A plain integer with an anonymous enum constant, not an OS_ENUM: Apple's documentation shows
+      // `hv_allocate_flags_t` as an alias of UInt64 and HV_ALLOCATE_DEFAULT as a plain Int constant,
+      // so `hv_vm_allocate(&p, size, 0)` compiles in C++ on a Mac and must here too.
       {
-        kind: 'os_enum',
-        name: 'hv_allocate_flags',
+        kind: 'typedef',
+        name: 'hv_allocate_flags_t',
         type: 'uint64_t',
-        doc: 'hv_vm_allocate flags',
-        values: { HV_ALLOCATE_DEFAULT: 0 },
+        doc: 'hv_vm_allocate flags (§2.1 [H])',
       },
+      { kind: 'consts', doc: 'hv_allocate_flags_t', values: { HV_ALLOCATE_DEFAULT: 0 }, suffix: 'ull' },
     ],
   },
   {
@@ -619,6 +638,17 @@ const BASE_BITS: Readonly<Record<string, number>> = {
 };
 
 /**
+ * The number generated C gives each kind of arm64 OS object, stored with the object so that a handle
+ * of the wrong kind is told apart: the addon's argument table and libhvspec-model use the same numbers.
+ */
+export const OBJECT_KIND_NUMBER: Readonly<Record<ObjectKind, number>> = {
+  config: 1,
+  vcpu_config: 2,
+  gic_config: 3,
+  gic_state: 4,
+};
+
+/**
  * The width in bits of an integer C type of the headers (`hv_sys_reg_t` → 16), or undefined for a
  * type that is not a plain integer or enum (pointers, structs, vectors).
  */
@@ -650,6 +680,19 @@ export function cEnumMax(type: string): bigint | undefined {
       return (1n << BigInt(top.toString(2).length)) - 1n;
     }
   return undefined;
+}
+
+/**
+ * The macOS release a registry entry's `availability` names first (`macOS 26.0` → 260000, the form of
+ * `__MAC_OS_X_VERSION_MAX_ALLOWED` / `__MAC_OS_X_VERSION_MIN_REQUIRED`), or undefined without one.
+ * Code that calls Apple's functions gates the newer ones on it (the addon, the macOS interposer).
+ */
+export function macosVersion(availability: string): { number: number; text: string } | undefined {
+  const m = /macOS (\d+)\.(\d+)/.exec(availability);
+  if (!m) return undefined;
+  const major = Number(m[1]);
+  const minor = Number(m[2]);
+  return { number: major * 10000 + minor * 100, text: `${major}.${minor}` };
 }
 
 /** Every header of the tree: file name (inside `Hypervisor/`) → text. */

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Arch } from '../backend.js';
-import { callSpecs, inParams, valueParam } from '../calls/registry.js';
+import { callSpecs, inParams, valueParams, valueType } from '../calls/registry.js';
 import type { CallSpec, InParam } from '../calls/types.js';
 
 /** The banner of every generated file. */
@@ -51,10 +51,10 @@ function methodDoc(spec: CallSpec): string[] {
   lines.push(`Rules: ${spec.rows.map((r) => `\`${spec.name}.${r.id}\``).join(', ')}.`);
   lines.push("@param t the logical thread making the call (0 is the caller's own)");
   for (const p of inParams(spec)) lines.push(`@param ${p.name} ${p.doc} (C: \`${p.type.c}\`)`);
-  const value = valueParam(spec);
+  const values = valueParams(spec);
   lines.push(
-    value
-      ? `@returns the \`hv_return_t\` and, on HV_SUCCESS, ${value.name}: ${value.doc}`
+    values.length
+      ? `@returns the \`hv_return_t\` and, on HV_SUCCESS, ${values.map((v) => `${v.name}: ${v.doc}`).join('; ')}`
       : '@returns the `hv_return_t`',
   );
   return lines;
@@ -62,8 +62,8 @@ function methodDoc(spec: CallSpec): string[] {
 
 function signature(spec: CallSpec): string {
   const args = ['t: ThreadId', ...inParams(spec).map((p) => `${p.name}: ${p.type.ts}`)].join(', ');
-  const value = valueParam(spec);
-  return `(${args}): Result${value ? `<${value.type.ts}>` : ''}`;
+  const value = valueType(spec);
+  return `(${args}): Result${value ? `<${value}>` : ''}`;
 }
 
 /** `backend-methods.ts`: one interface per flavour whose methods are the registry's functions. */

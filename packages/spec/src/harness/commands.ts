@@ -11,7 +11,16 @@ import { callSpecs, inParams } from '../calls/registry.js';
 import type { CallSpec, InParam, SpecCall } from '../calls/types.js';
 import type { SpecEnv } from '../state.js';
 import { HV_REG, HV_REG_COUNT } from '../vocabulary/arm64.js';
-import { HV_VM_OPTIONS, VMCS } from '../vocabulary/x86.js';
+import {
+  CPU_BASED2,
+  canonicalizeControl,
+  HV_FPSTATE_SIZE_TESTED,
+  HV_SHADOW_VMCS,
+  HV_VM_OPTIONS,
+  HV_VMX_CAP,
+  SHADOW_FIELDS_TESTED,
+  VMCS,
+} from '../vocabulary/x86.js';
 import { arm64Shaped, gicSequences } from './arm64-commands.js';
 import {
   addrArb,
@@ -469,10 +478,130 @@ function shapedCommands(arch: Arch): Map<string, Weighted> {
     set(
       'hv_vmx_vcpu_write_vmcs',
       2,
-      perVcpu('hv_vmx_vcpu_write_vmcs', fc.tuple(vmcsFieldArb, u64Arb), ([field, value]) => ({
-        field,
-        value,
-      })),
+      perVcpu(
+        'hv_vmx_vcpu_write_vmcs',
+        fc.oneof(
+          { weight: 6, arbitrary: fc.tuple(vmcsFieldArb, u64Arb) },
+          // Secondary controls with VMCS shadowing, as Apple's shadow-VMCS test sets them (§1.8).
+          { weight: 2, arbitrary: fc.constant(['shadowing', 0n] as const) },
+        ),
+        ([field, value], m) =>
+          field === 'shadowing'
+            ? {
+                field: VMCS.VMCS_CTRL_CPU_BASED2,
+                value: BigInt(
+                  canonicalizeControl(
+                    m.state.env.vmxCapabilities[HV_VMX_CAP.HV_VMX_CAP_PROCBASED2] ?? 0n,
+                    CPU_BASED2.CPU_BASED2_VMCS_SHADOW,
+                  ),
+                ),
+              }
+            : { field, value },
+      ),
+    );
+    // fpstate: mostly the size QEMU passes, sometimes too small, larger, or past any buffer.
+    for (const name of ['hv_vcpu_read_fpstate', 'hv_vcpu_write_fpstate'])
+      set(
+        name,
+        2,
+        perVcpu(
+          name,
+          fc.tuple(
+            uvaChoice(unit),
+            fc.oneof(
+              { weight: 8, arbitrary: fc.constant(BigInt(HV_FPSTATE_SIZE_TESTED)) },
+              { weight: 2, arbitrary: fc.constantFrom(0n, 512n, 8192n, 1n << 40n) },
+            ),
+          ),
+          ([u, size], m) => {
+            const buffer = resolveUva(m, u);
+            return buffer ? { buffer, size } : undefined;
+          },
+        ),
+      );
+    // Shadow VMCS: mostly the fields (and EPTP) and the access Apple's test uses. A call on a tested
+    // field whose vCPU lacks what Apple's test set up first (shadowing in the secondary controls, READ |
+    // WRITE access) sometimes makes that set-up call instead, so that the tested rows are reached.
+    const rw = BigInt(HV_SHADOW_VMCS.HV_SHADOW_VMCS_READ | HV_SHADOW_VMCS.HV_SHADOW_VMCS_WRITE);
+    const shadowFieldArb = (extra: readonly number[]) =>
+      fc.oneof(
+        { weight: 8, arbitrary: fc.constantFrom(...SHADOW_FIELDS_TESTED, ...extra) },
+        { weight: 1, arbitrary: vmcsFieldArb },
+      );
+    const shadowCommand = (
+      name: string,
+      weight: number,
+      rest: fc.Arbitrary<Record<string, unknown> & { field: number }>,
+      needsAccess: boolean,
+    ) =>
+      set(
+        name,
+        weight,
+        fc.tuple(vcpuChoice, rest, fc.boolean()).map(
+          ([vc, args, prepare]) =>
+            new CallCommand(name, (m) => {
+              const target = resolveVcpu(m.state, vc);
+              if (!target) return undefined;
+              const v = m.state.vcpus.get(target.vcpu);
+              const enabled =
+                v?.cpuBased2 !== undefined &&
+                (v.cpuBased2 & BigInt(CPU_BASED2.CPU_BASED2_VMCS_SHADOW)) !== 0n;
+              if (prepare && v && v.owner === target.t && SHADOW_FIELDS_TESTED.includes(args.field)) {
+                // A tested field already set up on this vCPU, if there is one.
+                const ready = needsAccess
+                  ? SHADOW_FIELDS_TESTED.find((f) => v.shadowAccess.get(f) === rw)
+                  : undefined;
+                if (enabled && ready !== undefined)
+                  return call(name, target.t, { vcpu: target.vcpu, ...args, field: ready });
+                if (!enabled)
+                  return call('hv_vmx_vcpu_write_vmcs', target.t, {
+                    vcpu: target.vcpu,
+                    field: VMCS.VMCS_CTRL_CPU_BASED2,
+                    value: BigInt(
+                      canonicalizeControl(
+                        m.state.env.vmxCapabilities[HV_VMX_CAP.HV_VMX_CAP_PROCBASED2] ?? 0n,
+                        CPU_BASED2.CPU_BASED2_VMCS_SHADOW,
+                      ),
+                    ),
+                  });
+                if (needsAccess && v.shadowAccess.get(args.field) !== rw)
+                  return call('hv_vmx_vcpu_set_shadow_access', target.t, {
+                    vcpu: target.vcpu,
+                    field: args.field,
+                    flags: rw,
+                  });
+              }
+              return call(name, target.t, { vcpu: target.vcpu, ...args });
+            }),
+        ),
+      );
+    shadowCommand(
+      'hv_vmx_vcpu_set_shadow_access',
+      3,
+      fc
+        .tuple(
+          shadowFieldArb([VMCS.VMCS_CTRL_EPTP]),
+          fc.oneof({ weight: 6, arbitrary: fc.constant(rw) }, { weight: 2, arbitrary: fc.bigInt(0n, 7n) }),
+        )
+        .map(([field, flags]) => ({ field, flags })),
+      false,
+    );
+    shadowCommand(
+      'hv_vmx_vcpu_write_shadow_vmcs',
+      3,
+      fc.tuple(shadowFieldArb([]), u64Arb).map(([field, value]) => ({ field, value })),
+      true,
+    );
+    shadowCommand(
+      'hv_vmx_vcpu_read_shadow_vmcs',
+      3,
+      shadowFieldArb([]).map((field) => ({ field })),
+      true,
+    );
+    set(
+      'hv_vmx_vcpu_get_cap_write_vmcs',
+      2,
+      perVcpu('hv_vmx_vcpu_get_cap_write_vmcs', vmcsFieldArb, (field) => ({ field })),
     );
   } else {
     set(

@@ -25,8 +25,12 @@ export type LogEntry =
       readonly bytes: Uint8Array;
     }
   | { readonly kind: 'skipped'; readonly call: SpecCall; readonly why: string }
-  /** Steps a guest command emits for the trace, given the trace's name of a vCPU handle. */
-  | { readonly kind: 'guest'; readonly render: (vcpuName: (handle: number) => string) => readonly unknown[] };
+  /** Steps a guest command emits for the trace. */
+  | {
+      readonly kind: 'guest';
+      /** The trace steps, given the trace's name (`vcpuName`) of each vCPU handle the steps refer to. */
+      readonly render: (vcpuName: (handle: number) => string) => readonly unknown[];
+    };
 
 /** The fast-check model. */
 export interface Model {

@@ -77,15 +77,21 @@ export class DiffBackend {
     };
   }
 
+  /**
+   * Allocates `size` bytes on both backends; returns `a`'s buffer, and remembers `b`'s twin so that later
+   * calls naming the buffer reach `b` with its own.
+   */
   host_alloc(size: number): HostMemory {
     const ma = this.a.host_alloc(size);
     this.memB.set(ma.id, this.b.host_alloc(size));
     return ma;
   }
+  /** Writes the same bytes into `mem` and its twin on `b`. Throws RangeError for a buffer `a` did not allocate here. */
   host_write(mem: HostMemory, offset: number, bytes: Uint8Array): void {
     this.a.host_write(mem, offset, bytes);
     this.b.host_write(this.toB(mem), offset, bytes);
   }
+  /** Reads `a`'s bytes; when `b`'s twin holds other bytes, that is recorded as a difference (not thrown). */
   host_read(mem: HostMemory, offset: number, size: number): Uint8Array {
     const x = this.a.host_read(mem, offset, size);
     const y = this.b.host_read(this.toB(mem), offset, size);
@@ -100,11 +106,13 @@ export class DiffBackend {
     }
     return x;
   }
+  /** Resets both backends and forgets every buffer and handle pairing; recorded differences are kept. */
   async reset(): Promise<void> {
     await Promise.all([this.a.reset(), this.b.reset()]);
     this.memB.clear();
     this.handleB.clear();
   }
+  /** Closes both backends. */
   async close(): Promise<void> {
     await Promise.all([this.a.close(), this.b.close()]);
   }

@@ -26,11 +26,13 @@ import { HV, hvReturnName } from '../vocabulary/returns.js';
 import { HV_X86_REG, VMCS } from '../vocabulary/x86.js';
 import { ConformanceError } from './execute.js';
 
+/** Options of {@link checkMisuse}. */
 export interface MisuseOptions {
   /** Allocate the largest buffer for real (default true; it is lazily backed on every backend here). */
   readonly allocateMax?: boolean;
 }
 
+/** What {@link checkMisuse} checked, when every answer was the contract's (otherwise it throws). */
 export interface MisuseReport {
   readonly backend: string;
   /** Answers checked. */

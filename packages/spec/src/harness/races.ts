@@ -53,6 +53,7 @@ import { ConformanceError, execute } from './execute.js';
 /** The races. */
 export type RaceName = 'cancel-vs-run' | 'memory-vs-run' | 'vcpu-churn' | 'destroy-vs-cancel';
 
+/** One entry of {@link RACES}: a race's name, a one-line description, and whether a real host may run it. */
 export interface RaceScenario {
   readonly name: RaceName;
   readonly description: string;
@@ -84,6 +85,7 @@ export const RACES: readonly RaceScenario[] = [
   },
 ];
 
+/** Options of {@link runRace}. */
 export interface RaceOptions {
   /** Iterations (default 100). */
   readonly iterations?: number;
@@ -95,6 +97,10 @@ export interface RaceOptions {
   readonly allowDangerous?: boolean;
 }
 
+/**
+ * What {@link runRace} saw when every outcome was one the spec allows (otherwise it throws): the seed that
+ * replays the random choices, the outcomes met and the rows the calls hit.
+ */
 export interface RaceReport {
   readonly race: RaceName;
   readonly arch: Arch;

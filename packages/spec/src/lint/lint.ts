@@ -26,6 +26,7 @@ import { HV_CAP, HV_X86_REG, VMCS } from '../vocabulary/x86.js';
 import { ExitTracker } from './exits.js';
 import type { Finding, FindingKind, LintReport } from './types.js';
 
+/** Options of {@link lintTrace}. */
 export interface LintOptions {
   /** The file the trace was read from (named in the report). */
   readonly file?: string;

@@ -18,7 +18,8 @@
  *   an exit kind one of the backend's deviations declares it never produces (`arm64ExitKinds`), found
  *   before a synchronous run is made (an async run's at its await); an x86 exit-reason read expecting
  *   a reason the backend declares it never reports (`exitReasons`); an `x86_setup` of a mode the
- *   backend declares it cannot run (deviation `x86.mode.<mode>`). The step and every later step are
+ *   backend declares it cannot run (deviation `x86.mode.<mode>`); a call that answered HV_UNSUPPORTED
+ *   where the backend declares that call unsupported (`calls`). The step and every later step are
  *   then reported unsupported.
  * - After a failure every later step is skipped. Async runs still in flight are then cancelled
  *   (`hv_vcpus_exit` / `hv_vcpu_interrupt` from thread 0) and awaited, so the backend is left idle.
@@ -540,6 +541,17 @@ export async function replayTrace(
         exitReasons.set(resultArgs[0] as number, Number(produced.value & 0xffffn));
       const ctx = vmcsRead ? { exitReason: exitReasons.get(resultArgs[0] as number) } : {};
       const problem = checkProduced(check, produced, resultCall, resultArgs, ctx);
+      const refused =
+        problem && produced.ret !== undefined && u32(produced.ret) === HV.HV_UNSUPPORTED
+          ? caps.deviations.find((d) => d.calls?.includes(step.call))?.id
+          : undefined;
+      if (refused) {
+        return end(
+          'unsupported',
+          `${caps.backend} declares ${step.call} unsupported here (${problem})`,
+          refused,
+        );
+      }
       const deviation = problem ? neverReported(caps, step.call, args, check) : undefined;
       if (problem && deviation) {
         return end(

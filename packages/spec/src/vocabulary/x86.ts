@@ -537,3 +537,40 @@ export const NATIVE_MSRS_TESTED: readonly number[] = [
   X86_MSR.MSR_IA32_FS_BASE,
   X86_MSR.MSR_IA32_GS_BASE,
 ];
+
+/** `hv_shadow_flags_t` of `hv_vmx_vcpu_set_shadow_access` (hvf-facts.md §1.1 [H]). */
+export const HV_SHADOW_VMCS = {
+  HV_SHADOW_VMCS_NONE: 0,
+  HV_SHADOW_VMCS_READ: 1 << 0,
+  HV_SHADOW_VMCS_WRITE: 1 << 1,
+} as const;
+
+/** `hv_vmx_msr_info_t`: what `hv_vmx_get_msr_info` reports (hvf-facts.md §1.2 [H], macOS 11.0). */
+export const HV_VMX_MSR_INFO = {
+  HV_VMX_INFO_MSR_IA32_ARCH_CAPABILITIES: 0,
+  HV_VMX_INFO_MSR_IA32_PERF_CAPABILITIES: 1,
+  HV_VMX_VALID_MSR_IA32_PERFEVNTSEL: 2,
+  HV_VMX_VALID_MSR_IA32_FIXED_CTR_CTRL: 3,
+  HV_VMX_VALID_MSR_IA32_PERF_GLOBAL_CTRL: 4,
+  HV_VMX_VALID_MSR_IA32_PERF_GLOBAL_STATUS: 5,
+  HV_VMX_VALID_MSR_IA32_DEBUGCTL: 6,
+  HV_VMX_VALID_MSR_IA32_SPEC_CTRL: 7,
+  HV_VMX_NEED_MSR_IA32_SPEC_CTRL: 8,
+} as const;
+
+/**
+ * The size of the floating-point state buffer QEMU's HVF accelerator passes to `hv_vcpu_read_fpstate`
+ * and `hv_vcpu_write_fpstate` (it aborts when either fails, and asserts the host's XSAVE area,
+ * CPUID.(EAX=0DH,ECX=0):ECX, fits in it): the size known to work on the real framework [T].
+ */
+export const HV_FPSTATE_SIZE_TESTED = 4096;
+
+/**
+ * The fields Apple's test shadows with `hv_vmx_vcpu_set_shadow_access(READ | WRITE)` and writes with
+ * `hv_vmx_vcpu_write_shadow_vmcs`, successfully, on a host with VMCS shadowing (hvf-facts.md §1.8 [T]).
+ */
+export const SHADOW_FIELDS_TESTED: readonly number[] = [
+  VMCS.VMCS_GUEST_ES,
+  VMCS.VMCS_RO_EXIT_QUALIFIC,
+  VMCS.VMCS_RO_IO_RCX,
+];

@@ -63,6 +63,19 @@ class FakeBase {
   host_read(mem: HostMemory, offset: number, size: number): Uint8Array {
     return (this.buffers.get(mem.id) as Uint8Array).slice(offset, offset + size);
   }
+  /** Both flavours: the options argument (config, flags) is not looked at. */
+  hv_vm_create(t: number, _options: unknown): Result {
+    this.calls.push(`${t}:hv_vm_create`);
+    if (this.vm) return { ret: HV.HV_BUSY };
+    this.vm = true;
+    return ok;
+  }
+  hv_vcpu_create(t: number, _options: unknown): Result<Vcpu> {
+    if (!this.vm) return { ret: HV.HV_NO_DEVICE };
+    const vcpu = this.nextVcpu++ as Vcpu;
+    this.owners.set(vcpu, t);
+    return { ret: HV.HV_SUCCESS, value: vcpu };
+  }
   hv_vm_destroy(t: number): Result {
     this.calls.push(`${t}:hv_vm_destroy`);
     if (!this.vm) return { ret: HV.HV_NO_DEVICE };
@@ -91,18 +104,6 @@ class FakeArm64 extends FakeBase {
   wakers = new Map<number, () => void>();
   constructor() {
     super('arm64');
-  }
-  hv_vm_create(t: number, _config: null): Result {
-    this.calls.push(`${t}:hv_vm_create`);
-    if (this.vm) return { ret: HV.HV_BUSY };
-    this.vm = true;
-    return ok;
-  }
-  hv_vcpu_create(t: number, _config: null): Result<Vcpu> {
-    if (!this.vm) return { ret: HV.HV_NO_DEVICE };
-    const vcpu = this.nextVcpu++ as Vcpu;
-    this.owners.set(vcpu, t);
-    return { ret: HV.HV_SUCCESS, value: vcpu };
   }
   hv_vcpu_set_reg(t: number, vcpu: Vcpu, reg: number, value: bigint): Result {
     this.calls.push(`${t}:hv_vcpu_set_reg`);
@@ -166,18 +167,6 @@ class FakeX86 extends FakeBase {
   runs = 0;
   constructor() {
     super('x86_64');
-  }
-  hv_vm_create(t: number, _flags: bigint): Result {
-    this.calls.push(`${t}:hv_vm_create`);
-    if (this.vm) return { ret: HV.HV_BUSY };
-    this.vm = true;
-    return ok;
-  }
-  hv_vcpu_create(t: number, _flags: bigint): Result<Vcpu> {
-    if (!this.vm) return { ret: HV.HV_NO_DEVICE };
-    const vcpu = this.nextVcpu++ as Vcpu;
-    this.owners.set(vcpu, t);
-    return { ret: HV.HV_SUCCESS, value: vcpu };
   }
   hv_vmx_read_capability(_t: number, _field: number): Result<bigint> {
     return { ret: HV.HV_SUCCESS, value: 0xffff_ffff_0000_0000n };

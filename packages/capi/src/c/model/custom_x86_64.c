@@ -172,3 +172,56 @@ uint64_t hvspec_model_config_id(const void *config) {
   (void)config;
   return 0;
 }
+
+/*
+ * hv_vcpu_read_fpstate / hv_vcpu_write_fpstate take any buffer of the VMM's (heap, stack), not a region
+ * meant for sharing: the state goes through a scratch region of the library's own, which the server
+ * shares, and is copied between it and the VMM's buffer. The model transfers its 4 KiB XSAVE area from
+ * the front of the buffer only (packages/model/README.md), so a larger size is passed on as the
+ * scratch's size once it is at least that: what the model accepts and writes stays the same.
+ */
+#include <pthread.h>
+#include <sys/mman.h>
+
+#define FPSTATE_SCRATCH 65536u
+
+static pthread_mutex_t fp_mu = PTHREAD_MUTEX_INITIALIZER;
+static void *fp_scratch;
+
+static void *fp_scratch_get(void) {
+  if (fp_scratch == NULL) {
+    void *p = mmap(NULL, FPSTATE_SCRATCH, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p != MAP_FAILED) fp_scratch = p;
+  }
+  return fp_scratch;
+}
+
+hv_return_t hvspec_impl_hv_vcpu_read_fpstate(hv_vcpuid_t vcpu, void *buffer, size_t size) {
+  if (buffer == NULL) return HV_BAD_ARGUMENT;
+  size_t n = size < FPSTATE_SCRATCH ? size : FPSTATE_SCRATCH;
+  pthread_mutex_lock(&fp_mu);
+  void *scratch = fp_scratch_get();
+  hv_return_t ret = HV_NO_RESOURCES;
+  if (scratch != NULL) {
+    /* The bytes the model does not write stay the VMM's. */
+    memcpy(scratch, buffer, n);
+    ret = hvspec_remote_hv_vcpu_read_fpstate(vcpu, scratch, n, NULL);
+  }
+  if (ret == HV_SUCCESS) memcpy(buffer, scratch, n);
+  pthread_mutex_unlock(&fp_mu);
+  return ret;
+}
+
+hv_return_t hvspec_impl_hv_vcpu_write_fpstate(hv_vcpuid_t vcpu, void *buffer, size_t size) {
+  if (buffer == NULL) return HV_BAD_ARGUMENT;
+  size_t n = size < FPSTATE_SCRATCH ? size : FPSTATE_SCRATCH;
+  pthread_mutex_lock(&fp_mu);
+  void *scratch = fp_scratch_get();
+  hv_return_t ret = HV_NO_RESOURCES;
+  if (scratch != NULL) {
+    memcpy(scratch, buffer, n);
+    ret = hvspec_remote_hv_vcpu_write_fpstate(vcpu, scratch, n, NULL);
+  }
+  pthread_mutex_unlock(&fp_mu);
+  return ret;
+}

@@ -33,16 +33,25 @@ export const A64 = {
   /** ADD Xd, Xn, #imm12. */
   addImm: (rd: number, rn: number, imm12: number): number =>
     (0x91000000 | (imm12 << 10) | (rn << 5) | rd) >>> 0,
+  /** HVC #imm16: from EL1 it exits to the VMM with EC 0x16, ISS[15:0] = imm16, and PC already past it (hvf-facts §2.8). */
   hvc: (imm16: number): number => (0xd4000002 | (imm16 << 5)) >>> 0,
+  /** SVC #imm16: a supervisor call, taken by the guest's own EL1 vector (EC 0x15); it does not exit by itself. */
   svc: (imm16: number): number => (0xd4000001 | (imm16 << 5)) >>> 0,
+  /** SMC #imm16: exits with EC 0x17 only if HCR_EL2.TSC traps it, which is unverified for HVF (hvf-facts §2.8 [U]). */
   smc: (imm16: number): number => (0xd4000003 | (imm16 << 5)) >>> 0,
+  /** BRK #imm16: a software breakpoint, EC 0x3C with ISS[15:0] = imm16; PC stays at the instruction (hvf-facts §2.8). */
   brk: (imm16: number): number => (0xd4200000 | (imm16 << 5)) >>> 0,
   /** UDF #imm16: the permanently undefined encoding (top 16 bits zero). */
   udf: (imm16: number): number => imm16 & 0xffff,
+  /** WFI: trapped to the VMM as EC 0x01 with ISS TI = 0 when no GIC is created (hvf-facts §2.8). */
   wfi: (): number => 0xd503207f,
+  /** WFE: EC 0x01 with ISS TI = 1 when trapped; returns at once if the event register is set (see `sevl`). */
   wfe: (): number => 0xd503205f,
+  /** SEVL: sets this PE's event register, so that the next WFE completes without waiting. */
   sevl: (): number => 0xd50320bf,
+  /** NOP (the HINT #0 encoding). */
   nop: (): number => 0xd503201f,
+  /** ERET: returns from EL1 to the state in SPSR_EL1 at ELR_EL1. */
   eret: (): number => 0xd69f03e0,
   /** MSR DAIFSet / DAIFClr, #imm4. */
   msrDaif: (set: boolean, imm4: number): number =>
@@ -50,9 +59,11 @@ export const A64 = {
   /** ADR Xd, #offset (bytes, ±1 MiB). */
   adr: (rd: number, offset: number): number =>
     (0x10000000 | ((offset & 3) << 29) | (((offset >> 2) & 0x7ffff) << 5) | rd) >>> 0,
+  /** BR Xn: an indirect branch to the address in Xn. */
   br: (rn: number): number => (0xd61f0000 | (rn << 5)) >>> 0,
   /** MRS Xt, <sysreg> with the sysreg as op0<<14|op1<<11|CRn<<7|CRm<<3|op2 (op0 is 2 or 3). */
   mrs: (rt: number, enc: number): number => (0xd5300000 | ((enc & 0x7fff) << 5) | rt) >>> 0,
+  /** MSR <sysreg>, Xt, with the sysreg encoded as for `mrs`. */
   msr: (enc: number, rt: number): number => (0xd5100000 | ((enc & 0x7fff) << 5) | rt) >>> 0,
   /** TBZ Rt, #bit, label (offset in bytes, a multiple of 4). */
   tbz: (rt: number, bitNum: number, offset: number): number =>

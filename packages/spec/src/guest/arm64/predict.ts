@@ -492,33 +492,23 @@ export function predictArm64(input: Arm64PredictInput): Arm64Prediction {
         return;
       }
       case 'hvc':
+      case 'smc': {
         if (el === 0) {
           undefinedAt(i, lay.at, lay.end);
           return;
         }
+        // HVC has executed when it exits (PC past it), a trapped SMC has not (PC at it): hvf-facts.md §2.8 [T].
+        const hvc = act.op === 'hvc';
         exit({
-          kind: 'arm64.hvc',
+          kind: `arm64.${act.op}`,
           action: i,
           reason: HV_EXIT_REASON.HV_EXIT_REASON_EXCEPTION,
-          syndrome: esrHvc64(act.imm),
+          syndrome: hvc ? esrHvc64(act.imm) : esrSmc64(act.imm),
           syndromeMask: ALL32,
-          pc: lay.at + 4n,
+          pc: hvc ? lay.at + 4n : lay.at,
         });
         return;
-      case 'smc':
-        if (el === 0) {
-          undefinedAt(i, lay.at, lay.end);
-          return;
-        }
-        exit({
-          kind: 'arm64.smc',
-          action: i,
-          reason: HV_EXIT_REASON.HV_EXIT_REASON_EXCEPTION,
-          syndrome: esrSmc64(act.imm),
-          syndromeMask: ALL32,
-          pc: lay.at,
-        });
-        return;
+      }
       case 'svc':
         guestException({
           kind: 'arm64.el1.svc',

@@ -107,31 +107,25 @@ interface ModeRules {
   readonly maxAddress: bigint;
 }
 
+/** Protected mode with 32-bit default operands; 64-bit code differs only in its moffs width. */
+const PROT32_RULES: ModeRules = {
+  osize: (s) => (s === 2 ? [0x66] : []),
+  movImm: (r, v) => [0xb8 + r, ...le(v, 4)],
+  addressBytes: 4,
+  maxAddress: 0xffff_ffffn,
+};
+
 const RULES: Record<X86Mode, ModeRules> = {
+  // 16-bit default operands: a 32-bit operand takes the 0x66 prefix.
   real: {
     osize: (s) => (s === 4 ? [0x66] : []),
     movImm: (r, v) => [0x66, 0xb8 + r, ...le(v, 4)],
     addressBytes: 2,
     maxAddress: 0xffff_ffffn,
   },
-  prot32: {
-    osize: (s) => (s === 2 ? [0x66] : []),
-    movImm: (r, v) => [0xb8 + r, ...le(v, 4)],
-    addressBytes: 4,
-    maxAddress: 0xffff_ffffn,
-  },
-  'prot32-paging': {
-    osize: (s) => (s === 2 ? [0x66] : []),
-    movImm: (r, v) => [0xb8 + r, ...le(v, 4)],
-    addressBytes: 4,
-    maxAddress: 0xffff_ffffn,
-  },
-  long64: {
-    osize: (s) => (s === 2 ? [0x66] : []),
-    movImm: (r, v) => [0xb8 + r, ...le(v, 4)],
-    addressBytes: 8,
-    maxAddress: 0xffff_ffffn,
-  },
+  prot32: PROT32_RULES,
+  'prot32-paging': PROT32_RULES,
+  long64: { ...PROT32_RULES, addressBytes: 8 },
 };
 
 /** The byte opcode for size 1, else the word/dword opcode with the mode's size prefix. */

@@ -16,6 +16,14 @@ import {
   type VmxReasonName,
 } from '../../vocabulary/x86.js';
 
+/** Throws a TypeError unless a qualification field's value is an integer in [0, max]. */
+function checkField(name: string, value: number, max: number): void {
+  if (!Number.isInteger(value) || value < 0 || value > max) {
+    const shown = max > 15 ? `0x${max.toString(16)}` : String(max);
+    throw new TypeError(`${name} must be in [0, ${shown}], got ${value}`);
+  }
+}
+
 /** The fields of an I/O exit qualification (reason 30). */
 export interface IoQualification {
   /** Access size in bytes. */
@@ -36,8 +44,7 @@ export interface IoQualification {
 export function ioQualification(q: IoQualification): bigint {
   if (q.size !== 1 && q.size !== 2 && q.size !== 4)
     throw new TypeError(`size must be 1, 2 or 4, got ${String(q.size)}`);
-  if (!Number.isInteger(q.port) || q.port < 0 || q.port > 0xffff)
-    throw new TypeError(`port must be in [0, 0xffff], got ${q.port}`);
+  checkField('port', q.port, 0xffff);
   let v = q.size - 1;
   if (q.in) v |= IO_QUAL.IN;
   if (q.string) v |= IO_QUAL.STRING;
@@ -156,8 +163,7 @@ export interface InterruptionInfo {
  * IRET. A #UD exit is 0x80000306; the XNU test checks `& 0x800003ff == 0x8000030e` for #PF (§1.8 [T]).
  */
 export function interruptionInfo(q: InterruptionInfo): number {
-  if (!Number.isInteger(q.vector) || q.vector < 0 || q.vector > 0xff)
-    throw new TypeError(`vector must be in [0, 0xff], got ${q.vector}`);
+  checkField('vector', q.vector, 0xff);
   const type = INTERRUPTION_TYPES.find(([n]) => n === q.type);
   if (!type) throw new TypeError(`type must be an interruption type name, got ${String(q.type)}`);
   return (
@@ -236,10 +242,8 @@ export interface CrAccessQualification {
 
 /** Encodes a MOV CR exit qualification: cr | type << 4 | gpr << 8. */
 export function crAccessQualification(q: CrAccessQualification): bigint {
-  if (!Number.isInteger(q.cr) || q.cr < 0 || q.cr > 15)
-    throw new TypeError(`cr must be in [0, 15], got ${q.cr}`);
-  if (!Number.isInteger(q.gpr) || q.gpr < 0 || q.gpr > 15)
-    throw new TypeError(`gpr must be in [0, 15], got ${q.gpr}`);
+  checkField('cr', q.cr, 15);
+  checkField('gpr', q.gpr, 15);
   return BigInt(q.cr | ((q.type === 'from' ? 1 : 0) << 4) | (q.gpr << 8));
 }
 
@@ -255,10 +259,8 @@ export interface DrAccessQualification {
 
 /** Encodes a MOV DR exit qualification: dr | direction << 4 | gpr << 8. */
 export function drAccessQualification(q: DrAccessQualification): bigint {
-  if (!Number.isInteger(q.dr) || q.dr < 0 || q.dr > 7)
-    throw new TypeError(`dr must be in [0, 7], got ${q.dr}`);
-  if (!Number.isInteger(q.gpr) || q.gpr < 0 || q.gpr > 15)
-    throw new TypeError(`gpr must be in [0, 15], got ${q.gpr}`);
+  checkField('dr', q.dr, 7);
+  checkField('gpr', q.gpr, 15);
   return BigInt(q.dr | ((q.direction === 'from' ? 1 : 0) << 4) | (q.gpr << 8));
 }
 

@@ -122,9 +122,21 @@ export type X86ExitKind =
   | 'x86.triple-fault'
   | 'x86.end';
 
-/** The exceptions the spec's programs raise, by the short names their kinds use. */
-const EXCEPTION_NAMES = { 0: 'de', 1: 'db', 3: 'bp', 6: 'ud', 8: 'df', 13: 'gp', 14: 'pf' } as const;
-type ExceptionName = (typeof EXCEPTION_NAMES)[keyof typeof EXCEPTION_NAMES];
+/**
+ * The short name of an exception a spec program raises, as in its exit kind: #DE (vector 0), #DB (1),
+ * #BP (3), #UD (6), #DF (8), #GP (13), #PF (14).
+ */
+export type ExceptionName = 'de' | 'db' | 'bp' | 'ud' | 'df' | 'gp' | 'pf';
+/** The exceptions the spec's programs raise, by vector, with the short names their kinds use. */
+const EXCEPTION_NAMES = {
+  0: 'de',
+  1: 'db',
+  3: 'bp',
+  6: 'ud',
+  8: 'df',
+  13: 'gp',
+  14: 'pf',
+} as const satisfies Readonly<Record<number, ExceptionName>>;
 /** An exception exit; `.vectoring` when it happened while another event was being delivered. */
 export type X86ExceptionKind = `x86.exception.${ExceptionName}` | `x86.exception.${ExceptionName}.vectoring`;
 

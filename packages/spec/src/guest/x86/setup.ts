@@ -15,6 +15,10 @@ export interface X86SetupStep {
 
 /** The modes `x86_setup` knows (its `mode` word), each a canonical VMCS setup. */
 export const X86_SETUP_MODES: readonly X86Mode[] = X86_MODES;
+/**
+ * A mode `x86_setup` can put a vCPU in: `real`, `prot32`, `prot32-paging` or `long64` (the same set as
+ * the guest programs' {@link X86Mode}; see {@link x86SetupSteps} for the VMCS state of each).
+ */
 export type X86SetupMode = X86Mode;
 
 /** The CPU-based controls every canonical setup asks for (Apple's test, all three setups [T]). */

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import type { Capabilities } from '../../../src/backend.js';
 import type { Arm64Action } from '../../../src/guest/arm64/actions.js';
-import { predictArm64 } from '../../../src/guest/arm64/predict.js';
+import { type Arm64PredictInput, predictArm64 } from '../../../src/guest/arm64/predict.js';
 import {
   type Arm64Layout,
   arm64ProgramArb,
@@ -148,47 +148,25 @@ test('HVC, WFI, BRK, sysreg, branch, vtimer and a cancel', () => {
 });
 
 test('out-of-domain programs are refused', () => {
-  assert.throws(
-    () =>
-      predictArm64({
-        // Crossing a 4 KiB page.
-        actions: [{ op: 'ldr', size: 4, ipa: 0x20ffen, base: 0, rt: 1 }],
-        codeIpa: CODE,
-        lookup,
-        answer,
-      }),
-    RangeError,
-  );
-  assert.throws(
-    () =>
-      predictArm64({ actions: [{ op: 'vtimer', delta: 3 }], codeIpa: CODE, lookup, answer, start: 'el0' }),
-    RangeError,
-  );
-  assert.throws(
-    () => predictArm64({ actions: [{ op: 'wfi' }], codeIpa: CODE, lookup, answer, irq: true, fiq: true }),
-    RangeError,
-  );
-  assert.throws(
-    () =>
-      predictArm64({
-        actions: [{ op: 'branch', ipa: CODE + 0x100n, reg: 0 }],
-        codeIpa: CODE,
-        lookup,
-        answer,
-      }),
-    RangeError,
-  );
-  assert.throws(
-    () =>
-      predictArm64({
-        actions: [{ op: 'str', size: 4, ipa: CODE, base: 0, rt: 1 }],
-        codeIpa: CODE,
-        lookup,
-        answer,
-      }),
-    RangeError,
-  );
-  assert.throws(() => predictArm64({ actions: [], codeIpa: 0x20000n, lookup, answer }), RangeError);
+  const refused: ReadonlyArray<[string, Omit<Arm64PredictInput, 'lookup' | 'answer'>]> = [
+    [
+      'a load crossing a 4 KiB page',
+      { actions: [{ op: 'ldr', size: 4, ipa: 0x20ffen, base: 0, rt: 1 }], codeIpa: CODE },
+    ],
+    ['the virtual timer at EL0', { actions: [{ op: 'vtimer', delta: 3 }], codeIpa: CODE, start: 'el0' }],
+    ['WFI with both IRQ and FIQ pending', { actions: [{ op: 'wfi' }], codeIpa: CODE, irq: true, fiq: true }],
+    [
+      'a branch out of the program',
+      { actions: [{ op: 'branch', ipa: CODE + 0x100n, reg: 0 }], codeIpa: CODE },
+    ],
+    [
+      'a store into the code',
+      { actions: [{ op: 'str', size: 4, ipa: CODE, base: 0, rt: 1 }], codeIpa: CODE },
+    ],
+    ['code in memory that is not executable', { actions: [], codeIpa: 0x20000n }],
+  ];
+  for (const [what, input] of refused)
+    assert.throws(() => predictArm64({ ...input, lookup, answer }), RangeError, what);
 });
 
 test('the VMM completes MMIO loads per SSE/SF and never writes Rt = 31', () => {

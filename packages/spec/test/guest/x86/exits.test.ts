@@ -12,6 +12,7 @@ import {
   EPT_STRUCTURE_QUALIFICATION_MASK,
   eptQualification,
   exitReasonName,
+  type InterruptionInfo,
   interruptionInfo,
   ioQualification,
   isEntryFailure,
@@ -89,38 +90,23 @@ test('EPT qualification mask leaves out bits 6 and 9-11 only', () => {
 });
 
 test('interruption information: hand-computed values, including the XNU test mask for #PF', () => {
-  // #UD: valid (bit 31) | hardware exception (3 << 8) | vector 6, no error code.
-  assert.equal(
-    interruptionInfo({ vector: 6, type: 'hardware-exception', errorCodeValid: false }),
-    0x8000_0306,
-  );
-  // #PF pushes an error code (bit 11): 0x80000b0e; XNU checks (info & 0x800003ff) == 0x8000030e (hvf-facts §1.8 [T]).
+  const cases: ReadonlyArray<[InterruptionInfo, number, string]> = [
+    // Valid (bit 31) | hardware exception (3 << 8) | vector 6, no error code.
+    [{ vector: 6, type: 'hardware-exception', errorCodeValid: false }, 0x8000_0306, '#UD'],
+    // An error code is pushed (bit 11).
+    [{ vector: 14, type: 'hardware-exception', errorCodeValid: true }, 0x8000_0b0e, '#PF'],
+    [{ vector: 13, type: 'hardware-exception', errorCodeValid: true }, 0x8000_0b0d, '#GP(err)'],
+    // #BP from int3 is a software exception (type 6).
+    [{ vector: 3, type: 'software-exception', errorCodeValid: false }, 0x8000_0603, 'int3'],
+    [{ vector: 2, type: 'nmi', errorCodeValid: false }, 0x8000_0202, 'NMI (type 2)'],
+    [{ vector: 0x20, type: 'external-interrupt', errorCodeValid: false }, 0x8000_0020, 'external (type 0)'],
+    [{ vector: 0x80, type: 'software-interrupt', errorCodeValid: false }, 0x8000_0480, 'int 0x80'],
+    [{ vector: 1, type: 'privileged-software-exception', errorCodeValid: false }, 0x8000_0501, 'int1'],
+  ];
+  for (const [q, want, what] of cases) assert.equal(interruptionInfo(q), want, what);
+  // XNU checks (info & 0x800003ff) == 0x8000030e for #PF (hvf-facts §1.8 [T]).
   const pf = interruptionInfo({ vector: 14, type: 'hardware-exception', errorCodeValid: true });
-  assert.equal(pf, 0x8000_0b0e);
   assert.equal((pf & 0x8000_03ff) >>> 0, 0x8000_030e);
-  // #GP(err): 0x80000b0d; #BP from int3 is a software exception (type 6): 0x80000603.
-  assert.equal(
-    interruptionInfo({ vector: 13, type: 'hardware-exception', errorCodeValid: true }),
-    0x8000_0b0d,
-  );
-  assert.equal(
-    interruptionInfo({ vector: 3, type: 'software-exception', errorCodeValid: false }),
-    0x8000_0603,
-  );
-  // NMI (type 2, vector 2) and an external interrupt (type 0), vector 0x20.
-  assert.equal(interruptionInfo({ vector: 2, type: 'nmi', errorCodeValid: false }), 0x8000_0202);
-  assert.equal(
-    interruptionInfo({ vector: 0x20, type: 'external-interrupt', errorCodeValid: false }),
-    0x8000_0020,
-  );
-  assert.equal(
-    interruptionInfo({ vector: 0x80, type: 'software-interrupt', errorCodeValid: false }),
-    0x8000_0480,
-  );
-  assert.equal(
-    interruptionInfo({ vector: 1, type: 'privileged-software-exception', errorCodeValid: false }),
-    0x8000_0501,
-  );
 });
 
 test('interruption information decodes back; invalid (bit 31 clear) or reserved types decode to undefined', () => {
@@ -173,25 +159,29 @@ test('x86SetupSteps: Apple setup_protected_mode order and values, controls canon
   };
   const steps = x86SetupSteps((id) => caps[id] ?? 0n, 'prot32', 0x1000n);
   const get = (f: number) => steps.filter((s) => s.field === f).map((s) => s.value);
-  assert.deepEqual(get(VMCS.VMCS_CTRL_PIN_BASED), [0x16n]);
-  // want HLT|CR8_LOAD|CR8_STORE = 0x180080, | must 0x2, & may 0x1800ff
-  assert.deepEqual(get(VMCS.VMCS_CTRL_CPU_BASED), [0x180082n]);
-  assert.deepEqual(get(VMCS.VMCS_CTRL_CPU_BASED2), [0n]);
-  assert.deepEqual(get(VMCS.VMCS_CTRL_VMENTRY_CONTROLS), [0x11ffn & 0xffffn]);
-  assert.deepEqual(get(VMCS.VMCS_CTRL_VMEXIT_CONTROLS), [0x36dffn]);
-  assert.deepEqual(get(VMCS.VMCS_GUEST_CR0), [0x21n]);
-  assert.deepEqual(get(VMCS.VMCS_CTRL_CR0_MASK), [0xffff_ffffn]);
-  assert.deepEqual(get(VMCS.VMCS_CTRL_CR0_SHADOW), [0x21n]);
-  assert.deepEqual(get(VMCS.VMCS_GUEST_CR4), [0x2000n]);
-  assert.deepEqual(get(VMCS.VMCS_CTRL_CR4_SHADOW), [0n]);
-  assert.deepEqual(get(VMCS.VMCS_GUEST_CS), [0x10n]);
-  assert.deepEqual(get(VMCS.VMCS_GUEST_CS_AR), [0xc09bn]);
-  assert.deepEqual(get(VMCS.VMCS_GUEST_SS_AR), [0xc093n]);
-  assert.deepEqual(get(VMCS.VMCS_GUEST_DS_LIMIT), [0xffff_ffffn]);
-  assert.deepEqual(get(VMCS.VMCS_GUEST_TR_AR), [0x8bn]);
-  assert.deepEqual(get(VMCS.VMCS_GUEST_LDTR_AR), [0x10000n]);
-  assert.deepEqual(get(VMCS.VMCS_GUEST_RFLAGS), [0x2n]);
-  assert.deepEqual(get(VMCS.VMCS_CTRL_EXC_BITMAP), [0xffff_ffffn]);
+  const written: Partial<Record<keyof typeof VMCS, bigint>> = {
+    VMCS_CTRL_PIN_BASED: 0x16n,
+    // want HLT|CR8_LOAD|CR8_STORE = 0x180080, | must 0x2, & may 0x1800ff
+    VMCS_CTRL_CPU_BASED: 0x180082n,
+    VMCS_CTRL_CPU_BASED2: 0n,
+    VMCS_CTRL_VMENTRY_CONTROLS: 0x11ffn & 0xffffn,
+    VMCS_CTRL_VMEXIT_CONTROLS: 0x36dffn,
+    VMCS_GUEST_CR0: 0x21n,
+    VMCS_CTRL_CR0_MASK: 0xffff_ffffn,
+    VMCS_CTRL_CR0_SHADOW: 0x21n,
+    VMCS_GUEST_CR4: 0x2000n,
+    VMCS_CTRL_CR4_SHADOW: 0n,
+    VMCS_GUEST_CS: 0x10n,
+    VMCS_GUEST_CS_AR: 0xc09bn,
+    VMCS_GUEST_SS_AR: 0xc093n,
+    VMCS_GUEST_DS_LIMIT: 0xffff_ffffn,
+    VMCS_GUEST_TR_AR: 0x8bn,
+    VMCS_GUEST_LDTR_AR: 0x10000n,
+    VMCS_GUEST_RFLAGS: 0x2n,
+    VMCS_CTRL_EXC_BITMAP: 0xffff_ffffn,
+  };
+  for (const [name, value] of Object.entries(written))
+    assert.deepEqual(get(VMCS[name as keyof typeof VMCS]), [value], name);
   assert.equal(steps[0]!.field, VMCS.VMCS_CTRL_PIN_BASED);
   assert.deepEqual(steps[steps.length - 1], { field: VMCS.VMCS_GUEST_RIP, value: 0x1000n });
   assert.equal(steps.length, 5 + 7 + 4 + 24 + 4 + 3);
@@ -204,50 +194,65 @@ test('x86SetupSteps: Apple setup_real_mode and setup_long_mode values and order;
   const fields = (mode: 'real' | 'prot32-paging' | 'long64', rip: bigint, cr3?: bigint) => {
     const steps = x86SetupSteps(all, mode, rip, cr3);
     assert.equal(new Set(steps.map((s) => s.field)).size, steps.length, `${mode}: each field written once`);
-    return new Map(steps.map((s) => [s.field, s.value]));
+    return { mode, values: new Map(steps.map((s) => [s.field, s.value])) };
+  };
+  const expectFields = (
+    got: ReturnType<typeof fields>,
+    want: Partial<Record<keyof typeof VMCS, bigint>>,
+  ): void => {
+    for (const [name, value] of Object.entries(want))
+      assert.equal(got.values.get(VMCS[name as keyof typeof VMCS]), value, `${got.mode}: ${name}`);
   };
   // Real mode (XNU setup_real_mode): CR0 0x20, TR AR 0x83, segments base 0 limit 0xffff AR 0x93/0x9b,
   // no CR3, no TR/LDTR selectors.
   const real = fields('real', 0x1000n);
-  assert.equal(real.get(VMCS.VMCS_GUEST_CR0), 0x20n);
-  assert.equal(real.get(VMCS.VMCS_CTRL_CR0_SHADOW), 0x20n);
-  assert.equal(real.get(VMCS.VMCS_GUEST_CR4), 0x2000n);
-  assert.equal(real.get(VMCS.VMCS_GUEST_TR_AR), 0x83n);
-  assert.equal(real.get(VMCS.VMCS_GUEST_CS), 0n);
-  assert.equal(real.get(VMCS.VMCS_GUEST_CS_AR), 0x9bn);
-  assert.equal(real.get(VMCS.VMCS_GUEST_DS_AR), 0x93n);
-  assert.equal(real.get(VMCS.VMCS_GUEST_SS_LIMIT), 0xffffn);
-  assert.equal(real.get(VMCS.VMCS_GUEST_RIP), 0x1000n);
-  assert.equal(real.has(VMCS.VMCS_GUEST_CR3), false);
-  assert.equal(real.has(VMCS.VMCS_GUEST_TR), false);
-  assert.equal(real.get(VMCS.VMCS_CTRL_VMENTRY_CONTROLS), 0n);
+  expectFields(real, {
+    VMCS_GUEST_CR0: 0x20n,
+    VMCS_CTRL_CR0_SHADOW: 0x20n,
+    VMCS_GUEST_CR4: 0x2000n,
+    VMCS_GUEST_TR_AR: 0x83n,
+    VMCS_GUEST_CS: 0n,
+    VMCS_GUEST_CS_AR: 0x9bn,
+    VMCS_GUEST_DS_AR: 0x93n,
+    VMCS_GUEST_SS_LIMIT: 0xffffn,
+    VMCS_GUEST_RIP: 0x1000n,
+    VMCS_CTRL_VMENTRY_CONTROLS: 0n,
+  });
+  assert.equal(real.values.has(VMCS.VMCS_GUEST_CR3), false);
+  assert.equal(real.values.has(VMCS.VMCS_GUEST_TR), false);
   // Code above 64 KiB: CS selector × 16 is the base, RIP the offset.
   const high = fields('real', 0x8_0123n);
-  assert.equal(high.get(VMCS.VMCS_GUEST_CS), 0x8000n);
-  assert.equal(high.get(VMCS.VMCS_GUEST_CS_BASE), 0x8_0000n);
-  assert.equal(high.get(VMCS.VMCS_GUEST_RIP), 0x123n);
+  expectFields(high, {
+    VMCS_GUEST_CS: 0x8000n,
+    VMCS_GUEST_CS_BASE: 0x8_0000n,
+    VMCS_GUEST_RIP: 0x123n,
+  });
   assert.throws(() => x86SetupSteps(all, 'real', 0x10_0000n), TypeError);
   // Long mode (XNU setup_long_mode): IA-32e entry control, CR0 0x80000021, CR4 0x2020 (shadow too),
   // EFER 0x500, 64-bit segments, CR3 = the tables' root.
   const long = fields('long64', 0x20_0000n, 0x20_1000n);
-  assert.equal(long.get(VMCS.VMCS_CTRL_VMENTRY_CONTROLS), 1n << 9n);
-  assert.equal(long.get(VMCS.VMCS_GUEST_CR0), 0x8000_0021n);
-  assert.equal(long.get(VMCS.VMCS_CTRL_CR0_SHADOW), 0x8000_0021n);
-  assert.equal(long.get(VMCS.VMCS_GUEST_CR4), 0x2020n);
-  assert.equal(long.get(VMCS.VMCS_CTRL_CR4_SHADOW), 0x2020n);
-  assert.equal(long.get(VMCS.VMCS_GUEST_IA32_EFER), 0x500n);
-  assert.equal(long.get(VMCS.VMCS_GUEST_CS_AR), 0xa09bn);
-  assert.equal(long.get(VMCS.VMCS_GUEST_GS_AR), 0xa093n);
-  assert.equal(long.get(VMCS.VMCS_GUEST_CR3), 0x20_1000n);
+  expectFields(long, {
+    VMCS_CTRL_VMENTRY_CONTROLS: 1n << 9n,
+    VMCS_GUEST_CR0: 0x8000_0021n,
+    VMCS_CTRL_CR0_SHADOW: 0x8000_0021n,
+    VMCS_GUEST_CR4: 0x2020n,
+    VMCS_CTRL_CR4_SHADOW: 0x2020n,
+    VMCS_GUEST_IA32_EFER: 0x500n,
+    VMCS_GUEST_CS_AR: 0xa09bn,
+    VMCS_GUEST_GS_AR: 0xa093n,
+    VMCS_GUEST_CR3: 0x20_1000n,
+  });
   const order = x86SetupSteps(all, 'long64', 0n).map((s) => s.field);
   assert.ok(order.indexOf(VMCS.VMCS_CTRL_EXC_BITMAP) < order.indexOf(VMCS.VMCS_GUEST_CR3));
   assert.ok(order.indexOf(VMCS.VMCS_GUEST_CR3) < order.indexOf(VMCS.VMCS_GUEST_GDTR_BASE));
   const paging = fields('prot32-paging', 0x1000n, 0x5000n);
-  assert.equal(paging.get(VMCS.VMCS_GUEST_CR0), 0x8000_0021n);
-  assert.equal(paging.get(VMCS.VMCS_GUEST_CR4), 0x2010n);
-  assert.equal(paging.get(VMCS.VMCS_CTRL_CR4_SHADOW), 0x10n);
-  assert.equal(paging.get(VMCS.VMCS_GUEST_CR3), 0x5000n);
-  assert.equal(paging.get(VMCS.VMCS_GUEST_CS_AR), 0xc09bn);
+  expectFields(paging, {
+    VMCS_GUEST_CR0: 0x8000_0021n,
+    VMCS_GUEST_CR4: 0x2010n,
+    VMCS_CTRL_CR4_SHADOW: 0x10n,
+    VMCS_GUEST_CR3: 0x5000n,
+    VMCS_GUEST_CS_AR: 0xc09bn,
+  });
 });
 
 test('CR and DR access qualifications (Intel SDM Tables 28-3, 28-4; hvf-facts.md §1.6)', () => {

@@ -1,0 +1,148 @@
+/**
+ * The arm64 configuration objects a backend keeps without running a guest (`hv_vm_config_t`,
+ * `hv_vcpu_config_t`), and what the configuration calls answer once their prologue (argument checks,
+ * busy thread) is past: the order of checks and the codes of packages/model/README.md ("What the model
+ * answers"). The model and the el2 backend both keep their configurations here, so that differential
+ * runs compare guests rather than bookkeeping.
+ * @module
+ */
+import type { Result, VcpuConfig, VmConfig } from './backend.js';
+import { HV_IPA_GRANULE, IPA_SIZE_DEFAULT } from './vocabulary/arm64.js';
+import { HV } from './vocabulary/returns.js';
+
+/** What the host offers, as the backend's capabilities say. */
+export interface Arm64ConfigHost {
+  /** `hv_vm_config_get_max_ipa_size`. */
+  readonly maxIpaSize: number;
+  /** `HV_IPA_GRANULE_4KB` and the granule calls exist (macOS 26, hvf-facts.md §2.3 [H]). */
+  readonly ipaGranule4k: boolean;
+  /** `hv_vm_config_get_el2_supported`. */
+  readonly el2Supported: boolean;
+}
+
+/** An `hv_vm_config_t`: IPA size 0 means "use the default" (model README, choices). */
+interface VmConfigRecord {
+  ipaSize: number;
+  granule: number;
+  /** hv_vm_config_set_el2_enabled (absent: never set, off). */
+  el2?: boolean;
+}
+
+/** What `hv_vm_create` builds a VM from. */
+export interface Arm64VmShape {
+  readonly ipaSize: number;
+  /** The stage-2 granule in bytes. */
+  readonly granuleBytes: number;
+  readonly el2: boolean;
+}
+
+const GRANULE_BYTES: Readonly<Record<number, number>> = {
+  [HV_IPA_GRANULE.HV_IPA_GRANULE_4KB]: 4096,
+  [HV_IPA_GRANULE.HV_IPA_GRANULE_16KB]: 16384,
+};
+
+const SUCCESS: Result = Object.freeze({ ret: HV.HV_SUCCESS });
+function ok<T>(value: T): Result<T> {
+  return { ret: HV.HV_SUCCESS, value };
+}
+function fail(ret: number): Result<never> {
+  return { ret };
+}
+
+/** The VM and vCPU configurations of one backend; one id space, so that one is never taken for another. */
+export class Arm64Configs {
+  private readonly vms = new Map<number, VmConfigRecord>();
+  private readonly vcpus = new Set<number>();
+  private next = 1;
+
+  constructor(private readonly host: Arm64ConfigHost) {}
+
+  /** A fresh id of the configuration objects' id space (the model's GIC configs and states draw here too). */
+  newId(): number {
+    return this.next++;
+  }
+
+  /** Forgets every configuration (ids are not reused). */
+  clear(): void {
+    this.vms.clear();
+    this.vcpus.clear();
+  }
+
+  createVm(): Result<VmConfig> {
+    const id = this.newId();
+    this.vms.set(id, { ipaSize: 0, granule: HV_IPA_GRANULE.HV_IPA_GRANULE_16KB });
+    return ok(id as VmConfig);
+  }
+
+  setIpaSize(config: VmConfig, bits: number): Result {
+    const c = this.vms.get(config);
+    if (c === undefined) return fail(HV.HV_BAD_ARGUMENT);
+    // 0..max accepted, above max HV_UNSUPPORTED (hvf-facts.md §3 [T]).
+    if (bits > this.host.maxIpaSize) return fail(HV.HV_UNSUPPORTED);
+    c.ipaSize = bits;
+    return SUCCESS;
+  }
+
+  getIpaSize(config: VmConfig): Result<number> {
+    const c = this.vms.get(config);
+    return c === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(c.ipaSize);
+  }
+
+  setIpaGranule(config: VmConfig, granule: number): Result {
+    const c = this.vms.get(config);
+    if (c === undefined || GRANULE_BYTES[granule] === undefined) return fail(HV.HV_BAD_ARGUMENT);
+    if (granule === HV_IPA_GRANULE.HV_IPA_GRANULE_4KB && !this.host.ipaGranule4k)
+      return fail(HV.HV_UNSUPPORTED);
+    c.granule = granule;
+    return SUCCESS;
+  }
+
+  getIpaGranule(config: VmConfig): Result<number> {
+    const c = this.vms.get(config);
+    return c === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(c.granule);
+  }
+
+  /** The granule API is a macOS 26 addition, as is the 4 KiB granule (hvf-facts.md §2.3 [H]). */
+  defaultIpaGranule(): Result<number> {
+    if (!this.host.ipaGranule4k) return fail(HV.HV_UNSUPPORTED);
+    return ok(HV_IPA_GRANULE.HV_IPA_GRANULE_16KB);
+  }
+
+  getEl2Enabled(config: VmConfig): Result<boolean> {
+    const c = this.vms.get(config);
+    return c === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(c.el2 === true);
+  }
+
+  setEl2Enabled(config: VmConfig, enabled: boolean): Result {
+    const c = this.vms.get(config);
+    if (c === undefined) return fail(HV.HV_BAD_ARGUMENT);
+    // A host without EL2 support refuses it (hvf-facts.md §2.3: M3 and later [H]); code per the model README.
+    if (enabled && !this.host.el2Supported) return fail(HV.HV_UNSUPPORTED);
+    c.el2 = enabled;
+    return SUCCESS;
+  }
+
+  /**
+   * What `hv_vm_create(config)` builds: NULL is the defaults; a handle that is not a VM configuration is
+   * undefined (HV_BAD_ARGUMENT).
+   */
+  vmShape(config: VmConfig | null): Arm64VmShape | undefined {
+    const c = config === null ? undefined : this.vms.get(config);
+    if (config !== null && c === undefined) return undefined;
+    return {
+      ipaSize: c === undefined || c.ipaSize === 0 ? IPA_SIZE_DEFAULT : c.ipaSize,
+      granuleBytes: GRANULE_BYTES[c?.granule ?? HV_IPA_GRANULE.HV_IPA_GRANULE_16KB] as number,
+      el2: c?.el2 === true,
+    };
+  }
+
+  createVcpu(): Result<VcpuConfig> {
+    const id = this.newId();
+    this.vcpus.add(id);
+    return ok(id as VcpuConfig);
+  }
+
+  isVcpu(config: VcpuConfig): boolean {
+    return this.vcpus.has(config);
+  }
+}
