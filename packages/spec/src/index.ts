@@ -22,7 +22,16 @@ export type {
   TraceArgType,
   Vocab,
 } from './calls/params.js';
-export { allRuleIds, callSpec, callSpecs, inParams, judge, predict, valueParam, valueParams } from './calls/registry.js';
+export {
+  allRuleIds,
+  callSpec,
+  callSpecs,
+  inParams,
+  judge,
+  predict,
+  valueParam,
+  valueParams,
+} from './calls/registry.js';
 export * from './calls/types.js';
 export { cDeclaration } from './codegen/c-headers.js';
 export { ARM64_ARG_CHECKS, X86_ARG_CHECKS } from './generated/arg-checks.js';
