@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -396,5 +396,37 @@ describe('hvspec replay (process): batches', () => {
     );
     const strict = hvspec('replay', '--backend', 'native', '--strict', join(TRACES, 'x86_64'));
     assert.equal(strict.status, 1);
+  });
+
+  it('on the native backend, a real-mode triple fault through an IVT beyond the IDT limit is unsupported by x86.real-mode-idt-limit where declared', {
+    skip: process.platform === 'linux' && existsSync('/dev/kvm') ? false : 'no /dev/kvm on this machine',
+  }, () => {
+    // real-triple-fault.json with `int 0x21` for `ud2` and RAM from GPA 0, IVT[0x21] = 0000:1800 (a hlt):
+    // with IDT limit 0 the architecture ends in a triple fault whatever the IVT holds.
+    const base = JSON.parse(readFileSync(join(TRACES, 'x86_64', 'real-triple-fault.json'), 'utf8'));
+    const steps = base.steps.map((st: { call: string; args: Record<string, unknown> }) => {
+      if (st.call === 'host_alloc') return { ...st, args: { ...st.args, size: '0x2000' } };
+      if (st.call === 'host_write') return { ...st, args: { ...st.args, offset: 0x1000, bytes: 'cd21e6e0' } };
+      if (st.call === 'hv_vm_map') return { ...st, args: { ...st.args, gpa: '0x0', size: '0x2000' } };
+      return st;
+    });
+    const at = steps.findIndex((st: { call: string }) => st.call === 'host_write');
+    steps.splice(
+      at + 1,
+      0,
+      { call: 'host_write', args: { mem: 'ram', offset: 0x84, bytes: '00180000' } },
+      { call: 'host_write', args: { mem: 'ram', offset: 0x1800, bytes: 'f4' } },
+    );
+    const trace = file('real-int-idt-limit.json', {
+      ...base,
+      title: 'real: int 0x21 with IDT limit 0',
+      steps,
+    });
+    assert.equal(hvspec('replay', trace).status, 0, 'passes on the model');
+    const r = hvspec('replay', '--backend', 'native', trace);
+    const declared = hvspec('doctor', '--json').stdout.includes('x86.real-mode-idt-limit');
+    if (declared)
+      assert.match(r.stdout, /^UNSUPPORTED .*: step \d+ \(declared deviation x86\.real-mode-idt-limit\): /m);
+    else assert.match(r.stdout, /^PASS /m);
   });
 });

@@ -154,6 +154,8 @@ hv_return_t sync_guest_tables(Vcpu &v);
 // Whether this host's KVM runs 32-bit and PAE paging (CR0.PG without long mode); PVM does not
 // (deviation x86.mode.prot32-paging). legacy_paging: whether a register state asks for it.
 bool legacy_paging_works();
+// Whether KVM checks IDTR.limit when it delivers a real-mode event (PVM's emulator does not: README §8).
+bool real_idt_limit_checked();
 bool legacy_paging(const kvm_sregs &s);
 // Walks the vCPU's page tables for `lin` (64-bit, PAE or 32-bit paging) and answers whether the walk
 // reaches an entry in memory it may not read (unmapped, or without READ): that entry's GPA and the

@@ -198,33 +198,70 @@ void record_exit(Vcpu &v, KvmExit &e) {
   if (e.reason == KVM_EXIT_SHUTDOWN) find_blocked_walk(v, e);
 }
 
-// KVM's instruction emulator (which runs all ring-0 code on PVM hosts) cannot deliver a software
-// interrupt in protected or long mode: INT n fails emulation. Where the IDT limit does not cover the
-// gate, the architecture's answer is #GP with error code vector * 8 + 2 (IDT bit; Intel SDM Vol. 3
-// §6.12.1, §6.13), which the provider injects (KVM_SET_VCPU_EVENTS); KVM delivers it through the
-// guest's IDT as the guest's own exception (the exception bitmap has no effect, kvm.controls), or
-// ends in a triple fault. True when it did.
-bool inject_int_gp(Vcpu &v) {
+// KVM's instruction emulator (which runs all ring-0 code on PVM hosts) cannot execute the instructions
+// that raise an event themselves: INT n, INT3 and INT1 outside real mode, and UD2 (and INT1) in every
+// mode fail emulation (README "What KVM does" §8). The provider raises the architecture's event instead
+// (KVM_SET_VCPU_EVENTS) and KVM delivers it through the guest's IDT (the exception bitmap has no
+// effect, kvm.controls), or ends in a triple fault:
+// - UD2: #UD, a fault (RIP at the UD2).
+// - INT n / INT3 / INT1 whose gate lies beyond the IDT limit: #GP with error code vector * 8 + 2 (IDT
+//   bit) plus EXT for INT1, which is not one of the software interrupts (INT n, INT3, INTO) that clear
+//   it (Intel SDM Vol. 3 §6.12.1, §6.13), RIP at the instruction.
+// - INT n / INT3 with a gate within the limit: the software interrupt itself, RIP past the instruction
+//   (the return address it pushes); INT1: #DB, RIP past it (a trap, SDM Vol. 3 §6.15 "Interrupt 1").
+// In real mode KVM delivers through the IVT without checking IDTR.limit (deviation
+// x86.real-mode-idt-limit), so the event is injected as it is.
+// True when it did.
+bool inject_guest_event(Vcpu &v) {
   if (v.regs_dirty || v.sregs_dirty) return false;  // KVM's state must be the one that failed
   const int mode = code_mode(v.sregs);
-  if (mode == 16 && !(v.sregs.cr0 & 1)) return false;  // real mode: KVM delivers through the IVT
+  const bool real = !(v.sregs.cr0 & 1);
   CodeBytes c = fetch_code(v, CodeWanted{0, 2});
   if (c.n < 1) return false;
-  unsigned vector;
-  if (c.bytes[0] == 0xcd && c.n >= 2) vector = c.bytes[1];
-  else if (c.bytes[0] == 0xcc) vector = 3;
-  else return false;
-  const uint64_t gate_end = mode == 64 ? vector * 16ull + 15 : vector * 8ull + 7;
-  if (gate_end <= v.sregs.idt.limit) return false;  // a gate within the limit: not this case
+  enum { kFault, kSoftInt, kTrap } kind;
+  unsigned vector, len, ext = 0;
+  if (c.bytes[0] == 0x0f && c.n >= 2 && c.bytes[1] == 0x0b) {
+    kind = kFault, vector = 6, len = 0;
+  } else if (c.bytes[0] == 0xcd && c.n >= 2) {
+    kind = kSoftInt, vector = c.bytes[1], len = 2;
+  } else if (c.bytes[0] == 0xcc) {
+    kind = kSoftInt, vector = 3, len = 1;
+  } else if (c.bytes[0] == 0xf1) {
+    kind = kTrap, vector = 1, len = 1, ext = 1;
+  } else {
+    return false;
+  }
   kvm_vcpu_events ev{};
   // KVM_GET_VCPU_EVENTS / KVM_SET_VCPU_EVENTS: the vCPU's pending and injected events; an injected
-  // exception is delivered at the next entry, with RIP at the faulting INT.
+  // event is delivered at the next entry, with the RIP the registers then hold.
   if (kvm_ioctl(v.fd, KVM_GET_VCPU_EVENTS, &ev) != 0) return false;
-  ev.exception.injected = 1;
-  ev.exception.nr = 13;
-  ev.exception.has_error_code = 1;
-  ev.exception.error_code = vector * 8 + 2;
   ev.flags = 0;
+  const uint64_t gate_end = real ? vector * 4ull + 3 : mode == 64 ? vector * 16ull + 15 : vector * 8ull + 7;
+  if (kind != kFault && !real && gate_end > v.sregs.idt.limit) {
+    ev.exception.injected = 1;
+    ev.exception.nr = 13;
+    ev.exception.has_error_code = 1;
+    ev.exception.error_code = vector * 8 + 2 + ext;
+    return kvm_ioctl(v.fd, KVM_SET_VCPU_EVENTS, &ev) == 0;
+  }
+  if (len) {
+    kvm_regs r = v.regs;
+    r.rip += len;
+    if (mode != 64) r.rip &= 0xffffffffull;
+    // KVM_SET_REGS: the general-purpose registers (here RIP past the instruction).
+    if (kvm_ioctl(v.fd, KVM_SET_REGS, &r) != 0) return false;
+    v.regs = r;
+  }
+  if (kind == kSoftInt) {
+    // A software interrupt: no error code whatever the vector, and vectors above 31.
+    ev.interrupt.injected = 1;
+    ev.interrupt.nr = static_cast<uint8_t>(vector);
+    ev.interrupt.soft = 1;
+  } else {
+    ev.exception.injected = 1;
+    ev.exception.nr = static_cast<uint8_t>(vector);
+    ev.exception.has_error_code = 0;
+  }
   return kvm_ioctl(v.fd, KVM_SET_VCPU_EVENTS, &ev) == 0;
 }
 
@@ -321,7 +358,7 @@ hv_return_t run_vcpu(Vcpu &v) {
       if (t.next == Next::kFlush) t.next = Next::kError;
     }
     if (t.next == Next::kError && e.result == RunResult::kExit && e.reason == KVM_EXIT_INTERNAL_ERROR &&
-        e.suberror == KVM_INTERNAL_ERROR_EMULATION && inject_int_gp(v))
+        e.suberror == KVM_INTERNAL_ERROR_EMULATION && inject_guest_event(v))
       t.next = Next::kResume;
     apply(v, t);
     if (t.next == Next::kReport && e.walk.failed) {

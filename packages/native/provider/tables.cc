@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <unordered_set>
@@ -151,6 +152,53 @@ bool legacy_paging_works() {
     return ok;
   }();
   return works;
+}
+
+bool real_idt_limit_checked() {
+  // Asked once, on a throwaway VM (plain system calls, as above): a real-mode guest with IDTR.limit 0
+  // runs `int 0x21; hlt` with IVT[0x21] pointing at a second hlt. The architecture raises #GP for the
+  // vector beyond the limit, and with limit 0 ends in a triple fault (Intel SDM Vol. 3 §20.1.4):
+  // KVM_EXIT_SHUTDOWN. KVM's emulator (PVM) delivers through the IVT anyway: the second hlt.
+  static const bool checked = [] {
+    int sys = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (sys < 0) return true;
+    bool ok = true;
+    const size_t size = 0x2000;
+    void *mem = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    int vm = mem != MAP_FAILED ? ioctl(sys, KVM_CREATE_VM, 0) : -1;
+    int run_size = ioctl(sys, KVM_GET_VCPU_MMAP_SIZE, 0);
+    kvm_userspace_memory_region slot{};
+    slot.memory_size = size;
+    slot.userspace_addr = reinterpret_cast<uint64_t>(mem);
+    int cpu = vm >= 0 && ioctl(vm, KVM_SET_USER_MEMORY_REGION, &slot) == 0 ? ioctl(vm, KVM_CREATE_VCPU, 0ul) : -1;
+    void *run = cpu >= 0 && run_size > 0 ? mmap(nullptr, run_size, PROT_READ | PROT_WRITE, MAP_SHARED, cpu, 0) : MAP_FAILED;
+    kvm_sregs s;
+    if (run != MAP_FAILED && ioctl(cpu, KVM_GET_SREGS, &s) == 0) {
+      uint8_t *m = static_cast<uint8_t *>(mem);
+      const uint8_t code[] = {0xcd, 0x21, 0xf4};
+      memcpy(m + 0x1000, code, sizeof code);
+      m[0x1010] = 0xf4;
+      const uint8_t ivt[] = {0x10, 0x10, 0x00, 0x00};  // IVT[0x21] = 0000:1010
+      memcpy(m + 0x21 * 4, ivt, sizeof ivt);
+      s.cs.selector = 0;
+      s.cs.base = 0;
+      s.idt.base = 0;
+      s.idt.limit = 0;
+      kvm_regs r{};
+      r.rip = 0x1000;
+      r.rsp = 0x1800;
+      r.rflags = 2;
+      if (ioctl(cpu, KVM_SET_SREGS, &s) == 0 && ioctl(cpu, KVM_SET_REGS, &r) == 0 && ioctl(cpu, KVM_RUN, 0) == 0)
+        ok = static_cast<kvm_run *>(run)->exit_reason != KVM_EXIT_HLT;
+    }
+    if (run != MAP_FAILED) munmap(run, run_size);
+    if (cpu >= 0) close(cpu);
+    if (vm >= 0) close(vm);
+    if (mem != MAP_FAILED) munmap(mem, size);
+    close(sys);
+    return ok;
+  }();
+  return checked;
 }
 
 // PG without PE is no paging mode but an invalid state, which fails VM entry on every host.

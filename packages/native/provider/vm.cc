@@ -165,6 +165,16 @@ const hvkvm_deviation_t kLegacyPagingDeviation = {
     "mode paging works.",
     0, nullptr, 0};
 
+// Only where KVM delivers real-mode events without checking the IDT limit (PVM, measured: README
+// "What KVM does" §8).
+const hvkvm_deviation_t kRealIdtLimitDeviation = {
+    "x86.real-mode-idt-limit",
+    "In real mode KVM delivers an interrupt or exception through the IVT at IDTR.base without checking "
+    "IDTR.limit: where the architecture raises #GP for a vector beyond the limit (and with a small "
+    "limit ends in a triple fault), the guest runs the IVT's handler, or the IVT read is an EPT "
+    "violation when the IVT is not mapped.",
+    0, nullptr, 0};
+
 // Only where KVM cannot send RDMSR/WRMSR to user space (no KVM_CAP_X86_USER_SPACE_MSR or
 // KVM_CAP_X86_MSR_FILTER, before Linux 5.10).
 const hvkvm_deviation_t kMsrDeviation = {
@@ -264,6 +274,7 @@ size_t hvkvm_deviations(const hvkvm_deviation_t **list) {
     if (!msr_exits) v.push_back(kMsrDeviation);
     if (!tsc_writable_probe()) v.push_back(kTscDeviation);
     if (!legacy_paging_works()) v.push_back(kLegacyPagingDeviation);
+    if (!real_idt_limit_checked()) v.push_back(kRealIdtLimitDeviation);
     return v;
   }();
   if (list) *list = all.data();

@@ -87,6 +87,7 @@ export {
 } from './guest/arm64/vmm.js';
 export {
   describeX86Action,
+  X86_MODES,
   type X86Action,
   type X86AddressForm,
   type X86Cr,

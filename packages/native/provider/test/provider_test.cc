@@ -1140,6 +1140,83 @@ void test_vmcall() {
   CHECK(declared);
 }
 
+// Real mode with IDTR.limit 0: the architecture's int 0x21 is #GP, then #DF, then a triple fault (Intel
+// SDM Vol. 3 §20.1.4). Where KVM delivers through the IVT anyway the provider declares
+// x86.real-mode-idt-limit; the guest then runs IVT[0x21]'s handler.
+void test_real_idt_limit() {
+  Fixture f;
+  f.load(0x1000, {0xcd, 0x21, 0xf4});
+  f.load(0x3000, {0xf4});
+  f.ram[0x84] = 0x00;  // IVT[0x21] = 0000:3000
+  f.ram[0x85] = 0x30;
+  f.ram[0x86] = 0x00;
+  f.ram[0x87] = 0x00;
+  setup_real16(f.vcpu, 0x1000);
+  wvmcs(f.vcpu, VMCS_GUEST_IDTR_LIMIT, 0);
+  wvmcs(f.vcpu, VMCS_GUEST_RSP, 0x8000);
+  uint64_t r = f.run();
+  const hvkvm_deviation_t *d = nullptr;
+  bool declared = false;
+  for (size_t i = 0, n = hvkvm_deviations(&d); i < n; ++i) declared |= strcmp(d[i].id, "x86.real-mode-idt-limit") == 0;
+  printf("  int 0x21 with IDT limit 0: exit %llu at rip 0x%llx; deviation %s\n", static_cast<unsigned long long>(r),
+         static_cast<unsigned long long>(f.rip()), declared ? "declared" : "not declared");
+  if (declared) {
+    CHECK_EQ(r, VMX_REASON_HLT);
+    CHECK_EQ(f.rip(), 0x3000);
+  } else {
+    CHECK_EQ(r, VMX_REASON_TRIPLE_FAULT);
+    CHECK_EQ(f.rip(), 0x1000);
+  }
+}
+
+// INT n, INT3, INT1 and UD2 at ring 0, which KVM's emulator cannot execute on PVM hosts: the provider
+// raises the architecture's event. Through a valid IDT gate the handler runs with the return address
+// the instruction pushes (past INT n / INT3 / INT1, at UD2); with IDT limit 0 the delivery fails
+// (#GP, then #DF) and the run ends in a triple fault at the instruction (Intel SDM Vol. 3 §6.12.1).
+void test_guest_events() {
+  Fixture f;
+  setup_prot32(f.vcpu, 0x1000);
+  // IDT at 0x5000: 32-bit interrupt gates for vectors 1, 3, 6 and 0x21, all to 0x10:0x3000 (a hlt).
+  for (unsigned vec : {1u, 3u, 6u, 0x21u}) {
+    uint8_t *g = f.ram + 0x5000 + vec * 8;
+    const uint8_t gate[8] = {0x00, 0x30, 0x10, 0x00, 0x00, 0x8e, 0x00, 0x00};
+    memcpy(g, gate, 8);
+  }
+  f.load(0x3000, {0xf4});
+  // GDT at 0x6000: 0x08 flat data, 0x10 flat 32-bit code (the gate's selector is loaded from it).
+  const uint64_t gdt[3] = {0, 0x00cf93000000ffffull, 0x00cf9b000000ffffull};
+  memcpy(f.ram + 0x6000, gdt, sizeof gdt);
+  wvmcs(f.vcpu, VMCS_GUEST_GDTR_BASE, 0x6000);
+  wvmcs(f.vcpu, VMCS_GUEST_GDTR_LIMIT, sizeof gdt - 1);
+  struct Case {
+    std::initializer_list<uint8_t> code;
+    uint32_t pushed;
+  } cases[] = {{{0xcd, 0x21}, 0x1002}, {{0xcc}, 0x1001}, {{0xf1}, 0x1001}, {{0x0f, 0x0b}, 0x1000}};
+  for (const Case &c : cases) {
+    f.load(0x1000, c.code);
+    wvmcs(f.vcpu, VMCS_GUEST_IDTR_BASE, 0x5000);
+    memset(f.ram + 0x7ff0, 0, 16);
+    wvmcs(f.vcpu, VMCS_GUEST_IDTR_LIMIT, 0x21 * 8 + 7);
+    wvmcs(f.vcpu, VMCS_GUEST_RIP, 0x1000);
+    wvmcs(f.vcpu, VMCS_GUEST_RSP, 0x8000);
+    uint64_t r = f.run();
+    printf("  %02x with a gate: exit %llu at rip 0x%llx, pushed 0x%x\n", *c.code.begin(),
+           static_cast<unsigned long long>(r), static_cast<unsigned long long>(f.rip()),
+           *reinterpret_cast<uint32_t *>(f.ram + 0x7ff4));
+    CHECK_EQ(r, VMX_REASON_HLT);
+    CHECK_EQ(f.rip(), 0x3000);
+    CHECK_EQ(reg(f.vcpu, HV_X86_RSP), 0x7ff4);
+    CHECK_EQ(*reinterpret_cast<uint32_t *>(f.ram + 0x7ff4), c.pushed);
+    CHECK_EQ(*reinterpret_cast<uint32_t *>(f.ram + 0x7ff8), 0x10u);
+    wvmcs(f.vcpu, VMCS_GUEST_IDTR_LIMIT, 0);
+    wvmcs(f.vcpu, VMCS_GUEST_RIP, 0x1000);
+    wvmcs(f.vcpu, VMCS_GUEST_RSP, 0x8000);
+    CHECK_EQ(f.run(), VMX_REASON_TRIPLE_FAULT);
+    CHECK_EQ(f.rip(), 0x1000);
+    CHECK_EQ(reg(f.vcpu, HV_X86_RSP), 0x8000);
+  }
+}
+
 void test_interrupt() {
   Fixture f;
   f.load(0x1000, {0xeb, 0xfe});  // jmp $
@@ -1733,7 +1810,7 @@ int main(int argc, char **argv) {
       {"available", test_available}, {"capabilities", test_capabilities}, {"out_in_hlt", test_out_in_hlt}, {"real_mode", test_real_mode},
       {"mmio", test_mmio}, {"string_io", test_string_io}, {"prefixed_stores", test_prefixed_stores},           {"permissions", test_permissions},   {"subrange", test_subrange}, {"slot_limit", test_slot_limit}, {"large_memory", test_large_memory}, {"random_permissions", test_random_permissions},
       {"msr_exits", test_msr_exits}, {"native_msr", test_native_msr}, {"native_msr_per_vcpu", test_native_msr_per_vcpu},
-      {"msr_api", test_msr_api}, {"vmcall", test_vmcall}, {"interrupt", test_interrupt}, {"registers", test_registers}, {"register_refusals", test_register_refusals},       {"misuse", test_misuse},
+      {"msr_api", test_msr_api}, {"vmcall", test_vmcall}, {"guest_events", test_guest_events}, {"real_idt_limit", test_real_idt_limit}, {"interrupt", test_interrupt}, {"registers", test_registers}, {"register_refusals", test_register_refusals},       {"misuse", test_misuse},
       {"concurrent_protect", test_concurrent_protect}, {"loop", test_loop}, {"faults", test_faults},           {"bench_exit", bench_exit},
   };
   return check::run_tests(tests, argc, argv);

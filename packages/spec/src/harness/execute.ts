@@ -2,6 +2,8 @@
  * One checked call: predict, skip if dangerous on real hardware, invoke, judge, record.
  * @module
  */
+
+import type { Backend, Result } from '../backend.js';
 import { judge, predict } from '../calls/registry.js';
 import type { SpecCall } from '../calls/types.js';
 import { HV, hvReturnName } from '../vocabulary/returns.js';
@@ -74,8 +76,20 @@ export async function execute(m: Model, r: Real, call: SpecCall): Promise<unknow
     if (r.tolerate?.(judgement)) throw new SequenceEnd(`${describeCall(call)}: ${judgement.mismatch}`);
     throw new ConformanceError(`${describeCall(call)}: ${judgement.mismatch}`);
   }
-  const diff = (r.backend as Partial<DiffingBackend>).diff?.last;
-  if (diff) {
+  const diffing = (r.backend as Partial<DiffingBackend>).diff;
+  const diff = diffing?.last;
+  // One backend declares (Deviation.calls) that this call answers HV_UNSUPPORTED there, and it did: a
+  // declared deviation, not a difference to judge.
+  const unsupportedOn = (b: Backend, x: Result<unknown>): boolean =>
+    (x.ret as number) >>> 0 === HV.HV_UNSUPPORTED &&
+    b.capabilities.deviations.some((d) => d.calls?.includes(call.name));
+  if (diff && diffing && (unsupportedOn(diffing.a, diff.a) || unsupportedOn(diffing.b, diff.b))) {
+    r.log.push({
+      kind: 'skipped',
+      call,
+      why: `HV_UNSUPPORTED on one backend: a declared deviation of ${call.name}`,
+    });
+  } else if (diff) {
     // The spec leaves this open (a loose code, or a value it does not predict): report, do not fail.
     // So does a call one backend declares unsupported (Deviation.calls): listed, never a failure.
     const open =

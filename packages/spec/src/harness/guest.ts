@@ -21,6 +21,7 @@ import {
 } from '../guest/arm64/scenario.js';
 import { X86_MODES, type X86Mode, x86ModePaging } from '../guest/x86/actions.js';
 import { x86PageTablesSize } from '../guest/x86/paging.js';
+import type { X86Prediction } from '../guest/x86/predict.js';
 import {
   runX86Scenario,
   type X86Layout,
@@ -150,6 +151,15 @@ async function vmmReset(m: Model, r: Real, vcpu: SpecVcpu): Promise<void> {
     }
     for (const [field, value] of VMM_VMCS_RESET) {
       await execute(m, r, { name: 'hv_vmx_vcpu_write_vmcs', t, args: { vcpu: handle, field, value } });
+    }
+    // The predictions assume no native MSR (every RDMSR/WRMSR exits, predict.ts): the VMM takes back
+    // those an earlier command made native.
+    for (const msr of [...vcpu.nativeMsrs]) {
+      await execute(m, r, {
+        name: 'hv_vcpu_enable_native_msr',
+        t,
+        args: { vcpu: handle, msr, enable: false },
+      });
     }
     return;
   }
@@ -306,15 +316,26 @@ export class GuestCommand implements HvCommand {
     let ran = true;
     if (m.state.env.arch === 'x86_64') {
       await vmmReset(m, r, vcpu);
+      // Earlier programs of other vCPUs may have left their page tables at the paging modes' place.
+      const tablesSize = x86PageTablesSize('long64');
+      const otherTables = maps.some(
+        (x) => x.addr < X86_TABLES_ADDR + tablesSize && X86_TABLES_ADDR < x.addr + x.size,
+      )
+        ? { otherTables: { gpa: X86_TABLES_ADDR, size: tablesSize } }
+        : {};
       const layout: X86Layout = {
         mappings: maps.map((x) => ({ ...x, gpa: x.addr })),
         code: { gpa: code.addr, size: code.size, uva: code.uva },
         ...(tables ? { tables } : {}),
+        ...otherTables,
       };
       const scenario = sample(x86ScenarioArb(layout, mode, r.backend.capabilities), this.seed) as X86Scenario;
       this.summary = `t${vcpu.owner}: guest x86 ${mode} program of ${scenario.program.actions.length} actions on vcpu ${vcpu.handle}`;
       const x = r.backend as X86Backend;
       const readCapability = (id: number): bigint => x.hv_vmx_read_capability(0, id).value ?? 0n;
+      // The trace is rendered later, when guest memory may have changed: it shows the prediction the run
+      // was judged against, made from the memory as it was then (that of the backend the trace shows).
+      let judged: X86Prediction | undefined;
       r.log.push({
         kind: 'guest',
         render: (name) =>
@@ -323,17 +344,25 @@ export class GuestCommand implements HvCommand {
             thread: vcpu.owner,
             memName,
             readCapability,
+            ...(judged ? { prediction: judged } : {}),
           }),
       });
       // Half the programs run through hv_vcpu_run_until(HV_DEADLINE_FOREVER), the call QEMU uses since
       // macOS 11 (hvf-facts §1.7, §5.1); the spec predicts the same exits for both.
       const viaUntil = (this.seed & 1) === 1;
-      report = onEach(r.backend, handle, (b, v, mem) =>
-        runX86Scenario(viaUntil ? runUntilForever(b as X86Backend) : (b as X86Backend), vcpu.owner, v, {
-          ...scenario,
-          layout: x86LayoutOn(scenario.layout, mem),
-        }),
-      );
+      report = onEach(r.backend, handle, (b, v, mem) => {
+        const run = runX86Scenario(
+          viaUntil ? runUntilForever(b as X86Backend) : (b as X86Backend),
+          vcpu.owner,
+          v,
+          {
+            ...scenario,
+            layout: x86LayoutOn(scenario.layout, mem),
+          },
+        );
+        judged ??= run.prediction;
+        return run;
+      });
       m.coverage.add(viaUntil ? 'hv_vcpu_run_until.guest' : 'hv_vcpu_run.guest');
     } else {
       const tables = await prepareArm64Tables(m, r);

@@ -30,7 +30,7 @@
 import type { Arm64Exit, Backend, Capabilities, HostMemory, Vcpu } from '../backend.js';
 import { arm64KindDeviation } from '../guest/arm64/vmm.js';
 import type { X86Mode } from '../guest/x86/actions.js';
-import { x86ModeDeviation } from '../guest/x86/scenario.js';
+import { X86_REAL_IDT_LIMIT_DEVIATION, x86ModeDeviation } from '../guest/x86/scenario.js';
 import { x86SetupSteps } from '../guest/x86/setup.js';
 import { type FieldId, type JudgeContext, judgeField } from '../judge/exit.js';
 import { memoryFlagsName } from '../vocabulary/memory.js';
@@ -259,6 +259,26 @@ function neverReported(
   return caps.deviations.find((d) => d.exitReasons?.includes(basic))?.id;
 }
 
+/**
+ * The deviation by which the backend declared it delivers real-mode events without checking the IDT
+ * limit ({@link X86_REAL_IDT_LIMIT_DEVIATION}), when a failed expectation is the triple fault in which
+ * such an event ends on a vCPU set up in real mode (the spec's real-mode programs triple-fault only so).
+ */
+function realIdtLimit(
+  caps: Capabilities,
+  call: string,
+  args: readonly unknown[],
+  check: ExpectCheck,
+  realVcpus: ReadonlySet<number>,
+): string | undefined {
+  if (call !== 'hv_vmx_vcpu_read_vmcs' || args[1] !== VMCS.VMCS_RO_EXIT_REASON) return undefined;
+  if (!realVcpus.has(args[0] as number)) return undefined;
+  const want = check.value;
+  if (want === undefined || !('mask' in want)) return undefined;
+  if (Number(want.value & 0xffffn) !== VMX_REASON.VMX_REASON_TRIPLE_FAULT) return undefined;
+  return caps.deviations.find((d) => d.id === X86_REAL_IDT_LIMIT_DEVIATION)?.id;
+}
+
 /** A step ended early: fail or unsupported, with the message. */
 class StepEnd {
   constructor(
@@ -291,6 +311,8 @@ export async function replayTrace(
   const pending = new Map<string, Pending>();
   /** vCPUs named by an hv_vcpu_interrupt since their previous run (x86). */
   const kicked = new Set<number>();
+  /** vCPUs whose last `x86_setup` was real mode (x86). */
+  const realVcpus = new Set<number>();
   /** The basic exit reason last read on each vCPU (x86). */
   const exitReasons = new Map<number, number>();
   /** Owner thread of every vCPU created so far. */
@@ -401,6 +423,8 @@ export async function replayTrace(
               modeDeviation.id,
             );
           const vcpu = args[0] as number;
+          if (mode === 'real') realVcpus.add(vcpu);
+          else realVcpus.delete(vcpu);
           const owner = owners.get(vcpu) ?? thread;
           base.thread = owner;
           const read = (id: number): bigint => {
@@ -554,6 +578,14 @@ export async function replayTrace(
           `${caps.backend} declares it does not provide ${step.call} (${problem})`,
           missing.id,
         );
+      const realDeviation = problem ? realIdtLimit(caps, step.call, args, check, realVcpus) : undefined;
+      if (problem && realDeviation) {
+        return end(
+          'unsupported',
+          `${caps.backend} declares it delivers real-mode events through the IVT whatever the IDT limit (${problem})`,
+          realDeviation,
+        );
+      }
       return problem ? end('fail', problem) : end('pass');
     } catch (e) {
       if (e instanceof StepEnd) return end(e.status, e.message, e.deviation);

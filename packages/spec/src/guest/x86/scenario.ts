@@ -74,6 +74,12 @@ export interface X86Layout {
    * `x86PageTablesSize` bytes); `uva` is where their bytes go.
    */
   readonly tables?: { readonly gpa: bigint; readonly uva: Uva };
+  /**
+   * Where other vCPUs of the VM may keep page tables (the paging modes' place for them, while mapped):
+   * a backend that declares {@link X86_EXEC_TABLES_DEVIATION} does not refuse fetches from the pages
+   * any vCPU's tables are on, so no program jumps there on it.
+   */
+  readonly otherTables?: { readonly gpa: bigint; readonly size: bigint };
 }
 
 /**
@@ -89,6 +95,14 @@ export const X86_STRING_IO_DEVIATION = 'x86.string-io';
  * read-only memslots, which KVM lets the guest execute): no program jumps into the page tables there.
  */
 export const X86_EXEC_TABLES_DEVIATION = 'x86.exec-tables';
+/**
+ * A backend that declares `x86.real-mode-idt-limit` delivers an event in real mode through the IVT
+ * at IDTR.base without checking IDTR.limit (KVM's emulator), where the architecture raises #GP for a
+ * vector beyond the limit (Intel SDM Vol. 3 §20.1.4) and, with the spec's limit 0, ends in a triple
+ * fault: no real-mode program raises an event there, and replay reports a real-mode triple fault it
+ * does not show as unsupported.
+ */
+export const X86_REAL_IDT_LIMIT_DEVIATION = 'x86.real-mode-idt-limit';
 /** The deviation id of a mode a backend cannot run: see {@link X86_STRING_IO_DEVIATION}. */
 export function x86ModeDeviation(mode: X86Mode): string {
   return `x86.mode.${mode}`;
@@ -212,18 +226,21 @@ type AddressClass = 'allowed' | 'denied' | 'unmapped' | 'not-present' | 'structu
  * the exception ends in an exit (`x86EventOutcome`), and only as the last action when it ends in a
  * triple fault (which ends the run). `excludeReasons` are exit reasons the backend never reports (its
  * declared deviations): no action whose exit has one of them is generated; with `stringIo` false no
- * INS/OUTS either, and with `fetchFromTables` false no jump into the page tables' pages.
+ * INS/OUTS either, with `fetchFromTables` false no jump into the page tables' pages (this vCPU's, or
+ * `layout.otherTables`), and with `realEvents` false no action that raises an event in real mode.
  */
 export function x86ProgramArb(
-  layout: Pick<X86Layout, 'mappings' | 'code' | 'tables'>,
+  layout: Pick<X86Layout, 'mappings' | 'code' | 'tables' | 'otherTables'>,
   maxActions = 8,
   excBitmap = 0xffff_ffff,
   mode: X86Mode = 'prot32',
   excludeReasons: readonly number[] = [],
   stringIo = true,
   fetchFromTables = true,
+  realEvents = true,
 ): fc.Arbitrary<X86Program> {
   const real = mode === 'real';
+  const eventsOk = !real || realEvents;
   const long = mode === 'long64';
   const paging = x86ModePaging(mode);
   const reportable = (reason: number): boolean => !excludeReasons.includes(reason);
@@ -231,10 +248,10 @@ export function x86ProgramArb(
   /** Whether an event may appear in the body: it ends in an exit the backend reports. */
   const exitsFine = (e: X86Event): boolean => {
     const o = outcomeOf(e);
-    return o.kind === 'exit' && reportable(VMX_REASON.VMX_REASON_EXC_NMI);
+    return eventsOk && o.kind === 'exit' && reportable(VMX_REASON.VMX_REASON_EXC_NMI);
   };
   const endsRun = (e: X86Event): boolean =>
-    outcomeOf(e).kind === 'triple-fault' && reportable(VMX_REASON.VMX_REASON_TRIPLE_FAULT);
+    eventsOk && outcomeOf(e).kind === 'triple-fault' && reportable(VMX_REASON.VMX_REASON_TRIPLE_FAULT);
   const codeStart = layout.code.gpa;
   const codeEnd = layout.code.gpa + BigInt(layout.code.size);
   const tablesStart = paging && layout.tables ? layout.tables.gpa : -1n;
@@ -346,7 +363,11 @@ export function x86ProgramArb(
       for (let p = m.gpa; p < m.gpa + m.size && noExec.length < 64; p += PAGE)
         if (
           p + PAGE <= (real ? 0x10_0000n : reach) &&
-          (fetchFromTables || p + PAGE <= tablesStart || p >= tablesEnd)
+          (fetchFromTables ||
+            ((p + PAGE <= tablesStart || p >= tablesEnd) &&
+              (!layout.otherTables ||
+                p + PAGE <= layout.otherTables.gpa ||
+                p >= layout.otherTables.gpa + layout.otherTables.size)))
         )
           noExec.push(p);
   const csBase = real ? layout.code.gpa & ~0xffffn : 0n;
@@ -621,6 +642,7 @@ export function x86ScenarioArb(
             exclude,
             !declares(caps, X86_STRING_IO_DEVIATION),
             !declares(caps, X86_EXEC_TABLES_DEVIATION),
+            !declares(caps, X86_REAL_IDT_LIMIT_DEVIATION),
           ),
           regs,
         })
@@ -1038,6 +1060,12 @@ export interface X86TraceOptions {
   readonly initialByte?: (gpa: bigint) => number;
   readonly answer?: (q: X86VmmQuestion) => number;
   /**
+   * The prediction a run was judged against (`X86ScenarioReport.prediction`), made from the guest memory
+   * as it was when the run started; without it the scenario is predicted here from `initialByte`. A
+   * trace rendered after later steps changed that memory must use it.
+   */
+  readonly prediction?: X86Prediction;
+  /**
    * `hv_vmx_read_capability` of the backend the trace is for: the controls the VMM writes and the
    * prediction depend on it (default: every control allowed, none forced).
    */
@@ -1053,7 +1081,7 @@ export interface X86TraceOptions {
  */
 export function x86ScenarioTraceSteps(scenario: X86Scenario, options: X86TraceOptions): Step[] {
   const readCap = options.readCapability ?? ((): bigint => 0xffff_ffffn << 32n);
-  const p = predictX86Scenario(scenario, options.initialByte, options.answer, readCap);
+  const p = options.prediction ?? predictX86Scenario(scenario, options.initialByte, options.answer, readCap);
   const vcpu = `$${options.vcpu ?? 'cpu'}`;
   const thread = options.thread ?? 0;
   const on = (s: Omit<Step, 'thread'>): Step => (thread ? { thread, ...s } : s);

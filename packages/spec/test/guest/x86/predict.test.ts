@@ -627,3 +627,41 @@ test('x86ScenarioTraceSteps: the exception bitmap write after x86_setup, IRQ_INF
   assert.equal(after.filter((l) => l.startsWith('hv_vcpu_read_register')).length, 8);
   assert.equal(after.length, 3 + 8, 'nothing after the triple fault');
 });
+
+test('x86ProgramArb for a backend that delivers real-mode events whatever the IDT limit: no real-mode event', () => {
+  const raises = (a: X86Action) => ['ud2', 'int3', 'int1', 'int', 'div0', 'load-ds'].includes(a.op);
+  const lastKinds = (realEvents: boolean) => {
+    const kinds = new Set<string>();
+    fc.assert(
+      fc.property(x86ProgramArb(layout, 8, 0, 'real', [], true, true, realEvents), (program) => {
+        const p = predictX86({ program, gpa: layout.code.gpa, lookup, mode: 'real', excBitmap: 0 });
+        assert.equal(p.unspecified, undefined, p.unspecified?.reason);
+        if (!realEvents) assert.ok(!program.actions.some(raises));
+        kinds.add(p.exits[p.exits.length - 1]!.kind);
+      }),
+      { numRuns: 150, seed: 5 },
+    );
+    return kinds;
+  };
+  assert.ok(lastKinds(true).has('x86.triple-fault'));
+  assert.ok(!lastKinds(false).has('x86.triple-fault'));
+});
+
+test("x86ProgramArb without fetches from page tables: no jump into other vCPUs' tables either", () => {
+  const lay: X86Layout = { ...layout, otherTables: { gpa: 0x2000n, size: 0x1000n } };
+  const targets = (fetchFromTables: boolean) => {
+    const seen = new Set<bigint>();
+    fc.assert(
+      fc.property(x86ProgramArb(lay, 8, 0xffff_ffff, 'prot32', [], true, fetchFromTables), (program) => {
+        for (const a of program.actions)
+          if (a.op === 'jump' && 'addr' in a.target) seen.add(a.target.addr & ~0xfffn);
+      }),
+      { numRuns: 300, seed: 9 },
+    );
+    return seen;
+  };
+  assert.ok(targets(true).has(0x2000n));
+  const without = targets(false);
+  assert.ok(!without.has(0x2000n));
+  assert.ok(without.has(0x3000n));
+});
