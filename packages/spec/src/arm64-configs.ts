@@ -68,12 +68,14 @@ export class Arm64Configs {
     this.vcpus.clear();
   }
 
+  /** `hv_vm_config_create`: a VM configuration with the defaults (IPA size 0 = default, 16 KiB granule, no EL2). */
   createVm(): Result<VmConfig> {
     const id = this.newId();
     this.vms.set(id, { ipaSize: 0, granule: HV_IPA_GRANULE.HV_IPA_GRANULE_16KB });
     return ok(id as VmConfig);
   }
 
+  /** `hv_vm_config_set_ipa_size`: 0 (the default) up to the host's maximum; above it HV_UNSUPPORTED. */
   setIpaSize(config: VmConfig, bits: number): Result {
     const c = this.vms.get(config);
     if (c === undefined) return fail(HV.HV_BAD_ARGUMENT);
@@ -83,11 +85,13 @@ export class Arm64Configs {
     return SUCCESS;
   }
 
+  /** `hv_vm_config_get_ipa_size`: the bits last set, 0 when never set; HV_BAD_ARGUMENT for a handle that is not a VM configuration. */
   getIpaSize(config: VmConfig): Result<number> {
     const c = this.vms.get(config);
     return c === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(c.ipaSize);
   }
 
+  /** `hv_vm_config_set_ipa_granule`: 4 KiB only where the host offers it (HV_UNSUPPORTED otherwise); an unknown granule is HV_BAD_ARGUMENT. */
   setIpaGranule(config: VmConfig, granule: number): Result {
     const c = this.vms.get(config);
     if (c === undefined || GRANULE_BYTES[granule] === undefined) return fail(HV.HV_BAD_ARGUMENT);
@@ -97,6 +101,7 @@ export class Arm64Configs {
     return SUCCESS;
   }
 
+  /** `hv_vm_config_get_ipa_granule`: the granule last set (16 KiB by default). */
   getIpaGranule(config: VmConfig): Result<number> {
     const c = this.vms.get(config);
     return c === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(c.granule);
@@ -108,11 +113,13 @@ export class Arm64Configs {
     return ok(HV_IPA_GRANULE.HV_IPA_GRANULE_16KB);
   }
 
+  /** `hv_vm_config_get_el2_enabled`: whether EL2 was enabled in the configuration (off by default). */
   getEl2Enabled(config: VmConfig): Result<boolean> {
     const c = this.vms.get(config);
     return c === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(c.el2 === true);
   }
 
+  /** `hv_vm_config_set_el2_enabled`: enabling needs a host with EL2 support (HV_UNSUPPORTED otherwise). */
   setEl2Enabled(config: VmConfig, enabled: boolean): Result {
     const c = this.vms.get(config);
     if (c === undefined) return fail(HV.HV_BAD_ARGUMENT);
@@ -136,12 +143,14 @@ export class Arm64Configs {
     };
   }
 
+  /** `hv_vcpu_config_create`: a vCPU configuration (the host's one kind of core). */
   createVcpu(): Result<VcpuConfig> {
     const id = this.newId();
     this.vcpus.add(id);
     return ok(id as VcpuConfig);
   }
 
+  /** Whether `config` is a live vCPU configuration of this id space (what `hv_vcpu_create` accepts besides NULL). */
   isVcpu(config: VcpuConfig): boolean {
     return this.vcpus.has(config);
   }
