@@ -153,7 +153,10 @@ describe('hvspec check: options are checked before any work', () => {
   });
 
   it('an --out this user cannot write is refused', {
-    skip: process.getuid?.() !== 0 || canDropToNobody() ? false : 'root without setpriv may write anywhere',
+    skip:
+      process.getuid?.() !== 0 || canDropToNobody()
+        ? false
+        : 'root may write anywhere, and cannot run hvspec as nobody here (no setpriv, or a checkout nobody can read)',
   }, () => {
     const dir = mkdtempSync(join(tmpdir(), 'hvspec-ro-'));
     mkdirSync(join(dir, 'ro'));

@@ -64,7 +64,10 @@ describe('hvspec doctor (process)', () => {
   });
 
   it('a user without access to /dev/kvm is told what grants it here, never a group that does not exist', {
-    skip: hasKvm && canDropToNobody() ? false : 'needs /dev/kvm and root with setpriv (to run as nobody)',
+    skip:
+      hasKvm && canDropToNobody()
+        ? false
+        : 'needs /dev/kvm, and root with setpriv over a checkout nobody can read (to run as nobody)',
   }, () => {
     const r = hvspec(['doctor'], { asNobody: true });
     assert.equal(r.status, 2, r.stdout + r.stderr);

@@ -44,10 +44,19 @@ export interface RunOptions {
 
 const NOBODY = 65534;
 
-/** Whether this process may run a command as `nobody`: root, with util-linux's setpriv. */
+const AS_NOBODY = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
+let nobodyCanRun: boolean | undefined;
+
+/**
+ * Whether this process may run `hvspec` as `nobody`: root, with util-linux's setpriv, and a checkout
+ * `nobody` can read (a clone under a private directory, such as one made by `mktemp -d`, is not).
+ */
 export function canDropToNobody(): boolean {
   if (process.getuid?.() !== 0) return false;
-  return spawnSync('setpriv', ['--version'], { encoding: 'utf8' }).status === 0;
+  nobodyCanRun ??=
+    spawnSync(AS_NOBODY[0] as string, [...AS_NOBODY.slice(1), 'test', '-r', ENTRY.at(-1) as string])
+      .status === 0;
+  return nobodyCanRun;
 }
 
 /** `hvspec ...args`; CI is unset unless `env` sets it, so that output does not depend on the runner. */
@@ -55,9 +64,7 @@ export function hvspec(args: readonly string[], opts: RunOptions = {}): Run {
   const env = { ...process.env };
   delete env.CI;
   const node = [process.execPath, ...ENTRY, ...args];
-  const [cmd, ...argv] = opts.asNobody
-    ? ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', ...node]
-    : node;
+  const [cmd, ...argv] = opts.asNobody ? [...AS_NOBODY, ...node] : node;
   const r = spawnSync(cmd as string, argv, {
     cwd: opts.cwd ?? CLI,
     encoding: 'utf8',
