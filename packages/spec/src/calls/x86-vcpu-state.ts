@@ -6,7 +6,7 @@
 import { NATIVE_MSRS_TESTED, X86_MSR } from '../vocabulary/x86.js';
 import { ANY, always, arg, H, liveVcpu, SUCCESS, T, U, vcpuPrelude } from './dsl.js';
 import { IN, OUT, type Vocab } from './params.js';
-import type { CallSpec, InParam } from './types.js';
+import type { AppleHeader, CallSpec, InParam, Param, Row } from './types.js';
 
 const vcpuParam: InParam = { name: 'vcpu', dir: 'in', type: IN.vcpu('hv_vcpuid_t'), doc: 'the vCPU' };
 const MSR_NAMES: Vocab = {
@@ -21,20 +21,56 @@ const msrParam: InParam = {
 };
 const tested = (msr: number): boolean => NATIVE_MSRS_TESTED.includes(msr);
 
-const hv_vcpu_enable_native_msr: CallSpec = {
+/** What an x86 per-vCPU call's table entry states; {@link ownerCall} adds what every such call shares. */
+export interface OwnerCallFields
+  extends Omit<CallSpec, 'arch' | 'availability' | 'thread' | 'header' | 'params' | 'rows'> {
+  /** Default `macOS 10.10`, the first release of the x86 API. */
+  readonly availability?: string;
+  /** Default `hv.h`. */
+  readonly header?: AppleHeader;
+  /** The parameters after the vCPU handle. */
+  readonly params?: readonly Param[];
+  /** The rows after the vCPU prelude. */
+  readonly rows: readonly Row[];
+}
+
+/**
+ * An x86 call on a live vCPU that only its owner may make (hvf-facts §1.2 [H]): the vCPU handle is its
+ * first parameter and the vCPU prelude its first rows.
+ */
+export function ownerCall(f: OwnerCallFields): CallSpec {
+  const { name, summary, availability = 'macOS 10.10', header = 'hv.h', params = [], rows, ...rest } = f;
+  return {
+    name,
+    arch: 'x86_64',
+    summary,
+    availability,
+    thread: 'owner',
+    header,
+    ...rest,
+    params: [vcpuParam, ...params],
+    rows: [...vcpuPrelude(name), ...rows],
+  };
+}
+
+/** The row of a call that always works for the owner and changes nothing the API shows. */
+function unobservable(source: string): Row {
+  return {
+    id: 'ok',
+    when: 'the owner calls it on a live vCPU',
+    applies: always,
+    ret: SUCCESS,
+    result: 'nothing the VMM can observe through the API changes',
+    evidence: H,
+    source,
+  };
+}
+
+const hv_vcpu_enable_native_msr = ownerCall({
   name: 'hv_vcpu_enable_native_msr',
-  arch: 'x86_64',
   summary: 'Lets the guest access an MSR directly (no RDMSR/WRMSR exit for it), or takes that back.',
-  availability: 'macOS 10.10',
-  thread: 'owner',
-  header: 'hv.h',
-  params: [
-    vcpuParam,
-    msrParam,
-    { name: 'enable', dir: 'in', type: IN.bool(), doc: 'native access on or off' },
-  ],
+  params: [msrParam, { name: 'enable', dir: 'in', type: IN.bool(), doc: 'native access on or off' }],
   rows: [
-    ...vcpuPrelude('hv_vcpu_enable_native_msr'),
     {
       id: 'tested',
       when: "msr is one Apple's test makes native (STAR, LSTAR, CSTAR, FMASK, KERNEL_GS_BASE, TSC, TSC_AUX, SYSENTER_CS/ESP/EIP, FS_BASE, GS_BASE)",
@@ -59,18 +95,13 @@ const hv_vcpu_enable_native_msr: CallSpec = {
       source: 'hvf-facts §1.2 [H] names the call, not the MSRs it accepts',
     },
   ],
-};
+});
 
-const hv_vcpu_read_msr: CallSpec = {
+const hv_vcpu_read_msr = ownerCall({
   name: 'hv_vcpu_read_msr',
-  arch: 'x86_64',
   summary: "Reads one of a vCPU's model-specific registers.",
-  availability: 'macOS 10.10',
-  thread: 'owner',
-  header: 'hv.h',
-  params: [vcpuParam, msrParam, { name: 'value', dir: 'out', type: OUT.u64('uint64_t *'), doc: 'the value' }],
+  params: [msrParam, { name: 'value', dir: 'out', type: OUT.u64('uint64_t *'), doc: 'the value' }],
   rows: [
-    ...vcpuPrelude('hv_vcpu_read_msr'),
     {
       id: 'msr',
       when: 'the owner reads an MSR',
@@ -81,18 +112,13 @@ const hv_vcpu_read_msr: CallSpec = {
       source: 'hvf-facts §1.2: hv_vcpu_read_msr, 10.10 [H]; no test asserts a code or a value [U]',
     },
   ],
-};
+});
 
-const hv_vcpu_write_msr: CallSpec = {
+const hv_vcpu_write_msr = ownerCall({
   name: 'hv_vcpu_write_msr',
-  arch: 'x86_64',
   summary: "Writes one of a vCPU's model-specific registers.",
-  availability: 'macOS 10.10',
-  thread: 'owner',
-  header: 'hv.h',
-  params: [vcpuParam, msrParam, { name: 'value', dir: 'in', type: IN.u64('uint64_t'), doc: 'the value' }],
+  params: [msrParam, { name: 'value', dir: 'in', type: IN.u64('uint64_t'), doc: 'the value' }],
   rows: [
-    ...vcpuPrelude('hv_vcpu_write_msr'),
     {
       id: 'msr',
       when: 'the owner writes an MSR',
@@ -103,45 +129,20 @@ const hv_vcpu_write_msr: CallSpec = {
       source: 'hvf-facts §1.2: hv_vcpu_write_msr, 10.10 [H]; no test asserts a code [U]',
     },
   ],
-};
-
-/** A call on a live vCPU that only its owner may make and that always works for it. */
-function ownerCall(name: string, summary: string, source: string): CallSpec {
-  return {
-    name,
-    arch: 'x86_64',
-    summary,
-    availability: 'macOS 10.10',
-    thread: 'owner',
-    header: 'hv.h',
-    params: [vcpuParam],
-    rows: [
-      ...vcpuPrelude(name),
-      {
-        id: 'ok',
-        when: 'the owner calls it on a live vCPU',
-        applies: always,
-        ret: SUCCESS,
-        result: 'nothing the VMM can observe through the API changes',
-        evidence: H,
-        source,
-      },
-    ],
-  };
-}
+});
 
 export const X86_VCPU_STATE_CALLS: readonly CallSpec[] = [
   hv_vcpu_enable_native_msr,
   hv_vcpu_read_msr,
   hv_vcpu_write_msr,
-  ownerCall(
-    'hv_vcpu_flush',
-    "Writes back the vCPU's cached register and VMCS state.",
-    'hvf-facts §1.2, §1.7: "flush cached vCPU state"; accesses may be cached [H]',
-  ),
-  ownerCall(
-    'hv_vcpu_invalidate_tlb',
-    "Invalidates the vCPU's TLB.",
-    'hvf-facts §1.2: hv_vcpu_invalidate_tlb, 10.10 [H]',
-  ),
+  ownerCall({
+    name: 'hv_vcpu_flush',
+    summary: "Writes back the vCPU's cached register and VMCS state.",
+    rows: [unobservable('hvf-facts §1.2, §1.7: "flush cached vCPU state"; accesses may be cached [H]')],
+  }),
+  ownerCall({
+    name: 'hv_vcpu_invalidate_tlb',
+    summary: "Invalidates the vCPU's TLB.",
+    rows: [unobservable('hvf-facts §1.2: hv_vcpu_invalidate_tlb, 10.10 [H]')],
+  }),
 ];

@@ -13,12 +13,12 @@ import {
   VMCS,
   vmcsFieldWidth,
 } from '../vocabulary/x86.js';
-import { ANY, always, arg, H, liveVcpu, NOT_SUCCESS, SUCCESS, T, U, vcpuPrelude } from './dsl.js';
+import { ANY, always, arg, H, liveVcpu, NOT_SUCCESS, SUCCESS, T, U } from './dsl.js';
 import { IN, OUT, VOCABS, type Vocab } from './params.js';
 import { VMCS_CONTROL_CAPABILITY } from './registers.js';
-import type { CallSpec, InParam, SpecCall } from './types.js';
+import type { CallSpec, InParam, Row, SpecCall } from './types.js';
+import { ownerCall } from './x86-vcpu-state.js';
 
-const vcpuParam: InParam = { name: 'vcpu', dir: 'in', type: IN.vcpu('hv_vcpuid_t'), doc: 'the vCPU' };
 const vocab = (label: string, entries: Record<string, number>): Vocab => ({
   label,
   names: new Map(Object.entries(entries).map(([k, v]) => [k, BigInt(v)])),
@@ -52,16 +52,13 @@ function masksConsistent(v: unknown): string | undefined {
     : `allowed_0 0x${m.allowed_0.toString(16)} has bits allowed_1 0x${m.allowed_1.toString(16)} lacks (0x${bad.toString(16)}: "should not happen")`;
 }
 
-const hv_vmx_vcpu_get_cap_write_vmcs: CallSpec = {
+const hv_vmx_vcpu_get_cap_write_vmcs = ownerCall({
   name: 'hv_vmx_vcpu_get_cap_write_vmcs',
-  arch: 'x86_64',
   summary:
     'Reads the allowed-0 and allowed-1 masks the framework imposes on writes of a VMCS field of a vCPU.',
   availability: 'macOS 11.0',
-  thread: 'owner',
   header: 'hv_vmx.h',
   params: [
-    vcpuParam,
     fieldParam('the VMCS field encoding'),
     {
       name: 'allowed_0',
@@ -77,7 +74,6 @@ const hv_vmx_vcpu_get_cap_write_vmcs: CallSpec = {
     },
   ],
   rows: [
-    ...vcpuPrelude('hv_vmx_vcpu_get_cap_write_vmcs'),
     {
       id: 'control',
       when: 'field is a pin-based, CPU-based, secondary CPU-based, VM-entry or VM-exit control',
@@ -102,7 +98,7 @@ const hv_vmx_vcpu_get_cap_write_vmcs: CallSpec = {
       value: (_s, _c, v) => masksConsistent(v),
     },
   ],
-};
+});
 
 const hv_vmx_get_msr_info: CallSpec = {
   name: 'hv_vmx_get_msr_info',
@@ -173,8 +169,8 @@ function testedShadowAccess(s: SpecState, c: SpecCall): boolean {
 
 const fits = (field: number, value: bigint): boolean => value >> BigInt(vmcsFieldWidth(field)) === 0n;
 
-const shadowRows = (name: string) => [
-  ...vcpuPrelude(name),
+/** The rows every shadow-VMCS call starts with after the vCPU prelude. */
+const shadowRows: Row[] = [
   {
     id: 'no-shadow-vmcs',
     when: 'the host does not offer VMCS shadowing (bit 14 of the allowed-1 half of HV_VMX_CAP_PROCBASED2 is clear)',
@@ -187,15 +183,12 @@ const shadowRows = (name: string) => [
   },
 ];
 
-const hv_vmx_vcpu_set_shadow_access: CallSpec = {
+const hv_vmx_vcpu_set_shadow_access = ownerCall({
   name: 'hv_vmx_vcpu_set_shadow_access',
-  arch: 'x86_64',
   summary: "Sets whether a vCPU's guest may VMREAD and VMWRITE a field of its shadow VMCS without an exit.",
   availability: 'macOS 10.15',
-  thread: 'owner',
   header: 'hv_vmx.h',
   params: [
-    vcpuParam,
     fieldParam('the VMCS field encoding'),
     {
       name: 'flags',
@@ -205,7 +198,7 @@ const hv_vmx_vcpu_set_shadow_access: CallSpec = {
     },
   ],
   rows: [
-    ...shadowRows('hv_vmx_vcpu_set_shadow_access'),
+    ...shadowRows,
     {
       id: 'tested',
       when: "shadowing is offered and enabled in VMCS_CTRL_CPU_BASED2, field is one Apple's test shadows (VMCS_GUEST_ES, VMCS_RO_EXIT_QUALIFIC, VMCS_RO_IO_RCX) or VMCS_CTRL_EPTP, flags = READ | WRITE",
@@ -240,22 +233,19 @@ const hv_vmx_vcpu_set_shadow_access: CallSpec = {
       },
     },
   ],
-};
+});
 
-const hv_vmx_vcpu_write_shadow_vmcs: CallSpec = {
+const hv_vmx_vcpu_write_shadow_vmcs = ownerCall({
   name: 'hv_vmx_vcpu_write_shadow_vmcs',
-  arch: 'x86_64',
   summary: "Writes a field of a vCPU's shadow VMCS.",
   availability: 'macOS 10.15',
-  thread: 'owner',
   header: 'hv_vmx.h',
   params: [
-    vcpuParam,
     fieldParam('the VMCS field encoding'),
     { name: 'value', dir: 'in', type: IN.u64('uint64_t'), doc: 'the value' },
   ],
   rows: [
-    ...shadowRows('hv_vmx_vcpu_write_shadow_vmcs'),
+    ...shadowRows,
     {
       id: 'tested',
       when: "shadowing is offered and enabled, field is one Apple's test shadows and has READ | WRITE access",
@@ -288,22 +278,19 @@ const hv_vmx_vcpu_write_shadow_vmcs: CallSpec = {
       },
     },
   ],
-};
+});
 
-const hv_vmx_vcpu_read_shadow_vmcs: CallSpec = {
+const hv_vmx_vcpu_read_shadow_vmcs = ownerCall({
   name: 'hv_vmx_vcpu_read_shadow_vmcs',
-  arch: 'x86_64',
   summary: "Reads a field of a vCPU's shadow VMCS.",
   availability: 'macOS 10.15',
-  thread: 'owner',
   header: 'hv_vmx.h',
   params: [
-    vcpuParam,
     fieldParam('the VMCS field encoding'),
     { name: 'value', dir: 'out', type: OUT.u64('uint64_t *'), doc: 'the value' },
   ],
   rows: [
-    ...shadowRows('hv_vmx_vcpu_read_shadow_vmcs'),
+    ...shadowRows,
     {
       id: 'tested',
       when: "shadowing is offered and enabled, field is one Apple's test shadows and has READ | WRITE access",
@@ -325,7 +312,7 @@ const hv_vmx_vcpu_read_shadow_vmcs: CallSpec = {
       source: 'hvf-facts §1.2: hv_vmx_vcpu_read_shadow_vmcs, 10.15 [H]; other fields are untested [U]',
     },
   ],
-};
+});
 
 export const X86_VMX_EXTRA_CALLS: readonly CallSpec[] = [
   hv_vmx_vcpu_get_cap_write_vmcs,
