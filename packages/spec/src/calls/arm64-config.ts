@@ -7,6 +7,7 @@
 import type { HostMemory, Uva } from '../backend.js';
 import type { SpecState } from '../state.js';
 import { HV_CACHE_TYPE, HV_FEATURE_REG, HV_IPA_GRANULE } from '../vocabulary/arm64.js';
+import { HV } from '../vocabulary/returns.js';
 import { ANY, always, arg, H, NOT_SUCCESS, R, SUCCESS, U } from './dsl.js';
 import { IN, OUT, VOCABS } from './params.js';
 import type { CallSpec, InParam, Row, SpecCall } from './types.js';
@@ -305,8 +306,9 @@ function mappedFrom(s: SpecState, mem: number): boolean {
   return false;
 }
 
-/** Forgets a buffer that is no longer host memory the VMM may use. */
-function dropBuffer(s: SpecState, mem: number): void {
+/** Forgets the allocation at the call's uva: it is no longer host memory the VMM may use. */
+function deallocate(s: SpecState, c: SpecCall): void {
+  const mem = arg<Uva>(c, 'uva').mem.id;
   s.allocations.delete(mem);
   s.buffers.delete(mem);
 }
@@ -426,7 +428,7 @@ const hv_vm_deallocate: CallSpec = {
       source: 'hvf-facts §2.3: undocumented',
       dangerous: 'on the framework a partial free may leave part of the memory unmapped under the VMM',
       effect: (s, c, o) => {
-        if (o.ret === 0) dropBuffer(s, arg<Uva>(c, 'uva').mem.id);
+        if (o.ret === HV.HV_SUCCESS) deallocate(s, c);
       },
     },
     {
@@ -439,7 +441,7 @@ const hv_vm_deallocate: CallSpec = {
       source: 'hvf-facts §2.3: undocumented',
       dangerous: 'freeing host memory that guest mappings still use',
       effect: (s, c, o) => {
-        if (o.ret === 0) dropBuffer(s, arg<Uva>(c, 'uva').mem.id);
+        if (o.ret === HV.HV_SUCCESS) deallocate(s, c);
       },
     },
     {
@@ -450,7 +452,7 @@ const hv_vm_deallocate: CallSpec = {
       result: 'the memory is gone: the buffer may no longer be used',
       evidence: H,
       source: 'hvf-facts §2.3: hv_vm_deallocate (12.1) [H]',
-      effect: (s, c) => dropBuffer(s, arg<Uva>(c, 'uva').mem.id),
+      effect: deallocate,
     },
   ],
 };
