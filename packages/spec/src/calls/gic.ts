@@ -34,8 +34,8 @@ import {
   vcpuOf,
   vcpuPrelude,
 } from './dsl.js';
-import { IN, type InType, OUT, VOCABS } from './params.js';
-import type { AppleHeader, CallSpec, InParam, OutParam, Row, SpecCall } from './types.js';
+import { IN, type InType, OUT, VOCABS, valueIn, valueOut } from './params.js';
+import type { AppleHeader, CallSpec, InParam, Row, SpecCall } from './types.js';
 
 const U64_END = 1n << 64n;
 
@@ -814,21 +814,13 @@ function distributorRows(set: boolean): Row[] {
   ];
 }
 
-const valueIn = (doc: string): InParam => ({ name: 'value', dir: 'in', type: IN.u64('uint64_t'), doc });
-const valueOut = (): OutParam => ({
-  name: 'value',
-  dir: 'out',
-  type: OUT.u64('uint64_t *'),
-  doc: 'the register',
-});
-
 const distributor: CallSpec[] = [
   spec(
     'hv_gic_get_distributor_reg',
     'hv_gic.h',
     'process',
     'Reads a GIC distributor register.',
-    [distributorParam, valueOut()],
+    [distributorParam, valueOut('the register')],
     distributorRows(false),
   ),
   spec(
@@ -908,7 +900,11 @@ function vcpuRegisterPair(opts: {
       'hv_gic.h',
       'owner',
       `Reads a GIC ${opts.what} register of a vCPU.`,
-      [vcpuParam, { name: 'reg', dir: 'in', type: opts.type, doc: `the ${opts.what} register` }, valueOut()],
+      [
+        vcpuParam,
+        { name: 'reg', dir: 'in', type: opts.type, doc: `the ${opts.what} register` },
+        valueOut('the register'),
+      ],
       rows(false),
     ),
     spec(
@@ -1056,7 +1052,7 @@ const msi: CallSpec[] = [
     'hv_gic.h',
     'process',
     "Reads a register of the GIC's MSI frame.",
-    [msiParam, valueOut()],
+    [msiParam, valueOut('the register')],
     msiRows(false),
   ),
   spec(

@@ -5,7 +5,7 @@
  */
 import { NATIVE_MSRS_TESTED, X86_MSR } from '../vocabulary/x86.js';
 import { ANY, always, arg, H, liveVcpu, SUCCESS, T, U, vcpuPrelude } from './dsl.js';
-import { IN, OUT, type Vocab } from './params.js';
+import { IN, type Vocab, valueIn, valueOut } from './params.js';
 import type { AppleHeader, CallSpec, InParam, Param, Row } from './types.js';
 
 const vcpuParam: InParam = { name: 'vcpu', dir: 'in', type: IN.vcpu('hv_vcpuid_t'), doc: 'the vCPU' };
@@ -97,44 +97,33 @@ const hv_vcpu_enable_native_msr = ownerCall({
   ],
 });
 
-const hv_vcpu_read_msr = ownerCall({
-  name: 'hv_vcpu_read_msr',
-  summary: "Reads one of a vCPU's model-specific registers.",
-  params: [msrParam, { name: 'value', dir: 'out', type: OUT.u64('uint64_t *'), doc: 'the value' }],
-  rows: [
-    {
-      id: 'msr',
-      when: 'the owner reads an MSR',
-      applies: always,
-      ret: ANY,
-      result: 'which MSRs the framework reads, and their values, are undocumented',
-      evidence: U,
-      source: 'hvf-facts §1.2: hv_vcpu_read_msr, 10.10 [H]; no test asserts a code or a value [U]',
-    },
-  ],
-});
-
-const hv_vcpu_write_msr = ownerCall({
-  name: 'hv_vcpu_write_msr',
-  summary: "Writes one of a vCPU's model-specific registers.",
-  params: [msrParam, { name: 'value', dir: 'in', type: IN.u64('uint64_t'), doc: 'the value' }],
-  rows: [
-    {
-      id: 'msr',
-      when: 'the owner writes an MSR',
-      applies: always,
-      ret: ANY,
-      result: 'which MSRs and values the framework accepts is undocumented',
-      evidence: U,
-      source: 'hvf-facts §1.2: hv_vcpu_write_msr, 10.10 [H]; no test asserts a code [U]',
-    },
-  ],
-});
+/** `hv_vcpu_read_msr` and `hv_vcpu_write_msr`: which MSRs and values they take is undocumented. */
+function msrAccess(name: 'hv_vcpu_read_msr' | 'hv_vcpu_write_msr'): CallSpec {
+  const read = name === 'hv_vcpu_read_msr';
+  return ownerCall({
+    name,
+    summary: `${read ? 'Reads' : 'Writes'} one of a vCPU's model-specific registers.`,
+    params: [msrParam, read ? valueOut() : valueIn()],
+    rows: [
+      {
+        id: 'msr',
+        when: `the owner ${read ? 'reads' : 'writes'} an MSR`,
+        applies: always,
+        ret: ANY,
+        result: read
+          ? 'which MSRs the framework reads, and their values, are undocumented'
+          : 'which MSRs and values the framework accepts is undocumented',
+        evidence: U,
+        source: `hvf-facts §1.2: ${name}, 10.10 [H]; no test asserts a code${read ? ' or a value' : ''} [U]`,
+      },
+    ],
+  });
+}
 
 export const X86_VCPU_STATE_CALLS: readonly CallSpec[] = [
   hv_vcpu_enable_native_msr,
-  hv_vcpu_read_msr,
-  hv_vcpu_write_msr,
+  msrAccess('hv_vcpu_read_msr'),
+  msrAccess('hv_vcpu_write_msr'),
   ownerCall({
     name: 'hv_vcpu_flush',
     summary: "Writes back the vCPU's cached register and VMCS state.",

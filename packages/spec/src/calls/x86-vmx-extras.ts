@@ -14,7 +14,7 @@ import {
   vmcsFieldWidth,
 } from '../vocabulary/x86.js';
 import { ANY, always, arg, H, liveVcpu, NOT_SUCCESS, SUCCESS, T, U } from './dsl.js';
-import { IN, OUT, VOCABS, type Vocab } from './params.js';
+import { IN, OUT, VOCABS, type Vocab, valueIn, valueOut } from './params.js';
 import { VMCS_CONTROL_CAPABILITY } from './registers.js';
 import type { CallSpec, InParam, Row, SpecCall } from './types.js';
 import { ownerCall } from './x86-vcpu-state.js';
@@ -110,7 +110,7 @@ const hv_vmx_get_msr_info: CallSpec = {
   header: 'hv_vmx.h',
   params: [
     { name: 'field', dir: 'in', type: IN.u64('hv_vmx_msr_info_t', MSR_INFO_VOCAB), doc: 'what to read' },
-    { name: 'value', dir: 'out', type: OUT.u64('uint64_t *'), doc: 'the information' },
+    valueOut('the information'),
   ],
   rows: [
     {
@@ -235,89 +235,67 @@ const hv_vmx_vcpu_set_shadow_access = ownerCall({
   ],
 });
 
-const hv_vmx_vcpu_write_shadow_vmcs = ownerCall({
-  name: 'hv_vmx_vcpu_write_shadow_vmcs',
-  summary: "Writes a field of a vCPU's shadow VMCS.",
-  availability: 'macOS 10.15',
-  header: 'hv_vmx.h',
-  params: [
-    fieldParam('the VMCS field encoding'),
-    { name: 'value', dir: 'in', type: IN.u64('uint64_t'), doc: 'the value' },
-  ],
-  rows: [
-    ...shadowRows,
-    {
-      id: 'tested',
-      when: "shadowing is offered and enabled, field is one Apple's test shadows and has READ | WRITE access",
-      applies: testedShadowAccess,
-      requires: (env) => hostHasShadowVmcs(env) === true,
-      ret: SUCCESS,
-      result: 'the shadow VMCS field holds the value (the guest VMREADs it)',
-      evidence: T,
-      source:
-        "hvf-facts §1.8: Apple's test writes these shadow fields, HV_SUCCESS, and its guest reads the values [T]",
-      effect: (s, c) => {
-        const v = liveVcpu(s, c);
-        const field = arg<number>(c, 'field');
-        const value = arg<bigint>(c, 'value');
-        // A value wider than the field: what the framework stores is undocumented.
-        if (fits(field, value)) v.shadow.set(field, value);
-        else v.shadow.delete(field);
-      },
-    },
-    {
-      id: 'other',
-      when: 'any other field or access, or shadowing not enabled in the controls',
-      applies: always,
-      ret: ANY,
-      result: 'undocumented; on HV_SUCCESS the field holds some value the spec does not predict',
-      evidence: U,
-      source: 'hvf-facts §1.2: hv_vmx_vcpu_write_shadow_vmcs, 10.15 [H]; other fields are untested [U]',
-      effect: (s, c) => {
-        liveVcpu(s, c).shadow.delete(arg<number>(c, 'field'));
-      },
-    },
-  ],
-});
+/** A tested shadow VMCS write: the field holds the value, unless it is wider than the field. */
+function writeShadow(s: SpecState, c: SpecCall): void {
+  const v = liveVcpu(s, c);
+  const field = arg<number>(c, 'field');
+  const value = arg<bigint>(c, 'value');
+  // A value wider than the field: what the framework stores is undocumented.
+  if (fits(field, value)) v.shadow.set(field, value);
+  else v.shadow.delete(field);
+}
 
-const hv_vmx_vcpu_read_shadow_vmcs = ownerCall({
-  name: 'hv_vmx_vcpu_read_shadow_vmcs',
-  summary: "Reads a field of a vCPU's shadow VMCS.",
-  availability: 'macOS 10.15',
-  header: 'hv_vmx.h',
-  params: [
-    fieldParam('the VMCS field encoding'),
-    { name: 'value', dir: 'out', type: OUT.u64('uint64_t *'), doc: 'the value' },
-  ],
-  rows: [
-    ...shadowRows,
-    {
-      id: 'tested',
-      when: "shadowing is offered and enabled, field is one Apple's test shadows and has READ | WRITE access",
-      applies: testedShadowAccess,
-      requires: (env) => hostHasShadowVmcs(env) === true,
-      ret: SUCCESS,
-      result: 'value = what the VMM or, since, the guest wrote there',
-      evidence: T,
-      source: "hvf-facts §1.8: Apple's test reads back the values its guest VMWRITEs into these fields [T]",
-      expect: (s, c) => liveVcpu(s, c).shadow.get(arg<number>(c, 'field')),
-    },
-    {
-      id: 'other',
-      when: 'any other field or access, or shadowing not enabled in the controls',
-      applies: always,
-      ret: ANY,
-      result: 'undocumented',
-      evidence: U,
-      source: 'hvf-facts §1.2: hv_vmx_vcpu_read_shadow_vmcs, 10.15 [H]; other fields are untested [U]',
-    },
-  ],
-});
+/** `hv_vmx_vcpu_read_shadow_vmcs` and `hv_vmx_vcpu_write_shadow_vmcs`: defined on the fields Apple's test shadows. */
+function shadowVmcsAccess(name: 'hv_vmx_vcpu_read_shadow_vmcs' | 'hv_vmx_vcpu_write_shadow_vmcs'): CallSpec {
+  const read = name === 'hv_vmx_vcpu_read_shadow_vmcs';
+  return ownerCall({
+    name,
+    summary: `${read ? 'Reads' : 'Writes'} a field of a vCPU's shadow VMCS.`,
+    availability: 'macOS 10.15',
+    header: 'hv_vmx.h',
+    params: [fieldParam('the VMCS field encoding'), read ? valueOut() : valueIn()],
+    rows: [
+      ...shadowRows,
+      {
+        id: 'tested',
+        when: "shadowing is offered and enabled, field is one Apple's test shadows and has READ | WRITE access",
+        applies: testedShadowAccess,
+        requires: (env) => hostHasShadowVmcs(env) === true,
+        ret: SUCCESS,
+        result: read
+          ? 'value = what the VMM or, since, the guest wrote there'
+          : 'the shadow VMCS field holds the value (the guest VMREADs it)',
+        evidence: T,
+        source: read
+          ? "hvf-facts §1.8: Apple's test reads back the values its guest VMWRITEs into these fields [T]"
+          : "hvf-facts §1.8: Apple's test writes these shadow fields, HV_SUCCESS, and its guest reads the values [T]",
+        ...(read
+          ? { expect: (s: SpecState, c: SpecCall) => liveVcpu(s, c).shadow.get(arg<number>(c, 'field')) }
+          : { effect: writeShadow }),
+      },
+      {
+        id: 'other',
+        when: 'any other field or access, or shadowing not enabled in the controls',
+        applies: always,
+        ret: ANY,
+        result: read
+          ? 'undocumented'
+          : 'undocumented; on HV_SUCCESS the field holds some value the spec does not predict',
+        evidence: U,
+        source: `hvf-facts §1.2: ${name}, 10.15 [H]; other fields are untested [U]`,
+        // A write outside the tested cases may have stored anything.
+        ...(read
+          ? {}
+          : { effect: (s: SpecState, c: SpecCall) => liveVcpu(s, c).shadow.delete(arg<number>(c, 'field')) }),
+      },
+    ],
+  });
+}
 
 export const X86_VMX_EXTRA_CALLS: readonly CallSpec[] = [
   hv_vmx_vcpu_get_cap_write_vmcs,
   hv_vmx_get_msr_info,
   hv_vmx_vcpu_set_shadow_access,
-  hv_vmx_vcpu_read_shadow_vmcs,
-  hv_vmx_vcpu_write_shadow_vmcs,
+  shadowVmcsAccess('hv_vmx_vcpu_read_shadow_vmcs'),
+  shadowVmcsAccess('hv_vmx_vcpu_write_shadow_vmcs'),
 ];

@@ -34,7 +34,7 @@ import {
 import { execTimeSpec } from './exec-time.js';
 import { vcpuDestroySpec, vmDestroySpec } from './lifecycle.js';
 import { mapRows, protectRows, unmapRows } from './memory.js';
-import { IN, OUT, VOCABS } from './params.js';
+import { IN, OUT, VOCABS, valueIn, valueOut } from './params.js';
 import {
   truncateToField,
   VMCS_CONTROL_CAPABILITY,
@@ -44,7 +44,7 @@ import {
   X86_REG_EXACT,
   X86_REG_SIGNIFICANT,
 } from './registers.js';
-import type { CallSpec, InParam, OutParam, Row, SpecCall } from './types.js';
+import type { CallSpec, InParam, Row, SpecCall } from './types.js';
 import { X86_FPSTATE_TSC_CALLS } from './x86-fpstate-tsc.js';
 import { ownerCall, X86_VCPU_STATE_CALLS } from './x86-vcpu-state.js';
 import { X86_VMX_EXTRA_CALLS } from './x86-vmx-extras.js';
@@ -52,7 +52,6 @@ import { X86_VMX_EXTRA_CALLS } from './x86-vmx-extras.js';
 const VM_OPTIONS_MASK = Object.values(HV_VM_OPTIONS).reduce((a, b) => a | b, 0);
 const VCPU_OPTIONS_MASK = Object.values(HV_VCPU_OPTIONS).reduce((a, b) => a | b, 0);
 const VMX_CAP_IDS = new Set<number>(Object.values(HV_VMX_CAP));
-const u64Out = (doc: string): OutParam => ({ name: 'value', dir: 'out', type: OUT.u64('uint64_t *'), doc });
 
 function liveCount(s: SpecState): number {
   return s.vcpus.size;
@@ -88,7 +87,7 @@ const hv_capability: CallSpec = {
       type: IN.u32('hv_capability_t', VOCABS.cap),
       doc: 'HV_CAP_VCPUMAX or HV_CAP_ADDRSPACEMAX',
     },
-    u64Out('the capability value'),
+    valueOut('the capability value'),
   ],
   rows: [
     {
@@ -466,7 +465,7 @@ const regParam: InParam = {
 const hv_vcpu_read_register = ownerCall({
   name: 'hv_vcpu_read_register',
   summary: 'Reads an architectural register of a vCPU.',
-  params: [regParam, u64Out('the value')],
+  params: [regParam, valueOut('the value')],
   rows: [
     {
       id: 'bad-reg',
@@ -500,7 +499,7 @@ const hv_vcpu_read_register = ownerCall({
 const hv_vcpu_write_register = ownerCall({
   name: 'hv_vcpu_write_register',
   summary: 'Writes an architectural register of a vCPU.',
-  params: [regParam, { name: 'value', dir: 'in', type: IN.u64('uint64_t'), doc: 'the value' }],
+  params: [regParam, valueIn()],
   rows: [
     {
       id: 'bad-reg',
@@ -558,7 +557,7 @@ const hv_vmx_read_capability: CallSpec = {
   header: 'hv_vmx.h',
   params: [
     { name: 'field', dir: 'in', type: IN.u32('hv_vmx_capability_t', VOCABS.vmxCap), doc: 'the capability' },
-    u64Out('the capability value'),
+    valueOut('the capability value'),
   ],
   rows: [
     {
@@ -613,7 +612,7 @@ const hv_vmx_vcpu_read_vmcs = ownerCall({
   name: 'hv_vmx_vcpu_read_vmcs',
   summary: "Reads a field of a vCPU's VMCS.",
   header: 'hv_vmx.h',
-  params: [fieldParam, u64Out('the value')],
+  params: [fieldParam, valueOut('the value')],
   // Exit reasons read as the VMM reads them: VMX_REASON_* names in a trace's expectation.
   valueVocab: (args) => (args[1] === VMCS.VMCS_RO_EXIT_REASON ? VOCABS.vmxReason : undefined),
   rows: [
@@ -673,7 +672,7 @@ const hv_vmx_vcpu_write_vmcs = ownerCall({
   name: 'hv_vmx_vcpu_write_vmcs',
   summary: "Writes a field of a vCPU's VMCS.",
   header: 'hv_vmx.h',
-  params: [fieldParam, { name: 'value', dir: 'in', type: IN.u64('uint64_t'), doc: 'the value' }],
+  params: [fieldParam, valueIn()],
   rows: [
     {
       id: 'not-writable',
