@@ -24,11 +24,11 @@ import {
   liveVcpu,
   NOT_SUCCESS,
   noVmRow,
+  ownerCall,
   R,
   SUCCESS,
   T,
   U,
-  vcpuPrelude,
 } from './dsl.js';
 import { execTimeSpec } from './exec-time.js';
 import { GIC_CALLS } from './gic.js';
@@ -39,7 +39,7 @@ import type { CallSpec, InParam, Outcome, Row, SpecCall } from './types.js';
 import { badVmConfig, storeInVmConfig, vmConfigOf } from './vm-config.js';
 import { interruptRows } from './x86.js';
 
-const vcpuParam: InParam = { name: 'vcpu', dir: 'in', type: IN.vcpu('hv_vcpu_t'), doc: 'the vCPU' };
+const _vcpuParam: InParam = { name: 'vcpu', dir: 'in', type: IN.vcpu('hv_vcpu_t'), doc: 'the vCPU' };
 const configParam: InParam = {
   name: 'config',
   dir: 'in',
@@ -549,20 +549,13 @@ function accessorPair(opts: {
     : [];
   const availability = opts.availability ?? 'macOS 11.0';
   return [
-    {
+    ownerCall({
       name: opts.get,
       arch: 'arm64',
       summary: `Reads ${opts.summary}.`,
       availability,
-      thread: 'owner',
-      header: 'hv_vcpu.h',
-      params: [
-        vcpuParam,
-        ...selParams,
-        { name: valueName, dir: 'out', type: opts.valueParam.out, doc: valueDoc },
-      ],
+      params: [...selParams, { name: valueName, dir: 'out', type: opts.valueParam.out, doc: valueDoc }],
       rows: [
-        ...vcpuPrelude(opts.get),
         ...badSel,
         {
           id: 'ok',
@@ -575,21 +568,14 @@ function accessorPair(opts: {
           expect: (s, c) => opts.read(liveVcpu(s, c), sel(c)),
         },
       ],
-    },
-    {
+    }),
+    ownerCall({
       name: opts.set,
       arch: 'arm64',
       summary: `Writes ${opts.summary}.`,
       availability,
-      thread: 'owner',
-      header: 'hv_vcpu.h',
-      params: [
-        vcpuParam,
-        ...selParams,
-        { name: valueName, dir: 'in', type: opts.valueParam.in, doc: valueDoc },
-      ],
+      params: [...selParams, { name: valueName, dir: 'in', type: opts.valueParam.in, doc: valueDoc }],
       rows: [
-        ...vcpuPrelude(opts.set),
         ...badSel,
         {
           id: 'ok',
@@ -627,7 +613,7 @@ function accessorPair(opts: {
             ]
           : []),
       ],
-    },
+    }),
   ];
 }
 
@@ -795,17 +781,13 @@ const registers: CallSpec[] = [
   ),
 ];
 
-const hv_vcpu_run: CallSpec = {
+const hv_vcpu_run = ownerCall({
   name: 'hv_vcpu_run',
   arch: 'arm64',
   summary: 'Runs a vCPU until its next exit; fills the exit record.',
-  availability: 'macOS 11.0',
-  thread: 'owner',
-  header: 'hv_vcpu.h',
   runsGuest: true,
   async: true,
   params: [
-    vcpuParam,
     {
       name: 'exit',
       dir: 'out',
@@ -815,7 +797,6 @@ const hv_vcpu_run: CallSpec = {
     },
   ],
   rows: [
-    ...vcpuPrelude('hv_vcpu_run'),
     {
       id: 'canceled',
       when: 'an hv_vcpus_exit is pending for the vCPU',
@@ -858,7 +839,7 @@ const hv_vcpu_run: CallSpec = {
       },
     },
   ],
-};
+});
 
 const hv_vcpus_exit: CallSpec = {
   name: 'hv_vcpus_exit',

@@ -5,10 +5,9 @@
  */
 import type { Uva } from '../backend.js';
 import { HV_FPSTATE_SIZE_TESTED } from '../vocabulary/x86.js';
-import { ANY, always, arg, H, NOT_SUCCESS, noVmRow, SUCCESS, T, U } from './dsl.js';
+import { ANY, always, arg, H, NOT_SUCCESS, noVmRow, ownerCall, SUCCESS, T, U } from './dsl.js';
 import { IN } from './params.js';
 import type { CallSpec, Row } from './types.js';
-import { ownerCall } from './x86-vcpu-state.js';
 
 function fpstateSpec(name: 'hv_vcpu_read_fpstate' | 'hv_vcpu_write_fpstate'): CallSpec {
   const read = name === 'hv_vcpu_read_fpstate';
@@ -50,6 +49,7 @@ function fpstateSpec(name: 'hv_vcpu_read_fpstate' | 'hv_vcpu_write_fpstate'): Ca
   ];
   return ownerCall({
     name,
+    arch: 'x86_64',
     summary: read
       ? "Reads a vCPU's floating-point and SIMD state (the host's XSAVE layout) into a buffer."
       : "Sets a vCPU's floating-point and SIMD state from a buffer (the host's XSAVE layout).",
@@ -92,6 +92,7 @@ const hv_vm_sync_tsc: CallSpec = {
 
 const hv_vmx_vcpu_set_apic_address = ownerCall({
   name: 'hv_vmx_vcpu_set_apic_address',
+  arch: 'x86_64',
   summary: "Sets the guest-physical address of a vCPU's APIC.",
   header: 'hv_vmx.h',
   params: [

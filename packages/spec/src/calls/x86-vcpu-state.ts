@@ -4,11 +4,10 @@
  * @module
  */
 import { NATIVE_MSRS_TESTED, X86_MSR } from '../vocabulary/x86.js';
-import { ANY, always, arg, H, liveVcpu, SUCCESS, T, U, vcpuPrelude } from './dsl.js';
+import { ANY, always, arg, H, liveVcpu, ownerCall, SUCCESS, T, U } from './dsl.js';
 import { IN, type Vocab, valueIn, valueOut } from './params.js';
-import type { AppleHeader, CallSpec, InParam, Param, Row } from './types.js';
+import type { CallSpec, InParam, Row } from './types.js';
 
-const vcpuParam: InParam = { name: 'vcpu', dir: 'in', type: IN.vcpu('hv_vcpuid_t'), doc: 'the vCPU' };
 const MSR_NAMES: Vocab = {
   label: 'MSR_IA32_*',
   names: new Map(Object.entries(X86_MSR).map(([k, v]) => [k, BigInt(v)])),
@@ -20,38 +19,6 @@ const msrParam: InParam = {
   doc: 'the MSR number',
 };
 const tested = (msr: number): boolean => NATIVE_MSRS_TESTED.includes(msr);
-
-/** What an x86 per-vCPU call's table entry states; {@link ownerCall} adds what every such call shares. */
-export interface OwnerCallFields
-  extends Omit<CallSpec, 'arch' | 'availability' | 'thread' | 'header' | 'params' | 'rows'> {
-  /** Default `macOS 10.10`, the first release of the x86 API. */
-  readonly availability?: string;
-  /** Default `hv.h`. */
-  readonly header?: AppleHeader;
-  /** The parameters after the vCPU handle. */
-  readonly params?: readonly Param[];
-  /** The rows after the vCPU prelude. */
-  readonly rows: readonly Row[];
-}
-
-/**
- * An x86 call on a live vCPU that only its owner may make (hvf-facts §1.2 [H]): the vCPU handle is its
- * first parameter and the vCPU prelude its first rows.
- */
-export function ownerCall(f: OwnerCallFields): CallSpec {
-  const { name, summary, availability = 'macOS 10.10', header = 'hv.h', params = [], rows, ...rest } = f;
-  return {
-    name,
-    arch: 'x86_64',
-    summary,
-    availability,
-    thread: 'owner',
-    header,
-    ...rest,
-    params: [vcpuParam, ...params],
-    rows: [...vcpuPrelude(name), ...rows],
-  };
-}
 
 /** The row of a call that always works for the owner and changes nothing the API shows. */
 function unobservable(source: string): Row {
@@ -68,6 +35,7 @@ function unobservable(source: string): Row {
 
 const hv_vcpu_enable_native_msr = ownerCall({
   name: 'hv_vcpu_enable_native_msr',
+  arch: 'x86_64',
   summary: 'Lets the guest access an MSR directly (no RDMSR/WRMSR exit for it), or takes that back.',
   params: [msrParam, { name: 'enable', dir: 'in', type: IN.bool(), doc: 'native access on or off' }],
   rows: [
@@ -102,6 +70,7 @@ function msrAccess(name: 'hv_vcpu_read_msr' | 'hv_vcpu_write_msr'): CallSpec {
   const read = name === 'hv_vcpu_read_msr';
   return ownerCall({
     name,
+    arch: 'x86_64',
     summary: `${read ? 'Reads' : 'Writes'} one of a vCPU's model-specific registers.`,
     params: [msrParam, read ? valueOut() : valueIn()],
     rows: [
@@ -126,11 +95,13 @@ export const X86_VCPU_STATE_CALLS: readonly CallSpec[] = [
   msrAccess('hv_vcpu_write_msr'),
   ownerCall({
     name: 'hv_vcpu_flush',
+    arch: 'x86_64',
     summary: "Writes back the vCPU's cached register and VMCS state.",
     rows: [unobservable('hvf-facts §1.2, §1.7: "flush cached vCPU state"; accesses may be cached [H]')],
   }),
   ownerCall({
     name: 'hv_vcpu_invalidate_tlb',
+    arch: 'x86_64',
     summary: "Invalidates the vCPU's TLB.",
     rows: [unobservable('hvf-facts §1.2: hv_vcpu_invalidate_tlb, 10.10 [H]')],
   }),

@@ -13,11 +13,10 @@ import {
   VMCS,
   vmcsFieldWidth,
 } from '../vocabulary/x86.js';
-import { ANY, always, arg, H, liveVcpu, NOT_SUCCESS, SUCCESS, T, U } from './dsl.js';
+import { ANY, always, arg, H, liveVcpu, NOT_SUCCESS, ownerCall, SUCCESS, T, U } from './dsl.js';
 import { IN, OUT, VOCABS, type Vocab, valueIn, valueOut } from './params.js';
 import { VMCS_CONTROL_CAPABILITY } from './registers.js';
 import type { CallSpec, InParam, Row, SpecCall } from './types.js';
-import { ownerCall } from './x86-vcpu-state.js';
 
 const vocab = (label: string, entries: Record<string, number>): Vocab => ({
   label,
@@ -54,6 +53,7 @@ function masksConsistent(v: unknown): string | undefined {
 
 const hv_vmx_vcpu_get_cap_write_vmcs = ownerCall({
   name: 'hv_vmx_vcpu_get_cap_write_vmcs',
+  arch: 'x86_64',
   summary:
     'Reads the allowed-0 and allowed-1 masks the framework imposes on writes of a VMCS field of a vCPU.',
   availability: 'macOS 11.0',
@@ -185,6 +185,7 @@ const shadowRows: Row[] = [
 
 const hv_vmx_vcpu_set_shadow_access = ownerCall({
   name: 'hv_vmx_vcpu_set_shadow_access',
+  arch: 'x86_64',
   summary: "Sets whether a vCPU's guest may VMREAD and VMWRITE a field of its shadow VMCS without an exit.",
   availability: 'macOS 10.15',
   header: 'hv_vmx.h',
@@ -250,6 +251,7 @@ function shadowVmcsAccess(name: 'hv_vmx_vcpu_read_shadow_vmcs' | 'hv_vmx_vcpu_wr
   const read = name === 'hv_vmx_vcpu_read_shadow_vmcs';
   return ownerCall({
     name,
+    arch: 'x86_64',
     summary: `${read ? 'Reads' : 'Writes'} a field of a vCPU's shadow VMCS.`,
     availability: 'macOS 10.15',
     header: 'hv_vmx.h',

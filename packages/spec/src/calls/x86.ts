@@ -26,6 +26,7 @@ import {
   liveVcpu,
   NOT_SUCCESS,
   noVmRow,
+  ownerCall,
   R,
   SUCCESS,
   T,
@@ -46,7 +47,7 @@ import {
 } from './registers.js';
 import type { CallSpec, InParam, Row, SpecCall } from './types.js';
 import { X86_FPSTATE_TSC_CALLS } from './x86-fpstate-tsc.js';
-import { ownerCall, X86_VCPU_STATE_CALLS } from './x86-vcpu-state.js';
+import { X86_VCPU_STATE_CALLS } from './x86-vcpu-state.js';
 import { X86_VMX_EXTRA_CALLS } from './x86-vmx-extras.js';
 
 const VM_OPTIONS_MASK = Object.values(HV_VM_OPTIONS).reduce((a, b) => a | b, 0);
@@ -428,6 +429,7 @@ const hv_vcpu_destroy = vcpuDestroySpec('x86_64', 'macOS 10.10', {
 
 const hv_vcpu_set_space = ownerCall({
   name: 'hv_vcpu_set_space',
+  arch: 'x86_64',
   summary: 'Sets the address space a vCPU uses.',
   availability: 'macOS 10.15',
   params: [memParams.asid],
@@ -464,6 +466,7 @@ const regParam: InParam = {
 
 const hv_vcpu_read_register = ownerCall({
   name: 'hv_vcpu_read_register',
+  arch: 'x86_64',
   summary: 'Reads an architectural register of a vCPU.',
   params: [regParam, valueOut('the value')],
   rows: [
@@ -498,6 +501,7 @@ const hv_vcpu_read_register = ownerCall({
 
 const hv_vcpu_write_register = ownerCall({
   name: 'hv_vcpu_write_register',
+  arch: 'x86_64',
   summary: 'Writes an architectural register of a vCPU.',
   params: [regParam, valueIn()],
   rows: [
@@ -610,6 +614,7 @@ const vmcsNotAccessible = (c: SpecCall): boolean => {
 
 const hv_vmx_vcpu_read_vmcs = ownerCall({
   name: 'hv_vmx_vcpu_read_vmcs',
+  arch: 'x86_64',
   summary: "Reads a field of a vCPU's VMCS.",
   header: 'hv_vmx.h',
   params: [fieldParam, valueOut('the value')],
@@ -670,6 +675,7 @@ function capabilityAllows(s: SpecState, field: number, value: bigint): boolean |
 
 const hv_vmx_vcpu_write_vmcs = ownerCall({
   name: 'hv_vmx_vcpu_write_vmcs',
+  arch: 'x86_64',
   summary: "Writes a field of a vCPU's VMCS.",
   header: 'hv_vmx.h',
   params: [fieldParam, valueIn()],
@@ -763,6 +769,7 @@ const runRows: Row[] = [
 
 const hv_vcpu_run = ownerCall({
   name: 'hv_vcpu_run',
+  arch: 'x86_64',
   summary: 'Runs a vCPU until its next exit, including exits the kernel handled (deprecated in macOS 11).',
   availability: 'macOS 10.10, deprecated 11.0',
   deprecated: 'macOS 11.0: use hv_vcpu_run_until',
@@ -773,6 +780,7 @@ const hv_vcpu_run = ownerCall({
 
 const hv_vcpu_run_until = ownerCall({
   name: 'hv_vcpu_run_until',
+  arch: 'x86_64',
   summary: 'Runs a vCPU until an exit the framework did not handle, or a deadline.',
   availability: 'macOS 10.15',
   runsGuest: true,
