@@ -8,7 +8,7 @@ import type { HostMemory, Uva } from '../backend.js';
 import type { SpecState } from '../state.js';
 import { HV_CACHE_TYPE, HV_FEATURE_REG, HV_IPA_GRANULE } from '../vocabulary/arm64.js';
 import { HV } from '../vocabulary/returns.js';
-import { ANY, always, arg, H, NOT_SUCCESS, R, SUCCESS, U } from './dsl.js';
+import { ANY, always, arg, expectNew, H, NOT_SUCCESS, R, SUCCESS, U } from './dsl.js';
 import { IN, OUT, VOCABS } from './params.js';
 import type { CallSpec, InParam, Row, SpecCall } from './types.js';
 import { badVmConfig, storeInVmConfig, vmConfigOf } from './vm-config.js';
@@ -71,10 +71,7 @@ const hv_vcpu_config_create: CallSpec = {
       result: 'config = a new object describing the host vCPU',
       evidence: H,
       source: 'hvf-facts §2.4: hv_vcpu_config_create; "These do not need a VM" [H]',
-      value: (s, _c, v) =>
-        typeof v === 'number' && !s.vcpuConfigs.has(v)
-          ? undefined
-          : `config: expected a new object, got ${String(v)}`,
+      value: expectNew('config', 'a new object', (s) => s.vcpuConfigs),
       effect: (s, _c, o) => {
         s.vcpuConfigs.add(Number(o.value));
       },

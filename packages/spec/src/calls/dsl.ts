@@ -135,6 +135,19 @@ export function noVmRow(source: string, evidence: Evidence = U): Row {
   };
 }
 
+/**
+ * The out-value check of a call that makes a handle or an object: a number the state does not hold yet.
+ * `what` names the out parameter and what it is (`config`, `a new object`).
+ */
+export function expectNew(
+  name: string,
+  what: string,
+  held: (s: SpecState) => { has(n: number): boolean },
+): NonNullable<Row['value']> {
+  return (s, _c, v) =>
+    typeof v === 'number' && !held(s).has(v) ? undefined : `${name}: expected ${what}, got ${String(v)}`;
+}
+
 /** A mismatch message for an out-value, or undefined when equal. */
 export function expectEqual(what: string, expected: unknown, got: unknown): string | undefined {
   if (expected === got) return undefined;

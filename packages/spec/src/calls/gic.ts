@@ -23,6 +23,7 @@ import {
   always,
   arg,
   code,
+  expectNew,
   H,
   liveVcpu,
   NOT_SUCCESS,
@@ -296,10 +297,7 @@ const hv_gic_config_create = spec(
       evidence: T,
       source:
         'hvf-facts §2.7: hv_gic_config_create [H]; applevisor creates and fills GIC configurations without a VM [T]',
-      value: (s, _c, v) =>
-        typeof v === 'number' && !s.gicConfigs.has(v)
-          ? undefined
-          : `config: expected a new object, got ${String(v)}`,
+      value: expectNew('config', 'a new object', (s) => s.gicConfigs),
       effect: (s, _c, o) => {
         s.gicConfigs.set(Number(o.value), {
           distributorBase: undefined,
@@ -1175,10 +1173,7 @@ const hv_gic_state_create = spec(
       result: 'state = a new object holding the GIC state of this moment',
       evidence: H,
       source: 'hvf-facts §2.7: hv_gic_state_create ("VM must be stopped") [H]',
-      value: (s, _c, v) =>
-        typeof v === 'number' && !s.gicStates.has(v)
-          ? undefined
-          : `state: expected a new object, got ${String(v)}`,
+      value: expectNew('state', 'a new object', (s) => s.gicStates),
       effect: (s, _c, o) => {
         s.gicStates.set(Number(o.value), { gic: liveGic(s), size: undefined });
       },
