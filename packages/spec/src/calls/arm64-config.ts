@@ -11,7 +11,7 @@ import { HV } from '../vocabulary/returns.js';
 import { ANY, always, arg, expectNew, H, NOT_SUCCESS, R, SUCCESS, U } from './dsl.js';
 import { IN, OUT, VOCABS } from './params.js';
 import type { CallSpec, InParam, Row, SpecCall } from './types.js';
-import { badVmConfig, storeInVmConfig, vmConfigOf } from './vm-config.js';
+import { badVmConfig, storeInVmConfig, vmConfigGetter } from './vm-config.js';
 
 const vmConfigParam: InParam = {
   name: 'config',
@@ -189,31 +189,16 @@ const hv_vm_config_get_el2_supported: CallSpec = {
   ],
 };
 
-const hv_vm_config_get_el2_enabled: CallSpec = {
-  name: 'hv_vm_config_get_el2_enabled',
-  arch: 'arm64',
+const hv_vm_config_get_el2_enabled = vmConfigGetter({
+  get: 'hv_vm_config_get_el2_enabled',
   summary: 'Reads whether a VM configuration enables EL2.',
   availability: 'macOS 15.0',
-  thread: 'process',
-  header: 'hv_vm_config.h',
-  params: [
-    vmConfigParam,
-    { name: 'el2_enabled', dir: 'out', type: OUT.bool(), doc: 'whether EL2 is enabled' },
-  ],
-  rows: [
-    badVmConfig,
-    {
-      id: 'ok',
-      when: 'config is a VM configuration',
-      applies: always,
-      ret: SUCCESS,
-      result: 'value = what hv_vm_config_set_el2_enabled last stored; unspecified if never set',
-      evidence: H,
-      source: 'hvf-facts §2.3: hv_vm_config_get/set_el2_enabled [H]',
-      expect: (s, c) => vmConfigOf(s, c)?.el2Enabled,
-    },
-  ],
-};
+  config: vmConfigParam,
+  out: { name: 'el2_enabled', dir: 'out', type: OUT.bool(), doc: 'whether EL2 is enabled' },
+  field: 'el2Enabled',
+  last: 'what hv_vm_config_set_el2_enabled last stored',
+  source: 'hvf-facts §2.3: hv_vm_config_get/set_el2_enabled [H]',
+});
 
 const hv_vm_config_set_el2_enabled: CallSpec = {
   name: 'hv_vm_config_set_el2_enabled',

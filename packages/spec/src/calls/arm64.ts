@@ -37,10 +37,9 @@ import { vcpuDestroySpec, vmDestroySpec } from './lifecycle.js';
 import { mapRows, protectRows, unmapRows } from './memory.js';
 import { IN, type InType, OUT, type OutType, VOCABS } from './params.js';
 import type { CallSpec, InParam, Outcome, Param, Row, SpecCall } from './types.js';
-import { badVmConfig, storeInVmConfig, vmConfigOf } from './vm-config.js';
+import { badVmConfig, storeInVmConfig, vmConfigGetter, vmConfigOf } from './vm-config.js';
 import { interruptRows } from './x86.js';
 
-const _vcpuParam: InParam = { name: 'vcpu', dir: 'in', type: IN.vcpu('hv_vcpu_t'), doc: 'the vCPU' };
 const configParam: InParam = {
   name: 'config',
   dir: 'in',
@@ -187,31 +186,16 @@ const hv_vm_config_set_ipa_size: CallSpec = {
   ],
 };
 
-const hv_vm_config_get_ipa_size: CallSpec = {
-  name: 'hv_vm_config_get_ipa_size',
-  arch: 'arm64',
+const hv_vm_config_get_ipa_size = vmConfigGetter({
+  get: 'hv_vm_config_get_ipa_size',
   summary: 'Reads the IPA size a configuration holds.',
   availability: 'macOS 13.0',
-  thread: 'process',
-  header: 'hv_vm_config.h',
-  params: [
-    configParam,
-    { name: 'ipa_bit_length', dir: 'out', type: OUT.u32('uint32_t *'), doc: 'IPA size in bits' },
-  ],
-  rows: [
-    badVmConfig,
-    {
-      id: 'ok',
-      when: 'config is a configuration object',
-      applies: always,
-      ret: SUCCESS,
-      result: 'value = the size last set; unspecified if never set',
-      evidence: H,
-      source: 'hvf-facts §2.3: hv_vm_config_get_ipa_size [H]',
-      expect: (s, c) => vmConfigOf(s, c)?.ipaSize,
-    },
-  ],
-};
+  config: configParam,
+  out: { name: 'ipa_bit_length', dir: 'out', type: OUT.u32('uint32_t *'), doc: 'IPA size in bits' },
+  field: 'ipaSize',
+  last: 'the size last set',
+  source: 'hvf-facts §2.3: hv_vm_config_get_ipa_size [H]',
+});
 
 const hv_vm_config_set_ipa_granule: CallSpec = {
   name: 'hv_vm_config_set_ipa_granule',
@@ -263,36 +247,21 @@ const hv_vm_config_set_ipa_granule: CallSpec = {
   ],
 };
 
-const hv_vm_config_get_ipa_granule: CallSpec = {
-  name: 'hv_vm_config_get_ipa_granule',
-  arch: 'arm64',
+const hv_vm_config_get_ipa_granule = vmConfigGetter({
+  get: 'hv_vm_config_get_ipa_granule',
   summary: 'Reads the granule a configuration holds.',
   availability: 'macOS 26.0',
-  thread: 'process',
-  header: 'hv_vm_config.h',
-  params: [
-    configParam,
-    {
-      name: 'granule',
-      dir: 'out',
-      type: OUT.u32('hv_ipa_granule_t *', VOCABS.ipaGranule),
-      doc: 'the granule',
-    },
-  ],
-  rows: [
-    badVmConfig,
-    {
-      id: 'ok',
-      when: 'config is a configuration object',
-      applies: always,
-      ret: SUCCESS,
-      result: 'value = the granule last set; unspecified if never set',
-      evidence: H,
-      source: 'hvf-facts §2.3 [H]',
-      expect: (s, c) => vmConfigOf(s, c)?.granule,
-    },
-  ],
-};
+  config: configParam,
+  out: {
+    name: 'granule',
+    dir: 'out',
+    type: OUT.u32('hv_ipa_granule_t *', VOCABS.ipaGranule),
+    doc: 'the granule',
+  },
+  field: 'granule',
+  last: 'the granule last set',
+  source: 'hvf-facts §2.3 [H]',
+});
 
 function vmFromConfig(s: SpecState, cfg: SpecVmConfig | undefined): void {
   const bits = cfg?.ipaSize ? cfg.ipaSize : s.env.defaultIpaSize;
