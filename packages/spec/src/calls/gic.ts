@@ -107,18 +107,25 @@ function spec(
 
 // ---- parameters (hv_gic_parameters.h) --------------------------------------------------------------
 
-function parameter(
-  name: string,
-  outName: string,
-  summary: string,
-  value: (g: GicParameters) => number,
-): CallSpec {
+/**
+ * The backend's value of a parameter query: {@link GicParameters} names each field as the query is named
+ * without `hv_gic_get_`, in camel case (`distributor_base_alignment` → `distributorBaseAlignment`).
+ */
+function parameterValue(query: string): (g: GicParameters) => number {
+  const field = query.replace(/_(\w)/g, (_, ch: string) => ch.toUpperCase()) as keyof GicParameters;
+  return (g) => g[field];
+}
+
+/** A parameter query: its out parameter and the backend's value are both named after it. */
+function parameter(name: `hv_gic_get_${string}`, summary: string): CallSpec {
+  const query = name.slice('hv_gic_get_'.length);
+  const value = parameterValue(query);
   return spec(
     name,
     'hv_gic_parameters.h',
     'process',
     summary,
-    [{ name: outName, dir: 'out', type: OUT.u64('size_t *'), doc: 'the value in bytes' }],
+    [{ name: query, dir: 'out', type: OUT.u64('size_t *'), doc: 'the value in bytes' }],
     [
       noGicSupport,
       {
@@ -137,48 +144,16 @@ function parameter(
 }
 
 const parameters: CallSpec[] = [
-  parameter(
-    'hv_gic_get_distributor_size',
-    'distributor_size',
-    'Reads the size of the distributor region.',
-    (g) => g.distributorSize,
-  ),
-  parameter(
-    'hv_gic_get_distributor_base_alignment',
-    'distributor_base_alignment',
-    'Reads the alignment the distributor base needs.',
-    (g) => g.distributorBaseAlignment,
-  ),
+  parameter('hv_gic_get_distributor_size', 'Reads the size of the distributor region.'),
+  parameter('hv_gic_get_distributor_base_alignment', 'Reads the alignment the distributor base needs.'),
   parameter(
     'hv_gic_get_redistributor_region_size',
-    'redistributor_region_size',
     'Reads the size of the redistributor region: one redistributor per vCPU the VM supports.',
-    (g) => g.redistributorRegionSize,
   ),
-  parameter(
-    'hv_gic_get_redistributor_size',
-    'redistributor_size',
-    'Reads the size of one redistributor (two 64 KiB frames).',
-    (g) => g.redistributorSize,
-  ),
-  parameter(
-    'hv_gic_get_redistributor_base_alignment',
-    'redistributor_base_alignment',
-    'Reads the alignment the redistributor base needs.',
-    (g) => g.redistributorBaseAlignment,
-  ),
-  parameter(
-    'hv_gic_get_msi_region_size',
-    'msi_region_size',
-    'Reads the size of the MSI region.',
-    (g) => g.msiRegionSize,
-  ),
-  parameter(
-    'hv_gic_get_msi_region_base_alignment',
-    'msi_region_base_alignment',
-    'Reads the alignment the MSI region base needs.',
-    (g) => g.msiRegionBaseAlignment,
-  ),
+  parameter('hv_gic_get_redistributor_size', 'Reads the size of one redistributor (two 64 KiB frames).'),
+  parameter('hv_gic_get_redistributor_base_alignment', 'Reads the alignment the redistributor base needs.'),
+  parameter('hv_gic_get_msi_region_size', 'Reads the size of the MSI region.'),
+  parameter('hv_gic_get_msi_region_base_alignment', 'Reads the alignment the MSI region base needs.'),
 ];
 
 const hv_gic_get_spi_interrupt_range = spec(
@@ -312,16 +287,19 @@ const hv_gic_config_create = spec(
 
 type BaseField = 'distributorBase' | 'redistributorBase' | 'msiRegionBase';
 
-function baseSetter(
-  name: string,
-  argName: string,
-  field: BaseField,
-  what: string,
-  size: (g: GicParameters) => number,
-  align: (g: GicParameters) => number,
-  sizeCall: string,
-  alignCall: string,
-): CallSpec {
+/**
+ * `hv_gic_config_set_<region>_base`: its argument is `<region>_base_address`, the configuration field
+ * `<region>Base`; the base must be aligned to `hv_gic_get_<region>_base_alignment`, and `sizeQuery`
+ * bytes from it must fit below 2^64.
+ */
+function baseSetter(name: `hv_gic_config_set_${string}_base`, what: string, sizeQuery: string): CallSpec {
+  const region = name.slice('hv_gic_config_set_'.length); // `distributor_base`
+  const argName = `${region}_address`;
+  const field = region.replace(/_(\w)/g, (_, ch: string) => ch.toUpperCase()) as BaseField;
+  const size = parameterValue(sizeQuery);
+  const align = parameterValue(`${region}_alignment`);
+  const sizeCall = `hv_gic_get_${sizeQuery}`;
+  const alignCall = `hv_gic_get_${region}_alignment`;
   const base = (c: SpecCall): bigint => arg<bigint>(c, argName);
   const store = (s: SpecState, c: SpecCall): void => {
     const cfg = configOf(s, c);
@@ -373,36 +351,9 @@ function baseSetter(
 }
 
 const setters: CallSpec[] = [
-  baseSetter(
-    'hv_gic_config_set_distributor_base',
-    'distributor_base_address',
-    'distributorBase',
-    'distributor',
-    (g) => g.distributorSize,
-    (g) => g.distributorBaseAlignment,
-    'hv_gic_get_distributor_size',
-    'hv_gic_get_distributor_base_alignment',
-  ),
-  baseSetter(
-    'hv_gic_config_set_redistributor_base',
-    'redistributor_base_address',
-    'redistributorBase',
-    'redistributor',
-    (g) => g.redistributorRegionSize,
-    (g) => g.redistributorBaseAlignment,
-    'hv_gic_get_redistributor_region_size',
-    'hv_gic_get_redistributor_base_alignment',
-  ),
-  baseSetter(
-    'hv_gic_config_set_msi_region_base',
-    'msi_region_base_address',
-    'msiRegionBase',
-    'MSI',
-    (g) => g.msiRegionSize,
-    (g) => g.msiRegionBaseAlignment,
-    'hv_gic_get_msi_region_size',
-    'hv_gic_get_msi_region_base_alignment',
-  ),
+  baseSetter('hv_gic_config_set_distributor_base', 'distributor', 'distributor_size'),
+  baseSetter('hv_gic_config_set_redistributor_base', 'redistributor', 'redistributor_region_size'),
+  baseSetter('hv_gic_config_set_msi_region_base', 'MSI', 'msi_region_size'),
 ];
 
 function outsideSpi(s: SpecState, base: number, count: number): boolean {
