@@ -4,6 +4,7 @@
  * @module
  */
 import type { SpecEnv, SpecState, SpecVcpu } from '../state.js';
+import { HV } from '../vocabulary/returns.js';
 import {
   CPU_BASED2,
   HV_SHADOW_VMCS,
@@ -169,6 +170,11 @@ function testedShadowAccess(s: SpecState, c: SpecCall): boolean {
 
 const fits = (field: number, value: bigint): boolean => value >> BigInt(vmcsFieldWidth(field)) === 0n;
 
+/** The guest's access to a field of the shadow VMCS becomes `flags`. */
+function setShadowAccess(s: SpecState, c: SpecCall): void {
+  liveVcpu(s, c).shadowAccess.set(arg<number>(c, 'field'), arg<bigint>(c, 'flags'));
+}
+
 /** The rows every shadow-VMCS call starts with after the vCPU prelude. */
 const shadowRows: Row[] = [
   {
@@ -215,9 +221,7 @@ const hv_vmx_vcpu_set_shadow_access = ownerCall({
       evidence: T,
       source:
         "hvf-facts §1.8: Apple's test enables READ | WRITE on these fields and on VMCS_CTRL_EPTP, all HV_SUCCESS [T]",
-      effect: (s, c) => {
-        liveVcpu(s, c).shadowAccess.set(arg<number>(c, 'field'), arg<bigint>(c, 'flags'));
-      },
+      effect: setShadowAccess,
     },
     {
       id: 'other',
@@ -229,8 +233,7 @@ const hv_vmx_vcpu_set_shadow_access = ownerCall({
       source:
         'hvf-facts §1.2: hv_vmx_vcpu_set_shadow_access, 10.15 [H]; other fields and flags are untested [U]',
       effect: (s, c, o) => {
-        const v = liveVcpu(s, c);
-        if (o.ret === 0) v.shadowAccess.set(arg<number>(c, 'field'), arg<bigint>(c, 'flags'));
+        if (o.ret === HV.HV_SUCCESS) setShadowAccess(s, c);
       },
     },
   ],
