@@ -18,32 +18,25 @@ export type Arch = 'x86_64' | 'arm64';
 /** A logical thread: 0 is the caller's own; others are created by the backend on first use. */
 export type ThreadId = number;
 
-declare const vcpuBrand: unique symbol;
+declare const brand: unique symbol;
+/** A number that only the call named in its brand makes: handles and objects are not interchangeable. */
+type Branded<B extends string> = number & { readonly [brand]: B };
+
 /**
  * A vCPU handle (`hv_vcpuid_t` on x86, `hv_vcpu_t` on arm64). Only `hv_vcpu_create` makes one; tests
  * that need a stale or forged handle use {@link forgeVcpu}.
  */
-export type Vcpu = number & { readonly [vcpuBrand]: 'hv_vcpu' };
-
-declare const spaceBrand: unique symbol;
+export type Vcpu = Branded<'hv_vcpu'>;
 /** An x86 guest-physical address-space id (`hv_vm_space_t`); 0 is `HV_VM_SPACE_DEFAULT`. */
-export type AddressSpace = number & { readonly [spaceBrand]: 'hv_vm_space' };
-
-declare const configBrand: unique symbol;
+export type AddressSpace = Branded<'hv_vm_space'>;
 /** An arm64 `hv_vm_config_t` object; made only by `hv_vm_config_create`. */
-export type VmConfig = number & { readonly [configBrand]: 'hv_vm_config' };
-
-declare const vcpuConfigBrand: unique symbol;
+export type VmConfig = Branded<'hv_vm_config'>;
 /** An arm64 `hv_vcpu_config_t` object; made only by `hv_vcpu_config_create`. */
-export type VcpuConfig = number & { readonly [vcpuConfigBrand]: 'hv_vcpu_config' };
-
-declare const gicConfigBrand: unique symbol;
+export type VcpuConfig = Branded<'hv_vcpu_config'>;
 /** An arm64 `hv_gic_config_t` object; made only by `hv_gic_config_create`. */
-export type GicConfig = number & { readonly [gicConfigBrand]: 'hv_gic_config' };
-
-declare const gicStateBrand: unique symbol;
+export type GicConfig = Branded<'hv_gic_config'>;
 /** An arm64 `hv_gic_state_t` object; made only by `hv_gic_state_create`. */
-export type GicState = number & { readonly [gicStateBrand]: 'hv_gic_state' };
+export type GicState = Branded<'hv_gic_state'>;
 
 /** Turns a number into a handle without a parent: for traces, probes and misuse tests only. */
 export function forgeVcpu(id: number): Vcpu {

@@ -7,10 +7,11 @@
 import type { HostMemory, Uva } from '../backend.js';
 import type { SpecState } from '../state.js';
 import { HV_CACHE_TYPE, HV_FEATURE_REG, HV_IPA_GRANULE } from '../vocabulary/arm64.js';
-import { ANY, always, arg, H, NOT_SUCCESS, R, SUCCESS, U } from './dsl.js';
+import { HV } from '../vocabulary/returns.js';
+import { ANY, always, arg, expectNew, H, NOT_SUCCESS, R, SUCCESS, U } from './dsl.js';
 import { IN, OUT, VOCABS } from './params.js';
 import type { CallSpec, InParam, Row, SpecCall } from './types.js';
-import { badVmConfig, storeInVmConfig, vmConfigOf } from './vm-config.js';
+import { badVmConfig, storeInVmConfig, vmConfigGetter } from './vm-config.js';
 
 const vmConfigParam: InParam = {
   name: 'config',
@@ -70,10 +71,7 @@ const hv_vcpu_config_create: CallSpec = {
       result: 'config = a new object describing the host vCPU',
       evidence: H,
       source: 'hvf-facts §2.4: hv_vcpu_config_create; "These do not need a VM" [H]',
-      value: (s, _c, v) =>
-        typeof v === 'number' && !s.vcpuConfigs.has(v)
-          ? undefined
-          : `config: expected a new object, got ${String(v)}`,
+      value: expectNew('config', 'a new object', (s) => s.vcpuConfigs),
       effect: (s, _c, o) => {
         s.vcpuConfigs.add(Number(o.value));
       },
@@ -191,31 +189,16 @@ const hv_vm_config_get_el2_supported: CallSpec = {
   ],
 };
 
-const hv_vm_config_get_el2_enabled: CallSpec = {
-  name: 'hv_vm_config_get_el2_enabled',
-  arch: 'arm64',
+const hv_vm_config_get_el2_enabled = vmConfigGetter({
+  get: 'hv_vm_config_get_el2_enabled',
   summary: 'Reads whether a VM configuration enables EL2.',
   availability: 'macOS 15.0',
-  thread: 'process',
-  header: 'hv_vm_config.h',
-  params: [
-    vmConfigParam,
-    { name: 'el2_enabled', dir: 'out', type: OUT.bool(), doc: 'whether EL2 is enabled' },
-  ],
-  rows: [
-    badVmConfig,
-    {
-      id: 'ok',
-      when: 'config is a VM configuration',
-      applies: always,
-      ret: SUCCESS,
-      result: 'value = what hv_vm_config_set_el2_enabled last stored; unspecified if never set',
-      evidence: H,
-      source: 'hvf-facts §2.3: hv_vm_config_get/set_el2_enabled [H]',
-      expect: (s, c) => vmConfigOf(s, c)?.el2Enabled,
-    },
-  ],
-};
+  config: vmConfigParam,
+  out: { name: 'el2_enabled', dir: 'out', type: OUT.bool(), doc: 'whether EL2 is enabled' },
+  field: 'el2Enabled',
+  last: 'what hv_vm_config_set_el2_enabled last stored',
+  source: 'hvf-facts §2.3: hv_vm_config_get/set_el2_enabled [H]',
+});
 
 const hv_vm_config_set_el2_enabled: CallSpec = {
   name: 'hv_vm_config_set_el2_enabled',
@@ -305,8 +288,9 @@ function mappedFrom(s: SpecState, mem: number): boolean {
   return false;
 }
 
-/** Forgets a buffer that is no longer host memory the VMM may use. */
-function dropBuffer(s: SpecState, mem: number): void {
+/** Forgets the allocation at the call's uva: it is no longer host memory the VMM may use. */
+function deallocate(s: SpecState, c: SpecCall): void {
+  const mem = arg<Uva>(c, 'uva').mem.id;
   s.allocations.delete(mem);
   s.buffers.delete(mem);
 }
@@ -426,7 +410,7 @@ const hv_vm_deallocate: CallSpec = {
       source: 'hvf-facts §2.3: undocumented',
       dangerous: 'on the framework a partial free may leave part of the memory unmapped under the VMM',
       effect: (s, c, o) => {
-        if (o.ret === 0) dropBuffer(s, arg<Uva>(c, 'uva').mem.id);
+        if (o.ret === HV.HV_SUCCESS) deallocate(s, c);
       },
     },
     {
@@ -439,7 +423,7 @@ const hv_vm_deallocate: CallSpec = {
       source: 'hvf-facts §2.3: undocumented',
       dangerous: 'freeing host memory that guest mappings still use',
       effect: (s, c, o) => {
-        if (o.ret === 0) dropBuffer(s, arg<Uva>(c, 'uva').mem.id);
+        if (o.ret === HV.HV_SUCCESS) deallocate(s, c);
       },
     },
     {
@@ -450,7 +434,7 @@ const hv_vm_deallocate: CallSpec = {
       result: 'the memory is gone: the buffer may no longer be used',
       evidence: H,
       source: 'hvf-facts §2.3: hv_vm_deallocate (12.1) [H]',
-      effect: (s, c) => dropBuffer(s, arg<Uva>(c, 'uva').mem.id),
+      effect: deallocate,
     },
   ],
 };

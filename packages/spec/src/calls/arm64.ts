@@ -20,26 +20,26 @@ import {
   arg,
   code,
   expectEqual,
+  expectNew,
   H,
   liveVcpu,
   NOT_SUCCESS,
   noVmRow,
+  ownerCall,
   R,
   SUCCESS,
   T,
   U,
-  vcpuPrelude,
 } from './dsl.js';
 import { execTimeSpec } from './exec-time.js';
 import { GIC_CALLS } from './gic.js';
 import { vcpuDestroySpec, vmDestroySpec } from './lifecycle.js';
 import { mapRows, protectRows, unmapRows } from './memory.js';
 import { IN, type InType, OUT, type OutType, VOCABS } from './params.js';
-import type { CallSpec, InParam, Outcome, Row, SpecCall } from './types.js';
-import { badVmConfig, storeInVmConfig, vmConfigOf } from './vm-config.js';
+import type { CallSpec, InParam, Outcome, Param, Row, SpecCall } from './types.js';
+import { badVmConfig, storeInVmConfig, vmConfigGetter, vmConfigOf } from './vm-config.js';
 import { interruptRows } from './x86.js';
 
-const vcpuParam: InParam = { name: 'vcpu', dir: 'in', type: IN.vcpu('hv_vcpu_t'), doc: 'the vCPU' };
 const configParam: InParam = {
   name: 'config',
   dir: 'in',
@@ -143,10 +143,7 @@ const hv_vm_config_create: CallSpec = {
       result: 'config = a new object; the VM it creates uses the default IPA size and granule',
       evidence: H,
       source: 'hvf-facts §2.3: hv_vm_config_create [H]',
-      value: (s, _c, v) =>
-        typeof v === 'number' && !s.configs.has(v)
-          ? undefined
-          : `config: expected a new object, got ${String(v)}`,
+      value: expectNew('config', 'a new object', (s) => s.configs),
       effect: (s, _c, o) => {
         s.configs.set(Number(o.value), { ipaSize: undefined, granule: undefined, el2Enabled: undefined });
       },
@@ -189,31 +186,16 @@ const hv_vm_config_set_ipa_size: CallSpec = {
   ],
 };
 
-const hv_vm_config_get_ipa_size: CallSpec = {
-  name: 'hv_vm_config_get_ipa_size',
-  arch: 'arm64',
+const hv_vm_config_get_ipa_size = vmConfigGetter({
+  get: 'hv_vm_config_get_ipa_size',
   summary: 'Reads the IPA size a configuration holds.',
   availability: 'macOS 13.0',
-  thread: 'process',
-  header: 'hv_vm_config.h',
-  params: [
-    configParam,
-    { name: 'ipa_bit_length', dir: 'out', type: OUT.u32('uint32_t *'), doc: 'IPA size in bits' },
-  ],
-  rows: [
-    badVmConfig,
-    {
-      id: 'ok',
-      when: 'config is a configuration object',
-      applies: always,
-      ret: SUCCESS,
-      result: 'value = the size last set; unspecified if never set',
-      evidence: H,
-      source: 'hvf-facts §2.3: hv_vm_config_get_ipa_size [H]',
-      expect: (s, c) => vmConfigOf(s, c)?.ipaSize,
-    },
-  ],
-};
+  config: configParam,
+  out: { name: 'ipa_bit_length', dir: 'out', type: OUT.u32('uint32_t *'), doc: 'IPA size in bits' },
+  field: 'ipaSize',
+  last: 'the size last set',
+  source: 'hvf-facts §2.3: hv_vm_config_get_ipa_size [H]',
+});
 
 const hv_vm_config_set_ipa_granule: CallSpec = {
   name: 'hv_vm_config_set_ipa_granule',
@@ -265,36 +247,21 @@ const hv_vm_config_set_ipa_granule: CallSpec = {
   ],
 };
 
-const hv_vm_config_get_ipa_granule: CallSpec = {
-  name: 'hv_vm_config_get_ipa_granule',
-  arch: 'arm64',
+const hv_vm_config_get_ipa_granule = vmConfigGetter({
+  get: 'hv_vm_config_get_ipa_granule',
   summary: 'Reads the granule a configuration holds.',
   availability: 'macOS 26.0',
-  thread: 'process',
-  header: 'hv_vm_config.h',
-  params: [
-    configParam,
-    {
-      name: 'granule',
-      dir: 'out',
-      type: OUT.u32('hv_ipa_granule_t *', VOCABS.ipaGranule),
-      doc: 'the granule',
-    },
-  ],
-  rows: [
-    badVmConfig,
-    {
-      id: 'ok',
-      when: 'config is a configuration object',
-      applies: always,
-      ret: SUCCESS,
-      result: 'value = the granule last set; unspecified if never set',
-      evidence: H,
-      source: 'hvf-facts §2.3 [H]',
-      expect: (s, c) => vmConfigOf(s, c)?.granule,
-    },
-  ],
-};
+  config: configParam,
+  out: {
+    name: 'granule',
+    dir: 'out',
+    type: OUT.u32('hv_ipa_granule_t *', VOCABS.ipaGranule),
+    doc: 'the granule',
+  },
+  field: 'granule',
+  last: 'the granule last set',
+  source: 'hvf-facts §2.3 [H]',
+});
 
 function vmFromConfig(s: SpecState, cfg: SpecVmConfig | undefined): void {
   const bits = cfg?.ipaSize ? cfg.ipaSize : s.env.defaultIpaSize;
@@ -489,10 +456,7 @@ const hv_vcpu_create: CallSpec = {
         'vcpu = a new handle owned by the calling thread; fresh state (CPSR and SCTLR_EL1 unspecified: set them); a configuration describes the host vCPU as NULL does',
       evidence: H,
       source: 'hvf-facts §2.4 [H]; §5.7 fresh state [T/R]',
-      value: (s, _c, v) =>
-        typeof v === 'number' && !s.vcpus.has(v)
-          ? undefined
-          : `vcpu: expected a new handle, got ${String(v)}`,
+      value: expectNew('vcpu', 'a new handle', (s) => s.vcpus),
       effect: (s, c, o) => {
         const h = Number(o.value);
         s.stale.delete(h);
@@ -547,87 +511,66 @@ function accessorPair(opts: {
         },
       ]
     : [];
-  const availability = opts.availability ?? 'macOS 11.0';
+  /** One call of the pair: the selector and the value, then the selector's row and the call's own. */
+  const accessor = (name: string, verb: string, value: Param, rows: readonly Row[]): CallSpec =>
+    ownerCall({
+      name,
+      arch: 'arm64',
+      summary: `${verb} ${opts.summary}.`,
+      availability: opts.availability ?? 'macOS 11.0',
+      params: [...selParams, value],
+      rows: [...badSel, ...rows],
+    });
   return [
-    {
-      name: opts.get,
-      arch: 'arm64',
-      summary: `Reads ${opts.summary}.`,
-      availability,
-      thread: 'owner',
-      header: 'hv_vcpu.h',
-      params: [
-        vcpuParam,
-        ...selParams,
-        { name: valueName, dir: 'out', type: opts.valueParam.out, doc: valueDoc },
-      ],
-      rows: [
-        ...vcpuPrelude(opts.get),
-        ...badSel,
-        {
-          id: 'ok',
-          when: 'the owner reads a valid selector',
-          applies: always,
-          ret: SUCCESS,
-          result: 'value = the value last written (where the spec pins it down); otherwise unspecified',
-          evidence: opts.evidence,
-          source: opts.source,
-          expect: (s, c) => opts.read(liveVcpu(s, c), sel(c)),
+    accessor(opts.get, 'Reads', { name: valueName, dir: 'out', type: opts.valueParam.out, doc: valueDoc }, [
+      {
+        id: 'ok',
+        when: 'the owner reads a valid selector',
+        applies: always,
+        ret: SUCCESS,
+        result: 'value = the value last written (where the spec pins it down); otherwise unspecified',
+        evidence: opts.evidence,
+        source: opts.source,
+        expect: (s, c) => opts.read(liveVcpu(s, c), sel(c)),
+      },
+    ]),
+    accessor(opts.set, 'Writes', { name: valueName, dir: 'in', type: opts.valueParam.in, doc: valueDoc }, [
+      {
+        id: 'ok',
+        when: opts.setAlwaysSucceeds
+          ? 'the owner writes a register whose value the spec pins down'
+          : 'the owner writes a valid selector',
+        applies: (_s, c) => opts.setAlwaysSucceeds?.(sel(c)) ?? true,
+        ret: SUCCESS,
+        result: 'the value is stored',
+        evidence: opts.evidence,
+        source: opts.source,
+        effect: (s, c) => {
+          const v = liveVcpu(s, c);
+          if (opts.exact?.(sel(c)) ?? true) opts.write(v, sel(c), c.args[valueName]);
+          else opts.forget?.(v, sel(c));
+          opts.written?.(v, sel(c));
         },
-      ],
-    },
-    {
-      name: opts.set,
-      arch: 'arm64',
-      summary: `Writes ${opts.summary}.`,
-      availability,
-      thread: 'owner',
-      header: 'hv_vcpu.h',
-      params: [
-        vcpuParam,
-        ...selParams,
-        { name: valueName, dir: 'in', type: opts.valueParam.in, doc: valueDoc },
-      ],
-      rows: [
-        ...vcpuPrelude(opts.set),
-        ...badSel,
-        {
-          id: 'ok',
-          when: opts.setAlwaysSucceeds
-            ? 'the owner writes a register whose value the spec pins down'
-            : 'the owner writes a valid selector',
-          applies: (_s, c) => opts.setAlwaysSucceeds?.(sel(c)) ?? true,
-          ret: SUCCESS,
-          result: 'the value is stored',
-          evidence: opts.evidence,
-          source: opts.source,
-          effect: (s, c) => {
-            const v = liveVcpu(s, c);
-            if (opts.exact?.(sel(c)) ?? true) opts.write(v, sel(c), c.args[valueName]);
-            else opts.forget?.(v, sel(c));
-            opts.written?.(v, sel(c));
-          },
-        },
-        ...(opts.setAlwaysSucceeds
-          ? [
-              {
-                id: 'other',
-                when: 'the owner writes a register whose writable bits the spec does not pin down',
-                applies: always,
-                ret: ANY,
-                result:
-                  'on HV_SUCCESS the register holds a value the spec does not predict; otherwise it is unchanged',
-                evidence: U,
-                source: 'RES0/RES1 and read-only bits are undocumented',
-                effect: (s: SpecState, c: SpecCall, o: Outcome) => {
-                  opts.forget?.(liveVcpu(s, c), sel(c));
-                  if (o.ret === HV.HV_SUCCESS) opts.written?.(liveVcpu(s, c), sel(c));
-                },
-              } satisfies Row,
-            ]
-          : []),
-      ],
-    },
+      },
+      ...(opts.setAlwaysSucceeds
+        ? [
+            {
+              id: 'other',
+              when: 'the owner writes a register whose writable bits the spec does not pin down',
+              applies: always,
+              ret: ANY,
+              result:
+                'on HV_SUCCESS the register holds a value the spec does not predict; otherwise it is unchanged',
+              evidence: U,
+              source: 'RES0/RES1 and read-only bits are undocumented',
+              effect: (s: SpecState, c: SpecCall, o: Outcome) => {
+                opts.forget?.(liveVcpu(s, c), sel(c));
+                if (o.ret === HV.HV_SUCCESS) opts.written?.(liveVcpu(s, c), sel(c));
+              },
+            } satisfies Row,
+          ]
+        : []),
+    ]),
   ];
 }
 
@@ -795,17 +738,13 @@ const registers: CallSpec[] = [
   ),
 ];
 
-const hv_vcpu_run: CallSpec = {
+const hv_vcpu_run = ownerCall({
   name: 'hv_vcpu_run',
   arch: 'arm64',
   summary: 'Runs a vCPU until its next exit; fills the exit record.',
-  availability: 'macOS 11.0',
-  thread: 'owner',
-  header: 'hv_vcpu.h',
   runsGuest: true,
   async: true,
   params: [
-    vcpuParam,
     {
       name: 'exit',
       dir: 'out',
@@ -815,7 +754,6 @@ const hv_vcpu_run: CallSpec = {
     },
   ],
   rows: [
-    ...vcpuPrelude('hv_vcpu_run'),
     {
       id: 'canceled',
       when: 'an hv_vcpus_exit is pending for the vCPU',
@@ -858,7 +796,7 @@ const hv_vcpu_run: CallSpec = {
       },
     },
   ],
-};
+});
 
 const hv_vcpus_exit: CallSpec = {
   name: 'hv_vcpus_exit',

@@ -2,10 +2,11 @@
  * Small helpers that keep the rule tables readable as tables.
  * @module
  */
-import type { ThreadId } from '../backend.js';
+import type { Arch, ThreadId } from '../backend.js';
 import type { SpecState, SpecVcpu } from '../state.js';
 import { HV, hvReturnName } from '../vocabulary/returns.js';
-import type { Evidence, RetRule, Row, SpecCall } from './types.js';
+import { IN } from './params.js';
+import type { AppleHeader, CallSpec, Evidence, Param, RetRule, Row, SpecCall } from './types.js';
 
 /** A row that returns exactly this code. */
 export const code = (c: number): RetRule => ({ kind: 'code', code: c });
@@ -71,6 +72,54 @@ export function vcpuPrelude(callName: string, opts: { dangerousCrossThread?: str
   ];
 }
 
+/** Where each flavour's per-vCPU calls come from unless an entry says otherwise, and its handle's C type. */
+const VCPU_CALL_DEFAULTS = {
+  x86_64: { availability: 'macOS 10.10', header: 'hv.h', handle: 'hv_vcpuid_t' },
+  arm64: { availability: 'macOS 11.0', header: 'hv_vcpu.h', handle: 'hv_vcpu_t' },
+} as const satisfies Record<Arch, { availability: string; header: AppleHeader; handle: string }>;
+
+/** What a per-vCPU call's table entry states; {@link ownerCall} adds what every such call shares. */
+export interface OwnerCallFields
+  extends Omit<CallSpec, 'availability' | 'thread' | 'header' | 'params' | 'rows'> {
+  /** Default: the flavour's first release (macOS 10.10 on x86, 11.0 on arm64). */
+  readonly availability?: string;
+  /** Default: `hv.h` on x86, `hv_vcpu.h` on arm64. */
+  readonly header?: AppleHeader;
+  /** The parameters after the vCPU handle. */
+  readonly params?: readonly Param[];
+  /** The rows after the vCPU prelude. */
+  readonly rows: readonly Row[];
+}
+
+/**
+ * A call on a live vCPU that only its owner may make (hvf-facts §1.2, §2.4 [H]): the vCPU handle is its
+ * first parameter and {@link vcpuPrelude} its first rows.
+ */
+export function ownerCall(f: OwnerCallFields): CallSpec {
+  const d = VCPU_CALL_DEFAULTS[f.arch];
+  const {
+    name,
+    arch,
+    summary,
+    availability = d.availability,
+    header = d.header,
+    params = [],
+    rows,
+    ...rest
+  } = f;
+  return {
+    name,
+    arch,
+    summary,
+    availability,
+    thread: 'owner',
+    header,
+    ...rest,
+    params: [{ name: 'vcpu', dir: 'in', type: IN.vcpu(d.handle), doc: 'the vCPU' }, ...params],
+    rows: [...vcpuPrelude(name), ...rows],
+  };
+}
+
 /**
  * The row a call that acts on the process's VM starts with when there is none. Apple documents the
  * requirement for some calls ([H]), never the code (hvf-facts §3), so it is always NOT_SUCCESS.
@@ -84,6 +133,19 @@ export function noVmRow(source: string, evidence: Evidence = U): Row {
     evidence,
     source,
   };
+}
+
+/**
+ * The out-value check of a call that makes a handle or an object: a number the state does not hold yet.
+ * `what` names the out parameter and what it is (`config`, `a new object`).
+ */
+export function expectNew(
+  name: string,
+  what: string,
+  held: (s: SpecState) => { has(n: number): boolean },
+): NonNullable<Row['value']> {
+  return (s, _c, v) =>
+    typeof v === 'number' && !held(s).has(v) ? undefined : `${name}: expected ${what}, got ${String(v)}`;
 }
 
 /** A mismatch message for an out-value, or undefined when equal. */

@@ -6,28 +6,21 @@
  * @module
  */
 import type { Arch } from '../backend.js';
-import { always, H, liveVcpu, SUCCESS, vcpuPrelude } from './dsl.js';
-import { IN, OUT } from './params.js';
+import { always, H, liveVcpu, ownerCall, SUCCESS } from './dsl.js';
+import { OUT } from './params.js';
 import type { CallSpec } from './types.js';
 
 /** The registry entry of `hv_vcpu_get_exec_time` for a flavour. */
 export function execTimeSpec(arch: Arch): CallSpec {
   const x86 = arch === 'x86_64';
-  return {
+  return ownerCall({
     name: 'hv_vcpu_get_exec_time',
     arch,
     summary: x86
       ? "Reads a vCPU's cumulative execution time, in nanoseconds."
       : "Reads a vCPU's cumulative execution time (mach_absolute_time units per the header; nanoseconds per Apple's web page).",
-    availability: x86 ? 'macOS 10.10' : 'macOS 11.0',
-    thread: 'owner',
-    header: x86 ? 'hv.h' : 'hv_vcpu.h',
-    params: [
-      { name: 'vcpu', dir: 'in', type: IN.vcpu(x86 ? 'hv_vcpuid_t' : 'hv_vcpu_t'), doc: 'the vCPU' },
-      { name: 'time', dir: 'out', type: OUT.u64('uint64_t *'), doc: 'the guest time so far' },
-    ],
+    params: [{ name: 'time', dir: 'out', type: OUT.u64('uint64_t *'), doc: 'the guest time so far' }],
     rows: [
-      ...vcpuPrelude('hv_vcpu_get_exec_time'),
       {
         id: 'ok',
         when: 'the owner asks for a live vCPU',
@@ -46,5 +39,5 @@ export function execTimeSpec(arch: Arch): CallSpec {
         },
       },
     ],
-  };
+  });
 }

@@ -23,6 +23,7 @@ import {
   always,
   arg,
   code,
+  expectNew,
   H,
   liveVcpu,
   NOT_SUCCESS,
@@ -34,8 +35,8 @@ import {
   vcpuOf,
   vcpuPrelude,
 } from './dsl.js';
-import { IN, type InType, OUT, VOCABS } from './params.js';
-import type { AppleHeader, CallSpec, InParam, OutParam, Row, SpecCall } from './types.js';
+import { IN, type InType, OUT, VOCABS, valueIn, valueOut } from './params.js';
+import type { AppleHeader, CallSpec, InParam, Row, SpecCall } from './types.js';
 
 const U64_END = 1n << 64n;
 
@@ -106,18 +107,25 @@ function spec(
 
 // ---- parameters (hv_gic_parameters.h) --------------------------------------------------------------
 
-function parameter(
-  name: string,
-  outName: string,
-  summary: string,
-  value: (g: GicParameters) => number,
-): CallSpec {
+/**
+ * The backend's value of a parameter query: {@link GicParameters} names each field as the query is named
+ * without `hv_gic_get_`, in camel case (`distributor_base_alignment` → `distributorBaseAlignment`).
+ */
+function parameterValue(query: string): (g: GicParameters) => number {
+  const field = query.replace(/_(\w)/g, (_, ch: string) => ch.toUpperCase()) as keyof GicParameters;
+  return (g) => g[field];
+}
+
+/** A parameter query: its out parameter and the backend's value are both named after it. */
+function parameter(name: `hv_gic_get_${string}`, summary: string): CallSpec {
+  const query = name.slice('hv_gic_get_'.length);
+  const value = parameterValue(query);
   return spec(
     name,
     'hv_gic_parameters.h',
     'process',
     summary,
-    [{ name: outName, dir: 'out', type: OUT.u64('size_t *'), doc: 'the value in bytes' }],
+    [{ name: query, dir: 'out', type: OUT.u64('size_t *'), doc: 'the value in bytes' }],
     [
       noGicSupport,
       {
@@ -136,48 +144,16 @@ function parameter(
 }
 
 const parameters: CallSpec[] = [
-  parameter(
-    'hv_gic_get_distributor_size',
-    'distributor_size',
-    'Reads the size of the distributor region.',
-    (g) => g.distributorSize,
-  ),
-  parameter(
-    'hv_gic_get_distributor_base_alignment',
-    'distributor_base_alignment',
-    'Reads the alignment the distributor base needs.',
-    (g) => g.distributorBaseAlignment,
-  ),
+  parameter('hv_gic_get_distributor_size', 'Reads the size of the distributor region.'),
+  parameter('hv_gic_get_distributor_base_alignment', 'Reads the alignment the distributor base needs.'),
   parameter(
     'hv_gic_get_redistributor_region_size',
-    'redistributor_region_size',
     'Reads the size of the redistributor region: one redistributor per vCPU the VM supports.',
-    (g) => g.redistributorRegionSize,
   ),
-  parameter(
-    'hv_gic_get_redistributor_size',
-    'redistributor_size',
-    'Reads the size of one redistributor (two 64 KiB frames).',
-    (g) => g.redistributorSize,
-  ),
-  parameter(
-    'hv_gic_get_redistributor_base_alignment',
-    'redistributor_base_alignment',
-    'Reads the alignment the redistributor base needs.',
-    (g) => g.redistributorBaseAlignment,
-  ),
-  parameter(
-    'hv_gic_get_msi_region_size',
-    'msi_region_size',
-    'Reads the size of the MSI region.',
-    (g) => g.msiRegionSize,
-  ),
-  parameter(
-    'hv_gic_get_msi_region_base_alignment',
-    'msi_region_base_alignment',
-    'Reads the alignment the MSI region base needs.',
-    (g) => g.msiRegionBaseAlignment,
-  ),
+  parameter('hv_gic_get_redistributor_size', 'Reads the size of one redistributor (two 64 KiB frames).'),
+  parameter('hv_gic_get_redistributor_base_alignment', 'Reads the alignment the redistributor base needs.'),
+  parameter('hv_gic_get_msi_region_size', 'Reads the size of the MSI region.'),
+  parameter('hv_gic_get_msi_region_base_alignment', 'Reads the alignment the MSI region base needs.'),
 ];
 
 const hv_gic_get_spi_interrupt_range = spec(
@@ -296,10 +272,7 @@ const hv_gic_config_create = spec(
       evidence: T,
       source:
         'hvf-facts §2.7: hv_gic_config_create [H]; applevisor creates and fills GIC configurations without a VM [T]',
-      value: (s, _c, v) =>
-        typeof v === 'number' && !s.gicConfigs.has(v)
-          ? undefined
-          : `config: expected a new object, got ${String(v)}`,
+      value: expectNew('config', 'a new object', (s) => s.gicConfigs),
       effect: (s, _c, o) => {
         s.gicConfigs.set(Number(o.value), {
           distributorBase: undefined,
@@ -314,16 +287,19 @@ const hv_gic_config_create = spec(
 
 type BaseField = 'distributorBase' | 'redistributorBase' | 'msiRegionBase';
 
-function baseSetter(
-  name: string,
-  argName: string,
-  field: BaseField,
-  what: string,
-  size: (g: GicParameters) => number,
-  align: (g: GicParameters) => number,
-  sizeCall: string,
-  alignCall: string,
-): CallSpec {
+/**
+ * `hv_gic_config_set_<region>_base`: its argument is `<region>_base_address`, the configuration field
+ * `<region>Base`; the base must be aligned to `hv_gic_get_<region>_base_alignment`, and `sizeQuery`
+ * bytes from it must fit below 2^64.
+ */
+function baseSetter(name: `hv_gic_config_set_${string}_base`, what: string, sizeQuery: string): CallSpec {
+  const region = name.slice('hv_gic_config_set_'.length); // `distributor_base`
+  const argName = `${region}_address`;
+  const field = region.replace(/_(\w)/g, (_, ch: string) => ch.toUpperCase()) as BaseField;
+  const size = parameterValue(sizeQuery);
+  const align = parameterValue(`${region}_alignment`);
+  const sizeCall = `hv_gic_get_${sizeQuery}`;
+  const alignCall = `hv_gic_get_${region}_alignment`;
   const base = (c: SpecCall): bigint => arg<bigint>(c, argName);
   const store = (s: SpecState, c: SpecCall): void => {
     const cfg = configOf(s, c);
@@ -375,36 +351,9 @@ function baseSetter(
 }
 
 const setters: CallSpec[] = [
-  baseSetter(
-    'hv_gic_config_set_distributor_base',
-    'distributor_base_address',
-    'distributorBase',
-    'distributor',
-    (g) => g.distributorSize,
-    (g) => g.distributorBaseAlignment,
-    'hv_gic_get_distributor_size',
-    'hv_gic_get_distributor_base_alignment',
-  ),
-  baseSetter(
-    'hv_gic_config_set_redistributor_base',
-    'redistributor_base_address',
-    'redistributorBase',
-    'redistributor',
-    (g) => g.redistributorRegionSize,
-    (g) => g.redistributorBaseAlignment,
-    'hv_gic_get_redistributor_region_size',
-    'hv_gic_get_redistributor_base_alignment',
-  ),
-  baseSetter(
-    'hv_gic_config_set_msi_region_base',
-    'msi_region_base_address',
-    'msiRegionBase',
-    'MSI',
-    (g) => g.msiRegionSize,
-    (g) => g.msiRegionBaseAlignment,
-    'hv_gic_get_msi_region_size',
-    'hv_gic_get_msi_region_base_alignment',
-  ),
+  baseSetter('hv_gic_config_set_distributor_base', 'distributor', 'distributor_size'),
+  baseSetter('hv_gic_config_set_redistributor_base', 'redistributor', 'redistributor_region_size'),
+  baseSetter('hv_gic_config_set_msi_region_base', 'MSI', 'msi_region_size'),
 ];
 
 function outsideSpi(s: SpecState, base: number, count: number): boolean {
@@ -814,21 +763,13 @@ function distributorRows(set: boolean): Row[] {
   ];
 }
 
-const valueIn = (doc: string): InParam => ({ name: 'value', dir: 'in', type: IN.u64('uint64_t'), doc });
-const valueOut = (): OutParam => ({
-  name: 'value',
-  dir: 'out',
-  type: OUT.u64('uint64_t *'),
-  doc: 'the register',
-});
-
 const distributor: CallSpec[] = [
   spec(
     'hv_gic_get_distributor_reg',
     'hv_gic.h',
     'process',
     'Reads a GIC distributor register.',
-    [distributorParam, valueOut()],
+    [distributorParam, valueOut('the register')],
     distributorRows(false),
   ),
   spec(
@@ -908,7 +849,11 @@ function vcpuRegisterPair(opts: {
       'hv_gic.h',
       'owner',
       `Reads a GIC ${opts.what} register of a vCPU.`,
-      [vcpuParam, { name: 'reg', dir: 'in', type: opts.type, doc: `the ${opts.what} register` }, valueOut()],
+      [
+        vcpuParam,
+        { name: 'reg', dir: 'in', type: opts.type, doc: `the ${opts.what} register` },
+        valueOut('the register'),
+      ],
       rows(false),
     ),
     spec(
@@ -1056,7 +1001,7 @@ const msi: CallSpec[] = [
     'hv_gic.h',
     'process',
     "Reads a register of the GIC's MSI frame.",
-    [msiParam, valueOut()],
+    [msiParam, valueOut('the register')],
     msiRows(false),
   ),
   spec(
@@ -1179,10 +1124,7 @@ const hv_gic_state_create = spec(
       result: 'state = a new object holding the GIC state of this moment',
       evidence: H,
       source: 'hvf-facts §2.7: hv_gic_state_create ("VM must be stopped") [H]',
-      value: (s, _c, v) =>
-        typeof v === 'number' && !s.gicStates.has(v)
-          ? undefined
-          : `state: expected a new object, got ${String(v)}`,
+      value: expectNew('state', 'a new object', (s) => s.gicStates),
       effect: (s, _c, o) => {
         s.gicStates.set(Number(o.value), { gic: liveGic(s), size: undefined });
       },

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Uva } from '../backend.js';
-import type { SpecState } from '../state.js';
+import type { Mapping, SpecState } from '../state.js';
 import { HV_MEMORY_RWX } from '../vocabulary/memory.js';
 import { HV } from '../vocabulary/returns.js';
 import { ANY, arg, code, H, NOT_SUCCESS, noVmRow, R, SUCCESS, U } from './dsl.js';
@@ -106,12 +106,15 @@ const badFlags: Row = {
     "hvf-facts §0.2: only READ/WRITE/EXEC are shared flags (x86 MAXPROT/UEXEC bits are out of the spec's scope)",
 };
 
+/** The rows every range call starts with: a VM, the address space, then the range's size and alignment. */
+function rangeRows(shape: Shape, withUva: boolean): Row[] {
+  return [noVm, ...badSpace(shape), ...granuleRows(shape, withUva)];
+}
+
 /** Rows of `hv_vm_map` / `hv_vm_map_space`. */
 export function mapRows(shape: Shape): Row[] {
   return [
-    noVm,
-    ...badSpace(shape),
-    ...granuleRows(shape, true),
+    ...rangeRows(shape, true),
     badFlags,
     {
       id: 'uva-out-of-buffer',
@@ -181,57 +184,59 @@ function above39(shape: Shape, call: 'map' | 'protect'): Row[] {
         if (o.ret !== HV.HV_SUCCESS) return;
         if (call === 'map') {
           if (!overlapsExisting(s, c, shape)) addMapping(s, c, shape);
-        } else if (whollyMapped(s, c, shape)) {
-          const space = spaceOf(c, shape);
-          const maps = s.vm?.spaces.get(space) ?? [];
-          s.vm?.spaces.set(
-            space,
-            protectRange(maps, arg<bigint>(c, shape.addr), arg<bigint>(c, 'size'), arg<number>(c, 'flags')),
-          );
-        }
+        } else if (whollyMapped(s, c, shape)) protect(s, c, shape);
       },
     },
   ];
 }
 
+/** Reads the mappings of the address space the call names, with the call's range [addr, addr+size). */
+function inSpace<R>(
+  s: SpecState,
+  c: SpecCall,
+  shape: Shape,
+  f: (maps: readonly Mapping[], addr: bigint, size: bigint) => R,
+): R {
+  return f(s.vm?.spaces.get(spaceOf(c, shape)) ?? [], arg<bigint>(c, shape.addr), arg<bigint>(c, 'size'));
+}
+
+/** Replaces the mappings of the address space the call names with what `f` makes of them and the range. */
+function rewriteSpace(
+  s: SpecState,
+  c: SpecCall,
+  shape: Shape,
+  f: (maps: readonly Mapping[], addr: bigint, size: bigint) => Mapping[],
+): void {
+  s.vm?.spaces.set(spaceOf(c, shape), inSpace(s, c, shape, f));
+}
+
 function addMapping(s: SpecState, c: SpecCall, shape: Shape): void {
-  const space = spaceOf(c, shape);
-  const maps = s.vm?.spaces.get(space) ?? [];
   const uva = arg<Uva>(c, 'uva');
-  const m = {
-    addr: arg<bigint>(c, shape.addr),
-    size: arg<bigint>(c, 'size'),
-    flags: arg<number>(c, 'flags'),
-    mem: uva.mem.id,
-    offset: uva.offset,
-  };
-  s.vm?.spaces.set(
-    space,
-    [...maps, m].sort((a, b) => (a.addr < b.addr ? -1 : 1)),
+  const flags = arg<number>(c, 'flags');
+  rewriteSpace(s, c, shape, (maps, addr, size) =>
+    [...maps, { addr, size, flags, mem: uva.mem.id, offset: uva.offset }].sort((a, b) =>
+      a.addr < b.addr ? -1 : 1,
+    ),
   );
 }
 
+function protect(s: SpecState, c: SpecCall, shape: Shape): void {
+  rewriteSpace(s, c, shape, (maps, addr, size) => protectRange(maps, addr, size, arg<number>(c, 'flags')));
+}
+
 function overlapsExisting(s: SpecState, c: SpecCall, shape: Shape): boolean {
-  const maps = s.vm?.spaces.get(spaceOf(c, shape)) ?? [];
-  return mappingsIn(maps, arg<bigint>(c, shape.addr), arg<bigint>(c, 'size')).length > 0;
+  return inSpace(s, c, shape, (maps, addr, size) => mappingsIn(maps, addr, size).length > 0);
 }
 
 function whollyMapped(s: SpecState, c: SpecCall, shape: Shape): boolean {
-  const maps = s.vm?.spaces.get(spaceOf(c, shape)) ?? [];
-  return fullyMapped(maps, arg<bigint>(c, shape.addr), arg<bigint>(c, 'size'));
+  return inSpace(s, c, shape, fullyMapped);
 }
 
 /** Rows of `hv_vm_unmap` / `hv_vm_unmap_space`. */
 export function unmapRows(shape: Shape): Row[] {
-  const unmap = (s: SpecState, c: SpecCall): void => {
-    const space = spaceOf(c, shape);
-    const maps = s.vm?.spaces.get(space) ?? [];
-    s.vm?.spaces.set(space, unmapRange(maps, arg<bigint>(c, shape.addr), arg<bigint>(c, 'size')));
-  };
+  const unmap = (s: SpecState, c: SpecCall): void => rewriteSpace(s, c, shape, unmapRange);
   return [
-    noVm,
-    ...badSpace(shape),
-    ...granuleRows(shape, false),
+    ...rangeRows(shape, false),
     {
       id: 'not-fully-mapped',
       when: 'some page of the range is not mapped',
@@ -261,9 +266,7 @@ export function unmapRows(shape: Shape): Row[] {
 /** Rows of `hv_vm_protect` / `hv_vm_protect_space`. */
 export function protectRows(shape: Shape): Row[] {
   return [
-    noVm,
-    ...badSpace(shape),
-    ...granuleRows(shape, false),
+    ...rangeRows(shape, false),
     badFlags,
     ...above39(shape, 'protect'),
     {
@@ -284,14 +287,7 @@ export function protectRows(shape: Shape): Row[] {
       evidence: H,
       source:
         'hvf-facts §2.3: "protect may apply to a whole region or a subregion" [H]; QEMU dirty logging and the XNU test use it [T]',
-      effect: (s, c) => {
-        const space = spaceOf(c, shape);
-        const maps = s.vm?.spaces.get(space) ?? [];
-        s.vm?.spaces.set(
-          space,
-          protectRange(maps, arg<bigint>(c, shape.addr), arg<bigint>(c, 'size'), arg<number>(c, 'flags')),
-        );
-      },
+      effect: (s, c) => protect(s, c, shape),
     },
   ];
 }

@@ -36,6 +36,7 @@ import {
   VMCS,
   VMX_REASON,
 } from '../vocabulary/x86.js';
+import type { InParam, OutParam } from './types.js';
 
 /** A set of enum names a field accepts, with a label for messages (`HV_REG_*`). */
 export interface Vocab {
@@ -378,3 +379,18 @@ export const OUT = {
   /** The arm64 exit record a run fills: the `Arm64Exit` value of `hv_vcpu_run`. */
   exit: (): OutType => ({ kind: 'exit', c: 'hv_vcpu_exit_t', ts: 'Arm64Exit' }),
 } as const;
+
+/** The `uint64_t value` a setter takes (registers, VMCS fields, MSRs). */
+export const valueIn = (doc = 'the value'): InParam => ({
+  name: 'value',
+  dir: 'in',
+  type: IN.u64('uint64_t'),
+  doc,
+});
+/** The `uint64_t *value` a getter fills. */
+export const valueOut = (doc = 'the value'): OutParam => ({
+  name: 'value',
+  dir: 'out',
+  type: OUT.u64('uint64_t *'),
+  doc,
+});

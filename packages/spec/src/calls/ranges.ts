@@ -37,8 +37,16 @@ function clip(m: Mapping, lo: bigint, hi: bigint): Mapping | undefined {
   return { ...m, addr: a, size: b - a, offset: m.offset + Number(a - m.addr) };
 }
 
-/** Removes [addr, addr+size) from the mappings, splitting any mapping it cuts. */
-export function unmapRange(maps: readonly Mapping[], addr: bigint, size: bigint): Mapping[] {
+/**
+ * Rewrites [addr, addr+size): every mapping it cuts keeps its parts before and after the range, and its
+ * part inside becomes what `inside` makes of it (nothing, to unmap).
+ */
+function rewriteRange(
+  maps: readonly Mapping[],
+  addr: bigint,
+  size: bigint,
+  inside: (part: Mapping) => Mapping | undefined,
+): Mapping[] {
   const end = addr + size;
   const out: Mapping[] = [];
   for (const m of maps) {
@@ -46,31 +54,21 @@ export function unmapRange(maps: readonly Mapping[], addr: bigint, size: bigint)
       out.push(m);
       continue;
     }
-    const before = clip(m, m.addr, addr);
-    const after = clip(m, end, m.addr + m.size);
-    if (before) out.push(before);
-    if (after) out.push(after);
+    const within = clip(m, addr, end);
+    for (const part of [clip(m, m.addr, addr), within && inside(within), clip(m, end, m.addr + m.size)])
+      if (part) out.push(part);
   }
   return sortMaps(out);
 }
 
+/** Removes [addr, addr+size) from the mappings, splitting any mapping it cuts. */
+export function unmapRange(maps: readonly Mapping[], addr: bigint, size: bigint): Mapping[] {
+  return rewriteRange(maps, addr, size, () => undefined);
+}
+
 /** Sets the flags of [addr, addr+size) (which must be fully mapped), splitting at its ends. */
 export function protectRange(maps: readonly Mapping[], addr: bigint, size: bigint, flags: number): Mapping[] {
-  const end = addr + size;
-  const out: Mapping[] = [];
-  for (const m of maps) {
-    if (!overlaps(m.addr, m.size, addr, size)) {
-      out.push(m);
-      continue;
-    }
-    const before = clip(m, m.addr, addr);
-    const inside = clip(m, addr, end);
-    const after = clip(m, end, m.addr + m.size);
-    if (before) out.push(before);
-    if (inside) out.push({ ...inside, flags });
-    if (after) out.push(after);
-  }
-  return sortMaps(out);
+  return rewriteRange(maps, addr, size, (part) => ({ ...part, flags }));
 }
 
 /** The mapping that contains `addr`, if any. */

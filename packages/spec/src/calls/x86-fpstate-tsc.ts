@@ -5,16 +5,13 @@
  */
 import type { Uva } from '../backend.js';
 import { HV_FPSTATE_SIZE_TESTED } from '../vocabulary/x86.js';
-import { ANY, always, arg, H, NOT_SUCCESS, noVmRow, SUCCESS, T, U, vcpuPrelude } from './dsl.js';
+import { ANY, always, arg, H, NOT_SUCCESS, noVmRow, ownerCall, SUCCESS, T, U } from './dsl.js';
 import { IN } from './params.js';
-import type { CallSpec, InParam, Row } from './types.js';
-
-const vcpuParam: InParam = { name: 'vcpu', dir: 'in', type: IN.vcpu('hv_vcpuid_t'), doc: 'the vCPU' };
+import type { CallSpec, Row } from './types.js';
 
 function fpstateSpec(name: 'hv_vcpu_read_fpstate' | 'hv_vcpu_write_fpstate'): CallSpec {
   const read = name === 'hv_vcpu_read_fpstate';
   const rows: Row[] = [
-    ...vcpuPrelude(name),
     {
       id: 'buffer-out-of-range',
       when: 'buffer + size runs past the end of its host buffer',
@@ -50,17 +47,13 @@ function fpstateSpec(name: 'hv_vcpu_read_fpstate' | 'hv_vcpu_write_fpstate'): Ca
       source: 'hvf-facts §1.2: the size depends on the host processor [H]; no test passes another size [U]',
     },
   ];
-  return {
+  return ownerCall({
     name,
     arch: 'x86_64',
     summary: read
       ? "Reads a vCPU's floating-point and SIMD state (the host's XSAVE layout) into a buffer."
       : "Sets a vCPU's floating-point and SIMD state from a buffer (the host's XSAVE layout).",
-    availability: 'macOS 10.10',
-    thread: 'owner',
-    header: 'hv.h',
     params: [
-      vcpuParam,
       {
         name: 'buffer',
         dir: 'in',
@@ -72,7 +65,7 @@ function fpstateSpec(name: 'hv_vcpu_read_fpstate' | 'hv_vcpu_write_fpstate'): Ca
       { name: 'size', dir: 'in', type: IN.u64('size_t'), doc: 'the size of the buffer in bytes' },
     ],
     rows,
-  };
+  });
 }
 
 const hv_vm_sync_tsc: CallSpec = {
@@ -97,19 +90,15 @@ const hv_vm_sync_tsc: CallSpec = {
   ],
 };
 
-const hv_vmx_vcpu_set_apic_address: CallSpec = {
+const hv_vmx_vcpu_set_apic_address = ownerCall({
   name: 'hv_vmx_vcpu_set_apic_address',
   arch: 'x86_64',
   summary: "Sets the guest-physical address of a vCPU's APIC.",
-  availability: 'macOS 10.10',
-  thread: 'owner',
   header: 'hv_vmx.h',
   params: [
-    vcpuParam,
     { name: 'gpa', dir: 'in', type: IN.u64('hv_gpaddr_t'), doc: 'guest-physical address, page aligned' },
   ],
   rows: [
-    ...vcpuPrelude('hv_vmx_vcpu_set_apic_address'),
     {
       id: 'unaligned',
       when: 'gpa is not a multiple of 4 KiB',
@@ -128,7 +117,7 @@ const hv_vmx_vcpu_set_apic_address: CallSpec = {
       source: 'hvf-facts §1.2: hv_vmx_vcpu_set_apic_address(vcpu, gpa), 10.10, page aligned [H]',
     },
   ],
-};
+});
 
 export const X86_FPSTATE_TSC_CALLS: readonly CallSpec[] = [
   fpstateSpec('hv_vcpu_read_fpstate'),

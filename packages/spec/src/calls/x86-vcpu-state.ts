@@ -4,11 +4,10 @@
  * @module
  */
 import { NATIVE_MSRS_TESTED, X86_MSR } from '../vocabulary/x86.js';
-import { ANY, always, arg, H, liveVcpu, SUCCESS, T, U, vcpuPrelude } from './dsl.js';
-import { IN, OUT, type Vocab } from './params.js';
-import type { CallSpec, InParam } from './types.js';
+import { ANY, always, arg, H, liveVcpu, ownerCall, SUCCESS, T, U } from './dsl.js';
+import { IN, type Vocab, valueIn, valueOut } from './params.js';
+import type { CallSpec, InParam, Row } from './types.js';
 
-const vcpuParam: InParam = { name: 'vcpu', dir: 'in', type: IN.vcpu('hv_vcpuid_t'), doc: 'the vCPU' };
 const MSR_NAMES: Vocab = {
   label: 'MSR_IA32_*',
   names: new Map(Object.entries(X86_MSR).map(([k, v]) => [k, BigInt(v)])),
@@ -21,20 +20,25 @@ const msrParam: InParam = {
 };
 const tested = (msr: number): boolean => NATIVE_MSRS_TESTED.includes(msr);
 
-const hv_vcpu_enable_native_msr: CallSpec = {
+/** The row of a call that always works for the owner and changes nothing the API shows. */
+function unobservable(source: string): Row {
+  return {
+    id: 'ok',
+    when: 'the owner calls it on a live vCPU',
+    applies: always,
+    ret: SUCCESS,
+    result: 'nothing the VMM can observe through the API changes',
+    evidence: H,
+    source,
+  };
+}
+
+const hv_vcpu_enable_native_msr = ownerCall({
   name: 'hv_vcpu_enable_native_msr',
   arch: 'x86_64',
   summary: 'Lets the guest access an MSR directly (no RDMSR/WRMSR exit for it), or takes that back.',
-  availability: 'macOS 10.10',
-  thread: 'owner',
-  header: 'hv.h',
-  params: [
-    vcpuParam,
-    msrParam,
-    { name: 'enable', dir: 'in', type: IN.bool(), doc: 'native access on or off' },
-  ],
+  params: [msrParam, { name: 'enable', dir: 'in', type: IN.bool(), doc: 'native access on or off' }],
   rows: [
-    ...vcpuPrelude('hv_vcpu_enable_native_msr'),
     {
       id: 'tested',
       when: "msr is one Apple's test makes native (STAR, LSTAR, CSTAR, FMASK, KERNEL_GS_BASE, TSC, TSC_AUX, SYSENTER_CS/ESP/EIP, FS_BASE, GS_BASE)",
@@ -59,89 +63,46 @@ const hv_vcpu_enable_native_msr: CallSpec = {
       source: 'hvf-facts §1.2 [H] names the call, not the MSRs it accepts',
     },
   ],
-};
+});
 
-const hv_vcpu_read_msr: CallSpec = {
-  name: 'hv_vcpu_read_msr',
-  arch: 'x86_64',
-  summary: "Reads one of a vCPU's model-specific registers.",
-  availability: 'macOS 10.10',
-  thread: 'owner',
-  header: 'hv.h',
-  params: [vcpuParam, msrParam, { name: 'value', dir: 'out', type: OUT.u64('uint64_t *'), doc: 'the value' }],
-  rows: [
-    ...vcpuPrelude('hv_vcpu_read_msr'),
-    {
-      id: 'msr',
-      when: 'the owner reads an MSR',
-      applies: always,
-      ret: ANY,
-      result: 'which MSRs the framework reads, and their values, are undocumented',
-      evidence: U,
-      source: 'hvf-facts §1.2: hv_vcpu_read_msr, 10.10 [H]; no test asserts a code or a value [U]',
-    },
-  ],
-};
-
-const hv_vcpu_write_msr: CallSpec = {
-  name: 'hv_vcpu_write_msr',
-  arch: 'x86_64',
-  summary: "Writes one of a vCPU's model-specific registers.",
-  availability: 'macOS 10.10',
-  thread: 'owner',
-  header: 'hv.h',
-  params: [vcpuParam, msrParam, { name: 'value', dir: 'in', type: IN.u64('uint64_t'), doc: 'the value' }],
-  rows: [
-    ...vcpuPrelude('hv_vcpu_write_msr'),
-    {
-      id: 'msr',
-      when: 'the owner writes an MSR',
-      applies: always,
-      ret: ANY,
-      result: 'which MSRs and values the framework accepts is undocumented',
-      evidence: U,
-      source: 'hvf-facts §1.2: hv_vcpu_write_msr, 10.10 [H]; no test asserts a code [U]',
-    },
-  ],
-};
-
-/** A call on a live vCPU that only its owner may make and that always works for it. */
-function ownerCall(name: string, summary: string, source: string): CallSpec {
-  return {
+/** `hv_vcpu_read_msr` and `hv_vcpu_write_msr`: which MSRs and values they take is undocumented. */
+function msrAccess(name: 'hv_vcpu_read_msr' | 'hv_vcpu_write_msr'): CallSpec {
+  const read = name === 'hv_vcpu_read_msr';
+  return ownerCall({
     name,
     arch: 'x86_64',
-    summary,
-    availability: 'macOS 10.10',
-    thread: 'owner',
-    header: 'hv.h',
-    params: [vcpuParam],
+    summary: `${read ? 'Reads' : 'Writes'} one of a vCPU's model-specific registers.`,
+    params: [msrParam, read ? valueOut() : valueIn()],
     rows: [
-      ...vcpuPrelude(name),
       {
-        id: 'ok',
-        when: 'the owner calls it on a live vCPU',
+        id: 'msr',
+        when: `the owner ${read ? 'reads' : 'writes'} an MSR`,
         applies: always,
-        ret: SUCCESS,
-        result: 'nothing the VMM can observe through the API changes',
-        evidence: H,
-        source,
+        ret: ANY,
+        result: read
+          ? 'which MSRs the framework reads, and their values, are undocumented'
+          : 'which MSRs and values the framework accepts is undocumented',
+        evidence: U,
+        source: `hvf-facts §1.2: ${name}, 10.10 [H]; no test asserts a code${read ? ' or a value' : ''} [U]`,
       },
     ],
-  };
+  });
 }
 
 export const X86_VCPU_STATE_CALLS: readonly CallSpec[] = [
   hv_vcpu_enable_native_msr,
-  hv_vcpu_read_msr,
-  hv_vcpu_write_msr,
-  ownerCall(
-    'hv_vcpu_flush',
-    "Writes back the vCPU's cached register and VMCS state.",
-    'hvf-facts §1.2, §1.7: "flush cached vCPU state"; accesses may be cached [H]',
-  ),
-  ownerCall(
-    'hv_vcpu_invalidate_tlb',
-    "Invalidates the vCPU's TLB.",
-    'hvf-facts §1.2: hv_vcpu_invalidate_tlb, 10.10 [H]',
-  ),
+  msrAccess('hv_vcpu_read_msr'),
+  msrAccess('hv_vcpu_write_msr'),
+  ownerCall({
+    name: 'hv_vcpu_flush',
+    arch: 'x86_64',
+    summary: "Writes back the vCPU's cached register and VMCS state.",
+    rows: [unobservable('hvf-facts §1.2, §1.7: "flush cached vCPU state"; accesses may be cached [H]')],
+  }),
+  ownerCall({
+    name: 'hv_vcpu_invalidate_tlb',
+    arch: 'x86_64',
+    summary: "Invalidates the vCPU's TLB.",
+    rows: [unobservable('hvf-facts §1.2: hv_vcpu_invalidate_tlb, 10.10 [H]')],
+  }),
 ];

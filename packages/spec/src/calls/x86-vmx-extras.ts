@@ -4,6 +4,7 @@
  * @module
  */
 import type { SpecEnv, SpecState, SpecVcpu } from '../state.js';
+import { HV } from '../vocabulary/returns.js';
 import {
   CPU_BASED2,
   HV_SHADOW_VMCS,
@@ -13,12 +14,11 @@ import {
   VMCS,
   vmcsFieldWidth,
 } from '../vocabulary/x86.js';
-import { ANY, always, arg, H, liveVcpu, NOT_SUCCESS, SUCCESS, T, U, vcpuPrelude } from './dsl.js';
-import { IN, OUT, VOCABS, type Vocab } from './params.js';
+import { ANY, always, arg, H, liveVcpu, NOT_SUCCESS, ownerCall, SUCCESS, T, U } from './dsl.js';
+import { IN, OUT, VOCABS, type Vocab, valueIn, valueOut } from './params.js';
 import { VMCS_CONTROL_CAPABILITY } from './registers.js';
-import type { CallSpec, InParam, SpecCall } from './types.js';
+import type { CallSpec, InParam, Row, SpecCall } from './types.js';
 
-const vcpuParam: InParam = { name: 'vcpu', dir: 'in', type: IN.vcpu('hv_vcpuid_t'), doc: 'the vCPU' };
 const vocab = (label: string, entries: Record<string, number>): Vocab => ({
   label,
   names: new Map(Object.entries(entries).map(([k, v]) => [k, BigInt(v)])),
@@ -52,16 +52,14 @@ function masksConsistent(v: unknown): string | undefined {
     : `allowed_0 0x${m.allowed_0.toString(16)} has bits allowed_1 0x${m.allowed_1.toString(16)} lacks (0x${bad.toString(16)}: "should not happen")`;
 }
 
-const hv_vmx_vcpu_get_cap_write_vmcs: CallSpec = {
+const hv_vmx_vcpu_get_cap_write_vmcs = ownerCall({
   name: 'hv_vmx_vcpu_get_cap_write_vmcs',
   arch: 'x86_64',
   summary:
     'Reads the allowed-0 and allowed-1 masks the framework imposes on writes of a VMCS field of a vCPU.',
   availability: 'macOS 11.0',
-  thread: 'owner',
   header: 'hv_vmx.h',
   params: [
-    vcpuParam,
     fieldParam('the VMCS field encoding'),
     {
       name: 'allowed_0',
@@ -77,7 +75,6 @@ const hv_vmx_vcpu_get_cap_write_vmcs: CallSpec = {
     },
   ],
   rows: [
-    ...vcpuPrelude('hv_vmx_vcpu_get_cap_write_vmcs'),
     {
       id: 'control',
       when: 'field is a pin-based, CPU-based, secondary CPU-based, VM-entry or VM-exit control',
@@ -102,7 +99,7 @@ const hv_vmx_vcpu_get_cap_write_vmcs: CallSpec = {
       value: (_s, _c, v) => masksConsistent(v),
     },
   ],
-};
+});
 
 const hv_vmx_get_msr_info: CallSpec = {
   name: 'hv_vmx_get_msr_info',
@@ -114,7 +111,7 @@ const hv_vmx_get_msr_info: CallSpec = {
   header: 'hv_vmx.h',
   params: [
     { name: 'field', dir: 'in', type: IN.u64('hv_vmx_msr_info_t', MSR_INFO_VOCAB), doc: 'what to read' },
-    { name: 'value', dir: 'out', type: OUT.u64('uint64_t *'), doc: 'the information' },
+    valueOut('the information'),
   ],
   rows: [
     {
@@ -173,8 +170,13 @@ function testedShadowAccess(s: SpecState, c: SpecCall): boolean {
 
 const fits = (field: number, value: bigint): boolean => value >> BigInt(vmcsFieldWidth(field)) === 0n;
 
-const shadowRows = (name: string) => [
-  ...vcpuPrelude(name),
+/** The guest's access to a field of the shadow VMCS becomes `flags`. */
+function setShadowAccess(s: SpecState, c: SpecCall): void {
+  liveVcpu(s, c).shadowAccess.set(arg<number>(c, 'field'), arg<bigint>(c, 'flags'));
+}
+
+/** The rows every shadow-VMCS call starts with after the vCPU prelude. */
+const shadowRows: Row[] = [
   {
     id: 'no-shadow-vmcs',
     when: 'the host does not offer VMCS shadowing (bit 14 of the allowed-1 half of HV_VMX_CAP_PROCBASED2 is clear)',
@@ -187,15 +189,13 @@ const shadowRows = (name: string) => [
   },
 ];
 
-const hv_vmx_vcpu_set_shadow_access: CallSpec = {
+const hv_vmx_vcpu_set_shadow_access = ownerCall({
   name: 'hv_vmx_vcpu_set_shadow_access',
   arch: 'x86_64',
   summary: "Sets whether a vCPU's guest may VMREAD and VMWRITE a field of its shadow VMCS without an exit.",
   availability: 'macOS 10.15',
-  thread: 'owner',
   header: 'hv_vmx.h',
   params: [
-    vcpuParam,
     fieldParam('the VMCS field encoding'),
     {
       name: 'flags',
@@ -205,7 +205,7 @@ const hv_vmx_vcpu_set_shadow_access: CallSpec = {
     },
   ],
   rows: [
-    ...shadowRows('hv_vmx_vcpu_set_shadow_access'),
+    ...shadowRows,
     {
       id: 'tested',
       when: "shadowing is offered and enabled in VMCS_CTRL_CPU_BASED2, field is one Apple's test shadows (VMCS_GUEST_ES, VMCS_RO_EXIT_QUALIFIC, VMCS_RO_IO_RCX) or VMCS_CTRL_EPTP, flags = READ | WRITE",
@@ -221,9 +221,7 @@ const hv_vmx_vcpu_set_shadow_access: CallSpec = {
       evidence: T,
       source:
         "hvf-facts §1.8: Apple's test enables READ | WRITE on these fields and on VMCS_CTRL_EPTP, all HV_SUCCESS [T]",
-      effect: (s, c) => {
-        liveVcpu(s, c).shadowAccess.set(arg<number>(c, 'field'), arg<bigint>(c, 'flags'));
-      },
+      effect: setShadowAccess,
     },
     {
       id: 'other',
@@ -235,102 +233,74 @@ const hv_vmx_vcpu_set_shadow_access: CallSpec = {
       source:
         'hvf-facts §1.2: hv_vmx_vcpu_set_shadow_access, 10.15 [H]; other fields and flags are untested [U]',
       effect: (s, c, o) => {
-        const v = liveVcpu(s, c);
-        if (o.ret === 0) v.shadowAccess.set(arg<number>(c, 'field'), arg<bigint>(c, 'flags'));
+        if (o.ret === HV.HV_SUCCESS) setShadowAccess(s, c);
       },
     },
   ],
-};
+});
 
-const hv_vmx_vcpu_write_shadow_vmcs: CallSpec = {
-  name: 'hv_vmx_vcpu_write_shadow_vmcs',
-  arch: 'x86_64',
-  summary: "Writes a field of a vCPU's shadow VMCS.",
-  availability: 'macOS 10.15',
-  thread: 'owner',
-  header: 'hv_vmx.h',
-  params: [
-    vcpuParam,
-    fieldParam('the VMCS field encoding'),
-    { name: 'value', dir: 'in', type: IN.u64('uint64_t'), doc: 'the value' },
-  ],
-  rows: [
-    ...shadowRows('hv_vmx_vcpu_write_shadow_vmcs'),
-    {
-      id: 'tested',
-      when: "shadowing is offered and enabled, field is one Apple's test shadows and has READ | WRITE access",
-      applies: testedShadowAccess,
-      requires: (env) => hostHasShadowVmcs(env) === true,
-      ret: SUCCESS,
-      result: 'the shadow VMCS field holds the value (the guest VMREADs it)',
-      evidence: T,
-      source:
-        "hvf-facts §1.8: Apple's test writes these shadow fields, HV_SUCCESS, and its guest reads the values [T]",
-      effect: (s, c) => {
-        const v = liveVcpu(s, c);
-        const field = arg<number>(c, 'field');
-        const value = arg<bigint>(c, 'value');
-        // A value wider than the field: what the framework stores is undocumented.
-        if (fits(field, value)) v.shadow.set(field, value);
-        else v.shadow.delete(field);
-      },
-    },
-    {
-      id: 'other',
-      when: 'any other field or access, or shadowing not enabled in the controls',
-      applies: always,
-      ret: ANY,
-      result: 'undocumented; on HV_SUCCESS the field holds some value the spec does not predict',
-      evidence: U,
-      source: 'hvf-facts §1.2: hv_vmx_vcpu_write_shadow_vmcs, 10.15 [H]; other fields are untested [U]',
-      effect: (s, c) => {
-        liveVcpu(s, c).shadow.delete(arg<number>(c, 'field'));
-      },
-    },
-  ],
-};
+/** A tested shadow VMCS write: the field holds the value, unless it is wider than the field. */
+function writeShadow(s: SpecState, c: SpecCall): void {
+  const v = liveVcpu(s, c);
+  const field = arg<number>(c, 'field');
+  const value = arg<bigint>(c, 'value');
+  // A value wider than the field: what the framework stores is undocumented.
+  if (fits(field, value)) v.shadow.set(field, value);
+  else v.shadow.delete(field);
+}
 
-const hv_vmx_vcpu_read_shadow_vmcs: CallSpec = {
-  name: 'hv_vmx_vcpu_read_shadow_vmcs',
-  arch: 'x86_64',
-  summary: "Reads a field of a vCPU's shadow VMCS.",
-  availability: 'macOS 10.15',
-  thread: 'owner',
-  header: 'hv_vmx.h',
-  params: [
-    vcpuParam,
-    fieldParam('the VMCS field encoding'),
-    { name: 'value', dir: 'out', type: OUT.u64('uint64_t *'), doc: 'the value' },
-  ],
-  rows: [
-    ...shadowRows('hv_vmx_vcpu_read_shadow_vmcs'),
-    {
-      id: 'tested',
-      when: "shadowing is offered and enabled, field is one Apple's test shadows and has READ | WRITE access",
-      applies: testedShadowAccess,
-      requires: (env) => hostHasShadowVmcs(env) === true,
-      ret: SUCCESS,
-      result: 'value = what the VMM or, since, the guest wrote there',
-      evidence: T,
-      source: "hvf-facts §1.8: Apple's test reads back the values its guest VMWRITEs into these fields [T]",
-      expect: (s, c) => liveVcpu(s, c).shadow.get(arg<number>(c, 'field')),
-    },
-    {
-      id: 'other',
-      when: 'any other field or access, or shadowing not enabled in the controls',
-      applies: always,
-      ret: ANY,
-      result: 'undocumented',
-      evidence: U,
-      source: 'hvf-facts §1.2: hv_vmx_vcpu_read_shadow_vmcs, 10.15 [H]; other fields are untested [U]',
-    },
-  ],
-};
+/** `hv_vmx_vcpu_read_shadow_vmcs` and `hv_vmx_vcpu_write_shadow_vmcs`: defined on the fields Apple's test shadows. */
+function shadowVmcsAccess(name: 'hv_vmx_vcpu_read_shadow_vmcs' | 'hv_vmx_vcpu_write_shadow_vmcs'): CallSpec {
+  const read = name === 'hv_vmx_vcpu_read_shadow_vmcs';
+  return ownerCall({
+    name,
+    arch: 'x86_64',
+    summary: `${read ? 'Reads' : 'Writes'} a field of a vCPU's shadow VMCS.`,
+    availability: 'macOS 10.15',
+    header: 'hv_vmx.h',
+    params: [fieldParam('the VMCS field encoding'), read ? valueOut() : valueIn()],
+    rows: [
+      ...shadowRows,
+      {
+        id: 'tested',
+        when: "shadowing is offered and enabled, field is one Apple's test shadows and has READ | WRITE access",
+        applies: testedShadowAccess,
+        requires: (env) => hostHasShadowVmcs(env) === true,
+        ret: SUCCESS,
+        result: read
+          ? 'value = what the VMM or, since, the guest wrote there'
+          : 'the shadow VMCS field holds the value (the guest VMREADs it)',
+        evidence: T,
+        source: read
+          ? "hvf-facts §1.8: Apple's test reads back the values its guest VMWRITEs into these fields [T]"
+          : "hvf-facts §1.8: Apple's test writes these shadow fields, HV_SUCCESS, and its guest reads the values [T]",
+        ...(read
+          ? { expect: (s: SpecState, c: SpecCall) => liveVcpu(s, c).shadow.get(arg<number>(c, 'field')) }
+          : { effect: writeShadow }),
+      },
+      {
+        id: 'other',
+        when: 'any other field or access, or shadowing not enabled in the controls',
+        applies: always,
+        ret: ANY,
+        result: read
+          ? 'undocumented'
+          : 'undocumented; on HV_SUCCESS the field holds some value the spec does not predict',
+        evidence: U,
+        source: `hvf-facts §1.2: ${name}, 10.15 [H]; other fields are untested [U]`,
+        // A write outside the tested cases may have stored anything.
+        ...(read
+          ? {}
+          : { effect: (s: SpecState, c: SpecCall) => liveVcpu(s, c).shadow.delete(arg<number>(c, 'field')) }),
+      },
+    ],
+  });
+}
 
 export const X86_VMX_EXTRA_CALLS: readonly CallSpec[] = [
   hv_vmx_vcpu_get_cap_write_vmcs,
   hv_vmx_get_msr_info,
   hv_vmx_vcpu_set_shadow_access,
-  hv_vmx_vcpu_read_shadow_vmcs,
-  hv_vmx_vcpu_write_shadow_vmcs,
+  shadowVmcsAccess('hv_vmx_vcpu_read_shadow_vmcs'),
+  shadowVmcsAccess('hv_vmx_vcpu_write_shadow_vmcs'),
 ];

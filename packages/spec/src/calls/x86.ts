@@ -26,16 +26,16 @@ import {
   liveVcpu,
   NOT_SUCCESS,
   noVmRow,
+  ownerCall,
   R,
   SUCCESS,
   T,
   U,
-  vcpuPrelude,
 } from './dsl.js';
 import { execTimeSpec } from './exec-time.js';
 import { vcpuDestroySpec, vmDestroySpec } from './lifecycle.js';
 import { mapRows, protectRows, unmapRows } from './memory.js';
-import { IN, OUT, VOCABS } from './params.js';
+import { IN, OUT, VOCABS, valueIn, valueOut } from './params.js';
 import {
   truncateToField,
   VMCS_CONTROL_CAPABILITY,
@@ -45,7 +45,7 @@ import {
   X86_REG_EXACT,
   X86_REG_SIGNIFICANT,
 } from './registers.js';
-import type { CallSpec, InParam, OutParam, Row, SpecCall } from './types.js';
+import type { CallSpec, InParam, Row, SpecCall } from './types.js';
 import { X86_FPSTATE_TSC_CALLS } from './x86-fpstate-tsc.js';
 import { X86_VCPU_STATE_CALLS } from './x86-vcpu-state.js';
 import { X86_VMX_EXTRA_CALLS } from './x86-vmx-extras.js';
@@ -53,8 +53,6 @@ import { X86_VMX_EXTRA_CALLS } from './x86-vmx-extras.js';
 const VM_OPTIONS_MASK = Object.values(HV_VM_OPTIONS).reduce((a, b) => a | b, 0);
 const VCPU_OPTIONS_MASK = Object.values(HV_VCPU_OPTIONS).reduce((a, b) => a | b, 0);
 const VMX_CAP_IDS = new Set<number>(Object.values(HV_VMX_CAP));
-const vcpuParam: InParam = { name: 'vcpu', dir: 'in', type: IN.vcpu('hv_vcpuid_t'), doc: 'the vCPU' };
-const u64Out = (doc: string): OutParam => ({ name: 'value', dir: 'out', type: OUT.u64('uint64_t *'), doc });
 
 function liveCount(s: SpecState): number {
   return s.vcpus.size;
@@ -90,7 +88,7 @@ const hv_capability: CallSpec = {
       type: IN.u32('hv_capability_t', VOCABS.cap),
       doc: 'HV_CAP_VCPUMAX or HV_CAP_ADDRSPACEMAX',
     },
-    u64Out('the capability value'),
+    valueOut('the capability value'),
   ],
   rows: [
     {
@@ -429,16 +427,13 @@ const hv_vcpu_destroy = vcpuDestroySpec('x86_64', 'macOS 10.10', {
   result: 'the handle is stale',
 });
 
-const hv_vcpu_set_space: CallSpec = {
+const hv_vcpu_set_space = ownerCall({
   name: 'hv_vcpu_set_space',
   arch: 'x86_64',
   summary: 'Sets the address space a vCPU uses.',
   availability: 'macOS 10.15',
-  thread: 'owner',
-  header: 'hv.h',
-  params: [vcpuParam, memParams.asid],
+  params: [memParams.asid],
   rows: [
-    ...vcpuPrelude('hv_vcpu_set_space'),
     {
       id: 'bad-space',
       when: 'asid is not an existing address space',
@@ -460,7 +455,7 @@ const hv_vcpu_set_space: CallSpec = {
       },
     },
   ],
-};
+});
 
 const regParam: InParam = {
   name: 'reg',
@@ -469,16 +464,12 @@ const regParam: InParam = {
   doc: 'the register',
 };
 
-const hv_vcpu_read_register: CallSpec = {
+const hv_vcpu_read_register = ownerCall({
   name: 'hv_vcpu_read_register',
   arch: 'x86_64',
   summary: 'Reads an architectural register of a vCPU.',
-  availability: 'macOS 10.10',
-  thread: 'owner',
-  header: 'hv.h',
-  params: [vcpuParam, regParam, u64Out('the value')],
+  params: [regParam, valueOut('the value')],
   rows: [
-    ...vcpuPrelude('hv_vcpu_read_register'),
     {
       id: 'bad-reg',
       when: 'reg is not an hv_x86_reg_t register (>= HV_X86_REGISTERS_MAX)',
@@ -506,18 +497,14 @@ const hv_vcpu_read_register: CallSpec = {
       },
     },
   ],
-};
+});
 
-const hv_vcpu_write_register: CallSpec = {
+const hv_vcpu_write_register = ownerCall({
   name: 'hv_vcpu_write_register',
   arch: 'x86_64',
   summary: 'Writes an architectural register of a vCPU.',
-  availability: 'macOS 10.10',
-  thread: 'owner',
-  header: 'hv.h',
-  params: [vcpuParam, regParam, { name: 'value', dir: 'in', type: IN.u64('uint64_t'), doc: 'the value' }],
+  params: [regParam, valueIn()],
   rows: [
-    ...vcpuPrelude('hv_vcpu_write_register'),
     {
       id: 'bad-reg',
       when: 'reg is not an hv_x86_reg_t register',
@@ -563,7 +550,7 @@ const hv_vcpu_write_register: CallSpec = {
       },
     },
   ],
-};
+});
 
 const hv_vmx_read_capability: CallSpec = {
   name: 'hv_vmx_read_capability',
@@ -574,7 +561,7 @@ const hv_vmx_read_capability: CallSpec = {
   header: 'hv_vmx.h',
   params: [
     { name: 'field', dir: 'in', type: IN.u32('hv_vmx_capability_t', VOCABS.vmxCap), doc: 'the capability' },
-    u64Out('the capability value'),
+    valueOut('the capability value'),
   ],
   rows: [
     {
@@ -625,18 +612,15 @@ const vmcsNotAccessible = (c: SpecCall): boolean => {
   return !isKnownVmcsField(f) || isVmcsHostState(f);
 };
 
-const hv_vmx_vcpu_read_vmcs: CallSpec = {
+const hv_vmx_vcpu_read_vmcs = ownerCall({
   name: 'hv_vmx_vcpu_read_vmcs',
   arch: 'x86_64',
   summary: "Reads a field of a vCPU's VMCS.",
-  availability: 'macOS 10.10',
-  thread: 'owner',
   header: 'hv_vmx.h',
-  params: [vcpuParam, fieldParam, u64Out('the value')],
+  params: [fieldParam, valueOut('the value')],
   // Exit reasons read as the VMM reads them: VMX_REASON_* names in a trace's expectation.
   valueVocab: (args) => (args[1] === VMCS.VMCS_RO_EXIT_REASON ? VOCABS.vmxReason : undefined),
   rows: [
-    ...vcpuPrelude('hv_vmx_vcpu_read_vmcs'),
     {
       id: 'eptp',
       when: 'field is VMCS_CTRL_EPTP (owned by the framework)',
@@ -676,7 +660,7 @@ const hv_vmx_vcpu_read_vmcs: CallSpec = {
       expect: (s, c) => liveVcpu(s, c).fields.get(arg<number>(c, 'field')),
     },
   ],
-};
+});
 
 function capabilityAllows(s: SpecState, field: number, value: bigint): boolean | undefined {
   const capId = VMCS_CONTROL_CAPABILITY.get(field);
@@ -689,16 +673,13 @@ function capabilityAllows(s: SpecState, field: number, value: bigint): boolean |
   return (v & must) === must && (v & ~may) === 0n && value >> 32n === 0n;
 }
 
-const hv_vmx_vcpu_write_vmcs: CallSpec = {
+const hv_vmx_vcpu_write_vmcs = ownerCall({
   name: 'hv_vmx_vcpu_write_vmcs',
   arch: 'x86_64',
   summary: "Writes a field of a vCPU's VMCS.",
-  availability: 'macOS 10.10',
-  thread: 'owner',
   header: 'hv_vmx.h',
-  params: [vcpuParam, fieldParam, { name: 'value', dir: 'in', type: IN.u64('uint64_t'), doc: 'the value' }],
+  params: [fieldParam, valueIn()],
   rows: [
-    ...vcpuPrelude('hv_vmx_vcpu_write_vmcs'),
     {
       id: 'not-writable',
       when: 'field is VMCS_CTRL_EPTP, a host-state field, a read-only exit field, or not a field the spec knows',
@@ -739,7 +720,7 @@ const hv_vmx_vcpu_write_vmcs: CallSpec = {
       effect: (s, c) => storeField(liveVcpu(s, c), arg<number>(c, 'field'), arg<bigint>(c, 'value')),
     },
   ],
-};
+});
 
 function storeField(v: SpecVcpu, field: number, value: bigint): void {
   if (field === VMCS.VMCS_CTRL_CPU_BASED2) v.cpuBased2 = value & 0xffff_ffffn;
@@ -755,8 +736,8 @@ function storeField(v: SpecVcpu, field: number, value: bigint): void {
   else v.fields.delete(field);
 }
 
-const runRows = (name: string): Row[] => [
-  ...vcpuPrelude(name),
+/** The rows of both run calls after the vCPU prelude. */
+const runRows: Row[] = [
   {
     id: 'canceled',
     when: 'an hv_vcpu_interrupt is pending for the vCPU',
@@ -786,30 +767,24 @@ const runRows = (name: string): Row[] => [
   },
 ];
 
-const hv_vcpu_run: CallSpec = {
+const hv_vcpu_run = ownerCall({
   name: 'hv_vcpu_run',
   arch: 'x86_64',
   summary: 'Runs a vCPU until its next exit, including exits the kernel handled (deprecated in macOS 11).',
   availability: 'macOS 10.10, deprecated 11.0',
   deprecated: 'macOS 11.0: use hv_vcpu_run_until',
-  thread: 'owner',
-  header: 'hv.h',
   runsGuest: true,
   async: true,
-  params: [vcpuParam],
-  rows: runRows('hv_vcpu_run'),
-};
+  rows: runRows,
+});
 
-const hv_vcpu_run_until: CallSpec = {
+const hv_vcpu_run_until = ownerCall({
   name: 'hv_vcpu_run_until',
   arch: 'x86_64',
   summary: 'Runs a vCPU until an exit the framework did not handle, or a deadline.',
   availability: 'macOS 10.15',
-  thread: 'owner',
-  header: 'hv.h',
   runsGuest: true,
   params: [
-    vcpuParam,
     {
       name: 'deadline',
       dir: 'in',
@@ -817,8 +792,8 @@ const hv_vcpu_run_until: CallSpec = {
       doc: 'mach absolute time, or HV_DEADLINE_FOREVER',
     },
   ],
-  rows: runRows('hv_vcpu_run_until'),
-};
+  rows: runRows,
+});
 
 const hv_vcpu_interrupt: CallSpec = {
   name: 'hv_vcpu_interrupt',

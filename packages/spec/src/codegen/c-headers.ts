@@ -14,41 +14,10 @@ import type { Arch } from '../backend.js';
 import type { ObjectKind } from '../calls/params.js';
 import { callSpecs } from '../calls/registry.js';
 import type { AppleHeader, CallSpec, Param } from '../calls/types.js';
-import {
-  HV_CACHE_TYPE,
-  HV_EXIT_REASON,
-  HV_FEATURE_REG,
-  HV_GIC_DISTRIBUTOR_REG,
-  HV_GIC_ICC_REG,
-  HV_GIC_ICH_REG,
-  HV_GIC_INT,
-  HV_GIC_MSI_REG,
-  HV_GIC_REDISTRIBUTOR_REG,
-  HV_INTERRUPT_TYPE,
-  HV_IPA_GRANULE,
-  HV_REG,
-  HV_SIMD_FP_REG_COUNT,
-  HV_SYS_REG,
-} from '../vocabulary/arm64.js';
+import * as arm64 from '../vocabulary/arm64.js';
 import { HV_MEMORY, HV_MEMORY_X86 } from '../vocabulary/memory.js';
 import { ALL_RETURNS, HV } from '../vocabulary/returns.js';
-import {
-  CPU_BASED,
-  CPU_BASED2,
-  HV_CAP,
-  HV_SHADOW_VMCS,
-  HV_VCPU_OPTIONS,
-  HV_VM_OPTIONS,
-  HV_VMX_CAP,
-  HV_VMX_MSR_INFO,
-  HV_X86_REG,
-  IRQ_INFO,
-  PIN_BASED,
-  VMCS,
-  VMENTRY,
-  VMEXIT,
-  VMX_REASON,
-} from '../vocabulary/x86.js';
+import * as x86 from '../vocabulary/x86.js';
 
 type Values = Readonly<Record<string, number | bigint>>;
 
@@ -83,7 +52,7 @@ const hex = (v: number | bigint, width = 0): string => `0x${BigInt(v).toString(1
 
 /** HV_SIMD_FP_REG_Q0..Q31. */
 const SIMD_REGS: Values = Object.fromEntries(
-  Array.from({ length: HV_SIMD_FP_REG_COUNT }, (_, i) => [`HV_SIMD_FP_REG_Q${i}`, i]),
+  Array.from({ length: arm64.HV_SIMD_FP_REG_COUNT }, (_, i) => [`HV_SIMD_FP_REG_Q${i}`, i]),
 );
 
 const RETURN_DOC: Readonly<Record<string, string>> = {
@@ -159,9 +128,9 @@ const HEADERS: readonly HeaderSpec[] = [
         },
         suffix: 'ull',
       },
-      { kind: 'consts', doc: 'hv_vm_options_t', values: HV_VM_OPTIONS, suffix: 'ull' },
-      { kind: 'consts', doc: 'hv_vcpu_options_t', values: HV_VCPU_OPTIONS, suffix: 'ull' },
-      { kind: 'consts', doc: 'hv_capability_t', values: HV_CAP, suffix: 'ull' },
+      { kind: 'consts', doc: 'hv_vm_options_t', values: x86.HV_VM_OPTIONS, suffix: 'ull' },
+      { kind: 'consts', doc: 'hv_vcpu_options_t', values: x86.HV_VCPU_OPTIONS, suffix: 'ull' },
+      { kind: 'consts', doc: 'hv_capability_t', values: x86.HV_CAP, suffix: 'ull' },
       { kind: 'raw', text: '#define HV_DEADLINE_FOREVER (~(uint64_t)0)' },
       { kind: 'raw', text: '#else /* arm64 */' },
       { kind: 'raw', text: OS_ENUM_MACRO() },
@@ -195,7 +164,9 @@ const HEADERS: readonly HeaderSpec[] = [
     flavour: 'x86_64',
     doc: '`hv_x86_reg_t`, sequential from 0; segment registers are selectors only (hvf-facts.md §1.3 [H]).',
     includes: [],
-    items: [{ kind: 'enum', name: 'hv_x86_reg_t', doc: 'x86 architectural registers', values: HV_X86_REG }],
+    items: [
+      { kind: 'enum', name: 'hv_x86_reg_t', doc: 'x86 architectural registers', values: x86.HV_X86_REG },
+    ],
   },
   {
     file: 'hv_arch_vmx.h',
@@ -203,27 +174,27 @@ const HEADERS: readonly HeaderSpec[] = [
     doc: "VMX constants by Apple's names; values are Intel encodings (hvf-facts.md §1.4, §1.5 [H]).",
     includes: [],
     items: [
-      { kind: 'consts', doc: 'VMCS field encodings', values: VMCS, suffix: 'u' },
+      { kind: 'consts', doc: 'VMCS field encodings', values: x86.VMCS, suffix: 'u' },
       {
         kind: 'consts',
         doc: 'VMX basic exit reasons (the low 16 bits of VMCS_RO_EXIT_REASON)',
-        values: VMX_REASON,
+        values: x86.VMX_REASON,
         suffix: 'u',
       },
-      { kind: 'consts', doc: 'Pin-based VM-execution controls', values: PIN_BASED, suffix: 'u' },
-      { kind: 'consts', doc: 'Processor-based VM-execution controls', values: CPU_BASED, suffix: 'u' },
+      { kind: 'consts', doc: 'Pin-based VM-execution controls', values: x86.PIN_BASED, suffix: 'u' },
+      { kind: 'consts', doc: 'Processor-based VM-execution controls', values: x86.CPU_BASED, suffix: 'u' },
       {
         kind: 'consts',
         doc: 'Secondary processor-based VM-execution controls',
-        values: CPU_BASED2,
+        values: x86.CPU_BASED2,
         suffix: 'u',
       },
-      { kind: 'consts', doc: 'VM-exit controls', values: VMEXIT, suffix: 'u' },
-      { kind: 'consts', doc: 'VM-entry controls', values: VMENTRY, suffix: 'u' },
+      { kind: 'consts', doc: 'VM-exit controls', values: x86.VMEXIT, suffix: 'u' },
+      { kind: 'consts', doc: 'VM-entry controls', values: x86.VMENTRY, suffix: 'u' },
       {
         kind: 'consts',
         doc: 'Interruption information (VMENTRY_IRQ_INFO / VMEXIT_IRQ_INFO)',
-        values: IRQ_INFO,
+        values: x86.IRQ_INFO,
         suffix: 'u',
       },
     ],
@@ -241,18 +212,23 @@ const HEADERS: readonly HeaderSpec[] = [
     doc: 'VMX capabilities and VMCS access (hvf-facts.md §1.2 [H]).',
     includes: ['hv_error.h', 'hv_types.h', 'hv_arch_vmx.h'],
     items: [
-      { kind: 'enum', name: 'hv_vmx_capability_t', doc: 'hv_vmx_read_capability ids', values: HV_VMX_CAP },
+      {
+        kind: 'enum',
+        name: 'hv_vmx_capability_t',
+        doc: 'hv_vmx_read_capability ids',
+        values: x86.HV_VMX_CAP,
+      },
       {
         kind: 'consts',
         doc: 'hv_shadow_flags_t: shadow VMCS permissions of hv_vmx_vcpu_set_shadow_access (macOS 10.15)',
-        values: HV_SHADOW_VMCS,
+        values: x86.HV_SHADOW_VMCS,
         suffix: 'ull',
       },
       { kind: 'typedef', name: 'hv_shadow_flags_t', type: 'uint64_t' },
       {
         kind: 'consts',
         doc: 'hv_vmx_msr_info_t: hv_vmx_get_msr_info ids (macOS 11.0)',
-        values: HV_VMX_MSR_INFO,
+        values: x86.HV_VMX_MSR_INFO,
       },
       { kind: 'typedef', name: 'hv_vmx_msr_info_t', type: 'uint64_t' },
     ],
@@ -269,7 +245,7 @@ const HEADERS: readonly HeaderSpec[] = [
         name: 'hv_ipa_granule',
         type: 'uint32_t',
         doc: 'macOS 26.0 (§2.3 [H])',
-        values: HV_IPA_GRANULE,
+        values: arm64.HV_IPA_GRANULE,
       },
       // A plain integer with an anonymous enum constant, not an OS_ENUM: Apple's documentation shows
       // `hv_allocate_flags_t` as an alias of UInt64 and HV_ALLOCATE_DEFAULT as a plain Int constant,
@@ -294,7 +270,7 @@ const HEADERS: readonly HeaderSpec[] = [
         name: 'hv_exit_reason',
         type: 'uint32_t',
         doc: 'why hv_vcpu_run returned',
-        values: HV_EXIT_REASON,
+        values: arm64.HV_EXIT_REASON,
       },
       {
         kind: 'raw',
@@ -315,14 +291,14 @@ typedef struct {
         name: 'hv_interrupt_type',
         type: 'uint32_t',
         doc: 'IRQ = 0, FIQ = 1 (one binding has them swapped, §2.1 [H])',
-        values: HV_INTERRUPT_TYPE,
+        values: arm64.HV_INTERRUPT_TYPE,
       },
       {
         kind: 'os_enum',
         name: 'hv_reg',
         type: 'uint32_t',
         doc: 'X0..X30 = 0..30, PC 31 (so HV_REG_X0 + 31 is the PC, not XZR: §2.8 [T]), FPCR, FPSR, CPSR',
-        values: { ...HV_REG, HV_REG_FP: HV_REG.HV_REG_X29, HV_REG_LR: HV_REG.HV_REG_X30 },
+        values: { ...arm64.HV_REG, HV_REG_FP: arm64.HV_REG.HV_REG_X29, HV_REG_LR: arm64.HV_REG.HV_REG_X30 },
       },
       { kind: 'os_enum', name: 'hv_simd_fp_reg', type: 'uint32_t', doc: 'Q0..Q31', values: SIMD_REGS },
       {
@@ -338,21 +314,21 @@ typedef uint8_t hv_simd_fp_uchar16_t __attribute__((vector_size(16)));
         name: 'hv_sys_reg',
         type: 'uint16_t',
         doc: 'op0<<14 | op1<<11 | CRn<<7 | CRm<<3 | op2 (§2.2 [H])',
-        values: HV_SYS_REG,
+        values: arm64.HV_SYS_REG,
       },
       {
         kind: 'os_enum',
         name: 'hv_feature_reg',
         type: 'uint32_t',
         doc: 'hv_vcpu_config_get_feature_reg ids',
-        values: HV_FEATURE_REG,
+        values: arm64.HV_FEATURE_REG,
       },
       {
         kind: 'os_enum',
         name: 'hv_cache_type',
         type: 'uint32_t',
         doc: 'CCSIDR_EL1 cache types',
-        values: HV_CACHE_TYPE,
+        values: arm64.HV_CACHE_TYPE,
       },
     ],
   },
@@ -406,35 +382,35 @@ typedef uint8_t hv_simd_fp_uchar16_t __attribute__((vector_size(16)));
         name: 'hv_gic_intid',
         type: 'uint16_t',
         doc: 'INTIDs the framework reserves; the EL2 ones with EL2 only',
-        values: HV_GIC_INT,
+        values: arm64.HV_GIC_INT,
       },
       {
         kind: 'os_enum',
         name: 'hv_gic_distributor_reg',
         type: 'uint16_t',
         doc: 'GICD register offsets (the GICv3 map); other offsets of the register arrays may be passed too',
-        values: HV_GIC_DISTRIBUTOR_REG,
+        values: arm64.HV_GIC_DISTRIBUTOR_REG,
       },
       {
         kind: 'os_enum',
         name: 'hv_gic_redistributor_reg',
         type: 'uint32_t',
         doc: 'GICR register offsets from RD_base; the SGI frame at 0x10000',
-        values: HV_GIC_REDISTRIBUTOR_REG,
+        values: arm64.HV_GIC_REDISTRIBUTOR_REG,
       },
       {
         kind: 'os_enum',
         name: 'hv_gic_icc_reg',
         type: 'uint16_t',
         doc: 'ICC system registers (hv_sys_reg_t encoding)',
-        values: HV_GIC_ICC_REG,
+        values: arm64.HV_GIC_ICC_REG,
       },
       {
         kind: 'os_enum',
         name: 'hv_gic_ich_reg',
         type: 'uint16_t',
         doc: 'ICH system registers, EL2 VMs only (hv_sys_reg_t encoding)',
-        values: HV_GIC_ICH_REG,
+        values: arm64.HV_GIC_ICH_REG,
       },
       {
         kind: 'typedef',
@@ -447,7 +423,7 @@ typedef uint8_t hv_simd_fp_uchar16_t __attribute__((vector_size(16)));
         name: 'hv_gic_msi_reg',
         type: 'uint16_t',
         doc: 'MSI frame register offsets',
-        values: HV_GIC_MSI_REG,
+        values: arm64.HV_GIC_MSI_REG,
       },
     ],
   },

@@ -110,6 +110,19 @@ export function backendMethodsSource(): string {
 }
 
 /** The check of one `in` parameter: a `TypeError` naming it when the JS type is wrong. */
+/** The check of a list or buffer together with the parameter after it, which gives its size. */
+function checkWithSize(
+  p: InParam,
+  params: readonly InParam[],
+  sizeKind: 'count' | 'length',
+  checker: 'checkVcpuList' | 'checkBytes',
+): string {
+  const size = params[params.indexOf(p) + 1];
+  if (size?.type.kind !== sizeKind)
+    throw new Error(`registry: ${p.name} must be followed by its ${sizeKind === 'count' ? 'count' : 'size'}`);
+  return `${checker}('${p.name}', ${p.name}, '${size.name}', ${size.name});`;
+}
+
 function checkOf(p: InParam, params: readonly InParam[]): string | undefined {
   switch (p.type.kind) {
     case 'u32':
@@ -130,18 +143,12 @@ function checkOf(p: InParam, params: readonly InParam[]): string | undefined {
       return `checkU32('${p.name}', ${p.name});`;
     case 'uva':
       return `checkUva('${p.name}', ${p.name});`;
-    case 'vcpus': {
-      const count = params[params.indexOf(p) + 1];
-      if (count?.type.kind !== 'count') throw new Error(`registry: ${p.name} must be followed by its count`);
-      return `checkVcpuList('${p.name}', ${p.name}, '${count.name}', ${count.name});`;
-    }
+    case 'vcpus':
+      return checkWithSize(p, params, 'count', 'checkVcpuList');
     case 'count':
       return undefined; // checked with its list
-    case 'bytes': {
-      const length = params[params.indexOf(p) + 1];
-      if (length?.type.kind !== 'length') throw new Error(`registry: ${p.name} must be followed by its size`);
-      return `checkBytes('${p.name}', ${p.name}, '${length.name}', ${length.name});`;
-    }
+    case 'bytes':
+      return checkWithSize(p, params, 'length', 'checkBytes');
     case 'length':
       return undefined; // checked with its bytes
   }
