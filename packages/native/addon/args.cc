@@ -18,6 +18,16 @@ static std::string Describe(const Napi::Value &v) {
   }
 }
 
+bool ArgBaseline(const Napi::CallbackInfo &info, uint64_t *t, uint32_t *vcpu, uint32_t *iterations) {
+  return ArgThread(info, 0, t) && ArgU32(info, 1, "vcpu", vcpu) && ArgU32(info, 2, "iterations", iterations);
+}
+
+Napi::Object NumberTable(Napi::Env env, std::initializer_list<std::pair<const char *, double>> entries) {
+  Napi::Object o = Napi::Object::New(env);
+  for (const auto &[name, value] : entries) o.Set(name, Napi::Number::New(env, value));
+  return o;
+}
+
 bool ThrowTypeError(Napi::Env env, const std::string &msg) {
   Napi::TypeError::New(env, msg).ThrowAsJavaScriptException();
   return false;

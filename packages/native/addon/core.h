@@ -15,11 +15,14 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <pthread.h>
+#include <time.h>
 #include <vector>
 
 namespace hvspec {
@@ -199,6 +202,26 @@ hv_return_t RunOn(State *state, uint64_t t, F &&fn) {
   return Dispatch(state, t, std::function<void()>(std::forward<F>(fn)));
 }
 
+// Runs the loop of a bench C baseline (DESIGN.md "Bench") on thread t, timed by CLOCK_MONOTONIC:
+// out[0] = the exits it counted (`count`, which `loop` sets), out[1] = nanoseconds in the loop.
+// Returns whether it ran (a dispatch failure leaves out[] as it was).
+template <class F>
+hv_return_t RunBaseline(State *state, uint64_t t, uint64_t &count, F &&loop) {
+  uint64_t ns = 0;
+  hv_return_t ran = RunOn(state, t, [&] {
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    loop();
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    ns = static_cast<uint64_t>(b.tv_sec - a.tv_sec) * 1000000000ull + static_cast<uint64_t>(b.tv_nsec) -
+         static_cast<uint64_t>(a.tv_nsec);
+  });
+  if (ran != HV_SUCCESS) return ran;
+  state->out[0] = count;
+  state->out[1] = ns;
+  return HV_SUCCESS;
+}
+
 // The end of every entry point: a logical thread that now owns no vCPU and runs nothing is released
 // (its OS thread joined), so ids that are used once do not pile up threads; then the return code.
 inline Napi::Value Finish(Napi::Env env, State *state, uint64_t t, hv_return_t ret) {
@@ -303,6 +326,8 @@ bool ArgSafeInt(const Napi::CallbackInfo &info, size_t i, const char *name, uint
 bool ArgBool(const Napi::CallbackInfo &info, size_t i, const char *name, bool *out);
 bool ArgHandleList(const Napi::CallbackInfo &info, size_t i, const char *name, size_t count_index,
                    std::vector<uint64_t> *out);
+// baseline_exit_loop's arguments: (t, vcpu, iterations).
+bool ArgBaseline(const Napi::CallbackInfo &info, uint64_t *t, uint32_t *vcpu, uint32_t *iterations);
 // A Uint8Array's bytes, copied (a call's `const void *` input).
 bool ArgBytes(const Napi::CallbackInfo &info, size_t i, const char *name, std::vector<uint8_t> *out);
 // A host buffer by id, and a byte range of it. Unknown ids are a TypeError; a range outside the
@@ -313,6 +338,8 @@ HostBuffer *ArgBuffer(const Napi::CallbackInfo &info, size_t i, const char *name
 Napi::Value ResolvedRet(Napi::Env env, int32_t ret);
 // Throws a TypeError; returns false so that readers can `return ThrowTypeError(...)`.
 bool ThrowTypeError(Napi::Env env, const std::string &msg);
+// An object of named numbers (the fault sites and ioctl requests the testing object lists).
+Napi::Object NumberTable(Napi::Env env, std::initializer_list<std::pair<const char *, double>> entries);
 
 // One exported function of a flavour (the generated table lists them).
 struct ExportEntry {
@@ -342,6 +369,17 @@ bool ConfigArg(State *state, uint32_t id, uint32_t kind, void **out);
 // t == 0 is a TypeError (the JS thread cannot wait in the guest); a busy thread or one that cannot be
 // started resolves with HV_BUSY / HV_NO_RESOURCES at once.
 Napi::Value StartAsync(const Napi::CallbackInfo &info, uint64_t t, std::function<int32_t()> work);
+
+// What an async run answers before it starts: undefined after a TypeError, or Check's refusal as the
+// Promise the caller awaits (t == 0 is StartAsync's refusal, checked there); an empty value when the
+// run may start.
+template <class Call>
+Napi::Value AsyncRefusal(const Napi::CallbackInfo &info, Call &c, State *state) {
+  if (!c.Read(info)) return info.Env().Undefined();
+  hv_return_t early = c.t == 0 ? HV_SUCCESS : c.Check(state);
+  if (early != HV_SUCCESS) return ResolvedRet(info.Env(), early);
+  return Napi::Value();
+}
 
 // ---- Flavour hooks, implemented once per API flavour (hv_x86_calls.cc / hv_arm64_calls.cc) ----
 // Registers the flavour's hv_* functions on exports (with Export).

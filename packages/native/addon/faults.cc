@@ -11,29 +11,31 @@ std::atomic<bool> g_fault_armed{false};
 
 namespace {
 
+// What InjectFault armed: the site, which hit fails (1-based), the errno it sets; and the hits so far.
+struct Armed {
+  int site = kFaultNone;
+  unsigned long nth = 0;
+  int err = 0;
+  unsigned long count = 0;
+};
+
 std::mutex g_mu;
-int g_site = kFaultNone;
-unsigned long g_nth = 0;
-unsigned long g_count = 0;
-int g_errno = 0;
+Armed g_armed;
 
 }  // namespace
 
 bool FaultHits(int site) {
   std::lock_guard<std::mutex> lock(g_mu);
-  if (g_site != kFaultAny && g_site != site) return false;
-  if (++g_count != g_nth) return false;
-  errno = g_errno ? g_errno : (site == kFaultThread ? EAGAIN : ENOMEM);
+  if (g_armed.site != kFaultAny && g_armed.site != site) return false;
+  if (++g_armed.count != g_armed.nth) return false;
+  errno = g_armed.err ? g_armed.err : (site == kFaultThread ? EAGAIN : ENOMEM);
   return true;
 }
 
 unsigned long InjectFault(int site, unsigned long nth, int err) {
   std::lock_guard<std::mutex> lock(g_mu);
-  unsigned long counted = g_count;
-  g_site = site;
-  g_nth = nth;
-  g_errno = err;
-  g_count = 0;
+  unsigned long counted = g_armed.count;
+  g_armed = Armed{site, nth, err, 0};
   g_fault_armed.store(site != kFaultNone);
   return counted;
 }

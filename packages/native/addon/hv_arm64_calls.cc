@@ -11,7 +11,6 @@
 
 #include <cstddef>
 #include <cstring>
-#include <time.h>
 
 #include "core.h"
 
@@ -131,12 +130,8 @@ static Napi::Value js_hv_vcpu_run(const Napi::CallbackInfo &info) {
 
 static Napi::Value js_hv_vcpu_run_async(const Napi::CallbackInfo &info) {
   hv_vcpu_run_call c;
-  if (!c.Read(info)) return info.Env().Undefined();
   State *state = GetState(info);
-  // The wrong-thread answer of Check, as the Promise the caller awaits (t == 0 is StartAsync's
-  // refusal, checked there).
-  hv_return_t early = c.t == 0 ? HV_SUCCESS : c.Check(state);
-  if (early != HV_SUCCESS) return ResolvedRet(info.Env(), early);
+  if (Napi::Value refused = AsyncRefusal(info, c, state); !refused.IsEmpty()) return refused;
   uint64_t *slot = nullptr;
   const void *exit_ptr = ExitPtrOf(state, c.vcpu, &slot);
   hv_vcpu_t vcpu = c.vcpu;
@@ -154,29 +149,21 @@ static Napi::Value js_hv_vcpu_run_async(const Napi::CallbackInfo &info) {
 static Napi::Value BaselineExitLoop(const Napi::CallbackInfo &info) {  // (t, vcpu, iterations)
   uint64_t t = 0;
   uint32_t vcpu = 0, iterations = 0;
-  if (!ArgThread(info, 0, &t) || !ArgU32(info, 1, "vcpu", &vcpu) || !ArgU32(info, 2, "iterations", &iterations))
-    return info.Env().Undefined();
+  if (!ArgBaseline(info, &t, &vcpu, &iterations)) return info.Env().Undefined();
   State *state = GetState(info);
   if (!OwnerOk(state, vcpu, t)) return Ret(info.Env(), HV_BAD_ARGUMENT);
   uint64_t *slot = nullptr;
   const hv_vcpu_exit_t *exit = static_cast<const hv_vcpu_exit_t *>(ExitPtrOf(state, vcpu, &slot));
   if (exit == nullptr) return Ret(info.Env(), HV_BAD_ARGUMENT);  // not a vCPU this addon created
   int32_t ret = HV_SUCCESS;
-  uint64_t hvc = 0, ns = 0;
-  hv_return_t ran = RunOn(state, t, [&] {
-        struct timespec a, b;
-        clock_gettime(CLOCK_MONOTONIC, &a);
-        for (uint32_t i = 0; i < iterations; i++) {
-          if ((ret = hv_vcpu_run(vcpu)) != HV_SUCCESS) break;
-          if (exit->reason == HV_EXIT_REASON_EXCEPTION && ((exit->exception.syndrome >> 26) & 0x3f) == 0x16) hvc++;
-        }
-        clock_gettime(CLOCK_MONOTONIC, &b);
-        ns = static_cast<uint64_t>(b.tv_sec - a.tv_sec) * 1000000000ull + static_cast<uint64_t>(b.tv_nsec) -
-             static_cast<uint64_t>(a.tv_nsec);
-      });
+  uint64_t hvc = 0;
+  hv_return_t ran = RunBaseline(state, t, hvc, [&] {
+    for (uint32_t i = 0; i < iterations; i++) {
+      if ((ret = hv_vcpu_run(vcpu)) != HV_SUCCESS) break;
+      if (exit->reason == HV_EXIT_REASON_EXCEPTION && ((exit->exception.syndrome >> 26) & 0x3f) == 0x16) hvc++;
+    }
+  });
   if (ran != HV_SUCCESS) return Finish(info.Env(), state, t, ran);
-  state->out[0] = hvc;
-  state->out[1] = ns;
   if (slot != nullptr) slot[kArmValid] = 0;
   return Finish(info.Env(), state, t, ret);
 }

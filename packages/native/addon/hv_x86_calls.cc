@@ -7,8 +7,6 @@
 
 #ifdef HVSPEC_X86
 
-#include <time.h>
-
 #include "core.h"
 
 namespace hvspec {
@@ -124,10 +122,8 @@ static Napi::Value js_hv_vcpu_run_until(const Napi::CallbackInfo &info) {
 
 static Napi::Value js_hv_vcpu_run_async(const Napi::CallbackInfo &info) {
   hv_vcpu_run_call c;
-  if (!c.Read(info)) return info.Env().Undefined();
   State *state = GetState(info);
-  hv_return_t early = c.t == 0 ? HV_SUCCESS : c.Check(state);
-  if (early != HV_SUCCESS) return ResolvedRet(info.Env(), early);
+  if (Napi::Value refused = AsyncRefusal(info, c, state); !refused.IsEmpty()) return refused;
   VcpuEntry *entry = state->FindVcpu(c.vcpu);
   uint64_t *slot = OwnedSlot(state, entry, c.t);
   bool deferred = HasDeferred(state, entry, c.t);
@@ -147,35 +143,28 @@ static Napi::Value js_hv_vcpu_run_async(const Napi::CallbackInfo &info) {
 static Napi::Value BaselineExitLoop(const Napi::CallbackInfo &info) {  // (t, vcpu, iterations)
   uint64_t t = 0;
   uint32_t vcpu = 0, iterations = 0;
-  if (!ArgThread(info, 0, &t) || !ArgU32(info, 1, "vcpu", &vcpu) || !ArgU32(info, 2, "iterations", &iterations))
-    return info.Env().Undefined();
+  if (!ArgBaseline(info, &t, &vcpu, &iterations)) return info.Env().Undefined();
   int32_t ret = HV_SUCCESS;
-  uint64_t io = 0, ns = 0;
+  uint64_t io = 0;
   State *state = GetState(info);
   VcpuEntry *entry = state->FindVcpu(vcpu);
   uint64_t *slot = OwnedSlot(state, entry, t);
   bool deferred = HasDeferred(state, entry, t);
-  hv_return_t ran = RunOn(state, t, [&] {
-        if (deferred && (ret = FlavourApplyDeferred(vcpu, slot)) != HV_SUCCESS) return;
-        struct timespec a, b;
-        clock_gettime(CLOCK_MONOTONIC, &a);
-        for (uint32_t i = 0; i < iterations && ret == HV_SUCCESS; i++) {
-          uint64_t reason = 0, len = 0, rip = 0;
-          if ((ret = hv_vcpu_run(vcpu)) != HV_SUCCESS) break;
-          if ((ret = hv_vmx_vcpu_read_vmcs(vcpu, VMCS_RO_EXIT_REASON, &reason)) != HV_SUCCESS) break;
-          if ((reason & 0xffff) != VMX_REASON_IO) continue;
-          io++;
-          if ((ret = hv_vmx_vcpu_read_vmcs(vcpu, VMCS_RO_VMEXIT_INSTR_LEN, &len)) != HV_SUCCESS) break;
-          if ((ret = hv_vmx_vcpu_read_vmcs(vcpu, VMCS_GUEST_RIP, &rip)) != HV_SUCCESS) break;
-          ret = hv_vmx_vcpu_write_vmcs(vcpu, VMCS_GUEST_RIP, rip + len);
-        }
-        clock_gettime(CLOCK_MONOTONIC, &b);
-        ns = static_cast<uint64_t>(b.tv_sec - a.tv_sec) * 1000000000ull + static_cast<uint64_t>(b.tv_nsec) -
-             static_cast<uint64_t>(a.tv_nsec);
-      });
+  hv_return_t ran = RunBaseline(state, t, io, [&] {
+    // Deferred writes are applied inside the timed region: once per call, not per exit.
+    if (deferred && (ret = FlavourApplyDeferred(vcpu, slot)) != HV_SUCCESS) return;
+    for (uint32_t i = 0; i < iterations && ret == HV_SUCCESS; i++) {
+      uint64_t reason = 0, len = 0, rip = 0;
+      if ((ret = hv_vcpu_run(vcpu)) != HV_SUCCESS) break;
+      if ((ret = hv_vmx_vcpu_read_vmcs(vcpu, VMCS_RO_EXIT_REASON, &reason)) != HV_SUCCESS) break;
+      if ((reason & 0xffff) != VMX_REASON_IO) continue;
+      io++;
+      if ((ret = hv_vmx_vcpu_read_vmcs(vcpu, VMCS_RO_VMEXIT_INSTR_LEN, &len)) != HV_SUCCESS) break;
+      if ((ret = hv_vmx_vcpu_read_vmcs(vcpu, VMCS_GUEST_RIP, &rip)) != HV_SUCCESS) break;
+      ret = hv_vmx_vcpu_write_vmcs(vcpu, VMCS_GUEST_RIP, rip + len);
+    }
+  });
   if (ran != HV_SUCCESS) return Finish(info.Env(), state, t, ran);
-  state->out[0] = io;
-  state->out[1] = ns;
   // The loop bypassed the exit record; its contents are stale for this vCPU now.
   if (slot != nullptr) slot[kX86Mask] = 0;
   return Finish(info.Env(), state, t, ret);

@@ -168,15 +168,9 @@ static Napi::Value Counts(const Napi::CallbackInfo &info) {
 static Napi::Object Testing(Napi::Env env) {
   Napi::Object testing = Napi::Object::New(env);
   testing.Set("inject_fault", Napi::Function::New(env, InjectFaultJs, "inject_fault"));
-  Napi::Object sites = Napi::Object::New(env);
-  sites.Set("none", Napi::Number::New(env, kFaultNone));
-  sites.Set("any", Napi::Number::New(env, kFaultAny));
-  sites.Set("thread", Napi::Number::New(env, kFaultThread));
-  sites.Set("alloc", Napi::Number::New(env, kFaultAlloc));
-  sites.Set("mmap", Napi::Number::New(env, kFaultMmap));
-  sites.Set("tsfn", Napi::Number::New(env, kFaultTsfn));
-  sites.Set("tsfn_call", Napi::Number::New(env, kFaultTsfnCall));
-  testing.Set("sites", sites);
+  testing.Set("sites", NumberTable(env, {{"none", kFaultNone}, {"any", kFaultAny}, {"thread", kFaultThread},
+                                         {"alloc", kFaultAlloc}, {"mmap", kFaultMmap}, {"tsfn", kFaultTsfn},
+                                         {"tsfn_call", kFaultTsfnCall}}));
   testing.Set("counts", Napi::Function::New(env, Counts, "counts"));
   PlatformTesting(env, testing);
   return testing;

@@ -64,22 +64,13 @@ static Napi::Value InjectProviderFault(const Napi::CallbackInfo &info) {
 
 void PlatformTesting(Napi::Env env, Napi::Object testing) {
   testing.Set("inject_provider_fault", Napi::Function::New(env, InjectProviderFault, "inject_provider_fault"));
-  Napi::Object sites = Napi::Object::New(env);
-  sites.Set("none", Napi::Number::New(env, HVKVM_FAULT_NONE));
-  sites.Set("any", Napi::Number::New(env, HVKVM_FAULT_ANY));
-  sites.Set("open", Napi::Number::New(env, HVKVM_FAULT_OPEN));
-  sites.Set("mmap", Napi::Number::New(env, HVKVM_FAULT_MMAP));
-  sites.Set("ioctl", Napi::Number::New(env, HVKVM_FAULT_IOCTL));
-  sites.Set("alloc", Napi::Number::New(env, HVKVM_FAULT_ALLOC));
-  testing.Set("provider_sites", sites);
+  testing.Set("provider_sites", NumberTable(env, {{"none", HVKVM_FAULT_NONE}, {"any", HVKVM_FAULT_ANY},
+                                                  {"open", HVKVM_FAULT_OPEN}, {"mmap", HVKVM_FAULT_MMAP},
+                                                  {"ioctl", HVKVM_FAULT_IOCTL}, {"alloc", HVKVM_FAULT_ALLOC}}));
   // The requests a test fails one kind of ioctl by (the standard <linux/kvm.h> numbers).
-  Napi::Object kvm = Napi::Object::New(env);
-  kvm.Set("KVM_CREATE_VM", Napi::Number::New(env, static_cast<double>(KVM_CREATE_VM)));
-  kvm.Set("KVM_CREATE_VCPU", Napi::Number::New(env, static_cast<double>(KVM_CREATE_VCPU)));
-  kvm.Set("KVM_RUN", Napi::Number::New(env, static_cast<double>(KVM_RUN)));
-  kvm.Set("KVM_SET_USER_MEMORY_REGION", Napi::Number::New(env, static_cast<double>(KVM_SET_USER_MEMORY_REGION)));
-  kvm.Set("KVM_GET_REGS", Napi::Number::New(env, static_cast<double>(KVM_GET_REGS)));
-  testing.Set("kvm", kvm);
+  testing.Set("kvm", NumberTable(env, {{"KVM_CREATE_VM", KVM_CREATE_VM}, {"KVM_CREATE_VCPU", KVM_CREATE_VCPU},
+                                       {"KVM_RUN", KVM_RUN}, {"KVM_GET_REGS", KVM_GET_REGS},
+                                       {"KVM_SET_USER_MEMORY_REGION", KVM_SET_USER_MEMORY_REGION}}));
 }
 
 }  // namespace hvspec

@@ -75,15 +75,12 @@ export class NativeArm64Backend extends Arm64Calls<Arm64Addon> implements Arm64B
 
   hv_vcpu_create(t: ThreadId, config: VcpuConfig | null): Result<Vcpu> {
     ARM64_ARG_CHECKS.hv_vcpu_create(t, config);
-    const ret = this.addon.hv_vcpu_create(t, config);
-    return ret === HV.HV_SUCCESS ? { ret, value: this.created(t) as Vcpu } : { ret };
+    return this.created(t, this.addon.hv_vcpu_create(t, config));
   }
 
   hv_vcpu_destroy(t: ThreadId, vcpu: Vcpu): Result {
     ARM64_ARG_CHECKS.hv_vcpu_destroy(t, vcpu);
-    const ret = this.addon.hv_vcpu_destroy(t, vcpu);
-    if (ret === HV.HV_SUCCESS) this.forget(vcpu);
-    return { ret };
+    return this.destroyed(vcpu, this.addon.hv_vcpu_destroy(t, vcpu));
   }
 
   hv_vcpu_run(t: ThreadId, vcpu: Vcpu): Result<Arm64Exit> {

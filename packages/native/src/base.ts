@@ -14,6 +14,7 @@ import {
   type HostMemory,
   HV,
   type Result,
+  type Vcpu,
 } from '@hvspec/spec';
 import type { AddonProbe, NativeAddon } from './addon.js';
 
@@ -331,11 +332,18 @@ export abstract class NativeBase<A extends NativeAddon> {
     return { ret, exits: Number(this.out[0]), ns: Number(this.out[1]) };
   }
 
-  /** Records a vCPU that hv_vcpu_create just returned (out[0] handle, out[1] slot). */
-  protected created(t: number): number {
+  /** hv_vcpu_create's result: a vCPU it created is recorded (out[0] handle, out[1] slot). */
+  protected created(t: number, ret: number): Result<Vcpu> {
+    if (ret !== HV.HV_SUCCESS) return { ret };
     const vcpu = Number(this.out[0]);
     this.vcpus.set(vcpu, { owner: t, slot: Number(this.out[1]) });
     this.forgetFast();
-    return vcpu;
+    return { ret, value: vcpu as Vcpu };
+  }
+
+  /** hv_vcpu_destroy's result: a vCPU it destroyed is forgotten. */
+  protected destroyed(vcpu: number, ret: number): Result {
+    if (ret === HV.HV_SUCCESS) this.forget(vcpu);
+    return { ret };
   }
 }

@@ -79,15 +79,12 @@ export class NativeX86Backend extends X86Calls<X86Addon> implements X86Backend {
 
   hv_vcpu_create(t: ThreadId, flags: bigint): Result<Vcpu> {
     X86_ARG_CHECKS.hv_vcpu_create(t, flags);
-    const ret = this.addon.hv_vcpu_create(t, flags);
-    return ret === HV.HV_SUCCESS ? { ret, value: this.created(t) as Vcpu } : { ret };
+    return this.created(t, this.addon.hv_vcpu_create(t, flags));
   }
 
   hv_vcpu_destroy(t: ThreadId, vcpu: Vcpu): Result {
     X86_ARG_CHECKS.hv_vcpu_destroy(t, vcpu);
-    const ret = this.addon.hv_vcpu_destroy(t, vcpu);
-    if (ret === HV.HV_SUCCESS) this.forget(vcpu);
-    return { ret };
+    return this.destroyed(vcpu, this.addon.hv_vcpu_destroy(t, vcpu));
   }
 
   hv_vcpu_write_register(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {

@@ -3,18 +3,13 @@
  * limit, async runs on thread 0, a thread busy in an async run, reset() with a run in flight.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { type Backend, checkMisuse, HOST_ALLOC_MAX } from '@hvspec/spec';
 import { loadAddon } from '../src/addon.js';
 import { createNativeBackend } from '../src/index.js';
+import { arch, skipWithoutHardware } from './helpers/hardware.js';
 
-const hardware = process.platform === 'darwin' || existsSync('/dev/kvm');
-const arch = process.platform === 'darwin' && process.arch === 'arm64' ? 'arm64' : 'x86_64';
-
-describe('misuse on the native backend', {
-  skip: hardware ? false : 'no hypervisor here (no /dev/kvm, not macOS)',
-}, () => {
+describe('misuse on the native backend', { skip: skipWithoutHardware }, () => {
   let b: Backend | undefined;
   after(async () => {
     await b?.close();

@@ -39,6 +39,19 @@ function backend(): X86Backend {
   return b as X86Backend;
 }
 
+/** A hardware test on a fresh backend, reset again after the body whatever it did. */
+function hardwareTest(name: string, body: (b: X86Backend) => Promise<void>): void {
+  test(name, { skip: skipHardware }, async () => {
+    const b = backend();
+    await b.reset();
+    try {
+      await body(b);
+    } finally {
+      await b.reset();
+    }
+  });
+}
+
 function ok(r: { ret: number }, what: string): void {
   assert.equal(r.ret, HV.HV_SUCCESS, `${what}: ${hvReturnName(r.ret)}`);
 }
@@ -83,12 +96,9 @@ test('the addon loads and the backend is available when /dev/kvm exists', { skip
   assert.equal(createNativeBackend(), b, 'one native backend per process');
 });
 
-test('VM, mappings, a vCPU on thread 1, registers, wrong thread, type and range errors', {
-  skip: skipHardware,
-}, async () => {
-  const b = backend();
-  await b.reset();
-  try {
+hardwareTest(
+  'VM, mappings, a vCPU on thread 1, registers, wrong thread, type and range errors',
+  async (b) => {
     ok(b.hv_vm_create(0, 0n), 'hv_vm_create');
     assert.equal(hvReturnName(b.hv_vm_create(0, 0n).ret), 'HV_BUSY', 'second hv_vm_create');
 
@@ -153,91 +163,75 @@ test('VM, mappings, a vCPU on thread 1, registers, wrong thread, type and range 
     assert.notEqual(b.hv_vmx_vcpu_read_vmcs(1, vcpu, VMCS.VMCS_RO_EXIT_REASON).ret, HV.HV_SUCCESS);
     assert.notEqual(b.hv_vcpu_destroy(1, vcpu).ret, HV.HV_SUCCESS);
     ok(b.hv_vm_destroy(0), 'hv_vm_destroy');
-  } finally {
-    await b.reset();
-  }
+  },
+);
+
+hardwareTest('a 32-bit protected-mode guest: out 0x10, al exits with reason 30', async (b) => {
+  ok(b.hv_vm_create(0, 0n), 'hv_vm_create');
+  const ram = b.host_alloc(0x10000);
+  // 0x1000: mov al, 0x42 ; out 0x10, al ; hlt
+  b.host_write(ram, 0x1000, Uint8Array.of(0xb0, 0x42, 0xe6, 0x10, 0xf4));
+  ok(b.hv_vm_map(0, { mem: ram, offset: 0 }, 0n, 0x10000n, RWX), 'hv_vm_map');
+  const t = 1;
+  const vcpu = b.hv_vcpu_create(t, 0n).value!;
+  setupProt32(b, t, vcpu, 0x1000n);
+
+  const reason = runToExit(b, t, vcpu);
+  assert.equal(reason, VMX_REASON.VMX_REASON_IO, `exit reason ${reason}`);
+  const qual = b.hv_vmx_vcpu_read_vmcs(t, vcpu, VMCS.VMCS_RO_EXIT_QUALIFIC);
+  ok(qual, 'read qualification');
+  // port 0x10 in bits 31:16, immediate operand (bit 6), OUT (bit 3 clear), 1 byte (bits 2:0 = 0).
+  assert.equal(qual.value! & 0xffff_007fn, 0x0010_0040n, `qualification 0x${qual.value!.toString(16)}`);
+  const len = b.hv_vmx_vcpu_read_vmcs(t, vcpu, VMCS.VMCS_RO_VMEXIT_INSTR_LEN);
+  assert.equal(len.value, 2n);
+  const rip = b.hv_vmx_vcpu_read_vmcs(t, vcpu, VMCS.VMCS_GUEST_RIP);
+  assert.equal(rip.value, 0x1002n, 'RIP stays at the OUT (hvf-facts.md §1.7)');
+  const rax = b.hv_vcpu_read_register(t, vcpu, HV_X86_REG.HV_X86_RAX);
+  assert.equal(rax.value! & 0xffn, 0x42n);
+  // The record answers RIP only until the next write: after advancing it, the API answers.
+  ok(b.hv_vmx_vcpu_write_vmcs(t, vcpu, VMCS.VMCS_GUEST_RIP, 0x1004n), 'advance RIP');
+  assert.equal(b.hv_vmx_vcpu_read_vmcs(t, vcpu, VMCS.VMCS_GUEST_RIP).value, 0x1004n);
+  assert.equal(runToExit(b, t, vcpu), VMX_REASON.VMX_REASON_HLT, 'then hlt');
+  // A run of this vCPU from another thread fails in the provider and leaves the owner's slot of the
+  // exit record alone: its writes would race the owner's own run filling the slot.
+  const load = loadAddon();
+  assert.ok(load.ok);
+  const words = new BigUint64Array(load.addon.records);
+  const before = [...words];
+  assert.notEqual(
+    b.hv_vcpu_run(3, vcpu).ret,
+    HV.HV_SUCCESS,
+    'a run from a thread that does not own the vCPU',
+  );
+  await assert.doesNotReject(async () => {
+    assert.notEqual((await b.hv_vcpu_run_async(4, vcpu)).ret, HV.HV_SUCCESS);
+  });
+  assert.deepEqual([...words], before, 'the exit record is unchanged');
 });
 
-test('a 32-bit protected-mode guest: out 0x10, al exits with reason 30', { skip: skipHardware }, async () => {
-  const b = backend();
-  await b.reset();
-  try {
-    ok(b.hv_vm_create(0, 0n), 'hv_vm_create');
-    const ram = b.host_alloc(0x10000);
-    // 0x1000: mov al, 0x42 ; out 0x10, al ; hlt
-    b.host_write(ram, 0x1000, Uint8Array.of(0xb0, 0x42, 0xe6, 0x10, 0xf4));
-    ok(b.hv_vm_map(0, { mem: ram, offset: 0 }, 0n, 0x10000n, RWX), 'hv_vm_map');
-    const t = 1;
-    const vcpu = b.hv_vcpu_create(t, 0n).value!;
-    setupProt32(b, t, vcpu, 0x1000n);
-
-    const reason = runToExit(b, t, vcpu);
-    assert.equal(reason, VMX_REASON.VMX_REASON_IO, `exit reason ${reason}`);
-    const qual = b.hv_vmx_vcpu_read_vmcs(t, vcpu, VMCS.VMCS_RO_EXIT_QUALIFIC);
-    ok(qual, 'read qualification');
-    // port 0x10 in bits 31:16, immediate operand (bit 6), OUT (bit 3 clear), 1 byte (bits 2:0 = 0).
-    assert.equal(qual.value! & 0xffff_007fn, 0x0010_0040n, `qualification 0x${qual.value!.toString(16)}`);
-    const len = b.hv_vmx_vcpu_read_vmcs(t, vcpu, VMCS.VMCS_RO_VMEXIT_INSTR_LEN);
-    assert.equal(len.value, 2n);
-    const rip = b.hv_vmx_vcpu_read_vmcs(t, vcpu, VMCS.VMCS_GUEST_RIP);
-    assert.equal(rip.value, 0x1002n, 'RIP stays at the OUT (hvf-facts.md §1.7)');
-    const rax = b.hv_vcpu_read_register(t, vcpu, HV_X86_REG.HV_X86_RAX);
-    assert.equal(rax.value! & 0xffn, 0x42n);
-    // The record answers RIP only until the next write: after advancing it, the API answers.
-    ok(b.hv_vmx_vcpu_write_vmcs(t, vcpu, VMCS.VMCS_GUEST_RIP, 0x1004n), 'advance RIP');
-    assert.equal(b.hv_vmx_vcpu_read_vmcs(t, vcpu, VMCS.VMCS_GUEST_RIP).value, 0x1004n);
-    assert.equal(runToExit(b, t, vcpu), VMX_REASON.VMX_REASON_HLT, 'then hlt');
-    // A run of this vCPU from another thread fails in the provider and leaves the owner's slot of the
-    // exit record alone: its writes would race the owner's own run filling the slot.
-    const load = loadAddon();
-    assert.ok(load.ok);
-    const words = new BigUint64Array(load.addon.records);
-    const before = [...words];
-    assert.notEqual(
-      b.hv_vcpu_run(3, vcpu).ret,
-      HV.HV_SUCCESS,
-      'a run from a thread that does not own the vCPU',
-    );
-    await assert.doesNotReject(async () => {
-      assert.notEqual((await b.hv_vcpu_run_async(4, vcpu)).ret, HV.HV_SUCCESS);
-    });
-    assert.deepEqual([...words], before, 'the exit record is unchanged');
-  } finally {
-    await b.reset();
-  }
-});
-
-test('the C baseline exit loop handles I/O exits entirely in C', { skip: skipHardware }, async () => {
-  const b = backend() as X86Backend & {
+hardwareTest('the C baseline exit loop handles I/O exits entirely in C', async (x86) => {
+  const b = x86 as X86Backend & {
     baselineExitLoop(t: number, vcpu: number, n: number): { ret: number; exits: number; ns: number };
   };
-  await b.reset();
-  try {
-    ok(b.hv_vm_create(0, 0n), 'hv_vm_create');
-    const ram = b.host_alloc(0x10000);
-    b.host_write(ram, 0x1000, Uint8Array.of(0xe6, 0x10, 0xeb, 0xfc)); // out 0x10, al ; jmp -4
-    ok(b.hv_vm_map(0, { mem: ram, offset: 0 }, 0n, 0x10000n, RWX), 'hv_vm_map');
-    const vcpu = b.hv_vcpu_create(0, 0n).value!;
-    setupProt32(b, 0, vcpu, 0x1000n);
-    const run = b.baselineExitLoop(0, vcpu, 50);
-    assert.equal(run.ret, HV.HV_SUCCESS, hvReturnName(run.ret));
-    // Host interrupts may add VMX_REASON_IRQ exits (§1.7 [T]); everything else is the OUT.
-    assert.ok(run.exits > 0 && run.exits <= 50, `${run.exits} I/O exits`);
-    assert.ok(run.ns > 0);
-    // The loop left RIP at the OUT or just past the jmp back to it; the API agrees with C.
-    const rip = b.hv_vmx_vcpu_read_vmcs(0, vcpu, VMCS.VMCS_GUEST_RIP).value!;
-    assert.ok(rip === 0x1000n || rip === 0x1002n, `RIP 0x${rip.toString(16)}`);
-  } finally {
-    await b.reset();
-  }
+  ok(b.hv_vm_create(0, 0n), 'hv_vm_create');
+  const ram = b.host_alloc(0x10000);
+  b.host_write(ram, 0x1000, Uint8Array.of(0xe6, 0x10, 0xeb, 0xfc)); // out 0x10, al ; jmp -4
+  ok(b.hv_vm_map(0, { mem: ram, offset: 0 }, 0n, 0x10000n, RWX), 'hv_vm_map');
+  const vcpu = b.hv_vcpu_create(0, 0n).value!;
+  setupProt32(b, 0, vcpu, 0x1000n);
+  const run = b.baselineExitLoop(0, vcpu, 50);
+  assert.equal(run.ret, HV.HV_SUCCESS, hvReturnName(run.ret));
+  // Host interrupts may add VMX_REASON_IRQ exits (§1.7 [T]); everything else is the OUT.
+  assert.ok(run.exits > 0 && run.exits <= 50, `${run.exits} I/O exits`);
+  assert.ok(run.ns > 0);
+  // The loop left RIP at the OUT or just past the jmp back to it; the API agrees with C.
+  const rip = b.hv_vmx_vcpu_read_vmcs(0, vcpu, VMCS.VMCS_GUEST_RIP).value!;
+  assert.ok(rip === 0x1000n || rip === 0x1002n, `RIP 0x${rip.toString(16)}`);
 });
 
-test('an async run of a spinning guest is cancelled by hv_vcpu_interrupt from thread 0', {
-  skip: skipHardware,
-}, async () => {
-  const b = backend();
-  await b.reset();
-  try {
+hardwareTest(
+  'an async run of a spinning guest is cancelled by hv_vcpu_interrupt from thread 0',
+  async (b) => {
     ok(b.hv_vm_create(0, 0n), 'hv_vm_create');
     const ram = b.host_alloc(0x10000);
     b.host_write(ram, 0x1000, Uint8Array.of(0xeb, 0xfe)); // jmp $
@@ -265,10 +259,8 @@ test('an async run of a spinning guest is cancelled by hv_vcpu_interrupt from th
     const rip = b.hv_vmx_vcpu_read_vmcs(t, vcpu, VMCS.VMCS_GUEST_RIP);
     assert.equal(rip.value, 0x1000n, 'the guest was still spinning on jmp $');
     assert.throws(() => b.hv_vcpu_interrupt(0, [vcpu], 2), { name: 'TypeError', message: /vcpu_count/ });
-  } finally {
-    await b.reset();
-  }
-});
+  },
+);
 
 test('reset() releases vCPUs, threads, the VM and buffers (fd count back to baseline)', {
   skip: skipHardware,
@@ -306,11 +298,9 @@ function threadCount(): number {
   return readdirSync('/proc/self/task').length;
 }
 
-test('a logical thread without a vCPU is released after its call; one with a vCPU lives until destroy', {
-  skip: skipHardware,
-}, async () => {
-  const b = backend();
-  try {
+hardwareTest(
+  'a logical thread without a vCPU is released after its call; one with a vCPU lives until destroy',
+  async (b) => {
     ok(b.hv_vm_create(0, 0n), 'hv_vm_create');
     const before = threadCount();
     // 3,000 logical thread ids, each used once: no OS thread may outlive its call.
@@ -332,10 +322,8 @@ test('a logical thread without a vCPU is released after its call; one with a vCP
     assert.equal(threadCount(), before + 1, 'no thread of an async run outlives it');
     ok(b.hv_vcpu_destroy(7, created.value!), 'hv_vcpu_destroy on thread 7');
     assert.equal(threadCount(), before, 'thread 7 is released with its vCPU');
-  } finally {
-    await b.reset();
-  }
-});
+  },
+);
 
 test('process exit with live vCPUs and an async run in the guest ends cleanly', {
   skip: skipHardware,

@@ -4,17 +4,12 @@
  * here: it was reported to panic real hosts. `scripts/long-check.ts` runs them for longer.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { type Backend, RACES, runRace } from '@hvspec/spec';
 import { createNativeBackend } from '../src/index.js';
+import { arch, skipWithoutHardware } from './helpers/hardware.js';
 
-const hardware = process.platform === 'darwin' || existsSync('/dev/kvm');
-const arch = process.platform === 'darwin' && process.arch === 'arm64' ? 'arm64' : 'x86_64';
-
-describe('races on the native backend', {
-  skip: hardware ? false : 'no hypervisor here (no /dev/kvm, not macOS)',
-}, () => {
+describe('races on the native backend', { skip: skipWithoutHardware }, () => {
   let b: Backend | undefined;
   after(async () => {
     await b?.close();

@@ -20,7 +20,7 @@
  * @module
  */
 import { HV_X86_REG as R, VMCS, vmcsFieldWidth } from '@hvspec/spec';
-import type { X86Cpu } from '../engine.js';
+import type { X86Cpu, X86Segment } from '../engine.js';
 
 type SegName = 'cs' | 'ds' | 'es' | 'fs' | 'gs' | 'ss';
 
@@ -50,6 +50,45 @@ function slotOf(field: number): Slot | undefined {
   return field < SLOTS.length ? SLOTS[field] : undefined;
 }
 
+/** Base and limit slots of a descriptor-table register (GDTR, IDTR; also the base and limit of a segment). */
+function tableSlots(
+  table: (file: X86RegisterFile) => { base: bigint; limit: number },
+  base: number,
+  limit: number,
+): void {
+  slot(
+    base,
+    (f) => table(f).base,
+    (f, v) => (table(f).base = v),
+  );
+  slot(
+    limit,
+    (f) => BigInt(table(f).limit),
+    (f, v) => (table(f).limit = Number(v)),
+  );
+}
+
+/** The four slots of a segment register (the six data/code segments, LDTR, TR). */
+function segmentSlots(
+  seg: (file: X86RegisterFile) => X86Segment,
+  selector: number,
+  base: number,
+  limit: number,
+  ar: number,
+): void {
+  slot(
+    selector,
+    (f) => BigInt(seg(f).selector),
+    (f, v) => (seg(f).selector = Number(v)),
+  );
+  tableSlots(seg, base, limit);
+  slot(
+    ar,
+    (f) => BigInt(seg(f).ar),
+    (f, v) => (seg(f).ar = Number(v)),
+  );
+}
+
 const SEGMENT_FIELDS: readonly [SegName, number, number, number, number][] = [
   // name, selector, base, limit, access rights
   ['es', VMCS.VMCS_GUEST_ES, VMCS.VMCS_GUEST_ES_BASE, VMCS.VMCS_GUEST_ES_LIMIT, VMCS.VMCS_GUEST_ES_AR],
@@ -60,115 +99,50 @@ const SEGMENT_FIELDS: readonly [SegName, number, number, number, number][] = [
   ['gs', VMCS.VMCS_GUEST_GS, VMCS.VMCS_GUEST_GS_BASE, VMCS.VMCS_GUEST_GS_LIMIT, VMCS.VMCS_GUEST_GS_AR],
 ];
 for (const [name, sel, base, limit, ar] of SEGMENT_FIELDS) {
-  slot(
-    sel,
-    (f) => BigInt(f.cpu.seg[name].selector),
-    (f, v) => (f.cpu.seg[name].selector = Number(v)),
-  );
-  slot(
-    base,
-    (f) => f.cpu.seg[name].base,
-    (f, v) => (f.cpu.seg[name].base = v),
-  );
-  slot(
-    limit,
-    (f) => BigInt(f.cpu.seg[name].limit),
-    (f, v) => (f.cpu.seg[name].limit = Number(v)),
-  );
-  slot(
-    ar,
-    (f) => BigInt(f.cpu.seg[name].ar),
-    (f, v) => (f.cpu.seg[name].ar = Number(v)),
-  );
+  segmentSlots((f) => f.cpu.seg[name], sel, base, limit, ar);
 }
-slot(
-  VMCS.VMCS_GUEST_CR0,
-  (f) => f.cpu.cr0,
-  (f, v) => (f.cpu.cr0 = v),
+segmentSlots(
+  (f) => f.cpu.ldtr,
+  VMCS.VMCS_GUEST_LDTR,
+  VMCS.VMCS_GUEST_LDTR_BASE,
+  VMCS.VMCS_GUEST_LDTR_LIMIT,
+  VMCS.VMCS_GUEST_LDTR_AR,
 );
-slot(
-  VMCS.VMCS_GUEST_CR3,
-  (f) => f.cpu.cr3,
-  (f, v) => (f.cpu.cr3 = v),
+segmentSlots(
+  (f) => f.cpu.tr,
+  VMCS.VMCS_GUEST_TR,
+  VMCS.VMCS_GUEST_TR_BASE,
+  VMCS.VMCS_GUEST_TR_LIMIT,
+  VMCS.VMCS_GUEST_TR_AR,
 );
-slot(
-  VMCS.VMCS_GUEST_CR4,
-  (f) => f.cpu.cr4,
-  (f, v) => (f.cpu.cr4 = v),
-);
-slot(
-  VMCS.VMCS_GUEST_RIP,
-  (f) => f.cpu.rip,
-  (f, v) => (f.cpu.rip = v),
-);
-slot(
-  VMCS.VMCS_GUEST_RFLAGS,
-  (f) => f.cpu.rflags,
-  (f, v) => (f.cpu.rflags = v),
-);
-slot(
-  VMCS.VMCS_GUEST_RSP,
-  (f) => f.cpu.gpr[4] as bigint,
-  (f, v) => (f.cpu.gpr[4] = v),
-);
-slot(
-  VMCS.VMCS_GUEST_IA32_EFER,
-  (f) => f.cpu.efer,
-  (f, v) => (f.cpu.efer = v),
-);
-slot(
-  VMCS.VMCS_GUEST_DR7,
-  (f) => f.cpu.dr[7] as bigint,
-  (f, v) => (f.cpu.dr[7] = v),
-);
-for (const [name, sel, base, limit, ar] of [
-  [
-    'ldtr',
-    VMCS.VMCS_GUEST_LDTR,
-    VMCS.VMCS_GUEST_LDTR_BASE,
-    VMCS.VMCS_GUEST_LDTR_LIMIT,
-    VMCS.VMCS_GUEST_LDTR_AR,
-  ],
-  ['tr', VMCS.VMCS_GUEST_TR, VMCS.VMCS_GUEST_TR_BASE, VMCS.VMCS_GUEST_TR_LIMIT, VMCS.VMCS_GUEST_TR_AR],
-] as const) {
-  slot(
-    sel,
-    (f) => BigInt(f.cpu[name].selector),
-    (f, v) => (f.cpu[name].selector = Number(v)),
-  );
-  slot(
-    base,
-    (f) => f.cpu[name].base,
-    (f, v) => (f.cpu[name].base = v),
-  );
-  slot(
-    limit,
-    (f) => BigInt(f.cpu[name].limit),
-    (f, v) => (f.cpu[name].limit = Number(v)),
-  );
-  slot(
-    ar,
-    (f) => BigInt(f.cpu[name].ar),
-    (f, v) => (f.cpu[name].ar = Number(v)),
-  );
-}
-for (const [name, base, limit] of [
-  ['gdtr', VMCS.VMCS_GUEST_GDTR_BASE, VMCS.VMCS_GUEST_GDTR_LIMIT],
-  ['idtr', VMCS.VMCS_GUEST_IDTR_BASE, VMCS.VMCS_GUEST_IDTR_LIMIT],
-] as const) {
-  slot(
-    base,
-    (f) => f.cpu[name].base,
-    (f, v) => (f.cpu[name].base = v),
-  );
-  slot(
-    limit,
-    (f) => BigInt(f.cpu[name].limit),
-    (f, v) => (f.cpu[name].limit = Number(v)),
-  );
-}
+tableSlots((f) => f.cpu.gdtr, VMCS.VMCS_GUEST_GDTR_BASE, VMCS.VMCS_GUEST_GDTR_LIMIT);
+tableSlots((f) => f.cpu.idtr, VMCS.VMCS_GUEST_IDTR_BASE, VMCS.VMCS_GUEST_IDTR_LIMIT);
 
-// The controls the engine consults (X86Controls): 32-bit ones as numbers, the masks and shadows as bigints.
+// Single-property slots, one row each. Each row has closures of its own, not one shared `f.cpu[key]`: a
+// property access with a varying key is a slow (megamorphic) lookup. The exit-information fields are the
+// ones every exit writes (X86RegisterFile.exit); the CR0/CR4 masks and shadows are the bigint controls.
+const PROPERTY_SLOTS: readonly [number, Slot['get'], Slot['set']][] = [
+  [VMCS.VMCS_GUEST_CR0, (f) => f.cpu.cr0, (f, v) => (f.cpu.cr0 = v)],
+  [VMCS.VMCS_GUEST_CR3, (f) => f.cpu.cr3, (f, v) => (f.cpu.cr3 = v)],
+  [VMCS.VMCS_GUEST_CR4, (f) => f.cpu.cr4, (f, v) => (f.cpu.cr4 = v)],
+  [VMCS.VMCS_GUEST_RIP, (f) => f.cpu.rip, (f, v) => (f.cpu.rip = v)],
+  [VMCS.VMCS_GUEST_RFLAGS, (f) => f.cpu.rflags, (f, v) => (f.cpu.rflags = v)],
+  [VMCS.VMCS_GUEST_RSP, (f) => f.cpu.gpr[4] as bigint, (f, v) => (f.cpu.gpr[4] = v)],
+  [VMCS.VMCS_GUEST_IA32_EFER, (f) => f.cpu.efer, (f, v) => (f.cpu.efer = v)],
+  [VMCS.VMCS_GUEST_DR7, (f) => f.cpu.dr[7] as bigint, (f, v) => (f.cpu.dr[7] = v)],
+  [VMCS.VMCS_RO_EXIT_REASON, (f) => f.exit.reason, (f, v) => (f.exit.reason = v)],
+  [VMCS.VMCS_RO_EXIT_QUALIFIC, (f) => f.exit.qualification, (f, v) => (f.exit.qualification = v)],
+  [VMCS.VMCS_RO_VMEXIT_INSTR_LEN, (f) => f.exit.instrLen, (f, v) => (f.exit.instrLen = v)],
+  [VMCS.VMCS_RO_VMEXIT_IRQ_INFO, (f) => f.exit.irqInfo, (f, v) => (f.exit.irqInfo = v)],
+  [VMCS.VMCS_RO_IDT_VECTOR_INFO, (f) => f.exit.idtVectorInfo, (f, v) => (f.exit.idtVectorInfo = v)],
+  [VMCS.VMCS_CTRL_CR0_MASK, (f) => f.cpu.ctl.cr0Mask, (f, v) => (f.cpu.ctl.cr0Mask = v)],
+  [VMCS.VMCS_CTRL_CR0_SHADOW, (f) => f.cpu.ctl.cr0Shadow, (f, v) => (f.cpu.ctl.cr0Shadow = v)],
+  [VMCS.VMCS_CTRL_CR4_MASK, (f) => f.cpu.ctl.cr4Mask, (f, v) => (f.cpu.ctl.cr4Mask = v)],
+  [VMCS.VMCS_CTRL_CR4_SHADOW, (f) => f.cpu.ctl.cr4Shadow, (f, v) => (f.cpu.ctl.cr4Shadow = v)],
+];
+for (const [field, get, set] of PROPERTY_SLOTS) slot(field, get, set);
+
+// The 32-bit controls the engine consults (X86Controls), held as numbers.
 for (const [field, key] of [
   [VMCS.VMCS_CTRL_CPU_BASED, 'cpuBased'],
   [VMCS.VMCS_CTRL_CPU_BASED2, 'cpuBased2'],
@@ -182,18 +156,6 @@ for (const [field, key] of [
     field,
     (f) => BigInt(f.cpu.ctl[key] >>> 0),
     (f, v) => (f.cpu.ctl[key] = Number(v & 0xffff_ffffn)),
-  );
-}
-for (const [field, key] of [
-  [VMCS.VMCS_CTRL_CR0_MASK, 'cr0Mask'],
-  [VMCS.VMCS_CTRL_CR0_SHADOW, 'cr0Shadow'],
-  [VMCS.VMCS_CTRL_CR4_MASK, 'cr4Mask'],
-  [VMCS.VMCS_CTRL_CR4_SHADOW, 'cr4Shadow'],
-] as const) {
-  slot(
-    field,
-    (f) => f.cpu.ctl[key],
-    (f, v) => (f.cpu.ctl[key] = v),
   );
 }
 const CR3_TARGETS = [
@@ -210,53 +172,27 @@ for (const [i, field] of CR3_TARGETS.entries()) {
   );
 }
 
-// The exit-information fields every exit writes (X86RegisterFile.exit). One closure per field, not one
-// shared `f.exit[key]`: a property access with a varying key is a slow (megamorphic) lookup.
-slot(
-  VMCS.VMCS_RO_EXIT_REASON,
-  (f) => f.exit.reason,
-  (f, v) => (f.exit.reason = v),
-);
-slot(
-  VMCS.VMCS_RO_EXIT_QUALIFIC,
-  (f) => f.exit.qualification,
-  (f, v) => (f.exit.qualification = v),
-);
-slot(
-  VMCS.VMCS_RO_VMEXIT_INSTR_LEN,
-  (f) => f.exit.instrLen,
-  (f, v) => (f.exit.instrLen = v),
-);
-slot(
-  VMCS.VMCS_RO_VMEXIT_IRQ_INFO,
-  (f) => f.exit.irqInfo,
-  (f, v) => (f.exit.irqInfo = v),
-);
-slot(
-  VMCS.VMCS_RO_IDT_VECTOR_INFO,
-  (f) => f.exit.idtVectorInfo,
-  (f, v) => (f.exit.idtVectorInfo = v),
-);
-
 /** `hv_x86_reg_t` GPRs → index in Intel encoding order (RAX RCX RDX RBX RSP RBP RSI RDI R8..R15). */
-const GPR_INDEX = new Map<number, number>([
-  [R.HV_X86_RAX, 0],
-  [R.HV_X86_RCX, 1],
-  [R.HV_X86_RDX, 2],
-  [R.HV_X86_RBX, 3],
-  [R.HV_X86_RSP, 4],
-  [R.HV_X86_RBP, 5],
-  [R.HV_X86_RSI, 6],
-  [R.HV_X86_RDI, 7],
-  [R.HV_X86_R8, 8],
-  [R.HV_X86_R9, 9],
-  [R.HV_X86_R10, 10],
-  [R.HV_X86_R11, 11],
-  [R.HV_X86_R12, 12],
-  [R.HV_X86_R13, 13],
-  [R.HV_X86_R14, 14],
-  [R.HV_X86_R15, 15],
-]);
+const GPR_INDEX = new Map<number, number>(
+  [
+    R.HV_X86_RAX,
+    R.HV_X86_RCX,
+    R.HV_X86_RDX,
+    R.HV_X86_RBX,
+    R.HV_X86_RSP,
+    R.HV_X86_RBP,
+    R.HV_X86_RSI,
+    R.HV_X86_RDI,
+    R.HV_X86_R8,
+    R.HV_X86_R9,
+    R.HV_X86_R10,
+    R.HV_X86_R11,
+    R.HV_X86_R12,
+    R.HV_X86_R13,
+    R.HV_X86_R14,
+    R.HV_X86_R15,
+  ].map((reg, index) => [reg, index]),
+);
 
 /** Registers without a VMCS field that live in the engine's CPU object: CR2 and DR0–DR6. */
 const CPU_REGS = new Map<number, { get: (c: X86Cpu) => bigint; set: (c: X86Cpu, v: bigint) => void }>([

@@ -403,39 +403,30 @@ function shapedCommands(arch: Arch): Map<string, Weighted> {
           }),
       ),
     );
-    set(
-      space ? spaced('hv_vm_unmap') : 'hv_vm_unmap',
-      space ? 2 : 3,
-      fc.tuple(sc, rangeChoice(addr, size, granule), threadArb).map(
-        ([s, rc, t]) =>
-          new CallCommand(space ? spaced('hv_vm_unmap') : 'hv_vm_unmap', (m) => {
-            const w = withSpace(s, m);
-            const r = resolveRange(m, rc, Number(w.asid ?? 0));
-            return call(space ? spaced('hv_vm_unmap') : 'hv_vm_unmap', t, {
-              ...w,
-              [a]: r.addr,
-              size: r.size,
-            });
-          }),
-      ),
-    );
-    set(
-      space ? spaced('hv_vm_protect') : 'hv_vm_protect',
-      space ? 2 : 3,
-      fc.tuple(sc, rangeChoice(addr, size, granule), flagsArb, threadArb).map(
-        ([s, rc, flags, t]) =>
-          new CallCommand(space ? spaced('hv_vm_protect') : 'hv_vm_protect', (m) => {
-            const w = withSpace(s, m);
-            const r = resolveRange(m, rc, Number(w.asid ?? 0));
-            return call(space ? spaced('hv_vm_protect') : 'hv_vm_protect', t, {
-              ...w,
-              [a]: r.addr,
-              size: r.size,
-              flags,
-            });
-          }),
-      ),
-    );
+    // Unmap and protect: a range that meets existing mappings (protect with flags of its own).
+    for (const [base, flagsChoice] of [
+      ['hv_vm_unmap', fc.constant(undefined)],
+      ['hv_vm_protect', flagsArb],
+    ] as const) {
+      const name = space ? spaced(base) : base;
+      set(
+        name,
+        space ? 2 : 3,
+        fc.tuple(sc, rangeChoice(addr, size, granule), flagsChoice, threadArb).map(
+          ([s, rc, flags, t]) =>
+            new CallCommand(name, (m) => {
+              const w = withSpace(s, m);
+              const r = resolveRange(m, rc, Number(w.asid ?? 0));
+              return call(name, t, {
+                ...w,
+                [a]: r.addr,
+                size: r.size,
+                ...(flags === undefined ? {} : { flags }),
+              });
+            }),
+        ),
+      );
+    }
   }
   if (arch === 'x86_64') {
     set(

@@ -30,7 +30,7 @@ import {
   x86ScenarioArb,
   x86ScenarioTraceSteps,
 } from '../guest/x86/scenario.js';
-import { x86SetupSteps } from '../guest/x86/setup.js';
+import { writeX86Prot32Setup } from '../guest/x86/setup.js';
 import { afterGuestRun, type SpecVcpu } from '../state.js';
 import { HV_EXIT_REASON, HV_REG, HV_SYS_REG } from '../vocabulary/arm64.js';
 import { HV_MEMORY } from '../vocabulary/memory.js';
@@ -77,6 +77,30 @@ const VMM_VMCS_RESET: readonly (readonly [number, bigint])[] = [
   [VMCS.VMCS_CTRL_CR3_COUNT, 0n],
 ];
 
+/**
+ * x86 registers a VMM puts back: DR6/DR7 bits 63:32 must be 0, TPR is 4 bits, XCR0.x87 must be 1 (Intel SDM,
+ * VM-entry checks).
+ */
+const X86_REGISTER_RESET: readonly (readonly [number, bigint])[] = [
+  [HV_X86_REG.HV_X86_DR6, 0xffff0ff0n],
+  [HV_X86_REG.HV_X86_DR7, 0x400n],
+  [HV_X86_REG.HV_X86_TPR, 0n],
+  [HV_X86_REG.HV_X86_XCR0, 1n],
+];
+
+/**
+ * arm64 system registers a VMM puts back: EL1h with the MMU off (and TCR_EL1 0: the model does not run
+ * top-byte-ignore), the virtual timer off (hvf-facts §2.6, §5.7: fresh state is undefined) and self-hosted
+ * debug off (MDSCR_EL1.SS and MDE clear: with trap-debug-exceptions on, a software step or breakpoint armed
+ * by an earlier hv_vcpu_set_sys_reg would end the spin with a debug exit — Arm ARM D2).
+ */
+const ARM64_SYS_REG_RESET: readonly (readonly [number, bigint])[] = [
+  [HV_SYS_REG.HV_SYS_REG_SCTLR_EL1, 0n],
+  [HV_SYS_REG.HV_SYS_REG_TCR_EL1, 0n],
+  [HV_SYS_REG.HV_SYS_REG_CNTV_CTL_EL0, 0n],
+  [HV_SYS_REG.HV_SYS_REG_MDSCR_EL1, 0n],
+];
+
 /** What a guest command needs from the model: a live vCPU its owner can run, and a code page. */
 interface GuestSetup {
   readonly vcpu: SpecVcpu;
@@ -110,24 +134,7 @@ async function prepare(m: Model, r: Real, index: number, at?: bigint): Promise<G
     return { vcpu, code: { addr, size: page, uva: { mem, offset: existing.offset } } };
   }
   if (m.mems.size >= 6) return undefined;
-  const mem = r.backend.host_alloc(page);
-  m.mems.set(mem.id, mem);
-  m.codeMems.add(mem.id);
-  s.buffers.set(mem.id, mem.size);
-  r.log.push({ kind: 'host_alloc', mem });
-  const a = arch === 'x86_64' ? 'gpa' : 'ipa';
-  const mapCall = vcpu.space === 0 ? 'hv_vm_map' : 'hv_vm_map_space';
-  await execute(m, r, {
-    name: mapCall,
-    t: 0,
-    args: {
-      ...(vcpu.space === 0 ? {} : { asid: vcpu.space }),
-      uva: { mem, offset: 0 },
-      [a]: addr,
-      size: BigInt(page),
-      flags: HV_MEMORY.READ | HV_MEMORY.EXEC,
-    },
-  });
+  const mem = await mapNewBuffer(m, r, vcpu.space, addr, BigInt(page), HV_MEMORY.READ | HV_MEMORY.EXEC);
   return { vcpu, code: { addr, size: page, uva: { mem, offset: 0 } } };
 }
 
@@ -139,42 +146,26 @@ async function prepare(m: Model, r: Real, index: number, at?: bigint): Promise<G
 async function vmmReset(m: Model, r: Real, vcpu: SpecVcpu): Promise<void> {
   const t = vcpu.owner;
   const handle = forgeVcpu(vcpu.handle);
-  if (m.state.env.arch === 'x86_64') {
-    // DR6/DR7 bits 63:32 must be 0, TPR is 4 bits, XCR0.x87 must be 1 (Intel SDM, VM-entry checks).
-    for (const [reg, value] of [
-      [HV_X86_REG.HV_X86_DR6, 0xffff0ff0n],
-      [HV_X86_REG.HV_X86_DR7, 0x400n],
-      [HV_X86_REG.HV_X86_TPR, 0n],
-      [HV_X86_REG.HV_X86_XCR0, 1n],
-    ] as const) {
-      await execute(m, r, { name: 'hv_vcpu_write_register', t, args: { vcpu: handle, reg, value } });
-    }
-    for (const [field, value] of VMM_VMCS_RESET) {
-      await execute(m, r, { name: 'hv_vmx_vcpu_write_vmcs', t, args: { vcpu: handle, field, value } });
-    }
-    // The predictions assume no native MSR (every RDMSR/WRMSR exits, predict.ts): the VMM takes back
-    // those an earlier command made native.
-    for (const msr of [...vcpu.nativeMsrs]) {
-      await execute(m, r, {
-        name: 'hv_vcpu_enable_native_msr',
-        t,
-        args: { vcpu: handle, msr, enable: false },
-      });
-    }
-    return;
-  }
-  // arm64: EL1h with the MMU off (and TCR_EL1 0: the model does not run top-byte-ignore), the
-  // virtual timer off (hvf-facts §2.6, §5.7: fresh state is undefined) and self-hosted debug off
-  // (MDSCR_EL1.SS and MDE clear: with trap-debug-exceptions on, a software step or breakpoint armed by
-  // an earlier hv_vcpu_set_sys_reg would end the spin with a debug exit — Arm ARM D2).
-  for (const [reg, value] of [
-    [HV_SYS_REG.HV_SYS_REG_SCTLR_EL1, 0n],
-    [HV_SYS_REG.HV_SYS_REG_TCR_EL1, 0n],
-    [HV_SYS_REG.HV_SYS_REG_CNTV_CTL_EL0, 0n],
-    [HV_SYS_REG.HV_SYS_REG_MDSCR_EL1, 0n],
-  ] as const) {
-    await execute(m, r, { name: 'hv_vcpu_set_sys_reg', t, args: { vcpu: handle, reg, value } });
-  }
+  const writes =
+    m.state.env.arch === 'x86_64'
+      ? [
+          ...X86_REGISTER_RESET.map(([reg, value]) => ({
+            name: 'hv_vcpu_write_register',
+            args: { reg, value },
+          })),
+          ...VMM_VMCS_RESET.map(([field, value]) => ({
+            name: 'hv_vmx_vcpu_write_vmcs',
+            args: { field, value },
+          })),
+          // The predictions assume no native MSR (every RDMSR/WRMSR exits, predict.ts): the VMM takes
+          // back those an earlier command made native.
+          ...[...vcpu.nativeMsrs].map((msr) => ({
+            name: 'hv_vcpu_enable_native_msr',
+            args: { msr, enable: false },
+          })),
+        ]
+      : ARM64_SYS_REG_RESET.map(([reg, value]) => ({ name: 'hv_vcpu_set_sys_reg', args: { reg, value } }));
+  for (const { name, args } of writes) await execute(m, r, { name, t, args: { vcpu: handle, ...args } });
 }
 
 /**
@@ -199,16 +190,7 @@ async function prepareArm64Tables(
     return { ipa, size, uva: { mem, offset: existing.offset } };
   }
   if (m.mems.size >= 6) return undefined;
-  const mem = r.backend.host_alloc(size);
-  m.mems.set(mem.id, mem);
-  m.codeMems.add(mem.id);
-  s.buffers.set(mem.id, mem.size);
-  r.log.push({ kind: 'host_alloc', mem });
-  await execute(m, r, {
-    name: 'hv_vm_map',
-    t: 0,
-    args: { uva: { mem, offset: 0 }, ipa, size: BigInt(size), flags: rw },
-  });
+  const mem = await mapNewBuffer(m, r, 0, ipa, BigInt(size), rw);
   const mapped = (s.vm?.spaces.get(0) ?? []).some((x) => x.addr === ipa);
   return mapped ? { ipa, size, uva: { mem, offset: 0 } } : undefined;
 }
@@ -245,25 +227,40 @@ async function ensureX86Mapping(
     return { gpa: addr, uva: { mem, offset: t.offset } };
   }
   if (m.mems.size >= 6) return undefined;
+  const mem = await mapNewBuffer(m, r, vcpu.space, addr, size, flags);
+  const made = (m.state.vm?.spaces.get(vcpu.space) ?? []).find((x) => x.addr === addr && x.mem === mem.id);
+  return made ? { gpa: addr, uva: { mem, offset: 0 } } : undefined;
+}
+
+/**
+ * A new host buffer of `size` bytes for the guest's own pages (code, page tables), mapped whole at `addr`
+ * in address space `space` with `flags` through a checked map call.
+ */
+async function mapNewBuffer(
+  m: Model,
+  r: Real,
+  space: number,
+  addr: bigint,
+  size: bigint,
+  flags: number,
+): Promise<HostMemory> {
   const mem = r.backend.host_alloc(Number(size));
   m.mems.set(mem.id, mem);
   m.codeMems.add(mem.id);
   m.state.buffers.set(mem.id, mem.size);
   r.log.push({ kind: 'host_alloc', mem });
-  const mapCall = vcpu.space === 0 ? 'hv_vm_map' : 'hv_vm_map_space';
   await execute(m, r, {
-    name: mapCall,
+    name: space === 0 ? 'hv_vm_map' : 'hv_vm_map_space',
     t: 0,
     args: {
-      ...(vcpu.space === 0 ? {} : { asid: vcpu.space }),
+      ...(space === 0 ? {} : { asid: space }),
       uva: { mem, offset: 0 },
-      gpa: addr,
+      [m.state.env.arch === 'x86_64' ? 'gpa' : 'ipa']: addr,
       size,
       flags,
     },
   });
-  const made = (m.state.vm?.spaces.get(vcpu.space) ?? []).find((x) => x.addr === addr && x.mem === mem.id);
-  return made ? { gpa: addr, uva: { mem, offset: 0 } } : undefined;
+  return mem;
 }
 
 /** Whether every mapping's permissions are ones the backend enforces exactly (else the prediction cannot hold). */
@@ -580,15 +577,9 @@ export class SpinCancelCommand implements HvCommand {
     let running: Promise<{ ret: number; value?: unknown }>;
     if (arch === 'x86_64') {
       const x = b as X86Backend;
-      for (const { field, value } of x86SetupSteps(
-        (id) => x.hv_vmx_read_capability(0, id).value ?? 0n,
-        'prot32',
-        code.addr,
-      )) {
-        const ret = x.hv_vmx_vcpu_write_vmcs(t, handle, field, value).ret;
-        if (ret !== HV.HV_SUCCESS)
-          fail(`setup: hv_vmx_vcpu_write_vmcs(0x${field.toString(16)}) returned ${hvReturnName(ret)}`);
-      }
+      writeX86Prot32Setup(x, t, handle, code.addr, (what, ret) => {
+        if (ret !== HV.HV_SUCCESS) fail(`setup: ${what} returned ${hvReturnName(ret)}`);
+      });
       running = x.hv_vcpu_run_async(t, handle);
     } else {
       const a = b as Arm64Backend;

@@ -18,7 +18,7 @@
  * @module
  */
 import type { Arm64Backend, Backend, HostMemory, ThreadId, Vcpu, X86Backend } from '../backend.js';
-import { x86SetupSteps } from '../guest/x86/setup.js';
+import { writeX86Prot32Setup } from '../guest/x86/setup.js';
 import { checkHostAllocSize, HOST_ALLOC_MAX } from '../validate.js';
 import { HV_REG } from '../vocabulary/arm64.js';
 import { HV_MEMORY } from '../vocabulary/memory.js';
@@ -166,15 +166,7 @@ function spinner(c: Check, t: ThreadId): Vcpu {
   if (b.arch === 'x86_64') {
     const r = b.hv_vcpu_create(t, 0n);
     ok('hv_vcpu_create', r.ret);
-    for (const { field, value } of x86SetupSteps(
-      (id) => b.hv_vmx_read_capability(0, id).value ?? 0n,
-      'prot32',
-      CODE,
-    ))
-      ok(
-        `hv_vmx_vcpu_write_vmcs(0x${field.toString(16)})`,
-        b.hv_vmx_vcpu_write_vmcs(t, r.value!, field, value).ret,
-      );
+    writeX86Prot32Setup(b, t, r.value!, CODE, ok);
     return r.value!;
   }
   const r = b.hv_vcpu_create(t, null);
@@ -186,6 +178,13 @@ function spinner(c: Check, t: ThreadId): Vcpu {
 
 function kick(b: Backend, from: ThreadId, v: Vcpu): number {
   return b.arch === 'x86_64' ? b.hv_vcpu_interrupt(from, [v], 1).ret : b.hv_vcpus_exit(from, [v], 1).ret;
+}
+
+/** A register read on thread t (RAX, X0): the plainest per-vCPU call. */
+function readFirstRegister(b: Backend, t: ThreadId, v: Vcpu): number {
+  return b.arch === 'x86_64'
+    ? b.hv_vcpu_read_register(t, v, HV_X86_REG.HV_X86_RAX).ret
+    : b.hv_vcpu_get_reg(t, v, HV_REG.HV_REG_X0).ret;
 }
 
 /** Every kind of call a VMM might make on a busy thread: each must answer HV_BUSY. */
@@ -263,13 +262,7 @@ async function busyThread(c: Check): Promise<void> {
   if (settled) c.fail('the spinning run returned before it was kicked');
   c.code('the kick from thread 0', kick(b, 0, v), HV.HV_SUCCESS);
   c.code('the kicked run', (await run).ret, HV.HV_SUCCESS);
-  c.code(
-    'a call on the thread once its run returned',
-    b.arch === 'x86_64'
-      ? b.hv_vcpu_read_register(t, v, HV_X86_REG.HV_X86_RAX).ret
-      : b.hv_vcpu_get_reg(t, v, HV_REG.HV_REG_X0).ret,
-    HV.HV_SUCCESS,
-  );
+  c.code('a call on the thread once its run returned', readFirstRegister(b, t, v), HV.HV_SUCCESS);
 
   // reset() with a run in flight, then a new run on the same thread: the old run's end must not free it.
   const old = b.hv_vcpu_run_async(t, v) as Promise<{ ret: number }>;
@@ -277,13 +270,7 @@ async function busyThread(c: Check): Promise<void> {
   const w = spinner(c, t);
   const next = b.hv_vcpu_run_async(t, w) as Promise<{ ret: number }>;
   await old;
-  c.code(
-    'a call on the thread of a run started after reset()',
-    b.arch === 'x86_64'
-      ? b.hv_vmx_vcpu_read_vmcs(t, w, VMCS.VMCS_RO_EXIT_REASON).ret
-      : b.hv_vcpu_get_reg(t, w, HV_REG.HV_REG_PC).ret,
-    HV.HV_BUSY,
-  );
+  c.code('a call on the thread of a run started after reset()', readFirstRegister(b, t, w), HV.HV_BUSY);
   c.code('the kick', kick(b, 0, w), HV.HV_SUCCESS);
   c.code('the run after reset()', (await next).ret, HV.HV_SUCCESS);
   await b.reset();

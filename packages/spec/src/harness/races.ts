@@ -40,7 +40,7 @@ import type {
   Vcpu,
 } from '../backend.js';
 import { basicExitReason, decodeEptQualification, isSpuriousExitReason } from '../guest/x86/exits.js';
-import { x86SetupSteps } from '../guest/x86/setup.js';
+import { writeX86Prot32Setup } from '../guest/x86/setup.js';
 import { envFromCapabilities, initialState } from '../state.js';
 import { ESR_EC, HV_EXIT_REASON, HV_REG } from '../vocabulary/arm64.js';
 import { HV_MEMORY } from '../vocabulary/memory.js';
@@ -278,15 +278,7 @@ class Race {
       if (ret !== HV.HV_SUCCESS) this.fail(`setup: ${what} returned ${hvReturnName(ret)}`);
     };
     if (b.arch === 'x86_64') {
-      for (const { field, value } of x86SetupSteps(
-        (id) => b.hv_vmx_read_capability(0, id).value ?? 0n,
-        'prot32',
-        CODE,
-      ))
-        check(
-          `hv_vmx_vcpu_write_vmcs(0x${field.toString(16)})`,
-          b.hv_vmx_vcpu_write_vmcs(t, vcpu, field, value).ret,
-        );
+      writeX86Prot32Setup(b, t, vcpu, CODE, check);
       check('hv_vcpu_write_register(RAX)', b.hv_vcpu_write_register(t, vcpu, HV_X86_REG.HV_X86_RAX, 0n).ret);
     } else {
       for (const [reg, value] of [

@@ -202,6 +202,11 @@ function loadExtend(raw: bigint, size: number, signed: 'w' | 'x' | undefined): b
   return signed === 'w' ? BigInt.asUintN(32, sx) : sx;
 }
 
+/** The ESR of a data abort without an instruction syndrome (ISV 0: SAS, SSE, SRT, SF and AR are 0). */
+function esrDataAbortNoSyndrome(f: { wnr: boolean; dfsc: number; ec?: number; s1ptw?: boolean }): bigint {
+  return esrDataAbort({ isv: false, sas: 0, sse: false, srt: 0, sf: false, ar: false, ...f });
+}
+
 /** The exit kind of a stage-1 fault reported at EL1 from its DFSC. */
 function s1DataKind(fsc: number): Arm64ExitKind {
   if (fsc === FSC.ALIGNMENT) return 'arm64.el1.alignment';
@@ -384,17 +389,7 @@ export function predictArm64(input: Arm64PredictInput): Arm64Prediction {
         : ARM64_EC.DABT_CURRENT;
     const value = fetch
       ? esrInstructionAbort({ ifsc: fsc, ec })
-      : esrDataAbort({
-          isv: false,
-          sas: 0,
-          sse: false,
-          srt: 0,
-          sf: false,
-          ar: false,
-          wnr: write,
-          dfsc: fsc,
-          ec,
-        });
+      : esrDataAbortNoSyndrome({ wnr: write, dfsc: fsc, ec });
     guestException({
       kind: kind ?? (fetch ? 'arm64.el1.iabt' : s1DataKind(fsc)),
       action,
@@ -807,17 +802,7 @@ export function predictArm64(input: Arm64PredictInput): Arm64Prediction {
       reason: HV_EXIT_REASON.HV_EXIT_REASON_EXCEPTION,
       syndrome: fetch
         ? esrInstructionAbort({ ifsc: fsc, s1ptw: true })
-        : esrDataAbort({
-            isv: false,
-            sas: 0,
-            sse: false,
-            srt: 0,
-            sf: false,
-            ar: false,
-            wnr: false,
-            dfsc: fsc,
-            s1ptw: true,
-          }),
+        : esrDataAbortNoSyndrome({ wnr: false, dfsc: fsc, s1ptw: true }),
       syndromeMask: mask & ~(1n << 6n),
       virtual_address: va,
       physical_address: descIpa,

@@ -4,6 +4,7 @@
  * §1.8 [T]). A trace's `x86_setup` step expands to these `hv_vmx_vcpu_write_vmcs` calls, in this order.
  * @module
  */
+import type { ThreadId, Vcpu, X86Backend } from '../../backend.js';
 import { CPU_BASED, canonicalizeControl, HV_VMX_CAP, VMCS, VMENTRY } from '../../vocabulary/x86.js';
 import { X86_MODES, type X86Mode } from './actions.js';
 
@@ -211,4 +212,23 @@ export function x86SetupSteps(
 /** The VMCS_CTRL_CPU_BASED value a canonical setup writes, given `hv_vmx_read_capability`. */
 export function x86SetupCpuBased(readCapability: (id: number) => bigint, extra = 0): number {
   return canonicalizeControl(readCapability(HV_VMX_CAP.HV_VMX_CAP_PROCBASED), X86_SETUP_CPU_BASED | extra);
+}
+
+/**
+ * Makes the `prot32` setup of a vCPU whose code starts at `rip` through the backend (the harness's
+ * spinning guests), handing each write and its return code to `check`.
+ */
+export function writeX86Prot32Setup(
+  b: X86Backend,
+  t: ThreadId,
+  vcpu: Vcpu,
+  rip: bigint,
+  check: (what: string, ret: number) => void,
+): void {
+  const readCapability = (id: number) => b.hv_vmx_read_capability(0, id).value ?? 0n;
+  for (const { field, value } of x86SetupSteps(readCapability, 'prot32', rip))
+    check(
+      `hv_vmx_vcpu_write_vmcs(0x${field.toString(16)})`,
+      b.hv_vmx_vcpu_write_vmcs(t, vcpu, field, value).ret,
+    );
 }
