@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { seededRandom } from '@hvspec/spec';
 import { compare, renderComparison } from '../src/compare.js';
 import { buildReport, type Measurement, mergeMeasurements } from '../src/measurement.js';
 import { type BenchReport, describeMachine, type TaskReport, taskReport } from '../src/report.js';
@@ -21,21 +22,9 @@ import {
 import { measure } from '../src/suites.js';
 import { syntheticReport } from './helpers.js';
 
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** `n` samples of a latency-like distribution: normal around `mean` (sd `sd`) plus a rare long tail. */
 function latencies(seed: number, n: number, mean: number, sd: number): number[] {
-  const r = prng(seed);
+  const r = seededRandom(seed);
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
     const z = Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
@@ -222,7 +211,7 @@ function roundsTask(
   mean: number,
   slowRounds: number,
 ): TaskReport {
-  const r = prng(seed);
+  const r = seededRandom(seed);
   const iterationMs: number[][] = [];
   for (let i = 0; i < rounds; i++) {
     const level = mean * (r() < slowRounds ? 1.5 + 0.5 * r() : 1 + 0.05 * (2 * r() - 1));

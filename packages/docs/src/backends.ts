@@ -86,19 +86,37 @@ const EL2_WHAT =
   "Arm64 guests on QEMU's implementation of the Arm architecture (TCG), under hvspec's own EL2 hypervisor: the project's arm64 oracle without a Mac";
 const BUILT_HERE = 'the capabilities it declared on the machine that built this site';
 
-async function nativeBackend(load: () => Promise<NativeModule>): Promise<BackendInfo> {
+/** How one loadable backend (native or el2) is asked about itself. */
+interface Probe<M> {
+  readonly pkg: string;
+  /** The backend's name while it cannot be instantiated. */
+  readonly name: string;
+  readonly arch?: Arch;
+  readonly what: string;
+  readonly availability: (mod: M) => {
+    available: boolean;
+    reason?: string;
+    fix?: string;
+    qemuVersion?: string;
+  };
+  readonly create: (mod: M) => { readonly capabilities: Capabilities; close(): Promise<void> };
+  /** The fix when the availability names none. */
+  readonly defaultFix?: (mod: M) => string | undefined;
+}
+
+async function loadedBackend<M>(load: () => Promise<M>, probe: Probe<M>): Promise<BackendInfo> {
   let why: string;
   let fix: string | undefined;
   try {
     const mod = await load();
-    const avail = mod.nativeAvailability();
+    const avail = probe.availability(mod);
     if (avail.available) {
-      const b = mod.createNativeBackend();
+      const b = probe.create(mod);
       try {
         return {
           backend: b.capabilities.backend,
           arch: b.capabilities.arch,
-          what: NATIVE_WHAT,
+          what: `${probe.what}${avail.qemuVersion ? ` (${avail.qemuVersion})` : ''}`,
           source: BUILT_HERE,
           capabilities: b.capabilities,
           deviations: b.capabilities.deviations,
@@ -108,13 +126,14 @@ async function nativeBackend(load: () => Promise<NativeModule>): Promise<Backend
       }
     }
     why = avail.reason ?? 'unavailable';
-    fix = avail.fix;
+    fix = avail.fix ?? probe.defaultFix?.(mod);
   } catch (e) {
-    why = `${NATIVE_PACKAGE} does not load: ${(e as Error).message}`;
+    why = `${probe.pkg} does not load: ${(e as Error).message}`;
   }
   return {
-    backend: 'native',
-    what: NATIVE_WHAT,
+    backend: probe.name,
+    ...(probe.arch ? { arch: probe.arch } : {}),
+    what: probe.what,
     source: 'nothing: it did not load on the machine that built this site',
     deviations: [],
     unavailable: why,
@@ -122,42 +141,23 @@ async function nativeBackend(load: () => Promise<NativeModule>): Promise<Backend
   };
 }
 
-async function el2Backend(load: () => Promise<El2Module>): Promise<BackendInfo> {
-  let why: string;
-  let fix: string | undefined;
-  try {
-    const mod = await load();
-    const avail = mod.el2Availability();
-    if (avail.available) {
-      const b = mod.createEl2Backend();
-      try {
-        return {
-          backend: b.capabilities.backend,
-          arch: b.capabilities.arch,
-          what: `${EL2_WHAT}${avail.qemuVersion ? ` (${avail.qemuVersion})` : ''}`,
-          source: BUILT_HERE,
-          capabilities: b.capabilities,
-          deviations: b.capabilities.deviations,
-        };
-      } finally {
-        await b.close();
-      }
-    }
-    why = avail.reason ?? 'unavailable';
-    fix = avail.fix ?? mod.EL2_INSTALL_COMMAND;
-  } catch (e) {
-    why = `${EL2_PACKAGE} does not load: ${(e as Error).message}`;
-  }
-  return {
-    backend: 'el2',
-    arch: 'arm64',
-    what: EL2_WHAT,
-    source: 'nothing: it did not load on the machine that built this site',
-    deviations: [],
-    unavailable: why,
-    ...(fix ? { fix } : {}),
-  };
-}
+const NATIVE_PROBE: Probe<NativeModule> = {
+  pkg: NATIVE_PACKAGE,
+  name: 'native',
+  what: NATIVE_WHAT,
+  availability: (mod) => mod.nativeAvailability(),
+  create: (mod) => mod.createNativeBackend(),
+};
+
+const EL2_PROBE: Probe<El2Module> = {
+  pkg: EL2_PACKAGE,
+  name: 'el2',
+  arch: 'arm64',
+  what: EL2_WHAT,
+  availability: (mod) => mod.el2Availability(),
+  create: (mod) => mod.createEl2Backend(),
+  defaultFix: (mod) => mod.EL2_INSTALL_COMMAND,
+};
 
 /**
  * Every backend the reference describes: the model (both flavours), the native backend and el2. Never
@@ -177,7 +177,12 @@ export async function describeBackends(loaders: BackendLoaders = {}): Promise<Ba
     });
     await m.close();
   }
-  out.push(await nativeBackend(loaders.native ?? (() => import(NATIVE_PACKAGE) as Promise<NativeModule>)));
-  out.push(await el2Backend(loaders.el2 ?? (() => import(EL2_PACKAGE) as Promise<El2Module>)));
+  out.push(
+    await loadedBackend(
+      loaders.native ?? (() => import(NATIVE_PACKAGE) as Promise<NativeModule>),
+      NATIVE_PROBE,
+    ),
+  );
+  out.push(await loadedBackend(loaders.el2 ?? (() => import(EL2_PACKAGE) as Promise<El2Module>), EL2_PROBE));
   return out;
 }

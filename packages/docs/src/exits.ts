@@ -454,35 +454,58 @@ export function x86Layouts(samples: readonly ExitKindExample[]): Layout[] {
       const m = /^VMCS_RO_VMEXIT_IRQ_INFO (0x[0-9a-f]+): (.*)$/.exec(f);
       return { value: m?.[1] ?? '', described: m?.[2] ?? f };
     });
+  const layout = (
+    id: string,
+    title: string,
+    decoder: string,
+    decode: (v: bigint) => object | undefined,
+    width: number,
+    bases: readonly bigint[],
+    examples: Layout['examples'],
+    vocabulary: string,
+    values: Readonly<Record<string, number>>,
+  ): Layout => ({
+    id,
+    title,
+    decoder,
+    bits: probeLayout((v) => asRecord(decode(v)), width, bases),
+    examples,
+    constants: { vocabulary, values },
+  });
   return [
-    {
-      id: 'x86-io-qualification',
-      title: 'Exit qualification of VMX_REASON_IO (30)',
-      decoder: 'decodeIoQualification',
-      bits: probeLayout((v) => asRecord(decodeIoQualification(v)), 32, [0n, 1n, 3n]),
-      examples: qualExamples(VMX_REASON.VMX_REASON_IO),
-      constants: { vocabulary: 'IO_QUAL', values: IO_QUAL },
-    },
-    {
-      id: 'x86-ept-qualification',
-      title: 'Exit qualification of VMX_REASON_EPT_VIOLATION (48)',
-      decoder: 'decodeEptQualification',
-      bits: probeLayout((v) => asRecord(decodeEptQualification(v)), 16, [0n, 2n, 4n]),
-      examples: qualExamples(VMX_REASON.VMX_REASON_EPT_VIOLATION),
-      constants: { vocabulary: 'EPT_QUAL', values: EPT_QUAL },
-    },
-    {
-      id: 'x86-interruption-info',
-      title: 'VMCS_RO_VMEXIT_IRQ_INFO (exception exits, VMX_REASON_EXC_NMI)',
-      decoder: 'decodeInterruptionInfo',
-      bits: probeLayout((v) => asRecord(decodeInterruptionInfo(v)), 32, [
-        0x8000_0300n,
-        0x8000_0000n,
-        0x8000_0600n,
-      ]),
-      examples: irqExamples,
-      constants: { vocabulary: 'IRQ_INFO', values: IRQ_INFO },
-    },
+    layout(
+      'x86-io-qualification',
+      'Exit qualification of VMX_REASON_IO (30)',
+      'decodeIoQualification',
+      decodeIoQualification,
+      32,
+      [0n, 1n, 3n],
+      qualExamples(VMX_REASON.VMX_REASON_IO),
+      'IO_QUAL',
+      IO_QUAL,
+    ),
+    layout(
+      'x86-ept-qualification',
+      'Exit qualification of VMX_REASON_EPT_VIOLATION (48)',
+      'decodeEptQualification',
+      decodeEptQualification,
+      16,
+      [0n, 2n, 4n],
+      qualExamples(VMX_REASON.VMX_REASON_EPT_VIOLATION),
+      'EPT_QUAL',
+      EPT_QUAL,
+    ),
+    layout(
+      'x86-interruption-info',
+      'VMCS_RO_VMEXIT_IRQ_INFO (exception exits, VMX_REASON_EXC_NMI)',
+      'decodeInterruptionInfo',
+      decodeInterruptionInfo,
+      32,
+      [0x8000_0300n, 0x8000_0000n, 0x8000_0600n],
+      irqExamples,
+      'IRQ_INFO',
+      IRQ_INFO,
+    ),
   ];
 }
 

@@ -228,16 +228,16 @@ class Search {
   /** Replays made so far (see {@link REPLAYS}). */
   replays = 0;
 
+  /** Replays the steps on the model with the spec following (counted in {@link replays}). */
+  private replay(steps: readonly Planned[], title: string): ReturnType<typeof replayTrace> {
+    this.replays++;
+    const trace: Trace = { format: TRACE_FORMAT, arch: this.arch, title, steps: steps.map((p) => p.step) };
+    return replayTrace(trace, this.follower.backend);
+  }
+
   /** Whether every step replays and every call of them succeeds (a setup to build on). */
   async succeeds(steps: readonly Planned[]): Promise<boolean> {
-    this.replays++;
-    const trace: Trace = {
-      format: TRACE_FORMAT,
-      arch: this.arch,
-      title: 'setup',
-      steps: steps.map((p) => p.step),
-    };
-    const report = await replayTrace(trace, this.follower.backend);
+    const report = await this.replay(steps, 'setup');
     return (
       report.status === 'pass' && this.follower.seen.every((s) => s.ok && s.outcome.ret === HV.HV_SUCCESS)
     );
@@ -245,14 +245,7 @@ class Search {
 
   /** Replays steps on the model with the spec following; what the spec said about the last step. */
   async run(steps: readonly Planned[]): Promise<Seen | undefined> {
-    this.replays++;
-    const trace: Trace = {
-      format: TRACE_FORMAT,
-      arch: this.arch,
-      title: 'search',
-      steps: steps.map((p) => p.step),
-    };
-    const report = await replayTrace(trace, this.follower.backend);
+    const report = await this.replay(steps, 'search');
     // Every step before the last must have gone as the search planned (bindings made).
     if (report.steps.slice(0, -1).some((s) => s.status !== 'pass')) return undefined;
     const last = steps[steps.length - 1];

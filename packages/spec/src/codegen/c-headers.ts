@@ -48,6 +48,18 @@ interface HeaderSpec {
   readonly items: readonly Item[];
 }
 
+/** VMX constants: unsigned 32-bit encodings, as `hv_arch_vmx.h` writes them. */
+const vmxConsts = (doc: string, values: Values): Item => ({ kind: 'consts', doc, values, suffix: 'u' });
+
+/** An arm64 header that declares functions only (the registry's calls that name it), no types or constants. */
+const arm64Functions = (file: string, doc: string, includes: readonly string[]): HeaderSpec => ({
+  file,
+  flavour: 'arm64',
+  doc,
+  includes,
+  items: [],
+});
+
 const hex = (v: number | bigint, width = 0): string => `0x${BigInt(v).toString(16).padStart(width, '0')}`;
 
 /** HV_SIMD_FP_REG_Q0..Q31. */
@@ -174,29 +186,14 @@ const HEADERS: readonly HeaderSpec[] = [
     doc: "VMX constants by Apple's names; values are Intel encodings (hvf-facts.md §1.4, §1.5 [H]).",
     includes: [],
     items: [
-      { kind: 'consts', doc: 'VMCS field encodings', values: x86.VMCS, suffix: 'u' },
-      {
-        kind: 'consts',
-        doc: 'VMX basic exit reasons (the low 16 bits of VMCS_RO_EXIT_REASON)',
-        values: x86.VMX_REASON,
-        suffix: 'u',
-      },
-      { kind: 'consts', doc: 'Pin-based VM-execution controls', values: x86.PIN_BASED, suffix: 'u' },
-      { kind: 'consts', doc: 'Processor-based VM-execution controls', values: x86.CPU_BASED, suffix: 'u' },
-      {
-        kind: 'consts',
-        doc: 'Secondary processor-based VM-execution controls',
-        values: x86.CPU_BASED2,
-        suffix: 'u',
-      },
-      { kind: 'consts', doc: 'VM-exit controls', values: x86.VMEXIT, suffix: 'u' },
-      { kind: 'consts', doc: 'VM-entry controls', values: x86.VMENTRY, suffix: 'u' },
-      {
-        kind: 'consts',
-        doc: 'Interruption information (VMENTRY_IRQ_INFO / VMEXIT_IRQ_INFO)',
-        values: x86.IRQ_INFO,
-        suffix: 'u',
-      },
+      vmxConsts('VMCS field encodings', x86.VMCS),
+      vmxConsts('VMX basic exit reasons (the low 16 bits of VMCS_RO_EXIT_REASON)', x86.VMX_REASON),
+      vmxConsts('Pin-based VM-execution controls', x86.PIN_BASED),
+      vmxConsts('Processor-based VM-execution controls', x86.CPU_BASED),
+      vmxConsts('Secondary processor-based VM-execution controls', x86.CPU_BASED2),
+      vmxConsts('VM-exit controls', x86.VMEXIT),
+      vmxConsts('VM-entry controls', x86.VMENTRY),
+      vmxConsts('Interruption information (VMENTRY_IRQ_INFO / VMEXIT_IRQ_INFO)', x86.IRQ_INFO),
     ],
   },
   {
@@ -332,41 +329,32 @@ typedef uint8_t hv_simd_fp_uchar16_t __attribute__((vector_size(16)));
       },
     ],
   },
-  {
-    file: 'hv_vm.h',
-    flavour: 'arm64',
-    doc: 'The arm64 VM functions (hvf-facts.md §2.3 [H]).',
-    includes: ['hv_error.h', 'hv_types.h', 'hv_vm_types.h', 'hv_vm_config.h'],
-    items: [],
-  },
-  {
-    file: 'hv_vm_config.h',
-    flavour: 'arm64',
-    doc: 'VM configuration objects (macOS 13.0+; hvf-facts.md §2.3 [H]).',
-    includes: ['hv_error.h', 'hv_types.h', 'hv_vm_types.h'],
-    items: [],
-  },
-  {
-    file: 'hv_vcpu_config.h',
-    flavour: 'arm64',
-    doc: 'vCPU configuration objects (hvf-facts.md §2.4 [H]).',
-    includes: ['hv_error.h', 'hv_types.h', 'hv_vcpu_types.h'],
-    items: [],
-  },
-  {
-    file: 'hv_vcpu.h',
-    flavour: 'arm64',
-    doc: 'The arm64 vCPU functions: every call but hv_vcpus_exit from the owning thread (hvf-facts.md §2.4 [H]).',
-    includes: ['hv_error.h', 'hv_types.h', 'hv_vcpu_types.h', 'hv_vcpu_config.h'],
-    items: [],
-  },
-  {
-    file: 'hv_vm_allocate.h',
-    flavour: 'arm64',
-    doc: 'Host memory for guests: anonymous memory with proper accounting (macOS 12.1+; hvf-facts.md §2.3 [H]).',
-    includes: ['hv_error.h', 'hv_types.h', 'hv_vm_types.h'],
-    items: [],
-  },
+  arm64Functions('hv_vm.h', 'The arm64 VM functions (hvf-facts.md §2.3 [H]).', [
+    'hv_error.h',
+    'hv_types.h',
+    'hv_vm_types.h',
+    'hv_vm_config.h',
+  ]),
+  arm64Functions('hv_vm_config.h', 'VM configuration objects (macOS 13.0+; hvf-facts.md §2.3 [H]).', [
+    'hv_error.h',
+    'hv_types.h',
+    'hv_vm_types.h',
+  ]),
+  arm64Functions('hv_vcpu_config.h', 'vCPU configuration objects (hvf-facts.md §2.4 [H]).', [
+    'hv_error.h',
+    'hv_types.h',
+    'hv_vcpu_types.h',
+  ]),
+  arm64Functions(
+    'hv_vcpu.h',
+    'The arm64 vCPU functions: every call but hv_vcpus_exit from the owning thread (hvf-facts.md §2.4 [H]).',
+    ['hv_error.h', 'hv_types.h', 'hv_vcpu_types.h', 'hv_vcpu_config.h'],
+  ),
+  arm64Functions(
+    'hv_vm_allocate.h',
+    'Host memory for guests: anonymous memory with proper accounting (macOS 12.1+; hvf-facts.md §2.3 [H]).',
+    ['hv_error.h', 'hv_types.h', 'hv_vm_types.h'],
+  ),
   {
     file: 'hv_gic_types.h',
     flavour: 'arm64',
@@ -427,34 +415,26 @@ typedef uint8_t hv_simd_fp_uchar16_t __attribute__((vector_size(16)));
       },
     ],
   },
-  {
-    file: 'hv_gic_config.h',
-    flavour: 'arm64',
-    doc: 'GIC configuration objects: the bases of the distributor, redistributor and MSI regions, the MSI INTIDs (macOS 15.0+; hvf-facts.md §2.7 [H]).',
-    includes: ['hv_error.h', 'hv_types.h', 'hv_gic_types.h', 'hv_vm_types.h'],
-    items: [],
-  },
-  {
-    file: 'hv_gic_parameters.h',
-    flavour: 'arm64',
-    doc: "The GIC's sizes, alignments, SPI range and reserved INTIDs: runtime queries (macOS 15.0+; hvf-facts.md §2.7 [H]).",
-    includes: ['hv_error.h', 'hv_types.h', 'hv_gic_types.h'],
-    items: [],
-  },
-  {
-    file: 'hv_gic_state.h',
-    flavour: 'arm64',
-    doc: 'GIC state objects: save the distributor and redistributors as opaque data (macOS 15.0+; hvf-facts.md §2.7 [H]).',
-    includes: ['hv_error.h', 'hv_types.h', 'hv_gic_types.h'],
-    items: [],
-  },
-  {
-    file: 'hv_gic.h',
-    flavour: 'arm64',
-    doc: 'The in-framework GICv3: creation, injection, registers, state restore, reset (macOS 15.0+; hvf-facts.md §2.7 [H]).',
-    includes: ['hv_error.h', 'hv_types.h', 'hv_gic_types.h', 'hv_vcpu.h', 'hv_vm_types.h'],
-    items: [],
-  },
+  arm64Functions(
+    'hv_gic_config.h',
+    'GIC configuration objects: the bases of the distributor, redistributor and MSI regions, the MSI INTIDs (macOS 15.0+; hvf-facts.md §2.7 [H]).',
+    ['hv_error.h', 'hv_types.h', 'hv_gic_types.h', 'hv_vm_types.h'],
+  ),
+  arm64Functions(
+    'hv_gic_parameters.h',
+    "The GIC's sizes, alignments, SPI range and reserved INTIDs: runtime queries (macOS 15.0+; hvf-facts.md §2.7 [H]).",
+    ['hv_error.h', 'hv_types.h', 'hv_gic_types.h'],
+  ),
+  arm64Functions(
+    'hv_gic_state.h',
+    'GIC state objects: save the distributor and redistributors as opaque data (macOS 15.0+; hvf-facts.md §2.7 [H]).',
+    ['hv_error.h', 'hv_types.h', 'hv_gic_types.h'],
+  ),
+  arm64Functions(
+    'hv_gic.h',
+    'The in-framework GICv3: creation, injection, registers, state restore, reset (macOS 15.0+; hvf-facts.md §2.7 [H]).',
+    ['hv_error.h', 'hv_types.h', 'hv_gic_types.h', 'hv_vcpu.h', 'hv_vm_types.h'],
+  ),
 ];
 
 function OS_ENUM_MACRO(): string {

@@ -21,6 +21,7 @@ export {
   type RaceReport,
   type RaceScenario,
   runRace,
+  seededRandom,
 } from './races.js';
 export {
   type CommandSource,

@@ -143,8 +143,11 @@ interface Run {
   settled: boolean;
 }
 
-/** mulberry32: a small seeded generator, so that a failing iteration's choices can be replayed. */
-function rng(seed: number): Rng {
+/**
+ * mulberry32: a small seeded generator of numbers in [0, 1), so that a failing iteration's choices can be
+ * replayed (the races use it; so may any test that wants a reproducible stream without fast-check).
+ */
+export function seededRandom(seed: number): Rng {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -763,7 +766,14 @@ export async function runRace(backend: Backend, name: RaceName, opts: RaceOption
   if (!Number.isSafeInteger(iterations) || iterations < 1)
     throw new TypeError(`iterations must be a positive integer, got ${iterations}`);
   const seed = opts.seed ?? (Date.now() ^ (Math.random() * 0x7fffffff)) | 0;
-  const race = new Race(backend, name, seed, rng(seed), opts.kickTimeoutMs ?? 10_000, allowDangerous);
+  const race = new Race(
+    backend,
+    name,
+    seed,
+    seededRandom(seed),
+    opts.kickTimeoutMs ?? 10_000,
+    allowDangerous,
+  );
   await backend.reset();
   try {
     await SCENARIOS[name](race, iterations);
