@@ -79,8 +79,8 @@ const noGic: Row = {
 };
 
 /**
- * A GIC call. Every row but `no-gic-support` needs a host with `hv_gic`, and rows after a `no-el2` row
- * need a host that runs EL2 guests: coverage counts them only there.
+ * A GIC call: its first row is `no-gic-support` (a host without hv_gic), and every other row needs a host
+ * with `hv_gic`; rows after a `no-el2` row need a host that runs EL2 guests: coverage counts them only there.
  */
 function spec(
   name: string,
@@ -92,7 +92,6 @@ function spec(
 ): CallSpec {
   let el2 = false;
   const gated = rows.map((r): Row => {
-    if (r.id === 'no-gic-support') return r;
     const needsEl2 = el2;
     if (r.id === 'no-el2') el2 = true;
     const prior = r.requires;
@@ -102,7 +101,16 @@ function spec(
         env.gic !== undefined && (!needsEl2 || env.el2Supported) && (prior === undefined || prior(env)),
     };
   });
-  return { name, arch: 'arm64', summary, availability: 'macOS 15.0', thread, header, params, rows: gated };
+  return {
+    name,
+    arch: 'arm64',
+    summary,
+    availability: 'macOS 15.0',
+    thread,
+    header,
+    params,
+    rows: [noGicSupport, ...gated],
+  };
 }
 
 // ---- parameters (hv_gic_parameters.h) --------------------------------------------------------------
@@ -127,7 +135,6 @@ function parameter(name: `hv_gic_get_${string}`, summary: string): CallSpec {
     summary,
     [{ name: query, dir: 'out', type: OUT.u64('size_t *'), doc: 'the value in bytes' }],
     [
-      noGicSupport,
       {
         id: 'ok',
         when: 'always (no VM needed)',
@@ -166,7 +173,6 @@ const hv_gic_get_spi_interrupt_range = spec(
     { name: 'spi_intid_count', dir: 'out', type: OUT.u32('uint32_t *'), doc: 'how many SPIs' },
   ],
   [
-    noGicSupport,
     {
       id: 'ok',
       when: 'always (no VM needed)',
@@ -203,7 +209,6 @@ const hv_gic_get_intid = spec(
     { name: 'intid', dir: 'out', type: OUT.u32('uint32_t *'), doc: 'its INTID' },
   ],
   [
-    noGicSupport,
     {
       id: 'bad-interrupt',
       when: 'interrupt is not an hv_gic_intid_t value (23, 25, 26, 27, 30)',
@@ -262,7 +267,6 @@ const hv_gic_config_create = spec(
     },
   ],
   [
-    noGicSupport,
     {
       id: 'ok',
       when: 'the host has hv_gic (Apple: "create the GIC configuration after the VM")',
@@ -312,7 +316,6 @@ function baseSetter(name: `hv_gic_config_set_${string}_base`, what: string, size
     `Sets the base IPA of the ${what} region in a GIC configuration.`,
     [configParam, { name: argName, dir: 'in', type: IN.u64('hv_ipa_t'), doc: `the ${what} base IPA` }],
     [
-      noGicSupport,
       badConfig,
       {
         id: 'overflow',
@@ -372,7 +375,6 @@ const hv_gic_config_set_msi_interrupt_range = spec(
     { name: 'msi_intid_count', dir: 'in', type: IN.u32('uint32_t'), doc: 'how many MSIs' },
   ],
   [
-    noGicSupport,
     badConfig,
     {
       id: 'outside-spi',
@@ -473,7 +475,6 @@ const hv_gic_create = spec(
   "Creates the VM's GICv3 (distributor, redistributors, MSI frame, CPU interface registers).",
   [{ name: 'gic_config', dir: 'in', type: IN.config('hv_gic_config_t'), doc: 'the GIC configuration' }],
   [
-    noGicSupport,
     noVmRow(
       'hvf-facts §2.7: "must only be called after a virtual machine has been created … If either of these conditions aren\'t met an error is returned" [H]; the code is undocumented [U]',
       H,
@@ -583,7 +584,6 @@ const hv_gic_set_spi = spec(
     { name: 'level', dir: 'in', type: IN.bool(), doc: 'the line level' },
   ],
   [
-    noGicSupport,
     noGic,
     {
       id: 'outside-spi',
@@ -635,7 +635,6 @@ const hv_gic_send_msi = spec(
     { name: 'intid', dir: 'in', type: IN.u32('uint32_t'), doc: "the MSI's INTID" },
   ],
   [
-    noGicSupport,
     noGic,
     {
       id: 'no-msi',
@@ -725,7 +724,6 @@ const distributorParam: InParam = {
 
 function distributorRows(set: boolean): Row[] {
   return [
-    noGicSupport,
     noGic,
     {
       id: 'bad-reg',
@@ -798,7 +796,7 @@ function vcpuRegisterPair(opts: {
   evidence: { get: string; set: string };
 }): CallSpec[] {
   const rows = (set: boolean): Row[] => {
-    const r: Row[] = [noGicSupport, ...vcpuPrelude(set ? opts.set : opts.get), noGic, ...opts.extra(set)];
+    const r: Row[] = [...vcpuPrelude(set ? opts.set : opts.get), noGic, ...opts.extra(set)];
     const names = opts.names;
     if (names === undefined) {
       r.push({
@@ -843,32 +841,22 @@ function vcpuRegisterPair(opts: {
     });
     return r;
   };
-  return [
+  const reg: CallSpec['params'][number] = {
+    name: 'reg',
+    dir: 'in',
+    type: opts.type,
+    doc: `the ${opts.what} register`,
+  };
+  return [false, true].map((set) =>
     spec(
-      opts.get,
+      set ? opts.set : opts.get,
       'hv_gic.h',
       'owner',
-      `Reads a GIC ${opts.what} register of a vCPU.`,
-      [
-        vcpuParam,
-        { name: 'reg', dir: 'in', type: opts.type, doc: `the ${opts.what} register` },
-        valueOut('the register'),
-      ],
-      rows(false),
+      `${set ? 'Writes' : 'Reads'} a GIC ${opts.what} register of a vCPU.`,
+      [vcpuParam, reg, set ? valueIn('the value to write') : valueOut('the register')],
+      rows(set),
     ),
-    spec(
-      opts.set,
-      'hv_gic.h',
-      'owner',
-      `Writes a GIC ${opts.what} register of a vCPU.`,
-      [
-        vcpuParam,
-        { name: 'reg', dir: 'in', type: opts.type, doc: `the ${opts.what} register` },
-        valueIn('the value to write'),
-      ],
-      rows(true),
-    ),
-  ];
+  );
 }
 
 /** ICH and ICV registers exist only for a VM created with EL2. */
@@ -957,7 +945,6 @@ const MSI_REGS: ReadonlySet<number> = new Set(Object.values(HV_GIC_MSI_REG));
 
 function msiRows(set: boolean): Row[] {
   return [
-    noGicSupport,
     noGic,
     {
       id: 'bad-reg',
@@ -1039,7 +1026,6 @@ const hv_gic_get_redistributor_base = spec(
     },
   ],
   [
-    noGicSupport,
     {
       id: 'bad-handle',
       when: 'the vcpu argument is not a live vCPU',
@@ -1107,7 +1093,6 @@ const hv_gic_state_create = spec(
     },
   ],
   [
-    noGicSupport,
     {
       id: 'no-gic',
       when: 'the process has no VM, or its VM has no GIC',
@@ -1139,7 +1124,6 @@ const hv_gic_state_get_size = spec(
   "Reads how many bytes the state object's data takes.",
   [stateParam, { name: 'gic_state_size', dir: 'out', type: OUT.u64('size_t *'), doc: 'the size in bytes' }],
   [
-    noGicSupport,
     badState,
     {
       id: 'ok',
@@ -1173,7 +1157,6 @@ const hv_gic_state_get_data = spec(
     },
   ],
   [
-    noGicSupport,
     badState,
     {
       id: 'ok',
@@ -1222,7 +1205,6 @@ const hv_gic_set_state = spec(
     { name: 'gic_state_size', dir: 'in', type: IN.length('size_t'), doc: 'its size in bytes' },
   ],
   [
-    noGicSupport,
     noGic,
     {
       id: 'no-vcpus',
@@ -1299,7 +1281,6 @@ const hv_gic_reset = spec(
   "Resets the GIC's distributor, redistributors and internal state (on VM reset).",
   [],
   [
-    noGicSupport,
     noGic,
     {
       id: 'ok',
