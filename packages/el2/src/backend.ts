@@ -25,6 +25,7 @@ import type {
 } from '@hvspec/spec';
 import {
   ARM64_ARG_CHECKS,
+  type Arm64ConfigCall,
   Arm64Configs,
   callSpecs,
   checkAsyncThread,
@@ -41,6 +42,7 @@ import {
   HV_SIMD_FP_REG_COUNT,
   HV_SYS_REG,
   IPA_SIZE_DEFAULT,
+  installArm64ConfigCalls,
   isKnownSysReg,
 } from '@hvspec/spec';
 import {
@@ -266,8 +268,11 @@ export const EL2_DEVIATIONS: readonly Deviation[] = Object.freeze([
   },
 ]);
 
-/** The `hv_gic_*` methods: made in the class's static block. */
-export interface El2Backend extends Pick<Arm64Backend, GicCall> {}
+/**
+ * The `hv_gic_*` methods and the configuration calls: made in the class's static block (the latter by
+ * the spec's {@link installArm64ConfigCalls}, as the model makes them).
+ */
+export interface El2Backend extends Pick<Arm64Backend, GicCall | Arm64ConfigCall> {}
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface declares the methods the static block makes
 export class El2Backend implements Arm64Backend {
   readonly arch = 'arm64' as const;
@@ -551,40 +556,6 @@ export class El2Backend implements Arm64Backend {
 
   hv_vm_get_max_vcpu_count(t: ThreadId): Result<number> {
     return this.begin('hv_vm_get_max_vcpu_count', t) ?? ok(this.maxVcpus);
-  }
-
-  hv_vm_config_get_max_ipa_size(t: ThreadId): Result<number> {
-    return this.begin('hv_vm_config_get_max_ipa_size', t) ?? ok(this.maxIpaSize);
-  }
-
-  hv_vm_config_get_default_ipa_size(t: ThreadId): Result<number> {
-    return this.begin('hv_vm_config_get_default_ipa_size', t) ?? ok(IPA_SIZE_DEFAULT);
-  }
-
-  hv_vm_config_create(t: ThreadId): Result<VmConfig> {
-    return this.begin('hv_vm_config_create', t) ?? this.configs.createVm();
-  }
-
-  hv_vm_config_set_ipa_size(t: ThreadId, config: VmConfig, ipa_bit_length: number): Result {
-    return (
-      this.begin('hv_vm_config_set_ipa_size', t, config, ipa_bit_length) ??
-      this.configs.setIpaSize(config, ipa_bit_length)
-    );
-  }
-
-  hv_vm_config_get_ipa_size(t: ThreadId, config: VmConfig): Result<number> {
-    return this.begin('hv_vm_config_get_ipa_size', t, config) ?? this.configs.getIpaSize(config);
-  }
-
-  hv_vm_config_set_ipa_granule(t: ThreadId, config: VmConfig, granule: number): Result {
-    return (
-      this.begin('hv_vm_config_set_ipa_granule', t, config, granule) ??
-      this.configs.setIpaGranule(config, granule)
-    );
-  }
-
-  hv_vm_config_get_ipa_granule(t: ThreadId, config: VmConfig): Result<number> {
-    return this.begin('hv_vm_config_get_ipa_granule', t, config) ?? this.configs.getIpaGranule(config);
   }
 
   // ---- VM ---------------------------------------------------------------------------------------------------
@@ -1157,34 +1128,6 @@ export class El2Backend implements Arm64Backend {
   // ---- EL2, the default granule, vCPU configurations ----------------------------------------------------
 
   /** QEMU 7.2's TCG has no FEAT_NV and the runtime runs guests at EL1: no EL2 guests (README). */
-  hv_vm_config_get_el2_supported(t: ThreadId): Result<boolean> {
-    return this.beginWithoutBusyCheck('hv_vm_config_get_el2_supported', t) ?? ok(false);
-  }
-
-  hv_vm_config_get_el2_enabled(t: ThreadId, config: VmConfig): Result<boolean> {
-    return (
-      this.beginWithoutBusyCheck('hv_vm_config_get_el2_enabled', t, config) ??
-      this.configs.getEl2Enabled(config)
-    );
-  }
-
-  hv_vm_config_set_el2_enabled(t: ThreadId, config: VmConfig, el2_enabled: boolean): Result {
-    return (
-      this.beginWithoutBusyCheck('hv_vm_config_set_el2_enabled', t, config, el2_enabled) ??
-      this.configs.setEl2Enabled(config, el2_enabled)
-    );
-  }
-
-  hv_vm_config_get_default_ipa_granule(t: ThreadId): Result<number> {
-    return (
-      this.beginWithoutBusyCheck('hv_vm_config_get_default_ipa_granule', t) ??
-      this.configs.defaultIpaGranule()
-    );
-  }
-
-  hv_vcpu_config_create(t: ThreadId): Result<VcpuConfig> {
-    return this.beginWithoutBusyCheck('hv_vcpu_config_create', t) ?? this.configs.createVcpu();
-  }
 
   /**
    * The CPU's registers as a vCPU of this backend presents them (the ID registers with guestIdValue's
@@ -1263,6 +1206,14 @@ export class El2Backend implements Arm64Backend {
    * a guest (README, "Capabilities"). One method per registry entry, installed on the prototype.
    */
   static {
+    installArm64ConfigCalls(
+      El2Backend.prototype,
+      (self, name, busy, args) => {
+        const a = args as ArgsOf<typeof name>;
+        return busy ? self.begin(name, ...a) : self.beginWithoutBusyCheck(name, ...a);
+      },
+      (self) => self.configs,
+    );
     for (const name of GIC_CALLS) {
       Object.defineProperty(El2Backend.prototype, name, {
         value(this: El2Backend, ...args: ArgsOf<GicCall>): Result<never> {

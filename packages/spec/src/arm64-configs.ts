@@ -6,7 +6,7 @@
  * runs compare guests rather than bookkeeping.
  * @module
  */
-import type { Result, VcpuConfig, VmConfig } from './backend.js';
+import type { Arm64Backend, Result, ThreadId, VcpuConfig, VmConfig } from './backend.js';
 import { HV_IPA_GRANULE, IPA_SIZE_DEFAULT } from './vocabulary/arm64.js';
 import { HV } from './vocabulary/returns.js';
 
@@ -107,6 +107,16 @@ export class Arm64Configs {
     return c === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(c.granule);
   }
 
+  /** `hv_vm_config_get_max_ipa_size`: the host's largest IPA size. */
+  maxIpaSize(): Result<number> {
+    return ok(this.host.maxIpaSize);
+  }
+
+  /** `hv_vm_config_get_el2_supported`: whether the host runs EL2 guests. */
+  el2Supported(): Result<boolean> {
+    return ok(this.host.el2Supported);
+  }
+
   /** The granule API is a macOS 26 addition, as is the 4 KiB granule (hvf-facts.md §2.3 [H]). */
   defaultIpaGranule(): Result<number> {
     if (!this.host.ipaGranule4k) return fail(HV.HV_UNSUPPORTED);
@@ -153,5 +163,81 @@ export class Arm64Configs {
   /** Whether `config` is a live vCPU configuration of this id space (what `hv_vcpu_create` accepts besides NULL). */
   isVcpu(config: VcpuConfig): boolean {
     return this.vcpus.has(config);
+  }
+}
+
+/** The configuration calls whose answer, once the backend's prologue is past, is the configurations' alone. */
+export type Arm64ConfigCall =
+  | 'hv_vm_config_get_max_ipa_size'
+  | 'hv_vm_config_get_default_ipa_size'
+  | 'hv_vm_config_create'
+  | 'hv_vm_config_set_ipa_size'
+  | 'hv_vm_config_get_ipa_size'
+  | 'hv_vm_config_set_ipa_granule'
+  | 'hv_vm_config_get_ipa_granule'
+  | 'hv_vm_config_get_default_ipa_granule'
+  | 'hv_vm_config_get_el2_supported'
+  | 'hv_vm_config_get_el2_enabled'
+  | 'hv_vm_config_set_el2_enabled'
+  | 'hv_vcpu_config_create';
+
+type AfterThread<F> = F extends (t: ThreadId, ...rest: infer R) => unknown ? R : never;
+
+/** How one configuration call is answered. */
+interface ConfigAnswer<K extends Arm64ConfigCall> {
+  /**
+   * Whether a thread inside an async run gets HV_BUSY before the answer (the IPA calls), or the answer
+   * (the EL2 and vCPU configuration calls, which need no vCPU thread: packages/model/README.md).
+   */
+  readonly busy: boolean;
+  readonly answer: (c: Arm64Configs, ...args: AfterThread<Arm64Backend[K]>) => ReturnType<Arm64Backend[K]>;
+}
+
+/** Every configuration call both arm64 backends answer from {@link Arm64Configs}. */
+const CONFIG_ANSWERS: { readonly [K in Arm64ConfigCall]: ConfigAnswer<K> } = {
+  hv_vm_config_get_max_ipa_size: { busy: true, answer: (c) => c.maxIpaSize() },
+  hv_vm_config_get_default_ipa_size: { busy: true, answer: () => ok(IPA_SIZE_DEFAULT) },
+  hv_vm_config_create: { busy: true, answer: (c) => c.createVm() },
+  hv_vm_config_set_ipa_size: { busy: true, answer: (c, config, bits) => c.setIpaSize(config, bits) },
+  hv_vm_config_get_ipa_size: { busy: true, answer: (c, config) => c.getIpaSize(config) },
+  hv_vm_config_set_ipa_granule: {
+    busy: true,
+    answer: (c, config, granule) => c.setIpaGranule(config, granule),
+  },
+  hv_vm_config_get_ipa_granule: { busy: true, answer: (c, config) => c.getIpaGranule(config) },
+  hv_vm_config_get_default_ipa_granule: { busy: false, answer: (c) => c.defaultIpaGranule() },
+  hv_vm_config_get_el2_supported: { busy: false, answer: (c) => c.el2Supported() },
+  hv_vm_config_get_el2_enabled: { busy: false, answer: (c, config) => c.getEl2Enabled(config) },
+  hv_vm_config_set_el2_enabled: { busy: false, answer: (c, config, on) => c.setEl2Enabled(config, on) },
+  hv_vcpu_config_create: { busy: false, answer: (c) => c.createVcpu() },
+};
+
+/**
+ * Makes the configuration-call methods ({@link Arm64ConfigCall}) of a backend class: each runs the backend's `prologue`
+ * (argument checks, and HV_BUSY where `busy` says so; a result ends the call) and then the answer from
+ * the backend's configurations. The class declares the methods with an interface of the same name.
+ */
+export function installArm64ConfigCalls<B extends object>(
+  proto: B,
+  prologue: (
+    self: B,
+    name: Arm64ConfigCall,
+    busy: boolean,
+    args: readonly unknown[],
+  ) => Result<never> | undefined,
+  configs: (self: B) => Arm64Configs,
+): void {
+  for (const [name, how] of Object.entries(CONFIG_ANSWERS) as [
+    Arm64ConfigCall,
+    ConfigAnswer<Arm64ConfigCall>,
+  ][]) {
+    const answer = how.answer as unknown as (c: Arm64Configs, ...args: unknown[]) => Result<unknown>;
+    Object.defineProperty(proto, name, {
+      value(this: B, ...args: unknown[]): Result<unknown> {
+        return prologue(this, name, how.busy, args) ?? answer(configs(this), ...args.slice(1));
+      },
+      writable: true,
+      configurable: true,
+    });
   }
 }

@@ -20,7 +20,7 @@ export type ThreadId = number;
 
 declare const brand: unique symbol;
 /** A number that only the call named in its brand makes: handles and objects are not interchangeable. */
-type Branded<B extends string> = number & { readonly [brand]: B };
+export type Branded<B extends string> = number & { readonly [brand]: B };
 
 /**
  * A vCPU handle (`hv_vcpuid_t` on x86, `hv_vcpu_t` on arm64). Only `hv_vcpu_create` makes one; tests

@@ -24,6 +24,7 @@ import type {
 } from '@hvspec/spec';
 import {
   ARM64_ARG_CHECKS,
+  type Arm64ConfigCall,
   Arm64Configs,
   checkAsyncThread,
   checkU32,
@@ -38,6 +39,7 @@ import {
   HV_SIMD_FP_REG_COUNT,
   HV_SYS_REG,
   IPA_SIZE_DEFAULT,
+  installArm64ConfigCalls,
   isKnownSysReg,
 } from '@hvspec/spec';
 import type { ModelOptions, UnsupportedInstruction } from '../core.js';
@@ -114,7 +116,11 @@ type RunEnd =
 
 const NO_EXCEPTION = Object.freeze({ syndrome: 0n, virtual_address: 0n, physical_address: 0n });
 
+/** The configuration calls: made in the class's static block by the spec's {@link installArm64ConfigCalls}. */
+export interface Arm64Model extends Pick<Arm64Backend, Arm64ConfigCall> {}
+
 /** The arm64 model backend. */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface declares the methods the static block makes
 export class Arm64Model extends ModelCore implements Arm64Backend {
   readonly arch = 'arm64' as const;
   readonly capabilities: Capabilities;
@@ -179,40 +185,6 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
 
   hv_vm_get_max_vcpu_count(t: ThreadId): Result<number> {
     return this.begin('hv_vm_get_max_vcpu_count', t) ?? ok(this.maxVcpus);
-  }
-
-  hv_vm_config_get_max_ipa_size(t: ThreadId): Result<number> {
-    return this.begin('hv_vm_config_get_max_ipa_size', t) ?? ok(this.maxIpaSize);
-  }
-
-  hv_vm_config_get_default_ipa_size(t: ThreadId): Result<number> {
-    return this.begin('hv_vm_config_get_default_ipa_size', t) ?? ok(IPA_SIZE_DEFAULT);
-  }
-
-  hv_vm_config_create(t: ThreadId): Result<VmConfig> {
-    return this.begin('hv_vm_config_create', t) ?? this.configs.createVm();
-  }
-
-  hv_vm_config_set_ipa_size(t: ThreadId, config: VmConfig, ipa_bit_length: number): Result {
-    return (
-      this.begin('hv_vm_config_set_ipa_size', t, config, ipa_bit_length) ??
-      this.configs.setIpaSize(config, ipa_bit_length)
-    );
-  }
-
-  hv_vm_config_get_ipa_size(t: ThreadId, config: VmConfig): Result<number> {
-    return this.begin('hv_vm_config_get_ipa_size', t, config) ?? this.configs.getIpaSize(config);
-  }
-
-  hv_vm_config_set_ipa_granule(t: ThreadId, config: VmConfig, granule: number): Result {
-    return (
-      this.begin('hv_vm_config_set_ipa_granule', t, config, granule) ??
-      this.configs.setIpaGranule(config, granule)
-    );
-  }
-
-  hv_vm_config_get_ipa_granule(t: ThreadId, config: VmConfig): Result<number> {
-    return this.begin('hv_vm_config_get_ipa_granule', t, config) ?? this.configs.getIpaGranule(config);
   }
 
   // ---- VM ----------------------------------------------------------------------------------------------
@@ -642,31 +614,6 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
     }
   }
   // ---- EL2, the default granule, vCPU configurations (hvf-facts.md §2.3, §2.4) ------------------------
-
-  hv_vm_config_get_el2_supported(t: ThreadId): Result<boolean> {
-    this.checked('hv_vm_config_get_el2_supported', t);
-    return ok(this.el2Supported);
-  }
-
-  hv_vm_config_get_el2_enabled(t: ThreadId, config: VmConfig): Result<boolean> {
-    this.checked('hv_vm_config_get_el2_enabled', t, config);
-    return this.configs.getEl2Enabled(config);
-  }
-
-  hv_vm_config_set_el2_enabled(t: ThreadId, config: VmConfig, el2_enabled: boolean): Result {
-    this.checked('hv_vm_config_set_el2_enabled', t, config, el2_enabled);
-    return this.configs.setEl2Enabled(config, el2_enabled);
-  }
-
-  hv_vm_config_get_default_ipa_granule(t: ThreadId): Result<number> {
-    this.checked('hv_vm_config_get_default_ipa_granule', t);
-    return this.configs.defaultIpaGranule();
-  }
-
-  hv_vcpu_config_create(t: ThreadId): Result<VcpuConfig> {
-    this.checked('hv_vcpu_config_create', t);
-    return this.configs.createVcpu();
-  }
 
   hv_vcpu_config_get_feature_reg(t: ThreadId, config: VcpuConfig, feature_reg: number): Result<bigint> {
     this.checked('hv_vcpu_config_get_feature_reg', t, config, feature_reg);
@@ -1117,6 +1064,17 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
     if (!this.gicParameters) return fail(HV.HV_UNSUPPORTED);
     const data = this.gicStates.get(state);
     return data === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(data.slice());
+  }
+
+  static {
+    installArm64ConfigCalls(
+      Arm64Model.prototype,
+      (self, name, busy, args) => {
+        self.checked(name, ...(args as ArgsOf<typeof name>));
+        return busy && self.busyOn(args[0] as number) ? BUSY : undefined;
+      },
+      (self) => self.configs,
+    );
   }
 }
 

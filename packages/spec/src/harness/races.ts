@@ -147,7 +147,7 @@ interface Run {
  * mulberry32: a small seeded generator of numbers in [0, 1), so that a failing iteration's choices can be
  * replayed (the races use it; so may any test that wants a reproducible stream without fast-check).
  */
-export function seededRandom(seed: number): Rng {
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
