@@ -71,6 +71,12 @@ static bool get_fd_args(napi_env env, napi_callback_info info, size_t want, napi
   return get_args(env, info, want, argv) && get_i64(env, argv[0], fd, "fd");
 }
 
+/* A call whose only argument is a descriptor. */
+static bool get_fd_arg(napi_env env, napi_callback_info info, int64_t *fd) {
+  napi_value argv[1];
+  return get_fd_args(env, info, 1, argv, fd);
+}
+
 /* A system call restarted for as long as a signal interrupts it; its result. */
 #define RETRY_EINTR(call)                   \
   ({                                        \
@@ -92,9 +98,8 @@ static uint8_t *mailbox_of(napi_env env, napi_value v) {
 
 /* recvFd(fd) -> { message, fd } : the next message on the socket and the descriptor it carries (-1). */
 static napi_value RecvFd(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
   int64_t fd;
-  if (!get_fd_args(env, info, 1, argv, &fd)) return NULL;
+  if (!get_fd_arg(env, info, &fd)) return NULL;
   char buf[256];
   char control[CMSG_SPACE(sizeof(int))];
   struct iovec iov = {buf, sizeof buf - 1};
@@ -260,9 +265,8 @@ static void *watcher(void *arg) {
 
 /* watch(fd): the server process exits as soon as the VMM's end of the channel is closed. */
 static napi_value Watch(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
   int64_t fd;
-  if (!get_fd_args(env, info, 1, argv, &fd)) return NULL;
+  if (!get_fd_arg(env, info, &fd)) return NULL;
   pthread_t th;
   pthread_attr_t attr;
   pthread_attr_init(&attr);
