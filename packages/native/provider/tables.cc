@@ -176,58 +176,58 @@ struct ProbeVm {
   ProbeVm &operator=(const ProbeVm &) = delete;
 };
 
+// Asks the host one question on a fresh ProbeVm with `ram` bytes: `ask` gets the probe and its vCPU's
+// sregs and returns the answer. Without /dev/kvm, or when the probe cannot be set up, the answer is
+// true: nothing to declare.
+template <typename Ask>
+bool ask_host(size_t ram, Ask ask) {
+  ProbeVm p(ram);
+  bool ready = ram > 0 ? p.run != nullptr : p.cpu >= 0;
+  kvm_sregs s;
+  if (!ready || ioctl(p.cpu, KVM_GET_SREGS, &s) != 0) return true;
+  return ask(p, s);
+}
+
 }  // namespace
 
 bool legacy_paging_works() {
-  // Asked once, on a throwaway VM. PVM hosts accept CR0.PG without EFER.LME in KVM_SET_SREGS and
-  // silently clear it (README, "What KVM does" §8).
-  static const bool works = [] {
-    ProbeVm p(0);
-    if (p.sys < 0) return true;
-    bool ok = true;
-    kvm_sregs s;
-    if (p.cpu >= 0 && ioctl(p.cpu, KVM_GET_SREGS, &s) == 0) {
-      s.cr0 = 0x80000011ull;  // PG | ET | PE
-      s.cr4 = kCr4Pse;
-      s.efer = 0;
-      s.cr3 = 0;
-      if (ioctl(p.cpu, KVM_SET_SREGS, &s) == 0 && ioctl(p.cpu, KVM_GET_SREGS, &s) == 0) ok = (s.cr0 & kCr0Pg) != 0;
-    }
-    return ok;
-  }();
+  // Asked once. PVM hosts accept CR0.PG without EFER.LME in KVM_SET_SREGS and silently clear it
+  // (README, "What KVM does" §8).
+  static const bool works = ask_host(0, [](ProbeVm &p, kvm_sregs &s) {
+    s.cr0 = 0x80000011ull;  // PG | ET | PE
+    s.cr4 = kCr4Pse;
+    s.efer = 0;
+    s.cr3 = 0;
+    if (ioctl(p.cpu, KVM_SET_SREGS, &s) != 0 || ioctl(p.cpu, KVM_GET_SREGS, &s) != 0) return true;
+    return (s.cr0 & kCr0Pg) != 0;
+  });
   return works;
 }
 
 bool real_idt_limit_checked() {
-  // Asked once, on a throwaway VM: a real-mode guest with IDTR.limit 0 runs `int 0x21; hlt` with
-  // IVT[0x21] pointing at a second hlt. The architecture raises #GP for the vector beyond the limit,
-  // and with limit 0 ends in a triple fault (Intel SDM Vol. 3 §20.1.4): KVM_EXIT_SHUTDOWN. KVM's
-  // emulator (PVM) delivers through the IVT anyway: the second hlt.
-  static const bool checked = [] {
-    ProbeVm p(0x2000);
-    if (p.sys < 0) return true;
-    bool ok = true;
-    kvm_sregs s;
-    if (p.run != nullptr && ioctl(p.cpu, KVM_GET_SREGS, &s) == 0) {
-      uint8_t *m = static_cast<uint8_t *>(p.mem);
-      const uint8_t code[] = {0xcd, 0x21, 0xf4};
-      memcpy(m + 0x1000, code, sizeof code);
-      m[0x1010] = 0xf4;
-      const uint8_t ivt[] = {0x10, 0x10, 0x00, 0x00};  // IVT[0x21] = 0000:1010
-      memcpy(m + 0x21 * 4, ivt, sizeof ivt);
-      s.cs.selector = 0;
-      s.cs.base = 0;
-      s.idt.base = 0;
-      s.idt.limit = 0;
-      kvm_regs r{};
-      r.rip = 0x1000;
-      r.rsp = 0x1800;
-      r.rflags = 2;
-      if (ioctl(p.cpu, KVM_SET_SREGS, &s) == 0 && ioctl(p.cpu, KVM_SET_REGS, &r) == 0 && ioctl(p.cpu, KVM_RUN, 0) == 0)
-        ok = p.run->exit_reason != KVM_EXIT_HLT;
-    }
-    return ok;
-  }();
+  // Asked once: a real-mode guest with IDTR.limit 0 runs `int 0x21; hlt` with IVT[0x21] pointing at a
+  // second hlt. The architecture raises #GP for the vector beyond the limit, and with limit 0 ends in a
+  // triple fault (Intel SDM Vol. 3 §20.1.4): KVM_EXIT_SHUTDOWN. KVM's emulator (PVM) delivers through
+  // the IVT anyway: the second hlt.
+  static const bool checked = ask_host(0x2000, [](ProbeVm &p, kvm_sregs &s) {
+    uint8_t *m = static_cast<uint8_t *>(p.mem);
+    const uint8_t code[] = {0xcd, 0x21, 0xf4};
+    memcpy(m + 0x1000, code, sizeof code);
+    m[0x1010] = 0xf4;
+    const uint8_t ivt[] = {0x10, 0x10, 0x00, 0x00};  // IVT[0x21] = 0000:1010
+    memcpy(m + 0x21 * 4, ivt, sizeof ivt);
+    s.cs.selector = 0;
+    s.cs.base = 0;
+    s.idt.base = 0;
+    s.idt.limit = 0;
+    kvm_regs r{};
+    r.rip = 0x1000;
+    r.rsp = 0x1800;
+    r.rflags = 2;
+    if (ioctl(p.cpu, KVM_SET_SREGS, &s) != 0 || ioctl(p.cpu, KVM_SET_REGS, &r) != 0 || ioctl(p.cpu, KVM_RUN, 0) != 0)
+      return true;
+    return p.run->exit_reason != KVM_EXIT_HLT;
+  });
   return checked;
 }
 
