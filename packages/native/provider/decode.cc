@@ -178,21 +178,20 @@ bool decode(const uint8_t *b, size_t n, int mode, const kvm_regs *regs, uint64_t
       uint64_t ea = 0;
       bool known = regs != nullptr;
       int def_seg = kDS;
+      // Takes a sign-extended displacement of `size` bytes from the code; false when the bytes end first.
+      auto take_disp = [&](int size) {
+        if (i + size > n) return false;
+        disp = sext(read_le(b + i, size), size);
+        i += size;
+        return true;
+      };
+      // mod 1: disp8; mod 2: disp16 or disp32 by the address size.
+      int mod_disp = mod == 1 ? 1 : mod == 2 ? (d.addrsize == 2 ? 2 : 4) : 0;
       if (d.addrsize == 2) {
         if (mod == 0 && rm == 6) {
-          if (i + 2 > n) return false;
-          disp = sext(read_le(b + i, 2), 2);
-          i += 2;
+          if (!take_disp(2)) return false;
         } else {
-          if (mod == 1) {
-            if (i + 1 > n) return false;
-            disp = sext(b[i], 1);
-            i += 1;
-          } else if (mod == 2) {
-            if (i + 2 > n) return false;
-            disp = sext(read_le(b + i, 2), 2);
-            i += 2;
-          }
+          if (mod_disp && !take_disp(mod_disp)) return false;
           if (regs) {
             const kvm_regs &r = *regs;
             static const int base16[8] = {3, 3, 5, 5, 6, 7, 5, 3};   // BX BX BP BP SI DI BP BX
@@ -215,27 +214,15 @@ bool decode(const uint8_t *b, size_t n, int mode, const kvm_regs *regs, uint64_t
           base = (sib & 7) | ((rex & 1) ? 8 : 0);
           if ((sib & 7) == 5 && mod == 0) {
             base = -1;
-            if (i + 4 > n) return false;
-            disp = sext(read_le(b + i, 4), 4);
-            i += 4;
+            if (!take_disp(4)) return false;
           }
         } else if (rm == 5 && mod == 0) {
-          if (i + 4 > n) return false;
-          disp = sext(read_le(b + i, 4), 4);
-          i += 4;
+          if (!take_disp(4)) return false;
           rip_rel = mode == 64;
         } else {
           base = rm | ((rex & 1) ? 8 : 0);
         }
-        if (mod == 1) {
-          if (i + 1 > n) return false;
-          disp = sext(b[i], 1);
-          i += 1;
-        } else if (mod == 2) {
-          if (i + 4 > n) return false;
-          disp = sext(read_le(b + i, 4), 4);
-          i += 4;
-        }
+        if (mod_disp && !take_disp(mod_disp)) return false;
         if (base == 4 || base == 5) def_seg = kSS;
         if (regs) {
           if (base >= 0) ea += gpr(*regs, base);

@@ -128,76 +128,106 @@ bool walk_blocked(Vcpu &v, uint64_t lin, uint64_t *entry_gpa, uint32_t *flags) {
   return false;
 }
 
-bool legacy_paging_works() {
-  // Asked once, on a throwaway VM, with plain system calls (not the provider's fault-injectable ones:
-  // the answer is about the host, and is kept). PVM hosts accept CR0.PG without EFER.LME in
-  // KVM_SET_SREGS and silently clear it (README, "What KVM does" §8).
-  static const bool works = [] {
-    int sys = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-    if (sys < 0) return true;
-    bool ok = true;
-    int vm = ioctl(sys, KVM_CREATE_VM, 0);
-    int cpu = vm >= 0 ? ioctl(vm, KVM_CREATE_VCPU, 0ul) : -1;
-    kvm_sregs s;
-    if (cpu >= 0 && ioctl(cpu, KVM_GET_SREGS, &s) == 0) {
-      s.cr0 = 0x80000011ull;  // PG | ET | PE
-      s.cr4 = kCr4Pse;
-      s.efer = 0;
-      s.cr3 = 0;
-      if (ioctl(cpu, KVM_SET_SREGS, &s) == 0 && ioctl(cpu, KVM_GET_SREGS, &s) == 0) ok = (s.cr0 & kCr0Pg) != 0;
+namespace {
+
+// A throwaway VM with one vCPU for asking the host a question, made with plain system calls (not the
+// provider's fault-injectable ones: the answer is about the host, and is kept). With `ram` bytes, the
+// VM has that much anonymous memory at GPA 0 and the vCPU's kvm_run is mapped. A member is -1 (or
+// MAP_FAILED / nullptr) when it, or something it needs, could not be made.
+struct ProbeVm {
+  int sys = -1, vm = -1, cpu = -1;
+  void *mem = MAP_FAILED;
+  size_t ram;
+  kvm_run *run = nullptr;
+  size_t run_size = 0;
+
+  explicit ProbeVm(size_t ram_bytes) : ram(ram_bytes) {
+    sys = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (sys < 0) return;
+    if (ram > 0) {
+      mem = mmap(nullptr, ram, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (mem == MAP_FAILED) return;
     }
+    vm = ioctl(sys, KVM_CREATE_VM, 0);
+    if (vm < 0) return;
+    if (ram > 0) {
+      kvm_userspace_memory_region slot{};
+      slot.memory_size = ram;
+      slot.userspace_addr = reinterpret_cast<uint64_t>(mem);
+      if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &slot) != 0) return;
+    }
+    cpu = ioctl(vm, KVM_CREATE_VCPU, 0ul);
+    if (cpu < 0 || ram == 0) return;
+    int size = ioctl(sys, KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (size <= 0) return;
+    void *p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, cpu, 0);
+    if (p == MAP_FAILED) return;
+    run = static_cast<kvm_run *>(p);
+    run_size = static_cast<size_t>(size);
+  }
+  ~ProbeVm() {
+    if (run != nullptr) munmap(run, run_size);
     if (cpu >= 0) close(cpu);
     if (vm >= 0) close(vm);
-    close(sys);
-    return ok;
-  }();
+    if (mem != MAP_FAILED) munmap(mem, ram);
+    if (sys >= 0) close(sys);
+  }
+  ProbeVm(const ProbeVm &) = delete;
+  ProbeVm &operator=(const ProbeVm &) = delete;
+};
+
+// Asks the host one question on a fresh ProbeVm with `ram` bytes: `ask` gets the probe and its vCPU's
+// sregs and returns the answer. Without /dev/kvm, or when the probe cannot be set up, the answer is
+// true: nothing to declare.
+template <typename Ask>
+bool ask_host(size_t ram, Ask ask) {
+  ProbeVm p(ram);
+  bool ready = ram > 0 ? p.run != nullptr : p.cpu >= 0;
+  kvm_sregs s;
+  if (!ready || ioctl(p.cpu, KVM_GET_SREGS, &s) != 0) return true;
+  return ask(p, s);
+}
+
+}  // namespace
+
+bool legacy_paging_works() {
+  // Asked once. PVM hosts accept CR0.PG without EFER.LME in KVM_SET_SREGS and silently clear it
+  // (README, "What KVM does" §8).
+  static const bool works = ask_host(0, [](ProbeVm &p, kvm_sregs &s) {
+    s.cr0 = 0x80000011ull;  // PG | ET | PE
+    s.cr4 = kCr4Pse;
+    s.efer = 0;
+    s.cr3 = 0;
+    if (ioctl(p.cpu, KVM_SET_SREGS, &s) != 0 || ioctl(p.cpu, KVM_GET_SREGS, &s) != 0) return true;
+    return (s.cr0 & kCr0Pg) != 0;
+  });
   return works;
 }
 
 bool real_idt_limit_checked() {
-  // Asked once, on a throwaway VM (plain system calls, as above): a real-mode guest with IDTR.limit 0
-  // runs `int 0x21; hlt` with IVT[0x21] pointing at a second hlt. The architecture raises #GP for the
-  // vector beyond the limit, and with limit 0 ends in a triple fault (Intel SDM Vol. 3 §20.1.4):
-  // KVM_EXIT_SHUTDOWN. KVM's emulator (PVM) delivers through the IVT anyway: the second hlt.
-  static const bool checked = [] {
-    int sys = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-    if (sys < 0) return true;
-    bool ok = true;
-    const size_t size = 0x2000;
-    void *mem = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    int vm = mem != MAP_FAILED ? ioctl(sys, KVM_CREATE_VM, 0) : -1;
-    int run_size = ioctl(sys, KVM_GET_VCPU_MMAP_SIZE, 0);
-    kvm_userspace_memory_region slot{};
-    slot.memory_size = size;
-    slot.userspace_addr = reinterpret_cast<uint64_t>(mem);
-    int cpu = vm >= 0 && ioctl(vm, KVM_SET_USER_MEMORY_REGION, &slot) == 0 ? ioctl(vm, KVM_CREATE_VCPU, 0ul) : -1;
-    void *run = cpu >= 0 && run_size > 0 ? mmap(nullptr, run_size, PROT_READ | PROT_WRITE, MAP_SHARED, cpu, 0) : MAP_FAILED;
-    kvm_sregs s;
-    if (run != MAP_FAILED && ioctl(cpu, KVM_GET_SREGS, &s) == 0) {
-      uint8_t *m = static_cast<uint8_t *>(mem);
-      const uint8_t code[] = {0xcd, 0x21, 0xf4};
-      memcpy(m + 0x1000, code, sizeof code);
-      m[0x1010] = 0xf4;
-      const uint8_t ivt[] = {0x10, 0x10, 0x00, 0x00};  // IVT[0x21] = 0000:1010
-      memcpy(m + 0x21 * 4, ivt, sizeof ivt);
-      s.cs.selector = 0;
-      s.cs.base = 0;
-      s.idt.base = 0;
-      s.idt.limit = 0;
-      kvm_regs r{};
-      r.rip = 0x1000;
-      r.rsp = 0x1800;
-      r.rflags = 2;
-      if (ioctl(cpu, KVM_SET_SREGS, &s) == 0 && ioctl(cpu, KVM_SET_REGS, &r) == 0 && ioctl(cpu, KVM_RUN, 0) == 0)
-        ok = static_cast<kvm_run *>(run)->exit_reason != KVM_EXIT_HLT;
-    }
-    if (run != MAP_FAILED) munmap(run, run_size);
-    if (cpu >= 0) close(cpu);
-    if (vm >= 0) close(vm);
-    if (mem != MAP_FAILED) munmap(mem, size);
-    close(sys);
-    return ok;
-  }();
+  // Asked once: a real-mode guest with IDTR.limit 0 runs `int 0x21; hlt` with IVT[0x21] pointing at a
+  // second hlt. The architecture raises #GP for the vector beyond the limit, and with limit 0 ends in a
+  // triple fault (Intel SDM Vol. 3 §20.1.4): KVM_EXIT_SHUTDOWN. KVM's emulator (PVM) delivers through
+  // the IVT anyway: the second hlt.
+  static const bool checked = ask_host(0x2000, [](ProbeVm &p, kvm_sregs &s) {
+    uint8_t *m = static_cast<uint8_t *>(p.mem);
+    const uint8_t code[] = {0xcd, 0x21, 0xf4};
+    memcpy(m + 0x1000, code, sizeof code);
+    m[0x1010] = 0xf4;
+    const uint8_t ivt[] = {0x10, 0x10, 0x00, 0x00};  // IVT[0x21] = 0000:1010
+    memcpy(m + 0x21 * 4, ivt, sizeof ivt);
+    s.cs.selector = 0;
+    s.cs.base = 0;
+    s.idt.base = 0;
+    s.idt.limit = 0;
+    kvm_regs r{};
+    r.rip = 0x1000;
+    r.rsp = 0x1800;
+    r.rflags = 2;
+    if (ioctl(p.cpu, KVM_SET_SREGS, &s) != 0 || ioctl(p.cpu, KVM_SET_REGS, &r) != 0 || ioctl(p.cpu, KVM_RUN, 0) != 0)
+      return true;
+    return p.run->exit_reason != KVM_EXIT_HLT;
+  });
   return checked;
 }
 

@@ -14,17 +14,15 @@ import {
   HV_X86_REG,
   hvReturnName,
   type Vcpu,
-  VMCS,
   VMX_REASON,
   type X86Backend,
 } from '@hvspec/spec';
 import { type AddonTesting, loadAddon } from '../src/addon.js';
 import { createNativeBackend } from '../src/index.js';
-import { SetupFailed, setupProt32 } from './helpers/prot32.js';
+import { exitReason, RWX, SetupFailed, setupProt32 } from './helpers/prot32.js';
 
 const hasKvm = process.platform === 'linux' && existsSync('/dev/kvm');
 const skip = hasKvm ? false : 'no /dev/kvm: fault injection needs the native backend on the KVM provider';
-const RWX = HV_MEMORY.READ | HV_MEMORY.WRITE | HV_MEMORY.EXEC;
 
 const fds = (): number => readdirSync('/proc/self/fd').length;
 const osThreads = (): number => readdirSync('/proc/self/task').length;
@@ -75,11 +73,8 @@ async function lifecycle(b: X86Backend): Promise<Outcome> {
       throw new Stop();
     }
   };
-  const exitReason = (t: number, v: Vcpu): number => {
-    const r = b.hv_vmx_vcpu_read_vmcs(t, v, VMCS.VMCS_RO_EXIT_REASON);
-    ok('hv_vmx_vcpu_read_vmcs', r);
-    return Number(r.value! & 0xffffn);
-  };
+  const basicExitReason = (t: number, v: Vcpu): number =>
+    Number(guarded('hv_vmx_vcpu_read_vmcs', () => exitReason(b, t, v)) & 0xffffn);
   try {
     const ram = guarded('host_alloc', () => b.host_alloc(0x10000));
     guarded('host_write', () => b.host_write(ram, 0x1000, Uint8Array.of(0xe6, 0x10, 0xf4))); // out 0x10,al; hlt
@@ -95,7 +90,7 @@ async function lifecycle(b: X86Backend): Promise<Outcome> {
     let reason = VMX_REASON.VMX_REASON_IRQ as number;
     while (reason === VMX_REASON.VMX_REASON_IRQ) {
       ok('hv_vcpu_run', b.hv_vcpu_run(1, c1.value!));
-      reason = exitReason(1, c1.value!);
+      reason = basicExitReason(1, c1.value!);
     }
     assert.equal(reason, VMX_REASON.VMX_REASON_IO, 'a failure surfaced as a different exit');
     const c2 = b.hv_vcpu_create(2, 0n);
@@ -107,7 +102,7 @@ async function lifecycle(b: X86Backend): Promise<Outcome> {
     const ran = await run;
     ok('hv_vcpu_interrupt', kick);
     ok('hv_vcpu_run_async', ran);
-    assert.equal(exitReason(2, c2.value!), VMX_REASON.VMX_REASON_IRQ, 'the kicked run exits with IRQ');
+    assert.equal(basicExitReason(2, c2.value!), VMX_REASON.VMX_REASON_IRQ, 'the kicked run exits with IRQ');
     ok('hv_capability', b.hv_capability(9, 0));
     ok('hv_vm_protect', b.hv_vm_protect(0, 0x8000n, 0x1000n, HV_MEMORY.READ | HV_MEMORY.EXEC));
     ok('hv_vm_unmap', b.hv_vm_unmap(0, 0x8000n, 0x1000n));

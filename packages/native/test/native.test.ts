@@ -9,22 +9,12 @@ import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import {
-  HV,
-  HV_MEMORY,
-  HV_X86_REG,
-  hvReturnName,
-  type Vcpu,
-  VMCS,
-  VMX_REASON,
-  type X86Backend,
-} from '@hvspec/spec';
+import { HV, HV_X86_REG, hvReturnName, type Vcpu, VMCS, VMX_REASON, type X86Backend } from '@hvspec/spec';
 import { loadAddon } from '../src/addon.js';
 import { createNativeBackend, nativeAvailability } from '../src/index.js';
-import { setupProt32 } from './helpers/prot32.js';
+import { exitReason, RWX, setupProt32 } from './helpers/prot32.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const RWX = HV_MEMORY.READ | HV_MEMORY.WRITE | HV_MEMORY.EXEC;
 
 const onLinux = process.platform === 'linux';
 const hasKvm = onLinux && existsSync('/dev/kvm');
@@ -64,9 +54,8 @@ function fdCount(): number {
 function runToExit(b: X86Backend, t: number, vcpu: Vcpu): number {
   for (let i = 0; i < 1000; i++) {
     ok(b.hv_vcpu_run(t, vcpu), 'hv_vcpu_run');
-    const reason = b.hv_vmx_vcpu_read_vmcs(t, vcpu, VMCS.VMCS_RO_EXIT_REASON);
-    ok(reason, 'read VMCS_RO_EXIT_REASON');
-    if (Number(reason.value! & 0xffffn) !== VMX_REASON.VMX_REASON_IRQ) return Number(reason.value!);
+    const reason = exitReason(b, t, vcpu);
+    if (Number(reason & 0xffffn) !== VMX_REASON.VMX_REASON_IRQ) return Number(reason);
   }
   assert.fail('1000 consecutive VMX_REASON_IRQ exits');
 }
@@ -252,10 +241,9 @@ hardwareTest(
     ok(b.hv_vcpu_interrupt(0, [vcpu], 1), 'hv_vcpu_interrupt from thread 0');
     const result = await run;
     ok(result, 'the async hv_vcpu_run');
-    const reason = b.hv_vmx_vcpu_read_vmcs(t, vcpu, VMCS.VMCS_RO_EXIT_REASON);
-    ok(reason, 'read exit reason');
-    console.log(`# exit reason after hv_vcpu_interrupt: ${reason.value}`);
-    assert.notEqual(Number(reason.value! & 0xffffn), VMX_REASON.VMX_REASON_IO);
+    const reason = exitReason(b, t, vcpu);
+    console.log(`# exit reason after hv_vcpu_interrupt: ${reason}`);
+    assert.notEqual(Number(reason & 0xffffn), VMX_REASON.VMX_REASON_IO);
     const rip = b.hv_vmx_vcpu_read_vmcs(t, vcpu, VMCS.VMCS_GUEST_RIP);
     assert.equal(rip.value, 0x1000n, 'the guest was still spinning on jmp $');
     assert.throws(() => b.hv_vcpu_interrupt(0, [vcpu], 2), { name: 'TypeError', message: /vcpu_count/ });

@@ -48,6 +48,22 @@ _start:
 	b	guest_exit
 .endm
 
+/*
+ * \op (stp or ldp) on the register pairs from \reg<from> to \reg<to>, \size bytes a register, at x0:
+ * register n at [x0, #n * \size]. Written once for the X registers of the slot page and the Q registers
+ * of fp_save/fp_load. %(expr) computes the register numbers, so the file assembles in .altmacro mode.
+ */
+	.altmacro
+.macro	reg_pair op, reg, size, a, b
+	\op	\reg\a, \reg\b, [x0, #(\a * \size)]
+.endm
+.macro	reg_pairs op, reg, size, from, to
+	reg_pair	\op, \reg, \size, \from, %(\from + 1)
+	.if	\from + 1 < \to
+	reg_pairs	\op, \reg, \size, %(\from + 2), \to
+	.endif
+.endm
+
 	.text
 	.balign	0x800
 	.global	el2_vectors
@@ -78,20 +94,7 @@ el2_panic_entry:
 
 guest_exit:
 	mrs	x0, tpidr_el2
-	stp	x2, x3, [x0, #16]
-	stp	x4, x5, [x0, #32]
-	stp	x6, x7, [x0, #48]
-	stp	x8, x9, [x0, #64]
-	stp	x10, x11, [x0, #80]
-	stp	x12, x13, [x0, #96]
-	stp	x14, x15, [x0, #112]
-	stp	x16, x17, [x0, #128]
-	stp	x18, x19, [x0, #144]
-	stp	x20, x21, [x0, #160]
-	stp	x22, x23, [x0, #176]
-	stp	x24, x25, [x0, #192]
-	stp	x26, x27, [x0, #208]
-	stp	x28, x29, [x0, #224]
+	reg_pairs	stp, x, 8, 2, 29
 	str	x30, [x0, #240]
 	ldp	x2, x3, [sp], #16
 	stp	x2, x3, [x0, #0]
@@ -102,20 +105,7 @@ guest_exit:
 	.global	enter_guest
 enter_guest:
 	msr	tpidr_el2, x0
-	ldp	x2, x3, [x0, #16]
-	ldp	x4, x5, [x0, #32]
-	ldp	x6, x7, [x0, #48]
-	ldp	x8, x9, [x0, #64]
-	ldp	x10, x11, [x0, #80]
-	ldp	x12, x13, [x0, #96]
-	ldp	x14, x15, [x0, #112]
-	ldp	x16, x17, [x0, #128]
-	ldp	x18, x19, [x0, #144]
-	ldp	x20, x21, [x0, #160]
-	ldp	x22, x23, [x0, #176]
-	ldp	x24, x25, [x0, #192]
-	ldp	x26, x27, [x0, #208]
-	ldp	x28, x29, [x0, #224]
+	reg_pairs	ldp, x, 8, 2, 29
 	ldr	x30, [x0, #240]
 	ldp	x0, x1, [x0, #0]
 	eret
@@ -123,22 +113,7 @@ enter_guest:
 /* FP/SIMD state of a slot: Q0..Q31 at x0, then FPCR and FPSR at x1 (fp_save(q, fpcr_fpsr)). */
 	.global	fp_save
 fp_save:
-	stp	q0, q1, [x0, #0]
-	stp	q2, q3, [x0, #32]
-	stp	q4, q5, [x0, #64]
-	stp	q6, q7, [x0, #96]
-	stp	q8, q9, [x0, #128]
-	stp	q10, q11, [x0, #160]
-	stp	q12, q13, [x0, #192]
-	stp	q14, q15, [x0, #224]
-	stp	q16, q17, [x0, #256]
-	stp	q18, q19, [x0, #288]
-	stp	q20, q21, [x0, #320]
-	stp	q22, q23, [x0, #352]
-	stp	q24, q25, [x0, #384]
-	stp	q26, q27, [x0, #416]
-	stp	q28, q29, [x0, #448]
-	stp	q30, q31, [x0, #480]
+	reg_pairs	stp, q, 16, 0, 31
 	mrs	x2, fpcr
 	mrs	x3, fpsr
 	stp	x2, x3, [x1]
@@ -146,22 +121,7 @@ fp_save:
 
 	.global	fp_load
 fp_load:
-	ldp	q0, q1, [x0, #0]
-	ldp	q2, q3, [x0, #32]
-	ldp	q4, q5, [x0, #64]
-	ldp	q6, q7, [x0, #96]
-	ldp	q8, q9, [x0, #128]
-	ldp	q10, q11, [x0, #160]
-	ldp	q12, q13, [x0, #192]
-	ldp	q14, q15, [x0, #224]
-	ldp	q16, q17, [x0, #256]
-	ldp	q18, q19, [x0, #288]
-	ldp	q20, q21, [x0, #320]
-	ldp	q22, q23, [x0, #352]
-	ldp	q24, q25, [x0, #384]
-	ldp	q26, q27, [x0, #416]
-	ldp	q28, q29, [x0, #448]
-	ldp	q30, q31, [x0, #480]
+	reg_pairs	ldp, q, 16, 0, 31
 	ldp	x2, x3, [x1]
 	msr	fpcr, x2
 	msr	fpsr, x3

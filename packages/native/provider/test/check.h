@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <vector>
+
 namespace check {
 
 inline int g_failures = 0;
@@ -17,10 +19,19 @@ struct Test {
   void (*fn)();
 };
 
-// Runs every test, or only the one named by argv[1]; returns the process exit code.
-template <size_t N>
-int run_tests(const Test (&tests)[N], int argc, char **argv) {
-  for (const Test &t : tests) {
+// The tests of this program in the order they are defined (TEST_CASE registers each).
+inline std::vector<Test> &registry() {
+  static std::vector<Test> tests;
+  return tests;
+}
+
+struct Registration {
+  Registration(const char *name, void (*fn)()) { registry().push_back({name, fn}); }
+};
+
+// Runs every registered test, or only the one named by argv[1]; returns the process exit code.
+inline int run_tests(int argc, char **argv) {
+  for (const Test &t : registry()) {
     if (argc > 1 && strcmp(argv[1], t.name) != 0) continue;
     g_test = t.name;
     int before = g_failures;
@@ -33,6 +44,12 @@ int run_tests(const Test (&tests)[N], int argc, char **argv) {
 }
 
 }  // namespace check
+
+// Defines the test `name` (function test_<name>) and registers it to run under that name.
+#define TEST_CASE(name)                                                         \
+  void test_##name();                                                           \
+  const check::Registration test_##name##_registration(#name, test_##name);     \
+  void test_##name()
 
 #define CHECK_EQ(actual, expected)                                                                   \
   do {                                                                                               \

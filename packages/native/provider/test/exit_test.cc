@@ -127,7 +127,7 @@ uint64_t io_qual(uint8_t size, bool in, uint16_t port, bool string, bool rep, bo
 }
 
 // An emulated OUT (this PVM: retired, RIP past it) of each form and size, in 32- and 16-bit code.
-void test_out_retired() {
+TEST_CASE(out_retired) {
   struct Case {
     kvm_sregs s;
     std::vector<uint8_t> insn;
@@ -167,7 +167,7 @@ void test_out_retired() {
 
 // The VMX/SVM fast path leaves RIP at the OUT and skips it on the next KVM_RUN: the provider lets KVM
 // finish (kFlush), then finds the OUT ending where RIP ended.
-void test_out_fast_path() {
+TEST_CASE(out_fast_path) {
   Image img{0x1000, {0xb0, 0x42, 0xe6, 0x10, 0xf4}};  // mov al,0x42; out 0x10,al; hlt
   KvmExit e = io_exit(prot32(), 0x1000, 0x1002, false, 1, 0x10);
   fetch(e, img);
@@ -194,7 +194,7 @@ void test_out_fast_path() {
 
 // A redundant prefix is invisible to the backward search; the straight line from the entry RIP
 // shows it. Without that anchor, the shortest decode is taken.
-void test_out_prefix_anchor() {
+TEST_CASE(out_prefix_anchor) {
   // mov edx,0x3e; ds out dx,al; hlt
   Image img{0x2000, {0xba, 0x3e, 0x00, 0x00, 0x00, 0x3e, 0xee, 0xf4}};
   KvmExit e = io_exit(prot32(), 0x2000, 0x2007, false, 1, 0x3e);
@@ -212,7 +212,7 @@ void test_out_prefix_anchor() {
 
 // IN: KVM leaves RIP at the instruction and owes the data; the VMM writes RAX, which the next run
 // hands to KVM.
-void test_in() {
+TEST_CASE(in) {
   struct Case {
     kvm_sregs s;
     std::vector<uint8_t> insn;
@@ -256,7 +256,7 @@ void test_in() {
 // (address size, segment). HVF exits before the iteration and the VMM does it; KVM has already done an
 // OUTS iteration, so RSI (and RCX for REP) are shown from before it. For INS KVM has not moved RDI yet;
 // its completion will store at ES:(E)DI, which the translation names.
-void test_string_io() {
+TEST_CASE(string_io) {
   // rep outsb with iterations left: RIP at the instruction before and after the flush.
   Image img{0x1000, {0xf3, 0x6e, 0xf4}};
   KvmExit e = io_exit(prot32(), 0x1000, 0x1000, false, 1, 0x3f8);
@@ -346,7 +346,7 @@ void test_string_io() {
   CHECK_EQ(t.guard_len, 2);
 }
 
-void test_hlt() {
+TEST_CASE(hlt) {
   Image img{0x1000, {0x90, 0xf4, 0x90}};
   KvmExit e;
   e.reason = KVM_EXIT_HLT;
@@ -367,7 +367,7 @@ void test_hlt() {
 
 // MMIO reads stay at the instruction with the completion pending; writes are retired and found by
 // decoding backward. Qualification: access bit, the mapping's R/W/X in bits 5:3, GLA bits 7+8.
-void test_mmio() {
+TEST_CASE(mmio) {
   // mov eax,[0x100000]: a read of unmapped memory.
   Image img{0x1000, {0xa1, 0x00, 0x00, 0x10, 0x00, 0xe6, 0x10}};
   KvmExit e = mmio_exit(prot32(), 0x1000, 0x1000, false, 0x100000, 4);
@@ -413,7 +413,7 @@ void test_mmio() {
 }
 
 // A store with a required 0x66 prefix ends with the complete shorter store: the access size decides.
-void test_mmio_store_sizes() {
+TEST_CASE(mmio_store_sizes) {
   struct Case {
     std::vector<uint8_t> insn;
     uint32_t len;
@@ -455,7 +455,7 @@ void test_mmio_store_sizes() {
 }
 
 // MOVS from MMIO to RAM: KVM's completion will also store to ES:(E)DI; the translation names it.
-void test_mmio_movs() {
+TEST_CASE(mmio_movs) {
   Image img{0x1100, {0xa5, 0xf4}};  // movsd
   KvmExit e = mmio_exit(prot32(), 0x1100, 0x1100, false, 0x100000, 4);
   e.regs.rsi = 0x100000;
@@ -471,7 +471,7 @@ void test_mmio_movs() {
 }
 
 // With paging the linear address is the decoded operand's.
-void test_mmio_paging() {
+TEST_CASE(mmio_paging) {
   Image img{0x401000, {0x48, 0x89, 0x03, 0xf4}};  // mov [rbx], rax
   KvmExit e = mmio_exit(long64(), 0x401000, 0x401003, true, 0x7f123, 8);
   e.regs.rbx = 0xffff800000012123ull;
@@ -488,7 +488,7 @@ void test_mmio_paging() {
 }
 
 // Instruction fetch from memory the guest may not execute: KVM's emulator fails at RIP (notes §3).
-void test_fetch_fault() {
+TEST_CASE(fetch_fault) {
   KvmExit e;
   e.reason = KVM_EXIT_INTERNAL_ERROR;
   e.suberror = KVM_INTERNAL_ERROR_EMULATION;
@@ -536,7 +536,7 @@ void test_fetch_fault() {
   CHECK(translate_exit(e).next == Next::kError);
 }
 
-void test_shutdown_entry_failure() {
+TEST_CASE(shutdown_entry_failure) {
   KvmExit e;
   e.sregs = prot32();
   e.regs.rip = 0x1234;
@@ -570,7 +570,7 @@ void test_shutdown_entry_failure() {
 
 // RDMSR/WRMSR sent to user space by KVM's MSR filter: RIP at the instruction, length decoded, the
 // completion owed; an MSR the vCPU runs natively was done by the provider.
-void test_msr() {
+TEST_CASE(msr) {
   Image img{0x1000, {0x0f, 0x32, 0x0f, 0x30, 0x66, 0x0f, 0x32, 0xf4}};
   struct Case {
     uint32_t reason;
@@ -607,7 +607,7 @@ void test_msr() {
 
 // A triple fault at a VMCALL is the #UD the guest got for it (hypercall patching off): HVF exits with
 // VMX_REASON_VMCALL there. Anywhere else, or with a single-step trap pending, it is a triple fault.
-void test_vmcall() {
+TEST_CASE(vmcall) {
   Image img{0x1000, {0xb8, 0x56, 0x34, 0x02, 0x00, 0x0f, 0x01, 0xc1, 0xf4, 0x0f, 0x01, 0xd9}};
   KvmExit e;
   e.reason = KVM_EXIT_SHUTDOWN;
@@ -637,7 +637,7 @@ void test_vmcall() {
   CHECK_EQ(translate_exit(e).exit.reason, VMX_REASON_TRIPLE_FAULT);
 }
 
-void test_kicks() {
+TEST_CASE(kicks) {
   KvmExit e;
   e.result = RunResult::kSignal;
   e.regs.rip = 0x1000;
@@ -659,22 +659,5 @@ void test_kicks() {
 }  // namespace
 
 int main(int argc, char **argv) {
-  const check::Test tests[] = {
-      {"out_retired", test_out_retired},
-      {"out_fast_path", test_out_fast_path},
-      {"out_prefix_anchor", test_out_prefix_anchor},
-      {"in", test_in},
-      {"string_io", test_string_io},
-      {"hlt", test_hlt},
-      {"mmio", test_mmio},
-      {"mmio_store_sizes", test_mmio_store_sizes},
-      {"mmio_movs", test_mmio_movs},
-      {"mmio_paging", test_mmio_paging},
-      {"fetch_fault", test_fetch_fault},
-      {"shutdown_entry_failure", test_shutdown_entry_failure},
-      {"msr", test_msr},
-      {"vmcall", test_vmcall},
-      {"kicks", test_kicks},
-  };
-  return check::run_tests(tests, argc, argv);
+  return check::run_tests(argc, argv);
 }

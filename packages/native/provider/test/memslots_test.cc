@@ -210,21 +210,9 @@ void random_sequences(uint64_t seed, const SlotPolicy &pol, size_t npages, int s
   }
 }
 
-void test_random_small_chunks() {
-  SlotPolicy pol{4 * kPg, 16 * kPg};  // cuts every few pages, so that the rule is exercised
-  const int failures = check::g_failures;
-  for (uint64_t seed = 1; seed <= 40 && check::g_failures == failures; ++seed) random_sequences(seed, pol, 96, 300);
-}
-
-void test_random_default_policy() {
-  const int failures = check::g_failures;
-  for (uint64_t seed = 100; seed <= 110 && check::g_failures == failures; ++seed)
-    random_sequences(seed, SlotPolicy{}, 160, 300);
-}
-
 // The cut rule on its own: bounded memslots for a large run, and growth at one end that leaves the
 // other memslots alone.
-void test_cut_rule() {
+TEST_CASE(cut_rule) {
   SlotPolicy pol;
   std::vector<MemSlot> s;
   uint8_t *hva = reinterpret_cast<uint8_t *>(0x7f0000000000ull);
@@ -253,6 +241,18 @@ void test_cut_rule() {
   CHECK_EQ(s.back().gpa + s.back().size, 0xfffffffffffff000ull);
 }
 
+TEST_CASE(random_small_chunks) {
+  SlotPolicy pol{4 * kPg, 16 * kPg};  // cuts every few pages, so that the rule is exercised
+  const int failures = check::g_failures;
+  for (uint64_t seed = 1; seed <= 40 && check::g_failures == failures; ++seed) random_sequences(seed, pol, 96, 300);
+}
+
+TEST_CASE(random_default_policy) {
+  const int failures = check::g_failures;
+  for (uint64_t seed = 100; seed <= 110 && check::g_failures == failures; ++seed)
+    random_sequences(seed, SlotPolicy{}, 160, 300);
+}
+
 double now_s() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -261,7 +261,7 @@ double now_s() {
 
 // 100,000 single-page calls: the bookkeeping per call is O(log n) and each call plans at most a few
 // memslot changes. Timings are printed, never asserted; the counts are.
-void test_scale() {
+TEST_CASE(scale) {
   constexpr size_t kN = 100000;
   uint8_t *hva = reinterpret_cast<uint8_t *>(0x7f0000000000ull);
   struct Layout {
@@ -307,11 +307,5 @@ void test_scale() {
 }  // namespace
 
 int main(int argc, char **argv) {
-  const check::Test tests[] = {
-      {"cut_rule", test_cut_rule},
-      {"random_small_chunks", test_random_small_chunks},
-      {"random_default_policy", test_random_default_policy},
-      {"scale", test_scale},
-  };
-  return check::run_tests(tests, argc, argv);
+  return check::run_tests(argc, argv);
 }

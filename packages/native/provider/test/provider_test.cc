@@ -147,7 +147,7 @@ constexpr uint64_t kRX = HV_MEMORY_READ | HV_MEMORY_EXEC;
 
 // ---- tests ------------------------------------------------------------------------------------------
 
-void test_available() {
+TEST_CASE(available) {
   char why[256];
   CHECK_EQ(hvkvm_available(why, sizeof why), 0);
   uint32_t mask = hvkvm_enforced_permissions_mask();
@@ -163,7 +163,7 @@ void test_available() {
   CHECK_EQ(hv_capability(7, &x), HV_BAD_ARGUMENT);
 }
 
-void test_capabilities() {
+TEST_CASE(capabilities) {
   uint64_t c = 0;
   for (int id : {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 32}) {
     CHECK_EQ(hv_vmx_read_capability(static_cast<hv_vmx_capability_t>(id), &c), HV_SUCCESS);
@@ -175,7 +175,7 @@ void test_capabilities() {
   CHECK(proc & CPU_BASED_UNCOND_IO);
 }
 
-void test_out_in_hlt() {
+TEST_CASE(out_in_hlt) {
   Fixture f;
   // 0x1000: mov al,0x42; out 0x10,al; mov dx,0x3f8; mov ax,0x1234; out dx,ax; out dx,eax;
   //         in al,0x20; out 0x21,al; in eax,dx; hlt
@@ -266,7 +266,7 @@ void setup_real16(hv_vcpuid_t v, uint64_t rip) {
 }
 
 // Real mode: 16-bit decoding of the same exits.
-void test_real_mode() {
+TEST_CASE(real_mode) {
   Fixture f;
   setup_real16(f.vcpu, 0x1000);
   // 0x1000: mov al,0x42; out 0x10,al; mov dx,0x3f8; out dx,eax (66 EF); in al,0x20; hlt
@@ -306,7 +306,7 @@ void test_real_mode() {
   munmap(ro, 4096);
 }
 
-void test_mmio() {
+TEST_CASE(mmio) {
   Fixture f;
   // 0x1000: mov eax,[0x100000]; out 0x10,al; mov dword [0x100010],0x11223344; mov [0x100020],al;
   //         mov ecx,0x100040; mov ebx,[ecx+4]; mov [ecx+8],bx; hlt
@@ -381,7 +381,7 @@ void test_mmio() {
 // INS/OUTS: each exit comes before its iteration, RIP at the instruction, with the string and REP
 // bits and the element's linear address; the VMM does the iteration (RSI/RDI, RCX, and RIP once the
 // count runs out), as on HVF. KVM has already done it: the provider shows the registers from before.
-void test_string_io() {
+TEST_CASE(string_io) {
   Fixture f;
   // 0x1000: mov edx,0x3f8; mov esi,0x5000; outsb; mov ecx,3; rep outsb; mov edi,0x6000; insb; hlt
   f.load(0x1000, {0xba, 0xf8, 0x03, 0x00, 0x00, 0xbe, 0x00, 0x50, 0x00, 0x00, 0x6e, 0xb9, 0x03, 0x00, 0x00,
@@ -466,7 +466,7 @@ void run_script(Fixture &f, uint64_t entry, const std::vector<Expect> &script, c
 // after an OUT and right after another MMIO store, in the moffs and ModRM forms and all three sizes.
 // KVM retires MMIO stores, so the provider finds the instruction by decoding; the 4-byte form is a
 // suffix of the 2-byte one, and only the access size tells them apart.
-void test_prefixed_stores() {
+TEST_CASE(prefixed_stores) {
   Fixture f;
   setup_prot32(f.vcpu, 0x2000);
   const uint32_t gpas[] = {0x100000, 0xfffff000, 0x100ffc};
@@ -523,7 +523,7 @@ void test_prefixed_stores() {
   run_script(f, 0x2000, {{0x2005, 2, VMX_REASON_IO, 0, 0x2007}}, "ds out");
 }
 
-void test_permissions() {
+TEST_CASE(permissions) {
   Fixture f;
   uint8_t *extra = static_cast<uint8_t *>(
       mmap(nullptr, 4 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
@@ -610,7 +610,7 @@ void test_permissions() {
   munmap(extra, 4 * 4096);
 }
 
-void test_subrange() {
+TEST_CASE(subrange) {
   Fixture f;
   constexpr int kPages = 16;
   uint8_t *buf = static_cast<uint8_t *>(
@@ -669,7 +669,7 @@ void test_subrange() {
 
 // KVM's memslot limit (KVM_CAP_NR_MEMSLOTS, 32764 here) ends in HV_NO_RESOURCES with nothing changed;
 // calls that need no new memslot still work at the limit.
-void test_slot_limit() {
+TEST_CASE(slot_limit) {
   Fixture f;
   constexpr size_t kMax = 40000;
   uint8_t *host = static_cast<uint8_t *>(
@@ -718,7 +718,7 @@ void test_slot_limit() {
 }
 
 // Several GiB of guest memory in one mapping: split by hv_vm_protect and hv_vm_unmap deep inside it.
-void test_large_memory() {
+TEST_CASE(large_memory) {
   constexpr uint64_t kSize = 6ull << 30;
   uint8_t *ram = static_cast<uint8_t *>(
       mmap(nullptr, kSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
@@ -778,7 +778,7 @@ void test_large_memory() {
 // Random map/unmap/protect on 32 pages, checked by the guest: every page, read and written, must
 // behave as its current permissions say (facts §1.6 qualification; X and WX reads leak, deviations
 // kvm.exec-only and kvm.write-exec, so reads are checked only where READ decides).
-void test_random_permissions() {
+TEST_CASE(random_permissions) {
   Fixture f;
   constexpr int kPages = 32;
   constexpr uint64_t kBase = 0x200000;
@@ -875,7 +875,7 @@ void test_random_permissions() {
 
 // Guest RDMSR/WRMSR exit to the VMM (facts §1.8 [T]): RCX the MSR, EDX:EAX a WRMSR's value, RIP at the
 // instruction, length 2; the VMM answers a RDMSR in RAX/RDX and moves RIP on itself.
-void test_msr_exits() {
+TEST_CASE(msr_exits) {
   Fixture f;
   // 0x1000: mov ecx,0xc0000080; rdmsr; out 0x10,al; mov eax,0x11; mov edx,0x22; wrmsr; hlt
   f.load(0x1000, {0xb9, 0x80, 0x00, 0x00, 0xc0, 0x0f, 0x32, 0xe6, 0x10, 0xb8, 0x11, 0x00, 0x00, 0x00, 0xba,
@@ -937,7 +937,7 @@ void test_msr_exits() {
 }
 
 // hv_vcpu_enable_native_msr: the guest accesses the MSR itself, no exit; disabled again, it exits.
-void test_native_msr() {
+TEST_CASE(native_msr) {
   Fixture f;
   // 0x1000: mov ecx,0xc0000082 (LSTAR); mov eax,0x5678; xor edx,edx; wrmsr; rdmsr; out 0x10,al; hlt
   f.load(0x1000, {0xb9, 0x82, 0x00, 0x00, 0xc0, 0xb8, 0x78, 0x56, 0x00, 0x00, 0x31, 0xd2, 0x0f, 0x30, 0x0f,
@@ -971,7 +971,7 @@ void test_native_msr() {
 
 // Native MSRs are per vCPU, KVM's filter per VM: a vCPU that runs LSTAR natively does not exit for it
 // while another vCPU of the VM, which does not, exits.
-void test_native_msr_per_vcpu() {
+TEST_CASE(native_msr_per_vcpu) {
   Fixture f;
   struct Other {
     std::atomic<int> step{0};
@@ -1022,7 +1022,7 @@ void test_native_msr_per_vcpu() {
 
 // hv_vcpu_read_msr / hv_vcpu_write_msr: the MSRs Apple's test uses (facts §1.2 [T]); others are
 // refused; the VMCS guest fields of the same state agree.
-void test_msr_api() {
+TEST_CASE(msr_api) {
   Fixture f;
   struct Known {
     uint32_t msr;
@@ -1100,7 +1100,7 @@ void test_msr_api() {
 // provider reports VMX_REASON_VMCALL: RIP at the vmcall, length 3, RAX as the guest left it, the
 // guest's code untouched (KVM's hypercall patching is off). Where it can, the guest's #UD handler runs
 // (deviation kvm.vmcall).
-void test_vmcall() {
+TEST_CASE(vmcall) {
   Fixture f;
   f.load(0x1000, {0xb8, 0x56, 0x34, 0x02, 0x00, 0x0f, 0x01, 0xc1, 0xf4});  // mov eax,0x23456; vmcall; hlt
   setup_prot32(f.vcpu, 0x1000);
@@ -1140,40 +1140,11 @@ void test_vmcall() {
   CHECK(declared);
 }
 
-// Real mode with IDTR.limit 0: the architecture's int 0x21 is #GP, then #DF, then a triple fault (Intel
-// SDM Vol. 3 §20.1.4). Where KVM delivers through the IVT anyway the provider declares
-// x86.real-mode-idt-limit; the guest then runs IVT[0x21]'s handler.
-void test_real_idt_limit() {
-  Fixture f;
-  f.load(0x1000, {0xcd, 0x21, 0xf4});
-  f.load(0x3000, {0xf4});
-  f.ram[0x84] = 0x00;  // IVT[0x21] = 0000:3000
-  f.ram[0x85] = 0x30;
-  f.ram[0x86] = 0x00;
-  f.ram[0x87] = 0x00;
-  setup_real16(f.vcpu, 0x1000);
-  wvmcs(f.vcpu, VMCS_GUEST_IDTR_LIMIT, 0);
-  wvmcs(f.vcpu, VMCS_GUEST_RSP, 0x8000);
-  uint64_t r = f.run();
-  const hvkvm_deviation_t *d = nullptr;
-  bool declared = false;
-  for (size_t i = 0, n = hvkvm_deviations(&d); i < n; ++i) declared |= strcmp(d[i].id, "x86.real-mode-idt-limit") == 0;
-  printf("  int 0x21 with IDT limit 0: exit %llu at rip 0x%llx; deviation %s\n", static_cast<unsigned long long>(r),
-         static_cast<unsigned long long>(f.rip()), declared ? "declared" : "not declared");
-  if (declared) {
-    CHECK_EQ(r, VMX_REASON_HLT);
-    CHECK_EQ(f.rip(), 0x3000);
-  } else {
-    CHECK_EQ(r, VMX_REASON_TRIPLE_FAULT);
-    CHECK_EQ(f.rip(), 0x1000);
-  }
-}
-
 // INT n, INT3, INT1 and UD2 at ring 0, which KVM's emulator cannot execute on PVM hosts: the provider
 // raises the architecture's event. Through a valid IDT gate the handler runs with the return address
 // the instruction pushes (past INT n / INT3 / INT1, at UD2); with IDT limit 0 the delivery fails
 // (#GP, then #DF) and the run ends in a triple fault at the instruction (Intel SDM Vol. 3 §6.12.1).
-void test_guest_events() {
+TEST_CASE(guest_events) {
   Fixture f;
   setup_prot32(f.vcpu, 0x1000);
   // IDT at 0x5000: 32-bit interrupt gates for vectors 1, 3, 6 and 0x21, all to 0x10:0x3000 (a hlt).
@@ -1217,7 +1188,36 @@ void test_guest_events() {
   }
 }
 
-void test_interrupt() {
+// Real mode with IDTR.limit 0: the architecture's int 0x21 is #GP, then #DF, then a triple fault (Intel
+// SDM Vol. 3 §20.1.4). Where KVM delivers through the IVT anyway the provider declares
+// x86.real-mode-idt-limit; the guest then runs IVT[0x21]'s handler.
+TEST_CASE(real_idt_limit) {
+  Fixture f;
+  f.load(0x1000, {0xcd, 0x21, 0xf4});
+  f.load(0x3000, {0xf4});
+  f.ram[0x84] = 0x00;  // IVT[0x21] = 0000:3000
+  f.ram[0x85] = 0x30;
+  f.ram[0x86] = 0x00;
+  f.ram[0x87] = 0x00;
+  setup_real16(f.vcpu, 0x1000);
+  wvmcs(f.vcpu, VMCS_GUEST_IDTR_LIMIT, 0);
+  wvmcs(f.vcpu, VMCS_GUEST_RSP, 0x8000);
+  uint64_t r = f.run();
+  const hvkvm_deviation_t *d = nullptr;
+  bool declared = false;
+  for (size_t i = 0, n = hvkvm_deviations(&d); i < n; ++i) declared |= strcmp(d[i].id, "x86.real-mode-idt-limit") == 0;
+  printf("  int 0x21 with IDT limit 0: exit %llu at rip 0x%llx; deviation %s\n", static_cast<unsigned long long>(r),
+         static_cast<unsigned long long>(f.rip()), declared ? "declared" : "not declared");
+  if (declared) {
+    CHECK_EQ(r, VMX_REASON_HLT);
+    CHECK_EQ(f.rip(), 0x3000);
+  } else {
+    CHECK_EQ(r, VMX_REASON_TRIPLE_FAULT);
+    CHECK_EQ(f.rip(), 0x1000);
+  }
+}
+
+TEST_CASE(interrupt) {
   Fixture f;
   f.load(0x1000, {0xeb, 0xfe});  // jmp $
   setup_prot32(f.vcpu, 0x1000);
@@ -1264,7 +1264,7 @@ void test_interrupt() {
   CHECK_EQ(f.run(), VMX_REASON_HLT);
 }
 
-void test_registers() {
+TEST_CASE(registers) {
   Fixture f;
   for (int r = HV_X86_RAX; r <= HV_X86_R15; ++r) {
     CHECK_EQ(hv_vcpu_write_register(f.vcpu, static_cast<hv_x86_reg_t>(r), 0x1111111111111111ull * (r - 1)),
@@ -1326,7 +1326,7 @@ void test_registers() {
 
 // x86_64-native-kvm-4: values a register cannot hold are refused with HV_BAD_ARGUMENT and change
 // nothing; the vCPU still runs afterwards (before: TPR = ~0 was taken and the next run failed entry).
-void test_register_refusals() {
+TEST_CASE(register_refusals) {
   Fixture f;
   setup_prot32(f.vcpu, 0x1000);
   f.load(0x1000, {0xe6, 0x10, 0xf4});  // out 0x10,al; hlt
@@ -1398,7 +1398,7 @@ void test_register_refusals() {
   CHECK_EQ(reg(f.vcpu, HV_X86_RAX), 0x600d);
 }
 
-void test_misuse() {
+TEST_CASE(misuse) {
   uint64_t x;
   hv_vcpuid_t v;
   uint8_t *page = static_cast<uint8_t *>(mmap(nullptr, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
@@ -1474,7 +1474,7 @@ void test_misuse() {
 
 // hv_vm_protect from another thread while the guest runs: KVM's slots are deleted and recreated,
 // and the guest, spinning on loads and fetches in the same slot, must not see the transient hole.
-void test_concurrent_protect() {
+TEST_CASE(concurrent_protect) {
   struct Shared {
     uint8_t *ram;
     std::atomic<int> state{0};  // 1: vCPU created and running, 2: done
@@ -1525,7 +1525,7 @@ int count_fds() {
   return n;
 }
 
-void test_loop() {
+TEST_CASE(loop) {
   uint8_t *ram = static_cast<uint8_t *>(mmap(nullptr, 0x10000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
   ram[0x1000] = 0xe6;  // out 0x10, al
   ram[0x1001] = 0x10;
@@ -1660,7 +1660,7 @@ bool allowed(const std::string &call, hv_return_t r) {
 
 // Every OS call of the lifecycle, failed one at a time: each failure is a code (never a crash, a
 // hang or a different exit), leaves no fd, mapping or VM behind, and the provider works afterwards.
-void test_faults() {
+TEST_CASE(faults) {
   size_t n_dev = hvkvm_deviations(nullptr);  // computed once, before any fault is armed
   CHECK(n_dev > 0);
   uint8_t *ram = static_cast<uint8_t *>(mmap(nullptr, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
@@ -1771,7 +1771,7 @@ double bare_kvm_exit_us(int n) {
   return io ? (t1 - t0) / n : -1;
 }
 
-void bench_exit() {
+TEST_CASE(bench_exit) {
   Fixture f;
   f.load(0x1000, {0xe6, 0x10, 0xeb, 0xfc});  // L: out 0x10,al; jmp L
   setup_prot32(f.vcpu, 0x1000);
@@ -1796,7 +1796,6 @@ void bench_exit() {
   printf("  same loop on bare KVM_RUN (sync REGS, no provider): %.2f us per exit\n", bare_kvm_exit_us(kN));
 }
 
-using check::Test;
 
 }  // namespace
 
@@ -1806,12 +1805,5 @@ int main(int argc, char **argv) {
     printf("SKIP: KVM provider unavailable: %s\n", why);
     return 0;
   }
-  const Test tests[] = {
-      {"available", test_available}, {"capabilities", test_capabilities}, {"out_in_hlt", test_out_in_hlt}, {"real_mode", test_real_mode},
-      {"mmio", test_mmio}, {"string_io", test_string_io}, {"prefixed_stores", test_prefixed_stores},           {"permissions", test_permissions},   {"subrange", test_subrange}, {"slot_limit", test_slot_limit}, {"large_memory", test_large_memory}, {"random_permissions", test_random_permissions},
-      {"msr_exits", test_msr_exits}, {"native_msr", test_native_msr}, {"native_msr_per_vcpu", test_native_msr_per_vcpu},
-      {"msr_api", test_msr_api}, {"vmcall", test_vmcall}, {"guest_events", test_guest_events}, {"real_idt_limit", test_real_idt_limit}, {"interrupt", test_interrupt}, {"registers", test_registers}, {"register_refusals", test_register_refusals},       {"misuse", test_misuse},
-      {"concurrent_protect", test_concurrent_protect}, {"loop", test_loop}, {"faults", test_faults},           {"bench_exit", bench_exit},
-  };
-  return check::run_tests(tests, argc, argv);
+  return check::run_tests(argc, argv);
 }

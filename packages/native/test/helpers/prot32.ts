@@ -7,6 +7,7 @@ import {
   CPU_BASED,
   canonicalizeControl,
   HV,
+  HV_MEMORY,
   HV_VMX_CAP,
   hvReturnName,
   type Vcpu,
@@ -29,8 +30,18 @@ export class SetupFailed extends assert.AssertionError {
   }
 }
 
+/** Guest RAM mapped readable, writable and executable: how these tests map the RAM the setup runs in. */
+export const RWX = HV_MEMORY.READ | HV_MEMORY.WRITE | HV_MEMORY.EXEC;
+
 function ok(r: { ret: number }, what: string): void {
   if (r.ret !== HV.HV_SUCCESS) throw new SetupFailed(what, r.ret);
+}
+
+/** The vCPU's full exit reason (VMCS_RO_EXIT_REASON), read on its owner thread; SetupFailed if the read fails. */
+export function exitReason(b: X86Backend, t: number, vcpu: Vcpu): bigint {
+  const r = b.hv_vmx_vcpu_read_vmcs(t, vcpu, VMCS.VMCS_RO_EXIT_REASON);
+  ok(r, 'hv_vmx_vcpu_read_vmcs(VMCS_RO_EXIT_REASON)');
+  return r.value!;
 }
 
 /** Writes a VMCS field on the vCPU's owner thread and insists on success. */

@@ -196,32 +196,29 @@ static void *fp_scratch_get(void) {
   return fp_scratch;
 }
 
-hv_return_t hvspec_impl_hv_vcpu_read_fpstate(hv_vcpuid_t vcpu, void *buffer, size_t size) {
+typedef hv_return_t (*fpstate_call_t)(hv_vcpuid_t, void *, size_t, hvspec_reply_t *);
+
+/* One transfer through the scratch: the VMM's bytes go in first (those the model does not write stay
+ * the VMM's), and on a read come back out. */
+static hv_return_t fpstate_through_scratch(fpstate_call_t call, bool read, hv_vcpuid_t vcpu, void *buffer, size_t size) {
   if (buffer == NULL) return HV_BAD_ARGUMENT;
   size_t n = size < FPSTATE_SCRATCH ? size : FPSTATE_SCRATCH;
   pthread_mutex_lock(&fp_mu);
   void *scratch = fp_scratch_get();
   hv_return_t ret = HV_NO_RESOURCES;
   if (scratch != NULL) {
-    /* The bytes the model does not write stay the VMM's. */
     memcpy(scratch, buffer, n);
-    ret = hvspec_remote_hv_vcpu_read_fpstate(vcpu, scratch, n, NULL);
+    ret = call(vcpu, scratch, n, NULL);
   }
-  if (ret == HV_SUCCESS) memcpy(buffer, scratch, n);
+  if (read && ret == HV_SUCCESS) memcpy(buffer, scratch, n);
   pthread_mutex_unlock(&fp_mu);
   return ret;
 }
 
+hv_return_t hvspec_impl_hv_vcpu_read_fpstate(hv_vcpuid_t vcpu, void *buffer, size_t size) {
+  return fpstate_through_scratch(hvspec_remote_hv_vcpu_read_fpstate, true, vcpu, buffer, size);
+}
+
 hv_return_t hvspec_impl_hv_vcpu_write_fpstate(hv_vcpuid_t vcpu, void *buffer, size_t size) {
-  if (buffer == NULL) return HV_BAD_ARGUMENT;
-  size_t n = size < FPSTATE_SCRATCH ? size : FPSTATE_SCRATCH;
-  pthread_mutex_lock(&fp_mu);
-  void *scratch = fp_scratch_get();
-  hv_return_t ret = HV_NO_RESOURCES;
-  if (scratch != NULL) {
-    memcpy(scratch, buffer, n);
-    ret = hvspec_remote_hv_vcpu_write_fpstate(vcpu, scratch, n, NULL);
-  }
-  pthread_mutex_unlock(&fp_mu);
-  return ret;
+  return fpstate_through_scratch(hvspec_remote_hv_vcpu_write_fpstate, false, vcpu, buffer, size);
 }

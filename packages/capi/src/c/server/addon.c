@@ -66,6 +66,26 @@ static bool get_i64(napi_env env, napi_value v, int64_t *out, const char *name) 
   return true;
 }
 
+/* A call whose first argument is a descriptor: its `want` arguments, and the descriptor as a number. */
+static bool get_fd_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv, int64_t *fd) {
+  return get_args(env, info, want, argv) && get_i64(env, argv[0], fd, "fd");
+}
+
+/* A call whose only argument is a descriptor. */
+static bool get_fd_arg(napi_env env, napi_callback_info info, int64_t *fd) {
+  napi_value argv[1];
+  return get_fd_args(env, info, 1, argv, fd);
+}
+
+/* A system call restarted for as long as a signal interrupts it; its result. */
+#define RETRY_EINTR(call)                   \
+  ({                                        \
+    ssize_t r_;                             \
+    do r_ = (call);                         \
+    while (r_ < 0 && errno == EINTR);       \
+    r_;                                     \
+  })
+
 static uint8_t *mailbox_of(napi_env env, napi_value v) {
   void *data = NULL;
   size_t len = 0;
@@ -78,16 +98,13 @@ static uint8_t *mailbox_of(napi_env env, napi_value v) {
 
 /* recvFd(fd) -> { message, fd } : the next message on the socket and the descriptor it carries (-1). */
 static napi_value RecvFd(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
   int64_t fd;
-  if (!get_args(env, info, 1, argv) || !get_i64(env, argv[0], &fd, "fd")) return NULL;
+  if (!get_fd_arg(env, info, &fd)) return NULL;
   char buf[256];
   char control[CMSG_SPACE(sizeof(int))];
   struct iovec iov = {buf, sizeof buf - 1};
   struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
-  ssize_t n;
-  do n = recvmsg((int)fd, &mh, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
+  ssize_t n = RETRY_EINTR(recvmsg((int)fd, &mh, MSG_CMSG_CLOEXEC));
   if (n <= 0) {
     napi_throw_error(env, NULL, n == 0 ? "the VMM closed the channel" : strerror(errno));
     return NULL;
@@ -109,16 +126,14 @@ static napi_value RecvFd(napi_env env, napi_callback_info info) {
 static napi_value Send(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int64_t fd;
-  if (!get_args(env, info, 2, argv) || !get_i64(env, argv[0], &fd, "fd")) return NULL;
+  if (!get_fd_args(env, info, 2, argv, &fd)) return NULL;
   char buf[1024];
   size_t len = 0;
   if (napi_get_value_string_utf8(env, argv[1], buf, sizeof buf, &len) != napi_ok) {
     napi_throw_type_error(env, NULL, "text must be a string");
     return NULL;
   }
-  ssize_t n;
-  do n = send((int)fd, buf, len, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
+  ssize_t n = RETRY_EINTR(send((int)fd, buf, len, MSG_NOSIGNAL));
   if (n < 0) {
     napi_throw_error(env, NULL, strerror(errno));
     return NULL;
@@ -135,8 +150,7 @@ static void unmap(napi_env env, void *data, void *hint) {
 static napi_value Map(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int64_t fd, size;
-  if (!get_args(env, info, 2, argv) || !get_i64(env, argv[0], &fd, "fd") || !get_i64(env, argv[1], &size, "size"))
-    return NULL;
+  if (!get_fd_args(env, info, 2, argv, &fd) || !get_i64(env, argv[1], &size, "size")) return NULL;
   if (size <= 0) {
     napi_throw_range_error(env, NULL, "size must be positive");
     return NULL;
@@ -251,9 +265,8 @@ static void *watcher(void *arg) {
 
 /* watch(fd): the server process exits as soon as the VMM's end of the channel is closed. */
 static napi_value Watch(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
   int64_t fd;
-  if (!get_args(env, info, 1, argv) || !get_i64(env, argv[0], &fd, "fd")) return NULL;
+  if (!get_fd_arg(env, info, &fd)) return NULL;
   pthread_t th;
   pthread_attr_t attr;
   pthread_attr_init(&attr);
