@@ -16,23 +16,19 @@
 
 #include "hv_check.h"
 
-/*
- * The accessors the examples use: rvmcs(vcpu, field) / wvmcs(vcpu, field, value) for VMCS fields and
- * rreg(vcpu, reg) / wreg(vcpu, reg, value) for registers. Each wraps one hv_* call in CHECK, so a
- * failing read or write stops the VMM with the call and its code.
- */
-#define X86_VMM_ACCESSORS(read_name, write_name, key_type, read_call, write_call) \
-  static inline uint64_t read_name(hv_vcpuid_t vcpu, key_type key) {             \
-    uint64_t v = 0;                                                               \
-    CHECK(read_call(vcpu, key, &v));                                              \
-    return v;                                                                     \
-  }                                                                               \
-  static inline void write_name(hv_vcpuid_t vcpu, key_type key, uint64_t value) { \
-    CHECK(write_call(vcpu, key, value));                                          \
-  }
-
-X86_VMM_ACCESSORS(rvmcs, wvmcs, uint32_t, hv_vmx_vcpu_read_vmcs, hv_vmx_vcpu_write_vmcs)
-X86_VMM_ACCESSORS(rreg, wreg, hv_x86_reg_t, hv_vcpu_read_register, hv_vcpu_write_register)
+/* VMCS and register accessors; each wraps one hv_* call in CHECK, so a failure stops the VMM naming the call. */
+static inline uint64_t rvmcs(hv_vcpuid_t vcpu, uint32_t field) {
+  uint64_t v = 0;
+  CHECK(hv_vmx_vcpu_read_vmcs(vcpu, field, &v));
+  return v;
+}
+static inline void wvmcs(hv_vcpuid_t vcpu, uint32_t field, uint64_t value) { CHECK(hv_vmx_vcpu_write_vmcs(vcpu, field, value)); }
+static inline uint64_t rreg(hv_vcpuid_t vcpu, hv_x86_reg_t reg) {
+  uint64_t v = 0;
+  CHECK(hv_vcpu_read_register(vcpu, reg, &v));
+  return v;
+}
+static inline void wreg(hv_vcpuid_t vcpu, hv_x86_reg_t reg, uint64_t value) { CHECK(hv_vcpu_write_register(vcpu, reg, value)); }
 
 /* A control value the host allows: must-be-1 bits set, may-be-1 bits only (Apple's XNU test does this). */
 static inline uint64_t control(hv_vmx_capability_t id, uint64_t want) {
