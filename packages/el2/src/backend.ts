@@ -27,6 +27,7 @@ import {
   ARM64_ARG_CHECKS,
   type Arm64ConfigCall,
   Arm64Configs,
+  type Arm64VcpuFlagCall,
   callSpecs,
   checkAsyncThread,
   checkHostAllocSize,
@@ -35,7 +36,6 @@ import {
   HV_CACHE_TYPE,
   HV_EXIT_REASON,
   HV_FEATURE_REG,
-  HV_INTERRUPT_TYPE,
   HV_MEMORY_RWX,
   HV_REG,
   HV_REG_COUNT,
@@ -43,6 +43,7 @@ import {
   HV_SYS_REG,
   IPA_SIZE_DEFAULT,
   installArm64ConfigCalls,
+  installArm64VcpuFlagCalls,
   isKnownSysReg,
 } from '@hvspec/spec';
 import {
@@ -109,21 +110,11 @@ const FEATURE_BOOT: Readonly<Record<number, number>> = {
 
 type Arm64Call = keyof typeof ARM64_ARG_CHECKS;
 type ArgsOf<K extends Arm64Call> = Parameters<(typeof ARM64_ARG_CHECKS)[K]>;
-/** The registry's boolean accessors of a vCPU, and the flags they read and write. */
-type FlagGetter = Extract<
-  Arm64Call,
-  `hv_vcpu_get_${'vtimer_mask' | 'trap_debug_exceptions' | 'trap_debug_reg_accesses'}`
->;
-type FlagSetter = Extract<
-  Arm64Call,
-  `hv_vcpu_set_${'vtimer_mask' | 'trap_debug_exceptions' | 'trap_debug_reg_accesses'}`
->;
 type GicCall = Extract<Arm64Call, `hv_gic_${string}`>;
 /** Every `hv_gic_*` function of the registry. */
 const GIC_CALLS = (Object.keys(ARM64_ARG_CHECKS) as Arm64Call[]).filter((n): n is GicCall =>
   n.startsWith('hv_gic_'),
 );
-type VcpuFlag = 'vtimerMasked' | 'trapDebugExceptions' | 'trapDebugRegAccesses';
 
 /** The registry's JS-type checks of call `name` (TypeError naming the parameter). */
 function checkArgs<K extends Arm64Call>(name: K, args: ArgsOf<K>): void {
@@ -269,10 +260,11 @@ export const EL2_DEVIATIONS: readonly Deviation[] = Object.freeze([
 ]);
 
 /**
- * The `hv_gic_*` methods and the configuration calls: made in the class's static block (the latter by
- * the spec's {@link installArm64ConfigCalls}, as the model makes them).
+ * The `hv_gic_*` methods, the configuration calls and the vCPU flag calls: made in the class's static
+ * block (the latter two by the spec's {@link installArm64ConfigCalls} and {@link installArm64VcpuFlagCalls},
+ * as the model makes them).
  */
-export interface El2Backend extends Pick<Arm64Backend, GicCall | Arm64ConfigCall> {}
+export interface El2Backend extends Pick<Arm64Backend, GicCall | Arm64ConfigCall | Arm64VcpuFlagCall> {}
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface declares the methods the static block makes
 export class El2Backend implements Arm64Backend {
   readonly arch = 'arm64' as const;
@@ -846,31 +838,6 @@ export class El2Backend implements Arm64Backend {
     return SUCCESS;
   }
 
-  hv_vcpu_get_pending_interrupt(t: ThreadId, vcpu: Vcpu, type: number): Result<boolean> {
-    const v = this.vcpuCall('hv_vcpu_get_pending_interrupt', t, vcpu, type);
-    if (typeof v === 'number') return fail(v);
-    if (type === HV_INTERRUPT_TYPE.HV_INTERRUPT_TYPE_IRQ) return ok(v.pendingIrq);
-    if (type === HV_INTERRUPT_TYPE.HV_INTERRUPT_TYPE_FIQ) return ok(v.pendingFiq);
-    return fail(HV.HV_BAD_ARGUMENT);
-  }
-
-  hv_vcpu_set_pending_interrupt(t: ThreadId, vcpu: Vcpu, type: number, pending: boolean): Result {
-    const v = this.vcpuCall('hv_vcpu_set_pending_interrupt', t, vcpu, type, pending);
-    if (typeof v === 'number') return fail(v);
-    if (type === HV_INTERRUPT_TYPE.HV_INTERRUPT_TYPE_IRQ) v.pendingIrq = pending;
-    else if (type === HV_INTERRUPT_TYPE.HV_INTERRUPT_TYPE_FIQ) v.pendingFiq = pending;
-    else return fail(HV.HV_BAD_ARGUMENT);
-    return SUCCESS;
-  }
-
-  hv_vcpu_get_vtimer_mask(t: ThreadId, vcpu: Vcpu): Result<boolean> {
-    return this.getFlag('hv_vcpu_get_vtimer_mask', t, vcpu, 'vtimerMasked');
-  }
-
-  hv_vcpu_set_vtimer_mask(t: ThreadId, vcpu: Vcpu, vtimer_is_masked: boolean): Result {
-    return this.setFlag('hv_vcpu_set_vtimer_mask', t, vcpu, vtimer_is_masked, 'vtimerMasked');
-  }
-
   hv_vcpu_get_vtimer_offset(t: ThreadId, vcpu: Vcpu): Result<bigint> {
     const v = this.vcpuCall('hv_vcpu_get_vtimer_offset', t, vcpu);
     return typeof v === 'number' ? fail(v) : ok(v.words[SLOT.VTIMER_OFFSET >> 3] as bigint);
@@ -880,34 +847,6 @@ export class El2Backend implements Arm64Backend {
     const v = this.vcpuCall('hv_vcpu_set_vtimer_offset', t, vcpu, vtimer_offset);
     if (typeof v === 'number') return fail(v);
     v.words[SLOT.VTIMER_OFFSET >> 3] = vtimer_offset;
-    return SUCCESS;
-  }
-
-  hv_vcpu_get_trap_debug_exceptions(t: ThreadId, vcpu: Vcpu): Result<boolean> {
-    return this.getFlag('hv_vcpu_get_trap_debug_exceptions', t, vcpu, 'trapDebugExceptions');
-  }
-
-  hv_vcpu_set_trap_debug_exceptions(t: ThreadId, vcpu: Vcpu, value: boolean): Result {
-    return this.setFlag('hv_vcpu_set_trap_debug_exceptions', t, vcpu, value, 'trapDebugExceptions');
-  }
-
-  hv_vcpu_get_trap_debug_reg_accesses(t: ThreadId, vcpu: Vcpu): Result<boolean> {
-    return this.getFlag('hv_vcpu_get_trap_debug_reg_accesses', t, vcpu, 'trapDebugRegAccesses');
-  }
-
-  hv_vcpu_set_trap_debug_reg_accesses(t: ThreadId, vcpu: Vcpu, value: boolean): Result {
-    return this.setFlag('hv_vcpu_set_trap_debug_reg_accesses', t, vcpu, value, 'trapDebugRegAccesses');
-  }
-
-  private getFlag(name: FlagGetter, t: number, vcpu: Vcpu, flag: VcpuFlag): Result<boolean> {
-    const v = this.vcpuCall(name, t, vcpu);
-    return typeof v === 'number' ? fail(v) : ok(v[flag]);
-  }
-
-  private setFlag(name: FlagSetter, t: number, vcpu: Vcpu, value: boolean, flag: VcpuFlag): Result {
-    const v = this.vcpuCall(name, t, vcpu, value);
-    if (typeof v === 'number') return fail(v);
-    v[flag] = value;
     return SUCCESS;
   }
 
@@ -1206,6 +1145,9 @@ export class El2Backend implements Arm64Backend {
    * a guest (README, "Capabilities"). One method per registry entry, installed on the prototype.
    */
   static {
+    installArm64VcpuFlagCalls(El2Backend.prototype, (self, name, args) =>
+      self.vcpuCall(name, ...(args as ArgsOf<typeof name>)),
+    );
     installArm64ConfigCalls(
       El2Backend.prototype,
       (self, name, busy, args) => {

@@ -9,6 +9,7 @@
  */
 
 export * from './arm64-configs.js';
+export * from './arm64-vcpu-flags.js';
 export * from './backend.js';
 export * from './calls/index.js';
 export { cDeclaration } from './codegen/c-headers.js';

@@ -26,13 +26,13 @@ import {
   ARM64_ARG_CHECKS,
   type Arm64ConfigCall,
   Arm64Configs,
+  type Arm64VcpuFlagCall,
   checkAsyncThread,
   checkU32,
   HV,
   HV_EXIT_REASON,
   HV_GIC_ICC_REG,
   HV_GIC_INT,
-  HV_INTERRUPT_TYPE,
   HV_MEMORY_RWX,
   HV_REG,
   HV_REG_COUNT,
@@ -40,6 +40,7 @@ import {
   HV_SYS_REG,
   IPA_SIZE_DEFAULT,
   installArm64ConfigCalls,
+  installArm64VcpuFlagCalls,
   isKnownSysReg,
 } from '@hvspec/spec';
 import type { ModelOptions, UnsupportedInstruction } from '../core.js';
@@ -55,11 +56,6 @@ const HV_SYS_REG_MPIDR_EL1 = HV_SYS_REG.HV_SYS_REG_MPIDR_EL1;
 
 type Arm64Call = keyof typeof ARM64_ARG_CHECKS;
 type ArgsOf<K extends Arm64Call> = Parameters<(typeof ARM64_ARG_CHECKS)[K]>;
-/** The registry's boolean accessors of a vCPU, and the flags they read and write. */
-type FlagName = 'vtimer_mask' | 'trap_debug_exceptions' | 'trap_debug_reg_accesses';
-type FlagGetter = `hv_vcpu_get_${FlagName}`;
-type FlagSetter = `hv_vcpu_set_${FlagName}`;
-type VcpuFlag = 'vtimerMasked' | 'trapDebugExceptions' | 'trapDebugRegAccesses';
 
 /** An `hv_gic_config_t`: bases as set (absent: 0), the MSI INTID range. */
 interface GicConfigRecord {
@@ -116,8 +112,11 @@ type RunEnd =
 
 const NO_EXCEPTION = Object.freeze({ syndrome: 0n, virtual_address: 0n, physical_address: 0n });
 
-/** The configuration calls: made in the class's static block by the spec's {@link installArm64ConfigCalls}. */
-export interface Arm64Model extends Pick<Arm64Backend, Arm64ConfigCall> {}
+/**
+ * The configuration calls and the vCPU flag calls: made in the class's static block by the spec's
+ * {@link installArm64ConfigCalls} and {@link installArm64VcpuFlagCalls}.
+ */
+export interface Arm64Model extends Pick<Arm64Backend, Arm64ConfigCall | Arm64VcpuFlagCall> {}
 
 /** The arm64 model backend. */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface declares the methods the static block makes
@@ -381,31 +380,6 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
     return SUCCESS;
   }
 
-  hv_vcpu_get_pending_interrupt(t: ThreadId, vcpu: Vcpu, type: number): Result<boolean> {
-    const v = this.vcpuCall('hv_vcpu_get_pending_interrupt', t, vcpu, type);
-    if (typeof v === 'number') return fail(v);
-    if (type === HV_INTERRUPT_TYPE.HV_INTERRUPT_TYPE_IRQ) return ok(v.pendingIrq);
-    if (type === HV_INTERRUPT_TYPE.HV_INTERRUPT_TYPE_FIQ) return ok(v.pendingFiq);
-    return fail(HV.HV_BAD_ARGUMENT);
-  }
-
-  hv_vcpu_set_pending_interrupt(t: ThreadId, vcpu: Vcpu, type: number, pending: boolean): Result {
-    const v = this.vcpuCall('hv_vcpu_set_pending_interrupt', t, vcpu, type, pending);
-    if (typeof v === 'number') return fail(v);
-    if (type === HV_INTERRUPT_TYPE.HV_INTERRUPT_TYPE_IRQ) v.pendingIrq = pending;
-    else if (type === HV_INTERRUPT_TYPE.HV_INTERRUPT_TYPE_FIQ) v.pendingFiq = pending;
-    else return fail(HV.HV_BAD_ARGUMENT);
-    return SUCCESS;
-  }
-
-  hv_vcpu_get_vtimer_mask(t: ThreadId, vcpu: Vcpu): Result<boolean> {
-    return this.getFlag('hv_vcpu_get_vtimer_mask', t, vcpu, 'vtimerMasked');
-  }
-
-  hv_vcpu_set_vtimer_mask(t: ThreadId, vcpu: Vcpu, vtimer_is_masked: boolean): Result {
-    return this.setFlag('hv_vcpu_set_vtimer_mask', t, vcpu, vtimer_is_masked, 'vtimerMasked');
-  }
-
   hv_vcpu_get_vtimer_offset(t: ThreadId, vcpu: Vcpu): Result<bigint> {
     const v = this.vcpuCall('hv_vcpu_get_vtimer_offset', t, vcpu);
     return typeof v === 'number' ? fail(v) : ok(v.vtimerOffset);
@@ -415,34 +389,6 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
     const v = this.vcpuCall('hv_vcpu_set_vtimer_offset', t, vcpu, vtimer_offset);
     if (typeof v === 'number') return fail(v);
     v.vtimerOffset = vtimer_offset;
-    return SUCCESS;
-  }
-
-  hv_vcpu_get_trap_debug_exceptions(t: ThreadId, vcpu: Vcpu): Result<boolean> {
-    return this.getFlag('hv_vcpu_get_trap_debug_exceptions', t, vcpu, 'trapDebugExceptions');
-  }
-
-  hv_vcpu_set_trap_debug_exceptions(t: ThreadId, vcpu: Vcpu, value: boolean): Result {
-    return this.setFlag('hv_vcpu_set_trap_debug_exceptions', t, vcpu, value, 'trapDebugExceptions');
-  }
-
-  hv_vcpu_get_trap_debug_reg_accesses(t: ThreadId, vcpu: Vcpu): Result<boolean> {
-    return this.getFlag('hv_vcpu_get_trap_debug_reg_accesses', t, vcpu, 'trapDebugRegAccesses');
-  }
-
-  hv_vcpu_set_trap_debug_reg_accesses(t: ThreadId, vcpu: Vcpu, value: boolean): Result {
-    return this.setFlag('hv_vcpu_set_trap_debug_reg_accesses', t, vcpu, value, 'trapDebugRegAccesses');
-  }
-
-  private getFlag(name: FlagGetter, t: number, vcpu: Vcpu, flag: VcpuFlag): Result<boolean> {
-    const v = this.vcpuCall(name, t, vcpu);
-    return typeof v === 'number' ? fail(v) : ok(v[flag]);
-  }
-
-  private setFlag(name: FlagSetter, t: number, vcpu: Vcpu, value: boolean, flag: VcpuFlag): Result {
-    const v = this.vcpuCall(name, t, vcpu, value);
-    if (typeof v === 'number') return fail(v);
-    v[flag] = value;
     return SUCCESS;
   }
 
@@ -1067,6 +1013,9 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   }
 
   static {
+    installArm64VcpuFlagCalls(Arm64Model.prototype, (self, name, args) =>
+      self.vcpuCall(name, ...(args as ArgsOf<typeof name>)),
+    );
     installArm64ConfigCalls(
       Arm64Model.prototype,
       (self, name, busy, args) => {
