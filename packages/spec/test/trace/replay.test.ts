@@ -15,8 +15,8 @@ import { expandTrace, replayTrace, type X86SetupFn } from '../../src/trace/repla
 import type { Trace } from '../../src/trace/types.js';
 import { HV } from '../../src/vocabulary/returns.js';
 import { VMCS, VMX_REASON } from '../../src/vocabulary/x86.js';
+import { type Json, onCpu } from './steps.js';
 
-type Json = Record<string, unknown>;
 const ok = { ret: HV.HV_SUCCESS };
 
 function trace(arch: 'arm64' | 'x86_64', ...steps: Json[]): Trace {
@@ -210,13 +210,6 @@ const succeeds = { expect: { ret: 'HV_SUCCESS' } };
 const vmCreate = { call: 'hv_vm_create', args: { config: null }, ...succeeds };
 const x86VmCreate = { call: 'hv_vm_create', args: { flags: 0 }, ...succeeds };
 const armVcpuCreate = { call: 'hv_vcpu_create', args: { config: null }, bind: 'cpu' };
-/** A step of thread 1, the vCPU's owner in these traces, on the vCPU bound as `$cpu`; `more` may move it. */
-const onCpu = (call: string, args: Json = {}, more: Json = {}): Json => ({
-  thread: 1,
-  call,
-  args: { vcpu: '$cpu', ...args },
-  ...more,
-});
 /** A vCPU of thread 1 whose async run spins until cancelled; it is awaited by the label `spin`. */
 const spinning = [
   vmCreate,
