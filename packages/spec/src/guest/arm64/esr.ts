@@ -201,14 +201,6 @@ const IMM16_KINDS = {
   [ESR_EC.SMC64]: 'smc64',
 } as const;
 
-/** A decoded syndrome whose ISS is a 16-bit immediate. */
-interface Imm16Esr<K extends (typeof IMM16_KINDS)[keyof typeof IMM16_KINDS]> {
-  readonly kind: K;
-  readonly ec: number;
-  readonly il: boolean;
-  readonly imm16: number;
-}
-
 /** A decoded syndrome: one variant per exception class the spec names, plus `unknown`. */
 export type DecodedEsr =
   | {
@@ -243,9 +235,13 @@ export type DecodedEsr =
       readonly s1ptw: boolean;
       readonly ifsc: number;
     }
-  | Imm16Esr<'hvc64'>
-  | Imm16Esr<'svc64'>
-  | Imm16Esr<'smc64'>
+  | {
+      /** HVC, SVC and SMC: the immediate is the whole ISS[15:0]. */
+      readonly kind: 'hvc64' | 'svc64' | 'smc64';
+      readonly ec: number;
+      readonly il: boolean;
+      readonly imm16: number;
+    }
   | { readonly kind: 'brk64'; readonly ec: number; readonly il: boolean; readonly comment: number }
   | {
       readonly kind: 'wfx';
