@@ -268,16 +268,35 @@ function enforceable(backend: Backend, maps: readonly { flags: number }[]): bool
   return maps.every((x) => backend.capabilities.enforcedPermissions.includes(x.flags & 7));
 }
 
-/** Runs one generated program. */
-export class GuestCommand implements HvCommand {
-  readonly label = 'guest';
-  private summary = 'guest(—)';
+/**
+ * A command that runs guest code on a vCPU it sets up itself (so it always applies), printed as what it
+ * ran once it has run.
+ */
+abstract class GuestRunCommand implements HvCommand {
+  protected summary: string;
   constructor(
-    private readonly index: number,
-    private readonly seed: number,
-  ) {}
+    readonly label: string,
+    /** Picks the live vCPU the command runs on (see `prepare`). */
+    protected readonly index: number,
+  ) {
+    this.summary = `${label}(—)`;
+  }
   check(): boolean {
     return true;
+  }
+  abstract run(m: Model, r: Real): Promise<void>;
+  toString(): string {
+    return this.summary;
+  }
+}
+
+/** Runs one generated program. */
+export class GuestCommand extends GuestRunCommand {
+  constructor(
+    index: number,
+    private readonly seed: number,
+  ) {
+    super('guest', index);
   }
   async run(m: Model, r: Real): Promise<void> {
     // x86: the mode comes from the seed (bit 0 picks hv_vcpu_run or hv_vcpu_run_until below).
@@ -440,9 +459,6 @@ export class GuestCommand implements HvCommand {
       );
     }
   }
-  toString(): string {
-    return this.summary;
-  }
 }
 
 type ScenarioReport = {
@@ -545,16 +561,13 @@ const SPIN: Record<Arch, Uint8Array> = {
  * the guest still at the loop (arm64: reason CANCELED, hvf-facts §2.4 [H]; x86: an exit, reason
  * unspecified [U], RIP at the jmp since the framework never advances it §1.7 [T]).
  */
-export class SpinCancelCommand implements HvCommand {
-  readonly label = 'spin-cancel';
-  private summary = 'spin-cancel(—)';
+export class SpinCancelCommand extends GuestRunCommand {
   constructor(
-    private readonly index: number,
+    index: number,
     private readonly kicker: number,
     private readonly delayMs: number,
-  ) {}
-  check(): boolean {
-    return true;
+  ) {
+    super('spin-cancel', index);
   }
   async run(m: Model, r: Real): Promise<void> {
     const setup = await prepare(m, r, this.index);
@@ -630,9 +643,6 @@ export class SpinCancelCommand implements HvCommand {
         fail(`RIP 0x${rip.value?.toString(16)}, expected 0x${code.addr.toString(16)} (the spin loop)`);
       m.exits.add('x86.kick');
     }
-  }
-  toString(): string {
-    return this.summary;
   }
 }
 

@@ -6,10 +6,9 @@ import { formatLintReport } from '../../src/lint/format.js';
 import { lintTrace } from '../../src/lint/lint.js';
 import type { LintReport } from '../../src/lint/types.js';
 import { parseTrace } from '../../src/trace/parse.js';
+import { type Json, onCpu } from '../trace/steps.js';
 
 const TRACES = join(import.meta.dirname, '../../../../traces');
-
-type Json = Record<string, unknown>;
 
 function lint(arch: 'x86_64' | 'arm64', ...steps: Json[]): LintReport {
   return lintTrace(parseTrace(JSON.stringify({ format: 'hvspec-trace/1', arch, title: 't', steps })));
@@ -18,51 +17,37 @@ const rules = (r: LintReport, severity = 'error'): string[] =>
   r.findings.filter((f) => f.severity === severity).map((f) => `${f.step}:${f.rule}`);
 
 const ok = { ret: 'HV_SUCCESS' };
+/** hv_vm_map of the host buffer `ram` from its start. */
+const mapRam = (gpa: string, size: string, flags: string[], ret: unknown = 'HV_SUCCESS') => ({
+  call: 'hv_vm_map',
+  args: { uva: { mem: 'ram', offset: 0 }, gpa, size, flags },
+  expect: { ret },
+});
 const x86Vm = [
   { call: 'hv_vm_create', args: { flags: 0 }, expect: ok },
   { call: 'host_alloc', args: { name: 'ram', size: '0x2000' } },
-  {
-    call: 'hv_vm_map',
-    args: { uva: { mem: 'ram', offset: 0 }, gpa: '0x1000', size: '0x2000', flags: ['READ', 'WRITE', 'EXEC'] },
-    expect: ok,
-  },
+  mapRam('0x1000', '0x2000', ['READ', 'WRITE', 'EXEC']),
   { thread: 1, call: 'hv_vcpu_create', args: { flags: 0 }, bind: 'cpu', expect: ok },
 ];
-const run = { thread: 1, call: 'hv_vcpu_run', args: { vcpu: '$cpu' }, expect: ok };
-const readVmcs = (field: string, value: string | number) => ({
-  thread: 1,
-  call: 'hv_vmx_vcpu_read_vmcs',
-  args: { vcpu: '$cpu', field },
-  expect: { ret: 'HV_SUCCESS', value },
-});
-const writeRip = (value: string) => ({
-  thread: 1,
-  call: 'hv_vmx_vcpu_write_vmcs',
-  args: { vcpu: '$cpu', field: 'VMCS_GUEST_RIP', value },
-  expect: ok,
-});
+const run = onCpu('hv_vcpu_run', {}, { expect: ok });
+const readVmcs = (field: string, value: string | number) =>
+  onCpu('hv_vmx_vcpu_read_vmcs', { field }, { expect: { ret: 'HV_SUCCESS', value } });
+const writeVmcs = (field: string, value: string) =>
+  onCpu('hv_vmx_vcpu_write_vmcs', { field, value }, { expect: ok });
+const writeRip = (value: string) => writeVmcs('VMCS_GUEST_RIP', value);
 
 describe('lintTrace: misuse the spec knows', () => {
   it('names the row of each refused call with its evidence and step', () => {
     const r = lint(
       'x86_64',
       ...x86Vm,
-      {
-        call: 'hv_vm_map',
-        args: { uva: { mem: 'ram', offset: 0 }, gpa: '0x10800', size: '0x1000', flags: ['READ'] },
-        expect: { ret: 'HV_BAD_ARGUMENT' },
-      },
-      {
-        call: 'hv_vm_map',
-        args: { uva: { mem: 'ram', offset: 0 }, gpa: '0x2000', size: '0x1000', flags: ['READ'] },
-        expect: { ret: 'HV_ERROR' },
-      },
-      {
-        thread: 2,
-        call: 'hv_vcpu_read_register',
-        args: { vcpu: '$cpu', reg: 'HV_X86_RAX' },
-        expect: { ret: 'HV_BAD_ARGUMENT' },
-      },
+      mapRam('0x10800', '0x1000', ['READ'], 'HV_BAD_ARGUMENT'),
+      mapRam('0x2000', '0x1000', ['READ'], 'HV_ERROR'),
+      onCpu(
+        'hv_vcpu_read_register',
+        { reg: 'HV_X86_RAX' },
+        { thread: 2, expect: { ret: 'HV_BAD_ARGUMENT' } },
+      ),
       { call: 'hv_vm_destroy', args: {}, expect: { ret: 'HV_BUSY' } },
     );
     assert.deepEqual(rules(r), [
@@ -81,9 +66,9 @@ describe('lintTrace: misuse the spec knows', () => {
     const r = lint(
       'x86_64',
       ...x86Vm,
-      { thread: 2, call: 'hv_vcpu_destroy', args: { vcpu: '$cpu' }, expect: { ret: 'HV_BAD_ARGUMENT' } },
-      { thread: 1, call: 'hv_vcpu_destroy', args: { vcpu: '$cpu' }, expect: ok },
-      { thread: 1, call: 'hv_vcpu_run', args: { vcpu: '$cpu' }, expect: { ret: 'HV_BAD_ARGUMENT' } },
+      onCpu('hv_vcpu_destroy', {}, { thread: 2, expect: { ret: 'HV_BAD_ARGUMENT' } }),
+      onCpu('hv_vcpu_destroy', {}, { expect: ok }),
+      onCpu('hv_vcpu_run', {}, { expect: { ret: 'HV_BAD_ARGUMENT' } }),
     );
     assert.deepEqual(rules(r), ['4:hv_vcpu_destroy.wrong-thread', '6:hv_vcpu_run.bad-handle']);
     assert.equal(r.findings[0]?.kind, 'dangerous');
@@ -160,18 +145,7 @@ describe('lintTrace: exits left unhandled (x86)', () => {
   });
 
   it('does not take an injected event for handling an I/O exit (the handler returns to the OUT)', () => {
-    const r = lint(
-      'x86_64',
-      ...x86Vm,
-      ...ioExit,
-      {
-        thread: 1,
-        call: 'hv_vmx_vcpu_write_vmcs',
-        args: { vcpu: '$cpu', field: 'VMCS_CTRL_VMENTRY_IRQ_INFO', value: '0x80000020' },
-        expect: ok,
-      },
-      run,
-    );
+    const r = lint('x86_64', ...x86Vm, ...ioExit, writeVmcs('VMCS_CTRL_VMENTRY_IRQ_INFO', '0x80000020'), run);
     assert.deepEqual(rules(r), ['8:exit.x86.io']);
   });
 
@@ -183,29 +157,9 @@ describe('lintTrace: exits left unhandled (x86)', () => {
     ];
     const left = lint('x86_64', ...x86Vm, ...ept, run);
     assert.deepEqual(rules(left), ['7:exit.x86.ept-violation']);
-    const elsewhere = lint(
-      'x86_64',
-      ...x86Vm,
-      ...ept,
-      {
-        call: 'hv_vm_map',
-        args: { uva: { mem: 'ram', offset: 0 }, gpa: '0x10000', size: '0x1000', flags: ['READ'] },
-        expect: ok,
-      },
-      run,
-    );
+    const elsewhere = lint('x86_64', ...x86Vm, ...ept, mapRam('0x10000', '0x1000', ['READ']), run);
     assert.deepEqual(rules(elsewhere), ['8:exit.x86.ept-violation']);
-    const fixed = lint(
-      'x86_64',
-      ...x86Vm,
-      ...ept,
-      {
-        call: 'hv_vm_map',
-        args: { uva: { mem: 'ram', offset: 0 }, gpa: '0x8000', size: '0x1000', flags: ['READ', 'WRITE'] },
-        expect: ok,
-      },
-      run,
-    );
+    const fixed = lint('x86_64', ...x86Vm, ...ept, mapRam('0x8000', '0x1000', ['READ', 'WRITE']), run);
     assert.deepEqual(rules(fixed), []);
   });
 
@@ -221,12 +175,7 @@ describe('lintTrace: exits left unhandled (x86)', () => {
       'x86_64',
       ...x86Vm,
       ...exc('0x80000b0d'),
-      {
-        thread: 1,
-        call: 'hv_vmx_vcpu_write_vmcs',
-        args: { vcpu: '$cpu', field: 'VMCS_CTRL_VMENTRY_IRQ_INFO', value: '0x80000b0d' },
-        expect: ok,
-      },
+      writeVmcs('VMCS_CTRL_VMENTRY_IRQ_INFO', '0x80000b0d'),
       run,
     );
     assert.deepEqual(rules(injected), []);
@@ -246,21 +195,23 @@ describe('lintTrace: exits left unhandled (arm64)', () => {
     { call: 'hv_vm_create', args: { config: null }, expect: ok },
     { thread: 1, call: 'hv_vcpu_create', args: { config: null }, bind: 'cpu', expect: ok },
   ];
-  const exit = (syndrome: string, ipa = '0x40000') => ({
-    thread: 1,
-    call: 'hv_vcpu_run',
-    args: { vcpu: '$cpu' },
-    expect: {
-      ret: 'HV_SUCCESS',
-      exit: { reason: 'HV_EXIT_REASON_EXCEPTION', syndrome, virtual_address: '0x0', physical_address: ipa },
-    },
-  });
-  const setPc = (value: string) => ({
-    thread: 1,
-    call: 'hv_vcpu_set_reg',
-    args: { vcpu: '$cpu', reg: 'HV_REG_PC', value },
-    expect: ok,
-  });
+  const exit = (syndrome: string, ipa = '0x40000') =>
+    onCpu(
+      'hv_vcpu_run',
+      {},
+      {
+        expect: {
+          ret: 'HV_SUCCESS',
+          exit: {
+            reason: 'HV_EXIT_REASON_EXCEPTION',
+            syndrome,
+            virtual_address: '0x0',
+            physical_address: ipa,
+          },
+        },
+      },
+    );
+  const setPc = (value: string) => onCpu('hv_vcpu_set_reg', { reg: 'HV_REG_PC', value }, { expect: ok });
 
   it('flags a data abort not advanced past, and not an HVC', () => {
     assert.deepEqual(rules(lint('arm64', ...vm, exit('0x93810040'), exit('0x93810040'))), [

@@ -19,6 +19,8 @@ function x86(...steps: Json[]): Json {
 const vmCreate = { call: 'hv_vm_create', args: { config: null } };
 const vcpuCreate = { call: 'hv_vcpu_create', args: { config: null }, bind: 'cpu' };
 const alloc = { call: 'host_alloc', args: { name: 'ram', size: '0x4000' } };
+/** A VM and a VM configuration bound as `$cfg` (step 1): a handle of the config kind. */
+const withVmConfig = [vmCreate, { call: 'hv_vm_config_create', args: {}, bind: 'cfg' }];
 
 /** Parses and returns the TraceError, failing the test if there is none. */
 function error(trace: unknown, file = 'traces/x.json'): TraceError {
@@ -232,11 +234,7 @@ describe('parseTrace rejects, naming file, step and field', () => {
     ],
     [
       'reference of the wrong kind',
-      arm64(
-        vmCreate,
-        { call: 'hv_vm_config_create', args: {}, bind: 'cfg' },
-        { call: 'hv_vcpu_destroy', args: { vcpu: '$cfg' } },
-      ),
+      arm64(...withVmConfig, { call: 'hv_vcpu_destroy', args: { vcpu: '$cfg' } }),
       /step 2 \(hv_vcpu_destroy\): args\.vcpu: \$cfg holds a config \(bound by step 1, hv_vm_config_create\), expected vcpu/,
     ],
     [
@@ -498,11 +496,7 @@ describe('parseTrace rejects, naming file, step and field', () => {
     ],
     [
       'arm64 vcpu config of the wrong kind (a VM configuration)',
-      arm64(
-        vmCreate,
-        { call: 'hv_vm_config_create', args: {}, bind: 'cfg' },
-        { call: 'hv_vcpu_create', args: { config: '$cfg' } },
-      ),
+      arm64(...withVmConfig, { call: 'hv_vcpu_create', args: { config: '$cfg' } }),
       /step 2 \(hv_vcpu_create\): args\.config: \$cfg holds a config \(bound by step 1, hv_vm_config_create\), expected vcpu_config/,
     ],
   ];

@@ -15,8 +15,8 @@ import { expandTrace, replayTrace, type X86SetupFn } from '../../src/trace/repla
 import type { Trace } from '../../src/trace/types.js';
 import { HV } from '../../src/vocabulary/returns.js';
 import { VMCS, VMX_REASON } from '../../src/vocabulary/x86.js';
+import { type Json, onCpu } from './steps.js';
 
-type Json = Record<string, unknown>;
 const ok = { ret: HV.HV_SUCCESS };
 
 function trace(arch: 'arm64' | 'x86_64', ...steps: Json[]): Trace {
@@ -203,20 +203,28 @@ const arm = () => new FakeArm64();
 const asArm = (b: FakeArm64) => b as unknown as Arm64Backend;
 const asX86 = (b: FakeX86) => b as unknown as X86Backend;
 
-const vmCreate = { call: 'hv_vm_create', args: { config: null }, expect: { ret: 'HV_SUCCESS' } };
-const x86VmCreate = { call: 'hv_vm_create', args: { flags: 0 }, expect: { ret: 'HV_SUCCESS' } };
+const replayArm = (b: FakeArm64, ...steps: Json[]) => replayTrace(trace('arm64', ...steps), asArm(b));
+const replayX86 = (b: FakeX86, ...steps: Json[]) => replayTrace(trace('x86_64', ...steps), asX86(b));
+
+const succeeds = { expect: { ret: 'HV_SUCCESS' } };
+const vmCreate = { call: 'hv_vm_create', args: { config: null }, ...succeeds };
+const x86VmCreate = { call: 'hv_vm_create', args: { flags: 0 }, ...succeeds };
+const armVcpuCreate = { call: 'hv_vcpu_create', args: { config: null }, bind: 'cpu' };
+/** A vCPU of thread 1 whose async run spins until cancelled; it is awaited by the label `spin`. */
+const spinning = [
+  vmCreate,
+  { thread: 1, ...armVcpuCreate },
+  onCpu('hv_vcpu_run', {}, { async: true, label: 'spin' }),
+];
 
 describe('replayTrace', () => {
   it('passes a trace whose every step matches, resetting the backend first', async () => {
     const b = arm();
-    const report = await replayTrace(
-      trace(
-        'arm64',
-        vmCreate,
-        { call: 'hv_vm_create', args: { config: null }, expect: { ret: 'HV_BUSY' } },
-        { call: 'hv_vm_destroy', args: {}, expect: { ret: { not: 'HV_BUSY' } } },
-      ),
-      asArm(b),
+    const report = await replayArm(
+      b,
+      vmCreate,
+      { call: 'hv_vm_create', args: { config: null }, expect: { ret: 'HV_BUSY' } },
+      { call: 'hv_vm_destroy', args: {}, expect: { ret: { not: 'HV_BUSY' } } },
     );
     assert.equal(report.status, 'pass');
     assert.equal(report.backend, 'fake');
@@ -229,15 +237,7 @@ describe('replayTrace', () => {
   });
 
   it('reports a failure in the spec names and skips the rest', async () => {
-    const report = await replayTrace(
-      trace(
-        'arm64',
-        vmCreate,
-        { call: 'hv_vm_create', args: { config: null }, expect: { ret: 'HV_SUCCESS' } },
-        { call: 'hv_vm_destroy', args: {} },
-      ),
-      asArm(arm()),
-    );
+    const report = await replayArm(arm(), vmCreate, vmCreate, { call: 'hv_vm_destroy', args: {} });
     assert.equal(report.status, 'fail');
     assert.deepEqual(
       report.steps.map((s) => s.status),
@@ -250,73 +250,32 @@ describe('replayTrace', () => {
   });
 
   it('words not and oneOf failures', async () => {
-    const r1 = await replayTrace(
-      trace('arm64', {
-        call: 'hv_vm_create',
-        args: { config: null },
-        expect: { ret: { not: 'HV_SUCCESS' } },
-      }),
-      asArm(arm()),
-    );
+    const r1 = await replayArm(arm(), {
+      call: 'hv_vm_create',
+      args: { config: null },
+      expect: { ret: { not: 'HV_SUCCESS' } },
+    });
     assert.equal(r1.firstProblem?.message, 'ret: expected not HV_SUCCESS, got HV_SUCCESS');
-    const r2 = await replayTrace(
-      trace('arm64', {
-        call: 'hv_vm_destroy',
-        args: {},
-        expect: { ret: { oneOf: ['HV_BUSY', 'HV_ERROR'] } },
-      }),
-      asArm(arm()),
-    );
+    const r2 = await replayArm(arm(), {
+      call: 'hv_vm_destroy',
+      args: {},
+      expect: { ret: { oneOf: ['HV_BUSY', 'HV_ERROR'] } },
+    });
     assert.equal(r2.firstProblem?.message, 'ret: expected one of HV_BUSY, HV_ERROR, got HV_NO_DEVICE');
   });
 
   it('binds out-values and resolves $refs, running each step on its thread', async () => {
     const b = arm();
-    const report = await replayTrace(
-      trace(
-        'arm64',
-        vmCreate,
-        {
-          thread: 1,
-          call: 'hv_vcpu_create',
-          args: { config: null },
-          bind: 'cpu',
-          expect: { ret: 'HV_SUCCESS' },
-        },
-        {
-          thread: 1,
-          call: 'hv_vcpu_set_reg',
-          args: { vcpu: '$cpu', reg: 'HV_REG_X1', value: '0xfeedfacecafebeef' },
-          expect: { ret: 'HV_SUCCESS' },
-        },
-        {
-          thread: 1,
-          call: 'hv_vcpu_get_reg',
-          args: { vcpu: '$cpu', reg: 'HV_REG_X1' },
-          bind: 'x1',
-          expect: { value: '0xfeedfacecafebeef' },
-        },
-        {
-          thread: 1,
-          call: 'hv_vcpu_set_reg',
-          args: { vcpu: '$cpu', reg: 'HV_REG_X2', value: '$x1' },
-          expect: { ret: 'HV_SUCCESS' },
-        },
-        {
-          thread: 1,
-          call: 'hv_vcpu_get_reg',
-          args: { vcpu: '$cpu', reg: 'HV_REG_X2' },
-          expect: { value: { value: '$x1', mask: '0xffff' } },
-        },
-        {
-          thread: 0,
-          call: 'hv_vcpu_get_reg',
-          args: { vcpu: '$cpu', reg: 'HV_REG_X2' },
-          expect: { ret: { not: 'HV_SUCCESS' } },
-        },
-        { thread: 1, call: 'hv_vcpu_get_vtimer_mask', args: { vcpu: '$cpu' }, expect: { value: false } },
-      ),
-      asArm(b),
+    const report = await replayArm(
+      b,
+      vmCreate,
+      { thread: 1, ...armVcpuCreate, ...succeeds },
+      onCpu('hv_vcpu_set_reg', { reg: 'HV_REG_X1', value: '0xfeedfacecafebeef' }, succeeds),
+      onCpu('hv_vcpu_get_reg', { reg: 'HV_REG_X1' }, { bind: 'x1', expect: { value: '0xfeedfacecafebeef' } }),
+      onCpu('hv_vcpu_set_reg', { reg: 'HV_REG_X2', value: '$x1' }, succeeds),
+      onCpu('hv_vcpu_get_reg', { reg: 'HV_REG_X2' }, { expect: { value: { value: '$x1', mask: '0xffff' } } }),
+      onCpu('hv_vcpu_get_reg', { reg: 'HV_REG_X2' }, { thread: 0, expect: { ret: { not: 'HV_SUCCESS' } } }),
+      onCpu('hv_vcpu_get_vtimer_mask', {}, { expect: { value: false } }),
     );
     assert.equal(report.status, 'pass', JSON.stringify(report.firstProblem));
     assert.equal(b.regs.get('0:2'), 0xfeedfacecafebeefn);
@@ -324,53 +283,33 @@ describe('replayTrace', () => {
   });
 
   it('reports a value mismatch with the mask and a boolean mismatch', async () => {
-    const report = await replayTrace(
-      trace(
-        'arm64',
-        vmCreate,
-        { call: 'hv_vcpu_create', args: { config: null }, bind: 'cpu' },
-        {
-          call: 'hv_vcpu_run',
-          args: { vcpu: '$cpu' },
-          expect: {
-            ret: 'HV_SUCCESS',
-            exit: {
-              reason: 'HV_EXIT_REASON_CANCELED',
-              syndrome: { value: '0x93810040', mask: '0xffffffc0' },
-              physical_address: '0x50000',
-            },
-          },
+    const report = await replayArm(arm(), vmCreate, armVcpuCreate, {
+      call: 'hv_vcpu_run',
+      args: { vcpu: '$cpu' },
+      expect: {
+        ret: 'HV_SUCCESS',
+        exit: {
+          reason: 'HV_EXIT_REASON_CANCELED',
+          syndrome: { value: '0x93810040', mask: '0xffffffc0' },
+          physical_address: '0x50000',
         },
-      ),
-      asArm(arm()),
-    );
+      },
+    });
     assert.equal(
       report.firstProblem?.message,
       'exit.reason: expected HV_EXIT_REASON_CANCELED (0x0), got HV_EXIT_REASON_EXCEPTION (0x1); exit.physical_address: expected 0x50000, got 0x40000',
     );
-    const r2 = await replayTrace(
-      trace(
-        'arm64',
-        vmCreate,
-        { call: 'hv_vcpu_create', args: { config: null }, bind: 'cpu' },
-        { call: 'hv_vcpu_get_vtimer_mask', args: { vcpu: '$cpu' }, expect: { value: true } },
-      ),
-      asArm(arm()),
-    );
+    const r2 = await replayArm(arm(), vmCreate, armVcpuCreate, {
+      call: 'hv_vcpu_get_vtimer_mask',
+      args: { vcpu: '$cpu' },
+      expect: { value: true },
+    });
     assert.equal(r2.firstProblem?.message, 'value: expected true, got false');
-    const r3 = await replayTrace(
-      trace(
-        'arm64',
-        vmCreate,
-        { call: 'hv_vcpu_create', args: { config: null }, bind: 'cpu' },
-        {
-          thread: 3,
-          call: 'hv_vcpu_get_reg',
-          args: { vcpu: '$cpu', reg: 0 },
-          expect: { value: { value: '0x10', mask: '0xf0' } },
-        },
-      ),
-      asArm(arm()),
+    const r3 = await replayArm(
+      arm(),
+      vmCreate,
+      armVcpuCreate,
+      onCpu('hv_vcpu_get_reg', { reg: 0 }, { thread: 3, expect: { value: { value: '0x10', mask: '0xf0' } } }),
     );
     assert.equal(
       r3.firstProblem?.message,
@@ -379,18 +318,10 @@ describe('replayTrace', () => {
   });
 
   it('fails a step whose $ref has no value because its binding call failed', async () => {
-    const report = await replayTrace(
-      trace(
-        'arm64',
-        {
-          call: 'hv_vcpu_create',
-          args: { config: null },
-          bind: 'cpu',
-          expect: { ret: { not: 'HV_SUCCESS' } },
-        },
-        { call: 'hv_vcpu_destroy', args: { vcpu: '$cpu' } },
-      ),
-      asArm(arm()),
+    const report = await replayArm(
+      arm(),
+      { ...armVcpuCreate, expect: { ret: { not: 'HV_SUCCESS' } } },
+      { call: 'hv_vcpu_destroy', args: { vcpu: '$cpu' } },
     );
     assert.equal(report.status, 'fail');
     assert.equal(report.firstProblem?.index, 1);
@@ -406,15 +337,12 @@ describe('replayTrace', () => {
       { call: 'host_write', args: { mem: 'ram', offset: 4, bytes: '010000b9' } },
       { call: 'host_read', args: { mem: 'ram', offset: 3, size: 6 }, expect: { bytes: '00010000b900' } },
     ];
-    assert.equal((await replayTrace(trace('arm64', ...steps), asArm(arm()))).status, 'pass');
-    const bad = await replayTrace(
-      trace('arm64', ...steps.slice(0, 2), {
-        call: 'host_read',
-        args: { mem: 'ram', offset: 4, size: 2 },
-        expect: { bytes: 'ffff' },
-      }),
-      asArm(arm()),
-    );
+    assert.equal((await replayArm(arm(), ...steps)).status, 'pass');
+    const bad = await replayArm(arm(), ...steps.slice(0, 2), {
+      call: 'host_read',
+      args: { mem: 'ram', offset: 4, size: 2 },
+      expect: { bytes: 'ffff' },
+    });
     assert.equal(bad.firstProblem?.message, 'bytes: expected ffff, got 0100');
   });
 
@@ -426,36 +354,31 @@ describe('replayTrace', () => {
       { call: 'host_write', args: { mem: 'ram', offset: 8, bytes: '$saved' } },
       { call: 'host_read', args: { mem: 'ram', offset: 8, size: 3 }, expect: { bytes: 'c0ffee' } },
     ];
-    assert.equal((await replayTrace(trace('arm64', ...steps), asArm(arm()))).status, 'pass');
+    assert.equal((await replayArm(arm(), ...steps)).status, 'pass');
   });
 
   it('a failing step of a call a deviation declares missing is unsupported; otherwise it fails', async () => {
     const b = arm() as FakeArm64 & { hv_gic_reset(t: number): Result };
     b.hv_gic_reset = () => ({ ret: HV.HV_UNSUPPORTED });
-    const steps = [vmCreate, { call: 'hv_gic_reset', args: {}, expect: { ret: 'HV_SUCCESS' } }];
-    assert.equal((await replayTrace(trace('arm64', ...steps), asArm(b))).status, 'fail');
+    const steps = [vmCreate, { call: 'hv_gic_reset', args: {}, ...succeeds }];
+    assert.equal((await replayArm(b, ...steps)).status, 'fail');
     b.caps = { deviations: [{ id: 'fake.no-gic', description: 'no GIC', calls: ['hv_gic_reset'] }] };
-    const without = await replayTrace(trace('arm64', ...steps), asArm(b));
+    const without = await replayArm(b, ...steps);
     assert.equal(without.status, 'unsupported');
     assert.equal(without.firstProblem?.deviation, 'fake.no-gic');
   });
 
   it('runs async steps and awaits them by label (cancellation)', async () => {
     const b = arm();
-    const report = await replayTrace(
-      trace(
-        'arm64',
-        vmCreate,
-        { thread: 1, call: 'hv_vcpu_create', args: { config: null }, bind: 'cpu' },
-        { thread: 1, call: 'hv_vcpu_run', args: { vcpu: '$cpu' }, async: true, label: 'spin' },
-        { thread: 0, call: 'hv_vcpus_exit', args: { vcpus: ['$cpu'] }, expect: { ret: 'HV_SUCCESS' } },
-        {
-          call: 'await',
-          args: { label: 'spin' },
-          expect: { ret: 'HV_SUCCESS', exit: { reason: 'HV_EXIT_REASON_CANCELED' } },
-        },
-      ),
-      asArm(b),
+    const report = await replayArm(
+      b,
+      ...spinning,
+      { thread: 0, call: 'hv_vcpus_exit', args: { vcpus: ['$cpu'] }, ...succeeds },
+      {
+        call: 'await',
+        args: { label: 'spin' },
+        expect: { ret: 'HV_SUCCESS', exit: { reason: 'HV_EXIT_REASON_CANCELED' } },
+      },
     );
     assert.equal(report.status, 'pass', JSON.stringify(report.firstProblem));
     assert.deepEqual(b.calls.slice(-2), ['1:hv_vcpu_run_async', '0:hv_vcpus_exit']);
@@ -463,16 +386,11 @@ describe('replayTrace', () => {
 
   it('cancels an async run left in flight when the trace stops early', async () => {
     const b = arm();
-    const report = await replayTrace(
-      trace(
-        'arm64',
-        vmCreate,
-        { thread: 1, call: 'hv_vcpu_create', args: { config: null }, bind: 'cpu' },
-        { thread: 1, call: 'hv_vcpu_run', args: { vcpu: '$cpu' }, async: true, label: 'spin' },
-        { call: 'hv_vm_destroy', args: {}, expect: { ret: 'HV_SUCCESS' } },
-        { call: 'await', args: { label: 'spin' } },
-      ),
-      asArm(b),
+    const report = await replayArm(
+      b,
+      ...spinning,
+      { call: 'hv_vm_destroy', args: {}, ...succeeds },
+      { call: 'await', args: { label: 'spin' } },
     );
     assert.equal(report.status, 'fail');
     assert.deepEqual(
@@ -485,15 +403,12 @@ describe('replayTrace', () => {
   it('marks a run unsupported on a backend without guest execution, and the rest too', async () => {
     const b = arm();
     b.caps = { guestExecution: false };
-    const report = await replayTrace(
-      trace(
-        'arm64',
-        vmCreate,
-        { call: 'hv_vcpu_create', args: { config: null }, bind: 'cpu' },
-        { call: 'hv_vcpu_run', args: { vcpu: '$cpu' } },
-        { call: 'hv_vm_destroy', args: {} },
-      ),
-      asArm(b),
+    const report = await replayArm(
+      b,
+      vmCreate,
+      armVcpuCreate,
+      { call: 'hv_vcpu_run', args: { vcpu: '$cpu' } },
+      { call: 'hv_vm_destroy', args: {} },
     );
     assert.equal(report.status, 'unsupported');
     assert.deepEqual(
@@ -519,10 +434,10 @@ describe('replayTrace', () => {
         args: { uva: { mem: 'ram', offset: 0 }, ipa: 0, size: 4096, flags },
         expect: { ret: expectRet },
       },
-      { call: 'hv_vcpu_create', args: { config: null }, bind: 'cpu' },
+      armVcpuCreate,
       { call: 'hv_vcpu_run', args: { vcpu: '$cpu' } },
     ];
-    const execOnly = await replayTrace(trace('arm64', ...steps(['EXEC'])), asArm(b));
+    const execOnly = await replayArm(b, ...steps(['EXEC']));
     assert.equal(execOnly.status, 'unsupported');
     assert.equal(execOnly.firstProblem?.index, 2);
     assert.match(execOnly.firstProblem?.message ?? '', /does not enforce EXEC permissions/);
@@ -532,16 +447,9 @@ describe('replayTrace', () => {
       ['pass', 'pass', 'unsupported', 'unsupported', 'unsupported'],
     );
     // Enforced flags, a map expected to fail, or no later guest run: nothing depends on enforcement.
-    assert.equal((await replayTrace(trace('arm64', ...steps(['READ', 'EXEC'])), asArm(b))).status, 'pass');
-    assert.equal(
-      (await replayTrace(trace('arm64', ...steps(['EXEC'], 'HV_BAD_ARGUMENT')), asArm(b))).firstProblem
-        ?.status,
-      'fail',
-    );
-    assert.equal(
-      (await replayTrace(trace('arm64', ...steps(['EXEC']).slice(0, 3)), asArm(b))).status,
-      'pass',
-    );
+    assert.equal((await replayArm(b, ...steps(['READ', 'EXEC']))).status, 'pass');
+    assert.equal((await replayArm(b, ...steps(['EXEC'], 'HV_BAD_ARGUMENT'))).firstProblem?.status, 'fail');
+    assert.equal((await replayArm(b, ...steps(['EXEC']).slice(0, 3))).status, 'pass');
   });
 
   it('an arm64 run whose expect.kind the backend declares it never produces is unsupported before the run', async () => {
@@ -551,7 +459,7 @@ describe('replayTrace', () => {
     };
     const run = (kind: string) => [
       vmCreate,
-      { call: 'hv_vcpu_create', args: { config: null }, bind: 'cpu' },
+      armVcpuCreate,
       {
         call: 'hv_vcpu_run',
         args: { vcpu: '$cpu' },
@@ -559,7 +467,7 @@ describe('replayTrace', () => {
       },
       { call: 'hv_vm_destroy', args: {} },
     ];
-    const wfe = await replayTrace(trace('arm64', ...run('arm64.wfe')), asArm(b));
+    const wfe = await replayArm(b, ...run('arm64.wfe'));
     assert.equal(wfe.status, 'unsupported');
     assert.equal(wfe.firstProblem?.index, 2);
     assert.equal(wfe.firstProblem?.deviation, 'fake.no-wfe');
@@ -570,20 +478,14 @@ describe('replayTrace', () => {
     );
     assert.ok(!b.calls.includes('0:hv_vcpu_run'), 'the run was not attempted');
     // Another kind runs and is judged: this fake's exit matches, so it passes.
-    assert.equal(
-      (await replayTrace(trace('arm64', ...run('arm64.dabt.write.unmapped')), asArm(b))).status,
-      'pass',
-    );
+    assert.equal((await replayArm(b, ...run('arm64.dabt.write.unmapped'))).status, 'pass');
     // Without the deviation the same WFE step runs (and here fails: the fake's exit is no WFE trap).
     b.caps = {};
-    const failed = await replayTrace(
-      trace('arm64', ...run('arm64.wfe').slice(0, 2), {
-        call: 'hv_vcpu_run',
-        args: { vcpu: '$cpu' },
-        expect: { exit: { syndrome: { value: '0x07e00001', mask: '0xfe000003' } }, kind: 'arm64.wfe' },
-      }),
-      asArm(b),
-    );
+    const failed = await replayArm(b, ...run('arm64.wfe').slice(0, 2), {
+      call: 'hv_vcpu_run',
+      args: { vcpu: '$cpu' },
+      expect: { exit: { syndrome: { value: '0x07e00001', mask: '0xfe000003' } }, kind: 'arm64.wfe' },
+    });
     assert.equal(failed.firstProblem?.status, 'fail');
   });
 
@@ -592,13 +494,10 @@ describe('replayTrace', () => {
     b.host_write = () => {
       throw new RangeError('offset outside the buffer');
     };
-    const report = await replayTrace(
-      trace(
-        'arm64',
-        { call: 'host_alloc', args: { name: 'ram', size: 4096 } },
-        { call: 'host_write', args: { mem: 'ram', offset: 8192, bytes: '00' } },
-      ),
-      asArm(b),
+    const report = await replayArm(
+      b,
+      { call: 'host_alloc', args: { name: 'ram', size: 4096 } },
+      { call: 'host_write', args: { mem: 'ram', offset: 8192, bytes: '00' } },
     );
     assert.equal(report.firstProblem?.message, 'threw RangeError: offset outside the buffer');
   });
@@ -611,46 +510,33 @@ describe('replayTrace', () => {
 describe('replayTrace on x86', () => {
   const prologue = [
     x86VmCreate,
-    { thread: 1, call: 'hv_vcpu_create', args: { flags: 0 }, bind: 'cpu', expect: { ret: 'HV_SUCCESS' } },
+    { thread: 1, call: 'hv_vcpu_create', args: { flags: 0 }, bind: 'cpu', ...succeeds },
   ];
-  const readReason = (value: string) => ({
-    thread: 1,
-    call: 'hv_vmx_vcpu_read_vmcs',
-    args: { vcpu: '$cpu', field: 'VMCS_RO_EXIT_REASON' },
-    expect: { ret: 'HV_SUCCESS', value: { value, mask: '0xffff' } },
-  });
+  const run = onCpu('hv_vcpu_run', {}, succeeds);
+  const readReason = (value: string) =>
+    onCpu(
+      'hv_vmx_vcpu_read_vmcs',
+      { field: 'VMCS_RO_EXIT_REASON' },
+      { expect: { ret: 'HV_SUCCESS', value: { value, mask: '0xffff' } } },
+    );
+  const setup = { call: 'x86_setup', args: { vcpu: '$cpu', mode: 'prot32', rip: '0x1000' } };
 
   it('an exit reason the backend declares it never reports is unsupported, not failed; others still fail', async () => {
-    const run = { thread: 1, call: 'hv_vcpu_run', args: { vcpu: '$cpu' }, expect: { ret: 'HV_SUCCESS' } };
     const b = new FakeX86();
     b.caps = { deviations: [{ id: 'fake.exceptions', description: 'no exception exits', exitReasons: [0] }] };
-    const report = await replayTrace(
-      trace('x86_64', ...prologue, run, readReason('VMX_REASON_EXC_NMI')),
-      asX86(b),
-    );
+    const report = await replayX86(b, ...prologue, run, readReason('VMX_REASON_EXC_NMI'));
     assert.equal(report.status, 'unsupported', JSON.stringify(report.firstProblem));
     assert.match(report.firstProblem?.message ?? '', /never reports this exit reason/);
     assert.equal(report.firstProblem?.deviation, 'fake.exceptions');
     // The fake exits with HLT: expecting I/O is a plain failure, since nothing excuses it.
-    const other = await replayTrace(
-      trace('x86_64', ...prologue, run, readReason('VMX_REASON_IO')),
-      asX86(new FakeX86()),
-    );
+    const other = await replayX86(new FakeX86(), ...prologue, run, readReason('VMX_REASON_IO'));
     assert.equal(other.status, 'fail');
   });
 
   it('re-runs spurious VMX_REASON_IRQ exits and reports how many', async () => {
     const b = new FakeX86();
     b.spurious = 3;
-    const report = await replayTrace(
-      trace(
-        'x86_64',
-        ...prologue,
-        { thread: 1, call: 'hv_vcpu_run', args: { vcpu: '$cpu' }, expect: { ret: 'HV_SUCCESS' } },
-        readReason('VMX_REASON_HLT'),
-      ),
-      asX86(b),
-    );
+    const report = await replayX86(b, ...prologue, run, readReason('VMX_REASON_HLT'));
     assert.equal(report.status, 'pass', JSON.stringify(report.firstProblem));
     assert.equal(report.steps[2]?.spuriousExits, 3);
     assert.equal(report.spuriousExits, 3);
@@ -659,22 +545,15 @@ describe('replayTrace on x86', () => {
 
   it('does not re-run the exit of an hv_vcpu_interrupt issued before the run', async () => {
     const b = new FakeX86();
-    const report = await replayTrace(
-      trace(
-        'x86_64',
-        ...prologue,
-        {
-          call: 'hv_vcpu_interrupt',
-          args: { vcpus: ['$cpu'], vcpu_count: 1 },
-          expect: { ret: 'HV_SUCCESS' },
-        },
-        { thread: 1, call: 'hv_vcpu_run', args: { vcpu: '$cpu' }, expect: { ret: 'HV_SUCCESS' } },
-        readReason('VMX_REASON_IRQ'),
-        // The kick is used up: a later host interrupt is spurious again.
-        { thread: 1, call: 'hv_vcpu_run', args: { vcpu: '$cpu' }, expect: { ret: 'HV_SUCCESS' } },
-        readReason('VMX_REASON_HLT'),
-      ),
-      asX86(b),
+    const report = await replayX86(
+      b,
+      ...prologue,
+      { call: 'hv_vcpu_interrupt', args: { vcpus: ['$cpu'], vcpu_count: 1 }, ...succeeds },
+      run,
+      readReason('VMX_REASON_IRQ'),
+      // The kick is used up: a later host interrupt is spurious again.
+      run,
+      readReason('VMX_REASON_HLT'),
     );
     assert.equal(report.status, 'pass', JSON.stringify(report.firstProblem));
     assert.equal(report.spuriousExits, 0);
@@ -682,15 +561,7 @@ describe('replayTrace on x86', () => {
 
   it('names VMX reasons in a failed exit-reason check', async () => {
     const b = new FakeX86();
-    const report = await replayTrace(
-      trace(
-        'x86_64',
-        ...prologue,
-        { thread: 1, call: 'hv_vcpu_run', args: { vcpu: '$cpu' } },
-        readReason('VMX_REASON_IO'),
-      ),
-      asX86(b),
-    );
+    const report = await replayX86(b, ...prologue, onCpu('hv_vcpu_run'), readReason('VMX_REASON_IO'));
     assert.equal(
       report.firstProblem?.message,
       'value: expected VMX_REASON_IO (0x1e) under mask 0xffff, got VMX_REASON_HLT (0xc)',
@@ -706,10 +577,7 @@ describe('replayTrace on x86', () => {
         { field: VMCS.VMCS_GUEST_RIP, value: rip },
       ];
     };
-    const t = trace('x86_64', ...prologue, {
-      call: 'x86_setup',
-      args: { vcpu: '$cpu', mode: 'prot32', rip: '0x1000' },
-    });
+    const t = trace('x86_64', ...prologue, setup);
     const report = await replayTrace(t, asX86(b), { x86Setup: standIn });
     assert.equal(report.status, 'pass', JSON.stringify(report.firstProblem));
     assert.equal(report.steps[2]?.thread, 1);
@@ -720,18 +588,8 @@ describe('replayTrace on x86', () => {
 
     const expanded = expandTrace(t, () => 0xffff_ffff_0000_0000n, standIn);
     assert.deepEqual(expanded.steps.slice(2), [
-      {
-        thread: 1,
-        call: 'hv_vmx_vcpu_write_vmcs',
-        args: { vcpu: '$cpu', field: 'VMCS_CTRL_PIN_BASED', value: '0xffffffff' },
-        expect: { ret: 'HV_SUCCESS' },
-      },
-      {
-        thread: 1,
-        call: 'hv_vmx_vcpu_write_vmcs',
-        args: { vcpu: '$cpu', field: 'VMCS_GUEST_RIP', value: '0x1000' },
-        expect: { ret: 'HV_SUCCESS' },
-      },
+      onCpu('hv_vmx_vcpu_write_vmcs', { field: 'VMCS_CTRL_PIN_BASED', value: '0xffffffff' }, succeeds),
+      onCpu('hv_vmx_vcpu_write_vmcs', { field: 'VMCS_GUEST_RIP', value: '0x1000' }, succeeds),
     ]);
     // The expansion is itself a valid trace that replays the same writes.
     const again = new FakeX86();
@@ -742,10 +600,7 @@ describe('replayTrace on x86', () => {
 
   it('uses the spec x86SetupSteps by default', async () => {
     const b = new FakeX86();
-    const t = trace('x86_64', ...prologue, {
-      call: 'x86_setup',
-      args: { vcpu: '$cpu', mode: 'prot32', rip: '0x1000' },
-    });
+    const t = trace('x86_64', ...prologue, setup);
     const report = await replayTrace(t, asX86(b));
     assert.equal(report.status, 'pass', JSON.stringify(report.firstProblem));
     const expected = x86SetupSteps(() => 0xffff_ffff_0000_0000n, 'prot32', 0x1000n);
@@ -760,7 +615,7 @@ describe('replayTrace on x86', () => {
     const standIn: X86SetupFn = () => [{ field: VMCS.VMCS_GUEST_RIP, value: 1n }];
     // Forged handle 7 has no owner: the write fails.
     const report = await replayTrace(
-      trace('x86_64', x86VmCreate, { call: 'x86_setup', args: { vcpu: 7, mode: 'prot32', rip: 0 } }),
+      trace('x86_64', x86VmCreate, { ...setup, args: { vcpu: 7, mode: 'prot32', rip: 0 } }),
       asX86(b),
       { x86Setup: standIn },
     );

@@ -194,6 +194,13 @@ export function sysRegFields(enc: number): {
   };
 }
 
+/** The exception classes whose ISS is a 16-bit immediate (ISS[15:0]), by the kind they decode to. */
+const IMM16_KINDS = {
+  [ESR_EC.HVC64]: 'hvc64',
+  [ARM64_EC.SVC64]: 'svc64',
+  [ESR_EC.SMC64]: 'smc64',
+} as const;
+
 /** A decoded syndrome: one variant per exception class the spec names, plus `unknown`. */
 export type DecodedEsr =
   | {
@@ -228,9 +235,13 @@ export type DecodedEsr =
       readonly s1ptw: boolean;
       readonly ifsc: number;
     }
-  | { readonly kind: 'hvc64'; readonly ec: number; readonly il: boolean; readonly imm16: number }
-  | { readonly kind: 'svc64'; readonly ec: number; readonly il: boolean; readonly imm16: number }
-  | { readonly kind: 'smc64'; readonly ec: number; readonly il: boolean; readonly imm16: number }
+  | {
+      /** HVC, SVC and SMC: the immediate is the whole ISS[15:0]. */
+      readonly kind: 'hvc64' | 'svc64' | 'smc64';
+      readonly ec: number;
+      readonly il: boolean;
+      readonly imm16: number;
+    }
   | { readonly kind: 'brk64'; readonly ec: number; readonly il: boolean; readonly comment: number }
   | {
       readonly kind: 'wfx';
@@ -264,15 +275,15 @@ export function decodeEsr(esr: bigint): DecodedEsr {
   const il = ((lo >>> 25) & 1) === 1;
   const iss = lo & 0x1ffffff;
   const b = (n: number): boolean => ((iss >>> n) & 1) === 1;
+  // What data and instruction aborts share: FnV[10], EA[9], S1PTW[7]; the fault status code is ISS[5:0].
+  const abort = (lowerEc: number) => ({ ec, il, lower: ec === lowerEc, fnv: b(10), ea: b(9), s1ptw: b(7) });
   switch (ec) {
     case ESR_EC.DABT_LOWER:
     case ESR_EC.DABT_CURRENT: {
       const sas = (iss >>> 22) & 3;
       return {
         kind: 'data-abort',
-        ec,
-        il,
-        lower: ec === ESR_EC.DABT_LOWER,
+        ...abort(ESR_EC.DABT_LOWER),
         isv: b(24),
         sas,
         size: 1 << sas,
@@ -281,32 +292,18 @@ export function decodeEsr(esr: bigint): DecodedEsr {
         sf: b(15),
         ar: b(14),
         vncr: b(13),
-        fnv: b(10),
-        ea: b(9),
         cm: b(8),
-        s1ptw: b(7),
         wnr: b(6),
         dfsc: iss & 0x3f,
       };
     }
     case ESR_EC.IABT_LOWER:
     case ESR_EC.IABT_CURRENT:
-      return {
-        kind: 'instruction-abort',
-        ec,
-        il,
-        lower: ec === ESR_EC.IABT_LOWER,
-        fnv: b(10),
-        ea: b(9),
-        s1ptw: b(7),
-        ifsc: iss & 0x3f,
-      };
+      return { kind: 'instruction-abort', ...abort(ESR_EC.IABT_LOWER), ifsc: iss & 0x3f };
     case ESR_EC.HVC64:
-      return { kind: 'hvc64', ec, il, imm16: iss & 0xffff };
     case ARM64_EC.SVC64:
-      return { kind: 'svc64', ec, il, imm16: iss & 0xffff };
     case ESR_EC.SMC64:
-      return { kind: 'smc64', ec, il, imm16: iss & 0xffff };
+      return { kind: IMM16_KINDS[ec], ec, il, imm16: iss & 0xffff };
     case ESR_EC.BRK64:
       return { kind: 'brk64', ec, il, comment: iss & 0xffff };
     case ESR_EC.WFX:

@@ -287,6 +287,29 @@ export function arm64ProgramArb(
   const size = fc.constantFrom<Arm64AccessSize>(1, 2, 4, 8);
   const imm16 = fc.integer({ min: 0, max: 0xffff });
 
+  /**
+   * A load or store of `s` bytes with the form's own fields: acquire/release forms (LDAR/STLR) take no
+   * offset; the others an immediate offset of `scaled` × the size when the IPA stays at or above zero.
+   */
+  const access = (
+    op: 'ldr' | 'str',
+    s: Arm64AccessSize,
+    f: { base: number; rt: number; ipa: bigint; scaled: number },
+    acquire: boolean,
+    own: { signed?: 'w' | 'x'; value?: bigint },
+  ): Arm64Action => {
+    const offset = acquire || f.ipa < BigInt(f.scaled * s) ? 0 : f.scaled * s;
+    return {
+      op,
+      size: s,
+      ipa: f.ipa,
+      base: f.base,
+      rt: f.rt,
+      ...own,
+      ...(acquire ? { acquire } : {}),
+      ...(offset ? { offset } : {}),
+    } as Arm64Action;
+  };
   const ldr = size.chain((s) =>
     fc
       .record({
@@ -296,21 +319,18 @@ export function arm64ProgramArb(
         form: fc.constantFrom<'plain' | 'w' | 'x' | 'acquire'>('plain', 'w', 'x', 'acquire'),
         scaled: fc.integer({ min: 0, max: 3 }),
       })
-      .map(({ base, rt, ipa, form, scaled }): Arm64Action => {
+      .map((f) => {
         const signed =
-          form === 'w' ? (s <= 2 ? 'w' : undefined) : form === 'x' ? (s <= 4 ? 'x' : undefined) : undefined;
-        const acquire = form === 'acquire';
-        const offset = acquire || ipa < BigInt(scaled * s) ? 0 : scaled * s;
-        return {
-          op: 'ldr',
-          size: s,
-          ipa,
-          base,
-          rt,
-          ...(signed ? { signed } : {}),
-          ...(acquire ? { acquire } : {}),
-          ...(offset ? { offset } : {}),
-        };
+          f.form === 'w'
+            ? s <= 2
+              ? 'w'
+              : undefined
+            : f.form === 'x'
+              ? s <= 4
+                ? 'x'
+                : undefined
+              : undefined;
+        return access('ldr', s, f, f.form === 'acquire', signed ? { signed } : {});
       }),
   );
   const str = size.chain((s) =>
@@ -323,19 +343,9 @@ export function arm64ProgramArb(
         acquire: fc.boolean(),
         scaled: fc.integer({ min: 0, max: 3 }),
       })
-      .map(({ base, rt, ipa, value, acquire, scaled }): Arm64Action => {
-        const withValue = value !== undefined && rt !== 31 && rt !== base;
-        const offset = acquire || ipa < BigInt(scaled * s) ? 0 : scaled * s;
-        return {
-          op: 'str',
-          size: s,
-          ipa,
-          base,
-          rt,
-          ...(withValue ? { value } : {}),
-          ...(acquire ? { acquire } : {}),
-          ...(offset ? { offset } : {}),
-        };
+      .map((f) => {
+        const withValue = f.value !== undefined && f.rt !== 31 && f.rt !== f.base;
+        return access('str', s, f, f.acquire, withValue ? { value: f.value } : {});
       }),
   );
   const sysregNames = Object.keys(ARM64_SYSREGS) as Arm64SysregName[];

@@ -285,41 +285,40 @@ function report(slot: number, ctx: Arm64VmmContext): Arm64VmmDecision {
   return { ...none, kind, setSysRegs };
 }
 
+/** The exception classes whose EL1 exit kind the class alone decides. */
+const EL1_KIND_OF_EC: Partial<Record<number, Arm64ExitKind>> = {
+  [ARM64_EC.UNKNOWN]: 'arm64.el1.undefined',
+  [ARM64_EC.SVC64]: 'arm64.el1.svc',
+  [ARM64_EC.BRK64]: 'arm64.el1.brk',
+  [ARM64_EC.ILLEGAL_STATE]: 'arm64.el1.illegal',
+  [ARM64_EC.PC_ALIGNMENT]: 'arm64.el1.pc-alignment',
+  [ARM64_EC.IABT_LOWER]: 'arm64.el1.iabt',
+  [ARM64_EC.IABT_CURRENT]: 'arm64.el1.iabt',
+};
+
+/** The EL1 data aborts the guest reports, by fault type (any level). */
+const EL1_DABT_KIND: Partial<Record<ReturnType<typeof describeFsc>['type'], Arm64ExitKind>> = {
+  alignment: 'arm64.el1.alignment',
+  translation: 'arm64.el1.dabt.translation',
+  permission: 'arm64.el1.dabt.permission',
+  'access-flag': 'arm64.el1.dabt.access-flag',
+};
+
 /** The exit kind of a synchronous exception the guest took, from its ESR_EL1. */
 function guestKind(esr: DecodedEsr): Arm64ExitKind | undefined {
-  switch (esr.ec) {
-    case ARM64_EC.UNKNOWN:
-      return 'arm64.el1.undefined';
-    case ARM64_EC.SVC64:
-      return 'arm64.el1.svc';
-    case ARM64_EC.BRK64:
-      return 'arm64.el1.brk';
-    case ARM64_EC.WFX:
-      if (esr.kind !== 'wfx' || esr.ti > 1) return undefined;
+  const fixed = EL1_KIND_OF_EC[esr.ec];
+  if (fixed !== undefined) return fixed;
+  switch (esr.kind) {
+    case 'wfx':
+      if (esr.ti > 1) return undefined;
       return esr.ti === 0 ? 'arm64.el1.wfi' : 'arm64.el1.wfe';
-    case ARM64_EC.SYSREG:
-      if (esr.kind !== 'sysreg') return undefined;
+    case 'sysreg':
       // MSR DAIFSet/DAIFClr (MSR immediate: Op0 0, Op1 3, CRn 4, Op2 6/7) trapped by SCTLR_EL1.UMA.
       if (esr.op0 === 0 && esr.op1 === 3 && esr.crn === 4 && (esr.op2 === 6 || esr.op2 === 7))
         return 'arm64.el1.sysreg.daif';
       return 'arm64.el1.sysreg';
-    case ARM64_EC.ILLEGAL_STATE:
-      return 'arm64.el1.illegal';
-    case ARM64_EC.PC_ALIGNMENT:
-      return 'arm64.el1.pc-alignment';
-    case ARM64_EC.IABT_LOWER:
-    case ARM64_EC.IABT_CURRENT:
-      return 'arm64.el1.iabt';
-    case ARM64_EC.DABT_LOWER:
-    case ARM64_EC.DABT_CURRENT: {
-      if (esr.kind !== 'data-abort') return undefined;
-      const fsc = describeFsc(esr.dfsc);
-      if (fsc.type === 'alignment') return 'arm64.el1.alignment';
-      if (fsc.type === 'translation') return 'arm64.el1.dabt.translation';
-      if (fsc.type === 'permission') return 'arm64.el1.dabt.permission';
-      if (fsc.type === 'access-flag') return 'arm64.el1.dabt.access-flag';
-      return undefined;
-    }
+    case 'data-abort':
+      return EL1_DABT_KIND[describeFsc(esr.dfsc).type];
     default:
       return undefined;
   }

@@ -230,38 +230,43 @@ export function isSpuriousExitReason(exitReason: bigint | number): boolean {
  */
 export const EPT_STRUCTURE_QUALIFICATION_MASK = EPT_QUALIFICATION_MASK & ~0x7n;
 
-/** The fields of a control-register-access exit qualification (reason 28; hvf-facts.md §1.6, Intel SDM Table 28-3). */
-export interface CrAccessQualification {
-  /** Bits 3:0: the control register (0, 3, 4 or 8). */
-  readonly cr: number;
-  /** Bits 5:4: 0 MOV to CR, 1 MOV from CR (2 CLTS and 3 LMSW are not generated). */
-  readonly type: 'to' | 'from';
+/** What MOV CR and MOV DR qualifications share: bits 11:8 name the general-purpose register. */
+interface MovRegisterQualification {
   /** Bits 11:8: the general-purpose register, in Intel encoding order (0 = RAX … 15 = R15). */
   readonly gpr: number;
 }
 
-/** Encodes a MOV CR exit qualification: cr | type << 4 | gpr << 8. */
-export function crAccessQualification(q: CrAccessQualification): bigint {
-  checkField('cr', q.cr, 15);
-  checkField('gpr', q.gpr, 15);
-  return BigInt(q.cr | ((q.type === 'from' ? 1 : 0) << 4) | (q.gpr << 8));
+/** The fields of a control-register-access exit qualification (reason 28; hvf-facts.md §1.6, Intel SDM Table 28-3). */
+export interface CrAccessQualification extends MovRegisterQualification {
+  /** Bits 3:0: the control register (0, 3, 4 or 8). */
+  readonly cr: number;
+  /** Bits 5:4: 0 MOV to CR, 1 MOV from CR (2 CLTS and 3 LMSW are not generated). */
+  readonly type: 'to' | 'from';
 }
 
 /** The fields of a debug-register-access exit qualification (reason 29; Intel SDM Table 28-4). */
-export interface DrAccessQualification {
+export interface DrAccessQualification extends MovRegisterQualification {
   /** Bits 2:0: the debug register. */
   readonly dr: number;
   /** Bit 4: 0 MOV to DR, 1 MOV from DR. */
   readonly direction: 'to' | 'from';
-  /** Bits 11:8: the general-purpose register. */
-  readonly gpr: number;
+}
+
+/** The layout both share (Tables 28-3 and 28-4): register | from << 4 | gpr << 8. */
+function movRegisterQualification(field: string, register: number, max: number, from: boolean, gpr: number) {
+  checkField(field, register, max);
+  checkField('gpr', gpr, 15);
+  return BigInt(register | ((from ? 1 : 0) << 4) | (gpr << 8));
+}
+
+/** Encodes a MOV CR exit qualification: cr | type << 4 | gpr << 8. */
+export function crAccessQualification(q: CrAccessQualification): bigint {
+  return movRegisterQualification('cr', q.cr, 15, q.type === 'from', q.gpr);
 }
 
 /** Encodes a MOV DR exit qualification: dr | direction << 4 | gpr << 8. */
 export function drAccessQualification(q: DrAccessQualification): bigint {
-  checkField('dr', q.dr, 7);
-  checkField('gpr', q.gpr, 15);
-  return BigInt(q.dr | ((q.direction === 'from' ? 1 : 0) << 4) | (q.gpr << 8));
+  return movRegisterQualification('dr', q.dr, 7, q.direction === 'from', q.gpr);
 }
 
 /**

@@ -418,6 +418,29 @@ export function x86EventOutcome(first: X86Event, excBitmap: number, real: boolea
   }
 }
 
+/**
+ * The event of an instruction that always raises one (SDM Vol. 2): UD2 #UD, INT3 #BP and INT n as
+ * software events that carry their length, INT1 #DB as a privileged software exception, and DIV by
+ * ECX = 0 #DE before anything is written.
+ */
+function trapEvent(
+  a: Extract<X86Action, { op: 'ud2' | 'int3' | 'int1' | 'int' | 'div0' }>,
+  length: number,
+): X86Event {
+  switch (a.op) {
+    case 'ud2':
+      return { vector: 6, type: 'hardware-exception' };
+    case 'int3':
+      return { vector: 3, type: 'software-exception', length };
+    case 'int1':
+      return { vector: 1, type: 'privileged-software-exception', length };
+    case 'int':
+      return { vector: a.vector, type: 'software-interrupt', length };
+    case 'div0':
+      return { vector: 0, type: 'hardware-exception' };
+  }
+}
+
 class Unspecified {
   constructor(readonly reason: string) {}
 }
@@ -591,7 +614,11 @@ export function predictX86(input: X86PredictInput): X86Prediction {
     };
   };
 
-  /** Pushes the exit (or triple fault) of an event raised by action `i`'s main instruction at `rip`. */
+  let stopped: string | undefined;
+  /**
+   * Pushes the exit of an event raised by action `i`'s main instruction at `rip`; after a triple fault
+   * (its exit pushed, the run stopped) returns false.
+   */
   const eventExit = (
     i: number,
     e: X86Event,
@@ -611,6 +638,7 @@ export function predictX86(input: X86PredictInput): X86Prediction {
         regs: tracked(...X86_GPRS),
         vmmRegs: {},
       });
+      stopped = 'triple fault: the vCPU is in shutdown';
       return false;
     }
     const ev = o.event;
@@ -644,7 +672,6 @@ export function predictX86(input: X86PredictInput): X86Prediction {
   };
 
   let unspecified: { actionIndex: number; reason: string } | undefined;
-  let stopped: string | undefined;
   let i = 0;
   try {
     loop: for (;;) {
@@ -701,19 +728,25 @@ export function predictX86(input: X86PredictInput): X86Prediction {
         break;
       }
       const a = actions[i]!;
-      /** An instruction exit with no qualification (VMCALL, CPUID, RDMSR, WRMSR, HLT). */
-      const simpleExit = (
+      /**
+       * The exit of the main instruction itself (VMCALL, CPUID, RDMSR, WRMSR and HLT have no
+       * qualification; I/O and MOV CR/DR have theirs): the VMM resumes after the instruction.
+       */
+      const instructionExit = (
         kind: X86ExitKind,
         reason: number,
         regsAt: Partial<Record<X86RegName, number>>,
         vmmRegs: Partial<Record<X86RegName, number>> = {},
+        qualification = 0n,
+        linear: { gla?: bigint } = {},
       ): void => {
         exits.push({
           kind,
           actionIndex: i,
           reason,
-          qualification: 0n,
+          qualification,
           qualificationMask: IO_MASK,
+          ...linear,
           instrLen: main.length,
           rip,
           regs: regsAt,
@@ -721,8 +754,9 @@ export function predictX86(input: X86PredictInput): X86Prediction {
           vmmRip: next,
         });
       };
-      const raise = (e: X86Event, qualification = 0n): boolean =>
-        eventExit(i, e, qualification, rip, { vmmAdvance: main.length, vmmRip: next }, tracked('eax'));
+      /** Raises an event at the main instruction, which the VMM skips; false after a triple fault. */
+      const raise = (e: X86Event, qualification = 0n, regsAt = tracked('eax')): boolean =>
+        eventExit(i, e, qualification, rip, { vmmAdvance: main.length, vmmRip: next }, regsAt);
       switch (a.op) {
         case 'mov':
           regs[a.reg] = a.value >>> 0;
@@ -730,10 +764,10 @@ export function predictX86(input: X86PredictInput): X86Prediction {
         case 'hlt':
           if (!control(CPU_BASED.CPU_BASED_HLT))
             throw new Unspecified('hlt without HLT exiting waits for an interrupt (not modelled)');
-          simpleExit('x86.hlt', VMX_REASON.VMX_REASON_HLT, tracked('eax'));
+          instructionExit('x86.hlt', VMX_REASON.VMX_REASON_HLT, tracked('eax'));
           break;
         case 'vmcall':
-          simpleExit('x86.vmcall', VMX_REASON.VMX_REASON_VMCALL, tracked('eax'));
+          instructionExit('x86.vmcall', VMX_REASON.VMX_REASON_VMCALL, tracked('eax'));
           break;
         case 'cpuid': {
           const at = tracked('eax', 'ecx');
@@ -745,7 +779,7 @@ export function predictX86(input: X86PredictInput): X86Prediction {
           regs.ebx = out.ebx;
           regs.ecx = out.ecx;
           regs.edx = out.edx;
-          simpleExit('x86.cpuid', VMX_REASON.VMX_REASON_CPUID, at, tracked('eax', 'ebx', 'ecx', 'edx'));
+          instructionExit('x86.cpuid', VMX_REASON.VMX_REASON_CPUID, at, tracked('eax', 'ebx', 'ecx', 'edx'));
           break;
         }
         case 'rdmsr': {
@@ -754,11 +788,11 @@ export function predictX86(input: X86PredictInput): X86Prediction {
             answer({ kind: 'rdmsr', msr: a.msr >>> 0, half, exitIndex: exits.length }) >>> 0;
           regs.eax = q('low');
           regs.edx = q('high');
-          simpleExit('x86.rdmsr', VMX_REASON.VMX_REASON_RDMSR, at, tracked('eax', 'edx'));
+          instructionExit('x86.rdmsr', VMX_REASON.VMX_REASON_RDMSR, at, tracked('eax', 'edx'));
           break;
         }
         case 'wrmsr':
-          simpleExit('x86.wrmsr', VMX_REASON.VMX_REASON_WRMSR, tracked('eax', 'ecx', 'edx'));
+          instructionExit('x86.wrmsr', VMX_REASON.VMX_REASON_WRMSR, tracked('eax', 'ecx', 'edx'));
           break;
         case 'in':
         case 'out': {
@@ -773,25 +807,21 @@ export function predictX86(input: X86PredictInput): X86Prediction {
             regs.eax = mergeLow(regs.eax, v, a.size);
             vmmRegs.RAX = regs.eax;
           }
-          exits.push({
-            kind: `x86.io.${a.op}.${a.form}`,
-            actionIndex: i,
-            reason: VMX_REASON.VMX_REASON_IO,
-            qualification: ioQualification({
-              size: a.size,
-              in: isIn,
-              string: false,
-              rep: false,
-              imm: a.form === 'imm8',
-              port: a.port,
-            }),
-            qualificationMask: IO_MASK,
-            instrLen: main.length,
-            rip,
-            regs: atExit,
+          const q = {
+            size: a.size,
+            in: isIn,
+            string: false,
+            rep: false,
+            imm: a.form === 'imm8',
+            port: a.port,
+          };
+          instructionExit(
+            `x86.io.${a.op}.${a.form}`,
+            VMX_REASON.VMX_REASON_IO,
+            atExit,
             vmmRegs,
-            vmmRip: next,
-          });
+            ioQualification(q),
+          );
           break;
         }
         case 'outs':
@@ -810,26 +840,22 @@ export function predictX86(input: X86PredictInput): X86Prediction {
             regs.ecx = real ? (regs.ecx & 0xffff_0000) >>> 0 : 0;
             vmmRegs.RCX = regs.ecx;
           }
-          exits.push({
-            kind: `x86.io.${a.op}${a.rep !== undefined ? '.rep' : ''}`,
-            actionIndex: i,
-            reason: VMX_REASON.VMX_REASON_IO,
-            qualification: ioQualification({
-              size: a.size,
-              in: !outs,
-              string: true,
-              rep: a.rep !== undefined,
-              imm: false,
-              port: a.port,
-            }),
-            qualificationMask: IO_MASK,
-            gla: a.addr,
-            instrLen: main.length,
-            rip,
-            regs: atExit,
+          const q = {
+            size: a.size,
+            in: !outs,
+            string: true,
+            rep: a.rep !== undefined,
+            imm: false,
+            port: a.port,
+          };
+          instructionExit(
+            `x86.io.${a.op}${a.rep !== undefined ? '.rep' : ''}`,
+            VMX_REASON.VMX_REASON_IO,
+            atExit,
             vmmRegs,
-            vmmRip: next,
-          });
+            ioQualification(q),
+            { gla: a.addr },
+          );
           break;
         }
         case 'load':
@@ -840,19 +866,7 @@ export function predictX86(input: X86PredictInput): X86Prediction {
           const f = dataAccess(a.addr, a.size, access);
           if (!Array.isArray(f)) {
             if (f.kind === 'exception') {
-              if (
-                !eventExit(
-                  i,
-                  f.event,
-                  f.qualification,
-                  rip,
-                  { vmmAdvance: main.length, vmmRip: next },
-                  atExit,
-                )
-              ) {
-                stopped = 'triple fault: the vCPU is in shutdown';
-                break loop;
-              }
+              if (!raise(f.event, f.qualification, atExit)) break loop;
               break;
             }
             const vmmRegs: Partial<Record<X86RegName, number>> = {};
@@ -910,18 +924,7 @@ export function predictX86(input: X86PredictInput): X86Prediction {
               throw new Unspecified('CR8 without CR8-load exiting reaches the APIC TPR (not modelled)');
           }
           if (exits_) {
-            exits.push({
-              kind: `x86.cr.write.cr${a.cr}`,
-              actionIndex: i,
-              reason: VMX_REASON.VMX_REASON_MOV_CR,
-              qualification: qual,
-              qualificationMask: IO_MASK,
-              instrLen: main.length,
-              rip,
-              regs: tracked(a.reg),
-              vmmRegs: {},
-              vmmRip: next,
-            });
+            instructionExit(`x86.cr.write.cr${a.cr}`, VMX_REASON.VMX_REASON_MOV_CR, tracked(a.reg), {}, qual);
           }
           break;
         }
@@ -943,18 +946,13 @@ export function predictX86(input: X86PredictInput): X86Prediction {
           }
           const v = answer({ kind: 'mov-from', register: `cr${a.cr}`, exitIndex: exits.length }) >>> 0;
           regs[a.reg] = v;
-          exits.push({
-            kind: `x86.cr.read.cr${a.cr}`,
-            actionIndex: i,
-            reason: VMX_REASON.VMX_REASON_MOV_CR,
-            qualification: crAccessQualification({ cr: a.cr, type: 'from', gpr: X86_GPRS.indexOf(a.reg) }),
-            qualificationMask: IO_MASK,
-            instrLen: main.length,
-            rip,
-            regs: {},
-            vmmRegs: { [REG_NAME[a.reg]]: v },
-            vmmRip: next,
-          });
+          instructionExit(
+            `x86.cr.read.cr${a.cr}`,
+            VMX_REASON.VMX_REASON_MOV_CR,
+            {},
+            { [REG_NAME[a.reg]]: v },
+            crAccessQualification({ cr: a.cr, type: 'from', gpr: X86_GPRS.indexOf(a.reg) }),
+          );
           break;
         }
         case 'mov-to-dr':
@@ -971,54 +969,21 @@ export function predictX86(input: X86PredictInput): X86Prediction {
             regs[a.reg] = v;
             vmmRegs[REG_NAME[a.reg]] = v;
           }
-          exits.push({
-            kind: to ? 'x86.dr.write' : 'x86.dr.read',
-            actionIndex: i,
-            reason: VMX_REASON.VMX_REASON_MOV_DR,
-            qualification: drAccessQualification({
-              dr: a.dr,
-              direction: to ? 'to' : 'from',
-              gpr: X86_GPRS.indexOf(a.reg),
-            }),
-            qualificationMask: IO_MASK,
-            instrLen: main.length,
-            rip,
-            regs: to ? tracked(a.reg) : {},
+          instructionExit(
+            to ? 'x86.dr.write' : 'x86.dr.read',
+            VMX_REASON.VMX_REASON_MOV_DR,
+            to ? tracked(a.reg) : {},
             vmmRegs,
-            vmmRip: next,
-          });
+            drAccessQualification({ dr: a.dr, direction: to ? 'to' : 'from', gpr: X86_GPRS.indexOf(a.reg) }),
+          );
           break;
         }
         case 'ud2':
-          if (!raise({ vector: 6, type: 'hardware-exception' })) {
-            stopped = 'triple fault: the vCPU is in shutdown';
-            break loop;
-          }
-          break;
         case 'int3':
-          if (!raise({ vector: 3, type: 'software-exception', length: main.length })) {
-            stopped = 'triple fault: the vCPU is in shutdown';
-            break loop;
-          }
-          break;
         case 'int1':
-          if (!raise({ vector: 1, type: 'privileged-software-exception', length: main.length })) {
-            stopped = 'triple fault: the vCPU is in shutdown';
-            break loop;
-          }
-          break;
         case 'int':
-          if (!raise({ vector: a.vector, type: 'software-interrupt', length: main.length })) {
-            stopped = 'triple fault: the vCPU is in shutdown';
-            break loop;
-          }
-          break;
         case 'div0':
-          // EDX:EAX / ECX with ECX = 0: #DE before anything is written (SDM Vol. 2, DIV).
-          if (!raise({ vector: 0, type: 'hardware-exception' })) {
-            stopped = 'triple fault: the vCPU is in shutdown';
-            break loop;
-          }
+          if (!raise(trapEvent(a, main.length))) break loop;
           break;
         case 'load-ds': {
           const sel = a.selector & 0xffff;
@@ -1029,10 +994,7 @@ export function predictX86(input: X86PredictInput): X86Prediction {
           // A null selector loads a null DS; anything else is beyond the canonical GDT limit 0 (or in
           // the unusable LDT): #GP with the selector (RPL cleared) as error code (SDM Vol. 2, MOV).
           if ((sel & 0xfffc) === 0) throw new Unspecified('a null DS load (not modelled)');
-          if (!raise({ vector: GP, type: 'hardware-exception', errorCode: sel & 0xfffc })) {
-            stopped = 'triple fault: the vCPU is in shutdown';
-            break loop;
-          }
+          if (!raise({ vector: GP, type: 'hardware-exception', errorCode: sel & 0xfffc })) break loop;
           break;
         }
         case 'jump': {
@@ -1059,10 +1021,7 @@ export function predictX86(input: X86PredictInput): X86Prediction {
           // The VMM cannot run what is not there; it resumes the program at the next action.
           const at = tracked('eax', ...(long ? (['ebx'] as const) : []));
           if (f.kind === 'ept') exits.push(eptExit(i, f, ripOf(t), { vmmRip: next, regs: at }));
-          else if (!eventExit(i, f.event, f.qualification, ripOf(t), { vmmRip: next }, at)) {
-            stopped = 'triple fault: the vCPU is in shutdown';
-            break loop;
-          }
+          else if (!eventExit(i, f.event, f.qualification, ripOf(t), { vmmRip: next }, at)) break loop;
           break;
         }
       }

@@ -21,6 +21,7 @@ import {
   completeMmioLoad,
 } from '../../../src/guest/arm64/vmm.js';
 import { HV_EXIT_REASON, HV_REG, HV_SYS_REG } from '../../../src/vocabulary/arm64.js';
+import { onCpu } from '../../trace/steps.js';
 
 const CODE = 0x10000n;
 const PAGE = 0x4000n;
@@ -266,42 +267,27 @@ test('trace steps: code, setup, run with the predicted exit record, VMM response
     call: 'host_write',
     args: { mem: 'm1', offset: 0, bytes: '000080d28000a0f2814682d2010000b9e2ff1fd4' },
   });
+  // Every step after the code is thread 1's, on the vCPU the trace bound as `$cpu`, and succeeds.
+  const succeeds = (expect: Record<string, unknown>) => ({ expect: { ret: 'HV_SUCCESS', ...expect } });
   const runs = steps.filter((s) => s.call === 'hv_vcpu_run');
   assert.equal(runs.length, 2);
-  assert.deepEqual(runs[0], {
-    thread: 1,
-    call: 'hv_vcpu_run',
-    args: { vcpu: '$cpu' },
-    expect: {
-      ret: 'HV_SUCCESS',
-      exit: {
-        reason: 'HV_EXIT_REASON_EXCEPTION',
-        syndrome: { value: '0x93810047', mask: '0xffffffff' },
-        virtual_address: '0x40000',
-        physical_address: '0x40000',
-      },
-      kind: 'arm64.dabt.write.unmapped',
-    },
-  });
+  const exit = {
+    reason: 'HV_EXIT_REASON_EXCEPTION',
+    syndrome: { value: '0x93810047', mask: '0xffffffff' },
+    virtual_address: '0x40000',
+    physical_address: '0x40000',
+  };
+  assert.deepEqual(runs[0], onCpu('hv_vcpu_run', {}, succeeds({ exit, kind: 'arm64.dabt.write.unmapped' })));
   const i = steps.indexOf(runs[0]!);
-  assert.deepEqual(steps[i + 1], {
-    thread: 1,
-    call: 'hv_vcpu_get_reg',
-    args: { vcpu: '$cpu', reg: 'HV_REG_PC' },
-    expect: { ret: 'HV_SUCCESS', value: '0x1000c' },
-  });
-  assert.deepEqual(steps[i + 2], {
-    thread: 1,
-    call: 'hv_vcpu_get_reg',
-    args: { vcpu: '$cpu', reg: 'HV_REG_X1' },
-    expect: { ret: 'HV_SUCCESS', value: { value: '0x1234', mask: '0xffffffff' } },
-  });
-  assert.deepEqual(steps[i + 3], {
-    thread: 1,
-    call: 'hv_vcpu_set_reg',
-    args: { vcpu: '$cpu', reg: 'HV_REG_PC', value: '0x10010' },
-    expect: { ret: 'HV_SUCCESS' },
-  });
+  assert.deepEqual(steps.slice(i + 1, i + 4), [
+    onCpu('hv_vcpu_get_reg', { reg: 'HV_REG_PC' }, succeeds({ value: '0x1000c' })),
+    onCpu(
+      'hv_vcpu_get_reg',
+      { reg: 'HV_REG_X1' },
+      succeeds({ value: { value: '0x1234', mask: '0xffffffff' } }),
+    ),
+    onCpu('hv_vcpu_set_reg', { reg: 'HV_REG_PC', value: '0x10010' }, succeeds({})),
+  ]);
   const masked = arm64ScenarioTraceSteps(
     { layout: LAYOUT, actions: [{ op: 'ldr', size: 4, ipa: 0x40000n, base: 0, rt: 1 }] },
     { memName: (m) => `m${m.id}`, masked: true },

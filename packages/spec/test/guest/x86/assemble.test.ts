@@ -21,34 +21,23 @@ test('mov r32, imm32 is B8+r id', () => {
   assert.equal(one({ op: 'mov', reg: 'edi', value: 0xffffffff }), 'bfffffffff');
 });
 
-test('loads and stores: moffs (A0-A3) and [ebx] (8A/8B/88/89 ModRM 03), 0x66 for 16-bit', () => {
-  assert.equal(one({ op: 'load', size: 1, addr: 0x2000n, via: 'moffs' }), 'a000200000');
-  assert.equal(one({ op: 'load', size: 2, addr: 0x2000n, via: 'moffs' }), '66a100200000');
+test('loads, stores and port I/O of each size: moffs (A0-A3), [ebx] (8A/8B/88/89 ModRM 03), E4-E7 imm8, EC-EF DX (after mov edx, port); 0x66 for 16-bit', () => {
+  // One row per instruction form: its operands, then its bytes at sizes 1, 2 and 4.
+  const forms: Array<[X86Action['op'], Record<string, unknown>, [string, string, string]]> = [
+    ['load', { addr: 0x2000n, via: 'moffs' }, ['a000200000', '66a100200000', 'a100200000']],
+    ['store', { addr: 0x2000n, via: 'moffs' }, ['a200200000', '66a300200000', 'a300200000']],
+    ['load', { addr: 0x3000n, via: 'ebx' }, ['bb003000008a03', 'bb00300000668b03', 'bb003000008b03']],
+    ['store', { addr: 0x3000n, via: 'ebx' }, ['bb003000008803', 'bb00300000668903', 'bb003000008903']],
+    ['out', { port: 0x80, form: 'imm8' }, ['e680', '66e780', 'e780']],
+    ['in', { port: 0x60, form: 'imm8' }, ['e460', '66e560', 'e560']],
+    ['out', { port: 0x3f8, form: 'dx' }, ['baf8030000ee', 'baf803000066ef', 'baf8030000ef']],
+    ['in', { port: 0xcfc, form: 'dx' }, ['bafc0c0000ec', 'bafc0c000066ed', 'bafc0c0000ed']],
+  ];
+  for (const [op, operands, bytes] of forms) {
+    const sized = ([1, 2, 4] as const).map((size) => one({ op, size, ...operands } as X86Action));
+    assert.deepEqual(sized, bytes, `${op} ${Object.values(operands).join(' ')}`);
+  }
   assert.equal(one({ op: 'load', size: 4, addr: 0xdeadbeefn, via: 'moffs' }), 'a1efbeadde');
-  assert.equal(one({ op: 'store', size: 1, addr: 0x2000n, via: 'moffs' }), 'a200200000');
-  assert.equal(one({ op: 'store', size: 2, addr: 0x2000n, via: 'moffs' }), '66a300200000');
-  assert.equal(one({ op: 'store', size: 4, addr: 0x2000n, via: 'moffs' }), 'a300200000');
-  assert.equal(one({ op: 'load', size: 1, addr: 0x3000n, via: 'ebx' }), 'bb003000008a03');
-  assert.equal(one({ op: 'load', size: 2, addr: 0x3000n, via: 'ebx' }), 'bb00300000668b03');
-  assert.equal(one({ op: 'load', size: 4, addr: 0x3000n, via: 'ebx' }), 'bb003000008b03');
-  assert.equal(one({ op: 'store', size: 1, addr: 0x3000n, via: 'ebx' }), 'bb003000008803');
-  assert.equal(one({ op: 'store', size: 2, addr: 0x3000n, via: 'ebx' }), 'bb00300000668903');
-  assert.equal(one({ op: 'store', size: 4, addr: 0x3000n, via: 'ebx' }), 'bb003000008903');
-});
-
-test('in/out: E4-E7 imm8, EC-EF DX (after mov edx, port), 0x66 for 16-bit', () => {
-  assert.equal(one({ op: 'out', size: 1, port: 0x80, form: 'imm8' }), 'e680');
-  assert.equal(one({ op: 'out', size: 2, port: 0x80, form: 'imm8' }), '66e780');
-  assert.equal(one({ op: 'out', size: 4, port: 0x80, form: 'imm8' }), 'e780');
-  assert.equal(one({ op: 'in', size: 1, port: 0x60, form: 'imm8' }), 'e460');
-  assert.equal(one({ op: 'in', size: 2, port: 0x60, form: 'imm8' }), '66e560');
-  assert.equal(one({ op: 'in', size: 4, port: 0x60, form: 'imm8' }), 'e560');
-  assert.equal(one({ op: 'out', size: 1, port: 0x3f8, form: 'dx' }), 'baf8030000ee');
-  assert.equal(one({ op: 'out', size: 2, port: 0x3f8, form: 'dx' }), 'baf803000066ef');
-  assert.equal(one({ op: 'out', size: 4, port: 0x3f8, form: 'dx' }), 'baf8030000ef');
-  assert.equal(one({ op: 'in', size: 1, port: 0xcfc, form: 'dx' }), 'bafc0c0000ec');
-  assert.equal(one({ op: 'in', size: 2, port: 0xcfc, form: 'dx' }), 'bafc0c000066ed');
-  assert.equal(one({ op: 'in', size: 4, port: 0xcfc, form: 'dx' }), 'bafc0c0000ed');
 });
 
 test('hlt, jmp rel32 and the end marker', () => {
