@@ -97,4 +97,11 @@ inline int run_tests(int argc, char **argv) {
     }                                                                                                \
   } while (0)
 
+// Calls `helper_call`, a helper that makes checks, with this line named in each of its failures.
+#define CHECKED_FOR_CALLER(helper_call)          \
+  do {                                           \
+    check::Caller caller_(__FILE__, __LINE__);   \
+    helper_call;                                 \
+  } while (0)
+
 #endif  // HVSPEC_PROVIDER_TEST_CHECK_H

@@ -179,12 +179,7 @@ void check_translation(const Translation &t, const Want &w) {
   if (w.no_guard_) CHECK(!t.guard_store);
 }
 
-// check_translation, naming the caller's line in each failure.
-#define CHECK_TRANSLATION(t, want)                \
-  do {                                            \
-    check::Caller caller_(__FILE__, __LINE__);    \
-    check_translation((t), (want));               \
-  } while (0)
+#define CHECK_TRANSLATION(t, want) CHECKED_FOR_CALLER(check_translation((t), (want)))
 
 // A form of IN or OUT (port 0x80 for OUT, 0x20 for IN) in a code mode, and the access size it has there.
 struct IoForm {
