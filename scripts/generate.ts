@@ -1,8 +1,8 @@
 /**
  * Writes every file the packages derive from the spec's registry (ARCHITECTURE.md, "Derived from the
  * registry"): the backend method interfaces and argument checks (`packages/spec/src/generated/`), the C
- * headers (`packages/native/include/Hypervisor/`), the addon's argument table
- * (`packages/native/addon/generated/`) and the native wrapper's methods (`packages/native/src/generated/`).
+ * headers (`packages/native/include/Hypervisor/`), the addon's argument table and the provider's VMCS
+ * field list (`packages/native/addon/generated/`) and the native wrapper's methods (`packages/native/src/generated/`).
  * The packages' build scripts run it first (the native addon's install script too), so the files are
  * never committed and never stale.
  *
@@ -13,7 +13,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { capiSources } from '../packages/capi/scripts/codegen.ts';
-import { addonCallsSource, wrapperSource } from '../packages/native/scripts/codegen.ts';
+import { addonCallsSource, vmcsFieldsSource, wrapperSource } from '../packages/native/scripts/codegen.ts';
 import { cHeaders } from '../packages/spec/src/codegen/c-headers.ts';
 import { argChecksSource, backendMethodsSource } from '../packages/spec/src/codegen/typescript.ts';
 
@@ -34,6 +34,7 @@ export const GENERATED: Record<string, Record<string, () => string>> = {
     ),
     'packages/native/addon/generated/calls_x86_64.inc': () => addonCallsSource('x86_64'),
     'packages/native/addon/generated/calls_arm64.inc': () => addonCallsSource('arm64'),
+    'packages/native/addon/generated/vmcs_fields.inc': vmcsFieldsSource,
     'packages/native/src/generated/calls.ts': wrapperSource,
   },
   capi: Object.fromEntries(

@@ -15,7 +15,9 @@ LIB := $(OUT)/lib
 NATIVE := ../native
 # The provider's source list is the native package's (its build uses the same script).
 PROVIDER := $(addprefix $(NATIVE)/,$(shell $(NODE) $(NATIVE)/scripts/provider-sources.cjs))
-PROVIDER_HDRS := $(wildcard $(NATIVE)/provider/*.h) $(wildcard $(NATIVE)/include/hvspec/*.h)
+# vmcs_fields.inc: the spec's VMCS field list, generated with the native package's headers.
+PROVIDER_HDRS := $(wildcard $(NATIVE)/provider/*.h) $(wildcard $(NATIVE)/include/hvspec/*.h) \
+  $(wildcard $(NATIVE)/addon/generated/vmcs_fields.inc)
 API_HDRS := $(wildcard $(NATIVE)/include/Hypervisor/*.h)
 NODE_INCLUDE := $(or $(npm_config_nodedir),$(shell $(NODE) -p "require('path').resolve(process.execPath, '../..')"))/include/node
 SERVER := $(abspath $(OUT)/server/main.js)

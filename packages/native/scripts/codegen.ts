@@ -9,6 +9,8 @@
  *   the out-values (`Store`); a default JS entry point per function; and the export table. The few calls
  *   whose entry point needs more (vCPU and VM lifecycle, runs) are written by hand in
  *   `hv_<flavour>_calls.cc` on top of the same records.
+ * - `addon/generated/vmcs_fields.inc` (C++): every VMCS field encoding the spec knows, by Apple's name,
+ *   for the KVM provider's known-field set (provider/vmcs.cc).
  * - `src/generated/calls.ts` (TypeScript): the addon's method types and an abstract backend class with
  *   one method per function (argument checks from the spec, conversion, the addon call, the result).
  *
@@ -25,6 +27,7 @@ import {
   OBJECT_KIND_NUMBER,
 } from '../../spec/src/codegen/c-headers.ts';
 import { docBlock, generatedBanner } from '../../spec/src/codegen/typescript.ts';
+import { isKnownVmcsField, VMCS } from '../../spec/src/vocabulary/x86.ts';
 
 /**
  * Calls whose JS entry point is written by hand (hv_<flavour>_calls.cc) on top of the generated call
@@ -647,4 +650,18 @@ export function wrapperSource(): string {
   out += "import type { NativeAddon } from '../addon.js';\nimport { NativeBase } from '../base.js';\n";
   if (body.includes('MASK64')) out += '\nconst MASK64 = (1n << 64n) - 1n;\n';
   return out + body;
+}
+
+/** `addon/generated/vmcs_fields.inc`: the spec's VMCS fields (not the VMCS_MAX bound), one name a line. */
+export function vmcsFieldsSource(): string {
+  const names = Object.entries(VMCS)
+    .filter(([, field]) => isKnownVmcsField(field))
+    .map(([name]) => `    ${name},`);
+  return [
+    "// GENERATED FILE — do not edit. Every VMCS field encoding of the spec's vocabulary (spec/src/vocabulary/x86.ts).",
+    '// Written by the build from the spec (packages/native/scripts/codegen.ts; scripts/generate.ts).',
+    '// Included by the KVM provider (provider/vmcs.cc) inside an array initializer, after hv_arch_vmx.h.',
+    ...names,
+    '',
+  ].join('\n');
 }

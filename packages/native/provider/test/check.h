@@ -14,6 +14,29 @@ inline int g_failures = 0;
 inline int g_checks = 0;
 inline const char *g_test = "";
 
+// Where a helper that makes many checks was called (and the case it checks): set by a Caller for the
+// helper's duration, so that a failure inside it names the line of the test, not only the helper's.
+struct Site {
+  const char *file;
+  int line;
+  const char *what;
+};
+inline Site g_caller{nullptr, 0, nullptr};
+
+struct Caller {
+  Site saved;
+  Caller(const char *file, int line, const char *what = nullptr) : saved(g_caller) { g_caller = {file, line, what}; }
+  ~Caller() { g_caller = saved; }
+  Caller(const Caller &) = delete;
+  Caller &operator=(const Caller &) = delete;
+};
+
+inline void print_caller() {
+  if (!g_caller.file) return;
+  fprintf(stderr, "  (checked for %s:%d%s%s)\n", g_caller.file, g_caller.line, g_caller.what ? ": " : "",
+          g_caller.what ? g_caller.what : "");
+}
+
 struct Test {
   const char *name;
   void (*fn)();
@@ -60,6 +83,7 @@ inline int run_tests(int argc, char **argv) {
       ++check::g_failures;                                                                           \
       fprintf(stderr, "FAIL [%s] %s:%d: %s = 0x%llx, expected %s = 0x%llx\n", check::g_test,         \
               __FILE__, __LINE__, #actual, a_, #expected, e_);                                       \
+      check::print_caller();                                                                         \
     }                                                                                                \
   } while (0)
 
@@ -69,7 +93,15 @@ inline int run_tests(int argc, char **argv) {
     if (!(cond)) {                                                                                   \
       ++check::g_failures;                                                                           \
       fprintf(stderr, "FAIL [%s] %s:%d: %s\n", check::g_test, __FILE__, __LINE__, #cond);            \
+      check::print_caller();                                                                         \
     }                                                                                                \
+  } while (0)
+
+// Calls `helper_call`, a helper that makes checks, with this line named in each of its failures.
+#define CHECKED_FOR_CALLER(helper_call)          \
+  do {                                           \
+    check::Caller caller_(__FILE__, __LINE__);   \
+    helper_call;                                 \
   } while (0)
 
 #endif  // HVSPEC_PROVIDER_TEST_CHECK_H

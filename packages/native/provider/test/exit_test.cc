@@ -8,6 +8,7 @@
 #include <errno.h>
 
 #include <initializer_list>
+#include <optional>
 #include <vector>
 
 #include "check.h"
@@ -81,13 +82,10 @@ void fetch(KvmExit &e, const Image &img) {
   e.code = CodeBytes{lo, img.bytes.data() + (lo - img.base), static_cast<size_t>(hi - lo)};
 }
 
-KvmExit io_exit(const kvm_sregs &s, uint64_t entry, uint64_t rip, bool in, uint8_t size, uint16_t port) {
+// An exit of kind `reason` at `rip`, in a guest that entered at `entry`.
+KvmExit exit_at(uint32_t reason, const kvm_sregs &s, uint64_t entry, uint64_t rip) {
   KvmExit e;
-  e.reason = KVM_EXIT_IO;
-  e.io.in = in;
-  e.io.size = size;
-  e.io.port = port;
-  e.io.count = 1;
+  e.reason = reason;
   e.sregs = s;
   e.regs.rip = rip;
   e.regs.rflags = 2;
@@ -95,16 +93,15 @@ KvmExit io_exit(const kvm_sregs &s, uint64_t entry, uint64_t rip, bool in, uint8
   return e;
 }
 
+KvmExit io_exit(const kvm_sregs &s, uint64_t entry, uint64_t rip, bool in, uint8_t size, uint16_t port) {
+  KvmExit e = exit_at(KVM_EXIT_IO, s, entry, rip);
+  e.io = {in, size, port, 1};
+  return e;
+}
+
 KvmExit mmio_exit(const kvm_sregs &s, uint64_t entry, uint64_t rip, bool is_write, uint64_t gpa, uint32_t len) {
-  KvmExit e;
-  e.reason = KVM_EXIT_MMIO;
-  e.mmio.gpa = gpa;
-  e.mmio.len = len;
-  e.mmio.is_write = is_write;
-  e.sregs = s;
-  e.regs.rip = rip;
-  e.regs.rflags = 2;
-  e.entry_rip = entry;
+  KvmExit e = exit_at(KVM_EXIT_MMIO, s, entry, rip);
+  e.mmio = {gpa, len, is_write};
   return e;
 }
 
@@ -126,23 +123,94 @@ uint64_t io_qual(uint8_t size, bool in, uint16_t port, bool string, bool rep, bo
          (static_cast<uint64_t>(port) << 16);
 }
 
+// What a translation must say: each field given is checked, the others are not.
+struct Want {
+  std::optional<Next> next_;
+  std::optional<uint64_t> reason_, qual_, gpa_, gla_, rip_, len_, io_rip_, instr_info_, io_rsi_, io_rcx_;
+  std::optional<uint64_t> rax_, rcx_, rdx_, rsi_, rdi_;
+  std::optional<Pending> pending_;
+  std::optional<uint64_t> guard_linear_, guard_len_;  // given: a guarded store; absent: none
+  bool no_guard_ = false;
+
+  Want &next(Next v) { return next_ = v, *this; }
+  Want &reason(uint64_t v) { return reason_ = v, *this; }
+  Want &qual(uint64_t v) { return qual_ = v, *this; }
+  Want &gpa(uint64_t v) { return gpa_ = v, *this; }
+  Want &gla(uint64_t v) { return gla_ = v, *this; }
+  Want &rip(uint64_t v) { return rip_ = v, *this; }
+  Want &len(uint64_t v) { return len_ = v, *this; }
+  Want &io_rip(uint64_t v) { return io_rip_ = v, *this; }
+  Want &instr_info(uint64_t v) { return instr_info_ = v, *this; }
+  Want &io_rsi(uint64_t v) { return io_rsi_ = v, *this; }
+  Want &io_rcx(uint64_t v) { return io_rcx_ = v, *this; }
+  Want &rax(uint64_t v) { return rax_ = v, *this; }
+  Want &rcx(uint64_t v) { return rcx_ = v, *this; }
+  Want &rdx(uint64_t v) { return rdx_ = v, *this; }
+  Want &rsi(uint64_t v) { return rsi_ = v, *this; }
+  Want &rdi(uint64_t v) { return rdi_ = v, *this; }
+  Want &pending(Pending v) { return pending_ = v, *this; }
+  Want &guard(uint64_t linear, uint64_t len) { return guard_linear_ = linear, guard_len_ = len, *this; }
+  Want &unguarded() { return no_guard_ = true, *this; }
+};
+
+void check_translation(const Translation &t, const Want &w) {
+  if (w.next_) CHECK(t.next == *w.next_);
+  if (w.reason_) CHECK_EQ(t.exit.reason, *w.reason_);
+  if (w.qual_) CHECK_EQ(t.exit.qualification, *w.qual_);
+  if (w.gpa_) CHECK_EQ(t.exit.gpa, *w.gpa_);
+  if (w.gla_) CHECK_EQ(t.exit.gla, *w.gla_);
+  if (w.rip_) CHECK_EQ(t.regs.rip, *w.rip_);
+  if (w.len_) CHECK_EQ(t.exit.instr_len, *w.len_);
+  if (w.io_rip_) CHECK_EQ(t.exit.io_rip, *w.io_rip_);
+  if (w.instr_info_) CHECK_EQ(t.exit.instr_info, *w.instr_info_);
+  if (w.io_rsi_) CHECK_EQ(t.exit.io_rsi, *w.io_rsi_);
+  if (w.io_rcx_) CHECK_EQ(t.exit.io_rcx, *w.io_rcx_);
+  if (w.rax_) CHECK_EQ(t.regs.rax, *w.rax_);
+  if (w.rcx_) CHECK_EQ(t.regs.rcx, *w.rcx_);
+  if (w.rdx_) CHECK_EQ(t.regs.rdx, *w.rdx_);
+  if (w.rsi_) CHECK_EQ(t.regs.rsi, *w.rsi_);
+  if (w.rdi_) CHECK_EQ(t.regs.rdi, *w.rdi_);
+  if (w.pending_) CHECK(t.pending == *w.pending_);
+  if (w.guard_linear_) {
+    CHECK(t.guard_store);
+    CHECK_EQ(t.guard_linear, *w.guard_linear_);
+    CHECK_EQ(t.guard_len, *w.guard_len_);
+  }
+  if (w.no_guard_) CHECK(!t.guard_store);
+}
+
+#define CHECK_TRANSLATION(t, want) CHECKED_FOR_CALLER(check_translation((t), (want)))
+
+// A form of IN or OUT (port 0x80 for OUT, 0x20 for IN) in a code mode, and the access size it has there.
+struct IoForm {
+  kvm_sregs s;
+  std::vector<uint8_t> insn;
+  bool in;
+  uint8_t size;
+  bool imm;
+};
+
+const std::vector<IoForm> &io_forms() {
+  static const std::vector<IoForm> forms = {
+      {prot32(), {0xe6, 0x80}, false, 1, true},  {prot32(), {0x66, 0xe7, 0x80}, false, 2, true},
+      {prot32(), {0xe7, 0x80}, false, 4, true},  {prot32(), {0xee}, false, 1, false},
+      {prot32(), {0x66, 0xef}, false, 2, false}, {prot32(), {0xef}, false, 4, false},
+      {real16(), {0xe7, 0x80}, false, 2, true},  {real16(), {0x66, 0xe7, 0x80}, false, 4, true},
+      {real16(), {0xef}, false, 2, false},       {real16(), {0x66, 0xef}, false, 4, false},
+      {long64(), {0x66, 0xef}, false, 2, false}, {long64(), {0x48, 0xef}, false, 4, false},  // REX.W: still 4
+      {prot32(), {0xe4, 0x20}, true, 1, true},   {prot32(), {0x66, 0xe5, 0x20}, true, 2, true},
+      {prot32(), {0xe5, 0x20}, true, 4, true},   {prot32(), {0xec}, true, 1, false},
+      {prot32(), {0x66, 0xed}, true, 2, false},  {prot32(), {0xed}, true, 4, false},
+      {real16(), {0xed}, true, 2, false},        {real16(), {0x66, 0xe5, 0x20}, true, 4, true},
+      {long64(), {0xed}, true, 4, false},
+  };
+  return forms;
+}
+
 // An emulated OUT (this PVM: retired, RIP past it) of each form and size, in 32- and 16-bit code.
 TEST_CASE(out_retired) {
-  struct Case {
-    kvm_sregs s;
-    std::vector<uint8_t> insn;
-    uint8_t size;
-    bool imm;
-  };
-  const Case cases[] = {
-      {prot32(), {0xe6, 0x80}, 1, true},       {prot32(), {0x66, 0xe7, 0x80}, 2, true},
-      {prot32(), {0xe7, 0x80}, 4, true},       {prot32(), {0xee}, 1, false},
-      {prot32(), {0x66, 0xef}, 2, false},      {prot32(), {0xef}, 4, false},
-      {real16(), {0xe7, 0x80}, 2, true},       {real16(), {0x66, 0xe7, 0x80}, 4, true},
-      {real16(), {0xef}, 2, false},            {real16(), {0x66, 0xef}, 4, false},
-      {long64(), {0x66, 0xef}, 2, false},      {long64(), {0x48, 0xef}, 4, false},  // REX.W: still 4
-  };
-  for (const Case &c : cases) {
+  for (const IoForm &c : io_forms()) {
+    if (c.in) continue;
     // mov edx, 0x80 (mov dx in 16-bit code); the OUT; hlt
     Image img{0x1000, {}};
     if (code_mode(c.s) == 16) img.bytes = {0xba, 0x80, 0x00};
@@ -154,14 +222,10 @@ TEST_CASE(out_retired) {
     e.regs.rdx = 0x80;
     e.regs.rax = 0x12345678;
     fetch(e, img);
-    Translation t = translate_exit(e);
-    CHECK(t.next == Next::kReport);
-    CHECK_EQ(t.exit.reason, VMX_REASON_IO);
-    CHECK_EQ(t.exit.qualification, io_qual(c.size, false, 0x80, false, false, c.imm));
-    CHECK_EQ(t.regs.rip, at);
-    CHECK_EQ(t.exit.instr_len, c.insn.size());
-    CHECK_EQ(t.exit.io_rip, at);
-    CHECK(t.pending == Pending::kNone);
+    CHECK_TRANSLATION(translate_exit(e),
+                      Want().next(Next::kReport).reason(VMX_REASON_IO)
+                          .qual(io_qual(c.size, false, 0x80, false, false, c.imm)).rip(at).len(c.insn.size())
+                          .io_rip(at).pending(Pending::kNone));
   }
 }
 
@@ -173,11 +237,8 @@ TEST_CASE(out_fast_path) {
   fetch(e, img);
   Translation t = translate_exit(e);
   CHECK(t.next == Next::kFlush);
-  t = flush_and_retranslate(e, img, 0x1004);
-  CHECK(t.next == Next::kReport);
-  CHECK_EQ(t.regs.rip, 0x1002);
-  CHECK_EQ(t.exit.instr_len, 2);
-  CHECK_EQ(t.exit.qualification, 0x00100040);
+  CHECK_TRANSLATION(flush_and_retranslate(e, img, 0x1004),
+                    Want().next(Next::kReport).rip(0x1002).len(2).qual(0x00100040));
   // Two identical OUTs in a row (ee ee): the bytes at RIP are an OUT too, so the provider asks KVM
   // first; on this PVM nothing was pending and RIP stays, so the exit is the first OUT.
   Image twin{0x3000, {0xee, 0xee, 0xf4}};
@@ -185,11 +246,8 @@ TEST_CASE(out_fast_path) {
   d.regs.rdx = 0x80;
   fetch(d, twin);
   CHECK(translate_exit(d).next == Next::kFlush);
-  t = flush_and_retranslate(d, twin, 0x3001);
-  CHECK(t.next == Next::kReport);
-  CHECK_EQ(t.regs.rip, 0x3000);
-  CHECK_EQ(t.exit.instr_len, 1);
-  CHECK_EQ(t.exit.qualification, 0x800000);
+  CHECK_TRANSLATION(flush_and_retranslate(d, twin, 0x3001),
+                    Want().next(Next::kReport).rip(0x3000).len(1).qual(0x800000));
 }
 
 // A redundant prefix is invisible to the backward search; the straight line from the entry RIP
@@ -200,45 +258,26 @@ TEST_CASE(out_prefix_anchor) {
   KvmExit e = io_exit(prot32(), 0x2000, 0x2007, false, 1, 0x3e);
   e.regs.rdx = 0x3e;
   fetch(e, img);
-  Translation t = translate_exit(e);
-  CHECK_EQ(t.regs.rip, 0x2005);
-  CHECK_EQ(t.exit.instr_len, 2);
+  CHECK_TRANSLATION(translate_exit(e), Want().rip(0x2005).len(2));
   e.entry_rip = 0x1000;  // entered elsewhere and jumped here: no anchor
   fetch(e, img);
-  t = translate_exit(e);
-  CHECK_EQ(t.regs.rip, 0x2006);
-  CHECK_EQ(t.exit.instr_len, 1);
+  CHECK_TRANSLATION(translate_exit(e), Want().rip(0x2006).len(1));
 }
 
 // IN: KVM leaves RIP at the instruction and owes the data; the VMM writes RAX, which the next run
 // hands to KVM.
 TEST_CASE(in) {
-  struct Case {
-    kvm_sregs s;
-    std::vector<uint8_t> insn;
-    uint8_t size;
-    bool imm;
-  };
-  const Case cases[] = {
-      {prot32(), {0xe4, 0x20}, 1, true},  {prot32(), {0x66, 0xe5, 0x20}, 2, true},
-      {prot32(), {0xe5, 0x20}, 4, true},  {prot32(), {0xec}, 1, false},
-      {prot32(), {0x66, 0xed}, 2, false}, {prot32(), {0xed}, 4, false},
-      {real16(), {0xed}, 2, false},       {real16(), {0x66, 0xe5, 0x20}, 4, true},
-      {long64(), {0xed}, 4, false},
-  };
-  for (const Case &c : cases) {
+  for (const IoForm &c : io_forms()) {
+    if (!c.in) continue;
     Image img{0x1000, c.insn};
     img.bytes.push_back(0xf4);
     KvmExit e = io_exit(c.s, 0x1000, 0x1000, true, c.size, 0x20);
     e.regs.rdx = 0x20;
     fetch(e, img);
     CHECK_EQ(code_wanted(e).back, 0);  // nothing before RIP is read
-    Translation t = translate_exit(e);
-    CHECK(t.next == Next::kReport);
-    CHECK_EQ(t.exit.qualification, io_qual(c.size, true, 0x20, false, false, c.imm));
-    CHECK_EQ(t.regs.rip, 0x1000);
-    CHECK_EQ(t.exit.instr_len, c.insn.size());
-    CHECK(t.pending == Pending::kIoIn);
+    CHECK_TRANSLATION(translate_exit(e),
+                      Want().next(Next::kReport).qual(io_qual(c.size, true, 0x20, false, false, c.imm)).rip(0x1000)
+                          .len(c.insn.size()).pending(Pending::kIoIn));
   }
   // A DX-form IN whose DX is not the port is not the instruction behind the exit: reported at KVM's
   // RIP with no length rather than a wrong decode.
@@ -246,10 +285,8 @@ TEST_CASE(in) {
   KvmExit e = io_exit(prot32(), 0x1000, 0x1000, true, 1, 0x20);
   e.regs.rdx = 0x21;
   fetch(e, img);
-  Translation t = translate_exit(e);
-  CHECK_EQ(t.exit.instr_len, 0);
-  CHECK_EQ(t.exit.qualification, io_qual(1, true, 0x20, false, false, false));
-  CHECK(t.pending == Pending::kIoIn);
+  CHECK_TRANSLATION(translate_exit(e),
+                    Want().len(0).qual(io_qual(1, true, 0x20, false, false, false)).pending(Pending::kIoIn));
 }
 
 // INS/OUTS: string and REP bits, the linear address of the element, the instruction information
@@ -257,93 +294,66 @@ TEST_CASE(in) {
 // OUTS iteration, so RSI (and RCX for REP) are shown from before it. For INS KVM has not moved RDI yet;
 // its completion will store at ES:(E)DI, which the translation names.
 TEST_CASE(string_io) {
-  // rep outsb with iterations left: RIP at the instruction before and after the flush.
-  Image img{0x1000, {0xf3, 0x6e, 0xf4}};
-  KvmExit e = io_exit(prot32(), 0x1000, 0x1000, false, 1, 0x3f8);
-  e.regs.rdx = 0x3f8;
-  e.regs.rsi = 0x5001;  // KVM's, after the element at 0x5000
-  e.regs.rcx = 2;
-  e.sregs.ds.base = 0x100;
-  fetch(e, img);
-  CHECK(translate_exit(e).next == Next::kFlush);
-  Translation t = flush_and_retranslate(e, img, 0x1000);
-  CHECK(t.next == Next::kReport);
-  CHECK_EQ(t.regs.rip, 0x1000);
-  CHECK_EQ(t.exit.instr_len, 2);
-  CHECK_EQ(t.exit.qualification, io_qual(1, false, 0x3f8, true, true, false));
-  CHECK_EQ(t.regs.rsi, 0x5000);
-  CHECK_EQ(t.regs.rcx, 3);
-  CHECK_EQ(t.exit.gla, 0x5100);
-  CHECK_EQ(t.exit.instr_info, (1u << 7) | (3u << 15));  // 32-bit addresses, DS
-  CHECK_EQ(t.exit.io_rsi, 0x5000);
-  CHECK_EQ(t.exit.io_rcx, 3);
-  // Counting down (DF = 1), words, a 16-bit address size wrapping at 0.
-  Image down{0x1000, {0x66, 0x67, 0xf3, 0x6f, 0xf4}};
-  e = io_exit(prot32(), 0x1000, 0x1000, false, 2, 0x3f8);
-  e.regs.rdx = 0x3f8;
-  e.regs.rflags = 0x402;
-  e.regs.rsi = 0xabcdfffe;  // SI moved from 0 to 0xfffe
-  e.regs.rcx = 0x7777ffff;  // CX moved from 0 (an iteration count of 65536) to 0xffff
-  fetch(e, down);
-  t = flush_and_retranslate(e, down, 0x1000);
-  CHECK_EQ(t.exit.instr_len, 4);
-  CHECK_EQ(t.exit.qualification, io_qual(2, false, 0x3f8, true, true, false));
-  CHECK_EQ(t.regs.rsi, 0xabcd0000);
-  CHECK_EQ(t.regs.rcx, 0x77770000);
-  CHECK_EQ(t.exit.instr_info, 0u | (3u << 15));
-  // A single outsb, retired by KVM (RIP past it): found backward, RIP and RSI rewound.
-  Image one{0x1000, {0xbe, 0x00, 0x50, 0x00, 0x00, 0x6e, 0xb9, 0x03, 0x00, 0x00, 0x00}};
-  e = io_exit(prot32(), 0x1000, 0x1006, false, 1, 0x3f8);
-  e.regs.rdx = 0x3f8;
-  e.regs.rsi = 0x5001;
-  e.regs.rcx = 9;
-  fetch(e, one);
-  t = translate_exit(e);
-  CHECK(t.next == Next::kReport);
-  CHECK_EQ(t.regs.rip, 0x1005);
-  CHECK_EQ(t.exit.instr_len, 1);
-  CHECK_EQ(t.exit.qualification, io_qual(1, false, 0x3f8, true, false, false));
-  CHECK_EQ(t.regs.rsi, 0x5000);
-  CHECK_EQ(t.regs.rcx, 9);
-  // A REP outsb whose count ran out, retired: without an anchor the REP prefix before it is its own
-  // (the count register is 0), with RCX shown as 1.
-  Image last{0x1000, {0x90, 0xf3, 0x6e, 0x90}};
-  e = io_exit(prot32(), 0x9000, 0x1003, false, 1, 0x3f8);
-  e.regs.rdx = 0x3f8;
-  e.regs.rsi = 0x5004;
-  e.regs.rcx = 0;
-  fetch(e, last);
-  t = translate_exit(e);
-  CHECK(t.next == Next::kReport);
-  CHECK_EQ(t.regs.rip, 0x1001);
-  CHECK_EQ(t.exit.instr_len, 2);
-  CHECK_EQ(t.exit.qualification, io_qual(1, false, 0x3f8, true, true, false));
-  CHECK_EQ(t.regs.rcx, 1);
-  CHECK_EQ(t.regs.rsi, 0x5003);
-  // With a count left, a retired REP OUTS cannot be: that F3 belongs to something else.
-  e.regs.rcx = 5;
-  t = translate_exit(e);
-  CHECK_EQ(t.regs.rip, 0x1002);
-  CHECK_EQ(t.exit.instr_len, 1);
-  // insw with a 16-bit address size prefix in 32-bit code, ES:DI.
-  Image ins{0x1000, {0x66, 0x67, 0x6d, 0xf4}};
-  e = io_exit(prot32(), 0x1000, 0x1000, true, 2, 0x60);
-  e.regs.rdx = 0x60;
-  e.regs.rdi = 0x12345;
-  e.sregs.es.base = 0x10000;
-  fetch(e, ins);
-  t = translate_exit(e);
-  CHECK(t.next == Next::kReport);
-  CHECK_EQ(t.regs.rip, 0x1000);
-  CHECK_EQ(t.exit.instr_len, 3);
-  CHECK_EQ(t.exit.qualification, io_qual(2, true, 0x60, true, false, false));
-  CHECK_EQ(t.exit.gla, 0x12345);  // ES.base + (DI & 0xffff)
-  CHECK_EQ(t.exit.instr_info, 0u | (0u << 15));
-  CHECK_EQ(t.regs.rdi, 0x12345);
-  CHECK(t.pending == Pending::kIoIn);
-  CHECK(t.guard_store);
-  CHECK_EQ(t.guard_linear, 0x12345);
-  CHECK_EQ(t.guard_len, 2);
+  struct Case {
+    const char *what;
+    Image img;
+    uint64_t entry, rip;  // where the guest entered, and RIP as KVM leaves it
+    bool in;
+    uint8_t size;
+    uint16_t port;                         // in DX too
+    uint64_t rflags, rsi, rcx, rdi, base;  // registers as KVM leaves them; base: DS (OUTS) or ES (INS)
+    bool at_insn;  // RIP at the instruction (iterations left): the provider lets KVM finish it first
+    Want want;
+  };
+  const uint64_t ds32 = (1u << 7) | (3u << 15);  // instruction information: 32-bit addresses, DS
+  const Case cases[] = {
+      // KVM's RSI is past the element at 0x5000.
+      {"rep outsb with iterations left: RIP at the instruction before and after the flush",
+       {0x1000, {0xf3, 0x6e, 0xf4}}, 0x1000, 0x1000, false, 1, 0x3f8, 2, 0x5001, 2, 0, 0x100, true,
+       Want().next(Next::kReport).rip(0x1000).len(2).qual(io_qual(1, false, 0x3f8, true, true, false))
+           .rsi(0x5000).rcx(3).gla(0x5100).instr_info(ds32).io_rsi(0x5000).io_rcx(3)},
+      // SI moved from 0 to 0xfffe, CX from 0 (an iteration count of 65536) to 0xffff.
+      {"counting down (DF = 1), words, a 16-bit address size wrapping at 0",
+       {0x1000, {0x66, 0x67, 0xf3, 0x6f, 0xf4}}, 0x1000, 0x1000, false, 2, 0x3f8, 0x402, 0xabcdfffe,
+       0x7777ffff, 0, 0, true,
+       Want().len(4).qual(io_qual(2, false, 0x3f8, true, true, false)).rsi(0xabcd0000).rcx(0x77770000)
+           .instr_info(0u | (3u << 15))},
+      {"a single outsb, retired by KVM (RIP past it): found backward, RIP and RSI rewound",
+       {0x1000, {0xbe, 0x00, 0x50, 0x00, 0x00, 0x6e, 0xb9, 0x03, 0x00, 0x00, 0x00}}, 0x1000, 0x1006, false, 1,
+       0x3f8, 2, 0x5001, 9, 0, 0, false,
+       Want().next(Next::kReport).rip(0x1005).len(1).qual(io_qual(1, false, 0x3f8, true, false, false))
+           .rsi(0x5000).rcx(9)},
+      // Without an anchor the REP prefix before it is its own (the count register is 0).
+      {"a REP outsb whose count ran out, retired: RCX shown as 1", {0x1000, {0x90, 0xf3, 0x6e, 0x90}}, 0x9000,
+       0x1003, false, 1, 0x3f8, 2, 0x5004, 0, 0, 0, false,
+       Want().next(Next::kReport).rip(0x1001).len(2).qual(io_qual(1, false, 0x3f8, true, true, false)).rcx(1)
+           .rsi(0x5003)},
+      {"the same with a count left: a retired REP OUTS cannot be, that F3 belongs to something else",
+       {0x1000, {0x90, 0xf3, 0x6e, 0x90}}, 0x9000, 0x1003, false, 1, 0x3f8, 2, 0x5004, 5, 0, 0, false,
+       Want().rip(0x1002).len(1)},
+      // The linear address is ES.base + (DI & 0xffff).
+      {"insw with a 16-bit address size prefix in 32-bit code, ES:DI", {0x1000, {0x66, 0x67, 0x6d, 0xf4}},
+       0x1000, 0x1000, true, 2, 0x60, 2, 0, 0, 0x12345, 0x10000, false,
+       Want().next(Next::kReport).rip(0x1000).len(3).qual(io_qual(2, true, 0x60, true, false, false))
+           .gla(0x12345).instr_info(0u | (0u << 15)).rdi(0x12345).pending(Pending::kIoIn).guard(0x12345, 2)},
+  };
+  for (const Case &c : cases) {
+    check::Caller caller(__FILE__, __LINE__, c.what);
+    KvmExit e = io_exit(prot32(), c.entry, c.rip, c.in, c.size, c.port);
+    e.regs.rdx = c.port;
+    e.regs.rflags = c.rflags;
+    e.regs.rsi = c.rsi;
+    e.regs.rcx = c.rcx;
+    e.regs.rdi = c.rdi;
+    (c.in ? e.sregs.es : e.sregs.ds).base = c.base;
+    fetch(e, c.img);
+    Translation t = translate_exit(e);
+    if (c.at_insn) {
+      CHECK(t.next == Next::kFlush);
+      t = flush_and_retranslate(e, c.img, e.regs.rip);
+    }
+    check_translation(t, c.want);
+  }
 }
 
 TEST_CASE(hlt) {
@@ -353,12 +363,7 @@ TEST_CASE(hlt) {
   e.sregs = prot32();
   e.regs.rip = 0x1002;  // KVM retired the hlt
   fetch(e, img);
-  Translation t = translate_exit(e);
-  CHECK(t.next == Next::kReport);
-  CHECK_EQ(t.exit.reason, VMX_REASON_HLT);
-  CHECK_EQ(t.regs.rip, 0x1001);
-  CHECK_EQ(t.exit.instr_len, 1);
-  CHECK_EQ(t.exit.qualification, 0);
+  CHECK_TRANSLATION(translate_exit(e), Want().next(Next::kReport).reason(VMX_REASON_HLT).rip(0x1001).len(1).qual(0));
   // RIP at the hlt (a KVM that does not retire it): left where it is.
   e.regs.rip = 0x1001;
   fetch(e, img);
@@ -372,31 +377,18 @@ TEST_CASE(mmio) {
   Image img{0x1000, {0xa1, 0x00, 0x00, 0x10, 0x00, 0xe6, 0x10}};
   KvmExit e = mmio_exit(prot32(), 0x1000, 0x1000, false, 0x100000, 4);
   fetch(e, img);
-  Translation t = translate_exit(e);
-  CHECK(t.next == Next::kReport);
-  CHECK_EQ(t.exit.reason, VMX_REASON_EPT_VIOLATION);
-  CHECK_EQ(t.exit.qualification, 0x181);
-  CHECK_EQ(t.exit.gpa, 0x100000);
-  CHECK_EQ(t.exit.gla, 0x100000);
-  CHECK_EQ(t.regs.rip, 0x1000);
-  CHECK_EQ(t.exit.instr_len, 5);
-  CHECK(t.pending == Pending::kMmioRead);
-  CHECK(!t.guard_store);
+  CHECK_TRANSLATION(translate_exit(e),
+                    Want().next(Next::kReport).reason(VMX_REASON_EPT_VIOLATION).qual(0x181).gpa(0x100000)
+                        .gla(0x100000).rip(0x1000).len(5).pending(Pending::kMmioRead).unguarded());
   // mov dword [0x100010],0x11223344: a write to unmapped memory, retired.
   Image w{0x1007, {0xc7, 0x05, 0x10, 0x00, 0x10, 0x00, 0x44, 0x33, 0x22, 0x11, 0xf4}};
   e = mmio_exit(prot32(), 0x1007, 0x1011, true, 0x100010, 4);
   fetch(e, w);
-  t = translate_exit(e);
-  CHECK_EQ(t.exit.qualification, 0x182);
-  CHECK_EQ(t.regs.rip, 0x1007);
-  CHECK_EQ(t.exit.instr_len, 10);
-  CHECK(t.pending == Pending::kNone);
+  CHECK_TRANSLATION(translate_exit(e), Want().qual(0x182).rip(0x1007).len(10).pending(Pending::kNone));
   // The same write to a READ|EXEC mapping (a read-only memslot): W | readable | executable = 0x1aa.
   e.mmio.mapped = true;
   e.mmio.flags = HV_MEMORY_READ | HV_MEMORY_EXEC;
-  t = translate_exit(e);
-  CHECK_EQ(t.exit.qualification, 0x1aa);
-  CHECK_EQ(t.regs.rip, 0x1007);
+  CHECK_TRANSLATION(translate_exit(e), Want().qual(0x1aa).rip(0x1007));
   // A READ-only mapping (trap mode): the write is reported with R allowed (0x18a).
   e.mmio.flags = HV_MEMORY_READ;
   CHECK_EQ(translate_exit(e).exit.qualification, 0x18a);
@@ -435,9 +427,7 @@ TEST_CASE(mmio_store_sizes) {
       KvmExit e = mmio_exit(prot32(), anchored ? 0x2000 : 0x9000, at + c.insn.size(), true, 0xfffff000, c.len);
       e.regs.rbx = 0xfffff000;
       fetch(e, img);
-      Translation t = translate_exit(e);
-      CHECK_EQ(t.regs.rip, at);
-      CHECK_EQ(t.exit.instr_len, c.insn.size());
+      CHECK_TRANSLATION(translate_exit(e), Want().rip(at).len(c.insn.size()));
     }
   }
   // A 4-byte store across a page boundary arrives as two fragments (2 + 2 bytes here); each names
@@ -447,10 +437,7 @@ TEST_CASE(mmio_store_sizes) {
     KvmExit e = mmio_exit(prot32(), 0x2000, 0x2002, true, gpa, 2);
     e.regs.rbx = 0x100ffe;
     fetch(e, img);
-    Translation t = translate_exit(e);
-    CHECK_EQ(t.regs.rip, 0x2000);
-    CHECK_EQ(t.exit.instr_len, 2);
-    CHECK_EQ(t.exit.gpa, gpa);
+    CHECK_TRANSLATION(translate_exit(e), Want().rip(0x2000).len(2).gpa(gpa));
   }
 }
 
@@ -462,12 +449,7 @@ TEST_CASE(mmio_movs) {
   e.regs.rdi = 0x6000;
   e.sregs.es.base = 0x10;
   fetch(e, img);
-  Translation t = translate_exit(e);
-  CHECK_EQ(t.exit.instr_len, 1);
-  CHECK(t.pending == Pending::kMmioRead);
-  CHECK(t.guard_store);
-  CHECK_EQ(t.guard_linear, 0x6010);
-  CHECK_EQ(t.guard_len, 4);
+  CHECK_TRANSLATION(translate_exit(e), Want().len(1).pending(Pending::kMmioRead).guard(0x6010, 4));
 }
 
 // With paging the linear address is the decoded operand's.
@@ -476,15 +458,10 @@ TEST_CASE(mmio_paging) {
   KvmExit e = mmio_exit(long64(), 0x401000, 0x401003, true, 0x7f123, 8);
   e.regs.rbx = 0xffff800000012123ull;
   fetch(e, img);
-  Translation t = translate_exit(e);
-  CHECK_EQ(t.regs.rip, 0x401000);
-  CHECK_EQ(t.exit.instr_len, 3);
-  CHECK_EQ(t.exit.gla, 0xffff800000012123ull);
-  CHECK_EQ(t.exit.gpa, 0x7f123);
+  CHECK_TRANSLATION(translate_exit(e), Want().rip(0x401000).len(3).gla(0xffff800000012123ull).gpa(0x7f123));
   // The page offset must agree with the GPA's.
   e.mmio.gpa = 0x7f124;
-  t = translate_exit(e);
-  CHECK_EQ(t.exit.instr_len, 0);
+  CHECK_EQ(translate_exit(e).exit.instr_len, 0);
 }
 
 // Instruction fetch from memory the guest may not execute: KVM's emulator fails at RIP (notes §3).
@@ -496,13 +473,9 @@ TEST_CASE(fetch_fault) {
   e.regs.rip = 0x300000;
   e.fetch.translated = true;
   e.fetch.gpa = 0x300000;
-  Translation t = translate_exit(e);  // unmapped
-  CHECK(t.next == Next::kReport);
-  CHECK_EQ(t.exit.reason, VMX_REASON_EPT_VIOLATION);
-  CHECK_EQ(t.exit.qualification, 0x184);
-  CHECK_EQ(t.exit.gpa, 0x300000);
-  CHECK_EQ(t.exit.gla, 0x300000);
-  CHECK_EQ(t.regs.rip, 0x300000);
+  CHECK_TRANSLATION(translate_exit(e),  // unmapped
+                    Want().next(Next::kReport).reason(VMX_REASON_EPT_VIOLATION).qual(0x184).gpa(0x300000)
+                        .gla(0x300000).rip(0x300000));
   e.fetch.mapped = true;
   e.fetch.flags = HV_MEMORY_READ;  // trap mode, no slot
   CHECK_EQ(translate_exit(e).exit.qualification, 0x18c);
@@ -514,16 +487,14 @@ TEST_CASE(fetch_fault) {
   e.regs.rip = 0xfff0;
   e.fetch.gpa = 0xffff0;
   e.fetch.mapped = false;
-  t = translate_exit(e);
-  CHECK_EQ(t.exit.gla, 0xffff0);
-  CHECK_EQ(t.exit.gpa, 0xffff0);
+  CHECK_TRANSLATION(translate_exit(e), Want().gla(0xffff0).gpa(0xffff0));
   // Executable memory with a slot: a slot rebuilt under the vCPU's feet is retried once per memslot
   // generation; the same failure twice in one generation is a real emulation failure.
   e.fetch.mapped = true;
   e.fetch.flags = kRWX;
   e.fetch.slot_backed = true;
   e.fetch.generation = 7;
-  t = translate_exit(e);
+  Translation t = translate_exit(e);
   CHECK(t.next == Next::kResume);
   CHECK_EQ(t.fetch_retry_generation, 7);
   e.fetch_retry_generation = 7;
@@ -541,20 +512,15 @@ TEST_CASE(shutdown_entry_failure) {
   e.sregs = prot32();
   e.regs.rip = 0x1234;
   e.reason = KVM_EXIT_SHUTDOWN;
-  Translation t = translate_exit(e);
-  CHECK(t.next == Next::kReport);
-  CHECK_EQ(t.exit.reason, VMX_REASON_TRIPLE_FAULT);
-  CHECK_EQ(t.regs.rip, 0x1234);
+  CHECK_TRANSLATION(translate_exit(e), Want().next(Next::kReport).reason(VMX_REASON_TRIPLE_FAULT).rip(0x1234));
   e.reason = KVM_EXIT_FAIL_ENTRY;
   CHECK_EQ(translate_exit(e).exit.reason, VMX_REASON_VMENTRY_GUEST | 0x80000000u);
   // KVM_RUN refusing a state the VMM loaded is an entry failure; other errors are not exits.
   e.result = RunResult::kFailed;
   e.error = EINVAL;
   e.loaded_vmm_state = true;
-  t = translate_exit(e);
-  CHECK(t.next == Next::kReport);
-  CHECK_EQ(t.exit.reason, VMX_REASON_VMENTRY_GUEST | 0x80000000u);
-  CHECK_EQ(t.regs.rip, 0x1234);
+  CHECK_TRANSLATION(translate_exit(e),
+                    Want().next(Next::kReport).reason(VMX_REASON_VMENTRY_GUEST | 0x80000000u).rip(0x1234));
   e.loaded_vmm_state = false;
   CHECK(translate_exit(e).next == Next::kError);
   e.error = EFAULT;
@@ -590,16 +556,9 @@ TEST_CASE(msr) {
     e.regs.rdx = 0x22;
     e.msr.index = 0xc0000080;
     fetch(e, img);
-    Translation t = translate_exit(e);
-    CHECK(t.next == Next::kReport);
-    CHECK_EQ(t.exit.reason, c.want_reason);
-    CHECK_EQ(t.exit.qualification, 0);
-    CHECK_EQ(t.exit.instr_len, c.len);
-    CHECK_EQ(t.regs.rip, c.rip);
-    CHECK_EQ(t.regs.rcx, 0xc0000080);
-    CHECK_EQ(t.regs.rax, 0x11);
-    CHECK_EQ(t.regs.rdx, 0x22);
-    CHECK(t.pending == c.pending);
+    CHECK_TRANSLATION(translate_exit(e),
+                      Want().next(Next::kReport).reason(c.want_reason).qual(0).len(c.len).rip(c.rip).rcx(0xc0000080)
+                          .rax(0x11).rdx(0x22).pending(c.pending));
     e.msr.completed = true;
     CHECK(translate_exit(e).next == Next::kResume);
   }
@@ -616,13 +575,9 @@ TEST_CASE(vmcall) {
   e.regs.rax = 0x23456;
   e.regs.rflags = 2;
   fetch(e, img);
-  Translation t = translate_exit(e);
-  CHECK(t.next == Next::kReport);
-  CHECK_EQ(t.exit.reason, VMX_REASON_VMCALL);
-  CHECK_EQ(t.exit.instr_len, 3);
-  CHECK_EQ(t.regs.rip, 0x1005);
-  CHECK_EQ(t.regs.rax, 0x23456);
-  CHECK(t.pending == Pending::kNone);
+  CHECK_TRANSLATION(translate_exit(e),
+                    Want().next(Next::kReport).reason(VMX_REASON_VMCALL).len(3).rip(0x1005).rax(0x23456)
+                        .pending(Pending::kNone));
   e.regs.rflags = 0x102;  // TF
   CHECK_EQ(translate_exit(e).exit.reason, VMX_REASON_TRIPLE_FAULT);
   e.regs.rflags = 2;
@@ -642,11 +597,7 @@ TEST_CASE(kicks) {
   e.result = RunResult::kSignal;
   e.regs.rip = 0x1000;
   e.kicked = true;
-  Translation t = translate_exit(e);
-  CHECK(t.next == Next::kReport);
-  CHECK_EQ(t.exit.reason, VMX_REASON_IRQ);
-  CHECK_EQ(t.regs.rip, 0x1000);
-  CHECK_EQ(t.exit.instr_len, 0);
+  CHECK_TRANSLATION(translate_exit(e), Want().next(Next::kReport).reason(VMX_REASON_IRQ).rip(0x1000).len(0));
   e.kicked = false;  // another signal: the guest goes on
   CHECK(translate_exit(e).next == Next::kResume);
   e.result = RunResult::kExit;

@@ -9,7 +9,6 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <sys/ioctl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -19,7 +18,9 @@
 #include <atomic>
 #include <functional>
 #include <initializer_list>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "hvspec/hv_x86.h"
@@ -145,6 +146,67 @@ struct Fixture {
 constexpr uint64_t kRWX = HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC;
 constexpr uint64_t kRX = HV_MEMORY_READ | HV_MEMORY_EXEC;
 
+// Register values, to write or to expect.
+using RegValues = std::vector<std::pair<hv_x86_reg_t, uint64_t>>;
+
+void write_regs(hv_vcpuid_t v, const RegValues &values) {
+  for (const auto &r : values) CHECK_EQ(hv_vcpu_write_register(v, r.first, r.second), HV_SUCCESS);
+}
+
+void check_regs(hv_vcpuid_t v, const RegValues &values) {
+  for (const auto &r : values) CHECK_EQ(reg(v, r.first), r.second);
+}
+
+// The exit a run must end in: its reason, and each other field given (the rest are not checked).
+struct Want {
+  struct Reg {
+    hv_x86_reg_t reg;
+    uint64_t value, mask;
+  };
+  uint64_t reason_;
+  std::optional<uint64_t> qual_, gpa_, gla_, rip_, len_;
+  std::vector<Reg> regs_;
+
+  explicit Want(uint64_t reason) : reason_(reason) {}
+  Want &qual(uint64_t v) { return qual_ = v, *this; }
+  Want &gpa(uint64_t v) { return gpa_ = v, *this; }
+  Want &gla(uint64_t v) { return gla_ = v, *this; }
+  Want &rip(uint64_t v) { return rip_ = v, *this; }
+  Want &len(uint64_t v) { return len_ = v, *this; }
+  Want &reg(hv_x86_reg_t r, uint64_t v, uint64_t mask = ~0ull) { return regs_.push_back({r, v, mask}), *this; }
+};
+
+// Runs the vCPU to its next exit and checks it against `w`.
+void run_and_check(Fixture &f, const Want &w) {
+  CHECK_EQ(f.run(), w.reason_);
+  if (w.qual_) CHECK_EQ(vmcs(f.vcpu, VMCS_RO_EXIT_QUALIFIC), *w.qual_);
+  if (w.gpa_) CHECK_EQ(vmcs(f.vcpu, VMCS_GUEST_PHYSICAL_ADDRESS), *w.gpa_);
+  if (w.gla_) CHECK_EQ(vmcs(f.vcpu, VMCS_RO_GUEST_LIN_ADDR), *w.gla_);
+  if (w.rip_) CHECK_EQ(f.rip(), *w.rip_);
+  if (w.len_) CHECK_EQ(vmcs(f.vcpu, VMCS_RO_VMEXIT_INSTR_LEN), *w.len_);
+  for (const Want::Reg &r : w.regs_) CHECK_EQ(reg(f.vcpu, r.reg) & r.mask, r.value);
+}
+
+#define CHECK_RUN(f, want) CHECKED_FOR_CALLER(run_and_check((f), (want)))
+
+// One exit of a guest program and the VMM's answer: the registers it writes (an IN's data, ...), then
+// whether it advances RIP past the instruction.
+struct Step {
+  const char *what;
+  Want want;
+  RegValues writes;
+  bool skip;
+};
+
+void run_steps(Fixture &f, const std::vector<Step> &steps) {
+  for (const Step &s : steps) {
+    check::Caller caller(__FILE__, __LINE__, s.what);
+    run_and_check(f, s.want);
+    write_regs(f.vcpu, s.writes);
+    if (s.skip) f.skip();
+  }
+}
+
 // ---- tests ------------------------------------------------------------------------------------------
 
 TEST_CASE(available) {
@@ -182,73 +244,35 @@ TEST_CASE(out_in_hlt) {
   f.load(0x1000, {0xb0, 0x42, 0xe6, 0x10, 0x66, 0xba, 0xf8, 0x03, 0x66, 0xb8, 0x34, 0x12, 0x66, 0xef, 0xef,
                   0xe4, 0x20, 0xe6, 0x21, 0xed, 0xf4});
   setup_prot32(f.vcpu, 0x1000);
-  // OUT imm8, size 1.
-  CHECK_EQ(f.run(), VMX_REASON_IO);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_EXIT_QUALIFIC), 0x00100040);
-  CHECK_EQ(f.rip(), 0x1002);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_VMEXIT_INSTR_LEN), 2);
-  CHECK_EQ(reg(f.vcpu, HV_X86_RAX) & 0xff, 0x42);
-  // Not advancing RIP re-executes the OUT, as on HVF.
-  CHECK_EQ(f.run(), VMX_REASON_IO);
-  CHECK_EQ(f.rip(), 0x1002);
-  f.skip();
-  // OUT DX, word (66 EF).
-  CHECK_EQ(f.run(), VMX_REASON_IO);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_EXIT_QUALIFIC), (0x3f8ull << 16) | 1);
-  CHECK_EQ(f.rip(), 0x100c);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_VMEXIT_INSTR_LEN), 2);
-  CHECK_EQ(reg(f.vcpu, HV_X86_RAX) & 0xffff, 0x1234);
-  f.skip();
-  // OUT DX, dword (EF).
-  CHECK_EQ(f.run(), VMX_REASON_IO);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_EXIT_QUALIFIC), (0x3f8ull << 16) | 3);
-  CHECK_EQ(f.rip(), 0x100e);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_VMEXIT_INSTR_LEN), 1);
-  f.skip();
-  // IN imm8: the VMM writes RAX and advances RIP.
-  CHECK_EQ(f.run(), VMX_REASON_IO);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_EXIT_QUALIFIC), (0x20ull << 16) | 0x40 | 0x8);
-  CHECK_EQ(f.rip(), 0x100f);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_VMEXIT_INSTR_LEN), 2);
-  CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_RAX, 0x77), HV_SUCCESS);
-  f.skip();
-  CHECK_EQ(f.run(), VMX_REASON_IO);  // out 0x21, al shows the value the VMM produced
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_EXIT_QUALIFIC), (0x21ull << 16) | 0x40);
-  CHECK_EQ(f.rip(), 0x1011);
-  CHECK_EQ(reg(f.vcpu, HV_X86_RAX), 0x77);
-  f.skip();
-  // IN DX, dword.
-  CHECK_EQ(f.run(), VMX_REASON_IO);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_EXIT_QUALIFIC), (0x3f8ull << 16) | 0x8 | 3);
-  CHECK_EQ(f.rip(), 0x1013);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_VMEXIT_INSTR_LEN), 1);
-  CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_RAX, 0xcafef00d), HV_SUCCESS);
-  f.skip();
-  // HLT, RIP at the hlt.
-  CHECK_EQ(f.run(), VMX_REASON_HLT);
-  CHECK_EQ(f.rip(), 0x1014);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_VMEXIT_INSTR_LEN), 1);
-  CHECK_EQ(reg(f.vcpu, HV_X86_RAX), 0xcafef00d);
+  run_steps(f, {
+    {"OUT imm8, size 1", Want(VMX_REASON_IO).qual(0x00100040).rip(0x1002).len(2).reg(HV_X86_RAX, 0x42, 0xff), {},
+     false},
+    {"not advancing RIP re-executes the OUT, as on HVF", Want(VMX_REASON_IO).rip(0x1002), {}, true},
+    {"OUT DX, word (66 EF)", Want(VMX_REASON_IO).qual((0x3f8ull << 16) | 1).rip(0x100c).len(2)
+         .reg(HV_X86_RAX, 0x1234, 0xffff), {}, true},
+    {"OUT DX, dword (EF)", Want(VMX_REASON_IO).qual((0x3f8ull << 16) | 3).rip(0x100e).len(1), {}, true},
+    {"IN imm8: the VMM writes RAX and advances RIP", Want(VMX_REASON_IO).qual((0x20ull << 16) | 0x40 | 0x8)
+         .rip(0x100f).len(2), {{HV_X86_RAX, 0x77}}, true},
+    {"out 0x21, al shows the value the VMM produced", Want(VMX_REASON_IO).qual((0x21ull << 16) | 0x40).rip(0x1011)
+         .reg(HV_X86_RAX, 0x77), {}, true},
+    {"IN DX, dword", Want(VMX_REASON_IO).qual((0x3f8ull << 16) | 0x8 | 3).rip(0x1013).len(1),
+     {{HV_X86_RAX, 0xcafef00d}}, true},
+    {"HLT, RIP at the hlt", Want(VMX_REASON_HLT).rip(0x1014).len(1).reg(HV_X86_RAX, 0xcafef00d), {}, false},
+  });
   // Two identical OUTs in a row: each exit names its own instruction.
   f.load(0x3000, {0xee, 0xee, 0xf4});
   wvmcs(f.vcpu, VMCS_GUEST_RIP, 0x3000);
   CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_RDX, 0x80), HV_SUCCESS);
-  CHECK_EQ(f.run(), VMX_REASON_IO);
-  CHECK_EQ(f.rip(), 0x3000);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_EXIT_QUALIFIC), 0x800000);
-  f.skip();
-  CHECK_EQ(f.run(), VMX_REASON_IO);
-  CHECK_EQ(f.rip(), 0x3001);
-  f.skip();
-  CHECK_EQ(f.run(), VMX_REASON_HLT);
-  CHECK_EQ(f.rip(), 0x3002);
+  run_steps(f, {
+    {"the first OUT", Want(VMX_REASON_IO).rip(0x3000).qual(0x800000), {}, true},
+    {"the second OUT", Want(VMX_REASON_IO).rip(0x3001), {}, true},
+    {"the hlt", Want(VMX_REASON_HLT).rip(0x3002), {}, false},
+  });
   // An IN left unhandled (RIP not advanced) runs again.
   f.load(0x2000, {0xe4, 0x30, 0xf4});
   wvmcs(f.vcpu, VMCS_GUEST_RIP, 0x2000);
   CHECK_EQ(f.run(), VMX_REASON_IO);
-  CHECK_EQ(f.run(), VMX_REASON_IO);
-  CHECK_EQ(f.rip(), 0x2000);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_EXIT_QUALIFIC), (0x30ull << 16) | 0x48);
+  CHECK_RUN(f, Want(VMX_REASON_IO).rip(0x2000).qual((0x30ull << 16) | 0x48));
 }
 
 // Real mode with the values of Apple's test (hvf-facts.md §1.8): CR0 0x20, segments at base 0.
@@ -271,24 +295,12 @@ TEST_CASE(real_mode) {
   setup_real16(f.vcpu, 0x1000);
   // 0x1000: mov al,0x42; out 0x10,al; mov dx,0x3f8; out dx,eax (66 EF); in al,0x20; hlt
   f.load(0x1000, {0xb0, 0x42, 0xe6, 0x10, 0xba, 0xf8, 0x03, 0x66, 0xef, 0xe4, 0x20, 0xf4});
-  CHECK_EQ(f.run(), VMX_REASON_IO);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_EXIT_QUALIFIC), 0x00100040);
-  CHECK_EQ(f.rip(), 0x1002);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_VMEXIT_INSTR_LEN), 2);
-  f.skip();
-  CHECK_EQ(f.run(), VMX_REASON_IO);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_EXIT_QUALIFIC), (0x3f8ull << 16) | 3);
-  CHECK_EQ(f.rip(), 0x1007);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_VMEXIT_INSTR_LEN), 2);
-  f.skip();
-  CHECK_EQ(f.run(), VMX_REASON_IO);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_EXIT_QUALIFIC), (0x20ull << 16) | 0x48);
-  CHECK_EQ(f.rip(), 0x1009);
-  CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_RAX, 0x5a), HV_SUCCESS);
-  f.skip();
-  CHECK_EQ(f.run(), VMX_REASON_HLT);
-  CHECK_EQ(f.rip(), 0x100b);
-  CHECK_EQ(reg(f.vcpu, HV_X86_RAX), 0x5a);
+  run_steps(f, {
+    {"out 0x10,al", Want(VMX_REASON_IO).qual(0x00100040).rip(0x1002).len(2), {}, true},
+    {"out dx,eax", Want(VMX_REASON_IO).qual((0x3f8ull << 16) | 3).rip(0x1007).len(2), {}, true},
+    {"in al,0x20", Want(VMX_REASON_IO).qual((0x20ull << 16) | 0x48).rip(0x1009), {{HV_X86_RAX, 0x5a}}, true},
+    {"hlt", Want(VMX_REASON_HLT).rip(0x100b).reg(HV_X86_RAX, 0x5a), {}, false},
+  });
   // A word store to a read-only page through DS:BX+disp8 (16-bit ModRM): C7 47 04 34 12.
   uint8_t *ro = static_cast<uint8_t *>(mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
   CHECK_EQ(hv_vm_map(ro, 0x100000, 4096, kRX), HV_SUCCESS);
@@ -297,13 +309,20 @@ TEST_CASE(real_mode) {
   wvmcs(f.vcpu, VMCS_GUEST_DS_BASE, 0xffff0);
   CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_RBX, 0xc), HV_SUCCESS);  // 0xffff0 + 0xc + 4 = 1 MiB
   wvmcs(f.vcpu, VMCS_GUEST_RIP, 0x1100);
-  CHECK_EQ(f.run(), VMX_REASON_EPT_VIOLATION);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_EXIT_QUALIFIC), 0x1aa);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_GUEST_PHYSICAL_ADDRESS), 0x100000);
-  CHECK_EQ(f.rip(), 0x1100);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_VMEXIT_INSTR_LEN), 5);
+  CHECK_RUN(f, Want(VMX_REASON_EPT_VIOLATION).qual(0x1aa).gpa(0x100000).rip(0x1100).len(5));
   CHECK_EQ(hv_vm_unmap(0x100000, 4096), HV_SUCCESS);
   munmap(ro, 4096);
+}
+
+// At an exit for a string instruction that stores to RAM at 0x6000 (MOVS from MMIO, INS), the VMM
+// emulates it: stores `value` there, writes the registers the instruction leaves, advances RIP. The
+// next run (to `after`) completes the exit without KVM's pending completion overwriting that store.
+void store_stands(Fixture &f, uint8_t value, const RegValues &writes, const Want &after) {
+  f.ram[0x6000] = value;
+  write_regs(f.vcpu, writes);
+  f.skip();
+  run_and_check(f, after);
+  CHECK_EQ(f.ram[0x6000], value);
 }
 
 TEST_CASE(mmio) {
@@ -314,49 +333,18 @@ TEST_CASE(mmio) {
                   0x22, 0x11, 0xa2, 0x20, 0x00, 0x10, 0x00, 0xb9, 0x40, 0x00, 0x10, 0x00, 0x8b, 0x59, 0x04,
                   0x66, 0x89, 0x59, 0x08, 0xf4});
   setup_prot32(f.vcpu, 0x1000);
-  CHECK_EQ(f.run(), VMX_REASON_EPT_VIOLATION);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_EXIT_QUALIFIC), 0x181);  // read, unmapped, GLA valid+translated
-  CHECK_EQ(vmcs(f.vcpu, VMCS_GUEST_PHYSICAL_ADDRESS), 0x100000);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_GUEST_LIN_ADDR), 0x100000);
-  CHECK_EQ(f.rip(), 0x1000);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_VMEXIT_INSTR_LEN), 5);
-  CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_RAX, 0xdeadbe99), HV_SUCCESS);
-  f.skip();
-  CHECK_EQ(f.run(), VMX_REASON_IO);
-  CHECK_EQ(reg(f.vcpu, HV_X86_RAX), 0xdeadbe99);
-  CHECK_EQ(f.rip(), 0x1005);
-  f.skip();
-  CHECK_EQ(f.run(), VMX_REASON_EPT_VIOLATION);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_EXIT_QUALIFIC), 0x182);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_GUEST_PHYSICAL_ADDRESS), 0x100010);
-  CHECK_EQ(f.rip(), 0x1007);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_VMEXIT_INSTR_LEN), 10);
-  f.skip();
-  CHECK_EQ(f.run(), VMX_REASON_EPT_VIOLATION);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_EXIT_QUALIFIC), 0x182);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_GUEST_PHYSICAL_ADDRESS), 0x100020);
-  CHECK_EQ(f.rip(), 0x1011);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_VMEXIT_INSTR_LEN), 5);
-  // Not advancing a store re-executes it.
-  CHECK_EQ(f.run(), VMX_REASON_EPT_VIOLATION);
-  CHECK_EQ(f.rip(), 0x1011);
-  f.skip();
-  CHECK_EQ(f.run(), VMX_REASON_EPT_VIOLATION);  // mov ebx,[ecx+4]
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_EXIT_QUALIFIC), 0x181);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_GUEST_PHYSICAL_ADDRESS), 0x100044);
-  CHECK_EQ(f.rip(), 0x101b);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_VMEXIT_INSTR_LEN), 3);
-  CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_RBX, 0x5555), HV_SUCCESS);
-  f.skip();
-  CHECK_EQ(f.run(), VMX_REASON_EPT_VIOLATION);  // mov [ecx+8],bx
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_EXIT_QUALIFIC), 0x182);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_GUEST_PHYSICAL_ADDRESS), 0x100048);
-  CHECK_EQ(f.rip(), 0x101e);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_VMEXIT_INSTR_LEN), 4);
-  f.skip();
-  CHECK_EQ(f.run(), VMX_REASON_HLT);
-  CHECK_EQ(f.rip(), 0x1022);
-  CHECK_EQ(reg(f.vcpu, HV_X86_RBX), 0x5555);
+  const uint64_t kEpt = VMX_REASON_EPT_VIOLATION;
+  run_steps(f, {
+    {"mov eax,[0x100000]: read, unmapped, GLA valid+translated",
+     Want(kEpt).qual(0x181).gpa(0x100000).gla(0x100000).rip(0x1000).len(5), {{HV_X86_RAX, 0xdeadbe99}}, true},
+    {"out 0x10,al", Want(VMX_REASON_IO).reg(HV_X86_RAX, 0xdeadbe99).rip(0x1005), {}, true},
+    {"mov dword [0x100010],0x11223344", Want(kEpt).qual(0x182).gpa(0x100010).rip(0x1007).len(10), {}, true},
+    {"mov [0x100020],al", Want(kEpt).qual(0x182).gpa(0x100020).rip(0x1011).len(5), {}, false},
+    {"not advancing a store re-executes it", Want(kEpt).rip(0x1011), {}, true},
+    {"mov ebx,[ecx+4]", Want(kEpt).qual(0x181).gpa(0x100044).rip(0x101b).len(3), {{HV_X86_RBX, 0x5555}}, true},
+    {"mov [ecx+8],bx", Want(kEpt).qual(0x182).gpa(0x100048).rip(0x101e).len(4), {}, true},
+    {"hlt", Want(VMX_REASON_HLT).rip(0x1022).reg(HV_X86_RBX, 0x5555), {}, false},
+  });
   // MOVSB from MMIO to RAM, emulated by the VMM: its store to RAM stands (KVM's pending completion
   // must not overwrite it).
   f.load(0x1100, {0xa4, 0xf4});
@@ -364,18 +352,9 @@ TEST_CASE(mmio) {
   wvmcs(f.vcpu, VMCS_GUEST_RIP, 0x1100);
   CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_RSI, 0x100000), HV_SUCCESS);
   CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_RDI, 0x6000), HV_SUCCESS);
-  CHECK_EQ(f.run(), VMX_REASON_EPT_VIOLATION);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_EXIT_QUALIFIC), 0x181);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_GUEST_PHYSICAL_ADDRESS), 0x100000);
-  CHECK_EQ(f.rip(), 0x1100);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_VMEXIT_INSTR_LEN), 1);
-  f.ram[0x6000] = 0x42;
-  CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_RSI, 0x100001), HV_SUCCESS);
-  CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_RDI, 0x6001), HV_SUCCESS);
-  f.skip();
-  CHECK_EQ(f.run(), VMX_REASON_HLT);
-  CHECK_EQ(f.ram[0x6000], 0x42);
-  CHECK_EQ(reg(f.vcpu, HV_X86_RDI), 0x6001);
+  CHECK_RUN(f, Want(VMX_REASON_EPT_VIOLATION).qual(0x181).gpa(0x100000).rip(0x1100).len(1));
+  store_stands(f, 0x42, {{HV_X86_RSI, 0x100001}, {HV_X86_RDI, 0x6001}},
+               Want(VMX_REASON_HLT).reg(HV_X86_RDI, 0x6001));
 }
 
 // INS/OUTS: each exit comes before its iteration, RIP at the instruction, with the string and REP
@@ -399,35 +378,17 @@ TEST_CASE(string_io) {
     if (!rep || rcx == 1) f.skip();
     return f.ram[rsi];
   };
-  CHECK_EQ(f.run(), VMX_REASON_IO);
-  CHECK_EQ(f.rip(), 0x100a);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_VMEXIT_INSTR_LEN), 1);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_EXIT_QUALIFIC), (0x3f8ull << 16) | 0x10);
+  CHECK_RUN(f, Want(VMX_REASON_IO).rip(0x100a).len(1).qual((0x3f8ull << 16) | 0x10));
   CHECK_EQ(outs(false), 'a');
   for (int i = 0; i < 3; ++i) {
-    CHECK_EQ(f.run(), VMX_REASON_IO);
-    CHECK_EQ(f.rip(), 0x1010);
-    CHECK_EQ(vmcs(f.vcpu, VMCS_RO_VMEXIT_INSTR_LEN), 2);
-    CHECK_EQ(vmcs(f.vcpu, VMCS_RO_EXIT_QUALIFIC), (0x3f8ull << 16) | 0x30);
-    CHECK_EQ(reg(f.vcpu, HV_X86_RCX), 3u - i);
+    CHECK_RUN(f, Want(VMX_REASON_IO).rip(0x1010).len(2).qual((0x3f8ull << 16) | 0x30).reg(HV_X86_RCX, 3u - i));
     CHECK_EQ(outs(true), static_cast<uint8_t>('b' + i));
   }
   // INS: the VMM stores the port's byte at ES:EDI; KVM's own store on completion must not replace it.
-  CHECK_EQ(f.run(), VMX_REASON_IO);
-  CHECK_EQ(f.rip(), 0x1017);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_VMEXIT_INSTR_LEN), 1);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_EXIT_QUALIFIC), (0x3f8ull << 16) | 0x18);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_GUEST_LIN_ADDR), 0x6000);
-  CHECK_EQ(reg(f.vcpu, HV_X86_RDI), 0x6000);
-  f.ram[0x6000] = 0x5a;
-  CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_RDI, 0x6001), HV_SUCCESS);
-  CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_RAX, 0x77), HV_SUCCESS);
-  f.skip();
-  CHECK_EQ(f.run(), VMX_REASON_HLT);
-  CHECK_EQ(f.ram[0x6000], 0x5a);
-  CHECK_EQ(reg(f.vcpu, HV_X86_RDI), 0x6001);
-  CHECK_EQ(reg(f.vcpu, HV_X86_RSI), 0x5004);
-  CHECK_EQ(reg(f.vcpu, HV_X86_RCX), 0);
+  CHECK_RUN(f, Want(VMX_REASON_IO).rip(0x1017).len(1).qual((0x3f8ull << 16) | 0x18).gla(0x6000)
+                   .reg(HV_X86_RDI, 0x6000));
+  store_stands(f, 0x5a, {{HV_X86_RDI, 0x6001}, {HV_X86_RAX, 0x77}},
+               Want(VMX_REASON_HLT).reg(HV_X86_RDI, 0x6001).reg(HV_X86_RSI, 0x5004).reg(HV_X86_RCX, 0));
 }
 
 // One step of a scripted guest: the instruction at `at` (length `len`) must exit with `reason`
@@ -533,11 +494,7 @@ TEST_CASE(permissions) {
   CHECK_EQ(hv_vm_map(extra, 0x200000, 4096, kRX), HV_SUCCESS);
   f.load(0x1000, {0xc6, 0x05, 0x00, 0x00, 0x20, 0x00, 0x55, 0xf4});
   setup_prot32(f.vcpu, 0x1000);
-  CHECK_EQ(f.run(), VMX_REASON_EPT_VIOLATION);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_EXIT_QUALIFIC), 0x1aa);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_GUEST_PHYSICAL_ADDRESS), 0x200000);
-  CHECK_EQ(f.rip(), 0x1000);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_VMEXIT_INSTR_LEN), 7);
+  CHECK_RUN(f, Want(VMX_REASON_EPT_VIOLATION).qual(0x1aa).gpa(0x200000).rip(0x1000).len(7));
   CHECK_EQ(extra[0], 0xa5);
   CHECK_EQ(hv_vm_protect(0x200000, 4096, kRWX), HV_SUCCESS);
   CHECK_EQ(f.run(), VMX_REASON_HLT);
@@ -548,10 +505,7 @@ TEST_CASE(permissions) {
   // 0x1100: mov eax,0x300000; jmp eax
   f.load(0x1100, {0xb8, 0x00, 0x00, 0x30, 0x00, 0xff, 0xe0});
   wvmcs(f.vcpu, VMCS_GUEST_RIP, 0x1100);
-  CHECK_EQ(f.run(), VMX_REASON_EPT_VIOLATION);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_EXIT_QUALIFIC), 0x184);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_GUEST_PHYSICAL_ADDRESS), 0x300000);
-  CHECK_EQ(f.rip(), 0x300000);
+  CHECK_RUN(f, Want(VMX_REASON_EPT_VIOLATION).qual(0x184).gpa(0x300000).rip(0x300000));
   // Mapping it RX (with a hlt there) and re-running executes it.
   extra[4096] = 0xf4;
   CHECK_EQ(hv_vm_map(extra + 4096, 0x300000, 4096, kRX), HV_SUCCESS);
@@ -570,16 +524,10 @@ TEST_CASE(permissions) {
   CHECK_EQ(f.run(), VMX_REASON_IO);
   CHECK_EQ(reg(f.vcpu, HV_X86_RAX), 0xf43c);
   f.skip();
-  CHECK_EQ(f.run(), VMX_REASON_EPT_VIOLATION);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_EXIT_QUALIFIC), 0x18a);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_GUEST_PHYSICAL_ADDRESS), 0x400008);
-  CHECK_EQ(f.rip(), 0x1207);
+  CHECK_RUN(f, Want(VMX_REASON_EPT_VIOLATION).qual(0x18a).gpa(0x400008).rip(0x1207));
   CHECK_EQ(extra[2 * 4096 + 8], 0);
   f.skip();
-  CHECK_EQ(f.run(), VMX_REASON_EPT_VIOLATION);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_EXIT_QUALIFIC), 0x18c);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_GUEST_PHYSICAL_ADDRESS), 0x400001);
-  CHECK_EQ(f.rip(), 0x400001);
+  CHECK_RUN(f, Want(VMX_REASON_EPT_VIOLATION).qual(0x18c).gpa(0x400001).rip(0x400001));
   // READ|WRITE: writes complete, fetch still refused.
   CHECK_EQ(hv_vm_protect(0x400000, 4096, HV_MEMORY_READ | HV_MEMORY_WRITE), HV_SUCCESS);
   CHECK_EQ(f.run(), VMX_REASON_EPT_VIOLATION);
@@ -591,9 +539,7 @@ TEST_CASE(permissions) {
   // WRITE only: reads are violations with W allowed.
   CHECK_EQ(hv_vm_protect(0x400000, 4096, HV_MEMORY_WRITE), HV_SUCCESS);
   wvmcs(f.vcpu, VMCS_GUEST_RIP, 0x1200);
-  CHECK_EQ(f.run(), VMX_REASON_EPT_VIOLATION);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_EXIT_QUALIFIC), 0x191);
-  CHECK_EQ(f.rip(), 0x1200);
+  CHECK_RUN(f, Want(VMX_REASON_EPT_VIOLATION).qual(0x191).rip(0x1200));
   // EXEC only and WRITE|EXEC are declared deviations (reads leak); their writes behave as specified.
   CHECK_EQ(hv_vm_protect(0x200000, 4096, HV_MEMORY_EXEC), HV_SUCCESS);
   f.load(0x1300, {0xc6, 0x05, 0x00, 0x00, 0x20, 0x00, 0x66, 0xf4});  // mov byte [0x200000],0x66; hlt
@@ -881,27 +827,17 @@ TEST_CASE(msr_exits) {
   f.load(0x1000, {0xb9, 0x80, 0x00, 0x00, 0xc0, 0x0f, 0x32, 0xe6, 0x10, 0xb8, 0x11, 0x00, 0x00, 0x00, 0xba,
                   0x22, 0x00, 0x00, 0x00, 0x0f, 0x30, 0xf4});
   setup_prot32(f.vcpu, 0x1000);
-  CHECK_EQ(f.run(), VMX_REASON_RDMSR);
-  CHECK_EQ(f.rip(), 0x1005);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_VMEXIT_INSTR_LEN), 2);
-  CHECK_EQ(reg(f.vcpu, HV_X86_RCX), 0xc0000080);
+  CHECK_RUN(f, Want(VMX_REASON_RDMSR).rip(0x1005).len(2).reg(HV_X86_RCX, 0xc0000080));
   // Not handled (RIP not moved): the RDMSR runs again.
   CHECK_EQ(f.run(), VMX_REASON_RDMSR);
   CHECK_EQ(f.rip(), 0x1005);
   CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_RAX, 0xdeadbeef), HV_SUCCESS);
   CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_RDX, 0x1234), HV_SUCCESS);
   f.skip();
-  CHECK_EQ(f.run(), VMX_REASON_IO);
-  CHECK_EQ(f.rip(), 0x1007);
-  CHECK_EQ(reg(f.vcpu, HV_X86_RAX), 0xdeadbeef);
-  CHECK_EQ(reg(f.vcpu, HV_X86_RDX), 0x1234);
+  CHECK_RUN(f, Want(VMX_REASON_IO).rip(0x1007).reg(HV_X86_RAX, 0xdeadbeef).reg(HV_X86_RDX, 0x1234));
   f.skip();
-  CHECK_EQ(f.run(), VMX_REASON_WRMSR);
-  CHECK_EQ(f.rip(), 0x1013);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_VMEXIT_INSTR_LEN), 2);
-  CHECK_EQ(reg(f.vcpu, HV_X86_RCX), 0xc0000080);
-  CHECK_EQ(reg(f.vcpu, HV_X86_RAX), 0x11);
-  CHECK_EQ(reg(f.vcpu, HV_X86_RDX), 0x22);
+  CHECK_RUN(f, Want(VMX_REASON_WRMSR).rip(0x1013).len(2).reg(HV_X86_RCX, 0xc0000080).reg(HV_X86_RAX, 0x11)
+                   .reg(HV_X86_RDX, 0x22));
   f.skip();
   CHECK_EQ(f.run(), VMX_REASON_HLT);
   CHECK_EQ(f.rip(), 0x1015);
@@ -955,9 +891,7 @@ TEST_CASE(native_msr) {
   CHECK_EQ(x, 0);  // the VMM did not carry the WRMSR out
   CHECK_EQ(hv_vcpu_enable_native_msr(f.vcpu, 0xc0000082, true), HV_SUCCESS);
   wvmcs(f.vcpu, VMCS_GUEST_RIP, 0x1000);
-  CHECK_EQ(f.run(), VMX_REASON_IO);
-  CHECK_EQ(f.rip(), 0x1010);
-  CHECK_EQ(reg(f.vcpu, HV_X86_RAX), 0x5678);
+  CHECK_RUN(f, Want(VMX_REASON_IO).rip(0x1010).reg(HV_X86_RAX, 0x5678));
   CHECK_EQ(hv_vcpu_read_msr(f.vcpu, 0xc0000082, &x), HV_SUCCESS);
   CHECK_EQ(x, 0x5678);
   CHECK_EQ(hv_vcpu_enable_native_msr(f.vcpu, 0xc0000082, false), HV_SUCCESS);
@@ -981,27 +915,21 @@ TEST_CASE(native_msr_per_vcpu) {
   // 0x1000: mov ecx,0xc0000082; mov eax,0x5678; xor edx,edx; wrmsr; rdmsr; out 0x10,al; hlt
   f.load(0x1000, {0xb9, 0x82, 0x00, 0x00, 0xc0, 0xb8, 0x78, 0x56, 0x00, 0x00, 0x31, 0xd2, 0x0f, 0x30, 0x0f,
                   0x32, 0xe6, 0x10, 0xf4});
-  pthread_t t;
-  pthread_create(
-      &t, nullptr,
-      [](void *p) -> void * {
-        auto *o = static_cast<Other *>(p);
-        CHECK_EQ(hv_vcpu_create(&o->vcpu, 0), HV_SUCCESS);
-        setup_prot32(o->vcpu, 0x100e);  // the rdmsr, with RCX = LSTAR
-        CHECK_EQ(hv_vcpu_write_register(o->vcpu, HV_X86_RCX, 0xc0000082), HV_SUCCESS);
-        o->step.store(1);
-        while (o->step.load() != 2) usleep(100);
-        for (;;) {
-          CHECK_EQ(hv_vcpu_run(o->vcpu), HV_SUCCESS);
-          CHECK_EQ(hv_vmx_vcpu_read_vmcs(o->vcpu, VMCS_RO_EXIT_REASON, &o->reason), HV_SUCCESS);
-          if (o->reason != VMX_REASON_IRQ) break;
-        }
-        CHECK_EQ(hv_vcpu_read_register(o->vcpu, HV_X86_RCX, &o->rcx), HV_SUCCESS);
-        CHECK_EQ(hv_vcpu_read_msr(o->vcpu, 0xc0000082, &o->lstar), HV_SUCCESS);
-        CHECK_EQ(hv_vcpu_destroy(o->vcpu), HV_SUCCESS);
-        return nullptr;
-      },
-      &o);
+  std::thread t([&o] {
+    CHECK_EQ(hv_vcpu_create(&o.vcpu, 0), HV_SUCCESS);
+    setup_prot32(o.vcpu, 0x100e);  // the rdmsr, with RCX = LSTAR
+    CHECK_EQ(hv_vcpu_write_register(o.vcpu, HV_X86_RCX, 0xc0000082), HV_SUCCESS);
+    o.step.store(1);
+    while (o.step.load() != 2) usleep(100);
+    for (;;) {
+      CHECK_EQ(hv_vcpu_run(o.vcpu), HV_SUCCESS);
+      CHECK_EQ(hv_vmx_vcpu_read_vmcs(o.vcpu, VMCS_RO_EXIT_REASON, &o.reason), HV_SUCCESS);
+      if (o.reason != VMX_REASON_IRQ) break;
+    }
+    CHECK_EQ(hv_vcpu_read_register(o.vcpu, HV_X86_RCX, &o.rcx), HV_SUCCESS);
+    CHECK_EQ(hv_vcpu_read_msr(o.vcpu, 0xc0000082, &o.lstar), HV_SUCCESS);
+    CHECK_EQ(hv_vcpu_destroy(o.vcpu), HV_SUCCESS);
+  });
   while (o.step.load() != 1) usleep(100);
   CHECK_EQ(hv_vcpu_enable_native_msr(f.vcpu, 0xc0000082, true), HV_SUCCESS);
   setup_prot32(f.vcpu, 0x1000);
@@ -1011,7 +939,7 @@ TEST_CASE(native_msr_per_vcpu) {
   CHECK_EQ(hv_vcpu_read_msr(f.vcpu, 0xc0000082, &x), HV_SUCCESS);
   CHECK_EQ(x, 0x5678);
   o.step.store(2);
-  pthread_join(t, nullptr);
+  t.join();
   CHECK_EQ(o.reason, VMX_REASON_RDMSR);  // the other vCPU exits
   CHECK_EQ(o.rcx, 0xc0000082);
   CHECK_EQ(o.lstar, 0);  // and has its own LSTAR
@@ -1071,29 +999,17 @@ TEST_CASE(msr_api) {
   CHECK_EQ(hv_vcpu_read_msr(f.vcpu, 0xc0000082, &x), HV_SUCCESS);
   CHECK_EQ(x, 0xffffffff81000000ull);
   CHECK_EQ(hv_vcpu_read_msr(f.vcpu + 1, 0xc0000082, &x), HV_BAD_ARGUMENT);
-  struct Arg {
-    hv_vcpuid_t v;
-  } arg{f.vcpu};
-  pthread_t t;
-  pthread_create(
-      &t, nullptr,
-      [](void *p) -> void * {
-        uint64_t y;
-        hv_vcpuid_t v = static_cast<Arg *>(p)->v;
-        CHECK_EQ(hv_vcpu_read_msr(v, 0xc0000082, &y), HV_BAD_ARGUMENT);
-        CHECK_EQ(hv_vcpu_write_msr(v, 0xc0000082, 0), HV_BAD_ARGUMENT);
-        CHECK_EQ(hv_vcpu_enable_native_msr(v, 0xc0000082, true), HV_BAD_ARGUMENT);
-        return nullptr;
-      },
-      &arg);
-  pthread_join(t, nullptr);
+  std::thread([v = f.vcpu] {
+    uint64_t y;
+    CHECK_EQ(hv_vcpu_read_msr(v, 0xc0000082, &y), HV_BAD_ARGUMENT);
+    CHECK_EQ(hv_vcpu_write_msr(v, 0xc0000082, 0), HV_BAD_ARGUMENT);
+    CHECK_EQ(hv_vcpu_enable_native_msr(v, 0xc0000082, true), HV_BAD_ARGUMENT);
+  }).join();
   // The guest sees what the VMM wrote: KERNEL_GS_BASE, read natively.
   CHECK_EQ(hv_vcpu_enable_native_msr(f.vcpu, 0xc0000102, true), HV_SUCCESS);
   f.load(0x1000, {0xb9, 0x02, 0x01, 0x00, 0xc0, 0x0f, 0x32, 0xf4});  // mov ecx,0xc0000102; rdmsr; hlt
   setup_prot32(f.vcpu, 0x1000);
-  CHECK_EQ(f.run(), VMX_REASON_HLT);
-  CHECK_EQ(reg(f.vcpu, HV_X86_RAX), 0x12345000u);
-  CHECK_EQ(reg(f.vcpu, HV_X86_RDX), 0xffff8880u);
+  CHECK_RUN(f, Want(VMX_REASON_HLT).reg(HV_X86_RAX, 0x12345000u).reg(HV_X86_RDX, 0xffff8880u));
 }
 
 // VMCALL (facts §1.8 [T]). Where the guest cannot deliver the #UD KVM gives it (no usable IDT), the
@@ -1104,19 +1020,14 @@ TEST_CASE(vmcall) {
   Fixture f;
   f.load(0x1000, {0xb8, 0x56, 0x34, 0x02, 0x00, 0x0f, 0x01, 0xc1, 0xf4});  // mov eax,0x23456; vmcall; hlt
   setup_prot32(f.vcpu, 0x1000);
-  CHECK_EQ(f.run(), VMX_REASON_VMCALL);
-  CHECK_EQ(f.rip(), 0x1005);
-  CHECK_EQ(vmcs(f.vcpu, VMCS_RO_VMEXIT_INSTR_LEN), 3);
-  CHECK_EQ(reg(f.vcpu, HV_X86_RAX), 0x23456);
+  CHECK_RUN(f, Want(VMX_REASON_VMCALL).rip(0x1005).len(3).reg(HV_X86_RAX, 0x23456));
   CHECK_EQ(f.ram[0x1005], 0x0f);
   CHECK_EQ(f.ram[0x1006], 0x01);
   CHECK_EQ(f.ram[0x1007], 0xc1);
   CHECK_EQ(f.run(), VMX_REASON_VMCALL);  // not handled: again
   CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_RAX, 0), HV_SUCCESS);
   f.skip();
-  CHECK_EQ(f.run(), VMX_REASON_HLT);
-  CHECK_EQ(f.rip(), 0x1008);
-  CHECK_EQ(reg(f.vcpu, HV_X86_RAX), 0);
+  CHECK_RUN(f, Want(VMX_REASON_HLT).rip(0x1008).reg(HV_X86_RAX, 0));
   // Real mode, 0x2000: mov eax,0x23456; vmcall; hlt. KVM delivers the #UD through the IVT whatever the
   // IDT limit, so the guest's #UD handler runs (here IVT[6] = 0000:3000, a hlt): deviation kvm.vmcall.
   f.load(0x2000, {0x66, 0xb8, 0x56, 0x34, 0x02, 0x00, 0x0f, 0x01, 0xc1, 0xf4});
@@ -1182,9 +1093,7 @@ TEST_CASE(guest_events) {
     wvmcs(f.vcpu, VMCS_GUEST_IDTR_LIMIT, 0);
     wvmcs(f.vcpu, VMCS_GUEST_RIP, 0x1000);
     wvmcs(f.vcpu, VMCS_GUEST_RSP, 0x8000);
-    CHECK_EQ(f.run(), VMX_REASON_TRIPLE_FAULT);
-    CHECK_EQ(f.rip(), 0x1000);
-    CHECK_EQ(reg(f.vcpu, HV_X86_RSP), 0x8000);
+    CHECK_RUN(f, Want(VMX_REASON_TRIPLE_FAULT).rip(0x1000).reg(HV_X86_RSP, 0x8000));
   }
 }
 
@@ -1232,28 +1141,18 @@ TEST_CASE(interrupt) {
   const int kTrials = 20;
   for (int i = 0; i < kTrials; ++i) {
     std::atomic<double> sent{0};
-    pthread_t t;
-    struct Arg {
-      hv_vcpuid_t v;
-      std::atomic<double> *sent;
-    } arg{f.vcpu, &sent};
-    pthread_create(
-        &t, nullptr,
-        [](void *p) -> void * {
-          auto *a = static_cast<Arg *>(p);
-          usleep(2000);
-          a->sent->store(now_us());
-          hv_vcpuid_t l[1] = {a->v};
-          CHECK_EQ(hv_vcpu_interrupt(l, 1), HV_SUCCESS);
-          // Per-vCPU calls from a thread that does not own the vCPU are refused.
-          uint64_t x;
-          CHECK_EQ(hv_vcpu_read_register(a->v, HV_X86_RAX, &x), HV_BAD_ARGUMENT);
-          return nullptr;
-        },
-        &arg);
+    std::thread t([v = f.vcpu, &sent] {
+      usleep(2000);
+      sent.store(now_us());
+      hv_vcpuid_t l[1] = {v};
+      CHECK_EQ(hv_vcpu_interrupt(l, 1), HV_SUCCESS);
+      // Per-vCPU calls from a thread that does not own the vCPU are refused.
+      uint64_t x;
+      CHECK_EQ(hv_vcpu_read_register(v, HV_X86_RAX, &x), HV_BAD_ARGUMENT);
+    });
     CHECK_EQ(hv_vcpu_run_until(f.vcpu, HV_DEADLINE_FOREVER), HV_SUCCESS);
     double back = now_us();
-    pthread_join(t, nullptr);
+    t.join();
     CHECK_EQ(vmcs(f.vcpu, VMCS_RO_EXIT_REASON), VMX_REASON_IRQ);
     CHECK_EQ(f.rip(), 0x1000);
     total += back - sent.load();
@@ -1281,21 +1180,12 @@ TEST_CASE(registers) {
   CHECK_EQ(reg(f.vcpu, HV_X86_CR4), 0x2000);
   CHECK_EQ(vmcs(f.vcpu, VMCS_GUEST_CS_AR), 0xc09b);
   CHECK_EQ(vmcs(f.vcpu, VMCS_GUEST_LDTR_AR), 0x10000);
-  CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_DR0, 0x1234), HV_SUCCESS);
-  CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_DR3, 0x5678), HV_SUCCESS);
-  CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_TPR, 5), HV_SUCCESS);
-  CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_XCR0, 1), HV_SUCCESS);
+  write_regs(f.vcpu, {{HV_X86_DR0, 0x1234}, {HV_X86_DR3, 0x5678}, {HV_X86_TPR, 5}, {HV_X86_XCR0, 1}});
   // The guest reads DR0 and CR8 back out: mov eax,dr0 (0F 21 C0); out 0x10,al; mov eax,cr8 isn't
   // 32-bit encodable, so check TPR round trip through a run instead.
   f.load(0x1000, {0x0f, 0x21, 0xc0, 0xe6, 0x10, 0xf4});
-  CHECK_EQ(f.run(), VMX_REASON_IO);
-  CHECK_EQ(reg(f.vcpu, HV_X86_RAX), 0x1234);
-  CHECK_EQ(reg(f.vcpu, HV_X86_DR0), 0x1234);
-  CHECK_EQ(reg(f.vcpu, HV_X86_DR3), 0x5678);
-  CHECK_EQ(reg(f.vcpu, HV_X86_TPR), 5);
-  CHECK_EQ(reg(f.vcpu, HV_X86_XCR0), 1);
-  CHECK_EQ(reg(f.vcpu, HV_X86_CR4), 0x2000);
-  CHECK_EQ(reg(f.vcpu, HV_X86_CR0), 0x21);
+  CHECK_RUN(f, Want(VMX_REASON_IO).reg(HV_X86_RAX, 0x1234).reg(HV_X86_DR0, 0x1234).reg(HV_X86_DR3, 0x5678)
+                   .reg(HV_X86_TPR, 5).reg(HV_X86_XCR0, 1).reg(HV_X86_CR4, 0x2000).reg(HV_X86_CR0, 0x21));
   CHECK_EQ(vmcs(f.vcpu, VMCS_GUEST_IA32_EFER), 0);
   CHECK_EQ(vmcs(f.vcpu, VMCS_GUEST_RFLAGS), 0x2);
   CHECK_EQ(vmcs(f.vcpu, VMCS_GUEST_TR_AR), 0x8b);
@@ -1356,12 +1246,8 @@ TEST_CASE(register_refusals) {
                                  static_cast<unsigned long long>(b.value));
     CHECK_EQ(after, before);
   }
-  CHECK_EQ(reg(f.vcpu, HV_X86_TPR), 5);
-  CHECK_EQ(reg(f.vcpu, HV_X86_DR6), 0xffff0ff1);
-  CHECK_EQ(reg(f.vcpu, HV_X86_DR7), 0x401);
-  CHECK_EQ(reg(f.vcpu, HV_X86_XCR0), 3);
-  CHECK_EQ(reg(f.vcpu, HV_X86_CR0), 0x21);
-  CHECK_EQ(reg(f.vcpu, HV_X86_CR4), 0x2000);
+  check_regs(f.vcpu, {{HV_X86_TPR, 5}, {HV_X86_DR6, 0xffff0ff1}, {HV_X86_DR7, 0x401}, {HV_X86_XCR0, 3},
+                      {HV_X86_CR0, 0x21}, {HV_X86_CR4, 0x2000}});
   // Boundary values are taken.
   CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_TPR, 15), HV_SUCCESS);
   CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_DR7, 0xffffffff), HV_SUCCESS);
@@ -1378,11 +1264,7 @@ TEST_CASE(register_refusals) {
   CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_CR4, 0x2000), HV_SUCCESS);
   wvmcs(f.vcpu, VMCS_GUEST_IA32_EFER, 0);
   // The vCPU still enters, with the values that were taken.
-  CHECK_EQ(f.run(), VMX_REASON_IO);
-  CHECK_EQ(f.rip(), 0x1000);
-  CHECK_EQ(reg(f.vcpu, HV_X86_TPR), 15);
-  CHECK_EQ(reg(f.vcpu, HV_X86_XCR0), 3);
-  CHECK_EQ(reg(f.vcpu, HV_X86_DR6), 0xffff0ff1);
+  CHECK_RUN(f, Want(VMX_REASON_IO).rip(0x1000).reg(HV_X86_TPR, 15).reg(HV_X86_XCR0, 3).reg(HV_X86_DR6, 0xffff0ff1));
   f.skip();
   CHECK_EQ(f.run(), VMX_REASON_HLT);
   // A refusal while an MMIO read's completion is pending leaves that completion intact.
@@ -1393,9 +1275,7 @@ TEST_CASE(register_refusals) {
   CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_CR4, 0), HV_SUCCESS);
   CHECK_EQ(hv_vcpu_write_register(f.vcpu, HV_X86_RAX, 0x600d), HV_SUCCESS);
   f.skip();
-  CHECK_EQ(f.run(), VMX_REASON_IO);
-  CHECK_EQ(f.rip(), 0x1105);
-  CHECK_EQ(reg(f.vcpu, HV_X86_RAX), 0x600d);
+  CHECK_RUN(f, Want(VMX_REASON_IO).rip(0x1105).reg(HV_X86_RAX, 0x600d));
 }
 
 TEST_CASE(misuse) {
@@ -1437,29 +1317,19 @@ TEST_CASE(misuse) {
     setup_prot32(f.vcpu, 0x1000);
     CHECK_EQ(f.run(), VMX_REASON_HLT);
     // Wrong thread: every per-vCPU call is refused; destroy from another thread too.
-    struct Arg {
-      hv_vcpuid_t v;
-    } arg{f.vcpu};
-    pthread_t t;
-    pthread_create(
-        &t, nullptr,
-        [](void *p) -> void * {
-          hv_vcpuid_t v = static_cast<Arg *>(p)->v;
-          uint64_t y;
-          CHECK_EQ(hv_vcpu_read_register(v, HV_X86_RAX, &y), HV_BAD_ARGUMENT);
-          CHECK_EQ(hv_vcpu_write_register(v, HV_X86_RAX, 1), HV_BAD_ARGUMENT);
-          CHECK_EQ(hv_vmx_vcpu_read_vmcs(v, VMCS_GUEST_RIP, &y), HV_BAD_ARGUMENT);
-          CHECK_EQ(hv_vcpu_run(v), HV_BAD_ARGUMENT);
-          CHECK_EQ(hv_vcpu_destroy(v), HV_BAD_ARGUMENT);
-          // Another thread may own another vCPU of the same VM.
-          hv_vcpuid_t mine;
-          CHECK_EQ(hv_vcpu_create(&mine, 0), HV_SUCCESS);
-          CHECK_EQ(mine, v + 1);
-          CHECK_EQ(hv_vcpu_destroy(mine), HV_SUCCESS);
-          return nullptr;
-        },
-        &arg);
-    pthread_join(t, nullptr);
+    std::thread([v = f.vcpu] {
+      uint64_t y;
+      CHECK_EQ(hv_vcpu_read_register(v, HV_X86_RAX, &y), HV_BAD_ARGUMENT);
+      CHECK_EQ(hv_vcpu_write_register(v, HV_X86_RAX, 1), HV_BAD_ARGUMENT);
+      CHECK_EQ(hv_vmx_vcpu_read_vmcs(v, VMCS_GUEST_RIP, &y), HV_BAD_ARGUMENT);
+      CHECK_EQ(hv_vcpu_run(v), HV_BAD_ARGUMENT);
+      CHECK_EQ(hv_vcpu_destroy(v), HV_BAD_ARGUMENT);
+      // Another thread may own another vCPU of the same VM.
+      hv_vcpuid_t mine;
+      CHECK_EQ(hv_vcpu_create(&mine, 0), HV_SUCCESS);
+      CHECK_EQ(mine, v + 1);
+      CHECK_EQ(hv_vcpu_destroy(mine), HV_SUCCESS);
+    }).join();
   }
   // Stale handle after destroy.
   CHECK_EQ(hv_vm_create(0), HV_SUCCESS);
@@ -1487,21 +1357,15 @@ TEST_CASE(concurrent_protect) {
   memcpy(sh.ram + 0x1000, code, sizeof code);
   CHECK_EQ(hv_vm_create(0), HV_SUCCESS);
   CHECK_EQ(hv_vm_map(sh.ram, 0, 1 << 20, kRWX), HV_SUCCESS);
-  pthread_t t;
-  pthread_create(
-      &t, nullptr,
-      [](void *p) -> void * {
-        auto *s = static_cast<Shared *>(p);
-        CHECK_EQ(hv_vcpu_create(&s->vcpu, 0), HV_SUCCESS);
-        setup_prot32(s->vcpu, 0x1000);
-        s->state.store(1);
-        CHECK_EQ(hv_vcpu_run_until(s->vcpu, HV_DEADLINE_FOREVER), HV_SUCCESS);
-        hv_vmx_vcpu_read_vmcs(s->vcpu, VMCS_RO_EXIT_REASON, &s->reason);
-        hv_vcpu_read_register(s->vcpu, HV_X86_RIP, &s->rip);
-        CHECK_EQ(hv_vcpu_destroy(s->vcpu), HV_SUCCESS);
-        return nullptr;
-      },
-      &sh);
+  std::thread t([&sh] {
+    CHECK_EQ(hv_vcpu_create(&sh.vcpu, 0), HV_SUCCESS);
+    setup_prot32(sh.vcpu, 0x1000);
+    sh.state.store(1);
+    CHECK_EQ(hv_vcpu_run_until(sh.vcpu, HV_DEADLINE_FOREVER), HV_SUCCESS);
+    hv_vmx_vcpu_read_vmcs(sh.vcpu, VMCS_RO_EXIT_REASON, &sh.reason);
+    hv_vcpu_read_register(sh.vcpu, HV_X86_RIP, &sh.rip);
+    CHECK_EQ(hv_vcpu_destroy(sh.vcpu), HV_SUCCESS);
+  });
   while (sh.state.load() != 1) usleep(100);
   usleep(1000);
   for (int i = 0; i < 200; ++i) {
@@ -1510,7 +1374,7 @@ TEST_CASE(concurrent_protect) {
   CHECK_EQ(hv_vm_protect(0x8000, 4096, kRWX), HV_SUCCESS);
   hv_vcpuid_t l[1] = {sh.vcpu};
   CHECK_EQ(hv_vcpu_interrupt(l, 1), HV_SUCCESS);
-  pthread_join(t, nullptr);
+  t.join();
   CHECK_EQ(sh.reason, VMX_REASON_IRQ);
   CHECK(sh.rip == 0x1000 || sh.rip == 0x1005);
   CHECK_EQ(hv_vm_destroy(), HV_SUCCESS);
