@@ -131,6 +131,10 @@ export class X86Model extends ModelCore implements X86Backend {
    * so it is always a live vCPU of the current VM; ids are never reused within a VM.
    */
   private lastOwned: X86VcpuRecord | undefined;
+  /** The last frozen I/O stop {@link runStop} wrote, and its qualification and length (never changed). */
+  private lastIo: X86Stop | undefined;
+  private lastIoQualification = 0n;
+  private lastIoLen = 0n;
   /** Recent VMCS read results (see {@link readResult}). */
   private readonly reads: Result<bigint>[] = new Array<Result<bigint>>(READ_RESULTS).fill(NO_READ);
 
@@ -743,7 +747,13 @@ export class X86Model extends ModelCore implements X86Backend {
    */
   private runStop(v: X86VcpuRecord, stop: X86Stop): Result {
     const regs = v.regs;
-    // The exit round trip of an I/O loop is a benchmarked path: I/O and HLT exits are written directly.
+    // The exit round trip of an I/O loop is a benchmarked path: I/O and HLT exits are written directly,
+    // and the same I/O stop as the last one (the engine returns its one frozen object again when
+    // nothing differs) reuses that one's fields.
+    if (stop === this.lastIo) {
+      regs.setExit(IO, this.lastIoQualification, this.lastIoLen);
+      return SUCCESS;
+    }
     if (stop.kind === 'io' && !stop.string) {
       const q =
         (stop.size - 1) |
@@ -751,8 +761,14 @@ export class X86Model extends ModelCore implements X86Backend {
         (stop.rep ? IO_QUAL.REP : 0) |
         (stop.imm ? IO_QUAL.IMMEDIATE : 0);
       // The port is bits 31:16: the whole qualification fits in 32 bits, so build it as a number.
-      const qualification = (q | ((stop.port & 0xffff) << IO_QUAL.PORT_SHIFT)) >>> 0;
-      regs.setExit(IO, IO_QUALIFICATION.of(qualification), INSTR_LEN.of(stop.len));
+      const qualification = IO_QUALIFICATION.of((q | ((stop.port & 0xffff) << IO_QUAL.PORT_SHIFT)) >>> 0);
+      const len = INSTR_LEN.of(stop.len);
+      regs.setExit(IO, qualification, len);
+      if (Object.isFrozen(stop)) {
+        this.lastIo = stop;
+        this.lastIoQualification = qualification;
+        this.lastIoLen = len;
+      }
       return SUCCESS;
     }
     if (stop.kind === 'hlt') {
