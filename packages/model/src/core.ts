@@ -18,7 +18,7 @@
  */
 
 import type { GicParameters, HostMemory, Result } from '@hvspec/spec';
-import { checkThread, HV } from '@hvspec/spec';
+import { HV } from '@hvspec/spec';
 import type { Arm64Engine, X86Engine } from './engine.js';
 import { HostMemoryPool } from './host-memory.js';
 
@@ -158,10 +158,13 @@ export abstract class ModelCore {
     if (this.closed) throw new Error('this model backend was closed');
   }
 
-  /** Step 0 for every call: the backend is open and the thread id has its type. */
-  protected enter(t: number): void {
+  /**
+   * Step 0 for every call: the backend is open. The thread id's type is checked next, by the call's
+   * generated argument checks (each starts with `checkThread`); checking it here too cost every call
+   * of the exit round trip a second check.
+   */
+  protected enter(): void {
     this.ensureOpen();
-    checkThread(t);
   }
 
   /**

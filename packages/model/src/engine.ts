@@ -49,10 +49,19 @@ export interface GuestMemory {
    * Optional fast path of instruction fetch: where the host bytes of [gpa, gpa + size) are when one
    * mapping holds them all and allows `access` (guest byte `gpa` is `bytes[at]`), else undefined, and
    * `read`/`readInto` give the bytes or the fault. A live view, not a copy: an engine reads it, never
-   * writes it, and drops it before its run returns (mappings change only between runs). It exists
+   * writes it, and drops it before its run returns (mappings change only between runs) unless the
+   * memory has a {@link generation} and it has not changed. It exists
    * because copying the 15 bytes an x86 instruction may span cost more than decoding it.
    */
   span?(gpa: number, size: number, access: 'read' | 'fetch'): GuestSpan | undefined;
+  /**
+   * Optional: a number that changes whenever the mappings behind this memory change (map, unmap,
+   * protect). A span obtained while it had one value stays valid, as a live view, for as long as it
+   * keeps it — across runs too — so an engine may keep the span of its code page from one run to the
+   * next instead of looking it up on every run (the exit round trip's cost). Without it, spans are
+   * valid within one engine call only.
+   */
+  readonly generation?: number;
 }
 
 /** Where guest bytes are in host memory: see {@link GuestMemory.span}. */

@@ -56,6 +56,8 @@ const CHUNK = 512;
  */
 export class MappingTable {
   private chunks: Mapping[][] = [];
+  /** Bumped by every change of the mappings (GuestMemory.generation). */
+  generation = 0;
 
   /** `chunk`: mappings per chunk (tests make it small so that chunks split and empty often). */
   constructor(private readonly chunk = CHUNK) {}
@@ -94,6 +96,7 @@ export class MappingTable {
   add(start: bigint, end: bigint, bytes: Uint8Array, offset: number, flags: number): void {
     const m = mapping(start, end, bytes, offset, flags);
     this.last = undefined;
+    this.generation++;
     if (this.chunks.length === 0) {
       this.chunks.push([m]);
       return;
@@ -123,6 +126,7 @@ export class MappingTable {
   clear(): void {
     this.chunks = [];
     this.last = undefined;
+    this.generation++;
   }
 
   /** The mapping containing `gpa`, if any. */
@@ -195,6 +199,7 @@ export class MappingTable {
       i = 0;
     }
     this.last = undefined;
+    this.generation++;
   }
 }
 
@@ -212,6 +217,10 @@ const ADDRESS_MASK = 0xffff_ffff_ffff_ffffn;
  */
 export class GuestMemoryView implements GuestMemory {
   constructor(private readonly table: MappingTable) {}
+
+  get generation(): number {
+    return this.table.generation;
+  }
 
   read(gpa: bigint, size: number, access: 'read' | 'fetch'): Uint8Array | MemFault {
     const need = NEED[access];

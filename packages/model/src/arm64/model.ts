@@ -394,7 +394,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
 
   /** Step 0 of call `name` (core.ts): the backend open, the registry's JS-type checks. */
   private checked<K extends Arm64Call>(name: K, ...args: ArgsOf<K>): void {
-    this.enter(args[0] as number);
+    this.enter();
     (ARM64_ARG_CHECKS[name] as (...a: readonly unknown[]) => void)(...args);
   }
 
@@ -719,7 +719,7 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   }
 
   private gicParameter(t: ThreadId, name: string, value: (g: GicParameters) => number): Result<bigint> {
-    this.enter(t);
+    this.enter();
     (ARM64_ARG_CHECKS as unknown as Record<string, (t: unknown) => void>)[name]?.(t);
     const g = this.gicParams();
     return typeof g === 'number' ? fail(g) : ok(BigInt(value(g)));

@@ -251,10 +251,14 @@ class Run implements Prefixes {
   private readonly tlb: (TlbEntry | undefined)[] = new Array(TLB_SIZE).fill(undefined);
   private tlbGen = 0;
   /**
-   * Paging off: the guest page instructions were last fetched from, as a span (GuestMemory.span), for
-   * this run only (spans are valid within a run); -1 when none.
+   * Paging off: the guest page instructions were last fetched from, as a span (GuestMemory.span), -1
+   * when none. Kept from run to run while the memory and its mappings' generation stay the same (a
+   * span is a live view, so guest and host writes to the page are seen; only a mapping change can
+   * make it stale): looking the page up again on every run was a measurable part of an exit.
    */
   private codePage = -1;
+  private codeMem: GuestMemory | undefined;
+  private codeGeneration = -1;
   private codePageBytes: Uint8Array = this.own;
   private codePageAt = 0;
   /** The last instruction-fetch translation: linear page → physical page. */
@@ -281,7 +285,9 @@ class Run implements Prefixes {
     this.dirty = 0;
     this.flags = smi(RFLAGS.of(cpu.rflags));
     this.flags0 = this.flags;
-    this.codePage = -1;
+    const generation = mem.generation;
+    if (mem !== this.codeMem || generation === undefined || generation !== this.codeGeneration)
+      this.codePage = -1;
     this.flushTlb();
     const why = this.setMode();
     if (why !== undefined) return why;
@@ -486,9 +492,12 @@ class Run implements Prefixes {
         }
         // The whole page when one mapping holds it (then the rest of this run's fetches from the page
         // skip the lookup), else the instruction's bytes as before.
-        const whole = this.mem.span?.(page, 4096, 'fetch');
+        const mem = this.mem;
+        const whole = mem.span?.(page, 4096, 'fetch');
         if (whole !== undefined) {
           this.codePage = page;
+          this.codeMem = mem;
+          this.codeGeneration = mem.generation ?? -1;
           this.codePageBytes = whole.bytes;
           this.codePageAt = smi(whole.at);
           this.code = whole.bytes;

@@ -72,6 +72,11 @@ interface X86VcpuRecord {
   readonly owner: number;
   readonly regs: X86RegisterFile;
   space: number;
+  /**
+   * The guest memory of `space`, kept with it (a Map lookup per run otherwise). A vCPU's space cannot
+   * be destroyed while it is set (hv_vm_space_destroy returns HV_BUSY), so this is always live.
+   */
+  memory: GuestMemoryView;
   /** Set by hv_vcpu_interrupt; sticky until a run consumes it (hvf-facts.md §1.7 [R]). */
   cancel: boolean;
   lastUnsupported: UnsupportedInstruction | undefined;
@@ -126,6 +131,10 @@ export class X86Model extends ModelCore implements X86Backend {
    * so it is always a live vCPU of the current VM; ids are never reused within a VM.
    */
   private lastOwned: X86VcpuRecord | undefined;
+  /** The last frozen I/O stop {@link runStop} wrote, and its qualification and length (never changed). */
+  private lastIo: X86Stop | undefined;
+  private lastIoQualification = 0n;
+  private lastIoLen = 0n;
   /** Recent VMCS read results (see {@link readResult}). */
   private readonly reads: Result<bigint>[] = new Array<Result<bigint>>(READ_RESULTS).fill(NO_READ);
 
@@ -158,7 +167,7 @@ export class X86Model extends ModelCore implements X86Backend {
   // ---- capabilities (no VM needed: they describe the host) -------------------------------------------
 
   hv_capability(t: ThreadId, capability: number): Result<bigint> {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_capability(t, capability);
     if (this.busyOn(t)) return BUSY;
     if (capability === HV_CAP.HV_CAP_VCPUMAX) return ok(BigInt(this.maxVcpus));
@@ -167,7 +176,7 @@ export class X86Model extends ModelCore implements X86Backend {
   }
 
   hv_vmx_read_capability(t: ThreadId, field: number): Result<bigint> {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vmx_read_capability(t, field);
     if (this.busyOn(t)) return BUSY;
     const value = this.vmxCaps[field];
@@ -177,7 +186,7 @@ export class X86Model extends ModelCore implements X86Backend {
   // ---- VM ----------------------------------------------------------------------------------------------
 
   hv_vm_create(t: ThreadId, flags: bigint): Result {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vm_create(t, flags);
     if (this.busyOn(t)) return BUSY;
     if ((flags & ~KNOWN_VM_OPTIONS) !== 0n) return fail(HV.HV_BAD_ARGUMENT);
@@ -193,7 +202,7 @@ export class X86Model extends ModelCore implements X86Backend {
   }
 
   hv_vm_destroy(t: ThreadId): Result {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vm_destroy(t);
     if (this.busyOn(t)) return BUSY;
     if (this.vm === undefined) return fail(HV.HV_NO_DEVICE);
@@ -204,7 +213,7 @@ export class X86Model extends ModelCore implements X86Backend {
   }
 
   hv_vm_space_create(t: ThreadId): Result<AddressSpace> {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vm_space_create(t);
     if (this.busyOn(t)) return BUSY;
     const vm = this.vm;
@@ -216,7 +225,7 @@ export class X86Model extends ModelCore implements X86Backend {
   }
 
   hv_vm_space_destroy(t: ThreadId, asid: AddressSpace): Result {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vm_space_destroy(t, asid);
     if (this.busyOn(t)) return BUSY;
     const vm = this.vm;
@@ -249,7 +258,7 @@ export class X86Model extends ModelCore implements X86Backend {
     size: bigint,
     flags: number,
   ): Result {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vm_map_space(t, asid, uva, gpa, size, flags);
     if (this.busyOn(t)) return BUSY;
     const bytes = this.host.bytes(uva.mem, 'uva.mem');
@@ -266,7 +275,7 @@ export class X86Model extends ModelCore implements X86Backend {
   }
 
   hv_vm_unmap_space(t: ThreadId, asid: AddressSpace, gpa: bigint, size: bigint): Result {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vm_unmap_space(t, asid, gpa, size);
     if (this.busyOn(t)) return BUSY;
     const space = this.space(asid);
@@ -279,7 +288,7 @@ export class X86Model extends ModelCore implements X86Backend {
   }
 
   hv_vm_protect_space(t: ThreadId, asid: AddressSpace, gpa: bigint, size: bigint, flags: number): Result {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vm_protect_space(t, asid, gpa, size, flags);
     if (this.busyOn(t)) return BUSY;
     const space = this.space(asid);
@@ -309,7 +318,7 @@ export class X86Model extends ModelCore implements X86Backend {
   // ---- vCPUs -------------------------------------------------------------------------------------------
 
   hv_vcpu_create(t: ThreadId, flags: bigint): Result<Vcpu> {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vcpu_create(t, flags);
     if (this.busyOn(t)) return BUSY;
     const vm = this.vm;
@@ -323,6 +332,7 @@ export class X86Model extends ModelCore implements X86Backend {
       owner: t,
       regs: new X86RegisterFile(),
       space: HV_VM_SPACE_DEFAULT,
+      memory: (vm.spaces.get(HV_VM_SPACE_DEFAULT) as X86Space).view,
       cancel: false,
       lastUnsupported: undefined,
       execTime: 0,
@@ -337,7 +347,7 @@ export class X86Model extends ModelCore implements X86Backend {
   }
 
   hv_vcpu_destroy(t: ThreadId, vcpu: Vcpu): Result {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vcpu_destroy(t, vcpu);
     if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
@@ -348,18 +358,20 @@ export class X86Model extends ModelCore implements X86Backend {
   }
 
   hv_vcpu_set_space(t: ThreadId, vcpu: Vcpu, asid: AddressSpace): Result {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vcpu_set_space(t, vcpu, asid);
     if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
-    if (!this.vm?.spaces.has(asid)) return fail(HV.HV_BAD_ARGUMENT);
+    const space = this.vm?.spaces.get(asid);
+    if (space === undefined) return fail(HV.HV_BAD_ARGUMENT);
     v.space = asid;
+    v.memory = space.view;
     return SUCCESS;
   }
 
   hv_vcpu_read_register(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vcpu_read_register(t, vcpu, reg);
     if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
@@ -369,7 +381,7 @@ export class X86Model extends ModelCore implements X86Backend {
   }
 
   hv_vcpu_write_register(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vcpu_write_register(t, vcpu, reg, value);
     if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
@@ -380,7 +392,7 @@ export class X86Model extends ModelCore implements X86Backend {
   }
 
   hv_vmx_vcpu_read_vmcs(t: ThreadId, vcpu: Vcpu, field: number): Result<bigint> {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vmx_vcpu_read_vmcs(t, vcpu, field);
     if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
@@ -390,7 +402,7 @@ export class X86Model extends ModelCore implements X86Backend {
   }
 
   hv_vmx_vcpu_write_vmcs(t: ThreadId, vcpu: Vcpu, field: number, value: bigint): Result {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vmx_vcpu_write_vmcs(t, vcpu, field, value);
     if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
@@ -443,7 +455,7 @@ export class X86Model extends ModelCore implements X86Backend {
    *  - otherwise HV_SUCCESS with the exit in the VMCS exit-information fields.
    */
   hv_vcpu_run(t: ThreadId, vcpu: Vcpu): Result {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vcpu_run(t, vcpu);
     if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
@@ -451,7 +463,7 @@ export class X86Model extends ModelCore implements X86Backend {
     const early = this.runStart(v);
     if (early !== undefined) return early;
     const engine = this.engine as X86Engine;
-    const mem = this.spaceOf(v).view;
+    const mem = v.memory;
     let left = this.maxSyncInstructions;
     for (;;) {
       const slice = Math.min(left, 1_000_000);
@@ -465,7 +477,7 @@ export class X86Model extends ModelCore implements X86Backend {
 
   /** A finite deadline is accepted and the run proceeds as with HV_DEADLINE_FOREVER (model README, choices). */
   hv_vcpu_run_until(t: ThreadId, vcpu: Vcpu, deadline: bigint): Result {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vcpu_run_until(t, vcpu, deadline);
     if (this.busyOn(t)) return BUSY;
     return this.hv_vcpu_run(t, vcpu);
@@ -477,7 +489,7 @@ export class X86Model extends ModelCore implements X86Backend {
    * slices ends the run with VMX_REASON_IRQ and RIP at the next instruction to execute.
    */
   hv_vcpu_run_async(t: ThreadId, vcpu: Vcpu): Promise<Result> {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vcpu_run(t, vcpu);
     // Thread 0 is the caller itself: it cannot wait in the guest (a TypeError, as on every backend).
     checkAsyncThread(t);
@@ -491,14 +503,14 @@ export class X86Model extends ModelCore implements X86Backend {
       slicedRun(
         v,
         stale,
-        () => engine(v.regs.cpu, this.spaceOf(v).view, this.budget),
+        () => engine(v.regs.cpu, v.memory, this.budget),
         (e) => this.runEnd(v, e),
       ),
     );
   }
 
   hv_vcpu_get_exec_time(t: ThreadId, vcpu: Vcpu): Result<bigint> {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vcpu_get_exec_time(t, vcpu);
     if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
@@ -509,7 +521,7 @@ export class X86Model extends ModelCore implements X86Backend {
 
   /** The twelve MSRs of Apple's test are accepted; others are HV_BAD_ARGUMENT (model README, choices). */
   hv_vcpu_enable_native_msr(t: ThreadId, vcpu: Vcpu, msr: number, enable: boolean): Result {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vcpu_enable_native_msr(t, vcpu, msr, enable);
     if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
@@ -522,7 +534,7 @@ export class X86Model extends ModelCore implements X86Backend {
 
   /** The same twelve MSRs read back what was written (0 before); others are HV_BAD_ARGUMENT. */
   hv_vcpu_read_msr(t: ThreadId, vcpu: Vcpu, msr: number): Result<bigint> {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vcpu_read_msr(t, vcpu, msr);
     if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
@@ -532,7 +544,7 @@ export class X86Model extends ModelCore implements X86Backend {
   }
 
   hv_vcpu_write_msr(t: ThreadId, vcpu: Vcpu, msr: number, value: bigint): Result {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vcpu_write_msr(t, vcpu, msr, value);
     if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
@@ -544,7 +556,7 @@ export class X86Model extends ModelCore implements X86Backend {
 
   /** The model caches nothing: a flush has nothing to write back. */
   hv_vcpu_flush(t: ThreadId, vcpu: Vcpu): Result {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vcpu_flush(t, vcpu);
     if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
@@ -553,7 +565,7 @@ export class X86Model extends ModelCore implements X86Backend {
 
   /** The model has no TLB: guest accesses always walk the current tables. */
   hv_vcpu_invalidate_tlb(t: ThreadId, vcpu: Vcpu): Result {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vcpu_invalidate_tlb(t, vcpu);
     if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
@@ -564,7 +576,7 @@ export class X86Model extends ModelCore implements X86Backend {
 
   /** A buffer of at least the model's XSAVE area (4 KiB) gets the state; a smaller one is HV_BAD_ARGUMENT. */
   hv_vcpu_read_fpstate(t: ThreadId, vcpu: Vcpu, buffer: Uva, size: bigint): Result {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vcpu_read_fpstate(t, vcpu, buffer, size);
     if (this.busyOn(t)) return BUSY;
     const bytes = this.host.bytes(buffer.mem, 'buffer.mem');
@@ -576,7 +588,7 @@ export class X86Model extends ModelCore implements X86Backend {
   }
 
   hv_vcpu_write_fpstate(t: ThreadId, vcpu: Vcpu, buffer: Uva, size: bigint): Result {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vcpu_write_fpstate(t, vcpu, buffer, size);
     if (this.busyOn(t)) return BUSY;
     const bytes = this.host.bytes(buffer.mem, 'buffer.mem');
@@ -593,7 +605,7 @@ export class X86Model extends ModelCore implements X86Backend {
 
   /** Every live vCPU's IA32_TSC becomes tsc (what hv_vcpu_read_msr of MSR_IA32_TSC then reads). */
   hv_vm_sync_tsc(t: ThreadId, tsc: bigint): Result {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vm_sync_tsc(t, tsc);
     if (this.busyOn(t)) return BUSY;
     if (this.vm === undefined) return fail(HV.HV_NO_DEVICE);
@@ -602,7 +614,7 @@ export class X86Model extends ModelCore implements X86Backend {
   }
 
   hv_vmx_vcpu_set_apic_address(t: ThreadId, vcpu: Vcpu, gpa: bigint): Result {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vmx_vcpu_set_apic_address(t, vcpu, gpa);
     if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
@@ -623,7 +635,7 @@ export class X86Model extends ModelCore implements X86Backend {
     vcpu: Vcpu,
     field: number,
   ): Result<{ readonly allowed_0: bigint; readonly allowed_1: bigint }> {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vmx_vcpu_get_cap_write_vmcs(t, vcpu, field);
     if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
@@ -639,7 +651,7 @@ export class X86Model extends ModelCore implements X86Backend {
 
   /** The model's host enumerates nothing these ids ask about (vcpu-extras.ts); no VM needed. */
   hv_vmx_get_msr_info(t: ThreadId, field: bigint): Result<bigint> {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vmx_get_msr_info(t, field);
     if (this.busyOn(t)) return BUSY;
     const value = MODEL_MSR_INFO.get(field);
@@ -661,7 +673,7 @@ export class X86Model extends ModelCore implements X86Backend {
   }
 
   hv_vmx_vcpu_set_shadow_access(t: ThreadId, vcpu: Vcpu, field: number, flags: bigint): Result {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vmx_vcpu_set_shadow_access(t, vcpu, field, flags);
     if (this.busyOn(t)) return BUSY;
     const v = this.shadowTarget(t, vcpu, field);
@@ -673,7 +685,7 @@ export class X86Model extends ModelCore implements X86Backend {
 
   /** The VMM reads and writes any field of the shadow VMCS; the access flags govern only the guest. */
   hv_vmx_vcpu_read_shadow_vmcs(t: ThreadId, vcpu: Vcpu, field: number): Result<bigint> {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vmx_vcpu_read_shadow_vmcs(t, vcpu, field);
     if (this.busyOn(t)) return BUSY;
     const v = this.shadowTarget(t, vcpu, field);
@@ -682,7 +694,7 @@ export class X86Model extends ModelCore implements X86Backend {
   }
 
   hv_vmx_vcpu_write_shadow_vmcs(t: ThreadId, vcpu: Vcpu, field: number, value: bigint): Result {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vmx_vcpu_write_shadow_vmcs(t, vcpu, field, value);
     if (this.busyOn(t)) return BUSY;
     const v = this.shadowTarget(t, vcpu, field);
@@ -692,7 +704,7 @@ export class X86Model extends ModelCore implements X86Backend {
   }
 
   hv_vcpu_interrupt(t: ThreadId, vcpus: readonly Vcpu[], vcpu_count: number): Result {
-    this.enter(t);
+    this.enter();
     X86_ARG_CHECKS.hv_vcpu_interrupt(t, vcpus, vcpu_count);
     if (this.busyOn(t)) return BUSY;
     return kick(this.vm?.vcpus, vcpus, vcpu_count);
@@ -705,11 +717,6 @@ export class X86Model extends ModelCore implements X86Backend {
   model_last_unsupported(vcpu: Vcpu): UnsupportedInstruction | undefined {
     checkU32('vcpu', vcpu);
     return this.vm?.vcpus.get(vcpu)?.lastUnsupported;
-  }
-
-  private spaceOf(v: X86VcpuRecord): X86Space {
-    // A vCPU's space cannot be destroyed while it is set (hv_vm_space_destroy returns HV_BUSY).
-    return this.vm?.spaces.get(v.space) as X86Space;
   }
 
   /** What a run does before entering the guest: consume a pending kick, or report no engine. */
@@ -740,7 +747,13 @@ export class X86Model extends ModelCore implements X86Backend {
    */
   private runStop(v: X86VcpuRecord, stop: X86Stop): Result {
     const regs = v.regs;
-    // The exit round trip of an I/O loop is a benchmarked path: I/O and HLT exits are written directly.
+    // The exit round trip of an I/O loop is a benchmarked path: I/O and HLT exits are written directly,
+    // and the same I/O stop as the last one (the engine returns its one frozen object again when
+    // nothing differs) reuses that one's fields.
+    if (stop === this.lastIo) {
+      regs.setExit(IO, this.lastIoQualification, this.lastIoLen);
+      return SUCCESS;
+    }
     if (stop.kind === 'io' && !stop.string) {
       const q =
         (stop.size - 1) |
@@ -748,8 +761,14 @@ export class X86Model extends ModelCore implements X86Backend {
         (stop.rep ? IO_QUAL.REP : 0) |
         (stop.imm ? IO_QUAL.IMMEDIATE : 0);
       // The port is bits 31:16: the whole qualification fits in 32 bits, so build it as a number.
-      const qualification = (q | ((stop.port & 0xffff) << IO_QUAL.PORT_SHIFT)) >>> 0;
-      regs.setExit(IO, IO_QUALIFICATION.of(qualification), INSTR_LEN.of(stop.len));
+      const qualification = IO_QUALIFICATION.of((q | ((stop.port & 0xffff) << IO_QUAL.PORT_SHIFT)) >>> 0);
+      const len = INSTR_LEN.of(stop.len);
+      regs.setExit(IO, qualification, len);
+      if (Object.isFrozen(stop)) {
+        this.lastIo = stop;
+        this.lastIoQualification = qualification;
+        this.lastIoLen = len;
+      }
       return SUCCESS;
     }
     if (stop.kind === 'hlt') {

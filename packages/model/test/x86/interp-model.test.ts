@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import type { Uva, Vcpu, X86Backend } from '../../../spec/src/backend.js';
+import type { AddressSpace, Uva, Vcpu, X86Backend } from '../../../spec/src/backend.js';
 import { X86_MODES } from '../../../spec/src/guest/x86/actions.js';
 import { runX86Scenario, type X86Layout, x86ScenarioArb } from '../../../spec/src/guest/x86/scenario.js';
 import { x86SetupSteps } from '../../../spec/src/guest/x86/setup.js';
@@ -73,8 +73,8 @@ test('ud2 under the canonical setup: reason 0, VMCS_RO_VMEXIT_IRQ_INFO 0x8000030
 });
 
 test('an exit loop sees each exit as it is: alternating ports, then new code, a new mapping and a new permission between runs', () => {
-  // The exit path reuses what repeats (I/O stops, the code page's host bytes within a run, read
-  // results): none of it may outlive a change. L: out 0x10, al; out 0x20, al; jmp L
+  // The exit path reuses what repeats (I/O stops, the code page's host bytes from run to run while the
+  // mappings stay the same, read results): none of it may outlive a change. L: out 0x10, al; out 0x20, al; jmp L
   const { m, cpu, layout } = vm();
   m.host_write(layout.code.uva.mem, 0, Uint8Array.from([0xe6, 0x10, 0xe6, 0x20, 0xeb, 0xfa]));
   setup(m, cpu);
@@ -108,6 +108,18 @@ test('an exit loop sees each exit as it is: alternating ports, then new code, a 
   assert.equal(m.hv_vm_protect(0, CODE, 0x1000n, 1).ret, HV.HV_SUCCESS);
   exit(VMX_REASON.VMX_REASON_EPT_VIOLATION, CODE);
   assert.equal(read(m, cpu, VMCS.VMCS_GUEST_PHYSICAL_ADDRESS), CODE);
+  // Executable again: the same buffer's hlt.
+  assert.equal(m.hv_vm_protect(0, CODE, 0x1000n, 5).ret, HV.HV_SUCCESS);
+  exit(VMX_REASON.VMX_REASON_HLT, CODE);
+  // Another address space with other code at the same address (out 0x40, al), then back.
+  const asid = m.hv_vm_space_create(0).value!;
+  const third = m.host_alloc(0x1000);
+  m.host_write(third, 0, Uint8Array.from([0xe6, 0x40]));
+  assert.equal(m.hv_vm_map_space(0, asid, { mem: third, offset: 0 }, CODE, 0x1000n, 5).ret, HV.HV_SUCCESS);
+  assert.equal(m.hv_vcpu_set_space(0, cpu, asid).ret, HV.HV_SUCCESS);
+  exit(VMX_REASON.VMX_REASON_IO, CODE, io(0x40));
+  assert.equal(m.hv_vcpu_set_space(0, cpu, 0 as AddressSpace).ret, HV.HV_SUCCESS);
+  exit(VMX_REASON.VMX_REASON_HLT, CODE);
 });
 
 test('ud2 with VMCS_CTRL_EXC_BITMAP 0 and IDTR limit 0: triple fault (reason 2)', () => {
