@@ -227,8 +227,17 @@ export type X86Stop =
   | { readonly kind: 'unsupported'; readonly bytes: Uint8Array; readonly reason: string }
   | { readonly kind: 'budget' };
 
-/** The x86 engine: runs at most `budget` instructions. */
-export type X86Engine = (cpu: X86Cpu, mem: GuestMemory, budget: number) => X86Stop;
+/**
+ * The x86 engine: runs at most `budget` instructions. An engine may also offer `repeat`: the caller
+ * promises that since the engine's previous call returned, nothing of `cpu` changed but `rip` (and that
+ * the previous call was on this `cpu`, or it answers undefined), and `repeat` either runs the guest as
+ * that call would (when this run repeats the previous one exactly: same instructions, checked against
+ * the live guest bytes) and returns the stop, or returns undefined having changed nothing. It is the
+ * exit round trip's fast path: it skips re-deriving the mode from state the caller knows is unchanged.
+ */
+export type X86Engine = ((cpu: X86Cpu, mem: GuestMemory, budget: number) => X86Stop) & {
+  readonly repeat?: (cpu: X86Cpu, mem: GuestMemory, budget: number) => X86Stop | undefined;
+};
 
 /** arm64 architectural state the engine reads and writes (typed storage; see arm64/state.ts). */
 export type { Arm64Cpu };

@@ -293,6 +293,13 @@ class Run implements Prefixes {
   private replayCpu: X86Cpu | undefined;
   private replayRip = 0;
   private replayEndRip = 0;
+  /** RIP as the CPU held it when the recorded run began, and when it ended (see {@link repeat}). */
+  private replayRipBig = 0n;
+  private replayEndRipBig = 0n;
+  private replayMem: GuestMemory | undefined;
+  private replayGeneration = -1;
+  /** cpu.rip when this run began. */
+  private startRipBig = 0n;
   private replayCount = 0;
   private replayEpoch = -1;
   private replayFlags = 0;
@@ -324,6 +331,7 @@ class Run implements Prefixes {
     this.traceN = 0;
     this.traceBytesN = 0;
     this.traceRip = this.rip;
+    this.startRipBig = cpu.rip;
     return undefined;
   }
 
@@ -373,6 +381,10 @@ class Run implements Prefixes {
     this.replayCpu = this.cpu;
     this.replayRip = this.traceRip;
     this.replayEndRip = this.rip;
+    this.replayRipBig = this.startRipBig;
+    this.replayEndRipBig = this.cpu.rip;
+    this.replayMem = this.mem;
+    this.replayGeneration = this.mem.generation ?? -1;
     this.replayCount = n;
     this.replayEpoch = this.modeEpoch;
     this.replayFlags = this.flags;
@@ -392,6 +404,50 @@ class Run implements Prefixes {
    * bytes, read again from the live page (the host or the guest may have rewritten them). The noted
    * instructions change nothing but RIP, so RIP then is the recorded one. Undefined otherwise.
    */
+  /** Forgets the recorded run: a run that is not its replay may change anything {@link repeat} relies on. */
+  forget(): void {
+    this.replayStop = undefined;
+    this.replayCpu = undefined;
+  }
+
+  /**
+   * {@link X86Engine.repeat}: the recorded run again, when it was the engine's last call, on `cpu`,
+   * which has changed only in RIP since (the caller's promise) and now starts where that run started,
+   * on the same memory with the same mappings, and the instruction bytes are still the same. Then the
+   * mode, RFLAGS and controls are those of that run, and so is everything it did.
+   */
+  repeat(cpu: X86Cpu, mem: GuestMemory, budget: number): X86Stop | undefined {
+    const stop = this.replayStop;
+    if (
+      stop === undefined ||
+      cpu !== this.replayCpu ||
+      mem !== this.replayMem ||
+      mem.generation !== this.replayGeneration ||
+      budget < this.replayCount ||
+      cpu.rip !== this.replayRipBig ||
+      !this.sameBytes()
+    )
+      return undefined;
+    cpu.rip = this.replayEndRipBig;
+    return stop;
+  }
+
+  /** Whether the recorded run's instructions still have their bytes in the kept code page. */
+  private sameBytes(): boolean {
+    if (this.codePage !== this.replayPage || this.codeMem !== this.replayMem) return false;
+    const page = this.codePageBytes;
+    const base = this.codePageAt;
+    const bytes = this.replayBytes;
+    let b = 0;
+    for (let i = 0; i < this.replayN; i++) {
+      const at = base + (this.replayOffset[i] as number);
+      const len = this.replayLength[i] as number;
+      for (let j = 0; j < len; j++) if (page[at + j] !== bytes[b + j]) return false;
+      b += len;
+    }
+    return true;
+  }
+
   replay(budget: number): X86Stop | undefined {
     const stop = this.replayStop;
     if (
@@ -404,20 +460,10 @@ class Run implements Prefixes {
       this.long ||
       this.flags !== this.replayFlags ||
       this.cpu.ctl.cpuBased !== this.replayCpuBased ||
-      this.codePage !== this.replayPage ||
-      budget < this.replayCount
+      budget < this.replayCount ||
+      !this.sameBytes()
     )
       return undefined;
-    const page = this.codePageBytes;
-    const base = this.codePageAt;
-    const bytes = this.replayBytes;
-    let b = 0;
-    for (let i = 0; i < this.replayN; i++) {
-      const at = base + (this.replayOffset[i] as number);
-      const len = this.replayLength[i] as number;
-      for (let j = 0; j < len; j++) if (page[at + j] !== bytes[b + j]) return undefined;
-      b += len;
-    }
     this.rip = this.replayEndRip;
     return stop;
   }
@@ -2089,26 +2135,36 @@ const RIP_IN = new Low32Memo();
 const CS_BASE = new Low32Memo();
 const RIP_OUT = new BigIntMemo();
 
-/**
- * The x86 engine: runs at most `budget` instructions of `cpu` on `mem`. See the module comment for
- * the subset and the modes.
- */
-export const x86Engine: X86Engine = (cpu: X86Cpu, mem: GuestMemory, budget: number): X86Stop => {
+/** One engine call: a replay of the recorded run if it repeats (Run.replay), else the interpreter. */
+function x86Run(cpu: X86Cpu, mem: GuestMemory, budget: number): X86Stop {
   const s = RUN;
   // IA-32e mode is what VM entry's "IA-32e mode guest" control says (SDM §27.3.2.1: it loads EFER.LMA).
   const ia32e = (cpu.ctl.entry & ENTRY_IA32E) !== 0;
   if (ia32e !== ((EFER.of(cpu.efer) & 0x400) !== 0))
     cpu.efer = ia32e ? cpu.efer | EFER_LMA : cpu.efer & ~EFER_LMA;
   const mode = s.begin(cpu, mem);
-  if (mode !== undefined) return { kind: 'unsupported', bytes: new Uint8Array(0), reason: mode };
+  if (mode !== undefined) {
+    s.forget();
+    return { kind: 'unsupported', bytes: new Uint8Array(0), reason: mode };
+  }
   const replayed = s.replay(budget);
   if (replayed !== undefined) s.commit();
+  else s.forget();
   const stop = replayed ?? runLoop(s, budget);
   // A VM exit saves EFER.LMA into the "IA-32e mode guest" entry control (SDM §28.3.1).
   const lma = (EFER.of(cpu.efer) & 0x400) !== 0;
   if (lma !== ia32e) cpu.ctl.entry = lma ? cpu.ctl.entry | ENTRY_IA32E : cpu.ctl.entry & ~ENTRY_IA32E;
   return stop;
-};
+}
+
+/**
+ * The x86 engine: runs at most `budget` instructions of `cpu` on `mem`. See the module comment for
+ * the subset and the modes. Its `repeat` is {@link Run.repeat}.
+ */
+export const x86Engine: X86Engine = Object.assign(x86Run, {
+  repeat: (cpu: X86Cpu, mem: GuestMemory, budget: number): X86Stop | undefined =>
+    RUN.repeat(cpu, mem, budget),
+});
 
 function runLoop(s: Run, budget: number): X86Stop {
   let n = 0;

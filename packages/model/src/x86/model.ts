@@ -77,6 +77,11 @@ interface X86VcpuRecord {
    * be destroyed while it is set (hv_vm_space_destroy returns HV_BUSY), so this is always live.
    */
   memory: GuestMemoryView;
+  /**
+   * `regs.version` when the engine's last synchronous call on this vCPU returned (-1: none, or an async
+   * run since). Still equal at the next run: nothing but RIP changed, and the engine may `repeat`.
+   */
+  runVersion: number;
   /** Set by hv_vcpu_interrupt; sticky until a run consumes it (hvf-facts.md §1.7 [R]). */
   cancel: boolean;
   lastUnsupported: UnsupportedInstruction | undefined;
@@ -336,6 +341,7 @@ export class X86Model extends ModelCore implements X86Backend {
       regs: new X86RegisterFile(),
       space: HV_VM_SPACE_DEFAULT,
       memory: (vm.spaces.get(HV_VM_SPACE_DEFAULT) as X86Space).view,
+      runVersion: -1,
       cancel: false,
       lastUnsupported: undefined,
       execTime: 0,
@@ -512,11 +518,19 @@ export class X86Model extends ModelCore implements X86Backend {
     const early = this.runStart(v);
     if (early !== undefined) return early;
     const engine = this.engine as X86Engine;
+    const regs = v.regs;
     const mem = v.memory;
     let left = this.maxSyncInstructions;
+    // Nothing but RIP written since the engine's last call on this vCPU (a VMM's exit loop): the
+    // engine may repeat that call's run without deriving the mode again (X86Engine.repeat).
+    if (v.runVersion === regs.version && engine.repeat !== undefined) {
+      const stop = engine.repeat(regs.cpu, mem, Math.min(left, 1_000_000));
+      if (stop !== undefined) return this.runStop(v, stop);
+    }
     for (;;) {
       const slice = Math.min(left, 1_000_000);
-      const stop = engine(v.regs.cpu, mem, slice);
+      const stop = engine(regs.cpu, mem, slice);
+      v.runVersion = regs.version;
       if (stop.kind !== 'budget') return this.runStop(v, stop);
       left -= slice;
       // Out of instructions: a host interrupt would end the run the same way (spurious exit, DESIGN.md).
@@ -548,6 +562,7 @@ export class X86Model extends ModelCore implements X86Backend {
     const early = this.runStart(v);
     if (early !== undefined) return Promise.resolve(early);
     const engine = this.engine as X86Engine;
+    v.runVersion = -1;
     return this.track(t, (stale) =>
       slicedRun(
         v,

@@ -317,6 +317,11 @@ export class X86RegisterFile {
    */
   readonly hotField = new Int32Array(HOT_READS).fill(-1);
   readonly hotRead: Result<bigint>[] = new Array<Result<bigint>>(HOT_READS).fill(NO_HOT_READ);
+  /**
+   * Bumped by every write of a field or register other than RIP: the model lets the engine repeat a run
+   * only while it is unchanged (X86Engine.repeat).
+   */
+  version = 0;
   /** The last RIP result {@link offerExitReads} made (an exit loop exits at the same RIP every time). */
   private ripRead: Result<bigint> = NO_HOT_READ;
   readonly cpu: X86Cpu;
@@ -363,6 +368,7 @@ export class X86RegisterFile {
       this.cpu.rip = value;
       return;
     }
+    this.version++;
     const v = truncate(value, vmcsFieldWidth(field));
     const s = slotOf(field);
     if (s !== undefined) s.set(this, v);
@@ -440,6 +446,7 @@ export class X86RegisterFile {
 
   /** Writes an `hv_x86_reg_t`; all 64 bits round-trip. */
   writeRegister(reg: number, value: bigint): void {
+    if (reg !== R.HV_X86_RIP) this.version++;
     const g = GPR_INDEX.get(reg);
     if (g !== undefined) {
       this.cpu.gpr[g] = value;

@@ -29,7 +29,7 @@ const CODE = 0x10000n;
  * L: out 0x10, al; jmp L; out 0x50, al — at CODE, read+execute, in prot32 with paging off; one vCPU
  * per entry of `vcpus`, all on thread 0.
  */
-function loop(vcpus = 1): { m: X86Model; cpus: Vcpu[]; code: Uva } {
+function loop(vcpus = 1, mode: 'prot32' | 'real' = 'prot32'): { m: X86Model; cpus: Vcpu[]; code: Uva } {
   // A host that lets the VMM turn on I/O bitmaps (the model's own does not): the engine's other answer to I/O.
   const procbased = MODEL_VMX_CAPABILITIES[HV_VMX_CAP.HV_VMX_CAP_PROCBASED] ?? 0n;
   const vmxCapabilities = {
@@ -44,7 +44,7 @@ function loop(vcpus = 1): { m: X86Model; cpus: Vcpu[]; code: Uva } {
   const cpus: Vcpu[] = [];
   for (let i = 0; i < vcpus; i++) {
     const cpu = m.hv_vcpu_create(0, 0n).value!;
-    for (const s of x86SetupSteps((id) => m.hv_vmx_read_capability(0, id).value ?? 0n, 'prot32', CODE))
+    for (const s of x86SetupSteps((id) => m.hv_vmx_read_capability(0, id).value ?? 0n, mode, CODE))
       assert.equal(m.hv_vmx_vcpu_write_vmcs(0, cpu, s.field, s.value).ret, HV.HV_SUCCESS);
     cpus.push(cpu);
   }
@@ -130,6 +130,44 @@ test('a repeated run sees a new CS base, new controls, new permissions and a kic
   exit(m, cpu, VMX_REASON.VMX_REASON_IRQ, CODE + 2n);
   assert.equal(read(m, cpu, VMCS.VMCS_RO_EXIT_QUALIFIC), 0n);
   exit(m, cpu, VMX_REASON.VMX_REASON_IO, CODE, 0x10);
+});
+
+test('a run is not repeated after a run that changed the CPU itself (a real-mode far jump), or after a register write', () => {
+  // Real mode at CS 0x1000 (base CODE): IP 0 out 0x10, al; IP 2 jmp 0; IP 4 jmp far 0x1010:0000 (a hlt
+  // at CODE + 0x100), and at CODE + 0x102 out 0x77, al: IP 2 under CS 0x1010.
+  const { m, cpus, code } = loop(1, 'real');
+  const cpu = cpus[0]!;
+  m.host_write(code.mem, 4, Uint8Array.from([0xea, 0x00, 0x00, 0x10, 0x10]));
+  m.host_write(code.mem, 0x100, Uint8Array.from([0xf4, 0x90, 0xe6, 0x77]));
+  const run = (reason: number, ip: bigint, port?: number): void => {
+    assert.equal(m.hv_vcpu_run(0, cpu).ret, HV.HV_SUCCESS);
+    assert.equal(read(m, cpu, VMCS.VMCS_RO_EXIT_REASON), BigInt(reason));
+    assert.equal(read(m, cpu, VMCS.VMCS_GUEST_RIP), ip);
+    if (port !== undefined) assert.equal(read(m, cpu, VMCS.VMCS_RO_EXIT_QUALIFIC), ioQualification(port));
+  };
+  const ip = (value: bigint): void =>
+    assert.equal(m.hv_vmx_vcpu_write_vmcs(0, cpu, VMCS.VMCS_GUEST_RIP, value).ret, HV.HV_SUCCESS);
+  run(VMX_REASON.VMX_REASON_IO, 0n, 0x10);
+  for (let i = 0; i < 3; i++) {
+    ip(2n);
+    run(VMX_REASON.VMX_REASON_IO, 0n, 0x10);
+  }
+  ip(4n);
+  run(VMX_REASON.VMX_REASON_HLT, 0n);
+  assert.equal(read(m, cpu, VMCS.VMCS_GUEST_CS), 0x1010n);
+  ip(2n);
+  run(VMX_REASON.VMX_REASON_IO, 2n, 0x77);
+  // Back to CS 0x1000 through the register interface, then RFLAGS.VM through it: outside the subset.
+  assert.equal(m.hv_vmx_vcpu_write_vmcs(0, cpu, VMCS.VMCS_GUEST_CS_BASE, CODE).ret, HV.HV_SUCCESS);
+  assert.equal(m.hv_vcpu_write_register(0, cpu, HV_X86_REG.HV_X86_CS, 0x1000n).ret, HV.HV_SUCCESS);
+  for (let i = 0; i < 3; i++) {
+    ip(2n);
+    run(VMX_REASON.VMX_REASON_IO, 0n, 0x10);
+  }
+  assert.equal(m.hv_vcpu_write_register(0, cpu, HV_X86_REG.HV_X86_RFLAGS, 0x2_0002n).ret, HV.HV_SUCCESS);
+  ip(2n);
+  assert.equal(m.hv_vcpu_run(0, cpu).ret, HV.HV_ERROR);
+  assert.match(m.model_last_unsupported(cpu)?.reason ?? '', /virtual-8086/);
 });
 
 test('two vCPUs on one thread, each in its own loop, see their own exits', () => {
