@@ -786,7 +786,7 @@ export class X86Model extends ModelCore implements X86Backend {
   /** What a run does before entering the guest: consume a pending kick, or report no engine. */
   private runStart(v: X86VcpuRecord): Result | undefined {
     v.lastUnsupported = undefined;
-    v.regs.dropHotReads();
+    v.regs.dropHotRip();
     if (v.cancel) {
       v.cancel = false;
       return this.runEnd(v, { kind: 'cancel' });
@@ -816,8 +816,15 @@ export class X86Model extends ModelCore implements X86Backend {
     // and the same I/O stop as the last one (the engine returns its one frozen object again when
     // nothing differs) reuses that one's fields.
     if (stop === this.lastIo) {
-      regs.setExit(IO, this.lastIoQualification, this.lastIoLen);
-      regs.offerExitReads(IO_READ, this.lastIoQualificationRead, this.lastIoLenRead);
+      regs.setTaggedExit(
+        stop,
+        IO,
+        this.lastIoQualification,
+        this.lastIoLen,
+        IO_READ,
+        this.lastIoQualificationRead,
+        this.lastIoLenRead,
+      );
       return SUCCESS;
     }
     if (stop.kind === 'io' && !stop.string) {

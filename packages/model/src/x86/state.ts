@@ -313,7 +313,7 @@ export class X86RegisterFile {
    * the entry is empty), indexed by the field's low bits. An exit round trip reads the same fields after
    * every exit; serving them from here keeps that read small enough for V8 to inline into the VMM's loop.
    * Filled only by {@link offerExitReads} after an exit; every change of a field empties its entry
-   * (writeField, setExit, and {@link dropHotReads} when a run starts: the engine changes RIP directly).
+   * (writeField, setExit, and {@link dropHotRip} when a run starts: the engine changes RIP directly).
    */
   readonly hotField = new Int32Array(HOT_READS).fill(-1);
   readonly hotRead: Result<bigint>[] = new Array<Result<bigint>>(HOT_READS).fill(NO_HOT_READ);
@@ -322,6 +322,11 @@ export class X86RegisterFile {
    * only while it is unchanged (X86Engine.repeat).
    */
   version = 0;
+  /**
+   * What {@link setTaggedExit} last recorded, while the exit fields and their hot-read entries still hold
+   * it (setExit and writeField clear it): the same exit again then needs only RIP's entry.
+   */
+  private exitTag: object | undefined;
   /** The last RIP result {@link offerExitReads} made (an exit loop exits at the same RIP every time). */
   private ripRead: Result<bigint> = NO_HOT_READ;
   readonly cpu: X86Cpu;
@@ -369,6 +374,7 @@ export class X86RegisterFile {
       return;
     }
     this.version++;
+    this.exitTag = undefined;
     const v = truncate(value, vmcsFieldWidth(field));
     const s = slotOf(field);
     if (s !== undefined) s.set(this, v);
@@ -385,6 +391,7 @@ export class X86RegisterFile {
     hot[HOT_REASON] = -1;
     hot[HOT_QUALIFICATION] = -1;
     hot[HOT_INSTR_LEN] = -1;
+    this.exitTag = undefined;
     const e = this.exit;
     e.reason = reason;
     e.qualification = qualification;
@@ -399,13 +406,46 @@ export class X86RegisterFile {
     this.cpu.rip = value;
   }
 
-  /** Empties the hot-read entries of every field a run may change before its exit is recorded. */
-  dropHotReads(): void {
-    const hot = this.hotField;
-    hot[HOT_RIP] = -1;
-    hot[HOT_REASON] = -1;
-    hot[HOT_QUALIFICATION] = -1;
-    hot[HOT_INSTR_LEN] = -1;
+  /**
+   * Empties RIP's hot-read entry when a run starts: the engine changes RIP directly. The exit fields
+   * change only through setExit and writeField, which empty theirs.
+   */
+  dropHotRip(): void {
+    this.hotField[HOT_RIP] = -1;
+  }
+
+  /**
+   * {@link setExit} and {@link offerExitReads} for an exit identified by `tag` (an object standing for
+   * exactly these values): when the fields still hold the exit last recorded with the same tag, only
+   * RIP's read result is renewed.
+   */
+  setTaggedExit(
+    tag: object,
+    reason: bigint,
+    qualification: bigint,
+    instrLen: bigint,
+    reasonRead: Result<bigint>,
+    qualificationRead: Result<bigint>,
+    instrLenRead: Result<bigint>,
+  ): void {
+    if (this.exitTag !== tag) {
+      this.setExit(reason, qualification, instrLen);
+      this.offerExitReads(reasonRead, qualificationRead, instrLenRead);
+      this.exitTag = tag;
+      return;
+    }
+    this.offerRip();
+  }
+
+  private offerRip(): void {
+    const rip = this.cpu.rip;
+    let ripRead = this.ripRead;
+    if (ripRead.value !== rip) {
+      ripRead = Object.freeze({ ret: HV.HV_SUCCESS, value: rip });
+      this.ripRead = ripRead;
+    }
+    this.hotField[HOT_RIP] = VMCS.VMCS_GUEST_RIP;
+    this.hotRead[HOT_RIP] = ripRead;
   }
 
   /**
@@ -413,16 +453,9 @@ export class X86RegisterFile {
    * hold the values setExit was given) and of RIP, into the hot-read table.
    */
   offerExitReads(reason: Result<bigint>, qualification: Result<bigint>, instrLen: Result<bigint>): void {
-    const rip = this.cpu.rip;
-    let ripRead = this.ripRead;
-    if (ripRead.value !== rip) {
-      ripRead = Object.freeze({ ret: HV.HV_SUCCESS, value: rip });
-      this.ripRead = ripRead;
-    }
+    this.offerRip();
     const hot = this.hotField;
     const read = this.hotRead;
-    hot[HOT_RIP] = VMCS.VMCS_GUEST_RIP;
-    read[HOT_RIP] = ripRead;
     hot[HOT_REASON] = VMCS.VMCS_RO_EXIT_REASON;
     read[HOT_REASON] = reason;
     hot[HOT_QUALIFICATION] = VMCS.VMCS_RO_EXIT_QUALIFIC;
