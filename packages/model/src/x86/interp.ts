@@ -396,14 +396,6 @@ class Run implements Prefixes {
     this.replayBytes.set(this.traceBytes.subarray(0, this.traceBytesN));
   }
 
-  /**
-   * The stop of this run without decoding it, when it starts where the recorded run started and
-   * everything that run depended on is the same: the CPU, the mode (same derivation, paging off, not
-   * 64-bit code), RFLAGS, the processor-based controls (I/O exiting), the code page (same memory,
-   * mappings unchanged: the page the run begins on was kept), enough budget, and every instruction's
-   * bytes, read again from the live page (the host or the guest may have rewritten them). The noted
-   * instructions change nothing but RIP, so RIP then is the recorded one. Undefined otherwise.
-   */
   /** Forgets the recorded run: a run that is not its replay may change anything {@link repeat} relies on. */
   forget(): void {
     this.replayStop = undefined;
@@ -448,6 +440,14 @@ class Run implements Prefixes {
     return true;
   }
 
+  /**
+   * The stop of this run without decoding it, when it starts where the recorded run started and
+   * everything that run depended on is the same: the CPU, the mode (same derivation, paging off, not
+   * 64-bit code), RFLAGS, the processor-based controls (I/O exiting), the code page (same memory,
+   * mappings unchanged: the page the run begins on was kept), enough budget, and every instruction's
+   * bytes, read again from the live page (the host or the guest may have rewritten them). The noted
+   * instructions change nothing but RIP, so RIP then is the recorded one. Undefined otherwise.
+   */
   replay(budget: number): X86Stop | undefined {
     const stop = this.replayStop;
     if (
