@@ -227,8 +227,18 @@ export type X86Stop =
   | { readonly kind: 'unsupported'; readonly bytes: Uint8Array; readonly reason: string }
   | { readonly kind: 'budget' };
 
-/** The x86 engine: runs at most `budget` instructions. */
-export type X86Engine = (cpu: X86Cpu, mem: GuestMemory, budget: number) => X86Stop;
+/** The x86 engine: runs at most `budget` instructions; optionally with a {@link X86Engine.repeat}. */
+export type X86Engine = ((cpu: X86Cpu, mem: GuestMemory, budget: number) => X86Stop) & {
+  /**
+   * Optional fast path of a run. The caller promises that nothing of `cpu` but `rip` changed since it
+   * last called the engine on `cpu` (if another call came between, `repeat` answers undefined). When
+   * this run repeats the engine's last run exactly (same instructions, checked against the live guest
+   * bytes), `repeat` runs it and returns its stop; otherwise it returns undefined having changed
+   * nothing, and the caller runs the engine. It exists for the exit round trip: it skips deriving the
+   * mode again from state the caller knows is unchanged.
+   */
+  readonly repeat?: (cpu: X86Cpu, mem: GuestMemory, budget: number) => X86Stop | undefined;
+};
 
 /** arm64 architectural state the engine reads and writes (typed storage; see arm64/state.ts). */
 export type { Arm64Cpu };

@@ -207,6 +207,8 @@ interface TlbEntry {
   noExec: boolean;
 }
 const TLB_SIZE = 64;
+/** The most instructions a replayed run ({@link Run.replay}) may have. */
+const TRACE_MAX = 4;
 
 /**
  * The state of one run: registers as numbers, loaded on first use and written back (if changed) on every
@@ -276,6 +278,40 @@ class Run implements Prefixes {
   /** Whether IN/OUT/INS/OUTS are allowed at the current CPL and IOPL (real mode, or CPL ≤ IOPL). */
   ioPermitted = true;
 
+  // The replay of the last run (see {@link replay}). While a run goes on, `traceN` counts the
+  // instructions it has noted (a run is replayable when it noted every one it executed), their
+  // offsets in the code page and their bytes; -1 once an instruction could not be noted.
+  private traceN = 0;
+  private traceBytesN = 0;
+  private traceRip = 0;
+  private readonly traceOffset = new Int32Array(TRACE_MAX);
+  private readonly traceLength = new Uint8Array(TRACE_MAX);
+  private readonly traceBytes = new Uint8Array(TRACE_MAX * 15);
+  private tracePage = -1;
+  /** The recorded run: its start and end RIP, its stop, and what it depended on. */
+  private replayStop: X86Stop | undefined;
+  private replayCpu: X86Cpu | undefined;
+  private replayRip = 0;
+  private replayEndRip = 0;
+  /** RIP as the CPU held it when the recorded run began, and when it ended (see {@link repeat}). */
+  private replayRipBig = 0n;
+  private replayEndRipBig = 0n;
+  private replayMem: GuestMemory | undefined;
+  private replayGeneration = -1;
+  /** cpu.rip when this run began. */
+  private startRipBig = 0n;
+  private replayCount = 0;
+  private replayEpoch = -1;
+  private replayFlags = 0;
+  private replayCpuBased = 0;
+  private replayPage = -1;
+  private replayN = 0;
+  private readonly replayOffset = new Int32Array(TRACE_MAX);
+  private readonly replayLength = new Uint8Array(TRACE_MAX);
+  private readonly replayBytes = new Uint8Array(TRACE_MAX * 15);
+  /** Bumped by every derivation of the mode: a replay recorded under another derivation is not used. */
+  private modeEpoch = 0;
+
   /** Starts a run of `cpu` on `mem`. Returns why the mode is outside the subset, or undefined. */
   begin(cpu: X86Cpu, mem: GuestMemory): string | undefined {
     this.cpu = cpu;
@@ -292,7 +328,144 @@ class Run implements Prefixes {
     const why = this.setMode();
     if (why !== undefined) return why;
     this.rip = smi(this.long ? Number(BigInt.asIntN(64, cpu.rip)) : RIP_IN.of(cpu.rip));
+    this.traceN = 0;
+    this.traceBytesN = 0;
+    this.traceRip = this.rip;
+    this.startRipBig = cpu.rip;
     return undefined;
+  }
+
+  /**
+   * Notes the instruction just decoded (its bytes are code[codeAt …+pos]) as one whose whole effect is
+   * determined by its bytes, the mode, RFLAGS and the I/O controls: a near `jmp` outside 64-bit mode,
+   * an `in`/`out` with an immediate port. Only instructions fetched from the kept code page are noted
+   * (their bytes can be checked there again); any other breaks the trace.
+   */
+  note(): undefined {
+    const n = this.traceN;
+    if (n < 0) return undefined;
+    const len = this.pos;
+    const linear = (this.csBase + (this.start >>> 0)) >>> 0;
+    const offset = linear & 0xfff;
+    if (
+      n >= TRACE_MAX ||
+      this.paging !== 0 ||
+      this.long ||
+      this.code !== this.codePageBytes ||
+      this.codePage === -1 ||
+      linear - offset !== this.codePage ||
+      this.codeAt - this.codePageAt !== offset ||
+      offset + len > 4096 ||
+      (n > 0 && this.tracePage !== this.codePage)
+    ) {
+      this.traceN = -1;
+      return undefined;
+    }
+    this.tracePage = this.codePage;
+    this.traceOffset[n] = offset;
+    this.traceLength[n] = len;
+    this.traceBytes.set(this.code.subarray(this.codeAt, this.codeAt + len), this.traceBytesN);
+    this.traceBytesN += len;
+    this.traceN = n + 1;
+    return undefined;
+  }
+
+  /**
+   * After a run that stopped with `stop` after `executed` instructions: when it noted every one
+   * ({@link note}), it becomes the run {@link replay} may repeat.
+   */
+  record(stop: X86Stop, executed: number): void {
+    if (this.traceN !== executed || executed === 0) return;
+    const n = executed;
+    this.replayStop = stop;
+    this.replayCpu = this.cpu;
+    this.replayRip = this.traceRip;
+    this.replayEndRip = this.rip;
+    this.replayRipBig = this.startRipBig;
+    this.replayEndRipBig = this.cpu.rip;
+    this.replayMem = this.mem;
+    this.replayGeneration = this.mem.generation ?? -1;
+    this.replayCount = n;
+    this.replayEpoch = this.modeEpoch;
+    this.replayFlags = this.flags;
+    this.replayCpuBased = this.cpu.ctl.cpuBased;
+    this.replayPage = this.tracePage;
+    this.replayN = n;
+    this.replayOffset.set(this.traceOffset.subarray(0, n));
+    this.replayLength.set(this.traceLength.subarray(0, n));
+    this.replayBytes.set(this.traceBytes.subarray(0, this.traceBytesN));
+  }
+
+  /** Forgets the recorded run: a run that is not its replay may change anything {@link repeat} relies on. */
+  forget(): void {
+    this.replayStop = undefined;
+    this.replayCpu = undefined;
+  }
+
+  /**
+   * {@link X86Engine.repeat}: the recorded run again, when it was the engine's last call, on `cpu`,
+   * which has changed only in RIP since (the caller's promise) and now starts where that run started,
+   * on the same memory with the same mappings, and the instruction bytes are still the same. Then the
+   * mode, RFLAGS and controls are those of that run, and so is everything it did.
+   */
+  repeat(cpu: X86Cpu, mem: GuestMemory, budget: number): X86Stop | undefined {
+    const stop = this.replayStop;
+    if (
+      stop === undefined ||
+      cpu !== this.replayCpu ||
+      mem !== this.replayMem ||
+      mem.generation !== this.replayGeneration ||
+      budget < this.replayCount ||
+      cpu.rip !== this.replayRipBig ||
+      !this.sameBytes()
+    )
+      return undefined;
+    cpu.rip = this.replayEndRipBig;
+    return stop;
+  }
+
+  /** Whether the recorded run's instructions still have their bytes in the kept code page. */
+  private sameBytes(): boolean {
+    if (this.codePage !== this.replayPage || this.codeMem !== this.replayMem) return false;
+    const page = this.codePageBytes;
+    const base = this.codePageAt;
+    const bytes = this.replayBytes;
+    let b = 0;
+    for (let i = 0; i < this.replayN; i++) {
+      const at = base + (this.replayOffset[i] as number);
+      const len = this.replayLength[i] as number;
+      for (let j = 0; j < len; j++) if (page[at + j] !== bytes[b + j]) return false;
+      b += len;
+    }
+    return true;
+  }
+
+  /**
+   * The stop of this run without decoding it, when it starts where the recorded run started and
+   * everything that run depended on is the same: the CPU, the mode (same derivation, paging off, not
+   * 64-bit code), RFLAGS, the processor-based controls (I/O exiting), the code page (same memory,
+   * mappings unchanged: the page the run begins on was kept), enough budget, and every instruction's
+   * bytes, read again from the live page (the host or the guest may have rewritten them). The noted
+   * instructions change nothing but RIP, so RIP then is the recorded one. Undefined otherwise.
+   */
+  replay(budget: number): X86Stop | undefined {
+    const stop = this.replayStop;
+    if (
+      stop === undefined ||
+      this.rip !== this.replayRip ||
+      this.cpu !== this.replayCpu ||
+      this.modeEpoch !== this.replayEpoch ||
+      this.modeCpu !== this.cpu ||
+      this.paging !== 0 ||
+      this.long ||
+      this.flags !== this.replayFlags ||
+      this.cpu.ctl.cpuBased !== this.replayCpuBased ||
+      budget < this.replayCount ||
+      !this.sameBytes()
+    )
+      return undefined;
+    this.rip = this.replayEndRip;
+    return stop;
   }
 
   // The inputs of the last mode derivation: an exit loop enters the same mode run after run, and
@@ -333,6 +506,7 @@ class Run implements Prefixes {
     const cpu = this.cpu;
     const cs = cpu.seg.cs;
     this.modeCpu = undefined;
+    this.modeEpoch++;
     const why = this.deriveMode();
     if (why === undefined) {
       this.modeCpu = cpu;
@@ -1552,11 +1726,13 @@ function step(s: Run): X86Stop | undefined {
       const imm = op < 0xe8;
       const port = imm ? s.next() : s.get(2, 2);
       const size: Size = op & 1 ? (osz === 8 ? 4 : (osz as Size)) : 1;
+      if (imm) s.note();
       return ioStop(port, size, (op & 2) === 0, imm, s.pos);
     }
     case 0xe9: {
       const d = osz === 2 ? s.simm16() : s.simm32();
-      return s.branch(s.start + s.pos + d, branchSize(s, osz));
+      s.branch(s.start + s.pos + d, branchSize(s, osz));
+      return s.note();
     }
     case 0xea: {
       if (s.long) throw new Fault(6, undefined);
@@ -1566,7 +1742,8 @@ function step(s: Run): X86Stop | undefined {
     }
     case 0xeb: {
       const d = s.simm8();
-      return s.branch(s.start + s.pos + d, branchSize(s, osz));
+      s.branch(s.start + s.pos + d, branchSize(s, osz));
+      return s.note();
     }
     case 0xf1:
       return deliver(s, { vector: 1, type: 'privileged-software-exception', len: s.pos });
@@ -1958,24 +2135,36 @@ const RIP_IN = new Low32Memo();
 const CS_BASE = new Low32Memo();
 const RIP_OUT = new BigIntMemo();
 
-/**
- * The x86 engine: runs at most `budget` instructions of `cpu` on `mem`. See the module comment for
- * the subset and the modes.
- */
-export const x86Engine: X86Engine = (cpu: X86Cpu, mem: GuestMemory, budget: number): X86Stop => {
+/** One engine call: a replay of the recorded run if it repeats (Run.replay), else the interpreter. */
+function x86Run(cpu: X86Cpu, mem: GuestMemory, budget: number): X86Stop {
   const s = RUN;
   // IA-32e mode is what VM entry's "IA-32e mode guest" control says (SDM §27.3.2.1: it loads EFER.LMA).
   const ia32e = (cpu.ctl.entry & ENTRY_IA32E) !== 0;
   if (ia32e !== ((EFER.of(cpu.efer) & 0x400) !== 0))
     cpu.efer = ia32e ? cpu.efer | EFER_LMA : cpu.efer & ~EFER_LMA;
   const mode = s.begin(cpu, mem);
-  if (mode !== undefined) return { kind: 'unsupported', bytes: new Uint8Array(0), reason: mode };
-  const stop = runLoop(s, budget);
+  if (mode !== undefined) {
+    s.forget();
+    return { kind: 'unsupported', bytes: new Uint8Array(0), reason: mode };
+  }
+  const replayed = s.replay(budget);
+  if (replayed !== undefined) s.commit();
+  else s.forget();
+  const stop = replayed ?? runLoop(s, budget);
   // A VM exit saves EFER.LMA into the "IA-32e mode guest" entry control (SDM §28.3.1).
   const lma = (EFER.of(cpu.efer) & 0x400) !== 0;
   if (lma !== ia32e) cpu.ctl.entry = lma ? cpu.ctl.entry | ENTRY_IA32E : cpu.ctl.entry & ~ENTRY_IA32E;
   return stop;
-};
+}
+
+/**
+ * The x86 engine: runs at most `budget` instructions of `cpu` on `mem`. See the module comment for
+ * the subset and the modes. Its `repeat` is {@link Run.repeat}.
+ */
+export const x86Engine: X86Engine = Object.assign(x86Run, {
+  repeat: (cpu: X86Cpu, mem: GuestMemory, budget: number): X86Stop | undefined =>
+    RUN.repeat(cpu, mem, budget),
+});
 
 function runLoop(s: Run, budget: number): X86Stop {
   let n = 0;
@@ -1988,6 +2177,7 @@ function runLoop(s: Run, budget: number): X86Stop {
         if (stop !== undefined) {
           // Exits leave RIP at the instruction (s.rip was not moved by the exiting step).
           s.commit();
+          s.record(stop, n + 1);
           return stop;
         }
       }

@@ -37,7 +37,7 @@ import { ALL_PERMISSION_SETS, BUSY, fail, kick, ModelCore, ok, SUCCESS, slicedRu
 import type { X86Engine, X86Stop } from '../engine.js';
 import { GuestMemoryView, MappingTable } from '../mappings.js';
 import { x86ExitFields } from './exit.js';
-import { X86RegisterFile } from './state.js';
+import { HOT_READS, X86RegisterFile } from './state.js';
 import {
   MODEL_FPSTATE_SIZE,
   MODEL_MSR_INFO,
@@ -77,6 +77,11 @@ interface X86VcpuRecord {
    * be destroyed while it is set (hv_vm_space_destroy returns HV_BUSY), so this is always live.
    */
   memory: GuestMemoryView;
+  /**
+   * `regs.version` when the engine's last synchronous call on this vCPU returned (-1: none, or an async
+   * run since). Still equal at the next run: nothing but RIP changed, and the engine may `repeat`.
+   */
+  runVersion: number;
   /** Set by hv_vcpu_interrupt; sticky until a run consumes it (hvf-facts.md §1.7 [R]). */
   cancel: boolean;
   lastUnsupported: UnsupportedInstruction | undefined;
@@ -135,6 +140,9 @@ export class X86Model extends ModelCore implements X86Backend {
   private lastIo: X86Stop | undefined;
   private lastIoQualification = 0n;
   private lastIoLen = 0n;
+  /** Their read results, for the hot-read table (X86RegisterFile.offerExitReads). */
+  private lastIoQualificationRead: Result<bigint> = SUCCESS_ZERO;
+  private lastIoLenRead: Result<bigint> = SUCCESS_ZERO;
   /** Recent VMCS read results (see {@link readResult}). */
   private readonly reads: Result<bigint>[] = new Array<Result<bigint>>(READ_RESULTS).fill(NO_READ);
 
@@ -333,6 +341,7 @@ export class X86Model extends ModelCore implements X86Backend {
       regs: new X86RegisterFile(),
       space: HV_VM_SPACE_DEFAULT,
       memory: (vm.spaces.get(HV_VM_SPACE_DEFAULT) as X86Space).view,
+      runVersion: -1,
       cancel: false,
       lastUnsupported: undefined,
       execTime: 0,
@@ -391,7 +400,23 @@ export class X86Model extends ModelCore implements X86Backend {
     return SUCCESS;
   }
 
+  /**
+   * The fast path first: on the vCPU of the previous call (so `t` and `vcpu` are the numbers that
+   * passed its checks), with the model open and idle, a field in the vCPU's hot-read table
+   * (X86RegisterFile.hotField: filled after an exit, emptied by every change of the field) is answered
+   * from it — the answer every step below would give. Small, so that V8 inlines it into an exit loop.
+   */
   hv_vmx_vcpu_read_vmcs(t: ThreadId, vcpu: Vcpu, field: number): Result<bigint> {
+    const v = this.lastOwned;
+    if (v !== undefined && v.owner === t && v.id === vcpu && typeof field === 'number' && this.quiet()) {
+      const regs = v.regs;
+      const i = field & (HOT_READS - 1);
+      if (regs.hotField[i] === field) return regs.hotRead[i] as Result<bigint>;
+    }
+    return this.readVmcs(t, vcpu, field);
+  }
+
+  private readVmcs(t: ThreadId, vcpu: Vcpu, field: number): Result<bigint> {
     this.enter();
     X86_ARG_CHECKS.hv_vmx_vcpu_read_vmcs(t, vcpu, field);
     if (this.busyOn(t)) return BUSY;
@@ -401,7 +426,29 @@ export class X86Model extends ModelCore implements X86Backend {
     return this.readResult(field, v.regs.readField(field));
   }
 
+  /**
+   * The fast path first: VMCS_GUEST_RIP (natural width, writable, no capability) on the vCPU of the
+   * previous call, the model open and idle, a bigint in [0, 2^63) — every check below passes.
+   */
   hv_vmx_vcpu_write_vmcs(t: ThreadId, vcpu: Vcpu, field: number, value: bigint): Result {
+    const v = this.lastOwned;
+    if (
+      field === VMCS.VMCS_GUEST_RIP &&
+      v !== undefined &&
+      v.owner === t &&
+      v.id === vcpu &&
+      typeof value === 'bigint' &&
+      value >= 0n &&
+      value <= I64_MAX &&
+      this.quiet()
+    ) {
+      v.regs.writeRip(value);
+      return SUCCESS;
+    }
+    return this.writeVmcs(t, vcpu, field, value);
+  }
+
+  private writeVmcs(t: ThreadId, vcpu: Vcpu, field: number, value: bigint): Result {
     this.enter();
     X86_ARG_CHECKS.hv_vmx_vcpu_write_vmcs(t, vcpu, field, value);
     if (this.busyOn(t)) return BUSY;
@@ -455,19 +502,35 @@ export class X86Model extends ModelCore implements X86Backend {
    *  - otherwise HV_SUCCESS with the exit in the VMCS exit-information fields.
    */
   hv_vcpu_run(t: ThreadId, vcpu: Vcpu): Result {
+    // On the vCPU of the previous call, open and idle, every check below passes (see read_vmcs).
+    const last = this.lastOwned;
+    if (last !== undefined && last.owner === t && last.id === vcpu && this.quiet()) return this.runOn(last);
     this.enter();
     X86_ARG_CHECKS.hv_vcpu_run(t, vcpu);
     if (this.busyOn(t)) return BUSY;
     const v = this.owned(t, vcpu);
     if (typeof v === 'number') return fail(v);
+    return this.runOn(v);
+  }
+
+  /** A synchronous run of `v`, its checks passed. */
+  private runOn(v: X86VcpuRecord): Result {
     const early = this.runStart(v);
     if (early !== undefined) return early;
     const engine = this.engine as X86Engine;
+    const regs = v.regs;
     const mem = v.memory;
     let left = this.maxSyncInstructions;
+    // Nothing but RIP written since the engine's last call on this vCPU (a VMM's exit loop): the
+    // engine may repeat that call's run without deriving the mode again (X86Engine.repeat).
+    if (v.runVersion === regs.version && engine.repeat !== undefined) {
+      const stop = engine.repeat(regs.cpu, mem, Math.min(left, 1_000_000));
+      if (stop !== undefined) return this.runStop(v, stop);
+    }
     for (;;) {
       const slice = Math.min(left, 1_000_000);
-      const stop = engine(v.regs.cpu, mem, slice);
+      const stop = engine(regs.cpu, mem, slice);
+      v.runVersion = regs.version;
       if (stop.kind !== 'budget') return this.runStop(v, stop);
       left -= slice;
       // Out of instructions: a host interrupt would end the run the same way (spurious exit, DESIGN.md).
@@ -499,6 +562,7 @@ export class X86Model extends ModelCore implements X86Backend {
     const early = this.runStart(v);
     if (early !== undefined) return Promise.resolve(early);
     const engine = this.engine as X86Engine;
+    v.runVersion = -1;
     return this.track(t, (stale) =>
       slicedRun(
         v,
@@ -722,6 +786,7 @@ export class X86Model extends ModelCore implements X86Backend {
   /** What a run does before entering the guest: consume a pending kick, or report no engine. */
   private runStart(v: X86VcpuRecord): Result | undefined {
     v.lastUnsupported = undefined;
+    v.regs.dropHotRip();
     if (v.cancel) {
       v.cancel = false;
       return this.runEnd(v, { kind: 'cancel' });
@@ -751,7 +816,15 @@ export class X86Model extends ModelCore implements X86Backend {
     // and the same I/O stop as the last one (the engine returns its one frozen object again when
     // nothing differs) reuses that one's fields.
     if (stop === this.lastIo) {
-      regs.setExit(IO, this.lastIoQualification, this.lastIoLen);
+      regs.setTaggedExit(
+        stop,
+        IO,
+        this.lastIoQualification,
+        this.lastIoLen,
+        IO_READ,
+        this.lastIoQualificationRead,
+        this.lastIoLenRead,
+      );
       return SUCCESS;
     }
     if (stop.kind === 'io' && !stop.string) {
@@ -768,6 +841,9 @@ export class X86Model extends ModelCore implements X86Backend {
         this.lastIo = stop;
         this.lastIoQualification = qualification;
         this.lastIoLen = len;
+        this.lastIoQualificationRead = Object.freeze({ ret: HV.HV_SUCCESS, value: qualification });
+        this.lastIoLenRead = Object.freeze({ ret: HV.HV_SUCCESS, value: len });
+        regs.offerExitReads(IO_READ, this.lastIoQualificationRead, this.lastIoLenRead);
       }
       return SUCCESS;
     }
@@ -811,8 +887,11 @@ const NO_READ: Result<bigint> = Object.freeze({ ret: HV.HV_SUCCESS, value: -1n }
 const IO_QUALIFICATION = new BigIntMemo();
 const INSTR_LEN = new BigIntMemo();
 
+const SUCCESS_ZERO: Result<bigint> = Object.freeze({ ret: HV.HV_SUCCESS, value: 0n });
+const I64_MAX = 0x7fff_ffff_ffff_ffffn;
 const IRQ = BigInt(VMX_REASON.VMX_REASON_IRQ);
 const IO = BigInt(VMX_REASON.VMX_REASON_IO);
+const IO_READ: Result<bigint> = Object.freeze({ ret: HV.HV_SUCCESS, value: IO });
 const HLT = BigInt(VMX_REASON.VMX_REASON_HLT);
 
 /** Fields a VMM may read: known, not host state, not framework-owned (EPTP, hvf-facts.md §1.2 [T]). */

@@ -19,7 +19,7 @@
  * INIT would give 0x60000010. Every other field, including all controls, reads 0 until written.
  * @module
  */
-import { HV_X86_REG as R, VMCS, vmcsFieldWidth } from '@hvspec/spec';
+import { HV, HV_X86_REG as R, type Result, VMCS, vmcsFieldWidth } from '@hvspec/spec';
 import type { X86Cpu, X86Segment } from '../engine.js';
 
 type SegName = 'cs' | 'ds' | 'es' | 'fs' | 'gs' | 'ss';
@@ -294,8 +294,41 @@ interface ExitInformation {
   idtVectorInfo: bigint;
 }
 
+/**
+ * Entries of the hot-read table (a power of two). The four fields an exit handler reads after every exit
+ * (exit reason, qualification, instruction length, RIP) have distinct low bits, so each has an entry.
+ */
+export const HOT_READS = 64;
+/** Fills the hot-read table's results: never returned, as no entry holding it is marked valid. */
+const NO_HOT_READ: Result<bigint> = Object.freeze({ ret: HV.HV_SUCCESS, value: -1n });
+const HOT_RIP = VMCS.VMCS_GUEST_RIP & (HOT_READS - 1);
+const HOT_REASON = VMCS.VMCS_RO_EXIT_REASON & (HOT_READS - 1);
+const HOT_QUALIFICATION = VMCS.VMCS_RO_EXIT_QUALIFIC & (HOT_READS - 1);
+const HOT_INSTR_LEN = VMCS.VMCS_RO_VMEXIT_INSTR_LEN & (HOT_READS - 1);
+
 /** One vCPU's registers and VMCS. */
 export class X86RegisterFile {
+  /**
+   * The hot-read table: `hotRead[i]` is the `hv_vmx_vcpu_read_vmcs` result of field `hotField[i]` (-1:
+   * the entry is empty), indexed by the field's low bits. An exit round trip reads the same fields after
+   * every exit; serving them from here keeps that read small enough for V8 to inline into the VMM's loop.
+   * Filled only by {@link offerExitReads} after an exit; every change of a field empties its entry
+   * (writeField, setExit, and {@link dropHotRip} when a run starts: the engine changes RIP directly).
+   */
+  readonly hotField = new Int32Array(HOT_READS).fill(-1);
+  readonly hotRead: Result<bigint>[] = new Array<Result<bigint>>(HOT_READS).fill(NO_HOT_READ);
+  /**
+   * Bumped by every write of a field or register other than RIP: the model lets the engine repeat a run
+   * only while it is unchanged (X86Engine.repeat).
+   */
+  version = 0;
+  /**
+   * What {@link setTaggedExit} last recorded, while the exit fields and their hot-read entries still hold
+   * it (setExit and writeField clear it): the same exit again then needs only RIP's entry.
+   */
+  private exitTag: object | undefined;
+  /** The last RIP result {@link offerExitReads} made (an exit loop exits at the same RIP every time). */
+  private ripRead: Result<bigint> = NO_HOT_READ;
   readonly cpu: X86Cpu;
   /**
    * The exit-information fields every exit writes, as properties rather than in `vmcs`: five Map writes
@@ -335,10 +368,13 @@ export class X86RegisterFile {
   /** Writes a VMCS field, truncated to its width (the caller has checked that it is writable). */
   writeField(field: number, value: bigint): void {
     // RIP, the field a VMM writes after nearly every exit, is natural width: no truncation, no table.
+    this.hotField[field & (HOT_READS - 1)] = -1;
     if (field === VMCS.VMCS_GUEST_RIP) {
       this.cpu.rip = value;
       return;
     }
+    this.version++;
+    this.exitTag = undefined;
     const v = truncate(value, vmcsFieldWidth(field));
     const s = slotOf(field);
     if (s !== undefined) s.set(this, v);
@@ -351,12 +387,81 @@ export class X86RegisterFile {
    * clear): no exit the model produces delivers or interrupts an event.
    */
   setExit(reason: bigint, qualification: bigint, instrLen: bigint): void {
+    const hot = this.hotField;
+    hot[HOT_REASON] = -1;
+    hot[HOT_QUALIFICATION] = -1;
+    hot[HOT_INSTR_LEN] = -1;
+    this.exitTag = undefined;
     const e = this.exit;
     e.reason = reason;
     e.qualification = qualification;
     e.instrLen = instrLen;
     e.irqInfo = 0n;
     e.idtVectorInfo = 0n;
+  }
+
+  /** `writeField(VMCS_GUEST_RIP, value)`, small enough to inline into the VMM's write of RIP. */
+  writeRip(value: bigint): void {
+    this.hotField[HOT_RIP] = -1;
+    this.cpu.rip = value;
+  }
+
+  /**
+   * Empties RIP's hot-read entry when a run starts: the engine changes RIP directly. The exit fields
+   * change only through setExit and writeField, which empty theirs.
+   */
+  dropHotRip(): void {
+    this.hotField[HOT_RIP] = -1;
+  }
+
+  /**
+   * {@link setExit} and {@link offerExitReads} for an exit identified by `tag` (an object standing for
+   * exactly these values): when the fields still hold the exit last recorded with the same tag, only
+   * RIP's read result is renewed.
+   */
+  setTaggedExit(
+    tag: object,
+    reason: bigint,
+    qualification: bigint,
+    instrLen: bigint,
+    reasonRead: Result<bigint>,
+    qualificationRead: Result<bigint>,
+    instrLenRead: Result<bigint>,
+  ): void {
+    if (this.exitTag !== tag) {
+      this.setExit(reason, qualification, instrLen);
+      this.offerExitReads(reasonRead, qualificationRead, instrLenRead);
+      this.exitTag = tag;
+      return;
+    }
+    this.offerRip();
+  }
+
+  private offerRip(): void {
+    const rip = this.cpu.rip;
+    let ripRead = this.ripRead;
+    if (ripRead.value !== rip) {
+      ripRead = Object.freeze({ ret: HV.HV_SUCCESS, value: rip });
+      this.ripRead = ripRead;
+    }
+    this.hotField[HOT_RIP] = VMCS.VMCS_GUEST_RIP;
+    this.hotRead[HOT_RIP] = ripRead;
+  }
+
+  /**
+   * After {@link setExit}: the read results of the exit fields just written (the caller's, which must
+   * hold the values setExit was given) and of RIP, into the hot-read table.
+   */
+  offerExitReads(reason: Result<bigint>, qualification: Result<bigint>, instrLen: Result<bigint>): void {
+    this.offerRip();
+    const hot = this.hotField;
+    const read = this.hotRead;
+    hot[HOT_REASON] = VMCS.VMCS_RO_EXIT_REASON;
+    read[HOT_REASON] = reason;
+    hot[HOT_QUALIFICATION] = VMCS.VMCS_RO_EXIT_QUALIFIC;
+    read[HOT_QUALIFICATION] = qualification;
+    hot[HOT_INSTR_LEN] = VMCS.VMCS_RO_VMEXIT_INSTR_LEN;
+    read[HOT_INSTR_LEN] = instrLen;
   }
 
   /** Reads an `hv_x86_reg_t` (0 ≤ reg < HV_X86_REGISTERS_MAX). */
@@ -374,6 +479,7 @@ export class X86RegisterFile {
 
   /** Writes an `hv_x86_reg_t`; all 64 bits round-trip. */
   writeRegister(reg: number, value: bigint): void {
+    if (reg !== R.HV_X86_RIP) this.version++;
     const g = GPR_INDEX.get(reg);
     if (g !== undefined) {
       this.cpu.gpr[g] = value;
