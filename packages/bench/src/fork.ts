@@ -5,7 +5,9 @@
  * one process all share that process's luck, so they cannot show it; rounds in fresh processes can,
  * and `compare` then tests the runs' round medians against each other (as JMH runs its forks).
  *
- * Each round is one child process (`worker.ts`) that runs every task once, in alternating order,
+ * Each round is two child processes (`worker.ts`), one for the model's tasks and one for the others
+ * (`RunOptions.part`: a bench loop's call sites then see one backend), each running its tasks once, in
+ * alternating order,
  * and sends its raw measurement back over the IPC channel (merged here, so that one floor of the
  * reference workload judges the host's speed across the whole run); the rounds run one after another, never together
  * (the host has two cores, and each round owns the native backend while it runs). A child that
@@ -17,7 +19,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { buildReport, type Measurement, mergeMeasurements } from './measurement.js';
 import { type BenchOptions, type BenchReport, describeMachine } from './report.js';
-import { FULL_DEFAULTS, QUICK_DEFAULTS, type RunOptions } from './suites.js';
+import { FULL_DEFAULTS, noTaskMatches, QUICK_DEFAULTS, type RunOptions } from './suites.js';
 
 /** What the parent sends a round's process: `RunOptions` without the log function. */
 export type WorkerRequest = Omit<RunOptions, 'log'>;
@@ -126,22 +128,34 @@ export async function runBenchForked(options: RunOptions = {}): Promise<BenchRep
   log(
     `running ${rounds} rounds, each in its own process, ${timeMs} ms per task in all${options.quick ? ' (quick)' : ''}`,
   );
+  const split: readonly ('model' | 'hosts')[] = options.native === false ? ['model'] : ['model', 'hosts'];
   for (let round = 1; round <= rounds; round++) {
-    const request: WorkerRequest = {
-      ...rest,
-      timeMs: timeMs / rounds,
-      warmupMs,
-      rounds: 1,
-      minIterations,
-      firstRound: round,
-    };
-    parts.push(await runRound(request, timeoutMs, () => {}));
+    // Every other round runs the parts in reverse order, as a process runs its tasks.
+    for (const part of round % 2 === 0 ? [...split].reverse() : split) {
+      const request: WorkerRequest = {
+        ...rest,
+        timeMs: timeMs / rounds,
+        warmupMs,
+        rounds: 1,
+        minIterations,
+        firstRound: round,
+        part,
+      };
+      parts.push(await runRound(request, timeoutMs, () => {}));
+    }
     log(`round ${round}/${rounds} done`);
   }
+  const merged = mergeMeasurements(
+    parts.map((p) => p.measurement),
+    rounds,
+  );
+  const wanted = (name: string): boolean => options.filter?.some((f) => name.includes(f)) ?? true;
+  if (options.filter?.length && ![...merged.tasks, ...merged.skipped].some((t) => wanted(t.name)))
+    throw new RoundError(noTaskMatches(options.filter).message, true);
   const first = parts[0]!;
-  return buildReport(mergeMeasurements(parts.map((p) => p.measurement)), {
+  return buildReport(merged, {
     date,
     machine,
-    options: { ...first.options, timeMs, warmupMs, rounds, minIterations, processes: rounds },
+    options: { ...first.options, timeMs, warmupMs, rounds, minIterations, processes: parts.length },
   });
 }

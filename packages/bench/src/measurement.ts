@@ -48,8 +48,10 @@ export interface Measurement {
 /**
  * Merges the measurements of rounds run apart, in round order: rounds concatenated, exit counts
  * summed, notes united; a task skipped in some parts and measured in others is measured, with a note.
+ * `rounds` is how many rounds the parts make (a round may be several processes, each with a part of
+ * the tasks; default one part a round).
  */
-export function mergeMeasurements(parts: readonly Measurement[]): Measurement {
+export function mergeMeasurements(parts: readonly Measurement[], rounds: number = parts.length): Measurement {
   const order: string[] = [];
   const measured = new Map<string, MeasuredTask[]>();
   const skippedIn = new Map<string, string[]>();
@@ -77,7 +79,7 @@ export function mergeMeasurements(parts: readonly Measurement[]): Measurement {
     const notes = [...new Set(runs.flatMap((t) => t.notes))];
     if (reasons.length > 0)
       notes.push(
-        `not measured in ${reasons.length} of ${parts.length} rounds: ${[...new Set(reasons)].join('; ')}`,
+        `not measured in ${reasons.length} of ${rounds} rounds: ${[...new Set(reasons)].join('; ')}`,
       );
     const counted = runs.map((t) => t.otherExits).filter((o) => o !== undefined);
     tasks.push({

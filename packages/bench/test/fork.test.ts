@@ -35,6 +35,23 @@ test('a forked run: one process per round, merged', async () => {
   assert.ok(logs.includes('round 2/2 done'));
 });
 
+test('a round is two processes, the model tasks apart from the others, merged into one report', async () => {
+  const r = await runBenchForked({
+    rounds: 2,
+    timeMs: 20,
+    warmupMs: 5,
+    minIterations: 2,
+    filter: ['model.arm64.exit', 'native.'],
+  });
+  assert.equal(checkReport(JSON.parse(JSON.stringify(r))), undefined);
+  assert.equal(r.options.processes, 4);
+  assert.ok(r.tasks.some((t) => t.name === 'model.arm64.exit'));
+  // The native tasks are measured where the host has the backend, and skipped with the reason elsewhere.
+  const native = [...r.tasks, ...r.skipped].filter((t) => t.name.startsWith('native.'));
+  assert.ok(native.length > 0, 'the other part ran');
+  for (const t of r.tasks) assert.equal(t.roundP50s?.length ?? 2, 2, t.name);
+});
+
 test('a filter naming no task is a usage error from the round process', async () => {
   await assert.rejects(
     runBenchForked({ rounds: 1, timeMs: 1, native: false, filter: ['no-such-task'] }),
