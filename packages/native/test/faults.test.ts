@@ -19,12 +19,12 @@ import {
 } from '@hvspec/spec';
 import { type AddonTesting, loadAddon } from '../src/addon.js';
 import { createNativeBackend } from '../src/index.js';
+import { kvmDescriptors } from './helpers/descriptors.js';
 import { exitReason, RWX, SetupFailed, setupProt32 } from './helpers/prot32.js';
 
 const hasKvm = process.platform === 'linux' && existsSync('/dev/kvm');
 const skip = hasKvm ? false : 'no /dev/kvm: fault injection needs the native backend on the KVM provider';
 
-const fds = (): number => readdirSync('/proc/self/fd').length;
 const osThreads = (): number => readdirSync('/proc/self/task').length;
 /** Mappings of KVM objects (a vCPU's kvm_run): V8's own mappings come and go, these must not stay. */
 const kvmMaps = (): number =>
@@ -167,7 +167,7 @@ describe('fault injection under the JS API', { skip }, () => {
     // Warm up what is created lazily (the provider's deviation list, CPUID table), then measure.
     assert.deepEqual(await lifecycle(b), {});
     await b.reset();
-    base = { fds: fds(), threads: osThreads(), maps: kvmMaps() };
+    base = { fds: kvmDescriptors(), threads: osThreads(), maps: kvmMaps() };
   });
   after(async () => {
     testing.inject_fault(testing.sites.none, 0, 0);
@@ -185,7 +185,7 @@ describe('fault injection under the JS API', { skip }, () => {
     );
     assert.equal(b.hv_vm_destroy(0).ret, HV.HV_NO_DEVICE, `${what}: no VM left behind`);
     await b.reset();
-    assert.equal(fds(), base.fds, `${what}: descriptors`);
+    assert.equal(kvmDescriptors(), base.fds, `${what}: descriptors`);
     assert.equal(osThreads(), base.threads, `${what}: OS threads`);
     assert.equal(kvmMaps(), base.maps, `${what}: KVM mappings`);
     assert.equal(testing.counts().buffers, 0, `${what}: host buffers after reset()`);

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { HV, HV_X86_REG, hvReturnName, type Vcpu, VMCS, VMX_REASON, type X86Backend } from '@hvspec/spec';
 import { loadAddon } from '../src/addon.js';
 import { createNativeBackend, nativeAvailability } from '../src/index.js';
+import { kvmDescriptors } from './helpers/descriptors.js';
 import { exitReason, RWX, setupProt32 } from './helpers/prot32.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -44,10 +45,6 @@ function hardwareTest(name: string, body: (b: X86Backend) => Promise<void>): voi
 
 function ok(r: { ret: number }, what: string): void {
   assert.equal(r.ret, HV.HV_SUCCESS, `${what}: ${hvReturnName(r.ret)}`);
-}
-
-function fdCount(): number {
-  return readdirSync('/proc/self/fd').length;
 }
 
 /** Runs until an exit that is not VMX_REASON_IRQ (host interrupts exit at any time: §1.7 [T]). */
@@ -255,7 +252,7 @@ test('reset() releases vCPUs, threads, the VM and buffers (fd count back to base
 }, async () => {
   const b = backend();
   await b.reset();
-  const baseline = fdCount();
+  const baseline = kvmDescriptors();
   for (let round = 0; round < 2; round++) {
     ok(b.hv_vm_create(0, 0n), 'hv_vm_create');
     const ram = b.host_alloc(0x10000);
@@ -267,15 +264,15 @@ test('reset() releases vCPUs, threads, the VM and buffers (fd count back to base
     assert.ok(v0 !== undefined && v1 !== undefined && v2 !== undefined, 'three vCPUs');
     setupProt32(b, 4, v2, 0x1000n);
     const spinning = b.hv_vcpu_run_async(4, v2); // still in the guest when reset() starts
-    assert.ok(fdCount() > baseline, 'the VM and vCPUs hold descriptors');
+    assert.ok(kvmDescriptors() > baseline, 'the VM and vCPUs hold descriptors');
     await b.reset();
-    assert.equal(fdCount(), baseline, `round ${round}: descriptors after reset()`);
+    assert.equal(kvmDescriptors(), baseline, `round ${round}: descriptors after reset()`);
     ok(await spinning, 'the kicked async run returns');
     assert.throws(() => b.host_read(ram, 0, 1), { name: 'TypeError', message: /not a live buffer/ });
   }
   ok(b.hv_vm_create(0, 0n), 'hv_vm_create after reset()');
   await b.close();
-  assert.equal(fdCount(), baseline, 'descriptors after close()');
+  assert.equal(kvmDescriptors(), baseline, 'descriptors after close()');
   const again = backend();
   assert.notEqual(again, b, 'close() ends the process-wide instance; the next one is fresh');
   ok(again.hv_vm_create(0, 0n), 'hv_vm_create on a fresh instance after close()');
