@@ -19,7 +19,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { buildReport, type Measurement, mergeMeasurements } from './measurement.js';
 import { type BenchOptions, type BenchReport, describeMachine } from './report.js';
-import { FULL_DEFAULTS, noTaskMatches, QUICK_DEFAULTS, type RunOptions } from './suites.js';
+import { FULL_DEFAULTS, filterWants, noTaskMatches, QUICK_DEFAULTS, type RunOptions } from './suites.js';
 
 /** What the parent sends a round's process: `RunOptions` without the log function. */
 export type WorkerRequest = Omit<RunOptions, 'log'>;
@@ -149,8 +149,10 @@ export async function runBenchForked(options: RunOptions = {}): Promise<BenchRep
     parts.map((p) => p.measurement),
     rounds,
   );
-  const wanted = (name: string): boolean => options.filter?.some((f) => name.includes(f)) ?? true;
-  if (options.filter?.length && ![...merged.tasks, ...merged.skipped].some((t) => wanted(t.name)))
+  if (
+    options.filter?.length &&
+    ![...merged.tasks, ...merged.skipped].some((t) => filterWants(options.filter, t.name))
+  )
     throw new RoundError(noTaskMatches(options.filter).message, true);
   const first = parts[0]!;
   return buildReport(merged, {

@@ -93,6 +93,11 @@ export interface RunOptions {
   readonly log?: (message: string) => void;
 }
 
+/** Whether `--filter` wants task `name`: no filter wants every task, else one of its strings is in the name. */
+export function filterWants(filter: readonly string[] | undefined, name: string): boolean {
+  return !filter || filter.length === 0 || filter.some((f) => name.includes(f));
+}
+
 /** The usage error of a filter that names no task of the run. */
 export function noTaskMatches(filter: readonly string[]): TypeError {
   return new TypeError(`no task matches the filter ${filter.map((f) => JSON.stringify(f)).join(', ')}`);
@@ -614,8 +619,7 @@ export async function measure(
     throw new TypeError(`slowdown.factor must be a positive integer, got ${slowdown.factor}`);
   const log = options.log ?? (() => {});
   const skipped: SkippedTask[] = [];
-  const wanted = (name: string): boolean =>
-    !options.filter || options.filter.length === 0 || options.filter.some((f) => name.includes(f));
+  const wanted = (name: string): boolean => filterWants(options.filter, name);
 
   const hostsToo = options.native !== false && options.part !== 'model';
   const planned = options.part === 'hosts' ? [] : modelTasks(skipped);

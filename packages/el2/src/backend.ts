@@ -1140,9 +1140,11 @@ export class El2Backend implements Arm64Backend {
   // ---- the in-framework GIC: not on this backend --------------------------------------------------------
 
   /**
-   * Every `hv_gic_*` is HV_UNSUPPORTED here, as on a host without the macOS 15 GIC: QEMU's GICv3 is the
-   * runtime's own interrupt controller (its UART, its timers), and the runtime has no virtual GIC to give
-   * a guest (README, "Capabilities"). One method per registry entry, installed on the prototype.
+   * The methods installed on the prototype: the vCPU flag and configuration calls, answered as the model
+   * answers them (the spec's installers, after this backend's prologue); and every `hv_gic_*`, which is
+   * HV_UNSUPPORTED here, as on a host without the macOS 15 GIC: QEMU's GICv3 is the runtime's own
+   * interrupt controller (its UART, its timers), and the runtime has no virtual GIC to give a guest
+   * (README, "Capabilities"). One GIC method per registry entry.
    */
   static {
     installArm64VcpuFlagCalls(El2Backend.prototype, (self, name, args) =>
