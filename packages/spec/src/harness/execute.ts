@@ -103,6 +103,13 @@ export async function execute(m: Model, r: Real, call: SpecCall): Promise<unknow
       );
     const c = classify(diff);
     if (c) m.differences.push({ ruleId: judgement.ruleId, ...c, what: describeDifference(diff) });
+    // One backend took the row's state change and the other did not (one succeeded, one failed): from
+    // here on they answer from different states, and a later call judged exact on one of them would
+    // report that divergence, not a new one. The difference is reported; the sequence ends here.
+    if (c?.kind === 'outcome' && row.effect)
+      throw new SequenceEnd(
+        `${describeCall(call)}: the backends' states diverged (${describeDifference(diff)})`,
+      );
   }
   return outcome.value;
 }
