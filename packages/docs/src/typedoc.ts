@@ -133,7 +133,10 @@ async function convertAndRender(repoRoot: string, outDir: string, readme: string
   return {
     packages: workspacePackages(repoRoot),
     undocumented: warnings.filter((w) => /does not have any documentation/.test(w)),
-    warnings: warnings.filter((w) => !/does not have any documentation/.test(w)),
+    // A clone without an `origin` remote (a `git init`, a worktree) only loses typedoc's source links.
+    warnings: warnings.filter(
+      (w) => !/does not have any documentation|git remote "origin" was not valid/.test(w),
+    ),
     errors,
   };
 }

@@ -27,11 +27,13 @@ import {
   ARM64_ARG_CHECKS,
   type Arm64ConfigCall,
   Arm64Configs,
+  type Arm64GicCall,
+  Arm64Gics,
   type Arm64VcpuFlagCall,
-  callSpecs,
   checkAsyncThread,
   checkHostAllocSize,
   checkThread,
+  type GicDevice,
   HV,
   HV_CACHE_TYPE,
   HV_EXIT_REASON,
@@ -43,8 +45,10 @@ import {
   HV_SYS_REG,
   IPA_SIZE_DEFAULT,
   installArm64ConfigCalls,
+  installArm64GicCalls,
   installArm64VcpuFlagCalls,
   isKnownSysReg,
+  softwareGicParameters,
 } from '@hvspec/spec';
 import {
   CTRL,
@@ -110,11 +114,6 @@ const FEATURE_BOOT: Readonly<Record<number, number>> = {
 
 type Arm64Call = keyof typeof ARM64_ARG_CHECKS;
 type ArgsOf<K extends Arm64Call> = Parameters<(typeof ARM64_ARG_CHECKS)[K]>;
-type GicCall = Extract<Arm64Call, `hv_gic_${string}`>;
-/** Every `hv_gic_*` function of the registry. */
-const GIC_CALLS = (Object.keys(ARM64_ARG_CHECKS) as Arm64Call[]).filter((n): n is GicCall =>
-  n.startsWith('hv_gic_'),
-);
 
 /** The registry's JS-type checks of call `name` (TypeError naming the parameter). */
 function checkArgs<K extends Arm64Call>(name: K, args: ArgsOf<K>): void {
@@ -160,6 +159,10 @@ interface VcpuRecord {
 
 interface Vm {
   readonly ipaLimit: bigint;
+  /** The in-framework GIC, once hv_gic_create made it (the spec's software GIC, README "Choices"). */
+  gic?: GicDevice;
+  /** A vCPU of this VM entered the guest (hv_gic_set_state must come before, hvf-facts.md §2.7 [H]). */
+  ran?: boolean;
   readonly granule: number;
   readonly stage2: Stage2;
   /** Mapped stage-2 pages by IPA / granule. */
@@ -245,14 +248,6 @@ export const EL2_DEVIATIONS: readonly Deviation[] = Object.freeze([
     arm64ExitKinds: ['arm64.sysreg.gic.sre'],
   },
   {
-    id: 'el2.no-gic',
-    description:
-      'no in-framework GIC: every hv_gic_* answers HV_UNSUPPORTED, as on a host before macOS 15 (capabilities.gic is absent). QEMU’s GICv3 is the runtime’s own interrupt controller (its UART, its timers); the runtime has no virtual GIC to give a guest',
-    calls: callSpecs('arm64')
-      .map((s) => s.name)
-      .filter((n) => n.startsWith('hv_gic_')),
-  },
-  {
     id: 'el2.time',
     description:
       'the virtual counter is QEMU’s (CNTFRQ 62.5 MHz, host clock), not mach_absolute_time; guest code runs several times slower than on hardware and an exit takes about 100 µs, so vtimer exits land wherever QEMU’s timer fires',
@@ -260,11 +255,11 @@ export const EL2_DEVIATIONS: readonly Deviation[] = Object.freeze([
 ]);
 
 /**
- * The `hv_gic_*` methods, the configuration calls and the vCPU flag calls: made in the class's static
- * block (the latter two by the spec's {@link installArm64ConfigCalls} and {@link installArm64VcpuFlagCalls},
- * as the model makes them).
+ * The configuration calls, the vCPU flag calls and the `hv_gic_*` methods: made in the class's static
+ * block by the spec's {@link installArm64ConfigCalls}, {@link installArm64VcpuFlagCalls} and
+ * {@link installArm64GicCalls}, as the model makes them.
  */
-export interface El2Backend extends Pick<Arm64Backend, GicCall | Arm64ConfigCall | Arm64VcpuFlagCall> {}
+export interface El2Backend extends Pick<Arm64Backend, Arm64GicCall | Arm64ConfigCall | Arm64VcpuFlagCall> {}
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface declares the methods the static block makes
 export class El2Backend implements Arm64Backend {
   readonly arch = 'arm64' as const;
@@ -276,6 +271,8 @@ export class El2Backend implements Arm64Backend {
   private goneReported = false;
   private closed = false;
   private readonly configs: Arm64Configs;
+  /** The GIC's configurations and state objects (ids from `configs`), and its parameters. */
+  private readonly gics: Arm64Gics;
   /** Buffers from hv_vm_allocate not yet freed. */
   private readonly allocations = new Set<number>();
   private vm: Vm | undefined;
@@ -311,6 +308,8 @@ export class El2Backend implements Arm64Backend {
     if (!Number.isSafeInteger(this.maxIpaSize) || this.maxIpaSize < IPA_SIZE_DEFAULT || this.maxIpaSize > 40)
       throw new TypeError(`options.maxIpaSize must be an integer in [${IPA_SIZE_DEFAULT}, 40]`);
     this.configs = new Arm64Configs({ maxIpaSize: this.maxIpaSize, ipaGranule4k: true, el2Supported: false });
+    const gic = softwareGicParameters(this.maxVcpus);
+    this.gics = new Arm64Gics(gic, this.configs, this.maxVcpus);
     this.capabilities = Object.freeze({
       backend: 'el2',
       arch: 'arm64',
@@ -323,6 +322,7 @@ export class El2Backend implements Arm64Backend {
       defaultIpaSize: IPA_SIZE_DEFAULT,
       ipaGranule4k: true,
       el2Supported: false,
+      gic: Object.freeze({ ...gic }),
     });
     for (let s = MAX_SLOTS - 1; s >= 0; s--) this.freeSlots.push(s);
   }
@@ -512,6 +512,7 @@ export class El2Backend implements Arm64Backend {
     this.busy.clear();
     this.vm = undefined;
     this.configs.clear();
+    this.gics.clear();
     this.allocations.clear();
     this.buffers.clear();
     this.staleCode.length = 0;
@@ -823,9 +824,14 @@ export class El2Backend implements Arm64Backend {
     const v = this.vcpuCall('hv_vcpu_get_sys_reg', t, vcpu, reg);
     if (typeof v === 'number') return fail(v);
     if (!isKnownSysReg(reg)) return fail(HV.HV_BAD_ARGUMENT);
+    return ok(this.sysValue(v, reg));
+  }
+
+  /** A system register of the vCPU as the host keeps it. */
+  private sysValue(v: VcpuRecord, reg: number): bigint {
     const e = this.sysIndex.get(reg);
-    if (e === undefined) return ok(v.extraSys.get(reg) ?? 0n);
-    return ok(v.words[(SLOT.SYS >> 3) + e.index] as bigint);
+    if (e === undefined) return v.extraSys.get(reg) ?? 0n;
+    return v.words[(SLOT.SYS >> 3) + e.index] as bigint;
   }
 
   hv_vcpu_set_sys_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
@@ -956,6 +962,7 @@ export class El2Backend implements Arm64Backend {
     v.words[SLOT.FLAGS >> 3] = BigInt(flags);
     v.seq++;
     v.words[SLOT.IN_SEQ >> 3] = v.seq;
+    if (this.vm) this.vm.ran = true;
     // One write of the whole page: the exit-record words in it are rewritten by the runtime anyway.
     m.write(SLOT_OFFSET + v.slot * SLOT_SIZE, v.img);
     return undefined;
@@ -1158,14 +1165,14 @@ export class El2Backend implements Arm64Backend {
       },
       (self) => self.configs,
     );
-    for (const name of GIC_CALLS) {
-      Object.defineProperty(El2Backend.prototype, name, {
-        value(this: El2Backend, ...args: ArgsOf<GicCall>): Result<never> {
-          return this.beginWithoutBusyCheck(name, ...args) ?? fail(HV.HV_UNSUPPORTED);
-        },
-        writable: true,
-        configurable: true,
-      });
-    }
+    installArm64GicCalls(El2Backend.prototype, {
+      prologue: (self, name, args) => self.beginWithoutBusyCheck(name, ...(args as ArgsOf<typeof name>)),
+      gics: (self) => self.gics,
+      vm: (self) => self.vm,
+      vcpu: (self, id) => {
+        const v = self.vm?.vcpus.get(id);
+        return v && { id: v.id, owner: v.owner, mpidr: self.sysValue(v, HV_SYS_REG.HV_SYS_REG_MPIDR_EL1) };
+      },
+    });
   }
 }

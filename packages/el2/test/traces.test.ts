@@ -2,7 +2,7 @@
  * Every arm64 example trace of traces/arm64 replays as PASS on el2 — the traces are generated from the
  * spec's predictions (never by running a backend), so each PASS is QEMU agreeing with the spec — or as
  * UNSUPPORTED at a run whose exit kind el2 declares it never produces, or at a call it declares it
- * does not provide (the hv_gic_* calls; README.md, "Capabilities"), never as FAIL.
+ * does not provide (README.md, "Capabilities"), never as FAIL.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -50,10 +50,6 @@ describe('arm64 example traces on el2', { skip }, () => {
       'alignment-fault-mmu-off.json',
       'el0-daif-trap-el1.json',
       'el0-wfe-trap-el1.json',
-      'gic-refused-calls.json',
-      'gic-registers.json',
-      'gic-setup-spi-msi.json',
-      'gic-state-save-restore.json',
       'pc-alignment-before-abort.json',
       'wfe.json',
     ]);

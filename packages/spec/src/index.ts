@@ -9,6 +9,15 @@
  */
 
 export * from './arm64-configs.js';
+export {
+  type Arm64GicCall,
+  type Arm64GicSite,
+  Arm64Gics,
+  type Arm64GicVcpu,
+  type Arm64GicVm,
+  installArm64GicCalls,
+} from './arm64-gic.js';
+export { GicCpuInterface, GicDevice, type GicLayout, softwareGicParameters } from './arm64-gic-device.js';
 export * from './arm64-vcpu-flags.js';
 export * from './backend.js';
 export * from './calls/index.js';

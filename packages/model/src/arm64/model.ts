@@ -11,9 +11,6 @@ import type {
   Arm64Backend,
   Arm64Exit,
   Capabilities,
-  GicConfig,
-  GicParameters,
-  GicState,
   HostMemory,
   Result,
   ThreadId,
@@ -26,13 +23,14 @@ import {
   ARM64_ARG_CHECKS,
   type Arm64ConfigCall,
   Arm64Configs,
+  type Arm64GicCall,
+  Arm64Gics,
   type Arm64VcpuFlagCall,
   checkAsyncThread,
   checkU32,
+  type GicDevice,
   HV,
   HV_EXIT_REASON,
-  HV_GIC_ICC_REG,
-  HV_GIC_INT,
   HV_MEMORY_RWX,
   HV_REG,
   HV_REG_COUNT,
@@ -40,15 +38,16 @@ import {
   HV_SYS_REG,
   IPA_SIZE_DEFAULT,
   installArm64ConfigCalls,
+  installArm64GicCalls,
   installArm64VcpuFlagCalls,
   isKnownSysReg,
+  softwareGicParameters,
 } from '@hvspec/spec';
 import type { ModelOptions, UnsupportedInstruction } from '../core.js';
 import { ALL_PERMISSION_SETS, BUSY, fail, kick, ModelCore, ok, SUCCESS, slicedRun } from '../core.js';
 import type { Arm64Engine, Arm64Region, Arm64RunContext, Arm64Stop } from '../engine.js';
 import { MappingTable } from '../mappings.js';
 import { modelCcsidr, modelFeatureReg } from './features.js';
-import { GicDevice, type GicLayout, modelGicParameters } from './gic.js';
 import { type Arm64Cpu, initialArm64Cpu } from './state.js';
 
 const PAGE_16K = 16384;
@@ -56,14 +55,6 @@ const HV_SYS_REG_MPIDR_EL1 = HV_SYS_REG.HV_SYS_REG_MPIDR_EL1;
 
 type Arm64Call = keyof typeof ARM64_ARG_CHECKS;
 type ArgsOf<K extends Arm64Call> = Parameters<(typeof ARM64_ARG_CHECKS)[K]>;
-
-/** An `hv_gic_config_t`: bases as set (absent: 0), the MSI INTID range. */
-interface GicConfigRecord {
-  distributorBase?: bigint;
-  redistributorBase?: bigint;
-  msiRegionBase?: bigint;
-  msiRange?: readonly [number, number];
-}
 
 interface Arm64VcpuRecord {
   readonly id: number;
@@ -113,10 +104,11 @@ type RunEnd =
 const NO_EXCEPTION = Object.freeze({ syndrome: 0n, virtual_address: 0n, physical_address: 0n });
 
 /**
- * The configuration calls and the vCPU flag calls: made in the class's static block by the spec's
- * {@link installArm64ConfigCalls} and {@link installArm64VcpuFlagCalls}.
+ * The configuration calls, the vCPU flag calls and the GIC calls: made in the class's static block by
+ * the spec's {@link installArm64ConfigCalls}, {@link installArm64VcpuFlagCalls} and
+ * {@link installArm64GicCalls}.
  */
-export interface Arm64Model extends Pick<Arm64Backend, Arm64ConfigCall | Arm64VcpuFlagCall> {}
+export interface Arm64Model extends Pick<Arm64Backend, Arm64ConfigCall | Arm64VcpuFlagCall | Arm64GicCall> {}
 
 /** The arm64 model backend. */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface declares the methods the static block makes
@@ -129,10 +121,9 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
   /** VM and vCPU configurations; the GIC's configs and states take their ids from the same space. */
   private readonly configs: Arm64Configs;
   private vm: Arm64Vm | undefined;
-  private readonly gicParameters: GicParameters | undefined;
   private readonly el2Supported: boolean;
-  private readonly gicConfigs = new Map<number, GicConfigRecord>();
-  private readonly gicStates = new Map<number, Uint8Array>();
+  /** The GIC's configurations and state objects (ids from `configs`), and the host's GIC parameters. */
+  private readonly gics: Arm64Gics;
   /** Buffers hv_vm_allocate made and hv_vm_deallocate has not freed. */
   private readonly allocations = new Set<number>();
 
@@ -148,14 +139,14 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
       throw new TypeError(`options.maxIpaSize must be an integer in [${IPA_SIZE_DEFAULT}, 52]`);
     }
     this.ipaGranule4k = options.ipaGranule4k ?? true;
-    this.gicParameters =
-      options.gic === false ? undefined : (options.gic ?? modelGicParameters(this.maxVcpus));
     this.el2Supported = options.el2Supported ?? false;
     this.configs = new Arm64Configs({
       maxIpaSize: this.maxIpaSize,
       ipaGranule4k: this.ipaGranule4k,
       el2Supported: this.el2Supported,
     });
+    const gic = options.gic === false ? undefined : (options.gic ?? softwareGicParameters(this.maxVcpus));
+    this.gics = new Arm64Gics(gic, this.configs, this.maxVcpus);
     this.capabilities = Object.freeze({
       backend: 'model',
       arch: 'arm64',
@@ -168,15 +159,14 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
       defaultIpaSize: IPA_SIZE_DEFAULT,
       ipaGranule4k: this.ipaGranule4k,
       el2Supported: this.el2Supported,
-      ...(this.gicParameters ? { gic: Object.freeze({ ...this.gicParameters }) } : {}),
+      ...(gic ? { gic: Object.freeze({ ...gic }) } : {}),
     });
   }
 
   protected dropState(): void {
     this.vm = undefined;
     this.configs.clear();
-    this.gicConfigs.clear();
-    this.gicStates.clear();
+    this.gics.clear();
     this.allocations.clear();
   }
 
@@ -618,400 +608,6 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
     this.host.rebind(mem, bytes);
   }
 
-  // ---- the in-framework GIC (hvf-facts.md §2.7) ----------------------------------------------------------
-
-  /** The GIC of the VM, or the code of a call that needs one (no hv_gic on this host; no VM or GIC). */
-  private gicOf(): GicDevice | number {
-    if (!this.gicParameters) return HV.HV_UNSUPPORTED;
-    return this.vm?.gic ?? HV.HV_NO_DEVICE;
-  }
-
-  /** The host's GIC parameters, or HV_UNSUPPORTED without hv_gic. */
-  private gicParams(): GicParameters | number {
-    return this.gicParameters ?? HV.HV_UNSUPPORTED;
-  }
-
-  /** checked(), then gicParams(). */
-  private gicParamsCall<K extends Arm64Call>(name: K, ...args: ArgsOf<K>): GicParameters | number {
-    this.checked(name, ...args);
-    return this.gicParams();
-  }
-
-  /** checked(), then gicOf(). */
-  private gicCall<K extends Arm64Call>(name: K, ...args: ArgsOf<K>): GicDevice | number {
-    this.checked(name, ...args);
-    return this.gicOf();
-  }
-
-  hv_gic_config_create(t: ThreadId): Result<GicConfig> {
-    this.checked('hv_gic_config_create', t);
-    if (!this.gicParameters) return fail(HV.HV_UNSUPPORTED);
-    const id = this.configs.newId();
-    this.gicConfigs.set(id, {});
-    return ok(id as GicConfig);
-  }
-
-  /** A base is stored when its region fits below 2^64 (hvf-facts.md §2.7 [T]); hv_gic_create checks alignment. */
-  private setGicBase(
-    config: GicConfig,
-    base: bigint,
-    field: 'distributorBase' | 'redistributorBase' | 'msiRegionBase',
-    size: (g: GicParameters) => number,
-  ): Result {
-    const g = this.gicParams();
-    if (typeof g === 'number') return fail(g);
-    const c = this.gicConfigs.get(config);
-    if (c === undefined) return fail(HV.HV_BAD_ARGUMENT);
-    if (base + BigInt(size(g)) > 1n << 64n) return fail(HV.HV_BAD_ARGUMENT);
-    c[field] = base;
-    return SUCCESS;
-  }
-
-  hv_gic_config_set_distributor_base(
-    t: ThreadId,
-    config: GicConfig,
-    distributor_base_address: bigint,
-  ): Result {
-    this.checked('hv_gic_config_set_distributor_base', t, config, distributor_base_address);
-    return this.setGicBase(config, distributor_base_address, 'distributorBase', (g) => g.distributorSize);
-  }
-
-  hv_gic_config_set_redistributor_base(
-    t: ThreadId,
-    config: GicConfig,
-    redistributor_base_address: bigint,
-  ): Result {
-    this.checked('hv_gic_config_set_redistributor_base', t, config, redistributor_base_address);
-    return this.setGicBase(
-      config,
-      redistributor_base_address,
-      'redistributorBase',
-      (g) => g.redistributorRegionSize,
-    );
-  }
-
-  hv_gic_config_set_msi_region_base(t: ThreadId, config: GicConfig, msi_region_base_address: bigint): Result {
-    this.checked('hv_gic_config_set_msi_region_base', t, config, msi_region_base_address);
-    return this.setGicBase(config, msi_region_base_address, 'msiRegionBase', (g) => g.msiRegionSize);
-  }
-
-  hv_gic_config_set_msi_interrupt_range(
-    t: ThreadId,
-    config: GicConfig,
-    msi_intid_base: number,
-    msi_intid_count: number,
-  ): Result {
-    const g = this.gicParamsCall(
-      'hv_gic_config_set_msi_interrupt_range',
-      t,
-      config,
-      msi_intid_base,
-      msi_intid_count,
-    );
-    if (typeof g === 'number') return fail(g);
-    const c = this.gicConfigs.get(config);
-    if (c === undefined) return fail(HV.HV_BAD_ARGUMENT);
-    // Inside the SPI range or HV_BAD_ARGUMENT (hvf-facts.md §2.7, §3 [T]); an empty range is kept (no MSIs).
-    if (msi_intid_base < g.spiBase || msi_intid_base + msi_intid_count > g.spiBase + g.spiCount)
-      return fail(HV.HV_BAD_ARGUMENT);
-    c.msiRange = [msi_intid_base, msi_intid_count];
-    return SUCCESS;
-  }
-
-  private gicParameter(t: ThreadId, name: string, value: (g: GicParameters) => number): Result<bigint> {
-    this.enter();
-    (ARM64_ARG_CHECKS as unknown as Record<string, (t: unknown) => void>)[name]?.(t);
-    const g = this.gicParams();
-    return typeof g === 'number' ? fail(g) : ok(BigInt(value(g)));
-  }
-
-  hv_gic_get_distributor_size(t: ThreadId): Result<bigint> {
-    return this.gicParameter(t, 'hv_gic_get_distributor_size', (g) => g.distributorSize);
-  }
-
-  hv_gic_get_distributor_base_alignment(t: ThreadId): Result<bigint> {
-    return this.gicParameter(t, 'hv_gic_get_distributor_base_alignment', (g) => g.distributorBaseAlignment);
-  }
-
-  hv_gic_get_redistributor_region_size(t: ThreadId): Result<bigint> {
-    return this.gicParameter(t, 'hv_gic_get_redistributor_region_size', (g) => g.redistributorRegionSize);
-  }
-
-  hv_gic_get_redistributor_size(t: ThreadId): Result<bigint> {
-    return this.gicParameter(t, 'hv_gic_get_redistributor_size', (g) => g.redistributorSize);
-  }
-
-  hv_gic_get_redistributor_base_alignment(t: ThreadId): Result<bigint> {
-    return this.gicParameter(
-      t,
-      'hv_gic_get_redistributor_base_alignment',
-      (g) => g.redistributorBaseAlignment,
-    );
-  }
-
-  hv_gic_get_msi_region_size(t: ThreadId): Result<bigint> {
-    return this.gicParameter(t, 'hv_gic_get_msi_region_size', (g) => g.msiRegionSize);
-  }
-
-  hv_gic_get_msi_region_base_alignment(t: ThreadId): Result<bigint> {
-    return this.gicParameter(t, 'hv_gic_get_msi_region_base_alignment', (g) => g.msiRegionBaseAlignment);
-  }
-
-  hv_gic_get_spi_interrupt_range(
-    t: ThreadId,
-  ): Result<{ readonly spi_intid_base: number; readonly spi_intid_count: number }> {
-    const g = this.gicParamsCall('hv_gic_get_spi_interrupt_range', t);
-    return typeof g === 'number' ? fail(g) : ok({ spi_intid_base: g.spiBase, spi_intid_count: g.spiCount });
-  }
-
-  /** The reserved INTIDs are the PPIs the enum names (the Arm BSA's layout: 23, 25, 26, 27, 30). */
-  hv_gic_get_intid(t: ThreadId, interrupt: number): Result<number> {
-    const g = this.gicParamsCall('hv_gic_get_intid', t, interrupt);
-    if (typeof g === 'number') return fail(g);
-    return (Object.values(HV_GIC_INT) as number[]).includes(interrupt)
-      ? ok(interrupt)
-      : fail(HV.HV_BAD_ARGUMENT);
-  }
-
-  /**
-   * Creates the GIC: after the VM, before any vCPU, once (hvf-facts.md §2.7 [H]). Unset bases are 0; a
-   * configuration with none set is HV_BAD_ARGUMENT ([T]); misaligned, overlapping or out-of-IPA-space
-   * regions are refused with HV_BAD_ARGUMENT too (README).
-   */
-  hv_gic_create(t: ThreadId, gic_config: GicConfig): Result {
-    const g = this.gicParamsCall('hv_gic_create', t, gic_config);
-    if (typeof g === 'number') return fail(g);
-    const vm = this.vm;
-    if (vm === undefined) return fail(HV.HV_NO_DEVICE);
-    const c = this.gicConfigs.get(gic_config);
-    if (c === undefined) return fail(HV.HV_BAD_ARGUMENT);
-    if (vm.gic !== undefined || vm.nextVcpu > 0) return fail(HV.HV_BUSY);
-    if (
-      c.distributorBase === undefined &&
-      c.redistributorBase === undefined &&
-      c.msiRegionBase === undefined &&
-      c.msiRange === undefined
-    )
-      return fail(HV.HV_BAD_ARGUMENT);
-    const regions = [
-      { base: c.distributorBase ?? 0n, size: g.distributorSize, align: g.distributorBaseAlignment },
-      {
-        base: c.redistributorBase ?? 0n,
-        size: g.redistributorRegionSize,
-        align: g.redistributorBaseAlignment,
-      },
-      ...(c.msiRegionBase === undefined
-        ? []
-        : [{ base: c.msiRegionBase, size: g.msiRegionSize, align: g.msiRegionBaseAlignment }]),
-    ].map((r) => ({ base: r.base, end: r.base + BigInt(r.size), align: BigInt(r.align) }));
-    if (regions.some((r) => r.base % r.align !== 0n)) return fail(HV.HV_BAD_ARGUMENT);
-    for (const [i, a] of regions.entries())
-      for (const b of regions.slice(i + 1))
-        if (a.base < b.end && b.base < a.end) return fail(HV.HV_BAD_ARGUMENT);
-    if (regions.some((r) => r.end > vm.ipaLimit)) return fail(HV.HV_BAD_ARGUMENT);
-    const msi =
-      c.msiRegionBase !== undefined && c.msiRange !== undefined && c.msiRange[1] > 0
-        ? { base: c.msiRegionBase, intidBase: c.msiRange[0], count: c.msiRange[1] }
-        : undefined;
-    const layout: GicLayout = {
-      distributorBase: c.distributorBase ?? 0n,
-      redistributorBase: c.redistributorBase ?? 0n,
-      msi,
-    };
-    vm.gic = new GicDevice(g, layout, this.maxVcpus);
-    return SUCCESS;
-  }
-
-  hv_gic_set_spi(t: ThreadId, intid: number, level: boolean): Result {
-    const gic = this.gicCall('hv_gic_set_spi', t, intid, level);
-    if (typeof gic === 'number') return fail(gic);
-    const msi = gic.layout.msi;
-    // Outside the SPIs or inside the MSI range: HV_BAD_ARGUMENT (hvf-facts.md §2.7 [H/T]).
-    if (!gic.isSpi(intid)) return fail(HV.HV_BAD_ARGUMENT);
-    if (msi && intid >= msi.intidBase && intid < msi.intidBase + msi.count) return fail(HV.HV_BAD_ARGUMENT);
-    gic.setSpi(intid, level);
-    return SUCCESS;
-  }
-
-  hv_gic_send_msi(t: ThreadId, address: bigint, intid: number): Result {
-    const gic = this.gicCall('hv_gic_send_msi', t, address, intid);
-    if (typeof gic === 'number') return fail(gic);
-    const msi = gic.layout.msi;
-    if (msi === undefined) return fail(HV.HV_BAD_ARGUMENT);
-    if (intid < msi.intidBase || intid >= msi.intidBase + msi.count) return fail(HV.HV_BAD_ARGUMENT);
-    if (address !== msi.base + 0x40n) return fail(HV.HV_BAD_ARGUMENT);
-    gic.sendMsi(intid);
-    return SUCCESS;
-  }
-
-  hv_gic_get_distributor_reg(t: ThreadId, reg: number): Result<bigint> {
-    const gic = this.gicCall('hv_gic_get_distributor_reg', t, reg);
-    if (typeof gic === 'number') return fail(gic);
-    const value = gic.readDistributor(reg);
-    return value === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(value);
-  }
-
-  hv_gic_set_distributor_reg(t: ThreadId, reg: number, value: bigint): Result {
-    const gic = this.gicCall('hv_gic_set_distributor_reg', t, reg, value);
-    if (typeof gic === 'number') return fail(gic);
-    return gic.writeDistributor(reg, value) ? SUCCESS : fail(HV.HV_BAD_ARGUMENT);
-  }
-
-  /** Any thread may ask (no owning-thread rule, hvf-facts.md §2.7 [H]). */
-  hv_gic_get_redistributor_base(t: ThreadId, vcpu: Vcpu): Result<bigint> {
-    this.checked('hv_gic_get_redistributor_base', t, vcpu);
-    if (!this.gicParameters) return fail(HV.HV_UNSUPPORTED);
-    const v = this.vm?.vcpus.get(vcpu);
-    if (this.vm === undefined) return fail(HV.HV_NO_DEVICE);
-    if (v === undefined) return fail(HV.HV_BAD_ARGUMENT);
-    const gic = this.gicOf();
-    if (typeof gic === 'number') return fail(gic);
-    return ok(gic.redistributorBase(v.cpu.getSys(HV_SYS_REG_MPIDR_EL1)));
-  }
-
-  /** The GIC and the owner's vCPU of a per-vCPU GIC register call, or its code. */
-  private gicVcpu(t: number, vcpu: number): { gic: GicDevice; v: Arm64VcpuRecord; vm: Arm64Vm } | number {
-    if (!this.gicParameters) return HV.HV_UNSUPPORTED;
-    const v = this.owned(t, vcpu);
-    if (typeof v === 'number') return v;
-    const gic = this.gicOf();
-    if (typeof gic === 'number') return gic;
-    return { gic, v, vm: this.vm as Arm64Vm };
-  }
-
-  hv_gic_get_redistributor_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
-    const x = this.gicVcpuCall('hv_gic_get_redistributor_reg', t, vcpu, reg);
-    if (typeof x === 'number') return fail(x);
-    const value = x.gic.readRedistributor(x.v.cpu.getSys(HV_SYS_REG_MPIDR_EL1), reg);
-    return value === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(value);
-  }
-
-  hv_gic_set_redistributor_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
-    const x = this.gicVcpuCall('hv_gic_set_redistributor_reg', t, vcpu, reg, value);
-    if (typeof x === 'number') return fail(x);
-    return x.gic.writeRedistributor(x.v.cpu.getSys(HV_SYS_REG_MPIDR_EL1), reg, value)
-      ? SUCCESS
-      : fail(HV.HV_BAD_ARGUMENT);
-  }
-
-  hv_gic_get_icc_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
-    const x = this.gicVcpuCall('hv_gic_get_icc_reg', t, vcpu, reg);
-    if (typeof x === 'number') return fail(x);
-    // ICC_SRE_EL2 is an EL2 register: only in a VM with EL2 (hvf-facts.md §3 [H]).
-    if (reg === HV_GIC_ICC_REG.HV_GIC_ICC_REG_SRE_EL2 && !x.vm.el2) return fail(HV.HV_UNSUPPORTED);
-    const value = x.gic.readIcc(x.v.id, reg);
-    return value === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(value);
-  }
-
-  hv_gic_set_icc_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
-    const x = this.gicVcpuCall('hv_gic_set_icc_reg', t, vcpu, reg, value);
-    if (typeof x === 'number') return fail(x);
-    if (reg === HV_GIC_ICC_REG.HV_GIC_ICC_REG_SRE_EL2 && !x.vm.el2) return fail(HV.HV_UNSUPPORTED);
-    return x.gic.writeIcc(x.v.id, reg, value) ? SUCCESS : fail(HV.HV_BAD_ARGUMENT);
-  }
-
-  /** checked(), then gicVcpu() of the call's thread and vCPU. */
-  private gicVcpuCall<K extends Arm64Call>(name: K, ...args: ArgsOf<K>): ReturnType<Arm64Model['gicVcpu']> {
-    this.checked(name, ...args);
-    return this.gicVcpu(args[0] as number, args[1] as number);
-  }
-
-  /** gicVcpuCall() for the ICH and ICV registers, which exist in VMs with EL2 only (hvf-facts.md §2.7 [H]). */
-  private el2GicVcpuCall<K extends Arm64Call>(
-    name: K,
-    ...args: ArgsOf<K>
-  ): { gic: GicDevice; v: Arm64VcpuRecord } | number {
-    const x = this.gicVcpuCall(name, ...args);
-    if (typeof x === 'number') return x;
-    return x.vm.el2 ? x : HV.HV_UNSUPPORTED;
-  }
-
-  hv_gic_get_ich_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
-    const x = this.el2GicVcpuCall('hv_gic_get_ich_reg', t, vcpu, reg);
-    if (typeof x === 'number') return fail(x);
-    const value = x.gic.readIch(x.v.id, reg);
-    return value === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(value);
-  }
-
-  hv_gic_set_ich_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
-    const x = this.el2GicVcpuCall('hv_gic_set_ich_reg', t, vcpu, reg, value);
-    if (typeof x === 'number') return fail(x);
-    return x.gic.writeIch(x.v.id, reg, value) ? SUCCESS : fail(HV.HV_BAD_ARGUMENT);
-  }
-
-  hv_gic_get_icv_reg(t: ThreadId, vcpu: Vcpu, reg: number): Result<bigint> {
-    const x = this.el2GicVcpuCall('hv_gic_get_icv_reg', t, vcpu, reg);
-    return typeof x === 'number' ? fail(x) : ok(x.gic.readIcv(x.v.id, reg));
-  }
-
-  hv_gic_set_icv_reg(t: ThreadId, vcpu: Vcpu, reg: number, value: bigint): Result {
-    const x = this.el2GicVcpuCall('hv_gic_set_icv_reg', t, vcpu, reg, value);
-    if (typeof x === 'number') return fail(x);
-    x.gic.writeIcv(x.v.id, reg, value);
-    return SUCCESS;
-  }
-
-  hv_gic_get_msi_reg(t: ThreadId, reg: number): Result<bigint> {
-    const gic = this.gicCall('hv_gic_get_msi_reg', t, reg);
-    if (typeof gic === 'number') return fail(gic);
-    const value = gic.readMsi(reg);
-    if (value === undefined || gic.layout.msi === undefined) return fail(HV.HV_BAD_ARGUMENT);
-    return ok(value);
-  }
-
-  hv_gic_set_msi_reg(t: ThreadId, reg: number, value: bigint): Result {
-    const gic = this.gicCall('hv_gic_set_msi_reg', t, reg, value);
-    if (typeof gic === 'number') return fail(gic);
-    if (gic.readMsi(reg) === undefined || gic.layout.msi === undefined) return fail(HV.HV_BAD_ARGUMENT);
-    gic.writeMsi(reg, value);
-    return SUCCESS;
-  }
-
-  /**
-   * Restores state data of this GIC: after the vCPUs exist and before any has run (hvf-facts.md §2.7
-   * [H], HV_BUSY otherwise, README); data that is not this GIC's (short, damaged, another geometry) is
-   * HV_BAD_ARGUMENT ([T]).
-   */
-  hv_gic_set_state(t: ThreadId, gic_state_data: Uint8Array, gic_state_size: bigint): Result {
-    const gic = this.gicCall('hv_gic_set_state', t, gic_state_data, gic_state_size);
-    if (typeof gic === 'number') return fail(gic);
-    const vm = this.vm as Arm64Vm;
-    if (vm.vcpus.size === 0 || vm.ran) return fail(HV.HV_BUSY);
-    return gic.restore(gic_state_data.subarray(0, Number(gic_state_size)))
-      ? SUCCESS
-      : fail(HV.HV_BAD_ARGUMENT);
-  }
-
-  hv_gic_reset(t: ThreadId): Result {
-    const gic = this.gicCall('hv_gic_reset', t);
-    if (typeof gic === 'number') return fail(gic);
-    gic.reset();
-    return SUCCESS;
-  }
-
-  /** A snapshot of the GIC as it is now (the framework's object is "representative of the current state"). */
-  hv_gic_state_create(t: ThreadId): Result<GicState> {
-    const gic = this.gicCall('hv_gic_state_create', t);
-    if (typeof gic === 'number') return fail(gic);
-    const id = this.configs.newId();
-    this.gicStates.set(id, gic.serialize());
-    return ok(id as GicState);
-  }
-
-  hv_gic_state_get_size(t: ThreadId, state: GicState): Result<bigint> {
-    this.checked('hv_gic_state_get_size', t, state);
-    if (!this.gicParameters) return fail(HV.HV_UNSUPPORTED);
-    const data = this.gicStates.get(state);
-    return data === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(BigInt(data.length));
-  }
-
-  hv_gic_state_get_data(t: ThreadId, state: GicState): Result<Uint8Array> {
-    this.checked('hv_gic_state_get_data', t, state);
-    if (!this.gicParameters) return fail(HV.HV_UNSUPPORTED);
-    const data = this.gicStates.get(state);
-    return data === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(data.slice());
-  }
-
   static {
     installArm64VcpuFlagCalls(Arm64Model.prototype, (self, name, args) =>
       self.vcpuCall(name, ...(args as ArgsOf<typeof name>)),
@@ -1024,6 +620,18 @@ export class Arm64Model extends ModelCore implements Arm64Backend {
       },
       (self) => self.configs,
     );
+    installArm64GicCalls(Arm64Model.prototype, {
+      prologue: (self, name, args) => {
+        self.checked(name, ...(args as ArgsOf<typeof name>));
+        return undefined;
+      },
+      gics: (self) => self.gics,
+      vm: (self) => self.vm,
+      vcpu: (self, id) => {
+        const v = self.vm?.vcpus.get(id);
+        return v && { id: v.id, owner: v.owner, mpidr: v.cpu.getSys(HV_SYS_REG_MPIDR_EL1) };
+      },
+    });
   }
 }
 

@@ -1,30 +1,33 @@
 /**
- * The model's in-framework GICv3 (`hv_gic_*`): the register state a VMM reads and writes through the
- * API, kept as the GICv3 architecture lays it out (Arm IHI 0069), and the opaque state blob.
+ * The in-framework GICv3 (`hv_gic_*`) of the model and the el2 backend: the register state a VMM reads
+ * and writes through the API, kept as the GICv3 architecture lays it out (Arm IHI 0069), and the opaque
+ * state blob. Like the configuration objects (arm64-configs.ts) it is the framework's software, not the
+ * guest's hardware, so both backends keep it here and a differential run compares guests rather than
+ * this bookkeeping.
  *
  * What the facts pin (hvf-facts.md §2.7) is the API's behaviour; the registers' contents are the
- * architecture's, so the model keeps them the way a GICv3 with affinity routing and one security state
+ * architecture's, so this file keeps them the way a GICv3 with affinity routing and one security state
  * does (GICD_CTLR.ARE and DS read 1): set/clear register pairs share one bit array, priorities are
  * bytes, SGI and PPI state lives in each redistributor (the distributor's words for INTIDs 0–31 read
  * as zero and ignore writes, as with ARE = 1), configuration registers keep bit 1 of each field (edge).
- * The guest does not see this GIC: the model's interpreter runs guests of a VM with a GIC as it runs
- * them without one (README).
+ * The guest does not see this GIC: both backends run guests of a VM with a GIC as they run them without
+ * one (packages/model/README.md, packages/el2/README.md).
  *
  * Redistributors are indexed by the vCPU's affinity (MPIDR_EL1 Aff0 + 256·Aff1 + 65536·Aff2, modulo
  * the VM's vCPU limit): that is where `hv_gic_get_redistributor_base` places a vCPU, and whose
  * registers its `hv_gic_*_redistributor_reg` reach.
  * @module
  */
+import type { GicParameters } from './backend.js';
 import {
-  type GicParameters,
   HV_GIC_ICC_REG as ICC,
   HV_GIC_ICH_REG as ICH,
   HV_GIC_MSI_REG as MSI,
   HV_GIC_REDISTRIBUTOR_REG as RD,
-} from '@hvspec/spec';
+} from './vocabulary/arm64.js';
 
-/** The model's answers to the parameter queries, for a VM of at most `maxVcpus` vCPUs. */
-export function modelGicParameters(maxVcpus: number): GicParameters {
+/** The software GIC's answers to the parameter queries, for a VM of at most `maxVcpus` vCPUs. */
+export function softwareGicParameters(maxVcpus: number): GicParameters {
   return {
     distributorSize: 0x1_0000,
     distributorBaseAlignment: 0x1_0000,
@@ -153,6 +156,7 @@ export class GicDevice {
     return aff % this.slots;
   }
 
+  /** The IPA of the redistributor a vCPU with this MPIDR_EL1 uses (`hv_gic_get_redistributor_base`). */
   redistributorBase(mpidr: bigint): bigint {
     return this.layout.redistributorBase + BigInt(this.slotOf(mpidr) * this.params.redistributorSize);
   }
@@ -324,6 +328,7 @@ export class GicDevice {
     return undefined;
   }
 
+  /** Writes a redistributor register of the vCPU with this MPIDR_EL1; false for an offset it does not implement. */
   writeRedistributor(mpidr: bigint, reg: number, value: bigint): boolean {
     const r = this.redistributors[this.slotOf(mpidr)] as Redistributor;
     const v = Number(value & 0xffff_ffffn) | 0;
@@ -376,6 +381,7 @@ export class GicDevice {
     return c;
   }
 
+  /** An ICC register of vCPU `vcpu`, or undefined for a register number the enum does not name. */
   readIcc(vcpu: number, reg: number): bigint | undefined {
     const writable = ICC_WRITABLE.get(reg);
     const fixed = ICC_FIXED.get(reg);
@@ -383,6 +389,7 @@ export class GicDevice {
     return (this.cpu(vcpu).icc.get(reg) ?? 0n) | (fixed ?? 0n);
   }
 
+  /** Writes an ICC register's writable bits; false for a register number the enum does not name. */
   writeIcc(vcpu: number, reg: number, value: bigint): boolean {
     const writable = ICC_WRITABLE.get(reg);
     if (writable === undefined) return ICC_FIXED.has(reg);
@@ -390,6 +397,7 @@ export class GicDevice {
     return true;
   }
 
+  /** An ICH register of vCPU `vcpu` (VTR fixed), or undefined for a register number the enum does not name. */
   readIch(vcpu: number, reg: number): bigint | undefined {
     const c = this.cpu(vcpu);
     switch (reg) {
@@ -411,6 +419,7 @@ export class GicDevice {
     return c.ich.get(reg) ?? 0n;
   }
 
+  /** Writes an ICH register (read-only ones and absent list registers ignore it); false for an unnamed one. */
   writeIch(vcpu: number, reg: number, value: bigint): boolean {
     if (!Object.values(ICH).includes(reg)) return false;
     const ro: readonly number[] = [
@@ -429,6 +438,7 @@ export class GicDevice {
     return this.cpu(vcpu).icv.get(reg) ?? 0n;
   }
 
+  /** Stores an ICV register as written. */
   writeIcv(vcpu: number, reg: number, value: bigint): void {
     this.cpu(vcpu).icv.set(reg, value);
   }
@@ -444,6 +454,7 @@ export class GicDevice {
     return undefined;
   }
 
+  /** Writes the MSI frame: GICM_SET_SPI_NSR makes its SPI pending; false for another offset. */
   writeMsi(reg: number, value: bigint): boolean {
     const msi = this.layout.msi;
     if (reg === MSI.HV_GIC_REG_GICM_TYPER) return true;
