@@ -1736,16 +1736,16 @@ function armGuestExamples(): void {
   );
   armScenario(
     'alignment-fault-ldar',
-    'MMU on, Normal memory: an unaligned ldr completes, an unaligned ldar is an alignment fault the guest takes at EL1 (DFSC 0x21)',
+    'MMU on, Normal memory: an unaligned ldr completes, an ldar across a 16-byte boundary is an alignment fault the guest takes at EL1 (DFSC 0x21)',
     el0('el1h') +
-      'With stage 1 on and the page Normal memory, unaligned loads are allowed (SCTLR_EL1.A = 0), so `ldr w1` at 0x20002 reads guest RAM. Load-acquire requires alignment whatever the memory type (Arm ARM, "Alignment of data accesses"): `ldar w3` at 0x20006 is an alignment fault taken to EL1, ESR_EL1 EC 0x25, ISV 0, DFSC 0x21, FAR_EL1 = 0x20006, ELR at the ldar. ' +
+      'With stage 1 on and the page Normal memory, unaligned loads are allowed (SCTLR_EL1.A = 0), so `ldr w1` at 0x20002 reads guest RAM. Load-acquire requires alignment whatever the memory type (Arm ARM, "Alignment of data accesses"); a core with FEAT_LSE2 relaxes that to "within 16 bytes" (AArch64.UnalignedAccessFaults, SCTLR_EL1.nAA = 0), so `ldar w3` at 0x2000e, whose four bytes cross 0x20010, faults on every core: an alignment fault taken to EL1, ESR_EL1 EC 0x25, ISV 0, DFSC 0x21, FAR_EL1 = 0x2000e, ELR at the ldar. ' +
       GUEST_COMMON,
     {
       extra: [{ name: 'data', ipa: 0x20000n, flags: HV_MEMORY.READ | HV_MEMORY.WRITE }],
       mmu: mmu(4096, 28, [s1(0x20000n)]),
       actions: [
         { op: 'ldr', size: 4, ipa: 0x20002n, base: 0, rt: 1 },
-        { op: 'ldr', size: 4, ipa: 0x20006n, base: 2, rt: 3, acquire: true },
+        { op: 'ldr', size: 4, ipa: 0x2000en, base: 2, rt: 3, acquire: true },
       ],
     },
   );

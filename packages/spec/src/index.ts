@@ -85,6 +85,7 @@ export {
   type Arm64Scenario,
   type Arm64TraceOptions,
   arm64Idst,
+  arm64Lse2,
   arm64ScenarioArb,
   arm64ScenarioTraceSteps,
   predictArm64Scenario,

@@ -14,6 +14,7 @@ import {
   arm64Granules,
   arm64HostByteReader,
   arm64Idst,
+  arm64Lse2,
   arm64ScenarioArb,
   arm64ScenarioFor,
   arm64ScenarioTraceSteps,
@@ -394,14 +395,21 @@ export class GuestCommand extends GuestRunCommand {
         ...(tables ? { tables } : {}),
         ipaBits: Number(m.state.vm?.addrLimit.toString(2).length ?? 37) - 1,
         granules: mmfr0.ret === HV.HV_SUCCESS ? arm64Granules(mmfr0.value ?? 0n) : [],
-        idst: idstOf(first(r.backend) as Arm64Backend, vcpu, handle),
+        ...coreOf(first(r.backend) as Arm64Backend, vcpu, handle),
       };
-      // Without what the backend declares it cannot show (Deviation.arm64ExitKinds): not generated.
-      const scenario = arm64ScenarioFor(
-        r.backend.capabilities,
-        sample(arm64ScenarioArb(layout), this.seed) as Arm64Scenario,
-        arm64HostByteReader(r.backend as Arm64Backend, layout),
-      );
+      // Without what the backend declares it cannot show (Deviation.arm64ExitKinds): not generated. In a
+      // differential run each backend's core is asked, as each backend's run is predicted for its own.
+      let scenario: Arm64Scenario | undefined = sample(arm64ScenarioArb(layout), this.seed) as Arm64Scenario;
+      for (const core of coresOf(r.backend, vcpu, handle)) {
+        if (!scenario) break;
+        const on = { ...scenario.layout, ...core };
+        const kept = arm64ScenarioFor(
+          r.backend.capabilities,
+          { ...scenario, layout: on },
+          arm64HostByteReader(r.backend as Arm64Backend, on),
+        );
+        scenario = kept && { ...kept, layout: layout };
+      }
       if (!scenario) {
         r.log.push({
           kind: 'skipped',
@@ -425,11 +433,11 @@ export class GuestCommand extends GuestRunCommand {
               })
             : [],
       });
-      // Each backend's run is predicted for its own core (FEAT_IDST), read as its vCPU reports it.
+      // Each backend's run is predicted for its own core (FEAT_IDST, FEAT_LSE2), read as its vCPU reports it.
       report = onEach(r.backend, handle, (b, v, mem) =>
         runArm64Scenario(b as Arm64Backend, vcpu.owner, v, {
           ...scenario,
-          layout: { ...arm64LayoutOn(scenario.layout, mem), idst: idstOf(b as Arm64Backend, vcpu, v) },
+          layout: { ...arm64LayoutOn(scenario.layout, mem), ...coreOf(b as Arm64Backend, vcpu, v) },
         }),
       );
       ran = report.unsupported === undefined;
@@ -496,14 +504,33 @@ function first(backend: Backend): Backend {
   return (backend as Partial<DiffingBackend>).diff?.a ?? backend;
 }
 
+/** {@link coreOf} the backend's vCPU, or in differential mode of each backend's. */
+function coresOf(
+  backend: Backend,
+  v: SpecVcpu,
+  handle: ReturnType<typeof forgeVcpu>,
+): ReturnType<typeof coreOf>[] {
+  const diff = (backend as Partial<DiffingBackend>).diff;
+  if (!diff) return [coreOf(backend as Arm64Backend, v, handle)];
+  return [
+    coreOf(diff.a as Arm64Backend, v, handle),
+    coreOf(diff.b as Arm64Backend, v, forgeVcpu(diff.vcpuOfB(handle))),
+  ];
+}
+
 /**
- * Whether the vCPU's core implements FEAT_IDST, from its ID_AA64MMFR2_EL1 — `'unknown'` once the VMM
- * wrote a feature ID register of it (then it reads that value, whatever the core does).
+ * Whether the vCPU's core implements FEAT_IDST and FEAT_LSE2, from its ID_AA64MMFR2_EL1 — `'unknown'`
+ * once the VMM wrote a feature ID register of it (then it reads that value, whatever the core does).
  */
-function idstOf(b: Arm64Backend, v: SpecVcpu, handle: ReturnType<typeof forgeVcpu>): boolean | 'unknown' {
-  if (v.idRegsWritten) return 'unknown';
+function coreOf(
+  b: Arm64Backend,
+  v: SpecVcpu,
+  handle: ReturnType<typeof forgeVcpu>,
+): { idst: boolean | 'unknown'; lse2: boolean | 'unknown' } {
+  if (v.idRegsWritten) return { idst: 'unknown', lse2: 'unknown' };
   const r = b.hv_vcpu_get_sys_reg(v.owner, handle, HV_SYS_REG.HV_SYS_REG_ID_AA64MMFR2_EL1);
-  return r.ret === HV.HV_SUCCESS ? arm64Idst(r.value ?? 0n) : 'unknown';
+  if (r.ret !== HV.HV_SUCCESS) return { idst: 'unknown', lse2: 'unknown' };
+  return { idst: arm64Idst(r.value ?? 0n), lse2: arm64Lse2(r.value ?? 0n) };
 }
 
 function x86LayoutOn(l: X86Layout, mem: (m: HostMemory) => HostMemory): X86Layout {

@@ -22,6 +22,9 @@
  * - EL0 reads of the ID register space are UNDEFINED (EC 0x00) on a core without FEAT_IDST and a
  *   trapped MRS (EC 0x18) at EL1 on one with it (Arm ARM D19, ID_AA64MMFR2_EL1.IDS): the caller says
  *   which (`idst`), from the core's own ID_AA64MMFR2_EL1; whether Apple's cores have it is [U].
+ * - An unaligned LDAR/STLR is an alignment fault on a core without FEAT_LSE2, and on one with it only
+ *   when the access crosses a 16-byte boundary (SCTLR_EL1.nAA = 0; AArch64.UnalignedAccessFaults): the
+ *   caller says which (`lse2`), from ID_AA64MMFR2_EL1.AT; whether Apple's cores have it is [U].
  * - Self-hosted debug stays off: the VMM writes MDSCR_EL1 = 0 (scenario.ts), and a guest write of it
  *   that may set SS or MDE is not predicted (software step, breakpoints and watchpoints are not).
  * - Kinds name the Arm ARM rule behind each exit (vmm.ts): an unaligned access to Device memory
@@ -135,6 +138,12 @@ export interface Arm64PredictInput {
    * unpredicted. Default false (the model's core).
    */
   readonly idst?: boolean | 'unknown';
+  /**
+   * Whether the core implements FEAT_LSE2 (ID_AA64MMFR2_EL1.AT = 1), under which an unaligned
+   * load-acquire/store-release faults only when it crosses a 16-byte boundary (see the module notes);
+   * `'unknown'` makes one inside 16 bytes unpredicted. Default false (the model's core).
+   */
+  readonly lse2?: boolean | 'unknown';
 }
 
 /** An exception the guest took and reported from its vector: the EL1 state the VMM reads back. */
@@ -430,8 +439,18 @@ export function predictArm64(input: Arm64PredictInput): Arm64Prediction {
         if ((va & 0xfffn) + size > 0x1000n)
           throw new RangeError('an access crossing a 4 KiB page is not predicted');
         if (misaligned && act.acquire) {
-          s1Abort(i, false, write, FSC.ALIGNMENT, va, lay.at, lay.end);
-          return;
+          // LDAR/STLR need alignment (Arm ARM B2, "Alignment of data accesses"); with FEAT_LSE2 only
+          // across a 16-byte boundary, SCTLR_EL1.nAA being 0 as the VMM sets it (AArch64.UnalignedAccessFaults).
+          const crosses16 = (va & 15n) + size > 16n;
+          const lse2 = input.lse2 ?? false;
+          if (lse2 === 'unknown' && !crosses16)
+            throw new RangeError(
+              'an unaligned acquire/release inside 16 bytes on a core not known to have FEAT_LSE2 or not',
+            );
+          if (!lse2 || crosses16) {
+            s1Abort(i, false, write, FSC.ALIGNMENT, va, lay.at, lay.end);
+            return;
+          }
         }
         const t = arm64Stage1(mmu, va, write ? 'write' : 'read', el);
         if (t.kind === 'fault') {

@@ -79,6 +79,11 @@ export interface Arm64Layout {
    * the ID registers that would say. Default false.
    */
   readonly idst?: boolean | 'unknown';
+  /**
+   * Whether the core implements FEAT_LSE2 (see {@link arm64Lse2}); `'unknown'` when the VMM overwrote
+   * the ID registers that would say. Default false.
+   */
+  readonly lse2?: boolean | 'unknown';
 }
 
 /**
@@ -97,6 +102,14 @@ export function arm64Granules(mmfr0: bigint): Arm64Granule[] {
 /** Whether an ID_AA64MMFR2_EL1 value advertises FEAT_IDST (IDS, bits 39:36, = 1; Arm ARM D19). */
 export function arm64Idst(mmfr2: bigint): boolean {
   return ((mmfr2 >> 36n) & 0xfn) === 1n;
+}
+
+/**
+ * Whether an ID_AA64MMFR2_EL1 value advertises FEAT_LSE2 (AT, bits 35:32, = 1; Arm ARM D19): unaligned
+ * load-acquire/store-release accesses then fault only when they cross a 16-byte boundary.
+ */
+export function arm64Lse2(mmfr2: bigint): boolean {
+  return ((mmfr2 >> 32n) & 0xfn) >= 1n;
 }
 
 /** A program, its initial registers, the VMM's answers, the memory it runs in and how the VMM starts it. */
@@ -693,6 +706,7 @@ export function predictArm64Scenario(
     trapDebugRegs: scenario.trapDebugRegs ?? false,
     ...(scenario.pending === 'irq' ? { irq: true } : scenario.pending === 'fiq' ? { fiq: true } : {}),
     ...(scenario.layout.idst !== undefined ? { idst: scenario.layout.idst } : {}),
+    ...(scenario.layout.lse2 !== undefined ? { lse2: scenario.layout.lse2 } : {}),
   });
 }
 

@@ -564,6 +564,30 @@ test('an EL0 read of the ID space: UNDEFINED, or a trapped MRS with FEAT_IDST, u
   assert.equal(w.exits[0]!.kind, 'arm64.el1.undefined');
 });
 
+test('an unaligned LDAR/STLR: a fault without FEAT_LSE2; with it only across 16 bytes; unpredicted when unknown', () => {
+  // MMU off: Device memory, so an LDAR that FEAT_LSE2 lets through still meets Device memory's own rule.
+  const kinds = (ipa: bigint, lse2?: boolean | 'unknown') =>
+    predictArm64({
+      actions: [{ op: 'ldr', size: 4, ipa, base: 0, rt: 1, acquire: true }],
+      codeIpa: CODE,
+      lookup,
+      answer,
+      ...(lse2 === undefined ? {} : { lse2 }),
+    }).exits.map((e) => e.kind);
+  assert.deepEqual(kinds(0x20006n), ['arm64.el1.alignment', 'arm64.end']);
+  assert.deepEqual(kinds(0x20006n, false), ['arm64.el1.alignment', 'arm64.end']);
+  assert.deepEqual(kinds(0x20006n, true), ['arm64.el1.alignment.device', 'arm64.end']);
+  assert.deepEqual(
+    kinds(0x2000en, true),
+    ['arm64.el1.alignment', 'arm64.end'],
+    'bytes 0x2000e–0x20011 cross 0x20010',
+  );
+  assert.deepEqual(kinds(0x2000en, 'unknown'), ['arm64.el1.alignment', 'arm64.end']);
+  assert.throws(() => kinds(0x20006n, 'unknown'), RangeError);
+  // Aligned: no fault either way (the load reads RAM).
+  assert.deepEqual(kinds(0x20004n, true), ['arm64.end']);
+});
+
 test('a guest write of MDSCR_EL1 that may arm software step or breakpoints is not predicted', () => {
   const mdscr = (value: bigint | undefined, rt = 1): Arm64Action[] => [
     { op: 'sysreg', reg: 'MDSCR_EL1', read: false, rt, ...(value === undefined ? {} : { value }) },
