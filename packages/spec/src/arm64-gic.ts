@@ -160,6 +160,13 @@ class Call<B> {
     return { gic, v, vm };
   }
 
+  /** own(), for an ICC register: ICC_SRE_EL2 is an EL2 register, only in a VM with EL2 (hvf-facts.md §3 [H]). */
+  ownIcc(vcpu: number, reg: number): { gic: GicDevice; v: Arm64GicVcpu } | number {
+    const x = this.own(vcpu);
+    if (typeof x === 'number') return x;
+    return reg === ICC_SRE_EL2 && !x.vm.el2 ? HV.HV_UNSUPPORTED : x;
+  }
+
   /** own(), for the ICH and ICV registers, which exist in VMs with EL2 only (hvf-facts.md §2.7 [H]). */
   ownEl2(vcpu: number): { gic: GicDevice; v: Arm64GicVcpu } | number {
     const x = this.own(vcpu);
@@ -339,17 +346,12 @@ const ANSWERS: { readonly [K in Arm64GicCall]: Answer } = {
     return typeof x === 'number' ? fail(x) : written(x.gic.writeRedistributor(x.v.mpidr, reg, value));
   },
   hv_gic_get_icc_reg: (c: Call<unknown>, vcpu: number, reg: number) => {
-    const x = c.own(vcpu);
-    if (typeof x === 'number') return fail(x);
-    // ICC_SRE_EL2 is an EL2 register: only in a VM with EL2 (hvf-facts.md §3 [H]).
-    if (reg === ICC_SRE_EL2 && !x.vm.el2) return fail(HV.HV_UNSUPPORTED);
-    return read(x.gic.readIcc(x.v.id, reg));
+    const x = c.ownIcc(vcpu, reg);
+    return typeof x === 'number' ? fail(x) : read(x.gic.readIcc(x.v.id, reg));
   },
   hv_gic_set_icc_reg: (c: Call<unknown>, vcpu: number, reg: number, value: bigint) => {
-    const x = c.own(vcpu);
-    if (typeof x === 'number') return fail(x);
-    if (reg === ICC_SRE_EL2 && !x.vm.el2) return fail(HV.HV_UNSUPPORTED);
-    return written(x.gic.writeIcc(x.v.id, reg, value));
+    const x = c.ownIcc(vcpu, reg);
+    return typeof x === 'number' ? fail(x) : written(x.gic.writeIcc(x.v.id, reg, value));
   },
   hv_gic_get_ich_reg: (c: Call<unknown>, vcpu: number, reg: number) => {
     const x = c.ownEl2(vcpu);
