@@ -46,6 +46,10 @@ export const CTRL = {
   PANIC: 0x040,
   /** CNTFRQ_EL0 as the runtime read it at boot. */
   CNTFRQ: 0x080,
+  /** A DB.GICD request: the offset in QEMU's GIC distributor, the access (size in bytes | write << 8), the value. */
+  GICD_REG: 0x0c0,
+  GICD_ACCESS: 0x0c8,
+  GICD_VALUE: 0x0d0,
   /** Number of entries of the system-register table the runtime was built with. */
   NSYSREGS: 0x100,
   /** u64 per entry: hv_sys_reg_t | class << 16 (see {@link SYSREG_CLASS}). */
@@ -73,7 +77,7 @@ export const MAGIC = 0x4856_5350_454c_3200n;
  * Version of this layout; the runtime writes it to {@link CTRL}.VERSION at boot, and the host refuses a
  * runtime that answers with another (an image built from an older abi.ts).
  */
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 
 /** Slot page fields. */
 export const SLOT = {
@@ -134,6 +138,11 @@ export const DB = {
   TLB_FLUSH: 0xf2,
   /** Store the bytes of each range back in place, so that QEMU drops translated code the host overwrote. */
   INVALIDATE: 0xf3,
+  /**
+   * One access to QEMU's own GICv3 distributor (CTRL.GICD_*), for the test that holds the spec's
+   * software GIC against QEMU's implementation; the value read comes back in CTRL.GICD_VALUE.
+   */
+  GICD: 0xf4,
 } as const;
 
 /** Doorbell bytes from the runtime to the host. */
@@ -144,6 +153,7 @@ export const DB_OUT = {
   RESET_DONE: 0xf1,
   FLUSHED: 0xf2,
   INVALIDATED: 0xf3,
+  GICD_DONE: 0xf4,
   PANIC: 0xfc,
   READY: 0xfd,
   HEARTBEAT: 0xfe,

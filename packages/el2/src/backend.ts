@@ -210,6 +210,16 @@ function guestIdValue(reg: number, boot: bigint): bigint {
   return boot;
 }
 
+/** The first INTID a GICv3 distributor register at `offset` is about (IHI 0069, GICD register map), or undefined. */
+function distributorIntid(offset: number): number | undefined {
+  // One bit per INTID: IGROUPR, ISENABLER, ICENABLER, ISPENDR, ICPENDR, ISACTIVER, ICACTIVER.
+  if (offset >= 0x80 && offset < 0x400) return ((offset - 0x80) % 0x80) * 8;
+  if (offset >= 0x400 && offset < 0x800) return offset - 0x400; // IPRIORITYR: a byte each
+  if (offset >= 0xc00 && offset < 0xd00) return (offset - 0xc00) * 4; // ICFGR: two bits each
+  if (offset >= 0x6100 && offset < 0x8000) return (offset - 0x6000) / 8; // IROUTER: eight bytes each
+  return undefined;
+}
+
 /** What el2 declares it does differently from the spec (README, "Capabilities" and "Disagreements"). */
 export const EL2_DEVIATIONS: readonly Deviation[] = Object.freeze([
   {
@@ -331,6 +341,25 @@ export class El2Backend implements Arm64Backend {
   get gone(): string | undefined {
     if (this.goneReason === undefined && this.m?.gone !== undefined) this.noteGone(this.m.gone);
     return this.goneReason;
+  }
+
+  /**
+   * One access to QEMU's own GICv3 distributor (not a VM's GIC): `value` writes it, otherwise it is read.
+   * For the test that holds the spec's software GIC against QEMU's implementation of the architecture
+   * (test/gic-qemu.test.ts). Only the per-INTID registers of INTIDs from 64 up are reachable; the rest
+   * (GICD_CTLR, the runtime's own UART interrupt) is the runtime's, and a RangeError.
+   * @internal
+   */
+  qemuDistributor(offset: number, size: 1 | 4 | 8, value?: bigint): bigint {
+    const intid = distributorIntid(offset);
+    if (intid === undefined || intid < 64 || offset % size !== 0)
+      throw new RangeError(`offset 0x${offset.toString(16)} is not a register of an INTID from 64 up`);
+    const m = this.machine();
+    m.writeU64(CTRL_OFFSET + CTRL.GICD_REG, BigInt(offset));
+    m.writeU64(CTRL_OFFSET + CTRL.GICD_ACCESS, BigInt(size | (value === undefined ? 0 : 0x100)));
+    if (value !== undefined) m.writeU64(CTRL_OFFSET + CTRL.GICD_VALUE, value);
+    if (!m.control(DB.GICD, DB_OUT.GICD_DONE)) throw new Error(`the EL2 runtime is gone: ${this.gone ?? ''}`);
+    return value ?? m.readU64(CTRL_OFFSET + CTRL.GICD_VALUE);
   }
 
   /** QEMU's process id, once the machine has started (for tests that simulate a crash). */

@@ -368,6 +368,29 @@ static void doorbell(int b)
 		reply(DB_OUT_INVALIDATED);
 		break;
 	}
+	case DB_GICD: {
+		/* One access to the distributor, for the host's test of its software GIC (abi.ts, DB.GICD). */
+		u64 off = CTRLF(CTRL_GICD_REG), acc = CTRLF(CTRL_GICD_ACCESS);
+		u64 size = acc & 0xff;
+		if (off < 0x10000 && (size == 1 || size == 4 || size == 8) && off % size == 0) {
+			unsigned long a = GICD + off;
+			if (acc & 0x100) {
+				u64 v = CTRLF(CTRL_GICD_VALUE);
+				if (size == 1)
+					*(volatile u8 *)a = (u8)v;
+				else if (size == 4)
+					MMIO32(a) = (u32)v;
+				else
+					*(volatile u64 *)a = v;
+				dsb();
+			} else
+				CTRLF(CTRL_GICD_VALUE) = size == 1 ? *(volatile u8 *)a
+						       : size == 4 ? MMIO32(a)
+								   : *(volatile u64 *)a;
+		}
+		reply(DB_OUT_GICD_DONE);
+		break;
+	}
 	default:
 		break;
 	}
