@@ -50,6 +50,8 @@ export const CTRL = {
   GICD_REG: 0x0c0,
   GICD_ACCESS: 0x0c8,
   GICD_VALUE: 0x0d0,
+  /** ICC_SRE_EL2 as the runtime read it back at boot after writing Enable = 0 (README, D11). */
+  ICC_SRE_EL2: 0x0d8,
   /** Number of entries of the system-register table the runtime was built with. */
   NSYSREGS: 0x100,
   /** u64 per entry: hv_sys_reg_t | class << 16 (see {@link SYSREG_CLASS}). */

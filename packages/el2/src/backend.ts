@@ -254,7 +254,7 @@ export const EL2_DEVIATIONS: readonly Deviation[] = Object.freeze([
   {
     id: 'el2.qemu-icc-sre',
     description:
-      'QEMU’s GICv3 CPU interface makes ICC_SRE_EL1 a constant (0x7) without the trap ICC_SRE_EL2.Enable = 0 asks for (GICv3 architecture, ICC_SRE_EL2.Enable), so a guest access to it is not an exit here; HVF without hv_gic traps it (QEMU’s hvf code handles it, hvf-facts.md §2.8 [T]). The rest of the CPU interface traps (ICH_HCR_EL2.TALL0/TALL1/TC)',
+      'QEMU’s GICv3 CPU interface makes ICC_SRE_EL2.Enable RAO/WI, which the architecture permits while SRE is RAO/WI (ICC_SRE_EL2, Enable), so the runtime cannot make a guest’s ICC_SRE_EL1 access trap: it reads 0x7 and is not an exit here; HVF without hv_gic traps it (QEMU’s hvf code handles it, hvf-facts.md §2.8 [T]). The rest of the CPU interface traps (ICH_HCR_EL2.TALL0/TALL1/TC)',
     arm64ExitKinds: ['arm64.sysreg.gic.sre'],
   },
   {
@@ -341,6 +341,15 @@ export class El2Backend implements Arm64Backend {
   get gone(): string | undefined {
     if (this.goneReason === undefined && this.m?.gone !== undefined) this.noteGone(this.m.gone);
     return this.goneReason;
+  }
+
+  /**
+   * ICC_SRE_EL2 as the runtime read it back at boot after writing Enable (bit 3) = 0: QEMU makes the bit
+   * RAO/WI, as the GICv3 architecture permits when SRE is RAO/WI (README, D11).
+   * @internal
+   */
+  qemuIccSreEl2(): bigint {
+    return this.machine().readU64(CTRL_OFFSET + CTRL.ICC_SRE_EL2);
   }
 
   /**

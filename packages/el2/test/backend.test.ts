@@ -375,9 +375,12 @@ describe('el2: where QEMU and the spec parted (README, Disagreements)', { skip }
     assert.equal(esrEl1(b, cpu), 0x6207_93e4n);
   });
 
-  it('D11 (el2.qemu-icc-sre): ICC_SRE_EL1 reads 0x7 in the guest instead of trapping to EL2', async () => {
+  it('D11 (el2.qemu-icc-sre): ICC_SRE_EL2.Enable is RAO/WI, so ICC_SRE_EL1 reads 0x7 in the guest instead of trapping to EL2', async () => {
     const b = backend();
     declares('el2.qemu-icc-sre', 'arm64.sysreg.gic.sre');
+    // The runtime wrote Enable (bit 3) = 0; SRE (bit 0) and Enable read back as one: permitted by the
+    // architecture when SRE is RAO/WI (ICC_SRE_EL2, Enable), and it leaves nothing to trap with.
+    assert.equal(b.qemuIccSreEl2() & 0x9n, 0x9n);
     const { cpu } = await oneVcpu(b, code(A64.mrs(1, 0xc665), A64.mrs(2, 0xc230), A64.hvc(1)));
     const e = exitOf(b.hv_vcpu_run(0, cpu));
     // ICC_PMR_EL1 traps (ICH_HCR_EL2.TC); the ICC_SRE_EL1 before it did not.

@@ -119,10 +119,12 @@ static void gic_init(void)
 
 	/*
 	 * ICC_SRE_EL2: SRE, DFB, DIB; Enable (bit 3) clear, so that the guest's accesses to
-	 * ICC_SRE_EL1 trap to EL2 (GICv3 architecture, ICC_SRE_EL2.Enable).
+	 * ICC_SRE_EL1 trap to EL2 (GICv3 architecture, ICC_SRE_EL2.Enable). With SRE RAO/WI an
+	 * implementation may make Enable RAO/WI too (QEMU does): the value read back tells the host.
 	 */
 	write_sysreg(S3_4_C12_C9_5, 0x7);
 	isb();
+	CTRLF(CTRL_ICC_SRE_EL2) = read_sysreg(S3_4_C12_C9_5);
 	write_sysreg(S3_0_C4_C6_0, 0xff); /* ICC_PMR_EL1 */
 	write_sysreg(S3_0_C12_C12_3, 0); /* ICC_BPR1_EL1 */
 	write_sysreg(S3_0_C12_C12_4, 0); /* ICC_CTLR_EL1: EOImode 0 */
