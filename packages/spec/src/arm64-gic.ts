@@ -139,6 +139,7 @@ class Call<B> {
     return this.site.vm(this.self)?.gic ?? HV.HV_NO_DEVICE;
   }
 
+  /** The backend's VM, or undefined. */
   vm(): Arm64GicVm | undefined {
     return this.site.vm(this.self);
   }
@@ -199,11 +200,12 @@ class Call<B> {
 /** A call's answer from its context and its arguments after the thread. */
 type Answer = (c: Call<unknown>, ...rest: never[]) => Result<unknown>;
 
-/** Reads a register through `read`; undefined (no such register) is HV_BAD_ARGUMENT. */
+/** A register read's result: undefined (no such register) is HV_BAD_ARGUMENT. */
 function read(value: bigint | undefined): Result<bigint> {
   return value === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(value);
 }
 
+/** A register write's result: false (no such register) is HV_BAD_ARGUMENT. */
 function written(done: boolean): Result {
   return done ? SUCCESS : fail(HV.HV_BAD_ARGUMENT);
 }
