@@ -205,6 +205,11 @@ function read(value: bigint | undefined): Result<bigint> {
   return value === undefined ? fail(HV.HV_BAD_ARGUMENT) : ok(value);
 }
 
+/** The answer of a per-vCPU call: the code `x` is, or `f` of the GIC and vCPU. */
+function onVcpu<X, T>(x: X | number, f: (x: X) => Result<T>): Result<T> {
+  return typeof x === 'number' ? fail(x) : f(x);
+}
+
 /** A register write's result: false (no such register) is HV_BAD_ARGUMENT. */
 function written(done: boolean): Result {
   return done ? SUCCESS : fail(HV.HV_BAD_ARGUMENT);
@@ -339,34 +344,20 @@ const ANSWERS: { readonly [K in Arm64GicCall]: Answer } = {
     const gic = c.gic();
     return typeof gic === 'number' ? fail(gic) : ok(gic.redistributorBase(v.mpidr));
   },
-  hv_gic_get_redistributor_reg: (c: Call<unknown>, vcpu: number, reg: number) => {
-    const x = c.own(vcpu);
-    return typeof x === 'number' ? fail(x) : read(x.gic.readRedistributor(x.v.mpidr, reg));
-  },
-  hv_gic_set_redistributor_reg: (c: Call<unknown>, vcpu: number, reg: number, value: bigint) => {
-    const x = c.own(vcpu);
-    return typeof x === 'number' ? fail(x) : written(x.gic.writeRedistributor(x.v.mpidr, reg, value));
-  },
-  hv_gic_get_icc_reg: (c: Call<unknown>, vcpu: number, reg: number) => {
-    const x = c.ownIcc(vcpu, reg);
-    return typeof x === 'number' ? fail(x) : read(x.gic.readIcc(x.v.id, reg));
-  },
-  hv_gic_set_icc_reg: (c: Call<unknown>, vcpu: number, reg: number, value: bigint) => {
-    const x = c.ownIcc(vcpu, reg);
-    return typeof x === 'number' ? fail(x) : written(x.gic.writeIcc(x.v.id, reg, value));
-  },
-  hv_gic_get_ich_reg: (c: Call<unknown>, vcpu: number, reg: number) => {
-    const x = c.ownEl2(vcpu);
-    return typeof x === 'number' ? fail(x) : read(x.gic.readIch(x.v.id, reg));
-  },
-  hv_gic_set_ich_reg: (c: Call<unknown>, vcpu: number, reg: number, value: bigint) => {
-    const x = c.ownEl2(vcpu);
-    return typeof x === 'number' ? fail(x) : written(x.gic.writeIch(x.v.id, reg, value));
-  },
-  hv_gic_get_icv_reg: (c: Call<unknown>, vcpu: number, reg: number) => {
-    const x = c.ownEl2(vcpu);
-    return typeof x === 'number' ? fail(x) : ok(x.gic.readIcv(x.v.id, reg));
-  },
+  hv_gic_get_redistributor_reg: (c: Call<unknown>, vcpu: number, reg: number) =>
+    onVcpu(c.own(vcpu), (x) => read(x.gic.readRedistributor(x.v.mpidr, reg))),
+  hv_gic_set_redistributor_reg: (c: Call<unknown>, vcpu: number, reg: number, value: bigint) =>
+    onVcpu(c.own(vcpu), (x) => written(x.gic.writeRedistributor(x.v.mpidr, reg, value))),
+  hv_gic_get_icc_reg: (c: Call<unknown>, vcpu: number, reg: number) =>
+    onVcpu(c.ownIcc(vcpu, reg), (x) => read(x.gic.readIcc(x.v.id, reg))),
+  hv_gic_set_icc_reg: (c: Call<unknown>, vcpu: number, reg: number, value: bigint) =>
+    onVcpu(c.ownIcc(vcpu, reg), (x) => written(x.gic.writeIcc(x.v.id, reg, value))),
+  hv_gic_get_ich_reg: (c: Call<unknown>, vcpu: number, reg: number) =>
+    onVcpu(c.ownEl2(vcpu), (x) => read(x.gic.readIch(x.v.id, reg))),
+  hv_gic_set_ich_reg: (c: Call<unknown>, vcpu: number, reg: number, value: bigint) =>
+    onVcpu(c.ownEl2(vcpu), (x) => written(x.gic.writeIch(x.v.id, reg, value))),
+  hv_gic_get_icv_reg: (c: Call<unknown>, vcpu: number, reg: number) =>
+    onVcpu(c.ownEl2(vcpu), (x) => ok(x.gic.readIcv(x.v.id, reg))),
   hv_gic_set_icv_reg: (c: Call<unknown>, vcpu: number, reg: number, value: bigint) => {
     const x = c.ownEl2(vcpu);
     if (typeof x === 'number') return fail(x);
