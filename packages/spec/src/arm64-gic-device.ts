@@ -69,6 +69,55 @@ interface Redistributor {
   readonly priority: Uint8Array;
 }
 
+/** The state kept one bit per INTID, and what a write to one of its registers does. */
+type BitState = 'group' | 'enabled' | 'pending' | 'active';
+type BitWrite = 'assign' | 'set' | 'clear';
+
+/**
+ * The per-INTID register arrays, at the same offsets in the distributor and in a redistributor's SGI
+ * frame (Arm IHI 0069): `bits` per INTID, from `base`.
+ */
+const REGISTER_ARRAYS: readonly {
+  readonly base: number;
+  readonly bits: number;
+  readonly kind: BitState | 'priority' | 'icfgr';
+  readonly write?: BitWrite;
+}[] = [
+  { base: 0x0080, bits: 1, kind: 'group', write: 'assign' },
+  { base: 0x0100, bits: 1, kind: 'enabled', write: 'set' },
+  { base: 0x0180, bits: 1, kind: 'enabled', write: 'clear' },
+  { base: 0x0200, bits: 1, kind: 'pending', write: 'set' },
+  { base: 0x0280, bits: 1, kind: 'pending', write: 'clear' },
+  { base: 0x0300, bits: 1, kind: 'active', write: 'set' },
+  { base: 0x0380, bits: 1, kind: 'active', write: 'clear' },
+  { base: 0x0400, bits: 8, kind: 'priority' },
+  { base: 0x0c00, bits: 2, kind: 'icfgr' },
+];
+
+/** The array entry a register offset is in, with the first INTID it covers; undefined for another offset. */
+function registerArray(
+  reg: number,
+): { kind: (typeof REGISTER_ARRAYS)[number]['kind']; write?: BitWrite; first: number } | undefined {
+  for (const a of REGISTER_ARRAYS)
+    if (reg >= a.base && reg < a.base + 128 * a.bits && reg % 4 === 0)
+      return { kind: a.kind, ...(a.write ? { write: a.write } : {}), first: ((reg - a.base) * 8) / a.bits };
+  return undefined;
+}
+
+/** A bit-array word after a write of `v`: GICD_IGROUPR replaces it, the set/clear pairs set or clear bits. */
+function afterWrite(write: BitWrite, old: number, v: number): number {
+  return write === 'assign' ? v : write === 'set' ? old | v : old & ~v;
+}
+
+/** Offset of a redistributor's SGI frame from RD_base. */
+const SGI_FRAME = 0x1_0000;
+
+/** {@link registerArray} of a redistributor offset: the SGI frame's words of INTIDs 0–31 only. */
+function sgiFrameArray(reg: number): ReturnType<typeof registerArray> {
+  const a = registerArray(reg - SGI_FRAME);
+  return a && a.first < 32 ? a : undefined;
+}
+
 function freshRedistributor(): Redistributor {
   return { group: 0, enabled: 0, pending: 0, active: 0, icfgr1: 0, priority: new Uint8Array(32) };
 }
@@ -120,6 +169,8 @@ export class GicDevice {
   /** Level of each SPI line (hv_gic_set_spi on level-triggered INTIDs). */
   private readonly level: Uint32Array;
   private readonly redistributors: Redistributor[];
+  /** The bit arrays by the state they keep. */
+  private readonly bits: Readonly<Record<BitState, Uint32Array>>;
   readonly cpus = new Map<number, GicCpuInterface>();
 
   constructor(
@@ -138,6 +189,7 @@ export class GicDevice {
     this.priority = new Uint8Array(this.intids);
     this.irouter = new BigUint64Array(this.intids);
     this.redistributors = Array.from({ length: slots }, freshRedistributor);
+    this.bits = { group: this.group, enabled: this.enabled, pending: this.pending, active: this.active };
   }
 
   /** hv_gic_reset: every register back to its reset value (zero), lines low. */
@@ -191,25 +243,6 @@ export class GicDevice {
 
   // ---- distributor --------------------------------------------------------------------------------
 
-  /** The INTID range of a register array entry: [array, first INTID], or undefined. */
-  private array(reg: number): { name: string; first: number } | undefined {
-    const arrays: readonly [number, number, string][] = [
-      [0x0080, 1, 'group'],
-      [0x0100, 1, 'set-enabled'],
-      [0x0180, 1, 'clear-enabled'],
-      [0x0200, 1, 'set-pending'],
-      [0x0280, 1, 'clear-pending'],
-      [0x0300, 1, 'set-active'],
-      [0x0380, 1, 'clear-active'],
-      [0x0400, 8, 'priority'],
-      [0x0c00, 2, 'icfgr'],
-    ];
-    for (const [base, bits, name] of arrays)
-      if (reg >= base && reg < base + 128 * bits && reg % 4 === 0)
-        return { name, first: ((reg - base) * 8) / bits };
-    return undefined;
-  }
-
   /** A distributor register, or undefined for an offset this GIC does not implement. */
   readDistributor(reg: number): bigint | undefined {
     if (reg === 0x0000) return BigInt(this.ctlr | GICD_CTLR_RO);
@@ -220,28 +253,13 @@ export class GicDevice {
       const n = (reg - 0x6000) / 8;
       return n < this.intids ? (this.irouter[n] as bigint) : 0n;
     }
-    const a = this.array(reg);
+    const a = registerArray(reg);
     if (!a) return undefined;
     // SGIs and PPIs live in the redistributors (ARE = 1): their distributor words read as zero.
     if (a.first < 32 || a.first >= this.intids) return 0n;
-    const w = a.first >> 5;
-    switch (a.name) {
-      case 'group':
-        return BigInt(this.group[w] as number);
-      case 'set-enabled':
-      case 'clear-enabled':
-        return BigInt(this.enabled[w] as number);
-      case 'set-pending':
-      case 'clear-pending':
-        return BigInt(this.pending[w] as number);
-      case 'set-active':
-      case 'clear-active':
-        return BigInt(this.active[w] as number);
-      case 'priority':
-        return BigInt(new DataView(this.priority.buffer).getUint32(a.first, true));
-      default:
-        return BigInt(this.icfgr[a.first >> 4] as number);
-    }
+    if (a.kind === 'priority') return BigInt(new DataView(this.priority.buffer).getUint32(a.first, true));
+    if (a.kind === 'icfgr') return BigInt(this.icfgr[a.first >> 4] as number);
+    return BigInt(this.bits[a.kind][a.first >> 5] as number);
   }
 
   /** Writes a distributor register; false for an offset this GIC does not implement. */
@@ -257,37 +275,15 @@ export class GicDevice {
       if (n < this.intids) this.irouter[n] = value & IROUTER_MASK;
       return true;
     }
-    const a = this.array(reg);
+    const a = registerArray(reg);
     if (!a) return false;
     if (a.first < 32 || a.first >= this.intids) return true;
-    const w = a.first >> 5;
-    switch (a.name) {
-      case 'group':
-        this.group[w] = v;
-        break;
-      case 'set-enabled':
-        this.enabled[w] = (this.enabled[w] as number) | v;
-        break;
-      case 'clear-enabled':
-        this.enabled[w] = (this.enabled[w] as number) & ~v;
-        break;
-      case 'set-pending':
-        this.pending[w] = (this.pending[w] as number) | v;
-        break;
-      case 'clear-pending':
-        this.pending[w] = (this.pending[w] as number) & ~v;
-        break;
-      case 'set-active':
-        this.active[w] = (this.active[w] as number) | v;
-        break;
-      case 'clear-active':
-        this.active[w] = (this.active[w] as number) & ~v;
-        break;
-      case 'priority':
-        new DataView(this.priority.buffer).setUint32(a.first, v, true);
-        break;
-      default:
-        this.icfgr[a.first >> 4] = v & ICFGR_MASK;
+    if (a.kind === 'priority') new DataView(this.priority.buffer).setUint32(a.first, v, true);
+    else if (a.kind === 'icfgr') this.icfgr[a.first >> 4] = v & ICFGR_MASK;
+    else {
+      const words = this.bits[a.kind];
+      const w = a.first >> 5;
+      words[w] = afterWrite(a.write as BitWrite, words[w] as number, v);
     }
     return true;
   }
@@ -298,76 +294,35 @@ export class GicDevice {
   readRedistributor(mpidr: bigint, reg: number): bigint | undefined {
     const slot = this.slotOf(mpidr);
     const r = this.redistributors[slot] as Redistributor;
-    switch (reg) {
-      case RD.HV_GIC_REDISTRIBUTOR_REG_GICR_TYPER: {
-        // Affinity_Value = the PE's Aff3.Aff2.Aff1.Aff0; Processor_Number; Last for the region's last frame.
-        const aff = (((mpidr >> 32n) & 0xffn) << 24n) | (mpidr & 0xff_ffffn);
-        const last = slot === this.slots - 1 ? 1n << 4n : 0n;
-        return (aff << 32n) | (BigInt(slot) << 8n) | last;
-      }
-      case RD.HV_GIC_REDISTRIBUTOR_REG_GICR_PIDR2:
-        return PIDR2_GICV3;
-      case RD.HV_GIC_REDISTRIBUTOR_REG_GICR_IGROUPR0:
-        return BigInt(r.group >>> 0);
-      case RD.HV_GIC_REDISTRIBUTOR_REG_GICR_ISENABLER0:
-      case RD.HV_GIC_REDISTRIBUTOR_REG_GICR_ICENABLER0:
-        return BigInt(r.enabled >>> 0);
-      case RD.HV_GIC_REDISTRIBUTOR_REG_GICR_ISPENDR0:
-      case RD.HV_GIC_REDISTRIBUTOR_REG_GICR_ICPENDR0:
-        return BigInt(r.pending >>> 0);
-      case RD.HV_GIC_REDISTRIBUTOR_REG_GICR_ISACTIVER0:
-      case RD.HV_GIC_REDISTRIBUTOR_REG_GICR_ICACTIVER0:
-        return BigInt(r.active >>> 0);
-      case RD.HV_GIC_REDISTRIBUTOR_REG_GICR_ICFGR0:
-        return BigInt(ICFGR_MASK);
-      case RD.HV_GIC_REDISTRIBUTOR_REG_GICR_ICFGR1:
-        return BigInt(r.icfgr1 >>> 0);
+    if (reg === RD.HV_GIC_REDISTRIBUTOR_REG_GICR_TYPER) {
+      // Affinity_Value = the PE's Aff3.Aff2.Aff1.Aff0; Processor_Number; Last for the region's last frame.
+      const aff = (((mpidr >> 32n) & 0xffn) << 24n) | (mpidr & 0xff_ffffn);
+      const last = slot === this.slots - 1 ? 1n << 4n : 0n;
+      return (aff << 32n) | (BigInt(slot) << 8n) | last;
     }
-    const p = reg - RD.HV_GIC_REDISTRIBUTOR_REG_GICR_IPRIORITYR0;
-    if (p >= 0 && p < 32 && p % 4 === 0) return BigInt(new DataView(r.priority.buffer).getUint32(p, true));
-    return undefined;
+    if (reg === RD.HV_GIC_REDISTRIBUTOR_REG_GICR_PIDR2) return PIDR2_GICV3;
+    const a = sgiFrameArray(reg);
+    if (!a) return undefined;
+    if (a.kind === 'priority') return BigInt(new DataView(r.priority.buffer).getUint32(a.first, true));
+    // ICFGR0 (SGIs) is fixed: always edge-triggered.
+    if (a.kind === 'icfgr') return BigInt(a.first === 0 ? ICFGR_MASK : r.icfgr1 >>> 0);
+    return BigInt(r[a.kind] >>> 0);
   }
 
   /** Writes a redistributor register of the vCPU with this MPIDR_EL1; false for an offset it does not implement. */
   writeRedistributor(mpidr: bigint, reg: number, value: bigint): boolean {
     const r = this.redistributors[this.slotOf(mpidr)] as Redistributor;
     const v = Number(value & 0xffff_ffffn) | 0;
-    switch (reg) {
-      case RD.HV_GIC_REDISTRIBUTOR_REG_GICR_TYPER:
-      case RD.HV_GIC_REDISTRIBUTOR_REG_GICR_PIDR2:
-      case RD.HV_GIC_REDISTRIBUTOR_REG_GICR_ICFGR0:
-        return true;
-      case RD.HV_GIC_REDISTRIBUTOR_REG_GICR_IGROUPR0:
-        r.group = v;
-        return true;
-      case RD.HV_GIC_REDISTRIBUTOR_REG_GICR_ISENABLER0:
-        r.enabled |= v;
-        return true;
-      case RD.HV_GIC_REDISTRIBUTOR_REG_GICR_ICENABLER0:
-        r.enabled &= ~v;
-        return true;
-      case RD.HV_GIC_REDISTRIBUTOR_REG_GICR_ISPENDR0:
-        r.pending |= v;
-        return true;
-      case RD.HV_GIC_REDISTRIBUTOR_REG_GICR_ICPENDR0:
-        r.pending &= ~v;
-        return true;
-      case RD.HV_GIC_REDISTRIBUTOR_REG_GICR_ISACTIVER0:
-        r.active |= v;
-        return true;
-      case RD.HV_GIC_REDISTRIBUTOR_REG_GICR_ICACTIVER0:
-        r.active &= ~v;
-        return true;
-      case RD.HV_GIC_REDISTRIBUTOR_REG_GICR_ICFGR1:
-        r.icfgr1 = v & ICFGR_MASK;
-        return true;
-    }
-    const p = reg - RD.HV_GIC_REDISTRIBUTOR_REG_GICR_IPRIORITYR0;
-    if (p >= 0 && p < 32 && p % 4 === 0) {
-      new DataView(r.priority.buffer).setUint32(p, v >>> 0, true);
+    // Read-only: the write is ignored.
+    if (reg === RD.HV_GIC_REDISTRIBUTOR_REG_GICR_TYPER || reg === RD.HV_GIC_REDISTRIBUTOR_REG_GICR_PIDR2)
       return true;
-    }
-    return false;
+    const a = sgiFrameArray(reg);
+    if (!a) return false;
+    if (a.kind === 'priority') new DataView(r.priority.buffer).setUint32(a.first, v >>> 0, true);
+    else if (a.kind === 'icfgr') {
+      if (a.first !== 0) r.icfgr1 = v & ICFGR_MASK;
+    } else r[a.kind] = afterWrite(a.write as BitWrite, r[a.kind], v);
+    return true;
   }
 
   // ---- CPU interface ---------------------------------------------------------------------------------
