@@ -34,6 +34,7 @@ import {
   checkHostAllocSize,
   checkThread,
   type GicDevice,
+  gicRegisterArray,
   HV,
   HV_CACHE_TYPE,
   HV_EXIT_REASON,
@@ -212,12 +213,8 @@ function guestIdValue(reg: number, boot: bigint): bigint {
 
 /** The first INTID a GICv3 distributor register at `offset` is about (IHI 0069, GICD register map), or undefined. */
 function distributorIntid(offset: number): number | undefined {
-  // One bit per INTID: IGROUPR, ISENABLER, ICENABLER, ISPENDR, ICPENDR, ISACTIVER, ICACTIVER.
-  if (offset >= 0x80 && offset < 0x400) return ((offset - 0x80) % 0x80) * 8;
-  if (offset >= 0x400 && offset < 0x800) return offset - 0x400; // IPRIORITYR: a byte each
-  if (offset >= 0xc00 && offset < 0xd00) return (offset - 0xc00) * 4; // ICFGR: two bits each
   if (offset >= 0x6100 && offset < 0x8000) return (offset - 0x6000) / 8; // IROUTER: eight bytes each
-  return undefined;
+  return gicRegisterArray(offset - (offset % 4))?.first;
 }
 
 /** What el2 declares it does differently from the spec (README, "Capabilities" and "Disagreements"). */

@@ -69,9 +69,10 @@ interface Redistributor {
   readonly priority: Uint8Array;
 }
 
-/** The state kept one bit per INTID, and what a write to one of its registers does. */
-type BitState = 'group' | 'enabled' | 'pending' | 'active';
-type BitWrite = 'assign' | 'set' | 'clear';
+/** The GIC state kept one bit per INTID (GICD_IGROUPR, the set/clear enable, pending and active pairs). */
+export type GicBitState = 'group' | 'enabled' | 'pending' | 'active';
+/** What a write to a bit-array register does: IGROUPR replaces the word, the set/clear pairs set or clear bits. */
+export type GicBitWrite = 'assign' | 'set' | 'clear';
 
 /**
  * The per-INTID register arrays, at the same offsets in the distributor and in a redistributor's SGI
@@ -80,8 +81,8 @@ type BitWrite = 'assign' | 'set' | 'clear';
 const REGISTER_ARRAYS: readonly {
   readonly base: number;
   readonly bits: number;
-  readonly kind: BitState | 'priority' | 'icfgr';
-  readonly write?: BitWrite;
+  readonly kind: GicBitState | 'priority' | 'icfgr';
+  readonly write?: GicBitWrite;
 }[] = [
   { base: 0x0080, bits: 1, kind: 'group', write: 'assign' },
   { base: 0x0100, bits: 1, kind: 'enabled', write: 'set' },
@@ -94,10 +95,13 @@ const REGISTER_ARRAYS: readonly {
   { base: 0x0c00, bits: 2, kind: 'icfgr' },
 ];
 
-/** The array entry a register offset is in, with the first INTID it covers; undefined for another offset. */
-function registerArray(
+/**
+ * The per-INTID register array a GICv3 distributor (or SGI-frame) offset is in, with the first INTID
+ * the word covers; undefined for another offset.
+ */
+export function gicRegisterArray(
   reg: number,
-): { kind: (typeof REGISTER_ARRAYS)[number]['kind']; write?: BitWrite; first: number } | undefined {
+): { kind: (typeof REGISTER_ARRAYS)[number]['kind']; write?: GicBitWrite; first: number } | undefined {
   for (const a of REGISTER_ARRAYS)
     if (reg >= a.base && reg < a.base + 128 * a.bits && reg % 4 === 0)
       return { kind: a.kind, ...(a.write ? { write: a.write } : {}), first: ((reg - a.base) * 8) / a.bits };
@@ -105,16 +109,16 @@ function registerArray(
 }
 
 /** A bit-array word after a write of `v`: GICD_IGROUPR replaces it, the set/clear pairs set or clear bits. */
-function afterWrite(write: BitWrite, old: number, v: number): number {
+function afterWrite(write: GicBitWrite, old: number, v: number): number {
   return write === 'assign' ? v : write === 'set' ? old | v : old & ~v;
 }
 
 /** Offset of a redistributor's SGI frame from RD_base. */
 const SGI_FRAME = 0x1_0000;
 
-/** {@link registerArray} of a redistributor offset: the SGI frame's words of INTIDs 0–31 only. */
-function sgiFrameArray(reg: number): ReturnType<typeof registerArray> {
-  const a = registerArray(reg - SGI_FRAME);
+/** {@link gicRegisterArray} of a redistributor offset: the SGI frame's words of INTIDs 0–31 only. */
+function sgiFrameArray(reg: number): ReturnType<typeof gicRegisterArray> {
+  const a = gicRegisterArray(reg - SGI_FRAME);
   return a && a.first < 32 ? a : undefined;
 }
 
@@ -170,7 +174,7 @@ export class GicDevice {
   private readonly level: Uint32Array;
   private readonly redistributors: Redistributor[];
   /** The bit arrays by the state they keep. */
-  private readonly bits: Readonly<Record<BitState, Uint32Array>>;
+  private readonly bits: Readonly<Record<GicBitState, Uint32Array>>;
   readonly cpus = new Map<number, GicCpuInterface>();
 
   constructor(
@@ -253,7 +257,7 @@ export class GicDevice {
       const n = (reg - 0x6000) / 8;
       return n < this.intids ? (this.irouter[n] as bigint) : 0n;
     }
-    const a = registerArray(reg);
+    const a = gicRegisterArray(reg);
     if (!a) return undefined;
     // SGIs and PPIs live in the redistributors (ARE = 1): their distributor words read as zero.
     if (a.first < 32 || a.first >= this.intids) return 0n;
@@ -275,7 +279,7 @@ export class GicDevice {
       if (n < this.intids) this.irouter[n] = value & IROUTER_MASK;
       return true;
     }
-    const a = registerArray(reg);
+    const a = gicRegisterArray(reg);
     if (!a) return false;
     if (a.first < 32 || a.first >= this.intids) return true;
     if (a.kind === 'priority') new DataView(this.priority.buffer).setUint32(a.first, v, true);
@@ -283,7 +287,7 @@ export class GicDevice {
     else {
       const words = this.bits[a.kind];
       const w = a.first >> 5;
-      words[w] = afterWrite(a.write as BitWrite, words[w] as number, v);
+      words[w] = afterWrite(a.write as GicBitWrite, words[w] as number, v);
     }
     return true;
   }
@@ -321,7 +325,7 @@ export class GicDevice {
     if (a.kind === 'priority') new DataView(r.priority.buffer).setUint32(a.first, v >>> 0, true);
     else if (a.kind === 'icfgr') {
       if (a.first !== 0) r.icfgr1 = v & ICFGR_MASK;
-    } else r[a.kind] = afterWrite(a.write as BitWrite, r[a.kind], v);
+    } else r[a.kind] = afterWrite(a.write as GicBitWrite, r[a.kind], v);
     return true;
   }
 

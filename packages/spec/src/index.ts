@@ -17,7 +17,15 @@ export {
   type Arm64GicVm,
   installArm64GicCalls,
 } from './arm64-gic.js';
-export { GicCpuInterface, GicDevice, type GicLayout, softwareGicParameters } from './arm64-gic-device.js';
+export {
+  type GicBitState,
+  type GicBitWrite,
+  GicCpuInterface,
+  GicDevice,
+  type GicLayout,
+  gicRegisterArray,
+  softwareGicParameters,
+} from './arm64-gic-device.js';
 export * from './arm64-vcpu-flags.js';
 export * from './backend.js';
 export * from './calls/index.js';
